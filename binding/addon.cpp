@@ -1,0 +1,16 @@
+#include <napi.h>
+
+#include "register.h"
+
+namespace {
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using namespace bigstep::binding;
+  RegisterInfo(env, exports);
+  RegisterModel(env, exports);
+  RegisterTrainer(env, exports);
+  RegisterLandscape(env, exports);
+  return exports;
+}
+}  // namespace
+
+NODE_API_MODULE(bigstep, Init)

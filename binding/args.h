@@ -1,0 +1,167 @@
+// Argument conversion and validation for the N-API boundary. Every check names the parameter
+// and says what was expected, and throws a JS TypeError / RangeError (never silently coerces).
+// Only binding/ includes napi.h.
+#pragma once
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "errors.h"
+
+namespace bigstep::binding {
+
+[[noreturn]] inline void throw_type_error(Napi::Env env, const std::string& param,
+                                          const std::string& expected) {
+  Napi::TypeError error = Napi::TypeError::New(env, param + " must be " + expected);
+  error.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
+  throw error;
+}
+
+[[noreturn]] inline void throw_range_error(Napi::Env env, const std::string& param,
+                                           const std::string& message) {
+  Napi::RangeError error = Napi::RangeError::New(env, param + " " + message);
+  error.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
+  throw error;
+}
+
+[[noreturn]] inline void throw_state_error(Napi::Env env, const std::string& code,
+                                           const std::string& message) {
+  Napi::Error error = Napi::Error::New(env, message);
+  error.Set("code", Napi::String::New(env, code));
+  throw error;
+}
+
+// Re-throws a native-core error as the matching JS class.
+[[noreturn]] inline void rethrow_native(Napi::Env env, const NativeError& e) {
+  switch (e.kind()) {
+    case ErrorKind::Type: {
+      Napi::TypeError error = Napi::TypeError::New(env, e.what());
+      error.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
+      throw error;
+    }
+    case ErrorKind::Range: {
+      Napi::RangeError error = Napi::RangeError::New(env, e.what());
+      error.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
+      throw error;
+    }
+    default:
+      throw_state_error(env, "ERR_BIGSTEP_STATE", e.what());
+  }
+}
+
+inline Napi::Object as_object(Napi::Value v, const std::string& param) {
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray() || v.IsFunction())
+    throw_type_error(v.Env(), param, "an object");
+  return v.As<Napi::Object>();
+}
+
+inline double as_number(Napi::Value v, const std::string& param) {
+  if (!v.IsNumber()) throw_type_error(v.Env(), param, "a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+inline double as_finite(Napi::Value v, const std::string& param) {
+  double d = as_number(v, param);
+  if (!std::isfinite(d)) throw_range_error(v.Env(), param, "must be finite (got " + std::to_string(d) + ")");
+  return d;
+}
+
+// An integer in [lo, hi]; rejects NaN, fractions, and out-of-range values (never truncates).
+inline int64_t as_integer(Napi::Value v, const std::string& param, int64_t lo, int64_t hi) {
+  double d = as_number(v, param);
+  if (std::isnan(d) || std::floor(d) != d)
+    throw_range_error(v.Env(), param, "must be an integer (got " + Napi::Number(v.Env(), v).ToString().Utf8Value() + ")");
+  if (d < (double)lo || d > (double)hi)
+    throw_range_error(v.Env(), param, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                                      "] (got " + Napi::Number(v.Env(), v).ToString().Utf8Value() + ")");
+  return (int64_t)d;
+}
+
+inline bool as_bool(Napi::Value v, const std::string& param) {
+  if (!v.IsBoolean()) throw_type_error(v.Env(), param, "a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+inline std::string as_string(Napi::Value v, const std::string& param) {
+  if (!v.IsString()) throw_type_error(v.Env(), param, "a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+// Optional field of an options object: returns true and the value if present and not undefined.
+inline bool get_optional(Napi::Object obj, const char* key, Napi::Value* out) {
+  if (!obj.Has(key)) return false;
+  Napi::Value v = obj.Get(key);
+  if (v.IsUndefined()) return false;
+  *out = v;
+  return true;
+}
+
+template <typename T>
+struct TypedArrayTraits;
+template <>
+struct TypedArrayTraits<float> {
+  static constexpr napi_typedarray_type type = napi_float32_array;
+  static constexpr const char* name = "a Float32Array";
+};
+template <>
+struct TypedArrayTraits<double> {
+  static constexpr napi_typedarray_type type = napi_float64_array;
+  static constexpr const char* name = "a Float64Array";
+};
+template <>
+struct TypedArrayTraits<int32_t> {
+  static constexpr napi_typedarray_type type = napi_int32_array;
+  static constexpr const char* name = "an Int32Array";
+};
+template <>
+struct TypedArrayTraits<uint64_t> {
+  static constexpr napi_typedarray_type type = napi_biguint64_array;
+  static constexpr const char* name = "a BigUint64Array";
+};
+template <>
+struct TypedArrayTraits<uint8_t> {
+  static constexpr napi_typedarray_type type = napi_uint8_array;
+  static constexpr const char* name = "a Uint8Array";
+};
+
+// A borrowed view of a JS typed array (respecting byteOffset of subarray views). Checks the
+// element type, that the buffer is not detached, and optionally the exact length.
+template <typename T>
+struct ArrayView {
+  T* data = nullptr;
+  size_t length = 0;
+};
+
+inline bool is_detached(Napi::Env env, Napi::ArrayBuffer buffer) {
+  bool detached = false;
+  napi_status status = napi_is_detached_arraybuffer(env, buffer, &detached);
+  return status == napi_ok && detached;
+}
+
+template <typename T>
+ArrayView<T> as_array(Napi::Value v, const std::string& param) {
+  Napi::Env env = v.Env();
+  if (!v.IsTypedArray()) throw_type_error(env, param, TypedArrayTraits<T>::name);
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != TypedArrayTraits<T>::type)
+    throw_type_error(env, param, TypedArrayTraits<T>::name);
+  Napi::ArrayBuffer buffer = ta.ArrayBuffer();
+  if (is_detached(env, buffer)) throw_type_error(env, param, std::string(TypedArrayTraits<T>::name) + " with a live (not detached) buffer");
+  ArrayView<T> view;
+  view.length = ta.ElementLength();
+  view.data = reinterpret_cast<T*>(static_cast<uint8_t*>(buffer.Data()) + ta.ByteOffset());
+  return view;
+}
+
+template <typename T>
+ArrayView<T> as_array(Napi::Value v, const std::string& param, size_t expected_length) {
+  ArrayView<T> view = as_array<T>(v, param);
+  if (view.length != expected_length)
+    throw_range_error(v.Env(), param, "must have length " + std::to_string(expected_length) +
+                                          " (got " + std::to_string(view.length) + ")");
+  return view;
+}
+
+}  // namespace bigstep::binding

@@ -1,0 +1,197 @@
+// NativeModel and describe(): spec conversion, parameter checks, and the synchronous calls.
+#include <napi.h>
+
+#include "args.h"
+#include "model_wrap.h"
+#include "register.h"
+#include "spec.h"
+
+namespace bigstep::binding {
+
+Napi::Function ModelWrap::DefineClass(Napi::Env env) {
+  return ObjectWrap<ModelWrap>::DefineClass(
+      env, "NativeModel",
+      {InstanceMethod("layout", &ModelWrap::Layout), InstanceMethod("init", &ModelWrap::Init),
+       InstanceMethod("lossAndGrad", &ModelWrap::LossAndGrad),
+       InstanceMethod("lossSum", &ModelWrap::LossSum), InstanceMethod("forward", &ModelWrap::Forward),
+       InstanceMethod("workspaceBytes", &ModelWrap::WorkspaceBytes),
+       InstanceMethod("close", &ModelWrap::Close), InstanceMethod("isBusy", &ModelWrap::IsBusy)});
+}
+
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : ObjectWrap<ModelWrap>(info) {
+  Napi::Env env = info.Env();
+  if (!info.IsConstructCall()) throw_type_error(env, "NativeModel", "called with new");
+  ModelSpec spec = to_model_spec(info[0]);
+  try {
+    model_ = std::make_unique<Model>(spec);
+  } catch (const NativeError& e) {
+    rethrow_native(env, e);
+  }
+}
+
+ModelWrap* ModelWrap::from(Napi::Value value, const std::string& param) {
+  // The constructor lives in per-environment instance data so the addon works in worker_threads.
+  Napi::FunctionReference* ctor = value.Env().GetInstanceData<Napi::FunctionReference>();
+  if (!value.IsObject() || !ctor || !value.As<Napi::Object>().InstanceOf(ctor->Value()))
+    throw_type_error(value.Env(), param, "a NativeModel");
+  return ObjectWrap<ModelWrap>::Unwrap(value.As<Napi::Object>());
+}
+
+Model& ModelWrap::acquire(Napi::Env env) {
+  if (!model_) throw_state_error(env, "ERR_BIGSTEP_CLOSED", "model is closed");
+  if (busy_)
+    throw_state_error(env, "ERR_BIGSTEP_BUSY",
+                      "model is busy: an async training chunk is running; await it first");
+  return *model_;
+}
+
+namespace {
+
+struct Buffers {
+  const float* params;
+  float* state;
+  const float* x;
+  Target y;
+  int batch;
+};
+
+// Shared checks for (params, state, x, y, batch) arguments starting at info[first].
+Buffers read_buffers(const Napi::CallbackInfo& info, const Model& model, size_t first) {
+  Napi::Env env = info.Env();
+  const Layout& layout = model.layout();
+  Buffers b{};
+  b.params = as_array<float>(info[first], "params", layout.param_count).data;
+  if (layout.state_count > 0) b.state = as_array<float>(info[first + 1], "state", layout.state_count).data;
+  else if (!info[first + 1].IsUndefined() && !info[first + 1].IsNull())
+    as_array<float>(info[first + 1], "state", 0);
+  b.batch = (int)as_integer(info[first + 4], "batch", 1, 1 << 30);
+  auto x = as_array<float>(info[first + 2], "x");
+  const size_t need = (size_t)b.batch * layout.input_size;
+  if (x.length != need)
+    throw_range_error(env, "x", "must have length batch*inputSize = " + std::to_string(b.batch) + "*" +
+                                    std::to_string(layout.input_size) + " = " + std::to_string(need) +
+                                    " (got " + std::to_string(x.length) + ")");
+  b.x = x.data;
+  if (model.spec().loss == LossKind::SoftmaxCrossEntropy) {
+    auto labels = as_array<int32_t>(info[first + 3], "y", (size_t)b.batch);
+    for (int i = 0; i < b.batch; ++i)
+      if (labels.data[i] < 0 || (size_t)labels.data[i] >= layout.output_size)
+        throw_range_error(env, "y[" + std::to_string(i) + "]",
+                          "must be a class index in [0, " + std::to_string(layout.output_size) +
+                              ") (got " + std::to_string(labels.data[i]) + ")");
+    b.y.labels = labels.data;
+  } else {
+    b.y.values = as_array<float>(info[first + 3], "y", (size_t)b.batch * layout.output_size).data;
+  }
+  return b;
+}
+
+}  // namespace
+
+Napi::Value ModelWrap::Layout(const Napi::CallbackInfo& info) {
+  return layout_to_js(info.Env(), acquire(info.Env()).layout());
+}
+
+// init(params: Float32Array, state: Float32Array|null, seed: number)
+Napi::Value ModelWrap::Init(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Model& model = acquire(env);
+  const auto& layout = model.layout();
+  float* params = as_array<float>(info[0], "params", layout.param_count).data;
+  float* state = layout.state_count ? as_array<float>(info[1], "state", layout.state_count).data : nullptr;
+  const int64_t seed = as_integer(info[2], "seed", 0, 9007199254740991LL);
+  model.init(params, state, (uint64_t)seed);
+  return env.Undefined();
+}
+
+// lossAndGrad(params, state, x, y, batch, grads, training) -> { loss, correct }
+Napi::Value ModelWrap::LossAndGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Model& model = acquire(env);
+  Buffers b = read_buffers(info, model, 0);
+  float* grads = as_array<float>(info[5], "grads", model.layout().param_count).data;
+  const bool training = info[6].IsUndefined() ? true : as_bool(info[6], "training");
+  int64_t correct = 0;
+  double loss;
+  try {
+    loss = model.loss_and_grad(b.params, b.state, b.x, b.y, b.batch, grads, training, &correct);
+  } catch (const NativeError& e) {
+    rethrow_native(env, e);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("loss", loss);
+  out.Set("correct", (double)correct);
+  return out;
+}
+
+// lossSum(params, state, x, y, batch) -> { lossSum, correct }
+Napi::Value ModelWrap::LossSum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Model& model = acquire(env);
+  Buffers b = read_buffers(info, model, 0);
+  int64_t correct = 0;
+  double sum;
+  try {
+    sum = model.loss_sum(b.params, b.state, b.x, b.y, b.batch, &correct);
+  } catch (const NativeError& e) {
+    rethrow_native(env, e);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("lossSum", sum);
+  out.Set("correct", (double)correct);
+  return out;
+}
+
+// forward(params, state, x, batch, out)
+Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Model& model = acquire(env);
+  const auto& layout = model.layout();
+  const float* params = as_array<float>(info[0], "params", layout.param_count).data;
+  const float* state = layout.state_count ? as_array<float>(info[1], "state", layout.state_count).data : nullptr;
+  const int batch = (int)as_integer(info[3], "batch", 1, 1 << 30);
+  const float* x = as_array<float>(info[2], "x", (size_t)batch * layout.input_size).data;
+  float* out = as_array<float>(info[4], "out", (size_t)batch * layout.output_size).data;
+  try {
+    model.forward(params, state, x, batch, out);
+  } catch (const NativeError& e) {
+    rethrow_native(env, e);
+  }
+  return env.Undefined();
+}
+
+Napi::Value ModelWrap::WorkspaceBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), (double)acquire(info.Env()).workspace_bytes());
+}
+
+Napi::Value ModelWrap::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (busy_) throw_state_error(env, "ERR_BIGSTEP_BUSY", "model is busy: cannot close while an async training chunk runs");
+  model_.reset();
+  return env.Undefined();
+}
+
+Napi::Value ModelWrap::IsBusy(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), busy_);
+}
+
+namespace {
+Napi::Value Describe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ModelSpec spec = to_model_spec(info[0]);
+  try {
+    return layout_to_js(env, describe(spec));
+  } catch (const NativeError& e) {
+    rethrow_native(env, e);
+  }
+}
+}  // namespace
+
+void RegisterModel(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = ModelWrap::DefineClass(env);
+  env.SetInstanceData<Napi::FunctionReference>(new Napi::FunctionReference(Napi::Persistent(ctor)));
+  exports.Set("NativeModel", ctor);
+  exports.Set("describe", Napi::Function::New(env, Describe, "describe"));
+}
+
+}  // namespace bigstep::binding

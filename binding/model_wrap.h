@@ -1,0 +1,41 @@
+// JS class NativeModel: owns one bigstep::Model (layer graph + workspace) and one Trainer scratch.
+// The busy flag guards against use while an async training chunk runs on a worker thread.
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "model.h"
+#include "trainer.h"
+
+namespace bigstep::binding {
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function DefineClass(Napi::Env env);
+  explicit ModelWrap(const Napi::CallbackInfo& info);
+
+  // Throws ERR_BIGSTEP_BUSY / ERR_BIGSTEP_CLOSED when the model cannot be used now.
+  Model& acquire(Napi::Env env);
+  Trainer& trainer() { return trainer_; }
+  void set_busy(bool busy) { busy_ = busy; }
+
+  // Unwraps `value` as a NativeModel or throws TypeError naming `param`.
+  static ModelWrap* from(Napi::Value value, const std::string& param);
+
+ private:
+  Napi::Value Layout(const Napi::CallbackInfo& info);
+  Napi::Value Init(const Napi::CallbackInfo& info);
+  Napi::Value LossAndGrad(const Napi::CallbackInfo& info);
+  Napi::Value LossSum(const Napi::CallbackInfo& info);
+  Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value WorkspaceBytes(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value IsBusy(const Napi::CallbackInfo& info);
+
+  std::unique_ptr<Model> model_;
+  Trainer trainer_;
+  bool busy_ = false;
+};
+
+}  // namespace bigstep::binding

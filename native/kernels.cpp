@@ -1,0 +1,510 @@
+// Fast float kernels; shapes and conventions are documented in kernels.h.
+#include "kernels.h"
+
+#include <cstring>
+
+#include "gemm.h"
+
+namespace bigstep {
+
+// ================================== dense ======================================================
+
+// Adds b[O] to each row of out[N,O] and optionally applies relu, in one pass.
+static void bias_act_rows(float* out, const float* b, int N, int O, bool relu) {
+  if (!b && !relu) return;
+  for (int n = 0; n < N; ++n) {
+    float* r = out + (size_t)n * O;
+    if (b && relu) {
+      for (int o = 0; o < O; ++o) r[o] = std::max(r[o] + b[o], 0.0f);
+    } else if (b) {
+      for (int o = 0; o < O; ++o) r[o] += b[o];
+    } else {
+      for (int o = 0; o < O; ++o) r[o] = std::max(r[o], 0.0f);
+    }
+  }
+}
+
+void dense_forward(float* out, const float* in, const float* W, const float* b, int N, int I, int O,
+                   bool relu) {
+  // out = in · Wᵀ: W is [O,I] row-major, so op(B) = Wᵀ is a transposed read, no copy.
+  sgemm(false, true, N, O, I, 1.0f, in, I, W, I, 0.0f, out, O);
+  bias_act_rows(out, b, N, O, relu);
+}
+
+void dense_backward(float* din, float* dW, float* db, const float* dout, const float* in,
+                    const float* W, int N, int I, int O) {
+  sgemm(true, false, O, I, N, 1.0f, dout, O, in, I, 0.0f, dW, I);  // dW = doutᵀ · in
+  if (db) {
+    // Column sums of dout in double: accumulate row by row into a small double buffer on the
+    // stack when it fits, else per column.
+    if (O <= 4096) {
+      double acc[4096];
+      std::fill(acc, acc + O, 0.0);
+      for (int n = 0; n < N; ++n) {
+        const float* r = dout + (size_t)n * O;
+        for (int o = 0; o < O; ++o) acc[o] += r[o];
+      }
+      for (int o = 0; o < O; ++o) db[o] = (float)acc[o];
+    } else {
+      for (int o = 0; o < O; ++o) {
+        double acc = 0;
+        for (int n = 0; n < N; ++n) acc += dout[(size_t)n * O + o];
+        db[o] = (float)acc;
+      }
+    }
+  }
+  if (din) sgemm(false, false, N, I, O, 1.0f, dout, O, W, I, 0.0f, din, I);  // din = dout · W
+}
+
+// ================================== conv2d =====================================================
+
+// Valid output range [lo, hi) along one axis for kernel offset k: 0 <= o*S - P + k < L.
+static inline void valid_range(int k, int S, int P, int L, int OL, int& lo, int& hi) {
+  lo = 0;
+  const int first = P - k;  // need o*S >= P - k
+  if (first > 0) lo = (first + S - 1) / S;
+  const int last = L + P - k - 1;  // need o*S <= L + P - k - 1
+  hi = last < 0 ? 0 : std::min(OL, last / S + 1);
+  if (lo > hi) lo = hi;
+}
+
+void im2col(float* col, size_t ldc, size_t col0, const float* x, const ConvShape& s) {
+  for (int c = 0; c < s.C; ++c) {
+    const float* xc = x + (size_t)c * s.H * s.W;
+    for (int kh = 0; kh < s.K; ++kh) {
+      int oh_lo, oh_hi;
+      valid_range(kh, s.S, s.P, s.H, s.OH, oh_lo, oh_hi);
+      for (int kw = 0; kw < s.K; ++kw) {
+        int ow_lo, ow_hi;
+        valid_range(kw, s.S, s.P, s.W, s.OW, ow_lo, ow_hi);
+        float* row = col + ((size_t)(c * s.K + kh) * s.K + kw) * ldc + col0;
+        if (oh_lo > 0) std::memset(row, 0, sizeof(float) * (size_t)oh_lo * s.OW);
+        for (int oh = oh_lo; oh < oh_hi; ++oh) {
+          float* dst = row + (size_t)oh * s.OW;
+          const float* src = xc + (size_t)(oh * s.S - s.P + kh) * s.W + (kw - s.P);
+          for (int ow = 0; ow < ow_lo; ++ow) dst[ow] = 0.0f;
+          if (s.S == 1) {
+            std::memcpy(dst + ow_lo, src + ow_lo, sizeof(float) * (size_t)(ow_hi - ow_lo));
+          } else {
+            for (int ow = ow_lo; ow < ow_hi; ++ow) dst[ow] = src[(size_t)ow * s.S];
+          }
+          for (int ow = ow_hi; ow < s.OW; ++ow) dst[ow] = 0.0f;
+        }
+        if (oh_hi < s.OH)
+          std::memset(row + (size_t)oh_hi * s.OW, 0, sizeof(float) * (size_t)(s.OH - oh_hi) * s.OW);
+      }
+    }
+  }
+}
+
+void col2im(float* dx, const float* dcol, size_t ldc, size_t col0, const ConvShape& s) {
+  for (int c = 0; c < s.C; ++c) {
+    float* xc = dx + (size_t)c * s.H * s.W;
+    for (int kh = 0; kh < s.K; ++kh) {
+      int oh_lo, oh_hi;
+      valid_range(kh, s.S, s.P, s.H, s.OH, oh_lo, oh_hi);
+      for (int kw = 0; kw < s.K; ++kw) {
+        int ow_lo, ow_hi;
+        valid_range(kw, s.S, s.P, s.W, s.OW, ow_lo, ow_hi);
+        const float* row = dcol + ((size_t)(c * s.K + kh) * s.K + kw) * ldc + col0;
+        for (int oh = oh_lo; oh < oh_hi; ++oh) {
+          const float* src = row + (size_t)oh * s.OW;
+          float* dst = xc + (size_t)(oh * s.S - s.P + kh) * s.W + (kw - s.P);
+          if (s.S == 1) {
+            for (int ow = ow_lo; ow < ow_hi; ++ow) dst[ow] += src[ow];
+          } else {
+            for (int ow = ow_lo; ow < ow_hi; ++ow) dst[(size_t)ow * s.S] += src[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+int conv2d_group(int N, const ConvShape& s) {
+  const size_t ohw = s.ohw();
+  if (s.pointwise() && ohw >= 256) return 1;  // GEMM reads the input directly, no im2col
+  // Aim for >= 1024 GEMM columns, but keep the im2col buffer <= 2M floats (8 MB).
+  size_t g = (1024 + ohw - 1) / ohw;
+  const size_t cap = std::max<size_t>(1, ((size_t)2 << 20) / std::max<size_t>(1, s.ckk() * ohw));
+  g = std::min(g, cap);
+  g = std::min(g, (size_t)std::max(N, 1));
+  return (int)std::max<size_t>(g, 1);
+}
+
+static bool conv_direct(int g, const ConvShape& s) { return g == 1 && s.pointwise(); }
+
+size_t conv2d_forward_scratch(int N, const ConvShape& s) {
+  const int g = conv2d_group(N, s);
+  const size_t cols = (size_t)g * s.ohw();
+  size_t need = conv_direct(g, s) ? 0 : s.ckk() * cols;  // col
+  if (g > 1) need += (size_t)s.O * cols;                 // GEMM output before NCHW scatter
+  return need;
+}
+
+size_t conv2d_backward_scratch(int N, const ConvShape& s) {
+  const int g = conv2d_group(N, s);
+  const size_t cols = (size_t)g * s.ohw();
+  size_t need = conv_direct(g, s) ? 0 : 2 * s.ckk() * cols;  // col + dcol
+  if (g > 1) need += (size_t)s.O * cols;                     // dout gathered to [O, g*OHW]
+  return need;
+}
+
+void conv2d_forward(float* out, const float* in, const float* W, const float* b, int N,
+                    const ConvShape& s, bool relu, float* scratch) {
+  const int g = conv2d_group(N, s);
+  const size_t ohw = s.ohw(), ckk = s.ckk(), in_size = s.in_size(), out_size = s.out_size();
+  const bool direct = conv_direct(g, s);
+  float* col = scratch;
+  float* tmp = scratch + (direct ? 0 : ckk * (size_t)g * ohw);
+  for (int n0 = 0; n0 < N; n0 += g) {
+    const int gn = std::min(g, N - n0);
+    const size_t ld = (size_t)gn * ohw;
+    const float* colp = col;
+    if (direct) {
+      colp = in + (size_t)n0 * in_size;
+    } else {
+      for (int j = 0; j < gn; ++j) im2col(col, ld, (size_t)j * ohw, in + (size_t)(n0 + j) * in_size, s);
+    }
+    if (gn == 1) {
+      // out_n[O, OHW] = W[O, CKK] · col[CKK, OHW]: already NCHW.
+      float* o = out + (size_t)n0 * out_size;
+      sgemm(false, false, s.O, (int)ohw, (int)ckk, 1.0f, W, (int)ckk, colp, (int)ld, 0.0f, o, (int)ohw);
+      bias_act_rows(o, nullptr, 0, 0, false);
+      if (b || relu)
+        for (int oc = 0; oc < s.O; ++oc) {
+          float* r = o + (size_t)oc * ohw;
+          const float bv = b ? b[oc] : 0.0f;
+          if (relu) {
+            for (size_t p = 0; p < ohw; ++p) r[p] = std::max(r[p] + bv, 0.0f);
+          } else {
+            for (size_t p = 0; p < ohw; ++p) r[p] += bv;
+          }
+        }
+    } else {
+      // tmp[O, gn*OHW] = W · col, then scatter each example's block to NCHW with bias/relu.
+      sgemm(false, false, s.O, (int)ld, (int)ckk, 1.0f, W, (int)ckk, colp, (int)ld, 0.0f, tmp, (int)ld);
+      for (int j = 0; j < gn; ++j)
+        for (int oc = 0; oc < s.O; ++oc) {
+          const float* src = tmp + (size_t)oc * ld + (size_t)j * ohw;
+          float* dst = out + (size_t)(n0 + j) * out_size + (size_t)oc * ohw;
+          const float bv = b ? b[oc] : 0.0f;
+          if (relu) {
+            for (size_t p = 0; p < ohw; ++p) dst[p] = std::max(src[p] + bv, 0.0f);
+          } else {
+            for (size_t p = 0; p < ohw; ++p) dst[p] = src[p] + bv;
+          }
+        }
+    }
+  }
+}
+
+void conv2d_backward(float* din, float* dW, float* db, const float* dout, const float* in,
+                     const float* W, int N, const ConvShape& s, bool accumulate_din, float* scratch) {
+  const int g = conv2d_group(N, s);
+  const size_t ohw = s.ohw(), ckk = s.ckk(), in_size = s.in_size(), out_size = s.out_size();
+  const bool direct = conv_direct(g, s);
+  float* col = scratch;
+  float* dcol = scratch + (direct ? 0 : ckk * (size_t)g * ohw);
+  float* tmp = dcol + (direct ? 0 : ckk * (size_t)g * ohw);
+
+  if (db) {
+    for (int oc = 0; oc < s.O; ++oc) {
+      double acc = 0;
+      for (int n = 0; n < N; ++n) {
+        const float* r = dout + (size_t)n * out_size + (size_t)oc * ohw;
+        for (size_t p = 0; p < ohw; ++p) acc += r[p];
+      }
+      db[oc] = (float)acc;
+    }
+  }
+  for (int n0 = 0; n0 < N; n0 += g) {
+    const int gn = std::min(g, N - n0);
+    const size_t ld = (size_t)gn * ohw;
+    const float* dt;  // dout for this group as [O, gn*OHW]
+    if (gn == 1) {
+      dt = dout + (size_t)n0 * out_size;
+    } else {
+      for (int j = 0; j < gn; ++j)
+        for (int oc = 0; oc < s.O; ++oc)
+          std::memcpy(tmp + (size_t)oc * ld + (size_t)j * ohw,
+                      dout + (size_t)(n0 + j) * out_size + (size_t)oc * ohw, sizeof(float) * ohw);
+      dt = tmp;
+    }
+    const float* colp = col;
+    if (direct) {
+      colp = in + (size_t)n0 * in_size;
+    } else {
+      for (int j = 0; j < gn; ++j) im2col(col, ld, (size_t)j * ohw, in + (size_t)(n0 + j) * in_size, s);
+    }
+    // dW[O, CKK] (+)= dt[O, L] · colᵀ[L, CKK]
+    sgemm(false, true, s.O, (int)ckk, (int)ld, 1.0f, dt, (int)ld, colp, (int)ld, n0 == 0 ? 0.0f : 1.0f,
+          dW, (int)ckk);
+    if (!din) continue;
+    float* dx = din + (size_t)n0 * in_size;
+    if (direct) {
+      // dx[C, OHW] (+)= Wᵀ[C, O] · dt[O, OHW]
+      sgemm(true, false, (int)ckk, (int)ld, s.O, 1.0f, W, (int)ckk, dt, (int)ld,
+            accumulate_din ? 1.0f : 0.0f, dx, (int)ld);
+    } else {
+      sgemm(true, false, (int)ckk, (int)ld, s.O, 1.0f, W, (int)ckk, dt, (int)ld, 0.0f, dcol, (int)ld);
+      if (!accumulate_din) std::memset(dx, 0, sizeof(float) * in_size * gn);
+      for (int j = 0; j < gn; ++j) col2im(dx + (size_t)j * in_size, dcol, ld, (size_t)j * ohw, s);
+    }
+  }
+  if (N <= 0) std::memset(dW, 0, sizeof(float) * ckk * s.O);
+}
+
+// ================================== pooling ====================================================
+
+void maxpool_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S) {
+  const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+  for (size_t nc = 0; nc < (size_t)N * C; ++nc) {
+    const float* x = in + nc * H * W;
+    float* y = out + nc * OH * OW;
+    for (int oh = 0; oh < OH; ++oh)
+      for (int ow = 0; ow < OW; ++ow) {
+        const float* w = x + (size_t)oh * S * W + (size_t)ow * S;
+        float m = w[0];
+        for (int kh = 0; kh < K; ++kh)
+          for (int kw = 0; kw < K; ++kw) {
+            const float v = w[(size_t)kh * W + kw];
+            // v != v keeps NaN propagating like torch (a NaN input yields a NaN output).
+            if (v > m || v != v) m = v;
+          }
+        y[(size_t)oh * OW + ow] = m;
+      }
+  }
+}
+
+void maxpool_backward(float* din, const float* dout, const float* in, int N, int C, int H, int W,
+                      int K, int S) {
+  const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+  std::memset(din, 0, sizeof(float) * (size_t)N * C * H * W);
+  for (size_t nc = 0; nc < (size_t)N * C; ++nc) {
+    const float* x = in + nc * H * W;
+    float* dx = din + nc * H * W;
+    const float* g = dout + nc * OH * OW;
+    for (int oh = 0; oh < OH; ++oh)
+      for (int ow = 0; ow < OW; ++ow) {
+        const size_t base = (size_t)oh * S * W + (size_t)ow * S;
+        size_t best = base;
+        for (int kh = 0; kh < K; ++kh)
+          for (int kw = 0; kw < K; ++kw) {
+            const size_t i = base + (size_t)kh * W + kw;
+            if (x[i] > x[best]) best = i;
+          }
+        dx[best] += g[(size_t)oh * OW + ow];
+      }
+  }
+}
+
+void avgpool_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S) {
+  const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+  const double inv = 1.0 / ((double)K * K);
+  for (size_t nc = 0; nc < (size_t)N * C; ++nc) {
+    const float* x = in + nc * H * W;
+    float* y = out + nc * OH * OW;
+    for (int oh = 0; oh < OH; ++oh)
+      for (int ow = 0; ow < OW; ++ow) {
+        const float* w = x + (size_t)oh * S * W + (size_t)ow * S;
+        double acc = 0;
+        for (int kh = 0; kh < K; ++kh)
+          for (int kw = 0; kw < K; ++kw) acc += w[(size_t)kh * W + kw];
+        y[(size_t)oh * OW + ow] = (float)(acc * inv);
+      }
+  }
+}
+
+void avgpool_backward(float* din, const float* dout, int N, int C, int H, int W, int K, int S) {
+  const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+  const float inv = (float)(1.0 / ((double)K * K));
+  std::memset(din, 0, sizeof(float) * (size_t)N * C * H * W);
+  for (size_t nc = 0; nc < (size_t)N * C; ++nc) {
+    float* dx = din + nc * H * W;
+    const float* g = dout + nc * OH * OW;
+    for (int oh = 0; oh < OH; ++oh)
+      for (int ow = 0; ow < OW; ++ow) {
+        const float v = g[(size_t)oh * OW + ow] * inv;
+        float* w = dx + (size_t)oh * S * W + (size_t)ow * S;
+        for (int kh = 0; kh < K; ++kh)
+          for (int kw = 0; kw < K; ++kw) w[(size_t)kh * W + kw] += v;
+      }
+  }
+}
+
+void global_avgpool_forward(float* out, const float* in, int N, int C, int HW) {
+  for (size_t nc = 0; nc < (size_t)N * C; ++nc) {
+    const float* x = in + nc * HW;
+    double acc = 0;
+    for (int p = 0; p < HW; ++p) acc += x[p];
+    out[nc] = (float)(acc / HW);
+  }
+}
+
+void global_avgpool_backward(float* din, const float* dout, int N, int C, int HW) {
+  const float inv = 1.0f / (float)HW;
+  for (size_t nc = 0; nc < (size_t)N * C; ++nc) {
+    const float v = dout[nc] * inv;
+    float* dx = din + nc * HW;
+    for (int p = 0; p < HW; ++p) dx[p] = v;
+  }
+}
+
+// ================================== activations ================================================
+
+void relu_forward(float* out, const float* in, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+}
+void relu_backward(float* din, const float* dout, const float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+}
+void tanh_forward(float* out, const float* in, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = std::tanh(in[i]);
+}
+void tanh_backward(float* din, const float* dout, const float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) din[i] = dout[i] * (1.0f - out[i] * out[i]);
+}
+void gelu_forward(float* out, const float* in, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const float x = in[i];
+    out[i] = 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f));
+  }
+}
+void gelu_backward(float* din, const float* dout, const float* in, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const float x = in[i];
+    const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752440f));
+    const float pdf = std::exp(-0.5f * x * x) * 0.39894228040143267794f;
+    din[i] = dout[i] * (cdf + x * pdf);
+  }
+}
+
+// ================================== losses =====================================================
+
+double softmax_ce(float* dlogits, const float* logits, const int32_t* labels, int N, int C,
+                  float grad_scale, int64_t* correct) {
+  double total = 0;
+  int64_t hits = 0;
+  for (int n = 0; n < N; ++n) {
+    const float* z = logits + (size_t)n * C;
+    int arg = 0;
+    float m = z[0];
+    for (int c = 1; c < C; ++c)
+      if (z[c] > m) m = z[c], arg = c;
+    double s = 0;
+    for (int c = 0; c < C; ++c) s += std::exp((double)z[c] - m);
+    const int y = labels[n];
+    total += (double)m + std::log(s) - (double)z[y];
+    hits += arg == y;
+    if (dlogits) {
+      float* d = dlogits + (size_t)n * C;
+      const double inv = (double)grad_scale / s;
+      for (int c = 0; c < C; ++c) d[c] = (float)(std::exp((double)z[c] - m) * inv);
+      d[y] -= grad_scale;
+    }
+  }
+  if (correct) *correct += hits;
+  return total;
+}
+
+double mse(float* dout, const float* out, const float* target, size_t n, float grad_scale) {
+  double total = 0;
+  const float k = 2.0f * grad_scale;
+  for (size_t i = 0; i < n; ++i) {
+    const float d = out[i] - target[i];
+    total += (double)d * d;
+    if (dout) dout[i] = k * d;
+  }
+  return total;
+}
+
+// ================================== batch norm =================================================
+
+void batchnorm_forward_train(float* y, const float* x, const float* gamma, const float* beta,
+                             int N, int C, int HW, float* running_mean, float* running_var,
+                             float* save_mean, float* save_invstd) {
+  const double M = (double)N * HW;
+  for (int c = 0; c < C; ++c) {
+    double sum = 0;
+    for (int n = 0; n < N; ++n) {
+      const float* r = x + ((size_t)n * C + c) * HW;
+      for (int p = 0; p < HW; ++p) sum += r[p];
+    }
+    const double mean = sum / M;
+    double sq = 0;  // two-pass variance: no cancellation for large means
+    for (int n = 0; n < N; ++n) {
+      const float* r = x + ((size_t)n * C + c) * HW;
+      for (int p = 0; p < HW; ++p) {
+        const double d = r[p] - mean;
+        sq += d * d;
+      }
+    }
+    const double var = sq / M;
+    const double invstd = 1.0 / std::sqrt(var + (double)kBnEps);
+    save_mean[c] = (float)mean;
+    save_invstd[c] = (float)invstd;
+    const float scale = (float)(gamma[c] * invstd);
+    const float shift = (float)(beta[c] - mean * gamma[c] * invstd);
+    for (int n = 0; n < N; ++n) {
+      const float* r = x + ((size_t)n * C + c) * HW;
+      float* o = y + ((size_t)n * C + c) * HW;
+      for (int p = 0; p < HW; ++p) o[p] = r[p] * scale + shift;
+    }
+    if (running_mean) {
+      running_mean[c] = (float)((1.0 - kBnMomentum) * running_mean[c] + kBnMomentum * mean);
+      running_var[c] = (float)((1.0 - kBnMomentum) * running_var[c] +
+                               kBnMomentum * var * M / std::max(M - 1.0, 1.0));
+    }
+  }
+}
+
+void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta, int N,
+                            int C, int HW, const float* running_mean, const float* running_var,
+                            float* save_mean, float* save_invstd) {
+  for (int c = 0; c < C; ++c) {
+    const double invstd = 1.0 / std::sqrt((double)running_var[c] + kBnEps);
+    if (save_mean) save_mean[c] = running_mean[c];
+    if (save_invstd) save_invstd[c] = (float)invstd;
+    const float scale = (float)(gamma[c] * invstd);
+    const float shift = (float)(beta[c] - running_mean[c] * gamma[c] * invstd);
+    for (int n = 0; n < N; ++n) {
+      const float* r = x + ((size_t)n * C + c) * HW;
+      float* o = y + ((size_t)n * C + c) * HW;
+      for (int p = 0; p < HW; ++p) o[p] = r[p] * scale + shift;
+    }
+  }
+}
+
+void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                        const float* gamma, const float* save_mean, const float* save_invstd,
+                        int N, int C, int HW, bool batch_stats) {
+  const double M = (double)N * HW;
+  for (int c = 0; c < C; ++c) {
+    const double mean = save_mean[c], invstd = save_invstd[c];
+    double sdy = 0, sdyx = 0;  // Σ dy and Σ dy·xhat
+    for (int n = 0; n < N; ++n) {
+      const float* r = x + ((size_t)n * C + c) * HW;
+      const float* g = dy + ((size_t)n * C + c) * HW;
+      for (int p = 0; p < HW; ++p) {
+        sdy += g[p];
+        sdyx += (double)g[p] * ((r[p] - mean) * invstd);
+      }
+    }
+    dgamma[c] = (float)sdyx;
+    dbeta[c] = (float)sdy;
+    const double k = gamma[c] * invstd;
+    // Training: dx = k (dy - mean(dy) - xhat mean(dy·xhat)); eval: dx = k dy.
+    const float a = (float)k;
+    const float b = batch_stats ? (float)(-k * sdy / M + k * sdyx / M * mean * invstd) : 0.0f;
+    const float cx = batch_stats ? (float)(-k * sdyx / M * invstd) : 0.0f;
+    for (int n = 0; n < N; ++n) {
+      const float* r = x + ((size_t)n * C + c) * HW;
+      const float* g = dy + ((size_t)n * C + c) * HW;
+      float* o = dx + ((size_t)n * C + c) * HW;
+      for (int p = 0; p < HW; ++p) o[p] = a * g[p] + cx * r[p] + b;
+    }
+  }
+}
+
+}  // namespace bigstep

@@ -1,0 +1,281 @@
+#include "trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "errors.h"
+#include "rng.h"
+
+namespace bigstep {
+
+namespace {
+constexpr double kPi = 3.14159265358979323846;
+
+// counters[] indices
+constexpr int kStep = 0;
+constexpr int kCursor = 1;
+constexpr int kEpoch = 2;
+
+bool all_finite(const float* v, size_t n) {
+  // Sum of v*0 is NaN iff some element is Inf or NaN; cheaper than std::isfinite per element.
+  float acc = 0.0f;
+  for (size_t i = 0; i < n; ++i) acc += v[i] * 0.0f;
+  return acc == 0.0f;
+}
+
+void gather(const DataRef& data, size_t in, size_t out, const int32_t* idx, int64_t b,
+            std::vector<float>& xbuf, std::vector<int32_t>& lbuf, std::vector<float>& tbuf,
+            const float** x, Target* y) {
+  // x rows [b, in] copied from data.x[idx[i]]; labels [b] or targets [b, out] likewise.
+  xbuf.resize((size_t)b * in);
+  for (int64_t i = 0; i < b; ++i)
+    std::memcpy(&xbuf[(size_t)i * in], data.x + (size_t)idx[i] * in, in * sizeof(float));
+  *x = xbuf.data();
+  if (data.y.labels) {
+    lbuf.resize((size_t)b);
+    for (int64_t i = 0; i < b; ++i) lbuf[(size_t)i] = data.y.labels[idx[i]];
+    *y = Target{lbuf.data(), nullptr};
+  } else {
+    tbuf.resize((size_t)b * out);
+    for (int64_t i = 0; i < b; ++i)
+      std::memcpy(&tbuf[(size_t)i * out], data.y.values + (size_t)idx[i] * out, out * sizeof(float));
+    *y = Target{nullptr, tbuf.data()};
+  }
+}
+}  // namespace
+
+double schedule_lr(const Schedule& s, int64_t t) {
+  double lr = s.lr;
+  switch (s.kind) {
+    case ScheduleKind::Constant:
+      break;
+    case ScheduleKind::StepDecay:
+      lr = s.lr * std::pow(s.gamma, (double)(t / s.step_size));
+      break;
+    case ScheduleKind::Cosine: {
+      const double progress = std::min(1.0, (double)t / (double)s.total_steps);
+      lr = s.final_lr + 0.5 * (s.lr - s.final_lr) * (1.0 + std::cos(kPi * progress));
+      break;
+    }
+    case ScheduleKind::Piecewise: {
+      size_t i = 0;
+      while (i < s.boundaries.size() && t >= s.boundaries[i]) ++i;
+      lr = s.values[i];
+      break;
+    }
+  }
+  if (s.warmup_steps > 0 && t < s.warmup_steps) lr *= (double)(t + 1) / (double)s.warmup_steps;
+  return lr;
+}
+
+void validate_training(const Model& model, const DataRef& data, const BatchPlan& batch,
+                       const OptimizerPlan& plan) {
+  const Layout& layout = model.layout();
+  if (data.n < 1) throw_range("data.n", "must be >= 1 (got " + std::to_string(data.n) + ")");
+  const bool ce = model.spec().loss == LossKind::SoftmaxCrossEntropy;
+  if (ce && !data.y.labels) throw_type("data.y", "must be Int32Array labels for softmax cross-entropy");
+  if (!ce && !data.y.values) throw_type("data.y", "must be Float32Array targets for mean squared error");
+  if (ce) {
+    for (int64_t i = 0; i < data.n; ++i) {
+      const int32_t label = data.y.labels[i];
+      if (label < 0 || (size_t)label >= layout.output_size)
+        throw_range("data.y[" + std::to_string(i) + "]",
+                    "must be a class index in [0, " + std::to_string(layout.output_size) + ") (got " +
+                        std::to_string(label) + ")");
+    }
+  }
+  if (batch.mode != BatchMode::Full && (batch.batch < 1 || batch.batch > data.n))
+    throw_range("batch.size", "must be in [1, n=" + std::to_string(data.n) + "] (got " +
+                                  std::to_string(batch.batch) + ")");
+  if (!(batch.amplify_k >= 1.0) || !std::isfinite(batch.amplify_k))
+    throw_range("batch.amplify", "must be a finite number >= 1");
+  if (batch.amplify_k > 1.0 && batch.mode == BatchMode::Full)
+    throw_range("batch.amplify", "needs mini-batches: with full batches both draws are identical");
+  const Schedule& s = plan.schedule;
+  if (s.kind == ScheduleKind::StepDecay && s.step_size < 1) throw_range("schedule.stepSize", "must be >= 1");
+  if (s.kind == ScheduleKind::Cosine && s.total_steps < 1) throw_range("schedule.totalSteps", "must be >= 1");
+  if (s.kind == ScheduleKind::Piecewise && s.values.size() != s.boundaries.size() + 1)
+    throw_range("schedule.values", "must have one more entry than schedule.boundaries");
+  for (const Transform& tr : plan.transforms)
+    if (tr.kind == TransformKind::Momentum && tr.state_offset + layout.param_count > plan.state_count)
+      throw_range("optimizer.stateCount", "is too small for the momentum buffer");
+}
+
+int64_t Trainer::next_batch(const DataRef& data, const BatchPlan& batch, TrainState& st, Rng rng,
+                            const float** x, Target* y, std::vector<float>& xbuf,
+                            std::vector<int32_t>& lbuf, std::vector<float>& tbuf) {
+  double* c = st.counters;
+  switch (batch.mode) {
+    case BatchMode::Full:
+      *x = data.x;
+      *y = data.y;
+      c[kEpoch] += 1;
+      return data.n;
+    case BatchMode::Replacement: {
+      lbuf.resize((size_t)batch.batch);
+      std::vector<int32_t>& idx = index_scratch_;
+      idx.resize((size_t)batch.batch);
+      for (int64_t i = 0; i < batch.batch; ++i) idx[(size_t)i] = (int32_t)rng.below((uint64_t)data.n);
+      gather(data, in_size_, out_size_, idx.data(), batch.batch, xbuf, lbuf, tbuf, x, y);
+      return batch.batch;
+    }
+    case BatchMode::Sequential:
+    case BatchMode::Shuffle: {
+      int64_t cursor = (int64_t)c[kCursor];
+      int64_t remaining = data.n - cursor;
+      if (remaining <= 0 || (batch.drop_last && remaining < batch.batch)) {
+        cursor = 0;
+        c[kEpoch] += 1;
+        remaining = data.n;
+      }
+      if (cursor == 0) {
+        // Start of an epoch: identity order, then Fisher-Yates for Shuffle.
+        for (int64_t i = 0; i < data.n; ++i) st.perm[i] = (int32_t)i;
+        if (batch.mode == BatchMode::Shuffle)
+          for (int64_t i = data.n - 1; i > 0; --i)
+            std::swap(st.perm[i], st.perm[rng.below((uint64_t)i + 1)]);
+      }
+      const int64_t b = std::min<int64_t>(batch.batch, remaining);
+      gather(data, in_size_, out_size_, st.perm + cursor, b, xbuf, lbuf, tbuf, x, y);
+      c[kCursor] = (double)(cursor + b);
+      return b;
+    }
+  }
+  return 0;
+}
+
+// Independent batch for the amplified estimator: same size, drawn the same way as the first
+// (with replacement in Replacement mode, otherwise a uniform subset without replacement).
+int64_t Trainer::second_batch(const DataRef& data, const BatchPlan& batch, int64_t b, Rng rng,
+                              const float** x, Target* y) {
+  std::vector<int32_t>& idx = index_scratch_;
+  if (batch.mode == BatchMode::Replacement) {
+    idx.resize((size_t)b);
+    for (int64_t i = 0; i < b; ++i) idx[(size_t)i] = (int32_t)rng.below((uint64_t)data.n);
+  } else {
+    // Partial Fisher-Yates over a fresh identity so the draw depends only on the RNG state.
+    idx.resize((size_t)data.n);
+    for (int64_t i = 0; i < data.n; ++i) idx[(size_t)i] = (int32_t)i;
+    for (int64_t i = 0; i < b; ++i)
+      std::swap(idx[(size_t)i], idx[(size_t)(i + (int64_t)rng.below((uint64_t)(data.n - i)))]);
+  }
+  gather(data, in_size_, out_size_, idx.data(), b, xbuf2_, lbuf2_, tbuf2_, x, y);
+  return b;
+}
+
+void Trainer::apply_plan(const OptimizerPlan& plan, TrainState& st, size_t count, int64_t t) {
+  // u lives in grads_update_ (a copy of the gradient) so st.grads keeps the raw gradient.
+  float* u = update_.data();
+  const float* theta = st.params;
+  const double lr = schedule_lr(plan.schedule, t);
+  Rng noise{st.noise_rng};
+  for (const Transform& tr : plan.transforms) {
+    const uint8_t* m = tr.mask;
+    switch (tr.kind) {
+      case TransformKind::ClipGlobalNorm: {
+        double sq = 0.0;
+        for (size_t i = 0; i < count; ++i) sq += (double)u[i] * u[i];
+        const double norm = std::sqrt(sq);
+        if (norm > tr.value) {
+          const float scale = (float)(tr.value / norm);
+          for (size_t i = 0; i < count; ++i) u[i] *= scale;
+        }
+        break;
+      }
+      case TransformKind::AddWeightDecay: {
+        const float wd = (float)tr.value;
+        for (size_t i = 0; i < count; ++i)
+          if (!m || m[i]) u[i] += wd * theta[i];
+        break;
+      }
+      case TransformKind::GaussianNoise: {
+        double std = tr.value;
+        if (tr.anneal_steps > 0)
+          std *= std::max(0.0, 1.0 - (double)t / (double)tr.anneal_steps);
+        if (std > 0.0)
+          for (size_t i = 0; i < count; ++i)
+            if (!m || m[i]) u[i] += (float)(std * noise.normal());
+        break;
+      }
+      case TransformKind::Momentum: {
+        float* v = st.opt_state + tr.state_offset;
+        const float beta = (float)tr.value;
+        if (tr.nesterov) {
+          for (size_t i = 0; i < count; ++i) {
+            v[i] = beta * v[i] + u[i];
+            u[i] = u[i] + beta * v[i];
+          }
+        } else {
+          for (size_t i = 0; i < count; ++i) {
+            v[i] = beta * v[i] + u[i];
+            u[i] = v[i];
+          }
+        }
+        break;
+      }
+      case TransformKind::ScaleByLearningRate: {
+        const float neg_lr = (float)-lr;
+        for (size_t i = 0; i < count; ++i) u[i] *= neg_lr;
+        break;
+      }
+      case TransformKind::DecoupledWeightDecay: {
+        const float k = (float)(lr * tr.value);
+        for (size_t i = 0; i < count; ++i)
+          if (!m || m[i]) u[i] -= k * theta[i];
+        break;
+      }
+    }
+  }
+  for (size_t i = 0; i < count; ++i) st.params[i] += u[i];
+}
+
+ChunkResult Trainer::run(Model& model, const DataRef& data, const BatchPlan& batch,
+                         const OptimizerPlan& plan, TrainState& st, int64_t steps,
+                         const StepLogs& logs) {
+  const Layout& layout = model.layout();
+  const size_t count = layout.param_count;
+  in_size_ = layout.input_size;
+  out_size_ = layout.output_size;
+  update_.resize(count);
+  ChunkResult result;
+  const bool amplified = batch.amplify_k > 1.0;
+  // (1 + c)² + c² = k²  =>  c = (−1 + sqrt(2k² − 1)) / 2
+  const double c_amp = amplified ? (-1.0 + std::sqrt(2.0 * batch.amplify_k * batch.amplify_k - 1.0)) / 2.0 : 0.0;
+  if (amplified) grads2_.resize(count);
+
+  for (int64_t k = 0; k < steps; ++k) {
+    const int64_t t = (int64_t)st.counters[kStep];
+    const float* x = nullptr;
+    Target y;
+    const int64_t b = next_batch(data, batch, st, Rng{st.data_rng}, &x, &y, xbuf_, lbuf_, tbuf_);
+    int64_t correct = 0;
+    const double loss = model.loss_and_grad(st.params, st.model_state, x, y, (int)b, st.grads,
+                                            /*training=*/true, &correct);
+    if (amplified) {
+      const float* x2 = nullptr;
+      Target y2;
+      second_batch(data, batch, b, Rng{st.noise_rng}, &x2, &y2);
+      model.loss_and_grad(st.params, st.model_state, x2, y2, (int)b, grads2_.data(), true, nullptr);
+      const float a = (float)(1.0 + c_amp), cc = (float)c_amp;
+      for (size_t i = 0; i < count; ++i) st.grads[i] = a * st.grads[i] - cc * grads2_[i];
+    }
+    if (logs.loss) logs.loss[k] = loss;
+    if (logs.lr) logs.lr[k] = schedule_lr(plan.schedule, t);
+    if (logs.accuracy) logs.accuracy[k] = y.labels ? (double)correct / (double)b : NAN;
+    if (!std::isfinite(loss) || !all_finite(st.grads, count)) {
+      result.diverged = true;
+      result.diverged_at = t;
+      result.steps_done = k;
+      return result;
+    }
+    std::memcpy(update_.data(), st.grads, count * sizeof(float));
+    apply_plan(plan, st, count, t);
+    st.counters[kStep] = (double)(t + 1);
+    result.steps_done = k + 1;
+  }
+  return result;
+}
+
+}  // namespace bigstep

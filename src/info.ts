@@ -1,0 +1,17 @@
+import { blasCoreSource, native, type BlasCoreSource, type NativeInfo } from './native/binding.js';
+
+export interface BigstepInfo extends NativeInfo {
+  /** Who chose the OpenBLAS kernels: the user (OPENBLAS_CORETYPE), bigstep (from CPU flags), or OpenBLAS. */
+  blasCoreSource: BlasCoreSource;
+}
+
+/** What the addon was built with and runs: BLAS vendor, kernel family, thread count. */
+export function info(): BigstepInfo {
+  return { ...native.info(), blasCoreSource };
+}
+
+/** Sets the BLAS thread count for this process (results are bitwise reproducible per thread count). */
+export function setThreads(threads: number): number {
+  if (typeof threads !== 'number') throw new TypeError('threads must be a number');
+  return native.setThreads(threads);
+}

@@ -1,0 +1,199 @@
+/**
+ * The only module that loads the C++ addon. Everything else in src/ reaches native code through
+ * the `native` object exported here.
+ *
+ * Before the addon (and with it OpenBLAS) is loaded, this picks OpenBLAS kernels that match the
+ * CPU when the user has not chosen: Debian's OpenBLAS 0.3.21 misdetects some CPUs (e.g. as
+ * "Prescott") and runs several times slower. An explicit OPENBLAS_CORETYPE is never overridden.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import type { LandscapeNative } from './landscape-types.js';
+
+export interface TensorEntry {
+  name: string;
+  shape: number[];
+  offset: number;
+  size: number;
+  fanIn: number;
+  fanOut: number;
+  init: string;
+}
+
+export interface NativeLayout {
+  params: TensorEntry[];
+  paramCount: number;
+  state: TensorEntry[];
+  stateCount: number;
+  outputShape: number[];
+  inputSize: number;
+  outputSize: number;
+  layerOutputShapes: number[][];
+}
+
+export interface NativeInfo {
+  blasVendor: 'openblas' | 'portable';
+  blasCore: string;
+  blasThreads: number;
+  simd: string;
+  napiVersion: number;
+}
+
+export interface NativeModelHandle {
+  layout(): NativeLayout;
+  init(params: Float32Array, state: Float32Array | null, seed: number): void;
+  lossAndGrad(
+    params: Float32Array,
+    state: Float32Array | null,
+    x: Float32Array,
+    y: Int32Array | Float32Array,
+    batch: number,
+    grads: Float32Array,
+    training?: boolean,
+  ): { loss: number; correct: number };
+  lossSum(
+    params: Float32Array,
+    state: Float32Array | null,
+    x: Float32Array,
+    y: Int32Array | Float32Array,
+    batch: number,
+  ): { lossSum: number; correct: number };
+  forward(params: Float32Array, state: Float32Array | null, x: Float32Array, batch: number, out: Float32Array): void;
+  workspaceBytes(): number;
+  close(): void;
+  isBusy(): boolean;
+}
+
+/** Plain-data training job: every persistent buffer is owned by TS (checkpointable). */
+export interface NativeTrainJob {
+  x: Float32Array;
+  y: Int32Array | Float32Array;
+  batch: { mode: 'full' | 'sequential' | 'shuffle' | 'replacement'; size?: number; dropLast?: boolean; amplify?: number };
+  optimizer: NativeOptimizerPlan;
+  params: Float32Array;
+  grads: Float32Array;
+  modelState?: Float32Array;
+  optState: Float32Array;
+  dataRng: BigUint64Array;
+  noiseRng: BigUint64Array;
+  perm: Int32Array;
+  /** [step, cursor within epoch, epoch] */
+  counters: Float64Array;
+}
+
+export interface NativeSchedule {
+  kind: 'constant' | 'step' | 'cosine' | 'piecewise';
+  lr: number;
+  stepSize?: number;
+  gamma?: number;
+  totalSteps?: number;
+  finalLr?: number;
+  boundaries?: Float64Array;
+  values?: Float64Array;
+  warmupSteps?: number;
+}
+
+export interface NativeTransform {
+  kind: 'clipGlobalNorm' | 'addWeightDecay' | 'gaussianNoise' | 'momentum' | 'scaleByLearningRate' | 'decoupledWeightDecay';
+  value?: number;
+  nesterov?: boolean;
+  annealSteps?: number;
+  stateOffset?: number;
+  mask?: Uint8Array;
+}
+
+export interface NativeOptimizerPlan {
+  transforms: NativeTransform[];
+  schedule: NativeSchedule;
+  stateCount: number;
+}
+
+export interface NativeStepLogs {
+  loss?: Float64Array;
+  lr?: Float64Array;
+  accuracy?: Float64Array;
+}
+
+export interface NativeChunkResult {
+  stepsDone: number;
+  diverged: boolean;
+  divergedAt: number | null;
+}
+
+export interface NativeAddon extends LandscapeNative {
+  info(): NativeInfo;
+  setThreads(threads: number): number;
+  describe(spec: unknown): NativeLayout;
+  NativeModel: new (spec: unknown) => NativeModelHandle;
+  trainSync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): NativeChunkResult;
+  trainAsync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): Promise<NativeChunkResult>;
+}
+
+/** How the OpenBLAS kernel family was chosen: by the user, by bigstep from CPU flags, or left to OpenBLAS. */
+export type BlasCoreSource = 'user' | 'bigstep' | 'openblas';
+
+function cpuFlags(): Set<string> {
+  try {
+    const text = readFileSync('/proc/cpuinfo', 'utf8');
+    const line = text.split('\n').find((l) => l.startsWith('flags'));
+    return new Set(line ? line.split(':')[1].trim().split(/\s+/) : []);
+  } catch {
+    return new Set();
+  }
+}
+
+/** OpenBLAS core type for this CPU's instruction set, or undefined to let OpenBLAS decide. */
+export function openBlasCoreFor(flags: Set<string>): string | undefined {
+  if (['avx512f', 'avx512bw', 'avx512vl', 'avx512dq', 'avx512cd'].every((f) => flags.has(f))) return 'SkylakeX';
+  if (flags.has('avx2') && flags.has('fma')) return 'Haswell';
+  return undefined;
+}
+
+function selectBlasCore(): BlasCoreSource {
+  if (process.env.OPENBLAS_CORETYPE) return 'user';
+  if (process.arch !== 'x64') return 'openblas';
+  const core = openBlasCoreFor(cpuFlags());
+  if (!core) return 'openblas';
+  process.env.OPENBLAS_CORETYPE = core; // read by OpenBLAS when the addon loads it
+  return 'bigstep';
+}
+
+function packageRoot(): string {
+  // dist/src/native/binding.js -> package root (three levels up)
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+}
+
+function loadAddon(): NativeAddon {
+  const root = packageRoot();
+  const candidates = [
+    process.env.BIGSTEP_ADDON,
+    join(root, 'build', 'Release', 'bigstep.node'),
+    join(root, 'build', 'Debug', 'bigstep.node'),
+  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) {
+    throw new Error(
+      `bigstep: the native addon is not built (looked for ${candidates.join(', ')}). ` +
+        'Build it with `npm run build` (needs g++, cmake and, for full speed, `apt-get install libopenblas-dev pkg-config`).',
+    );
+  }
+  const require = createRequire(import.meta.url);
+  return require(found) as NativeAddon;
+}
+
+export const blasCoreSource: BlasCoreSource = selectBlasCore();
+export const native: NativeAddon = loadAddon();
+
+// Pin the BLAS thread count (results differ bitwise between 1 and >= 2 OpenBLAS threads).
+// Default: BIGSTEP_THREADS if set, else 1 — one thread per run, several runs at once.
+{
+  const fromEnv = process.env.BIGSTEP_THREADS;
+  const threads = fromEnv === undefined ? 1 : Number(fromEnv);
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new RangeError(`BIGSTEP_THREADS must be a positive integer (got "${fromEnv}")`);
+  }
+  native.setThreads(threads);
+}

@@ -1,0 +1,173 @@
+import { native, type NativeStepLogs, type NativeTrainJob } from '../native/binding.js';
+import type { Examples, Model } from '../model/model.js';
+import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
+import { RNG_STREAM, seedRngState } from './rng.js';
+
+export type BatchMode = 'full' | 'sequential' | 'shuffle' | 'replacement';
+
+/**
+ * How each step's batch is drawn:
+ * - `full`: all n examples every step (gradient descent);
+ * - `sequential`: epochs in data-set order; `shuffle`: epochs of a fresh permutation;
+ * - `replacement`: each batch drawn uniformly with replacement.
+ * `amplify` = k > 1 uses g = g₁ + c(g₁ − g₂) with a second independent batch, (1+c)² + c² = k²:
+ * the same mean gradient with k² times the mini-batch noise covariance, at the same learning rate.
+ */
+export interface BatchOptions {
+  mode?: BatchMode;
+  size?: number;
+  dropLast?: boolean;
+  amplify?: number;
+}
+
+export interface TrainerOptions {
+  data: Examples;
+  optimizer: OptimizerSpec;
+  batch?: BatchOptions;
+  /** Seeds the data-order and noise streams (parameter init is the model's own seed). */
+  seed?: number;
+}
+
+export interface StepResult {
+  /** Mean loss of the batch, before the update. */
+  loss: number;
+  /** Learning rate used for the update. */
+  lr: number;
+  accuracy: number;
+  diverged: boolean;
+}
+
+export interface RunResult {
+  stepsDone: number;
+  diverged: boolean;
+  /** Global step index whose loss or gradient was non-finite (null if none). */
+  divergedAt: number | null;
+  aborted: boolean;
+  /** Per-step batch loss, learning rate and batch accuracy for the steps done. */
+  loss: Float64Array;
+  lr: Float64Array;
+  accuracy: Float64Array;
+}
+
+export interface RunOptions {
+  steps: number;
+  /** Steps per native async call (default 50): progress, logging and cancellation happen between chunks. */
+  chunkSize?: number;
+  signal?: AbortSignal;
+  onChunk?: (progress: { stepsDone: number; steps: number; step: number; loss: number }) => void;
+}
+
+function checkPositiveInteger(value: unknown, param: string): number {
+  if (typeof value !== 'number') throw new TypeError(`${param} must be a number`);
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${param} must be a positive integer (got ${value})`);
+  return value;
+}
+
+/**
+ * Trains a model on one data set with an optimizer chain. All persistent state (parameters,
+ * optimizer buffers, RNG states, epoch order, step counter) lives in TS-owned typed arrays.
+ * `step()` is synchronous; `run()` executes chunks of whole steps on a worker thread. A chunk of
+ * k steps is bitwise equal to k calls of `step()`.
+ */
+export class Trainer {
+  readonly model: Model;
+  readonly job: NativeTrainJob;
+  private running = false;
+
+  constructor(model: Model, options: TrainerOptions) {
+    if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
+    const { data } = options;
+    if (!data || !(data.x instanceof Float32Array)) throw new TypeError('options.data.x must be a Float32Array');
+    const n = data.x.length / model.inputSize;
+    const batch = options.batch ?? {};
+    const mode = batch.mode ?? 'full';
+    if (!['full', 'sequential', 'shuffle', 'replacement'].includes(mode)) {
+      throw new RangeError(`options.batch.mode must be one of full, sequential, shuffle, replacement (got ${JSON.stringify(mode)})`);
+    }
+    if (mode !== 'full') checkPositiveInteger(batch.size, 'options.batch.size');
+    const seed = options.seed ?? 0;
+    const plan = compilePlan(options.optimizer, model.layout.paramCount);
+    this.model = model;
+    this.job = {
+      x: data.x,
+      y: data.y,
+      batch: { mode, size: batch.size, dropLast: batch.dropLast ?? false, amplify: batch.amplify ?? 1 },
+      optimizer: plan,
+      params: model.params,
+      grads: model.grads,
+      modelState: model.layout.stateCount > 0 ? model.state : undefined,
+      optState: new Float32Array(plan.stateCount),
+      dataRng: seedRngState(seed, RNG_STREAM.data),
+      noiseRng: seedRngState(seed, RNG_STREAM.noise),
+      perm: new Int32Array(Number.isInteger(n) ? n : 0),
+      counters: new Float64Array(3),
+    };
+  }
+
+  /** Number of updates applied so far. */
+  get stepCount(): number {
+    return this.job.counters[0];
+  }
+
+  get epoch(): number {
+    return this.job.counters[2];
+  }
+
+  /** One synchronous step. A diverged step (non-finite loss or gradient) leaves θ unchanged. */
+  step(): StepResult {
+    this.assertIdle();
+    const logs = { loss: new Float64Array(1), lr: new Float64Array(1), accuracy: new Float64Array(1) };
+    const r = native.trainSync(this.model.handle, this.job, 1, logs);
+    return { loss: logs.loss[0], lr: logs.lr[0], accuracy: logs.accuracy[0], diverged: r.diverged };
+  }
+
+  /**
+   * Runs `steps` steps in chunks on a worker thread; the event loop stays free. Stops early on
+   * divergence (reported, not thrown) or when `signal` aborts (checked between chunks).
+   */
+  async run(options: RunOptions): Promise<RunResult> {
+    this.assertIdle();
+    const steps = options.steps === 0 ? 0 : checkPositiveInteger(options.steps, 'options.steps');
+    const chunkSize = checkPositiveInteger(options.chunkSize ?? 50, 'options.chunkSize');
+    const logs = { loss: new Float64Array(steps), lr: new Float64Array(steps), accuracy: new Float64Array(steps) };
+    const result: RunResult = { stepsDone: 0, diverged: false, divergedAt: null, aborted: false, ...logs };
+    this.running = true;
+    try {
+      while (result.stepsDone < steps) {
+        if (options.signal?.aborted) {
+          result.aborted = true;
+          break;
+        }
+        const k = Math.min(chunkSize, steps - result.stepsDone);
+        const from = result.stepsDone;
+        const view: NativeStepLogs = {
+          loss: logs.loss.subarray(from, from + k),
+          lr: logs.lr.subarray(from, from + k),
+          accuracy: logs.accuracy.subarray(from, from + k),
+        };
+        const r = await native.trainAsync(this.model.handle, this.job, k, view);
+        result.stepsDone += r.stepsDone;
+        if (r.diverged) {
+          result.diverged = true;
+          result.divergedAt = r.divergedAt;
+          break;
+        }
+        options.onChunk?.({ stepsDone: result.stepsDone, steps, step: this.stepCount, loss: logs.loss[result.stepsDone - 1] });
+      }
+    } finally {
+      this.running = false;
+    }
+    result.loss = logs.loss.slice(0, result.stepsDone);
+    result.lr = logs.lr.slice(0, result.stepsDone);
+    result.accuracy = logs.accuracy.slice(0, result.stepsDone);
+    return result;
+  }
+
+  private assertIdle(): void {
+    if (this.running) {
+      const error = new Error('trainer is busy: a run() is in progress; await it first') as Error & { code: string };
+      error.code = 'ERR_BIGSTEP_BUSY';
+      throw error;
+    }
+  }
+}
