@@ -170,7 +170,6 @@ void conv2d_forward(float* out, const float* in, const float* W, const float* b,
       // out_n[O, OHW] = W[O, CKK] · col[CKK, OHW]: already NCHW.
       float* o = out + (size_t)n0 * out_size;
       sgemm(false, false, s.O, (int)ohw, (int)ckk, 1.0f, W, (int)ckk, colp, (int)ld, 0.0f, o, (int)ohw);
-      bias_act_rows(o, nullptr, 0, 0, false);
       if (b || relu)
         for (int oc = 0; oc < s.O; ++oc) {
           float* r = o + (size_t)oc * ohw;
@@ -444,12 +443,11 @@ void batchnorm_forward_train(float* y, const float* x, const float* gamma, const
     const double invstd = 1.0 / std::sqrt(var + (double)kBnEps);
     save_mean[c] = (float)mean;
     save_invstd[c] = (float)invstd;
-    const float scale = (float)(gamma[c] * invstd);
-    const float shift = (float)(beta[c] - mean * gamma[c] * invstd);
+    const float scale = (float)(gamma[c] * invstd), fm = (float)mean, bt = beta[c];
     for (int n = 0; n < N; ++n) {
       const float* r = x + ((size_t)n * C + c) * HW;
       float* o = y + ((size_t)n * C + c) * HW;
-      for (int p = 0; p < HW; ++p) o[p] = r[p] * scale + shift;
+      for (int p = 0; p < HW; ++p) o[p] = (r[p] - fm) * scale + bt;
     }
     if (running_mean) {
       running_mean[c] = (float)((1.0 - kBnMomentum) * running_mean[c] + kBnMomentum * mean);
@@ -466,12 +464,11 @@ void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const 
     const double invstd = 1.0 / std::sqrt((double)running_var[c] + kBnEps);
     if (save_mean) save_mean[c] = running_mean[c];
     if (save_invstd) save_invstd[c] = (float)invstd;
-    const float scale = (float)(gamma[c] * invstd);
-    const float shift = (float)(beta[c] - running_mean[c] * gamma[c] * invstd);
+    const float scale = (float)(gamma[c] * invstd), fm = running_mean[c], bt = beta[c];
     for (int n = 0; n < N; ++n) {
       const float* r = x + ((size_t)n * C + c) * HW;
       float* o = y + ((size_t)n * C + c) * HW;
-      for (int p = 0; p < HW; ++p) o[p] = r[p] * scale + shift;
+      for (int p = 0; p < HW; ++p) o[p] = (r[p] - fm) * scale + bt;
     }
   }
 }
@@ -495,14 +492,16 @@ void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
     dbeta[c] = (float)sdy;
     const double k = gamma[c] * invstd;
     // Training: dx = k (dy - mean(dy) - xhat mean(dy·xhat)); eval: dx = k dy.
-    const float a = (float)k;
-    const float b = batch_stats ? (float)(-k * sdy / M + k * sdyx / M * mean * invstd) : 0.0f;
-    const float cx = batch_stats ? (float)(-k * sdyx / M * invstd) : 0.0f;
+    // xhat is recomputed as (x - mean) * invstd (not folded into one affine map of x) so a large
+    // mean does not cancel catastrophically in float.
+    const float a = (float)k, fm = (float)mean, fi = (float)invstd;
+    const float b = batch_stats ? (float)(-k * sdy / M) : 0.0f;
+    const float cx = batch_stats ? (float)(-k * sdyx / M) : 0.0f;
     for (int n = 0; n < N; ++n) {
       const float* r = x + ((size_t)n * C + c) * HW;
       const float* g = dy + ((size_t)n * C + c) * HW;
       float* o = dx + ((size_t)n * C + c) * HW;
-      for (int p = 0; p < HW; ++p) o[p] = a * g[p] + cx * r[p] + b;
+      for (int p = 0; p < HW; ++p) o[p] = a * g[p] + cx * ((r[p] - fm) * fi) + b;
     }
   }
 }

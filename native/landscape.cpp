@@ -203,11 +203,14 @@ void hessian(const Instance& inst, const double* x, double* h) {
     const double s2 = inst.widths[i] * inst.widths[i];
     const double w = inst.depths[i] * std::exp(-sq_dist(d, x, c) / (2 * s2)) / s2;
     if (w == 0) continue;
+    const double w2 = w / s2;
     for (int r = 0; r < d; ++r) {
       h[r * d + r] += w;
-      for (int q = 0; q < d; ++q) h[r * d + q] -= w / s2 * (x[r] - c[r]) * (x[q] - c[q]);
+      for (int q = 0; q <= r; ++q) h[r * d + q] -= w2 * (x[r] - c[r]) * (x[q] - c[q]);
     }
   }
+  for (int r = 0; r < d; ++r)  // mirror the lower triangle: exactly symmetric
+    for (int q = r + 1; q < d; ++q) h[r * d + q] = h[q * d + r];
 }
 
 double curvature_bound(const Instance& inst) {
@@ -335,11 +338,16 @@ void sample_ball(int dim, int n, double radius, uint64_t seed, double* out) {
   }
 }
 
-MinimaResult find_minima(const Instance& inst, const MinimaOptions& opt) {
+void validate_minima(const Instance& inst, const MinimaOptions& opt) {
   validate(inst);
   if (opt.random_starts < 0) throw_range("options.randomStarts", "must be >= 0");
-  if (!(opt.grad_tol > 0)) throw_range("options.gradTol", "must be > 0");
+  if (!std::isfinite(opt.grid_spacing)) throw_range("options.gridSpacing", "must be finite");
+  if (!(opt.grad_tol > 0) || !std::isfinite(opt.grad_tol)) throw_range("options.gradTol", "must be a finite number > 0");
   if (opt.max_iters < 1) throw_range("options.maxIters", "must be >= 1");
+}
+
+MinimaResult find_minima(const Instance& inst, const MinimaOptions& opt) {
+  validate_minima(inst, opt);
   const int d = inst.dim;
   MinimaResult res;
   double sum_a = 0, sigma_min = std::numeric_limits<double>::infinity(), reach = 0;
@@ -489,10 +497,8 @@ MinimaResult find_minima(const Instance& inst, const MinimaOptions& opt) {
   return res;
 }
 
-void run_gd(const Instance& inst, const double* minima, int m, int gidx, const double* starts, int n,
-            const RunOptions& o, RunResult* out) {
+void validate_run(const Instance& inst, int m, int gidx, int n, const RunOptions& o) {
   validate(inst);
-  const int d = inst.dim;
   if (m < 1) throw_range("minima", "must hold at least one minimum");
   if (gidx < 0 || gidx >= m) throw_range("options.globalIndex", "must be in [0, " + std::to_string(m - 1) + "]");
   if (n < 0) throw_range("starts", "must hold n >= 0 points");
@@ -505,6 +511,13 @@ void run_gd(const Instance& inst, const double* minima, int m, int gidx, const d
   if (!(o.grad_tol > 0)) throw_range("options.gradTol", "must be > 0");
   if (o.record_count < 0 || o.record_count > n) throw_range("options.recordCount", "must be in [0, n]");
   if (o.record_every < 1) throw_range("options.recordEvery", "must be >= 1");
+
+}
+
+void run_gd(const Instance& inst, const double* minima, int m, int gidx, const double* starts, int n,
+            const RunOptions& o, RunResult* out) {
+  validate_run(inst, m, gidx, n, o);
+  const int d = inst.dim;
 
   RunResult& r = *out;
   r = RunResult();

@@ -53,7 +53,7 @@ struct GenerateOptions {
   double radius_min = 1.0, radius_max = 2.0;
   double depth_min = 0.4, depth_max = 0.8;
   double sharpness_min = 30.0, sharpness_max = 100.0;
-  double separation = 4.0;
+  double separation = 3.0;
 };
 Instance generate(const GenerateOptions& opt);
 
@@ -116,6 +116,8 @@ struct MinimaResult {
   double min_separation = 0;  // smallest distance between two minima
 };
 MinimaResult find_minima(const Instance& inst, const MinimaOptions& opt);
+// The argument checks find_minima runs first (NativeError naming "options.<field>").
+void validate_minima(const Instance& inst, const MinimaOptions& opt);
 
 // Uniform samples in the ball |x| <= radius -> out [n, dim]. Point k uses its own stream
 // (seed, k), so the set is independent of threading and a prefix of a larger set is the same.
@@ -167,6 +169,8 @@ struct RunResult {
   int64_t basin_global = 0;
 };
 
+// The argument checks run_gd runs first (NativeError naming "options.<field>", "minima", "starts").
+void validate_run(const Instance& inst, int m, int global_index, int n, const RunOptions& opt);
 // starts [n, dim]; minima [m, dim] with minima[global_index] = x*.
 void run_gd(const Instance& inst, const double* minima, int m, int global_index, const double* starts,
             int n, const RunOptions& opt, RunResult* out);

@@ -67,15 +67,3 @@ export async function readDataFile(file: string): Promise<Buffer> {
   return out;
 }
 
-/** The first existing regular file among `candidates`, or undefined. */
-export function firstExisting(candidates: readonly string[]): string | undefined {
-  for (const c of candidates) {
-    try {
-      fs.statSync(c);
-      return c; // existing entries (even directories) are returned so that the loader reports them
-    } catch {
-      // not there
-    }
-  }
-  return undefined;
-}

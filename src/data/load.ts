@@ -23,7 +23,7 @@ import { loadCifarBatches } from './cifar.js';
 import { type Checksum, DownloadError, downloadVerified } from './download.js';
 import { DatasetNotFoundError, type SearchedLocation } from './errors.js';
 import { loadIdxPair } from './idx.js';
-import { type CifarSource, DATASET_NAMES, type DatasetName, type DatasetSource, type IdxSource, SOURCES } from './sources.js';
+import { type CifarSource, DATASET_NAMES, type DatasetName, type DatasetSource, SOURCES } from './sources.js';
 import { extractTarMembers } from './tar.js';
 import type { DatasetSplits } from './types.js';
 

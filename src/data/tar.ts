@@ -30,7 +30,7 @@ function cstr(b: Buffer, off: number, len: number): string {
   return b.toString('utf8', off, end === -1 || end > off + len ? off + len : end);
 }
 
-function octal(b: Buffer, off: number, len: number, archive: string, field: string): number {
+function octal(b: Buffer, off: number, len: number, archive: string, field: string, at: number): number {
   if (b[off]! & 0x80) {
     // GNU base-256 big-endian for large values.
     let v = b[off]! & 0x7f;
@@ -40,7 +40,7 @@ function octal(b: Buffer, off: number, len: number, archive: string, field: stri
   const s = cstr(b, off, len).trim();
   if (s === '') return 0;
   if (!/^[0-7]+$/.test(s)) {
-    throw new DatasetFileError(archive, 'ERR_DATA_ARCHIVE', `malformed tar header: ${field} field "${s}" is not octal`);
+    throw new DatasetFileError(archive, 'ERR_DATA_ARCHIVE', `malformed tar header at byte ${at}: ${field} field "${s}" is not octal (not a tar archive, or corrupt)`);
   }
   return parseInt(s, 8);
 }
@@ -72,7 +72,9 @@ export async function walkTar(
   visit: (entry: TarEntry) => TarSink | undefined | Promise<TarSink | undefined>,
 ): Promise<void> {
   let pending: Buffer = Buffer.alloc(0);
-  let state: 'header' | 'data' | 'pad' | 'end' = 'header';
+  type State = 'header' | 'data' | 'pad' | 'end';
+  let state = 'header' as State;
+  const cur = (): State => state; // read through a call: `state` is changed inside closures
   let remaining = 0; // bytes of data (state data) or padding (state pad) left
   let sink: TarSink | undefined;
   let meta: Buffer[] | undefined; // collecting a pax/GNU long-name body
@@ -86,7 +88,7 @@ export async function walkTar(
     // checksum: sum of all header bytes with the checksum field read as spaces
     let sum = 0;
     for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-    const stored = octal(h, 148, 8, archive, 'checksum');
+    const stored = octal(h, 148, 8, archive, 'checksum', offset);
     if (stored !== sum) {
       throw new DatasetFileError(
         archive,
@@ -101,8 +103,8 @@ export async function walkTar(
       const prefix = cstr(h, 345, 155);
       if (prefix && h.toString('latin1', 257, 263) === 'ustar\0') name = `${prefix}/${name}`;
     }
-    let size = octal(h, 124, 12, archive, 'size');
-    const mode = octal(h, 100, 8, archive, 'mode');
+    let size = octal(h, 124, 12, archive, 'size', offset);
+    const mode = octal(h, 100, 8, archive, 'mode', offset);
     if (flag === 'x' || flag === 'g' || flag === 'L') {
       metaKind = flag;
       meta = [];
@@ -149,8 +151,8 @@ export async function walkTar(
   let dataSize = 0;
   for await (const chunk0 of source) {
     let chunk = Buffer.from(chunk0.buffer, chunk0.byteOffset, chunk0.byteLength);
-    while (chunk.length > 0 && state !== 'end') {
-      if (state === 'header') {
+    while (chunk.length > 0 && cur() !== 'end') {
+      if (cur() === 'header') {
         const need = 512 - pending.length;
         const take = chunk.subarray(0, need);
         pending = pending.length ? Buffer.concat([pending, take]) : Buffer.from(take);
@@ -165,7 +167,7 @@ export async function walkTar(
         await startEntry(h);
         offset += 512;
         dataSize = remaining;
-      } else if (state === 'data') {
+      } else if (cur() === 'data') {
         const take = chunk.subarray(0, Math.min(remaining, chunk.length));
         chunk = chunk.subarray(take.length);
         remaining -= take.length;
@@ -186,7 +188,7 @@ export async function walkTar(
       }
     }
   }
-  if (state === 'data' || (state === 'header' && pending.length > 0)) {
+  if (cur() === 'data' || (cur() === 'header' && pending.length > 0)) {
     throw new DatasetFileError(
       archive,
       'ERR_DATA_ARCHIVE',

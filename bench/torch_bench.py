@@ -1,0 +1,63 @@
+"""PyTorch CPU peer for bench/run.ts: the same models, batch sizes and SGD step.
+
+usage: python3 torch_bench.py <case-name> <threads> <seconds-budget>  -> one JSON line
+"""
+import json
+import resource
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+case_name, threads, budget = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+torch.set_num_threads(threads)
+torch.manual_seed(1)
+
+if case_name.startswith("mlp-784-1024-1024-10"):
+    model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+    shape = (784,)
+    flops = 2 * (784 * 1024 + 1024 * 1024 + 1024 * 10)
+elif case_name.startswith("small-cnn-28x28"):
+    model = nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(12 * 12 * 64, 128), nn.ReLU(), nn.Linear(128, 10))
+    shape = (1, 28, 28)
+    flops = 2 * (26 * 26 * 32 * 9 + 24 * 24 * 64 * 32 * 9 + 12 * 12 * 64 * 128 + 128 * 10)
+else:
+    raise SystemExit(f"unknown case {case_name}")
+batch = int(case_name.split("/b")[1])
+
+xs = torch.rand((4, batch) + shape)
+ys = torch.randint(0, 10, (4, batch))
+opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+loss_fn = nn.CrossEntropyLoss()
+step_index = 0
+
+
+def run(steps):
+    global step_index
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        i = step_index % 4
+        step_index += 1
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xs[i]), ys[i])
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - t0
+
+
+run(3)
+probe = run(5)
+steps = max(3, round((budget / 7) / (probe / 5)))
+times = sorted(run(steps) / steps for _ in range(7))
+median = statistics.median(times)
+print(json.dumps({
+    "impl": "pytorch", "case": case_name, "threads": threads, "batch": batch,
+    "stepSeconds": median, "samplesPerSec": batch / median,
+    "gflops": 3 * flops * batch / median / 1e9,
+    "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "blas": "torch " + torch.__version__,
+}))

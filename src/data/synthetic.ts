@@ -1,0 +1,280 @@
+/**
+ * Synthetic datasets generated from a seed, identical across runs and platforms (xoshiro256**
+ * from util/random.ts, arithmetic in float64, stored as float32).
+ *
+ * Streams of the seed: 0 = the distribution's parameters (centres, teacher weights, separating
+ * direction), 1 = the train split, 2 = the test split. Train and test therefore come from the same
+ * distribution, and changing `nTest` never changes the train set (nor vice versa).
+ */
+import { Rng, type Seed } from '../util/random.js';
+import type { Dataset, DatasetSplits } from './types.js';
+
+function posInt(v: unknown, param: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+    throw new RangeError(`${param} must be a positive integer, got ${String(v)}`);
+  }
+  return v;
+}
+function nonNegInt(v: unknown, param: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    throw new RangeError(`${param} must be a non-negative integer, got ${String(v)}`);
+  }
+  return v;
+}
+function finiteNonNeg(v: unknown, param: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+    throw new RangeError(`${param} must be a finite number >= 0, got ${String(v)}`);
+  }
+  return v;
+}
+
+/** Sizes and seed shared by every generator. */
+export interface SplitSizes {
+  nTrain: number;
+  nTest: number;
+  seed: Seed;
+}
+
+/** Balanced labels 0..k-1 (i mod k), shuffled. */
+function balancedLabels(n: number, k: number, rng: Rng): Int32Array {
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) labels[i] = i % k;
+  return rng.shuffle(labels);
+}
+
+function splits(kind: string, opts: SplitSizes, make: (n: number, rng: Rng) => Omit<Dataset, 'name' | 'n'>): DatasetSplits {
+  nonNegInt(opts.nTrain, 'opts.nTrain');
+  nonNegInt(opts.nTest, 'opts.nTest');
+  const train = make(opts.nTrain, Rng.fromSeed(opts.seed, 1));
+  const test = make(opts.nTest, Rng.fromSeed(opts.seed, 2));
+  return {
+    train: { name: `synthetic/${kind}/train`, n: opts.nTrain, ...train },
+    test: { name: `synthetic/${kind}/test`, n: opts.nTest, ...test },
+  };
+}
+
+export interface GaussianMixtureOptions extends SplitSizes {
+  /** Number of classes (components), ≥ 2. */
+  k: number;
+  /** Dimension. */
+  d: number;
+  /** Centres are N(0, separation²/d · I), so centres are ≈ separation·√2 apart. Default 3. */
+  separation?: number;
+  /** Within-class standard deviation. Default 1. */
+  noise?: number;
+}
+
+/**
+ * k isotropic Gaussian classes in d dimensions, balanced: x = c_y + noise·ε, ε ~ N(0, I).
+ * Shape [d], labels in [0, k).
+ */
+export function gaussianMixture(opts: GaussianMixtureOptions): DatasetSplits {
+  const k = posInt(opts.k, 'opts.k');
+  if (k < 2) throw new RangeError(`opts.k must be >= 2, got ${k}`);
+  const d = posInt(opts.d, 'opts.d');
+  const sep = finiteNonNeg(opts.separation ?? 3, 'opts.separation');
+  const noise = finiteNonNeg(opts.noise ?? 1, 'opts.noise');
+  const prng = Rng.fromSeed(opts.seed, 0);
+  const centres = new Float64Array(k * d);
+  const cs = sep / Math.sqrt(d);
+  for (let i = 0; i < k * d; i++) centres[i] = cs * prng.normal();
+  return splits('gaussian-mixture', opts, (n, rng) => {
+    const labels = balancedLabels(n, k, rng);
+    const x = new Float32Array(n * d);
+    for (let i = 0; i < n; i++) {
+      const c = labels[i]! * d;
+      for (let j = 0; j < d; j++) x[i * d + j] = centres[c + j]! + noise * rng.normal();
+    }
+    return { shape: [d], x, labels, numClasses: k };
+  });
+}
+
+export interface TwoSpiralsOptions extends SplitSizes {
+  /** Number of turns of each spiral. Default 1.5. */
+  turns?: number;
+  /** Gaussian noise added to each coordinate. Default 0.05. */
+  noise?: number;
+}
+
+/**
+ * Two interleaved spirals in the plane (radius ≤ 1), classes 0 and 1, balanced:
+ * t ~ U(0,1), r = t, θ = 2π·turns·t + π·y, x = (r cos θ, r sin θ) + noise·ε. Shape [2].
+ */
+export function twoSpirals(opts: TwoSpiralsOptions): DatasetSplits {
+  const turns = finiteNonNeg(opts.turns ?? 1.5, 'opts.turns');
+  const noise = finiteNonNeg(opts.noise ?? 0.05, 'opts.noise');
+  return splits('two-spirals', opts, (n, rng) => {
+    const labels = balancedLabels(n, 2, rng);
+    const x = new Float32Array(n * 2);
+    for (let i = 0; i < n; i++) {
+      const t = rng.uniform();
+      const th = 2 * Math.PI * turns * t + Math.PI * labels[i]!;
+      x[2 * i] = t * Math.cos(th) + noise * rng.normal();
+      x[2 * i + 1] = t * Math.sin(th) + noise * rng.normal();
+    }
+    return { shape: [2], x, labels, numClasses: 2 };
+  });
+}
+
+export interface TeacherOptions extends SplitSizes {
+  /** Input dimension; inputs are x ~ N(0, I_d). */
+  d: number;
+  /** Teacher hidden width. Default 32. */
+  hidden?: number;
+  /** Teacher activation. Default 'tanh'. */
+  activation?: 'tanh' | 'relu';
+}
+
+/** A random one-hidden-layer teacher f(x) = W2 σ(W1 x + b1) + b2, W1 ~ N(0, 1/d), W2 ~ N(0, 1/h), b ~ N(0, 0.1²). */
+function makeTeacher(opts: TeacherOptions, out: number): { d: number; forward: (x: Float32Array, off: number, y: Float64Array) => void } {
+  const d = posInt(opts.d, 'opts.d');
+  const h = posInt(opts.hidden ?? 32, 'opts.hidden');
+  const act = opts.activation ?? 'tanh';
+  if (act !== 'tanh' && act !== 'relu') throw new RangeError(`opts.activation must be 'tanh' or 'relu', got ${String(act)}`);
+  const rng = Rng.fromSeed(opts.seed, 0);
+  const w1 = new Float64Array(h * d);
+  const b1 = new Float64Array(h);
+  const w2 = new Float64Array(out * h);
+  const b2 = new Float64Array(out);
+  for (let i = 0; i < w1.length; i++) w1[i] = rng.normal() / Math.sqrt(d);
+  for (let i = 0; i < h; i++) b1[i] = 0.1 * rng.normal();
+  for (let i = 0; i < w2.length; i++) w2[i] = rng.normal() / Math.sqrt(h);
+  for (let i = 0; i < out; i++) b2[i] = 0.1 * rng.normal();
+  const hid = new Float64Array(h);
+  return {
+    d,
+    forward(x, off, y) {
+      for (let a = 0; a < h; a++) {
+        let s = b1[a]!;
+        for (let j = 0; j < d; j++) s += w1[a * d + j]! * x[off + j]!;
+        hid[a] = act === 'tanh' ? Math.tanh(s) : Math.max(0, s);
+      }
+      for (let o = 0; o < out; o++) {
+        let s = b2[o]!;
+        for (let a = 0; a < h; a++) s += w2[o * h + a]! * hid[a]!;
+        y[o] = s;
+      }
+    },
+  };
+}
+
+function gaussianInputs(n: number, d: number, rng: Rng): Float32Array {
+  const x = new Float32Array(n * d);
+  for (let i = 0; i < n * d; i++) x[i] = rng.normal();
+  return x;
+}
+
+export interface TeacherRegressionOptions extends TeacherOptions {
+  /** Output dimension. Default 1. */
+  targetDim?: number;
+  /** Std of Gaussian label noise added to the teacher's output. Default 0. */
+  noise?: number;
+}
+
+/** Teacher–student regression: targets = teacher(x) + noise·ε. Shape [d], targets [n, targetDim]. */
+export function teacherRegression(opts: TeacherRegressionOptions): DatasetSplits {
+  const td = posInt(opts.targetDim ?? 1, 'opts.targetDim');
+  const noise = finiteNonNeg(opts.noise ?? 0, 'opts.noise');
+  const teacher = makeTeacher(opts, td);
+  const d = teacher.d;
+  return splits('teacher-regression', opts, (n, rng) => {
+    const x = gaussianInputs(n, d, rng);
+    const targets = new Float32Array(n * td);
+    const y = new Float64Array(td);
+    for (let i = 0; i < n; i++) {
+      teacher.forward(x, i * d, y);
+      for (let o = 0; o < td; o++) targets[i * td + o] = y[o]! + noise * rng.normal();
+    }
+    return { shape: [d], x, targets, targetDim: td };
+  });
+}
+
+export interface TeacherClassificationOptions extends TeacherOptions {
+  /** Number of classes (teacher outputs); label = argmax. Default 2. */
+  numClasses?: number;
+}
+
+/** Teacher–student classification: label = argmax teacher(x). Classes need not be balanced. */
+export function teacherClassification(opts: TeacherClassificationOptions): DatasetSplits {
+  const k = posInt(opts.numClasses ?? 2, 'opts.numClasses');
+  if (k < 2) throw new RangeError(`opts.numClasses must be >= 2, got ${k}`);
+  const teacher = makeTeacher(opts, k);
+  const d = teacher.d;
+  return splits('teacher-classification', opts, (n, rng) => {
+    const x = gaussianInputs(n, d, rng);
+    const labels = new Int32Array(n);
+    const y = new Float64Array(k);
+    for (let i = 0; i < n; i++) {
+      teacher.forward(x, i * d, y);
+      let best = 0;
+      for (let o = 1; o < k; o++) if (y[o]! > y[best]!) best = o;
+      labels[i] = best;
+    }
+    return { shape: [d], x, labels, numClasses: k };
+  });
+}
+
+export interface LinearlySeparableOptions extends SplitSizes {
+  d: number;
+  /** Points with |w·x| < margin are redrawn (w a unit vector), so the classes are separated by a gap of 2·margin. Default 0.1, at most 2. */
+  margin?: number;
+}
+
+/** Linearly separable binary classes: x ~ N(0, I_d) conditioned on |w·x| ≥ margin, label = [w·x > 0]. Shape [d]. */
+export function linearlySeparable(opts: LinearlySeparableOptions): DatasetSplits {
+  const d = posInt(opts.d, 'opts.d');
+  const margin = finiteNonNeg(opts.margin ?? 0.1, 'opts.margin');
+  if (margin > 2) throw new RangeError(`opts.margin must be <= 2, got ${margin}`);
+  const prng = Rng.fromSeed(opts.seed, 0);
+  const w = new Float64Array(d);
+  let norm = 0;
+  while (norm === 0) {
+    norm = 0;
+    for (let j = 0; j < d; j++) {
+      w[j] = prng.normal();
+      norm += w[j]! * w[j]!;
+    }
+  }
+  norm = Math.sqrt(norm);
+  for (let j = 0; j < d; j++) w[j]! /= norm;
+  return splits('linearly-separable', opts, (n, rng) => {
+    const x = new Float32Array(n * d);
+    const labels = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      let s: number;
+      do {
+        s = 0;
+        for (let j = 0; j < d; j++) {
+          const v = Math.fround(rng.normal());
+          x[i * d + j] = v;
+          s += w[j]! * v;
+        }
+      } while (Math.abs(s) < margin);
+      labels[i] = s > 0 ? 1 : 0;
+    }
+    return { shape: [d], x, labels, numClasses: 2 };
+  });
+}
+
+/** A JSON-able description of a synthetic dataset, for experiment specs. */
+export type SyntheticSpec =
+  | ({ kind: 'gaussian-mixture' } & GaussianMixtureOptions)
+  | ({ kind: 'two-spirals' } & TwoSpiralsOptions)
+  | ({ kind: 'teacher-regression' } & TeacherRegressionOptions)
+  | ({ kind: 'teacher-classification' } & TeacherClassificationOptions)
+  | ({ kind: 'linearly-separable' } & LinearlySeparableOptions);
+
+export const SYNTHETIC_KINDS = ['gaussian-mixture', 'two-spirals', 'teacher-regression', 'teacher-classification', 'linearly-separable'] as const;
+
+/** Generates the synthetic dataset described by `spec`. */
+export function synthetic(spec: SyntheticSpec): DatasetSplits {
+  switch (spec.kind) {
+    case 'gaussian-mixture': return gaussianMixture(spec);
+    case 'two-spirals': return twoSpirals(spec);
+    case 'teacher-regression': return teacherRegression(spec);
+    case 'teacher-classification': return teacherClassification(spec);
+    case 'linearly-separable': return linearlySeparable(spec);
+    default:
+      throw new RangeError(`spec.kind must be one of ${SYNTHETIC_KINDS.join(', ')}; got ${JSON.stringify((spec as { kind?: unknown }).kind)}`);
+  }
+}

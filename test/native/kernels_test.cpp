@@ -1,0 +1,262 @@
+// Every fast kernel against its naive twin (run in double): forward and backward, odd shapes,
+// conv strides/paddings/groups (incl. a ragged last im2col group and the pointwise direct path).
+#include <random>
+
+#include "check.h"
+#include "gemm.h"
+#include "kernels.h"
+
+using namespace bigstep;
+
+static std::mt19937 gen(7);
+
+static std::vector<float> rnd(size_t n, float lo = -1.f, float hi = 1.f) {
+  std::uniform_real_distribution<float> U(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = U(gen);
+  return v;
+}
+static std::vector<double> dbl(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+static void expect_close(const char* what, const std::vector<float>& got, const std::vector<double>& want,
+                         double tol = 1e-4) {
+  size_t worst = 0;
+  const double e = check::max_rel_err(got.data(), want.data(), want.size(), 1e-2, &worst);
+  CHECK_MSG(got.size() == want.size() && e <= tol,
+            check::fmt("%s: max rel err %.3g at %zu (got %.8g want %.8g)", what, e, worst,
+                       want.empty() ? 0.0 : (double)got[worst], want.empty() ? 0.0 : want[worst]));
+}
+
+static void test_dense(int N, int I, int O, bool bias, bool relu) {
+  auto x = rnd((size_t)N * I), W = rnd((size_t)O * I), b = rnd(O), dy = rnd((size_t)N * O);
+  std::vector<float> y((size_t)N * O);
+  dense_forward(y.data(), x.data(), W.data(), bias ? b.data() : nullptr, N, I, O, relu);
+  auto xd = dbl(x), Wd = dbl(W), bd = dbl(b), dyd = dbl(dy);
+  std::vector<double> yd((size_t)N * O);
+  dense_forward_naive(yd.data(), xd.data(), Wd.data(), bias ? bd.data() : nullptr, N, I, O);
+  if (relu) for (auto& v : yd) v = relu_naive(v);
+  expect_close(check::fmt("dense fwd N=%d I=%d O=%d bias=%d relu=%d", N, I, O, bias, relu).c_str(), y, yd);
+
+  std::vector<float> dx((size_t)N * I), dW((size_t)O * I, NAN), db(O, NAN);
+  dense_backward(dx.data(), dW.data(), bias ? db.data() : nullptr, dy.data(), x.data(), W.data(), N, I, O);
+  std::vector<double> dxd((size_t)N * I), dWd((size_t)O * I), dbd(O);
+  dense_backward_naive(dxd.data(), dWd.data(), dbd.data(), dyd.data(), xd.data(), Wd.data(), N, I, O);
+  expect_close("dense dx", dx, dxd);
+  expect_close("dense dW", dW, dWd);
+  if (bias) expect_close("dense db", db, dbd);
+}
+
+static void test_conv(int N, int C, int H, int Wd_, int O, int K, int S, int P, bool bias, bool relu) {
+  const ConvShape s = ConvShape::make(C, H, Wd_, O, K, S, P);
+  const char* tag = "";
+  std::string name = check::fmt("conv N=%d C=%d H=%d W=%d O=%d K=%d S=%d P=%d g=%d%s", N, C, H, Wd_, O, K,
+                                S, P, conv2d_group(N, s), tag);
+  auto x = rnd((size_t)N * s.in_size()), W = rnd((size_t)O * s.ckk()), b = rnd(O),
+       dy = rnd((size_t)N * s.out_size());
+  std::vector<float> scratch(std::max(conv2d_forward_scratch(N, s), conv2d_backward_scratch(N, s)) + 1);
+  std::vector<float> y((size_t)N * s.out_size());
+  conv2d_forward(y.data(), x.data(), W.data(), bias ? b.data() : nullptr, N, s, relu, scratch.data());
+  auto xd = dbl(x), Wdd = dbl(W), bd = dbl(b), dyd = dbl(dy);
+  std::vector<double> yd(y.size());
+  conv2d_forward_naive(yd.data(), xd.data(), Wdd.data(), bias ? bd.data() : nullptr, N, s);
+  if (relu) for (auto& v : yd) v = relu_naive(v);
+  expect_close((name + " fwd").c_str(), y, yd);
+
+  std::vector<float> dx(x.size(), NAN), dW(W.size(), NAN), db(O, NAN);
+  conv2d_backward(dx.data(), dW.data(), bias ? db.data() : nullptr, dy.data(), x.data(), W.data(), N, s,
+                  false, scratch.data());
+  std::vector<double> dxd(x.size()), dWd(W.size()), dbd(O);
+  conv2d_backward_naive(dxd.data(), dWd.data(), dbd.data(), dyd.data(), xd.data(), Wdd.data(), N, s);
+  expect_close((name + " dx").c_str(), dx, dxd);
+  expect_close((name + " dW").c_str(), dW, dWd);
+  if (bias) expect_close((name + " db").c_str(), db, dbd);
+  // accumulate_din adds to what is there.
+  std::vector<float> dx2(x.size(), 1.0f);
+  conv2d_backward(dx2.data(), dW.data(), nullptr, dy.data(), x.data(), W.data(), N, s, true, scratch.data());
+  for (auto& v : dxd) v += 1.0;
+  expect_close((name + " dx accumulate").c_str(), dx2, dxd);
+}
+
+static void test_pools(int N, int C, int H, int W, int K, int S) {
+  const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+  auto x = rnd((size_t)N * C * H * W), dy = rnd((size_t)N * C * OH * OW);
+  auto xd = dbl(x), dyd = dbl(dy);
+  std::vector<float> y((size_t)N * C * OH * OW), dx(x.size(), NAN);
+  std::vector<double> yd(y.size()), dxd(x.size());
+  std::string tag = check::fmt("N=%d C=%d H=%d W=%d K=%d S=%d", N, C, H, W, K, S);
+  maxpool_forward(y.data(), x.data(), N, C, H, W, K, S);
+  maxpool_forward_naive(yd.data(), xd.data(), N, C, H, W, K, S);
+  expect_close(("maxpool fwd " + tag).c_str(), y, yd, 0);
+  maxpool_backward(dx.data(), dy.data(), x.data(), N, C, H, W, K, S);
+  maxpool_backward_naive(dxd.data(), dyd.data(), xd.data(), N, C, H, W, K, S);
+  expect_close(("maxpool bwd " + tag).c_str(), dx, dxd);
+  avgpool_forward(y.data(), x.data(), N, C, H, W, K, S);
+  avgpool_forward_naive(yd.data(), xd.data(), N, C, H, W, K, S);
+  expect_close(("avgpool fwd " + tag).c_str(), y, yd);
+  std::fill(dx.begin(), dx.end(), NAN);
+  avgpool_backward(dx.data(), dy.data(), N, C, H, W, K, S);
+  avgpool_backward_naive(dxd.data(), dyd.data(), N, C, H, W, K, S);
+  expect_close(("avgpool bwd " + tag).c_str(), dx, dxd);
+}
+
+static void test_gap(int N, int C, int HW) {
+  auto x = rnd((size_t)N * C * HW), dy = rnd((size_t)N * C);
+  auto xd = dbl(x), dyd = dbl(dy);
+  std::vector<float> y((size_t)N * C), dx(x.size());
+  std::vector<double> yd(y.size()), dxd(x.size());
+  global_avgpool_forward(y.data(), x.data(), N, C, HW);
+  global_avgpool_forward_naive(yd.data(), xd.data(), N, C, HW);
+  expect_close("gap fwd", y, yd);
+  global_avgpool_backward(dx.data(), dy.data(), N, C, HW);
+  global_avgpool_backward_naive(dxd.data(), dyd.data(), N, C, HW);
+  expect_close("gap bwd", dx, dxd);
+}
+
+static void test_activations() {
+  const size_t n = 1001;
+  auto x = rnd(n, -4, 4), dy = rnd(n);
+  std::vector<float> y(n), dx(n);
+  std::vector<double> yd(n), dxd(n);
+  relu_forward(y.data(), x.data(), n);
+  relu_backward(dx.data(), dy.data(), y.data(), n);
+  for (size_t i = 0; i < n; ++i) yd[i] = relu_naive<double>(x[i]), dxd[i] = dy[i] * relu_grad_naive<double>(x[i]);
+  expect_close("relu fwd", y, yd, 0);
+  expect_close("relu bwd", dx, dxd, 0);
+  tanh_forward(y.data(), x.data(), n);
+  tanh_backward(dx.data(), dy.data(), y.data(), n);
+  for (size_t i = 0; i < n; ++i) yd[i] = tanh_naive<double>(x[i]), dxd[i] = dy[i] * tanh_grad_naive<double>(x[i]);
+  expect_close("tanh fwd", y, yd);
+  expect_close("tanh bwd", dx, dxd);
+  gelu_forward(y.data(), x.data(), n);
+  gelu_backward(dx.data(), dy.data(), x.data(), n);
+  for (size_t i = 0; i < n; ++i) yd[i] = gelu_naive<double>(x[i]), dxd[i] = dy[i] * gelu_grad_naive<double>(x[i]);
+  expect_close("gelu fwd", y, yd);
+  expect_close("gelu bwd", dx, dxd);
+  // GELU is the exact erf form: gelu(1) = 0.8413447460685429 (torch default).
+  float one = 1.0f, g1;
+  gelu_forward(&g1, &one, 1);
+  CHECK(std::fabs(g1 - 0.8413447460685429) < 1e-6);
+  // In place works.
+  std::vector<float> z = x;
+  relu_forward(z.data(), z.data(), n);
+  for (size_t i = 0; i < n; ++i) yd[i] = relu_naive<double>(x[i]);
+  expect_close("relu in place", z, yd, 0);
+}
+
+static void test_losses() {
+  const int N = 7, C = 5;
+  auto z = rnd((size_t)N * C, -3, 3);
+  z[3] += 1000.f;  // huge logit: must stay finite (stable logsumexp)
+  std::vector<int32_t> lab(N);
+  for (int n = 0; n < N; ++n) lab[n] = (n * 3) % C;
+  std::vector<float> dz(z.size());
+  int64_t correct = 0;
+  const double L = softmax_ce(dz.data(), z.data(), lab.data(), N, C, 1.0f / N, &correct);
+  auto zd = dbl(z);
+  std::vector<double> dzd(z.size());
+  const double Ld = softmax_ce_naive(dzd.data(), zd.data(), lab.data(), N, C, 1.0 / N);
+  CHECK_MSG(std::isfinite(L) && std::fabs(L - Ld) <= 1e-6 * std::fabs(Ld), check::fmt("ce loss %.9g vs %.9g", L, Ld));
+  expect_close("ce grad", dz, dzd);
+  int64_t want_correct = 0;
+  for (int n = 0; n < N; ++n) {
+    int arg = 0;
+    for (int c = 1; c < C; ++c) if (z[(size_t)n * C + c] > z[(size_t)n * C + arg]) arg = c;
+    want_correct += arg == lab[n];
+  }
+  CHECK(correct == want_correct);
+
+  auto out = rnd(35), t = rnd(35);
+  std::vector<float> d(35);
+  const double S = mse(d.data(), out.data(), t.data(), 35, 1.0f / 35);
+  std::vector<double> dd(35);
+  auto od = dbl(out), td = dbl(t);
+  const double Sd = mse_naive(dd.data(), od.data(), td.data(), 35, 1.0 / 35);
+  CHECK(std::fabs(S - Sd) <= 1e-6 * Sd);
+  expect_close("mse grad", d, dd);
+}
+
+static void test_batchnorm(int N, int C, int HW, float shift) {
+  auto x = rnd((size_t)N * C * HW, -2 + shift, 2 + shift), g = rnd(C, 0.5, 1.5), b = rnd(C), dy = rnd(x.size());
+  auto xd = dbl(x), gd = dbl(g), bd = dbl(b), dyd = dbl(dy);
+  std::vector<float> y(x.size()), rm(C, 0.2f), rv(C, 1.5f), sm(C), si(C);
+  std::vector<double> yd(x.size()), rmd(C, 0.2), rvd(C, 1.5);
+  std::string tag = check::fmt("bn N=%d C=%d HW=%d shift=%g", N, C, HW, shift);
+  batchnorm_forward_train(y.data(), x.data(), g.data(), b.data(), N, C, HW, rm.data(), rv.data(), sm.data(), si.data());
+  batchnorm_forward_train_naive(yd.data(), xd.data(), gd.data(), bd.data(), N, C, HW, rmd.data(), rvd.data());
+  expect_close((tag + " train fwd").c_str(), y, yd, 1e-4);
+  expect_close((tag + " running mean").c_str(), rm, rmd);
+  expect_close((tag + " running var").c_str(), rv, rvd);
+  std::vector<float> dx(x.size()), dg(C), dbeta(C);
+  std::vector<double> dxd(x.size()), dgd(C), dbd(C);
+  batchnorm_backward(dx.data(), dg.data(), dbeta.data(), dy.data(), x.data(), g.data(), sm.data(), si.data(), N, C, HW, true);
+  batchnorm_backward_train_naive(dxd.data(), dgd.data(), dbd.data(), dyd.data(), xd.data(), gd.data(), N, C, HW);
+  expect_close((tag + " train dx").c_str(), dx, dxd, 1e-3);
+  expect_close((tag + " train dgamma").c_str(), dg, dgd, 1e-4);
+  expect_close((tag + " train dbeta").c_str(), dbeta, dbd);
+  // In place (dx aliases dy).
+  std::vector<float> dyi = dy;
+  batchnorm_backward(dyi.data(), dg.data(), dbeta.data(), dyi.data(), x.data(), g.data(), sm.data(), si.data(), N, C, HW, true);
+  expect_close((tag + " train dx in place").c_str(), dyi, dxd, 1e-3);
+  // Eval.
+  batchnorm_forward_eval(y.data(), x.data(), g.data(), b.data(), N, C, HW, rm.data(), rv.data(), sm.data(), si.data());
+  batchnorm_forward_eval_naive(yd.data(), xd.data(), gd.data(), bd.data(), N, C, HW, rm.data(), rv.data());
+  expect_close((tag + " eval fwd").c_str(), y, yd, 1e-4);
+  batchnorm_backward(dx.data(), dg.data(), dbeta.data(), dy.data(), x.data(), g.data(), sm.data(), si.data(), N, C, HW, false);
+  for (int c = 0; c < C; ++c) {
+    const double is = 1.0 / std::sqrt((double)rv[c] + kBnEps);
+    double sg = 0;
+    for (int n = 0; n < N; ++n)
+      for (int p = 0; p < HW; ++p) {
+        const size_t i = ((size_t)n * C + c) * HW + p;
+        dxd[i] = dy[i] * gd[c] * is;
+        sg += dy[i] * (x[i] - rm[c]) * is;
+      }
+    dgd[c] = sg;
+  }
+  expect_close((tag + " eval dx").c_str(), dx, dxd);
+  expect_close((tag + " eval dgamma").c_str(), dg, dgd, 1e-4);
+}
+
+static void test_im2col_roundtrip() {
+  // col2im is the adjoint of im2col: <im2col(x), c> == <x, col2im(c)>.
+  const ConvShape s = ConvShape::make(3, 7, 6, 2, 3, 2, 1);
+  auto x = rnd(s.in_size()), c = rnd(s.ckk() * s.ohw());
+  std::vector<float> col(s.ckk() * s.ohw()), xt(s.in_size(), 0.f);
+  im2col(col.data(), s.ohw(), 0, x.data(), s);
+  col2im(xt.data(), c.data(), s.ohw(), 0, s);
+  double a = 0, b = 0;
+  for (size_t i = 0; i < col.size(); ++i) a += (double)col[i] * c[i];
+  for (size_t i = 0; i < x.size(); ++i) b += (double)x[i] * xt[i];
+  CHECK(std::fabs(a - b) < 1e-4 * (std::fabs(a) + 1));
+}
+
+int main() {
+  set_blas_threads(1);
+  test_dense(1, 1, 1, true, false);
+  test_dense(5, 7, 3, true, true);
+  test_dense(33, 65, 17, false, false);
+  test_dense(64, 300, 10, true, true);
+  // conv: plain, strided, padded, rectangular, pointwise (direct and grouped), big kernel.
+  test_conv(2, 3, 6, 6, 4, 3, 1, 1, true, false);
+  test_conv(3, 2, 7, 5, 3, 3, 2, 1, true, true);
+  test_conv(2, 4, 9, 9, 5, 5, 2, 2, false, false);
+  test_conv(7, 3, 16, 16, 4, 3, 1, 1, true, true);   // OHW = 256: groups of 4, last group of 3
+  test_conv(2, 5, 16, 16, 6, 1, 1, 0, true, false);  // pointwise, direct (no im2col)
+  test_conv(5, 5, 4, 4, 6, 1, 1, 0, true, false);    // pointwise, grouped
+  test_conv(4, 3, 8, 8, 5, 1, 2, 0, true, false);    // 1x1 stride 2 (resnet shortcut)
+  test_conv(1, 1, 3, 3, 2, 3, 1, 0, true, false);    // 1x1 output
+  test_conv(3, 2, 5, 5, 2, 4, 3, 2, true, false);
+  test_pools(2, 3, 6, 6, 2, 2);
+  test_pools(3, 2, 7, 5, 3, 2);
+  test_pools(1, 1, 5, 5, 5, 1);
+  test_pools(2, 2, 9, 8, 2, 3);
+  test_gap(3, 4, 25);
+  test_gap(2, 3, 1);
+  test_activations();
+  test_losses();
+  test_batchnorm(4, 3, 1, 0.f);
+  test_batchnorm(3, 5, 49, 0.f);
+  test_batchnorm(2, 4, 16, 100.f);  // large mean: no catastrophic cancellation
+  test_im2col_roundtrip();
+  return check::finish("kernels_test");
+}
