@@ -83,8 +83,8 @@ void im2col(float* col, size_t ldc, size_t col0, const float* x, const ConvShape
           float* dst = row + (size_t)oh * s.OW;
           const float* src = xc + (size_t)(oh * s.S - s.P + kh) * s.W + (kw - s.P);
           for (int ow = 0; ow < ow_lo; ++ow) dst[ow] = 0.0f;
-          if (s.S == 1) {
-            std::memcpy(dst + ow_lo, src + ow_lo, sizeof(float) * (size_t)(ow_hi - ow_lo));
+          if (s.S == 1) {  // plain loop: rows are short, a memcpy call costs more than the copy
+            for (int ow = ow_lo; ow < ow_hi; ++ow) dst[ow] = src[ow];
           } else {
             for (int ow = ow_lo; ow < ow_hi; ++ow) dst[ow] = src[(size_t)ow * s.S];
           }
@@ -125,7 +125,10 @@ int conv2d_group(int N, const ConvShape& s) {
   const size_t ohw = s.ohw();
   if (s.pointwise() && ohw >= 256) return 1;  // GEMM reads the input directly, no im2col
   // Aim for >= 1024 GEMM columns, but keep the im2col buffer <= 2M floats (8 MB).
-  size_t g = (1024 + ohw - 1) / ohw;
+  // (Measured on CIFAR ResNets: 1 vs 1024 vs 16384 columns are within ~10%; 1024 wins at 64+ channels.)
+  // The group size changes dW summation order, so it must depend on nothing but (N, shape).
+  const size_t target = 1024;
+  size_t g = (target + ohw - 1) / ohw;
   const size_t cap = std::max<size_t>(1, ((size_t)2 << 20) / std::max<size_t>(1, s.ckk() * ohw));
   g = std::min(g, cap);
   g = std::min(g, (size_t)std::max(N, 1));

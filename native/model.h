@@ -8,6 +8,10 @@
 //            conv2.bias [c], optional "shortcut.weight" [c, in_c, 1, 1] (when stride != 1 or
 //            in_c != c) + shortcut.bias [c]; with batchnorm, bn1/bn2(/shortcut_bn) .weight/.bias [c]
 //   batchnorm weight (gamma) [c], bias (beta) [c]; running mean/var live in the *state* vector.
+//   Resblock conv biases exist only when the layer's `bias` is true AND batchnorm is off (with
+//   batch norm, beta makes them redundant, as in torchvision). State tensors are named
+//   "<i>.running_mean"/"<i>.running_var", "<i>.bn1.running_mean", "<i>.shortcut_bn.running_var"...
+//   init() draws everything from one Rng stream: Rng::seed_state(seed, stream 0), in layout order.
 // Activations are row-major: an example is [features] or [C, H, W] (NCHW for a batch).
 #pragma once
 #include <cstddef>

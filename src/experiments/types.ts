@@ -1,0 +1,33 @@
+/**
+ * The contract every experiment (E1 landscape, E2 escape, E3 noise) implements, so the run
+ * directory machinery (src/run/), the CLI and the report treat them alike.
+ */
+import type { Figure } from '../report/plot.js';
+
+export type Scale = 'tiny' | 'quick' | 'paper';
+
+/** Scalar headline numbers written to summary.json under `headline` (documented in docs/experiments.md). */
+export type Headline = Record<string, number | string | boolean | null>;
+
+export interface RunContext {
+  /** The run directory (exists; the experiment may write extra files into it, atomically). */
+  dir: string;
+  /** Appends one JSON line to metrics.jsonl (e.g. `{ arm: 'large', step: 10, loss: 0.3 }`). */
+  log(record: Record<string, unknown>): void;
+  /** Reports progress of the whole experiment: `done` of `total` units, with a short label. */
+  progress(done: number, total: number, label?: string): void;
+  /** Aborted on Ctrl-C: stop at the next safe point (results so far are not written as finished). */
+  signal?: AbortSignal;
+}
+
+export interface ExperimentDefinition<Config, Result> {
+  name: 'landscape' | 'escape' | 'noise';
+  /** One-line description for the CLI and the report. */
+  title: string;
+  presets: Record<Scale, Config>;
+  /** Throws TypeError/RangeError naming the field (e.g. `config.steps`). Returns the resolved config. */
+  validate(config: unknown): Config;
+  run(config: Config, context: RunContext): Promise<Result>;
+  headline(result: Result): Headline;
+  figures(result: Result, config: Config): Promise<Figure[]>;
+}
