@@ -14,6 +14,9 @@ namespace bigstep::landscape {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Dips whose exponent exceeds this are skipped: exp(-700) ~ 1e-304, below anything representable
+// next to the bowl's terms, and glibc's exp is slow near underflow (subnormal results).
+constexpr double kFarExp = 700.0;
 
 double sq_dist(int d, const double* a, const double* b) {
   double s = 0;
@@ -42,7 +45,9 @@ inline void grad_only(const Instance& inst, const double* x, double* g) {
       const double t = x[j] - c[j];
       r2 += t * t;
     }
-    const double coef = inst.depths[i] / s2 * std::exp(-r2 / (2 * s2));
+    const double z = r2 / (2 * s2);
+    if (z > kFarExp) continue;  // exp(-z) < 1e-304: this dip contributes nothing representable
+    const double coef = inst.depths[i] / s2 * std::exp(-z);
     for (int j = 0; j < d; ++j) g[j] += coef * (x[j] - c[j]);
   }
 }
@@ -170,7 +175,9 @@ double value(const Instance& inst, const double* x) {
   const double* c = inst.centers.data();
   for (int i = 0; i < inst.dips; ++i, c += d) {
     const double s2 = inst.widths[i] * inst.widths[i];
-    f -= inst.depths[i] * std::exp(-sq_dist(d, x, c) / (2 * s2));
+    const double z = sq_dist(d, x, c) / (2 * s2);
+    if (z > kFarExp) continue;
+    f -= inst.depths[i] * std::exp(-z);
   }
   return f;
 }
@@ -186,7 +193,9 @@ double value_grad(const Instance& inst, const double* x, double* g) {
   const double* c = inst.centers.data();
   for (int i = 0; i < inst.dips; ++i, c += d) {
     const double s2 = inst.widths[i] * inst.widths[i];
-    const double e = std::exp(-sq_dist(d, x, c) / (2 * s2));
+    const double z = sq_dist(d, x, c) / (2 * s2);
+    if (z > kFarExp) continue;
+    const double e = std::exp(-z);
     f -= inst.depths[i] * e;
     const double coef = inst.depths[i] * e / s2;
     for (int j = 0; j < d; ++j) g[j] += coef * (x[j] - c[j]);
@@ -201,8 +210,9 @@ void hessian(const Instance& inst, const double* x, double* h) {
   const double* c = inst.centers.data();
   for (int i = 0; i < inst.dips; ++i, c += d) {
     const double s2 = inst.widths[i] * inst.widths[i];
-    const double w = inst.depths[i] * std::exp(-sq_dist(d, x, c) / (2 * s2)) / s2;
-    if (w == 0) continue;
+    const double z = sq_dist(d, x, c) / (2 * s2);
+    if (z > kFarExp) continue;
+    const double w = inst.depths[i] * std::exp(-z) / s2;
     const double w2 = w / s2;
     for (int r = 0; r < d; ++r) {
       h[r * d + r] += w;
@@ -544,6 +554,23 @@ void run_gd(const Instance& inst, const double* minima, int m, int gidx, const d
     std::copy(starts + (size_t)k * d, starts + (size_t)k * d + d, x.begin());
     Rng rng{state};
     if (noisy) Rng::seed_state(state, o.seed, (uint64_t)k);
+    // Box-Muller pairs, both values used (half the log/sqrt/cos cost of Rng::normal); the spare
+    // is carried across steps, so point k's noise sequence depends only on (seed, k).
+    double spare = 0;
+    bool has_spare = false;
+    auto gauss = [&]() {
+      if (has_spare) {
+        has_spare = false;
+        return spare;
+      }
+      double u1 = rng.uniform();
+      const double u2 = rng.uniform();
+      if (u1 < 1e-300) u1 = 1e-300;
+      const double rad = std::sqrt(-2.0 * std::log(u1)), th = 6.283185307179586 * u2;
+      spare = rad * std::sin(th);
+      has_spare = true;
+      return rad * std::cos(th);
+    };
     const bool rec = k < o.record_count;
     double* traj = rec ? &r.trajectories[(size_t)k * r.frames * d] : nullptr;
     int frame = 0;
@@ -555,7 +582,7 @@ void run_gd(const Instance& inst, const double* minima, int m, int gidx, const d
         double s = o.noise_std;
         if (o.anneal == Anneal::Linear) s *= 1.0 - (double)t / o.steps;
         else if (o.anneal == Anneal::Inverse) s /= 1.0 + 10.0 * t / o.steps;
-        for (int j = 0; j < d; ++j) g[j] += s * rng.normal();
+        for (int j = 0; j < d; ++j) g[j] += s * gauss();
       } else {
         double g2 = 0;
         for (int j = 0; j < d; ++j) g2 += g[j] * g[j];

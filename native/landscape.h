@@ -130,7 +130,8 @@ enum class Anneal { None = 0, Linear = 1, Inverse = 2 };
 //   s_t = s                          (Anneal::None)
 //   s_t = s (1 - t / steps)          (Anneal::Linear: reaches 0 at the last step)
 //   s_t = s / (1 + 10 t / steps)     (Anneal::Inverse: 1/t decay, s/11 at the end)
-// Point k draws its noise from Rng stream (seed, k): the same point sees the same noise sequence
+// Point k draws its noise from Rng stream (seed, k) (Box-Muller, both values of each pair used, in
+// order over steps and coordinates): the same point sees the same noise sequence
 // in every cell of a sweep (common random numbers), and results do not depend on threading.
 struct RunOptions {
   double eta = 0.01;

@@ -59,6 +59,8 @@ export interface LandscapeConfig {
     stdMinFactor: number;
     stdMaxFactor: number;
     anneal: NativeLandscapeAnneal[];
+    /** Names of the instances that get the noise arm (default: all). */
+    instances?: string[];
   };
   trajectories: { count: number; every: number };
   seeds: { starts: number; noise: number; minima: number };
@@ -218,12 +220,13 @@ export const landscapePresets: Record<LandscapeScale, LandscapeConfig> = {
       { name: '2d', dim: 2, dips: 8, seed: 1 },
       { name: '5d', dim: 5, dips: 16, seed: 1 },
     ],
-    points: 2000,
+    points: 1000,
     steps: 2000,
     initRadiusFactor: 1.25,
     classifyRadiusFactor: 0.25,
     etaGrid: { count: 24, minFactor: 0.25, maxFactor: 1.25 },
-    noise: { ...baseNoise, etaFactors: [0.25, 0.5, 0.9], stdCount: 7 },
+    // The noise arm (42 cells per instance) runs on the 1-D and 2-D instances only at this size.
+    noise: { ...baseNoise, etaFactors: [0.25, 0.5, 0.9], stdCount: 7, instances: ['1d', '2d'] },
     trajectories: { count: 3, every: 1 },
     seeds: { starts: 1, noise: 2, minima: 3 },
     minimaRandomStarts: 2000,
@@ -323,6 +326,12 @@ export function validateLandscapeConfig(config: unknown): asserts config is Land
     if (!['none', 'linear', 'inverse'].includes(v as string))
       fail(RangeError, `config.noise.anneal[${i}]`, "must be 'none', 'linear' or 'inverse'");
   });
+  if (c.noise.instances !== undefined) {
+    if (!Array.isArray(c.noise.instances)) fail(TypeError, 'config.noise.instances', 'must be an array of instance names');
+    c.noise.instances.forEach((v: unknown, i: number) => {
+      if (!names.has(v as string)) fail(RangeError, `config.noise.instances[${i}]`, `must name an instance in config.instances (got ${JSON.stringify(v)})`);
+    });
+  }
   if (!isObj(c.trajectories)) fail(TypeError, 'config.trajectories', 'must be an object');
   nonNegInt(c.trajectories.count, 'config.trajectories.count');
   posInt(c.trajectories.every, 'config.trajectories.every');
@@ -431,7 +440,7 @@ async function runInstance(cfg: LandscapeConfig, ic: LandscapeInstanceConfig, op
 
   // Noise arm.
   const noise: LandscapeNoiseCell[] = [];
-  if (cfg.noise.enabled) {
+  if (cfg.noise.enabled && (cfg.noise.instances === undefined || cfg.noise.instances.includes(ic.name))) {
     const stdFactors = logGrid(cfg.noise.stdMinFactor, cfg.noise.stdMaxFactor, cfg.noise.stdCount);
     const specs: Array<{ etaFactor: number; stdFactor: number; anneal: NativeLandscapeAnneal }> = [];
     for (const anneal of cfg.noise.anneal)

@@ -156,6 +156,7 @@ static void gradchecks() {
       {"batchnorm 2d train", model({2, 5, 5}, {conv(3, 3), act(K::BatchNorm), act(K::Relu), act(K::GlobalAvgPool), dense(3)}, CE), 3, true},
       {"batchnorm 2d eval mse", model({2, 5, 5}, {conv(3, 3), act(K::BatchNorm), act(K::Tanh), dense(2)}, MSE), 3, false, true},
       {"batchnorm first layer", model({4}, {act(K::BatchNorm), dense(3)}, MSE), 5, true},
+      {"no params: flatten only, mse", model({2, 2, 2}, {act(K::Flatten)}, MSE), 3, true},
       {"big batch conv groups", model({2, 8, 8}, {conv(3, 3, 1, 1), act(K::Relu), pool(K::MaxPool, 2), dense(3)}, CE), 37, false},
   };
   for (const auto& c : cases) gradcheck(c);
