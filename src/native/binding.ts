@@ -166,22 +166,37 @@ function packageRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 }
 
+/** Where the addon was loaded from: a source build (build/Release) or the portable prebuilt. */
+export let addonPath = '';
+
 function loadAddon(): NativeAddon {
   const root = packageRoot();
+  const prebuilt = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'bigstep.node');
+  // A source build is preferred: it uses the system OpenBLAS and this CPU's instruction set.
   const candidates = [
     process.env.BIGSTEP_ADDON,
     join(root, 'build', 'Release', 'bigstep.node'),
     join(root, 'build', 'Debug', 'bigstep.node'),
+    prebuilt,
   ].filter((p): p is string => typeof p === 'string' && p.length > 0);
   const found = candidates.find((p) => existsSync(p));
   if (!found) {
     throw new Error(
       `bigstep: the native addon is not built (looked for ${candidates.join(', ')}). ` +
-        'Build it with `npm run build` (needs g++, cmake and, for full speed, `apt-get install libopenblas-dev pkg-config`).',
+        'Build it with `npx bigstep build` (or `npm run build` in a checkout); it needs g++ and cmake ' +
+        '(Debian: apt-get install g++ cmake make) and, for full speed, libopenblas-dev pkg-config.',
     );
   }
   const require = createRequire(import.meta.url);
-  return require(found) as NativeAddon;
+  const addon = require(found) as NativeAddon;
+  addonPath = found;
+  if (found === prebuilt && !process.env.BIGSTEP_QUIET) {
+    process.stderr.write(
+      'bigstep: using the prebuilt portable addon (no BLAS, generic x86-64). For full speed: ' +
+        'apt-get install g++ cmake libopenblas-dev pkg-config, then `npx bigstep build`. (BIGSTEP_QUIET=1 hides this.)\n',
+    );
+  }
+  return addon;
 }
 
 export const blasCoreSource: BlasCoreSource = selectBlasCore();
