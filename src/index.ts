@@ -5,3 +5,14 @@ export { sgd, gd, compilePlan, type OptimizerSpec, type TransformSpec } from './
 export { constant, switchAt, type ScheduleSpec } from './optim/schedules.js';
 export { Trainer, type TrainerOptions, type BatchOptions, type BatchMode, type RunOptions, type RunResult, type StepResult } from './train/trainer.js';
 export { info, setThreads } from './info.js';
+export {
+  loadDataset,
+  synthetic,
+  normalize,
+  subset,
+  type Dataset,
+  type DatasetSplits,
+  type LoadDatasetOptions,
+  type SyntheticSpec,
+} from './data/index.js';
+export { toExamples } from './data/examples.js';
