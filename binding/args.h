@@ -51,6 +51,18 @@ namespace bigstep::binding {
   }
 }
 
+// Runs the promise-settling part of an AsyncWorker's OnOK / OnError. If the environment is
+// shutting down (a worker_thread terminated while the work ran), JS cannot run: napi calls fail
+// and the Napi::Error they throw would escape the libuv callback and abort the whole process.
+// Nobody can observe the promise any more, so the failure is dropped.
+template <typename F>
+void settle_unless_terminating(F&& settle) {
+  try {
+    settle();
+  } catch (const Napi::Error&) {
+  }
+}
+
 inline Napi::Object as_object(Napi::Value v, const std::string& param) {
   if (!v.IsObject() || v.IsArray() || v.IsTypedArray() || v.IsFunction())
     throw_type_error(v.Env(), param, "an object");
@@ -140,19 +152,39 @@ inline bool is_detached(Napi::Env env, Napi::ArrayBuffer buffer) {
   return status == napi_ok && detached;
 }
 
+// SharedArrayBuffer-backed views are accepted (napi_get_typedarray_info returns their data
+// pointer; Napi::ArrayBuffer::Data() would fail on a SharedArrayBuffer with a nameless error).
 template <typename T>
 ArrayView<T> as_array(Napi::Value v, const std::string& param) {
   Napi::Env env = v.Env();
   if (!v.IsTypedArray()) throw_type_error(env, param, TypedArrayTraits<T>::name);
-  Napi::TypedArray ta = v.As<Napi::TypedArray>();
-  if (ta.TypedArrayType() != TypedArrayTraits<T>::type)
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer = nullptr;
+  size_t byte_offset = 0;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &byte_offset) != napi_ok ||
+      type != TypedArrayTraits<T>::type)
     throw_type_error(env, param, TypedArrayTraits<T>::name);
-  Napi::ArrayBuffer buffer = ta.ArrayBuffer();
-  if (is_detached(env, buffer)) throw_type_error(env, param, std::string(TypedArrayTraits<T>::name) + " with a live (not detached) buffer");
+  if (is_detached(env, Napi::ArrayBuffer(env, buffer)))
+    throw_type_error(env, param, std::string(TypedArrayTraits<T>::name) + " with a live (not detached) buffer");
   ArrayView<T> view;
-  view.length = ta.ElementLength();
-  view.data = reinterpret_cast<T*>(static_cast<uint8_t*>(buffer.Data()) + ta.ByteOffset());
+  view.length = length;
+  view.data = static_cast<T*>(data);  // already adjusted by byte_offset
   return view;
+}
+
+// True if a typed array read earlier has since been detached (a getter or Proxy trap that ran
+// during argument conversion can transfer a buffer whose data pointer was already taken).
+inline bool typed_array_detached(Napi::Env env, Napi::Value v) {
+  if (!v.IsTypedArray()) return false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer = nullptr;
+  size_t byte_offset = 0;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &byte_offset) != napi_ok) return true;
+  return is_detached(env, Napi::ArrayBuffer(env, buffer));
 }
 
 template <typename T>

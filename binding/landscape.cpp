@@ -94,6 +94,9 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
     ls::GenerateOptions g;
     g.dim = (int)as_integer(required(o, "dim", "options"), "options.dim", 1, 1 << 16);
     g.dips = (int)as_integer(required(o, "dips", "options"), "options.dips", 0, 100000);
+    if ((int64_t)g.dim * g.dips > (int64_t)1 << 24)
+      throw_range_error(env, "options.dips", "times options.dim must be <= 2^24 (got " + std::to_string(g.dips) + " * " +
+                                                 std::to_string(g.dim) + ")");
     g.seed = (uint64_t)opt_integer(o, "seed", "options", 0, kMaxSafe, 0);
     g.mu = opt_number(o, "mu", "options", g.mu);
     g.radius_min = opt_number(o, "radiusMin", "options", g.radius_min);
@@ -135,14 +138,20 @@ Napi::Value Eval(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
     ls::Instance inst = to_instance(info[0], "instance");
+    // Options first: reading them may run a getter, which must not see `points` half-read.
+    Napi::Object o = options_or_empty(info, 2, "options");
+    Napi::Value hv;
+    const bool want_h = get_optional(o, "hessian", &hv) && as_bool(hv, "options.hessian");
     ArrayView<double> pts = as_array<double>(info[1], "points");
     if (pts.length % inst.dim != 0)
       throw_range_error(env, "points", "must have a length divisible by instance.dim = " + std::to_string(inst.dim) +
                                            " (got " + std::to_string(pts.length) + ")");
-    Napi::Object o = options_or_empty(info, 2, "options");
-    Napi::Value hv;
-    const bool want_h = get_optional(o, "hessian", &hv) && as_bool(hv, "options.hessian");
     const size_t n = pts.length / inst.dim, d = inst.dim;
+    // The Hessians are n*d*d doubles: cap them like landscapeSample (a failed allocation of the
+    // result array would abort the process instead of throwing).
+    if (want_h && (double)n * d * d > (double)(1 << 28))
+      throw_range_error(env, "options.hessian", "needs points*dim*dim <= 2^28 doubles (got " + std::to_string(n) +
+                                                    " points of dim " + std::to_string(d) + "); evaluate fewer points");
     std::vector<double> x(pts.data, pts.data + pts.length);  // copy: the view may alias outputs
     Napi::Float64Array value = Napi::Float64Array::New(env, n);
     Napi::Float64Array grad = Napi::Float64Array::New(env, n * d);
@@ -217,8 +226,12 @@ class MinimaWorker : public Napi::AsyncWorker {
       SetError(e.what());
     }
   }
-  void OnOK() override { deferred_.Resolve(minima_to_js(Env(), result_, inst_.dim)); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnOK() override {
+    settle_unless_terminating([&] { deferred_.Resolve(minima_to_js(Env(), result_, inst_.dim)); });
+  }
+  void OnError(const Napi::Error& e) override {
+    settle_unless_terminating([&] { deferred_.Reject(e.Value()); });
+  }
 
  private:
   Napi::Promise::Deferred deferred_;
@@ -294,8 +307,12 @@ class RunWorker : public Napi::AsyncWorker {
       SetError(e.what());
     }
   }
-  void OnOK() override { deferred_.Resolve(run_to_js(Env(), result_)); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnOK() override {
+    settle_unless_terminating([&] { deferred_.Resolve(run_to_js(Env(), result_)); });
+  }
+  void OnError(const Napi::Error& e) override {
+    settle_unless_terminating([&] { deferred_.Reject(e.Value()); });
+  }
 
  private:
   Napi::Promise::Deferred deferred_;

@@ -34,7 +34,11 @@ ModelWrap* ModelWrap::from(Napi::Value value, const std::string& param) {
   Napi::FunctionReference* ctor = value.Env().GetInstanceData<Napi::FunctionReference>();
   if (!value.IsObject() || !ctor || !value.As<Napi::Object>().InstanceOf(ctor->Value()))
     throw_type_error(value.Env(), param, "a NativeModel");
-  return ObjectWrap<ModelWrap>::Unwrap(value.As<Napi::Object>());
+  // InstanceOf is also true for Object.create(NativeModel.prototype), which wraps nothing.
+  void* wrapped = nullptr;
+  if (napi_unwrap(value.Env(), value, &wrapped) != napi_ok || wrapped == nullptr)
+    throw_type_error(value.Env(), param, "a NativeModel created with new");
+  return static_cast<ModelWrap*>(wrapped);
 }
 
 Model& ModelWrap::acquire(Napi::Env env) {

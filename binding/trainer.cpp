@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "args.h"
@@ -103,6 +104,13 @@ OptimizerPlan to_plan(Napi::Value v, size_t param_count, std::vector<Napi::Value
     }
     if (get_optional(t, "nesterov", &f)) tr.nesterov = as_bool(f, p + ".nesterov");
     if (get_optional(t, "annealSteps", &f)) tr.anneal_steps = as_integer(f, p + ".annealSteps", 0, INT64_C(1) << 52);
+    if (get_optional(t, "noiseMode", &f)) {
+      const std::string mode = as_string(f, p + ".noiseMode");
+      if (mode == "std") tr.noise_mode = Transform::NoiseMode::Std;
+      else if (mode == "norm") tr.noise_mode = Transform::NoiseMode::Norm;
+      else if (mode == "relative") tr.noise_mode = Transform::NoiseMode::Relative;
+      else throw_range_error(env, p + ".noiseMode", "must be one of std, norm, relative (got \"" + mode + "\")");
+    }
     if (get_optional(t, "stateOffset", &f)) tr.state_offset = (size_t)as_integer(f, p + ".stateOffset", 0, INT64_C(1) << 40);
     if (get_optional(t, "mask", &f)) {
       tr.mask = as_array<uint8_t>(f, p + ".mask", param_count).data;
@@ -167,6 +175,22 @@ Job to_job(Model& model, Napi::Value job_value, Napi::Value steps_value, Napi::V
   const double cursor = st.counters[1];
   if (!(cursor >= 0 && cursor <= (double)job.data.n) || !(st.counters[0] >= 0))
     throw_range_error(env, "job.counters", "hold an invalid step or cursor (was the data set changed?)");
+  // Hardening: the step and cursor are cast to int64 natively; the epoch is only counted.
+  if (std::floor(cursor) != cursor || std::floor(st.counters[0]) != st.counters[0] ||
+      st.counters[0] > 9007199254740991.0 || !(st.counters[2] >= 0) || !std::isfinite(st.counters[2]))
+    throw_range_error(env, "job.counters", "must hold [step, cursor, epoch] as non-negative integers (step < 2^53)");
+  // xoshiro256** never leaves the all-zero state: a zeroed stream would make batch draws spin.
+  for (const auto& [rng, name] : {std::pair<const uint64_t*, const char*>{st.data_rng, "job.dataRng"},
+                                  std::pair<const uint64_t*, const char*>{st.noise_rng, "job.noiseRng"}})
+    if ((rng[0] | rng[1] | rng[2] | rng[3]) == 0)
+      throw_range_error(env, name, "must not be all zero (not a valid xoshiro256** state; seed it with seedRngState)");
+  // Mid-epoch, the rest of the epoch's order is read from perm: every index must be in [0, n).
+  if ((job.batch.mode == BatchMode::Sequential || job.batch.mode == BatchMode::Shuffle) && cursor > 0)
+    for (int64_t i = (int64_t)cursor; i < job.data.n; ++i)
+      if (st.perm[i] < 0 || st.perm[i] >= job.data.n)
+        throw_range_error(env, "job.perm[" + std::to_string(i) + "]",
+                          "must be an example index in [0, " + std::to_string(job.data.n) + ") (got " +
+                              std::to_string(st.perm[i]) + "; was the data set changed?)");
 
   if (!logs_value.IsUndefined() && !logs_value.IsNull()) {
     Napi::Object logs_obj = as_object(logs_value, "logs");
@@ -180,6 +204,10 @@ Job to_job(Model& model, Napi::Value job_value, Napi::Value steps_value, Napi::V
       else job.logs.accuracy = data;
     }
   }
+  // A getter or Proxy trap run above may have detached a buffer whose pointer was already taken.
+  for (const Napi::Value& v : keep)
+    if (typed_array_detached(env, v))
+      throw_type_error(env, "job", "an object whose typed arrays stay attached while it is read (a getter detached one)");
   try {
     validate_training(model, job.data, job.batch, job.plan);
   } catch (const NativeError& e) {
@@ -196,10 +224,22 @@ Napi::Object result_to_js(Napi::Env env, const ChunkResult& r) {
   return out;
 }
 
+// Marks the model busy while the job is converted: getters and Proxy traps on the job run JS,
+// which must not close the model or start another chunk on it under our feet.
+struct BusyGuard {
+  ModelWrap* wrap;
+  bool armed = true;
+  explicit BusyGuard(ModelWrap* w) : wrap(w) { wrap->set_busy(true); }
+  ~BusyGuard() {
+    if (armed) wrap->set_busy(false);
+  }
+};
+
 Napi::Value TrainSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelWrap* wrap = ModelWrap::from(info[0], "model");
   Model& model = wrap->acquire(env);
+  BusyGuard guard(wrap);
   std::vector<Napi::Value> keep;
   Job job = to_job(model, info[1], info[2], info[3], keep);
   ChunkResult r;
@@ -236,11 +276,11 @@ class TrainWorker : public Napi::AsyncWorker {
   }
   void OnOK() override {
     wrap_->set_busy(false);
-    deferred_.Resolve(result_to_js(Env(), result_));
+    settle_unless_terminating([&] { deferred_.Resolve(result_to_js(Env(), result_)); });
   }
   void OnError(const Napi::Error& e) override {
     wrap_->set_busy(false);
-    deferred_.Reject(e.Value());
+    settle_unless_terminating([&] { deferred_.Reject(e.Value()); });
   }
 
  private:
@@ -257,9 +297,11 @@ Napi::Value TrainAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelWrap* wrap = ModelWrap::from(info[0], "model");
   Model& model = wrap->acquire(env);
+  BusyGuard guard(wrap);
   std::vector<Napi::Value> keep;
   Job job = to_job(model, info[1], info[2], info[3], keep);
   auto* worker = new TrainWorker(env, wrap, &model, std::move(job), info[0], keep);
+  guard.armed = false;  // the worker keeps the model busy until OnOK / OnError
   Napi::Promise promise = worker->promise();
   worker->Queue();
   return promise;

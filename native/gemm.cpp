@@ -5,9 +5,15 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <mutex>
+#include <thread>
 #include <vector>
+
+#include "kernels.h"  // declares parallel_run / compute_threads (defined here, next to the GEMM)
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -231,10 +237,176 @@ void sgemm_naive(bool trans_a, bool trans_b, int M, int N, int K, float alpha, c
   }
 }
 
-#ifdef BIGSTEP_HAVE_OPENBLAS
+// ---- bigstep's own threads -----------------------------------------------------------------
+// OpenBLAS itself always runs single-threaded; with threads = T > 1, bigstep splits large GEMMs
+// (and some batch-parallel kernels) over T workers: the caller plus T - 1 pool threads. A GEMM is
+// split along rows or columns of C only, never along K, so every element of C is the same dot
+// product in the same order as with one thread (checked bitwise in gemm_test).
+namespace {
+
+class Pool {
+ public:
+  ~Pool() { resize(1); }
+
+  int threads() const { return threads_; }
+
+  void resize(int n) {
+    std::lock_guard<std::mutex> run_lock(run_mutex_);
+    if (n == threads_) return;
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      stop_ = true;
+      ++gen_;
+    }
+    cv_.notify_all();
+    for (std::thread& t : workers_) t.join();
+    workers_.clear();
+    stop_ = false;
+    threads_ = n;
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this] { loop(); });
+  }
+
+  // Runs fn(ctx, part) for part in [0, parts), spread over the workers; returns when all are done.
+  // If the pool is already running a job (a nested call, or another thread's call), runs inline.
+  void run(int parts, void (*fn)(void*, int), void* ctx) {
+    std::unique_lock<std::mutex> run_lock(run_mutex_, std::try_to_lock);
+    if (parts <= 1 || threads_ <= 1 || !run_lock.owns_lock()) {
+      for (int p = 0; p < parts; ++p) fn(ctx, p);
+      return;
+    }
+    fn_ = fn;
+    ctx_ = ctx;
+    parts_ = parts;
+    next_.store(0, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      gen_.fetch_add(1, std::memory_order_release);
+    }
+    cv_.notify_all();
+    work();
+    while (done_.load(std::memory_order_acquire) < parts) spin_pause();
+  }
+
+ private:
+  static void spin_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+
+  void work() {
+    for (;;) {
+      const int p = next_.fetch_add(1, std::memory_order_acq_rel);
+      if (p >= parts_) return;
+      fn_(ctx_, p);
+      done_.fetch_add(1, std::memory_order_acq_rel);
+    }
+  }
+
+  void loop() {
+    uint64_t seen = gen_.load(std::memory_order_acquire);
+    for (;;) {
+      // Spin briefly (steps issue GEMMs back to back), then sleep on the condition variable.
+      int spins = 0;
+      while (gen_.load(std::memory_order_acquire) == seen && spins < (1 << 16)) {
+        spin_pause();
+        ++spins;
+      }
+      if (gen_.load(std::memory_order_acquire) == seen) {
+        std::unique_lock<std::mutex> lk(m_);
+        cv_.wait(lk, [&] { return gen_.load(std::memory_order_acquire) != seen; });
+      }
+      seen = gen_.load(std::memory_order_acquire);
+      if (stop_) return;
+      work();
+    }
+  }
+
+  int threads_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex run_mutex_, m_;
+  std::condition_variable cv_;
+  std::atomic<uint64_t> gen_{0};
+  std::atomic<int> next_{0}, done_{0};
+  void (*fn_)(void*, int) = nullptr;
+  void* ctx_ = nullptr;
+  int parts_ = 0;
+  bool stop_ = false;
+};
+
+Pool& pool() {
+  static Pool* p = new Pool;  // never destroyed: workers may outlive static destruction order
+  return *p;
+}
+
+void sgemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
+                  int lda, const float* B, int ldb, float beta, float* C, int ldc);
+
+struct SplitGemm {
+  bool ta, tb, split_n;
+  int M, N, K, parts;
+  float alpha, beta;
+  const float* A;
+  const float* B;
+  float* C;
+  int lda, ldb, ldc;
+  // Boundaries on multiples of 16 columns / 4 rows (the micro-tile of OpenBLAS's Haswell kernel
+  // in row-major terms), so each part is made of whole tiles.
+  void range(int p, int& lo, int& hi) const {
+    const int total = split_n ? N : M, unit = split_n ? 16 : 4;
+    const int units = (total + unit - 1) / unit;
+    lo = std::min(total, (int)((int64_t)units * p / parts) * unit);
+    hi = std::min(total, (int)((int64_t)units * (p + 1) / parts) * unit);
+  }
+  static void run(void* ctx, int p) {
+    const SplitGemm& g = *static_cast<SplitGemm*>(ctx);
+    int lo, hi;
+    g.range(p, lo, hi);
+    if (hi <= lo) return;
+    if (g.split_n) {
+      const float* b = g.tb ? g.B + (size_t)lo * g.ldb : g.B + lo;
+      sgemm_serial(g.ta, g.tb, g.M, hi - lo, g.K, g.alpha, g.A, g.lda, b, g.ldb, g.beta, g.C + lo, g.ldc);
+    } else {
+      const float* a = g.ta ? g.A + lo : g.A + (size_t)lo * g.lda;
+      sgemm_serial(g.ta, g.tb, hi - lo, g.N, g.K, g.alpha, a, g.lda, g.B, g.ldb, g.beta,
+                   g.C + (size_t)lo * g.ldc, g.ldc);
+    }
+  }
+};
+
+}  // namespace
+
+int compute_threads() { return pool().threads(); }
+
+void parallel_run(int parts, void (*fn)(void*, int), void* ctx) { pool().run(parts, fn, ctx); }
 
 void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
            const float* B, int ldb, float beta, float* C, int ldc) {
+  const int T = pool().threads();
+  // Split only when each part keeps >= ~2 MFLOP of work (thread hand-off costs a few µs).
+  if (T > 1 && M > 0 && N > 0 && K > 0 && (double)M * N * K >= (double)T * (1 << 20)) {
+    SplitGemm g{trans_a, trans_b, N >= M && N >= 32, M, N, K, T, alpha, beta, A, B, C, lda, ldb, ldc};
+    if (!g.split_n && M < 8) g.split_n = true;
+    parallel_run(T, &SplitGemm::run, &g);
+    return;
+  }
+  sgemm_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+int blas_threads() { return pool().threads(); }
+void set_blas_threads(int n) {
+#ifdef BIGSTEP_HAVE_OPENBLAS
+  openblas_set_num_threads(1);
+#endif
+  pool().resize(std::max(1, std::min(n, 256)));
+}
+
+namespace {
+
+#ifdef BIGSTEP_HAVE_OPENBLAS
+void sgemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
+                  int lda, const float* B, int ldb, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // OpenBLAS rejects lda = 0 here; the result is just beta * C
     scale_c(M, N, beta, C, ldc);
@@ -243,27 +415,24 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
+#else
+void sgemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
+                  int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+  sgemm_portable(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+#endif
 
+}  // namespace
+
+#ifdef BIGSTEP_HAVE_OPENBLAS
 const char* blas_vendor() { return "openblas"; }
 const char* blas_core() {
   const char* name = openblas_get_corename();
   return name ? name : "unknown";
 }
-int blas_threads() { return openblas_get_num_threads(); }
-void set_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
-
 #else
-
-void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
-           const float* B, int ldb, float beta, float* C, int ldc) {
-  sgemm_portable(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
 const char* blas_vendor() { return "portable"; }
 const char* blas_core() { return "portable-blocked"; }
-int blas_threads() { return 1; }
-void set_blas_threads(int) {}
-
 #endif
 
 }  // namespace bigstep

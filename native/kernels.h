@@ -18,8 +18,24 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 namespace bigstep {
+
+// ================================== threads ====================================================
+// bigstep's compute threads (set by set_blas_threads(n), defined in gemm.cpp): OpenBLAS runs
+// single-threaded and sgemm() splits large products over n workers by rows/columns of C, so a
+// GEMM's result does not depend on the thread count. Kernels may split batch-parallel work with
+// parallel_run; a nested or concurrent call runs its parts inline on the calling thread.
+int compute_threads();
+// Calls fn(ctx, part) for every part in [0, parts) on the workers and waits for all of them.
+void parallel_run(int parts, void (*fn)(void*, int), void* ctx);
+// Convenience: f(part) for part in [0, parts) (f is any callable; no allocation).
+template <class F>
+void parallel_for(int parts, F&& f) {
+  parallel_run(parts, [](void* c, int p) { (*static_cast<std::remove_reference_t<F>*>(c))(p); },
+               (void*)&f);
+}
 
 constexpr float kBnEps = 1e-5f;
 constexpr float kBnMomentum = 0.1f;

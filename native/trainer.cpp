@@ -246,9 +246,29 @@ void Trainer::apply_plan(const OptimizerPlan& plan, TrainState& st, size_t count
         double std = tr.value;
         if (tr.anneal_steps > 0)
           std *= std::max(0.0, 1.0 - (double)t / (double)tr.anneal_steps);
-        if (std > 0.0)
+        if (!(std > 0.0)) break;
+        if (tr.noise_mode == Transform::NoiseMode::Std) {
           for (size_t i = 0; i < count; ++i)
             if (!m || m[i]) u[i] += (float)(std * noise.normal());
+          break;
+        }
+        // Norm / Relative: pass 1 measures ‖ξ‖ (and ‖u‖) from a saved copy of the stream state,
+        // pass 2 redraws the same ξ and adds it scaled, so no d-sized buffer is needed.
+        uint64_t saved[4];
+        std::memcpy(saved, st.noise_rng, sizeof(saved));
+        double xi_sq = 0.0, u_sq = 0.0;
+        for (size_t i = 0; i < count; ++i)
+          if (!m || m[i]) {
+            const double z = noise.normal();
+            xi_sq += z * z;
+            u_sq += (double)u[i] * u[i];
+          }
+        std::memcpy(st.noise_rng, saved, sizeof(saved));
+        double target = std;
+        if (tr.noise_mode == Transform::NoiseMode::Relative) target *= std::sqrt(u_sq);
+        const double scale = xi_sq > 0.0 ? target / std::sqrt(xi_sq) : 0.0;
+        for (size_t i = 0; i < count; ++i)
+          if (!m || m[i]) u[i] += (float)(scale * noise.normal());
         break;
       }
       case TransformKind::Momentum: {

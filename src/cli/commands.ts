@@ -1,29 +1,155 @@
-import { parseArgs } from 'node:util';
+/**
+ * The bigstep commands: info, demo, run, reproduce, report. Each parses its own options strictly
+ * (src/cli/args.ts): misuse is a one-line `UsageError` and exit code 2; a failed run exits 1; a run
+ * stopped with Ctrl-C exits 130 after writing status 'aborted'.
+ */
+import * as path from 'node:path';
 
+import { experimentNames, experiments, findExperiment, type RegisteredExperiment } from '../experiments/registry.js';
+import type { Scale } from '../experiments/types.js';
 import { Model, Trainer, info, mlp, sgd } from '../index.js';
+import { writeReport } from '../report/report.js';
+import { RunFailedError, runExperiment, type ProgressSink, type RunOutcome } from '../run/run.js';
+import { createProgress, type Progress } from '../util/progress.js';
+import { UsageError, choiceOption, intOption, parseCommandArgs } from './args.js';
+
+export { UsageError } from './args.js';
 
 export interface Command {
   name: string;
   summary: string;
+  usage: string;
   run(args: string[]): Promise<number>;
+}
+
+/** Exit codes. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, aborted: 130 } as const;
+
+const SCALES: readonly Scale[] = ['tiny', 'quick', 'paper'];
+const DEFAULT_OUT = 'runs';
+
+/** A path for messages: relative to the working directory when inside it. */
+function show(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.resolve(p);
+}
+
+function seconds(s: number): string {
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - 60 * m)} s`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function wantsHelp(args: string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
+}
+
+/** One progress display per experiment (a bar with ETA on a TTY, plain lines otherwise). */
+function progressDisplay(label: string): { sink: ProgressSink; done(): void } {
+  let p: Progress | undefined;
+  let total = -1;
+  return {
+    sink(done, t) {
+      if (!p || t !== total) {
+        p?.done();
+        total = t;
+        p = createProgress({ label, total: t, unit: 'items', intervalMs: 5000 });
+      }
+      p.update(done);
+    },
+    done() {
+      p?.done();
+    },
+  };
+}
+
+/** Turns SIGINT/SIGTERM into an abort while `fn` runs; a second signal exits at once. */
+async function withInterrupts<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (ac.signal.aborted) {
+      process.stderr.write(`\nbigstep: ${sig} again, exiting now\n`);
+      process.exit(EXIT.aborted);
+    }
+    process.stderr.write(`\nbigstep: ${sig}: stopping at the next safe point (press Ctrl-C again to quit at once)\n`);
+    ac.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await fn(ac.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+type RunReport = { outcome?: RunOutcome; error?: RunFailedError };
+
+/** Runs one experiment with a progress display; prints where it is and how it ended. */
+async function runOne(entry: RegisteredExperiment, preset: Scale, opts: { out: string; seed?: number; force?: boolean; signal: AbortSignal }): Promise<RunReport> {
+  const name = entry.definition.name;
+  const display = progressDisplay(`${entry.protocolId} ${name} (${preset})`);
+  try {
+    const outcome = await runExperiment(entry, preset, {
+      out: opts.out,
+      seed: opts.seed,
+      force: opts.force,
+      signal: opts.signal,
+      progress: display.sink,
+      onStart: (plan) => console.log(`${name}: running ${preset} in ${show(plan.dir)}`),
+    });
+    display.done();
+    if (outcome.skipped) console.log(`${name}: already ${outcome.status} in ${show(outcome.dir)}; nothing to do (--force runs it again)`);
+    else if (outcome.status === 'aborted') console.error(`bigstep: ${name} aborted; ${show(outcome.dir)}/summary.json says status "aborted"`);
+    else console.log(`${name}: ${outcome.status} in ${seconds(outcome.summary.wallSeconds)} → ${show(outcome.dir)}`);
+    return { outcome };
+  } catch (e) {
+    display.done();
+    if (e instanceof RunFailedError) return { error: e };
+    throw e;
+  }
+}
+
+/** One line: `bigstep: landscape failed: <first line of the error> (run directory runs/...)`. */
+function failureLine(name: string, e: RunFailedError): string {
+  const first = (e.summary.error ?? e.message).split('\n')[0];
+  return `bigstep: ${name} failed: ${first} (run directory ${show(e.dir)})`;
+}
+
+function printHeadline(outcome: RunOutcome): void {
+  const h = outcome.summary.headline;
+  if (!h) return;
+  const keys = Object.keys(h);
+  const width = Math.min(40, Math.max(...keys.map((k) => k.length)));
+  for (const k of keys) {
+    const v = h[k];
+    console.log(`  ${k.padEnd(width)}  ${typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : String(v)}`);
+  }
 }
 
 const infoCommand: Command = {
   name: 'info',
   summary: 'show the BLAS vendor, kernel family and thread count the addon runs with',
-  async run() {
+  usage: 'bigstep info',
+  async run(args) {
+    parseCommandArgs('info', args, {}, { min: 0, max: 0, names: '' });
     console.log(JSON.stringify(info(), null, 2));
-    return 0;
+    return EXIT.ok;
   },
 };
 
 const demoCommand: Command = {
   name: 'demo',
   summary: 'train a small MLP on a synthetic 4-class task (checks the install)',
+  usage: 'bigstep demo [--steps N]',
   async run(args) {
-    const { values } = parseArgs({ args, options: { steps: { type: 'string', default: '300' } } });
-    const steps = Number(values.steps);
-    if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`--steps must be a positive integer (got ${values.steps})`);
+    const { values } = parseCommandArgs('demo', args, { steps: { type: 'string', default: '300' } }, { min: 0, max: 0, names: '' });
+    const steps = intOption('demo', 'steps', values.steps, 1) ?? 300;
     const n = 2000;
     const d = 16;
     const x = new Float32Array(n * d);
@@ -36,14 +162,119 @@ const demoCommand: Command = {
     const trainer = new Trainer(model, { data: { x, y }, optimizer: sgd({ lr: 0.05 }), batch: { mode: 'shuffle', size: 64 }, seed: 1 });
     const t0 = performance.now();
     const r = await trainer.run({ steps });
-    const seconds = (performance.now() - t0) / 1000;
+    const secs = (performance.now() - t0) / 1000;
     const evaluation = model.evaluate({ x, y });
     console.log(
-      `demo: ${r.stepsDone} steps in ${seconds.toFixed(2)} s (${(r.stepsDone / seconds).toFixed(0)} steps/s), ` +
+      `demo: ${r.stepsDone} steps in ${secs.toFixed(2)} s (${(r.stepsDone / secs).toFixed(0)} steps/s), ` +
         `train loss ${evaluation.loss.toFixed(4)}, accuracy ${(100 * evaluation.accuracy).toFixed(1)}%`,
     );
-    return 0;
+    return EXIT.ok;
   },
 };
 
-export const commands: Command[] = [infoCommand, demoCommand];
+const runOptions = {
+  preset: { type: 'string', default: 'quick' },
+  out: { type: 'string', default: DEFAULT_OUT },
+  seed: { type: 'string' },
+  force: { type: 'boolean', default: false },
+} as const;
+
+const runCommand: Command = {
+  name: 'run',
+  summary: `run one experiment into <out>/<name>-<preset>-<id>/ (${experimentNames().join(' | ')})`,
+  usage: `bigstep run ${experimentNames().join('|')} [--preset tiny|quick|paper] [--out DIR] [--seed N] [--force]`,
+  async run(args) {
+    if (wantsHelp(args)) return help(this);
+    const { values, positionals } = parseCommandArgs('run', args, runOptions, { min: 1, max: 1, names: `the experiment (${experimentNames().join(', ')})` });
+    const name = positionals[0];
+    const entry = findExperiment(name);
+    if (!entry) throw new UsageError(`bigstep run: unknown experiment "${name}" (choose ${experimentNames().join(', ')})`);
+    const preset = choiceOption('run', 'preset', values.preset ?? 'quick', SCALES);
+    const seed = intOption('run', 'seed', values.seed);
+    const out = values.out ?? DEFAULT_OUT;
+    if (out.length === 0) throw new UsageError('bigstep run: --out must not be empty');
+    const r = await withInterrupts((signal) => runOne(entry, preset, { out, seed, force: values.force, signal }));
+    if (r.error) {
+      console.error(failureLine(name, r.error));
+      return EXIT.failed;
+    }
+    const outcome = r.outcome!;
+    if (outcome.status === 'aborted') return EXIT.aborted;
+    if (!outcome.skipped) printHeadline(outcome);
+    return EXIT.ok;
+  },
+};
+
+const reproduceCommand: Command = {
+  name: 'reproduce',
+  summary: 'run every experiment (E1–E3) at quick size, then write the report',
+  usage: 'bigstep reproduce [--preset tiny|quick|paper] [--out DIR] [--seed N] [--force]',
+  async run(args) {
+    if (wantsHelp(args)) return help(this);
+    const { values } = parseCommandArgs('reproduce', args, runOptions, { min: 0, max: 0, names: '' });
+    const preset = choiceOption('reproduce', 'preset', values.preset ?? 'quick', SCALES);
+    const seed = intOption('reproduce', 'seed', values.seed);
+    const out = values.out ?? DEFAULT_OUT;
+    if (out.length === 0) throw new UsageError('bigstep reproduce: --out must not be empty');
+    const t0 = performance.now();
+    console.log(`bigstep reproduce: ${plural(experiments.length, 'experiment')} (${experimentNames().join(', ')}) at ${preset} size into ${show(out)}`);
+    const done: string[] = [];
+    const failures: string[] = [];
+    const aborted = await withInterrupts(async (signal) => {
+      for (const entry of experiments) {
+        const r = await runOne(entry, preset, { out, seed, force: values.force, signal });
+        if (r.error) {
+          console.error(failureLine(entry.definition.name, r.error));
+          failures.push(entry.definition.name);
+          done.push(r.error.dir);
+        } else if (r.outcome) {
+          if (r.outcome.status === 'aborted') return true;
+          done.push(r.outcome.dir);
+        }
+      }
+      return false;
+    });
+    if (aborted) {
+      const wall = (performance.now() - t0) / 1000;
+      console.error(`bigstep: reproduce interrupted after ${seconds(wall)}; no report written (finished runs are kept and skipped next time)`);
+      return EXIT.aborted;
+    }
+    const report = await writeReport(out, { runs: done });
+    console.log(`report: ${show(report.file)} (${plural(report.runs.length, 'run')}, ${plural(report.figures, 'figure')})`);
+    console.log(`total wall time: ${seconds((performance.now() - t0) / 1000)}`);
+    if (failures.length > 0) {
+      console.error(`bigstep: ${failures.length} experiment${failures.length === 1 ? '' : 's'} failed: ${failures.join(', ')}`);
+      return EXIT.failed;
+    }
+    return EXIT.ok;
+  },
+};
+
+const reportCommand: Command = {
+  name: 'report',
+  summary: 'write DIR/report.html from the run directories under DIR',
+  usage: 'bigstep report DIR',
+  async run(args) {
+    if (wantsHelp(args)) return help(this);
+    const { positionals } = parseCommandArgs('report', args, {}, { min: 1, max: 1, names: 'the directory (e.g. runs)' });
+    const dir = positionals[0];
+    const r = await writeReport(dir).catch((e: Error) => {
+      if (e instanceof RangeError) throw new UsageError(`bigstep report: ${dir} is not a directory`);
+      throw e;
+    });
+    for (const s of r.skipped) console.error(`bigstep report: skipped ${show(s.dir)}: ${s.problem}`);
+    if (r.runs.length === 0) {
+      console.error(`bigstep report: no run directories (with summary.json) under ${show(dir)}`);
+      return EXIT.failed;
+    }
+    console.log(`report: ${show(r.file)} (${plural(r.runs.length, 'run')}, ${plural(r.figures, 'figure')})`);
+    return EXIT.ok;
+  },
+};
+
+function help(c: Command): number {
+  console.log(`usage: ${c.usage}\n\n${c.summary}`);
+  return EXIT.ok;
+}
+
+export const commands: Command[] = [infoCommand, demoCommand, runCommand, reproduceCommand, reportCommand];

@@ -3,26 +3,34 @@
  * bigstep command line. Commands:
  *   bigstep info                      what the addon runs (BLAS vendor, kernels, threads)
  *   bigstep demo [--steps N]          train a small MLP on a synthetic task (smoke test of the install)
- *   bigstep run landscape|escape|noise [--preset quick|paper|tiny] [--out DIR] [--seed N]
- *   bigstep reproduce [--out DIR]     E1–E3 at quick size, then the report
- *   bigstep report DIR                write DIR/report.html from finished runs
+ *   bigstep run landscape|escape|noise [--preset tiny|quick|paper] [--out DIR] [--seed N] [--force]
+ *   bigstep reproduce [--out DIR] [--preset quick]   E1–E3, then the report
+ *   bigstep report DIR                write DIR/report.html from the run directories under DIR
+ *
+ * Exit codes: 0 ok, 1 a run failed, 2 misuse (unknown command/option, bad value), 130 interrupted.
+ * Errors are one line; BIGSTEP_DEBUG=1 prints stacks.
  */
-import { commands } from './commands.js';
+import { EXIT, UsageError, commands } from './commands.js';
 
 function usage(): string {
-  return ['usage: bigstep <command> [options]', '', 'commands:', ...commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`)].join('\n');
+  return [
+    'usage: bigstep <command> [options]   (bigstep <command> --help for its options)',
+    '',
+    'commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`),
+  ].join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(usage());
-    return name ? 0 : 2;
+    (name ? console.log : console.error)(usage());
+    return name ? EXIT.ok : EXIT.usage;
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    console.error(`bigstep: unknown command "${name}"\n\n${usage()}`);
-    return 2;
+    console.error(`bigstep: unknown command "${name}" (commands: ${commands.map((c) => c.name).join(', ')})`);
+    return EXIT.usage;
   }
   return command.run(rest);
 }
@@ -32,9 +40,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    // Misuse (bad option values) is reported as one line, not a stack trace.
     const e = error as Error;
-    console.error(`bigstep: ${e instanceof TypeError || e instanceof RangeError ? e.message : (e.stack ?? String(e))}`);
-    process.exitCode = 1;
+    if (process.env.BIGSTEP_DEBUG) console.error(e?.stack ?? String(e));
+    // Misuse (bad options, bad config values) and other errors are reported as one line.
+    const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    console.error(message.startsWith('bigstep') ? message : `bigstep: ${message}`);
+    process.exitCode = e instanceof UsageError || e instanceof TypeError || e instanceof RangeError ? EXIT.usage : EXIT.failed;
   },
 );

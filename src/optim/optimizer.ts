@@ -8,20 +8,31 @@
  * - `clipGlobalNorm(c)`:        u ← u · min(1, c / ‖u‖₂)
  * - `addWeightDecay(λ)`:        u ← u + λθ            (coupled L2, as torch.optim.SGD weight_decay)
  * - `gaussianNoise(σ)`:         u ← u + σξ, ξ ~ N(0, I), own RNG stream; optional linear annealing
- *                               σ_t = σ · max(0, 1 − t / annealSteps)
+ *                               σ_t = σ · max(0, 1 − t / annealSteps). `mode: 'norm'`: u ← u + σ_t ξ/‖ξ‖
+ *                               (noise of norm exactly σ_t); `mode: 'relative'`: u ← u + σ_t‖u‖ ξ/‖ξ‖
  * - `momentum(β)`:              v ← βv + u; u ← v            (heavy ball, PyTorch convention: v₀ = 0
  *                               so the first step is u = g, no dampening)
  *   `momentum(β, nesterov)`:    v ← βv + u; u ← u + βv
  * - `scaleByLearningRate()`:    u ← −η(t) u
  * - `decoupledWeightDecay(λ)`:  u ← u − η(t) λ θ        (AdamW-style, after scaleByLearningRate)
  */
-import type { NativeOptimizerPlan, NativeSchedule, NativeTransform } from '../native/binding.js';
+import type { NativeLayout, NativeOptimizerPlan, NativeSchedule, NativeTransform, TensorEntry } from '../native/binding.js';
 import { constant, type ScheduleSpec } from './schedules.js';
+
+/**
+ * How a `gaussianNoise` transform's σ_t (after annealing) sets the noise added to the update u,
+ * over the masked coordinates (d of them), with ξ ~ N(0, I_d) from the trainer's noise stream:
+ * - `'std'` (default): u ← u + σ_t ξ — σ_t is the per-coordinate standard deviation, E‖σ_t ξ‖² = σ_t² d;
+ * - `'norm'`:          u ← u + σ_t ξ/‖ξ‖ — a uniformly random direction with norm exactly σ_t;
+ * - `'relative'`:      u ← u + σ_t ‖u‖ ξ/‖ξ‖ — norm σ_t times the norm of the incoming update.
+ * Every mode draws the same d normals per step, so the noise stream advances identically.
+ */
+export type NoiseMode = 'std' | 'norm' | 'relative';
 
 export type TransformSpec =
   | { kind: 'clipGlobalNorm'; maxNorm: number }
   | { kind: 'addWeightDecay'; weightDecay: number; mask?: Uint8Array }
-  | { kind: 'gaussianNoise'; std: number; annealSteps?: number; mask?: Uint8Array }
+  | { kind: 'gaussianNoise'; std: number; annealSteps?: number; mode?: NoiseMode; mask?: Uint8Array }
   | { kind: 'momentum'; beta: number; nesterov?: boolean }
   | { kind: 'scaleByLearningRate' }
   | { kind: 'decoupledWeightDecay'; weightDecay: number; mask?: Uint8Array };
@@ -53,10 +64,154 @@ export function sgd(options: {
 /** Gradient descent: `sgd` meant for full-batch training (the trainer's default batching). */
 export const gd = sgd;
 
+// ---- Transform constructors (for hand-built chains) --------------------------------------------
+
+/** u ← u · min(1, c/‖u‖₂) (global norm over all parameters). */
+export function clipGlobalNorm(maxNorm: number): TransformSpec {
+  return { kind: 'clipGlobalNorm', maxNorm };
+}
+
+/** u ← u + λθ on the masked parameters (coupled L2 weight decay). */
+export function addWeightDecay(weightDecay: number, options: { mask?: Uint8Array } = {}): TransformSpec {
+  return { kind: 'addWeightDecay', weightDecay, ...(options.mask ? { mask: options.mask } : {}) };
+}
+
+/**
+ * Isotropic Gaussian noise on the update (see {@link NoiseMode}); σ_t = std · max(0, 1 − t/annealSteps)
+ * when `annealSteps` > 0, else σ_t = std.
+ */
+export function gaussianNoise(std: number, options: { annealSteps?: number; mode?: NoiseMode; mask?: Uint8Array } = {}): TransformSpec {
+  return {
+    kind: 'gaussianNoise',
+    std,
+    ...(options.annealSteps !== undefined ? { annealSteps: options.annealSteps } : {}),
+    ...(options.mode !== undefined ? { mode: options.mode } : {}),
+    ...(options.mask ? { mask: options.mask } : {}),
+  };
+}
+
+/** Heavy-ball momentum v ← βv + u; u ← v (or u ← u + βv with `nesterov`), PyTorch convention, v₀ = 0. */
+export function momentum(beta: number, options: { nesterov?: boolean } = {}): TransformSpec {
+  return { kind: 'momentum', beta, nesterov: options.nesterov ?? false };
+}
+
+/** u ← −η(t)·u with η from the optimizer's schedule. */
+export function scaleByLearningRate(): TransformSpec {
+  return { kind: 'scaleByLearningRate' };
+}
+
+/** u ← u − η(t)λθ on the masked parameters (AdamW-style; place after `scaleByLearningRate`). */
+export function decoupledWeightDecay(weightDecay: number, options: { mask?: Uint8Array } = {}): TransformSpec {
+  return { kind: 'decoupledWeightDecay', weightDecay, ...(options.mask ? { mask: options.mask } : {}) };
+}
+
+/**
+ * An optimizer from an explicit transform chain, applied in order to u₀ = g, then θ ← θ + u.
+ * Order matters: `chain(0.1, clipGlobalNorm(1), momentum(0.9), scaleByLearningRate())` clips the
+ * gradient before it enters the momentum buffer; swapping the first two clips the momentum output.
+ */
+export function chain(lr: number | ScheduleSpec, ...transforms: TransformSpec[]): OptimizerSpec {
+  return { transforms, schedule: typeof lr === 'number' ? constant(lr) : lr };
+}
+
+// ---- The noise family -------------------------------------------------------------------------
+
+/**
+ * SGD with isotropic Gaussian gradient noise (Langevin-style perturbed GD when batches are full):
+ *
+ *   g̃ = ∇L + λθ + σ_t ξ,  v ← βv + g̃,  θ ← θ − η(t)·v   (momentum optional)
+ *
+ * with σ_t = σ·max(0, 1 − t/annealSteps) (constant σ without `annealSteps`). Give exactly one of
+ * - `noiseStd`: σ is the per-coordinate standard deviation (E‖σξ‖² = σ²·d);
+ * - `noiseNorm`: the noise vector has norm exactly σ (uniform random direction), i.e. the noise
+ *   "as a norm", directly comparable with ‖g₁ − g‖ of mini-batch noise;
+ * - `noiseRelative`: the noise has norm σ·‖∇L + λθ‖ (a fixed signal-to-noise ratio).
+ * The noise comes from the trainer's noise stream: its draws do not depend on the batch size or
+ * data order (with `batch.amplify` the second batch is drawn from the same stream, before the noise).
+ * `mask` restricts the noise to some parameters (see {@link parameterMask}).
+ */
+export function noisySgd(options: {
+  lr: number | ScheduleSpec;
+  noiseStd?: number;
+  noiseNorm?: number;
+  noiseRelative?: number;
+  annealSteps?: number;
+  momentum?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+  mask?: Uint8Array;
+}): OptimizerSpec {
+  if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
+  const given = (['noiseStd', 'noiseNorm', 'noiseRelative'] as const).filter((k) => options[k] !== undefined);
+  if (given.length !== 1) {
+    throw new RangeError(`exactly one of options.noiseStd, options.noiseNorm, options.noiseRelative must be given (got ${given.length ? given.join(', ') : 'none'})`);
+  }
+  const key = given[0];
+  const mode: NoiseMode = key === 'noiseStd' ? 'std' : key === 'noiseNorm' ? 'norm' : 'relative';
+  const std = checkNumber(options[key], `options.${key}`, 0);
+  if (options.annealSteps !== undefined) checkNonNegativeInteger(options.annealSteps, 'options.annealSteps');
+  const base = sgd({ lr: options.lr, momentum: options.momentum, nesterov: options.nesterov, weightDecay: options.weightDecay });
+  // Noise joins the gradient before momentum: [addWeightDecay?] gaussianNoise [momentum?] scale.
+  const at = base.transforms[0]?.kind === 'addWeightDecay' ? 1 : 0;
+  base.transforms.splice(at, 0, gaussianNoise(std, { annealSteps: options.annealSteps, mode, mask: options.mask }));
+  return base;
+}
+
+/**
+ * The coefficient c of the amplified mini-batch estimator g = g₁ + c(g₁ − g₂) for amplification
+ * k ≥ 1: (1 + c)² + c² = k², c = (√(2k² − 1) − 1)/2. The trainer applies it when
+ * `batch.amplify = k`; the estimator keeps the mean and multiplies the covariance by k².
+ */
+export function amplifyCoefficient(k: number): number {
+  checkNumber(k, 'k', 1);
+  return (Math.sqrt(2 * k * k - 1) - 1) / 2;
+}
+
+// ---- Parameter groups ---------------------------------------------------------------------------
+
+/**
+ * A per-parameter mask over the flat layout: 1 for every coordinate of the tensors for which
+ * `predicate(entry)` is true, 0 elsewhere. Pass it as `mask` to `addWeightDecay`,
+ * `decoupledWeightDecay` or `gaussianNoise` (or `noisySgd`) to restrict them to a parameter group:
+ *
+ * ```ts
+ * const mask = parameterMask(model.layout, isWeight);     // no weight decay on biases
+ * chain(0.1, addWeightDecay(5e-4, { mask }), momentum(0.9), scaleByLearningRate());
+ * ```
+ */
+export function parameterMask(layout: NativeLayout, predicate: (entry: TensorEntry) => boolean): Uint8Array {
+  if (!layout || !Array.isArray(layout.params) || typeof layout.paramCount !== 'number') {
+    throw new TypeError('layout must be a model layout (model.layout or describe(spec))');
+  }
+  if (typeof predicate !== 'function') throw new TypeError('predicate must be a function (entry) => boolean');
+  const mask = new Uint8Array(layout.paramCount);
+  for (const entry of layout.params) if (predicate(entry)) mask.fill(1, entry.offset, entry.offset + entry.size);
+  return mask;
+}
+
+/** Predicate for {@link parameterMask}: weight matrices and kernels (tensors of rank ≥ 2), i.e. not biases or norm scales. */
+export const isWeight = (entry: TensorEntry): boolean => entry.shape.length >= 2;
+
+/** Predicate for {@link parameterMask}: rank-1 tensors (biases, batch-norm scales and shifts). */
+export const isBiasOrNorm = (entry: TensorEntry): boolean => entry.shape.length < 2;
+
 function checkNumber(value: unknown, param: string, min: number): number {
   if (typeof value !== 'number') throw new TypeError(`${param} must be a number`);
   if (!Number.isFinite(value) || value < min) throw new RangeError(`${param} must be a finite number >= ${min} (got ${value})`);
   return value;
+}
+
+function checkNonNegativeInteger(value: unknown, param: string): number {
+  if (typeof value !== 'number') throw new TypeError(`${param} must be a number`);
+  if (!Number.isInteger(value) || value < 0) throw new RangeError(`${param} must be a non-negative integer (got ${value})`);
+  return value;
+}
+
+function checkMask(mask: unknown, param: string, paramCount: number): Uint8Array | undefined {
+  if (mask === undefined) return undefined;
+  if (!(mask instanceof Uint8Array)) throw new TypeError(`${param} must be a Uint8Array (see parameterMask)`);
+  if (mask.length !== paramCount) throw new RangeError(`${param} must have length paramCount ${paramCount} (got ${mask.length})`);
+  return mask;
 }
 
 function compileSchedule(s: ScheduleSpec): NativeSchedule {
@@ -83,9 +238,20 @@ export function compilePlan(spec: OptimizerSpec, paramCount: number): NativeOpti
         return { kind: t.kind, value: checkNumber(t.maxNorm, `${p}.maxNorm`, 0) };
       case 'addWeightDecay':
       case 'decoupledWeightDecay':
-        return { kind: t.kind, value: checkNumber(t.weightDecay, `${p}.weightDecay`, 0), mask: t.mask };
-      case 'gaussianNoise':
-        return { kind: t.kind, value: checkNumber(t.std, `${p}.std`, 0), annealSteps: t.annealSteps ?? 0, mask: t.mask };
+        return { kind: t.kind, value: checkNumber(t.weightDecay, `${p}.weightDecay`, 0), mask: checkMask(t.mask, `${p}.mask`, paramCount) };
+      case 'gaussianNoise': {
+        const mode = t.mode ?? 'std';
+        if (!['std', 'norm', 'relative'].includes(mode)) throw new RangeError(`${p}.mode must be one of std, norm, relative (got ${JSON.stringify(mode)})`);
+        const out: NativeTransform & { noiseMode?: NoiseMode } = {
+          kind: t.kind,
+          value: checkNumber(t.std, `${p}.std`, 0),
+          annealSteps: checkNonNegativeInteger(t.annealSteps ?? 0, `${p}.annealSteps`),
+          mask: checkMask(t.mask, `${p}.mask`, paramCount),
+        };
+        // Only non-default modes are passed, so plans of the 'std' mode are unchanged.
+        if (mode !== 'std') out.noiseMode = mode;
+        return out;
+      }
       case 'momentum': {
         const value = checkNumber(t.beta, `${p}.beta`, 0);
         const stateOffset = stateCount;

@@ -57,6 +57,28 @@ export interface RunOptions {
   onChunk?: (progress: { stepsDone: number; steps: number; step: number; loss: number }) => void;
 }
 
+/**
+ * Everything a Trainer needs to continue bit for bit (a copy, in the flat layout): see
+ * {@link Trainer.exportState} / {@link Trainer.importState} and `saveCheckpoint`.
+ */
+export interface TrainerState {
+  /** θ, [paramCount]. */
+  params: Float32Array;
+  /** Last gradient estimator, [paramCount] (overwritten by the next step; kept for exact round trips). */
+  grads: Float32Array;
+  /** Batch-norm running statistics, [stateCount] (empty without batch norm). */
+  modelState: Float32Array;
+  /** Optimizer buffers (momentum), [plan.stateCount]. */
+  optState: Float32Array;
+  /** xoshiro256** states of the data-order and noise streams, 4 words each. */
+  dataRng: BigUint64Array;
+  noiseRng: BigUint64Array;
+  /** Current epoch order, [n]. */
+  perm: Int32Array;
+  /** [step, cursor within epoch, epoch]. */
+  counters: Float64Array;
+}
+
 function checkPositiveInteger(value: unknown, param: string): number {
   if (typeof value !== 'number') throw new TypeError(`${param} must be a number`);
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`${param} must be a positive integer (got ${value})`);
@@ -161,6 +183,64 @@ export class Trainer {
     result.lr = logs.lr.slice(0, result.stepsDone);
     result.accuracy = logs.accuracy.slice(0, result.stepsDone);
     return result;
+  }
+
+  /** True while a `run()` is in progress (the state must not be read or replaced then). */
+  get busy(): boolean {
+    return this.running;
+  }
+
+  /** A copy of all persistent state (parameters, gradients, model and optimizer state, RNGs, order, counters). */
+  exportState(): TrainerState {
+    this.assertIdle();
+    const j = this.job;
+    return {
+      params: j.params.slice(),
+      grads: j.grads.slice(),
+      modelState: j.modelState ? j.modelState.slice() : new Float32Array(0),
+      optState: j.optState.slice(),
+      dataRng: j.dataRng.slice(),
+      noiseRng: j.noiseRng.slice(),
+      perm: j.perm.slice(),
+      counters: j.counters.slice(),
+    };
+  }
+
+  /**
+   * Copies `state` (from {@link exportState} of a trainer with the same model, data and optimizer)
+   * into this trainer's buffers in place (model.params etc. stay the same objects). All lengths
+   * are checked before anything is written; a RangeError names the mismatching field.
+   */
+  importState(state: TrainerState): void {
+    this.assertIdle();
+    if (!state || typeof state !== 'object') throw new TypeError('state must be an object');
+    const j = this.job;
+    const fields: Array<[keyof TrainerState, ArrayLike<unknown> & { length: number }, Function]> = [
+      ['params', j.params, Float32Array],
+      ['grads', j.grads, Float32Array],
+      ['modelState', j.modelState ?? new Float32Array(0), Float32Array],
+      ['optState', j.optState, Float32Array],
+      ['dataRng', j.dataRng, BigUint64Array],
+      ['noiseRng', j.noiseRng, BigUint64Array],
+      ['perm', j.perm, Int32Array],
+      ['counters', j.counters, Float64Array],
+    ];
+    for (const [name, target, ctor] of fields) {
+      const v = state[name];
+      if (!(v instanceof ctor)) throw new TypeError(`state.${name} must be a ${ctor.name}`);
+      if (v.length !== target.length) throw new RangeError(`state.${name} must have length ${target.length} (got ${v.length})`);
+    }
+    for (const rng of ['dataRng', 'noiseRng'] as const) {
+      if (state[rng].every((w) => w === 0n)) throw new RangeError(`state.${rng} must not be all zero (not a valid xoshiro256** state)`);
+    }
+    j.params.set(state.params);
+    j.grads.set(state.grads);
+    j.modelState?.set(state.modelState);
+    j.optState.set(state.optState);
+    j.dataRng.set(state.dataRng);
+    j.noiseRng.set(state.noiseRng);
+    j.perm.set(state.perm);
+    j.counters.set(state.counters);
   }
 
   private assertIdle(): void {

@@ -63,8 +63,39 @@ static double gflops(GemmFn fn, int n, int reps) {
   return 2.0 * n * n * n / best / 1e9;
 }
 
+// With 2 and 3 threads sgemm splits C by rows or columns only, so results must be bitwise equal
+// to 1 thread (the contract that makes trajectories independent of the thread count for GEMMs).
+static void test_threads_bitwise(std::mt19937& gen) {
+  std::uniform_real_distribution<float> U(-1.f, 1.f);
+  struct Shape { int M, N, K; };
+  const Shape shapes[] = {{128, 1024, 784}, {128, 1024, 1024}, {1024, 784, 128}, {64, 1152, 288},
+                          {288, 1152, 64},  {1152, 64, 288},   {37, 2051, 129},  {2051, 37, 129},
+                          {128, 10, 1024},  {5, 4096, 300}};
+  for (const auto& s : shapes)
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      const int lda = ta ? s.M : s.K, ldb = tb ? s.K : s.N;
+      std::vector<float> A((size_t)s.M * s.K), B((size_t)s.K * s.N), C1((size_t)s.M * s.N, 1.f);
+      for (auto& v : A) v = U(gen);
+      for (auto& v : B) v = U(gen);
+      std::vector<float> C2 = C1, C3 = C1;
+      set_blas_threads(1);
+      sgemm(ta, tb, s.M, s.N, s.K, 1.0f, A.data(), lda, B.data(), ldb, 0.5f, C1.data(), s.N);
+      set_blas_threads(2);
+      sgemm(ta, tb, s.M, s.N, s.K, 1.0f, A.data(), lda, B.data(), ldb, 0.5f, C2.data(), s.N);
+      set_blas_threads(3);
+      sgemm(ta, tb, s.M, s.N, s.K, 1.0f, A.data(), lda, B.data(), ldb, 0.5f, C3.data(), s.N);
+      CHECK_MSG(std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(float)) == 0 &&
+                    std::memcmp(C1.data(), C3.data(), C1.size() * sizeof(float)) == 0,
+                check::fmt("sgemm threads 1 vs 2/3 not bitwise equal: ta=%d tb=%d M=%d N=%d K=%d", ta, tb,
+                           s.M, s.N, s.K));
+    }
+  set_blas_threads(1);
+}
+
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "bench") == 0) {
+    if (argc > 3) set_blas_threads(std::atoi(argv[3]));
     const int n = argc > 2 ? std::atoi(argv[2]) : 1024;
     std::printf("vendor=%s core=%s threads=%d\n", blas_vendor(), blas_core(), blas_threads());
     std::printf("sgemm          %dx%dx%d: %.1f GFLOP/s\n", n, n, n, gflops(sgemm, n, 5));
@@ -96,6 +127,7 @@ int main(int argc, char** argv) {
     // lda > K on the big shape.
     run_case(which, fn, false, false, 257, 1031, 263, 1.0f, 0.0f, 5, gen);
   }
+  test_threads_bitwise(gen);
   CHECK(std::strlen(blas_vendor()) > 0);
   CHECK(std::strlen(blas_core()) > 0);
   CHECK(blas_threads() >= 1);

@@ -1,5 +1,6 @@
 // Every fast kernel against its naive twin (run in double): forward and backward, odd shapes,
 // conv strides/paddings/groups (incl. a ragged last im2col group and the pointwise direct path).
+#include <cstring>
 #include <random>
 
 #include "check.h"
@@ -230,6 +231,23 @@ static void test_im2col_roundtrip() {
   CHECK(std::fabs(a - b) < 1e-4 * (std::fabs(a) + 1));
 }
 
+// NaN in a window propagates (forward), ties route to the first max (backward), in both paths.
+static void test_maxpool_nan() {
+  for (int W : {6, 32}) {
+    std::vector<float> x((size_t)2 * W, 1.0f), y((size_t)W / 2), yn((size_t)W / 2), dy((size_t)W / 2, 1.0f);
+    x[3] = NAN;      // window 1, position (0,1)
+    x[W + 4] = 2.f;  // window 2, position (1,0)
+    maxpool_forward(y.data(), x.data(), 1, 1, 2, W, 2, 2);
+    maxpool_forward_naive(yn.data(), x.data(), 1, 1, 2, W, 2, 2);
+    CHECK(std::isnan(y[1]) && y[0] == 1.0f && y[2] == 2.0f);
+    std::vector<float> dx(x.size(), NAN), dxn(x.size());
+    x[3] = 1.0f;
+    maxpool_backward(dx.data(), dy.data(), x.data(), 1, 1, 2, W, 2, 2);
+    maxpool_backward_naive(dxn.data(), dy.data(), x.data(), 1, 1, 2, W, 2, 2);
+    CHECK(std::memcmp(dx.data(), dxn.data(), sizeof(float) * dx.size()) == 0);
+  }
+}
+
 int main() {
   set_blas_threads(1);
   test_dense(1, 1, 1, true, false);
@@ -250,6 +268,10 @@ int main() {
   test_pools(3, 2, 7, 5, 3, 2);
   test_pools(1, 1, 5, 5, 5, 1);
   test_pools(2, 2, 9, 8, 2, 3);
+  test_pools(2, 3, 24, 24, 2, 2);  // vectorised 2x2/2 path: 8-wide + tail
+  test_pools(2, 2, 7, 37, 2, 2);   // odd H and W: last row / column outside every window
+  test_pools(1, 2, 4, 34, 2, 2);
+  test_maxpool_nan();
   test_gap(3, 4, 25);
   test_gap(2, 3, 1);
   test_activations();

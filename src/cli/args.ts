@@ -1,0 +1,71 @@
+/** Option parsing for the CLI: node:util parseArgs (strict), with one-line errors naming the option. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Misuse of the command line: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+function optionList(options: Options): string {
+  return Object.keys(options).map((k) => `--${k}`).join(', ');
+}
+
+/**
+ * Parses `args` for `command` strictly; unknown options, missing values and unexpected arguments
+ * become a `UsageError` like `bigstep run: unknown option --foo (options: --preset, --out)`.
+ */
+export function parseCommandArgs<O extends Options>(
+  command: string,
+  args: string[],
+  options: O,
+  positionals: { min: number; max: number; names: string },
+): { values: { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string }; positionals: string[] } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: positionals.max > 0 });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const quoted = /'([^']+)'/.exec(err.message)?.[1] ?? '';
+    const name = quoted.split(' ')[0];
+    switch (err.code) {
+      case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+        throw new UsageError(`bigstep ${command}: unknown option ${name} (options: ${optionList(options) || 'none'})`);
+      case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+        throw new UsageError(
+          /does not take an argument/.test(err.message)
+            ? `bigstep ${command}: option ${name} takes no value`
+            : /ambiguous/.test(err.message)
+              ? `bigstep ${command}: option ${name} needs a value (write ${name}=VALUE for a value starting with "-")`
+              : `bigstep ${command}: option ${name} needs a value`,
+        );
+      case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+        throw new UsageError(`bigstep ${command}: unexpected argument "${quoted}"`);
+      default:
+        throw new UsageError(`bigstep ${command}: ${err.message.split('\n')[0]}`);
+    }
+  }
+  const pos = parsed.positionals;
+  if (pos.length < positionals.min) throw new UsageError(`bigstep ${command}: missing ${positionals.names}`);
+  if (pos.length > positionals.max) throw new UsageError(`bigstep ${command}: unexpected argument "${pos[positionals.max]}"`);
+  return parsed as never;
+}
+
+/** `--name` as a non-negative integer, or undefined if absent. */
+export function intOption(command: string, name: string, value: string | undefined, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min)
+    throw new UsageError(`bigstep ${command}: --${name} must be an integer >= ${min} (got "${value}")`);
+  return n;
+}
+
+/** `--name` as one of `choices`. */
+export function choiceOption<T extends string>(command: string, name: string, value: string, choices: readonly T[]): T {
+  if (!choices.includes(value as T)) throw new UsageError(`bigstep ${command}: --${name} must be one of ${choices.join(', ')} (got "${value}")`);
+  return value as T;
+}

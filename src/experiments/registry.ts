@@ -1,0 +1,95 @@
+/**
+ * The experiments bigstep runs, by name, with what the run directory and the report need beyond
+ * the `ExperimentDefinition` contract: the paper claim each one tests (PROTOCOL.md), a short
+ * description of its data/model/seeds for summary.json, and optional tables for the report.
+ */
+import type { ReportTable } from '../run/schema.js';
+import { landscapeExperiment } from './landscape-experiment.js';
+import type { LandscapeConfig } from './landscape.js';
+import type { ExperimentDefinition } from './types.js';
+
+export type ExperimentName = ExperimentDefinition<unknown, unknown>['name'];
+
+/** What summary.json records about a config: its data set, model and seeds (null when not applicable). */
+export interface RunDescription {
+  dataset: string | null;
+  model: string | null;
+  seeds: unknown;
+}
+
+export interface RegisteredExperiment {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  definition: ExperimentDefinition<any, any>;
+  /** PROTOCOL.md experiment id. */
+  protocolId: 'E1' | 'E2' | 'E3';
+  /** The paper claim the experiment tests, quoted from PROTOCOL.md ("What it claims"). */
+  claim: string;
+  /** What the experiment measures, in one sentence (PROTOCOL.md section heading and first lines). */
+  question: string;
+  describe(config: unknown): RunDescription;
+  /** Tables for the report (stored in summary.json under `tables`). */
+  tables?(result: unknown, config: unknown): ReportTable[];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function nameOf(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  if (!isObject(v)) return null;
+  for (const k of ['name', 'preset', 'kind', 'type', 'id']) if (typeof v[k] === 'string') return v[k] as string;
+  return null;
+}
+
+/** Best-effort description of a config that has `dataset`/`data`, `model` and `seeds`/`seed` fields. */
+export function describeGeneric(config: unknown): RunDescription {
+  const c = isObject(config) ? config : {};
+  return {
+    dataset: nameOf(c.dataset ?? c.data),
+    model: nameOf(c.model),
+    seeds: c.seeds ?? c.seed ?? null,
+  };
+}
+
+export const CLAIMS = {
+  E1:
+    'Theory: on a class of non-convex functions, gradient descent with a large step size follows a different trajectory than with a small one ' +
+    'and reaches the global minimum, while a small step size can stop in a local minimum. Small step size plus stochastic noise of any ' +
+    'magnitude cannot guarantee the global minimum, whereas a large step size can.',
+  E2:
+    'Neural networks: with full-batch GD, small and large learning rates take visibly different trajectories; a large learning rate escapes ' +
+    'a local minimum that a small one stays in.',
+  E3:
+    'SGD: stochastic noise helps, but does not explain the benefit of a large learning rate. A practical way to raise gradient noise without ' +
+    'changing the learning rate, at a small learning rate, does not recover the performance of a large learning rate.',
+} as const;
+
+const landscape: RegisteredExperiment = {
+  definition: landscapeExperiment,
+  protocolId: 'E1',
+  claim: CLAIMS.E1,
+  question:
+    'Large steps avoid sharp local minima: GD from many random starts on f(x) = μ/2·‖x‖² − Σ Gaussian dips, over a log grid of step sizes ' +
+    'spanning 2/L_loc and 2/μ, and small steps with Gaussian gradient noise at the same step budget.',
+  describe(config) {
+    const c = config as LandscapeConfig;
+    const inst = c.instances.map((i) => `${i.name} (d=${i.dim}, ${i.dips} dips, seed ${i.seed})`).join(', ');
+    return {
+      dataset: `synthetic landscape f(x) = μ/2·‖x‖² − Σ aᵢ·exp(−‖x − cᵢ‖²/(2σᵢ²)): ${inst}`,
+      model: `GD on f directly (N = ${c.points} starts, T = ${c.steps} steps)`,
+      seeds: c.seeds,
+    };
+  },
+};
+
+/** Every experiment, in PROTOCOL.md order. */
+export const experiments: readonly RegisteredExperiment[] = [landscape];
+
+/** The registered experiment called `name`, or undefined. */
+export function findExperiment(name: string): RegisteredExperiment | undefined {
+  return experiments.find((e) => e.definition.name === name);
+}
+
+/** Names of the registered experiments, in order. */
+export function experimentNames(): string[] {
+  return experiments.map((e) => e.definition.name);
+}

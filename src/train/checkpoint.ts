@@ -1,0 +1,298 @@
+/**
+ * Checkpoints: the complete persistent state of a {@link Trainer} (parameters, last gradient,
+ * batch-norm state, optimizer buffers, data and noise RNG states, epoch order, counters) in one
+ * self-checking binary file, written atomically. Loading a checkpoint into a trainer built from
+ * the same configuration continues the run bit for bit.
+ *
+ * File layout (all integers little-endian):
+ *
+ * | offset      | size | content                                                    |
+ * |-------------|------|------------------------------------------------------------|
+ * | 0           | 8    | magic `BSTPCKPT`                                           |
+ * | 8           | 4    | format version (u32) = 1                                   |
+ * | 12          | 4    | header length H (u32)                                      |
+ * | 16          | 8    | payload length P (u64)                                     |
+ * | 24          | H    | header, UTF-8 JSON (see {@link CheckpointHeader})          |
+ * | 24 + H      | P    | payload: the sections listed in the header, back to back   |
+ * | 24 + H + P  | 32   | SHA-256 of bytes [0, 24 + H + P)                           |
+ *
+ * The checksum covers everything before it, so a flipped byte anywhere, a truncation or trailing
+ * garbage is detected before any state is touched.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { endianness } from 'node:os';
+import * as path from 'node:path';
+
+import { writeFileAtomicSync } from '../util/atomic.js';
+import type { Trainer, TrainerState } from './trainer.js';
+
+/** The 8 magic bytes that open every checkpoint. */
+export const CHECKPOINT_MAGIC = 'BSTPCKPT';
+/** The format version written (and the only one read) by this build. */
+export const CHECKPOINT_VERSION = 1;
+
+const PREFIX_BYTES = 24;
+const DIGEST_BYTES = 32;
+
+type SectionType = 'f32' | 'f64' | 'i32' | 'u64';
+const SECTION_ORDER = ['params', 'grads', 'modelState', 'optState', 'dataRng', 'noiseRng', 'perm', 'counters'] as const;
+const SECTION_TYPES: Record<(typeof SECTION_ORDER)[number], SectionType> = {
+  params: 'f32',
+  grads: 'f32',
+  modelState: 'f32',
+  optState: 'f32',
+  dataRng: 'u64',
+  noiseRng: 'u64',
+  perm: 'i32',
+  counters: 'f64',
+};
+const TYPE_BYTES: Record<SectionType, number> = { f32: 4, f64: 8, i32: 4, u64: 8 };
+
+/** The JSON header of a checkpoint file. */
+export interface CheckpointHeader {
+  format: 'bigstep-checkpoint';
+  /** Hash of the run configuration the checkpoint belongs to (checked on load). */
+  configHash: string;
+  /** Updates applied when the checkpoint was written. */
+  step: number;
+  epoch: number;
+  paramCount: number;
+  stateCount: number;
+  optStateCount: number;
+  /** Training examples (length of the epoch order). */
+  n: number;
+  /** Payload sections, in order: name, element type, element count. */
+  sections: Array<{ name: string; type: SectionType; length: number }>;
+}
+
+/** A checkpoint that cannot be read or does not fit the trainer. `file` names it; `code` is ERR_BIGSTEP_CHECKPOINT. */
+export class CheckpointError extends Error {
+  readonly code = 'ERR_BIGSTEP_CHECKPOINT';
+  constructor(
+    /** The checkpoint path. */
+    readonly file: string,
+    /** What is wrong, without the file name. */
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`checkpoint ${file}: ${reason}`, options);
+    this.name = 'CheckpointError';
+  }
+}
+
+function checkLittleEndian(): void {
+  if (endianness() !== 'LE') throw new Error('bigstep checkpoints are little-endian; this platform is big-endian');
+}
+
+function checkArgs(file: unknown, trainer: unknown, meta: unknown): string {
+  if (typeof file !== 'string' || file.length === 0) throw new TypeError('path must be a non-empty string');
+  if (!trainer || typeof trainer !== 'object' || typeof (trainer as Trainer).exportState !== 'function') {
+    throw new TypeError('trainer must be a Trainer');
+  }
+  if (!meta || typeof meta !== 'object') throw new TypeError('meta must be an object { configHash }');
+  const hash = (meta as { configHash?: unknown }).configHash;
+  if (typeof hash !== 'string' || hash.length === 0) throw new TypeError('meta.configHash must be a non-empty string');
+  return hash;
+}
+
+function bytesOf(a: Float32Array | Float64Array | Int32Array | BigUint64Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/** Serialises a trainer state to checkpoint bytes (deterministic: the same state gives the same bytes). */
+export function encodeCheckpoint(state: TrainerState, configHash: string): Buffer {
+  checkLittleEndian();
+  const header: CheckpointHeader = {
+    format: 'bigstep-checkpoint',
+    configHash,
+    step: state.counters[0],
+    epoch: state.counters[2],
+    paramCount: state.params.length,
+    stateCount: state.modelState.length,
+    optStateCount: state.optState.length,
+    n: state.perm.length,
+    sections: SECTION_ORDER.map((name) => ({ name, type: SECTION_TYPES[name], length: state[name].length })),
+  };
+  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+  const payload = SECTION_ORDER.map((name) => bytesOf(state[name]));
+  const payloadLength = payload.reduce((s, b) => s + b.byteLength, 0);
+  const prefix = Buffer.alloc(PREFIX_BYTES);
+  prefix.write(CHECKPOINT_MAGIC, 0, 'latin1');
+  prefix.writeUInt32LE(CHECKPOINT_VERSION, 8);
+  prefix.writeUInt32LE(headerBytes.byteLength, 12);
+  prefix.writeBigUInt64LE(BigInt(payloadLength), 16);
+  const body = Buffer.concat([prefix, headerBytes, ...payload]);
+  const digest = createHash('sha256').update(body).digest();
+  return Buffer.concat([body, digest]);
+}
+
+/**
+ * Parses and verifies checkpoint bytes (magic, version, declared lengths, SHA-256, header and
+ * section lengths) without touching any trainer. Throws {@link CheckpointError} naming `file`.
+ */
+export function decodeCheckpoint(bytes: Uint8Array, file: string): { header: CheckpointHeader; state: TrainerState } {
+  checkLittleEndian();
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = Buffer.from(CHECKPOINT_MAGIC, 'latin1');
+  if (buf.byteLength < magic.byteLength) {
+    if (buf.byteLength > 0 && buf.equals(magic.subarray(0, buf.byteLength))) {
+      throw new CheckpointError(file, `is truncated (${buf.byteLength} bytes, shorter than the ${PREFIX_BYTES}-byte prefix)`);
+    }
+    throw new CheckpointError(file, `is not a bigstep checkpoint (${buf.byteLength === 0 ? 'empty file' : 'bad magic bytes'})`);
+  }
+  if (!buf.subarray(0, magic.byteLength).equals(magic)) {
+    throw new CheckpointError(file, `is not a bigstep checkpoint (bad magic bytes; expected "${CHECKPOINT_MAGIC}")`);
+  }
+  if (buf.byteLength < PREFIX_BYTES) {
+    throw new CheckpointError(file, `is truncated (${buf.byteLength} bytes, shorter than the ${PREFIX_BYTES}-byte prefix)`);
+  }
+  const version = buf.readUInt32LE(8);
+  if (version !== CHECKPOINT_VERSION) {
+    throw new CheckpointError(file, `has unsupported format version ${version} (this bigstep reads version ${CHECKPOINT_VERSION}; the file may be corrupt)`);
+  }
+  const headerLength = buf.readUInt32LE(12);
+  const payloadLength = Number(buf.readBigUInt64LE(16));
+  const expected = PREFIX_BYTES + headerLength + payloadLength + DIGEST_BYTES;
+  if (buf.byteLength !== expected) {
+    throw new CheckpointError(
+      file,
+      buf.byteLength < expected
+        ? `is truncated or corrupt: its prefix declares ${expected} bytes but the file has ${buf.byteLength}`
+        : `is corrupt: its prefix declares ${expected} bytes but the file has ${buf.byteLength}`,
+    );
+  }
+  const bodyEnd = expected - DIGEST_BYTES;
+  const digest = createHash('sha256').update(buf.subarray(0, bodyEnd)).digest();
+  if (!digest.equals(buf.subarray(bodyEnd))) {
+    throw new CheckpointError(file, 'is corrupt: SHA-256 checksum mismatch');
+  }
+  let header: CheckpointHeader;
+  try {
+    header = JSON.parse(buf.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength).toString('utf8')) as CheckpointHeader;
+  } catch (err) {
+    throw new CheckpointError(file, 'has an unreadable header (invalid JSON despite a valid checksum)', { cause: err });
+  }
+  if (header?.format !== 'bigstep-checkpoint' || !Array.isArray(header.sections)) {
+    throw new CheckpointError(file, 'has an invalid header (format is not "bigstep-checkpoint")');
+  }
+  const parts: Record<string, Float32Array | Float64Array | Int32Array | BigUint64Array> = {};
+  let offset = PREFIX_BYTES + headerLength;
+  for (let i = 0; i < SECTION_ORDER.length; i++) {
+    const name = SECTION_ORDER[i];
+    const sec = header.sections[i];
+    const type = SECTION_TYPES[name];
+    if (!sec || sec.name !== name || sec.type !== type || !Number.isInteger(sec.length) || sec.length < 0) {
+      throw new CheckpointError(file, `has an invalid header: section ${i} must be ${name} (${type})`);
+    }
+    const nbytes = sec.length * TYPE_BYTES[type];
+    if (offset + nbytes > bodyEnd) throw new CheckpointError(file, `has an invalid header: section ${name} runs past the payload`);
+    // Copy into a fresh, aligned buffer.
+    const copy = new Uint8Array(nbytes);
+    copy.set(buf.subarray(offset, offset + nbytes));
+    offset += nbytes;
+    parts[name] =
+      type === 'f32' ? new Float32Array(copy.buffer)
+        : type === 'f64' ? new Float64Array(copy.buffer)
+          : type === 'i32' ? new Int32Array(copy.buffer)
+            : new BigUint64Array(copy.buffer);
+  }
+  if (offset !== bodyEnd) throw new CheckpointError(file, 'has an invalid header: sections do not fill the payload');
+  return { header, state: parts as unknown as TrainerState };
+}
+
+/**
+ * Reads and verifies a checkpoint file (magic, version, lengths, SHA-256) without a trainer.
+ * Throws {@link CheckpointError} naming the file.
+ */
+export function readCheckpoint(file: string): { header: CheckpointHeader; state: TrainerState } {
+  if (typeof file !== 'string' || file.length === 0) throw new TypeError('path must be a non-empty string');
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new CheckpointError(file, code === 'ENOENT' ? 'does not exist' : `cannot be read (${(err as Error).message})`, { cause: err });
+  }
+  return decodeCheckpoint(bytes, file);
+}
+
+/** Removes temporary files of interrupted writes of `file` (`.<base>.tmp-<pid>-<hex>` of dead processes). */
+function removeStaleTemps(file: string): void {
+  const dir = path.dirname(file);
+  const prefix = `.${path.basename(file)}.tmp-`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+/**
+ * Writes the trainer's complete state to `path` atomically (temporary file in the same directory,
+ * fsync, rename, fsync of the directory): a reader — or a process restarted after a crash at any
+ * instant — sees the previous checkpoint or the new one, never a partial file. Temporary files
+ * left by killed writers of the same path are removed. The trainer must be idle (no `run()` in
+ * progress). `meta.configHash` identifies the run configuration and is checked by {@link loadCheckpoint}.
+ */
+export function saveCheckpoint(path: string, trainer: Trainer, meta: { configHash: string }): void {
+  const configHash = checkArgs(path, trainer, meta);
+  const bytes = encodeCheckpoint(trainer.exportState(), configHash);
+  writeFileAtomicSync(path, bytes);
+  removeStaleTemps(path);
+}
+
+/**
+ * Restores a trainer from a checkpoint written by {@link saveCheckpoint}. Verifies, before touching
+ * the trainer: magic bytes, format version, declared lengths (truncation), the SHA-256 checksum,
+ * the config hash, and that every section fits this trainer (parameter count, model state,
+ * optimizer state, data size). Any failure throws a {@link CheckpointError} naming the file and
+ * leaves the trainer unchanged.
+ */
+export function loadCheckpoint(path: string, trainer: Trainer, meta: { configHash: string }): void {
+  const configHash = checkArgs(path, trainer, meta);
+  const { header, state } = readCheckpoint(path);
+  if (header.configHash !== configHash) {
+    throw new CheckpointError(
+      path,
+      `was written for config hash "${header.configHash}" but this run's config hash is "${configHash}" (a different configuration; delete the checkpoint or use the matching config)`,
+    );
+  }
+  const job = trainer.job;
+  const checks: Array<[number, number, string, string]> = [
+    [state.params.length, job.params.length, 'parameters', 'a different model size'],
+    [state.modelState.length, job.modelState?.length ?? 0, 'model state values', 'different batch-norm layers'],
+    [state.optState.length, job.optState.length, 'optimizer state values', 'a different optimizer chain'],
+    [state.perm.length, job.perm.length, 'examples in its epoch order', 'a different data set'],
+    [state.grads.length, job.grads.length, 'gradient values', 'a different model size'],
+    [state.dataRng.length, 4, 'data RNG words', 'corrupt header'],
+    [state.noiseRng.length, 4, 'noise RNG words', 'corrupt header'],
+    [state.counters.length, 3, 'counters', 'corrupt header'],
+  ];
+  for (const [got, want, what, hint] of checks) {
+    if (got !== want) throw new CheckpointError(path, `holds ${got} ${what} but the trainer has ${want} (${hint})`);
+  }
+  if (trainer.busy) {
+    const error = new Error('trainer is busy: a run() is in progress; await it first') as Error & { code: string };
+    error.code = 'ERR_BIGSTEP_BUSY';
+    throw error;
+  }
+  try {
+    trainer.importState(state);
+  } catch (err) {
+    throw new CheckpointError(path, `cannot be restored: ${(err as Error).message}`, { cause: err });
+  }
+}

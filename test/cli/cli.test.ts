@@ -1,0 +1,167 @@
+import { expect } from 'chai';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { experimentNames } from '../../src/experiments/registry.js';
+import { validateRunDir, type RunSummary } from '../../src/run/schema.js';
+import { snapshot, tempDir, tempFiles } from '../run/helpers.js';
+
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+
+function bigstep(args: string[], cwd: string, timeout = 60000): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd, encoding: 'utf8', timeout, env: { ...process.env, BIGSTEP_DEBUG: '' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const lines = (s: string): string[] => s.split('\n').filter((l) => l.trim().length > 0);
+const runDirs = (out: string): string[] => (fs.existsSync(out) ? fs.readdirSync(out).filter((d) => fs.existsSync(path.join(out, d, 'config.json'))) : []);
+
+describe('bigstep CLI: misuse', function () {
+  this.timeout(20000);
+  const cwd = tempDir('bigstep-cli-');
+  after(() => fs.rmSync(cwd, { recursive: true, force: true }));
+
+  const cases: Array<[string[], RegExp]> = [
+    [[], /usage: bigstep/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['run'], /bigstep run: missing the experiment/],
+    [['run', 'nosuch'], /bigstep run: unknown experiment "nosuch"/],
+    [['run', 'landscape', '--bogus'], /bigstep run: unknown option --bogus/],
+    [['run', 'landscape', '--preset', 'huge'], /--preset must be one of tiny, quick, paper \(got "huge"\)/],
+    [['run', 'landscape', '--preset'], /option --preset needs a value/],
+    [['run', 'landscape', '--seed', 'x'], /--seed must be an integer >= 0 \(got "x"\)/],
+    [['run', 'landscape', '--seed=-3'], /--seed must be an integer >= 0/],
+    [['run', 'landscape', '--force=yes'], /option --force takes no value/],
+    [['run', 'landscape', 'extra'], /unexpected argument "extra"/],
+    [['reproduce', '--out'], /bigstep reproduce: option --out needs a value/],
+    [['reproduce', '--preset', 'big'], /bigstep reproduce: --preset must be one of/],
+    [['report'], /bigstep report: missing the directory/],
+    [['report', 'no-such-dir'], /bigstep report: no-such-dir is not a directory/],
+    [['demo', '--steps', '0'], /bigstep demo: --steps must be an integer >= 1/],
+  ];
+  for (const [args, re] of cases)
+    it(`bigstep ${args.join(' ') || '(nothing)'} → exit 2 and a one-line error`, () => {
+      const r = bigstep(args, cwd);
+      expect(r.code, r.stderr).to.equal(2);
+      expect(r.stderr).to.match(re);
+      if (args.length > 0) expect(lines(r.stderr), r.stderr).to.have.length(1);
+      expect(runDirs(path.join(cwd, 'runs'))).to.deep.equal([]);
+    });
+
+  it('bigstep run --help prints the usage and exits 0', () => {
+    const r = bigstep(['run', '--help'], cwd);
+    expect(r.code).to.equal(0);
+    expect(r.stdout).to.contain('bigstep run');
+    expect(r.stdout).to.contain('--preset');
+  });
+
+  it('a run that cannot write its directory exits 1 with one line', () => {
+    fs.writeFileSync(path.join(cwd, 'a-file'), '');
+    const r = bigstep(['run', 'landscape', '--preset', 'tiny', '--out', 'a-file'], cwd);
+    expect(r.code).to.equal(1);
+    expect(lines(r.stderr), r.stderr).to.have.length(1);
+    expect(r.stderr).to.match(/^bigstep: /);
+  });
+
+  it('bigstep report on a directory without runs exits 1', () => {
+    fs.mkdirSync(path.join(cwd, 'empty'));
+    const r = bigstep(['report', 'empty'], cwd);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.match(/no run directories/);
+  });
+});
+
+describe('bigstep run landscape --preset tiny', function () {
+  this.timeout(30000);
+  const cwd = tempDir('bigstep-cli-');
+  let first: ReturnType<typeof bigstep>;
+  before(() => {
+    first = bigstep(['run', 'landscape', '--preset', 'tiny'], cwd);
+  });
+  after(() => fs.rmSync(cwd, { recursive: true, force: true }));
+
+  it('exits 0, names the run directory under runs/ and prints the headline', () => {
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stdout).to.match(/landscape: running tiny in runs[/\\]landscape-tiny-[0-9a-f]{12}/);
+    expect(first.stdout).to.match(/landscape: finished in [\d.]+ s/);
+    expect(first.stdout).to.contain('1d.smallEtaSuccess');
+  });
+
+  it('leaves a run directory that matches the schema', async () => {
+    const dirs = runDirs(path.join(cwd, 'runs'));
+    expect(dirs).to.have.length(1);
+    expect(await validateRunDir(path.join(cwd, 'runs', dirs[0]))).to.deep.equal([]);
+  });
+
+  it('does nothing when run again (prints where the run is; no file touched)', () => {
+    const before = snapshot(path.join(cwd, 'runs'));
+    const again = bigstep(['run', 'landscape', '--preset', 'tiny'], cwd);
+    expect(again.code).to.equal(0);
+    expect(again.stdout).to.match(/already finished in runs[/\\]landscape-tiny-/);
+    expect(snapshot(path.join(cwd, 'runs'))).to.deep.equal(before);
+  });
+
+  it('--seed gives a new run directory', () => {
+    const r = bigstep(['run', 'landscape', '--preset', 'tiny', '--seed', '5', '--out', 'other'], cwd);
+    expect(r.code, r.stderr).to.equal(0);
+    const dirs = runDirs(path.join(cwd, 'other'));
+    expect(dirs).to.have.length(1);
+    expect(dirs[0]).to.not.equal(runDirs(path.join(cwd, 'runs'))[0]);
+    const config = JSON.parse(fs.readFileSync(path.join(cwd, 'other', dirs[0], 'config.json'), 'utf8')) as { seeds: unknown };
+    expect(config.seeds).to.deep.equal({ starts: 5, noise: 6, minima: 7 });
+  });
+});
+
+describe('bigstep run: Ctrl-C', function () {
+  this.timeout(30000);
+  const cwd = tempDir('bigstep-cli-');
+  after(() => fs.rmSync(cwd, { recursive: true, force: true }));
+
+  it('SIGINT stops the run at a safe point: exit 130, status "aborted", no temp files', async () => {
+    // The quick preset runs for tens of seconds, so the signal arrives mid-run.
+    const child = spawn(process.execPath, [MAIN, 'run', 'landscape', '--preset', 'quick'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const t0 = Date.now();
+    while (!/running quick in/.test(stdout)) {
+      if (Date.now() - t0 > 15000 || child.exitCode !== null) throw new Error(`run did not start: ${stdout} ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(code, stderr).to.equal(130);
+    expect(stderr).to.match(/SIGINT: stopping at the next safe point/);
+    const dirs = runDirs(path.join(cwd, 'runs'));
+    expect(dirs).to.have.length(1);
+    const dir = path.join(cwd, 'runs', dirs[0]);
+    const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
+    expect(summary.status).to.equal('aborted');
+    expect(tempFiles(dir)).to.deep.equal([]);
+    expect(fs.existsSync(path.join(dir, '.lock'))).to.equal(false);
+    expect(fs.existsSync(path.join(dir, 'result.json'))).to.equal(false);
+    expect(await validateRunDir(dir)).to.deep.equal([]);
+  });
+});
+
+describe('bigstep reproduce --preset tiny', function () {
+  this.timeout(60000);
+  const cwd = tempDir('bigstep-cli-');
+  after(() => fs.rmSync(cwd, { recursive: true, force: true }));
+
+  it('runs every experiment, writes the report and prints its path and the total wall time', async () => {
+    const r = bigstep(['reproduce', '--preset', 'tiny', '--out', 'out'], cwd, 60000);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/report: out[/\\]report\.html/);
+    expect(r.stdout).to.match(/total wall time: [\d.]+ s|total wall time: \d+ min/);
+    const dirs = runDirs(path.join(cwd, 'out'));
+    expect(dirs.map((d) => d.split('-')[0]).sort()).to.deep.equal([...experimentNames()].sort());
+    for (const d of dirs) expect(await validateRunDir(path.join(cwd, 'out', d)), d).to.deep.equal([]);
+    expect(fs.existsSync(path.join(cwd, 'out', 'report.html'))).to.equal(true);
+  });
+});

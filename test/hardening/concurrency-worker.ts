@@ -1,0 +1,35 @@
+// worker_threads entry for the concurrency tests.
+//   { mode: 'train', config, steps, chunkSize } → posts { params, loss } when done.
+//   { mode: 'forever', models } → posts 'started' and keeps long chunks running until terminated.
+import { parentPort, workerData } from 'node:worker_threads';
+
+import { makeTrainer, train, CONFIGS } from './concurrency-configs.js';
+
+interface Data {
+  mode: 'train' | 'forever';
+  config?: number;
+  steps?: number;
+  chunkSize?: number;
+  models?: number;
+}
+
+async function main(): Promise<void> {
+  const d = workerData as Data;
+  if (d.mode === 'train') {
+    const r = await train(d.config!, d.steps!, d.chunkSize!);
+    parentPort!.postMessage(r);
+    return;
+  }
+  const runs: Promise<unknown>[] = [];
+  for (let k = 0; k < (d.models ?? 1); k++) {
+    const t = makeTrainer(CONFIGS[k % CONFIGS.length]!);
+    runs.push(t.run({ steps: 1e7, chunkSize: 1e6 }));
+  }
+  parentPort!.postMessage('started');
+  await Promise.all(runs);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

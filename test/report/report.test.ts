@@ -1,0 +1,113 @@
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { findExperiment } from '../../src/experiments/registry.js';
+import { formatNumber, headlineTable, inlineSvg, writeReport, type ReportOutcome } from '../../src/report/report.js';
+import { runExperiment } from '../../src/run/run.js';
+import { fakeExperiment, fakeRegistered, tempDir } from '../run/helpers.js';
+import { findChromium, inspectPage } from './chromium.js';
+
+describe('writeReport()', function () {
+  this.timeout(30000);
+  const out = tempDir('bigstep-report-');
+  let report: ReportOutcome;
+  let html: string;
+
+  before(async () => {
+    await runExperiment(findExperiment('landscape')!, 'tiny', { out });
+    await runExperiment(fakeRegistered('noise'), 'tiny', { out });
+    const ac = new AbortController();
+    ac.abort();
+    await runExperiment(fakeExperiment('escape'), 'quick', { out, signal: ac.signal });
+    fs.mkdirSync(path.join(out, 'broken'));
+    fs.writeFileSync(path.join(out, 'broken', 'summary.json'), '{"schema":"nope"}');
+    report = await writeReport(out);
+    html = fs.readFileSync(report.file, 'utf8');
+  });
+  after(() => fs.rmSync(out, { recursive: true, force: true }));
+
+  it('writes report.html next to the runs, with every run in PROTOCOL order and broken directories skipped', () => {
+    expect(report.file).to.equal(path.join(out, 'report.html'));
+    expect(report.runs.map((r) => `${r.experiment}:${r.status}`)).to.deep.equal(['landscape:finished', 'escape:aborted', 'noise:finished']);
+    expect(report.skipped.map((s) => path.basename(s.dir))).to.deep.equal(['broken']);
+    expect(html).to.contain('Skipped directories');
+  });
+
+  it('is self-contained: inline SVG and CSS, no scripts, no external resources', () => {
+    expect(html).to.not.match(/<script/i);
+    expect(html).to.not.match(/<link\b/i);
+    expect(html).to.not.match(/<(img|iframe|object|embed)\b/i);
+    expect(html).to.not.match(/(src|href)="(https?:)?\/\//i);
+    expect(html).to.not.match(/url\((['"])?(https?:)?\/\//i);
+    expect(html).to.not.match(/@import/i);
+    expect((html.match(/<svg\b/g) ?? []).length).to.equal(report.figures);
+  });
+
+  it('states the claim, scale, data, model and seeds of each run', () => {
+    expect(html).to.contain(findExperiment('landscape')!.claim);
+    expect(html).to.contain('<dt>Scale</dt><dd>tiny</dd>');
+    expect(html).to.contain('<dt>Seeds</dt><dd>starts 1, noise 2, minima 3</dd>');
+    expect(html).to.contain('<dt>Data set</dt><dd>fake data</dd>');
+    expect(html).to.contain('This run was aborted');
+  });
+
+  it('shows headline numbers and tables with mean ± std', () => {
+    expect(html).to.contain('Headline numbers');
+    expect(html).to.contain('smallEtaSuccess');
+    expect(html).to.contain('Arms (fake)');
+    expect(html).to.match(/0\.2 ± 0\.1 <span class="n">\(n=3\)<\/span>/);
+  });
+
+  it('captions every figure and copies its PNG into report-figures/', () => {
+    const captions = html.match(/<figcaption>/g) ?? [];
+    expect(captions.length).to.equal(report.figures);
+    const links = [...html.matchAll(/<a href="(report-figures\/[^"]+\.png)">PNG<\/a>/g)].map((m) => m[1]);
+    expect(links.length).to.equal(report.figures);
+    for (const l of links) expect(fs.readFileSync(path.join(out, l)).subarray(1, 4).toString()).to.equal('PNG');
+  });
+
+  it('keeps element ids unique across inlined figures', () => {
+    const ids = [...html.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]);
+    expect(new Set(ids).size).to.equal(ids.length);
+  });
+
+  it('loads in headless Chromium with no console errors, no requests and a visible box for every SVG figure', async function () {
+    const chromium = findChromium();
+    if (!chromium) {
+      console.log('      (skipped: Chromium not found at /usr/bin/chromium; apt-get install chromium)');
+      this.skip();
+    }
+    const page = await inspectPage(chromium!, report.file);
+    expect(page.errors).to.deep.equal([]);
+    expect(page.network).to.deep.equal([]);
+    expect(page.title).to.equal('bigstep — reproduction report');
+    expect(page.figures).to.equal(report.figures);
+    expect(page.svgBoxes.length).to.equal(report.figures);
+    for (const b of page.svgBoxes) {
+      expect(b.figure, 'every svg sits in a <figure>').to.be.a('string');
+      expect(b.width, b.figure ?? '').to.be.above(0);
+      expect(b.height, b.figure ?? '').to.be.above(0);
+    }
+  });
+});
+
+describe('report helpers', () => {
+  it('headlineTable() makes a grid of "row.column" keys with the longer list down the side', () => {
+    const t = headlineTable({ '1d.a': 1, '1d.b': 2, '1d.c': 3, '2d.a': 4, '2d.b': 5, '2d.c': null });
+    expect(t.columns).to.deep.equal(['', '1d', '2d']);
+    expect(t.rows).to.deep.equal([['a', 1, 4], ['b', 2, 5], ['c', 3, null]]);
+    expect(headlineTable({ x: 1, y: 'z' })).to.deep.equal({ columns: ['headline', 'value'], rows: [['x', 1], ['y', 'z']] });
+  });
+
+  it('inlineSvg() prefixes ids and their references and drops scripts', () => {
+    const s = inlineSvg('<?xml version="1.0"?><svg><defs><linearGradient id="g"/></defs><rect fill="url(#g)"/><use href="#g"/><script>x()</script></svg>', 'p-');
+    expect(s).to.equal('<svg role="img" class="figure-svg"><defs><linearGradient id="p-g"/></defs><rect fill="url(#p-g)"/><use href="#p-g"/></svg>');
+  });
+
+  it('formatNumber() keeps integers and rounds to 4 significant digits', () => {
+    expect(formatNumber(3)).to.equal('3');
+    expect(formatNumber(0.123456)).to.equal('0.1235');
+    expect(formatNumber(0.00001234)).to.equal('1.234e-5');
+  });
+});
