@@ -240,29 +240,28 @@ void sgemm_naive(bool trans_a, bool trans_b, int M, int N, int K, float alpha, c
 // ---- bigstep's own threads -----------------------------------------------------------------
 // OpenBLAS itself always runs single-threaded; with threads = T > 1, bigstep splits large GEMMs
 // (and some batch-parallel kernels) over T workers: the caller plus T - 1 pool threads. A GEMM is
-// split along rows or columns of C only, never along K, so every element of C is the same dot
-// product in the same order as with one thread (checked bitwise in gemm_test).
+// split along rows or columns of C only, into a fixed partition that depends on (shape, T) alone,
+// so results are deterministic for a given T. They are not bitwise equal across T: OpenBLAS's
+// summation blocking depends on the shape of each call (gemm_test checks determinism + accuracy).
 namespace {
 
 class Pool {
  public:
-  ~Pool() { resize(1); }
-
-  int threads() const { return threads_; }
+  int threads() const { return threads_.load(std::memory_order_relaxed); }
 
   void resize(int n) {
     std::lock_guard<std::mutex> run_lock(run_mutex_);
-    if (n == threads_) return;
+    if (n == threads()) return;
     {
       std::lock_guard<std::mutex> lk(m_);
       stop_ = true;
-      ++gen_;
+      gen_.fetch_add(1);
     }
     cv_.notify_all();
     for (std::thread& t : workers_) t.join();
     workers_.clear();
     stop_ = false;
-    threads_ = n;
+    threads_.store(n);
     for (int i = 1; i < n; ++i) workers_.emplace_back([this] { loop(); });
   }
 
@@ -270,68 +269,85 @@ class Pool {
   // If the pool is already running a job (a nested call, or another thread's call), runs inline.
   void run(int parts, void (*fn)(void*, int), void* ctx) {
     std::unique_lock<std::mutex> run_lock(run_mutex_, std::try_to_lock);
-    if (parts <= 1 || threads_ <= 1 || !run_lock.owns_lock()) {
+    if (parts <= 1 || threads() <= 1 || !run_lock.owns_lock()) {
       for (int p = 0; p < parts; ++p) fn(ctx, p);
       return;
     }
-    fn_ = fn;
-    ctx_ = ctx;
-    parts_ = parts;
-    next_.store(0, std::memory_order_relaxed);
-    done_.store(0, std::memory_order_relaxed);
+    Job job;
+    job.fn = fn;
+    job.ctx = ctx;
+    job.parts = parts;
     {
       std::lock_guard<std::mutex> lk(m_);
+      job_ = &job;
       gen_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
-    work();
-    while (done_.load(std::memory_order_acquire) < parts) spin_pause();
+    job.work();
+    while (job.done.load(std::memory_order_acquire) < parts) spin_pause();
+    {
+      // No worker can join after this; wait for those that did to leave the job.
+      std::lock_guard<std::mutex> lk(m_);
+      job_ = nullptr;
+    }
+    while (job.refs.load(std::memory_order_acquire) > 0) spin_pause();
   }
 
  private:
+  struct Job {
+    void (*fn)(void*, int) = nullptr;
+    void* ctx = nullptr;
+    int parts = 0;
+    std::atomic<int> next{0}, done{0}, refs{0};
+    void work() {
+      for (;;) {
+        const int p = next.fetch_add(1, std::memory_order_acq_rel);
+        if (p >= parts) return;
+        fn(ctx, p);
+        done.fetch_add(1, std::memory_order_acq_rel);
+      }
+    }
+  };
+
   static void spin_pause() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
   }
 
-  void work() {
-    for (;;) {
-      const int p = next_.fetch_add(1, std::memory_order_acq_rel);
-      if (p >= parts_) return;
-      fn_(ctx_, p);
-      done_.fetch_add(1, std::memory_order_acq_rel);
-    }
-  }
-
   void loop() {
-    uint64_t seen = gen_.load(std::memory_order_acquire);
+    uint64_t seen = 0;
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      seen = gen_.load();
+      if (stop_) return;
+    }
     for (;;) {
       // Spin briefly (steps issue GEMMs back to back), then sleep on the condition variable.
-      int spins = 0;
-      while (gen_.load(std::memory_order_acquire) == seen && spins < (1 << 16)) {
+      for (int spins = 0; gen_.load(std::memory_order_acquire) == seen && spins < (1 << 16); ++spins)
         spin_pause();
-        ++spins;
-      }
-      if (gen_.load(std::memory_order_acquire) == seen) {
+      Job* job = nullptr;
+      {
         std::unique_lock<std::mutex> lk(m_);
-        cv_.wait(lk, [&] { return gen_.load(std::memory_order_acquire) != seen; });
+        cv_.wait(lk, [&] { return stop_ || gen_.load() != seen; });
+        if (stop_) return;
+        seen = gen_.load();
+        job = job_;
+        if (job) job->refs.fetch_add(1, std::memory_order_acq_rel);
       }
-      seen = gen_.load(std::memory_order_acquire);
-      if (stop_) return;
-      work();
+      if (job) {
+        job->work();
+        job->refs.fetch_sub(1, std::memory_order_acq_rel);
+      }
     }
   }
 
-  int threads_ = 1;
+  std::atomic<int> threads_{1};
   std::vector<std::thread> workers_;
   std::mutex run_mutex_, m_;
   std::condition_variable cv_;
   std::atomic<uint64_t> gen_{0};
-  std::atomic<int> next_{0}, done_{0};
-  void (*fn_)(void*, int) = nullptr;
-  void* ctx_ = nullptr;
-  int parts_ = 0;
+  Job* job_ = nullptr;
   bool stop_ = false;
 };
 
@@ -386,9 +402,11 @@ void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const f
   const int T = pool().threads();
   // Split only when each part keeps >= ~2 MFLOP of work (thread hand-off costs a few µs).
   if (T > 1 && M > 0 && N > 0 && K > 0 && (double)M * N * K >= (double)T * (1 << 20)) {
-    SplitGemm g{trans_a, trans_b, N >= M && N >= 32, M, N, K, T, alpha, beta, A, B, C, lda, ldb, ldc};
+    // 2 parts per thread, taken dynamically: a worker that is descheduled (a busy machine) delays
+    // the call by at most a quarter of it instead of a half.
+    SplitGemm g{trans_a, trans_b, N >= M && N >= 32, M, N, K, 2 * T, alpha, beta, A, B, C, lda, ldb, ldc};
     if (!g.split_n && M < 8) g.split_n = true;
-    parallel_run(T, &SplitGemm::run, &g);
+    parallel_run(g.parts, &SplitGemm::run, &g);
     return;
   }
   sgemm_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -24,8 +24,8 @@ namespace bigstep {
 
 // ================================== threads ====================================================
 // bigstep's compute threads (set by set_blas_threads(n), defined in gemm.cpp): OpenBLAS runs
-// single-threaded and sgemm() splits large products over n workers by rows/columns of C, so a
-// GEMM's result does not depend on the thread count. Kernels may split batch-parallel work with
+// single-threaded and sgemm() splits large products over n workers by rows/columns of C (a fixed
+// partition per (shape, n): deterministic for a given n, not bitwise equal across n). Kernels may split batch-parallel work with
 // parallel_run; a nested or concurrent call runs its parts inline on the calling thread.
 int compute_threads();
 // Calls fn(ctx, part) for every part in [0, parts) on the workers and waits for all of them.
