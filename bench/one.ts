@@ -1,10 +1,12 @@
 /**
  * Times training steps of one bench case in this process and prints one JSON line:
  *   node dist/bench/one.js <case-name> <threads> <seconds-budget>
- * Steps run through Trainer.run (the native chunk loop), SGD on random data, batches drawn
- * sequentially from 4 batches' worth of examples. Reports the median over repeats.
+ * Steps run through Trainer.run (the native chunk loop), SGD on random data: mini-batch cases draw
+ * batches sequentially from 4 batches' worth of examples; `full` cases are gradient descent on the
+ * whole set. Reports the median over 7 repeats, peak RSS, RSS growth over the timed steps and, for
+ * dense nets, the sgemm ceiling: the same GEMM calls timed alone (gemmBench) at the same threads.
  */
-import { Model, Trainer, info, setThreads, sgd } from '../src/index.js';
+import { Model, Trainer, gemmBench, info, setThreads, sgd } from '../src/index.js';
 import { benchCases } from './models.js';
 
 const [caseName, threadsArg, budgetArg] = process.argv.slice(2);
@@ -16,10 +18,14 @@ const budget = Number(budgetArg ?? 6);
 setThreads(threads);
 
 const model = new Model(bench.spec, { seed: 1 });
-const n = bench.batch * 4;
+const n = bench.full ? bench.batch : bench.batch * 4;
 const x = new Float32Array(n * model.inputSize).map(() => Math.random());
 const y = new Int32Array(n).map(() => Math.floor(Math.random() * model.outputSize));
-const trainer = new Trainer(model, { data: { x, y }, optimizer: sgd({ lr: 1e-3 }), batch: { mode: 'sequential', size: bench.batch } });
+const trainer = new Trainer(model, {
+  data: { x, y },
+  optimizer: sgd({ lr: 1e-3 }),
+  batch: bench.full ? { mode: 'full' } : { mode: 'sequential', size: bench.batch },
+});
 
 async function timeSteps(steps: number): Promise<number> {
   const t0 = process.hrtime.bigint();
@@ -28,21 +34,27 @@ async function timeSteps(steps: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  await timeSteps(3); // warm-up: workspace allocation, BLAS thread start
+  await timeSteps(3); // warm-up: workspace allocation, thread start
   const rssAfterWarmup = process.memoryUsage().rss;
-  const probe = await timeSteps(5);
-  const steps = Math.max(3, Math.round((budget / 7) / (probe / 5)));
+  const probe = await timeSteps(3);
+  const steps = Math.max(2, Math.round((budget / 7) / (probe / 3)));
   const times: number[] = [];
   for (let r = 0; r < 7; r++) times.push((await timeSteps(steps)) / steps);
   times.sort((a, b) => a - b);
   const median = times[3];
   const rssEnd = process.memoryUsage().rss;
+  // Ceiling: the step's sgemm calls alone, best of repeated calls, same thread count.
+  let ceilingSeconds: number | undefined;
+  if (bench.gemms) ceilingSeconds = gemmBench(bench.gemms, Math.min(2, budget / 3)).reduce((a, b) => a + b, 0);
   console.log(JSON.stringify({
     impl: 'bigstep', case: bench.name, threads, batch: bench.batch,
     stepSeconds: median, samplesPerSec: bench.batch / median,
     gflops: (3 * bench.forwardFlopsPerExample * bench.batch) / median / 1e9,
+    ceilingStepSeconds: ceilingSeconds,
+    pctOfCeiling: ceilingSeconds === undefined ? undefined : (100 * ceilingSeconds) / median,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     rssGrowthMiB: (rssEnd - rssAfterWarmup) / 2 ** 20,
+    steps: 7 * steps,
     blas: `${info().blasVendor}/${info().blasCore}`,
   }));
 }

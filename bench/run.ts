@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import { openBlasCoreFor } from '../src/native/binding.js';
 import { benchCases } from './models.js';
+import { multiBench } from './multi.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const budget = process.env.BENCH_SECONDS ?? '6';
@@ -25,6 +26,7 @@ interface Row {
   gflops: number;
   peakRssMiB: number;
   rssGrowthMiB?: number;
+  pctOfCeiling?: number;
   blas: string;
 }
 
@@ -70,19 +72,25 @@ for (const c of benchCases.filter((b) => selected.length === 0 || selected.some(
 
 const fmt = (v: number | undefined, d = 0) => (v === undefined ? '-' : v.toFixed(d));
 const lines = [
-  '| case | threads | bigstep samples/s | PyTorch samples/s | ratio | bigstep GFLOP/s | peak RSS bigstep / torch (MiB) | RSS growth in timed steps (MiB) |',
-  '|---|---|---|---|---|---|---|---|',
+  '| case | threads | bigstep samples/s | PyTorch samples/s | ratio | % of sgemm ceiling | bigstep GFLOP/s | peak RSS bigstep / torch (MiB) | RSS growth in timed steps (MiB) |',
+  '|---|---|---|---|---|---|---|---|---|',
 ];
 for (const { bigstep, torch } of rows) {
   const ref = bigstep ?? torch;
   if (!ref) continue;
   const ratio = bigstep && torch ? (bigstep.samplesPerSec / torch.samplesPerSec).toFixed(2) + '×' : '-';
   lines.push(
-    `| ${ref.case} | ${ref.threads} | ${fmt(bigstep?.samplesPerSec)} | ${fmt(torch?.samplesPerSec)} | ${ratio} | ${fmt(bigstep?.gflops, 1)} | ${fmt(bigstep?.peakRssMiB)} / ${fmt(torch?.peakRssMiB)} | ${fmt(bigstep?.rssGrowthMiB, 1)} |`,
+    `| ${ref.case} | ${ref.threads} | ${fmt(bigstep?.samplesPerSec)} | ${fmt(torch?.samplesPerSec)} | ${ratio} | ${bigstep?.pctOfCeiling === undefined ? '-' : fmt(bigstep.pctOfCeiling) + ' %'} | ${fmt(bigstep?.gflops, 1)} | ${fmt(bigstep?.peakRssMiB)} / ${fmt(torch?.peakRssMiB)} | ${fmt(bigstep?.rssGrowthMiB, 1)} |`,
   );
 }
 const blas = rows.find((r) => r.bigstep)?.bigstep?.blas ?? '?';
-const table = `bigstep BLAS: ${blas}; PyTorch: ${rows.find((r) => r.torch)?.torch?.blas ?? 'not installed'}; medians of 7 repeats\n\n${lines.join('\n')}\n`;
+// The batched-sweep bench (bench/multi.ts) unless a case filter excludes it.
+let multiTable = '';
+if (selected.length === 0 || selected.some((s) => 'multi'.includes(s))) {
+  process.stderr.write('bench: batched sweep (MultiTrainer)\n');
+  multiTable = '\n' + (await multiBench(Number(budget)));
+}
+const table = `bigstep BLAS: ${blas}; PyTorch: ${rows.find((r) => r.torch)?.torch?.blas ?? 'not installed'}; medians of 7 repeats\n\n${lines.join('\n')}\n${multiTable}`;
 console.log(table);
 const outDir = join(here, '..', '..', 'bench', 'results');
 mkdirSync(outDir, { recursive: true });

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "errors.h"
+#include "multi.h"
 #include "rng.h"
 
 namespace bigstep {
@@ -190,6 +191,12 @@ int64_t Trainer::second_batch(const DataRef& data, const BatchPlan& batch, int64
 }
 
 void Trainer::apply_plan(const OptimizerPlan& plan, TrainState& st, size_t count, int64_t t) {
+  apply_optimizer_plan(plan, st, count, t, update_.data());
+}
+
+// Shared with MultiTrainer (declared in multi.h) so batched runs apply the same arithmetic.
+void apply_optimizer_plan(const OptimizerPlan& plan, TrainState& st, size_t count, int64_t t,
+                          float* update) {
   const FusedSgd fused = match_fused_sgd(plan);
   if (fused.ok) {
     // θ ← θ − η·u with u = g (+ wd·θ), through momentum if present; g itself is left intact.
@@ -218,8 +225,8 @@ void Trainer::apply_plan(const OptimizerPlan& plan, TrainState& st, size_t count
     return;
   }
   // Generic chain: u starts as a copy of the gradient so st.grads keeps the raw gradient.
-  std::memcpy(update_.data(), st.grads, count * sizeof(float));
-  float* u = update_.data();
+  std::memcpy(update, st.grads, count * sizeof(float));
+  float* u = update;
   const float* theta = st.params;
   const double lr = schedule_lr(plan.schedule, t);
   Rng noise{st.noise_rng};

@@ -16,3 +16,4 @@ export {
   type SyntheticSpec,
 } from './data/index.js';
 export { toExamples } from './data/examples.js';
+export { MultiTrainer, gemmBench, type MultiTrainerOptions, type MultiModelOptions, type MultiRunOptions, type MultiRunResult, type MultiModelResult } from './train/multi-trainer.js';
