@@ -12,6 +12,7 @@ import { writeReport } from '../report/report.js';
 import { RunFailedError, runExperiment, type ProgressSink, type RunOutcome } from '../run/run.js';
 import { createProgress, type Progress } from '../util/progress.js';
 import { UsageError, choiceOption, intOption, parseCommandArgs } from './args.js';
+import { sweepCommand } from './sweep-command.js';
 
 export { UsageError } from './args.js';
 
@@ -277,4 +278,4 @@ function help(c: Command): number {
   return EXIT.ok;
 }
 
-export const commands: Command[] = [infoCommand, demoCommand, runCommand, reproduceCommand, reportCommand];
+export const commands: Command[] = [infoCommand, demoCommand, runCommand, reproduceCommand, reportCommand, sweepCommand];

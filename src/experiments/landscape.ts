@@ -50,7 +50,17 @@ export interface LandscapeConfig {
   initRadiusFactor: number;
   /** Classification radius = classifyRadiusFactor · min σᵢ. */
   classifyRadiusFactor: number;
-  etaGrid: { count: number; minFactor: number; maxFactor: number };
+  etaGrid: {
+    count: number;
+    minFactor: number;
+    maxFactor: number;
+    /**
+     * Run only these points of the η grid (0-based indices into the `count` log-spaced step sizes;
+     * default: all; `[]`: no noise-free sweep). The grid itself is unchanged, so a selected cell
+     * has bit-for-bit the η (and result) it has in the full grid: a sweep can run one cell per task.
+     */
+    indices?: number[];
+  };
   noise: {
     enabled: boolean;
     /** Step sizes as fractions of η_sharp = 2 / max L_loc; each must be < 1. */
@@ -59,6 +69,11 @@ export interface LandscapeConfig {
     stdMinFactor: number;
     stdMaxFactor: number;
     anneal: NativeLandscapeAnneal[];
+    /**
+     * Run only these points of the noise-std grid (0-based indices into the `stdCount` log-spaced
+     * factors; default: all). As with `etaGrid.indices`, the grid and each cell's values are unchanged.
+     */
+    stdIndices?: number[];
     /** Names of the instances that get the noise arm (default: all). */
     instances?: string[];
   };
@@ -277,6 +292,18 @@ function posNum(v: unknown, field: string): void {
 function optPosNum(o: Record<string, unknown>, key: string, field: string): void {
   if (o[key] !== undefined) posNum(o[key], `${field}.${key}`);
 }
+/** An optional list of distinct grid indices in [0, count). */
+function optIndices(v: unknown, field: string, count: number, countField: string): void {
+  if (v === undefined) return;
+  if (!Array.isArray(v)) fail(TypeError, field, `must be an array of indices into the grid (0 … ${countField} − 1)`);
+  const seen = new Set<number>();
+  v.forEach((x: unknown, i: number) => {
+    if (typeof x !== 'number') fail(TypeError, `${field}[${i}]`, 'must be an integer');
+    if (!Number.isInteger(x) || x < 0 || x >= count) fail(RangeError, `${field}[${i}]`, `must be an integer in [0, ${count - 1}] (${countField} = ${count}; got ${x})`);
+    if (seen.has(x)) fail(RangeError, `${field}[${i}]`, `must not repeat an index (${x})`);
+    seen.add(x);
+  });
+}
 
 /** Throws TypeError / RangeError naming the first bad field, e.g. "config.steps must be a positive integer". */
 export function validateLandscapeConfig(config: unknown): asserts config is LandscapeConfig {
@@ -307,6 +334,7 @@ export function validateLandscapeConfig(config: unknown): asserts config is Land
   if ((c.etaGrid.count as number) < 2) fail(RangeError, 'config.etaGrid.count', 'must be >= 2');
   posNum(c.etaGrid.minFactor, 'config.etaGrid.minFactor');
   posNum(c.etaGrid.maxFactor, 'config.etaGrid.maxFactor');
+  optIndices(c.etaGrid.indices, 'config.etaGrid.indices', c.etaGrid.count as number, 'config.etaGrid.count');
   if (!isObj(c.noise)) fail(TypeError, 'config.noise', 'must be an object');
   if (typeof c.noise.enabled !== 'boolean') fail(TypeError, 'config.noise.enabled', 'must be a boolean');
   if (!Array.isArray(c.noise.etaFactors) || c.noise.etaFactors.length === 0)
@@ -320,6 +348,7 @@ export function validateLandscapeConfig(config: unknown): asserts config is Land
   posNum(c.noise.stdMaxFactor, 'config.noise.stdMaxFactor');
   if ((c.noise.stdMaxFactor as number) < (c.noise.stdMinFactor as number))
     fail(RangeError, 'config.noise.stdMaxFactor', 'must be >= config.noise.stdMinFactor');
+  optIndices(c.noise.stdIndices, 'config.noise.stdIndices', c.noise.stdCount as number, 'config.noise.stdCount');
   if (!Array.isArray(c.noise.anneal) || c.noise.anneal.length === 0)
     fail(TypeError, 'config.noise.anneal', "must be a non-empty array of 'none' | 'linear' | 'inverse'");
   c.noise.anneal.forEach((v: unknown, i: number) => {
@@ -423,7 +452,8 @@ async function runInstance(cfg: LandscapeConfig, ic: LandscapeInstanceConfig, op
   });
 
   // Sweep over η.
-  const etas = logGrid(cfg.etaGrid.minFactor * thresholds.etaSharp, cfg.etaGrid.maxFactor * thresholds.etaMu, cfg.etaGrid.count);
+  const etaGrid = logGrid(cfg.etaGrid.minFactor * thresholds.etaSharp, cfg.etaGrid.maxFactor * thresholds.etaMu, cfg.etaGrid.count);
+  const etas = cfg.etaGrid.indices ? cfg.etaGrid.indices.map((i) => etaGrid[i]) : etaGrid;
   let done = 0;
   progress('sweep', 0, etas.length);
   const sweepRuns = await pool(
@@ -441,7 +471,8 @@ async function runInstance(cfg: LandscapeConfig, ic: LandscapeInstanceConfig, op
   // Noise arm.
   const noise: LandscapeNoiseCell[] = [];
   if (cfg.noise.enabled && (cfg.noise.instances === undefined || cfg.noise.instances.includes(ic.name))) {
-    const stdFactors = logGrid(cfg.noise.stdMinFactor, cfg.noise.stdMaxFactor, cfg.noise.stdCount);
+    const stdGrid = logGrid(cfg.noise.stdMinFactor, cfg.noise.stdMaxFactor, cfg.noise.stdCount);
+    const stdFactors = cfg.noise.stdIndices ? cfg.noise.stdIndices.map((i) => stdGrid[i]) : stdGrid;
     const specs: Array<{ etaFactor: number; stdFactor: number; anneal: NativeLandscapeAnneal }> = [];
     for (const anneal of cfg.noise.anneal)
       for (const etaFactor of cfg.noise.etaFactors) for (const stdFactor of stdFactors) specs.push({ etaFactor, stdFactor, anneal });

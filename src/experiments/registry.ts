@@ -4,8 +4,10 @@
  * description of its data/model/seeds for summary.json, and optional tables for the report.
  */
 import type { ReportTable } from '../run/schema.js';
+import { escapeExperiment, type EscapeConfig, type EscapeResult } from './escape.js';
 import { landscapeExperiment } from './landscape-experiment.js';
 import type { LandscapeConfig } from './landscape.js';
+import { noiseExperiment, noiseTable, type NoiseConfig, type NoiseResult } from './noise.js';
 import type { ExperimentDefinition } from './types.js';
 
 export type ExperimentName = ExperimentDefinition<unknown, unknown>['name'];
@@ -26,7 +28,8 @@ export interface RegisteredExperiment {
   claim: string;
   /** What the experiment measures, in one sentence (PROTOCOL.md section heading and first lines). */
   question: string;
-  describe(config: unknown): RunDescription;
+  /** Called with the config (before the run) and again with the result (after it, e.g. to name a data-set fallback). */
+  describe(config: unknown, result?: unknown): RunDescription;
   /** Tables for the report (stored in summary.json under `tables`). */
   tables?(result: unknown, config: unknown): ReportTable[];
 }
@@ -81,8 +84,45 @@ const landscape: RegisteredExperiment = {
   },
 };
 
+/** Data set and model of E2/E3 (shared config parts, escape-setup.ts); from the result when there is one (it names a fallback). */
+function describeNetwork(config: unknown, result: unknown): RunDescription {
+  const c = config as EscapeConfig | NoiseConfig;
+  const r = result as EscapeResult | NoiseResult | undefined;
+  const seeds = 'seeds' in c ? c.seeds : c.seed;
+  if (r && isObject(r.data) && isObject(r.model))
+    return {
+      dataset: `${r.data.description}${r.data.fallback ? ` (FALLBACK: ${r.data.fallback})` : ''}`,
+      model: r.model.description,
+      seeds,
+    };
+  const dataset =
+    c.data.source === 'synthetic' && c.data.synthetic ? `synthetic ${c.data.synthetic.kind} (seed ${c.data.synthetic.seed})` : c.data.source;
+  return { dataset, model: JSON.stringify(c.model), seeds };
+}
+
+const escape: RegisteredExperiment = {
+  definition: escapeExperiment,
+  protocolId: 'E2',
+  claim: CLAIMS.E2,
+  question:
+    'Full-batch GD on a network from the same initialisation at a small and a large learning rate (and a grid between): trajectories, ' +
+    'sharpness against 2/η, and whether the large rate leaves the minimum the small rate converged to (distance, loss spike, barrier).',
+  describe: describeNetwork,
+};
+
+const noise: RegisteredExperiment = {
+  definition: noiseExperiment,
+  protocolId: 'E3',
+  claim: CLAIMS.E3,
+  question:
+    'SGD at a fixed budget: small and large η, and small η with amplified mini-batch noise, a smaller batch or isotropic Gaussian noise ' +
+    'matched to the large arm, plus full-batch GD; final train loss and test accuracy over several seeds.',
+  describe: describeNetwork,
+  tables: (result) => [noiseTable(result as NoiseResult)],
+};
+
 /** Every experiment, in PROTOCOL.md order. */
-export const experiments: readonly RegisteredExperiment[] = [landscape];
+export const experiments: readonly RegisteredExperiment[] = [landscape, escape, noise];
 
 /** The registered experiment called `name`, or undefined. */
 export function findExperiment(name: string): RegisteredExperiment | undefined {

@@ -105,29 +105,35 @@ function tableHtml(columns: string[], rows: TableCell[][], cls = ''): string {
 }
 
 /**
- * The headline as a table: keys "a.b" (all of them) become a grid with one axis for the a's and one
- * for the b's (the more numerous ones down the side), in order of appearance; other keys become a
- * two-column key/value table.
+ * The headline as tables: keys without a dot go into a key/value table; keys "a.b" (split at the
+ * last dot, so "amp-0.5k.testAcc" is arm "amp-0.5k", column "testAcc") into a grid with one axis
+ * for the a's and one for the b's (the more numerous names down the side), in order of appearance.
  */
-export function headlineTable(h: Headline): { columns: string[]; rows: TableCell[][] } {
+export function headlineTables(h: Headline): Array<{ columns: string[]; rows: TableCell[][] }> {
   const keys = Object.keys(h);
-  if (keys.length > 0 && keys.every((k) => k.includes('.') && k.indexOf('.') > 0 && k.indexOf('.') < k.length - 1)) {
+  const split = (k: string): [string, string] | null => {
+    const i = k.lastIndexOf('.');
+    return i > 0 && i < k.length - 1 ? [k.slice(0, i), k.slice(i + 1)] : null;
+  };
+  const scalar = keys.filter((k) => !split(k));
+  const grouped = keys.filter((k) => split(k));
+  const tables: Array<{ columns: string[]; rows: TableCell[][] }> = [];
+  if (scalar.length > 0) tables.push({ columns: ['headline', 'value'], rows: scalar.map((k) => [k, h[k]]) });
+  if (grouped.length > 0) {
     const rowNames: string[] = [];
     const colNames: string[] = [];
-    for (const k of keys) {
-      const i = k.indexOf('.');
-      const r = k.slice(0, i);
-      const c = k.slice(i + 1);
+    for (const k of grouped) {
+      const [r, c] = split(k)!;
       if (!rowNames.includes(r)) rowNames.push(r);
       if (!colNames.includes(c)) colNames.push(c);
     }
     const cell = (r: string, c: string): TableCell => (`${r}.${c}` in h ? h[`${r}.${c}`] : null);
     // Fewer columns than rows reads better: put the more numerous names down the side.
     if (colNames.length > rowNames.length)
-      return { columns: ['', ...rowNames], rows: colNames.map((c) => [c, ...rowNames.map((r) => cell(r, c))]) };
-    return { columns: ['', ...colNames], rows: rowNames.map((r) => [r, ...colNames.map((c) => cell(r, c))]) };
+      tables.push({ columns: ['', ...rowNames], rows: colNames.map((c) => [c, ...rowNames.map((r) => cell(r, c))]) });
+    else tables.push({ columns: ['', ...colNames], rows: rowNames.map((r) => [r, ...colNames.map((c) => cell(r, c))]) });
   }
-  return { columns: ['headline', 'value'], rows: keys.map((k) => [k, h[k]]) };
+  return tables;
 }
 
 /**
@@ -226,9 +232,8 @@ async function runSection(r: LoadedRun, index: number, figuresDir: string, repor
   let figures = 0;
   if (COMPLETE_STATUSES.includes(s.status)) {
     if (s.headline) {
-      const t = headlineTable(s.headline);
       parts.push('<h3>Headline numbers</h3>');
-      parts.push(tableHtml(t.columns, t.rows, 'headline'));
+      for (const t of headlineTables(s.headline)) parts.push(tableHtml(t.columns, t.rows, 'headline'));
       parts.push('<p class="muted">Keys as in summary.json <code>headline</code> (documented in docs/experiments.md).</p>');
     }
     for (const t of s.tables as ReportTable[]) {

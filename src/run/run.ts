@@ -338,6 +338,13 @@ export async function runExperiment(
     try {
       const result: unknown = await def.run(plan.config, context);
       if (signal?.aborted) return { ...plan, status: 'aborted', skipped: false, summary: await finish(summary('aborted')) };
+      if (entry) {
+        try {
+          description = entry.describe(plan.config, result); // the result may know more (e.g. a data-set fallback)
+        } catch {
+          // keep the description from the config
+        }
+      }
       const headline = flatHeadline(def.headline(result));
       const tables: ReportTable[] = entry?.tables ? entry.tables(result, plan.config) : [];
       const figures = await def.figures(result, plan.config);

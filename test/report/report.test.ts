@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { findExperiment } from '../../src/experiments/registry.js';
-import { formatNumber, headlineTable, inlineSvg, writeReport, type ReportOutcome } from '../../src/report/report.js';
+import { formatNumber, headlineTables, inlineSvg, writeReport, type ReportOutcome } from '../../src/report/report.js';
 import { runExperiment } from '../../src/run/run.js';
 import { fakeExperiment, fakeRegistered, tempDir } from '../run/helpers.js';
 import { findChromium, inspectPage } from './chromium.js';
@@ -93,11 +93,14 @@ describe('writeReport()', function () {
 });
 
 describe('report helpers', () => {
-  it('headlineTable() makes a grid of "row.column" keys with the longer list down the side', () => {
-    const t = headlineTable({ '1d.a': 1, '1d.b': 2, '1d.c': 3, '2d.a': 4, '2d.b': 5, '2d.c': null });
-    expect(t.columns).to.deep.equal(['', '1d', '2d']);
-    expect(t.rows).to.deep.equal([['a', 1, 4], ['b', 2, 5], ['c', 3, null]]);
-    expect(headlineTable({ x: 1, y: 'z' })).to.deep.equal({ columns: ['headline', 'value'], rows: [['x', 1], ['y', 'z']] });
+  it('headlineTables() puts plain keys in a key/value table and "row.column" keys in a grid (split at the last dot)', () => {
+    expect(headlineTables({ '1d.a': 1, '1d.b': 2, '1d.c': 3, '2d.a': 4, '2d.b': 5, '2d.c': null })).to.deep.equal([
+      { columns: ['', '1d', '2d'], rows: [['a', 1, 4], ['b', 2, 5], ['c', 3, null]] },
+    ]);
+    expect(headlineTables({ k: 2, 'amp-0.5k.acc': 0.5, 'amp-0.5k.loss': 1, 'amp-1k.acc': 0.6, 'amp-1k.loss': 2, 'sgd.acc': 0.7, 'sgd.loss': 3 })).to.deep.equal([
+      { columns: ['headline', 'value'], rows: [['k', 2]] },
+      { columns: ['', 'acc', 'loss'], rows: [['amp-0.5k', 0.5, 1], ['amp-1k', 0.6, 2], ['sgd', 0.7, 3]] },
+    ]);
   });
 
   it('inlineSvg() prefixes ids and their references and drops scripts', () => {

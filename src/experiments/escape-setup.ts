@@ -1,0 +1,300 @@
+/**
+ * Shared by E2 (escape.ts) and E3 (noise.ts): the data and model parts of their configs, their
+ * validation (errors name the field), loading the data set (with the synthetic fallback when a
+ * named data set is not on this machine), building the model spec, and small numeric helpers.
+ */
+import {
+  DatasetNotFoundError,
+  loadDataset,
+  normalize,
+  subset,
+  synthetic,
+  type Dataset,
+  type DatasetSplits,
+  type SyntheticSpec,
+} from '../data/index.js';
+import type { Examples } from '../model/model.js';
+import { mlp, resnet, smallCnn, type ModelSpec } from '../model/spec.js';
+
+// ---- config parts ---------------------------------------------------------------------------------
+
+/** A synthetic classification set (generated from its own seed; see src/data/synthetic.ts). */
+export type SyntheticDataConfig =
+  | { kind: 'gaussian-mixture'; k: number; d: number; nTrain: number; nTest: number; seed: number; separation?: number; noise?: number }
+  | { kind: 'two-spirals'; nTrain: number; nTest: number; seed: number; noise?: number; turns?: number }
+  | { kind: 'teacher-classification'; d: number; nTrain: number; nTest: number; seed: number; numClasses?: number; hidden?: number };
+
+export interface DataConfig {
+  /** 'synthetic' uses `synthetic`; a named data set is read from local files (see src/data/load.ts). */
+  source: 'fashion-mnist' | 'mnist' | 'cifar10' | 'cifar100' | 'synthetic';
+  /** Training examples per class drawn from the train split (null: the whole split). Named sets only. */
+  trainPerClass: number | null;
+  /** Test examples drawn from the test split (null: the whole split). Named sets only. */
+  testSize: number | null;
+  /** Seed of the subset draws (defines the problem; `--seed` does not change it). */
+  seed: number;
+  /** Download a named set when it is not found locally (false on machines without network). */
+  download: boolean;
+  /** The synthetic set used when `source` is 'synthetic', or as a fallback when a named set is missing (null: no fallback, fail). */
+  synthetic: SyntheticDataConfig | null;
+}
+
+export type ModelConfig =
+  | { kind: 'mlp'; hidden: number[]; activation?: 'relu' | 'tanh' | 'gelu' }
+  | { kind: 'small-cnn'; channels?: [number, number]; hidden?: number }
+  | { kind: 'resnet'; width?: number; blocks?: number[]; batchnorm?: boolean };
+
+export interface SharpnessConfig {
+  /** Examples of the (fixed, seeded) train subset on which λ_max is measured. */
+  subset: number;
+  /** Power-iteration budget and relative tolerance of topEigenvalue. */
+  iterations: number;
+  tolerance: number;
+}
+
+// ---- validation helpers (same style as landscape.ts) ----------------------------------------------
+
+export function fail(cls: typeof TypeError | typeof RangeError, field: string, what: string): never {
+  throw new cls(`${field} ${what}`);
+}
+export function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+export function posInt(v: unknown, field: string, max = 2 ** 31 - 1): void {
+  if (typeof v !== 'number') fail(TypeError, field, 'must be a positive integer');
+  if (!Number.isInteger(v) || v < 1 || v > max) fail(RangeError, field, `must be a positive integer <= ${max} (got ${v})`);
+}
+export function nonNegInt(v: unknown, field: string): void {
+  if (typeof v !== 'number') fail(TypeError, field, 'must be a non-negative integer');
+  if (!Number.isInteger(v) || v < 0 || v > Number.MAX_SAFE_INTEGER) fail(RangeError, field, `must be a non-negative integer (got ${v})`);
+}
+export function posNum(v: unknown, field: string): void {
+  if (typeof v !== 'number') fail(TypeError, field, 'must be a positive number');
+  if (!Number.isFinite(v) || v <= 0) fail(RangeError, field, `must be a positive number (got ${v})`);
+}
+/** A positive number or the string 'auto'. */
+export function posNumOrAuto(v: unknown, field: string): void {
+  if (v === 'auto') return;
+  if (typeof v !== 'number') fail(TypeError, field, "must be a positive number or 'auto'");
+  if (!Number.isFinite(v) || v <= 0) fail(RangeError, field, `must be a positive number or 'auto' (got ${v})`);
+}
+export function bool(v: unknown, field: string): void {
+  if (typeof v !== 'boolean') fail(TypeError, field, 'must be a boolean');
+}
+export function oneOf(v: unknown, field: string, values: readonly string[]): void {
+  if (!values.includes(v as string)) fail(RangeError, field, `must be one of ${values.map((s) => `'${s}'`).join(', ')} (got ${JSON.stringify(v)})`);
+}
+export function intArray(v: unknown, field: string, opts: { min?: number; nonEmpty?: boolean } = {}): void {
+  if (!Array.isArray(v)) fail(TypeError, field, 'must be an array of integers');
+  if (opts.nonEmpty && v.length === 0) fail(RangeError, field, 'must not be empty');
+  v.forEach((x: unknown, i: number) => {
+    if (typeof x !== 'number') fail(TypeError, `${field}[${i}]`, 'must be an integer');
+    if (!Number.isInteger(x) || x < (opts.min ?? 0) || x > Number.MAX_SAFE_INTEGER)
+      fail(RangeError, `${field}[${i}]`, `must be an integer >= ${opts.min ?? 0} (got ${x})`);
+  });
+}
+
+const SOURCES = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'synthetic'] as const;
+const SYNTH_KINDS = ['gaussian-mixture', 'two-spirals', 'teacher-classification'] as const;
+
+function validateSynthetic(v: unknown, field: string): void {
+  if (!isObj(v)) fail(TypeError, field, 'must be an object (a synthetic data spec) or null');
+  oneOf(v.kind, `${field}.kind`, SYNTH_KINDS);
+  posInt(v.nTrain, `${field}.nTrain`, 2 ** 24);
+  posInt(v.nTest, `${field}.nTest`, 2 ** 24);
+  nonNegInt(v.seed, `${field}.seed`);
+  if (v.kind === 'gaussian-mixture') {
+    posInt(v.k, `${field}.k`, 1000);
+    if ((v.k as number) < 2) fail(RangeError, `${field}.k`, 'must be >= 2');
+    posInt(v.d, `${field}.d`, 1e6);
+  }
+  if (v.kind === 'teacher-classification') posInt(v.d, `${field}.d`, 1e6);
+}
+
+export function validateData(v: unknown, field = 'config.data'): asserts v is DataConfig {
+  if (!isObj(v)) fail(TypeError, field, 'must be an object');
+  oneOf(v.source, `${field}.source`, SOURCES);
+  if (v.trainPerClass !== null) posInt(v.trainPerClass, `${field}.trainPerClass`, 2 ** 24);
+  if (v.testSize !== null) posInt(v.testSize, `${field}.testSize`, 2 ** 24);
+  nonNegInt(v.seed, `${field}.seed`);
+  bool(v.download, `${field}.download`);
+  if (v.synthetic !== null) validateSynthetic(v.synthetic, `${field}.synthetic`);
+  if (v.source === 'synthetic' && v.synthetic === null) fail(RangeError, `${field}.synthetic`, "must be given when source is 'synthetic'");
+}
+
+export function validateModel(v: unknown, field = 'config.model'): asserts v is ModelConfig {
+  if (!isObj(v)) fail(TypeError, field, 'must be an object');
+  oneOf(v.kind, `${field}.kind`, ['mlp', 'small-cnn', 'resnet']);
+  if (v.kind === 'mlp') {
+    intArray(v.hidden, `${field}.hidden`, { min: 1 });
+    if (v.activation !== undefined) oneOf(v.activation, `${field}.activation`, ['relu', 'tanh', 'gelu']);
+  } else if (v.kind === 'small-cnn') {
+    if (v.channels !== undefined) {
+      intArray(v.channels, `${field}.channels`, { min: 1 });
+      if ((v.channels as number[]).length !== 2) fail(RangeError, `${field}.channels`, 'must have 2 entries');
+    }
+    if (v.hidden !== undefined) posInt(v.hidden, `${field}.hidden`);
+  } else {
+    if (v.width !== undefined) posInt(v.width, `${field}.width`, 4096);
+    if (v.blocks !== undefined) intArray(v.blocks, `${field}.blocks`, { min: 0, nonEmpty: true });
+    if (v.batchnorm !== undefined) bool(v.batchnorm, `${field}.batchnorm`);
+  }
+}
+
+export function validateSharpness(v: unknown, field = 'config.sharpness'): asserts v is SharpnessConfig {
+  if (!isObj(v)) fail(TypeError, field, 'must be an object');
+  posInt(v.subset, `${field}.subset`, 2 ** 24);
+  posInt(v.iterations, `${field}.iterations`, 100000);
+  posNum(v.tolerance, `${field}.tolerance`);
+}
+
+// ---- data -----------------------------------------------------------------------------------------
+
+export interface LoadedData {
+  train: Examples;
+  test: Examples;
+  nTrain: number;
+  nTest: number;
+  shape: number[];
+  numClasses: number;
+  /** Human-readable: what was actually used, e.g. "fashion-mnist (100/class = 1000 train, 10000 test, subset seed 1)". */
+  description: string;
+  /** The source actually used ('synthetic:<kind>' after a fallback). */
+  source: string;
+  /** Why the configured named set was not used (null when it was). */
+  fallback: string | null;
+  /** Per-channel normalisation statistics (from the train subset). */
+  normalization: { mean: number[]; std: number[] };
+}
+
+function examples(ds: Dataset): Examples {
+  if (!ds.labels) throw new RangeError(`data set ${ds.name} has no class labels; E2/E3 need a classification set`);
+  return { x: ds.x, y: ds.labels };
+}
+
+function syntheticSplits(s: SyntheticDataConfig): DatasetSplits {
+  return synthetic(s as unknown as SyntheticSpec);
+}
+
+function describeSynthetic(s: SyntheticDataConfig): string {
+  const extra = 'd' in s ? `, d = ${s.d}` : '';
+  return `synthetic ${s.kind} (${s.nTrain} train, ${s.nTest} test${extra}, generator seed ${s.seed})`;
+}
+
+/**
+ * Loads the configured data set: a named set from local files (subset of `trainPerClass` per
+ * class and `testSize` test examples, seeded), or the synthetic set. A named set that is not on
+ * this machine falls back to `synthetic` when given (the reason is returned in `fallback`);
+ * other errors (bad files) are thrown. Inputs are standardised per channel with train statistics.
+ */
+export async function loadData(c: DataConfig): Promise<LoadedData> {
+  let splits: DatasetSplits;
+  let description: string;
+  let source: string;
+  let fallback: string | null = null;
+  if (c.source === 'synthetic') {
+    splits = syntheticSplits(c.synthetic!);
+    description = describeSynthetic(c.synthetic!);
+    source = `synthetic:${c.synthetic!.kind}`;
+  } else {
+    let full: DatasetSplits | null = null;
+    try {
+      full = await loadDataset(c.source, { download: c.download, progress: false });
+    } catch (e) {
+      if (!(e instanceof DatasetNotFoundError) || c.synthetic === null) throw e;
+      fallback = `${c.source} was not found on this machine (${(e as Error).message.split('\n')[0]}); using ${describeSynthetic(c.synthetic)} instead`;
+    }
+    if (full) {
+      const train = c.trainPerClass === null ? full.train : subset(full.train, { perClass: c.trainPerClass, seed: c.seed });
+      const test = c.testSize === null || c.testSize >= full.test.n ? full.test : subset(full.test, { n: c.testSize, seed: c.seed + 1 });
+      splits = { train, test };
+      description =
+        `${c.source} (${c.trainPerClass === null ? 'all' : `${c.trainPerClass}/class =`} ${train.n} train, ${test.n} test` +
+        `${c.trainPerClass === null && test === full.test ? '' : `, subset seed ${c.seed}`})`;
+      source = c.source;
+    } else {
+      splits = syntheticSplits(c.synthetic!);
+      description = `${describeSynthetic(c.synthetic!)} — FALLBACK: ${c.source} not found`;
+      source = `synthetic:${c.synthetic!.kind}`;
+    }
+  }
+  // The loaded splits may be shared objects (a full split); normalise copies only.
+  if (splits.train.x === undefined) throw new Error('data set has no inputs');
+  const train = { ...splits.train, x: splits.train.x.slice() };
+  const test = { ...splits.test, x: splits.test.x.slice() };
+  const stats = normalize({ train, test });
+  const numClasses = train.numClasses ?? (train.labels ? Math.max(...train.labels) + 1 : 0);
+  return {
+    train: examples(train),
+    test: examples(test),
+    nTrain: train.n,
+    nTest: test.n,
+    shape: [...train.shape],
+    numClasses,
+    description,
+    source,
+    fallback,
+    normalization: stats,
+  };
+}
+
+/** The first `n` examples after a seeded draw (a fixed subset, e.g. for sharpness). */
+export function trainSubset(data: LoadedData, n: number, seed: number): Examples {
+  if (n >= data.nTrain) return data.train;
+  const ds: Dataset = { name: 'train', n: data.nTrain, shape: data.shape, x: data.train.x, labels: data.train.y as Int32Array, numClasses: data.numClasses };
+  const s = subset(ds, { n, seed });
+  return { x: s.x, y: s.labels! };
+}
+
+// ---- model ----------------------------------------------------------------------------------------
+
+export function buildSpec(m: ModelConfig, shape: number[], outputs: number): ModelSpec {
+  if (m.kind === 'mlp') return mlp({ input: shape.reduce((a, b) => a * b, 1), hidden: m.hidden, outputs, activation: m.activation });
+  if (m.kind === 'small-cnn') return smallCnn({ input: shape, channels: m.channels, hidden: m.hidden, outputs });
+  return resnet({ input: shape, width: m.width, blocks: m.blocks, outputs, batchnorm: m.batchnorm ?? false });
+}
+
+export function describeModel(m: ModelConfig, paramCount?: number): string {
+  const p = paramCount === undefined ? '' : `, ${paramCount.toLocaleString('en-US')} parameters`;
+  if (m.kind === 'mlp') return `MLP ${m.hidden.join('-')} (${m.activation ?? 'relu'}${p})`;
+  if (m.kind === 'small-cnn') return `small CNN (${(m.channels ?? [32, 64]).join('/')} channels, hidden ${m.hidden ?? 128}${p})`;
+  return `ResNet width ${m.width ?? 64}, blocks [${(m.blocks ?? [2, 2, 2, 2]).join(',')}], ${m.batchnorm ? 'with' : 'without'} batch norm${p}`;
+}
+
+// ---- numeric helpers ------------------------------------------------------------------------------
+
+/** n points log-spaced from a to b inclusive. */
+export function logGrid(a: number, b: number, n: number): number[] {
+  if (n === 1) return [a];
+  return Array.from({ length: n }, (_, i) => (i === 0 ? a : i === n - 1 ? b : a * Math.pow(b / a, i / (n - 1))));
+}
+
+export function mean(xs: number[]): number {
+  return xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/** Sample standard deviation (n − 1); 0 for a single value. */
+export function std(xs: number[]): number {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) * (b - m), 0) / (xs.length - 1));
+}
+
+export const fmt = (x: number | null | undefined, p = 3): string =>
+  x === null || x === undefined ? 'n/a' : Number.isFinite(x) ? Number(x.toPrecision(p)).toString() : String(x);
+
+/** Runs tasks with at most `limit` at once (each an async native call on the libuv pool); results in task order. */
+export async function pool<T>(tasks: Array<() => Promise<T>>, limit: number, signal: AbortSignal | undefined): Promise<T[]> {
+  const results = new Array<T>(tasks.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length) {
+      signal?.throwIfAborted();
+      const i = next++;
+      results[i] = await tasks[i]();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  signal?.throwIfAborted();
+  return results;
+}

@@ -1,0 +1,653 @@
+/**
+ * E3 — noise is not enough: SGD at a fixed budget (PROTOCOL.md, experiment E3).
+ *
+ * Learning rates (a rule fixed before any run):
+ *  - λ₀ = λ_max of the Hessian of the mean train loss at θ₀ of the first seed, on a fixed seeded
+ *    train subset; η_small = smallFactor · 2/λ₀ (or `lrSmall`); η_large = lrRatio · η_small (or
+ *    `lrLarge`). The same η_small, η_large for every seed. k = η_large/η_small.
+ * Arms (same seeds: seed s gives θ₀ and the data order of every arm; same epoch budget):
+ *  - `sgd-small`, `sgd-large`: SGD, batch B (epochs of a fresh shuffle), η_small / η_large;
+ *  - `amp-<f>k`: SGD at η_small with the mini-batch noise amplified by k·f for each f in
+ *    amplifyFactors (g = g₁ + c(g₁ − g₂), two independent batches: the mean is kept and the
+ *    covariance multiplied by (kf)², so f = 1 matches the update-noise covariance of sgd-large,
+ *    η_small²(k)²Σ/B = η_large²Σ/B). Same steps as sgd-small (twice the gradient evaluations);
+ *    factors with kf ≤ 1 are skipped;
+ *  - `small-batch`: SGD at η_small with batch B' = max(1, round(B·η_small/η_large)), which matches
+ *    the SDE noise scale η/B of sgd-large; same epochs, so B/B' times more steps;
+ *  - `isotropic`: SGD at η_small, batch B, plus isotropic Gaussian noise σξ on the gradient with
+ *    σ = √(k² − 1)·σ_B, where σ_B² = E‖g_B − ∇L‖²/d is the per-coordinate variance of the batch-B
+ *    gradient noise measured at θ₀ of that seed (M = noiseEstimateBatches batches drawn uniformly
+ *    without replacement). Then the total update noise η_small²(σ_B² + σ²)·d equals the large arm's
+ *    η_large²σ_B²·d at θ₀ (the mini-batch noise shrinks as training goes on; σ stays constant);
+ *  - `gd-small`, `gd-large`: full-batch GD, the noise-free baseline, for the same number of steps as
+ *    sgd-small (fullBatchBudget 'steps') or the same epochs ('epochs': one step per epoch).
+ * Each arm × seed records the full train loss/accuracy and test loss/accuracy every evalEvery
+ * epochs (budget fractions for GD) and at the end. Deterministic for a config at a fixed BLAS
+ * thread count (except `timing`).
+ *
+ * "Reaches the large arm" = the arm's test accuracy is not below sgd-large's by more than two
+ * standard errors of the paired per-seed difference: mean(d) ≥ −2·sd(d)/√n with
+ * d_s = acc_arm(s) − acc_large(s) (with one seed: d ≥ 0).
+ */
+import type { ReportTable, TableCell } from '../run/schema.js';
+import type { Figure } from '../report/plot.js';
+import { Model, type Examples } from '../model/model.js';
+import { topEigenvalue } from '../measure/sharpness.js';
+import { noisySgd, sgd, type OptimizerSpec } from '../optim/optimizer.js';
+import { Trainer, type BatchOptions } from '../train/trainer.js';
+import { Rng } from '../util/random.js';
+import {
+  buildSpec,
+  describeModel,
+  fail,
+  intArray,
+  isObj,
+  loadData,
+  mean,
+  oneOf,
+  pool,
+  posInt,
+  posNum,
+  posNumOrAuto,
+  std,
+  trainSubset,
+  validateData,
+  validateModel,
+  validateSharpness,
+  type DataConfig,
+  type ModelConfig,
+  type SharpnessConfig,
+} from './escape-setup.js';
+import type { ExperimentDefinition, Headline, RunContext, Scale } from './types.js';
+
+export const NOISE_ARM_KINDS = ['sgd-small', 'sgd-large', 'amplified', 'small-batch', 'isotropic', 'gd-small', 'gd-large'] as const;
+export type NoiseArmKind = (typeof NOISE_ARM_KINDS)[number];
+
+export interface NoiseConfig {
+  scale: Scale;
+  data: DataConfig;
+  model: ModelConfig;
+  /** One run of every arm per seed (θ₀ and the data order). `--seed N` makes them N, N+1, … */
+  seeds: number[];
+  lrSmall: number | 'auto';
+  smallFactor: number;
+  lrLarge: number | 'auto';
+  lrRatio: number;
+  batchSize: number;
+  epochs: number;
+  arms: NoiseArmKind[];
+  /** Amplification factors as multiples f of k = η_large/η_small (the arm uses k·f). */
+  amplifyFactors: number[];
+  noiseEstimateBatches: number;
+  fullBatchBudget: 'steps' | 'epochs';
+  /** Evaluate (full train and test sets) every evalEvery epochs and at the end. */
+  evalEvery: number;
+  sharpness: SharpnessConfig;
+  concurrency: number;
+}
+
+export interface NoisePoint {
+  /** Fraction of the budget, in epochs of the batch-B arm (GD: steps / ⌈n/B⌉ with the 'steps' budget). */
+  epoch: number;
+  step: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+}
+
+export interface NoiseRun {
+  seed: number;
+  steps: number;
+  curve: NoisePoint[];
+  diverged: boolean;
+  divergedAt: number | null;
+  final: NoisePoint | null;
+  /** Isotropic arm: the σ used; amplified arm: null. */
+  noiseStd: number | null;
+}
+
+export interface NoiseArmSummary {
+  mean: number | null;
+  std: number | null;
+  n: number;
+}
+
+export interface NoiseArm {
+  id: string;
+  kind: NoiseArmKind;
+  label: string;
+  eta: number;
+  batch: number | 'full';
+  amplify: number;
+  stepsPerRun: number;
+  /** Gradient evaluations of single examples per run (amplified arms draw two batches). */
+  exampleGradsPerRun: number;
+  runs: NoiseRun[];
+  diverged: number;
+  testAccuracy: NoiseArmSummary;
+  trainLoss: NoiseArmSummary;
+  /** Paired difference to sgd-large (test accuracy), null for sgd-large itself or when absent. */
+  vsLarge: { meanDiff: number; se: number; reaches: boolean } | null;
+}
+
+export interface NoiseResult {
+  experiment: 'E3-noise';
+  scale: Scale;
+  config: NoiseConfig;
+  data: { description: string; source: string; fallback: string | null; nTrain: number; nTest: number; sharpnessSubset: number };
+  model: { description: string; paramCount: number };
+  rule: string;
+  lambda0: { value: number; iterations: number; converged: boolean };
+  etaSmall: number;
+  etaLarge: number;
+  k: number;
+  smallBatch: number;
+  /** Per seed: σ_B (per-coordinate std of the batch-B gradient noise at θ₀) and the isotropic σ. */
+  noiseEstimate: Array<{ seed: number; sigmaB: number; isotropicStd: number; gradNorm: number }>;
+  skipped: string[];
+  arms: NoiseArm[];
+  /** Ids of the arms that reach sgd-large's test accuracy (see the module doc). */
+  reachLarge: string[];
+  timing: { totalMs: number; perArmMs: Record<string, number> };
+}
+
+// ---- presets --------------------------------------------------------------------------------------
+
+const ALL_ARMS: NoiseArmKind[] = [...NOISE_ARM_KINDS];
+
+export const noisePresets: Record<Scale, NoiseConfig> = {
+  /** Seconds: a 4-class Gaussian mixture (d = 16, 256 train), MLP 32, 2 seeds, 6 epochs. */
+  tiny: {
+    scale: 'tiny',
+    data: {
+      source: 'synthetic',
+      trainPerClass: null,
+      testSize: null,
+      seed: 1,
+      download: false,
+      synthetic: { kind: 'gaussian-mixture', k: 4, d: 16, nTrain: 256, nTest: 512, seed: 1, separation: 2, noise: 1 },
+    },
+    model: { kind: 'mlp', hidden: [32] },
+    seeds: [1, 2],
+    lrSmall: 'auto',
+    smallFactor: 0.5,
+    lrLarge: 'auto',
+    lrRatio: 8,
+    batchSize: 32,
+    epochs: 6,
+    arms: ALL_ARMS,
+    amplifyFactors: [0.5, 1, 2],
+    noiseEstimateBatches: 16,
+    fullBatchBudget: 'steps',
+    evalEvery: 2,
+    sharpness: { subset: 128, iterations: 30, tolerance: 1e-3 },
+    concurrency: 2,
+  },
+  /** Minutes on two cores: Fashion-MNIST 200/class (2000 train, full 10k test), MLP 784-128-10, 3 seeds. */
+  quick: {
+    scale: 'quick',
+    data: {
+      source: 'fashion-mnist',
+      trainPerClass: 200,
+      testSize: null,
+      seed: 1,
+      download: false,
+      synthetic: { kind: 'gaussian-mixture', k: 10, d: 64, nTrain: 2000, nTest: 2000, seed: 1, separation: 3, noise: 1 },
+    },
+    model: { kind: 'mlp', hidden: [128] },
+    seeds: [1, 2, 3],
+    lrSmall: 'auto',
+    smallFactor: 0.5,
+    lrLarge: 'auto',
+    lrRatio: 8,
+    batchSize: 64,
+    epochs: 40,
+    arms: ALL_ARMS,
+    amplifyFactors: [0.5, 1, 2],
+    noiseEstimateBatches: 32,
+    fullBatchBudget: 'steps',
+    evalEvery: 4,
+    sharpness: { subset: 500, iterations: 30, tolerance: 1e-3 },
+    concurrency: 2,
+  },
+  /**
+   * For a cluster: CIFAR-10 (all 50k), ResNet-18 without batch norm, 3 seeds, 100 epochs. Not run on
+   * two cores. The full-batch arms are left out: the trainer runs a full batch as ONE forward pass
+   * (no micro-batch accumulation), which for 50k CIFAR images through ResNet-18 does not fit in memory.
+   */
+  paper: {
+    scale: 'paper',
+    data: { source: 'cifar10', trainPerClass: null, testSize: null, seed: 1, download: true, synthetic: null },
+    model: { kind: 'resnet', width: 64, blocks: [2, 2, 2, 2], batchnorm: false },
+    seeds: [1, 2, 3],
+    lrSmall: 'auto',
+    smallFactor: 0.5,
+    lrLarge: 'auto',
+    lrRatio: 10,
+    batchSize: 128,
+    epochs: 100,
+    arms: ['sgd-small', 'sgd-large', 'amplified', 'small-batch', 'isotropic'],
+    amplifyFactors: [0.5, 1, 2],
+    noiseEstimateBatches: 64,
+    fullBatchBudget: 'steps',
+    evalEvery: 5,
+    sharpness: { subset: 5000, iterations: 50, tolerance: 1e-3 },
+    concurrency: 1,
+  },
+};
+
+// ---- validation -----------------------------------------------------------------------------------
+
+/** Throws TypeError / RangeError naming the first bad field, e.g. "config.lrSmall must be a positive number or 'auto'". */
+export function validateNoiseConfig(config: unknown): asserts config is NoiseConfig {
+  if (!isObj(config)) fail(TypeError, 'config', 'must be an object');
+  const c = config;
+  oneOf(c.scale, 'config.scale', ['tiny', 'quick', 'paper']);
+  validateData(c.data);
+  validateModel(c.model);
+  intArray(c.seeds, 'config.seeds', { min: 0, nonEmpty: true });
+  if (new Set(c.seeds as number[]).size !== (c.seeds as number[]).length) fail(RangeError, 'config.seeds', 'must not repeat a seed');
+  posNumOrAuto(c.lrSmall, 'config.lrSmall');
+  posNum(c.smallFactor, 'config.smallFactor');
+  posNumOrAuto(c.lrLarge, 'config.lrLarge');
+  posNum(c.lrRatio, 'config.lrRatio');
+  if ((c.lrRatio as number) <= 1) fail(RangeError, 'config.lrRatio', `must be > 1 (got ${c.lrRatio})`);
+  if (typeof c.lrSmall === 'number' && typeof c.lrLarge === 'number' && c.lrLarge <= c.lrSmall)
+    fail(RangeError, 'config.lrLarge', `must be > config.lrSmall (got ${c.lrLarge} <= ${c.lrSmall})`);
+  posInt(c.batchSize, 'config.batchSize', 2 ** 24);
+  posInt(c.epochs, 'config.epochs', 1e6);
+  if (!Array.isArray(c.arms)) fail(TypeError, 'config.arms', 'must be an array of arm names');
+  if (c.arms.length === 0) fail(RangeError, 'config.arms', 'must not be empty');
+  c.arms.forEach((a: unknown, i: number) => oneOf(a, `config.arms[${i}]`, NOISE_ARM_KINDS));
+  if (new Set(c.arms).size !== c.arms.length) fail(RangeError, 'config.arms', 'must not repeat an arm');
+  if (!Array.isArray(c.amplifyFactors)) fail(TypeError, 'config.amplifyFactors', 'must be an array of positive numbers');
+  if (c.arms.includes('amplified') && c.amplifyFactors.length === 0) fail(RangeError, 'config.amplifyFactors', "must not be empty when config.arms has 'amplified'");
+  c.amplifyFactors.forEach((f: unknown, i: number) => posNum(f, `config.amplifyFactors[${i}]`));
+  posInt(c.noiseEstimateBatches, 'config.noiseEstimateBatches', 1e6);
+  oneOf(c.fullBatchBudget, 'config.fullBatchBudget', ['steps', 'epochs']);
+  posInt(c.evalEvery, 'config.evalEvery', 1e6);
+  validateSharpness(c.sharpness);
+  posInt(c.concurrency, 'config.concurrency', 64);
+}
+
+// ---- helpers --------------------------------------------------------------------------------------
+
+function gather(data: Examples, inSize: number, idx: ArrayLike<number>): Examples {
+  const x = new Float32Array(idx.length * inSize);
+  const y = new Int32Array(idx.length);
+  for (let k = 0; k < idx.length; k++) {
+    const i = idx[k];
+    x.set(data.x.subarray(i * inSize, (i + 1) * inSize), k * inSize);
+    y[k] = data.y[i];
+  }
+  return { x, y };
+}
+
+/** Mean-loss gradient over all of `data`, accumulated in chunks (weights by chunk size), in double. */
+function fullGradient(model: Model, data: Examples, chunk = 1000): Float64Array {
+  const inSize = model.inputSize;
+  const n = data.x.length / inSize;
+  const g = new Float64Array(model.params.length);
+  for (let s = 0; s < n; s += chunk) {
+    const e = Math.min(n, s + chunk);
+    model.lossAndGrad({ x: data.x.subarray(s * inSize, e * inSize), y: data.y.subarray(s, e) });
+    const w = (e - s) / n;
+    for (let i = 0; i < g.length; i++) g[i] += w * model.grads[i];
+  }
+  return g;
+}
+
+/** RNG stream of the noise estimate's batch draws (distinct from the trainer's streams). */
+const ESTIMATE_STREAM = 21;
+
+/**
+ * σ_B at the model's θ: sqrt(mean over M batches of ‖g_B − ∇L‖² / d), batches of size B drawn
+ * uniformly without replacement (partial Fisher–Yates).
+ */
+function estimateBatchNoise(model: Model, data: Examples, batch: number, batches: number, seed: number): { sigmaB: number; gradNorm: number } {
+  const inSize = model.inputSize;
+  const n = data.x.length / inSize;
+  const g = fullGradient(model, data);
+  const rng = Rng.fromSeed(seed, ESTIMATE_STREAM);
+  const b = Math.min(batch, n);
+  const perm = new Int32Array(n);
+  let sum = 0;
+  for (let m = 0; m < batches; m++) {
+    for (let i = 0; i < n; i++) perm[i] = i;
+    for (let i = 0; i < b; i++) {
+      const j = i + rng.below(n - i);
+      const t = perm[i];
+      perm[i] = perm[j];
+      perm[j] = t;
+    }
+    model.lossAndGrad(gather(data, inSize, perm.subarray(0, b)));
+    let s = 0;
+    for (let i = 0; i < g.length; i++) {
+      const d = model.grads[i] - g[i];
+      s += d * d;
+    }
+    sum += s;
+  }
+  let gn = 0;
+  for (let i = 0; i < g.length; i++) gn += g[i] * g[i];
+  return { sigmaB: Math.sqrt(sum / batches / g.length), gradNorm: Math.sqrt(gn) };
+}
+
+interface ArmPlan {
+  id: string;
+  kind: NoiseArmKind;
+  label: string;
+  eta: number;
+  batch: number | 'full';
+  amplify: number;
+  steps: number;
+  /** steps per "epoch" on the common x axis */
+  stepsPerEpoch: number;
+  exampleGrads: number;
+  optimizer: (seed: number) => OptimizerSpec;
+}
+
+const fmtNum = (x: number, p = 3): string => Number(x.toPrecision(p)).toString();
+
+function summarize(xs: number[]): NoiseArmSummary {
+  const ok = xs.filter((x) => Number.isFinite(x));
+  return { mean: ok.length ? mean(ok) : null, std: ok.length ? std(ok) : null, n: ok.length };
+}
+
+// ---- the experiment -------------------------------------------------------------------------------
+
+/** Runs E3. Progress and metrics go through `ctx`. */
+export async function runNoise(config: NoiseConfig, ctx: RunContext): Promise<NoiseResult> {
+  validateNoiseConfig(config);
+  const t0 = performance.now();
+  const c = config;
+  ctx.progress(0, 1, 'E3 setup');
+  const data = await loadData(c.data);
+  const n = data.nTrain;
+  const sharp = trainSubset(data, c.sharpness.subset, c.data.seed + 2);
+  const spec = buildSpec(c.model, data.shape, data.numClasses);
+
+  // λ₀ at θ₀ of the first seed, and the learning rates.
+  const probe = new Model(spec, { seed: c.seeds[0] });
+  const paramCount = probe.params.length;
+  let lambda0: { value: number; iterations: number; converged: boolean };
+  const noiseEstimate: NoiseResult['noiseEstimate'] = [];
+  let etaSmall: number;
+  let etaLarge: number;
+  try {
+    const l = topEigenvalue(probe, sharp, { iterations: c.sharpness.iterations, tolerance: c.sharpness.tolerance, seed: c.seeds[0] });
+    lambda0 = { value: l.value, iterations: l.iterations, converged: l.converged };
+    etaSmall = c.lrSmall === 'auto' ? (c.smallFactor * 2) / lambda0.value : c.lrSmall;
+    if (!(Number.isFinite(etaSmall) && etaSmall > 0))
+      throw new Error(`E3: λ_max(θ₀) = ${lambda0.value} gives no usable η_small = smallFactor·2/λ₀; set config.lrSmall explicitly`);
+    etaLarge = c.lrLarge === 'auto' ? c.lrRatio * etaSmall : c.lrLarge;
+    if (etaLarge <= etaSmall) throw new RangeError(`config.lrLarge must be > η_small = ${etaSmall} (got ${etaLarge})`);
+    // σ_B per seed at that seed's θ₀.
+    const k = etaLarge / etaSmall;
+    for (const seed of c.seeds) {
+      probe.init(seed);
+      const e = estimateBatchNoise(probe, data.train, c.batchSize, c.noiseEstimateBatches, seed);
+      noiseEstimate.push({ seed, sigmaB: e.sigmaB, isotropicStd: Math.sqrt(Math.max(0, k * k - 1)) * e.sigmaB, gradNorm: e.gradNorm });
+    }
+  } finally {
+    probe.close();
+  }
+  const k = etaLarge / etaSmall;
+  const smallBatch = Math.max(1, Math.round((c.batchSize * etaSmall) / etaLarge));
+  ctx.log({ phase: 'rule', lambda0: lambda0.value, etaSmall, etaLarge, k, smallBatch });
+  for (const e of noiseEstimate) ctx.log({ phase: 'noise-estimate', ...e });
+
+  // Arm plans.
+  const B = Math.min(c.batchSize, n);
+  const perEpochB = Math.ceil(n / B);
+  const sgdSteps = c.epochs * perEpochB;
+  const plans: ArmPlan[] = [];
+  const skipped: string[] = [];
+  const sgdPlan = (id: string, kind: NoiseArmKind, label: string, eta: number, batch: number, amplify = 1): ArmPlan => {
+    const per = Math.ceil(n / Math.min(batch, n));
+    return {
+      id,
+      kind,
+      label,
+      eta,
+      batch,
+      amplify,
+      steps: c.epochs * per,
+      stepsPerEpoch: per,
+      exampleGrads: c.epochs * n * (amplify > 1 ? 2 : 1),
+      optimizer: () => sgd({ lr: eta }),
+    };
+  };
+  for (const kind of c.arms) {
+    if (kind === 'sgd-small') plans.push(sgdPlan('sgd-small', kind, `SGD η_small, B = ${B}`, etaSmall, B));
+    if (kind === 'sgd-large') plans.push(sgdPlan('sgd-large', kind, `SGD η_large, B = ${B}`, etaLarge, B));
+    if (kind === 'amplified') {
+      for (const f of c.amplifyFactors) {
+        const amp = k * f;
+        const id = `amp-${fmtNum(f)}k`;
+        if (!(amp > 1)) {
+          skipped.push(`${id}: amplification k·${f} = ${fmtNum(amp)} ≤ 1 is plain SGD`);
+          continue;
+        }
+        plans.push(sgdPlan(id, kind, `η_small, noise ×${fmtNum(amp)} (${fmtNum(f)}·k), B = ${B}`, etaSmall, B, amp));
+      }
+    }
+    if (kind === 'small-batch') plans.push(sgdPlan('small-batch', kind, `SGD η_small, B' = ${smallBatch}`, etaSmall, smallBatch));
+    if (kind === 'isotropic') {
+      const p = sgdPlan('isotropic', kind, `η_small + isotropic noise, B = ${B}`, etaSmall, B);
+      p.optimizer = (seed) => noisySgd({ lr: etaSmall, noiseStd: noiseEstimate.find((e) => e.seed === seed)!.isotropicStd });
+      plans.push(p);
+    }
+    if (kind === 'gd-small' || kind === 'gd-large') {
+      const eta = kind === 'gd-small' ? etaSmall : etaLarge;
+      const steps = c.fullBatchBudget === 'steps' ? sgdSteps : c.epochs;
+      plans.push({
+        id: kind,
+        kind,
+        label: `GD η_${kind === 'gd-small' ? 'small' : 'large'} (full batch)`,
+        eta,
+        batch: 'full',
+        amplify: 1,
+        steps,
+        stepsPerEpoch: steps / c.epochs,
+        exampleGrads: steps * n,
+        optimizer: () => sgd({ lr: eta }),
+      });
+    }
+  }
+
+  // Tasks: every arm × seed, heaviest first so the pool ends together.
+  const tasks = plans.flatMap((p) => c.seeds.map((seed) => ({ p, seed })));
+  const order = tasks.map((_, i) => i).sort((a, b) => tasks[b].p.exampleGrads - tasks[a].p.exampleGrads || a - b);
+  const totalWork = tasks.reduce((s, t) => s + t.p.exampleGrads, 0);
+  let doneWork = 0;
+  const perArmMs: Record<string, number> = {};
+  const evalEpochs: number[] = [];
+  for (let e = c.evalEvery; e < c.epochs; e += c.evalEvery) evalEpochs.push(e);
+  evalEpochs.push(c.epochs);
+
+  const runTask = async ({ p, seed }: { p: ArmPlan; seed: number }): Promise<NoiseRun> => {
+    const tStart = performance.now();
+    const model = new Model(spec, { seed });
+    try {
+      const batch: BatchOptions = p.batch === 'full' ? { mode: 'full' } : { mode: 'shuffle', size: p.batch, ...(p.amplify > 1 ? { amplify: p.amplify } : {}) };
+      const trainer = new Trainer(model, { data: data.train, optimizer: p.optimizer(seed), batch, seed });
+      const point = (epoch: number, step: number): NoisePoint => {
+        const tr = model.evaluate(data.train);
+        const te = model.evaluate(data.test);
+        return { epoch, step, trainLoss: tr.loss, trainAccuracy: tr.accuracy, testLoss: te.loss, testAccuracy: te.accuracy };
+      };
+      const curve: NoisePoint[] = [point(0, 0)];
+      const run: NoiseRun = { seed, steps: 0, curve, diverged: false, divergedAt: null, final: null, noiseStd: p.kind === 'isotropic' ? noiseEstimate.find((e) => e.seed === seed)!.isotropicStd : null };
+      ctx.log({ phase: 'train', arm: p.id, seed, ...curve[0] });
+      for (const epoch of evalEpochs) {
+        const target = Math.round((epoch * p.steps) / c.epochs);
+        const k = target - run.steps;
+        if (k <= 0) continue;
+        const r = await trainer.run({ steps: k, chunkSize: Math.min(k, 200), signal: ctx.signal });
+        ctx.signal?.throwIfAborted();
+        run.steps += r.stepsDone;
+        doneWork += (r.stepsDone / p.steps) * p.exampleGrads;
+        ctx.progress(Math.round(doneWork), totalWork, `E3 ${p.id} seed ${seed} epoch ${epoch}`);
+        if (r.diverged) {
+          run.diverged = true;
+          run.divergedAt = r.divergedAt;
+          ctx.log({ phase: 'train', arm: p.id, seed, kind: 'diverged', divergedAt: r.divergedAt });
+          doneWork += ((p.steps - run.steps) / p.steps) * p.exampleGrads;
+          break;
+        }
+        const pt = point(epoch, run.steps);
+        curve.push(pt);
+        ctx.log({ phase: 'train', arm: p.id, seed, ...pt });
+      }
+      run.final = run.diverged ? null : curve[curve.length - 1];
+      return run;
+    } finally {
+      model.close();
+      perArmMs[p.id] = (perArmMs[p.id] ?? 0) + (performance.now() - tStart);
+    }
+  };
+  const results = new Array<NoiseRun>(tasks.length);
+  await pool(order.map((i) => async () => void (results[i] = await runTask(tasks[i]))), c.concurrency, ctx.signal);
+
+  // Per-arm summaries and the comparison with sgd-large.
+  const arms: NoiseArm[] = plans.map((p, pi) => {
+    const runs = c.seeds.map((_, si) => results[pi * c.seeds.length + si]);
+    return {
+      id: p.id,
+      kind: p.kind,
+      label: p.label,
+      eta: p.eta,
+      batch: p.batch,
+      amplify: p.amplify,
+      stepsPerRun: p.steps,
+      exampleGradsPerRun: p.exampleGrads,
+      runs,
+      diverged: runs.filter((r) => r.diverged).length,
+      testAccuracy: summarize(runs.map((r) => r.final?.testAccuracy ?? NaN)),
+      trainLoss: summarize(runs.map((r) => r.final?.trainLoss ?? NaN)),
+      vsLarge: null,
+    };
+  });
+  const large = arms.find((a) => a.id === 'sgd-large');
+  const reachLarge: string[] = [];
+  if (large) {
+    for (const a of arms) {
+      if (a === large) continue;
+      // Paired over seeds; a diverged run counts as accuracy 0 (it did not reach anything).
+      const d = c.seeds.map((_, si) => (a.runs[si].final?.testAccuracy ?? 0) - (large.runs[si].final?.testAccuracy ?? 0));
+      const se = d.length > 1 ? std(d) / Math.sqrt(d.length) : 0;
+      const meanDiff = mean(d);
+      const reaches = meanDiff >= -2 * se;
+      a.vsLarge = { meanDiff, se, reaches };
+      if (reaches) reachLarge.push(a.id);
+    }
+  }
+  ctx.progress(totalWork, totalWork, 'E3 done');
+  return {
+    experiment: 'E3-noise',
+    scale: c.scale,
+    config: structuredClone(c),
+    data: { description: data.description, source: data.source, fallback: data.fallback, nTrain: n, nTest: data.nTest, sharpnessSubset: Math.min(c.sharpness.subset, n) },
+    model: { description: describeModel(c.model, paramCount), paramCount },
+    rule:
+      `η_small = ${c.lrSmall === 'auto' ? `${c.smallFactor}·2/λ_max(θ₀ of seed ${c.seeds[0]})` : 'configured'}, ` +
+      `η_large = ${c.lrLarge === 'auto' ? `${c.lrRatio}·η_small` : 'configured'}; k = η_large/η_small; B' = round(B·η_small/η_large); ` +
+      `isotropic σ = √(k²−1)·σ_B(θ₀)`,
+    lambda0,
+    etaSmall,
+    etaLarge,
+    k,
+    smallBatch,
+    noiseEstimate,
+    skipped,
+    arms,
+    reachLarge,
+    timing: { totalMs: performance.now() - t0, perArmMs },
+  };
+}
+
+// ---- headline and table ---------------------------------------------------------------------------
+
+/**
+ * Flat headline numbers (docs/experiments.md, E3): dataset, fallback, etaSmall, etaLarge, k,
+ * smallBatch, isotropicStd (mean over seeds), sigmaB (mean over seeds); per arm id
+ * `<arm>.testAcc`, `<arm>.testAccStd`, `<arm>.trainLoss`, `<arm>.trainLossStd`, `<arm>.diverged`
+ * (runs), and except for sgd-large `<arm>.reachesLarge` and `<arm>.diffToLarge` (mean paired
+ * test-accuracy difference); `reachLarge` = comma-separated ids of the arms that reach sgd-large;
+ * `largeBeatsSmall` = sgd-small does NOT reach sgd-large.
+ */
+export function noiseHeadline(r: NoiseResult): Headline {
+  const h: Headline = {
+    dataset: r.data.description,
+    fallback: r.data.fallback,
+    etaSmall: r.etaSmall,
+    etaLarge: r.etaLarge,
+    k: r.k,
+    smallBatch: r.smallBatch,
+    sigmaB: mean(r.noiseEstimate.map((e) => e.sigmaB)),
+    isotropicStd: mean(r.noiseEstimate.map((e) => e.isotropicStd)),
+  };
+  for (const a of r.arms) {
+    h[`${a.id}.testAcc`] = a.testAccuracy.mean;
+    h[`${a.id}.testAccStd`] = a.testAccuracy.std;
+    h[`${a.id}.trainLoss`] = a.trainLoss.mean;
+    h[`${a.id}.trainLossStd`] = a.trainLoss.std;
+    h[`${a.id}.diverged`] = a.diverged;
+    if (a.vsLarge) {
+      h[`${a.id}.reachesLarge`] = a.vsLarge.reaches;
+      h[`${a.id}.diffToLarge`] = a.vsLarge.meanDiff;
+    }
+  }
+  h.reachLarge = r.reachLarge.join(',');
+  const small = r.arms.find((a) => a.id === 'sgd-small');
+  h.largeBeatsSmall = small?.vsLarge ? !small.vsLarge.reaches : null;
+  return h;
+}
+
+/** The E3 table for the report: one row per arm. */
+export function noiseTable(r: NoiseResult): ReportTable {
+  const cell = (s: NoiseArmSummary): TableCell => ({ mean: s.mean, std: s.std, n: s.n });
+  return {
+    id: 'e3-arms',
+    title: 'E3: final train loss and test accuracy per arm (mean ± std over seeds)',
+    caption:
+      `Scale ${r.scale}; ${r.data.description}${r.data.fallback ? ` (FALLBACK: ${r.data.fallback})` : ''}; ${r.model.description}; seeds ` +
+      `${r.config.seeds.join(', ')}; ${r.config.epochs} epochs. ${r.rule}: η_small = ${fmtNum(r.etaSmall)}, η_large = ${fmtNum(r.etaLarge)}, ` +
+      `k = ${fmtNum(r.k)}. "reaches large" = paired mean difference to SGD η_large ≥ −2 standard errors.`,
+    columns: ['arm', 'η', 'batch', 'noise', 'steps', 'train loss', 'test accuracy', 'Δ test acc vs large', 'reaches large', 'diverged runs'],
+    rows: r.arms.map((a) => [
+      a.label,
+      a.eta,
+      a.batch === 'full' ? 'full' : a.batch,
+      a.kind === 'amplified' ? `×${fmtNum(a.amplify)} mini-batch` : a.kind === 'isotropic' ? `σ = ${fmtNum(mean(a.runs.map((x) => x.noiseStd ?? NaN)))}` : a.batch === 'full' ? 'none' : 'mini-batch',
+      a.stepsPerRun,
+      cell(a.trainLoss),
+      cell(a.testAccuracy),
+      a.vsLarge ? a.vsLarge.meanDiff : null,
+      a.vsLarge ? a.vsLarge.reaches : null,
+      a.diverged,
+    ]),
+  };
+}
+
+// ---- the definition -------------------------------------------------------------------------------
+
+export const noiseExperiment: ExperimentDefinition<NoiseConfig, NoiseResult> = {
+  name: 'noise',
+  title: 'E3 noise: at a fixed budget, does extra gradient noise at a small learning rate recover what a large learning rate gives?',
+  presets: noisePresets,
+  validate(config: unknown): NoiseConfig {
+    validateNoiseConfig(config);
+    return config;
+  },
+  run(config, ctx) {
+    return runNoise(config, ctx);
+  },
+  headline: noiseHeadline,
+  async figures(result): Promise<Figure[]> {
+    const { noiseFigures } = await import('./noise-figures.js');
+    return noiseFigures(result);
+  },
+};
