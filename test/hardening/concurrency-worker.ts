@@ -23,7 +23,9 @@ async function main(): Promise<void> {
   const runs: Promise<unknown>[] = [];
   for (let k = 0; k < (d.models ?? 1); k++) {
     const t = makeTrainer(CONFIGS[k % CONFIGS.length]!);
-    runs.push(t.run({ steps: 1e7, chunkSize: 1e6 }));
+    // Chunks of ~50-200 ms: terminate() cannot cancel a chunk already on the thread pool, it
+    // waits for it (Node drains pending work before tearing the environment down).
+    runs.push(t.run({ steps: 1e7, chunkSize: 2000 }));
   }
   parentPort!.postMessage('started');
   await Promise.all(runs);
