@@ -1,19 +1,108 @@
-/** bigstep: fast CPU neural-network training for Node.js. */
+/**
+ * bigstep: fast CPU neural-network training for Node.js — models, data sets, optimizers and
+ * schedules, trainers, checkpoints and curvature/trajectory measurements. The experiments, run
+ * directories, report and sweeps are in the `bigstep/experiments` entry point (it loads the
+ * plotting libraries; this one does not).
+ *
+ * @module bigstep
+ */
+
+// ---- Models -------------------------------------------------------------------------------------
 export { Model, describe, type Examples, type Evaluation } from './model/model.js';
 export { mlp, smallCnn, resnet, type ModelSpec, type LayerSpec, type LossName } from './model/spec.js';
-export { sgd, gd, compilePlan, type OptimizerSpec, type TransformSpec } from './optim/optimizer.js';
-export { constant, switchAt, type ScheduleSpec } from './optim/schedules.js';
-export { Trainer, type TrainerOptions, type BatchOptions, type BatchMode, type RunOptions, type RunResult, type StepResult } from './train/trainer.js';
-export { info, setThreads } from './info.js';
+export type { NativeLayout, TensorEntry } from './native/binding.js';
+
+// ---- Optimizers and schedules -------------------------------------------------------------------
+export {
+  sgd,
+  gd,
+  noisySgd,
+  chain,
+  clipGlobalNorm,
+  addWeightDecay,
+  gaussianNoise,
+  momentum,
+  scaleByLearningRate,
+  decoupledWeightDecay,
+  amplifyCoefficient,
+  parameterMask,
+  isWeight,
+  isBiasOrNorm,
+  type OptimizerSpec,
+  type TransformSpec,
+  type NoiseMode,
+} from './optim/optimizer.js';
+export { constant, switchAt, stepDecay, cosine, piecewise, withWarmup, scheduleLr, type ScheduleSpec } from './optim/schedules.js';
+
+// ---- Training and checkpoints -------------------------------------------------------------------
+export {
+  Trainer,
+  type TrainerOptions,
+  type TrainerState,
+  type BatchOptions,
+  type BatchMode,
+  type RunOptions,
+  type RunResult,
+  type StepResult,
+} from './train/trainer.js';
+export {
+  MultiTrainer,
+  gemmBench,
+  type MultiTrainerOptions,
+  type MultiModelOptions,
+  type MultiRunOptions,
+  type MultiRunResult,
+  type MultiModelResult,
+} from './train/multi-trainer.js';
+export {
+  saveCheckpoint,
+  loadCheckpoint,
+  readCheckpoint,
+  encodeCheckpoint,
+  decodeCheckpoint,
+  CheckpointError,
+  CHECKPOINT_MAGIC,
+  CHECKPOINT_VERSION,
+  type CheckpointHeader,
+} from './train/checkpoint.js';
+
+// ---- Measurement: curvature and trajectories -----------------------------------------------------
+export { hessianVectorProduct, topEigenvalue, topEigenvalues, hessianTrace, type SharpnessOptions } from './measure/sharpness.js';
+export { distance, interpolationLosses, projectTrajectory, filterNormalizedDirection, lossSurface } from './measure/trajectory.js';
+
+// ---- Data sets ----------------------------------------------------------------------------------
 export {
   loadDataset,
   synthetic,
   normalize,
   subset,
+  DATASET_NAMES,
+  SYNTHETIC_KINDS,
+  DatasetNotFoundError,
+  DatasetFileError,
+  ChecksumError,
+  DownloadError,
   type Dataset,
   type DatasetSplits,
+  type DatasetName,
   type LoadDatasetOptions,
+  type Checksum,
+  type ChannelStats,
+  type SubsetOptions,
   type SyntheticSpec,
+  type SplitSizes,
+  type TeacherOptions,
+  type GaussianMixtureOptions,
+  type TwoSpiralsOptions,
+  type TeacherRegressionOptions,
+  type TeacherClassificationOptions,
+  type LinearlySeparableOptions,
+  type DatasetFileErrorCode,
+  type SearchedLocation,
 } from './data/index.js';
 export { toExamples } from './data/examples.js';
-export { MultiTrainer, gemmBench, type MultiTrainerOptions, type MultiModelOptions, type MultiRunOptions, type MultiRunResult, type MultiModelResult } from './train/multi-trainer.js';
+
+// ---- The addon ----------------------------------------------------------------------------------
+export { info, setThreads, type BigstepInfo } from './info.js';
+export type { NativeInfo, BlasCoreSource } from './native/binding.js';
+export type { Seed } from './util/random.js';

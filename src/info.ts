@@ -1,5 +1,6 @@
 import { blasCoreSource, native, type BlasCoreSource, type NativeInfo } from './native/binding.js';
 
+/** What {@link info} returns: the addon's build and runtime facts, and who chose the OpenBLAS kernels. */
 export interface BigstepInfo extends NativeInfo {
   /** Who chose the OpenBLAS kernels: the user (OPENBLAS_CORETYPE), bigstep (from CPU flags), or OpenBLAS. */
   blasCoreSource: BlasCoreSource;

@@ -36,6 +36,8 @@ export {
   linearlySeparable,
   SYNTHETIC_KINDS,
   type SyntheticSpec,
+  type SplitSizes,
+  type TeacherOptions,
   type GaussianMixtureOptions,
   type TwoSpiralsOptions,
   type TeacherRegressionOptions,

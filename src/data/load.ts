@@ -27,6 +27,7 @@ import { type CifarSource, DATASET_NAMES, type DatasetName, type DatasetSource, 
 import { extractTarMembers } from './tar.js';
 import type { DatasetSplits } from './types.js';
 
+/** Where {@link loadDataset} looks for files, whether and from where it downloads, and how it reports. */
 export interface LoadDatasetOptions {
   /** Directory holding the dataset's files; searched first. */
   dir?: string;

@@ -5,7 +5,9 @@
 import type { Checksum } from './download.js';
 import { CIFAR10_FORMAT, CIFAR100_COARSE_FORMAT, CIFAR100_FINE_FORMAT, type CifarFormat } from './cifar.js';
 
+/** The named data sets {@link loadDataset} knows. */
 export type DatasetName = 'mnist' | 'fashion-mnist' | 'cifar10' | 'cifar100';
+/** Every {@link DatasetName}. */
 export const DATASET_NAMES: readonly DatasetName[] = ['mnist', 'fashion-mnist', 'cifar10', 'cifar100'];
 
 /** Debian's `dataset-fashion-mnist` package installs the four .gz files here. */

@@ -33,6 +33,7 @@ export function take(ds: Dataset, indices: ArrayLike<number>, name = `${ds.name}
   return out;
 }
 
+/** Which examples {@link subset} keeps. */
 export type SubsetOptions =
   /** The first `n` examples. */
   | { n: number; seed?: undefined; perClass?: undefined }

@@ -53,6 +53,7 @@ function splits(kind: string, opts: SplitSizes, make: (n: number, rng: Rng) => O
   };
 }
 
+/** Options of the `gaussian-mixture` synthetic data set (see {@link SyntheticSpec}). */
 export interface GaussianMixtureOptions extends SplitSizes {
   /** Number of classes (components), ≥ 2. */
   k: number;
@@ -89,6 +90,7 @@ export function gaussianMixture(opts: GaussianMixtureOptions): DatasetSplits {
   });
 }
 
+/** Options of the `two-spirals` synthetic data set (see {@link SyntheticSpec}). */
 export interface TwoSpiralsOptions extends SplitSizes {
   /** Number of turns of each spiral. Default 1.5. */
   turns?: number;
@@ -116,6 +118,7 @@ export function twoSpirals(opts: TwoSpiralsOptions): DatasetSplits {
   });
 }
 
+/** The random teacher network shared by the `teacher-*` synthetic data sets. */
 export interface TeacherOptions extends SplitSizes {
   /** Input dimension; inputs are x ~ N(0, I_d). */
   d: number;
@@ -164,6 +167,7 @@ function gaussianInputs(n: number, d: number, rng: Rng): Float32Array {
   return x;
 }
 
+/** Options of the `teacher-regression` synthetic data set (see {@link SyntheticSpec}). */
 export interface TeacherRegressionOptions extends TeacherOptions {
   /** Output dimension. Default 1. */
   targetDim?: number;
@@ -189,6 +193,7 @@ export function teacherRegression(opts: TeacherRegressionOptions): DatasetSplits
   });
 }
 
+/** Options of the `teacher-classification` synthetic data set (see {@link SyntheticSpec}). */
 export interface TeacherClassificationOptions extends TeacherOptions {
   /** Number of classes (teacher outputs); label = argmax. Default 2. */
   numClasses?: number;
@@ -214,6 +219,7 @@ export function teacherClassification(opts: TeacherClassificationOptions): Datas
   });
 }
 
+/** Options of the `linearly-separable` synthetic data set (see {@link SyntheticSpec}). */
 export interface LinearlySeparableOptions extends SplitSizes {
   d: number;
   /** Points with |w·x| < margin are redrawn (w a unit vector), so the classes are separated by a gap of 2·margin. Default 0.1, at most 2. */
@@ -264,6 +270,7 @@ export type SyntheticSpec =
   | ({ kind: 'teacher-classification' } & TeacherClassificationOptions)
   | ({ kind: 'linearly-separable' } & LinearlySeparableOptions);
 
+/** The `kind`s of {@link SyntheticSpec}. */
 export const SYNTHETIC_KINDS = ['gaussian-mixture', 'two-spirals', 'teacher-regression', 'teacher-classification', 'linearly-separable'] as const;
 
 /** Generates the synthetic dataset described by `spec`. */

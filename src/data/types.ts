@@ -19,6 +19,7 @@ export interface Dataset {
   targetDim?: number;
 }
 
+/** The train and test splits of a data set. */
 export interface DatasetSplits {
   train: Dataset;
   test: Dataset;

@@ -8,11 +8,13 @@ export interface Examples {
   y: Int32Array | Float32Array;
 }
 
+/** Result of {@link Model.evaluate}: mean loss and accuracy over `n` examples. */
 export interface Evaluation {
   /** Mean loss over the examples. */
   loss: number;
   /** Fraction of argmax == label (NaN for regression). */
   accuracy: number;
+  /** Number of examples evaluated. */
   n: number;
 }
 
@@ -50,10 +52,12 @@ export class Model {
     this.init(options.seed ?? 0);
   }
 
+  /** Numbers per example (the product of `spec.input`). */
   get inputSize(): number {
     return this.layout.inputSize;
   }
 
+  /** Network outputs per example (classes, or regression targets). */
   get outputSize(): number {
     return this.layout.outputSize;
   }
@@ -116,6 +120,7 @@ export class Model {
     return copy;
   }
 
+  /** True for softmax cross-entropy (labels are class indices), false for MSE regression. */
   isClassifier(): boolean {
     return (this.spec.loss ?? 'softmax-cross-entropy') === 'softmax-cross-entropy';
   }

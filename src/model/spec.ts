@@ -3,6 +3,7 @@
  * Activations are NCHW per batch; an example is `[features]` or `[channels, height, width]`.
  */
 
+/** One layer of a {@link ModelSpec}, as plain data. */
 export type LayerSpec =
   /** y[N,units] = x·Wᵀ + b, W [units, in]. A [C,H,W] input is flattened implicitly. */
   | { type: 'dense'; units: number; bias?: boolean; init?: 'he' | 'xavier' }
@@ -19,11 +20,14 @@ export type LayerSpec =
   | { type: 'resblock'; units: number; stride?: number; batchnorm?: boolean }
   | { type: 'batchnorm' };
 
+/** The training loss: softmax cross-entropy over class indices, or mean squared error over float targets. */
 export type LossName = 'softmax-cross-entropy' | 'mse';
 
+/** A network as plain data (JSON-able): input shape, layers in order, loss. Build one with {@link mlp}, {@link smallCnn} or {@link resnet}, or write it out. */
 export interface ModelSpec {
   /** Per-example input shape: [features] or [channels, height, width]. */
   input: number[];
+  /** Layers applied in order; the last one produces the outputs. */
   layers: LayerSpec[];
   /** Default: softmax-cross-entropy (labels are Int32Array class indices). */
   loss?: LossName;

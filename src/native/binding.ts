@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { LandscapeNative } from './landscape-types.js';
 
+/** One named parameter (or state) tensor in the flat layout: `params.subarray(offset, offset + size)`. */
 export interface TensorEntry {
   name: string;
   shape: number[];
@@ -23,6 +24,11 @@ export interface TensorEntry {
   init: string;
 }
 
+/**
+ * Flat layout of a model (from {@link describe} or `model.layout`): every parameter tensor's name,
+ * shape and offset in the one Float32Array of parameters, the same for the non-trainable state,
+ * and the input/output sizes.
+ */
 export interface NativeLayout {
   params: TensorEntry[];
   paramCount: number;
@@ -34,6 +40,7 @@ export interface NativeLayout {
   layerOutputShapes: number[][];
 }
 
+/** What the native addon was built with: BLAS vendor (`portable` = bigstep's own GEMM, no BLAS), OpenBLAS kernel family, BLAS threads, SIMD level, N-API version. */
 export interface NativeInfo {
   blasVendor: 'openblas' | 'portable';
   blasCore: string;

@@ -29,6 +29,7 @@ import { constant, type ScheduleSpec } from './schedules.js';
  */
 export type NoiseMode = 'std' | 'norm' | 'relative';
 
+/** One gradient transform of an optimizer chain, as plain data (see the module comment for each `kind`). */
 export type TransformSpec =
   | { kind: 'clipGlobalNorm'; maxNorm: number }
   | { kind: 'addWeightDecay'; weightDecay: number; mask?: Uint8Array }
@@ -37,6 +38,7 @@ export type TransformSpec =
   | { kind: 'scaleByLearningRate' }
   | { kind: 'decoupledWeightDecay'; weightDecay: number; mask?: Uint8Array };
 
+/** An optimizer as plain data: the transform chain applied to the gradient, and the learning-rate schedule. Build one with {@link sgd}, {@link noisySgd} or {@link chain}. */
 export interface OptimizerSpec {
   transforms: TransformSpec[];
   schedule: ScheduleSpec;

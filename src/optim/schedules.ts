@@ -13,6 +13,7 @@ export type ScheduleSpec =
   | { kind: 'piecewise'; boundaries: number[]; values: number[]; warmupSteps?: number };
 // With warmupSteps = w > 0, any schedule is multiplied by (t + 1)/w for t < w.
 
+/** η(t) = lr (a constant learning rate). */
 export const constant = (lr: number): ScheduleSpec => ({ kind: 'constant', lr });
 
 /** η = before for t < step, then after: the escape experiment's switch from a small to a large rate. */

@@ -62,8 +62,8 @@ export interface CheckpointHeader {
   optStateCount: number;
   /** Training examples (length of the epoch order). */
   n: number;
-  /** Payload sections, in order: name, element type, element count. */
-  sections: Array<{ name: string; type: SectionType; length: number }>;
+  /** Payload sections, in order: name, element type (float32, float64, int32, uint64), element count. */
+  sections: Array<{ name: string; type: 'f32' | 'f64' | 'i32' | 'u64'; length: number }>;
 }
 
 /** A checkpoint that cannot be read or does not fit the trainer. `file` names it; `code` is ERR_BIGSTEP_CHECKPOINT. */

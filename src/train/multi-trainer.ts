@@ -14,6 +14,7 @@ export interface MultiModelOptions {
   noiseSeed?: number;
 }
 
+/** What a {@link MultiTrainer} trains: one data set and batching shared by K models, each with its own optimizer. */
 export interface MultiTrainerOptions {
   data: Examples;
   /** K ≥ 1 models of the same architecture; each gets its own optimizer (learning rate, schedule, noise). */
@@ -24,14 +25,17 @@ export interface MultiTrainerOptions {
   seed?: number;
 }
 
+/** Options of {@link MultiTrainer.run}. */
 export interface MultiRunOptions {
   steps: number;
   /** Steps per native async call (default 50): progress and cancellation happen between chunks. */
   chunkSize?: number;
   signal?: AbortSignal;
+  /** Called after each chunk with the shared steps done and the number of models not diverged. */
   onChunk?: (progress: { stepsDone: number; steps: number; alive: number }) => void;
 }
 
+/** One model's part of a {@link MultiRunResult}. */
 export interface MultiModelResult {
   /** Per-step batch loss / learning rate / accuracy for the updates this model applied (as a solo Trainer's RunResult). */
   loss: Float64Array;
@@ -42,6 +46,7 @@ export interface MultiModelResult {
   divergedAt: number | null;
 }
 
+/** Result of {@link MultiTrainer.run}: shared steps and one {@link MultiModelResult} per model. */
 export interface MultiRunResult {
   /** Shared steps taken (stops early only when every model has diverged, or on abort). */
   stepsDone: number;
@@ -116,9 +121,9 @@ export class MultiTrainer {
   readonly spec: ModelSpec;
   readonly count: number;
   readonly paramCount: number;
-  /** [K, paramCount]: model k's parameters at k·paramCount (see `paramsOf`). */
+  /** Shape (K, paramCount): model k's parameters at k·paramCount (see `paramsOf`). */
   readonly params: Float32Array;
-  /** [K, paramCount]: each model's last gradient. */
+  /** Shape (K, paramCount): each model's last gradient. */
   readonly grads: Float32Array;
   private readonly handle: NativeMultiHandle;
   private readonly job: NativeMultiJob;

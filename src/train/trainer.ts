@@ -3,6 +3,7 @@ import type { Examples, Model } from '../model/model.js';
 import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
 import { RNG_STREAM, seedRngState } from './rng.js';
 
+/** How batches are drawn each step; see {@link BatchOptions}. */
 export type BatchMode = 'full' | 'sequential' | 'shuffle' | 'replacement';
 
 /**
@@ -20,6 +21,7 @@ export interface BatchOptions {
   amplify?: number;
 }
 
+/** What a {@link Trainer} trains on and how: data set, optimizer, batching, seed. */
 export interface TrainerOptions {
   data: Examples;
   optimizer: OptimizerSpec;
@@ -28,6 +30,7 @@ export interface TrainerOptions {
   seed?: number;
 }
 
+/** Result of one synchronous {@link Trainer.step}. */
 export interface StepResult {
   /** Mean loss of the batch, before the update. */
   loss: number;
@@ -37,6 +40,7 @@ export interface StepResult {
   diverged: boolean;
 }
 
+/** Result of {@link Trainer.run}: steps done, divergence (a result, never an exception) and per-step logs. */
 export interface RunResult {
   stepsDone: number;
   diverged: boolean;
@@ -49,11 +53,13 @@ export interface RunResult {
   accuracy: Float64Array;
 }
 
+/** Options of {@link Trainer.run}. */
 export interface RunOptions {
   steps: number;
   /** Steps per native async call (default 50): progress, logging and cancellation happen between chunks. */
   chunkSize?: number;
   signal?: AbortSignal;
+  /** Called after each chunk with the steps done in this run, the global step and the last batch loss. */
   onChunk?: (progress: { stepsDone: number; steps: number; step: number; loss: number }) => void;
 }
 
@@ -93,6 +99,7 @@ function checkPositiveInteger(value: unknown, param: string): number {
  */
 export class Trainer {
   readonly model: Model;
+  /** @internal The plain-data job the native loop runs (TS-owned buffers). */
   readonly job: NativeTrainJob;
   private running = false;
 
@@ -131,6 +138,7 @@ export class Trainer {
     return this.job.counters[0];
   }
 
+  /** Completed passes over the data (batch modes `sequential` and `shuffle`). */
   get epoch(): number {
     return this.job.counters[2];
   }

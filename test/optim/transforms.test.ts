@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 
-import { Model, Trainer, compilePlan, sgd, type TransformSpec } from '../../src/index.js';
+import { Model, Trainer, sgd, type TransformSpec } from '../../src/index.js';
 import {
   addWeightDecay,
   amplifyCoefficient,
   chain,
   clipGlobalNorm,
+  compilePlan,
   decoupledWeightDecay,
   gaussianNoise,
   isBiasOrNorm,
