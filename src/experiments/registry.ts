@@ -19,6 +19,7 @@ export interface RunDescription {
   seeds: unknown;
 }
 
+/** An experiment as the CLI, run directories and report see it: its definition plus the paper claim it tests. */
 export interface RegisteredExperiment {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   definition: ExperimentDefinition<any, any>;

@@ -4,11 +4,13 @@
  */
 import type { Figure } from '../report/plot.js';
 
+/** Preset sizes: `tiny` (seconds, for tests), `quick` (minutes, `npm start`), `paper` (the paper's sizes). */
 export type Scale = 'tiny' | 'quick' | 'paper';
 
 /** Scalar headline numbers written to summary.json under `headline` (documented in docs/experiments.md). */
 export type Headline = Record<string, number | string | boolean | null>;
 
+/** What an experiment gets from the run directory machinery: where to write, a metrics log, progress, abort. */
 export interface RunContext {
   /** The run directory (exists; the experiment may write extra files into it, atomically). */
   dir: string;
@@ -20,6 +22,7 @@ export interface RunContext {
   signal?: AbortSignal;
 }
 
+/** The contract of an experiment: presets, config validation, the run, its headline numbers and figures. */
 export interface ExperimentDefinition<Config, Result> {
   name: 'landscape' | 'escape' | 'noise';
   /** One-line description for the CLI and the report. */
@@ -27,7 +30,10 @@ export interface ExperimentDefinition<Config, Result> {
   presets: Record<Scale, Config>;
   /** Throws TypeError/RangeError naming the field (e.g. `config.steps`). Returns the resolved config. */
   validate(config: unknown): Config;
+  /** Runs the experiment with a validated config. */
   run(config: Config, context: RunContext): Promise<Result>;
+  /** The scalar headline numbers of a result (summary.json `headline`). */
   headline(result: Result): Headline;
+  /** The figures of a result, rendered to SVG and PNG. */
   figures(result: Result, config: Config): Promise<Figure[]>;
 }

@@ -7,11 +7,13 @@ import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 
+/** A rendered chart: SVG text and a PNG image. */
 export interface RenderedChart {
   svg: string;
   png: Buffer;
 }
 
+/** A figure of an experiment: a rendered chart with an id, title and caption. */
 export interface Figure extends RenderedChart {
   id: string;
   title: string;

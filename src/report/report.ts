@@ -16,6 +16,7 @@ import { packageVersion, type RunEnvironment } from '../run/env.js';
 import { COMPLETE_STATUSES, validateSummary, type ReportTable, type RunSummary, type TableCell } from '../run/schema.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
+/** Options of {@link writeReport}. */
 export interface WriteReportOptions {
   /** Only these run directories (paths); default: every run directory found under `dir`. */
   runs?: string[];
@@ -25,6 +26,7 @@ export interface WriteReportOptions {
   title?: string;
 }
 
+/** What {@link writeReport} wrote and which runs it included or skipped. */
 export interface ReportOutcome {
   /** Path of report.html. */
   file: string;

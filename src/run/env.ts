@@ -26,6 +26,7 @@ export function packageVersion(): string {
   }
 }
 
+/** env.json: the package, Node, BLAS, CPU and OS a run ran on. */
 export interface RunEnvironment {
   schema: 'bigstep/run-env@1';
   packageVersion: string;

@@ -35,8 +35,10 @@ import {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyDefinition = ExperimentDefinition<any, any>;
 
+/** Receives progress: `done` of `total` units, with an optional short label. */
 export type ProgressSink = (done: number, total: number, label?: string) => void;
 
+/** Options of {@link runExperiment} (and, in part, {@link planRun}). */
 export interface RunExperimentOptions {
   /** Parent directory of run directories (created if missing). */
   out: string;
@@ -54,6 +56,7 @@ export interface RunExperimentOptions {
   scale?: string;
 }
 
+/** Where and with what config a run will happen: the result of {@link planRun}. */
 export interface RunPlan {
   /** The resolved, validated config (seed applied). */
   config: unknown;
@@ -66,6 +69,7 @@ export interface RunPlan {
   dir: string;
 }
 
+/** The result of {@link runExperiment}: the plan, the final status and summary.json. */
 export interface RunOutcome extends RunPlan {
   status: RunStatus;
   /** True when a complete run already existed and nothing was run. */

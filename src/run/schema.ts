@@ -20,6 +20,7 @@ import type { Headline } from '../experiments/types.js';
 export const SUMMARY_SCHEMA = 'bigstep/run-summary@1';
 export const ENV_SCHEMA = 'bigstep/run-env@1';
 
+/** Status of a run in summary.json; `finished` and `diverged` mean complete. */
 export type RunStatus = 'finished' | 'diverged' | 'aborted' | 'failed';
 export const RUN_STATUSES: readonly RunStatus[] = ['finished', 'diverged', 'aborted', 'failed'];
 /** Statuses of a complete run (rerunning it is a no-op). */
@@ -28,6 +29,7 @@ export const COMPLETE_STATUSES: readonly RunStatus[] = ['finished', 'diverged'];
 /** A cell of a report table: a number, text, empty, or mean ± std over n seeds. */
 export type TableCell = number | string | boolean | null | { mean: number | null; std: number | null; n: number };
 
+/** A table of a run, shown in the report (summary.json `tables`). */
 export interface ReportTable {
   id: string;
   title: string;
@@ -36,6 +38,7 @@ export interface ReportTable {
   rows: TableCell[][];
 }
 
+/** A figure of a run, as summary.json lists it. */
 export interface FigureEntry {
   id: string;
   title: string;
@@ -45,6 +48,7 @@ export interface FigureEntry {
   png: string;
 }
 
+/** summary.json: what ran, its status, headline numbers, tables, figures and timing (written last). */
 export interface RunSummary {
   schema: typeof SUMMARY_SCHEMA;
   experiment: string;
