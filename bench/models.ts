@@ -50,14 +50,9 @@ function resnetFlops(w: number): number {
   return flops + 2 * c * 10;
 }
 
-// The PyTorch peer's MaxPool2d(2) has stride 2. smallCnn()'s maxpool omits `stride`, which the
-// spec conversion (binding/spec.cpp) reads as stride 1 (23×23 output, 4× the fc1 weights), so the
-// bench states the stride explicitly to compare the same network.
-const cnnSpec: ModelSpec = (() => {
-  const s = smallCnn();
-  s.layers = s.layers.map((l) => (l.type === 'maxpool' ? { ...l, stride: 2 } : l));
-  return s;
-})();
+// The same network as the PyTorch peer: smallCnn()'s maxpool is 2×2 with stride 2 like MaxPool2d(2)
+// (a 12×12×64 pool output; pools without `stride` default to stride = kernel).
+const cnnSpec: ModelSpec = smallCnn();
 
 const mlpSpec = mlp({ input: 784, hidden: [1024, 1024], outputs: 10 });
 const mlpSizes = [784, 1024, 1024, 10];

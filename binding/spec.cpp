@@ -76,6 +76,9 @@ ModelSpec to_model_spec(Napi::Value value) {
     if (get_optional(l, "units", &v)) ls.units = (int)as_integer(v, p + ".units", 1, 1 << 24);
     if (get_optional(l, "kernel", &v)) ls.kernel = (int)as_integer(v, p + ".kernel", 1, 1 << 16);
     if (get_optional(l, "stride", &v)) ls.stride = (int)as_integer(v, p + ".stride", 0, 1 << 16);
+    // A pool without `stride` has stride = kernel (non-overlapping windows, PyTorch's MaxPool2d /
+    // AvgPool2d default); native/model.h spells that stride 0. Convolutions and resblocks: 1.
+    else if (ls.kind == LayerKind::MaxPool || ls.kind == LayerKind::AvgPool) ls.stride = 0;
     if (get_optional(l, "padding", &v)) ls.padding = (int)as_integer(v, p + ".padding", 0, 1 << 16);
     if (get_optional(l, "bias", &v)) ls.bias = as_bool(v, p + ".bias");
     if (get_optional(l, "batchnorm", &v)) ls.batchnorm = as_bool(v, p + ".batchnorm");

@@ -42,7 +42,10 @@ struct LayerSpec {
   LayerKind kind = LayerKind::Dense;
   int units = 0;     // dense: output features; conv2d / resblock: output channels
   int kernel = 0;    // conv2d: square kernel size; pools: window size
-  int stride = 1;    // conv2d / pools (0 for pools means stride = kernel) / resblock
+  // conv2d / resblock: default 1. Pools: 0 means stride = kernel (non-overlapping windows, as
+  // PyTorch's MaxPool2d/AvgPool2d); the JS spec conversion (binding/spec.cpp) gives a pool without
+  // `stride` stride 0, i.e. stride = kernel.
+  int stride = 1;
   int padding = 0;   // conv2d
   bool bias = true;  // dense / conv2d
   bool batchnorm = false;  // resblock: batch norm after each conv

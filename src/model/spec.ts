@@ -9,7 +9,9 @@ export type LayerSpec =
   | { type: 'dense'; units: number; bias?: boolean; init?: 'he' | 'xavier' }
   /** Square kernel, W [units, in_c, k, k], zero padding. */
   | { type: 'conv2d'; units: number; kernel: number; stride?: number; padding?: number; bias?: boolean; init?: 'he' | 'xavier' }
+  /** Max over kernel×kernel windows. `stride` defaults to `kernel` (non-overlapping windows, like PyTorch's `MaxPool2d(k)`); 0 also means `kernel`. */
   | { type: 'maxpool'; kernel: number; stride?: number }
+  /** Mean over kernel×kernel windows. `stride` defaults to `kernel`, as for `maxpool`. */
   | { type: 'avgpool'; kernel: number; stride?: number }
   | { type: 'globalavgpool' }
   | { type: 'flatten' }
@@ -53,8 +55,9 @@ export function mlp(options: {
 }
 
 /**
- * The small CNN of the benchmarks: conv3×3-c1 → relu → conv3×3-c2 → relu → maxpool 2 →
- * dense-hidden → relu → dense-outputs (defaults 32, 64, 128 on 28×28×1 like PyTorch's MNIST example).
+ * The small CNN of the benchmarks: conv3×3-c1 → relu → conv3×3-c2 → relu → maxpool 2×2 stride 2 →
+ * dense-hidden → relu → dense-outputs (defaults 32, 64, 128 on 28×28×1 like PyTorch's MNIST example:
+ * a 12×12×64 pool output and 1,199,882 parameters).
  */
 export function smallCnn(
   options: { input?: number[]; channels?: [number, number]; hidden?: number; outputs?: number } = {},
@@ -67,7 +70,7 @@ export function smallCnn(
       { type: 'relu' },
       { type: 'conv2d', units: c2, kernel: 3 },
       { type: 'relu' },
-      { type: 'maxpool', kernel: 2 },
+      { type: 'maxpool', kernel: 2, stride: 2 },
       { type: 'dense', units: options.hidden ?? 128 },
       { type: 'relu' },
       { type: 'dense', units: options.outputs ?? 10 },
