@@ -197,11 +197,20 @@ function loadAddon(): NativeAddon {
   const require = createRequire(import.meta.url);
   const addon = require(found) as NativeAddon;
   addonPath = found;
-  if (found === prebuilt && !process.env.BIGSTEP_QUIET) {
-    process.stderr.write(
-      'bigstep: using the prebuilt portable addon (no BLAS, generic x86-64). For full speed: ' +
-        'apt-get install g++ cmake libopenblas-dev pkg-config, then `npx bigstep build`. (BIGSTEP_QUIET=1 hides this.)\n',
-    );
+  // Say how to get full speed when running without BLAS (npm hides the build's own warning).
+  // Not for an addon chosen explicitly with BIGSTEP_ADDON (tests, sanitizer builds).
+  if (!process.env.BIGSTEP_QUIET && found !== process.env.BIGSTEP_ADDON) {
+    if (found === prebuilt) {
+      process.stderr.write(
+        'bigstep: using the prebuilt portable addon (no BLAS, generic x86-64). For full speed: ' +
+          'apt-get install g++ cmake libopenblas-dev pkg-config, then `npx bigstep build`. (BIGSTEP_QUIET=1 hides this.)\n',
+      );
+    } else if (addon.info().blasVendor === 'portable') {
+      process.stderr.write(
+        'bigstep: the addon was built without a system BLAS (portable GEMM, several times slower). For full speed: ' +
+          'apt-get install libopenblas-dev pkg-config, then `npx bigstep build`. (BIGSTEP_QUIET=1 hides this.)\n',
+      );
+    }
   }
   return addon;
 }
