@@ -3,6 +3,7 @@
  * directory machinery (src/run/), the CLI and the report treat them alike.
  */
 import type { Figure } from '../report/plot.js';
+import type { ResumeStore } from '../run/resume.js';
 
 /** Preset sizes: `tiny` (seconds, for tests), `quick` (minutes, `npm start`), `paper` (the paper's sizes). */
 export type Scale = 'tiny' | 'quick' | 'paper';
@@ -20,6 +21,12 @@ export interface RunContext {
   progress(done: number, total: number, label?: string): void;
   /** Aborted on Ctrl-C: stop at the next safe point (results so far are not written as finished). */
   signal?: AbortSignal;
+  /**
+   * Units and checkpoints of this run directory (set by `runExperiment`): an experiment that runs
+   * its work as `resume.unit(key, fn)` continues after a kill instead of starting over. Absent:
+   * nothing is kept (use `resumeStoreOf(ctx)` from src/run/resume.ts to handle both).
+   */
+  resume?: ResumeStore;
 }
 
 /** The contract of an experiment: presets, config validation, the run, its headline numbers and figures. */

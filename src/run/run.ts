@@ -6,8 +6,13 @@
  * (or 'diverged') means the directory is complete.
  *
  * - A complete run is not run again: `runExperiment` returns it with `skipped: true` (unless `force`).
- * - An interrupted run (no summary, or status aborted/failed) restarts from scratch in the same
- *   directory (see RESUME HOOK below for where resuming from checkpoints plugs in).
+ * - An interrupted run (killed: no summary; or status aborted/failed) resumes in the same
+ *   directory: its result files are removed, `checkpoints/` is kept, and the experiment gets a
+ *   `ResumeStore` on it (`context.resume`, src/run/resume.ts) that hands back the units finished
+ *   in earlier lives (re-emitting their metrics records, so metrics.jsonl is rewritten with the
+ *   same lines) and lets a half-done unit continue from its last partial checkpoint. The result is
+ *   bitwise the same as an uninterrupted run's; summary.json adds `restarts` and `resumed`.
+ *   `checkpoints/` is removed once the run is complete, and by `force`.
  * - Aborting `signal` (Ctrl-C in the CLI) stops the experiment at its next safe point and writes
  *   status 'aborted'; no result.json or figures are written.
  * - An exception inside the experiment (or its figures) writes status 'failed' with the message and
@@ -21,6 +26,7 @@ import { describeGeneric, type RegisteredExperiment, type RunDescription } from 
 import type { ExperimentDefinition, Headline, RunContext, Scale } from '../experiments/types.js';
 import { fsyncDir, writeFileAtomic } from '../util/atomic.js';
 import { collectEnvironment, packageVersion } from './env.js';
+import { ResumeStore } from './resume.js';
 import { canonicalJson, sha256Hex, toJson, toPlain } from './json.js';
 import {
   COMPLETE_STATUSES,
@@ -93,11 +99,11 @@ export class RunFailedError extends Error {
 /** The run context handed to experiments: the contract's RunContext plus where checkpoints go. */
 export interface RunContextWithCheckpoints extends RunContext {
   /**
-   * RESUME HOOK: directory reserved for checkpoints (`<run dir>/checkpoints`, not created here). It
-   * survives a restart of an interrupted run (only `force` deletes it), so an experiment that
-   * writes checkpoints there can resume from them; today every experiment restarts from scratch.
+   * `<run dir>/checkpoints` (created on the first write): the files of `resume` live here. It
+   * survives a restart of an interrupted run; it is removed when the run completes and by `force`.
    */
   checkpointDir: string;
+  resume: ResumeStore;
   /** True when this directory held an interrupted run (no complete summary) before this start. */
   restarted: boolean;
 }
@@ -173,13 +179,32 @@ export async function readSummary(dir: string): Promise<RunSummary | undefined> 
 /** Files and directories a run writes; only these (and temp files) are removed on a restart. */
 const RUN_FILES = ['summary.json', 'result.json', 'config.json', 'env.json', 'metrics.jsonl', 'figures'];
 
+/**
+ * Removes the files of an earlier, incomplete life of the run (and temp files). `checkpoints/` is
+ * kept (unless `force`): the experiment resumes from it and re-emits the metrics records of the
+ * work it loads, so metrics.jsonl is started afresh.
+ */
 async function clearRunDir(dir: string, force: boolean): Promise<void> {
   for (const e of await fsp.readdir(dir)) {
-    if (RUN_FILES.includes(e) || isTempName(e) || (force && e === 'checkpoints')) await fsp.rm(path.join(dir, e), { recursive: true, force: true });
+    if (RUN_FILES.includes(e) || isTempName(e) || (force && e === CHECKPOINTS)) await fsp.rm(path.join(dir, e), { recursive: true, force: true });
   }
-  // RESUME HOOK: an interrupted run restarts from scratch here. To resume instead, keep
-  // metrics.jsonl up to the last checkpoint's step and let the experiment load
-  // context.checkpointDir (left in place above unless `force`).
+}
+
+const CHECKPOINTS = 'checkpoints';
+const STARTS_FILE = 'starts.json';
+
+/** Counts the starts of a run directory in `checkpoints/starts.json`; returns the starts before this one. */
+async function countStart(checkpointDir: string): Promise<number> {
+  const file = path.join(checkpointDir, STARTS_FILE);
+  let before = 0;
+  try {
+    const v = (JSON.parse(await fsp.readFile(file, 'utf8')) as { starts?: unknown }).starts;
+    if (Number.isSafeInteger(v) && (v as number) >= 0) before = v as number;
+  } catch {
+    // none yet (or unreadable: count from zero)
+  }
+  await writeFileAtomic(file, `${JSON.stringify({ starts: before + 1 })}\n`, { mkdir: true });
+  return before;
 }
 
 /** A lock file so that two processes never run in the same directory at once. */
@@ -280,6 +305,8 @@ export async function runExperiment(
   try {
     const restarted = (await fsp.readdir(dir)).some((e) => RUN_FILES.includes(e));
     await clearRunDir(dir, Boolean(options.force));
+    const checkpointDir = path.join(dir, CHECKPOINTS);
+    const restarts = await countStart(checkpointDir);
     options.onStart?.(plan);
 
     const started = new Date();
@@ -315,6 +342,11 @@ export async function runExperiment(
       wallSeconds: Math.round((performance.now() - t0) / 10) / 100,
       metricsLines: metrics.lines,
       error: null,
+      restarts,
+      resumed:
+        resume.stats.unitsLoaded + resume.stats.partialsResumed > 0
+          ? { units: resume.stats.unitsLoaded, partial: resume.stats.partialsResumed }
+          : null,
       ...extra,
     });
     const finish = async (s: RunSummary): Promise<RunSummary> => {
@@ -324,6 +356,7 @@ export async function runExperiment(
       return s;
     };
     const signal = options.signal;
+    const resume = new ResumeStore({ dir: checkpointDir, configHash: plan.id, log: (record) => metrics.log(record) });
     const context: RunContextWithCheckpoints = {
       dir,
       log: (record) => metrics.log(record),
@@ -335,7 +368,8 @@ export async function runExperiment(
         }
       },
       signal,
-      checkpointDir: path.join(dir, 'checkpoints'),
+      checkpointDir,
+      resume,
       restarted,
     };
 
@@ -365,6 +399,8 @@ export async function runExperiment(
       }
       const status: RunStatus = resultDiverged(result) ? 'diverged' : 'finished';
       const s = await finish(summary(status, { headline, tables: toPlain(tables), figures: entries }));
+      // Complete: everything is in result.json; the units and checkpoints are not needed any more.
+      await fsp.rm(checkpointDir, { recursive: true, force: true });
       return { ...plan, status, skipped: false, summary: s };
     } catch (e) {
       // result.json and figures may be partly written when a late step fails: remove them so a

@@ -8,6 +8,7 @@
  *     result.json      the experiment's full result (finished/diverged runs only)
  *     figures/<id>.svg + figures/<id>.png   (finished/diverged runs only)
  *     summary.json     RunSummary, written last: status 'finished' here means the run is complete
+ *     checkpoints/     only while incomplete: units and partial checkpoints to resume from (./resume.ts)
  *
  * `validateRunDir(dir)` checks a directory against this layout and returns a list of problems
  * (empty = valid). docs/experiments.md documents the same schema for readers.
@@ -73,6 +74,17 @@ export interface RunSummary {
   metricsLines: number;
   /** the error message of a failed run, else null */
   error: string | null;
+  /**
+   * Earlier starts of this run directory that did not complete (killed, aborted, failed) since its
+   * checkpoints were last cleared. Absent in summaries written before resuming existed.
+   */
+  restarts?: number;
+  /**
+   * null when this life computed everything itself; else what it took over from earlier lives:
+   * `units` finished units loaded, `partial` units continued from a partial checkpoint.
+   * `wallSeconds` covers this life only.
+   */
+  resumed?: { units: number; partial: number } | null;
 }
 
 // ---- a tiny validator -----------------------------------------------------------------------------
@@ -100,11 +112,12 @@ const arrayOf = (c: Check): Check => (v, at, out) => {
   if (!Array.isArray(v)) return void out.push(`${at}: expected an array, got ${typeName(v)}`);
   v.forEach((x, i) => c(x, `${at}[${i}]`, out));
 };
-const object = (fields: Record<string, Check>, opts: { extra?: boolean } = {}): Check => (v, at, out) => {
+const object = (fields: Record<string, Check>, opts: { extra?: boolean; optional?: string[] } = {}): Check => (v, at, out) => {
   if (!isObject(v)) return void out.push(`${at}: expected an object, got ${typeName(v)}`);
   for (const [k, c] of Object.entries(fields)) {
-    if (!(k in v)) out.push(`${at}.${k}: missing`);
-    else c(v[k], `${at}.${k}`, out);
+    if (!(k in v)) {
+      if (!opts.optional?.includes(k)) out.push(`${at}.${k}: missing`);
+    } else c(v[k], `${at}.${k}`, out);
   }
   if (!opts.extra) for (const k of Object.keys(v)) if (!(k in fields)) out.push(`${at}.${k}: unexpected field`);
 };
@@ -156,7 +169,9 @@ const summaryCheck: Check = (v, at, out) => {
     wallSeconds: nonNegNum,
     metricsLines: nonNegInt,
     error: nullable(str),
-  })(v, at, out);
+    restarts: nonNegInt,
+    resumed: nullable(object({ units: nonNegInt, partial: nonNegInt })),
+  }, { optional: ['restarts', 'resumed'] })(v, at, out);
   if (!isObject(v)) return;
   if (typeof v.run === 'string' && typeof v.id === 'string' && !v.run.endsWith(`-${v.id}`)) out.push(`${at}.run: must end with "-<id>"`);
   const complete = COMPLETE_STATUSES.includes(v.status as RunStatus);

@@ -149,8 +149,10 @@ describe('runExperiment() lifecycle (fake experiment)', function () {
     expect(tempFiles(o.dir)).to.deep.equal([]);
     expect(fs.existsSync(path.join(o.dir, 'figures', 'stale.svg'))).to.equal(false);
     expect(fs.readFileSync(path.join(o.dir, 'metrics.jsonl'), 'utf8').trim().split('\n')).to.have.length(5);
-    // kept for the resume hook
-    expect(fs.existsSync(path.join(o.dir, 'checkpoints', 'step-1.bin'))).to.equal(true);
+    // checkpoints/ is kept across restarts, and removed once the run is complete
+    expect(fs.existsSync(path.join(o.dir, 'checkpoints'))).to.equal(false);
+    expect(o.summary.restarts).to.equal(0); // no earlier start was recorded in checkpoints/starts.json
+    expect(o.summary.resumed).to.equal(null);
     expect(await validateRunDir(o.dir)).to.deep.equal([]);
   });
 

@@ -1,0 +1,424 @@
+/**
+ * Resuming interrupted runs: a store of *units* under a run directory's `checkpoints/`.
+ *
+ * An experiment is written as a sequence of units (E3: one arm × seed training run; E2: each
+ * phase; E1: each grid cell). `store.unit(key, fn)` runs `fn` unless an earlier life of the same
+ * run directory finished unit `key`; then it returns the stored value instead and re-emits the
+ * metrics records the unit logged. A long unit also saves *partial* checkpoints
+ * (`u.save(trainers, state)`: every trainer's complete state via `saveCheckpoint`, plus a JSON
+ * side state and the records logged so far), at most once per `intervalSeconds`, and continues
+ * from the newest one (`u.restore(trainers)`) after a restart. Because a chunked run equals the
+ * same steps run in one go bit for bit, the resumed unit ends with the same parameters, the same
+ * value and the same records as an uninterrupted one.
+ *
+ * Files (all written atomically: temp file + fsync + rename + fsync of the directory):
+ *
+ *   checkpoints/unit-<key>.json             a finished unit: header line + body line
+ *   checkpoints/partial-<key>.json          the newest partial checkpoint of a running unit
+ *   checkpoints/partial-<key>.g<G>.t<i>.ckpt  trainer i of partial generation G (src/train/checkpoint.ts)
+ *
+ * The header line of a JSON file is `{"format":"bigstep-unit","version":1,"kind":"done"|"partial",
+ * "key","configHash","generation","trainers","bytes","sha256"}`; `sha256` and `bytes` cover the
+ * body line. The body is JSON in which typed arrays, non-finite numbers and −0 are tagged
+ * (`{"$t":"Float32Array","b64":…}`, `{"$n":"NaN"}`), so values round-trip bit for bit. A partial
+ * is written after its trainer files and names their generation, so a kill at any instant leaves
+ * the previous partial or the new one, each with complete trainer files. A file that fails its
+ * checks (bad checksum, wrong run) is reported as corrupt on stderr and ignored: the unit is
+ * recomputed (or continued from no partial), which gives the same result, only later.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { loadCheckpoint, readCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import type { Trainer } from '../train/trainer.js';
+import { writeFileAtomicSync } from '../util/atomic.js';
+import { isTempName } from './schema.js';
+
+/** Default seconds between two partial checkpoints of one unit (`BIGSTEP_CHECKPOINT_SECONDS` overrides). */
+export const DEFAULT_CHECKPOINT_SECONDS = 30;
+
+const FORMAT = 'bigstep-unit';
+const VERSION = 1;
+const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+type LogRecord = Record<string, unknown>;
+
+/** What a store did in this life of the run. */
+export interface ResumeStats {
+  /** Finished units loaded from an earlier life instead of being computed. */
+  unitsLoaded: number;
+  /** Units continued from a partial checkpoint of an earlier life. */
+  partialsResumed: number;
+  /** Units finished (and stored) in this life. */
+  unitsSaved: number;
+  /** Partial checkpoints written in this life. */
+  partialsSaved: number;
+  /** Files that failed their checks (path: reason); they were ignored. */
+  corrupt: string[];
+}
+
+export interface ResumeStoreOptions {
+  /** Directory of the store (created on the first write); null: nothing is stored and every unit runs. */
+  dir: string | null;
+  /** Identifies the run (its id): written into every file and checked on load. */
+  configHash: string;
+  /** Where records go (the run's metrics.jsonl). */
+  log: (record: LogRecord) => void;
+  /** Minimum seconds between two partial checkpoints of a unit (default: {@link checkpointSecondsFromEnv}). */
+  intervalSeconds?: number;
+  /** Receives warnings (corrupt files); default: one line on stderr. */
+  warn?: (message: string) => void;
+}
+
+/**
+ * Seconds between partial checkpoints: `BIGSTEP_CHECKPOINT_SECONDS` (a number ≥ 0; 0 = at every
+ * opportunity) or {@link DEFAULT_CHECKPOINT_SECONDS}. Throws RangeError naming the variable.
+ */
+export function checkpointSecondsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.BIGSTEP_CHECKPOINT_SECONDS;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_CHECKPOINT_SECONDS;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < 0) throw new RangeError(`BIGSTEP_CHECKPOINT_SECONDS must be a number >= 0 (got "${raw}")`);
+  return v;
+}
+
+// ---- bit-exact JSON ----------------------------------------------------------------------------
+
+type TypedArray = Float32Array | Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array | Uint8ClampedArray | BigUint64Array | BigInt64Array;
+const TYPED: Record<string, new (buffer: ArrayBuffer) => TypedArray> = {
+  Float32Array,
+  Float64Array,
+  Int32Array,
+  Uint32Array,
+  Int16Array,
+  Uint16Array,
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  BigUint64Array,
+  BigInt64Array,
+};
+
+function replacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'number') {
+    if (Number.isNaN(value)) return { $n: 'NaN' };
+    if (value === Infinity) return { $n: 'Infinity' };
+    if (value === -Infinity) return { $n: '-Infinity' };
+    if (Object.is(value, -0)) return { $n: '-0' };
+    return value;
+  }
+  if (typeof value === 'bigint') return { $n: 'bigint', v: value.toString() };
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
+    const name = value.constructor.name;
+    if (!(name in TYPED)) throw new TypeError(`cannot store a ${name}`);
+    return { $t: name, b64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  }
+  return value;
+}
+
+function reviver(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const o = value as Record<string, unknown>;
+  if (typeof o.$n === 'string' && Object.keys(o).length <= 2) {
+    if (o.$n === 'NaN') return NaN;
+    if (o.$n === 'Infinity') return Infinity;
+    if (o.$n === '-Infinity') return -Infinity;
+    if (o.$n === '-0') return -0;
+    if (o.$n === 'bigint' && typeof o.v === 'string') return BigInt(o.v);
+  }
+  if (typeof o.$t === 'string' && typeof o.b64 === 'string' && Object.keys(o).length === 2 && o.$t in TYPED) {
+    const bytes = Buffer.from(o.b64, 'base64');
+    const copy = new Uint8Array(bytes.byteLength); // fresh, aligned buffer
+    copy.set(bytes);
+    return new TYPED[o.$t](copy.buffer);
+  }
+  return value;
+}
+
+/** JSON text of `value` in which typed arrays, NaN, ±Infinity and −0 survive {@link decodeValue}. */
+export function encodeValue(value: unknown): string {
+  return JSON.stringify(value, replacer);
+}
+
+/** Inverse of {@link encodeValue}. */
+export function decodeValue<T = unknown>(text: string): T {
+  return JSON.parse(text, reviver) as T;
+}
+
+// ---- files -------------------------------------------------------------------------------------
+
+interface Header {
+  format: typeof FORMAT;
+  version: number;
+  kind: 'done' | 'partial';
+  key: string;
+  configHash: string;
+  generation: number;
+  trainers: number;
+  bytes: number;
+  sha256: string;
+}
+
+const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
+
+function writeJsonFile(file: string, header: Omit<Header, 'format' | 'version' | 'bytes' | 'sha256'>, body: unknown): void {
+  const text = encodeValue(body);
+  const h: Header = { format: FORMAT, version: VERSION, ...header, bytes: Buffer.byteLength(text, 'utf8'), sha256: sha256(text) };
+  writeFileAtomicSync(file, `${JSON.stringify(h)}\n${text}\n`, { mkdir: true });
+}
+
+/** Reads and verifies a unit/partial file: its header and body, or an error message. */
+function readJsonFile(file: string, expect?: { kind: Header['kind']; key: string; configHash: string }): { header: Header; body: unknown } | { error: string } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    return { error: `cannot be read (${(e as Error).message})` };
+  }
+  const nl = text.indexOf('\n');
+  if (nl < 0 || !text.endsWith('\n')) return { error: 'is truncated (no complete header and body line)' };
+  let header: Header;
+  try {
+    header = JSON.parse(text.slice(0, nl)) as Header;
+  } catch {
+    return { error: 'has an unreadable header' };
+  }
+  if (header?.format !== FORMAT || header.version !== VERSION) return { error: `is not a ${FORMAT} file of version ${VERSION}` };
+  const body = text.slice(nl + 1, -1);
+  if (Buffer.byteLength(body, 'utf8') !== header.bytes) return { error: `is truncated or corrupt (body has ${Buffer.byteLength(body, 'utf8')} bytes, header says ${header.bytes})` };
+  if (sha256(body) !== header.sha256) return { error: 'is corrupt: SHA-256 checksum mismatch' };
+  if (expect) {
+    if (header.kind !== expect.kind || header.key !== expect.key) return { error: `holds ${header.kind} unit "${header.key}", expected ${expect.kind} unit "${expect.key}"` };
+    if (header.configHash !== expect.configHash) return { error: `belongs to run ${header.configHash}, not ${expect.configHash}` };
+  }
+  try {
+    return { header, body: decodeValue(body) };
+  } catch (e) {
+    return { error: `has an unreadable body (${(e as Error).message})` };
+  }
+}
+
+/**
+ * Checks every file of a checkpoint store (unit and partial JSON files, trainer checkpoints);
+ * returns how many were checked and the problems found (empty = all intact). Temporary files of
+ * interrupted writes are not checked (they are never read). For tests and diagnostics.
+ */
+export function verifyCheckpointDir(dir: string): { files: number; problems: string[] } {
+  const problems: string[] = [];
+  let files = 0;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return { files, problems };
+  }
+  for (const name of names.sort()) {
+    if (isTempName(name)) continue;
+    const file = path.join(dir, name);
+    if (name.endsWith('.ckpt')) {
+      files++;
+      try {
+        readCheckpoint(file);
+      } catch (e) {
+        problems.push(`${name}: ${(e as Error).message}`);
+      }
+    } else if (/^(unit|partial)-.*\.json$/.test(name)) {
+      files++;
+      const r = readJsonFile(file);
+      if ('error' in r) problems.push(`${name}: ${r.error}`);
+    }
+  }
+  return { files, problems };
+}
+
+// ---- the store ---------------------------------------------------------------------------------
+
+/** Runs units once across the lives of a run directory; see the module comment. */
+export class ResumeStore {
+  readonly stats: ResumeStats = { unitsLoaded: 0, partialsResumed: 0, unitsSaved: 0, partialsSaved: 0, corrupt: [] };
+  readonly dir: string | null;
+  readonly configHash: string;
+  readonly intervalMs: number;
+  private readonly log: (record: LogRecord) => void;
+  private readonly warn: (message: string) => void;
+  private readonly keys = new Set<string>();
+
+  constructor(options: ResumeStoreOptions) {
+    this.dir = options.dir;
+    this.configHash = options.configHash;
+    this.log = options.log;
+    this.intervalMs = 1000 * (options.intervalSeconds ?? checkpointSecondsFromEnv());
+    this.warn = options.warn ?? ((m) => process.stderr.write(`bigstep: ${m}\n`));
+    // Temporary files in the store are leftovers of a killed writer (one process owns a run directory).
+    if (this.dir && fs.existsSync(this.dir)) for (const n of fs.readdirSync(this.dir)) if (isTempName(n)) fs.rmSync(path.join(this.dir, n), { force: true });
+  }
+
+  /** A store that keeps nothing: every unit runs, records go to `log`. */
+  static passThrough(log: (record: LogRecord) => void): ResumeStore {
+    return new ResumeStore({ dir: null, configHash: '', log, intervalSeconds: 0 });
+  }
+
+  /** True when units and checkpoints are persisted. */
+  get persistent(): boolean {
+    return this.dir !== null;
+  }
+
+  private file(name: string): string {
+    return path.join(this.dir!, name);
+  }
+
+  /** @internal */
+  corrupt(file: string, reason: string, what: string): void {
+    this.stats.corrupt.push(`${path.basename(file)}: ${reason}`);
+    this.warn(`checkpoint ${file} ${reason}; ${what}`);
+  }
+
+  /** @internal */
+  emit(record: LogRecord): void {
+    this.log(record);
+  }
+
+  /**
+   * Unit `key`: returns its stored value (re-emitting its records) if an earlier life finished it,
+   * else runs `fn` — which logs through `u.log` and may checkpoint with `u.save` / continue with
+   * `u.restore` — stores the value and its records, and returns the value. Keys are unique per run.
+   * `onLoaded` is called with a value that came from an earlier life (e.g. to count its progress).
+   */
+  async unit<T>(key: string, fn: (u: Unit) => Promise<T>, onLoaded?: (value: T) => void): Promise<T> {
+    if (!KEY_RE.test(key)) throw new RangeError(`unit key must match ${KEY_RE} (got "${key}")`);
+    if (this.keys.has(key)) throw new Error(`unit "${key}" is used twice in one run`);
+    this.keys.add(key);
+    if (this.dir) {
+      const file = this.file(`unit-${key}.json`);
+      if (fs.existsSync(file)) {
+        const r = readJsonFile(file, { kind: 'done', key, configHash: this.configHash });
+        if ('error' in r) this.corrupt(file, r.error, 'computing the unit again');
+        else {
+          const { value, records } = r.body as { value: T; records: LogRecord[] };
+          for (const rec of records) this.log(rec);
+          this.stats.unitsLoaded++;
+          this.removePartial(key, -1);
+          onLoaded?.(value);
+          return value;
+        }
+      }
+    }
+    const u = new Unit(this, key);
+    const value = await fn(u);
+    if (this.dir) {
+      writeJsonFile(this.file(`unit-${key}.json`), { kind: 'done', key, configHash: this.configHash, generation: 0, trainers: 0 }, { value, records: u.records });
+      this.stats.unitsSaved++;
+      this.removePartial(key, -1);
+    }
+    return value;
+  }
+
+  /** @internal Path of trainer i of partial generation g. */
+  ckptPath(key: string, g: number, i: number): string {
+    return this.file(`partial-${key}.g${g}.t${i}.ckpt`);
+  }
+
+  /** @internal Removes the partial of `key` (keep < 0) or its trainer files of generations other than `keep`. */
+  removePartial(key: string, keep: number): void {
+    if (!this.dir || !fs.existsSync(this.dir)) return;
+    const prefix = `partial-${key}.g`;
+    for (const n of fs.readdirSync(this.dir)) {
+      if (!n.startsWith(prefix)) continue;
+      const m = /^(\d+)\.t\d+\.ckpt$/.exec(n.slice(prefix.length));
+      if (m && Number(m[1]) !== keep) fs.rmSync(this.file(n), { force: true });
+    }
+    if (keep < 0) fs.rmSync(this.file(`partial-${key}.json`), { force: true });
+  }
+
+  /** @internal */
+  readPartial(key: string): { header: Header; body: unknown } | undefined {
+    if (!this.dir) return undefined;
+    const file = this.file(`partial-${key}.json`);
+    if (!fs.existsSync(file)) return undefined;
+    const r = readJsonFile(file, { kind: 'partial', key, configHash: this.configHash });
+    if ('error' in r) {
+      this.corrupt(file, r.error, 'starting the unit from its beginning');
+      return undefined;
+    }
+    return r;
+  }
+
+  /** @internal */
+  writePartial(key: string, generation: number, trainers: Trainer[], body: unknown): void {
+    trainers.forEach((t, i) => saveCheckpoint(this.ckptPath(key, generation, i), t, { configHash: `${this.configHash}/${key}/${i}` }));
+    writeJsonFile(this.file(`partial-${key}.json`), { kind: 'partial', key, configHash: this.configHash, generation, trainers: trainers.length }, body);
+    this.stats.partialsSaved++;
+    this.removePartial(key, generation);
+  }
+}
+
+/** One unit of work in progress (see {@link ResumeStore.unit}). */
+export class Unit {
+  /** Records logged by this unit (including those of earlier lives, after `restore`). */
+  readonly records: LogRecord[] = [];
+  private generation = 0;
+  private lastSave = performance.now();
+
+  constructor(
+    private readonly store: ResumeStore,
+    readonly key: string,
+  ) {}
+
+  /** Logs a record to the run's metrics and keeps it with the unit. */
+  log(record: LogRecord): void {
+    this.records.push(record);
+    this.store.emit(record);
+  }
+
+  /**
+   * Continues from the newest partial checkpoint of an earlier life, if there is one: restores
+   * every trainer (which must be built exactly as when it was saved), re-emits the records logged
+   * up to that point and returns the saved state. Returns undefined (and changes nothing) when
+   * there is none or it cannot be used. Call at most once, before logging anything.
+   */
+  restore<S>(trainers: Trainer[]): S | undefined {
+    const r = this.store.readPartial(this.key);
+    if (!r) return undefined;
+    const { header } = r;
+    if (header.trainers !== trainers.length) {
+      this.store.corrupt(this.store.ckptPath(this.key, header.generation, 0), `holds ${header.trainers} trainers, the unit has ${trainers.length}`, 'starting the unit from its beginning');
+      return undefined;
+    }
+    const before = trainers.map((t) => t.exportState());
+    try {
+      trainers.forEach((t, i) => loadCheckpoint(this.store.ckptPath(this.key, header.generation, i), t, { configHash: `${this.store.configHash}/${this.key}/${i}` }));
+    } catch (e) {
+      trainers.forEach((t, i) => t.importState(before[i]));
+      this.store.corrupt(this.store.ckptPath(this.key, header.generation, 0), (e as Error).message, 'starting the unit from its beginning');
+      return undefined;
+    }
+    const { state, records } = r.body as { state: S; records: LogRecord[] };
+    for (const rec of records) this.log(rec);
+    this.generation = header.generation;
+    this.lastSave = performance.now();
+    this.store.stats.partialsResumed++;
+    return state;
+  }
+
+  /** True when a partial checkpoint is due (the store's interval has passed since the last one or the unit's start). */
+  due(): boolean {
+    return this.store.persistent && performance.now() - this.lastSave >= this.store.intervalMs;
+  }
+
+  /**
+   * Saves a partial checkpoint: every trainer's complete state, `state` (JSON-able; typed arrays
+   * allowed) and the records so far. The trainers must be idle. A no-op without persistence.
+   */
+  save(trainers: Trainer[], state: unknown): void {
+    if (!this.store.persistent) return;
+    this.generation++;
+    this.store.writePartial(this.key, this.generation, trainers, { state, records: this.records });
+    this.lastSave = performance.now();
+  }
+}
+
+/** The store of a run context (`context.resume`), or a pass-through store when the context has none. */
+export function resumeStoreOf(ctx: { log(record: LogRecord): void; resume?: ResumeStore }): ResumeStore {
+  return ctx.resume ?? ResumeStore.passThrough((r) => ctx.log(r));
+}
