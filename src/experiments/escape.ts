@@ -26,12 +26,15 @@
  *    accuracy along the same lines.
  * `escaped` = (b) did not diverge and ended at least twice as far from θ_s as (a) did in the same
  * number of steps. Deterministic for a config at a fixed BLAS thread count (except `timing`).
+ * Resuming (src/run/resume.ts): each phase is a unit; the lockstep phases keep partial
+ * checkpoints of every arm's trainer and records.
  */
 import type { Figure } from '../report/plot.js';
 import { Model, type Examples } from '../model/model.js';
 import { topEigenvalue } from '../measure/sharpness.js';
 import { distance, interpolationLosses } from '../measure/trajectory.js';
 import { sgd } from '../optim/optimizer.js';
+import { resumeStoreOf, type Unit } from '../run/resume.js';
 import { Trainer } from '../train/trainer.js';
 import {
   buildSpec,
@@ -326,7 +329,7 @@ function lambdaOf(env: Env, model: Model): { value: number; iterations: number; 
   return { value: r.value, iterations: r.iterations, converged: r.converged };
 }
 
-function measure(env: Env, phase: string, a: LiveArm): void {
+function measure(env: Env, u: Unit, phase: string, a: LiveArm): void {
   if (a.arm.diverged) return;
   const tr = a.model.evaluate(env.train);
   const te = a.model.evaluate(env.test);
@@ -342,10 +345,10 @@ function measure(env: Env, phase: string, a: LiveArm): void {
     lambdaConverged: lam.converged,
   };
   a.arm.measures.push(m);
-  env.ctx.log({ phase, arm: a.arm.id, eta: a.arm.eta, kind: 'measure', ...m, twoOverEta: a.arm.twoOverEta });
+  u.log({ phase, arm: a.arm.id, eta: a.arm.eta, kind: 'measure', ...m, twoOverEta: a.arm.twoOverEta });
 }
 
-function record(env: Env, phase: string, arms: LiveArm[], ref: LiveArm | null): void {
+function record(u: Unit, phase: string, arms: LiveArm[], ref: LiveArm | null): void {
   for (const a of arms) {
     if (a.arm.diverged) continue;
     const step = a.arm.steps;
@@ -357,7 +360,7 @@ function record(env: Env, phase: string, arms: LiveArm[], ref: LiveArm | null): 
     a.arm.distStart.push(dStart);
     a.arm.distRef.push(ref === a ? 0 : dRef);
     const t = step - 1;
-    env.ctx.log({
+    u.log({
       phase,
       arm: a.arm.id,
       eta: a.arm.eta,
@@ -373,14 +376,26 @@ function record(env: Env, phase: string, arms: LiveArm[], ref: LiveArm | null): 
 /**
  * Trains `arms` in lockstep for `steps` steps (or until `stop` says so after a block): blocks of
  * recordEvery steps, run `concurrency` arms at once; distances after each block, measurements at
- * multiples of measureEvery and at the end.
+ * multiples of measureEvery and at the end. Between blocks, when one is due, a partial checkpoint
+ * of unit `u` (every arm's trainer and record) is written; a restarted run continues from it.
  */
-async function lockstep(env: Env, phase: string, arms: LiveArm[], ref: LiveArm | null, steps: number, stop?: (a: LiveArm) => boolean): Promise<void> {
+async function lockstep(env: Env, u: Unit, phase: string, arms: LiveArm[], ref: LiveArm | null, steps: number, stop?: (a: LiveArm) => boolean): Promise<void> {
   const { recordEvery, measureEvery, concurrency } = env.config;
   const signal = env.ctx.signal;
-  record(env, phase, arms, ref);
-  for (const a of arms) measure(env, phase, a);
+  const trainers = arms.map((a) => a.trainer);
   let done = 0;
+  const saved = u.restore<{ done: number; arms: Array<{ arm: EscapeArm; done: boolean }> }>(trainers);
+  if (saved) {
+    done = saved.done;
+    saved.arms.forEach((s, i) => {
+      arms[i].arm = s.arm;
+      arms[i].done = s.done;
+    });
+    env.progress(arms.reduce((n, a) => n + a.arm.steps, 0), `${phase} step ${done} (resumed)`);
+  } else {
+    record(u, phase, arms, ref);
+    for (const a of arms) measure(env, u, phase, a);
+  }
   while (done < steps && arms.some((a) => !a.done)) {
     signal?.throwIfAborted();
     const k = Math.min(recordEvery, steps - done, measureEvery - (done % measureEvery));
@@ -404,16 +419,17 @@ async function lockstep(env: Env, phase: string, arms: LiveArm[], ref: LiveArm |
     );
     signal?.throwIfAborted();
     done += k;
-    record(env, phase, arms, ref);
+    record(u, phase, arms, ref);
     for (const a of live) {
       if (a.done) {
-        env.ctx.log({ phase, arm: a.arm.id, eta: a.arm.eta, kind: 'diverged', divergedAt: a.arm.divergedAt });
+        u.log({ phase, arm: a.arm.id, eta: a.arm.eta, kind: 'diverged', divergedAt: a.arm.divergedAt });
         continue;
       }
       if (stop?.(a)) a.done = true;
-      if (a.done || done % measureEvery === 0 || done === steps) measure(env, phase, a);
+      if (a.done || done % measureEvery === 0 || done === steps) measure(env, u, phase, a);
     }
     env.progress(k * live.length, `${phase} step ${done}`);
+    if (done < steps && arms.some((a) => !a.done) && u.due()) u.save(trainers, { done, arms: arms.map((a) => ({ arm: a.arm, done: a.done })) });
   }
 }
 
@@ -492,21 +508,38 @@ export async function runEscape(config: EscapeConfig, ctx: RunContext): Promise<
   ctx.log({ phase: 'setup', dataset: data.description, fallback: data.fallback, model: describeModel(c.model, paramCount), nTrain: data.nTrain, nTest: data.nTest });
   lap('setup');
 
+  // Units (src/run/resume.ts): each phase below; a restarted run loads the finished phases and
+  // continues a half-done one from its last checkpoint.
+  const store = resumeStoreOf(ctx);
   try {
     // λ₀ and η_small.
-    const lambda0 = lambdaOf(env, base);
-    const etaSmall = c.lrSmall === 'auto' ? (c.smallFactor * 2) / lambda0.value : c.lrSmall;
-    if (!(Number.isFinite(etaSmall) && etaSmall > 0))
-      throw new Error(`E2: λ_max(θ₀) = ${lambda0.value} gives no usable η_small = smallFactor·2/λ₀; set config.lrSmall explicitly`);
-    ctx.log({ phase: 'rule', lambda0: lambda0.value, etaSmall });
+    const { lambda0, etaSmall } = await store.unit('rule', async (u) => {
+      const lambda0 = lambdaOf(env, base);
+      const etaSmall = c.lrSmall === 'auto' ? (c.smallFactor * 2) / lambda0.value : c.lrSmall;
+      if (!(Number.isFinite(etaSmall) && etaSmall > 0))
+        throw new Error(`E2: λ_max(θ₀) = ${lambda0.value} gives no usable η_small = smallFactor·2/λ₀; set config.lrSmall explicitly`);
+      u.log({ phase: 'rule', lambda0: lambda0.value, etaSmall });
+      return { lambda0, etaSmall };
+    });
 
-    // Phase A: converge at η_small.
-    const conv = newArm(env, 'small', etaSmall, base.clone(), theta0);
-    await lockstep(env, 'converge', [conv], conv, c.converge.maxSteps, (a) => a.arm.loss[a.arm.loss.length - 1] <= c.converge.loss);
+    // Phase A: converge at η_small → θ_s.
+    const conv = await store.unit(
+      'converge',
+      async (u) => {
+        const a = newArm(env, 'small', etaSmall, base.clone(), theta0);
+        try {
+          await lockstep(env, u, 'converge', [a], a, c.converge.maxSteps, (x) => x.arm.loss[x.arm.loss.length - 1] <= c.converge.loss);
+          return { arm: a.arm, thetaS: a.model.params.slice() };
+        } finally {
+          a.model.close();
+        }
+      },
+      (v) => env.progress(v.arm.steps, 'converge (done earlier)'),
+    );
     const convergedLoss = conv.arm.measures[conv.arm.measures.length - 1]?.trainLoss ?? NaN;
     const converged = !conv.arm.diverged && convergedLoss <= c.converge.loss;
     total -= c.converge.maxSteps - conv.arm.steps;
-    const thetaS = conv.model.params.slice();
+    const thetaS = conv.thetaS;
     const atSwitch = conv.arm.measures[conv.arm.measures.length - 1];
     lap('converge');
     if (conv.arm.diverged) throw new Error(`E2: GD at η_small = ${etaSmall} diverged at step ${conv.arm.divergedAt} before converging; θ_s does not exist`);
@@ -516,65 +549,79 @@ export async function runEscape(config: EscapeConfig, ctx: RunContext): Promise<
     const etaLargeRule = c.lrLarge === 'auto' ? (c.largeFactor * 2) / lambdaS.value : c.lrLarge;
     if (!(Number.isFinite(etaLargeRule) && etaLargeRule > 0))
       throw new Error(`E2: λ_max(θ_s) = ${lambdaS.value} gives no usable η_large = largeFactor·2/λ_s; set config.lrLarge explicitly`);
-    let etaLarge = etaLargeRule;
-    const probes: EscapeProbe[] = [];
-    let probeHalvings = 0;
-    for (;;) {
-      const ps = await probeRuns(env, base, etaLarge, [['thetaS', thetaS], ['theta0', theta0]]);
-      probes.push(...ps);
-      for (const p of ps) ctx.log({ phase: 'probe', ...p });
-      if (!ps.some((p) => p.diverged) || c.lrLarge !== 'auto' || probeHalvings >= c.probe.halvings) break;
-      etaLarge /= 2;
-      probeHalvings++;
-    }
-    ctx.log({ phase: 'rule', lambdaS: lambdaS.value, etaLargeRule, etaLarge, probeHalvings });
+    const { etaLarge, probes, probeHalvings } = await store.unit('probe', async (u) => {
+      let etaLarge = etaLargeRule;
+      const probes: EscapeProbe[] = [];
+      let probeHalvings = 0;
+      for (;;) {
+        const ps = await probeRuns(env, base, etaLarge, [['thetaS', thetaS], ['theta0', theta0]]);
+        probes.push(...ps);
+        for (const p of ps) u.log({ phase: 'probe', ...p });
+        if (!ps.some((p) => p.diverged) || c.lrLarge !== 'auto' || probeHalvings >= c.probe.halvings) break;
+        etaLarge /= 2;
+        probeHalvings++;
+      }
+      u.log({ phase: 'rule', lambdaS: lambdaS.value, etaLargeRule, etaLarge, probeHalvings });
+      return { etaLarge, probes, probeHalvings };
+    });
     lap('probe');
 
     // Grid from θ₀.
     const etas = logGrid(etaSmall, etaLarge, c.grid.count);
-    const gridArms = etas.map((eta, i) =>
-      newArm(env, i === 0 ? 'small' : i === etas.length - 1 ? 'large' : `grid${i}`, eta, base.clone(), theta0),
+    const grid = await store.unit(
+      'grid',
+      async (u) => {
+        const gridArms = etas.map((eta, i) =>
+          newArm(env, i === 0 ? 'small' : i === etas.length - 1 ? 'large' : `grid${i}`, eta, base.clone(), theta0),
+        );
+        try {
+          await lockstep(env, u, 'grid', gridArms, gridArms[0], c.grid.steps);
+          return gridArms.map(strip);
+        } finally {
+          closeAll(gridArms);
+        }
+      },
+      (v) => env.progress(v.reduce((n, a) => n + a.steps, 0), 'grid (done earlier)'),
     );
-    try {
-      await lockstep(env, 'grid', gridArms, gridArms[0], c.grid.steps);
-    } finally {
-      closeAll(gridArms);
-    }
-    const common = Math.min(gridArms[0].arm.loss.length, conv.arm.loss.length);
+    const common = Math.min(grid[0].loss.length, conv.arm.loss.length);
     let smallRerunIdentical = common > 0;
-    for (let t = 0; t < common; t++) if (!Object.is(gridArms[0].arm.loss[t], conv.arm.loss[t])) smallRerunIdentical = false;
+    for (let t = 0; t < common; t++) if (!Object.is(grid[0].loss[t], conv.arm.loss[t])) smallRerunIdentical = false;
     lap('grid');
 
     // Escape from θ_s.
-    const escSmall = newArm(env, 'small', etaSmall, base.clone(), thetaS);
-    const escLarge = newArm(env, 'large', etaLarge, base.clone(), thetaS);
-    let interpolation: EscapeInterpolation[] = [];
-    try {
-      await lockstep(env, 'escape', [escSmall, escLarge], escSmall, c.escapeSteps);
-      lap('escape');
-      if (!escLarge.arm.diverged) {
-        const a = escSmall.model.params.slice();
-        const b = escLarge.model.params.slice();
-        const lines: Array<[string, string, Float32Array, Float32Array]> = [
-          ['escape small end', 'escape large end', a, b],
-          ['θ_s', 'escape large end', thetaS, b],
-        ];
-        interpolation = lines.map(([from, to, x, y]) => {
-          const r = interpolationLosses(base, x, y, data.train, { points: c.interpolationPoints });
-          const t = interpolationLosses(base, x, y, data.test, { points: c.interpolationPoints });
-          ctx.log({ phase: 'interpolation', from, to, barrier: r.barrier, alpha: r.alpha, loss: r.loss, testAccuracy: t.accuracy });
-          return { from, to, ...r, testLoss: t.loss, testAccuracy: t.accuracy };
-        });
-      }
-      lap('interpolation');
-    } finally {
-      closeAll([escSmall, escLarge]);
-      conv.model.close();
-    }
+    const esc = await store.unit(
+      'escape',
+      async (u) => {
+        const escSmall = newArm(env, 'small', etaSmall, base.clone(), thetaS);
+        const escLarge = newArm(env, 'large', etaLarge, base.clone(), thetaS);
+        try {
+          await lockstep(env, u, 'escape', [escSmall, escLarge], escSmall, c.escapeSteps);
+          return { small: strip(escSmall), large: strip(escLarge), endSmall: escSmall.model.params.slice(), endLarge: escLarge.model.params.slice() };
+        } finally {
+          closeAll([escSmall, escLarge]);
+        }
+      },
+      (v) => env.progress(v.small.steps + v.large.steps, 'escape (done earlier)'),
+    );
+    lap('escape');
+    const interpolation = await store.unit('interpolation', async (u): Promise<EscapeInterpolation[]> => {
+      if (esc.large.diverged) return [];
+      const lines: Array<[string, string, Float32Array, Float32Array]> = [
+        ['escape small end', 'escape large end', esc.endSmall, esc.endLarge],
+        ['θ_s', 'escape large end', thetaS, esc.endLarge],
+      ];
+      return lines.map(([from, to, x, y]) => {
+        const r = interpolationLosses(base, x, y, data.train, { points: c.interpolationPoints });
+        const t = interpolationLosses(base, x, y, data.test, { points: c.interpolationPoints });
+        u.log({ phase: 'interpolation', from, to, barrier: r.barrier, alpha: r.alpha, loss: r.loss, testAccuracy: t.accuracy });
+        return { from, to, ...r, testLoss: t.loss, testAccuracy: t.accuracy };
+      });
+    });
+    lap('interpolation');
 
-    const dA = escSmall.arm.distStart[escSmall.arm.distStart.length - 1];
-    const dB = escLarge.arm.distStart[escLarge.arm.distStart.length - 1];
-    const escaped = !escLarge.arm.diverged && dB >= 2 * dA;
+    const dA = esc.small.distStart[esc.small.distStart.length - 1];
+    const dB = esc.large.distStart[esc.large.distStart.length - 1];
+    const escaped = !esc.large.diverged && dB >= 2 * dA;
     ctx.progress(total, total, 'E2 done');
     return {
       experiment: 'E2-escape',
@@ -593,10 +640,10 @@ export async function runEscape(config: EscapeConfig, ctx: RunContext): Promise<
       etaLargeRule,
       probes,
       probeHalvings,
-      converge: { ...strip(conv), converged },
-      grid: gridArms.map(strip),
+      converge: { ...conv.arm, converged },
+      grid,
       smallRerunIdentical,
-      escape: { small: strip(escSmall), large: strip(escLarge), lossAtSwitch: atSwitch.trainLoss, testAccuracyAtSwitch: atSwitch.testAccuracy },
+      escape: { small: esc.small, large: esc.large, lossAtSwitch: atSwitch.trainLoss, testAccuracyAtSwitch: atSwitch.testAccuracy },
       interpolation,
       escaped,
       timing: { totalMs: performance.now() - t0, phasesMs },

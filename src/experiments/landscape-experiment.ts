@@ -2,7 +2,6 @@
  * E1 landscape as an `ExperimentDefinition` (src/experiments/types.ts): presets, validation, run
  * with progress/log/abort through the run context, flat headline numbers, figures.
  */
-import { landscapeFigures } from './landscape-figures.js';
 import {
   landscapePresets,
   runLandscape,
@@ -36,6 +35,7 @@ export const landscapeExperiment: ExperimentDefinition<LandscapeConfig, Landscap
     ctx.progress(0, total, 'E1');
     const result = await runLandscape(config, {
       signal: ctx.signal,
+      units: ctx.resume,
       onProgress: (p) => {
         if (p.done > 0) ctx.progress(++done, total, `${p.instance} ${p.phase}`);
       },
@@ -67,7 +67,9 @@ export const landscapeExperiment: ExperimentDefinition<LandscapeConfig, Landscap
     }
     return h;
   },
-  figures(result) {
+  async figures(result) {
+    // loaded on demand (as E2 and E3 do): the plotting libraries take most of a process's start-up
+    const { landscapeFigures } = await import('./landscape-figures.js');
     return landscapeFigures(result);
   },
 };

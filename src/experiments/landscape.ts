@@ -18,6 +18,7 @@
  * basin without having converged (e.g. still jittering under constant noise).
  */
 import { native } from '../native/binding.js';
+import type { ResumeStore } from '../run/resume.js';
 import type { NativeLandscapeAnneal, NativeLandscapeInstance, NativeLandscapeMinima } from '../native/landscape-types.js';
 
 export type LandscapeScale = 'tiny' | 'quick' | 'paper';
@@ -199,6 +200,12 @@ export interface LandscapeProgress {
 export interface RunLandscapeOptions {
   onProgress?: (p: LandscapeProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Keeps finished cells across restarts (src/run/resume.ts; `context.resume` of a run): each GD
+   * cell and each instance's trajectories is a unit, loaded instead of recomputed after a restart.
+   * The minima search is recomputed (deterministic).
+   */
+  units?: Pick<ResumeStore, 'unit'>;
 }
 
 // ---- presets --------------------------------------------------------------------------------------
@@ -404,8 +411,10 @@ const CLASS_NAMES = ['global', 'local', 'oscillating', 'diverged'] as const;
 
 // ---- the experiment -------------------------------------------------------------------------------
 
-async function runInstance(cfg: LandscapeConfig, ic: LandscapeInstanceConfig, opts: RunLandscapeOptions): Promise<LandscapeInstanceResult> {
+async function runInstance(cfg: LandscapeConfig, ic: LandscapeInstanceConfig, index: number, opts: RunLandscapeOptions): Promise<LandscapeInstanceResult> {
   const { signal, onProgress } = opts;
+  // Unit keys name the instance by its position and cells by their indices into the unchanged grids.
+  const unit = <T>(key: string, fn: () => Promise<T>): Promise<T> => (opts.units ? opts.units.unit(`i${index}.${key}`, fn) : fn());
   const progress = (phase: LandscapeProgress['phase'], done: number, total: number): void =>
     onProgress?.({ instance: ic.name, phase, done, total });
 
@@ -453,48 +462,54 @@ async function runInstance(cfg: LandscapeConfig, ic: LandscapeInstanceConfig, op
 
   // Sweep over η.
   const etaGrid = logGrid(cfg.etaGrid.minFactor * thresholds.etaSharp, cfg.etaGrid.maxFactor * thresholds.etaMu, cfg.etaGrid.count);
-  const etas = cfg.etaGrid.indices ? cfg.etaGrid.indices.map((i) => etaGrid[i]) : etaGrid;
+  const etaIndices = cfg.etaGrid.indices ?? etaGrid.map((_, i) => i);
+  const etas = etaIndices.map((i) => etaGrid[i]);
   let done = 0;
   progress('sweep', 0, etas.length);
-  const sweepRuns = await pool(
-    etas.map((eta) => () => native.landscapeRun(inst, minima, starts, { ...base, eta })),
+  const sweep: LandscapeSweepCell[] = await pool(
+    etas.map((eta, k) => () =>
+      unit(`sweep.${etaIndices[k]}`, async (): Promise<LandscapeSweepCell> => {
+        const r = await native.landscapeRun(inst, minima, starts, { ...base, eta });
+        const perMinimum = new Array<number>(mr.count).fill(0);
+        for (const m of r.minimum) if (m >= 0) perMinimum[m]++;
+        return { ...cell(eta, r), etaOverLocal: eta / thresholds.etaLocal, etaOverMu: eta / thresholds.etaMu, perMinimum };
+      }),
+    ),
     cfg.concurrency,
     signal,
     () => progress('sweep', ++done, etas.length),
   );
-  const sweep: LandscapeSweepCell[] = sweepRuns.map((r, k) => {
-    const perMinimum = new Array<number>(mr.count).fill(0);
-    for (const m of r.minimum) if (m >= 0) perMinimum[m]++;
-    return { ...cell(etas[k], r), etaOverLocal: etas[k] / thresholds.etaLocal, etaOverMu: etas[k] / thresholds.etaMu, perMinimum };
-  });
 
   // Noise arm.
   const noise: LandscapeNoiseCell[] = [];
   if (cfg.noise.enabled && (cfg.noise.instances === undefined || cfg.noise.instances.includes(ic.name))) {
     const stdGrid = logGrid(cfg.noise.stdMinFactor, cfg.noise.stdMaxFactor, cfg.noise.stdCount);
-    const stdFactors = cfg.noise.stdIndices ? cfg.noise.stdIndices.map((i) => stdGrid[i]) : stdGrid;
-    const specs: Array<{ etaFactor: number; stdFactor: number; anneal: NativeLandscapeAnneal }> = [];
-    for (const anneal of cfg.noise.anneal)
-      for (const etaFactor of cfg.noise.etaFactors) for (const stdFactor of stdFactors) specs.push({ etaFactor, stdFactor, anneal });
+    const stdIndices = cfg.noise.stdIndices ?? stdGrid.map((_, i) => i);
+    const specs: Array<{ etaFactor: number; stdFactor: number; anneal: NativeLandscapeAnneal; key: string }> = [];
+    cfg.noise.anneal.forEach((anneal, ai) =>
+      cfg.noise.etaFactors.forEach((etaFactor, ei) => {
+        for (const si of stdIndices) specs.push({ etaFactor, stdFactor: stdGrid[si], anneal, key: `noise.a${ai}.e${ei}.s${si}` });
+      }),
+    );
     done = 0;
     progress('noise', 0, specs.length);
-    const runs = await pool(
+    const cells = await pool(
       specs.map((s) => () =>
-        native.landscapeRun(inst, minima, starts, {
-          ...base,
-          eta: s.etaFactor * thresholds.etaSharp,
-          noiseStd: s.stdFactor * noiseRef,
-          anneal: s.anneal,
+        unit(s.key, async (): Promise<LandscapeNoiseCell> => {
+          const r = await native.landscapeRun(inst, minima, starts, {
+            ...base,
+            eta: s.etaFactor * thresholds.etaSharp,
+            noiseStd: s.stdFactor * noiseRef,
+            anneal: s.anneal,
+          });
+          return { ...cell(s.etaFactor * thresholds.etaSharp, r), etaFactor: s.etaFactor, std: s.stdFactor * noiseRef, stdFactor: s.stdFactor, anneal: s.anneal };
         }),
       ),
       cfg.concurrency,
       signal,
       () => progress('noise', ++done, specs.length),
     );
-    runs.forEach((r, k) => {
-      const s = specs[k];
-      noise.push({ ...cell(s.etaFactor * thresholds.etaSharp, r), etaFactor: s.etaFactor, std: s.stdFactor * noiseRef, stdFactor: s.stdFactor, anneal: s.anneal });
-    });
+    noise.push(...cells);
   }
 
   // Example trajectories (d <= 2): small step = 0.5·η_sharp (every local minimum stable), large
@@ -503,30 +518,35 @@ async function runInstance(cfg: LandscapeConfig, ic: LandscapeInstanceConfig, op
   const trajectories: LandscapeTrajectory[] = [];
   if (d <= 2 && cfg.trajectories.count > 0) {
     progress('trajectories', 0, 1);
-    const small = 0.5 * thresholds.etaSharp;
-    const large = Math.min(2 * thresholds.etaLocal, 0.9 * thresholds.etaGlobal);
-    const probe = await native.landscapeRun(inst, minima, starts, { ...base, eta: small, basin: false });
-    const want = cfg.trajectories.count;
-    const chosen: number[] = [];
-    for (let k = 0; k < N && chosen.length < Math.ceil(want / 2); k++) if (probe.cls[k] === 1) chosen.push(k);
-    for (let k = 0; k < N && chosen.length < want; k++) if (!chosen.includes(k)) chosen.push(k);
-    const sub = new Float64Array(chosen.length * d);
-    chosen.forEach((k, j) => sub.set(starts.subarray(k * d, (k + 1) * d), j * d));
-    for (const [label, eta] of [['small', small], ['large', large]] as const) {
-      const r = await native.landscapeRun(inst, minima, sub, {
-        ...base,
-        eta,
-        recordCount: chosen.length,
-        recordEvery: cfg.trajectories.every,
-        basin: false,
-      });
-      chosen.forEach((k, j) => {
-        const all = rows(r.trajectories.subarray(j * r.frames * d, (j + 1) * r.frames * d), d);
-        let end = all.length;
-        while (end > 2 && all[end - 1].every((v, q) => Math.abs(v - all[end - 2][q]) <= 1e-12 * (1 + Math.abs(v)))) end--;
-        trajectories.push({ label, eta, startIndex: k, points: all.slice(0, end), every: cfg.trajectories.every, cls: CLASS_NAMES[r.cls[j]] });
-      });
-    }
+    const computed = await unit('trajectories', async (): Promise<LandscapeTrajectory[]> => {
+      const trajectories: LandscapeTrajectory[] = [];
+      const small = 0.5 * thresholds.etaSharp;
+      const large = Math.min(2 * thresholds.etaLocal, 0.9 * thresholds.etaGlobal);
+      const probe = await native.landscapeRun(inst, minima, starts, { ...base, eta: small, basin: false });
+      const want = cfg.trajectories.count;
+      const chosen: number[] = [];
+      for (let k = 0; k < N && chosen.length < Math.ceil(want / 2); k++) if (probe.cls[k] === 1) chosen.push(k);
+      for (let k = 0; k < N && chosen.length < want; k++) if (!chosen.includes(k)) chosen.push(k);
+      const sub = new Float64Array(chosen.length * d);
+      chosen.forEach((k, j) => sub.set(starts.subarray(k * d, (k + 1) * d), j * d));
+      for (const [label, eta] of [['small', small], ['large', large]] as const) {
+        const r = await native.landscapeRun(inst, minima, sub, {
+          ...base,
+          eta,
+          recordCount: chosen.length,
+          recordEvery: cfg.trajectories.every,
+          basin: false,
+        });
+        chosen.forEach((k, j) => {
+          const all = rows(r.trajectories.subarray(j * r.frames * d, (j + 1) * r.frames * d), d);
+          let end = all.length;
+          while (end > 2 && all[end - 1].every((v, q) => Math.abs(v - all[end - 2][q]) <= 1e-12 * (1 + Math.abs(v)))) end--;
+          trajectories.push({ label, eta, startIndex: k, points: all.slice(0, end), every: cfg.trajectories.every, cls: CLASS_NAMES[r.cls[j]] });
+        });
+      }
+      return trajectories;
+    });
+    trajectories.push(...computed);
     progress('trajectories', 1, 1);
   }
 
@@ -591,10 +611,10 @@ export async function runLandscape(config: LandscapeConfig, options: RunLandscap
   const t0 = performance.now();
   const instances: LandscapeInstanceResult[] = [];
   const perInstanceMs: number[] = [];
-  for (const ic of config.instances) {
+  for (const [index, ic] of config.instances.entries()) {
     options.signal?.throwIfAborted();
     const t1 = performance.now();
-    instances.push(await runInstance(config, ic, options));
+    instances.push(await runInstance(config, ic, index, options));
     perInstanceMs.push(performance.now() - t1);
   }
   return {

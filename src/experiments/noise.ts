@@ -22,8 +22,9 @@
  *  - `gd-small`, `gd-large`: full-batch GD, the noise-free baseline, for the same number of steps as
  *    sgd-small (fullBatchBudget 'steps') or the same epochs ('epochs': one step per epoch).
  * Each arm × seed records the full train loss/accuracy and test loss/accuracy every evalEvery
- * epochs (budget fractions for GD) and at the end. Deterministic for a config at a fixed BLAS
- * thread count (except `timing`).
+ * epochs (budget fractions for GD) and at the end. Resuming (src/run/resume.ts): the setup and
+ * each arm × seed run are units; a run keeps partial checkpoints of its trainer and curve.
+ * Deterministic for a config at a fixed BLAS thread count (except `timing`).
  *
  * "Reaches the large arm" = the arm's test accuracy is not below sgd-large's by more than two
  * standard errors of the paired per-seed difference: mean(d) ≥ −2·sd(d)/√n with
@@ -34,6 +35,7 @@ import type { Figure } from '../report/plot.js';
 import { Model, type Examples } from '../model/model.js';
 import { topEigenvalue } from '../measure/sharpness.js';
 import { noisySgd, sgd, type OptimizerSpec } from '../optim/optimizer.js';
+import { resumeStoreOf, type Unit } from '../run/resume.js';
 import { Trainer, type BatchOptions } from '../train/trainer.js';
 import { Rng } from '../util/random.js';
 import {
@@ -367,36 +369,44 @@ export async function runNoise(config: NoiseConfig, ctx: RunContext): Promise<No
   const n = data.nTrain;
   const sharp = trainSubset(data, c.sharpness.subset, c.data.seed + 2);
   const spec = buildSpec(c.model, data.shape, data.numClasses);
+  // Units (src/run/resume.ts): the setup below and every arm × seed run; a restarted run loads the
+  // finished ones and continues a half-done run from its last checkpoint.
+  const store = resumeStoreOf(ctx);
 
   // λ₀ at θ₀ of the first seed, and the learning rates.
-  const probe = new Model(spec, { seed: c.seeds[0] });
-  const paramCount = probe.params.length;
-  let lambda0: { value: number; iterations: number; converged: boolean };
-  const noiseEstimate: NoiseResult['noiseEstimate'] = [];
-  let etaSmall: number;
-  let etaLarge: number;
-  try {
-    const l = topEigenvalue(probe, sharp, { iterations: c.sharpness.iterations, tolerance: c.sharpness.tolerance, seed: c.seeds[0] });
-    lambda0 = { value: l.value, iterations: l.iterations, converged: l.converged };
-    etaSmall = c.lrSmall === 'auto' ? (c.smallFactor * 2) / lambda0.value : c.lrSmall;
-    if (!(Number.isFinite(etaSmall) && etaSmall > 0))
-      throw new Error(`E3: λ_max(θ₀) = ${lambda0.value} gives no usable η_small = smallFactor·2/λ₀; set config.lrSmall explicitly`);
-    etaLarge = c.lrLarge === 'auto' ? c.lrRatio * etaSmall : c.lrLarge;
-    if (etaLarge <= etaSmall) throw new RangeError(`config.lrLarge must be > η_small = ${etaSmall} (got ${etaLarge})`);
-    // σ_B per seed at that seed's θ₀.
-    const k = etaLarge / etaSmall;
-    for (const seed of c.seeds) {
-      probe.init(seed);
-      const e = estimateBatchNoise(probe, data.train, c.batchSize, c.noiseEstimateBatches, seed);
-      noiseEstimate.push({ seed, sigmaB: e.sigmaB, isotropicStd: Math.sqrt(Math.max(0, k * k - 1)) * e.sigmaB, gradNorm: e.gradNorm });
+  const setup = await store.unit('setup', async (u) => {
+    const probe = new Model(spec, { seed: c.seeds[0] });
+    const paramCount = probe.params.length;
+    let lambda0: { value: number; iterations: number; converged: boolean };
+    const noiseEstimate: NoiseResult['noiseEstimate'] = [];
+    let etaSmall: number;
+    let etaLarge: number;
+    try {
+      const l = topEigenvalue(probe, sharp, { iterations: c.sharpness.iterations, tolerance: c.sharpness.tolerance, seed: c.seeds[0] });
+      lambda0 = { value: l.value, iterations: l.iterations, converged: l.converged };
+      etaSmall = c.lrSmall === 'auto' ? (c.smallFactor * 2) / lambda0.value : c.lrSmall;
+      if (!(Number.isFinite(etaSmall) && etaSmall > 0))
+        throw new Error(`E3: λ_max(θ₀) = ${lambda0.value} gives no usable η_small = smallFactor·2/λ₀; set config.lrSmall explicitly`);
+      etaLarge = c.lrLarge === 'auto' ? c.lrRatio * etaSmall : c.lrLarge;
+      if (etaLarge <= etaSmall) throw new RangeError(`config.lrLarge must be > η_small = ${etaSmall} (got ${etaLarge})`);
+      // σ_B per seed at that seed's θ₀.
+      const k = etaLarge / etaSmall;
+      for (const seed of c.seeds) {
+        ctx.signal?.throwIfAborted();
+        probe.init(seed);
+        const e = estimateBatchNoise(probe, data.train, c.batchSize, c.noiseEstimateBatches, seed);
+        noiseEstimate.push({ seed, sigmaB: e.sigmaB, isotropicStd: Math.sqrt(Math.max(0, k * k - 1)) * e.sigmaB, gradNorm: e.gradNorm });
+      }
+    } finally {
+      probe.close();
     }
-  } finally {
-    probe.close();
-  }
-  const k = etaLarge / etaSmall;
-  const smallBatch = Math.max(1, Math.round((c.batchSize * etaSmall) / etaLarge));
-  ctx.log({ phase: 'rule', lambda0: lambda0.value, etaSmall, etaLarge, k, smallBatch });
-  for (const e of noiseEstimate) ctx.log({ phase: 'noise-estimate', ...e });
+    const k = etaLarge / etaSmall;
+    const smallBatch = Math.max(1, Math.round((c.batchSize * etaSmall) / etaLarge));
+    u.log({ phase: 'rule', lambda0: lambda0.value, etaSmall, etaLarge, k, smallBatch });
+    for (const e of noiseEstimate) u.log({ phase: 'noise-estimate', ...e });
+    return { paramCount, lambda0, noiseEstimate, etaSmall, etaLarge, k, smallBatch };
+  });
+  const { paramCount, lambda0, noiseEstimate, etaSmall, etaLarge, k, smallBatch } = setup;
 
   // Arm plans.
   const B = Math.min(c.batchSize, n);
@@ -467,47 +477,74 @@ export async function runNoise(config: NoiseConfig, ctx: RunContext): Promise<No
   for (let e = c.evalEvery; e < c.epochs; e += c.evalEvery) evalEpochs.push(e);
   evalEpochs.push(c.epochs);
 
-  const runTask = async ({ p, seed }: { p: ArmPlan; seed: number }): Promise<NoiseRun> => {
-    const tStart = performance.now();
-    const model = new Model(spec, { seed });
-    try {
-      const batch: BatchOptions = p.batch === 'full' ? { mode: 'full' } : { mode: 'shuffle', size: p.batch, ...(p.amplify > 1 ? { amplify: p.amplify } : {}) };
-      const trainer = new Trainer(model, { data: data.train, optimizer: p.optimizer(seed), batch, seed });
-      const point = (epoch: number, step: number): NoisePoint => {
-        const tr = model.evaluate(data.train);
-        const te = model.evaluate(data.test);
-        return { epoch, step, trainLoss: tr.loss, trainAccuracy: tr.accuracy, testLoss: te.loss, testAccuracy: te.accuracy };
-      };
-      const curve: NoisePoint[] = [point(0, 0)];
-      const run: NoiseRun = { seed, steps: 0, curve, diverged: false, divergedAt: null, final: null, noiseStd: p.kind === 'isotropic' ? noiseEstimate.find((e) => e.seed === seed)!.isotropicStd : null };
-      ctx.log({ phase: 'train', arm: p.id, seed, ...curve[0] });
-      for (const epoch of evalEpochs) {
-        const target = Math.round((epoch * p.steps) / c.epochs);
-        const k = target - run.steps;
-        if (k <= 0) continue;
-        const r = await trainer.run({ steps: k, chunkSize: Math.min(k, 200), signal: ctx.signal });
-        ctx.signal?.throwIfAborted();
-        run.steps += r.stepsDone;
-        doneWork += (r.stepsDone / p.steps) * p.exampleGrads;
-        ctx.progress(Math.round(doneWork), totalWork, `E3 ${p.id} seed ${seed} epoch ${epoch}`);
-        if (r.diverged) {
-          run.diverged = true;
-          run.divergedAt = r.divergedAt;
-          ctx.log({ phase: 'train', arm: p.id, seed, kind: 'diverged', divergedAt: r.divergedAt });
-          doneWork += ((p.steps - run.steps) / p.steps) * p.exampleGrads;
-          break;
+  // One arm × seed run. Training goes in segments of at most SEGMENT steps; between segments (and
+  // at each evaluation point) a partial checkpoint is written when one is due. Splitting a run into
+  // segments does not change it (a chunked run equals the same steps in one go, bit for bit).
+  const SEGMENT = 200;
+  const runTask = ({ p, seed }: { p: ArmPlan; seed: number }): Promise<NoiseRun> =>
+    store.unit(
+      `train-${p.id}-seed${seed}`,
+      async (u: Unit) => {
+        const tStart = performance.now();
+        const model = new Model(spec, { seed });
+        try {
+          const batch: BatchOptions = p.batch === 'full' ? { mode: 'full' } : { mode: 'shuffle', size: p.batch, ...(p.amplify > 1 ? { amplify: p.amplify } : {}) };
+          const trainer = new Trainer(model, { data: data.train, optimizer: p.optimizer(seed), batch, seed });
+          const point = (epoch: number, step: number): NoisePoint => {
+            const tr = model.evaluate(data.train);
+            const te = model.evaluate(data.test);
+            return { epoch, step, trainLoss: tr.loss, trainAccuracy: tr.accuracy, testLoss: te.loss, testAccuracy: te.accuracy };
+          };
+          // A half-done run from an earlier life: the run so far and the index of the next evaluation point.
+          const saved = u.restore<{ run: NoiseRun; next: number }>([trainer]);
+          let next = 0;
+          let run: NoiseRun;
+          if (saved) {
+            ({ run, next } = saved);
+            doneWork += (run.steps / p.steps) * p.exampleGrads;
+          } else {
+            const curve: NoisePoint[] = [point(0, 0)];
+            run = { seed, steps: 0, curve, diverged: false, divergedAt: null, final: null, noiseStd: p.kind === 'isotropic' ? noiseEstimate.find((e) => e.seed === seed)!.isotropicStd : null };
+            u.log({ phase: 'train', arm: p.id, seed, ...curve[0] });
+          }
+          train: for (; next < evalEpochs.length; next++) {
+            const epoch = evalEpochs[next];
+            const target = Math.round((epoch * p.steps) / c.epochs);
+            if (target <= run.steps) continue;
+            while (run.steps < target) {
+              const k = Math.min(SEGMENT, target - run.steps);
+              const r = await trainer.run({ steps: k, chunkSize: k, signal: ctx.signal });
+              ctx.signal?.throwIfAborted();
+              run.steps += r.stepsDone;
+              doneWork += (r.stepsDone / p.steps) * p.exampleGrads;
+              ctx.progress(Math.round(doneWork), totalWork, `E3 ${p.id} seed ${seed} epoch ${epoch}`);
+              if (r.diverged) {
+                run.diverged = true;
+                run.divergedAt = r.divergedAt;
+                u.log({ phase: 'train', arm: p.id, seed, kind: 'diverged', divergedAt: r.divergedAt });
+                doneWork += ((p.steps - run.steps) / p.steps) * p.exampleGrads;
+                break train;
+              }
+              if (run.steps < target && u.due()) u.save([trainer], { run, next });
+            }
+            const pt = point(epoch, run.steps);
+            run.curve.push(pt);
+            u.log({ phase: 'train', arm: p.id, seed, ...pt });
+            if (next + 1 < evalEpochs.length && u.due()) u.save([trainer], { run, next: next + 1 });
+          }
+          run.final = run.diverged ? null : run.curve[run.curve.length - 1];
+          return run;
+        } finally {
+          model.close();
+          perArmMs[p.id] = (perArmMs[p.id] ?? 0) + (performance.now() - tStart);
         }
-        const pt = point(epoch, run.steps);
-        curve.push(pt);
-        ctx.log({ phase: 'train', arm: p.id, seed, ...pt });
-      }
-      run.final = run.diverged ? null : curve[curve.length - 1];
-      return run;
-    } finally {
-      model.close();
-      perArmMs[p.id] = (perArmMs[p.id] ?? 0) + (performance.now() - tStart);
-    }
-  };
+      },
+      () => {
+        // finished in an earlier life of this run directory
+        doneWork += p.exampleGrads;
+        ctx.progress(Math.round(doneWork), totalWork, `E3 ${p.id} seed ${seed} (done earlier)`);
+      },
+    );
   const results = new Array<NoiseRun>(tasks.length);
   await pool(order.map((i) => async () => void (results[i] = await runTask(tasks[i]))), c.concurrency, ctx.signal);
 

@@ -1,0 +1,119 @@
+/**
+ * Kill/resume harness of the run-directory tests (test/run/resume.test.ts, test/sweep/resume.test.ts),
+ * after test/train/resume-harness.ts: starts a command that runs an experiment, SIGKILLs it at a
+ * random moment after it has written a new checkpoint in this life, checks every checkpoint file
+ * left behind, and starts it again until it finishes.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+
+import { verifyCheckpointDir } from '../../src/run/resume.js';
+import { isTempName } from '../../src/run/schema.js';
+import { Rng } from '../../src/util/random.js';
+
+export interface KillReport {
+  /** Lives killed with SIGKILL. */
+  kills: number;
+  /** Lives started (kills + the one that finished). */
+  starts: number;
+  /** Checkpoint files that failed verification after a kill, and corrupt files a restarted child reported. */
+  corrupt: string[];
+  /** Checkpoint files verified after kills (summed over kills). */
+  filesChecked: number;
+  /** Kills that left a partial (mid-unit) checkpoint for the next life to continue from. */
+  killsWithPartial: number;
+  /** The last kill left a partial checkpoint (so the finishing life must have continued one). */
+  lastKillLeftPartial: boolean;
+  /** stdout of the life that finished. */
+  stdout: string;
+  seconds: number;
+}
+
+export const CHILD_ENV: NodeJS.ProcessEnv = {
+  ...process.env,
+  BIGSTEP_THREADS: '1',
+  OPENBLAS_NUM_THREADS: '1',
+  OMP_NUM_THREADS: '1',
+  BIGSTEP_QUIET: '1',
+  BIGSTEP_DEBUG: '',
+};
+
+/** The checkpoint file names (no temp files, no starts.json): a new one means a checkpoint was written. */
+function checkpointNames(dir: string): Set<string> {
+  try {
+    return new Set(fs.readdirSync(dir).filter((n) => !isTempName(n) && n !== 'starts.json'));
+  } catch {
+    return new Set();
+  }
+}
+
+const CORRUPT_WARNING = /checkpoint .*(computing the unit again|starting the unit from its beginning)/g;
+
+/**
+ * Runs `node args…` (env: {@link CHILD_ENV} plus `env`) until it exits 0, killing it `kills` times:
+ * each kill comes a uniformly random [0, maxDelayMs) after the child wrote a checkpoint file that
+ * was not in `checkpointDir` when it started. Throws if a life fails otherwise.
+ */
+export async function runWithKills(
+  args: string[],
+  checkpointDir: string,
+  options: { kills: number; maxDelayMs: number; seed: number; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<KillReport> {
+  const t0 = Date.now();
+  const rng = Rng.fromSeed(options.seed, 9);
+  const report: KillReport = { kills: 0, starts: 0, corrupt: [], filesChecked: 0, killsWithPartial: 0, lastKillLeftPartial: false, stdout: '', seconds: 0 };
+  for (;;) {
+    const killThis = report.kills < options.kills;
+    const delay = rng.uniform() * options.maxDelayMs;
+    const before = checkpointNames(checkpointDir);
+    const life = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...CHILD_ENV, ...options.env } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      let killTimer: NodeJS.Timeout | null = null;
+      const poll = killThis
+        ? setInterval(() => {
+            for (const n of checkpointNames(checkpointDir)) {
+              if (before.has(n)) continue;
+              clearInterval(poll!);
+              killTimer = setTimeout(() => child.kill('SIGKILL'), delay);
+              return;
+            }
+          }, 3)
+        : null;
+      const guard = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60000);
+      child.on('error', reject);
+      child.on('exit', (code, signal) => {
+        if (poll) clearInterval(poll);
+        if (killTimer) clearTimeout(killTimer);
+        clearTimeout(guard);
+        resolve({ code, signal, stdout, stderr });
+      });
+    });
+    report.starts++;
+    for (const m of life.stderr.matchAll(CORRUPT_WARNING)) report.corrupt.push(`life ${report.starts}: ${m[0]}`);
+    if (life.signal === 'SIGKILL' && killThis) {
+      report.kills++;
+      const v = verifyCheckpointDir(checkpointDir);
+      report.filesChecked += v.files;
+      report.corrupt.push(...v.problems.map((p) => `after kill ${report.kills}: ${p}`));
+      report.lastKillLeftPartial = [...checkpointNames(checkpointDir)].some((n) => /^partial-.*\.json$/.test(n));
+      if (report.lastKillLeftPartial) report.killsWithPartial++;
+      continue;
+    }
+    if (life.code !== 0) throw new Error(`child exited with code ${life.code} signal ${life.signal}: ${life.stderr.trim().slice(-2000)}`);
+    report.stdout = life.stdout;
+    break;
+  }
+  report.seconds = (Date.now() - t0) / 1000;
+  return report;
+}
+
+/** result.json without its wall-clock `timing` field, as canonical text. */
+export function resultWithoutTiming(file: string): string {
+  const r = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  delete r.timing;
+  return JSON.stringify(r);
+}

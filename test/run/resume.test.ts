@@ -1,0 +1,129 @@
+/**
+ * Interrupted runs resume (src/run/resume.ts): each experiment at a small size runs as a child
+ * process that is SIGKILLed at random moments after it has written a checkpoint, and restarted
+ * until it finishes; the result, headline, tables and metrics must equal those of an
+ * uninterrupted run, and no checkpoint file may ever be found corrupt.
+ */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { findExperiment } from '../../src/experiments/registry.js';
+import { planRun } from '../../src/run/run.js';
+import { validateRunDir, type RunSummary } from '../../src/run/schema.js';
+import { tempDir } from './helpers.js';
+import { CHILD_ENV, resultWithoutTiming, runWithKills } from './resume-harness.js';
+
+const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'resume-run-child.js');
+/** Checkpoint as often as possible (every 20 ms of work) so that short runs have many resume points. */
+const ENV = { BIGSTEP_CHECKPOINT_SECONDS: '0.02' };
+
+const readJson = <T>(file: string): T => JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+const lines = (file: string): string[] => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+
+interface Case {
+  experiment: 'noise' | 'escape' | 'landscape';
+  config: () => unknown;
+  kills: number;
+  maxDelayMs: number;
+  /** metrics.jsonl in the same order (false: units run concurrently, compare the sorted lines). */
+  ordered: boolean;
+  /** Whether a kill can leave a mid-unit checkpoint (E1 cells are single native calls: no). */
+  partials: boolean;
+}
+
+const preset = (name: string): Record<string, unknown> => structuredClone(findExperiment(name)!.definition.presets.tiny) as Record<string, unknown>;
+
+const CASES: Case[] = [
+  {
+    // tiny E3 (9 arms × 2 seeds, two units at a time) with more data and epochs, so that each
+    // training run lasts long enough to be killed in the middle
+    experiment: 'noise',
+    config: () => {
+      const c = preset('noise') as { data: { synthetic: Record<string, unknown> } } & Record<string, unknown>;
+      c.data.synthetic.nTrain = 1024;
+      return { ...c, model: { kind: 'mlp', hidden: [64] }, epochs: 30, evalEvery: 5, fullBatchBudget: 'epochs' };
+    },
+    kills: 4,
+    maxDelayMs: 150,
+    ordered: false,
+    partials: true,
+  },
+  {
+    // tiny E2 with shorter grid and escape phases
+    experiment: 'escape',
+    config: () => ({ ...preset('escape'), grid: { count: 3, steps: 100 }, escapeSteps: 100 }),
+    kills: 4,
+    maxDelayMs: 250,
+    ordered: true,
+    partials: true,
+  },
+  {
+    // tiny E1 on its 1-D instance
+    experiment: 'landscape',
+    config: () => {
+      const c = preset('landscape');
+      return { ...c, instances: [(c.instances as unknown[])[0]], points: 100, minimaRandomStarts: 50 };
+    },
+    kills: 3,
+    maxDelayMs: 100,
+    ordered: true,
+    partials: false,
+  },
+];
+
+describe('runExperiment() resumes a run killed with SIGKILL', function () {
+  this.timeout(60000);
+  const root = tempDir('bigstep-resume-run-');
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  for (const c of CASES) {
+    it(`${c.experiment}: ${c.kills} kills at random moments, then the same result, headline, tables and metrics as an uninterrupted run`, async () => {
+      const configFile = path.join(root, `${c.experiment}.json`);
+      fs.writeFileSync(configFile, JSON.stringify(c.config()));
+      const refOut = path.join(root, `${c.experiment}-ref`);
+      const killedOut = path.join(root, `${c.experiment}-killed`);
+      const ref = spawnSync(process.execPath, [CHILD, c.experiment, refOut, configFile, 'tiny'], { env: { ...CHILD_ENV, ...ENV }, encoding: 'utf8' });
+      expect(ref.status, ref.stderr).to.equal(0);
+
+      const plan = planRun(findExperiment(c.experiment)!, c.config(), { out: killedOut, scale: 'tiny' });
+      const r = await runWithKills([CHILD, c.experiment, killedOut, configFile, 'tiny'], path.join(plan.dir, 'checkpoints'), {
+        kills: c.kills,
+        maxDelayMs: c.maxDelayMs,
+        seed: 7,
+        env: ENV,
+      });
+      if (process.env.BIGSTEP_REPORT_FIGURES)
+        console.log(`      ${c.experiment}: ${r.kills} kills (${r.killsWithPartial} left a partial checkpoint), ${r.filesChecked} files checked, corrupt ${r.corrupt.length}, ${r.seconds.toFixed(1)} s`);
+      expect(r.kills).to.equal(c.kills);
+      expect(r.corrupt).to.deep.equal([]);
+      if (c.partials) expect(r.killsWithPartial, 'kills that left a mid-unit checkpoint').to.be.at.least(1);
+
+      const refDir = planRun(findExperiment(c.experiment)!, c.config(), { out: refOut, scale: 'tiny' }).dir;
+      const a = readJson<RunSummary>(path.join(refDir, 'summary.json'));
+      const b = readJson<RunSummary>(path.join(plan.dir, 'summary.json'));
+      expect(b.status).to.equal(a.status);
+      expect(JSON.stringify(b.headline)).to.equal(JSON.stringify(a.headline));
+      expect(JSON.stringify(b.tables)).to.equal(JSON.stringify(a.tables));
+      expect(resultWithoutTiming(path.join(plan.dir, 'result.json'))).to.equal(resultWithoutTiming(path.join(refDir, 'result.json')));
+      const ma = lines(path.join(refDir, 'metrics.jsonl'));
+      const mb = lines(path.join(plan.dir, 'metrics.jsonl'));
+      if (c.ordered) expect(mb).to.deep.equal(ma);
+      else expect([...mb].sort()).to.deep.equal([...ma].sort());
+      expect(b.metricsLines).to.equal(a.metricsLines);
+
+      // The summary says it resumed; the reference did not.
+      expect(a.restarts).to.equal(0);
+      expect(a.resumed).to.equal(null);
+      expect(b.restarts).to.equal(c.kills);
+      expect(b.resumed, 'the finishing life loaded earlier work').to.not.equal(null);
+      expect(b.resumed!.units).to.be.above(0);
+      if (r.lastKillLeftPartial) expect(b.resumed!.partial, 'continued a half-done unit').to.be.above(0);
+      // Complete: checkpoints are gone and the directory is valid.
+      expect(fs.existsSync(path.join(plan.dir, 'checkpoints'))).to.equal(false);
+      expect(await validateRunDir(plan.dir)).to.deep.equal([]);
+    });
+  }
+});
