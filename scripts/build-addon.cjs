@@ -40,7 +40,9 @@ if (missing.length > 0) {
 }
 
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
-const cmakeArgs = [cmakeJs, 'compile', '--out', 'build'];
-if (portable) cmakeArgs.push('--', '-DBIGSTEP_PORTABLE_GEMM=ON', '-DBIGSTEP_NATIVE_TESTS=OFF');
+// CMake options go as --CD<name>=<value> (`cmake-js compile` drops arguments after `--`). The GEMM
+// choice is always passed, so a build directory configured with --portable goes back to OpenBLAS.
+const cmakeArgs = [cmakeJs, 'compile', '--out', 'build', `--CDBIGSTEP_PORTABLE_GEMM=${portable ? 'ON' : 'OFF'}`];
+if (portable) cmakeArgs.push('--CDBIGSTEP_NATIVE_TESTS=OFF');
 const r = spawnSync(process.execPath, cmakeArgs, { cwd: root, stdio: 'inherit' });
 if (r.status !== 0) fail('the native addon build failed (see the compiler output above).');

@@ -11,14 +11,22 @@ const root = path.resolve(__dirname, '..');
 const out = path.join(root, 'build-prebuild');
 rmSync(out, { recursive: true, force: true });
 const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
+// CMake options go as --CD<name>=<value>: `cmake-js compile` drops arguments after `--`.
 const r = spawnSync(
   process.execPath,
-  [cmakeJs, 'compile', '--out', 'build-prebuild', '--', '-DBIGSTEP_PORTABLE_GEMM=ON', '-DBIGSTEP_NATIVE_TESTS=OFF', '-DBIGSTEP_GENERIC_X86=ON'],
+  [cmakeJs, 'compile', '--out', 'build-prebuild', '--CDBIGSTEP_PORTABLE_GEMM=ON', '--CDBIGSTEP_NATIVE_TESTS=OFF', '--CDBIGSTEP_GENERIC_X86=ON'],
   { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
 );
 if (r.status !== 0) process.exit(r.status ?? 1);
 const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 mkdirSync(dir, { recursive: true });
-copyFileSync(path.join(out, 'Release', 'bigstep.node'), path.join(dir, 'bigstep.node'));
+const built = path.join(out, 'Release', 'bigstep.node');
+// The prebuilt must not need a system BLAS (it is the fallback where none is installed).
+const ldd = spawnSync('ldd', [built], { encoding: 'utf8' });
+if (ldd.status === 0 && /blas/i.test(ldd.stdout)) {
+  console.error(`prebuild: ${built} links a BLAS library; the portable option did not reach CMake:\n${ldd.stdout}`);
+  process.exit(1);
+}
+copyFileSync(built, path.join(dir, 'bigstep.node'));
 rmSync(out, { recursive: true, force: true });
 console.error(`prebuild: wrote ${path.relative(root, dir)}/bigstep.node (portable GEMM)`);
