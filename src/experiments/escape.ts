@@ -34,7 +34,7 @@ import { Model, type Examples } from '../model/model.js';
 import { topEigenvalue } from '../measure/sharpness.js';
 import { distance, interpolationLosses } from '../measure/trajectory.js';
 import { sgd } from '../optim/optimizer.js';
-import { resumeStoreOf, type Unit } from '../run/resume.js';
+import { fingerprint, resumeStoreOf, type Unit } from '../run/resume.js';
 import { Trainer } from '../train/trainer.js';
 import {
   buildSpec,
@@ -511,6 +511,7 @@ export async function runEscape(config: EscapeConfig, ctx: RunContext): Promise<
   // Units (src/run/resume.ts): each phase below; a restarted run loads the finished phases and
   // continues a half-done one from its last checkpoint.
   const store = resumeStoreOf(ctx);
+  store.pin('data', { source: data.source, fingerprint: fingerprint(data.train.x, data.train.y, data.test.x, data.test.y) });
   try {
     // λ₀ and η_small.
     const { lambda0, etaSmall } = await store.unit('rule', async (u) => {

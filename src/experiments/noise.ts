@@ -35,7 +35,7 @@ import type { Figure } from '../report/plot.js';
 import { Model, type Examples } from '../model/model.js';
 import { topEigenvalue } from '../measure/sharpness.js';
 import { noisySgd, sgd, type OptimizerSpec } from '../optim/optimizer.js';
-import { resumeStoreOf, type Unit } from '../run/resume.js';
+import { fingerprint, resumeStoreOf, type Unit } from '../run/resume.js';
 import { Trainer, type BatchOptions } from '../train/trainer.js';
 import { Rng } from '../util/random.js';
 import {
@@ -372,6 +372,7 @@ export async function runNoise(config: NoiseConfig, ctx: RunContext): Promise<No
   // Units (src/run/resume.ts): the setup below and every arm × seed run; a restarted run loads the
   // finished ones and continues a half-done run from its last checkpoint.
   const store = resumeStoreOf(ctx);
+  store.pin('data', { source: data.source, fingerprint: fingerprint(data.train.x, data.train.y, data.test.x, data.test.y) });
 
   // λ₀ at θ₀ of the first seed, and the learning rates.
   const setup = await store.unit('setup', async (u) => {

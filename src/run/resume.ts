@@ -13,6 +13,7 @@
  *
  * Files (all written atomically: temp file + fsync + rename + fsync of the directory):
  *
+ *   checkpoints/pin-<key>.json              a value the units depend on (e.g. a data fingerprint; `pin`)
  *   checkpoints/unit-<key>.json             a finished unit: header line + body line
  *   checkpoints/partial-<key>.json          the newest partial checkpoint of a running unit
  *   checkpoints/partial-<key>.g<G>.t<i>.ckpt  trainer i of partial generation G (src/train/checkpoint.ts)
@@ -151,7 +152,7 @@ export function decodeValue<T = unknown>(text: string): T {
 interface Header {
   format: typeof FORMAT;
   version: number;
-  kind: 'done' | 'partial';
+  kind: 'done' | 'partial' | 'pin';
   key: string;
   configHash: string;
   generation: number;
@@ -223,13 +224,24 @@ export function verifyCheckpointDir(dir: string): { files: number; problems: str
       } catch (e) {
         problems.push(`${name}: ${(e as Error).message}`);
       }
-    } else if (/^(unit|partial)-.*\.json$/.test(name)) {
+    } else if (/^(unit|partial|pin)-.*\.json$/.test(name)) {
       files++;
       const r = readJsonFile(file);
       if ('error' in r) problems.push(`${name}: ${r.error}`);
     }
   }
   return { files, problems };
+}
+
+/** SHA-256 (hex) over typed arrays and strings, e.g. of the examples a run trains on (for {@link ResumeStore.pin}). */
+export function fingerprint(...parts: Array<ArrayBufferView | string>): string {
+  const h = createHash('sha256');
+  for (const p of parts) {
+    const bytes = typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+    h.update(`${bytes.byteLength}:`);
+    h.update(bytes);
+  }
+  return h.digest('hex');
 }
 
 // ---- the store ---------------------------------------------------------------------------------
@@ -277,6 +289,27 @@ export class ResumeStore {
   /** @internal */
   emit(record: LogRecord): void {
     this.log(record);
+  }
+
+  /**
+   * Ties the stored units to `value` (JSON-able), e.g. a fingerprint of the data the experiment
+   * loaded: the run id covers the config but not the files a data set was read from. If an earlier
+   * life pinned a different value under `key`, every stored unit and partial checkpoint is
+   * discarded (with a warning) and the run starts over. Call before the first unit.
+   */
+  pin(key: string, value: unknown): void {
+    if (!KEY_RE.test(key)) throw new RangeError(`pin key must match ${KEY_RE} (got "${key}")`);
+    if (!this.dir) return;
+    const file = this.file(`pin-${key}.json`);
+    const text = encodeValue(value);
+    if (fs.existsSync(file)) {
+      const r = readJsonFile(file, { kind: 'pin', key, configHash: this.configHash });
+      if (!('error' in r) && encodeValue(r.body) === text) return;
+      const why = 'error' in r ? r.error : `holds ${JSON.stringify(r.body).slice(0, 200)}, this run has ${text.slice(0, 200)}`;
+      this.warn(`checkpoint ${file} ${why}; discarding the stored units of this run (they were computed from something else)`);
+      for (const n of fs.readdirSync(this.dir)) if (/^(unit|partial|pin)-/.test(n)) fs.rmSync(this.file(n), { force: true });
+    }
+    writeJsonFile(file, { kind: 'pin', key, configHash: this.configHash, generation: 0, trainers: 0 }, value);
   }
 
   /**

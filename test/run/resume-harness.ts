@@ -47,7 +47,7 @@ function checkpointNames(dir: string): Set<string> {
   }
 }
 
-const CORRUPT_WARNING = /checkpoint .*(computing the unit again|starting the unit from its beginning)/g;
+const CORRUPT_WARNING = /checkpoint .*(computing the unit again|starting the unit from its beginning|discarding the stored units)/g;
 
 /**
  * Runs `node args…` (env: {@link CHILD_ENV} plus `env`) until it exits 0, killing it `kills` times:

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 import { Model, Trainer, mlp } from '../../src/index.js';
 import { sgd } from '../../src/optim/optimizer.js';
-import { ResumeStore, checkpointSecondsFromEnv, decodeValue, encodeValue, verifyCheckpointDir, type Unit } from '../../src/run/resume.js';
+import { ResumeStore, checkpointSecondsFromEnv, decodeValue, encodeValue, fingerprint, verifyCheckpointDir, type Unit } from '../../src/run/resume.js';
 import { separableBlobs } from '../engine/helpers.js';
 import { tempDir } from './helpers.js';
 
@@ -135,6 +135,20 @@ describe('ResumeStore#unit()', () => {
     expect(s.stats.corrupt).to.have.length(1);
     expect(warnings[0]).to.match(/checksum mismatch; computing the unit again/);
     expect(verifyCheckpointDir(dir).problems).to.deep.equal([]);
+  });
+
+  it('discards the stored units when a pinned value (e.g. the data fingerprint) changed', async () => {
+    const s1 = store(dir);
+    s1.pin('data', { fingerprint: fingerprint(Float32Array.from([1, 2]), 'train') });
+    await s1.unit('a', async () => 1);
+    const same = store(dir);
+    same.pin('data', { fingerprint: fingerprint(Float32Array.from([1, 2]), 'train') });
+    expect(await same.unit('a', async () => 2)).to.equal(1);
+    const warnings: string[] = [];
+    const changed = store(dir, [], warnings);
+    changed.pin('data', { fingerprint: fingerprint(Float32Array.from([1, 3]), 'train') });
+    expect(await changed.unit('a', async () => 2)).to.equal(2);
+    expect(warnings[0]).to.match(/discarding the stored units/);
   });
 
   it('refuses files of another run', async () => {
