@@ -156,7 +156,7 @@ async function runCmd(args: string[]): Promise<number> {
       return EXIT.ok;
     }
     if (outcome.status === 'aborted') {
-      console.error(`bigstep: task ${index} aborted; rerun it to restart (${show(outcome.dir)})`);
+      console.error(`bigstep: task ${index} aborted; rerun it to resume (${show(outcome.dir)})`);
       return EXIT.aborted;
     }
     console.log(`task ${index}: ${outcome.status} in ${seconds(outcome.summary.wallSeconds)} → ${show(outcome.dir)}`);
@@ -228,7 +228,7 @@ async function localCmd(args: string[]): Promise<number> {
             else if (!outcomeInterrupted()) {
               failed.push(e.index);
               const how = e.signal ? `was killed by ${e.signal}` : e.code === 1 ? 'failed' : `exited with code ${e.code}`;
-              process.stderr.write(`\nbigstep: task ${e.index} ${how} (log ${show(e.log)}); a rerun restarts it\n`);
+              process.stderr.write(`\nbigstep: task ${e.index} ${how} (log ${show(e.log)}); a rerun resumes it\n`);
             }
           }
         },

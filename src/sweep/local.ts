@@ -6,7 +6,8 @@
  *
  * Stopping: aborting `signal` (Ctrl-C) starts no new task and sends SIGTERM to the running ones,
  * which stop at their next safe point (summary status 'aborted'); `kill()` (a second Ctrl-C)
- * sends SIGKILL. Either way a rerun continues: complete tasks are skipped, the others restart.
+ * sends SIGKILL. Either way a rerun continues: complete tasks are skipped, the others resume from
+ * their checkpoints.
  * Children run in their own process group, so a terminal's Ctrl-C reaches only this process,
  * which decides what the children get.
  */
@@ -59,7 +60,7 @@ export interface LocalOutcome {
 export interface LocalPool {
   /** Resolves when every started child has exited. */
   done: Promise<LocalOutcome>;
-  /** SIGKILL every running child (their tasks restart next time). */
+  /** SIGKILL every running child (their tasks resume from their checkpoints next time). */
   kill(): void;
   /** pids of the running children, by task index. */
   running(): Map<number, number>;

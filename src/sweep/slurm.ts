@@ -88,7 +88,7 @@ export function slurmScript(dir: string, t: SweepTasks, options: SlurmOptions = 
     '#!/bin/bash',
     `# bigstep sweep "${t.name}" (${t.experiment}, ${t.count} tasks, sweep id ${t.sweepId}), written by \`bigstep sweep slurm\`.`,
     `# Submit: sbatch ${shq(path.join(abs, SLURM_DIR, SCRIPT_NAME))}   (or: bigstep sweep slurm ${shq(abs)} --submit)`,
-    '# Rerun some tasks: sbatch --array=3,7 <this file>   (finished tasks exit at once; unfinished ones restart)',
+    '# Rerun some tasks: sbatch --array=3,7 <this file>   (finished tasks exit at once; unfinished ones resume from their checkpoints)',
     `#SBATCH --job-name=${jobName}`,
     `#SBATCH --array=${array}`,
     '#SBATCH --ntasks=1',

@@ -9,8 +9,9 @@
  *
  * `runTask(dir, i)` runs task i with `runExperiment` into DIR/runs/. It is idempotent: a task whose
  * run directory holds a complete summary (finished / diverged) returns at once; an interrupted one
- * (killed, aborted, failed) restarts in the same directory. Two processes never run the same task
- * at once (runExperiment's lock file; a lock of a dead process is taken over).
+ * (killed, aborted, failed) resumes in the same directory from its checkpoints (src/run/resume.ts).
+ * Two processes never run the same task at once (runExperiment's lock file; a lock of a dead
+ * process is taken over).
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
