@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The package as a consumer gets it. Packs bigstep (npm pack: compiles the TypeScript and builds the
-# portable prebuilt addon), checks the tarball's contents, then in fresh projects in a temp
+# The package as a consumer gets it. Builds the API reference (typedoc, no warnings), packs
+# bigstep (npm pack: compiles the TypeScript and builds the portable prebuilt addon), checks the
+# tarball's contents, then in fresh projects in a temp
 # directory (only the npm registry is needed, for bigstep's declared dependencies and typescript):
 #   - installs the tarball (the addon builds from source, with OpenBLAS when present), type-checks
 #     consumers of both entry points and the README's library example with `tsc --strict`, runs
@@ -10,7 +11,7 @@
 #     how to get full speed;
 #   - installs it with no C++ toolchain on PATH: the install falls back to the prebuilt addon, and
 #     a build says what to install.
-#   bash scripts/test-package.sh          (prints "package: N passed, N failed" last; ~4 minutes)
+#   bash scripts/test-package.sh          (prints "package: N passed, N failed" last; 5-7 minutes on 2 cores: 3 addon builds)
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -28,6 +29,10 @@ new_project() {
   mkdir -p "$1"
   echo '{ "name": "bigstep-consumer", "version": "1.0.0", "private": true, "type": "module" }' > "$1/package.json"
 }
+
+echo "== API reference"
+check "typedoc builds the API reference of both entry points with no warnings (every export documented)" \
+  bash -c "cd '$root' && npx typedoc --out '$work/api' > '$work/typedoc.log' 2>&1 || { cat '$work/typedoc.log'; exit 1; }; ! grep -q warning '$work/typedoc.log'"
 
 echo "== npm pack"
 (cd "$root" && npm pack --silent --pack-destination "$work" >"$work/pack.log" 2>&1) || { cat "$work/pack.log"; exit 1; }

@@ -33,6 +33,15 @@ export {
 } from './run/run.js';
 export { validateRunDir, type RunSummary, type RunStatus, type ReportTable, type FigureEntry, type TableCell } from './run/schema.js';
 export type { RunEnvironment } from './run/env.js';
+// What an experiment gets as `context.resume`: units of work that survive a kill, with checkpoints.
+export {
+  ResumeStore,
+  Unit,
+  checkpointSecondsFromEnv,
+  DEFAULT_CHECKPOINT_SECONDS,
+  type ResumeStats,
+  type ResumeStoreOptions,
+} from './run/resume.js';
 
 // ---- The report ---------------------------------------------------------------------------------
 export { writeReport, findRunDirs, type WriteReportOptions, type ReportOutcome } from './report/report.js';

@@ -59,6 +59,7 @@ export interface ResumeStats {
   corrupt: string[];
 }
 
+/** Options of a {@link ResumeStore}. */
 export interface ResumeStoreOptions {
   /** Directory of the store (created on the first write); null: nothing is stored and every unit runs. */
   dir: string | null;
