@@ -150,6 +150,49 @@ void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
                         const float* gamma, const float* save_mean, const float* save_invstd,
                         int N, int C, int HW, bool batch_stats);
 
+// ================================== channels-last (NHWC) =======================================
+// The model keeps convolutional trunks channels-last (native/nhwc.cpp): an activation is
+// [N, H, W, C]. Same shapes, parameters ([O,C,K,K] weights) and semantics as the NCHW kernels
+// above; the tests check each against the NCHW naive twin through these transposes.
+
+void nchw_to_nhwc(float* dst, const float* src, int N, int C, int HW);
+void nhwc_to_nchw(float* dst, const float* src, int N, int C, int HW);
+
+// Convolution without im2col (implicit GEMM over a per-group zero-padded copy of the input).
+// in[N,H,W,C] -> out[N,OH,OW,O]. Every result is bitwise identical for any thread count.
+// scratch: conv2d_nhwc_*_scratch(N, s) floats, which depends on compute_threads() at the time of
+// the call: size it again after set_blas_threads.
+size_t conv2d_nhwc_forward_scratch(int N, const ConvShape& s);
+size_t conv2d_nhwc_backward_scratch(int N, const ConvShape& s);
+// out = relu?(conv(in, W) + b + residual)   (b, residual may be null; residual is [N,OH,OW,O])
+void conv2d_nhwc_forward(float* out, const float* in, const float* W, const float* b, int N,
+                         const ConvShape& s, bool relu, float* scratch,
+                         const float* residual = nullptr);
+// dout[N,OH,OW,O] -> dW[O,C,K,K] (overwritten), db[O] (overwritten, if non-null),
+//   din[N,H,W,C] (if non-null; overwritten, or accumulated into when accumulate_din).
+// din_mask ([N,H,W,C], optional): this call's din is zeroed where din_mask <= 0 before it is
+// stored or accumulated (a fused relu backward: pass the relu's output).
+void conv2d_nhwc_backward(float* din, float* dW, float* db, const float* dout, const float* in,
+                          const float* W, int N, const ConvShape& s, bool accumulate_din,
+                          float* scratch, const float* din_mask = nullptr);
+
+void maxpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S);
+void maxpool_nhwc_backward(float* din, const float* dout, const float* in, int N, int C, int H,
+                           int W, int K, int S);
+void avgpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S);
+void avgpool_nhwc_backward(float* din, const float* dout, int N, int C, int H, int W, int K, int S);
+void global_avgpool_nhwc_forward(float* out, const float* in, int N, int C, int HW);
+void global_avgpool_nhwc_backward(float* din, const float* dout, int N, int C, int HW);
+void batchnorm_nhwc_forward_train(float* y, const float* x, const float* gamma, const float* beta,
+                                  int N, int C, int HW, float* running_mean, float* running_var,
+                                  float* save_mean, float* save_invstd);
+void batchnorm_nhwc_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
+                                 int N, int C, int HW, const float* running_mean,
+                                 const float* running_var, float* save_mean, float* save_invstd);
+void batchnorm_nhwc_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
+                             const float* x, const float* gamma, const float* save_mean,
+                             const float* save_invstd, int N, int C, int HW, bool batch_stats);
+
 // ================================== naive twins ================================================
 // Plain loops, double accumulation, templated so they run in float or double. Same shapes as above.
 

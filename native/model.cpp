@@ -8,7 +8,17 @@
 //   - gradients w.r.t. activations ping-pong between two buffers g0/g1 of the largest activation
 //     size; elementwise layers (relu, tanh, gelu, batch norm) run their backward in place;
 //   - residual blocks keep their intermediate activations and borrow two more shared gradient
-//     buffers (s1, s2); all convolutions share one im2col scratch buffer.
+//     buffers (s1, s2); all convolutions share one scratch buffer (packed weights, padded
+//     image groups), sized for the current thread count.
+//
+// Layout: convolutional trunks run channels-last. A conv2d or resblock writes [N, H, W, C]
+// (native/nhwc.cpp: implicit-GEMM convolution, no im2col, no transposes inside); pools,
+// activations and batch norm keep whatever layout their input has. Conversions happen only at
+// the boundaries: an NCHW input (the network's) is transposed once before the first conv, and
+// a channels-last activation is transposed back to NCHW where its element order is visible —
+// before a flatten / dense layer (PyTorch's flatten order) and for a 3-d model output. A
+// tensor with one channel or one pixel has the same bytes in both layouts and is never
+// transposed.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -85,7 +95,11 @@ struct Op {
   int k = 1, s = 1;                   // pools
   bool fuse_relu = false;             // dense/conv2d: the following relu is applied here
   bool alias = false;                 // flatten / fused relu: output is the input buffer
-  std::vector<float> y_buf, h1, a1, h2, sr, sb;  // owned activations [N, ...]
+  bool in_nhwc = false;               // the input activation is channels-last
+  bool nhwc = false;                  // the output activation is channels-last
+  bool to_nhwc = false;               // conv2d / resblock: transpose an NCHW input into xt
+  bool to_nchw = false;               // dense / flatten: transpose a channels-last input (xt / y_buf)
+  std::vector<float> y_buf, h1, a1, h2, sr, sb, xt;  // owned activations [N, ...]
   const float* x = nullptr;           // this step's input
   const float* y = nullptr;           // this step's output
 };
@@ -338,7 +352,37 @@ class Planner {
         ops[i].alias = true;
       }
     }
+    // Layouts (see the top of the file).
+    bool cur = false;  // the network input is NCHW
+    for (Op& op : ops) {
+      op.in_nhwc = cur;
+      const bool mixed = distinct_layouts(op.in);
+      switch (op.kind) {
+        case LayerKind::Conv2d:
+        case LayerKind::ResBlock:
+          op.to_nhwc = !cur && mixed;
+          op.nhwc = true;
+          break;
+        case LayerKind::Dense:
+          op.to_nchw = cur && mixed;
+          op.nhwc = false;
+          break;
+        case LayerKind::Flatten:
+          op.to_nchw = cur && mixed;
+          if (op.to_nchw) op.alias = false;
+          op.nhwc = false;
+          break;
+        case LayerKind::GlobalAvgPool: op.nhwc = false; break;
+        default: op.nhwc = cur; break;  // pools, activations, batch norm keep the layout
+      }
+      op.nhwc = op.nhwc && distinct_layouts(op.out);
+      cur = op.nhwc;
+    }
   }
+
+ public:
+  // A 3-d activation whose NCHW and NHWC byte orders differ.
+  static bool distinct_layouts(const Shape& s) { return s.is3d && s.c > 1 && s.h * s.w > 1; }
 };
 
 template <class V>
@@ -362,35 +406,41 @@ struct Network {
   size_t max_act = 0;  // largest per-example activation (floats), input included
   int cap = 0;         // batch capacity of the activation buffers
   int grad_cap = 0;    // batch capacity of the gradient buffers
-  std::vector<float> g0, g1, s1, s2, scratch;
+  int scratch_threads = 0;  // compute_threads() the conv scratch was sized for
+  bool out_nhwc = false;    // the last activation is channels-last (3-d output)
+  std::vector<float> g0, g1, s1, s2, scratch, out_nchw;
 
   void ensure(int N, bool grads) {
     if ((double)N * (double)max_act > (double)kMaxBatchFloats)
       throw_range("batch", "batch of " + std::to_string(N) + " needs more than 2^36 floats of activations");
     if (N > cap) {
-      size_t conv_scratch = 0;
       for (Op& op : ops) {
         const size_t n_out = (size_t)N * op.out.size();
         if (!op.alias) grow(op.y_buf, n_out);
-        if (op.kind == LayerKind::Conv2d) {
-          conv_scratch = std::max(conv_scratch, conv2d_backward_scratch(N, op.conv.s));
-          conv_scratch = std::max(conv_scratch, conv2d_forward_scratch(N, op.conv.s));
-        }
+        if (op.to_nhwc || op.to_nchw) grow(op.xt, (size_t)N * op.in.size());
         if (op.kind == LayerKind::ResBlock) {
           grow(op.h1, n_out);
-          if (op.use_bn) grow(op.a1, n_out);
-          grow(op.h2, n_out);
+          if (op.use_bn) grow(op.a1, n_out), grow(op.h2, n_out);
           if (op.proj) grow(op.sr, n_out);
           if (op.proj && op.use_bn) grow(op.sb, n_out);
-          for (const ConvP* c : {&op.conv1, &op.conv2, &op.convs}) {
-            if (c->w == NONE) continue;
-            conv_scratch = std::max(conv_scratch, conv2d_backward_scratch(N, c->s));
-            conv_scratch = std::max(conv_scratch, conv2d_forward_scratch(N, c->s));
-          }
         }
       }
-      grow(scratch, conv_scratch);
+      if (out_nhwc) grow(out_nchw, (size_t)N * ops.back().out.size());
       cap = N;
+      scratch_threads = 0;
+    }
+    if (scratch_threads != compute_threads()) {
+      // Conv scratch depends on the thread count (one padded-group buffer per parallel part).
+      const int T = compute_threads();
+      size_t conv_scratch = 0;
+      for (const Op& op : ops)
+        for (const ConvP* c : {&op.conv, &op.conv1, &op.conv2, &op.convs}) {
+          if (c->w == NONE) continue;
+          conv_scratch = std::max(conv_scratch, conv2d_nhwc_backward_scratch(cap, c->s));
+          conv_scratch = std::max(conv_scratch, conv2d_nhwc_forward_scratch(cap, c->s));
+        }
+      grow(scratch, conv_scratch);
+      scratch_threads = T;
     }
     if (grads && N > grad_cap) {
       const size_t n = (size_t)N * max_act;
@@ -404,10 +454,11 @@ struct Network {
   }
 
   size_t bytes() const {
-    size_t n = g0.capacity() + g1.capacity() + s1.capacity() + s2.capacity() + scratch.capacity();
+    size_t n = g0.capacity() + g1.capacity() + s1.capacity() + s2.capacity() + scratch.capacity() +
+               out_nchw.capacity();
     for (const Op& op : ops)
       n += op.y_buf.capacity() + op.h1.capacity() + op.a1.capacity() + op.h2.capacity() +
-           op.sr.capacity() + op.sb.capacity() + op.bn.mean.capacity() * 2 +
+           op.sr.capacity() + op.sb.capacity() + op.xt.capacity() + op.bn.mean.capacity() * 2 +
            op.bn1.mean.capacity() * 2 + op.bn2.mean.capacity() * 2 + op.bns.mean.capacity() * 2;
     return n * sizeof(float);
   }
@@ -415,18 +466,30 @@ struct Network {
   // ---- forward -------------------------------------------------------------------------------
 
   static void bn_forward(BnP& bn, float* y, const float* x, int N, const float* P, float* S,
-                         bool training) {
+                         bool training, bool nhwc) {
+    float* rm = S ? S + bn.rm : nullptr;
+    float* rv = S ? S + bn.rv : nullptr;
     if (training) {
-      batchnorm_forward_train(y, x, P + bn.g, P + bn.b, N, bn.C, bn.HW, S ? S + bn.rm : nullptr,
-                              S ? S + bn.rv : nullptr, bn.mean.data(), bn.invstd.data());
+      (nhwc ? batchnorm_nhwc_forward_train : batchnorm_forward_train)(
+          y, x, P + bn.g, P + bn.b, N, bn.C, bn.HW, rm, rv, bn.mean.data(), bn.invstd.data());
     } else {
-      batchnorm_forward_eval(y, x, P + bn.g, P + bn.b, N, bn.C, bn.HW, S + bn.rm, S + bn.rv,
-                             bn.mean.data(), bn.invstd.data());
+      (nhwc ? batchnorm_nhwc_forward_eval : batchnorm_forward_eval)(
+          y, x, P + bn.g, P + bn.b, N, bn.C, bn.HW, rm, rv, bn.mean.data(), bn.invstd.data());
     }
   }
 
-  void conv_fwd(const ConvP& c, float* y, const float* x, int N, const float* P, bool relu) {
-    conv2d_forward(y, x, P + c.w, c.b == NONE ? nullptr : P + c.b, N, c.s, relu, scratch.data());
+  // Channels-last conv; residual (optional) is added before the relu.
+  void conv_fwd(const ConvP& c, float* y, const float* x, int N, const float* P, bool relu,
+                const float* residual = nullptr) {
+    conv2d_nhwc_forward(y, x, P + c.w, c.b == NONE ? nullptr : P + c.b, N, c.s, relu, scratch.data(),
+                        residual);
+  }
+
+  // The input a conv2d / resblock reads: its NCHW input transposed into xt when needed.
+  const float* nhwc_input(Op& op, const float* x, int N) {
+    if (!op.to_nhwc) return x;
+    nchw_to_nhwc(op.xt.data(), x, N, op.in.c, op.in.h * op.in.w);
+    return op.xt.data();
   }
 
   // training: batch statistics for batch norm; update_stats: write running stats into S.
@@ -437,76 +500,96 @@ struct Network {
       op.x = cur;
       float* y = op.y_buf.data();
       const size_t n_out = (size_t)N * op.out.size();
+      const bool nh = op.in_nhwc;
+      const int HW = op.in.h * op.in.w;
       switch (op.kind) {
         case LayerKind::Dense:
-          dense_forward(y, cur, P + op.w, op.b == NONE ? nullptr : P + op.b, N, (int)op.in.size(),
+          if (op.to_nchw) {
+            nhwc_to_nchw(op.xt.data(), cur, N, op.in.c, HW);
+            op.x = op.xt.data();
+          }
+          dense_forward(y, op.x, P + op.w, op.b == NONE ? nullptr : P + op.b, N, (int)op.in.size(),
                         op.out.c, op.fuse_relu);
           break;
-        case LayerKind::Conv2d: conv_fwd(op.conv, y, cur, N, P, op.fuse_relu); break;
+        case LayerKind::Conv2d:
+          op.x = nhwc_input(op, cur, N);
+          conv_fwd(op.conv, y, op.x, N, P, op.fuse_relu);
+          break;
         case LayerKind::MaxPool:
-          maxpool_forward(y, cur, N, op.in.c, op.in.h, op.in.w, op.k, op.s);
+          (nh ? maxpool_nhwc_forward : maxpool_forward)(y, cur, N, op.in.c, op.in.h, op.in.w, op.k, op.s);
           break;
         case LayerKind::AvgPool:
-          avgpool_forward(y, cur, N, op.in.c, op.in.h, op.in.w, op.k, op.s);
+          (nh ? avgpool_nhwc_forward : avgpool_forward)(y, cur, N, op.in.c, op.in.h, op.in.w, op.k, op.s);
           break;
         case LayerKind::GlobalAvgPool:
-          global_avgpool_forward(y, cur, N, op.in.c, op.in.h * op.in.w);
+          (nh ? global_avgpool_nhwc_forward : global_avgpool_forward)(y, cur, N, op.in.c, HW);
           break;
-        case LayerKind::Flatten: break;
+        case LayerKind::Flatten:
+          if (op.to_nchw) nhwc_to_nchw(y, cur, N, op.in.c, HW);
+          break;
         case LayerKind::Relu:
           if (!op.alias) relu_forward(y, cur, n_out);
           break;
         case LayerKind::Tanh: tanh_forward(y, cur, n_out); break;
         case LayerKind::Gelu: gelu_forward(y, cur, n_out); break;
-        case LayerKind::BatchNorm: bn_forward(op.bn, y, cur, N, P, training ? Su : S, training); break;
-        case LayerKind::ResBlock: resblock_forward(op, y, cur, N, P, training ? Su : S, training); break;
+        case LayerKind::BatchNorm: bn_forward(op.bn, y, cur, N, P, training ? Su : S, training, nh); break;
+        case LayerKind::ResBlock:
+          op.x = nhwc_input(op, cur, N);
+          resblock_forward(op, y, op.x, N, P, training ? Su : S, training);
+          break;
       }
       op.y = op.alias ? cur : y;
       cur = op.y;
     }
+    if (out_nhwc) {
+      const Op& last = ops.back();
+      nhwc_to_nchw(out_nchw.data(), cur, N, last.out.c, last.out.h * last.out.w);
+      return out_nchw.data();
+    }
     return cur;
   }
 
+  // x is channels-last; so are all intermediate activations and out.
   void resblock_forward(Op& op, float* out, const float* x, int N, const float* P, float* S,
                         bool training) {
     const size_t n = (size_t)N * op.out.size();
-    const float* r1 = op.h1.data();
-    conv_fwd(op.conv1, op.h1.data(), x, N, P, /*relu=*/!op.use_bn);
-    if (op.use_bn) {
-      bn_forward(op.bn1, op.a1.data(), op.h1.data(), N, P, S, training);
-      relu_forward(op.a1.data(), op.a1.data(), n);
-      r1 = op.a1.data();
-    }
-    conv_fwd(op.conv2, op.h2.data(), r1, N, P, false);
     const float* sc = x;
     if (op.proj) {
       conv_fwd(op.convs, op.sr.data(), x, N, P, false);
       sc = op.sr.data();
       if (op.use_bn) {
-        bn_forward(op.bns, op.sb.data(), op.sr.data(), N, P, S, training);
+        bn_forward(op.bns, op.sb.data(), op.sr.data(), N, P, S, training, true);
         sc = op.sb.data();
       }
     }
-    const float* main = op.h2.data();
-    if (op.use_bn) {
-      bn_forward(op.bn2, out, op.h2.data(), N, P, S, training);
-      main = out;
+    if (!op.use_bn) {
+      // h1 = relu(conv1 x + b1); out = relu(conv2 h1 + b2 + shortcut), both fused in the conv.
+      conv_fwd(op.conv1, op.h1.data(), x, N, P, /*relu=*/true);
+      conv_fwd(op.conv2, out, op.h1.data(), N, P, /*relu=*/true, sc);
+      return;
     }
-    for (size_t i = 0; i < n; ++i) out[i] = std::max(main[i] + sc[i], 0.0f);
+    conv_fwd(op.conv1, op.h1.data(), x, N, P, false);
+    bn_forward(op.bn1, op.a1.data(), op.h1.data(), N, P, S, training, true);
+    relu_forward(op.a1.data(), op.a1.data(), n);
+    conv_fwd(op.conv2, op.h2.data(), op.a1.data(), N, P, false);
+    bn_forward(op.bn2, out, op.h2.data(), N, P, S, training, true);
+    for (size_t i = 0; i < n; ++i) out[i] = std::max(out[i] + sc[i], 0.0f);
   }
 
   // ---- backward ------------------------------------------------------------------------------
 
   static void bn_backward(BnP& bn, float* dx, const float* dy, const float* x, int N, const float* P,
-                          float* G, bool training) {
-    batchnorm_backward(dx, G + bn.g, G + bn.b, dy, x, P + bn.g, bn.mean.data(), bn.invstd.data(), N,
-                       bn.C, bn.HW, training);
+                          float* G, bool training, bool nhwc) {
+    (nhwc ? batchnorm_nhwc_backward : batchnorm_backward)(dx, G + bn.g, G + bn.b, dy, x, P + bn.g,
+                                                          bn.mean.data(), bn.invstd.data(), N, bn.C,
+                                                          bn.HW, training);
   }
 
+  // Channels-last conv backward; mask (optional): a fused relu backward on dx (see kernels.h).
   void conv_bwd(const ConvP& c, float* dx, const float* dy, const float* x, int N, const float* P,
-                float* G, bool accumulate) {
-    conv2d_backward(dx, G + c.w, c.b == NONE ? nullptr : G + c.b, dy, x, P + c.w, N, c.s, accumulate,
-                    scratch.data());
+                float* G, bool accumulate, const float* mask = nullptr) {
+    conv2d_nhwc_backward(dx, G + c.w, c.b == NONE ? nullptr : G + c.b, dy, x, P + c.w, N, c.s,
+                         accumulate, scratch.data(), mask);
   }
 
   // g0 holds d(loss)/d(output) on entry.
@@ -517,29 +600,49 @@ struct Network {
       const bool need_dx = i > 0;
       float* other = g == g0.data() ? g1.data() : g0.data();
       const size_t n_out = (size_t)N * op.out.size();
+      const bool nh = op.in_nhwc;
+      const int HW = op.in.h * op.in.w;
       switch (op.kind) {
         case LayerKind::Dense:
           dense_backward(need_dx ? other : nullptr, G + op.w, op.b == NONE ? nullptr : G + op.b, g, op.x,
                          P + op.w, N, (int)op.in.size(), op.out.c);
-          g = other;
+          // dx came out in NCHW order; the layer below is channels-last (g is free now).
+          if (need_dx && op.to_nchw) {
+            nchw_to_nhwc(g, other, N, op.in.c, HW);
+          } else {
+            g = other;
+          }
           break;
         case LayerKind::Conv2d:
           conv_bwd(op.conv, need_dx ? other : nullptr, g, op.x, N, P, G, false);
-          g = other;
+          if (need_dx && op.to_nhwc) {
+            nhwc_to_nchw(g, other, N, op.in.c, HW);
+          } else {
+            g = other;
+          }
           break;
         case LayerKind::MaxPool:
-          if (need_dx) maxpool_backward(other, g, op.x, N, op.in.c, op.in.h, op.in.w, op.k, op.s);
+          if (need_dx)
+            (nh ? maxpool_nhwc_backward : maxpool_backward)(other, g, op.x, N, op.in.c, op.in.h, op.in.w,
+                                                            op.k, op.s);
           g = other;
           break;
         case LayerKind::AvgPool:
-          if (need_dx) avgpool_backward(other, g, N, op.in.c, op.in.h, op.in.w, op.k, op.s);
+          if (need_dx)
+            (nh ? avgpool_nhwc_backward : avgpool_backward)(other, g, N, op.in.c, op.in.h, op.in.w, op.k,
+                                                            op.s);
           g = other;
           break;
         case LayerKind::GlobalAvgPool:
-          if (need_dx) global_avgpool_backward(other, g, N, op.in.c, op.in.h * op.in.w);
+          if (need_dx) (nh ? global_avgpool_nhwc_backward : global_avgpool_backward)(other, g, N, op.in.c, HW);
           g = other;
           break;
-        case LayerKind::Flatten: break;
+        case LayerKind::Flatten:
+          if (op.to_nchw) {
+            if (need_dx) nchw_to_nhwc(other, g, N, op.in.c, HW);
+            g = other;
+          }
+          break;
         case LayerKind::Relu:
           if (need_dx) relu_backward(g, g, op.y, n_out);
           break;
@@ -549,33 +652,38 @@ struct Network {
         case LayerKind::Gelu:
           if (need_dx) gelu_backward(g, g, op.x, n_out);
           break;
-        case LayerKind::BatchNorm: bn_backward(op.bn, g, g, op.x, N, P, G, training); break;
+        case LayerKind::BatchNorm: bn_backward(op.bn, g, g, op.x, N, P, G, training, nh); break;
         case LayerKind::ResBlock:
           resblock_backward(op, need_dx ? other : nullptr, g, N, P, G, training);
-          g = other;
+          if (need_dx && op.to_nhwc) {
+            nhwc_to_nchw(g, other, N, op.in.c, HW);
+          } else {
+            g = other;
+          }
           break;
       }
     }
   }
 
   // g: d(loss)/d(block output), overwritten (used as scratch); dx: d(loss)/d(block input) or null.
+  // Everything channels-last (op.x is the block's channels-last input).
   void resblock_backward(Op& op, float* dx, float* g, int N, const float* P, float* G, bool training) {
     const size_t n = (size_t)N * op.out.size();
     relu_backward(g, g, op.y, n);  // g is now d/d(main + shortcut)
     const float* r1 = op.use_bn ? op.a1.data() : op.h1.data();
     const float* d2 = g;
     if (op.use_bn) {
-      bn_backward(op.bn2, s1.data(), g, op.h2.data(), N, P, G, training);
+      bn_backward(op.bn2, s1.data(), g, op.h2.data(), N, P, G, training, true);
       d2 = s1.data();
     }
-    conv_bwd(op.conv2, s2.data(), d2, r1, N, P, G, false);
-    relu_backward(s2.data(), s2.data(), r1, n);
-    if (op.use_bn) bn_backward(op.bn1, s2.data(), s2.data(), op.h1.data(), N, P, G, training);
+    // d/d(conv1 output) = conv2's din through the relu between them (fused as a mask on r1).
+    conv_bwd(op.conv2, s2.data(), d2, r1, N, P, G, false, /*mask=*/r1);
+    if (op.use_bn) bn_backward(op.bn1, s2.data(), s2.data(), op.h1.data(), N, P, G, training, true);
     conv_bwd(op.conv1, dx, s2.data(), op.x, N, P, G, false);
     if (op.proj) {
       const float* ds = g;
       if (op.use_bn) {
-        bn_backward(op.bns, s1.data(), g, op.sr.data(), N, P, G, training);
+        bn_backward(op.bns, s1.data(), g, op.sr.data(), N, P, G, training, true);
         ds = s1.data();
       }
       conv_bwd(op.convs, dx, ds, op.x, N, P, G, /*accumulate=*/true);
@@ -592,6 +700,7 @@ Model::Model(const ModelSpec& spec) : spec_(spec), net_(new Network) {
   size_t m = layout_.input_size;
   for (const Op& op : net_->ops) m = std::max(m, op.out.size());
   net_->max_act = m;
+  net_->out_nhwc = net_->ops.back().nhwc;
 }
 
 Model::~Model() = default;
@@ -661,8 +770,15 @@ double Model::loss_and_grad(const float* params, float* state, const float* x, c
   net_->ensure(batch, true);
   if (correct) *correct = 0;
   const float* out = net_->forward(params, state, x, batch, training, /*update_stats=*/training);
-  const double total = compute_loss(spec_, layout_, out, y, batch, net_->g0.data(), correct);
-  net_->backward(params, grads, batch, training);
+  Network& net = *net_;
+  // The loss sees NCHW outputs; a channels-last 3-d output gets its gradient transposed back.
+  const double total =
+      compute_loss(spec_, layout_, out, y, batch, net.out_nhwc ? net.g1.data() : net.g0.data(), correct);
+  if (net.out_nhwc) {
+    const Op& last = net.ops.back();
+    nchw_to_nhwc(net.g0.data(), net.g1.data(), batch, last.out.c, last.out.h * last.out.w);
+  }
+  net.backward(params, grads, batch, training);
   return total / batch;
 }
 

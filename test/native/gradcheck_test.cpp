@@ -158,6 +158,16 @@ static void gradchecks() {
       {"batchnorm first layer", model({4}, {act(K::BatchNorm), dense(3)}, MSE), 5, true},
       {"no params: flatten only, mse", model({2, 2, 2}, {act(K::Flatten)}, MSE), 3, true},
       {"big batch conv groups", model({2, 8, 8}, {conv(3, 3, 1, 1), act(K::Relu), pool(K::MaxPool, 2), dense(3)}, CE), 37, false},
+      // Layout boundaries (model.cpp: channels-last trunks): an NCHW pool output feeding a conv /
+      // resblock that needs din (transposed back), batch norm and pools on channels-last data, a
+      // channels-last 3-d output, a one-channel input (both layouts alike).
+      {"nchw pool -> conv (din transposed back) -> bn -> avgpool",
+       model({3, 7, 7}, {pool(K::MaxPool, 2, 1), conv(4, 3, 1, 1), act(K::BatchNorm), act(K::Relu),
+                         pool(K::AvgPool, 2), act(K::Flatten), dense(3)}, CE), 3, true},
+      {"nchw pool -> resblock stride 2, 3-d mse output",
+       model({2, 6, 6}, {pool(K::AvgPool, 2, 1), res(3, 2, false), act(K::Tanh)}, MSE), 2, true},
+      {"one-channel input, conv stride 2, maxpool 3/1, dense",
+       model({1, 9, 8}, {conv(5, 3, 2, 1), act(K::Relu), pool(K::MaxPool, 3, 1), dense(3)}, CE), 3, true},
   };
   for (const auto& c : cases) gradcheck(c);
 }

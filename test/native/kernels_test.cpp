@@ -231,6 +231,174 @@ static void test_im2col_roundtrip() {
   CHECK(std::fabs(a - b) < 1e-4 * (std::fabs(a) + 1));
 }
 
+// ---- channels-last kernels: the NCHW naive twins through the layout transposes --------------
+
+template <class T>
+static std::vector<T> to_nhwc(const std::vector<T>& v, int N, int C, int HW) {
+  std::vector<T> r(v.size());
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c)
+      for (int p = 0; p < HW; ++p) r[((size_t)n * HW + p) * C + c] = v[((size_t)n * C + c) * HW + p];
+  return r;
+}
+template <class T>
+static std::vector<T> to_nchw(const std::vector<T>& v, int N, int C, int HW) {
+  std::vector<T> r(v.size());
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c)
+      for (int p = 0; p < HW; ++p) r[((size_t)n * C + c) * HW + p] = v[((size_t)n * HW + p) * C + c];
+  return r;
+}
+static bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), sizeof(float) * a.size()) == 0;
+}
+
+struct NhwcConvOut {
+  std::vector<float> y, dx, dx_acc, dW, db;
+};
+
+static NhwcConvOut run_conv_nhwc(int N, const ConvShape& s, const std::vector<float>& xt, const std::vector<float>& W,
+                                 const float* b, bool relu, const float* res, const std::vector<float>& dyt,
+                                 const std::vector<float>& mask) {
+  NhwcConvOut o;
+  std::vector<float> sf(conv2d_nhwc_forward_scratch(N, s), NAN), sb(conv2d_nhwc_backward_scratch(N, s), NAN);
+  o.y.assign((size_t)N * s.out_size(), NAN);
+  conv2d_nhwc_forward(o.y.data(), xt.data(), W.data(), b, N, s, relu, sf.data(), res);
+  o.dx.assign(xt.size(), NAN);
+  o.dW.assign(W.size(), NAN);
+  o.db.assign(s.O, NAN);
+  conv2d_nhwc_backward(o.dx.data(), o.dW.data(), o.db.data(), dyt.data(), xt.data(), W.data(), N, s, false, sb.data());
+  o.dx_acc.assign(xt.size(), 1.0f);
+  std::vector<float> dW2(W.size());
+  conv2d_nhwc_backward(o.dx_acc.data(), dW2.data(), nullptr, dyt.data(), xt.data(), W.data(), N, s, true, sb.data(),
+                       mask.data());
+  CHECK(same_bits(dW2, o.dW));  // dW does not depend on din / db / accumulate
+  return o;
+}
+
+static void test_conv_nhwc(int N, int C, int H, int Wd_, int O, int K, int S, int P, bool bias, bool relu,
+                           bool residual) {
+  const ConvShape s = ConvShape::make(C, H, Wd_, O, K, S, P);
+  const int HW = H * Wd_, OHW = (int)s.ohw();
+  const std::string name = check::fmt("conv nhwc N=%d C=%d H=%d W=%d O=%d K=%d S=%d P=%d%s%s%s", N, C, H, Wd_, O,
+                                      K, S, P, bias ? " bias" : "", relu ? " relu" : "", residual ? " residual" : "");
+  auto x = rnd((size_t)N * s.in_size()), W = rnd((size_t)O * s.ckk()), b = rnd(O), r = rnd((size_t)N * s.out_size()),
+       dy = rnd((size_t)N * s.out_size()), mask = rnd((size_t)N * s.in_size());
+  const auto xt = to_nhwc(x, N, C, HW), rt = to_nhwc(r, N, O, OHW), dyt = to_nhwc(dy, N, O, OHW);
+  const NhwcConvOut got = run_conv_nhwc(N, s, xt, W, bias ? b.data() : nullptr, relu, residual ? rt.data() : nullptr,
+                                        dyt, to_nhwc(mask, N, C, HW));
+  // Oracle: the NCHW naive twin in double.
+  auto xd = dbl(x), Wdd = dbl(W), bd = dbl(b), dyd = dbl(dy);
+  std::vector<double> yd((size_t)N * s.out_size());
+  conv2d_forward_naive(yd.data(), xd.data(), Wdd.data(), bias ? bd.data() : nullptr, N, s);
+  for (size_t i = 0; i < yd.size(); ++i) {
+    if (residual) yd[i] += r[i];
+    if (relu) yd[i] = relu_naive(yd[i]);
+  }
+  expect_close((name + " fwd").c_str(), got.y, to_nhwc(yd, N, O, OHW));
+  std::vector<double> dxd(x.size()), dWd(W.size()), dbd(O);
+  conv2d_backward_naive(dxd.data(), dWd.data(), dbd.data(), dyd.data(), xd.data(), Wdd.data(), N, s);
+  expect_close((name + " dx").c_str(), got.dx, to_nhwc(dxd, N, C, HW));
+  expect_close((name + " dW").c_str(), got.dW, dWd);
+  expect_close((name + " db").c_str(), got.db, dbd);
+  for (size_t i = 0; i < dxd.size(); ++i) dxd[i] = 1.0 + (mask[i] > 0 ? dxd[i] : 0.0);
+  expect_close((name + " dx masked, accumulated").c_str(), got.dx_acc, to_nhwc(dxd, N, C, HW));
+  // Bitwise identical with 2 threads (the partition never changes an element's arithmetic).
+  set_blas_threads(2);
+  const NhwcConvOut got2 = run_conv_nhwc(N, s, xt, W, bias ? b.data() : nullptr, relu, residual ? rt.data() : nullptr,
+                                         dyt, to_nhwc(mask, N, C, HW));
+  set_blas_threads(1);
+  CHECK_MSG(same_bits(got.y, got2.y) && same_bits(got.dx, got2.dx) && same_bits(got.dW, got2.dW) &&
+                same_bits(got.db, got2.db) && same_bits(got.dx_acc, got2.dx_acc),
+            name + ": 1 and 2 threads differ");
+}
+
+static void test_transposes() {
+  const int N = 3, C = 19, HW = 37;
+  auto x = rnd((size_t)N * C * HW);
+  std::vector<float> t(x.size()), back(x.size());
+  nchw_to_nhwc(t.data(), x.data(), N, C, HW);
+  CHECK(same_bits(t, to_nhwc(x, N, C, HW)));
+  nhwc_to_nchw(back.data(), t.data(), N, C, HW);
+  CHECK(same_bits(back, x));
+}
+
+// NHWC pools against the NCHW fast kernels (bitwise: same per-element arithmetic) and naive twins.
+static void test_pools_nhwc(int N, int C, int H, int W, int K, int S, bool nans) {
+  const int OH = (H - K) / S + 1, OW = (W - K) / S + 1, HW = H * W, OHW = OH * OW;
+  auto x = rnd((size_t)N * C * H * W), dy = rnd((size_t)N * C * OH * OW);
+  if (nans) {
+    x[5] = NAN;
+    for (size_t i = 7; i < x.size(); i += 11) x[i] = x[i - 1];  // ties
+  }
+  const auto xt = to_nhwc(x, N, C, HW), dyt = to_nhwc(dy, N, C, OHW);
+  std::string tag = check::fmt("nhwc N=%d C=%d H=%d W=%d K=%d S=%d%s", N, C, H, W, K, S, nans ? " nan/ties" : "");
+  std::vector<float> y(dy.size()), yt(dy.size()), dx(x.size()), dxt(x.size(), NAN);
+  maxpool_forward(y.data(), x.data(), N, C, H, W, K, S);
+  maxpool_nhwc_forward(yt.data(), xt.data(), N, C, H, W, K, S);
+  CHECK_MSG(same_bits(to_nchw(yt, N, C, OHW), y), "maxpool fwd " + tag);
+  maxpool_backward(dx.data(), dy.data(), x.data(), N, C, H, W, K, S);
+  maxpool_nhwc_backward(dxt.data(), dyt.data(), xt.data(), N, C, H, W, K, S);
+  CHECK_MSG(same_bits(to_nchw(dxt, N, C, HW), dx), "maxpool bwd " + tag);
+  if (nans) return;
+  std::vector<double> yd(y.size()), dxd(x.size());
+  avgpool_nhwc_forward(yt.data(), xt.data(), N, C, H, W, K, S);
+  avgpool_forward_naive(yd.data(), dbl(x).data(), N, C, H, W, K, S);
+  expect_close(("avgpool fwd " + tag).c_str(), yt, to_nhwc(yd, N, C, OHW));
+  std::fill(dxt.begin(), dxt.end(), NAN);
+  avgpool_nhwc_backward(dxt.data(), dyt.data(), N, C, H, W, K, S);
+  avgpool_backward_naive(dxd.data(), dbl(dy).data(), N, C, H, W, K, S);
+  expect_close(("avgpool bwd " + tag).c_str(), dxt, to_nhwc(dxd, N, C, HW));
+  // Global average pool.
+  std::vector<float> g((size_t)N * C), gdx(x.size(), NAN);
+  std::vector<double> gd((size_t)N * C), gdxd(x.size());
+  global_avgpool_nhwc_forward(g.data(), xt.data(), N, C, HW);
+  global_avgpool_forward_naive(gd.data(), dbl(x).data(), N, C, HW);
+  expect_close(("gap fwd " + tag).c_str(), g, gd);
+  auto gy = rnd((size_t)N * C);
+  global_avgpool_nhwc_backward(gdx.data(), gy.data(), N, C, HW);
+  global_avgpool_backward_naive(gdxd.data(), dbl(gy).data(), N, C, HW);
+  expect_close(("gap bwd " + tag).c_str(), gdx, to_nhwc(gdxd, N, C, HW));
+}
+
+static void test_batchnorm_nhwc(int N, int C, int HW, float shift) {
+  auto x = rnd((size_t)N * C * HW, -2 + shift, 2 + shift), g = rnd(C, 0.5, 1.5), b = rnd(C), dy = rnd(x.size());
+  const auto xt = to_nhwc(x, N, C, HW), dyt = to_nhwc(dy, N, C, HW);
+  auto xd = dbl(x), gd = dbl(g), bd = dbl(b), dyd = dbl(dy);
+  std::vector<float> y(x.size()), rm(C, 0.2f), rv(C, 1.5f), sm(C), si(C);
+  std::vector<double> yd(x.size()), rmd(C, 0.2), rvd(C, 1.5);
+  std::string tag = check::fmt("bn nhwc N=%d C=%d HW=%d shift=%g", N, C, HW, shift);
+  batchnorm_nhwc_forward_train(y.data(), xt.data(), g.data(), b.data(), N, C, HW, rm.data(), rv.data(), sm.data(), si.data());
+  batchnorm_forward_train_naive(yd.data(), xd.data(), gd.data(), bd.data(), N, C, HW, rmd.data(), rvd.data());
+  expect_close((tag + " train fwd").c_str(), y, to_nhwc(yd, N, C, HW), 1e-4);
+  expect_close((tag + " running mean").c_str(), rm, rmd);
+  expect_close((tag + " running var").c_str(), rv, rvd);
+  std::vector<float> dx(x.size()), dg(C), dbeta(C);
+  std::vector<double> dxd(x.size()), dgd(C), dbd(C);
+  batchnorm_nhwc_backward(dx.data(), dg.data(), dbeta.data(), dyt.data(), xt.data(), g.data(), sm.data(), si.data(), N,
+                          C, HW, true);
+  batchnorm_backward_train_naive(dxd.data(), dgd.data(), dbd.data(), dyd.data(), xd.data(), gd.data(), N, C, HW);
+  expect_close((tag + " train dx").c_str(), dx, to_nhwc(dxd, N, C, HW), 1e-3);
+  expect_close((tag + " train dgamma").c_str(), dg, dgd, 1e-4);
+  expect_close((tag + " train dbeta").c_str(), dbeta, dbd);
+  std::vector<float> dyi = dyt;  // in place
+  batchnorm_nhwc_backward(dyi.data(), dg.data(), dbeta.data(), dyi.data(), xt.data(), g.data(), sm.data(), si.data(), N,
+                          C, HW, true);
+  CHECK_MSG(same_bits(dyi, dx), tag + " train dx in place");
+  // Eval: the same per-element arithmetic as the NCHW kernel.
+  std::vector<float> ye(x.size()), yen(x.size());
+  batchnorm_nhwc_forward_eval(ye.data(), xt.data(), g.data(), b.data(), N, C, HW, rm.data(), rv.data(), sm.data(), si.data());
+  batchnorm_forward_eval(yen.data(), x.data(), g.data(), b.data(), N, C, HW, rm.data(), rv.data(), nullptr, nullptr);
+  CHECK_MSG(same_bits(to_nchw(ye, N, C, HW), yen), tag + " eval fwd");
+  std::vector<float> dxe(x.size()), dxen(x.size()), dg2(C), db2(C);
+  batchnorm_nhwc_backward(dxe.data(), dg.data(), dbeta.data(), dyt.data(), xt.data(), g.data(), sm.data(), si.data(), N,
+                          C, HW, false);
+  batchnorm_backward(dxen.data(), dg2.data(), db2.data(), dy.data(), x.data(), g.data(), sm.data(), si.data(), N, C, HW,
+                     false);
+  CHECK_MSG(same_bits(to_nchw(dxe, N, C, HW), dxen), tag + " eval dx");
+  expect_close((tag + " eval dgamma").c_str(), dg, dbl(dg2), 1e-6);
+}
+
 // NaN in a window propagates (forward), ties route to the first max (backward), in both paths.
 static void test_maxpool_nan() {
   for (int W : {6, 32}) {
@@ -280,5 +448,32 @@ int main() {
   test_batchnorm(3, 5, 49, 0.f);
   test_batchnorm(2, 4, 16, 100.f);  // large mean: no catastrophic cancellation
   test_im2col_roundtrip();
+  // Channels-last convolution: tails in pixels (Q % 6), output channels (O % 16) and input
+  // channels (C % 16, C < 6), strides 1-3 (gather and scatter din), kernels 1-5, padding 0-2,
+  // groups of several images (small maps), residual + relu epilogue.
+  test_conv_nhwc(2, 3, 6, 6, 4, 3, 1, 1, true, false, false);
+  test_conv_nhwc(3, 2, 7, 5, 3, 3, 2, 1, true, true, false);
+  test_conv_nhwc(2, 4, 9, 9, 5, 5, 2, 2, false, false, false);
+  test_conv_nhwc(7, 3, 16, 16, 4, 3, 1, 1, true, true, true);
+  test_conv_nhwc(2, 5, 16, 16, 6, 1, 1, 0, true, false, false);
+  test_conv_nhwc(5, 5, 4, 4, 6, 1, 1, 0, true, false, true);
+  test_conv_nhwc(4, 3, 8, 8, 5, 1, 2, 0, true, false, false);
+  test_conv_nhwc(1, 1, 3, 3, 2, 3, 1, 0, true, false, false);
+  test_conv_nhwc(3, 2, 5, 5, 2, 4, 3, 2, true, false, false);
+  test_conv_nhwc(9, 16, 4, 4, 32, 3, 1, 1, true, true, true);   // resnet stage 4-like, 16-multiples
+  test_conv_nhwc(5, 17, 8, 7, 33, 3, 2, 1, true, true, false);  // every tail at once, stride 2
+  test_conv_nhwc(40, 8, 3, 3, 16, 3, 1, 1, false, true, false); // many images per group, 2 groups
+  test_conv_nhwc(2, 20, 12, 12, 18, 5, 1, 2, true, false, true);
+  test_transposes();
+  test_pools_nhwc(2, 3, 6, 6, 2, 2, false);
+  test_pools_nhwc(3, 2, 7, 5, 3, 2, false);
+  test_pools_nhwc(1, 1, 5, 5, 5, 1, false);
+  test_pools_nhwc(2, 19, 9, 8, 2, 3, false);
+  test_pools_nhwc(2, 21, 7, 9, 2, 2, false);  // odd H and W, 8-wide + channel tail
+  test_pools_nhwc(2, 21, 7, 9, 2, 2, true);
+  test_pools_nhwc(2, 9, 8, 8, 3, 1, true);    // overlapping windows
+  test_batchnorm_nhwc(4, 3, 1, 0.f);
+  test_batchnorm_nhwc(3, 5, 49, 0.f);
+  test_batchnorm_nhwc(2, 20, 16, 100.f);
   return check::finish("kernels_test");
 }
