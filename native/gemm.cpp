@@ -284,27 +284,55 @@ class Pool {
     }
     cv_.notify_all();
     job.work();
-    while (job.done.load(std::memory_order_acquire) < parts) spin_pause();
+    // Parts still running on workers: spin briefly, then block. Blocking matters on a busy
+    // machine: a worker preempted in the middle of a part can then run on this core instead of
+    // waiting for its own, while a spinning caller would hold this core for its whole time slice.
+    for (int spins = 0; job.done.load(std::memory_order_acquire) < parts; ++spins) {
+      if (spins < kCallerSpins) {
+        spin_pause();
+        continue;
+      }
+      std::unique_lock<std::mutex> lk(job.m);
+      job.cv.wait(lk, [&] { return job.done.load(std::memory_order_acquire) >= parts; });
+    }
     {
       // No worker can join after this; wait for those that did to leave the job.
       std::lock_guard<std::mutex> lk(m_);
       job_ = nullptr;
     }
-    while (job.refs.load(std::memory_order_acquire) > 0) spin_pause();
+    for (int spins = 0; job.refs.load(std::memory_order_acquire) > 0; ++spins) {
+      if (spins < kCallerSpins) {
+        spin_pause();
+      } else {
+        std::this_thread::yield();
+      }
+    }
   }
 
  private:
+  // Spin budgets (a pause is ~25-70 ns on Zen 3): workers stay awake ~100 µs after a job (a
+  // step issues its GEMMs and conv kernels back to back, with short element-wise passes in
+  // between) and then sleep on the condition variable instead of burning a core for
+  // milliseconds; the caller waits ~50 µs for running parts before blocking.
+  static constexpr int kWorkerSpins = 1 << 12;
+  static constexpr int kCallerSpins = 1 << 11;
+
   struct Job {
     void (*fn)(void*, int) = nullptr;
     void* ctx = nullptr;
     int parts = 0;
     std::atomic<int> next{0}, done{0}, refs{0};
+    std::mutex m;                // with cv: wakes a caller blocked on the last running part
+    std::condition_variable cv;
     void work() {
       for (;;) {
         const int p = next.fetch_add(1, std::memory_order_acq_rel);
         if (p >= parts) return;
         fn(ctx, p);
-        done.fetch_add(1, std::memory_order_acq_rel);
+        if (done.fetch_add(1, std::memory_order_acq_rel) + 1 == parts) {
+          { std::lock_guard<std::mutex> lk(m); }  // a caller between its check and its wait sees done
+          cv.notify_one();
+        }
       }
     }
   };
@@ -323,8 +351,8 @@ class Pool {
       if (stop_) return;
     }
     for (;;) {
-      // Spin briefly (steps issue GEMMs back to back), then sleep on the condition variable.
-      for (int spins = 0; gen_.load(std::memory_order_acquire) == seen && spins < (1 << 16); ++spins)
+      // Spin briefly (kWorkerSpins), then sleep on the condition variable.
+      for (int spins = 0; gen_.load(std::memory_order_acquire) == seen && spins < kWorkerSpins; ++spins)
         spin_pause();
       Job* job = nullptr;
       {

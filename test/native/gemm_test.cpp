@@ -1,12 +1,15 @@
 // sgemm (BLAS or portable) and sgemm_portable against the double-accumulating naive oracle on odd
 // shapes, all four transpose combinations, alpha/beta, and leading dimensions larger than needed.
 // `gemm_test bench [n]` prints GFLOP/s for n^3 instead (not part of ctest).
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <random>
+#include <thread>
 
 #include "check.h"
 #include "gemm.h"
+#include "kernels.h"  // parallel_for
 
 using namespace bigstep;
 
@@ -98,6 +101,37 @@ static void test_threads(std::mt19937& gen) {
   set_blas_threads(1);
 }
 
+// The pool under the conditions of a busy machine: parts that take longer than the caller's
+// spin budget (the caller then blocks until the last part signals), many back-to-back jobs
+// (workers between spinning and sleeping), and callers on two threads at once (one of them runs
+// inline). Every part must run exactly once and nothing may hang.
+static void test_pool_blocking() {
+  set_blas_threads(2);
+  for (int job = 0; job < 300; ++job) {
+    std::atomic<int> count[6] = {};
+    parallel_for(6, [&](int p) {
+      if ((job + p) % 7 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+      count[p].fetch_add(1);
+    });
+    bool once = true;
+    for (auto& c : count) once &= c.load() == 1;
+    CHECK_MSG(once, check::fmt("pool job %d: a part did not run exactly once", job));
+  }
+  std::atomic<int> total{0};
+  auto caller = [&] {
+    for (int job = 0; job < 200; ++job)
+      parallel_for(4, [&](int p) {
+        if (p == 3 && job % 5 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+        total.fetch_add(1);
+      });
+  };
+  std::thread other(caller);
+  caller();
+  other.join();
+  CHECK(total.load() == 2 * 200 * 4);
+  set_blas_threads(1);
+}
+
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "bench") == 0) {
     if (argc > 3) set_blas_threads(std::atoi(argv[3]));
@@ -133,6 +167,7 @@ int main(int argc, char** argv) {
     run_case(which, fn, false, false, 257, 1031, 263, 1.0f, 0.0f, 5, gen);
   }
   test_threads(gen);
+  test_pool_blocking();
   CHECK(std::strlen(blas_vendor()) > 0);
   CHECK(std::strlen(blas_core()) > 0);
   CHECK(blas_threads() >= 1);
