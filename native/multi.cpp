@@ -16,35 +16,6 @@ namespace {
 
 constexpr int kStep = 0, kCursor = 1, kEpoch = 2;
 
-// Same test as the solo trainer: any Inf/NaN bit pattern.
-bool all_finite(const float* v, size_t n) {
-  const uint32_t* bits = reinterpret_cast<const uint32_t*>(v);
-  uint32_t bad = 0;
-  for (size_t i = 0; i < n; ++i) bad |= (uint32_t)((bits[i] & 0x7f800000u) == 0x7f800000u);
-  return bad == 0;
-}
-
-// x rows [b, in] gathered from data.x[idx[i]]; labels [b] or targets [b, out] likewise
-// (the same copy the solo trainer makes; no allocation once the buffers have grown).
-void gather(const DataRef& data, size_t in, size_t out, const int32_t* idx, int64_t b,
-            std::vector<float>& xbuf, std::vector<int32_t>& lbuf, std::vector<float>& tbuf,
-            const float** x, Target* y) {
-  xbuf.resize((size_t)b * in);
-  for (int64_t i = 0; i < b; ++i)
-    std::memcpy(&xbuf[(size_t)i * in], data.x + (size_t)idx[i] * in, in * sizeof(float));
-  *x = xbuf.data();
-  if (data.y.labels) {
-    lbuf.resize((size_t)b);
-    for (int64_t i = 0; i < b; ++i) lbuf[(size_t)i] = data.y.labels[idx[i]];
-    *y = Target{lbuf.data(), nullptr};
-  } else {
-    tbuf.resize((size_t)b * out);
-    for (int64_t i = 0; i < b; ++i)
-      std::memcpy(&tbuf[(size_t)i * out], data.y.values + (size_t)idx[i] * out, out * sizeof(float));
-    *y = Target{nullptr, tbuf.data()};
-  }
-}
-
 }  // namespace
 
 MultiTrainer::MultiTrainer(const ModelSpec& spec, int count) {
@@ -114,7 +85,7 @@ int64_t MultiTrainer::next_batch(const DataRef& data, const BatchPlan& batch, Mu
       lbuf_.resize((size_t)batch.batch);
       idx_.resize((size_t)batch.batch);
       for (int64_t i = 0; i < batch.batch; ++i) idx_[(size_t)i] = (int32_t)rng.below((uint64_t)data.n);
-      gather(data, in, out, idx_.data(), batch.batch, xbuf_, lbuf_, tbuf_, x, y);
+      gather_batch(data, in, out, idx_.data(), batch.batch, "batch index", 0, xbuf_, lbuf_, tbuf_, x, y);
       return batch.batch;
     }
     case BatchMode::Sequential:
@@ -132,7 +103,7 @@ int64_t MultiTrainer::next_batch(const DataRef& data, const BatchPlan& batch, Mu
           for (int64_t i = data.n - 1; i > 0; --i) std::swap(st.perm[i], st.perm[rng.below((uint64_t)i + 1)]);
       }
       const int64_t b = std::min<int64_t>(batch.batch, remaining);
-      gather(data, in, out, st.perm + cursor, b, xbuf_, lbuf_, tbuf_, x, y);
+      gather_batch(data, in, out, st.perm + cursor, b, "perm", cursor, xbuf_, lbuf_, tbuf_, x, y);
       c[kCursor] = (double)(cursor + b);
       return b;
     }

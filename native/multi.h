@@ -40,6 +40,16 @@ namespace bigstep {
 void apply_optimizer_plan(const OptimizerPlan& plan, TrainState& st, size_t count, int64_t t,
                           float* update);
 
+// Also from trainer.cpp, shared by both loops: true if no Inf/NaN among v[0..n).
+bool all_finite(const float* v, size_t n);
+
+// Copies the rows idx[0..b) of data.x (and their labels or targets) into the scratch buffers and
+// points *x / *y at them. Throws NativeError (Range) naming `source[source_offset + i]` for an
+// index outside [0, data.n) (e.g. "perm[37]": a permutation written while a chunk ran).
+void gather_batch(const DataRef& data, size_t in, size_t out, const int32_t* idx, int64_t b,
+                  const char* source, int64_t source_offset, std::vector<float>& xbuf,
+                  std::vector<int32_t>& lbuf, std::vector<float>& tbuf, const float** x, Target* y);
+
 struct MultiState {
   float* params = nullptr;       // [K, P]
   float* grads = nullptr;        // [K, P]

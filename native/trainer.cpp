@@ -19,6 +19,8 @@ constexpr int kStep = 0;
 constexpr int kCursor = 1;
 constexpr int kEpoch = 2;
 
+}  // namespace
+
 bool all_finite(const float* v, size_t n) {
   // Inf/NaN have all exponent bits set; an integer OR-reduction vectorises (a float sum would
   // not, without fast-math) and keeps this check a small fraction of a step.
@@ -27,6 +29,8 @@ bool all_finite(const float* v, size_t n) {
   for (size_t i = 0; i < n; ++i) bad |= (uint32_t)((bits[i] & 0x7f800000u) == 0x7f800000u);
   return bad == 0;
 }
+
+namespace {
 
 // The plans sgd() produces — [addWeightDecay?] [momentum?] scaleByLearningRate, no masks — run as
 // one fused pass over (g, θ, v) instead of a pass per transform; the per-element arithmetic is
@@ -50,26 +54,35 @@ FusedSgd match_fused_sgd(const OptimizerPlan& plan) {
   return f;
 }
 
-void gather(const DataRef& data, size_t in, size_t out, const int32_t* idx, int64_t b,
-            std::vector<float>& xbuf, std::vector<int32_t>& lbuf, std::vector<float>& tbuf,
-            const float** x, Target* y) {
+}  // namespace
+
+// Shared with MultiTrainer (declared in multi.h). Every index is checked against [0, n) before
+// its row is read: indices drawn here are in range by construction, but `perm` lives in caller
+// memory that JS can write while a chunk runs (a SharedArrayBuffer view is borrowed, not copied),
+// and the binding validates it only at chunk start. Each index is read once (volatile), so the
+// value checked is the value used; one compare per row.
+void gather_batch(const DataRef& data, size_t in, size_t out, const int32_t* idx, int64_t b,
+                  const char* source, int64_t source_offset, std::vector<float>& xbuf,
+                  std::vector<int32_t>& lbuf, std::vector<float>& tbuf, const float** x, Target* y) {
   // x rows [b, in] copied from data.x[idx[i]]; labels [b] or targets [b, out] likewise.
   xbuf.resize((size_t)b * in);
-  for (int64_t i = 0; i < b; ++i)
-    std::memcpy(&xbuf[(size_t)i * in], data.x + (size_t)idx[i] * in, in * sizeof(float));
-  *x = xbuf.data();
-  if (data.y.labels) {
-    lbuf.resize((size_t)b);
-    for (int64_t i = 0; i < b; ++i) lbuf[(size_t)i] = data.y.labels[idx[i]];
-    *y = Target{lbuf.data(), nullptr};
-  } else {
-    tbuf.resize((size_t)b * out);
-    for (int64_t i = 0; i < b; ++i)
-      std::memcpy(&tbuf[(size_t)i * out], data.y.values + (size_t)idx[i] * out, out * sizeof(float));
-    *y = Target{nullptr, tbuf.data()};
+  if (data.y.labels) lbuf.resize((size_t)b);
+  else tbuf.resize((size_t)b * out);
+  const volatile int32_t* vidx = idx;
+  for (int64_t i = 0; i < b; ++i) {
+    const int32_t j = vidx[i];
+    if ((uint64_t)(uint32_t)j >= (uint64_t)data.n)
+      throw_range(std::string(source) + "[" + std::to_string(source_offset + i) + "]",
+                  "must be an example index in [0, " + std::to_string(data.n) + ") (got " +
+                      std::to_string(j) + "; was it written while a chunk ran?)");
+    std::memcpy(&xbuf[(size_t)i * in], data.x + (size_t)j * in, in * sizeof(float));
+    if (data.y.labels) lbuf[(size_t)i] = data.y.labels[j];
+    else std::memcpy(&tbuf[(size_t)i * out], data.y.values + (size_t)j * out, out * sizeof(float));
   }
+  *x = xbuf.data();
+  if (data.y.labels) *y = Target{lbuf.data(), nullptr};
+  else *y = Target{nullptr, tbuf.data()};
 }
-}  // namespace
 
 double schedule_lr(const Schedule& s, int64_t t) {
   double lr = s.lr;
@@ -143,7 +156,7 @@ int64_t Trainer::next_batch(const DataRef& data, const BatchPlan& batch, TrainSt
       std::vector<int32_t>& idx = index_scratch_;
       idx.resize((size_t)batch.batch);
       for (int64_t i = 0; i < batch.batch; ++i) idx[(size_t)i] = (int32_t)rng.below((uint64_t)data.n);
-      gather(data, in_size_, out_size_, idx.data(), batch.batch, xbuf, lbuf, tbuf, x, y);
+      gather_batch(data, in_size_, out_size_, idx.data(), batch.batch, "batch index", 0, xbuf, lbuf, tbuf, x, y);
       return batch.batch;
     }
     case BatchMode::Sequential:
@@ -163,7 +176,7 @@ int64_t Trainer::next_batch(const DataRef& data, const BatchPlan& batch, TrainSt
             std::swap(st.perm[i], st.perm[rng.below((uint64_t)i + 1)]);
       }
       const int64_t b = std::min<int64_t>(batch.batch, remaining);
-      gather(data, in_size_, out_size_, st.perm + cursor, b, xbuf, lbuf, tbuf, x, y);
+      gather_batch(data, in_size_, out_size_, st.perm + cursor, b, "perm", cursor, xbuf, lbuf, tbuf, x, y);
       c[kCursor] = (double)(cursor + b);
       return b;
     }
@@ -186,7 +199,7 @@ int64_t Trainer::second_batch(const DataRef& data, const BatchPlan& batch, int64
     for (int64_t i = 0; i < b; ++i)
       std::swap(idx[(size_t)i], idx[(size_t)(i + (int64_t)rng.below((uint64_t)(data.n - i)))]);
   }
-  gather(data, in_size_, out_size_, idx.data(), b, xbuf2_, lbuf2_, tbuf2_, x, y);
+  gather_batch(data, in_size_, out_size_, idx.data(), b, "batch index", 0, xbuf2_, lbuf2_, tbuf2_, x, y);
   return b;
 }
 

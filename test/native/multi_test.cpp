@@ -246,7 +246,56 @@ static void test_no_steady_state_allocation(int threads) {
   set_blas_threads(1);
 }
 
+// A permutation holding an out-of-range index mid-epoch (JS can write caller memory while a chunk
+// runs) is a RangeError naming perm[i] in both loops, before any row is read (ASan would report the
+// out-of-bounds read otherwise).
+static void test_bad_perm_is_range_error() {
+  const ModelSpec spec = mlp_spec();
+  Model m(spec);
+  const size_t P = m.layout().param_count;
+  Data d = make_data(m.layout(), 40);
+  BatchPlan bp;
+  bp.mode = BatchMode::Shuffle;
+  bp.batch = 8;
+  const OptimizerPlan pl = plan(0.01, 0, 0, P);
+  std::vector<float> params(P), grads(P), opt(1, 0.f);
+  m.init(params.data(), nullptr, 1);
+  uint64_t data_rng[4], noise_rng[4];
+  Rng::seed_state(data_rng, 1, 1);
+  Rng::seed_state(noise_rng, 1, 3);
+  for (const int32_t bad : {40, -1, 1 << 30}) {
+    std::vector<int32_t> perm(40);
+    for (int i = 0; i < 40; ++i) perm[(size_t)i] = i;
+    perm[19] = bad;
+    double counters[3] = {2, 16, 0};  // mid-epoch: the next batch reads perm[16..24)
+    TrainState st{params.data(), grads.data(), nullptr, opt.data(), data_rng, noise_rng, perm.data(), counters};
+    Trainer t;
+    CHECK_THROWS_PARAM(t.run(m, d.ref, bp, pl, st, 5, StepLogs{}), ErrorKind::Range, "perm[19]");
+
+    MultiTrainer multi(spec, 2);
+    std::vector<float> mp(2 * P), mg(2 * P), mo(1, 0.f);
+    std::vector<uint64_t> noise(8);
+    Rng::seed_state(noise.data(), 1, 3);
+    Rng::seed_state(noise.data() + 4, 2, 3);
+    std::vector<double> div(2, -1.0);
+    double mc[3] = {2, 16, 0};
+    MultiState ms;
+    ms.params = mp.data();
+    ms.grads = mg.data();
+    ms.opt_state = mo.data();
+    ms.opt_stride = 0;
+    ms.noise_rng = noise.data();
+    ms.data_rng = data_rng;
+    ms.perm = perm.data();
+    ms.counters = mc;
+    ms.diverged_at = div.data();
+    const std::vector<OptimizerPlan> plans(2, pl);
+    CHECK_THROWS_PARAM(multi.run(d.ref, bp, plans, ms, 5, MultiLogs{}), ErrorKind::Range, "perm[19]");
+  }
+}
+
 int main() {
+  test_bad_perm_is_range_error();
   for (int threads : {1, 2}) {
     test_equal_to_solo(mlp_spec(), threads, "mlp");
     test_equal_to_solo(cnn_spec(), threads, "cnn");
