@@ -18,6 +18,7 @@
  * basin without having converged (e.g. still jittering under constant noise).
  */
 import { native } from '../native/binding.js';
+import { formatValue } from '../util/format.js';
 import type { ResumeStore } from '../run/resume.js';
 import type { NativeLandscapeAnneal, NativeLandscapeInstance, NativeLandscapeMinima } from '../native/landscape-types.js';
 
@@ -365,7 +366,7 @@ export function validateLandscapeConfig(config: unknown): asserts config is Land
   if (c.noise.instances !== undefined) {
     if (!Array.isArray(c.noise.instances)) fail(TypeError, 'config.noise.instances', 'must be an array of instance names');
     c.noise.instances.forEach((v: unknown, i: number) => {
-      if (!names.has(v as string)) fail(RangeError, `config.noise.instances[${i}]`, `must name an instance in config.instances (got ${JSON.stringify(v)})`);
+      if (!names.has(v as string)) fail(RangeError, `config.noise.instances[${i}]`, `must name an instance in config.instances (got ${formatValue(v)})`);
     });
   }
   if (!isObj(c.trajectories)) fail(TypeError, 'config.trajectories', 'must be an object');

@@ -17,6 +17,7 @@
  * - `decoupledWeightDecay(λ)`:  u ← u − η(t) λ θ        (AdamW-style, after scaleByLearningRate)
  */
 import type { NativeLayout, NativeOptimizerPlan, NativeSchedule, NativeTransform, TensorEntry } from '../native/binding.js';
+import { formatValue } from '../util/format.js';
 import { constant, type ScheduleSpec } from './schedules.js';
 
 /**
@@ -216,25 +217,52 @@ function checkMask(mask: unknown, param: string, paramCount: number): Uint8Array
   return mask;
 }
 
-function compileSchedule(s: ScheduleSpec): NativeSchedule {
-  if (s.kind === 'piecewise') {
-    return {
-      kind: 'piecewise',
-      lr: s.values[0] ?? 0,
-      boundaries: Float64Array.from(s.boundaries),
-      values: Float64Array.from(s.values),
-      warmupSteps: s.warmupSteps,
-    };
-  }
-  return { ...s };
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function checkNumberArray(value: unknown, param: string): number[] {
+  if (!Array.isArray(value)) throw new TypeError(`${param} must be an array of numbers (got ${formatValue(value)})`);
+  value.forEach((v, i) => {
+    if (typeof v !== 'number') throw new TypeError(`${param}[${i}] must be a number (got ${formatValue(v)})`);
+  });
+  return value as number[];
 }
 
-/** Plain-data plan for the native loop; momentum buffers get consecutive slices of the state. */
+const SCHEDULE_KINDS = ['constant', 'step', 'cosine', 'piecewise'];
+
+/** Checks the shape the plan conversion relies on; the native side checks the values (ranges, integers). */
+function compileSchedule(s: unknown, param: string): NativeSchedule {
+  if (!isObject(s)) throw new TypeError(`${param} must be a schedule object such as constant(0.1) (got ${formatValue(s)})`);
+  if (typeof s.kind !== 'string') throw new TypeError(`${param}.kind must be a string (got ${formatValue(s.kind)})`);
+  if (!SCHEDULE_KINDS.includes(s.kind)) throw new RangeError(`${param}.kind must be one of ${SCHEDULE_KINDS.join(', ')} (got ${formatValue(s.kind)})`);
+  if (s.kind === 'piecewise') {
+    const boundaries = checkNumberArray(s.boundaries, `${param}.boundaries`);
+    const values = checkNumberArray(s.values, `${param}.values`);
+    if (values.length !== boundaries.length + 1) {
+      throw new RangeError(`${param}.values must have one more entry than ${param}.boundaries (got ${values.length} and ${boundaries.length})`);
+    }
+    return {
+      kind: 'piecewise',
+      lr: values[0]!,
+      boundaries: Float64Array.from(boundaries),
+      values: Float64Array.from(values),
+      warmupSteps: s.warmupSteps as number | undefined,
+    };
+  }
+  return { ...(s as unknown as NativeSchedule) };
+}
+
+/**
+ * Plain-data plan for the native loop; momentum buffers get consecutive slices of the state.
+ * Malformed specs throw a TypeError / RangeError whose message starts with the parameter's path
+ * (`optimizer.transforms[1].beta …`, `optimizer.schedule.values …`).
+ */
 export function compilePlan(spec: OptimizerSpec, paramCount: number): NativeOptimizerPlan {
-  if (!spec || !Array.isArray(spec.transforms)) throw new TypeError('optimizer.transforms must be an array');
+  if (!isObject(spec)) throw new TypeError(`optimizer must be an object { transforms, schedule } such as sgd({ lr: 0.1 }) (got ${formatValue(spec)})`);
+  if (!Array.isArray(spec.transforms)) throw new TypeError(`optimizer.transforms must be an array (got ${formatValue(spec.transforms)})`);
   let stateCount = 0;
-  const transforms: NativeTransform[] = spec.transforms.map((t, i) => {
+  const transforms: NativeTransform[] = (spec.transforms as unknown[]).map((t, i) => {
     const p = `optimizer.transforms[${i}]`;
+    if (!isObject(t)) throw new TypeError(`${p} must be a transform object such as momentum(0.9) (got ${formatValue(t)})`);
     switch (t.kind) {
       case 'clipGlobalNorm':
         return { kind: t.kind, value: checkNumber(t.maxNorm, `${p}.maxNorm`, 0) };
@@ -243,7 +271,9 @@ export function compilePlan(spec: OptimizerSpec, paramCount: number): NativeOpti
         return { kind: t.kind, value: checkNumber(t.weightDecay, `${p}.weightDecay`, 0), mask: checkMask(t.mask, `${p}.mask`, paramCount) };
       case 'gaussianNoise': {
         const mode = t.mode ?? 'std';
-        if (!['std', 'norm', 'relative'].includes(mode)) throw new RangeError(`${p}.mode must be one of std, norm, relative (got ${JSON.stringify(mode)})`);
+        if (typeof mode !== 'string' || !['std', 'norm', 'relative'].includes(mode)) {
+          throw new (typeof mode === 'string' ? RangeError : TypeError)(`${p}.mode must be one of std, norm, relative (got ${formatValue(mode)})`);
+        }
         const out: NativeTransform & { noiseMode?: NoiseMode } = {
           kind: t.kind,
           value: checkNumber(t.std, `${p}.std`, 0),
@@ -251,20 +281,24 @@ export function compilePlan(spec: OptimizerSpec, paramCount: number): NativeOpti
           mask: checkMask(t.mask, `${p}.mask`, paramCount),
         };
         // Only non-default modes are passed, so plans of the 'std' mode are unchanged.
-        if (mode !== 'std') out.noiseMode = mode;
+        if (mode !== 'std') out.noiseMode = mode as NoiseMode;
         return out;
       }
       case 'momentum': {
         const value = checkNumber(t.beta, `${p}.beta`, 0);
+        const nesterov = t.nesterov ?? false;
+        if (typeof nesterov !== 'boolean') throw new TypeError(`${p}.nesterov must be a boolean (got ${formatValue(nesterov)})`);
         const stateOffset = stateCount;
         stateCount += paramCount;
-        return { kind: t.kind, value, nesterov: t.nesterov ?? false, stateOffset };
+        return { kind: t.kind, value, nesterov, stateOffset };
       }
       case 'scaleByLearningRate':
         return { kind: t.kind };
       default:
-        throw new RangeError(`${p}.kind is not a known transform (got ${JSON.stringify((t as { kind: unknown }).kind)})`);
+        throw new (typeof t.kind === 'string' ? RangeError : TypeError)(
+          `${p}.kind must be one of clipGlobalNorm, addWeightDecay, gaussianNoise, momentum, scaleByLearningRate, decoupledWeightDecay (got ${formatValue(t.kind)})`,
+        );
     }
   });
-  return { transforms, schedule: compileSchedule(spec.schedule), stateCount };
+  return { transforms, schedule: compileSchedule(spec.schedule, 'optimizer.schedule'), stateCount };
 }

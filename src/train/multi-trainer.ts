@@ -4,6 +4,8 @@ import type { ModelSpec } from '../model/spec.js';
 import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
 import { RNG_STREAM, seedRngState } from './rng.js';
 import type { BatchMode } from './trainer.js';
+import { formatValue } from '../util/format.js';
+import { sharedExamples } from './shared-data.js';
 
 /** One model of a batched run. */
 export interface MultiModelOptions {
@@ -131,8 +133,10 @@ export class MultiTrainer {
 
   constructor(spec: ModelSpec, options: MultiTrainerOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
-    const { data, models } = options;
-    if (!data || !(data.x instanceof Float32Array)) throw new TypeError('options.data.x must be a Float32Array');
+    const { models } = options;
+    if (!options.data || !(options.data.x instanceof Float32Array)) throw new TypeError('options.data.x must be a Float32Array');
+    // The data set in shared memory, which async chunks borrow without a copy (see shared-data.ts).
+    const data = sharedExamples(options.data);
     if (!Array.isArray(models)) throw new TypeError('options.models must be an array of { optimizer, init?, noiseSeed? }');
     if (models.length < 1) throw new RangeError('options.models must contain at least one model (got 0)');
     const batch = options.batch ?? {};
@@ -141,7 +145,7 @@ export class MultiTrainer {
     }
     const mode = batch.mode ?? 'full';
     if (!['full', 'sequential', 'shuffle', 'replacement'].includes(mode)) {
-      throw new RangeError(`options.batch.mode must be one of full, sequential, shuffle, replacement (got ${JSON.stringify(mode)})`);
+      throw new RangeError(`options.batch.mode must be one of full, sequential, shuffle, replacement (got ${formatValue(mode)})`);
     }
     if (mode !== 'full') checkPositiveInteger(batch.size, 'options.batch.size');
     const seed = options.seed ?? 0;

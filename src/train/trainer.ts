@@ -1,7 +1,9 @@
 import { native, type NativeStepLogs, type NativeTrainJob } from '../native/binding.js';
 import type { Examples, Model } from '../model/model.js';
 import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
+import { formatValue } from '../util/format.js';
 import { RNG_STREAM, seedRngState } from './rng.js';
+import { sharedExamples } from './shared-data.js';
 
 /** How batches are drawn each step; see {@link BatchOptions}. */
 export type BatchMode = 'full' | 'sequential' | 'shuffle' | 'replacement';
@@ -23,6 +25,12 @@ export interface BatchOptions {
 
 /** What a {@link Trainer} trains on and how: data set, optimizer, batching, seed. */
 export interface TrainerOptions {
+  /**
+   * The data set. The trainer keeps it in SharedArrayBuffer-backed arrays, which an async chunk
+   * reads without copying and JS cannot detach under it: arrays already backed by a
+   * SharedArrayBuffer are used as they are, others are copied once here (later writes to the
+   * originals are not seen).
+   */
   data: Examples;
   optimizer: OptimizerSpec;
   batch?: BatchOptions;
@@ -105,13 +113,15 @@ export class Trainer {
 
   constructor(model: Model, options: TrainerOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
-    const { data } = options;
-    if (!data || !(data.x instanceof Float32Array)) throw new TypeError('options.data.x must be a Float32Array');
+    if (!options.data || !(options.data.x instanceof Float32Array)) throw new TypeError('options.data.x must be a Float32Array');
+    // The data set in shared memory, which async chunks borrow without a copy (see shared-data.ts).
+    const data = sharedExamples(options.data);
     const n = data.x.length / model.inputSize;
     const batch = options.batch ?? {};
+    if (typeof batch !== 'object') throw new TypeError(`options.batch must be an object (got ${formatValue(batch)})`);
     const mode = batch.mode ?? 'full';
     if (!['full', 'sequential', 'shuffle', 'replacement'].includes(mode)) {
-      throw new RangeError(`options.batch.mode must be one of full, sequential, shuffle, replacement (got ${JSON.stringify(mode)})`);
+      throw new RangeError(`options.batch.mode must be one of full, sequential, shuffle, replacement (got ${formatValue(mode)})`);
     }
     if (mode !== 'full') checkPositiveInteger(batch.size, 'options.batch.size');
     const seed = options.seed ?? 0;
