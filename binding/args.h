@@ -12,43 +12,70 @@
 
 namespace bigstep::binding {
 
-[[noreturn]] inline void throw_type_error(Napi::Env env, const std::string& param,
-                                          const std::string& expected) {
+// Error values (class, message "param ...", `code`), built without throwing so async workers can
+// reject a promise with them; the throw_* helpers below throw the same values.
+inline Napi::Error make_type_error(Napi::Env env, const std::string& param, const std::string& expected) {
   Napi::TypeError error = Napi::TypeError::New(env, param + " must be " + expected);
   error.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
-  throw error;
+  return error;
 }
 
-[[noreturn]] inline void throw_range_error(Napi::Env env, const std::string& param,
-                                           const std::string& message) {
+inline Napi::Error make_range_error(Napi::Env env, const std::string& param, const std::string& message) {
   Napi::RangeError error = Napi::RangeError::New(env, param + " " + message);
   error.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
-  throw error;
+  return error;
 }
 
-[[noreturn]] inline void throw_state_error(Napi::Env env, const std::string& code,
-                                           const std::string& message) {
+inline Napi::Error make_state_error(Napi::Env env, const std::string& code, const std::string& message) {
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("code", Napi::String::New(env, code));
-  throw error;
+  return error;
 }
 
-// Re-throws a native-core error as the matching JS class.
-[[noreturn]] inline void rethrow_native(Napi::Env env, const NativeError& e) {
+// A native-core error as the matching JS class (message "param: ...").
+inline Napi::Error make_native_error(Napi::Env env, const NativeError& e) {
   switch (e.kind()) {
     case ErrorKind::Type: {
       Napi::TypeError error = Napi::TypeError::New(env, e.what());
       error.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
-      throw error;
+      return error;
     }
     case ErrorKind::Range: {
       Napi::RangeError error = Napi::RangeError::New(env, e.what());
       error.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
-      throw error;
+      return error;
     }
     default:
-      throw_state_error(env, "ERR_BIGSTEP_STATE", e.what());
+      return make_state_error(env, "ERR_BIGSTEP_STATE", e.what());
   }
+}
+
+// The same error with its parameter path prefixed (the core says "perm[3]", JS callers "job.perm[3]").
+inline NativeError with_param_prefix(const NativeError& e, const std::string& prefix) {
+  if (e.param().empty()) return e;
+  const std::string what = e.what();
+  const std::string message = what.size() >= e.param().size() + 2 ? what.substr(e.param().size() + 2) : what;
+  return NativeError(e.kind(), prefix + e.param(), message);
+}
+
+[[noreturn]] inline void throw_type_error(Napi::Env env, const std::string& param,
+                                          const std::string& expected) {
+  throw make_type_error(env, param, expected);
+}
+
+[[noreturn]] inline void throw_range_error(Napi::Env env, const std::string& param,
+                                           const std::string& message) {
+  throw make_range_error(env, param, message);
+}
+
+[[noreturn]] inline void throw_state_error(Napi::Env env, const std::string& code,
+                                           const std::string& message) {
+  throw make_state_error(env, code, message);
+}
+
+// Re-throws a native-core error as the matching JS class.
+[[noreturn]] inline void rethrow_native(Napi::Env env, const NativeError& e) {
+  throw make_native_error(env, e);
 }
 
 // Runs the promise-settling part of an AsyncWorker's OnOK / OnError. If the environment is

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "job.h"
 #include "model.h"
 #include "trainer.h"
 
@@ -18,6 +19,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   // Throws ERR_BIGSTEP_BUSY / ERR_BIGSTEP_CLOSED when the model cannot be used now.
   Model& acquire(Napi::Env env);
   Trainer& trainer() { return trainer_; }
+  ChunkScratch& chunk_scratch() { return chunk_scratch_; }
   void set_busy(bool busy) { busy_ = busy; }
 
   // Unwraps `value` as a NativeModel or throws TypeError naming `param`.
@@ -35,6 +37,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   std::unique_ptr<Model> model_;
   Trainer trainer_;
+  ChunkScratch chunk_scratch_;  // async chunks' copies of ArrayBuffer-backed arrays (binding/job.h)
   bool busy_ = false;
 };
 

@@ -2,9 +2,9 @@
 // and gemmBench(): the sgemm ceiling for the bench's "% of ceiling" figure.
 //
 // Like trainSync/trainAsync (binding/trainer.cpp), the job is converted into plain structs on the
-// main thread, the async worker touches only those structs, and every borrowed JS buffer is kept
-// alive by a reference until the chunk settles. The optimizer-plan conversion below mirrors
-// binding/trainer.cpp's (same fields, same checks) with the parameter prefix "job.optimizers[k]".
+// main thread with the shared helpers of binding/job.h and binding/optimizer_plan.h (plans named
+// "job.optimizers[k]"), and the async worker touches only those structs and memory JS cannot free
+// under it (SharedArrayBuffer-backed arrays borrowed, the others copied in and back).
 #include <napi.h>
 
 #include <algorithm>
@@ -16,7 +16,9 @@
 
 #include "args.h"
 #include "gemm.h"
+#include "job.h"
 #include "multi.h"
+#include "optimizer_plan.h"
 #include "register.h"
 #include "spec.h"
 
@@ -26,103 +28,6 @@ namespace {
 // Distinguishes NativeMultiTrainer objects from other wrapped objects (NativeModel) without
 // using the env's single instance-data slot.
 const napi_type_tag kMultiTag = {0x6269677374657021ULL, 0x6d756c7469747231ULL};
-
-BatchMode to_batch_mode(Napi::Value v) {
-  const std::string mode = as_string(v, "job.batch.mode");
-  if (mode == "full") return BatchMode::Full;
-  if (mode == "sequential") return BatchMode::Sequential;
-  if (mode == "shuffle") return BatchMode::Shuffle;
-  if (mode == "replacement") return BatchMode::Replacement;
-  throw_range_error(v.Env(), "job.batch.mode",
-                    "must be one of full, sequential, shuffle, replacement (got \"" + mode + "\")");
-}
-
-Schedule to_schedule(Napi::Value v, const std::string& pre) {
-  Napi::Env env = v.Env();
-  Napi::Object o = as_object(v, pre + ".schedule");
-  Schedule s;
-  const std::string kind = as_string(o.Get("kind"), pre + ".schedule.kind");
-  s.lr = as_finite(o.Get("lr"), pre + ".schedule.lr");
-  Napi::Value f;
-  if (kind == "constant") {
-    s.kind = ScheduleKind::Constant;
-  } else if (kind == "step") {
-    s.kind = ScheduleKind::StepDecay;
-    s.step_size = as_integer(o.Get("stepSize"), pre + ".schedule.stepSize", 1, INT64_C(1) << 52);
-    s.gamma = as_finite(o.Get("gamma"), pre + ".schedule.gamma");
-  } else if (kind == "cosine") {
-    s.kind = ScheduleKind::Cosine;
-    s.total_steps = as_integer(o.Get("totalSteps"), pre + ".schedule.totalSteps", 1, INT64_C(1) << 52);
-    s.final_lr = get_optional(o, "finalLr", &f) ? as_finite(f, pre + ".schedule.finalLr") : 0.0;
-  } else if (kind == "piecewise") {
-    s.kind = ScheduleKind::Piecewise;
-    auto bounds = as_array<double>(o.Get("boundaries"), pre + ".schedule.boundaries");
-    auto values = as_array<double>(o.Get("values"), pre + ".schedule.values", bounds.length + 1);
-    for (size_t i = 0; i < bounds.length; ++i) {
-      const double b = bounds.data[i];
-      if (!(b >= 0) || std::floor(b) != b || (i > 0 && b <= bounds.data[i - 1]))
-        throw_range_error(env, pre + ".schedule.boundaries", "must be increasing non-negative integers");
-      s.boundaries.push_back((int64_t)b);
-    }
-    for (size_t i = 0; i < values.length; ++i) {
-      if (!std::isfinite(values.data[i])) throw_range_error(env, pre + ".schedule.values", "must be finite");
-      s.values.push_back(values.data[i]);
-    }
-  } else {
-    throw_range_error(env, pre + ".schedule.kind",
-                      "must be one of constant, step, cosine, piecewise (got \"" + kind + "\")");
-  }
-  if (get_optional(o, "warmupSteps", &f)) s.warmup_steps = as_integer(f, pre + ".schedule.warmupSteps", 0, INT64_C(1) << 52);
-  return s;
-}
-
-OptimizerPlan to_plan(Napi::Value v, const std::string& pre, size_t param_count, std::vector<Napi::Value>& keep) {
-  Napi::Env env = v.Env();
-  Napi::Object o = as_object(v, pre);
-  OptimizerPlan plan;
-  plan.schedule = to_schedule(o.Get("schedule"), pre);
-  plan.state_count = (size_t)as_integer(o.Get("stateCount"), pre + ".stateCount", 0, INT64_C(1) << 40);
-  Napi::Value list = o.Get("transforms");
-  if (!list.IsArray()) throw_type_error(env, pre + ".transforms", "an array");
-  Napi::Array arr = list.As<Napi::Array>();
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    const std::string p = pre + ".transforms[" + std::to_string(i) + "]";
-    Napi::Object t = as_object(arr.Get(i), p);
-    Transform tr;
-    const std::string kind = as_string(t.Get("kind"), p + ".kind");
-    Napi::Value f;
-    if (kind == "clipGlobalNorm") tr.kind = TransformKind::ClipGlobalNorm;
-    else if (kind == "addWeightDecay") tr.kind = TransformKind::AddWeightDecay;
-    else if (kind == "gaussianNoise") tr.kind = TransformKind::GaussianNoise;
-    else if (kind == "momentum") tr.kind = TransformKind::Momentum;
-    else if (kind == "scaleByLearningRate") tr.kind = TransformKind::ScaleByLearningRate;
-    else if (kind == "decoupledWeightDecay") tr.kind = TransformKind::DecoupledWeightDecay;
-    else
-      throw_range_error(env, p + ".kind", "must be one of clipGlobalNorm, addWeightDecay, gaussianNoise, momentum, "
-                                          "scaleByLearningRate, decoupledWeightDecay (got \"" + kind + "\")");
-    if (tr.kind != TransformKind::ScaleByLearningRate) {
-      tr.value = as_finite(t.Get("value"), p + ".value");
-      if (tr.value < 0) throw_range_error(env, p + ".value", "must be >= 0");
-    }
-    if (get_optional(t, "nesterov", &f)) tr.nesterov = as_bool(f, p + ".nesterov");
-    if (get_optional(t, "annealSteps", &f)) tr.anneal_steps = as_integer(f, p + ".annealSteps", 0, INT64_C(1) << 52);
-    if (get_optional(t, "noiseMode", &f)) {
-      const std::string mode = as_string(f, p + ".noiseMode");
-      if (mode == "std") tr.noise_mode = Transform::NoiseMode::Std;
-      else if (mode == "norm") tr.noise_mode = Transform::NoiseMode::Norm;
-      else if (mode == "relative") tr.noise_mode = Transform::NoiseMode::Relative;
-      else throw_range_error(env, p + ".noiseMode", "must be one of std, norm, relative (got \"" + mode + "\")");
-    }
-    if (get_optional(t, "stateOffset", &f)) tr.state_offset = (size_t)as_integer(f, p + ".stateOffset", 0, INT64_C(1) << 40);
-    if (get_optional(t, "mask", &f)) {
-      tr.mask = as_array<uint8_t>(f, p + ".mask", param_count).data;
-      keep.push_back(f);
-    }
-    plan.transforms.push_back(tr);
-  }
-  return plan;
-}
-
 
 struct MultiJob {
   DataRef data;
@@ -165,6 +70,7 @@ class MultiWrap : public Napi::ObjectWrap<MultiWrap> {
     return *multi_;
   }
   void set_busy(bool b) { busy_ = b; }
+  ChunkScratch& chunk_scratch() { return chunk_scratch_; }
 
  private:
   Napi::Value Layout(const Napi::CallbackInfo& info) { return layout_to_js(info.Env(), acquire(info.Env()).layout()); }
@@ -176,47 +82,28 @@ class MultiWrap : public Napi::ObjectWrap<MultiWrap> {
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (busy_) throw_state_error(info.Env(), "ERR_BIGSTEP_BUSY", "multi-trainer is busy: cannot close while an async chunk runs");
     multi_.reset();
+    chunk_scratch_.clear();
     return info.Env().Undefined();
   }
   Napi::Value RunSync(const Napi::CallbackInfo& info);
   Napi::Value RunAsync(const Napi::CallbackInfo& info);
 
   std::unique_ptr<MultiTrainer> multi_;
+  ChunkScratch chunk_scratch_;  // async chunks' copies of ArrayBuffer-backed arrays (binding/job.h)
   bool busy_ = false;
 };
 
-// Converts (job, steps, logs). Throws JS errors naming the field; appends every buffer to keep.
-MultiJob to_multi_job(MultiTrainer& multi, Napi::Value job_value, Napi::Value steps_value,
-                      Napi::Value logs_value, std::vector<Napi::Value>& keep) {
+// Converts (job, steps, logs) into `job` (which must not move afterwards). Throws JS errors naming
+// the field; every typed array is recorded in `borrows`.
+void to_multi_job(MultiTrainer& multi, Napi::Value job_value, Napi::Value steps_value, Napi::Value logs_value,
+                  MultiJob& job, Borrows& borrows) {
   Napi::Env env = job_value.Env();
   const Layout& layout = multi.layout();
   const size_t K = (size_t)multi.count(), P = layout.param_count, S = layout.state_count;
   Napi::Object o = as_object(job_value, "job");
-  auto get = [&](const char* key) {
-    Napi::Value v = o.Get(key);
-    if (v.IsTypedArray()) keep.push_back(v);
-    return v;
-  };
-  MultiJob job;
   job.steps = as_integer(steps_value, "steps", 0, INT64_C(1) << 40);
-
-  auto x = as_array<float>(get("x"), "job.x");
-  if (layout.input_size == 0 || x.length % layout.input_size != 0 || x.length == 0)
-    throw_range_error(env, "job.x", "length must be a positive multiple of inputSize " +
-                                        std::to_string(layout.input_size) + " (got " + std::to_string(x.length) + ")");
-  job.data.x = x.data;
-  job.data.n = (int64_t)(x.length / layout.input_size);
-  if (multi.spec().loss == LossKind::SoftmaxCrossEntropy)
-    job.data.y.labels = as_array<int32_t>(get("y"), "job.y", (size_t)job.data.n).data;
-  else
-    job.data.y.values = as_array<float>(get("y"), "job.y", (size_t)job.data.n * layout.output_size).data;
-
-  Napi::Object batch = as_object(o.Get("batch"), "job.batch");
-  job.batch.mode = to_batch_mode(batch.Get("mode"));
-  Napi::Value f;
-  if (job.batch.mode != BatchMode::Full) job.batch.batch = as_integer(batch.Get("size"), "job.batch.size", 1, job.data.n);
-  if (get_optional(batch, "dropLast", &f)) job.batch.drop_last = as_bool(f, "job.batch.dropLast");
-  if (get_optional(batch, "amplify", &f)) job.batch.amplify_k = as_finite(f, "job.batch.amplify");
+  to_data(o.Get("x"), o.Get("y"), layout, multi.spec().loss, job.data, borrows);
+  job.batch = to_batch_plan(o.Get("batch"), job.data.n);
 
   Napi::Value list = o.Get("optimizers");
   if (!list.IsArray()) throw_type_error(env, "job.optimizers", "an array of optimizer plans, one per model");
@@ -224,60 +111,35 @@ MultiJob to_multi_job(MultiTrainer& multi, Napi::Value job_value, Napi::Value st
   if (arr.Length() != K)
     throw_range_error(env, "job.optimizers", "must have one plan per model: " + std::to_string(K) +
                                                  " (got " + std::to_string(arr.Length()) + ")");
+  job.plans.reserve(K);  // plans are moved in, never copied: their mask fields stay put
   for (uint32_t k = 0; k < arr.Length(); ++k)
-    job.plans.push_back(to_plan(arr.Get(k), "job.optimizers[" + std::to_string(k) + "]", P, keep));
+    job.plans.push_back(to_optimizer_plan(arr.Get(k), "job.optimizers[" + std::to_string(k) + "]", P, borrows));
 
   MultiState& st = job.state;
   st.opt_stride = (size_t)as_integer(o.Get("optStride"), "job.optStride", 0, INT64_C(1) << 40);
-  st.params = as_array<float>(get("params"), "job.params", K * P).data;
-  st.grads = as_array<float>(get("grads"), "job.grads", K * P).data;
-  if (S) st.model_state = as_array<float>(get("modelState"), "job.modelState", K * S).data;
-  st.opt_state = as_array<float>(get("optState"), "job.optState", K * st.opt_stride).data;
-  st.noise_rng = as_array<uint64_t>(get("noiseRng"), "job.noiseRng", K * 4).data;
-  st.data_rng = as_array<uint64_t>(get("dataRng"), "job.dataRng", 4).data;
-  st.perm = as_array<int32_t>(get("perm"), "job.perm", (size_t)job.data.n).data;
-  st.counters = as_array<double>(get("counters"), "job.counters", 3).data;
-  st.diverged_at = as_array<double>(get("divergedAt"), "job.divergedAt", K).data;
-  const double cursor = st.counters[1];
-  if (!(cursor >= 0 && cursor <= (double)job.data.n) || std::floor(cursor) != cursor || !(st.counters[0] >= 0) ||
-      std::floor(st.counters[0]) != st.counters[0] || st.counters[0] > 9007199254740991.0)
-    throw_range_error(env, "job.counters", "must hold [step, cursor, epoch] as non-negative integers, cursor <= n");
-  auto zero = [](const uint64_t* r) { return (r[0] | r[1] | r[2] | r[3]) == 0; };
-  if (zero(st.data_rng)) throw_range_error(env, "job.dataRng", "must not be all zero (seed it with seedRngState)");
+  borrows.bind(st.params, o.Get("params"), "job.params", Use::Write, K * P);
+  borrows.bind(st.grads, o.Get("grads"), "job.grads", Use::Write, K * P);
+  if (S) borrows.bind(st.model_state, o.Get("modelState"), "job.modelState", Use::Write, K * S);
+  borrows.bind(st.opt_state, o.Get("optState"), "job.optState", Use::Write, K * st.opt_stride);
+  borrows.bind(st.noise_rng, o.Get("noiseRng"), "job.noiseRng", Use::WriteValidated, K * 4);
+  borrows.bind(st.data_rng, o.Get("dataRng"), "job.dataRng", Use::WriteValidated, 4);
+  borrows.bind(st.perm, o.Get("perm"), "job.perm", Use::Write, (size_t)job.data.n);
+  borrows.bind(st.counters, o.Get("counters"), "job.counters", Use::WriteValidated, 3);
+  borrows.bind(st.diverged_at, o.Get("divergedAt"), "job.divergedAt", Use::Write, K);
+  check_counters(env, st.counters, job.data.n);
+  check_rng(env, st.data_rng, "job.dataRng");
   for (size_t k = 0; k < K; ++k)
-    if (zero(st.noise_rng + 4 * k))
-      throw_range_error(env, "job.noiseRng", "model " + std::to_string(k) + "'s state must not be all zero");
-  if ((job.batch.mode == BatchMode::Sequential || job.batch.mode == BatchMode::Shuffle) && cursor > 0)
-    for (int64_t i = (int64_t)cursor; i < job.data.n; ++i)
-      if (st.perm[i] < 0 || st.perm[i] >= job.data.n)
-        throw_range_error(env, "job.perm[" + std::to_string(i) + "]",
-                          "must be an example index in [0, " + std::to_string(job.data.n) + ")");
-
-  if (!logs_value.IsUndefined() && !logs_value.IsNull()) {
-    Napi::Object lo = as_object(logs_value, "logs");
-    for (const char* key : {"loss", "lr", "accuracy"}) {
-      Napi::Value v = lo.Get(key);
-      if (v.IsUndefined()) continue;
-      keep.push_back(v);
-      double* data = as_array<double>(v, std::string("logs.") + key, K * (size_t)job.steps).data;
-      if (std::string(key) == "loss") job.logs.loss = data;
-      else if (std::string(key) == "lr") job.logs.lr = data;
-      else job.logs.accuracy = data;
-    }
-  }
-  for (const Napi::Value& v : keep)
-    if (typed_array_detached(env, v))
-      throw_type_error(env, "job", "an object whose typed arrays stay attached while it is read (a getter detached one)");
+    check_rng(env, st.noise_rng + 4 * k, "job.noiseRng", " for model " + std::to_string(k));
+  check_perm_rest(env, st.perm, st.counters[1], job.data.n, job.batch.mode);
+  to_logs(logs_value, K * (size_t)job.steps, job.logs, borrows);
+  borrows.check_attached(env);
   try {
     multi.validate(job.data, job.batch, job.plans, st.opt_stride);
   } catch (const NativeError& e) {
-    if (e.param().rfind("optimizers", 0) == 0 || e.param().rfind("batch", 0) == 0) {
-      NativeError prefixed(e.kind(), "job." + e.param(), std::string(e.what()).substr(e.param().size() + 2));
-      rethrow_native(env, prefixed);
-    }
+    if (e.param().rfind("optimizers", 0) == 0 || e.param().rfind("batch", 0) == 0)
+      rethrow_native(env, with_param_prefix(e, "job."));
     rethrow_native(env, e);
   }
-  return job;
 }
 
 Napi::Object result_to_js(Napi::Env env, const MultiResult& r) {
@@ -287,81 +149,23 @@ Napi::Object result_to_js(Napi::Env env, const MultiResult& r) {
   return out;
 }
 
-struct BusyGuard {
-  MultiWrap* wrap;
-  bool armed = true;
-  explicit BusyGuard(MultiWrap* w) : wrap(w) { wrap->set_busy(true); }
-  ~BusyGuard() {
-    if (armed) wrap->set_busy(false);
-  }
-};
-
-Napi::Value MultiWrap::RunSync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  MultiTrainer& multi = acquire(env);
-  BusyGuard guard(this);
-  std::vector<Napi::Value> keep;
-  MultiJob job = to_multi_job(multi, info[0], info[1], info[2], keep);
-  MultiResult r;
-  try {
-    r = multi.run(job.data, job.batch, job.plans, job.state, job.steps, job.logs);
-  } catch (const NativeError& e) {
-    rethrow_native(env, e);
-  }
-  return result_to_js(env, r);
+MultiResult run_job(MultiTrainer& multi, MultiJob& job) {
+  return multi.run(job.data, job.batch, job.plans, job.state, job.steps, job.logs);
 }
 
-class MultiWorker : public Napi::AsyncWorker {
- public:
-  MultiWorker(Napi::Env env, MultiWrap* wrap, MultiTrainer* multi, MultiJob job, Napi::Object self,
-              const std::vector<Napi::Value>& buffers)
-      : Napi::AsyncWorker(env, "bigstep:multiChunk"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        wrap_(wrap),
-        multi_(multi),
-        job_(std::move(job)) {
-    self_ref_ = Napi::Persistent(self);
-    for (const Napi::Value& b : buffers) buffer_refs_.push_back(Napi::Persistent(b));
-    wrap_->set_busy(true);
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override {
-    try {
-      result_ = multi_->run(job_.data, job_.batch, job_.plans, job_.state, job_.steps, job_.logs);
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override {
-    wrap_->set_busy(false);
-    settle_unless_terminating([&] { deferred_.Resolve(result_to_js(Env(), result_)); });
-  }
-  void OnError(const Napi::Error& e) override {
-    wrap_->set_busy(false);
-    settle_unless_terminating([&] { deferred_.Reject(e.Value()); });
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  MultiWrap* wrap_;
-  MultiTrainer* multi_;
-  MultiJob job_;
-  MultiResult result_;
-  Napi::ObjectReference self_ref_;
-  std::vector<Napi::Reference<Napi::Value>> buffer_refs_;
-};
+Napi::Value MultiWrap::RunSync(const Napi::CallbackInfo& info) {
+  MultiTrainer* multi = &acquire(info.Env());
+  return run_chunk_sync<MultiJob>(
+      info.Env(), this, [&](MultiJob& job, Borrows& b) { to_multi_job(*multi, info[0], info[1], info[2], job, b); },
+      [multi](MultiJob& job) { return run_job(*multi, job); }, result_to_js);
+}
 
 Napi::Value MultiWrap::RunAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  MultiTrainer& multi = acquire(env);
-  BusyGuard guard(this);
-  std::vector<Napi::Value> keep;
-  MultiJob job = to_multi_job(multi, info[0], info[1], info[2], keep);
-  auto* worker = new MultiWorker(env, this, &multi, std::move(job), info.This().As<Napi::Object>(), keep);
-  guard.armed = false;
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
+  MultiTrainer* multi = &acquire(info.Env());
+  return start_chunk_async<MultiJob>(
+      info.Env(), "bigstep:multiChunk", this, info.This().As<Napi::Object>(),
+      [&](MultiJob& job, Borrows& b) { to_multi_job(*multi, info[0], info[1], info[2], job, b); },
+      [multi](MultiJob& job) { return run_job(*multi, job); }, result_to_js);
 }
 
 // gemmBench(shapes: Float64Array [M, N, K, transA, transB] * count, seconds: number)

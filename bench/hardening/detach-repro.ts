@@ -1,9 +1,9 @@
 /**
- * KNOWN GAP reproducer (not part of the test suite): detaching a borrowed buffer while an async
- * chunk runs frees memory the worker thread still uses. Under the sanitized addon this reports
- * heap-use-after-free in bigstep::Trainer::run; with the release addon it corrupts memory
- * silently or crashes. N-API cannot pin an ArrayBuffer's backing store; see docs/hardening.md
- * ("Known gaps") for the fix options.
+ * Former KNOWN GAP reproducer (test/hardening/gaps.test.ts is the test): detaching a borrowed
+ * buffer while an async chunk runs used to free memory the worker thread still used (ASan:
+ * heap-use-after-free in bigstep::Trainer::run; release addon: silent corruption or SIGSEGV).
+ * Now the worker runs on copies of ArrayBuffer-backed arrays (binding/job.h) and the chunk
+ * settles with "TypeError: job.params must be kept attached while a chunk runs ...".
  *
  *   BIGSTEP_ADDON=build-asan-addon/Release/bigstep.node LD_PRELOAD=$(gcc -print-file-name=libasan.so) \
  *     ASAN_OPTIONS=detect_leaks=0 node --expose-gc dist/bench/hardening/detach-repro.js
@@ -20,10 +20,13 @@ const t = new Trainer(m, {
   optimizer: sgd({ lr: 0.01 }),
   batch: { mode: 'shuffle', size: 32 },
 });
-const p = native.trainAsync(m.handle, t.job, 20000);
+// The Trainer keeps its data set in a SharedArrayBuffer, which cannot be detached: pass an ordinary
+// ArrayBuffer-backed copy, as a direct binding user might.
+const job = { ...t.job, x: t.job.x.slice() };
+const p = native.trainAsync(m.handle, job, 20000);
 // Detach the data set and the parameters while the chunk runs, drop the new owners, collect.
-structuredClone(t.job.x.buffer, { transfer: [t.job.x.buffer] });
-structuredClone(t.job.params.buffer, { transfer: [t.job.params.buffer] });
+structuredClone(job.x.buffer, { transfer: [job.x.buffer] });
+structuredClone(job.params.buffer, { transfer: [job.params.buffer] });
 for (let i = 0; i < 20; i++) {
   gc();
   new Float32Array(1 << 16).fill(1);

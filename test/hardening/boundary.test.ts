@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import { groups } from './boundary-cases.js';
+import { runNodeChild } from './spawn-child.js';
 
 interface Outcome {
   name: string;
@@ -22,26 +22,16 @@ interface ChildResult {
 
 const child = fileURLToPath(new URL('./boundary-child.js', import.meta.url));
 
-function runGroup(name: string): Promise<ChildResult> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [child, name], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60000);
-    p.on('close', (status, signal) => {
-      clearTimeout(timer);
-      const outcomes = new Map<string, Outcome>();
-      for (const line of stdout.split('\n')) {
-        if (line.startsWith('CASE ')) {
-          const o = JSON.parse(line.slice(5)) as Outcome;
-          outcomes.set(o.name, o);
-        }
-      }
-      resolve({ status, signal, stderr, outcomes, done: stdout.includes('GROUP-DONE') });
-    });
-  });
+async function runGroup(name: string): Promise<ChildResult> {
+  const r = await runNodeChild([child, name], 60000);
+  const outcomes = new Map<string, Outcome>();
+  for (const line of r.stdout.split('\n')) {
+    if (line.startsWith('CASE ')) {
+      const o = JSON.parse(line.slice(5)) as Outcome;
+      outcomes.set(o.name, o);
+    }
+  }
+  return { status: r.status, signal: r.signal, stderr: r.stderr, outcomes, done: r.stdout.includes('GROUP-DONE') };
 }
 
 describe('hardening: boundary battery (each group in a child process)', function () {
