@@ -5,16 +5,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 start=$(date +%s)
-echo "== hardening (reduced)"
+lap=
+phase() {  # prints the time the previous phase took, then the next phase's title
+  local now
+  now=$(date +%s)
+  [ -z "$lap" ] || echo "   ($(( now - lap )) s)"
+  lap=$now
+  [ -z "${1:-}" ] || echo "== $1"
+}
+phase "hardening (reduced): sanitized build, ctest, binding tests"
 MOCHA_SPECS="dist/test/engine/contract.test.js dist/test/hardening/*.test.js" bash scripts/hardening/sanitize.sh --fast
-echo "== fuzz (scale 0.1)"
+phase "fuzz (scale 0.1)"
 node dist/bench/hardening/fuzz.js --scale 0.1
-echo "== leak check (reduced)"
+phase "leak check (reduced)"
 node --expose-gc dist/bench/hardening/leak-check.js --steps 3000 --cycles 400
 if command -v valgrind >/dev/null; then
-  echo "== valgrind"
+  phase "valgrind"
   BIGSTEP_ADDON=${BIGSTEP_ADDON:-$PWD/build/Release/bigstep.node} bash scripts/hardening/valgrind.sh
 else
-  echo "== valgrind: not installed, skipped (apt-get install -y valgrind)"
+  phase "valgrind: not installed, skipped (apt-get install -y valgrind)"
 fi
+phase
 echo "hardening ci: $(( $(date +%s) - start )) s"

@@ -18,7 +18,11 @@ fast=0
 [ "${1:-}" = "--fast" ] && fast=1
 LOGDIR=${LOGDIR:-$PWD/build-asan-addon/sanitizer-logs}
 jobs=${JOBS:-2}
-san_flags=(-DBIGSTEP_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+# -O1 -g1 (line tables): what ASan recommends, symbolized reports with file:line, and about a third
+# of the compile time of the default -O2 -g (98 s against 286 s for the --fast build on 2 busy
+# cores), for about the same test time.
+san_opt="-O1 -g1 -DNDEBUG"
+san_flags=(-DBIGSTEP_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$san_opt")
 
 echo "== sanitized builds"
 if [ $fast = 0 ]; then
@@ -31,7 +35,8 @@ else
   tests_flag=--CDBIGSTEP_NATIVE_TESTS=ON
 fi
 # configure + build (`cmake-js compile` would keep a cached configuration and ignore the flags)
-npx cmake-js configure --out build-asan-addon --CDBIGSTEP_SANITIZE=ON --CDCMAKE_BUILD_TYPE=RelWithDebInfo "$tests_flag" >/dev/null
+npx cmake-js configure --out build-asan-addon --CDBIGSTEP_SANITIZE=ON --CDCMAKE_BUILD_TYPE=RelWithDebInfo \
+  "--CDCMAKE_CXX_FLAGS_RELWITHDEBINFO=$san_opt" "$tests_flag" >/dev/null
 npx cmake-js build --out build-asan-addon >/dev/null
 addon=$PWD/build-asan-addon/Release/bigstep.node
 nm -D "$addon" | grep __asan_init >/dev/null || { echo "error: $addon is not built with ASan"; exit 1; }
@@ -42,7 +47,7 @@ export ASAN_OPTIONS="log_path=$LOGDIR/asan:halt_on_error=1:abort_on_error=0:dete
 export UBSAN_OPTIONS="log_path=$LOGDIR/ubsan:print_stacktrace=1:halt_on_error=1"
 
 echo "== native tests under ASan+UBSan+LSan ($native_dir)"
-ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=1" ctest --test-dir "$native_dir" --output-on-failure --no-tests=error
+ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=1" ctest --test-dir "$native_dir" --output-on-failure --no-tests=error -j2
 
 echo "== binding tests against the sanitized addon"
 status=0
