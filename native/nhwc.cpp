@@ -702,50 +702,76 @@ void maxpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int 
       }
 }
 
+namespace {
+// One window of a max pool backward, channels [c, C): dout goes to the first strict maximum.
+// store: the window's din elements are written (windows do not overlap and din was not
+// cleared); otherwise they are accumulated into a cleared din.
+inline void maxpool_window_backward(float* d0, const float* x0, const float* g, int C, int W, int K,
+                                    bool store) {
+  int c = 0;
+#ifdef BIGSTEP_NHWC_AVX2
+  for (; c + 8 <= C; c += 8) {
+    __m256 best = _mm256_loadu_ps(x0 + c);
+    __m256 at = _mm256_setzero_ps();  // window position of the maximum (exact as float)
+    for (int kh = 0, kk = 0; kh < K; ++kh)
+      for (int kw = 0; kw < K; ++kw, ++kk) {
+        if (kk == 0) continue;
+        const __m256 v = _mm256_loadu_ps(x0 + ((size_t)kh * W + kw) * C + c);
+        const __m256 gt = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
+        best = _mm256_blendv_ps(best, v, gt);
+        at = _mm256_blendv_ps(at, _mm256_set1_ps((float)kk), gt);
+      }
+    const __m256 gv = _mm256_loadu_ps(g + c);
+    for (int kh = 0, kk = 0; kh < K; ++kh)
+      for (int kw = 0; kw < K; ++kw, ++kk) {
+        float* d = d0 + ((size_t)kh * W + kw) * C + c;
+        const __m256 v = _mm256_and_ps(gv, _mm256_cmp_ps(at, _mm256_set1_ps((float)kk), _CMP_EQ_OQ));
+        _mm256_storeu_ps(d, store ? v : _mm256_add_ps(_mm256_loadu_ps(d), v));
+      }
+  }
+#endif
+  for (; c < C; ++c) {
+    size_t best = c;
+    for (int kh = 0; kh < K; ++kh)
+      for (int kw = 0; kw < K; ++kw) {
+        const size_t i = ((size_t)kh * W + kw) * C + c;
+        if (x0[i] > x0[best]) best = i;
+      }
+    if (store)
+      for (int kh = 0; kh < K; ++kh)
+        for (int kw = 0; kw < K; ++kw) {
+          const size_t i = ((size_t)kh * W + kw) * C + c;
+          d0[i] = i == best ? g[c] : 0.0f;
+        }
+    else
+      d0[best] += g[c];
+  }
+}
+}  // namespace
+
 void maxpool_nhwc_backward(float* din, const float* dout, const float* in, int N, int C, int H,
                            int W, int K, int S) {
   const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
-  std::memset(din, 0, sizeof(float) * (size_t)N * H * W * C);
-  for (int n = 0; n < N; ++n)
-    for (int oh = 0; oh < OH; ++oh)
+  // Windows that tile the input (S == K) are written directly; only the rows / columns past the
+  // last window are cleared. Overlapping or gapped windows accumulate into a cleared din.
+  const bool tiles = S == K;
+  if (!tiles) std::memset(din, 0, sizeof(float) * (size_t)N * H * W * C);
+  for (int n = 0; n < N; ++n) {
+    for (int oh = 0; oh < OH; ++oh) {
       for (int ow = 0; ow < OW; ++ow) {
         const size_t corner = (((size_t)n * H + (size_t)oh * S) * W + (size_t)ow * S) * C;
-        const float* x0 = in + corner;
-        float* d0 = din + corner;
-        const float* g = dout + (((size_t)n * OH + oh) * OW + ow) * C;
-        int c = 0;
-#ifdef BIGSTEP_NHWC_AVX2
-        // Per lane: the window position of the first strict maximum, then dout added there.
-        for (; c + 8 <= C; c += 8) {
-          __m256 best = _mm256_loadu_ps(x0 + c);
-          __m256 at = _mm256_setzero_ps();  // window position, as float (exact for K² < 2^24)
-          for (int kh = 0, kk = 0; kh < K; ++kh)
-            for (int kw = 0; kw < K; ++kw, ++kk) {
-              if (kk == 0) continue;
-              const __m256 v = _mm256_loadu_ps(x0 + ((size_t)kh * W + kw) * C + c);
-              const __m256 gt = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
-              best = _mm256_blendv_ps(best, v, gt);
-              at = _mm256_blendv_ps(at, _mm256_set1_ps((float)kk), gt);
-            }
-          const __m256 gv = _mm256_loadu_ps(g + c);
-          for (int kh = 0, kk = 0; kh < K; ++kh)
-            for (int kw = 0; kw < K; ++kw, ++kk) {
-              float* d = d0 + ((size_t)kh * W + kw) * C + c;
-              const __m256 hit = _mm256_cmp_ps(at, _mm256_set1_ps((float)kk), _CMP_EQ_OQ);
-              _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), _mm256_and_ps(gv, hit)));
-            }
-        }
-#endif
-        for (; c < C; ++c) {
-          size_t best = c;
-          for (int kh = 0; kh < K; ++kh)
-            for (int kw = 0; kw < K; ++kw) {
-              const size_t i = ((size_t)kh * W + kw) * C + c;
-              if (x0[i] > x0[best]) best = i;
-            }
-          d0[best] += g[c];
-        }
+        maxpool_window_backward(din + corner, in + corner, dout + (((size_t)n * OH + oh) * OW + ow) * C, C,
+                                W, K, tiles);
       }
+      if (tiles && OW * K < W)
+        for (int kh = 0; kh < K; ++kh) {
+          float* r = din + (((size_t)n * H + (size_t)oh * K + kh) * W + (size_t)OW * K) * C;
+          std::memset(r, 0, sizeof(float) * (size_t)(W - OW * K) * C);
+        }
+    }
+    if (tiles && OH * K < H)
+      std::memset(din + ((size_t)n * H + (size_t)OH * K) * W * C, 0, sizeof(float) * (size_t)(H - OH * K) * W * C);
+  }
 }
 
 void avgpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S) {
