@@ -17,6 +17,9 @@ const K = 8;
 const B = 128;
 const spec = mlp({ input: 784, hidden: [256, 256], outputs: 10 });
 const lrs = Array.from({ length: K }, (_, k) => 0.002 * 2 ** k);
+// FLOPs of one training step per example and model: forward 2·(784·256 + 256·256 + 256·10),
+// the same again for dW, and din for the 2nd and 3rd layers (the first layer needs none).
+export const flopsPerModelSample = 2 * (784 * 256 + 256 * 256 + 256 * 10) * 2 + 2 * (256 * 256 + 256 * 10);
 
 function makeData() {
   const n = B * 4;
@@ -94,16 +97,17 @@ export async function multiBench(budget: number): Promise<string> {
   const multi1 = await child('multi', 1, budget);
   const multi2 = await child('multi', 2, budget);
   const f = (v: number) => v.toFixed(0);
+  const gf = (v: number) => ((v * flopsPerModelSample) / 1e9).toFixed(1);
   const lines = [
-    `Batched sweep: ${K} × MLP 784-256-256-10, batch ${B} (model-samples/s = examples × models per second)`,
+    `Batched sweep: ${K} × MLP 784-256-256-10, batch ${B} (model-samples/s = examples × models per second; GFLOP/s = model-samples/s × ${flopsPerModelSample} FLOP)`,
     '',
-    '| configuration | threads | model-samples/s | vs 8 sequential | vs 2 concurrent single runs | peak RSS (MiB) |',
-    '|---|---|---|---|---|---|',
-    `| one solo run | 1 | ${f(solo.modelSamplesPerSec)} | - | - | ${f(solo.peakRssMiB)} |`,
-    `| 8 sequential solo runs (one process) | 1 | ${f(seq8.modelSamplesPerSec)} | 1.00× | - | ${f(seq8.peakRssMiB)} |`,
-    `| 2 concurrent single runs (2 processes) | 1 + 1 | ${f(concurrent)} | ${(concurrent / seq8.modelSamplesPerSec).toFixed(2)}× | 1.00× | ${f(pair[0].peakRssMiB)} each |`,
-    `| MultiTrainer, 8 models in one pass | 1 | ${f(multi1.modelSamplesPerSec)} | ${(multi1.modelSamplesPerSec / seq8.modelSamplesPerSec).toFixed(2)}× | ${(multi1.modelSamplesPerSec / concurrent).toFixed(2)}× | ${f(multi1.peakRssMiB)} |`,
-    `| MultiTrainer, 8 models in one pass | 2 | ${f(multi2.modelSamplesPerSec)} | ${(multi2.modelSamplesPerSec / seq8.modelSamplesPerSec).toFixed(2)}× | ${(multi2.modelSamplesPerSec / concurrent).toFixed(2)}× | ${f(multi2.peakRssMiB)} |`,
+    '| configuration | threads | model-samples/s | GFLOP/s | vs 8 sequential | vs 2 concurrent single runs | peak RSS (MiB) |',
+    '|---|---|---|---|---|---|---|',
+    `| one solo run | 1 | ${f(solo.modelSamplesPerSec)} | ${gf(solo.modelSamplesPerSec)} | - | - | ${f(solo.peakRssMiB)} |`,
+    `| 8 sequential solo runs (one process) | 1 | ${f(seq8.modelSamplesPerSec)} | ${gf(seq8.modelSamplesPerSec)} | 1.00× | - | ${f(seq8.peakRssMiB)} |`,
+    `| 2 concurrent single runs (2 processes) | 1 + 1 | ${f(concurrent)} | ${gf(concurrent)} | ${(concurrent / seq8.modelSamplesPerSec).toFixed(2)}× | 1.00× | ${f(pair[0].peakRssMiB)} each |`,
+    `| MultiTrainer, 8 models in one pass | 1 | ${f(multi1.modelSamplesPerSec)} | ${gf(multi1.modelSamplesPerSec)} | ${(multi1.modelSamplesPerSec / seq8.modelSamplesPerSec).toFixed(2)}× | ${(multi1.modelSamplesPerSec / concurrent).toFixed(2)}× | ${f(multi1.peakRssMiB)} |`,
+    `| MultiTrainer, 8 models in one pass | 2 | ${f(multi2.modelSamplesPerSec)} | ${gf(multi2.modelSamplesPerSec)} | ${(multi2.modelSamplesPerSec / seq8.modelSamplesPerSec).toFixed(2)}× | ${(multi2.modelSamplesPerSec / concurrent).toFixed(2)}× | ${f(multi2.peakRssMiB)} |`,
   ];
   return lines.join('\n') + '\n';
 }

@@ -3,8 +3,10 @@
  *   node dist/bench/one.js <case-name> <threads> <seconds-budget>
  * Steps run through Trainer.run (the native chunk loop), SGD on random data: mini-batch cases draw
  * batches sequentially from 4 batches' worth of examples; `full` cases are gradient descent on the
- * whole set. Reports the median over 7 repeats, peak RSS, RSS growth over the timed steps and, for
- * dense nets, the sgemm ceiling: the same GEMM calls timed alone (gemmBench) at the same threads.
+ * whole set. Reports the median over 7 repeats, the process CPU time per step over those repeats
+ * (all threads; at 1 thread a measure that time-slicing on a busy machine barely moves), peak RSS,
+ * RSS growth over the timed steps and, for dense nets, the sgemm ceiling: the same GEMM calls
+ * timed alone (gemmBench) at the same threads.
  */
 import { Model, Trainer, gemmBench, info, setThreads, sgd } from '../src/index.js';
 import { benchCases } from './models.js';
@@ -39,7 +41,10 @@ async function main(): Promise<void> {
   const probe = await timeSteps(3);
   const steps = Math.max(2, Math.round((budget / 7) / (probe / 3)));
   const times: number[] = [];
+  const cpu0 = process.cpuUsage();
   for (let r = 0; r < 7; r++) times.push((await timeSteps(steps)) / steps);
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSecondsPerStep = (cpu.user + cpu.system) / 1e6 / (7 * steps);
   times.sort((a, b) => a - b);
   const median = times[3];
   const rssEnd = process.memoryUsage().rss;
@@ -48,7 +53,7 @@ async function main(): Promise<void> {
   if (bench.gemms) ceilingSeconds = gemmBench(bench.gemms, Math.min(2, budget / 3)).reduce((a, b) => a + b, 0);
   console.log(JSON.stringify({
     impl: 'bigstep', case: bench.name, threads, batch: bench.batch,
-    stepSeconds: median, samplesPerSec: bench.batch / median,
+    stepSeconds: median, samplesPerSec: bench.batch / median, cpuSecondsPerStep,
     gflops: (3 * bench.forwardFlopsPerExample * bench.batch) / median / 1e9,
     ceilingStepSeconds: ceilingSeconds,
     pctOfCeiling: ceilingSeconds === undefined ? undefined : (100 * ceilingSeconds) / median,

@@ -3,9 +3,17 @@
  * installed, with PyTorch in the same invocation; prints a table of medians and ratios.
  * Each measurement runs in its own child process so peak RSS is per case.
  * Both peers get the same OpenBLAS kernel choice (OPENBLAS_CORETYPE) and OMP_WAIT_POLICY=PASSIVE.
+ *
+ * On a shared machine the load changes within seconds, so each (case, threads) is measured in
+ * BENCH_ROUNDS rounds (default 3), each a bigstep child and a PyTorch child back to back (the
+ * order alternates between rounds), with BENCH_SECONDS / BENCH_ROUNDS per child. The ratio is
+ * the median of the per-round ratios; samples/s are the medians over rounds. The CPU-time ratio
+ * compares process CPU time per step, which time-slicing by other processes barely changes at
+ * 1 thread (at 2 threads it also counts time spent waiting for the other core).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,7 +22,8 @@ import { benchCases } from './models.js';
 import { multiBench } from './multi.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const budget = process.env.BENCH_SECONDS ?? '6';
+const budget = Number(process.env.BENCH_SECONDS ?? '6');
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? '3'));
 const systemPython = '/usr/bin/python3'; // Debian's python3-torch is built for the system interpreter
 const torchScript = join(here, '..', '..', 'bench', 'torch_bench.py');
 
@@ -23,6 +32,7 @@ interface Row {
   case: string;
   threads: number;
   samplesPerSec: number;
+  cpuSecondsPerStep?: number;
   gflops: number;
   peakRssMiB: number;
   rssGrowthMiB?: number;
@@ -30,8 +40,15 @@ interface Row {
   blas: string;
 }
 
-function env(): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
+// Both peers get exactly `threads` BLAS / OpenMP threads (torch_bench.py sets the same variables
+// itself: Debian's pthreads OpenBLAS ignores torch.set_num_threads and would use every core).
+function env(threads: number): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = {
+    ...process.env,
+    OMP_WAIT_POLICY: 'PASSIVE',
+    OPENBLAS_NUM_THREADS: String(threads),
+    OMP_NUM_THREADS: String(threads),
+  };
   if (!e.OPENBLAS_CORETYPE) {
     const flags = new Set<string>();
     try {
@@ -46,8 +63,8 @@ function env(): NodeJS.ProcessEnv {
   return e;
 }
 
-function measure(cmd: string, args: string[]): Row | null {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: env(), timeout: 300_000 });
+function measure(cmd: string, args: string[], threads: number): Row | null {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: env(threads), timeout: 300_000 });
   if (r.status !== 0) {
     process.stderr.write(`bench: ${cmd} ${args.join(' ')} failed: ${r.stderr}\n`);
     return null;
@@ -59,40 +76,81 @@ const torchAvailable =
   existsSync(systemPython) && spawnSync(systemPython, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 if (!torchAvailable) process.stderr.write('bench: PyTorch not found (apt-get install python3-torch) — bigstep figures only\n');
 
-const rows: Array<{ bigstep: Row | null; torch: Row | null }> = [];
+const median = (v: number[]): number | undefined => {
+  if (v.length === 0) return undefined;
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+interface Measured {
+  bigstep: Row[];
+  torch: Row[];
+  ratios: number[];    // per round, samples/s bigstep ÷ PyTorch
+  cpuRatios: number[]; // per round, CPU s/step PyTorch ÷ bigstep
+}
+const rows: Measured[] = [];
 const selected = process.argv.slice(2);
 for (const c of benchCases.filter((b) => selected.length === 0 || selected.some((s) => b.name.includes(s)))) {
   for (const threads of [1, 2]) {
     process.stderr.write(`bench: ${c.name} threads=${threads}\n`);
-    const bigstep = measure(process.execPath, [join(here, 'one.js'), c.name, String(threads), budget]);
-    const torch = torchAvailable ? measure(systemPython, [torchScript, c.name, String(threads), budget]) : null;
-    rows.push({ bigstep, torch });
+    const m: Measured = { bigstep: [], torch: [], ratios: [], cpuRatios: [] };
+    const each = String(budget / rounds);
+    for (let r = 0; r < rounds; r++) {
+      const runBigstep = () => measure(process.execPath, [join(here, 'one.js'), c.name, String(threads), each], threads);
+      const runTorch = () =>
+        torchAvailable ? measure(systemPython, [torchScript, c.name, String(threads), each], threads) : null;
+      let b: Row | null, t: Row | null;
+      if (r % 2 === 0) {
+        b = runBigstep();
+        t = runTorch();
+      } else {
+        t = runTorch();
+        b = runBigstep();
+      }
+      if (b) m.bigstep.push(b);
+      if (t) m.torch.push(t);
+      if (b && t) {
+        m.ratios.push(b.samplesPerSec / t.samplesPerSec);
+        if (b.cpuSecondsPerStep && t.cpuSecondsPerStep) m.cpuRatios.push(t.cpuSecondsPerStep / b.cpuSecondsPerStep);
+      }
+    }
+    rows.push(m);
   }
 }
 
 const fmt = (v: number | undefined, d = 0) => (v === undefined ? '-' : v.toFixed(d));
+const med = (rs: Row[], f: (r: Row) => number | undefined) =>
+  median(rs.map(f).filter((v): v is number => v !== undefined));
+const max = (rs: Row[], f: (r: Row) => number | undefined) => {
+  const v = rs.map(f).filter((x): x is number => x !== undefined);
+  return v.length ? Math.max(...v) : undefined;
+};
 const lines = [
-  '| case | threads | bigstep samples/s | PyTorch samples/s | ratio | % of sgemm ceiling | bigstep GFLOP/s | peak RSS bigstep / torch (MiB) | RSS growth in timed steps (MiB) |',
-  '|---|---|---|---|---|---|---|---|---|',
+  '| case | threads | bigstep samples/s | PyTorch samples/s | ratio | ratio, CPU time per step | % of sgemm ceiling | bigstep GFLOP/s | peak RSS bigstep / torch (MiB) | RSS growth in timed steps (MiB) |',
+  '|---|---|---|---|---|---|---|---|---|---|',
 ];
-for (const { bigstep, torch } of rows) {
-  const ref = bigstep ?? torch;
+const summary: object[] = [];
+for (const m of rows) {
+  const ref = m.bigstep[0] ?? m.torch[0];
   if (!ref) continue;
-  const ratio = bigstep && torch ? (bigstep.samplesPerSec / torch.samplesPerSec).toFixed(2) + '×' : '-';
+  const ratio = median(m.ratios), cpuRatio = median(m.cpuRatios);
+  const ceiling = med(m.bigstep, (r) => r.pctOfCeiling);
   lines.push(
-    `| ${ref.case} | ${ref.threads} | ${fmt(bigstep?.samplesPerSec)} | ${fmt(torch?.samplesPerSec)} | ${ratio} | ${bigstep?.pctOfCeiling === undefined ? '-' : fmt(bigstep.pctOfCeiling) + ' %'} | ${fmt(bigstep?.gflops, 1)} | ${fmt(bigstep?.peakRssMiB)} / ${fmt(torch?.peakRssMiB)} | ${fmt(bigstep?.rssGrowthMiB, 1)} |`,
+    `| ${ref.case} | ${ref.threads} | ${fmt(med(m.bigstep, (r) => r.samplesPerSec))} | ${fmt(med(m.torch, (r) => r.samplesPerSec))} | ${ratio === undefined ? '-' : ratio.toFixed(2) + '×'} | ${cpuRatio === undefined ? '-' : cpuRatio.toFixed(2) + '×'} | ${ceiling === undefined ? '-' : fmt(ceiling) + ' %'} | ${fmt(med(m.bigstep, (r) => r.gflops), 1)} | ${fmt(max(m.bigstep, (r) => r.peakRssMiB))} / ${fmt(max(m.torch, (r) => r.peakRssMiB))} | ${fmt(max(m.bigstep, (r) => r.rssGrowthMiB), 1)} |`,
   );
+  summary.push({ case: ref.case, threads: ref.threads, ratios: m.ratios, cpuRatios: m.cpuRatios, bigstep: m.bigstep, torch: m.torch });
 }
-const blas = rows.find((r) => r.bigstep)?.bigstep?.blas ?? '?';
+const blas = rows.find((r) => r.bigstep.length)?.bigstep[0]?.blas ?? '?';
 // The batched-sweep bench (bench/multi.ts) unless a case filter excludes it.
 let multiTable = '';
 if (selected.length === 0 || selected.some((s) => 'multi'.includes(s))) {
   process.stderr.write('bench: batched sweep (MultiTrainer)\n');
   multiTable = '\n' + (await multiBench(Number(budget)));
 }
-const table = `bigstep BLAS: ${blas}; PyTorch: ${rows.find((r) => r.torch)?.torch?.blas ?? 'not installed'}; medians of 7 repeats\n\n${lines.join('\n')}\n${multiTable}`;
+const torchBlas = rows.find((r) => r.torch.length)?.torch[0]?.blas ?? 'not installed';
+const table = `bigstep BLAS: ${blas}; PyTorch: ${torchBlas}; ${rounds} interleaved rounds per row, each child the median of 7 repeats; load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' ')}\n\n${lines.join('\n')}\n${multiTable}`;
 console.log(table);
 const outDir = join(here, '..', '..', 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'latest.md'), table);
-writeFileSync(join(outDir, 'latest.json'), JSON.stringify(rows, null, 2));
+writeFileSync(join(outDir, 'latest.json'), JSON.stringify(summary, null, 2));
