@@ -82,6 +82,19 @@ BatchPlan to_batch_plan(Napi::Value v, int64_t n) {
   if (plan.mode != BatchMode::Full) plan.batch = as_integer(o.Get("size"), "job.batch.size", 1, n);
   if (get_optional(o, "dropLast", &f)) plan.drop_last = as_bool(f, "job.batch.dropLast");
   if (get_optional(o, "amplify", &f)) plan.amplify_k = as_finite(f, "job.batch.amplify");
+  if (get_optional(o, "augment", &f)) {
+    // { shape: [C, H, W], cropPadding, flip }: the per-example image shape and the recipe.
+    Napi::Object a = as_object(f, "job.batch.augment");
+    Napi::Value shape = a.Get("shape");
+    if (!shape.IsArray() || shape.As<Napi::Array>().Length() != 3)
+      throw_type_error(v.Env(), "job.batch.augment.shape", "an array [C, H, W]");
+    Napi::Array s = shape.As<Napi::Array>();
+    plan.augment.channels = as_integer(s.Get(0u), "job.batch.augment.shape[0]", 1, INT32_MAX);
+    plan.augment.height = as_integer(s.Get(1u), "job.batch.augment.shape[1]", 1, INT32_MAX);
+    plan.augment.width = as_integer(s.Get(2u), "job.batch.augment.shape[2]", 1, INT32_MAX);
+    if (get_optional(a, "cropPadding", &f)) plan.augment.crop_pad = as_integer(f, "job.batch.augment.cropPadding", 0, INT32_MAX);
+    if (get_optional(a, "flip", &f)) plan.augment.hflip = as_bool(f, "job.batch.augment.flip");
+  }
   return plan;
 }
 

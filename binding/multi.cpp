@@ -104,6 +104,8 @@ void to_multi_job(MultiTrainer& multi, Napi::Value job_value, Napi::Value steps_
   job.steps = as_integer(steps_value, "steps", 0, INT64_C(1) << 40);
   to_data(o.Get("x"), o.Get("y"), layout, multi.spec().loss, job.data, borrows);
   job.batch = to_batch_plan(o.Get("batch"), job.data.n);
+  if (job.batch.augment.enabled())
+    throw_range_error(env, "job.batch.augment", "is not supported by MultiTrainer (train augmented runs with Trainer)");
 
   Napi::Value list = o.Get("optimizers");
   if (!list.IsArray()) throw_type_error(env, "job.optimizers", "an array of optimizer plans, one per model");

@@ -47,11 +47,15 @@ void to_job(Model& model, Napi::Value job_value, Napi::Value steps_value, Napi::
   borrows.bind(st.opt_state, o.Get("optState"), "job.optState", Use::Write, job.plan.state_count);
   borrows.bind(st.data_rng, o.Get("dataRng"), "job.dataRng", Use::WriteValidated, 4);
   borrows.bind(st.noise_rng, o.Get("noiseRng"), "job.noiseRng", Use::WriteValidated, 4);
+  if (job.batch.augment.enabled()) {
+    borrows.bind(st.augment_rng, o.Get("augmentRng"), "job.augmentRng", Use::WriteValidated, 4);
+  }
   borrows.bind(st.perm, o.Get("perm"), "job.perm", Use::Write, (size_t)job.data.n);
   borrows.bind(st.counters, o.Get("counters"), "job.counters", Use::WriteValidated, 3);
   check_counters(env, st.counters, job.data.n);
   check_rng(env, st.data_rng, "job.dataRng");
   check_rng(env, st.noise_rng, "job.noiseRng");
+  if (st.augment_rng) check_rng(env, st.augment_rng, "job.augmentRng");
   check_perm_rest(env, st.perm, st.counters[1], job.data.n, job.batch.mode);
   to_logs(logs_value, (size_t)job.steps, job.logs, borrows);
   // A getter or Proxy trap run above may have detached a buffer whose pointer was already taken.

@@ -11,12 +11,12 @@ namespace bigstep {
 void validate_augment(const AugmentPlan& a, size_t input_size) {
   if (!a.enabled()) return;
   if (a.channels < 1 || a.height < 1 || a.width < 1)
-    throw_range("augment.shape", "must be [C, H, W] with positive sizes");
+    throw_range("batch.augment.shape", "must be [C, H, W] with positive sizes");
   if ((size_t)(a.channels * a.height * a.width) != input_size)
-    throw_range("augment.shape", "C·H·W = " + std::to_string(a.channels * a.height * a.width) +
+    throw_range("batch.augment.shape", "C·H·W = " + std::to_string(a.channels * a.height * a.width) +
                                      " does not match the model's input size " + std::to_string(input_size));
   if (a.crop_pad < 0 || a.crop_pad > std::min(a.height, a.width))
-    throw_range("augment.cropPadding", "must be in [0, min(H, W)] (got " + std::to_string(a.crop_pad) + ")");
+    throw_range("batch.augment.cropPadding", "must be in [0, min(H, W)] (got " + std::to_string(a.crop_pad) + ")");
 }
 
 void augment_batch(float* x, int64_t b, const AugmentPlan& a, Rng rng, std::vector<float>& scratch) {

@@ -136,6 +136,7 @@ void validate_training(const Model& model, const DataRef& data, const BatchPlan&
   if (s.kind == ScheduleKind::Cosine && s.total_steps < 1) throw_range("schedule.totalSteps", "must be >= 1");
   if (s.kind == ScheduleKind::Piecewise && s.values.size() != s.boundaries.size() + 1)
     throw_range("schedule.values", "must have one more entry than schedule.boundaries");
+  validate_augment(batch.augment, layout.input_size);
   for (const Transform& tr : plan.transforms)
     if (tr.kind == TransformKind::Momentum && tr.state_offset + layout.param_count > plan.state_count)
       throw_range("optimizer.stateCount", "is too small for the momentum buffer");
@@ -201,6 +202,19 @@ int64_t Trainer::second_batch(const DataRef& data, const BatchPlan& batch, int64
   }
   gather_batch(data, in_size_, out_size_, idx.data(), b, "batch index", 0, xbuf2_, lbuf2_, tbuf2_, x, y);
   return b;
+}
+
+void Trainer::augment(const float** x, int64_t b, std::vector<float>& buf, const BatchPlan& batch,
+                      TrainState& st) {
+  if (!batch.augment.enabled()) return;
+  if (!st.augment_rng) throw_range("job.augmentRng", "is required when batch.augment is set");
+  const size_t len = (size_t)b * in_size_;
+  if (*x != buf.data()) {
+    buf.resize(len);
+    std::memcpy(buf.data(), *x, len * sizeof(float));
+    *x = buf.data();
+  }
+  augment_batch(buf.data(), b, batch.augment, Rng{st.augment_rng}, aug_scratch_);
 }
 
 void Trainer::apply_plan(const OptimizerPlan& plan, TrainState& st, size_t count, int64_t t) {
@@ -342,6 +356,7 @@ ChunkResult Trainer::run(Model& model, const DataRef& data, const BatchPlan& bat
     const float* x = nullptr;
     Target y;
     const int64_t b = next_batch(data, batch, st, Rng{st.data_rng}, &x, &y, xbuf_, lbuf_, tbuf_);
+    augment(&x, b, xbuf_, batch, st);
     int64_t correct = 0;
     const double loss = model.loss_and_grad(st.params, st.model_state, x, y, (int)b, st.grads,
                                             /*training=*/true, &correct);
@@ -349,6 +364,7 @@ ChunkResult Trainer::run(Model& model, const DataRef& data, const BatchPlan& bat
       const float* x2 = nullptr;
       Target y2;
       second_batch(data, batch, b, Rng{st.noise_rng}, &x2, &y2);
+      augment(&x2, b, xbuf2_, batch, st);
       model.loss_and_grad(st.params, st.model_state, x2, y2, (int)b, grads2_.data(), true, nullptr);
       const float a = (float)(1.0 + c_amp), cc = (float)c_amp;
       for (size_t i = 0; i < count; ++i) st.grads[i] = a * st.grads[i] - cc * grads2_[i];

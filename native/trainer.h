@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model.h"
+#include "augment.h"
 #include "rng.h"
 
 namespace bigstep {
@@ -89,6 +90,8 @@ struct BatchPlan {
   // draws a second independent batch and uses g = g1 + c·(g1 − g2), (1 + c)² + c² = k², which
   // keeps the mean and multiplies the noise covariance by k².
   double amplify_k = 1.0;
+  // Image augmentation applied to every gathered batch (both draws when amplified); off by default.
+  AugmentPlan augment;
 };
 
 // Caller-owned persistent state (checkpointed with the run).
@@ -101,6 +104,8 @@ struct TrainState {
   uint64_t* noise_rng = nullptr;  // 4 words: gradient noise / amplification draws
   int32_t* perm = nullptr;     // [n] current epoch order (Sequential/Shuffle)
   double* counters = nullptr;  // [3]: step, cursor within epoch, epoch
+  uint64_t* augment_rng = nullptr;  // 4 words: crop/flip draws (needed only with batch.augment; last so
+                                    // positional initialisers of the fields above stay valid)
 };
 
 struct StepLogs {
@@ -133,10 +138,14 @@ class Trainer {
   int64_t second_batch(const DataRef& data, const BatchPlan& batch, int64_t b, Rng rng,
                        const float** x, Target* y);
   void apply_plan(const OptimizerPlan& plan, TrainState& st, size_t count, int64_t t);
+  // Applies batch.augment to the b gathered examples at *x, in `buf` (copied there first when *x
+  // points into the data set, as in Full mode), drawing from st.augment_rng.
+  void augment(const float** x, int64_t b, std::vector<float>& buf, const BatchPlan& batch, TrainState& st);
 
   size_t in_size_ = 0, out_size_ = 0;
   // Scratch reused across steps (no allocation in steady state): gathered batches, the second
   // gradient of the amplified estimator, the update vector, index draws.
+  std::vector<float> aug_scratch_;  // one image for augment_batch
   std::vector<float> xbuf_, xbuf2_, tbuf_, tbuf2_, grads2_, update_;
   std::vector<int32_t> lbuf_, lbuf2_, index_scratch_;
 };

@@ -78,7 +78,14 @@ export interface NativeModelHandle {
 export interface NativeTrainJob {
   x: Float32Array;
   y: Int32Array | Float32Array;
-  batch: { mode: 'full' | 'sequential' | 'shuffle' | 'replacement'; size?: number; dropLast?: boolean; amplify?: number };
+  batch: {
+    mode: 'full' | 'sequential' | 'shuffle' | 'replacement';
+    size?: number;
+    dropLast?: boolean;
+    amplify?: number;
+    /** Per-batch image augmentation; `shape` is the per-example [C, H, W]. */
+    augment?: { shape: [number, number, number]; cropPadding: number; flip: boolean };
+  };
   optimizer: NativeOptimizerPlan;
   params: Float32Array;
   grads: Float32Array;
@@ -86,6 +93,8 @@ export interface NativeTrainJob {
   optState: Float32Array;
   dataRng: BigUint64Array;
   noiseRng: BigUint64Array;
+  /** Crop/flip stream; read only when `batch.augment` is set. */
+  augmentRng?: BigUint64Array;
   perm: Int32Array;
   /** [step, cursor within epoch, epoch] */
   counters: Float64Array;

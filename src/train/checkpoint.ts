@@ -1,6 +1,6 @@
 /**
  * Checkpoints: the complete persistent state of a {@link Trainer} (parameters, last gradient,
- * batch-norm state, optimizer buffers, data and noise RNG states, epoch order, counters) in one
+ * batch-norm state, optimizer buffers, data, noise and augmentation RNG states, epoch order, counters) in one
  * self-checking binary file, written atomically. Loading a checkpoint into a trainer built from
  * the same configuration continues the run bit for bit.
  *
@@ -9,7 +9,7 @@
  * | offset      | size | content                                                    |
  * |-------------|------|------------------------------------------------------------|
  * | 0           | 8    | magic `BSTPCKPT`                                           |
- * | 8           | 4    | format version (u32) = 1                                   |
+ * | 8           | 4    | format version (u32) = 2 (2 added the augmentation RNG)    |
  * | 12          | 4    | header length H (u32)                                      |
  * | 16          | 8    | payload length P (u64)                                     |
  * | 24          | H    | header, UTF-8 JSON (see {@link CheckpointHeader})          |
@@ -30,13 +30,13 @@ import type { Trainer, TrainerState } from './trainer.js';
 /** The 8 magic bytes that open every checkpoint. */
 export const CHECKPOINT_MAGIC = 'BSTPCKPT';
 /** The format version written (and the only one read) by this build. */
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
 
 const PREFIX_BYTES = 24;
 const DIGEST_BYTES = 32;
 
 type SectionType = 'f32' | 'f64' | 'i32' | 'u64';
-const SECTION_ORDER = ['params', 'grads', 'modelState', 'optState', 'dataRng', 'noiseRng', 'perm', 'counters'] as const;
+const SECTION_ORDER = ['params', 'grads', 'modelState', 'optState', 'dataRng', 'noiseRng', 'augmentRng', 'perm', 'counters'] as const;
 const SECTION_TYPES: Record<(typeof SECTION_ORDER)[number], SectionType> = {
   params: 'f32',
   grads: 'f32',
@@ -44,6 +44,7 @@ const SECTION_TYPES: Record<(typeof SECTION_ORDER)[number], SectionType> = {
   optState: 'f32',
   dataRng: 'u64',
   noiseRng: 'u64',
+  augmentRng: 'u64',
   perm: 'i32',
   counters: 'f64',
 };
@@ -280,6 +281,7 @@ export function loadCheckpoint(path: string, trainer: Trainer, meta: { configHas
     [state.grads.length, job.grads.length, 'gradient values', 'a different model size'],
     [state.dataRng.length, 4, 'data RNG words', 'corrupt header'],
     [state.noiseRng.length, 4, 'noise RNG words', 'corrupt header'],
+    [state.augmentRng.length, 4, 'augmentation RNG words', 'corrupt header'],
     [state.counters.length, 3, 'counters', 'corrupt header'],
   ];
   for (const [got, want, what, hint] of checks) {

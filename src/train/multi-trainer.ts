@@ -143,6 +143,9 @@ export class MultiTrainer {
     if ((batch as { amplify?: unknown }).amplify !== undefined && (batch as { amplify?: unknown }).amplify !== 1) {
       throw new RangeError('options.batch.amplify is not supported by MultiTrainer (each model would need its own second batch); use Trainer');
     }
+    if ((batch as { augment?: unknown }).augment !== undefined) {
+      throw new RangeError('options.batch.augment is not supported by MultiTrainer (it shares one batch between models); use Trainer');
+    }
     const mode = batch.mode ?? 'full';
     if (!['full', 'sequential', 'shuffle', 'replacement'].includes(mode)) {
       throw new RangeError(`options.batch.mode must be one of full, sequential, shuffle, replacement (got ${formatValue(mode)})`);

@@ -15,12 +15,43 @@ export type BatchMode = 'full' | 'sequential' | 'shuffle' | 'replacement';
  * - `replacement`: each batch drawn uniformly with replacement.
  * `amplify` = k > 1 uses g = g₁ + c(g₁ − g₂) with a second independent batch, (1+c)² + c² = k²:
  * the same mean gradient with k² times the mini-batch noise covariance, at the same learning rate.
+ * `augment` applies image augmentation to every batch (see {@link AugmentOptions}).
  */
 export interface BatchOptions {
   mode?: BatchMode;
   size?: number;
   dropLast?: boolean;
   amplify?: number;
+  augment?: AugmentOptions;
+}
+
+/**
+ * Image augmentation, applied natively to each gathered batch (the data set itself is never
+ * changed): a random crop with zero padding, then a random horizontal flip with probability ½ —
+ * the standard CIFAR recipe is `{ cropPadding: 4, flip: true }`. Needs a model whose input shape
+ * is [C, H, W]. Draws come from the trainer's own augmentation RNG stream (checkpointed).
+ */
+export interface AugmentOptions {
+  /** Shift of up to ±p pixels along each axis, zeros outside the image (default 0: no crop). */
+  cropPadding?: number;
+  /** Mirror left-right with probability ½ (default false). */
+  flip?: boolean;
+}
+
+function augmentPlan(augment: AugmentOptions | undefined, model: Model): NativeTrainJob['batch']['augment'] {
+  if (augment === undefined) return undefined;
+  if (augment === null || typeof augment !== 'object') throw new TypeError(`options.batch.augment must be an object (got ${formatValue(augment)})`);
+  const cropPadding = augment.cropPadding ?? 0;
+  if (typeof cropPadding !== 'number' || !Number.isInteger(cropPadding) || cropPadding < 0)
+    throw new RangeError(`options.batch.augment.cropPadding must be a non-negative integer (got ${formatValue(cropPadding)})`);
+  const flip = augment.flip ?? false;
+  if (typeof flip !== 'boolean') throw new TypeError(`options.batch.augment.flip must be a boolean (got ${formatValue(flip)})`);
+  const input = model.spec.input;
+  if (input.length !== 3) throw new RangeError(`options.batch.augment needs a model with image input [C, H, W] (input is [${input.join(', ')}])`);
+  if (cropPadding > Math.min(input[1], input[2]))
+    throw new RangeError(`options.batch.augment.cropPadding must be at most min(H, W) = ${Math.min(input[1], input[2])} (got ${cropPadding})`);
+  if (cropPadding === 0 && !flip) return undefined;
+  return { shape: [input[0], input[1], input[2]], cropPadding, flip };
 }
 
 /** What a {@link Trainer} trains on and how: data set, optimizer, batching, seed. */
@@ -84,9 +115,10 @@ export interface TrainerState {
   modelState: Float32Array;
   /** Optimizer buffers (momentum), [plan.stateCount]. */
   optState: Float32Array;
-  /** xoshiro256** states of the data-order and noise streams, 4 words each. */
+  /** xoshiro256** states of the data-order, noise and augmentation streams, 4 words each. */
   dataRng: BigUint64Array;
   noiseRng: BigUint64Array;
+  augmentRng: BigUint64Array;
   /** Current epoch order, [n]. */
   perm: Int32Array;
   /** [step, cursor within epoch, epoch]. */
@@ -130,7 +162,7 @@ export class Trainer {
     this.job = {
       x: data.x,
       y: data.y,
-      batch: { mode, size: batch.size, dropLast: batch.dropLast ?? false, amplify: batch.amplify ?? 1 },
+      batch: { mode, size: batch.size, dropLast: batch.dropLast ?? false, amplify: batch.amplify ?? 1, augment: augmentPlan(batch.augment, model) },
       optimizer: plan,
       params: model.params,
       grads: model.grads,
@@ -138,6 +170,7 @@ export class Trainer {
       optState: new Float32Array(plan.stateCount),
       dataRng: seedRngState(seed, RNG_STREAM.data),
       noiseRng: seedRngState(seed, RNG_STREAM.noise),
+      augmentRng: seedRngState(seed, RNG_STREAM.augment),
       perm: new Int32Array(Number.isInteger(n) ? n : 0),
       counters: new Float64Array(3),
     };
@@ -219,6 +252,7 @@ export class Trainer {
       optState: j.optState.slice(),
       dataRng: j.dataRng.slice(),
       noiseRng: j.noiseRng.slice(),
+      augmentRng: this.augmentRng.slice(),
       perm: j.perm.slice(),
       counters: j.counters.slice(),
     };
@@ -240,6 +274,7 @@ export class Trainer {
       ['optState', j.optState, Float32Array],
       ['dataRng', j.dataRng, BigUint64Array],
       ['noiseRng', j.noiseRng, BigUint64Array],
+      ['augmentRng', this.augmentRng, BigUint64Array],
       ['perm', j.perm, Int32Array],
       ['counters', j.counters, Float64Array],
     ];
@@ -248,7 +283,7 @@ export class Trainer {
       if (!(v instanceof ctor)) throw new TypeError(`state.${name} must be a ${ctor.name}`);
       if (v.length !== target.length) throw new RangeError(`state.${name} must have length ${target.length} (got ${v.length})`);
     }
-    for (const rng of ['dataRng', 'noiseRng'] as const) {
+    for (const rng of ['dataRng', 'noiseRng', 'augmentRng'] as const) {
       if (state[rng].every((w) => w === 0n)) throw new RangeError(`state.${rng} must not be all zero (not a valid xoshiro256** state)`);
     }
     j.params.set(state.params);
@@ -257,8 +292,13 @@ export class Trainer {
     j.optState.set(state.optState);
     j.dataRng.set(state.dataRng);
     j.noiseRng.set(state.noiseRng);
+    this.augmentRng.set(state.augmentRng);
     j.perm.set(state.perm);
     j.counters.set(state.counters);
+  }
+
+  private get augmentRng(): BigUint64Array {
+    return this.job.augmentRng as BigUint64Array; // always set by the constructor
   }
 
   private assertIdle(): void {

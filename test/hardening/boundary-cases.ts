@@ -357,6 +357,11 @@ const train: Group<TrainCtx> = {
     { name: 'job.dataRng a Float64Array', call: (c) => native.trainSync(c.h, c.job({ dataRng: new Float64Array(4) }), 1), cls: T, param: 'job.dataRng' },
     { name: 'job.dataRng all zero (would spin forever)', call: (c) => native.trainSync(c.h, c.job({ dataRng: new BigUint64Array(4) }), 1), cls: R, param: 'job.dataRng' },
     { name: 'job.noiseRng all zero', call: (c) => native.trainSync(c.h, c.job({ noiseRng: new BigUint64Array(4) }), 1), cls: R, param: 'job.noiseRng' },
+    { name: 'job.batch.augment.shape not an array', call: (c) => native.trainSync(c.h, c.job({ batch: { mode: 'full', augment: { shape: 4, cropPadding: 1, flip: false } } }), 1), cls: T, param: 'job.batch.augment.shape' },
+    { name: 'job.batch.augment.shape disagrees with inputSize', call: (c) => native.trainSync(c.h, c.job({ batch: { mode: 'full', augment: { shape: [1, 2, 3], cropPadding: 1, flip: false } } }), 1), cls: R, param: /batch\.augment\.shape/ },
+    { name: 'job.batch.augment.cropPadding -1', call: (c) => native.trainSync(c.h, c.job({ batch: { mode: 'full', augment: { shape: [1, 2, 2], cropPadding: -1, flip: false } } }), 1), cls: R, param: 'job.batch.augment.cropPadding' },
+    { name: 'job.augmentRng missing with augment', call: (c) => native.trainSync(c.h, c.job({ augmentRng: undefined, batch: { mode: 'full', augment: { shape: [1, 2, 2], cropPadding: 1, flip: true } } }), 1), cls: T, param: 'job.augmentRng' },
+    { name: 'job.augmentRng all zero', call: (c) => native.trainSync(c.h, c.job({ augmentRng: new BigUint64Array(4), batch: { mode: 'full', augment: { shape: [1, 2, 2], cropPadding: 0, flip: true } } }), 1), cls: R, param: 'job.augmentRng' },
     { name: 'job.perm length n+1', call: (c) => native.trainSync(c.h, c.job({ perm: new Int32Array(17) }), 1), cls: R, param: 'job.perm' },
     {
       name: 'job.perm holds 10^9 mid-epoch (out-of-bounds gather)',

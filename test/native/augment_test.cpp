@@ -79,8 +79,8 @@ void test_disabled_is_identity() {
 }
 
 void test_validation() {
-  CHECK_THROWS_PARAM(validate_augment(AugmentPlan{3, 32, 32, 4, true}, 3 * 32 * 31), bigstep::ErrorKind::Range, "augment.shape");
-  CHECK_THROWS_PARAM(validate_augment(AugmentPlan{1, 4, 4, 5, false}, 16), bigstep::ErrorKind::Range, "augment.cropPadding");
+  CHECK_THROWS_PARAM(validate_augment(AugmentPlan{3, 32, 32, 4, true}, 3 * 32 * 31), bigstep::ErrorKind::Range, "batch.augment.shape");
+  CHECK_THROWS_PARAM(validate_augment(AugmentPlan{1, 4, 4, 5, false}, 16), bigstep::ErrorKind::Range, "batch.augment.cropPadding");
   validate_augment(AugmentPlan{3, 32, 32, 4, true}, 3 * 32 * 32);  // valid: no throw
 }
 
