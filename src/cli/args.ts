@@ -1,6 +1,10 @@
 /** Option parsing for the CLI: node:util parseArgs (strict), with one-line errors naming the option. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
+import { parse as parseYaml } from 'yaml';
+
+import { getPath, setPath } from '../sweep/spec.js';
+
 /** Misuse of the command line: printed as one line, exit code 2. */
 export class UsageError extends Error {
   constructor(message: string) {
@@ -68,4 +72,36 @@ export function intOption(command: string, name: string, value: string | undefin
 export function choiceOption<T extends string>(command: string, name: string, value: string, choices: readonly T[]): T {
   if (!choices.includes(value as T)) throw new UsageError(`bigstep ${command}: --${name} must be one of ${choices.join(', ')} (got "${value}")`);
   return value as T;
+}
+
+/**
+ * A copy of `config` with `--set PATH=VALUE` overrides applied: PATH is a dotted path to a field
+ * that exists (array elements by index), VALUE is parsed as YAML (numbers, booleans, null, flow
+ * lists and maps; anything else stays a string). A typo in PATH is a usage error listing the
+ * fields there, so a misspelt override never runs silently as the preset.
+ */
+export function withOverrides(command: string, config: unknown, sets: string[]): unknown {
+  const out = structuredClone(config) as Record<string, unknown>;
+  for (const set of sets) {
+    const eq = set.indexOf('=');
+    if (eq <= 0) throw new UsageError(`bigstep ${command}: --set needs PATH=VALUE (got "${set}")`);
+    const field = set.slice(0, eq).trim();
+    let value: unknown;
+    try {
+      value = parseYaml(set.slice(eq + 1));
+    } catch (e) {
+      throw new UsageError(`bigstep ${command}: --set ${field}: VALUE is not valid YAML (${(e as Error).message.split('\n')[0]})`);
+    }
+    try {
+      setPath(out, field, value === undefined ? null : value, `--set ${field}`, () => {
+        const parent = field.includes('.') ? getPath(out, field.slice(0, field.lastIndexOf('.'))) : out;
+        const fields = parent && typeof parent === 'object' ? Object.keys(parent).filter((k) => k !== field.slice(field.lastIndexOf('.') + 1)) : [];
+        throw new UsageError(`bigstep ${command}: --set ${field}: the config has no field "${field}"` + (fields.length ? ` (fields there: ${fields.join(', ')})` : ''));
+      });
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`bigstep ${command}: ${(e as Error).message}`);
+    }
+  }
+  return out;
 }

@@ -11,7 +11,7 @@ import { Model, Trainer, info, mlp, sgd } from '../index.js';
 import { writeReport } from '../report/report.js';
 import { RunFailedError, runExperiment, type ProgressSink, type RunOutcome } from '../run/run.js';
 import { createProgress, type Progress } from '../util/progress.js';
-import { UsageError, choiceOption, intOption, parseCommandArgs } from './args.js';
+import { UsageError, choiceOption, intOption, parseCommandArgs, withOverrides } from './args.js';
 import { sweepCommand } from './sweep-command.js';
 
 export { UsageError } from './args.js';
@@ -92,11 +92,15 @@ async function withInterrupts<T>(fn: (signal: AbortSignal) => Promise<T>): Promi
 type RunReport = { outcome?: RunOutcome; error?: RunFailedError };
 
 /** Runs one experiment with a progress display; prints where it is and how it ended. */
-async function runOne(entry: RegisteredExperiment, preset: Scale, opts: { out: string; seed?: number; force?: boolean; signal: AbortSignal }): Promise<RunReport> {
+async function runOne(
+  entry: RegisteredExperiment,
+  preset: Scale,
+  opts: { out: string; seed?: number; force?: boolean; signal: AbortSignal; config?: unknown },
+): Promise<RunReport> {
   const name = entry.definition.name;
   const display = progressDisplay(`${entry.protocolId} ${name} (${preset})`);
   try {
-    const outcome = await runExperiment(entry, preset, {
+    const outcome = await runExperiment(entry, opts.config ?? preset, {
       out: opts.out,
       seed: opts.seed,
       force: opts.force,
@@ -178,12 +182,16 @@ const runOptions = {
   out: { type: 'string', default: DEFAULT_OUT },
   seed: { type: 'string' },
   force: { type: 'boolean', default: false },
+  set: { type: 'string', multiple: true },
 } as const;
 
 const runCommand: Command = {
   name: 'run',
   summary: `run one experiment into <out>/<name>-<preset>-<id>/ (${experimentNames().join(' | ')})`,
-  usage: `bigstep run ${experimentNames().join('|')} [--preset tiny|quick|paper] [--out DIR] [--seed N] [--force]`,
+  usage:
+    `bigstep run ${experimentNames().join('|')} [--preset tiny|quick|paper] [--out DIR] [--seed N] [--force] [--set PATH=VALUE ...]\n` +
+    '  --set changes one field of the preset config (repeatable; VALUE is YAML: 0.1, true, null, [1, 2], {cropPadding: 4, flip: true}),\n' +
+    '  e.g. --set epochs=10 --set model.hidden=[256]; the fields are listed in docs/experiments.md and in config.json of any run',
   async run(args) {
     if (wantsHelp(args)) return help(this);
     const { values, positionals } = parseCommandArgs('run', args, runOptions, { min: 1, max: 1, names: `the experiment (${experimentNames().join(', ')})` });
@@ -194,7 +202,9 @@ const runCommand: Command = {
     const seed = intOption('run', 'seed', values.seed);
     const out = values.out ?? DEFAULT_OUT;
     if (out.length === 0) throw new UsageError('bigstep run: --out must not be empty');
-    const r = await withInterrupts((signal) => runOne(entry, preset, { out, seed, force: values.force, signal }));
+    const sets = (values as { set?: string[] }).set ?? [];
+    const config = sets.length > 0 ? withOverrides('run', entry.definition.presets[preset], sets) : undefined;
+    const r = await withInterrupts((signal) => runOne(entry, preset, { out, seed, force: values.force, signal, config }));
     if (r.error) {
       console.error(failureLine(name, r.error));
       return EXIT.failed;

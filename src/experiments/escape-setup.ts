@@ -249,7 +249,9 @@ export function trainSubset(data: LoadedData, n: number, seed: number): Examples
 // ---- model ----------------------------------------------------------------------------------------
 
 export function buildSpec(m: ModelConfig, shape: number[], outputs: number): ModelSpec {
-  if (m.kind === 'mlp') return mlp({ input: shape.reduce((a, b) => a * b, 1), hidden: m.hidden, outputs, activation: m.activation });
+  // The MLP keeps the image shape as its input shape (dense layers flatten it) so that image
+  // augmentation, which needs [C, H, W], applies to it too.
+  if (m.kind === 'mlp') return mlp({ input: shape, hidden: m.hidden, outputs, activation: m.activation });
   if (m.kind === 'small-cnn') return smallCnn({ input: shape, channels: m.channels, hidden: m.hidden, outputs });
   return resnet({ input: shape, width: m.width, blocks: m.blocks, outputs, batchnorm: m.batchnorm ?? false });
 }

@@ -86,6 +86,12 @@ export interface NoiseConfig {
   evalEvery: number;
   sharpness: SharpnessConfig;
   concurrency: number;
+  /**
+   * Image augmentation for the mini-batch arms (e.g. `{ cropPadding: 4, flip: true }`, the standard
+   * CIFAR recipe), or null. The full-batch arms never augment (they are the noise-free baseline),
+   * and σ_B is estimated on unaugmented batches.
+   */
+  augment: { cropPadding: number; flip: boolean } | null;
 }
 
 export interface NoisePoint {
@@ -185,6 +191,7 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
     evalEvery: 2,
     sharpness: { subset: 128, iterations: 30, tolerance: 1e-3 },
     concurrency: 2,
+    augment: null,
   },
   /** Minutes on two cores: Fashion-MNIST 200/class (2000 train, full 10k test), MLP 784-128-10, 3 seeds. */
   quick: {
@@ -212,6 +219,7 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
     evalEvery: 4,
     sharpness: { subset: 500, iterations: 30, tolerance: 1e-3 },
     concurrency: 2,
+    augment: null,
   },
   /**
    * For a cluster: CIFAR-10 (all 50k), ResNet-18 without batch norm, 3 seeds, 100 epochs. Not run on
@@ -236,6 +244,7 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
     evalEvery: 5,
     sharpness: { subset: 5000, iterations: 50, tolerance: 1e-3 },
     concurrency: 1,
+    augment: null,
   },
 };
 
@@ -271,6 +280,14 @@ export function validateNoiseConfig(config: unknown): asserts config is NoiseCon
   posInt(c.evalEvery, 'config.evalEvery', 1e6);
   validateSharpness(c.sharpness);
   posInt(c.concurrency, 'config.concurrency', 64);
+  if (c.augment !== null) {
+    if (!isObj(c.augment)) fail(TypeError, 'config.augment', 'must be null or { cropPadding, flip }');
+    const a = c.augment;
+    if (typeof a.cropPadding !== 'number' || !Number.isInteger(a.cropPadding) || a.cropPadding < 0)
+      fail(RangeError, 'config.augment.cropPadding', `must be a non-negative integer (got ${JSON.stringify(a.cropPadding)})`);
+    if (typeof a.flip !== 'boolean') fail(TypeError, 'config.augment.flip', `must be a boolean (got ${JSON.stringify(a.flip)})`);
+    if ((c.data as { source?: unknown }).source === 'synthetic') fail(RangeError, 'config.augment', 'needs image data (synthetic sets are flat vectors)');
+  }
 }
 
 // ---- helpers --------------------------------------------------------------------------------------
@@ -489,7 +506,10 @@ export async function runNoise(config: NoiseConfig, ctx: RunContext): Promise<No
         const tStart = performance.now();
         const model = new Model(spec, { seed });
         try {
-          const batch: BatchOptions = p.batch === 'full' ? { mode: 'full' } : { mode: 'shuffle', size: p.batch, ...(p.amplify > 1 ? { amplify: p.amplify } : {}) };
+          const batch: BatchOptions =
+            p.batch === 'full'
+              ? { mode: 'full' }
+              : { mode: 'shuffle', size: p.batch, ...(p.amplify > 1 ? { amplify: p.amplify } : {}), ...(config.augment ? { augment: config.augment } : {}) };
           const trainer = new Trainer(model, { data: data.train, optimizer: p.optimizer(seed), batch, seed });
           const point = (epoch: number, step: number): NoisePoint => {
             const tr = model.evaluate(data.train);

@@ -40,6 +40,10 @@ describe('bigstep CLI: misuse', function () {
     [['report'], /bigstep report: missing the directory/],
     [['report', 'no-such-dir'], /bigstep report: no-such-dir is not a directory/],
     [['demo', '--steps', '0'], /bigstep demo: --steps must be an integer >= 1/],
+    [['run', 'noise', '--preset', 'tiny', '--set', 'epochz=2'], /--set epochz: the config has no field "epochz" \(fields there: scale, data, .*epochs/],
+    [['run', 'noise', '--preset', 'tiny', '--set', 'model.hiden=[8]'], /--set model.hiden: the config has no field "model.hiden" \(fields there: kind, hidden\)/],
+    [['run', 'noise', '--preset', 'tiny', '--set', 'epochs'], /--set needs PATH=VALUE \(got "epochs"\)/],
+    [['run', 'noise', '--preset', 'tiny', '--set', 'augment={cropPadding: 1, flip: true}'], /config\.augment needs image data/],
   ];
   for (const [args, re] of cases)
     it(`bigstep ${args.join(' ') || '(nothing)'} → exit 2 and a one-line error`, () => {
@@ -49,6 +53,17 @@ describe('bigstep CLI: misuse', function () {
       if (args.length > 0) expect(lines(r.stderr), r.stderr).to.have.length(1);
       expect(runDirs(path.join(cwd, 'runs'))).to.deep.equal([]);
     });
+
+  it('bigstep run --set overrides preset fields (YAML values) and the run directory records them', () => {
+    const r = bigstep(['run', 'noise', '--preset', 'tiny', '--set', 'epochs=1', '--set', 'seeds=[4]', '--set', 'arms=[sgd-small, sgd-large]', '--out', 'set-runs'], cwd);
+    expect(r.code, r.stderr).to.equal(0);
+    const dirs = runDirs(path.join(cwd, 'set-runs'));
+    expect(dirs).to.have.length(1);
+    const config = JSON.parse(fs.readFileSync(path.join(cwd, 'set-runs', dirs[0], 'config.json'), 'utf8')) as { epochs: number; seeds: number[]; arms: string[] };
+    expect(config.epochs).to.equal(1);
+    expect(config.seeds).to.deep.equal([4]);
+    expect(config.arms).to.deep.equal(['sgd-small', 'sgd-large']);
+  });
 
   it('bigstep run --help prints the usage and exits 0', () => {
     const r = bigstep(['run', '--help'], cwd);
