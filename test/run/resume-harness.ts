@@ -52,7 +52,8 @@ const CORRUPT_WARNING = /checkpoint .*(computing the unit again|starting the uni
 /**
  * Runs `node args…` (env: {@link CHILD_ENV} plus `env`) until it exits 0, killing it `kills` times:
  * each kill comes a uniformly random [0, maxDelayMs) after the child wrote a checkpoint file that
- * was not in `checkpointDir` when it started. Throws if a life fails otherwise.
+ * was not in `checkpointDir` when it started. A life that finishes before its kill lands ends the
+ * loop (`kills` then counts fewer than asked). Throws if a life fails otherwise.
  */
 export async function runWithKills(
   args: string[],

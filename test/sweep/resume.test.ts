@@ -59,7 +59,7 @@ describe('bigstep sweep run --task on a killed task', function () {
     const r = await runWithKills([MAIN, 'sweep', 'run', B, '--task', String(TASK)], path.join(dirB, 'checkpoints'), { kills: 3, maxDelayMs: 100, seed: 3, env: ENV });
     if (process.env.BIGSTEP_REPORT_FIGURES)
       console.log(`      ${r.kills} kills (${r.killsWithPartial} left a partial checkpoint), ${r.filesChecked} files checked, corrupt ${r.corrupt.length}, ${r.seconds.toFixed(1)} s`);
-    expect(r.kills).to.equal(3);
+    expect(r.kills).to.be.within(2, 3); // a life may finish before its kill lands (see test/run/resume.test.ts)
     expect(r.corrupt).to.deep.equal([]);
     expect(r.stdout).to.match(new RegExp(`task ${TASK}: finished`));
 
@@ -72,7 +72,7 @@ describe('bigstep sweep run --task on a killed task', function () {
     expect(resultWithoutTiming(path.join(dirB, 'result.json'))).to.equal(resultWithoutTiming(path.join(dirA, 'result.json')));
     expect(fs.readFileSync(path.join(dirB, 'metrics.jsonl'), 'utf8')).to.equal(fs.readFileSync(path.join(dirA, 'metrics.jsonl'), 'utf8'));
     const summary = JSON.parse(fs.readFileSync(path.join(dirB, 'summary.json'), 'utf8')) as RunSummary;
-    expect(summary.restarts).to.equal(3);
+    expect(summary.restarts).to.equal(r.kills);
     expect(summary.resumed).to.not.equal(null);
 
     // Finished: the same command is now a no-op that exits 0.
