@@ -13,10 +13,14 @@ namespace bigstep {
 
 // ================================== dense ======================================================
 
+// Element-wise passes are split over the workers only when large (a hand-off costs a few µs).
+constexpr size_t kElementGrain = (size_t)1 << 17;
+
 // Adds b[O] to each row of out[N,O] and optionally applies relu, in one pass.
 static void bias_act_rows(float* out, const float* b, int N, int O, bool relu) {
   if (!b && !relu) return;
-  for (int n = 0; n < N; ++n) {
+  parallel_range((size_t)N, std::max<size_t>(1, kElementGrain / std::max(O, 1)), [&](size_t n0, size_t n1) {
+  for (size_t n = n0; n < n1; ++n) {
     float* r = out + (size_t)n * O;
     if (b && relu) {
       for (int o = 0; o < O; ++o) r[o] = std::max(r[o] + b[o], 0.0f);
@@ -26,6 +30,26 @@ static void bias_act_rows(float* out, const float* b, int N, int O, bool relu) {
       for (int o = 0; o < O; ++o) r[o] = std::max(r[o], 0.0f);
     }
   }
+  });
+}
+
+void column_sums(float* out, const float* m, size_t rows, int cols) {
+  // 64-column slices, each with a stack accumulator; large matrices spread the slices over the
+  // workers. Every column is summed in row order either way.
+  const size_t slices = ((size_t)cols + 63) / 64;
+  const size_t grain = rows * (size_t)cols >= 2 * kElementGrain ? 1 : slices;
+  parallel_range(slices, grain, [&](size_t s0, size_t s1) {
+    double acc[64];
+    for (size_t sl = s0; sl < s1; ++sl) {
+      const int c0 = (int)sl * 64, cn = std::min(64, cols - c0);
+      std::fill(acc, acc + cn, 0.0);
+      for (size_t r = 0; r < rows; ++r) {
+        const float* row = m + r * (size_t)cols + c0;
+        for (int c = 0; c < cn; ++c) acc[c] += row[c];
+      }
+      for (int c = 0; c < cn; ++c) out[c0 + c] = (float)acc[c];
+    }
+  });
 }
 
 void dense_forward(float* out, const float* in, const float* W, const float* b, int N, int I, int O,
@@ -38,25 +62,7 @@ void dense_forward(float* out, const float* in, const float* W, const float* b, 
 void dense_backward(float* din, float* dW, float* db, const float* dout, const float* in,
                     const float* W, int N, int I, int O) {
   sgemm(true, false, O, I, N, 1.0f, dout, O, in, I, 0.0f, dW, I);  // dW = doutᵀ · in
-  if (db) {
-    // Column sums of dout in double: accumulate row by row into a small double buffer on the
-    // stack when it fits, else per column.
-    if (O <= 4096) {
-      double acc[4096];
-      std::fill(acc, acc + O, 0.0);
-      for (int n = 0; n < N; ++n) {
-        const float* r = dout + (size_t)n * O;
-        for (int o = 0; o < O; ++o) acc[o] += r[o];
-      }
-      for (int o = 0; o < O; ++o) db[o] = (float)acc[o];
-    } else {
-      for (int o = 0; o < O; ++o) {
-        double acc = 0;
-        for (int n = 0; n < N; ++n) acc += dout[(size_t)n * O + o];
-        db[o] = (float)acc;
-      }
-    }
-  }
+  if (db) column_sums(db, dout, (size_t)N, O);
   if (din) sgemm(false, false, N, I, O, 1.0f, dout, O, W, I, 0.0f, din, I);  // din = dout · W
 }
 
@@ -471,31 +477,44 @@ void global_avgpool_backward(float* din, const float* dout, int N, int C, int HW
 
 // ================================== activations ================================================
 
+// Element-wise: large arrays are split over the workers (identical results for any split).
 void relu_forward(float* out, const float* in, size_t n) {
-  for (size_t i = 0; i < n; ++i) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+  parallel_range(n, kElementGrain, [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; ++i) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+  });
 }
 void relu_backward(float* din, const float* dout, const float* out, size_t n) {
-  for (size_t i = 0; i < n; ++i) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+  parallel_range(n, kElementGrain, [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; ++i) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+  });
 }
 void tanh_forward(float* out, const float* in, size_t n) {
-  for (size_t i = 0; i < n; ++i) out[i] = std::tanh(in[i]);
+  parallel_range(n, kElementGrain / 8, [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; ++i) out[i] = std::tanh(in[i]);
+  });
 }
 void tanh_backward(float* din, const float* dout, const float* out, size_t n) {
-  for (size_t i = 0; i < n; ++i) din[i] = dout[i] * (1.0f - out[i] * out[i]);
+  parallel_range(n, kElementGrain, [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; ++i) din[i] = dout[i] * (1.0f - out[i] * out[i]);
+  });
 }
 void gelu_forward(float* out, const float* in, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const float x = in[i];
-    out[i] = 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f));
-  }
+  parallel_range(n, kElementGrain / 8, [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; ++i) {
+      const float x = in[i];
+      out[i] = 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f));
+    }
+  });
 }
 void gelu_backward(float* din, const float* dout, const float* in, size_t n) {
-  for (size_t i = 0; i < n; ++i) {
-    const float x = in[i];
-    const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752440f));
-    const float pdf = std::exp(-0.5f * x * x) * 0.39894228040143267794f;
-    din[i] = dout[i] * (cdf + x * pdf);
-  }
+  parallel_range(n, kElementGrain / 8, [&](size_t lo, size_t hi) {
+    for (size_t i = lo; i < hi; ++i) {
+      const float x = in[i];
+      const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752440f));
+      const float pdf = std::exp(-0.5f * x * x) * 0.39894228040143267794f;
+      din[i] = dout[i] * (cdf + x * pdf);
+    }
+  });
 }
 
 // ================================== losses =====================================================

@@ -36,11 +36,27 @@ void parallel_for(int parts, F&& f) {
   parallel_run(parts, [](void* c, int p) { (*static_cast<std::remove_reference_t<F>*>(c))(p); },
                (void*)&f);
 }
+// f(lo, hi) over a static partition of [0, n) into at most 2 parts per thread of >= grain items
+// each (one call on this thread when n < 2·grain or with one thread). For work whose result does
+// not depend on the partition (element-wise passes, per-image or per-column loops).
+template <class F>
+void parallel_range(size_t n, size_t grain, F&& f) {
+  const size_t by_size = grain ? n / grain : n;
+  const int parts = (int)std::min<size_t>(by_size, (size_t)2 * compute_threads());
+  if (parts <= 1) {
+    if (n) f((size_t)0, n);
+    return;
+  }
+  parallel_for(parts, [&](int p) { f(n * (size_t)p / (size_t)parts, n * (size_t)(p + 1) / (size_t)parts); });
+}
 
 constexpr float kBnEps = 1e-5f;
 constexpr float kBnMomentum = 0.1f;
 
 // ================================== dense ======================================================
+
+// out[c] = Σ_r m[r, c] for m[rows, cols], accumulated in double in row order (bias gradients).
+void column_sums(float* out, const float* m, size_t rows, int cols);
 
 // out[N,O] = in[N,I] · W[O,I]ᵀ + b[O]   (b may be null; relu: out = max(0, ·), fused)
 void dense_forward(float* out, const float* in, const float* W, const float* b, int N, int I, int O,

@@ -582,19 +582,7 @@ void conv2d_nhwc_backward(float* din, float* dW, float* db, const float* dout, c
                           const float* W, int N, const ConvShape& s, bool accumulate_din,
                           float* scratch, const float* din_mask) {
   const int KK = s.K * s.K, rows = dw_rows(s), ktiles = dw_ktiles(s);
-  if (db) {
-    double acc[512];
-    for (int o0 = 0; o0 < s.O; o0 += 512) {
-      const int on = std::min(512, s.O - o0);
-      std::fill(acc, acc + on, 0.0);
-      const size_t P = (size_t)N * s.ohw();
-      for (size_t q = 0; q < P; ++q) {
-        const float* r = dout + q * s.O + o0;
-        for (int o = 0; o < on; ++o) acc[o] += r[o];
-      }
-      for (int o = 0; o < on; ++o) db[o0 + o] = (float)acc[o];
-    }
-  }
+  if (db) column_sums(db, dout, (size_t)N * s.ohw(), s.O);
   const FwdGeo fgeo(N, s, /*dw=*/true);
   const DinGeo dgeo(N, s);
   float* wb = scratch;
@@ -641,11 +629,21 @@ void conv2d_nhwc_backward(float* din, float* dW, float* db, const float* dout, c
   });
 }
 
-// ---- layout transposes ----------------------------------------------------------------------------
+// ---- layout transposes, pools (split over images: per-image results do not depend on the split) ----
+
+namespace {
+// f(n0, n1) over image ranges of >= ~128K floats each.
+template <class F>
+void per_images(int N, size_t floats_per_image, F&& f) {
+  const size_t grain = std::max<size_t>(1, ((size_t)1 << 17) / std::max<size_t>(1, floats_per_image));
+  parallel_range((size_t)std::max(N, 0), grain, [&](size_t n0, size_t n1) { f((int)n0, (int)n1); });
+}
+}  // namespace
 
 void nchw_to_nhwc(float* dst, const float* src, int N, int C, int HW) {
   constexpr int B = 16;
-  for (int n = 0; n < N; ++n) {
+  per_images(N, (size_t)C * HW, [&](int n0, int n1) {
+  for (int n = n0; n < n1; ++n) {
     const float* s = src + (size_t)n * C * HW;
     float* d = dst + (size_t)n * C * HW;
     for (int p0 = 0; p0 < HW; p0 += B)
@@ -655,11 +653,13 @@ void nchw_to_nhwc(float* dst, const float* src, int N, int C, int HW) {
           for (int c = c0; c < ce; ++c) d[(size_t)p * C + c] = s[(size_t)c * HW + p];
       }
   }
+  });
 }
 
 void nhwc_to_nchw(float* dst, const float* src, int N, int C, int HW) {
   constexpr int B = 16;
-  for (int n = 0; n < N; ++n) {
+  per_images(N, (size_t)C * HW, [&](int n0, int n1) {
+  for (int n = n0; n < n1; ++n) {
     const float* s = src + (size_t)n * C * HW;
     float* d = dst + (size_t)n * C * HW;
     for (int c0 = 0; c0 < C; c0 += B)
@@ -669,6 +669,7 @@ void nhwc_to_nchw(float* dst, const float* src, int N, int C, int HW) {
           for (int p = p0; p < pe; ++p) d[(size_t)c * HW + p] = s[(size_t)p * C + c];
       }
   }
+  });
 }
 
 // ---- pooling ----------------------------------------------------------------------------------------
@@ -678,7 +679,8 @@ void nhwc_to_nchw(float* dst, const float* src, int N, int C, int HW) {
 
 void maxpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S) {
   const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
-  for (int n = 0; n < N; ++n)
+  per_images(N, (size_t)H * W * C, [&](int n0, int n1) {
+  for (int n = n0; n < n1; ++n)
     for (int oh = 0; oh < OH; ++oh)
       for (int ow = 0; ow < OW; ++ow) {
         const float* x0 = in + (((size_t)n * H + (size_t)oh * S) * W + (size_t)ow * S) * C;
@@ -700,6 +702,7 @@ void maxpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int 
               if (v[c] > y[c] || v[c] != v[c]) y[c] = v[c];
           }
       }
+  });
 }
 
 namespace {
@@ -755,8 +758,9 @@ void maxpool_nhwc_backward(float* din, const float* dout, const float* in, int N
   // Windows that tile the input (S == K) are written directly; only the rows / columns past the
   // last window are cleared. Overlapping or gapped windows accumulate into a cleared din.
   const bool tiles = S == K;
-  if (!tiles) std::memset(din, 0, sizeof(float) * (size_t)N * H * W * C);
-  for (int n = 0; n < N; ++n) {
+  per_images(N, (size_t)H * W * C, [&](int n0, int n1) {
+  if (!tiles) std::memset(din + (size_t)n0 * H * W * C, 0, sizeof(float) * (size_t)(n1 - n0) * H * W * C);
+  for (int n = n0; n < n1; ++n) {
     for (int oh = 0; oh < OH; ++oh) {
       for (int ow = 0; ow < OW; ++ow) {
         const size_t corner = (((size_t)n * H + (size_t)oh * S) * W + (size_t)ow * S) * C;
@@ -772,6 +776,7 @@ void maxpool_nhwc_backward(float* din, const float* dout, const float* in, int N
     if (tiles && OH * K < H)
       std::memset(din + ((size_t)n * H + (size_t)OH * K) * W * C, 0, sizeof(float) * (size_t)(H - OH * K) * W * C);
   }
+  });
 }
 
 void avgpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S) {

@@ -401,6 +401,54 @@ static void test_batchnorm_nhwc(int N, int C, int HW, float shift) {
   expect_close((tag + " eval dgamma").c_str(), dg, dbl(dg2), 1e-6);
 }
 
+// Kernels that split large inputs over the workers (element-wise passes, per-image pools and
+// transposes, column sums): bitwise the same with 1 and 2 threads, above the split thresholds.
+static void test_parallel_kernels_thread_invariant() {
+  const int N = 64, C = 32, H = 24, W = 24;  // 1.2M floats: split into several parts
+  const size_t n = (size_t)N * C * H * W;
+  auto x = rnd(n, -2, 2), dy = rnd(n), dyp = rnd(n / 4);
+  auto run = [&](int threads) {
+    set_blas_threads(threads);
+    std::vector<std::vector<float>> r;
+    std::vector<float> a(n), b(n), t(n), pool(n / 4), dpool(n), cs(C * H), big_db(1024);
+    relu_forward(a.data(), x.data(), n);
+    relu_backward(b.data(), dy.data(), x.data(), n);
+    r.push_back(a), r.push_back(b);
+    tanh_forward(a.data(), x.data(), n);
+    tanh_backward(b.data(), dy.data(), a.data(), n);
+    r.push_back(a), r.push_back(b);
+    gelu_forward(a.data(), x.data(), n);
+    gelu_backward(b.data(), dy.data(), x.data(), n);
+    r.push_back(a), r.push_back(b);
+    nchw_to_nhwc(t.data(), x.data(), N, C, H * W);
+    r.push_back(t);
+    nhwc_to_nchw(a.data(), t.data(), N, C, H * W);
+    r.push_back(a);
+    maxpool_nhwc_forward(pool.data(), t.data(), N, C, H, W, 2, 2);
+    maxpool_nhwc_backward(dpool.data(), dyp.data(), t.data(), N, C, H, W, 2, 2);
+    r.push_back(pool), r.push_back(dpool);
+    maxpool_nhwc_backward(dpool.data(), dyp.data(), t.data(), N, C, H, W, 3, 3);  // cleared + added path
+    r.push_back(dpool);
+    column_sums(cs.data(), x.data(), n / cs.size(), (int)cs.size());
+    r.push_back(cs);
+    // dense backward with a large batch: column-sliced db.
+    std::vector<float> dW((size_t)1024 * 8), din((size_t)1000 * 8);
+    dense_backward(din.data(), dW.data(), big_db.data(), dy.data(), x.data(), x.data(), 1000, 8, 1024);
+    r.push_back(big_db);
+    set_blas_threads(1);
+    return r;
+  };
+  const auto one = run(1), two = run(2);
+  for (size_t i = 0; i < one.size(); ++i)
+    CHECK_MSG(same_bits(one[i], two[i]), check::fmt("parallel kernel output %zu differs between 1 and 2 threads", i));
+  // column_sums against a double oracle.
+  const size_t rows = n / one[11].size();
+  std::vector<double> want(one[11].size(), 0.0);
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t c = 0; c < want.size(); ++c) want[c] += x[r * want.size() + c];
+  expect_close("column_sums", one[11], want, 1e-6);
+}
+
 // NaN in a window propagates (forward), ties route to the first max (backward), in both paths.
 static void test_maxpool_nan() {
   for (int W : {6, 32}) {
@@ -478,5 +526,6 @@ int main() {
   test_batchnorm_nhwc(4, 3, 1, 0.f);
   test_batchnorm_nhwc(3, 5, 49, 0.f);
   test_batchnorm_nhwc(2, 20, 16, 100.f);
+  test_parallel_kernels_thread_invariant();
   return check::finish("kernels_test");
 }
