@@ -15,6 +15,7 @@ import {
 } from '../data/index.js';
 import type { Examples } from '../model/model.js';
 import { mlp, resnet, smallCnn, type ModelSpec } from '../model/spec.js';
+import { inSharedMemory } from '../train/shared-data.js';
 
 // ---- config parts ---------------------------------------------------------------------------------
 
@@ -169,7 +170,13 @@ export interface LoadedData {
 
 function examples(ds: Dataset): Examples {
   if (!ds.labels) throw new RangeError(`data set ${ds.name} has no class labels; E2/E3 need a classification set`);
-  return { x: ds.x, y: ds.labels };
+  return { x: ds.x, y: inSharedMemory(ds.labels) };
+}
+
+function sharedCopy(a: Float32Array): Float32Array {
+  const out = new Float32Array(new SharedArrayBuffer(a.byteLength));
+  out.set(a);
+  return out;
 }
 
 function syntheticSplits(s: SyntheticDataConfig): DatasetSplits {
@@ -218,10 +225,12 @@ export async function loadData(c: DataConfig): Promise<LoadedData> {
       source = `synthetic:${c.synthetic!.kind}`;
     }
   }
-  // The loaded splits may be shared objects (a full split); normalise copies only.
+  // The loaded splits may be shared objects (a full split); normalise copies only. The copies go
+  // to shared memory once here, so every Trainer of the experiment borrows them instead of taking
+  // its own copy (see train/shared-data.ts).
   if (splits.train.x === undefined) throw new Error('data set has no inputs');
-  const train = { ...splits.train, x: splits.train.x.slice() };
-  const test = { ...splits.test, x: splits.test.x.slice() };
+  const train = { ...splits.train, x: sharedCopy(splits.train.x) };
+  const test = { ...splits.test, x: sharedCopy(splits.test.x) };
   const stats = normalize({ train, test });
   const numClasses = train.numClasses ?? (train.labels ? Math.max(...train.labels) + 1 : 0);
   return {
