@@ -2,7 +2,7 @@
 // batch size, activations are row-major / NCHW. "Overwritten" outputs are fully written (no
 // zeroing needed by the caller); "accumulated" outputs are added to.
 //
-// Each fast kernel (float, in kernels.cpp) has a naive twin here (`*_naive`, plain loops,
+// Each fast kernel (float, in kernels.cpp / nhwc.cpp) has a naive twin here (`*_naive`, plain loops,
 // templated on the element type T so the same code runs in double as a float64 oracle for the
 // tests' gradient checks).
 //
@@ -68,7 +68,8 @@ void dense_backward(float* din, float* dW, float* db, const float* dout, const f
 
 // ================================== conv2d =====================================================
 
-// Square kernel K, stride S, zero padding P. Input [C,H,W] per example, output [O,OH,OW].
+// Square kernel K, stride S, zero padding P. Input C×H×W per example, output O×OH×OW; weights
+// [O,C,K,K] (PyTorch's layout).
 struct ConvShape {
   int C = 0, H = 0, W = 0, O = 0, K = 1, S = 1, P = 0, OH = 0, OW = 0;
   static ConvShape make(int C, int H, int W, int O, int K, int S, int P) {
@@ -82,31 +83,10 @@ struct ConvShape {
   size_t out_size() const { return (size_t)O * OH * OW; }
   size_t ckk() const { return (size_t)C * K * K; }
   size_t ohw() const { return (size_t)OH * OW; }
-  bool pointwise() const { return K == 1 && S == 1 && P == 0; }  // im2col is the identity
 };
 
-// im2col of one example x[C,H,W] into col[C*K*K, ldc] at column offset col0:
-//   col[(c*K+kh)*K+kw, col0 + oh*OW+ow] = x[c, oh*S-P+kh, ow*S-P+kw] (0 outside)
-void im2col(float* col, size_t ldc, size_t col0, const float* x, const ConvShape& s);
-// The adjoint: dx[C,H,W] += scatter of dcol (same indexing as im2col).
-void col2im(float* dx, const float* dcol, size_t ldc, size_t col0, const ConvShape& s);
-
-// Examples per im2col group: GEMM column count g*OH*OW is kept large enough for BLAS to run
-// near peak while the col buffer stays within a few MB.
-int conv2d_group(int N, const ConvShape& s);
-// Scratch floats needed by conv2d_forward / conv2d_backward for batch N.
-size_t conv2d_forward_scratch(int N, const ConvShape& s);
-size_t conv2d_backward_scratch(int N, const ConvShape& s);
-
-// out[N,O,OH,OW] = conv(in[N,C,H,W], W[O,C,K,K]) + b[O]   (b may be null; relu fused)
-// scratch: conv2d_forward_scratch(N, s) floats.
-void conv2d_forward(float* out, const float* in, const float* W, const float* b, int N,
-                    const ConvShape& s, bool relu, float* scratch);
-// dout[N,O,OH,OW] -> dW[O,C,K,K] (overwritten), db[O] (overwritten, if non-null),
-//   din[N,C,H,W] (if non-null; overwritten, or accumulated into when accumulate_din).
-// scratch: conv2d_backward_scratch(N, s) floats.
-void conv2d_backward(float* din, float* dW, float* db, const float* dout, const float* in,
-                     const float* W, int N, const ConvShape& s, bool accumulate_din, float* scratch);
+// The convolution kernels are channels-last: conv2d_nhwc_* below. (The model keeps conv trunks
+// channels-last; an NCHW fast path via im2col + GEMM existed before and was 2x slower.)
 
 // ================================== pooling ====================================================
 

@@ -93,7 +93,7 @@ struct Target {
   const float* values = nullptr;
 };
 
-struct Network;  // layer graph + scratch workspace (activations, im2col buffers)
+struct Network;  // layer graph + scratch workspace (activations, conv scratch)
 
 class Model {
  public:

@@ -1,5 +1,6 @@
-// Every fast kernel against its naive twin (run in double): forward and backward, odd shapes,
-// conv strides/paddings/groups (incl. a ragged last im2col group and the pointwise direct path).
+// Every fast kernel against its naive twin (run in double): forward and backward, odd shapes;
+// the channels-last kernels against the NCHW twins through the layout transposes (conv strides,
+// paddings, kernel sizes, tails of every micro-tile dimension, 1 vs 2 threads bitwise).
 #include <cstring>
 #include <random>
 
@@ -45,37 +46,6 @@ static void test_dense(int N, int I, int O, bool bias, bool relu) {
   expect_close("dense dx", dx, dxd);
   expect_close("dense dW", dW, dWd);
   if (bias) expect_close("dense db", db, dbd);
-}
-
-static void test_conv(int N, int C, int H, int Wd_, int O, int K, int S, int P, bool bias, bool relu) {
-  const ConvShape s = ConvShape::make(C, H, Wd_, O, K, S, P);
-  const char* tag = "";
-  std::string name = check::fmt("conv N=%d C=%d H=%d W=%d O=%d K=%d S=%d P=%d g=%d%s", N, C, H, Wd_, O, K,
-                                S, P, conv2d_group(N, s), tag);
-  auto x = rnd((size_t)N * s.in_size()), W = rnd((size_t)O * s.ckk()), b = rnd(O),
-       dy = rnd((size_t)N * s.out_size());
-  std::vector<float> scratch(std::max(conv2d_forward_scratch(N, s), conv2d_backward_scratch(N, s)) + 1);
-  std::vector<float> y((size_t)N * s.out_size());
-  conv2d_forward(y.data(), x.data(), W.data(), bias ? b.data() : nullptr, N, s, relu, scratch.data());
-  auto xd = dbl(x), Wdd = dbl(W), bd = dbl(b), dyd = dbl(dy);
-  std::vector<double> yd(y.size());
-  conv2d_forward_naive(yd.data(), xd.data(), Wdd.data(), bias ? bd.data() : nullptr, N, s);
-  if (relu) for (auto& v : yd) v = relu_naive(v);
-  expect_close((name + " fwd").c_str(), y, yd);
-
-  std::vector<float> dx(x.size(), NAN), dW(W.size(), NAN), db(O, NAN);
-  conv2d_backward(dx.data(), dW.data(), bias ? db.data() : nullptr, dy.data(), x.data(), W.data(), N, s,
-                  false, scratch.data());
-  std::vector<double> dxd(x.size()), dWd(W.size()), dbd(O);
-  conv2d_backward_naive(dxd.data(), dWd.data(), dbd.data(), dyd.data(), xd.data(), Wdd.data(), N, s);
-  expect_close((name + " dx").c_str(), dx, dxd);
-  expect_close((name + " dW").c_str(), dW, dWd);
-  if (bias) expect_close((name + " db").c_str(), db, dbd);
-  // accumulate_din adds to what is there.
-  std::vector<float> dx2(x.size(), 1.0f);
-  conv2d_backward(dx2.data(), dW.data(), nullptr, dy.data(), x.data(), W.data(), N, s, true, scratch.data());
-  for (auto& v : dxd) v += 1.0;
-  expect_close((name + " dx accumulate").c_str(), dx2, dxd);
 }
 
 static void test_pools(int N, int C, int H, int W, int K, int S) {
@@ -184,7 +154,10 @@ static void test_batchnorm(int N, int C, int HW, float shift) {
   std::string tag = check::fmt("bn N=%d C=%d HW=%d shift=%g", N, C, HW, shift);
   batchnorm_forward_train(y.data(), x.data(), g.data(), b.data(), N, C, HW, rm.data(), rv.data(), sm.data(), si.data());
   batchnorm_forward_train_naive(yd.data(), xd.data(), gd.data(), bd.data(), N, C, HW, rmd.data(), rvd.data());
-  expect_close((tag + " train fwd").c_str(), y, yd, 1e-4);
+  // With a large mean, (x - mean) uses the mean rounded to float (~4e-6 absolute at 100), about
+  // 1e-4 relative to max_rel_err's 1 % floor: the shifted case gets 2e-4 for y and dgamma.
+  const double shifted_tol = shift != 0.f ? 2e-4 : 1e-4;
+  expect_close((tag + " train fwd").c_str(), y, yd, shifted_tol);
   expect_close((tag + " running mean").c_str(), rm, rmd);
   expect_close((tag + " running var").c_str(), rv, rvd);
   std::vector<float> dx(x.size()), dg(C), dbeta(C);
@@ -192,7 +165,7 @@ static void test_batchnorm(int N, int C, int HW, float shift) {
   batchnorm_backward(dx.data(), dg.data(), dbeta.data(), dy.data(), x.data(), g.data(), sm.data(), si.data(), N, C, HW, true);
   batchnorm_backward_train_naive(dxd.data(), dgd.data(), dbd.data(), dyd.data(), xd.data(), gd.data(), N, C, HW);
   expect_close((tag + " train dx").c_str(), dx, dxd, 1e-3);
-  expect_close((tag + " train dgamma").c_str(), dg, dgd, 1e-4);
+  expect_close((tag + " train dgamma").c_str(), dg, dgd, shifted_tol);
   expect_close((tag + " train dbeta").c_str(), dbeta, dbd);
   // In place (dx aliases dy).
   std::vector<float> dyi = dy;
@@ -216,19 +189,6 @@ static void test_batchnorm(int N, int C, int HW, float shift) {
   }
   expect_close((tag + " eval dx").c_str(), dx, dxd);
   expect_close((tag + " eval dgamma").c_str(), dg, dgd, 1e-4);
-}
-
-static void test_im2col_roundtrip() {
-  // col2im is the adjoint of im2col: <im2col(x), c> == <x, col2im(c)>.
-  const ConvShape s = ConvShape::make(3, 7, 6, 2, 3, 2, 1);
-  auto x = rnd(s.in_size()), c = rnd(s.ckk() * s.ohw());
-  std::vector<float> col(s.ckk() * s.ohw()), xt(s.in_size(), 0.f);
-  im2col(col.data(), s.ohw(), 0, x.data(), s);
-  col2im(xt.data(), c.data(), s.ohw(), 0, s);
-  double a = 0, b = 0;
-  for (size_t i = 0; i < col.size(); ++i) a += (double)col[i] * c[i];
-  for (size_t i = 0; i < x.size(); ++i) b += (double)x[i] * xt[i];
-  CHECK(std::fabs(a - b) < 1e-4 * (std::fabs(a) + 1));
 }
 
 // ---- channels-last kernels: the NCHW naive twins through the layout transposes --------------
@@ -472,16 +432,6 @@ int main() {
   test_dense(5, 7, 3, true, true);
   test_dense(33, 65, 17, false, false);
   test_dense(64, 300, 10, true, true);
-  // conv: plain, strided, padded, rectangular, pointwise (direct and grouped), big kernel.
-  test_conv(2, 3, 6, 6, 4, 3, 1, 1, true, false);
-  test_conv(3, 2, 7, 5, 3, 3, 2, 1, true, true);
-  test_conv(2, 4, 9, 9, 5, 5, 2, 2, false, false);
-  test_conv(7, 3, 16, 16, 4, 3, 1, 1, true, true);   // OHW = 256: groups of 4, last group of 3
-  test_conv(2, 5, 16, 16, 6, 1, 1, 0, true, false);  // pointwise, direct (no im2col)
-  test_conv(5, 5, 4, 4, 6, 1, 1, 0, true, false);    // pointwise, grouped
-  test_conv(4, 3, 8, 8, 5, 1, 2, 0, true, false);    // 1x1 stride 2 (resnet shortcut)
-  test_conv(1, 1, 3, 3, 2, 3, 1, 0, true, false);    // 1x1 output
-  test_conv(3, 2, 5, 5, 2, 4, 3, 2, true, false);
   test_pools(2, 3, 6, 6, 2, 2);
   test_pools(3, 2, 7, 5, 3, 2);
   test_pools(1, 1, 5, 5, 5, 1);
@@ -497,7 +447,6 @@ int main() {
   test_batchnorm(4, 3, 1, 0.f);
   test_batchnorm(3, 5, 49, 0.f);
   test_batchnorm(2, 4, 16, 100.f);  // large mean: no catastrophic cancellation
-  test_im2col_roundtrip();
   // Channels-last convolution: tails in pixels (Q % 6), output channels (O % 16) and input
   // channels (C % 16, C < 6), strides 1-3 (gather and scatter din), kernels 1-5, padding 0-2,
   // groups of several images (small maps), residual + relu epilogue.
