@@ -19,7 +19,7 @@ constexpr size_t kElementGrain = (size_t)1 << 17;
 // Adds b[O] to each row of out[N,O] and optionally applies relu, in one pass.
 static void bias_act_rows(float* out, const float* b, int N, int O, bool relu) {
   if (!b && !relu) return;
-  parallel_range((size_t)N, std::max<size_t>(1, kElementGrain / std::max(O, 1)), [&](size_t n0, size_t n1) {
+  parallel_range((size_t)N, std::max<size_t>(1, kElementGrain / std::max(O, 1)), [=](size_t n0, size_t n1) {
   for (size_t n = n0; n < n1; ++n) {
     float* r = out + (size_t)n * O;
     if (b && relu) {
@@ -38,7 +38,7 @@ void column_sums(float* out, const float* m, size_t rows, int cols) {
   // workers. Every column is summed in row order either way.
   const size_t slices = ((size_t)cols + 63) / 64;
   const size_t grain = rows * (size_t)cols >= 2 * kElementGrain ? 1 : slices;
-  parallel_range(slices, grain, [&](size_t s0, size_t s1) {
+  parallel_range(slices, grain, [=](size_t s0, size_t s1) {
     double acc[64];
     for (size_t sl = s0; sl < s1; ++sl) {
       const int c0 = (int)sl * 64, cn = std::min(64, cols - c0);
@@ -278,27 +278,27 @@ void global_avgpool_backward(float* din, const float* dout, int N, int C, int HW
 
 // Element-wise: large arrays are split over the workers (identical results for any split).
 void relu_forward(float* out, const float* in, size_t n) {
-  parallel_range(n, kElementGrain, [&](size_t lo, size_t hi) {
+  parallel_range(n, kElementGrain, [=](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; ++i) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
   });
 }
 void relu_backward(float* din, const float* dout, const float* out, size_t n) {
-  parallel_range(n, kElementGrain, [&](size_t lo, size_t hi) {
+  parallel_range(n, kElementGrain, [=](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; ++i) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
   });
 }
 void tanh_forward(float* out, const float* in, size_t n) {
-  parallel_range(n, kElementGrain / 8, [&](size_t lo, size_t hi) {
+  parallel_range(n, kElementGrain / 8, [=](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; ++i) out[i] = std::tanh(in[i]);
   });
 }
 void tanh_backward(float* din, const float* dout, const float* out, size_t n) {
-  parallel_range(n, kElementGrain, [&](size_t lo, size_t hi) {
+  parallel_range(n, kElementGrain, [=](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; ++i) din[i] = dout[i] * (1.0f - out[i] * out[i]);
   });
 }
 void gelu_forward(float* out, const float* in, size_t n) {
-  parallel_range(n, kElementGrain / 8, [&](size_t lo, size_t hi) {
+  parallel_range(n, kElementGrain / 8, [=](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; ++i) {
       const float x = in[i];
       out[i] = 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f));
@@ -306,7 +306,7 @@ void gelu_forward(float* out, const float* in, size_t n) {
   });
 }
 void gelu_backward(float* din, const float* dout, const float* in, size_t n) {
-  parallel_range(n, kElementGrain / 8, [&](size_t lo, size_t hi) {
+  parallel_range(n, kElementGrain / 8, [=](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; ++i) {
       const float x = in[i];
       const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752440f));

@@ -642,7 +642,7 @@ void per_images(int N, size_t floats_per_image, F&& f) {
 
 void nchw_to_nhwc(float* dst, const float* src, int N, int C, int HW) {
   constexpr int B = 16;
-  per_images(N, (size_t)C * HW, [&](int n0, int n1) {
+  per_images(N, (size_t)C * HW, [=](int n0, int n1) {
   for (int n = n0; n < n1; ++n) {
     const float* s = src + (size_t)n * C * HW;
     float* d = dst + (size_t)n * C * HW;
@@ -658,7 +658,7 @@ void nchw_to_nhwc(float* dst, const float* src, int N, int C, int HW) {
 
 void nhwc_to_nchw(float* dst, const float* src, int N, int C, int HW) {
   constexpr int B = 16;
-  per_images(N, (size_t)C * HW, [&](int n0, int n1) {
+  per_images(N, (size_t)C * HW, [=](int n0, int n1) {
   for (int n = n0; n < n1; ++n) {
     const float* s = src + (size_t)n * C * HW;
     float* d = dst + (size_t)n * C * HW;
@@ -679,7 +679,7 @@ void nhwc_to_nchw(float* dst, const float* src, int N, int C, int HW) {
 
 void maxpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S) {
   const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
-  per_images(N, (size_t)H * W * C, [&](int n0, int n1) {
+  per_images(N, (size_t)H * W * C, [=](int n0, int n1) {
   for (int n = n0; n < n1; ++n)
     for (int oh = 0; oh < OH; ++oh)
       for (int ow = 0; ow < OW; ++ow) {
@@ -758,7 +758,7 @@ void maxpool_nhwc_backward(float* din, const float* dout, const float* in, int N
   // Windows that tile the input (S == K) are written directly; only the rows / columns past the
   // last window are cleared. Overlapping or gapped windows accumulate into a cleared din.
   const bool tiles = S == K;
-  per_images(N, (size_t)H * W * C, [&](int n0, int n1) {
+  per_images(N, (size_t)H * W * C, [=](int n0, int n1) {
   if (!tiles) std::memset(din + (size_t)n0 * H * W * C, 0, sizeof(float) * (size_t)(n1 - n0) * H * W * C);
   for (int n = n0; n < n1; ++n) {
     for (int oh = 0; oh < OH; ++oh) {
