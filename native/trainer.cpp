@@ -1,11 +1,13 @@
 #include "trainer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <string>
 
 #include "errors.h"
+#include "kernels.h"  // parallel_range
 #include "multi.h"
 #include "rng.h"
 
@@ -21,13 +23,22 @@ constexpr int kEpoch = 2;
 
 }  // namespace
 
+// Per-parameter passes over big models are split over bigstep's workers (an element's arithmetic
+// never depends on the split; a nested call, e.g. inside MultiTrainer's per-model work, runs
+// inline).
+constexpr size_t kParamGrain = (size_t)1 << 17;
+
 bool all_finite(const float* v, size_t n) {
   // Inf/NaN have all exponent bits set; an integer OR-reduction vectorises (a float sum would
   // not, without fast-math) and keeps this check a small fraction of a step.
   const uint32_t* bits = reinterpret_cast<const uint32_t*>(v);
-  uint32_t bad = 0;
-  for (size_t i = 0; i < n; ++i) bad |= (uint32_t)((bits[i] & 0x7f800000u) == 0x7f800000u);
-  return bad == 0;
+  std::atomic<uint32_t> any_bad{0};
+  parallel_range(n, kParamGrain, [bits, &any_bad](size_t lo, size_t hi) {
+    uint32_t bad = 0;
+    for (size_t i = lo; i < hi; ++i) bad |= (uint32_t)((bits[i] & 0x7f800000u) == 0x7f800000u);
+    if (bad) any_bad.store(1, std::memory_order_relaxed);
+  });
+  return any_bad.load(std::memory_order_relaxed) == 0;
 }
 
 namespace {
@@ -232,21 +243,27 @@ void apply_optimizer_plan(const OptimizerPlan& plan, TrainState& st, size_t coun
     const float* g = st.grads;
     float* theta = st.params;
     if (!fused.momentum) {
-      for (size_t i = 0; i < count; ++i) theta[i] += neg_lr * (g[i] + wd * theta[i]);
+      parallel_range(count, kParamGrain, [=](size_t lo, size_t hi) {
+        for (size_t i = lo; i < hi; ++i) theta[i] += neg_lr * (g[i] + wd * theta[i]);
+      });
     } else {
       float* v = st.opt_state + fused.momentum->state_offset;
       const float beta = (float)fused.momentum->value;
       if (fused.momentum->nesterov) {
-        for (size_t i = 0; i < count; ++i) {
-          const float u = g[i] + wd * theta[i];
-          v[i] = beta * v[i] + u;
-          theta[i] += neg_lr * (u + beta * v[i]);
-        }
+        parallel_range(count, kParamGrain, [=](size_t lo, size_t hi) {
+          for (size_t i = lo; i < hi; ++i) {
+            const float u = g[i] + wd * theta[i];
+            v[i] = beta * v[i] + u;
+            theta[i] += neg_lr * (u + beta * v[i]);
+          }
+        });
       } else {
-        for (size_t i = 0; i < count; ++i) {
-          v[i] = beta * v[i] + (g[i] + wd * theta[i]);
-          theta[i] += neg_lr * v[i];
-        }
+        parallel_range(count, kParamGrain, [=](size_t lo, size_t hi) {
+          for (size_t i = lo; i < hi; ++i) {
+            v[i] = beta * v[i] + (g[i] + wd * theta[i]);
+            theta[i] += neg_lr * v[i];
+          }
+        });
       }
     }
     return;
