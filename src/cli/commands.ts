@@ -3,8 +3,6 @@
  * (src/cli/args.ts): misuse is a one-line `UsageError` and exit code 2; a failed run exits 1; a run
  * stopped with Ctrl-C exits 130 after writing status 'aborted'.
  */
-import * as path from 'node:path';
-
 import { experimentNames, experiments, findExperiment, type RegisteredExperiment } from '../experiments/registry.js';
 import type { Scale } from '../experiments/types.js';
 import { Model, Trainer, info, mlp, sgd } from '../index.js';
@@ -12,34 +10,14 @@ import { writeReport } from '../report/report.js';
 import { RunFailedError, runExperiment, type ProgressSink, type RunOutcome } from '../run/run.js';
 import { createProgress, type Progress } from '../util/progress.js';
 import { UsageError, choiceOption, intOption, parseCommandArgs, withOverrides } from './args.js';
+import { EXIT, failureLine, seconds, show, withInterrupts, type Command } from './common.js';
 import { sweepCommand } from './sweep-command.js';
 
 export { UsageError } from './args.js';
-
-export interface Command {
-  name: string;
-  summary: string;
-  usage: string;
-  run(args: string[]): Promise<number>;
-}
-
-/** Exit codes. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, aborted: 130 } as const;
+export { EXIT, type Command } from './common.js';
 
 const SCALES: readonly Scale[] = ['tiny', 'quick', 'paper'];
 const DEFAULT_OUT = 'runs';
-
-/** A path for messages: relative to the working directory when inside it. */
-function show(p: string): string {
-  const rel = path.relative(process.cwd(), p);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.resolve(p);
-}
-
-function seconds(s: number): string {
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} min ${Math.round(s - 60 * m)} s`;
-}
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -66,27 +44,6 @@ function progressDisplay(label: string): { sink: ProgressSink; done(): void } {
       p?.done();
     },
   };
-}
-
-/** Turns SIGINT/SIGTERM into an abort while `fn` runs; a second signal exits at once. */
-async function withInterrupts<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ac = new AbortController();
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (ac.signal.aborted) {
-      process.stderr.write(`\nbigstep: ${sig} again, exiting now\n`);
-      process.exit(EXIT.aborted);
-    }
-    process.stderr.write(`\nbigstep: ${sig}: stopping at the next safe point (press Ctrl-C again to quit at once)\n`);
-    ac.abort(new Error(`interrupted by ${sig}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    return await fn(ac.signal);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
 }
 
 type RunReport = { outcome?: RunOutcome; error?: RunFailedError };
@@ -118,12 +75,6 @@ async function runOne(
     if (e instanceof RunFailedError) return { error: e };
     throw e;
   }
-}
-
-/** One line: `bigstep: landscape failed: <first line of the error> (run directory runs/...)`. */
-function failureLine(name: string, e: RunFailedError): string {
-  const first = (e.summary.error ?? e.message).split('\n')[0];
-  return `bigstep: ${name} failed: ${first} (run directory ${show(e.dir)})`;
 }
 
 function printHeadline(outcome: RunOutcome): void {

@@ -27,15 +27,7 @@ import {
 } from '../sweep/index.js';
 import { createProgress } from '../util/progress.js';
 import { UsageError, intOption, parseCommandArgs } from './args.js';
-
-/** Same shape and exit codes as `Command` / `EXIT` in ./commands.ts (not imported: no import cycle). */
-interface SweepCommand {
-  name: string;
-  summary: string;
-  usage: string;
-  run(args: string[]): Promise<number>;
-}
-const EXIT = { ok: 0, failed: 1, usage: 2, aborted: 130 } as const;
+import { EXIT, failureLine, seconds, show, withInterrupts, type Command } from './common.js';
 
 const SUBCOMMANDS: Record<string, { usage: string; summary: string }> = {
   plan: { usage: 'bigstep sweep plan SPEC --out DIR [--force]', summary: 'expand a sweep spec (YAML/JSON) into DIR/tasks.json' },
@@ -61,17 +53,6 @@ const SUBCOMMANDS: Record<string, { usage: string; summary: string }> = {
   },
 };
 
-function show(p: string): string {
-  const rel = path.relative(process.cwd(), p);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.resolve(p);
-}
-
-function seconds(s: number): string {
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  return `${m} min ${Math.round(s - 60 * m)} s`;
-}
-
 /** "0-3,7,9" or "unfinished" → indices (checked against the sweep). */
 async function parseTaskList(value: string, dir: string, t: SweepTasks, cmd: string): Promise<number[]> {
   if (value === 'unfinished') {
@@ -88,29 +69,6 @@ async function parseTaskList(value: string, dir: string, t: SweepTasks, cmd: str
     for (let i = a; i <= b; i++) if (!out.includes(i)) out.push(i);
   }
   return out;
-}
-
-/** SIGINT/SIGTERM → abort `fn`'s signal; a second one calls `force` (default: exit 130 at once). */
-async function withInterrupts<T>(fn: (signal: AbortSignal) => Promise<T>, force?: () => void): Promise<T> {
-  const ac = new AbortController();
-  const onSignal = (sig: NodeJS.Signals): void => {
-    if (ac.signal.aborted) {
-      process.stderr.write(`\nbigstep: ${sig} again, stopping now\n`);
-      if (force) force();
-      else process.exit(EXIT.aborted);
-      return;
-    }
-    process.stderr.write(`\nbigstep: ${sig}: stopping at the next safe point (again to stop at once)\n`);
-    ac.abort(new Error(`interrupted by ${sig}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    return await fn(ac.signal);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
 }
 
 function oneDir(cmd: string, args: string[], options: Parameters<typeof parseCommandArgs>[2]) {
@@ -163,7 +121,7 @@ async function runCmd(args: string[]): Promise<number> {
     return EXIT.ok;
   } catch (e) {
     if (e instanceof RunFailedError) {
-      console.error(`bigstep: task ${index} failed: ${(e.summary.error ?? e.message).split('\n')[0]} (run directory ${show(e.dir)})`);
+      console.error(failureLine(`task ${index}`, e));
       return EXIT.failed;
     }
     throw e;
@@ -369,7 +327,7 @@ function usage(): string {
   ].join('\n');
 }
 
-export const sweepCommand: SweepCommand = {
+export const sweepCommand: Command = {
   name: 'sweep',
   summary: 'sweeps as task lists: plan, run one task, collect; run them locally, on Slurm or Kubernetes',
   usage: 'bigstep sweep plan|run|collect|local|slurm|status|k8s ...',

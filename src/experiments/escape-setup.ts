@@ -16,6 +16,7 @@ import {
 import type { Examples } from '../model/model.js';
 import { mlp, resnet, smallCnn, type ModelSpec } from '../model/spec.js';
 import { inSharedMemory } from '../train/shared-data.js';
+import { fail, isObj, nonNegInt, posInt } from './common.js';
 
 // ---- config parts ---------------------------------------------------------------------------------
 
@@ -53,22 +54,8 @@ export interface SharpnessConfig {
   tolerance: number;
 }
 
-// ---- validation helpers (same style as landscape.ts) ----------------------------------------------
+// ---- validation helpers (more in common.ts) -------------------------------------------------------
 
-export function fail(cls: typeof TypeError | typeof RangeError, field: string, what: string): never {
-  throw new cls(`${field} ${what}`);
-}
-export function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-export function posInt(v: unknown, field: string, max = 2 ** 31 - 1): void {
-  if (typeof v !== 'number') fail(TypeError, field, 'must be a positive integer');
-  if (!Number.isInteger(v) || v < 1 || v > max) fail(RangeError, field, `must be a positive integer <= ${max} (got ${v})`);
-}
-export function nonNegInt(v: unknown, field: string): void {
-  if (typeof v !== 'number') fail(TypeError, field, 'must be a non-negative integer');
-  if (!Number.isInteger(v) || v < 0 || v > Number.MAX_SAFE_INTEGER) fail(RangeError, field, `must be a non-negative integer (got ${v})`);
-}
 export function posNum(v: unknown, field: string): void {
   if (typeof v !== 'number') fail(TypeError, field, 'must be a positive number');
   if (!Number.isFinite(v) || v <= 0) fail(RangeError, field, `must be a positive number (got ${v})`);
@@ -293,19 +280,3 @@ export function std(xs: number[]): number {
 
 export const fmt = (x: number | null | undefined, p = 3): string =>
   x === null || x === undefined ? 'n/a' : Number.isFinite(x) ? Number(x.toPrecision(p)).toString() : String(x);
-
-/** Runs tasks with at most `limit` at once (each an async native call on the libuv pool); results in task order. */
-export async function pool<T>(tasks: Array<() => Promise<T>>, limit: number, signal: AbortSignal | undefined): Promise<T[]> {
-  const results = new Array<T>(tasks.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < tasks.length) {
-      signal?.throwIfAborted();
-      const i = next++;
-      results[i] = await tasks[i]();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
-  signal?.throwIfAborted();
-  return results;
-}

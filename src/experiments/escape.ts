@@ -36,17 +36,13 @@ import { distance, interpolationLosses } from '../measure/trajectory.js';
 import { sgd } from '../optim/optimizer.js';
 import { fingerprint, resumeStoreOf, type Unit } from '../run/resume.js';
 import { Trainer } from '../train/trainer.js';
+import { fail, isObj, nonNegInt, pool, posInt, validatorOf } from './common.js';
 import {
   buildSpec,
   describeModel,
-  fail,
-  isObj,
   loadData,
   logGrid,
-  nonNegInt,
   oneOf,
-  pool,
-  posInt,
   posNum,
   posNumOrAuto,
   trainSubset,
@@ -733,13 +729,8 @@ export const escapeExperiment: ExperimentDefinition<EscapeConfig, EscapeResult> 
   name: 'escape',
   title: 'E2 escape: do small and large learning rates take different GD paths, and does a large one leave the minimum a small one found?',
   presets: escapePresets,
-  validate(config: unknown): EscapeConfig {
-    validateEscapeConfig(config);
-    return config;
-  },
-  run(config, ctx) {
-    return runEscape(config, ctx);
-  },
+  validate: validatorOf(validateEscapeConfig),
+  run: runEscape,
   headline: escapeHeadline,
   async figures(result): Promise<Figure[]> {
     const { escapeFigures } = await import('./escape-figures.js');

@@ -9,6 +9,7 @@ import {
   type LandscapeConfig,
   type LandscapeResult,
 } from './landscape.js';
+import { validatorOf } from './common.js';
 import type { ExperimentDefinition, Headline } from './types.js';
 
 /** Work units of a run (one per minima search, GD cell and trajectory batch), for progress. */
@@ -25,10 +26,7 @@ export const landscapeExperiment: ExperimentDefinition<LandscapeConfig, Landscap
   name: 'landscape',
   title: 'E1 landscape: do large GD steps avoid sharp local minima (and does gradient noise at small steps)?',
   presets: landscapePresets,
-  validate(config: unknown): LandscapeConfig {
-    validateLandscapeConfig(config);
-    return config;
-  },
+  validate: validatorOf(validateLandscapeConfig),
   async run(config, ctx) {
     const total = totalUnits(config);
     let done = 0;

@@ -21,6 +21,7 @@ import { native } from '../native/binding.js';
 import { formatValue } from '../util/format.js';
 import type { ResumeStore } from '../run/resume.js';
 import type { NativeLandscapeAnneal, NativeLandscapeInstance, NativeLandscapeMinima } from '../native/landscape-types.js';
+import { fail, isObj, nonNegInt, pool, posInt } from './common.js';
 
 export type LandscapeScale = 'tiny' | 'quick' | 'paper';
 
@@ -277,22 +278,9 @@ export const landscapePresets: Record<LandscapeScale, LandscapeConfig> = {
   },
 };
 
-// ---- validation -----------------------------------------------------------------------------------
+// ---- validation (primitives in common.ts) ---------------------------------------------------------
 
-function fail(cls: typeof TypeError | typeof RangeError, field: string, what: string): never {
-  throw new cls(`${field} ${what}`);
-}
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-function posInt(v: unknown, field: string, max = 2 ** 31 - 1): void {
-  if (typeof v !== 'number') fail(TypeError, field, 'must be a positive integer');
-  if (!Number.isInteger(v) || v < 1 || v > max) fail(RangeError, field, `must be a positive integer <= ${max} (got ${v})`);
-}
-function nonNegInt(v: unknown, field: string): void {
-  if (typeof v !== 'number') fail(TypeError, field, 'must be a non-negative integer');
-  if (!Number.isInteger(v) || v < 0 || v > Number.MAX_SAFE_INTEGER) fail(RangeError, field, `must be a non-negative integer (got ${v})`);
-}
+/** As escape-setup.ts `posNum`, with E1's wording of the range error. */
 function posNum(v: unknown, field: string): void {
   if (typeof v !== 'number') fail(TypeError, field, 'must be a positive number');
   if (!Number.isFinite(v) || v <= 0) fail(RangeError, field, `must be a finite number > 0 (got ${v})`);
@@ -390,22 +378,6 @@ function rows(a: Float64Array | Int32Array, dim: number): number[][] {
   const out: number[][] = [];
   for (let i = 0; i < a.length / dim; i++) out.push(Array.from(a.subarray(i * dim, (i + 1) * dim)));
   return out;
-}
-
-async function pool<T>(tasks: Array<() => Promise<T>>, limit: number, signal: AbortSignal | undefined, onDone: () => void): Promise<T[]> {
-  const results = new Array<T>(tasks.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < tasks.length) {
-      signal?.throwIfAborted();
-      const i = next++;
-      results[i] = await tasks[i]();
-      onDone();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
-  signal?.throwIfAborted();
-  return results;
 }
 
 const CLASS_NAMES = ['global', 'local', 'oscillating', 'diverged'] as const;

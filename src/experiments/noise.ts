@@ -38,17 +38,14 @@ import { noisySgd, sgd, type OptimizerSpec } from '../optim/optimizer.js';
 import { fingerprint, resumeStoreOf, type Unit } from '../run/resume.js';
 import { Trainer, type BatchOptions } from '../train/trainer.js';
 import { Rng } from '../util/random.js';
+import { fail, isObj, pool, posInt, validatorOf } from './common.js';
 import {
   buildSpec,
   describeModel,
-  fail,
   intArray,
-  isObj,
   loadData,
   mean,
   oneOf,
-  pool,
-  posInt,
   posNum,
   posNumOrAuto,
   std,
@@ -696,13 +693,8 @@ export const noiseExperiment: ExperimentDefinition<NoiseConfig, NoiseResult> = {
   name: 'noise',
   title: 'E3 noise: at a fixed budget, does extra gradient noise at a small learning rate recover what a large learning rate gives?',
   presets: noisePresets,
-  validate(config: unknown): NoiseConfig {
-    validateNoiseConfig(config);
-    return config;
-  },
-  run(config, ctx) {
-    return runNoise(config, ctx);
-  },
+  validate: validatorOf(validateNoiseConfig),
+  run: runNoise,
   headline: noiseHeadline,
   async figures(result): Promise<Figure[]> {
     const { noiseFigures } = await import('./noise-figures.js');

@@ -4,20 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 import { Model, Trainer, describe as describeSpec, mlp, sgd } from '../../src/index.js';
 import { native } from '../../src/native/binding.js';
-
-type ErrorClass = typeof TypeError | typeof RangeError | typeof Error;
-
-function expectError(fn: () => unknown, cls: ErrorClass, param: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${cls.name} naming ${param}`).to.be.instanceOf(cls);
-  expect((caught as Error).message).to.contain(param);
-  // The process is still alive and the error carries a machine-readable code where defined.
-}
+import { expectError, type ErrorClass } from './helpers.js';
 
 describe('binding contract: bad model specs', () => {
   const good = mlp({ input: 4, hidden: [3], outputs: 2 });

@@ -1,4 +1,5 @@
-/** Small deterministic fixtures for engine tests (independent of the data layer). */
+/** Small deterministic fixtures for engine tests (independent of the data layer), and error checks. */
+import { expect } from 'chai';
 
 /** Mulberry32: tiny seeded PRNG for fixtures. */
 export function fixtureRandom(seed: number): () => number {
@@ -39,4 +40,18 @@ export function bitwiseEqual(a: Float32Array | Float64Array, b: Float32Array | F
   const ub = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return false;
   return true;
+}
+
+export type ErrorClass = typeof TypeError | typeof RangeError | typeof Error;
+
+/** `fn` throws an instance of `cls` whose message contains `param` (the field or argument it names). */
+export function expectError(fn: () => unknown, cls: ErrorClass, param: string): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, `expected ${cls.name} naming ${param}`).to.be.instanceOf(cls);
+  expect((caught as Error).message).to.contain(param);
 }

@@ -1,43 +1,8 @@
 import { expect } from 'chai';
 
 import { escapeExperiment, escapePresets, runEscape, validateEscapeConfig, type EscapeConfig, type EscapeResult } from '../../src/experiments/escape.js';
-import type { RunContext } from '../../src/experiments/types.js';
-
-type ErrorClass = typeof TypeError | typeof RangeError;
-
-function expectError(fn: () => unknown, cls: ErrorClass, param: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${cls.name} naming ${param}`).to.be.instanceOf(cls);
-  expect((caught as Error).message).to.contain(param);
-}
-
-function context(signal?: AbortSignal): RunContext & { lines: Array<Record<string, unknown>>; progressCalls: number } {
-  const lines: Array<Record<string, unknown>> = [];
-  const ctx = {
-    dir: '/nonexistent',
-    lines,
-    progressCalls: 0,
-    log(record: Record<string, unknown>) {
-      lines.push(record);
-    },
-    progress() {
-      ctx.progressCalls++;
-    },
-    signal,
-  };
-  return ctx;
-}
-
-function withoutTiming(r: EscapeResult): unknown {
-  const { timing: _t, ...rest } = r;
-  void _t;
-  return JSON.parse(JSON.stringify(rest, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)));
-}
+import { expectError } from '../engine/helpers.js';
+import { abortedRunError, expectRenderedFigure, itRejects, testContext, withoutTiming, type RejectCase } from './helpers.js';
 
 const tiny = (): EscapeConfig => structuredClone(escapePresets.tiny);
 const last = <T>(xs: T[]): T => xs[xs.length - 1];
@@ -45,11 +10,11 @@ const last = <T>(xs: T[]): T => xs[xs.length - 1];
 describe('escapeExperiment (E2, tiny preset)', function () {
   this.timeout(60000);
   let result: EscapeResult;
-  let ctx: ReturnType<typeof context>;
+  let ctx: ReturnType<typeof testContext>;
   let wallMs = 0;
 
   before(async () => {
-    ctx = context();
+    ctx = testContext();
     const t0 = performance.now();
     result = await escapeExperiment.run(escapeExperiment.validate(tiny()), ctx);
     wallMs = performance.now() - t0;
@@ -136,41 +101,26 @@ describe('escapeExperiment (E2, tiny preset)', function () {
   });
 
   it('is deterministic for a seed (bitwise, except timing)', async () => {
-    const again = await runEscape(tiny(), context());
+    const again = await runEscape(tiny(), testContext());
     expect(withoutTiming(again)).to.deep.equal(withoutTiming(result));
   });
 
   it('changes with the seed', async () => {
     const c = tiny();
     c.seed = 2;
-    const other = await runEscape(c, context());
+    const other = await runEscape(c, testContext());
     expect(other.lambda0.value).to.not.equal(result.lambda0.value);
   });
 
   it('honours an aborted signal', async () => {
-    const ac = new AbortController();
-    ac.abort();
-    let caught: unknown;
-    try {
-      await runEscape(tiny(), context(ac.signal));
-    } catch (e) {
-      caught = e;
-    }
-    expect(caught).to.be.instanceOf(Error);
-    expect((caught as Error).name).to.equal('AbortError');
+    const e = await abortedRunError((signal) => runEscape(tiny(), testContext(signal)));
+    expect(e.name).to.equal('AbortError');
   });
 
   it('renders every figure as SVG and PNG with a caption stating scale, data, model and seed', async () => {
     const figs = await escapeExperiment.figures(result, tiny());
     expect(figs.map((f) => f.id)).to.deep.equal(['e2-loss', 'e2-distance', 'e2-sharpness', 'e2-escape', 'e2-interpolation']);
-    for (const f of figs) {
-      expect(f.svg, f.id).to.contain('<svg');
-      expect(f.png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), f.id).to.equal(true);
-      expect(f.caption, f.id).to.contain('Scale: tiny');
-      expect(f.caption, f.id).to.contain('gaussian-mixture');
-      expect(f.caption, f.id).to.contain('MLP');
-      expect(f.caption, f.id).to.contain('init seed 1');
-    }
+    for (const f of figs) expectRenderedFigure(f, ['Scale: tiny', 'gaussian-mixture', 'MLP', 'init seed 1']);
   });
 });
 
@@ -186,7 +136,7 @@ describe('escapeExperiment with a missing named data set', function () {
       c.grid = { count: 2, steps: 5 };
       c.escapeSteps = 5;
       c.converge.maxSteps = 20;
-      const r = await runEscape(c, context());
+      const r = await runEscape(c, testContext());
       expect(r.data.fallback).to.be.a('string').and.contain('cifar100');
       expect(r.data.source).to.equal('synthetic:gaussian-mixture');
       expect(escapeExperiment.headline(r).fallback).to.equal(r.data.fallback);
@@ -202,8 +152,11 @@ describe('escapeExperiment.validate()', () => {
     for (const scale of ['tiny', 'quick', 'paper'] as const) expect(() => validateEscapeConfig(structuredClone(escapePresets[scale]))).to.not.throw();
   });
 
-  const cases: Array<[string, (c: Record<string, any>) => void, ErrorClass, string]> = [
-    ['a non-object', () => undefined, TypeError, 'config'],
+  it('rejects a non-object with a TypeError naming config', () => {
+    expectError(() => escapeExperiment.validate(undefined), TypeError, 'config');
+  });
+
+  const cases: RejectCase[] = [
     ['lrSmall = -1', (c) => (c.lrSmall = -1), RangeError, 'config.lrSmall must be a positive number'],
     ['lrSmall = "big"', (c) => (c.lrSmall = 'big'), TypeError, 'config.lrSmall must be a positive number'],
     ['lrLarge <= lrSmall', (c) => ((c.lrSmall = 0.1), (c.lrLarge = 0.05)), RangeError, 'config.lrLarge'],
@@ -221,11 +174,5 @@ describe('escapeExperiment.validate()', () => {
     ['probe missing', (c) => delete c.probe, TypeError, 'config.probe'],
     ['interpolationPoints = 1', (c) => (c.interpolationPoints = 1), RangeError, 'config.interpolationPoints'],
   ];
-  for (const [name, mutate, cls, param] of cases) {
-    it(`rejects ${name} with a ${cls.name} naming ${param.split(' ')[0]}`, () => {
-      const c = tiny() as unknown as Record<string, any>;
-      const r = mutate(c);
-      expectError(() => escapeExperiment.validate(name === 'a non-object' ? r : c), cls, param);
-    });
-  }
+  itRejects(cases, tiny, (c) => escapeExperiment.validate(c));
 });

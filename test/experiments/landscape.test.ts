@@ -9,25 +9,8 @@ import {
   type LandscapeResult,
 } from '../../src/experiments/landscape.js';
 import { native } from '../../src/native/binding.js';
-
-type ErrorClass = typeof TypeError | typeof RangeError | typeof Error;
-
-function expectError(fn: () => unknown, cls: ErrorClass, param: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${cls.name} naming ${param}`).to.be.instanceOf(cls);
-  expect((caught as Error).message).to.contain(param);
-}
-
-function withoutTiming(r: LandscapeResult): unknown {
-  const { timing: _t, ...rest } = r;
-  void _t;
-  return JSON.parse(JSON.stringify(rest));
-}
+import { expectError, type ErrorClass } from '../engine/helpers.js';
+import { abortedRunError, expectRenderedFigure, itRejects, rejectionOf, withoutTiming, type RejectCase } from './helpers.js';
 
 const tiny = (): LandscapeConfig => structuredClone(landscapePresets.tiny);
 
@@ -145,15 +128,7 @@ describe('runLandscape() (E1, tiny preset)', function () {
   });
 
   it('honours an aborted signal', async () => {
-    const ac = new AbortController();
-    ac.abort();
-    let caught: unknown;
-    try {
-      await runLandscape(tiny(), { signal: ac.signal });
-    } catch (e) {
-      caught = e;
-    }
-    expect(caught).to.be.instanceOf(Error);
+    await abortedRunError((signal) => runLandscape(tiny(), { signal }));
   });
 
   describe('landscapeFigures()', () => {
@@ -165,18 +140,13 @@ describe('runLandscape() (E1, tiny preset)', function () {
         for (const kind of ['success', 'classes', 'noise-none', 'noise-linear', 'trajectories'])
           expect(ids).to.include(`e1-${name}-${kind}`);
       }
-      for (const f of figs) {
-        expect(f.svg).to.contain('<svg');
-        expect([...f.png.subarray(0, 8)]).to.deep.equal([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-        expect(f.caption).to.contain('Scale: tiny');
-        expect(f.caption).to.contain('seed');
-      }
+      for (const f of figs) expectRenderedFigure(f, ['Scale: tiny', 'seed']);
     });
   });
 });
 
 describe('validateLandscapeConfig()', () => {
-  const cases: Array<[string, (c: Record<string, any>) => void, ErrorClass, string]> = [
+  const cases: RejectCase[] = [
     ['steps 0', (c) => (c.steps = 0), RangeError, 'config.steps must be a positive integer'],
     ['steps fractional', (c) => (c.steps = 10.5), RangeError, 'config.steps'],
     ['steps string', (c) => (c.steps = '10'), TypeError, 'config.steps'],
@@ -195,25 +165,14 @@ describe('validateLandscapeConfig()', () => {
     ['seeds.noise NaN', (c) => (c.seeds.noise = NaN), RangeError, 'config.seeds.noise'],
     ['concurrency 0', (c) => (c.concurrency = 0), RangeError, 'config.concurrency'],
   ];
-  for (const [name, mutate, cls, param] of cases) {
-    it(`rejects ${name} with a ${cls.name} naming ${param.split(' ')[0]}`, () => {
-      const c = tiny() as unknown as Record<string, any>;
-      mutate(c);
-      expectError(() => validateLandscapeConfig(c), cls, param);
-    });
-  }
+  itRejects(cases, tiny, validateLandscapeConfig);
   it('accepts every preset', () => {
     for (const p of Object.values(landscapePresets)) validateLandscapeConfig(structuredClone(p));
   });
   it('runLandscape rejects a bad config before doing any work', async () => {
     const c = tiny();
     c.steps = -5;
-    let caught: unknown;
-    try {
-      await runLandscape(c);
-    } catch (e) {
-      caught = e;
-    }
+    const caught = await rejectionOf(runLandscape(c));
     expect(caught).to.be.instanceOf(RangeError);
     expect((caught as Error).message).to.contain('config.steps');
   });

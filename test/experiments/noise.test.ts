@@ -1,50 +1,18 @@
 import { expect } from 'chai';
 
 import { noiseExperiment, noisePresets, noiseTable, runNoise, validateNoiseConfig, type NoiseConfig, type NoiseResult } from '../../src/experiments/noise.js';
-import type { RunContext } from '../../src/experiments/types.js';
-
-type ErrorClass = typeof TypeError | typeof RangeError;
-
-function expectError(fn: () => unknown, cls: ErrorClass, param: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `expected ${cls.name} naming ${param}`).to.be.instanceOf(cls);
-  expect((caught as Error).message).to.contain(param);
-}
-
-function context(signal?: AbortSignal): RunContext & { lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  return {
-    dir: '/nonexistent',
-    lines,
-    log(record) {
-      lines.push(record);
-    },
-    progress() {},
-    signal,
-  };
-}
-
-function withoutTiming(r: NoiseResult): unknown {
-  const { timing: _t, ...rest } = r;
-  void _t;
-  return JSON.parse(JSON.stringify(rest));
-}
+import { abortedRunError, expectRenderedFigure, itRejects, testContext, withoutTiming, type RejectCase } from './helpers.js';
 
 const tiny = (): NoiseConfig => structuredClone(noisePresets.tiny);
 
 describe('noiseExperiment (E3, tiny preset)', function () {
   this.timeout(60000);
   let result: NoiseResult;
-  let ctx: ReturnType<typeof context>;
+  let ctx: ReturnType<typeof testContext>;
   let wallMs = 0;
 
   before(async () => {
-    ctx = context();
+    ctx = testContext();
     const t0 = performance.now();
     result = await noiseExperiment.run(noiseExperiment.validate(tiny()), ctx);
     wallMs = performance.now() - t0;
@@ -126,7 +94,7 @@ describe('noiseExperiment (E3, tiny preset)', function () {
   });
 
   it('is deterministic for the seeds (bitwise, except timing)', async () => {
-    const again = await runNoise(tiny(), context());
+    const again = await runNoise(tiny(), testContext());
     expect(withoutTiming(again)).to.deep.equal(withoutTiming(result));
   });
 
@@ -134,7 +102,7 @@ describe('noiseExperiment (E3, tiny preset)', function () {
     const c = tiny();
     c.seeds = [5, 6];
     c.arms = ['sgd-small'];
-    const other = await runNoise(c, context());
+    const other = await runNoise(c, testContext());
     expect(other.arms[0].runs[0].final!.trainLoss).to.not.equal(result.arms[0].runs[0].final!.trainLoss);
   });
 
@@ -144,35 +112,21 @@ describe('noiseExperiment (E3, tiny preset)', function () {
     c.amplifyFactors = [0.1, 1];
     c.epochs = 1;
     c.evalEvery = 1;
-    const r = await runNoise(c, context());
+    const r = await runNoise(c, testContext());
     expect(r.arms.map((a) => a.id)).to.deep.equal(['amp-1k']);
     expect(r.skipped).to.have.length(1);
     expect(r.skipped[0]).to.contain('amp-0.1k');
   });
 
   it('honours an aborted signal', async () => {
-    const ac = new AbortController();
-    ac.abort();
-    let caught: unknown;
-    try {
-      await runNoise(tiny(), context(ac.signal));
-    } catch (e) {
-      caught = e;
-    }
-    expect(caught).to.be.instanceOf(Error);
-    expect((caught as Error).name).to.equal('AbortError');
+    const e = await abortedRunError((signal) => runNoise(tiny(), testContext(signal)));
+    expect(e.name).to.equal('AbortError');
   });
 
   it('renders the learning curves and the bar chart as SVG and PNG with captions', async () => {
     const figs = await noiseExperiment.figures(result, tiny());
     expect(figs.map((f) => f.id)).to.deep.equal(['e3-curves', 'e3-final']);
-    for (const f of figs) {
-      expect(f.svg, f.id).to.contain('<svg');
-      expect(f.png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), f.id).to.equal(true);
-      expect(f.caption, f.id).to.contain('Scale: tiny');
-      expect(f.caption, f.id).to.contain('Seeds 1, 2');
-      expect(f.caption, f.id).to.contain('MLP');
-    }
+    for (const f of figs) expectRenderedFigure(f, ['Scale: tiny', 'Seeds 1, 2', 'MLP']);
   });
 });
 
@@ -181,7 +135,7 @@ describe('noiseExperiment.validate()', () => {
     for (const scale of ['tiny', 'quick', 'paper'] as const) expect(() => validateNoiseConfig(structuredClone(noisePresets[scale]))).to.not.throw();
   });
 
-  const cases: Array<[string, (c: Record<string, any>) => void, ErrorClass, string]> = [
+  const cases: RejectCase[] = [
     ['lrSmall = 0', (c) => (c.lrSmall = 0), RangeError, 'config.lrSmall must be a positive number'],
     ['lrSmall = null', (c) => (c.lrSmall = null), TypeError, 'config.lrSmall must be a positive number'],
     ['lrLarge <= lrSmall', (c) => ((c.lrSmall = 0.1), (c.lrLarge = 0.1)), RangeError, 'config.lrLarge'],
@@ -199,11 +153,5 @@ describe('noiseExperiment.validate()', () => {
     ['data missing', (c) => delete c.data, TypeError, 'config.data'],
     ['data.trainPerClass = 0', (c) => (c.data.trainPerClass = 0), RangeError, 'config.data.trainPerClass'],
   ];
-  for (const [name, mutate, cls, param] of cases) {
-    it(`rejects ${name} with a ${cls.name} naming ${param.split(' ')[0]}`, () => {
-      const c = tiny() as unknown as Record<string, any>;
-      mutate(c);
-      expectError(() => noiseExperiment.validate(c), cls, param);
-    });
-  }
+  itRejects(cases, tiny, (c) => noiseExperiment.validate(c));
 });
