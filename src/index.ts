@@ -39,6 +39,7 @@ export {
   Trainer,
   type TrainerOptions,
   type TrainerState,
+  type AugmentOptions,
   type BatchOptions,
   type BatchMode,
   type RunOptions,
