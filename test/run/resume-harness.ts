@@ -6,14 +6,17 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import { verifyCheckpointDir } from '../../src/run/resume.js';
 import { isTempName } from '../../src/run/schema.js';
 import { Rng } from '../../src/util/random.js';
 
 export interface KillReport {
-  /** Lives killed with SIGKILL. */
+  /** Lives killed with SIGKILL before their run was complete. */
   kills: number;
+  /** Lives killed after they had written a complete summary.json (the next life is a no-op). */
+  killsAfterFinish: number;
   /** Lives started (kills + the one that finished). */
   starts: number;
   /** Checkpoint files that failed verification after a kill, and corrupt files a restarted child reported. */
@@ -62,7 +65,7 @@ export async function runWithKills(
 ): Promise<KillReport> {
   const t0 = Date.now();
   const rng = Rng.fromSeed(options.seed, 9);
-  const report: KillReport = { kills: 0, starts: 0, corrupt: [], filesChecked: 0, killsWithPartial: 0, lastKillLeftPartial: false, stdout: '', seconds: 0 };
+  const report: KillReport = { kills: 0, killsAfterFinish: 0, starts: 0, corrupt: [], filesChecked: 0, killsWithPartial: 0, lastKillLeftPartial: false, stdout: '', seconds: 0 };
   for (;;) {
     const killThis = report.kills < options.kills;
     const delay = rng.uniform() * options.maxDelayMs;
@@ -95,6 +98,10 @@ export async function runWithKills(
     });
     report.starts++;
     for (const m of life.stderr.matchAll(CORRUPT_WARNING)) report.corrupt.push(`life ${report.starts}: ${m[0]}`);
+    if (life.signal === 'SIGKILL' && killThis && runComplete(path.dirname(checkpointDir))) {
+      report.killsAfterFinish++; // the kill landed between the final summary.json and exit
+      continue;
+    }
     if (life.signal === 'SIGKILL' && killThis) {
       report.kills++;
       const v = verifyCheckpointDir(checkpointDir);
@@ -110,6 +117,16 @@ export async function runWithKills(
   }
   report.seconds = (Date.now() - t0) / 1000;
   return report;
+}
+
+/** Whether the run directory holds a complete summary.json (status finished or diverged). */
+function runComplete(dir: string): boolean {
+  try {
+    const s = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as { status?: string };
+    return s.status === 'finished' || s.status === 'diverged';
+  } catch {
+    return false;
+  }
 }
 
 /** result.json without its wall-clock `timing` field, as canonical text. */
