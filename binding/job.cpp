@@ -82,6 +82,7 @@ BatchPlan to_batch_plan(Napi::Value v, int64_t n) {
   if (plan.mode != BatchMode::Full) plan.batch = as_integer(o.Get("size"), "job.batch.size", 1, n);
   if (get_optional(o, "dropLast", &f)) plan.drop_last = as_bool(f, "job.batch.dropLast");
   if (get_optional(o, "amplify", &f)) plan.amplify_k = as_finite(f, "job.batch.amplify");
+  if (get_optional(o, "microBatch", &f)) plan.micro_batch = as_integer(f, "job.batch.microBatch", 1, INT64_C(1) << 40);
   if (get_optional(o, "augment", &f)) {
     // { shape: [C, H, W], cropPadding, flip }: the per-example image shape and the recipe.
     Napi::Object a = as_object(f, "job.batch.augment");

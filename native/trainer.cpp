@@ -28,17 +28,42 @@ constexpr int kEpoch = 2;
 // inline).
 constexpr size_t kParamGrain = (size_t)1 << 17;
 
-bool all_finite(const float* v, size_t n) {
+// The loop bodies are plain functions of their pointer arguments (inside the lambdas GCC kept
+// reloading the captured pointers and did not vectorise).
+static bool block_finite(const float* v, size_t n) {
   // Inf/NaN have all exponent bits set; an integer OR-reduction vectorises (a float sum would
   // not, without fast-math) and keeps this check a small fraction of a step.
   const uint32_t* bits = reinterpret_cast<const uint32_t*>(v);
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) bad |= (uint32_t)((bits[i] & 0x7f800000u) == 0x7f800000u);
+  return bad == 0;
+}
+
+bool all_finite(const float* v, size_t n) {
   std::atomic<uint32_t> any_bad{0};
-  parallel_range(n, kParamGrain, [bits, &any_bad](size_t lo, size_t hi) {
-    uint32_t bad = 0;
-    for (size_t i = lo; i < hi; ++i) bad |= (uint32_t)((bits[i] & 0x7f800000u) == 0x7f800000u);
-    if (bad) any_bad.store(1, std::memory_order_relaxed);
+  parallel_range(n, kParamGrain, [v, &any_bad](size_t lo, size_t hi) {
+    if (!block_finite(v + lo, hi - lo)) any_bad.store(1, std::memory_order_relaxed);
   });
   return any_bad.load(std::memory_order_relaxed) == 0;
+}
+
+static void sgd_block(float* theta, const float* g, size_t n, float neg_lr, float wd) {
+  for (size_t i = 0; i < n; ++i) theta[i] += neg_lr * (g[i] + wd * theta[i]);
+}
+static void momentum_block(float* theta, float* v, const float* g, size_t n, float neg_lr, float wd,
+                           float beta) {
+  for (size_t i = 0; i < n; ++i) {
+    v[i] = beta * v[i] + (g[i] + wd * theta[i]);
+    theta[i] += neg_lr * v[i];
+  }
+}
+static void nesterov_block(float* theta, float* v, const float* g, size_t n, float neg_lr, float wd,
+                           float beta) {
+  for (size_t i = 0; i < n; ++i) {
+    const float u = g[i] + wd * theta[i];
+    v[i] = beta * v[i] + u;
+    theta[i] += neg_lr * (u + beta * v[i]);
+  }
 }
 
 namespace {
@@ -148,6 +173,7 @@ void validate_training(const Model& model, const DataRef& data, const BatchPlan&
   if (s.kind == ScheduleKind::Piecewise && s.values.size() != s.boundaries.size() + 1)
     throw_range("schedule.values", "must have one more entry than schedule.boundaries");
   validate_augment(batch.augment, layout.input_size);
+  if (batch.micro_batch < 0) throw_range("batch.microBatch", "must be >= 1 (or 0 for the whole batch at once)");
   for (const Transform& tr : plan.transforms)
     if (tr.kind == TransformKind::Momentum && tr.state_offset + layout.param_count > plan.state_count)
       throw_range("optimizer.stateCount", "is too small for the momentum buffer");
@@ -228,6 +254,33 @@ void Trainer::augment(const float** x, int64_t b, std::vector<float>& buf, const
   augment_batch(buf.data(), b, batch.augment, Rng{st.augment_rng}, aug_scratch_);
 }
 
+double Trainer::batch_loss_and_grad(Model& model, const BatchPlan& batch, TrainState& st, const float* x,
+                                    const Target& y, int64_t b, float* grads, int64_t* correct) {
+  const int64_t piece = batch.micro_batch;
+  if (piece <= 0 || piece >= b)
+    return model.loss_and_grad(st.params, st.model_state, x, y, (int)b, grads, /*training=*/true, correct);
+  const size_t count = model.layout().param_count;
+  piece_grads_.resize(count);
+  grad_sum_.assign(count, 0.0);
+  double loss_sum = 0.0;
+  int64_t correct_sum = 0;
+  for (int64_t start = 0; start < b; start += piece) {
+    const int64_t m = std::min(piece, b - start);
+    // x rows [m, in] and targets (labels [m] or values [m, out]) of this piece.
+    const Target yp = y.labels ? Target{y.labels + start, nullptr} : Target{nullptr, y.values + (size_t)start * out_size_};
+    int64_t c = 0;
+    const double l = model.loss_and_grad(st.params, st.model_state, x + (size_t)start * in_size_, yp, (int)m,
+                                         piece_grads_.data(), /*training=*/true, correct ? &c : nullptr);
+    loss_sum += l * (double)m;
+    correct_sum += c;
+    for (size_t i = 0; i < count; ++i) grad_sum_[i] += (double)m * (double)piece_grads_[i];
+  }
+  const double inv = 1.0 / (double)b;
+  for (size_t i = 0; i < count; ++i) grads[i] = (float)(grad_sum_[i] * inv);
+  if (correct) *correct = correct_sum;
+  return loss_sum * inv;
+}
+
 void Trainer::apply_plan(const OptimizerPlan& plan, TrainState& st, size_t count, int64_t t) {
   apply_optimizer_plan(plan, st, count, t, update_.data());
 }
@@ -243,28 +296,15 @@ void apply_optimizer_plan(const OptimizerPlan& plan, TrainState& st, size_t coun
     const float* g = st.grads;
     float* theta = st.params;
     if (!fused.momentum) {
-      parallel_range(count, kParamGrain, [=](size_t lo, size_t hi) {
-        for (size_t i = lo; i < hi; ++i) theta[i] += neg_lr * (g[i] + wd * theta[i]);
-      });
+      parallel_range(count, kParamGrain,
+                     [=](size_t lo, size_t hi) { sgd_block(theta + lo, g + lo, hi - lo, neg_lr, wd); });
     } else {
       float* v = st.opt_state + fused.momentum->state_offset;
       const float beta = (float)fused.momentum->value;
-      if (fused.momentum->nesterov) {
-        parallel_range(count, kParamGrain, [=](size_t lo, size_t hi) {
-          for (size_t i = lo; i < hi; ++i) {
-            const float u = g[i] + wd * theta[i];
-            v[i] = beta * v[i] + u;
-            theta[i] += neg_lr * (u + beta * v[i]);
-          }
-        });
-      } else {
-        parallel_range(count, kParamGrain, [=](size_t lo, size_t hi) {
-          for (size_t i = lo; i < hi; ++i) {
-            v[i] = beta * v[i] + (g[i] + wd * theta[i]);
-            theta[i] += neg_lr * v[i];
-          }
-        });
-      }
+      const bool nesterov = fused.momentum->nesterov;
+      parallel_range(count, kParamGrain, [=](size_t lo, size_t hi) {
+        (nesterov ? nesterov_block : momentum_block)(theta + lo, v + lo, g + lo, hi - lo, neg_lr, wd, beta);
+      });
     }
     return;
   }
@@ -375,14 +415,13 @@ ChunkResult Trainer::run(Model& model, const DataRef& data, const BatchPlan& bat
     const int64_t b = next_batch(data, batch, st, Rng{st.data_rng}, &x, &y, xbuf_, lbuf_, tbuf_);
     augment(&x, b, xbuf_, batch, st);
     int64_t correct = 0;
-    const double loss = model.loss_and_grad(st.params, st.model_state, x, y, (int)b, st.grads,
-                                            /*training=*/true, &correct);
+    const double loss = batch_loss_and_grad(model, batch, st, x, y, b, st.grads, &correct);
     if (amplified) {
       const float* x2 = nullptr;
       Target y2;
       second_batch(data, batch, b, Rng{st.noise_rng}, &x2, &y2);
       augment(&x2, b, xbuf2_, batch, st);
-      model.loss_and_grad(st.params, st.model_state, x2, y2, (int)b, grads2_.data(), true, nullptr);
+      batch_loss_and_grad(model, batch, st, x2, y2, b, grads2_.data(), nullptr);
       const float a = (float)(1.0 + c_amp), cc = (float)c_amp;
       for (size_t i = 0; i < count; ++i) st.grads[i] = a * st.grads[i] - cc * grads2_[i];
     }

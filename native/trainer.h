@@ -92,6 +92,11 @@ struct BatchPlan {
   double amplify_k = 1.0;
   // Image augmentation applied to every gathered batch (both draws when amplified); off by default.
   AugmentPlan augment;
+  // Examples per forward/backward pass (0 = the whole batch at once). A larger batch is processed
+  // in pieces of this size and the gradient is their example-weighted mean, accumulated in double:
+  // the mean-loss gradient of the whole batch up to rounding, in the memory of one piece. Batch
+  // norm in training mode then normalises each piece with its own statistics.
+  int64_t micro_batch = 0;
 };
 
 // Caller-owned persistent state (checkpointed with the run).
@@ -141,11 +146,17 @@ class Trainer {
   // Applies batch.augment to the b gathered examples at *x, in `buf` (copied there first when *x
   // points into the data set, as in Full mode), drawing from st.augment_rng.
   void augment(const float** x, int64_t b, std::vector<float>& buf, const BatchPlan& batch, TrainState& st);
+  // loss_and_grad over the b examples at (x, y) in pieces of batch.micro_batch (see BatchPlan);
+  // writes the mean-loss gradient to grads [param_count] and returns the mean loss.
+  double batch_loss_and_grad(Model& model, const BatchPlan& batch, TrainState& st, const float* x,
+                             const Target& y, int64_t b, float* grads, int64_t* correct);
 
   size_t in_size_ = 0, out_size_ = 0;
   // Scratch reused across steps (no allocation in steady state): gathered batches, the second
   // gradient of the amplified estimator, the update vector, index draws.
   std::vector<float> aug_scratch_;  // one image for augment_batch
+  std::vector<float> piece_grads_;  // [param_count] gradient of one micro-batch
+  std::vector<double> grad_sum_;    // [param_count] example-weighted sum over micro-batches
   std::vector<float> xbuf_, xbuf2_, tbuf_, tbuf2_, grads2_, update_;
   std::vector<int32_t> lbuf_, lbuf2_, index_scratch_;
 };

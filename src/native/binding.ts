@@ -83,6 +83,8 @@ export interface NativeTrainJob {
     size?: number;
     dropLast?: boolean;
     amplify?: number;
+    /** Examples per forward/backward pass (absent: the whole batch at once). */
+    microBatch?: number;
     /** Per-batch image augmentation; `shape` is the per-example [C, H, W]. */
     augment?: { shape: [number, number, number]; cropPadding: number; flip: boolean };
   };

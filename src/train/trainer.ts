@@ -16,6 +16,10 @@ export type BatchMode = 'full' | 'sequential' | 'shuffle' | 'replacement';
  * `amplify` = k > 1 uses g = g₁ + c(g₁ − g₂) with a second independent batch, (1+c)² + c² = k²:
  * the same mean gradient with k² times the mini-batch noise covariance, at the same learning rate.
  * `augment` applies image augmentation to every batch (see {@link AugmentOptions}).
+ * `microBatch` = m computes each step's gradient in pieces of at most m examples (the
+ * example-weighted mean of the pieces, summed in double): the same mean-loss gradient up to
+ * rounding with the activation memory of m examples — for full-batch GD on large sets. With batch
+ * norm in training mode each piece is normalised with its own statistics.
  */
 export interface BatchOptions {
   mode?: BatchMode;
@@ -23,6 +27,7 @@ export interface BatchOptions {
   dropLast?: boolean;
   amplify?: number;
   augment?: AugmentOptions;
+  microBatch?: number;
 }
 
 /**
@@ -156,13 +161,21 @@ export class Trainer {
       throw new RangeError(`options.batch.mode must be one of full, sequential, shuffle, replacement (got ${formatValue(mode)})`);
     }
     if (mode !== 'full') checkPositiveInteger(batch.size, 'options.batch.size');
+    if (batch.microBatch !== undefined) checkPositiveInteger(batch.microBatch, 'options.batch.microBatch');
     const seed = options.seed ?? 0;
     const plan = compilePlan(options.optimizer, model.layout.paramCount);
     this.model = model;
     this.job = {
       x: data.x,
       y: data.y,
-      batch: { mode, size: batch.size, dropLast: batch.dropLast ?? false, amplify: batch.amplify ?? 1, augment: augmentPlan(batch.augment, model) },
+      batch: {
+        mode,
+        size: batch.size,
+        dropLast: batch.dropLast ?? false,
+        amplify: batch.amplify ?? 1,
+        ...(batch.microBatch !== undefined ? { microBatch: batch.microBatch } : {}),
+        augment: augmentPlan(batch.augment, model),
+      },
       optimizer: plan,
       params: model.params,
       grads: model.grads,

@@ -362,6 +362,8 @@ const train: Group<TrainCtx> = {
     { name: 'job.batch.augment.cropPadding -1', call: (c) => native.trainSync(c.h, c.job({ batch: { mode: 'full', augment: { shape: [1, 2, 2], cropPadding: -1, flip: false } } }), 1), cls: R, param: 'job.batch.augment.cropPadding' },
     { name: 'job.augmentRng missing with augment', call: (c) => native.trainSync(c.h, c.job({ augmentRng: undefined, batch: { mode: 'full', augment: { shape: [1, 2, 2], cropPadding: 1, flip: true } } }), 1), cls: T, param: 'job.augmentRng' },
     { name: 'job.augmentRng all zero', call: (c) => native.trainSync(c.h, c.job({ augmentRng: new BigUint64Array(4), batch: { mode: 'full', augment: { shape: [1, 2, 2], cropPadding: 0, flip: true } } }), 1), cls: R, param: 'job.augmentRng' },
+    { name: 'job.batch.microBatch 0', call: (c) => native.trainSync(c.h, c.job({ batch: { mode: 'full', microBatch: 0 } }), 1), cls: R, param: 'job.batch.microBatch' },
+    { name: 'job.batch.microBatch a string', call: (c) => native.trainSync(c.h, c.job({ batch: { mode: 'full', microBatch: '8' } }), 1), cls: T, param: 'job.batch.microBatch' },
     { name: 'job.perm length n+1', call: (c) => native.trainSync(c.h, c.job({ perm: new Int32Array(17) }), 1), cls: R, param: 'job.perm' },
     {
       name: 'job.perm holds 10^9 mid-epoch (out-of-bounds gather)',
