@@ -14,14 +14,15 @@ namespace bigstep {
 // ================================== dense ======================================================
 
 // Element-wise passes are split over the workers only when large (a hand-off costs a few µs).
+// The loop bodies are plain functions of their pointer arguments: written inline in the
+// parallel_range lambdas, GCC reloaded the captured pointers after every store and left the
+// loops scalar once the range was actually split.
 constexpr size_t kElementGrain = (size_t)1 << 17;
 
-// Adds b[O] to each row of out[N,O] and optionally applies relu, in one pass.
-static void bias_act_rows(float* out, const float* b, int N, int O, bool relu) {
-  if (!b && !relu) return;
-  parallel_range((size_t)N, std::max<size_t>(1, kElementGrain / std::max(O, 1)), [=](size_t n0, size_t n1) {
-  for (size_t n = n0; n < n1; ++n) {
-    float* r = out + (size_t)n * O;
+// Adds b[O] to each row of out[rows, O] and optionally applies relu, in one pass.
+static void bias_act_block(float* out, const float* b, size_t rows, int O, bool relu) {
+  for (size_t n = 0; n < rows; ++n) {
+    float* r = out + n * (size_t)O;
     if (b && relu) {
       for (int o = 0; o < O; ++o) r[o] = std::max(r[o] + b[o], 0.0f);
     } else if (b) {
@@ -30,25 +31,37 @@ static void bias_act_rows(float* out, const float* b, int N, int O, bool relu) {
       for (int o = 0; o < O; ++o) r[o] = std::max(r[o], 0.0f);
     }
   }
+}
+
+static void bias_act_rows(float* out, const float* b, int N, int O, bool relu) {
+  if (!b && !relu) return;
+  parallel_range((size_t)N, std::max<size_t>(1, kElementGrain / std::max(O, 1)), [=](size_t n0, size_t n1) {
+    bias_act_block(out + n0 * (size_t)O, b, n1 - n0, O, relu);
   });
 }
 
+// out[c0, c1) = column sums of m[rows, cols] over that column range, in double, streaming the
+// rows once per block of up to 512 columns.
+static void column_sums_range(float* out, const float* m, size_t rows, int cols, int c0, int c1) {
+  double acc[512];
+  for (int b0 = c0; b0 < c1; b0 += 512) {
+    const int bn = std::min(512, c1 - b0);
+    std::fill(acc, acc + bn, 0.0);
+    for (size_t r = 0; r < rows; ++r) {
+      const float* row = m + r * (size_t)cols + b0;
+      for (int c = 0; c < bn; ++c) acc[c] += row[c];
+    }
+    for (int c = 0; c < bn; ++c) out[b0 + c] = (float)acc[c];
+  }
+}
+
 void column_sums(float* out, const float* m, size_t rows, int cols) {
-  // 64-column slices, each with a stack accumulator; large matrices spread the slices over the
-  // workers. Every column is summed in row order either way.
+  // Large matrices spread 64-column slices over the workers; every column is summed in row
+  // order either way.
   const size_t slices = ((size_t)cols + 63) / 64;
   const size_t grain = rows * (size_t)cols >= 2 * kElementGrain ? 1 : slices;
   parallel_range(slices, grain, [=](size_t s0, size_t s1) {
-    double acc[64];
-    for (size_t sl = s0; sl < s1; ++sl) {
-      const int c0 = (int)sl * 64, cn = std::min(64, cols - c0);
-      std::fill(acc, acc + cn, 0.0);
-      for (size_t r = 0; r < rows; ++r) {
-        const float* row = m + r * (size_t)cols + c0;
-        for (int c = 0; c < cn; ++c) acc[c] += row[c];
-      }
-      for (int c = 0; c < cn; ++c) out[c0 + c] = (float)acc[c];
-    }
+    column_sums_range(out, m, rows, cols, (int)s0 * 64, std::min(cols, (int)s1 * 64));
   });
 }
 
@@ -277,43 +290,55 @@ void global_avgpool_backward(float* din, const float* dout, int N, int C, int HW
 // ================================== activations ================================================
 
 // Element-wise: large arrays are split over the workers (identical results for any split).
+namespace {
+void relu_fwd_block(float* out, const float* in, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+}
+void relu_bwd_block(float* din, const float* dout, const float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+}
+void tanh_fwd_block(float* out, const float* in, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = std::tanh(in[i]);
+}
+void tanh_bwd_block(float* din, const float* dout, const float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) din[i] = dout[i] * (1.0f - out[i] * out[i]);
+}
+void gelu_fwd_block(float* out, const float* in, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const float x = in[i];
+    out[i] = 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f));
+  }
+}
+void gelu_bwd_block(float* din, const float* dout, const float* in, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const float x = in[i];
+    const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752440f));
+    const float pdf = std::exp(-0.5f * x * x) * 0.39894228040143267794f;
+    din[i] = dout[i] * (cdf + x * pdf);
+  }
+}
+}  // namespace
+
 void relu_forward(float* out, const float* in, size_t n) {
-  parallel_range(n, kElementGrain, [=](size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; ++i) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
-  });
+  parallel_range(n, kElementGrain, [=](size_t lo, size_t hi) { relu_fwd_block(out + lo, in + lo, hi - lo); });
 }
 void relu_backward(float* din, const float* dout, const float* out, size_t n) {
-  parallel_range(n, kElementGrain, [=](size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; ++i) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
-  });
+  parallel_range(n, kElementGrain,
+                 [=](size_t lo, size_t hi) { relu_bwd_block(din + lo, dout + lo, out + lo, hi - lo); });
 }
 void tanh_forward(float* out, const float* in, size_t n) {
-  parallel_range(n, kElementGrain / 8, [=](size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; ++i) out[i] = std::tanh(in[i]);
-  });
+  parallel_range(n, kElementGrain / 8, [=](size_t lo, size_t hi) { tanh_fwd_block(out + lo, in + lo, hi - lo); });
 }
 void tanh_backward(float* din, const float* dout, const float* out, size_t n) {
-  parallel_range(n, kElementGrain, [=](size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; ++i) din[i] = dout[i] * (1.0f - out[i] * out[i]);
-  });
+  parallel_range(n, kElementGrain,
+                 [=](size_t lo, size_t hi) { tanh_bwd_block(din + lo, dout + lo, out + lo, hi - lo); });
 }
 void gelu_forward(float* out, const float* in, size_t n) {
-  parallel_range(n, kElementGrain / 8, [=](size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; ++i) {
-      const float x = in[i];
-      out[i] = 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752440f));
-    }
-  });
+  parallel_range(n, kElementGrain / 8, [=](size_t lo, size_t hi) { gelu_fwd_block(out + lo, in + lo, hi - lo); });
 }
 void gelu_backward(float* din, const float* dout, const float* in, size_t n) {
-  parallel_range(n, kElementGrain / 8, [=](size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; ++i) {
-      const float x = in[i];
-      const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752440f));
-      const float pdf = std::exp(-0.5f * x * x) * 0.39894228040143267794f;
-      din[i] = dout[i] * (cdf + x * pdf);
-    }
-  });
+  parallel_range(n, kElementGrain / 8,
+                 [=](size_t lo, size_t hi) { gelu_bwd_block(din + lo, dout + lo, in + lo, hi - lo); });
 }
 
 // ================================== losses =====================================================

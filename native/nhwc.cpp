@@ -640,9 +640,8 @@ void per_images(int N, size_t floats_per_image, F&& f) {
 }
 }  // namespace
 
-void nchw_to_nhwc(float* dst, const float* src, int N, int C, int HW) {
+static void nchw_to_nhwc_images(float* dst, const float* src, int N, int C, int HW, int n0, int n1) {
   constexpr int B = 16;
-  per_images(N, (size_t)C * HW, [=](int n0, int n1) {
   for (int n = n0; n < n1; ++n) {
     const float* s = src + (size_t)n * C * HW;
     float* d = dst + (size_t)n * C * HW;
@@ -653,12 +652,14 @@ void nchw_to_nhwc(float* dst, const float* src, int N, int C, int HW) {
           for (int c = c0; c < ce; ++c) d[(size_t)p * C + c] = s[(size_t)c * HW + p];
       }
   }
-  });
 }
 
-void nhwc_to_nchw(float* dst, const float* src, int N, int C, int HW) {
+void nchw_to_nhwc(float* dst, const float* src, int N, int C, int HW) {
+  per_images(N, (size_t)C * HW, [=](int n0, int n1) { nchw_to_nhwc_images(dst, src, N, C, HW, n0, n1); });
+}
+
+static void nhwc_to_nchw_images(float* dst, const float* src, int N, int C, int HW, int n0, int n1) {
   constexpr int B = 16;
-  per_images(N, (size_t)C * HW, [=](int n0, int n1) {
   for (int n = n0; n < n1; ++n) {
     const float* s = src + (size_t)n * C * HW;
     float* d = dst + (size_t)n * C * HW;
@@ -669,7 +670,10 @@ void nhwc_to_nchw(float* dst, const float* src, int N, int C, int HW) {
           for (int p = p0; p < pe; ++p) d[(size_t)c * HW + p] = s[(size_t)p * C + c];
       }
   }
-  });
+}
+
+void nhwc_to_nchw(float* dst, const float* src, int N, int C, int HW) {
+  per_images(N, (size_t)C * HW, [=](int n0, int n1) { nhwc_to_nchw_images(dst, src, N, C, HW, n0, n1); });
 }
 
 // ---- pooling ----------------------------------------------------------------------------------------
@@ -677,9 +681,9 @@ void nhwc_to_nchw(float* dst, const float* src, int N, int C, int HW) {
 // m = w0, then m = v if (v > m || v != v) over the window in (kh, kw) order; backward routes
 // dout to the first strict maximum.
 
-void maxpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S) {
+static void maxpool_nhwc_forward_images(float* out, const float* in, int N, int C, int H, int W, int K,
+                                        int S, int n0, int n1) {
   const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
-  per_images(N, (size_t)H * W * C, [=](int n0, int n1) {
   for (int n = n0; n < n1; ++n)
     for (int oh = 0; oh < OH; ++oh)
       for (int ow = 0; ow < OW; ++ow) {
@@ -702,7 +706,11 @@ void maxpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int 
               if (v[c] > y[c] || v[c] != v[c]) y[c] = v[c];
           }
       }
-  });
+}
+
+void maxpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S) {
+  per_images(N, (size_t)H * W * C,
+             [=](int n0, int n1) { maxpool_nhwc_forward_images(out, in, N, C, H, W, K, S, n0, n1); });
 }
 
 namespace {
@@ -752,13 +760,12 @@ inline void maxpool_window_backward(float* d0, const float* x0, const float* g, 
 }
 }  // namespace
 
-void maxpool_nhwc_backward(float* din, const float* dout, const float* in, int N, int C, int H,
-                           int W, int K, int S) {
+static void maxpool_nhwc_backward_images(float* din, const float* dout, const float* in, int N, int C,
+                                         int H, int W, int K, int S, int n0, int n1) {
   const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
   // Windows that tile the input (S == K) are written directly; only the rows / columns past the
   // last window are cleared. Overlapping or gapped windows accumulate into a cleared din.
   const bool tiles = S == K;
-  per_images(N, (size_t)H * W * C, [=](int n0, int n1) {
   if (!tiles) std::memset(din + (size_t)n0 * H * W * C, 0, sizeof(float) * (size_t)(n1 - n0) * H * W * C);
   for (int n = n0; n < n1; ++n) {
     for (int oh = 0; oh < OH; ++oh) {
@@ -776,6 +783,12 @@ void maxpool_nhwc_backward(float* din, const float* dout, const float* in, int N
     if (tiles && OH * K < H)
       std::memset(din + ((size_t)n * H + (size_t)OH * K) * W * C, 0, sizeof(float) * (size_t)(H - OH * K) * W * C);
   }
+}
+
+void maxpool_nhwc_backward(float* din, const float* dout, const float* in, int N, int C, int H,
+                           int W, int K, int S) {
+  per_images(N, (size_t)H * W * C, [=](int n0, int n1) {
+    maxpool_nhwc_backward_images(din, dout, in, N, C, H, W, K, S, n0, n1);
   });
 }
 
