@@ -79,6 +79,11 @@ export interface EscapeConfig {
   interpolationPoints: number;
   /** Arms trained at once (each an async native call; 1 BLAS thread each). */
   concurrency: number;
+  /**
+   * Examples per forward/backward pass in full-batch steps (null: all at once). The gradient is
+   * the same mean up to rounding (Trainer option batch.microBatch); it bounds activation memory.
+   */
+  microBatch: number | null;
 }
 
 /** A test/λ measurement of one arm at one step. */
@@ -193,6 +198,7 @@ export const escapePresets: Record<Scale, EscapeConfig> = {
     probe: { steps: 30, halvings: 3 },
     interpolationPoints: 11,
     concurrency: 2,
+    microBatch: null,
   },
   /** ~1–2 minutes on two cores: Fashion-MNIST 100/class (1000 train, full 10k test), MLP 784-128-10. */
   quick: {
@@ -213,6 +219,7 @@ export const escapePresets: Record<Scale, EscapeConfig> = {
     probe: { steps: 50, halvings: 3 },
     interpolationPoints: 21,
     concurrency: 2,
+    microBatch: null,
   },
   /**
    * For a cluster: CIFAR-10, ResNet-18 without batch norm. Not run on two cores. Full-batch GD
@@ -237,6 +244,7 @@ export const escapePresets: Record<Scale, EscapeConfig> = {
     probe: { steps: 100, halvings: 3 },
     interpolationPoints: 21,
     concurrency: 1,
+    microBatch: 250,
   },
 };
 
@@ -273,6 +281,7 @@ export function validateEscapeConfig(config: unknown): asserts config is EscapeC
   posInt(c.interpolationPoints, 'config.interpolationPoints', 10000);
   if ((c.interpolationPoints as number) < 2) fail(RangeError, 'config.interpolationPoints', 'must be >= 2');
   posInt(c.concurrency, 'config.concurrency', 64);
+  if (c.microBatch !== null) posInt(c.microBatch, 'config.microBatch');
 }
 
 // ---- lockstep runner ------------------------------------------------------------------------------
@@ -296,7 +305,7 @@ interface Env {
 
 function newArm(env: Env, id: string, eta: number, model: Model, start: Float32Array): LiveArm {
   model.params.set(start);
-  const trainer = new Trainer(model, { data: env.train, optimizer: sgd({ lr: eta }), batch: { mode: 'full' }, seed: env.config.seed });
+  const trainer = new Trainer(model, { data: env.train, optimizer: sgd({ lr: eta }), batch: { mode: 'full', ...(env.config.microBatch ? { microBatch: env.config.microBatch } : {}) }, seed: env.config.seed });
   return {
     arm: {
       id,
@@ -437,7 +446,7 @@ async function probeRuns(env: Env, spec: Model, eta: number, starts: Array<['the
       const m = spec.clone();
       m.params.set(start);
       try {
-        const t = new Trainer(m, { data: env.train, optimizer: sgd({ lr: eta }), batch: { mode: 'full' }, seed: env.config.seed });
+        const t = new Trainer(m, { data: env.train, optimizer: sgd({ lr: eta }), batch: { mode: 'full', ...(env.config.microBatch ? { microBatch: env.config.microBatch } : {}) }, seed: env.config.seed });
         const r = await t.run({ steps: env.config.probe.steps, chunkSize: env.config.probe.steps, signal: env.ctx.signal });
         let maxLoss = -Infinity;
         for (const l of r.loss) maxLoss = Math.max(maxLoss, l);
