@@ -13,10 +13,10 @@ import { isTempName } from '../../src/run/schema.js';
 import { Rng } from '../../src/util/random.js';
 
 export interface KillReport {
-  /** Lives killed with SIGKILL before their run was complete. */
+  /** Lives killed with SIGKILL before their run was complete (in the attempt that finished). */
   kills: number;
-  /** Lives killed after they had written a complete summary.json (the next life is a no-op). */
-  killsAfterFinish: number;
+  /** Attempts started over from an empty run directory because the run completed before all its kills landed. */
+  retries: number;
   /** Lives started (kills + the one that finished). */
   starts: number;
   /** Checkpoint files that failed verification after a kill, and corrupt files a restarted child reported. */
@@ -55,8 +55,8 @@ const CORRUPT_WARNING = /checkpoint .*(computing the unit again|starting the uni
 /**
  * Runs `node args…` (env: {@link CHILD_ENV} plus `env`) until it exits 0, killing it `kills` times:
  * each kill comes a uniformly random [0, maxDelayMs) after the child wrote a checkpoint file that
- * was not in `checkpointDir` when it started. A life that finishes before its kill lands ends the
- * loop (`kills` then counts fewer than asked). Throws if a life fails otherwise.
+ * was not in `checkpointDir` when it started. If the run completes before all kills landed, the
+ * attempt starts over in an empty run directory (at most 5 times). Throws if a life fails otherwise.
  */
 export async function runWithKills(
   args: string[],
@@ -65,7 +65,7 @@ export async function runWithKills(
 ): Promise<KillReport> {
   const t0 = Date.now();
   const rng = Rng.fromSeed(options.seed, 9);
-  const report: KillReport = { kills: 0, killsAfterFinish: 0, starts: 0, corrupt: [], filesChecked: 0, killsWithPartial: 0, lastKillLeftPartial: false, stdout: '', seconds: 0 };
+  const report: KillReport = { kills: 0, retries: 0, starts: 0, corrupt: [], filesChecked: 0, killsWithPartial: 0, lastKillLeftPartial: false, stdout: '', seconds: 0 };
   for (;;) {
     const killThis = report.kills < options.kills;
     const delay = rng.uniform() * options.maxDelayMs;
@@ -98,8 +98,14 @@ export async function runWithKills(
     });
     report.starts++;
     for (const m of life.stderr.matchAll(CORRUPT_WARNING)) report.corrupt.push(`life ${report.starts}: ${m[0]}`);
-    if (life.signal === 'SIGKILL' && killThis && runComplete(path.dirname(checkpointDir))) {
-      report.killsAfterFinish++; // the kill landed between the final summary.json and exit
+    // The run completed before all its kills landed (a life finished within its kill delay, or the
+    // kill came after the final summary.json): start the whole attempt over in an empty directory.
+    const runDir = path.dirname(checkpointDir);
+    if (killThis && (life.code === 0 || (life.signal === 'SIGKILL' && runComplete(runDir)))) {
+      if (++report.retries > 5) throw new Error(`the run completed before ${options.kills} kills landed in 5 attempts; make it longer`);
+      fs.rmSync(runDir, { recursive: true, force: true });
+      report.kills = 0;
+      report.killsWithPartial = 0;
       continue;
     }
     if (life.signal === 'SIGKILL' && killThis) {
