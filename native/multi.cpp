@@ -72,43 +72,8 @@ void MultiTrainer::validate(const DataRef& data, const BatchPlan& batch,
 int64_t MultiTrainer::next_batch(const DataRef& data, const BatchPlan& batch, MultiState& st,
                                  const float** x, Target* y) {
   const Layout& L = layout();
-  const size_t in = L.input_size, out = L.output_size;
-  double* c = st.counters;
-  Rng rng{st.data_rng};
-  switch (batch.mode) {
-    case BatchMode::Full:
-      *x = data.x;
-      *y = data.y;
-      c[kEpoch] += 1;
-      return data.n;
-    case BatchMode::Replacement: {
-      lbuf_.resize((size_t)batch.batch);
-      idx_.resize((size_t)batch.batch);
-      for (int64_t i = 0; i < batch.batch; ++i) idx_[(size_t)i] = (int32_t)rng.below((uint64_t)data.n);
-      gather_batch(data, in, out, idx_.data(), batch.batch, "batch index", 0, xbuf_, lbuf_, tbuf_, x, y);
-      return batch.batch;
-    }
-    case BatchMode::Sequential:
-    case BatchMode::Shuffle: {
-      int64_t cursor = (int64_t)c[kCursor];
-      int64_t remaining = data.n - cursor;
-      if (remaining <= 0 || (batch.drop_last && remaining < batch.batch)) {
-        cursor = 0;
-        c[kEpoch] += 1;
-        remaining = data.n;
-      }
-      if (cursor == 0) {
-        for (int64_t i = 0; i < data.n; ++i) st.perm[i] = (int32_t)i;
-        if (batch.mode == BatchMode::Shuffle)
-          for (int64_t i = data.n - 1; i > 0; --i) std::swap(st.perm[i], st.perm[rng.below((uint64_t)i + 1)]);
-      }
-      const int64_t b = std::min<int64_t>(batch.batch, remaining);
-      gather_batch(data, in, out, st.perm + cursor, b, "perm", cursor, xbuf_, lbuf_, tbuf_, x, y);
-      c[kCursor] = (double)(cursor + b);
-      return b;
-    }
-  }
-  return 0;
+  return draw_batch(data, batch, st.counters, st.perm, Rng{st.data_rng}, L.input_size, L.output_size, idx_, x, y,
+                    xbuf_, lbuf_, tbuf_);
 }
 
 MultiResult MultiTrainer::run(const DataRef& data, const BatchPlan& batch,

@@ -50,6 +50,13 @@ void gather_batch(const DataRef& data, size_t in, size_t out, const int32_t* idx
                   const char* source, int64_t source_offset, std::vector<float>& xbuf,
                   std::vector<int32_t>& lbuf, std::vector<float>& tbuf, const float** x, Target* y);
 
+// The next batch of `batch` (epoch order in perm [n], counters [step, cursor, epoch] advanced),
+// drawn from rng; gathered into the scratch buffers except in Full mode (*x = data.x). The one
+// batch stream of Trainer and MultiTrainer.
+int64_t draw_batch(const DataRef& data, const BatchPlan& batch, double* counters, int32_t* perm, Rng rng,
+                   size_t in, size_t out, std::vector<int32_t>& idx, const float** x, Target* y,
+                   std::vector<float>& xbuf, std::vector<int32_t>& lbuf, std::vector<float>& tbuf);
+
 struct MultiState {
   float* params = nullptr;       // [K, P]
   float* grads = nullptr;        // [K, P]

@@ -179,10 +179,10 @@ void validate_training(const Model& model, const DataRef& data, const BatchPlan&
       throw_range("optimizer.stateCount", "is too small for the momentum buffer");
 }
 
-int64_t Trainer::next_batch(const DataRef& data, const BatchPlan& batch, TrainState& st, Rng rng,
-                            const float** x, Target* y, std::vector<float>& xbuf,
-                            std::vector<int32_t>& lbuf, std::vector<float>& tbuf) {
-  double* c = st.counters;
+// Shared with MultiTrainer (declared in multi.h) so batched runs see the same batch stream.
+int64_t draw_batch(const DataRef& data, const BatchPlan& batch, double* c, int32_t* perm, Rng rng, size_t in,
+                   size_t out, std::vector<int32_t>& idx, const float** x, Target* y, std::vector<float>& xbuf,
+                   std::vector<int32_t>& lbuf, std::vector<float>& tbuf) {
   switch (batch.mode) {
     case BatchMode::Full:
       *x = data.x;
@@ -191,10 +191,9 @@ int64_t Trainer::next_batch(const DataRef& data, const BatchPlan& batch, TrainSt
       return data.n;
     case BatchMode::Replacement: {
       lbuf.resize((size_t)batch.batch);
-      std::vector<int32_t>& idx = index_scratch_;
       idx.resize((size_t)batch.batch);
       for (int64_t i = 0; i < batch.batch; ++i) idx[(size_t)i] = (int32_t)rng.below((uint64_t)data.n);
-      gather_batch(data, in_size_, out_size_, idx.data(), batch.batch, "batch index", 0, xbuf, lbuf, tbuf, x, y);
+      gather_batch(data, in, out, idx.data(), batch.batch, "batch index", 0, xbuf, lbuf, tbuf, x, y);
       return batch.batch;
     }
     case BatchMode::Sequential:
@@ -208,18 +207,25 @@ int64_t Trainer::next_batch(const DataRef& data, const BatchPlan& batch, TrainSt
       }
       if (cursor == 0) {
         // Start of an epoch: identity order, then Fisher-Yates for Shuffle.
-        for (int64_t i = 0; i < data.n; ++i) st.perm[i] = (int32_t)i;
+        for (int64_t i = 0; i < data.n; ++i) perm[i] = (int32_t)i;
         if (batch.mode == BatchMode::Shuffle)
           for (int64_t i = data.n - 1; i > 0; --i)
-            std::swap(st.perm[i], st.perm[rng.below((uint64_t)i + 1)]);
+            std::swap(perm[i], perm[rng.below((uint64_t)i + 1)]);
       }
       const int64_t b = std::min<int64_t>(batch.batch, remaining);
-      gather_batch(data, in_size_, out_size_, st.perm + cursor, b, "perm", cursor, xbuf, lbuf, tbuf, x, y);
+      gather_batch(data, in, out, perm + cursor, b, "perm", cursor, xbuf, lbuf, tbuf, x, y);
       c[kCursor] = (double)(cursor + b);
       return b;
     }
   }
   return 0;
+}
+
+int64_t Trainer::next_batch(const DataRef& data, const BatchPlan& batch, TrainState& st, Rng rng,
+                            const float** x, Target* y, std::vector<float>& xbuf,
+                            std::vector<int32_t>& lbuf, std::vector<float>& tbuf) {
+  return draw_batch(data, batch, st.counters, st.perm, rng, in_size_, out_size_, index_scratch_, x, y, xbuf, lbuf,
+                    tbuf);
 }
 
 // Independent batch for the amplified estimator: same size, drawn the same way as the first
