@@ -54,6 +54,7 @@ export {
   type MultiRunOptions,
   type MultiRunResult,
   type MultiModelResult,
+  type MultiTrainerState,
 } from './train/multi-trainer.js';
 export {
   saveCheckpoint,
@@ -65,6 +66,14 @@ export {
   CHECKPOINT_MAGIC,
   CHECKPOINT_VERSION,
   type CheckpointHeader,
+  saveMultiCheckpoint,
+  loadMultiCheckpoint,
+  readMultiCheckpoint,
+  readAnyCheckpoint,
+  encodeMultiCheckpoint,
+  decodeMultiCheckpoint,
+  MULTI_CHECKPOINT_VERSION,
+  type MultiCheckpointHeader,
 } from './train/checkpoint.js';
 
 // ---- Measurement: curvature and trajectories -----------------------------------------------------

@@ -18,6 +18,12 @@
  *
  * The checksum covers everything before it, so a flipped byte anywhere, a truncation or trailing
  * garbage is detected before any state is touched.
+ *
+ * The same container holds the state of a {@link MultiTrainer} (K models sharing one batch stream):
+ * format version 3 ({@link MULTI_CHECKPOINT_VERSION}), whose header has `kind: "multi"`, the model
+ * count and its own section set ({@link MultiCheckpointHeader}). Trainer checkpoints are still
+ * written as version 2 (no `kind`), so files of earlier builds load unchanged; each reader names
+ * the other kind when it is given one.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -25,12 +31,15 @@ import { endianness } from 'node:os';
 import * as path from 'node:path';
 
 import { writeFileAtomicSync } from '../util/atomic.js';
+import type { MultiTrainer, MultiTrainerState } from './multi-trainer.js';
 import type { Trainer, TrainerState } from './trainer.js';
 
 /** The 8 magic bytes that open every checkpoint. */
 export const CHECKPOINT_MAGIC = 'BSTPCKPT';
-/** The format version written (and the only one read) by this build. */
+/** The format version of {@link Trainer} checkpoints written (and read) by this build. */
 export const CHECKPOINT_VERSION = 2;
+/** The format version of {@link MultiTrainer} checkpoints (header `kind: "multi"`), written and read by this build. */
+export const MULTI_CHECKPOINT_VERSION = 3;
 
 const PREFIX_BYTES = 24;
 const DIGEST_BYTES = 32;
@@ -48,6 +57,18 @@ const SECTION_TYPES: Record<(typeof SECTION_ORDER)[number], SectionType> = {
   perm: 'i32',
   counters: 'f64',
 };
+const MULTI_SECTION_ORDER = ['params', 'grads', 'modelState', 'optState', 'noiseRng', 'dataRng', 'perm', 'counters', 'divergedAt'] as const;
+const MULTI_SECTION_TYPES: Record<(typeof MULTI_SECTION_ORDER)[number], SectionType> = {
+  params: 'f32',
+  grads: 'f32',
+  modelState: 'f32',
+  optState: 'f32',
+  noiseRng: 'u64',
+  dataRng: 'u64',
+  perm: 'i32',
+  counters: 'f64',
+  divergedAt: 'f64',
+};
 const TYPE_BYTES: Record<SectionType, number> = { f32: 4, f64: 8, i32: 4, u64: 8 };
 
 /** The JSON header of a checkpoint file. */
@@ -64,6 +85,32 @@ export interface CheckpointHeader {
   /** Training examples (length of the epoch order). */
   n: number;
   /** Payload sections, in order: name, element type (float32, float64, int32, uint64), element count. */
+  sections: Array<{ name: string; type: 'f32' | 'f64' | 'i32' | 'u64'; length: number }>;
+}
+
+/** The JSON header of a {@link MultiTrainer} checkpoint file (format version 3). */
+export interface MultiCheckpointHeader {
+  format: 'bigstep-checkpoint';
+  /** Always "multi": the file holds a MultiTrainer's state. */
+  kind: 'multi';
+  /** Hash of the run configuration the checkpoint belongs to (checked on load). */
+  configHash: string;
+  /** Shared steps taken when the checkpoint was written. */
+  step: number;
+  epoch: number;
+  /** Number of models K. */
+  count: number;
+  /** Parameters per model. */
+  paramCount: number;
+  /** Batch-norm state values per model. */
+  stateCount: number;
+  /** Optimizer state values per model (the stride of the optState section). */
+  optStride: number;
+  /** Training examples (length of the epoch order). */
+  n: number;
+  /** Per model: the step it diverged at, or null (the divergedAt section holds the same, −1 for null). */
+  divergedAt: Array<number | null>;
+  /** Payload sections, in order: name, element type, element count. */
   sections: Array<{ name: string; type: 'f32' | 'f64' | 'i32' | 'u64'; length: number }>;
 }
 
@@ -86,10 +133,11 @@ function checkLittleEndian(): void {
   if (endianness() !== 'LE') throw new Error('bigstep checkpoints are little-endian; this platform is big-endian');
 }
 
-function checkArgs(file: unknown, trainer: unknown, meta: unknown): string {
+function checkArgs(file: unknown, trainer: unknown, meta: unknown, what = 'Trainer'): string {
   if (typeof file !== 'string' || file.length === 0) throw new TypeError('path must be a non-empty string');
-  if (!trainer || typeof trainer !== 'object' || typeof (trainer as Trainer).exportState !== 'function') {
-    throw new TypeError('trainer must be a Trainer');
+  const multi = typeof (trainer as { paramsOf?: unknown } | null)?.paramsOf === 'function';
+  if (!trainer || typeof trainer !== 'object' || typeof (trainer as Trainer).exportState !== 'function' || multi !== (what === 'MultiTrainer')) {
+    throw new TypeError(`trainer must be a ${what}`);
   }
   if (!meta || typeof meta !== 'object') throw new TypeError('meta must be an object { configHash }');
   const hash = (meta as { configHash?: unknown }).configHash;
@@ -115,12 +163,16 @@ export function encodeCheckpoint(state: TrainerState, configHash: string): Buffe
     n: state.perm.length,
     sections: SECTION_ORDER.map((name) => ({ name, type: SECTION_TYPES[name], length: state[name].length })),
   };
+  return container(CHECKPOINT_VERSION, header, SECTION_ORDER.map((name) => bytesOf(state[name])));
+}
+
+/** Prefix, header JSON, payload and SHA-256: the bytes of a checkpoint file. */
+function container(version: number, header: object, payload: Buffer[]): Buffer {
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
-  const payload = SECTION_ORDER.map((name) => bytesOf(state[name]));
   const payloadLength = payload.reduce((s, b) => s + b.byteLength, 0);
   const prefix = Buffer.alloc(PREFIX_BYTES);
   prefix.write(CHECKPOINT_MAGIC, 0, 'latin1');
-  prefix.writeUInt32LE(CHECKPOINT_VERSION, 8);
+  prefix.writeUInt32LE(version, 8);
   prefix.writeUInt32LE(headerBytes.byteLength, 12);
   prefix.writeBigUInt64LE(BigInt(payloadLength), 16);
   const body = Buffer.concat([prefix, headerBytes, ...payload]);
@@ -128,11 +180,32 @@ export function encodeCheckpoint(state: TrainerState, configHash: string): Buffe
   return Buffer.concat([body, digest]);
 }
 
-/**
- * Parses and verifies checkpoint bytes (magic, version, declared lengths, SHA-256, header and
- * section lengths) without touching any trainer. Throws {@link CheckpointError} naming `file`.
- */
-export function decodeCheckpoint(bytes: Uint8Array, file: string): { header: CheckpointHeader; state: TrainerState } {
+/** Serialises a multi-trainer state to checkpoint bytes (format version 3; the same state gives the same bytes). */
+export function encodeMultiCheckpoint(state: MultiTrainerState, configHash: string): Buffer {
+  checkLittleEndian();
+  const count = state.divergedAt.length;
+  if (count < 1) throw new RangeError('state.divergedAt must have one entry per model (got 0)');
+  const header: MultiCheckpointHeader = {
+    format: 'bigstep-checkpoint',
+    kind: 'multi',
+    configHash,
+    step: state.counters[0],
+    epoch: state.counters[2],
+    count,
+    paramCount: state.params.length / count,
+    stateCount: state.modelState.length / count,
+    optStride: state.optState.length / count,
+    n: state.perm.length,
+    divergedAt: Array.from(state.divergedAt, (d) => (d < 0 ? null : d)),
+    sections: MULTI_SECTION_ORDER.map((name) => ({ name, type: MULTI_SECTION_TYPES[name], length: state[name].length })),
+  };
+  return container(MULTI_CHECKPOINT_VERSION, header, MULTI_SECTION_ORDER.map((name) => bytesOf(state[name])));
+}
+
+type Section = Float32Array | Float64Array | Int32Array | BigUint64Array;
+
+/** Verifies the container (magic, known version, declared lengths, SHA-256) and parses its header. */
+function openContainer(bytes: Uint8Array, file: string): { version: number; header: Record<string, unknown>; buf: Buffer; payloadStart: number; bodyEnd: number } {
   checkLittleEndian();
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = Buffer.from(CHECKPOINT_MAGIC, 'latin1');
@@ -149,8 +222,11 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): { header: Che
     throw new CheckpointError(file, `is truncated (${buf.byteLength} bytes, shorter than the ${PREFIX_BYTES}-byte prefix)`);
   }
   const version = buf.readUInt32LE(8);
-  if (version !== CHECKPOINT_VERSION) {
-    throw new CheckpointError(file, `has unsupported format version ${version} (this bigstep reads version ${CHECKPOINT_VERSION}; the file may be corrupt)`);
+  if (version !== CHECKPOINT_VERSION && version !== MULTI_CHECKPOINT_VERSION) {
+    throw new CheckpointError(
+      file,
+      `has unsupported format version ${version} (this bigstep reads versions ${CHECKPOINT_VERSION} and ${MULTI_CHECKPOINT_VERSION}; the file may be corrupt)`,
+    );
   }
   const headerLength = buf.readUInt32LE(12);
   const payloadLength = Number(buf.readBigUInt64LE(16));
@@ -168,29 +244,42 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): { header: Che
   if (!digest.equals(buf.subarray(bodyEnd))) {
     throw new CheckpointError(file, 'is corrupt: SHA-256 checksum mismatch');
   }
-  let header: CheckpointHeader;
+  let header: Record<string, unknown>;
   try {
-    header = JSON.parse(buf.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength).toString('utf8')) as CheckpointHeader;
+    header = JSON.parse(buf.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength).toString('utf8')) as Record<string, unknown>;
   } catch (err) {
     throw new CheckpointError(file, 'has an unreadable header (invalid JSON despite a valid checksum)', { cause: err });
   }
   if (header?.format !== 'bigstep-checkpoint' || !Array.isArray(header.sections)) {
     throw new CheckpointError(file, 'has an invalid header (format is not "bigstep-checkpoint")');
   }
-  const parts: Record<string, Float32Array | Float64Array | Int32Array | BigUint64Array> = {};
-  let offset = PREFIX_BYTES + headerLength;
-  for (let i = 0; i < SECTION_ORDER.length; i++) {
-    const name = SECTION_ORDER[i];
-    const sec = header.sections[i];
-    const type = SECTION_TYPES[name];
-    if (!sec || sec.name !== name || sec.type !== type || !Number.isInteger(sec.length) || sec.length < 0) {
+  if (version === MULTI_CHECKPOINT_VERSION && header.kind !== 'multi') {
+    throw new CheckpointError(file, `has an invalid header: format version ${version} must have kind "multi" (got ${JSON.stringify(header.kind)})`);
+  }
+  return { version, header, buf, payloadStart: PREFIX_BYTES + headerLength, bodyEnd };
+}
+
+/** The payload sections in `order`, each copied into a fresh, aligned typed array. */
+function readSections<N extends string>(
+  c: ReturnType<typeof openContainer>,
+  file: string,
+  order: readonly N[],
+  types: Record<N, SectionType>,
+): Record<N, Section> {
+  const sections = c.header.sections as Array<{ name?: unknown; type?: unknown; length?: unknown } | undefined>;
+  const parts = {} as Record<N, Section>;
+  let offset = c.payloadStart;
+  for (let i = 0; i < order.length; i++) {
+    const name = order[i];
+    const sec = sections[i];
+    const type = types[name];
+    if (!sec || sec.name !== name || sec.type !== type || !Number.isInteger(sec.length) || (sec.length as number) < 0) {
       throw new CheckpointError(file, `has an invalid header: section ${i} must be ${name} (${type})`);
     }
-    const nbytes = sec.length * TYPE_BYTES[type];
-    if (offset + nbytes > bodyEnd) throw new CheckpointError(file, `has an invalid header: section ${name} runs past the payload`);
-    // Copy into a fresh, aligned buffer.
+    const nbytes = (sec.length as number) * TYPE_BYTES[type];
+    if (offset + nbytes > c.bodyEnd) throw new CheckpointError(file, `has an invalid header: section ${name} runs past the payload`);
     const copy = new Uint8Array(nbytes);
-    copy.set(buf.subarray(offset, offset + nbytes));
+    copy.set(c.buf.subarray(offset, offset + nbytes));
     offset += nbytes;
     parts[name] =
       type === 'f32' ? new Float32Array(copy.buffer)
@@ -198,8 +287,53 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): { header: Che
           : type === 'i32' ? new Int32Array(copy.buffer)
             : new BigUint64Array(copy.buffer);
   }
-  if (offset !== bodyEnd) throw new CheckpointError(file, 'has an invalid header: sections do not fill the payload');
-  return { header, state: parts as unknown as TrainerState };
+  if (offset !== c.bodyEnd) throw new CheckpointError(file, 'has an invalid header: sections do not fill the payload');
+  return parts;
+}
+
+/**
+ * Parses and verifies checkpoint bytes (magic, version, declared lengths, SHA-256, header and
+ * section lengths) without touching any trainer. Throws {@link CheckpointError} naming `file`
+ * (also for a {@link MultiTrainer} checkpoint: use {@link decodeMultiCheckpoint} for those).
+ */
+export function decodeCheckpoint(bytes: Uint8Array, file: string): { header: CheckpointHeader; state: TrainerState } {
+  const c = openContainer(bytes, file);
+  if (c.version !== CHECKPOINT_VERSION) {
+    throw new CheckpointError(file, `is a MultiTrainer checkpoint (format version ${c.version}, kind "multi"), not a Trainer checkpoint; read it with readMultiCheckpoint / loadMultiCheckpoint`);
+  }
+  const parts = readSections(c, file, SECTION_ORDER, SECTION_TYPES);
+  return { header: c.header as unknown as CheckpointHeader, state: parts as unknown as TrainerState };
+}
+
+/**
+ * Parses and verifies the bytes of a {@link MultiTrainer} checkpoint (format version 3) without
+ * touching any trainer: container checks as {@link decodeCheckpoint}, then the multi header
+ * (model count, sizes) and its sections. Throws {@link CheckpointError} naming `file`.
+ */
+export function decodeMultiCheckpoint(bytes: Uint8Array, file: string): { header: MultiCheckpointHeader; state: MultiTrainerState } {
+  const c = openContainer(bytes, file);
+  if (c.version !== MULTI_CHECKPOINT_VERSION) {
+    throw new CheckpointError(file, `is a Trainer checkpoint (format version ${c.version}), not a MultiTrainer checkpoint; read it with readCheckpoint / loadCheckpoint`);
+  }
+  const header = c.header as unknown as MultiCheckpointHeader;
+  const parts = readSections(c, file, MULTI_SECTION_ORDER, MULTI_SECTION_TYPES) as unknown as MultiTrainerState;
+  const K = header.count;
+  if (!Number.isInteger(K) || K < 1) throw new CheckpointError(file, `has an invalid header: count must be a positive integer (got ${JSON.stringify(K)})`);
+  const checks: Array<[string, number, number]> = [
+    ['params', parts.params.length, K * header.paramCount],
+    ['grads', parts.grads.length, K * header.paramCount],
+    ['modelState', parts.modelState.length, K * header.stateCount],
+    ['optState', parts.optState.length, K * header.optStride],
+    ['noiseRng', parts.noiseRng.length, 4 * K],
+    ['dataRng', parts.dataRng.length, 4],
+    ['perm', parts.perm.length, header.n],
+    ['counters', parts.counters.length, 3],
+    ['divergedAt', parts.divergedAt.length, K],
+  ];
+  for (const [name, got, want] of checks) {
+    if (got !== want) throw new CheckpointError(file, `has an invalid header: section ${name} holds ${got} values, the header implies ${want}`);
+  }
+  return { header, state: parts };
 }
 
 /**
@@ -207,15 +341,40 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string): { header: Che
  * Throws {@link CheckpointError} naming the file.
  */
 export function readCheckpoint(file: string): { header: CheckpointHeader; state: TrainerState } {
+  return decodeCheckpoint(readBytes(file), file);
+}
+
+function readBytes(file: string): Buffer {
   if (typeof file !== 'string' || file.length === 0) throw new TypeError('path must be a non-empty string');
-  let bytes: Buffer;
   try {
-    bytes = fs.readFileSync(file);
+    return fs.readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new CheckpointError(file, code === 'ENOENT' ? 'does not exist' : `cannot be read (${(err as Error).message})`, { cause: err });
   }
-  return decodeCheckpoint(bytes, file);
+}
+
+/**
+ * Reads and verifies a {@link MultiTrainer} checkpoint file without a trainer. Throws
+ * {@link CheckpointError} naming the file.
+ */
+export function readMultiCheckpoint(file: string): { header: MultiCheckpointHeader; state: MultiTrainerState } {
+  return decodeMultiCheckpoint(readBytes(file), file);
+}
+
+/**
+ * Reads and verifies a checkpoint file of either kind: a {@link Trainer} checkpoint
+ * (`kind: "trainer"`) or a {@link MultiTrainer} one (`kind: "multi"`). Throws
+ * {@link CheckpointError} naming the file.
+ */
+export function readAnyCheckpoint(
+  file: string,
+): { kind: 'trainer'; header: CheckpointHeader; state: TrainerState } | { kind: 'multi'; header: MultiCheckpointHeader; state: MultiTrainerState } {
+  const bytes = readBytes(file);
+  if (bytes.byteLength >= PREFIX_BYTES && bytes.subarray(0, 8).toString('latin1') === CHECKPOINT_MAGIC && bytes.readUInt32LE(8) === MULTI_CHECKPOINT_VERSION) {
+    return { kind: 'multi', ...decodeMultiCheckpoint(bytes, file) };
+  }
+  return { kind: 'trainer', ...decodeCheckpoint(bytes, file) };
 }
 
 /** Removes temporary files of interrupted writes of `file` (`.<base>.tmp-<pid>-<hex>` of dead processes). */
@@ -294,6 +453,57 @@ export function loadCheckpoint(path: string, trainer: Trainer, meta: { configHas
   }
   try {
     trainer.importState(state);
+  } catch (err) {
+    throw new CheckpointError(path, `cannot be restored: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Writes the complete state of a {@link MultiTrainer} (every model and the shared batch stream) to
+ * `path` atomically, as {@link saveCheckpoint} does for a Trainer (format version 3, kind "multi").
+ * The multi-trainer must be idle. `meta.configHash` is checked by {@link loadMultiCheckpoint}.
+ */
+export function saveMultiCheckpoint(path: string, multi: MultiTrainer, meta: { configHash: string }): void {
+  const configHash = checkArgs(path, multi, meta, 'MultiTrainer');
+  const bytes = encodeMultiCheckpoint(multi.exportState(), configHash);
+  writeFileAtomicSync(path, bytes);
+  removeStaleTemps(path);
+}
+
+/**
+ * Restores a {@link MultiTrainer} from a checkpoint written by {@link saveMultiCheckpoint}.
+ * Verifies, before touching the trainer: the container (magic, version, lengths, SHA-256), that it
+ * is a multi-trainer checkpoint, the config hash, and that every section fits this multi-trainer
+ * (model count, parameter count, model and optimizer state, data size). Any failure throws a
+ * {@link CheckpointError} naming the file and leaves the trainer unchanged.
+ */
+export function loadMultiCheckpoint(path: string, multi: MultiTrainer, meta: { configHash: string }): void {
+  const configHash = checkArgs(path, multi, meta, 'MultiTrainer');
+  const { header, state } = readMultiCheckpoint(path);
+  if (header.configHash !== configHash) {
+    throw new CheckpointError(
+      path,
+      `was written for config hash "${header.configHash}" but this run's config hash is "${configHash}" (a different configuration; delete the checkpoint or use the matching config)`,
+    );
+  }
+  const job = multi.job;
+  const checks: Array<[number, number, string, string]> = [
+    [header.count, multi.count, 'models', 'a different number of models'],
+    [state.params.length, job.params.length, 'parameters in all', 'a different model size'],
+    [state.modelState.length, job.modelState?.length ?? 0, 'model state values in all', 'different batch-norm layers'],
+    [state.optState.length, job.optState.length, 'optimizer state values in all', 'different optimizer chains'],
+    [state.perm.length, job.perm.length, 'examples in its epoch order', 'a different data set'],
+  ];
+  for (const [got, want, what, hint] of checks) {
+    if (got !== want) throw new CheckpointError(path, `holds ${got} ${what} but the multi-trainer has ${want} (${hint})`);
+  }
+  if (multi.busy) {
+    const error = new Error('multi-trainer is busy: a run() is in progress; await it first') as Error & { code: string };
+    error.code = 'ERR_BIGSTEP_BUSY';
+    throw error;
+  }
+  try {
+    multi.importState(state);
   } catch (err) {
     throw new CheckpointError(path, `cannot be restored: ${(err as Error).message}`, { cause: err });
   }

@@ -56,7 +56,34 @@ export interface MultiRunResult {
   models: MultiModelResult[];
 }
 
-interface NativeMultiJob {
+/**
+ * Everything a {@link MultiTrainer} needs to continue bit for bit (copies, in the trainer's
+ * [K, ·] layouts): see {@link MultiTrainer.exportState} / {@link MultiTrainer.importState} and
+ * `saveMultiCheckpoint`.
+ */
+export interface MultiTrainerState {
+  /** θ of every model, [K·paramCount] (model k at k·paramCount). */
+  params: Float32Array;
+  /** Last gradient of every model, [K·paramCount] (kept for exact round trips). */
+  grads: Float32Array;
+  /** Batch-norm running statistics of every model, [K·stateCount] (empty without batch norm). */
+  modelState: Float32Array;
+  /** Optimizer buffers (momentum), [K·optStride]: model k's at k·optStride, optStride = the largest plan's state. */
+  optState: Float32Array;
+  /** xoshiro256** states of each model's noise stream, 4 words per model, [4K]. */
+  noiseRng: BigUint64Array;
+  /** xoshiro256** state of the shared data-order stream, 4 words. */
+  dataRng: BigUint64Array;
+  /** Current epoch order, [n]. */
+  perm: Int32Array;
+  /** [shared step, cursor within epoch, epoch]. */
+  counters: Float64Array;
+  /** Per model: the step it diverged at, or −1 while it trains, [K]. */
+  divergedAt: Float64Array;
+}
+
+/** @internal The plain-data job the native multi loop runs (TS-owned buffers). */
+export interface NativeMultiJob {
   x: Float32Array;
   y: Int32Array | Float32Array;
   batch: { mode: BatchMode; size?: number; dropLast?: boolean };
@@ -128,7 +155,8 @@ export class MultiTrainer {
   /** Shape (K, paramCount): each model's last gradient. */
   readonly grads: Float32Array;
   private readonly handle: NativeMultiHandle;
-  private readonly job: NativeMultiJob;
+  /** @internal The plain-data job the native loop runs (TS-owned buffers). */
+  readonly job: NativeMultiJob;
   private running = false;
 
   constructor(spec: ModelSpec, options: MultiTrainerOptions) {
@@ -225,6 +253,18 @@ export class MultiTrainer {
     return this.params.subarray(k * this.paramCount, (k + 1) * this.paramCount);
   }
 
+  /**
+   * Model k's batch-norm running statistics: a view into the trainer's model state (empty without
+   * batch norm). With `paramsOf(k)` it is what a solo `Model` needs to evaluate model k.
+   */
+  modelStateOf(k: number): Float32Array {
+    if (!Number.isInteger(k) || k < 0 || k >= this.count) throw new RangeError(`k must be an integer in [0, ${this.count}) (got ${k})`);
+    const state = this.job.modelState;
+    if (!state) return new Float32Array(0);
+    const S = state.length / this.count;
+    return state.subarray(k * S, (k + 1) * S);
+  }
+
   /** Shared step counter (updates applied to every model still training). */
   get stepCount(): number {
     return this.job.counters[0];
@@ -240,11 +280,7 @@ export class MultiTrainer {
    * reported; the run stops early only when all of them diverged or `signal` aborts.
    */
   async run(options: MultiRunOptions): Promise<MultiRunResult> {
-    if (this.running) {
-      const error = new Error('multi-trainer is busy: a run() is in progress; await it first') as Error & { code: string };
-      error.code = 'ERR_BIGSTEP_BUSY';
-      throw error;
-    }
+    this.assertIdle();
     if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
     const steps = options.steps === 0 ? 0 : checkPositiveInteger(options.steps, 'options.steps');
     const chunkSize = checkPositiveInteger(options.chunkSize ?? 50, 'options.chunkSize');
@@ -298,6 +334,86 @@ export class MultiTrainer {
       };
     });
     return { stepsDone, aborted, models };
+  }
+
+  /** True while a `run()` is in progress (the state must not be read or replaced then). */
+  get busy(): boolean {
+    return this.running;
+  }
+
+  /**
+   * A copy of all persistent state: every model's parameters, gradients, batch-norm and optimizer
+   * state, noise RNG and divergence step, and the shared data-order RNG, epoch order and counters.
+   */
+  exportState(): MultiTrainerState {
+    this.assertIdle();
+    const j = this.job;
+    return {
+      params: j.params.slice(),
+      grads: j.grads.slice(),
+      modelState: j.modelState ? j.modelState.slice() : new Float32Array(0),
+      optState: j.optState.slice(),
+      noiseRng: j.noiseRng.slice(),
+      dataRng: j.dataRng.slice(),
+      perm: j.perm.slice(),
+      counters: j.counters.slice(),
+      divergedAt: j.divergedAt.slice(),
+    };
+  }
+
+  /**
+   * Copies `state` (from {@link exportState} of a multi-trainer with the same spec, data, model
+   * count and optimizers) into this trainer's buffers in place (`params` etc. stay the same
+   * objects). Every field is checked before anything is written; an error names the field.
+   */
+  importState(state: MultiTrainerState): void {
+    this.assertIdle();
+    if (!state || typeof state !== 'object') throw new TypeError('state must be an object');
+    const j = this.job;
+    const fields: Array<[keyof MultiTrainerState, ArrayLike<unknown> & { length: number }, Function]> = [
+      ['params', j.params, Float32Array],
+      ['grads', j.grads, Float32Array],
+      ['modelState', j.modelState ?? new Float32Array(0), Float32Array],
+      ['optState', j.optState, Float32Array],
+      ['noiseRng', j.noiseRng, BigUint64Array],
+      ['dataRng', j.dataRng, BigUint64Array],
+      ['perm', j.perm, Int32Array],
+      ['counters', j.counters, Float64Array],
+      ['divergedAt', j.divergedAt, Float64Array],
+    ];
+    for (const [name, target, ctor] of fields) {
+      const v = state[name];
+      if (!(v instanceof ctor)) throw new TypeError(`state.${name} must be a ${ctor.name}`);
+      if (v.length !== target.length) throw new RangeError(`state.${name} must have length ${target.length} (got ${v.length})`);
+    }
+    if (state.dataRng.every((w) => w === 0n)) throw new RangeError('state.dataRng must not be all zero (not a valid xoshiro256** state)');
+    for (let k = 0; k < this.count; k++) {
+      if (state.noiseRng.subarray(4 * k, 4 * k + 4).every((w) => w === 0n))
+        throw new RangeError(`state.noiseRng words ${4 * k}..${4 * k + 3} (model ${k}) must not be all zero (not a valid xoshiro256** state)`);
+    }
+    const step = state.counters[0];
+    if (!Number.isSafeInteger(step) || step < 0) throw new RangeError(`state.counters[0] must be a non-negative integer step (got ${step})`);
+    state.divergedAt.forEach((d, k) => {
+      if (!(d === -1 || (Number.isSafeInteger(d) && d >= 0 && d <= step)))
+        throw new RangeError(`state.divergedAt[${k}] must be -1 or a step in [0, ${step}] (got ${d})`);
+    });
+    j.params.set(state.params);
+    j.grads.set(state.grads);
+    j.modelState?.set(state.modelState);
+    j.optState.set(state.optState);
+    j.noiseRng.set(state.noiseRng);
+    j.dataRng.set(state.dataRng);
+    j.perm.set(state.perm);
+    j.counters.set(state.counters);
+    j.divergedAt.set(state.divergedAt);
+  }
+
+  private assertIdle(): void {
+    if (this.running) {
+      const error = new Error('multi-trainer is busy: a run() is in progress; await it first') as Error & { code: string };
+      error.code = 'ERR_BIGSTEP_BUSY';
+      throw error;
+    }
   }
 
   /** Bytes of native scratch memory (K model workspaces and update buffers). */
