@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { Model, Trainer, mlp } from '../../src/index.js';
+import { Model, MultiTrainer, Trainer, mlp } from '../../src/index.js';
 import { sgd } from '../../src/optim/optimizer.js';
 import { ResumeStore, checkpointSecondsFromEnv, decodeValue, encodeValue, fingerprint, verifyCheckpointDir, type Unit } from '../../src/run/resume.js';
 import { separableBlobs } from '../engine/helpers.js';
@@ -117,6 +117,62 @@ describe('ResumeStore#unit()', () => {
     expect(log2.map((r) => r.done)).to.deep.equal([5, 10, 15, 20, 25, 30, 35, 40]);
     // finished: only the unit file is left
     expect(fs.readdirSync(dir)).to.deep.equal(['unit-train.json']);
+  });
+
+  it('continues a unit of a MultiTrainer (one model diverged) and a Trainer from its partial checkpoint, bitwise', async () => {
+    const multi = (): MultiTrainer =>
+      new MultiTrainer(mlp({ input: 8, hidden: [16], outputs: 3 }), {
+        data,
+        models: [{ optimizer: sgd({ lr: 0.05, momentum: 0.9 }), init: 2 }, { optimizer: sgd({ lr: 1e30 }), init: 2 }],
+        batch: { mode: 'shuffle', size: 8 },
+        seed: 4,
+      });
+    const trainTo = async (u: Unit, m: MultiTrainer, t: Trainer, stopAt: number | null): Promise<{ params: Float32Array; divergedAt: Array<number | null> }> => {
+      const saved = u.restore<{ done: number }>([m, t]);
+      let done = saved?.done ?? 0;
+      while (done < 40) {
+        await Promise.all([m.run({ steps: 5, chunkSize: 5 }), t.run({ steps: 5, chunkSize: 5 })]);
+        done += 5;
+        u.log({ done });
+        u.save([m, t], { done });
+        if (done === stopAt) throw new Error('crash');
+      }
+      return { params: Float32Array.from([...m.params, ...t.model.params]), divergedAt: m.divergedAt };
+    };
+    const ref = await store(null).unit('train', (u) => trainTo(u, multi(), trainer(), null));
+    expect(ref.divergedAt[1], 'model 1 diverged').to.be.a('number');
+
+    const crashed = await store(dir)
+      .unit('train', (u) => trainTo(u, multi(), trainer(), 15))
+      .catch((e: Error) => e.message);
+    expect(crashed).to.equal('crash');
+    expect(fs.readdirSync(dir).filter((n) => n.endsWith('.ckpt')).sort()).to.deep.equal(['partial-train.g3.t0.ckpt', 'partial-train.g3.t1.ckpt']);
+    const v = verifyCheckpointDir(dir);
+    expect(v.problems).to.deep.equal([]);
+    expect(v.files).to.equal(3);
+    const log2: Rec[] = [];
+    const s2 = store(dir, log2);
+    const resumed = await s2.unit('train', (u) => trainTo(u, multi(), trainer(), null));
+    expect(s2.stats.partialsResumed).to.equal(1);
+    expect(Buffer.from(resumed.params.buffer).equals(Buffer.from(ref.params.buffer))).to.equal(true);
+    expect(resumed.divergedAt).to.deep.equal(ref.divergedAt);
+    expect(log2.map((r) => r.done)).to.deep.equal([5, 10, 15, 20, 25, 30, 35, 40]);
+  });
+
+  it('starts a unit over when its partial holds another kind of trainer', async () => {
+    const m = (): MultiTrainer => new MultiTrainer(mlp({ input: 8, hidden: [16], outputs: 3 }), { data, models: [{ optimizer: sgd({ lr: 0.05 }), init: 2 }], batch: { mode: 'shuffle', size: 8 }, seed: 4 });
+    await store(dir)
+      .unit('x', async (u) => {
+        const t = trainer();
+        await t.run({ steps: 3 });
+        u.save([t], { done: 3 });
+        throw new Error('crash');
+      })
+      .catch(() => undefined);
+    const warnings: string[] = [];
+    const restored = await store(dir, [], warnings).unit('x', async (u) => u.restore<{ done: number }>([m()]) ?? null);
+    expect(restored).to.equal(null);
+    expect(warnings.join('\n')).to.match(/is a Trainer checkpoint .*starting the unit from its beginning/);
   });
 
   it('ignores a corrupt unit file (reports it, computes the unit again)', async () => {
