@@ -1,8 +1,8 @@
 /** Benchmark cases shared by the bigstep runner and (by name) the PyTorch peer in torch_bench.py. */
 import { mlp, resnet, smallCnn, type ModelSpec } from '../src/index.js';
 
-/** [M, N, K, transA, transB] of one sgemm call (row-major, as native/gemm.h). */
-export type GemmShape = [number, number, number, number, number];
+/** [M, N, K, transA, transB, beta] of one sgemm call (row-major, as native/gemm.h). */
+export type GemmShape = [number, number, number, number, number, number];
 
 export interface BenchCase {
   name: string;
@@ -20,14 +20,19 @@ const mlpFlops = 2 * (784 * 1024 + 1024 * 1024 + 1024 * 10);
 // conv1: 26·26 outputs × 32 ch × 9; conv2: 24·24 × 64 × 32·9; fc1: 12·12·64 × 128; fc2: 128 × 10
 const cnnFlops = 2 * (26 * 26 * 32 * 9 + 24 * 24 * 64 * 32 * 9 + 12 * 12 * 64 * 128 + 128 * 10);
 
-/** sgemm calls of one MLP training step, exactly as native/kernels.cpp issues them. */
+/**
+ * sgemm calls of one MLP training step with plain SGD, exactly as native/kernels.cpp and
+ * Model::sgd_step issue them: up to 256 examples the weight update is fused into the dW GEMM
+ * (beta = 1 into W), above that dW is written (beta = 0) and a separate pass updates W.
+ */
 export function mlpGemms(sizes: number[], batch: number): GemmShape[] {
   const out: GemmShape[] = [];
+  const fused = batch <= 256 ? 1 : 0;
   for (let l = 0; l + 1 < sizes.length; l++) {
     const I = sizes[l], O = sizes[l + 1], N = batch;
-    out.push([N, O, I, 0, 1]); // forward: out = in · Wᵀ
-    out.push([O, I, N, 1, 0]); // dW = doutᵀ · in
-    if (l > 0) out.push([N, I, O, 0, 0]); // din = dout · W (not for the first layer)
+    out.push([N, O, I, 0, 1, 0]); // forward: out = in · Wᵀ
+    out.push([O, I, N, 1, 0, fused]); // dW = doutᵀ · in, or W += -η·doutᵀ · in
+    if (l > 0) out.push([N, I, O, 0, 0, 0]); // din = dout · W (not for the first layer)
   }
   return out;
 }

@@ -176,26 +176,37 @@ Napi::Value MultiWrap::RunAsync(const Napi::CallbackInfo& info) {
 Napi::Value GemmBench(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto shapes = as_array<double>(info[0], "shapes");
-  if (shapes.length % 5 != 0) throw_range_error(env, "shapes", "length must be a multiple of 5 (M, N, K, transA, transB)");
+  constexpr size_t kFields = 6;  // M, N, K, transA, transB, beta (0 or 1)
+  if (shapes.length % kFields != 0)
+    throw_range_error(env, "shapes", "length must be a multiple of 6 (M, N, K, transA, transB, beta)");
   const double seconds = as_finite(info[1], "seconds");
   if (!(seconds > 0 && seconds <= 60)) throw_range_error(env, "seconds", "must be in (0, 60]");
-  const size_t count = shapes.length / 5;
-  for (size_t i = 0; i < count; ++i)
+  const size_t count = shapes.length / kFields;
+  for (size_t i = 0; i < count; ++i) {
     for (int j = 0; j < 3; ++j) {
-      const double d = shapes.data[5 * i + j];
+      const double d = shapes.data[kFields * i + j];
       if (!(d >= 1 && d <= 65536) || std::floor(d) != d)
-        throw_range_error(env, "shapes[" + std::to_string(5 * i + j) + "]", "must be an integer in [1, 65536]");
+        throw_range_error(env, "shapes[" + std::to_string(kFields * i + j) + "]", "must be an integer in [1, 65536]");
     }
+    const double beta = shapes.data[kFields * i + 5];
+    if (beta != 0 && beta != 1)
+      throw_range_error(env, "shapes[" + std::to_string(kFields * i + 5) + "]", "beta must be 0 or 1");
+  }
   Napi::Float64Array out = Napi::Float64Array::New(env, count);
   using clock = std::chrono::steady_clock;
   for (size_t i = 0; i < count; ++i) {
-    const int M = (int)shapes.data[5 * i], N = (int)shapes.data[5 * i + 1], K = (int)shapes.data[5 * i + 2];
-    const bool ta = shapes.data[5 * i + 3] != 0, tb = shapes.data[5 * i + 4] != 0;
+    const double* f = shapes.data + kFields * i;
+    const int M = (int)f[0], N = (int)f[1], K = (int)f[2];
+    const bool ta = f[3] != 0, tb = f[4] != 0;
+    const float beta = (float)f[5];
     std::vector<float> A((size_t)M * K), B((size_t)K * N), C((size_t)M * N);
     for (size_t j = 0; j < A.size(); ++j) A[j] = (float)((j * 7919) % 1000) * 1e-3f - 0.5f;
     for (size_t j = 0; j < B.size(); ++j) B[j] = (float)((j * 104729) % 1000) * 1e-3f - 0.5f;
     const int lda = ta ? M : K, ldb = tb ? K : N;
-    auto call = [&] { sgemm(ta, tb, M, N, K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C.data(), N); };
+    // beta = 1 accumulates into C, as the fused SGD update does into W (alpha = -lr; tiny here so
+    // C stays bounded over many repeats).
+    const float alpha = beta == 0.0f ? 1.0f : -1e-6f;
+    auto call = [&] { sgemm(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), N); };
     call();
     double best = 1e30;
     const auto end = clock::now() + std::chrono::duration<double>(seconds / (double)count);

@@ -48,16 +48,15 @@ void scale_c(int M, int N, float beta, float* C, int ldc) {
   }
 }
 
-// Packs alpha * op(A)[i0:i0+mc, k0:k0+kc] into MR-row micro-panels: dst[p][k][r], zero padded.
-void pack_a(bool trans_a, const float* A, int lda, int i0, int k0, int mc, int kc, float alpha,
-            float* dst) {
+// Packs op(A)[i0:i0+mc, k0:k0+kc] into MR-row micro-panels: dst[p][k][r], zero padded.
+void pack_a(bool trans_a, const float* A, int lda, int i0, int k0, int mc, int kc, float* dst) {
   for (int ir = 0; ir < mc; ir += MR) {
     const int mr = std::min(MR, mc - ir);
     float* d = dst + (size_t)ir * kc;
     if (!trans_a) {
       for (int r = 0; r < mr; ++r) {
         const float* a = A + (size_t)(i0 + ir + r) * lda + k0;
-        for (int k = 0; k < kc; ++k) d[k * MR + r] = alpha * a[k];
+        for (int k = 0; k < kc; ++k) d[k * MR + r] = a[k];
       }
       for (int r = mr; r < MR; ++r)
         for (int k = 0; k < kc; ++k) d[k * MR + r] = 0.0f;
@@ -65,7 +64,7 @@ void pack_a(bool trans_a, const float* A, int lda, int i0, int k0, int mc, int k
       for (int k = 0; k < kc; ++k) {
         const float* a = A + (size_t)(k0 + k) * lda + i0 + ir;
         int r = 0;
-        for (; r < mr; ++r) d[k * MR + r] = alpha * a[r];
+        for (; r < mr; ++r) d[k * MR + r] = a[r];
         for (; r < MR; ++r) d[k * MR + r] = 0.0f;
       }
     }
@@ -95,9 +94,12 @@ void pack_b(bool trans_b, const float* B, int ldb, int k0, int j0, int kc, int n
   }
 }
 
-// C[MR,NR] += a[kc][MR] * b[kc][NR] for a full tile (ldc = row stride of C).
+// C[MR,NR] += alpha · (a[kc][MR] · b[kc][NR]) for a full tile (ldc = row stride of C). alpha is
+// applied at the store, C = fma(alpha, acc, C) like OpenBLAS's kernels, so accumulating into θ with
+// alpha = -lr (the fused SGD update) equals storing the gradient and then θ += -lr·g, bit for bit,
+// within one K block.
 #ifdef BIGSTEP_GEMM_AVX2
-inline void micro_kernel(int kc, const float* a, const float* b, float* C, int ldc) {
+inline void micro_kernel(int kc, float alpha, const float* a, const float* b, float* C, int ldc) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -129,9 +131,10 @@ inline void micro_kernel(int kc, const float* a, const float* b, float* C, int l
     a += MR;
     b += NR;
   }
-#define BIGSTEP_ACC(r, x0, x1)                                                      \
-  _mm256_storeu_ps(C + (size_t)(r)*ldc, _mm256_add_ps(_mm256_loadu_ps(C + (size_t)(r)*ldc), x0)); \
-  _mm256_storeu_ps(C + (size_t)(r)*ldc + 8, _mm256_add_ps(_mm256_loadu_ps(C + (size_t)(r)*ldc + 8), x1));
+  const __m256 al = _mm256_set1_ps(alpha);
+#define BIGSTEP_ACC(r, x0, x1)                                                                          \
+  _mm256_storeu_ps(C + (size_t)(r)*ldc, _mm256_fmadd_ps(al, x0, _mm256_loadu_ps(C + (size_t)(r)*ldc))); \
+  _mm256_storeu_ps(C + (size_t)(r)*ldc + 8, _mm256_fmadd_ps(al, x1, _mm256_loadu_ps(C + (size_t)(r)*ldc + 8)));
   BIGSTEP_ACC(0, c00, c01)
   BIGSTEP_ACC(1, c10, c11)
   BIGSTEP_ACC(2, c20, c21)
@@ -142,7 +145,7 @@ inline void micro_kernel(int kc, const float* a, const float* b, float* C, int l
 }
 #else
 // Generic version: fixed-size loops the compiler can vectorise for whatever ISA it targets.
-inline void micro_kernel(int kc, const float* a, const float* b, float* C, int ldc) {
+inline void micro_kernel(int kc, float alpha, const float* a, const float* b, float* C, int ldc) {
   float acc[MR][NR] = {};
   for (int k = 0; k < kc; ++k) {
     for (int r = 0; r < MR; ++r) {
@@ -153,18 +156,19 @@ inline void micro_kernel(int kc, const float* a, const float* b, float* C, int l
     b += NR;
   }
   for (int r = 0; r < MR; ++r)
-    for (int c = 0; c < NR; ++c) C[(size_t)r * ldc + c] += acc[r][c];
+    for (int c = 0; c < NR; ++c) C[(size_t)r * ldc + c] += alpha * acc[r][c];
 }
 #endif
 
-// Partial tile: run the full kernel into a zeroed scratch tile, then add the valid part.
-inline void micro_kernel_edge(int kc, const float* a, const float* b, float* C, int ldc, int mr,
+// Partial tile: run the full kernel into a zeroed scratch tile (alpha 1: the exact sums), then add
+// alpha times the valid part (the same fma(alpha, acc, C) as a full tile).
+inline void micro_kernel_edge(int kc, float alpha, const float* a, const float* b, float* C, int ldc, int mr,
                               int nr) {
   alignas(32) float tile[MR * NR];
   std::memset(tile, 0, sizeof(tile));
-  micro_kernel(kc, a, b, tile, NR);
+  micro_kernel(kc, 1.0f, a, b, tile, NR);
   for (int r = 0; r < mr; ++r)
-    for (int c = 0; c < nr; ++c) C[(size_t)r * ldc + c] += tile[r * NR + c];
+    for (int c = 0; c < nr; ++c) C[(size_t)r * ldc + c] += alpha * tile[r * NR + c];
 }
 
 struct PackBuffers {
@@ -200,7 +204,7 @@ void sgemm_portable(bool trans_a, bool trans_b, int M, int N, int K, float alpha
       pack_b(trans_b, B, ldb, pc, jc, kc, nc, pb);
       for (int ic = 0; ic < M; ic += MC) {
         const int mc = std::min(MC, M - ic);
-        pack_a(trans_a, A, lda, ic, pc, mc, kc, alpha, pa);
+        pack_a(trans_a, A, lda, ic, pc, mc, kc, pa);
         for (int jr = 0; jr < nc; jr += NR) {
           const int nr = std::min(NR, nc - jr);
           const float* bp = pb + (size_t)jr * kc;
@@ -209,9 +213,9 @@ void sgemm_portable(bool trans_a, bool trans_b, int M, int N, int K, float alpha
             const float* ap = pa + (size_t)ir * kc;
             float* c = C + (size_t)(ic + ir) * ldc + jc + jr;
             if (mr == MR && nr == NR) {
-              micro_kernel(kc, ap, bp, c, ldc);
+              micro_kernel(kc, alpha, ap, bp, c, ldc);
             } else {
-              micro_kernel_edge(kc, ap, bp, c, ldc, mr, nr);
+              micro_kernel_edge(kc, alpha, ap, bp, c, ldc, mr, nr);
             }
           }
         }

@@ -1,7 +1,11 @@
 // Fast float kernels; shapes and conventions are documented in kernels.h.
 #include "kernels.h"
 
+#include <atomic>
+#include <cstdint>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 #include "gemm.h"
 
@@ -74,9 +78,73 @@ void dense_forward(float* out, const float* in, const float* W, const float* b, 
 
 void dense_backward(float* din, float* dW, float* db, const float* dout, const float* in,
                     const float* W, int N, int I, int O) {
-  sgemm(true, false, O, I, N, 1.0f, dout, O, in, I, 0.0f, dW, I);  // dW = doutᵀ · in
+  if (dW) sgemm(true, false, O, I, N, 1.0f, dout, O, in, I, 0.0f, dW, I);  // dW = doutᵀ · in
   if (db) column_sums(db, dout, (size_t)N, O);
   if (din) sgemm(false, false, N, I, O, 1.0f, dout, O, W, I, 0.0f, din, I);  // din = dout · W
+}
+
+// ================================== parameter passes ===========================================
+
+// The loop bodies are plain functions of their pointer arguments (inside the lambdas GCC kept
+// reloading the captured pointers and did not vectorise).
+static bool block_finite(const float* v, size_t n) {
+  // Inf/NaN have all exponent bits set; an integer OR-reduction vectorises (a float sum would
+  // not, without fast-math) and keeps this check a small fraction of a step.
+  const uint32_t* bits = reinterpret_cast<const uint32_t*>(v);
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; ++i) bad |= (uint32_t)((bits[i] & 0x7f800000u) == 0x7f800000u);
+  return bad == 0;
+}
+
+bool all_finite(const float* v, size_t n) {
+  std::atomic<uint32_t> any_bad{0};
+  parallel_range(n, kParamGrain, [v, &any_bad](size_t lo, size_t hi) {
+    if (!block_finite(v + lo, hi - lo)) any_bad.store(1, std::memory_order_relaxed);
+  });
+  return any_bad.load(std::memory_order_relaxed) == 0;
+}
+
+static void sgd_update_block(float* theta, const float* g, size_t n, float neg_lr) {
+  for (size_t i = 0; i < n; ++i) theta[i] += neg_lr * g[i];
+}
+
+void sgd_update(float* theta, const float* g, size_t n, float neg_lr) {
+  parallel_range(n, kParamGrain, [=](size_t lo, size_t hi) { sgd_update_block(theta + lo, g + lo, hi - lo, neg_lr); });
+}
+
+static bool probe_fused_sgd_update() {
+  // dW-shaped products (A transposed), K up to the 256 of the fused path, odd M and N so partial
+  // tiles and (at 2+ threads) a split of C are both exercised.
+  const int shapes[][3] = {{37, 45, 256}, {130, 67, 100}, {19, 300, 1}, {301, 203, 255}};
+  const float neg_lr = -0.0371f;
+  uint32_t state = 12345;
+  auto next = [&state] {
+    state = state * 1664525u + 1013904223u;
+    return (float)(state >> 8) / 16777216.0f - 0.5f;
+  };
+  for (const auto& sh : shapes) {
+    const int M = sh[0], N = sh[1], K = sh[2];
+    std::vector<float> A((size_t)K * M), B((size_t)K * N), fused((size_t)M * N), theta, g((size_t)M * N);
+    for (float& v : A) v = next();
+    for (float& v : B) v = next();
+    for (float& v : fused) v = next();
+    theta = fused;
+    sgemm(true, false, M, N, K, neg_lr, A.data(), M, B.data(), N, 1.0f, fused.data(), N);
+    sgemm(true, false, M, N, K, 1.0f, A.data(), M, B.data(), N, 0.0f, g.data(), N);
+    sgd_update(theta.data(), g.data(), theta.size(), neg_lr);
+    if (std::memcmp(theta.data(), fused.data(), theta.size() * sizeof(float)) != 0) return false;
+  }
+  return true;
+}
+
+bool fused_sgd_update_exact() {
+  static std::mutex mu;
+  static std::vector<int8_t> known;  // by thread count: -1 not measured yet, 0 / 1
+  const int threads = compute_threads();
+  std::lock_guard<std::mutex> lock(mu);
+  if ((int)known.size() <= threads) known.resize((size_t)threads + 1, -1);
+  if (known[(size_t)threads] < 0) known[(size_t)threads] = probe_fused_sgd_update() ? 1 : 0;
+  return known[(size_t)threads] == 1;
 }
 
 // ================================== pooling ====================================================

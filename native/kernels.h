@@ -61,10 +61,30 @@ void column_sums(float* out, const float* m, size_t rows, int cols);
 // out[N,O] = in[N,I] · W[O,I]ᵀ + b[O]   (b may be null; relu: out = max(0, ·), fused)
 void dense_forward(float* out, const float* in, const float* W, const float* b, int N, int I, int O,
                    bool relu);
-// dout[N,O] -> dW[O,I] = doutᵀ·in (overwritten), db[O] = Σ_n dout (overwritten, if non-null),
+// dout[N,O] -> dW[O,I] = doutᵀ·in (overwritten, if non-null), db[O] = Σ_n dout (overwritten, if non-null),
 //              din[N,I] = dout·W (overwritten, if non-null)
 void dense_backward(float* din, float* dW, float* db, const float* dout, const float* in,
                     const float* W, int N, int I, int O);
+
+// ================================== parameter passes ===========================================
+// Passes over a whole parameter vector, split over the workers in blocks of >= kParamGrain (an
+// element's arithmetic never depends on the split; a nested call, e.g. inside MultiTrainer's
+// per-model work, runs inline).
+constexpr size_t kParamGrain = (size_t)1 << 17;
+
+// True if no Inf/NaN among v[0..n).
+bool all_finite(const float* v, size_t n);
+// theta[0..n) += neg_lr · g[0..n): the plain SGD update. With FMA this is one rounding,
+// fma(neg_lr, g, θ), the same arithmetic as an OpenBLAS GEMM accumulating into θ with
+// alpha = neg_lr, beta = 1 in one K block (which is what makes Model::sgd_step's fused update
+// bitwise equal to gradient + update for batches up to that block).
+void sgd_update(float* theta, const float* g, size_t n, float neg_lr);
+// True when, with the GEMM in use and the current thread count, a GEMM accumulated into θ with
+// alpha = neg_lr, beta = 1 (Model::sgd_step's fused update) gives bitwise what storing it
+// (alpha = 1, beta = 0) and then sgd_update gives, for K up to 256. That depends on the BLAS
+// kernels' store (fma(alpha, acc, C) or not) and K blocking, so it is measured once per thread
+// count, on shapes with partial tiles, rather than assumed.
+bool fused_sgd_update_exact();
 
 // ================================== conv2d =====================================================
 

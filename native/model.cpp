@@ -20,10 +20,12 @@
 // tensor with one channel or one pixel has the same bytes in both layouts and is never
 // transposed.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "errors.h"
+#include "gemm.h"
 #include "kernels.h"
 #include "model.h"
 #include "rng.h"
@@ -100,6 +102,8 @@ struct Op {
   bool to_nhwc = false;               // conv2d / resblock: transpose an NCHW input into xt
   bool to_nchw = false;               // dense / flatten: transpose a channels-last input (xt / y_buf)
   std::vector<float> y_buf, h1, a1, h2, sr, sb, xt;  // owned activations [N, ...]
+  std::vector<float> dy;              // dense, Model::sgd_step: d(loss)/d(output) [N, out], kept for the fused update
+  bool dw_stored = false;             // dense, Model::sgd_step: this step's dW was written to grads after all
   const float* x = nullptr;           // this step's input
   const float* y = nullptr;           // this step's output
 };
@@ -409,6 +413,8 @@ struct Network {
   int scratch_threads = 0;  // compute_threads() the conv scratch was sized for
   bool out_nhwc = false;    // the last activation is channels-last (3-d output)
   std::vector<float> g0, g1, s1, s2, scratch, out_nchw;
+  int dy_cap = 0;  // batch capacity of the dense ops' dy buffers (sgd_step)
+  std::vector<std::pair<size_t, size_t>> fused, unfused;  // dense weight ranges / the rest of [0, P)
 
   void ensure(int N, bool grads) {
     if ((double)N * (double)max_act > (double)kMaxBatchFloats)
@@ -592,8 +598,9 @@ struct Network {
                          accumulate, scratch.data(), mask);
   }
 
-  // g0 holds d(loss)/d(output) on entry.
-  void backward(const float* P, float* G, int N, bool training) {
+  // g0 holds d(loss)/d(output) on entry. defer_dense: dense weight gradients are not computed;
+  // each dense op keeps its d(loss)/d(output) in op.dy for the fused update (Model::sgd_step).
+  void backward(const float* P, float* G, int N, bool training, bool defer_dense = false) {
     float* g = g0.data();
     for (size_t i = ops.size(); i-- > 0;) {
       Op& op = ops[i];
@@ -604,8 +611,9 @@ struct Network {
       const int HW = op.in.h * op.in.w;
       switch (op.kind) {
         case LayerKind::Dense:
-          dense_backward(need_dx ? other : nullptr, G + op.w, op.b == NONE ? nullptr : G + op.b, g, op.x,
-                         P + op.w, N, (int)op.in.size(), op.out.c);
+          if (defer_dense) std::memcpy(op.dy.data(), g, sizeof(float) * (size_t)N * op.out.c);
+          dense_backward(need_dx ? other : nullptr, defer_dense ? nullptr : G + op.w,
+                         op.b == NONE ? nullptr : G + op.b, g, op.x, P + op.w, N, (int)op.in.size(), op.out.c);
           // dx came out in NCHW order; the layer below is channels-last (g is free now).
           if (need_dx && op.to_nchw) {
             nchw_to_nhwc(g, other, N, op.in.c, HW);
@@ -701,6 +709,16 @@ Model::Model(const ModelSpec& spec) : spec_(spec), net_(new Network) {
   for (const Op& op : net_->ops) m = std::max(m, op.out.size());
   net_->max_act = m;
   net_->out_nhwc = net_->ops.back().nhwc;
+  // sgd_step's split of [0, P): dense weights (updated inside their GEMM) and everything else.
+  size_t at = 0;
+  for (const Op& op : net_->ops) {
+    if (op.kind != LayerKind::Dense) continue;
+    const size_t end = op.w + op.in.size() * (size_t)op.out.c;
+    if (op.w > at) net_->unfused.emplace_back(at, op.w);
+    net_->fused.emplace_back(op.w, end);
+    at = end;
+  }
+  if (layout_.param_count > at) net_->unfused.emplace_back(at, layout_.param_count);
 }
 
 Model::~Model() = default;
@@ -765,12 +783,22 @@ double compute_loss(const ModelSpec& spec, const Layout& L, const float* out, co
 
 double Model::loss_and_grad(const float* params, float* state, const float* x, const Target& y,
                             int batch, float* grads, bool training, int64_t* correct) {
+  return forward_backward(params, state, x, y, batch, grads, training, correct, /*defer_dense=*/false);
+}
+
+double Model::forward_backward(const float* params, float* state, const float* x, const Target& y, int batch,
+                               float* grads, bool training, int64_t* correct, bool defer_dense) {
   check_call(layout_, spec_, params, state, x, &y, batch);
   if (!grads && layout_.param_count) throw_range("grads", "must not be null");
-  net_->ensure(batch, true);
-  if (correct) *correct = 0;
-  const float* out = net_->forward(params, state, x, batch, training, /*update_stats=*/training);
   Network& net = *net_;
+  net.ensure(batch, true);
+  if (defer_dense && batch > net.dy_cap) {
+    for (Op& op : net.ops)
+      if (op.kind == LayerKind::Dense) grow(op.dy, (size_t)batch * op.out.c);
+    net.dy_cap = batch;
+  }
+  if (correct) *correct = 0;
+  const float* out = net.forward(params, state, x, batch, training, /*update_stats=*/training);
   // The loss sees NCHW outputs; a channels-last 3-d output gets its gradient transposed back.
   const double total =
       compute_loss(spec_, layout_, out, y, batch, net.out_nhwc ? net.g1.data() : net.g0.data(), correct);
@@ -778,9 +806,69 @@ double Model::loss_and_grad(const float* params, float* state, const float* x, c
     const Op& last = net.ops.back();
     nchw_to_nhwc(net.g0.data(), net.g1.data(), batch, last.out.c, last.out.h * last.out.w);
   }
-  net.backward(params, grads, batch, training);
+  net.backward(params, grads, batch, training, defer_dense);
   return total / batch;
 }
+
+namespace {
+
+// max |v| over v[0..n) (an integer max over the bits, which vectorises); Inf if any is Inf/NaN.
+float max_abs(const float* v, size_t n) {
+  const uint32_t* bits = reinterpret_cast<const uint32_t*>(v);
+  uint32_t m = 0;
+  for (size_t i = 0; i < n; ++i) m = std::max(m, bits[i] & 0x7fffffffu);
+  if (m >= 0x7f800000u) return std::numeric_limits<float>::infinity();
+  float f;
+  std::memcpy(&f, &m, sizeof f);
+  return f;
+}
+
+// Below this bound on |dW| = |doutᵀ·in| <= N·max|dout|·max|in|, a float GEMM of finite factors
+// cannot overflow (hence yields no Inf or NaN): far from FLT_MAX ≈ 3.4e38 even with rounding.
+constexpr double kSafeGradBound = 1e30;
+
+}  // namespace
+
+double Model::sgd_step(float* params, float* state, const float* x, const Target& y, int batch, float* grads,
+                       float neg_lr, int64_t* correct, bool* applied) {
+  const double loss = forward_backward(params, state, x, y, batch, grads, /*training=*/true, correct,
+                                       /*defer_dense=*/true);
+  Network& net = *net_;
+  const int N = batch;
+  // The divergence check of the unfused step (loss and every gradient finite), without storing
+  // the dense weight gradients when a bound proves them finite.
+  bool ok = std::isfinite(loss);
+  for (const auto& [lo, hi] : net.unfused) ok = ok && all_finite(grads + lo, hi - lo);
+  for (Op& op : net.ops) {
+    if (op.kind != LayerKind::Dense) continue;
+    const int I = (int)op.in.size(), O = op.out.c;
+    op.dw_stored = false;
+    if (!ok) continue;
+    const double bound = (double)N * max_abs(op.dy.data(), (size_t)N * O) * max_abs(op.x, (size_t)N * I);
+    if (bound <= kSafeGradBound) continue;
+    sgemm(true, false, O, I, N, 1.0f, op.dy.data(), O, op.x, I, 0.0f, grads + op.w, I);
+    op.dw_stored = true;
+    ok = all_finite(grads + op.w, (size_t)O * I);
+  }
+  *applied = ok;
+  for (Op& op : net.ops) {
+    if (op.kind != LayerKind::Dense) continue;
+    const int I = (int)op.in.size(), O = op.out.c;
+    if (op.dw_stored) {
+      if (ok) sgd_update(params + op.w, grads + op.w, (size_t)O * I, neg_lr);
+    } else if (ok) {
+      sgemm(true, false, O, I, N, neg_lr, op.dy.data(), O, op.x, I, 1.0f, params + op.w, I);  // W += neg_lr·doutᵀ·in
+    } else {
+      // Not applied: the whole gradient goes to grads (for inspection); θ stays as it was.
+      sgemm(true, false, O, I, N, 1.0f, op.dy.data(), O, op.x, I, 0.0f, grads + op.w, I);
+    }
+  }
+  if (ok)
+    for (const auto& [lo, hi] : net.unfused) sgd_update(params + lo, grads + lo, hi - lo, neg_lr);
+  return loss;
+}
+
+const std::vector<std::pair<size_t, size_t>>& Model::fused_ranges() const { return net_->fused; }
 
 double Model::loss_sum(const float* params, const float* state, const float* x, const Target& y,
                        int batch, int64_t* correct) {

@@ -89,6 +89,10 @@ MultiResult MultiTrainer::run(const DataRef& data, const BatchPlan& batch,
     return a;
   };
 
+  // The same per-model choice of fused or unfused update as a solo Trainer makes.
+  fused_.assign((size_t)K, 0);
+  for (int k = 0; k < K; ++k) fused_[(size_t)k] = fuses_update(plans[(size_t)k], batch, data.n);
+
   for (int64_t j = 0; j < steps; ++j) {
     alive_.clear();
     for (int k = 0; k < K; ++k)
@@ -108,7 +112,8 @@ MultiResult MultiTrainer::run(const DataRef& data, const BatchPlan& batch,
       Target y;
       int64_t b, t;
       size_t P, S;
-    } ctx{this, &plans, &st, x, y, b, t, P, S};
+      bool last;
+    } ctx{this, &plans, &st, x, y, b, t, P, S, j + 1 == steps};
     parallel_run((int)alive_.size(), [](void* p, int part) {
       Ctx& c = *static_cast<Ctx*>(p);
       MultiTrainer& self = *c.self;
@@ -123,13 +128,21 @@ MultiResult MultiTrainer::run(const DataRef& data, const BatchPlan& batch,
       ts.perm = c.st->perm;
       ts.counters = c.st->counters;
       int64_t correct = 0;
-      const double loss = self.models_[(size_t)k]->loss_and_grad(ts.params, ts.model_state, c.x, c.y,
-                                                                 (int)c.b, ts.grads, true, &correct);
-      self.loss_[(size_t)k] = loss;
+      const OptimizerPlan& plan = (*c.plans)[(size_t)k];
+      Model& model = *self.models_[(size_t)k];
+      if (self.fused_[(size_t)k] && !c.last) {  // the chunk's last step stores the whole gradient, as Trainer
+        bool applied = false;
+        self.loss_[(size_t)k] = model.sgd_step(ts.params, ts.model_state, c.x, c.y, (int)c.b, ts.grads,
+                                               (float)-schedule_lr(plan.schedule, c.t), &correct, &applied);
+        self.bad_[(size_t)k] = !applied;
+      } else {
+        const double loss = model.loss_and_grad(ts.params, ts.model_state, c.x, c.y, (int)c.b, ts.grads, true, &correct);
+        self.loss_[(size_t)k] = loss;
+        const bool bad = !std::isfinite(loss) || !all_finite(ts.grads, c.P);
+        self.bad_[(size_t)k] = bad;
+        if (!bad) apply_optimizer_plan(plan, ts, c.P, c.t, self.update_[(size_t)k].data());
+      }
       self.correct_[(size_t)k] = (double)correct;
-      const bool bad = !std::isfinite(loss) || !all_finite(ts.grads, c.P);
-      self.bad_[(size_t)k] = bad;
-      if (!bad) apply_optimizer_plan((*c.plans)[(size_t)k], ts, c.P, c.t, self.update_[(size_t)k].data());
     }, &ctx);
 
     for (int k = 0; k < K; ++k) {

@@ -40,8 +40,13 @@ namespace bigstep {
 void apply_optimizer_plan(const OptimizerPlan& plan, TrainState& st, size_t count, int64_t t,
                           float* update);
 
-// Also from trainer.cpp, shared by both loops: true if no Inf/NaN among v[0..n).
-bool all_finite(const float* v, size_t n);
+// True when the steps of `plan` on `batch` (n examples) may go through Model::sgd_step, the update
+// fused into the dense weight-gradient GEMMs: plain SGD (learning rate only: no weight decay,
+// momentum, noise or clipping), no microBatch, no amplified noise, batches of at most 256, and a
+// GEMM for which the fused update is bitwise the unfused one (fused_sgd_update_exact). Results
+// are then the same either way; both loops still take the unfused step at the end of each chunk,
+// so grads holds the last step's whole gradient.
+bool fuses_update(const OptimizerPlan& plan, const BatchPlan& batch, int64_t n);
 
 // Copies the rows idx[0..b) of data.x (and their labels or targets) into the scratch buffers and
 // points *x / *y at them. Throws NativeError (Range) naming `source[source_offset + i]` for an
@@ -112,6 +117,7 @@ class MultiTrainer {
   std::vector<int> alive_;                  // scratch: indices of models computed this step
   std::vector<double> loss_, correct_;      // scratch: per-model results of this step
   std::vector<uint8_t> bad_;
+  std::vector<uint8_t> fused_;              // per model: steps go through Model::sgd_step
   std::vector<float> xbuf_, tbuf_;
   std::vector<int32_t> lbuf_, idx_;
 };

@@ -23,30 +23,6 @@ constexpr int kEpoch = 2;
 
 }  // namespace
 
-// Per-parameter passes over big models are split over bigstep's workers (an element's arithmetic
-// never depends on the split; a nested call, e.g. inside MultiTrainer's per-model work, runs
-// inline).
-constexpr size_t kParamGrain = (size_t)1 << 17;
-
-// The loop bodies are plain functions of their pointer arguments (inside the lambdas GCC kept
-// reloading the captured pointers and did not vectorise).
-static bool block_finite(const float* v, size_t n) {
-  // Inf/NaN have all exponent bits set; an integer OR-reduction vectorises (a float sum would
-  // not, without fast-math) and keeps this check a small fraction of a step.
-  const uint32_t* bits = reinterpret_cast<const uint32_t*>(v);
-  uint32_t bad = 0;
-  for (size_t i = 0; i < n; ++i) bad |= (uint32_t)((bits[i] & 0x7f800000u) == 0x7f800000u);
-  return bad == 0;
-}
-
-bool all_finite(const float* v, size_t n) {
-  std::atomic<uint32_t> any_bad{0};
-  parallel_range(n, kParamGrain, [v, &any_bad](size_t lo, size_t hi) {
-    if (!block_finite(v + lo, hi - lo)) any_bad.store(1, std::memory_order_relaxed);
-  });
-  return any_bad.load(std::memory_order_relaxed) == 0;
-}
-
 static void sgd_block(float* theta, const float* g, size_t n, float neg_lr, float wd) {
   for (size_t i = 0; i < n; ++i) theta[i] += neg_lr * (g[i] + wd * theta[i]);
 }
@@ -291,6 +267,18 @@ void Trainer::apply_plan(const OptimizerPlan& plan, TrainState& st, size_t count
   apply_optimizer_plan(plan, st, count, t, update_.data());
 }
 
+// Up to here the fused update is bitwise the unfused one with OpenBLAS (one K block of its sgemm
+// kernels: 320 on Haswell) and worth having; above it, the separate update pass is a shrinking
+// fraction of a step (O(P) against the GEMMs' O(P·batch)), so results are kept unchanged instead.
+constexpr int64_t kFusedUpdateMaxBatch = 256;
+
+bool fuses_update(const OptimizerPlan& plan, const BatchPlan& batch, int64_t n) {
+  const FusedSgd f = match_fused_sgd(plan);
+  const int64_t size = batch.mode == BatchMode::Full ? n : batch.batch;
+  return f.ok && !f.momentum && f.wd == 0.0 && batch.amplify_k <= 1.0 && batch.micro_batch <= 0 &&
+         size <= kFusedUpdateMaxBatch && fused_sgd_update_exact();
+}
+
 // Shared with MultiTrainer (declared in multi.h) so batched runs apply the same arithmetic.
 void apply_optimizer_plan(const OptimizerPlan& plan, TrainState& st, size_t count, int64_t t,
                           float* update) {
@@ -301,7 +289,9 @@ void apply_optimizer_plan(const OptimizerPlan& plan, TrainState& st, size_t coun
     const float wd = (float)fused.wd;
     const float* g = st.grads;
     float* theta = st.params;
-    if (!fused.momentum) {
+    if (!fused.momentum && wd == 0.0f) {
+      sgd_update(theta, g, count, neg_lr);  // the arithmetic of Model::sgd_step's fused update
+    } else if (!fused.momentum) {
       parallel_range(count, kParamGrain,
                      [=](size_t lo, size_t hi) { sgd_block(theta + lo, g + lo, hi - lo, neg_lr, wd); });
     } else {
@@ -413,6 +403,7 @@ ChunkResult Trainer::run(Model& model, const DataRef& data, const BatchPlan& bat
   // (1 + c)² + c² = k²  =>  c = (−1 + sqrt(2k² − 1)) / 2
   const double c_amp = amplified ? (-1.0 + std::sqrt(2.0 * batch.amplify_k * batch.amplify_k - 1.0)) / 2.0 : 0.0;
   if (amplified) grads2_.resize(count);
+  const bool fused = fuses_update(plan, batch, data.n);
 
   for (int64_t k = 0; k < steps; ++k) {
     const int64_t t = (int64_t)st.counters[kStep];
@@ -421,6 +412,25 @@ ChunkResult Trainer::run(Model& model, const DataRef& data, const BatchPlan& bat
     const int64_t b = next_batch(data, batch, st, Rng{st.data_rng}, &x, &y, xbuf_, lbuf_, tbuf_);
     augment(&x, b, xbuf_, batch, st);
     int64_t correct = 0;
+    // The chunk's last step stores its whole gradient (grads must hold it afterwards); the fused
+    // steps before it give the same θ bit for bit (fuses_update checks that).
+    if (fused && k + 1 < steps) {
+      bool applied = false;
+      const double loss = model.sgd_step(st.params, st.model_state, x, y, (int)b, st.grads,
+                                         (float)-schedule_lr(plan.schedule, t), &correct, &applied);
+      if (logs.loss) logs.loss[k] = loss;
+      if (logs.lr) logs.lr[k] = schedule_lr(plan.schedule, t);
+      if (logs.accuracy) logs.accuracy[k] = y.labels ? (double)correct / (double)b : NAN;
+      if (!applied) {
+        result.diverged = true;
+        result.diverged_at = t;
+        result.steps_done = k;
+        return result;
+      }
+      st.counters[kStep] = (double)(t + 1);
+      result.steps_done = k + 1;
+      continue;
+    }
     const double loss = batch_loss_and_grad(model, batch, st, x, y, b, st.grads, &correct);
     if (amplified) {
       const float* x2 = nullptr;

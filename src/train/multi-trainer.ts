@@ -114,15 +114,22 @@ interface NativeMultiHandle {
 
 interface MultiAddon {
   NativeMultiTrainer: new (spec: ModelSpec, count: number) => NativeMultiHandle;
-  /** Best seconds per sgemm call for each [M, N, K, transA, transB] shape, at the current thread count. */
+  /** Best seconds per sgemm call for each [M, N, K, transA, transB, beta] shape, at the current thread count. */
   gemmBench(shapes: Float64Array, seconds: number): Float64Array;
 }
 
 const addon = native as unknown as MultiAddon;
 
-/** Times sgemm on the given shapes ([M, N, K, transA(0|1), transB(0|1)] each); best seconds per call. */
-export function gemmBench(shapes: Array<[number, number, number, number, number]>, seconds = 1): number[] {
-  return Array.from(addon.gemmBench(Float64Array.from(shapes.flat()), seconds));
+/**
+ * Times sgemm on the given shapes ([M, N, K, transA(0|1), transB(0|1), beta(0|1)?] each; beta = 1
+ * accumulates into C, as the fused SGD update does; default 0); best seconds per call.
+ */
+export function gemmBench(
+  shapes: Array<[number, number, number, number, number] | [number, number, number, number, number, number]>,
+  seconds = 1,
+): number[] {
+  const flat = shapes.flatMap((s) => (s.length === 5 ? [...s, 0] : [...s]));
+  return Array.from(addon.gemmBench(Float64Array.from(flat), seconds));
 }
 
 function checkPositiveInteger(value: unknown, param: string): number {
