@@ -22,8 +22,11 @@
  *  - `gd-small`, `gd-large`: full-batch GD, the noise-free baseline, for the same number of steps as
  *    sgd-small (fullBatchBudget 'steps') or the same epochs ('epochs': one step per epoch).
  * Each arm × seed records the full train loss/accuracy and test loss/accuracy every evalEvery
- * epochs (budget fractions for GD) and at the end. Resuming (src/run/resume.ts): the setup and
- * each arm × seed run are units; a run keeps partial checkpoints of its trainer and curve.
+ * epochs (budget fractions for GD) and at the end. Arms that see the same batches (sgd-small,
+ * sgd-large, isotropic; gd-small, gd-large) train together per seed in one MultiTrainer when
+ * `batchArms` is set (see armGroups): each model's trajectory is bitwise its solo Trainer's, so
+ * the result is the same. Resuming (src/run/resume.ts): the setup and each arm × seed run (or
+ * batched group × seed) are units; a unit keeps partial checkpoints of its (multi-)trainer and curves.
  * Deterministic for a config at a fixed BLAS thread count (except `timing`).
  *
  * "Reaches the large arm" = the arm's test accuracy is not below sgd-large's by more than two
@@ -36,6 +39,7 @@ import { Model, type Examples } from '../model/model.js';
 import { topEigenvalue } from '../measure/sharpness.js';
 import { noisySgd, sgd, type OptimizerSpec } from '../optim/optimizer.js';
 import { fingerprint, resumeStoreOf, type Unit } from '../run/resume.js';
+import { MultiTrainer } from '../train/multi-trainer.js';
 import { Trainer, type BatchOptions } from '../train/trainer.js';
 import { Rng } from '../util/random.js';
 import { fail, isObj, pool, posInt, validatorOf } from './common.js';
@@ -94,6 +98,13 @@ export interface NoiseConfig {
    * the same mean up to rounding (Trainer option batch.microBatch); it bounds activation memory.
    */
   microBatch: number | null;
+  /**
+   * Train the arms that see the same batches together in one MultiTrainer (default true): per seed,
+   * sgd-small, sgd-large and isotropic (unless `augment` is set), and gd-small and gd-large (unless
+   * `microBatch` is set). Each model's trajectory is bitwise its solo Trainer's, so the results are
+   * the same either way; false trains every arm × seed as its own Trainer.
+   */
+  batchArms: boolean;
 }
 
 export interface NoisePoint {
@@ -195,6 +206,7 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
     concurrency: 2,
     augment: null,
     microBatch: null,
+    batchArms: true,
   },
   /** Minutes on two cores: Fashion-MNIST 200/class (2000 train, full 10k test), MLP 784-128-10, 3 seeds. */
   quick: {
@@ -224,6 +236,7 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
     concurrency: 2,
     augment: null,
     microBatch: null,
+    batchArms: true,
   },
   /**
    * For a cluster: CIFAR-10 (all 50k), ResNet-18 without batch norm, 3 seeds, 100 epochs, every arm.
@@ -250,6 +263,7 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
     concurrency: 1,
     augment: null,
     microBatch: 500,
+    batchArms: true,
   },
 };
 
@@ -286,6 +300,7 @@ export function validateNoiseConfig(config: unknown): asserts config is NoiseCon
   validateSharpness(c.sharpness);
   posInt(c.concurrency, 'config.concurrency', 64);
   if (c.microBatch !== null) posInt(c.microBatch, 'config.microBatch');
+  if (typeof c.batchArms !== 'boolean') fail(TypeError, 'config.batchArms', `must be a boolean (got ${JSON.stringify(c.batchArms)})`);
   if (c.augment !== null) {
     if (!isObj(c.augment)) fail(TypeError, 'config.augment', 'must be null or { cropPadding, flip }');
     const a = c.augment;
@@ -378,6 +393,49 @@ const fmtNum = (x: number, p = 3): string => Number(x.toPrecision(p)).toString()
 function summarize(xs: number[]): NoiseArmSummary {
   const ok = xs.filter((x) => Number.isFinite(x));
   return { mean: ok.length ? mean(ok) : null, std: ok.length ? std(ok) : null, n: ok.length };
+}
+
+/** Arms that can share one batch stream: batch B, shuffled epochs, no amplification. */
+const SHUFFLE_GROUP: readonly NoiseArmKind[] = ['sgd-small', 'sgd-large', 'isotropic'];
+/** Arms that can share full-batch steps. */
+const FULL_GROUP: readonly NoiseArmKind[] = ['gd-small', 'gd-large'];
+
+/** One task of the pool: an arm trained alone (one member) or a batched group, for one seed. */
+interface ArmTask {
+  members: ArmPlan[];
+  seed: number;
+}
+
+/**
+ * The arms in groups that train together, in plan order (a group sits where its first arm is).
+ * With `config.batchArms`, the arms present of sgd-small, sgd-large and isotropic form one group
+ * (same batch size B, same shuffled epochs, same init and trainer seed: identical batches) unless
+ * `config.augment` is set (MultiTrainer has no augmentation), and gd-small and gd-large form one
+ * unless `config.microBatch` is set (MultiTrainer has no micro-batches). Amplified arms (each needs
+ * its own second batch) and the small-batch arm (another batch size) are always alone, and so is
+ * every arm without `batchArms`. A group of one arm trains as a solo Trainer.
+ */
+export function armGroups<P extends { kind: NoiseArmKind; steps: number }>(plans: P[], config: Pick<NoiseConfig, 'batchArms' | 'augment' | 'microBatch'>): P[][] {
+  const groups: P[][] = [];
+  const shared = new Map<string, P[]>();
+  for (const p of plans) {
+    const key = !config.batchArms
+      ? null
+      : SHUFFLE_GROUP.includes(p.kind) && config.augment === null
+        ? 'shuffle'
+        : FULL_GROUP.includes(p.kind) && config.microBatch === null
+          ? 'full'
+          : null;
+    const group = key === null ? undefined : shared.get(key);
+    if (group) {
+      if (group[0].steps !== p.steps) throw new Error(`E3: arms ${group[0].kind} and ${p.kind} share batches but not their step budget`);
+      group.push(p);
+    } else {
+      groups.push([p]);
+      if (key !== null) shared.set(key, groups[groups.length - 1]);
+    }
+  }
+  return groups;
 }
 
 // ---- the experiment -------------------------------------------------------------------------------
@@ -491,23 +549,46 @@ export async function runNoise(config: NoiseConfig, ctx: RunContext): Promise<No
     }
   }
 
-  // Tasks: every arm × seed, heaviest first so the pool ends together.
-  const tasks = plans.flatMap((p) => c.seeds.map((seed) => ({ p, seed })));
-  const order = tasks.map((_, i) => i).sort((a, b) => tasks[b].p.exampleGrads - tasks[a].p.exampleGrads || a - b);
-  const totalWork = tasks.reduce((s, t) => s + t.p.exampleGrads, 0);
+  // Tasks: every group of arms × seed, heaviest first so the pool ends together. A group is one arm
+  // (a solo Trainer) or the arms that see the same batches (one MultiTrainer; see armGroups).
+  const groups = armGroups(plans, c);
+  const tasks = groups.flatMap((members) => c.seeds.map((seed) => ({ members, seed })));
+  const weight = (t: ArmTask): number => t.members.reduce((s, p) => s + p.exampleGrads, 0);
+  const order = tasks.map((_, i) => i).sort((a, b) => weight(tasks[b]) - weight(tasks[a]) || a - b);
+  const totalWork = tasks.reduce((s, t) => s + weight(t), 0);
   let doneWork = 0;
   const perArmMs: Record<string, number> = {};
   const evalEpochs: number[] = [];
   for (let e = c.evalEvery; e < c.epochs; e += c.evalEvery) evalEpochs.push(e);
   evalEpochs.push(c.epochs);
 
+  const point = (model: Model, epoch: number, step: number): NoisePoint => {
+    const tr = model.evaluate(data.train);
+    const te = model.evaluate(data.test);
+    return { epoch, step, trainLoss: tr.loss, trainAccuracy: tr.accuracy, testLoss: te.loss, testAccuracy: te.accuracy };
+  };
+  /** A new run of arm `p` with its first curve point (θ₀), logged. */
+  const startRun = (u: Unit, p: ArmPlan, seed: number, first: NoisePoint): NoiseRun => {
+    const run: NoiseRun = { seed, steps: 0, curve: [first], diverged: false, divergedAt: null, final: null, noiseStd: p.kind === 'isotropic' ? noiseEstimate.find((e) => e.seed === seed)!.isotropicStd : null };
+    u.log({ phase: 'train', arm: p.id, seed, ...first });
+    return run;
+  };
+  /** Records that `run` of arm `p` diverged at `divergedAt`; the rest of its budget counts as done. */
+  const markDiverged = (u: Unit, p: ArmPlan, run: NoiseRun, divergedAt: number | null): void => {
+    run.diverged = true;
+    run.divergedAt = divergedAt;
+    u.log({ phase: 'train', arm: p.id, seed: run.seed, kind: 'diverged', divergedAt });
+    doneWork += ((p.steps - run.steps) / p.steps) * p.exampleGrads;
+  };
+  const unitKey = (members: ArmPlan[], seed: number): string => `train-${members.map((p) => p.id).join('.')}-seed${seed}`;
+
   // One arm × seed run. Training goes in segments of at most SEGMENT steps; between segments (and
   // at each evaluation point) a partial checkpoint is written when one is due. Splitting a run into
   // segments does not change it (a chunked run equals the same steps in one go, bit for bit).
   const SEGMENT = 200;
-  const runTask = ({ p, seed }: { p: ArmPlan; seed: number }): Promise<NoiseRun> =>
+  const runSolo = (p: ArmPlan, seed: number): Promise<NoiseRun> =>
     store.unit(
-      `train-${p.id}-seed${seed}`,
+      unitKey([p], seed),
       async (u: Unit) => {
         const tStart = performance.now();
         const model = new Model(spec, { seed });
@@ -517,11 +598,6 @@ export async function runNoise(config: NoiseConfig, ctx: RunContext): Promise<No
               ? { mode: 'full', ...(config.microBatch ? { microBatch: config.microBatch } : {}) }
               : { mode: 'shuffle', size: p.batch, ...(p.amplify > 1 ? { amplify: p.amplify } : {}), ...(config.augment ? { augment: config.augment } : {}) };
           const trainer = new Trainer(model, { data: data.train, optimizer: p.optimizer(seed), batch, seed });
-          const point = (epoch: number, step: number): NoisePoint => {
-            const tr = model.evaluate(data.train);
-            const te = model.evaluate(data.test);
-            return { epoch, step, trainLoss: tr.loss, trainAccuracy: tr.accuracy, testLoss: te.loss, testAccuracy: te.accuracy };
-          };
           // A half-done run from an earlier life: the run so far and the index of the next evaluation point.
           const saved = u.restore<{ run: NoiseRun; next: number }>([trainer]);
           let next = 0;
@@ -530,9 +606,7 @@ export async function runNoise(config: NoiseConfig, ctx: RunContext): Promise<No
             ({ run, next } = saved);
             doneWork += (run.steps / p.steps) * p.exampleGrads;
           } else {
-            const curve: NoisePoint[] = [point(0, 0)];
-            run = { seed, steps: 0, curve, diverged: false, divergedAt: null, final: null, noiseStd: p.kind === 'isotropic' ? noiseEstimate.find((e) => e.seed === seed)!.isotropicStd : null };
-            u.log({ phase: 'train', arm: p.id, seed, ...curve[0] });
+            run = startRun(u, p, seed, point(model, 0, 0));
           }
           train: for (; next < evalEpochs.length; next++) {
             const epoch = evalEpochs[next];
@@ -546,15 +620,12 @@ export async function runNoise(config: NoiseConfig, ctx: RunContext): Promise<No
               doneWork += (r.stepsDone / p.steps) * p.exampleGrads;
               ctx.progress(Math.round(doneWork), totalWork, `E3 ${p.id} seed ${seed} epoch ${epoch}`);
               if (r.diverged) {
-                run.diverged = true;
-                run.divergedAt = r.divergedAt;
-                u.log({ phase: 'train', arm: p.id, seed, kind: 'diverged', divergedAt: r.divergedAt });
-                doneWork += ((p.steps - run.steps) / p.steps) * p.exampleGrads;
+                markDiverged(u, p, run, r.divergedAt);
                 break train;
               }
               if (run.steps < target && u.due()) u.save([trainer], { run, next });
             }
-            const pt = point(epoch, run.steps);
+            const pt = point(model, epoch, run.steps);
             run.curve.push(pt);
             u.log({ phase: 'train', arm: p.id, seed, ...pt });
             if (next + 1 < evalEpochs.length && u.due()) u.save([trainer], { run, next: next + 1 });
@@ -572,12 +643,102 @@ export async function runNoise(config: NoiseConfig, ctx: RunContext): Promise<No
         ctx.progress(Math.round(doneWork), totalWork, `E3 ${p.id} seed ${seed} (done earlier)`);
       },
     );
-  const results = new Array<NoiseRun>(tasks.length);
-  await pool(order.map((i) => async () => void (results[i] = await runTask(tasks[i]))), c.concurrency, ctx.signal);
+
+  // The arms of a group × seed in one MultiTrainer: model k is members[k], with the init, optimizer,
+  // batching and seed of its solo run, so its trajectory is the solo run's bit for bit. The runs
+  // advance together (same steps, same evaluation points); a diverged model is frozen by the
+  // MultiTrainer and recorded as the solo run records it, while the others continue. Model k is
+  // evaluated by copying its parameters (and batch-norm state) into a Model, as the solo run
+  // evaluates its trainer's model.
+  const runGroup = (members: ArmPlan[], seed: number): Promise<NoiseRun[]> => {
+    const name = members.map((p) => p.id).join('+');
+    const groupWork = members.reduce((s, p) => s + p.exampleGrads, 0);
+    return store.unit(
+      unitKey(members, seed),
+      async (u: Unit) => {
+        const tStart = performance.now();
+        const steps = members[0].steps;
+        const first = members[0].batch;
+        const multi = new MultiTrainer(spec, {
+          data: data.train,
+          models: members.map((p) => ({ optimizer: p.optimizer(seed), init: seed })),
+          batch: first === 'full' ? { mode: 'full' } : { mode: 'shuffle', size: first },
+          seed,
+        });
+        const view = new Model(spec, { seed });
+        const evaluate = (k: number, epoch: number, step: number): NoisePoint => {
+          view.params.set(multi.paramsOf(k));
+          view.state.set(multi.modelStateOf(k));
+          return point(view, epoch, step);
+        };
+        try {
+          // A half-done group from an earlier life: its runs so far and the index of the next evaluation point.
+          const saved = u.restore<{ runs: NoiseRun[]; next: number }>([multi]);
+          let next = 0;
+          let runs: NoiseRun[];
+          if (saved) {
+            ({ runs, next } = saved);
+            members.forEach((p, k) => (doneWork += runs[k].diverged ? p.exampleGrads : (runs[k].steps / p.steps) * p.exampleGrads));
+          } else {
+            runs = members.map((p, k) => startRun(u, p, seed, evaluate(k, 0, 0)));
+          }
+          train: for (; next < evalEpochs.length; next++) {
+            const epoch = evalEpochs[next];
+            const target = Math.round((epoch * steps) / c.epochs);
+            if (target <= multi.stepCount) continue;
+            while (multi.stepCount < target) {
+              const k = Math.min(SEGMENT, target - multi.stepCount);
+              const r = await multi.run({ steps: k, chunkSize: k, signal: ctx.signal });
+              ctx.signal?.throwIfAborted();
+              const diverged: number[] = [];
+              members.forEach((p, m) => {
+                if (runs[m].diverged) return; // frozen since an earlier segment
+                const trained = r.models[m].loss.length; // updates model m applied (as a solo run's stepsDone)
+                runs[m].steps += trained;
+                doneWork += (trained / p.steps) * p.exampleGrads;
+                if (r.models[m].diverged) diverged.push(m);
+              });
+              ctx.progress(Math.round(doneWork), totalWork, `E3 ${name} seed ${seed} epoch ${epoch}`);
+              for (const m of diverged) markDiverged(u, members[m], runs[m], r.models[m].divergedAt);
+              if (runs.every((run) => run.diverged)) break train;
+              if (multi.stepCount < target && u.due()) u.save([multi], { runs, next });
+            }
+            members.forEach((p, m) => {
+              if (runs[m].diverged) return;
+              const pt = evaluate(m, epoch, runs[m].steps);
+              runs[m].curve.push(pt);
+              u.log({ phase: 'train', arm: p.id, seed, ...pt });
+            });
+            if (next + 1 < evalEpochs.length && u.due()) u.save([multi], { runs, next: next + 1 });
+          }
+          for (const run of runs) run.final = run.diverged ? null : run.curve[run.curve.length - 1];
+          return runs;
+        } finally {
+          multi.close();
+          view.close();
+          // One native loop trains the group: its wall time is shared equally among the members.
+          const ms = (performance.now() - tStart) / members.length;
+          for (const p of members) perArmMs[p.id] = (perArmMs[p.id] ?? 0) + ms;
+        }
+      },
+      () => {
+        // finished in an earlier life of this run directory
+        doneWork += groupWork;
+        ctx.progress(Math.round(doneWork), totalWork, `E3 ${name} seed ${seed} (done earlier)`);
+      },
+    );
+  };
+
+  const results = new Map<string, NoiseRun>();
+  const runTask = async ({ members, seed }: ArmTask): Promise<void> => {
+    const runs = members.length === 1 ? [await runSolo(members[0], seed)] : await runGroup(members, seed);
+    members.forEach((p, k) => results.set(`${p.id}/${seed}`, runs[k]));
+  };
+  await pool(order.map((i) => () => runTask(tasks[i])), c.concurrency, ctx.signal);
 
   // Per-arm summaries and the comparison with sgd-large.
-  const arms: NoiseArm[] = plans.map((p, pi) => {
-    const runs = c.seeds.map((_, si) => results[pi * c.seeds.length + si]);
+  const arms: NoiseArm[] = plans.map((p) => {
+    const runs = c.seeds.map((seed) => results.get(`${p.id}/${seed}`)!);
     return {
       id: p.id,
       kind: p.kind,
