@@ -91,6 +91,7 @@ function child(mode: string, threads: number, budget: number): Promise<Row> {
 
 export async function multiBench(budget: number): Promise<string> {
   const seq8 = await child('seq8', 1, budget);
+  const seq8t2 = await child('seq8', 2, budget); // a plain sweep loop at the default thread count (2 here)
   const solo = await child('solo', 1, budget);
   const pair = await Promise.all([child('solo', 1, budget), child('solo', 1, budget)]);
   const concurrent = pair[0].modelSamplesPerSec + pair[1].modelSamplesPerSec;
@@ -105,6 +106,7 @@ export async function multiBench(budget: number): Promise<string> {
     '|---|---|---|---|---|---|---|',
     `| one solo run | 1 | ${f(solo.modelSamplesPerSec)} | ${gf(solo.modelSamplesPerSec)} | - | - | ${f(solo.peakRssMiB)} |`,
     `| 8 sequential solo runs (one process) | 1 | ${f(seq8.modelSamplesPerSec)} | ${gf(seq8.modelSamplesPerSec)} | 1.00× | - | ${f(seq8.peakRssMiB)} |`,
+    `| 8 sequential solo runs (one process) | 2 | ${f(seq8t2.modelSamplesPerSec)} | ${gf(seq8t2.modelSamplesPerSec)} | ${(seq8t2.modelSamplesPerSec / seq8.modelSamplesPerSec).toFixed(2)}× | - | ${f(seq8t2.peakRssMiB)} |`,
     `| 2 concurrent single runs (2 processes) | 1 + 1 | ${f(concurrent)} | ${gf(concurrent)} | ${(concurrent / seq8.modelSamplesPerSec).toFixed(2)}× | 1.00× | ${f(pair[0].peakRssMiB)} each |`,
     `| MultiTrainer, 8 models in one pass | 1 | ${f(multi1.modelSamplesPerSec)} | ${gf(multi1.modelSamplesPerSec)} | ${(multi1.modelSamplesPerSec / seq8.modelSamplesPerSec).toFixed(2)}× | ${(multi1.modelSamplesPerSec / concurrent).toFixed(2)}× | ${f(multi1.peakRssMiB)} |`,
     `| MultiTrainer, 8 models in one pass | 2 | ${f(multi2.modelSamplesPerSec)} | ${gf(multi2.modelSamplesPerSec)} | ${(multi2.modelSamplesPerSec / seq8.modelSamplesPerSec).toFixed(2)}× | ${(multi2.modelSamplesPerSec / concurrent).toFixed(2)}× | ${f(multi2.peakRssMiB)} |`,
