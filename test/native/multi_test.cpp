@@ -40,6 +40,15 @@ static ModelSpec mlp_spec() {
   return s;
 }
 
+// Big enough that sgemm splits its products at 2 threads (M·N·K >= 2·2^20): each model's products
+// must use the solo run's 2-thread partition (results differ in the last bits from 1 thread).
+static ModelSpec wide_spec() {
+  ModelSpec s;
+  s.input = {256};
+  s.layers = {layer(LayerKind::Dense, 512), layer(LayerKind::Relu), layer(LayerKind::Dense, 5)};
+  return s;
+}
+
 static ModelSpec cnn_spec() {
   ModelSpec s;
   s.input = {1, 12, 12};
@@ -299,6 +308,7 @@ int main() {
   for (int threads : {1, 2}) {
     test_equal_to_solo(mlp_spec(), threads, "mlp");
     test_equal_to_solo(cnn_spec(), threads, "cnn");
+    test_equal_to_solo(wide_spec(), threads, "wide");
     test_no_steady_state_allocation(threads);
   }
   // Bad arguments name the parameter.

@@ -4,8 +4,9 @@ import { Model, MultiTrainer, Trainer, gemmBench, mlp, setThreads, sgd, type Mod
 import { noisySgd } from '../../src/optim/optimizer.js';
 import { bitwiseEqual, separableBlobs } from '../engine/helpers.js';
 
-// Big enough that the GEMMs pass sgemm's split threshold with 2 threads (64 x 192 x 160).
-const spec: ModelSpec = mlp({ input: 160, hidden: [192, 96], outputs: 4 });
+// Wide enough that sgemm splits the first layer's products at 2 threads (64·256·160 ≥ 2·2^20), so
+// the 2-thread case checks that each model uses the solo run's 2-thread partition.
+const spec: ModelSpec = mlp({ input: 160, hidden: [256, 96], outputs: 4 });
 const data = separableBlobs(256, 160, 4, 5);
 const batch = { mode: 'shuffle' as const, size: 64 };
 
