@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "errors.h"
 #include "gemm.h"
@@ -414,7 +415,7 @@ struct Network {
   bool out_nhwc = false;    // the last activation is channels-last (3-d output)
   std::vector<float> g0, g1, s1, s2, scratch, out_nchw;
   int dy_cap = 0;  // batch capacity of the dense ops' dy buffers (sgd_step)
-  std::vector<std::pair<size_t, size_t>> fused, unfused;  // dense weight ranges / the rest of [0, P)
+  std::vector<std::pair<size_t, size_t>> unfused;  // [0, P) minus the dense weights (sgd_step)
 
   void ensure(int N, bool grads) {
     if ((double)N * (double)max_act > (double)kMaxBatchFloats)
@@ -709,14 +710,12 @@ Model::Model(const ModelSpec& spec) : spec_(spec), net_(new Network) {
   for (const Op& op : net_->ops) m = std::max(m, op.out.size());
   net_->max_act = m;
   net_->out_nhwc = net_->ops.back().nhwc;
-  // sgd_step's split of [0, P): dense weights (updated inside their GEMM) and everything else.
+  // What sgd_step checks and updates outside the dense weights (which it updates in their GEMM).
   size_t at = 0;
   for (const Op& op : net_->ops) {
     if (op.kind != LayerKind::Dense) continue;
-    const size_t end = op.w + op.in.size() * (size_t)op.out.c;
     if (op.w > at) net_->unfused.emplace_back(at, op.w);
-    net_->fused.emplace_back(op.w, end);
-    at = end;
+    at = op.w + op.in.size() * (size_t)op.out.c;
   }
   if (layout_.param_count > at) net_->unfused.emplace_back(at, layout_.param_count);
 }
@@ -867,8 +866,6 @@ double Model::sgd_step(float* params, float* state, const float* x, const Target
     for (const auto& [lo, hi] : net.unfused) sgd_update(params + lo, grads + lo, hi - lo, neg_lr);
   return loss;
 }
-
-const std::vector<std::pair<size_t, size_t>>& Model::fused_ranges() const { return net_->fused; }
 
 double Model::loss_sum(const float* params, const float* state, const float* x, const Target& y,
                        int batch, int64_t* correct) {

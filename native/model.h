@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace bigstep {
@@ -126,14 +125,12 @@ class Model {
   //   Same arguments as loss_and_grad (training mode). The update is applied only when the loss and
   //   every gradient are finite (exactly the cases in which loss_and_grad + a finiteness check +
   //   θ += neg_lr·g would apply it); *applied says whether it was. grads gets every gradient
-  //   except the dense weights' (see fused_ranges), whose entries are left as they were — unless the
+  //   except the dense weights', whose entries are left as they were — unless the
   //   step is not applied: then grads gets the whole gradient, as loss_and_grad would write it.
   //   With FMA and a batch within one GEMM K block (OpenBLAS Haswell: <= 320) the new θ is bitwise
   //   the unfused step's; larger batches accumulate the update per K block (a rounding difference).
   double sgd_step(float* params, float* state, const float* x, const Target& y, int batch, float* grads,
                   float neg_lr, int64_t* correct, bool* applied);
-  // [begin, end) offsets of the dense weights whose gradients sgd_step does not store.
-  const std::vector<std::pair<size_t, size_t>>& fused_ranges() const;
 
   // Forward only (no gradient); running stats are used for batch norm (eval mode).
   // Returns the SUM of per-example losses over the batch (so callers can average over chunks).

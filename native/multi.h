@@ -14,7 +14,8 @@
 // Contract: model k's trajectory (params, grads, opt_state, noise stream, per-step loss/lr/acc)
 // is bitwise identical to a solo Trainer::run with the same spec, initial parameters, plan,
 // batch plan, data stream and thread count. Each model's step runs exactly the solo code path
-// (Model::loss_and_grad, then the shared apply_optimizer_plan); with threads = T > 1 the K models
+// (Model::sgd_step where fuses_update allows it, else Model::loss_and_grad then the shared
+// apply_optimizer_plan); with threads = T > 1 the K models
 // are spread over the T workers, and each model's GEMMs use the same fixed (shape, T) partition
 // that a solo run with T threads uses (see sgemm in gemm.cpp), executed on one worker.
 //

@@ -414,43 +414,35 @@ ChunkResult Trainer::run(Model& model, const DataRef& data, const BatchPlan& bat
     int64_t correct = 0;
     // The chunk's last step stores its whole gradient (grads must hold it afterwards); the fused
     // steps before it give the same θ bit for bit (fuses_update checks that).
-    if (fused && k + 1 < steps) {
-      bool applied = false;
-      const double loss = model.sgd_step(st.params, st.model_state, x, y, (int)b, st.grads,
-                                         (float)-schedule_lr(plan.schedule, t), &correct, &applied);
-      if (logs.loss) logs.loss[k] = loss;
-      if (logs.lr) logs.lr[k] = schedule_lr(plan.schedule, t);
-      if (logs.accuracy) logs.accuracy[k] = y.labels ? (double)correct / (double)b : NAN;
-      if (!applied) {
-        result.diverged = true;
-        result.diverged_at = t;
-        result.steps_done = k;
-        return result;
+    const bool fused_step = fused && k + 1 < steps;
+    double loss;
+    bool finite;  // loss and gradient finite, i.e. the update is (fused: was) applied
+    if (fused_step) {
+      loss = model.sgd_step(st.params, st.model_state, x, y, (int)b, st.grads,
+                            (float)-schedule_lr(plan.schedule, t), &correct, &finite);
+    } else {
+      loss = batch_loss_and_grad(model, batch, st, x, y, b, st.grads, &correct);
+      if (amplified) {
+        const float* x2 = nullptr;
+        Target y2;
+        second_batch(data, batch, b, Rng{st.noise_rng}, &x2, &y2);
+        augment(&x2, b, xbuf2_, batch, st);
+        batch_loss_and_grad(model, batch, st, x2, y2, b, grads2_.data(), nullptr);
+        const float a = (float)(1.0 + c_amp), cc = (float)c_amp;
+        for (size_t i = 0; i < count; ++i) st.grads[i] = a * st.grads[i] - cc * grads2_[i];
       }
-      st.counters[kStep] = (double)(t + 1);
-      result.steps_done = k + 1;
-      continue;
-    }
-    const double loss = batch_loss_and_grad(model, batch, st, x, y, b, st.grads, &correct);
-    if (amplified) {
-      const float* x2 = nullptr;
-      Target y2;
-      second_batch(data, batch, b, Rng{st.noise_rng}, &x2, &y2);
-      augment(&x2, b, xbuf2_, batch, st);
-      batch_loss_and_grad(model, batch, st, x2, y2, b, grads2_.data(), nullptr);
-      const float a = (float)(1.0 + c_amp), cc = (float)c_amp;
-      for (size_t i = 0; i < count; ++i) st.grads[i] = a * st.grads[i] - cc * grads2_[i];
+      finite = std::isfinite(loss) && all_finite(st.grads, count);
     }
     if (logs.loss) logs.loss[k] = loss;
     if (logs.lr) logs.lr[k] = schedule_lr(plan.schedule, t);
     if (logs.accuracy) logs.accuracy[k] = y.labels ? (double)correct / (double)b : NAN;
-    if (!std::isfinite(loss) || !all_finite(st.grads, count)) {
+    if (!finite) {
       result.diverged = true;
       result.diverged_at = t;
       result.steps_done = k;
       return result;
     }
-    apply_plan(plan, st, count, t);
+    if (!fused_step) apply_plan(plan, st, count, t);
     st.counters[kStep] = (double)(t + 1);
     result.steps_done = k + 1;
   }

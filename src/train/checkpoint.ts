@@ -425,14 +425,8 @@ export function saveCheckpoint(path: string, trainer: Trainer, meta: { configHas
 export function loadCheckpoint(path: string, trainer: Trainer, meta: { configHash: string }): void {
   const configHash = checkArgs(path, trainer, meta);
   const { header, state } = readCheckpoint(path);
-  if (header.configHash !== configHash) {
-    throw new CheckpointError(
-      path,
-      `was written for config hash "${header.configHash}" but this run's config hash is "${configHash}" (a different configuration; delete the checkpoint or use the matching config)`,
-    );
-  }
   const job = trainer.job;
-  const checks: Array<[number, number, string, string]> = [
+  restoreVerified(path, 'trainer', trainer, state, header.configHash, configHash, [
     [state.params.length, job.params.length, 'parameters', 'a different model size'],
     [state.modelState.length, job.modelState?.length ?? 0, 'model state values', 'different batch-norm layers'],
     [state.optState.length, job.optState.length, 'optimizer state values', 'a different optimizer chain'],
@@ -442,17 +436,39 @@ export function loadCheckpoint(path: string, trainer: Trainer, meta: { configHas
     [state.noiseRng.length, 4, 'noise RNG words', 'corrupt header'],
     [state.augmentRng.length, 4, 'augmentation RNG words', 'corrupt header'],
     [state.counters.length, 3, 'counters', 'corrupt header'],
-  ];
-  for (const [got, want, what, hint] of checks) {
-    if (got !== want) throw new CheckpointError(path, `holds ${got} ${what} but the trainer has ${want} (${hint})`);
+  ]);
+}
+
+/**
+ * The checks both loaders end with, then the restore: the config hash, every section's size
+ * against the target (`[got, want, what, hint]`), that the target is idle; import errors become
+ * CheckpointErrors naming the file. Nothing is written unless all pass.
+ */
+function restoreVerified<S>(
+  path: string,
+  who: 'trainer' | 'multi-trainer',
+  target: { busy: boolean; importState(state: S): void },
+  state: S,
+  writtenHash: string,
+  configHash: string,
+  sizes: Array<[number, number, string, string]>,
+): void {
+  if (writtenHash !== configHash) {
+    throw new CheckpointError(
+      path,
+      `was written for config hash "${writtenHash}" but this run's config hash is "${configHash}" (a different configuration; delete the checkpoint or use the matching config)`,
+    );
   }
-  if (trainer.busy) {
-    const error = new Error('trainer is busy: a run() is in progress; await it first') as Error & { code: string };
+  for (const [got, want, what, hint] of sizes) {
+    if (got !== want) throw new CheckpointError(path, `holds ${got} ${what} but the ${who} has ${want} (${hint})`);
+  }
+  if (target.busy) {
+    const error = new Error(`${who} is busy: a run() is in progress; await it first`) as Error & { code: string };
     error.code = 'ERR_BIGSTEP_BUSY';
     throw error;
   }
   try {
-    trainer.importState(state);
+    target.importState(state);
   } catch (err) {
     throw new CheckpointError(path, `cannot be restored: ${(err as Error).message}`, { cause: err });
   }
@@ -480,31 +496,12 @@ export function saveMultiCheckpoint(path: string, multi: MultiTrainer, meta: { c
 export function loadMultiCheckpoint(path: string, multi: MultiTrainer, meta: { configHash: string }): void {
   const configHash = checkArgs(path, multi, meta, 'MultiTrainer');
   const { header, state } = readMultiCheckpoint(path);
-  if (header.configHash !== configHash) {
-    throw new CheckpointError(
-      path,
-      `was written for config hash "${header.configHash}" but this run's config hash is "${configHash}" (a different configuration; delete the checkpoint or use the matching config)`,
-    );
-  }
   const job = multi.job;
-  const checks: Array<[number, number, string, string]> = [
+  restoreVerified(path, 'multi-trainer', multi, state, header.configHash, configHash, [
     [header.count, multi.count, 'models', 'a different number of models'],
     [state.params.length, job.params.length, 'parameters in all', 'a different model size'],
     [state.modelState.length, job.modelState?.length ?? 0, 'model state values in all', 'different batch-norm layers'],
     [state.optState.length, job.optState.length, 'optimizer state values in all', 'different optimizer chains'],
     [state.perm.length, job.perm.length, 'examples in its epoch order', 'a different data set'],
-  ];
-  for (const [got, want, what, hint] of checks) {
-    if (got !== want) throw new CheckpointError(path, `holds ${got} ${what} but the multi-trainer has ${want} (${hint})`);
-  }
-  if (multi.busy) {
-    const error = new Error('multi-trainer is busy: a run() is in progress; await it first') as Error & { code: string };
-    error.code = 'ERR_BIGSTEP_BUSY';
-    throw error;
-  }
-  try {
-    multi.importState(state);
-  } catch (err) {
-    throw new CheckpointError(path, `cannot be restored: ${(err as Error).message}`, { cause: err });
-  }
+  ]);
 }

@@ -6,6 +6,7 @@ import { RNG_STREAM, seedRngState } from './rng.js';
 import type { BatchMode } from './trainer.js';
 import { formatValue } from '../util/format.js';
 import { sharedExamples } from './shared-data.js';
+import { checkFields, exportFields, importFields, type StateField } from './state-fields.js';
 
 /** One model of a batched run. */
 export interface MultiModelOptions {
@@ -354,18 +355,7 @@ export class MultiTrainer {
    */
   exportState(): MultiTrainerState {
     this.assertIdle();
-    const j = this.job;
-    return {
-      params: j.params.slice(),
-      grads: j.grads.slice(),
-      modelState: j.modelState ? j.modelState.slice() : new Float32Array(0),
-      optState: j.optState.slice(),
-      noiseRng: j.noiseRng.slice(),
-      dataRng: j.dataRng.slice(),
-      perm: j.perm.slice(),
-      counters: j.counters.slice(),
-      divergedAt: j.divergedAt.slice(),
-    };
+    return exportFields(this.stateFields()) as unknown as MultiTrainerState;
   }
 
   /**
@@ -376,23 +366,8 @@ export class MultiTrainer {
   importState(state: MultiTrainerState): void {
     this.assertIdle();
     if (!state || typeof state !== 'object') throw new TypeError('state must be an object');
-    const j = this.job;
-    const fields: Array<[keyof MultiTrainerState, ArrayLike<unknown> & { length: number }, Function]> = [
-      ['params', j.params, Float32Array],
-      ['grads', j.grads, Float32Array],
-      ['modelState', j.modelState ?? new Float32Array(0), Float32Array],
-      ['optState', j.optState, Float32Array],
-      ['noiseRng', j.noiseRng, BigUint64Array],
-      ['dataRng', j.dataRng, BigUint64Array],
-      ['perm', j.perm, Int32Array],
-      ['counters', j.counters, Float64Array],
-      ['divergedAt', j.divergedAt, Float64Array],
-    ];
-    for (const [name, target, ctor] of fields) {
-      const v = state[name];
-      if (!(v instanceof ctor)) throw new TypeError(`state.${name} must be a ${ctor.name}`);
-      if (v.length !== target.length) throw new RangeError(`state.${name} must have length ${target.length} (got ${v.length})`);
-    }
+    const fields = this.stateFields();
+    checkFields(state, fields);
     if (state.dataRng.every((w) => w === 0n)) throw new RangeError('state.dataRng must not be all zero (not a valid xoshiro256** state)');
     for (let k = 0; k < this.count; k++) {
       if (state.noiseRng.subarray(4 * k, 4 * k + 4).every((w) => w === 0n))
@@ -404,15 +379,23 @@ export class MultiTrainer {
       if (!(d === -1 || (Number.isSafeInteger(d) && d >= 0 && d <= step)))
         throw new RangeError(`state.divergedAt[${k}] must be -1 or a step in [0, ${step}] (got ${d})`);
     });
-    j.params.set(state.params);
-    j.grads.set(state.grads);
-    j.modelState?.set(state.modelState);
-    j.optState.set(state.optState);
-    j.noiseRng.set(state.noiseRng);
-    j.dataRng.set(state.dataRng);
-    j.perm.set(state.perm);
-    j.counters.set(state.counters);
-    j.divergedAt.set(state.divergedAt);
+    importFields(state, fields);
+  }
+
+  /** The buffers exportState / importState copy, in MultiTrainerState's order. */
+  private stateFields(): Array<StateField<keyof MultiTrainerState>> {
+    const j = this.job;
+    return [
+      ['params', j.params, Float32Array],
+      ['grads', j.grads, Float32Array],
+      ['modelState', j.modelState ?? new Float32Array(0), Float32Array],
+      ['optState', j.optState, Float32Array],
+      ['noiseRng', j.noiseRng, BigUint64Array],
+      ['dataRng', j.dataRng, BigUint64Array],
+      ['perm', j.perm, Int32Array],
+      ['counters', j.counters, Float64Array],
+      ['divergedAt', j.divergedAt, Float64Array],
+    ];
   }
 
   private assertIdle(): void {

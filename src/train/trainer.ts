@@ -4,6 +4,7 @@ import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
 import { formatValue } from '../util/format.js';
 import { RNG_STREAM, seedRngState } from './rng.js';
 import { sharedExamples } from './shared-data.js';
+import { checkFields, exportFields, importFields, type StateField } from './state-fields.js';
 
 /** How batches are drawn each step; see {@link BatchOptions}. */
 export type BatchMode = 'full' | 'sequential' | 'shuffle' | 'replacement';
@@ -257,18 +258,7 @@ export class Trainer {
   /** A copy of all persistent state (parameters, gradients, model and optimizer state, RNGs, order, counters). */
   exportState(): TrainerState {
     this.assertIdle();
-    const j = this.job;
-    return {
-      params: j.params.slice(),
-      grads: j.grads.slice(),
-      modelState: j.modelState ? j.modelState.slice() : new Float32Array(0),
-      optState: j.optState.slice(),
-      dataRng: j.dataRng.slice(),
-      noiseRng: j.noiseRng.slice(),
-      augmentRng: this.augmentRng.slice(),
-      perm: j.perm.slice(),
-      counters: j.counters.slice(),
-    };
+    return exportFields(this.stateFields()) as unknown as TrainerState;
   }
 
   /**
@@ -279,8 +269,18 @@ export class Trainer {
   importState(state: TrainerState): void {
     this.assertIdle();
     if (!state || typeof state !== 'object') throw new TypeError('state must be an object');
+    const fields = this.stateFields();
+    checkFields(state, fields);
+    for (const rng of ['dataRng', 'noiseRng', 'augmentRng'] as const) {
+      if (state[rng].every((w) => w === 0n)) throw new RangeError(`state.${rng} must not be all zero (not a valid xoshiro256** state)`);
+    }
+    importFields(state, fields);
+  }
+
+  /** The buffers exportState / importState copy, in TrainerState's order. */
+  private stateFields(): Array<StateField<keyof TrainerState>> {
     const j = this.job;
-    const fields: Array<[keyof TrainerState, ArrayLike<unknown> & { length: number }, Function]> = [
+    return [
       ['params', j.params, Float32Array],
       ['grads', j.grads, Float32Array],
       ['modelState', j.modelState ?? new Float32Array(0), Float32Array],
@@ -291,23 +291,6 @@ export class Trainer {
       ['perm', j.perm, Int32Array],
       ['counters', j.counters, Float64Array],
     ];
-    for (const [name, target, ctor] of fields) {
-      const v = state[name];
-      if (!(v instanceof ctor)) throw new TypeError(`state.${name} must be a ${ctor.name}`);
-      if (v.length !== target.length) throw new RangeError(`state.${name} must have length ${target.length} (got ${v.length})`);
-    }
-    for (const rng of ['dataRng', 'noiseRng', 'augmentRng'] as const) {
-      if (state[rng].every((w) => w === 0n)) throw new RangeError(`state.${rng} must not be all zero (not a valid xoshiro256** state)`);
-    }
-    j.params.set(state.params);
-    j.grads.set(state.grads);
-    j.modelState?.set(state.modelState);
-    j.optState.set(state.optState);
-    j.dataRng.set(state.dataRng);
-    j.noiseRng.set(state.noiseRng);
-    this.augmentRng.set(state.augmentRng);
-    j.perm.set(state.perm);
-    j.counters.set(state.counters);
   }
 
   private get augmentRng(): BigUint64Array {

@@ -10,20 +10,12 @@
 #include <random>
 
 #include "check.h"
+#include "specs.h"
 #include "gemm.h"
 #include "kernels.h"
 #include "model.h"
 
 using namespace bigstep;
-
-static LayerSpec layer(LayerKind k, int units = 0, int kernel = 0, int stride = 1) {
-  LayerSpec l;
-  l.kind = k;
-  l.units = units;
-  l.kernel = kernel;
-  l.stride = stride;
-  return l;
-}
 
 static ModelSpec mlp_spec() {
   ModelSpec s;
@@ -57,9 +49,10 @@ static Batch make_batch(const Layout& L, int n, float scale, uint32_t seed) {
   return b;
 }
 
+// Dense weights (the only 2-d parameter tensors): sgd_step updates them inside their GEMM.
 static bool is_fused(const Model& m, size_t i) {
-  for (const auto& [lo, hi] : m.fused_ranges())
-    if (i >= lo && i < hi) return true;
+  for (const TensorEntry& e : m.layout().params)
+    if (e.shape.size() == 2 && i >= e.offset && i < e.offset + e.size) return true;
   return false;
 }
 

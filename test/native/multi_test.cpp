@@ -7,6 +7,7 @@
 #include <random>
 
 #include "check.h"
+#include "specs.h"
 #include "errors.h"
 #include "gemm.h"
 #include "kernels.h"
@@ -22,15 +23,6 @@ void* operator new(size_t n) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
-
-static LayerSpec layer(LayerKind k, int units = 0, int kernel = 0, int stride = 1) {
-  LayerSpec l;
-  l.kind = k;
-  l.units = units;
-  l.kernel = kernel;
-  l.stride = stride;
-  return l;
-}
 
 static ModelSpec mlp_spec() {
   ModelSpec s;
