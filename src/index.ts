@@ -83,6 +83,7 @@ export { distance, interpolationLosses, projectTrajectory, filterNormalizedDirec
 // ---- Data sets ----------------------------------------------------------------------------------
 export {
   loadDataset,
+  locateDataset,
   synthetic,
   normalize,
   subset,
@@ -96,6 +97,8 @@ export {
   type DatasetSplits,
   type DatasetName,
   type LoadDatasetOptions,
+  type LocateOptions,
+  type DatasetLocation,
   type Checksum,
   type ChannelStats,
   type SubsetOptions,
@@ -113,6 +116,6 @@ export {
 export { toExamples } from './data/examples.js';
 
 // ---- The addon ----------------------------------------------------------------------------------
-export { info, setThreads, type BigstepInfo } from './info.js';
+export { info, setThreads, type BigstepInfo, type DatasetInfo } from './info.js';
 export type { NativeInfo, BlasCoreSource } from './native/binding.js';
 export type { Seed } from './util/random.js';

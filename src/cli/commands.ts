@@ -6,11 +6,13 @@
 import { experimentNames, experiments, findExperiment, type RegisteredExperiment } from '../experiments/registry.js';
 import type { Scale } from '../experiments/types.js';
 import { Model, Trainer, info, mlp, sgd } from '../index.js';
+import { showBlasNotice } from '../native/binding.js';
 import { writeReport } from '../report/report.js';
 import { RunFailedError, runExperiment, type ProgressSink, type RunOutcome } from '../run/run.js';
 import { createProgress, type Progress } from '../util/progress.js';
 import { UsageError, choiceOption, intOption, parseCommandArgs, withOverrides } from './args.js';
 import { EXIT, failureLine, seconds, show, withInterrupts, type Command } from './common.js';
+import { fallbackLines } from './fallback-note.js';
 import { sweepCommand } from './sweep-command.js';
 
 export { UsageError } from './args.js';
@@ -63,7 +65,10 @@ async function runOne(
       force: opts.force,
       signal: opts.signal,
       progress: display.sink,
-      onStart: (plan) => console.log(`${name}: running ${preset} in ${show(plan.dir)}`),
+      onStart: (plan) => {
+        showBlasNotice(); // here, once the config is valid: misuse stays a one-line error
+        console.log(`${name}: running ${preset} in ${show(plan.dir)}`);
+      },
     });
     display.done();
     if (outcome.skipped) console.log(`${name}: already ${outcome.status} in ${show(outcome.dir)}; nothing to do (--force runs it again)`);
@@ -163,6 +168,7 @@ const runCommand: Command = {
     const outcome = r.outcome!;
     if (outcome.status === 'aborted') return EXIT.aborted;
     if (!outcome.skipped) printHeadline(outcome);
+    for (const line of fallbackLines([outcome], `bigstep run ${name} --preset ${preset} --force`)) console.log(line);
     return EXIT.ok;
   },
 };
@@ -181,6 +187,7 @@ const reproduceCommand: Command = {
     const t0 = performance.now();
     console.log(`bigstep reproduce: ${plural(experiments.length, 'experiment')} (${experimentNames().join(', ')}) at ${preset} size into ${show(out)}`);
     const done: string[] = [];
+    const outcomes: RunOutcome[] = [];
     const failures: string[] = [];
     const aborted = await withInterrupts(async (signal) => {
       for (const entry of experiments) {
@@ -192,6 +199,7 @@ const reproduceCommand: Command = {
         } else if (r.outcome) {
           if (r.outcome.status === 'aborted') return true;
           done.push(r.outcome.dir);
+          outcomes.push(r.outcome);
         }
       }
       return false;
@@ -204,6 +212,7 @@ const reproduceCommand: Command = {
     const report = await writeReport(out, { runs: done });
     console.log(`report: ${show(report.file)} (${plural(report.runs.length, 'run')}, ${plural(report.figures, 'figure')})`);
     console.log(`total wall time: ${seconds((performance.now() - t0) / 1000)}`);
+    for (const line of fallbackLines(outcomes, `bigstep reproduce --preset ${preset} --force`)) console.log(line);
     if (failures.length > 0) {
       console.error(`bigstep: ${failures.length} experiment${failures.length === 1 ? '' : 's'} failed: ${failures.join(', ')}`);
       return EXIT.failed;

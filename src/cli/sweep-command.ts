@@ -6,6 +6,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { showBlasNotice } from '../native/binding.js';
 import { writeReport } from '../report/report.js';
 import { RunFailedError } from '../run/run.js';
 import {
@@ -107,7 +108,10 @@ async function runCmd(args: string[]): Promise<number> {
   };
   try {
     const outcome = await withInterrupts((signal) =>
-      runTask(dir, index, { signal, progress, onStart: (d) => console.log(`task ${index}: running in ${show(d)}`) }),
+      runTask(dir, index, { signal, progress, onStart: (d) => {
+          showBlasNotice();
+          console.log(`task ${index}: running in ${show(d)}`);
+        } }),
     );
     if (outcome.skipped) {
       console.log(`task ${index}: already ${outcome.status} in ${show(outcome.dir)}; nothing to do`);

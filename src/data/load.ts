@@ -15,24 +15,19 @@
  * found nowhere and not downloadable raise {@link DatasetNotFoundError}, which lists the missing
  * files, every directory looked in and how to get the files.
  */
-import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadCifarBatches } from './cifar.js';
 import { type Checksum, DownloadError, downloadVerified } from './download.js';
-import { DatasetNotFoundError, type SearchedLocation } from './errors.js';
+import { DatasetNotFoundError } from './errors.js';
 import { loadIdxPair } from './idx.js';
+import { dataRoot, exists, type LocateOptions, probe, requiredFiles, search } from './locate.js';
 import { type CifarSource, DATASET_NAMES, type DatasetName, type DatasetSource, SOURCES } from './sources.js';
 import { extractTarMembers } from './tar.js';
 import type { DatasetSplits } from './types.js';
 
 /** Where {@link loadDataset} looks for files, whether and from where it downloads, and how it reports. */
-export interface LoadDatasetOptions {
-  /** Directory holding the dataset's files; searched first. */
-  dir?: string;
-  /** Data root / download cache; overrides `$BIGSTEP_DATA` and the XDG cache directory. */
-  cacheDir?: string;
+export interface LoadDatasetOptions extends LocateOptions {
   /** Download missing files (default true). */
   download?: boolean;
   /** Base URL to download from instead of the official addresses (overrides `$BIGSTEP_DATA_MIRROR`). */
@@ -43,83 +38,10 @@ export interface LoadDatasetOptions {
   label?: 'fine' | 'coarse';
   /** Download progress on stderr (default true). */
   progress?: boolean;
-  /** System directories to search instead of the defaults (e.g. [] to skip Debian's location). */
-  systemDirs?: string[];
   /** Environment to read BIGSTEP_DATA, BIGSTEP_DATA_MIRROR, XDG_CACHE_HOME, HOME from (default process.env). */
   env?: Record<string, string | undefined>;
   /** Abort a download when no data arrives for this long (ms, default 60000). */
   idleTimeoutMs?: number;
-}
-
-interface Location {
-  dir: string;
-  source: string;
-}
-
-/** The data root (download cache) and a description of where it came from. */
-export function dataRoot(opts: Pick<LoadDatasetOptions, 'cacheDir' | 'env'> = {}): Location {
-  const env = opts.env ?? process.env;
-  if (opts.cacheDir) return { dir: path.resolve(opts.cacheDir), source: 'option cacheDir' };
-  if (env.BIGSTEP_DATA) return { dir: path.resolve(env.BIGSTEP_DATA), source: 'BIGSTEP_DATA' };
-  const xdg = env.XDG_CACHE_HOME;
-  if (xdg && path.isAbsolute(xdg)) return { dir: path.join(xdg, 'bigstep'), source: 'cache, $XDG_CACHE_HOME/bigstep; set BIGSTEP_DATA to change' };
-  const home = env.HOME || os.homedir();
-  return { dir: path.join(home, '.cache', 'bigstep'), source: 'cache, ~/.cache/bigstep; set BIGSTEP_DATA to change' };
-}
-
-function exists(p: string): boolean {
-  try {
-    fs.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Ordered, de-duplicated directories to search for `src`. */
-function searchDirs(src: DatasetSource, opts: LoadDatasetOptions): Location[] {
-  const out: Location[] = [];
-  const add = (dir: string, source: string): void => {
-    const d = path.resolve(dir);
-    if (!out.some((l) => l.dir === d)) out.push({ dir: d, source });
-  };
-  const withSub = (dir: string, source: string): void => {
-    add(dir, source);
-    if (src.kind === 'cifar') add(path.join(dir, src.subdir), source);
-  };
-  if (opts.dir) {
-    withSub(opts.dir, 'option dir');
-    withSub(path.join(opts.dir, src.name), 'option dir');
-  }
-  const root = dataRoot(opts);
-  withSub(path.join(root.dir, src.name), root.source);
-  const sys = opts.systemDirs ? opts.systemDirs.map((dir) => ({ dir, source: 'option systemDirs' })) : src.systemDirs;
-  for (const s of sys) withSub(s.dir, s.source);
-  return out;
-}
-
-/** Required files of `src`: display name → candidates (relative names) in order of preference. */
-function requiredFiles(src: DatasetSource): { display: string; candidates: string[] }[] {
-  if (src.kind === 'idx') {
-    return [src.trainImages, src.trainLabels, src.testImages, src.testLabels].map((b) => ({
-      display: `${b}[.gz]`,
-      candidates: [b, `${b}.gz`],
-    }));
-  }
-  return [...src.train, ...src.test].map((f) => ({ display: f, candidates: [f] }));
-}
-
-/** Resolves every required file in `dir`; returns the paths (by base name) or the missing ones. */
-function probe(src: DatasetSource, dir: string): { found: Map<string, string>; missing: string[]; exists: boolean } {
-  const found = new Map<string, string>();
-  const missing: string[] = [];
-  const dirExists = exists(dir);
-  for (const req of requiredFiles(src)) {
-    const hit = dirExists ? req.candidates.map((c) => path.join(dir, c)).find(exists) : undefined;
-    if (hit) found.set(req.candidates[0]!, hit);
-    else missing.push(req.display);
-  }
-  return { found, missing, exists: dirExists };
 }
 
 async function loadFrom(src: DatasetSource, files: Map<string, string>, opts: LoadDatasetOptions): Promise<DatasetSplits> {
@@ -205,13 +127,8 @@ export async function loadDataset(name: DatasetName, opts: LoadDatasetOptions = 
     throw new RangeError(`opts.label must be 'fine' or 'coarse'; got ${JSON.stringify(opts.label)}`);
   }
   const src = SOURCES[name];
-  const dirs = searchDirs(src, opts);
-  const searched: SearchedLocation[] = [];
-  for (const loc of dirs) {
-    const p = probe(src, loc.dir);
-    searched.push({ dir: loc.dir, source: loc.source, missing: p.missing, exists: p.exists });
-    if (p.missing.length === 0) return loadFrom(src, p.found, opts);
-  }
+  const { hit, searched } = search(src, opts);
+  if (hit) return loadFrom(src, hit.files, opts);
 
   const root = dataRoot(opts);
   const dest = path.join(root.dir, src.name);

@@ -1,4 +1,4 @@
-import { native, type NativeLayout, type NativeModelHandle, type TensorEntry } from '../native/binding.js';
+import { native, showBlasNotice, type NativeLayout, type NativeModelHandle, type TensorEntry } from '../native/binding.js';
 import type { ModelSpec } from './spec.js';
 
 /** Inputs and targets of a batch or a data set: x [n, ...inputShape] and labels [n] or targets [n, outputs]. */
@@ -44,6 +44,7 @@ export class Model {
   constructor(spec: ModelSpec, options: { seed?: number } = {}) {
     this.spec = structuredClone(spec);
     this.handle = new native.NativeModel(this.spec);
+    showBlasNotice(); // once per process: training without a system BLAS is several times slower
     this.layout = this.handle.layout();
     this.params = new Float32Array(this.layout.paramCount);
     this.grads = new Float32Array(this.layout.paramCount);

@@ -208,26 +208,39 @@ function loadAddon(): NativeAddon {
   const require = createRequire(import.meta.url);
   const addon = require(found) as NativeAddon;
   addonPath = found;
-  // Say how to get full speed when running without BLAS (npm hides the build's own warning).
-  // Not for an addon chosen explicitly with BIGSTEP_ADDON (tests, sanitizer builds).
-  if (!process.env.BIGSTEP_QUIET && found !== process.env.BIGSTEP_ADDON) {
-    if (found === prebuilt) {
-      process.stderr.write(
-        'bigstep: using the prebuilt portable addon (no BLAS, generic x86-64). For full speed: ' +
-          'apt-get install g++ cmake libopenblas-dev pkg-config, then `npx bigstep build`. (BIGSTEP_QUIET=1 hides this.)\n',
-      );
-    } else if (addon.info().blasVendor === 'portable') {
-      process.stderr.write(
-        'bigstep: the addon was built without a system BLAS (portable GEMM, several times slower). For full speed: ' +
-          'apt-get install libopenblas-dev pkg-config, then `npx bigstep build`. (BIGSTEP_QUIET=1 hides this.)\n',
-      );
-    }
-  }
   return addon;
 }
 
 export const blasCoreSource: BlasCoreSource = selectBlasCore();
 export const native: NativeAddon = loadAddon();
+
+/**
+ * How to get full speed, when the loaded addon runs without a system BLAS (null with OpenBLAS).
+ * npm hides the build's own warning, so bigstep says it again where work starts ({@link showBlasNotice}).
+ */
+export const blasNotice: string | null =
+  addonPath === join(packageRoot(), 'prebuilds', `${process.platform}-${process.arch}`, 'bigstep.node')
+    ? 'bigstep: using the prebuilt portable addon (no BLAS, generic x86-64). For full speed: ' +
+      'apt-get install g++ cmake libopenblas-dev pkg-config, then `npx bigstep build`. (BIGSTEP_QUIET=1 hides this.)'
+    : native.info().blasVendor === 'portable'
+      ? 'bigstep: the addon was built without a system BLAS (portable GEMM, several times slower). For full speed: ' +
+        'apt-get install libopenblas-dev pkg-config, then `npx bigstep build`. (BIGSTEP_QUIET=1 hides this.)'
+      : null;
+
+let blasNoticeShown = false;
+
+/**
+ * Writes {@link blasNotice} to stderr, once per process. Called where GEMM work starts (a new
+ * `Model`, and the CLI's commands when a run starts), not at load, so that a command that only
+ * parses its arguments and fails keeps its one-line error. Silent with BIGSTEP_QUIET, and for an
+ * addon chosen explicitly with BIGSTEP_ADDON (tests, sanitizer builds).
+ */
+export function showBlasNotice(): void {
+  if (blasNoticeShown || !blasNotice) return;
+  blasNoticeShown = true;
+  if (process.env.BIGSTEP_QUIET || addonPath === process.env.BIGSTEP_ADDON) return;
+  process.stderr.write(`${blasNotice}\n`);
+}
 
 // Pin the BLAS thread count (results differ bitwise between 1 and >= 2 OpenBLAS threads).
 // Default: BIGSTEP_THREADS if set, else 1 — one thread per run, several runs at once.

@@ -17,6 +17,8 @@ export interface KillReport {
   kills: number;
   /** Attempts started over from an empty run directory because the run completed before all its kills landed. */
   retries: number;
+  /** The largest kill delay of the attempt that finished (ms): maxDelayMs, halved at every retry. */
+  maxDelayMs: number;
   /** Lives started (kills + the one that finished). */
   starts: number;
   /** Checkpoint files that failed verification after a kill, and corrupt files a restarted child reported. */
@@ -53,10 +55,23 @@ function checkpointNames(dir: string): Set<string> {
 const CORRUPT_WARNING = /checkpoint .*(computing the unit again|starting the unit from its beginning|discarding the stored units)/g;
 
 /**
+ * The largest kill delay for a run whose uninterrupted work took `workMs`: each life runs until it
+ * writes a new checkpoint (about one checkpoint interval, `checkpointMs`) and then a uniform
+ * [0, delay) more, so `kills` lives use about kills · (checkpointMs + delay / 2) of the work; the
+ * delay is chosen so that this is at most half of it, and never above `capMs`. Sized from what the
+ * run was seen to take, not from which data set or BLAS the machine has.
+ */
+export function killDelayFor(workMs: number, kills: number, options: { capMs: number; checkpointMs: number }): number {
+  const fit = 2 * (workMs / (2 * kills) - options.checkpointMs);
+  return Math.max(1, Math.min(options.capMs, fit));
+}
+
+/**
  * Runs `node args…` (env: {@link CHILD_ENV} plus `env`) until it exits 0, killing it `kills` times:
  * each kill comes a uniformly random [0, maxDelayMs) after the child wrote a checkpoint file that
  * was not in `checkpointDir` when it started. If the run completes before all kills landed, the
- * attempt starts over in an empty run directory (at most 5 times). Throws if a life fails otherwise.
+ * attempt starts over in an empty run directory with half the delay (at most 5 times). Throws if a
+ * life fails otherwise.
  */
 export async function runWithKills(
   args: string[],
@@ -65,10 +80,10 @@ export async function runWithKills(
 ): Promise<KillReport> {
   const t0 = Date.now();
   const rng = Rng.fromSeed(options.seed, 9);
-  const report: KillReport = { kills: 0, retries: 0, starts: 0, corrupt: [], filesChecked: 0, killsWithPartial: 0, lastKillLeftPartial: false, stdout: '', seconds: 0 };
+  const report: KillReport = { kills: 0, retries: 0, maxDelayMs: options.maxDelayMs, starts: 0, corrupt: [], filesChecked: 0, killsWithPartial: 0, lastKillLeftPartial: false, stdout: '', seconds: 0 };
   for (;;) {
     const killThis = report.kills < options.kills;
-    const delay = rng.uniform() * options.maxDelayMs;
+    const delay = rng.uniform() * report.maxDelayMs;
     const before = checkpointNames(checkpointDir);
     const life = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...CHILD_ENV, ...options.env } });
@@ -102,8 +117,11 @@ export async function runWithKills(
     // kill came after the final summary.json): start the whole attempt over in an empty directory.
     const runDir = path.dirname(checkpointDir);
     if (killThis && (life.code === 0 || (life.signal === 'SIGKILL' && runComplete(runDir)))) {
-      if (++report.retries > 5) throw new Error(`the run completed before ${options.kills} kills landed in 5 attempts; make it longer`);
+      if (++report.retries > 5) {
+        throw new Error(`the run completed before ${options.kills} kills landed in 5 attempts (last kill delays < ${report.maxDelayMs.toFixed(1)} ms); make it longer`);
+      }
       fs.rmSync(runDir, { recursive: true, force: true });
+      report.maxDelayMs /= 2; // the lives got further than the run was long: kill sooner
       report.kills = 0;
       report.killsWithPartial = 0;
       continue;

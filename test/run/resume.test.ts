@@ -14,19 +14,28 @@ import { findExperiment } from '../../src/experiments/registry.js';
 import { planRun } from '../../src/run/run.js';
 import { validateRunDir, type RunSummary } from '../../src/run/schema.js';
 import { tempDir } from './helpers.js';
-import { CHILD_ENV, resultWithoutTiming, runWithKills } from './resume-harness.js';
+import { CHILD_ENV, killDelayFor, resultWithoutTiming, runWithKills } from './resume-harness.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'resume-run-child.js');
 /** Checkpoint as often as possible (every 20 ms of work) so that short runs have many resume points. */
-const ENV = { BIGSTEP_CHECKPOINT_SECONDS: '0.02' };
+const CHECKPOINT_MS = 20;
+const ENV = { BIGSTEP_CHECKPOINT_SECONDS: String(CHECKPOINT_MS / 1000) };
+/**
+ * Kills need room: an uninterrupted run shorter than this (its summary's wallSeconds) is made
+ * longer with the case's `grow` before it is killed. Runs differ by machine, BLAS and data set
+ * (the synthetic fallback is far smaller than Fashion-MNIST), so the test sizes them by looking.
+ */
+const MIN_WORK_MS = 1500;
 
 const readJson = <T>(file: string): T => JSON.parse(fs.readFileSync(file, 'utf8')) as T;
 const lines = (file: string): string[] => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
 
 interface Case {
   experiment: 'noise' | 'escape' | 'landscape';
-  config: () => unknown;
+  /** The config, with its work multiplied about `factor` times (1: as written). */
+  config: (factor: number) => unknown;
   kills: number;
+  /** The largest kill delay; less when the run is short (killDelayFor). */
   maxDelayMs: number;
   /** metrics.jsonl in the same order (false: units run concurrently, compare the sorted lines). */
   ordered: boolean;
@@ -41,10 +50,10 @@ const CASES: Case[] = [
     // tiny E3 (9 arms × 2 seeds, two units at a time) with more data and epochs, so that each
     // training run lasts long enough to be killed in the middle
     experiment: 'noise',
-    config: () => {
+    config: (factor) => {
       const c = preset('noise') as { data: { synthetic: Record<string, unknown> } } & Record<string, unknown>;
       c.data.synthetic.nTrain = 1024;
-      return { ...c, model: { kind: 'mlp', hidden: [64] }, epochs: 30, evalEvery: 5, fullBatchBudget: 'epochs' };
+      return { ...c, model: { kind: 'mlp', hidden: [64] }, epochs: 30 * factor, evalEvery: 5 * factor, fullBatchBudget: 'epochs' };
     },
     kills: 4,
     maxDelayMs: 150,
@@ -54,7 +63,7 @@ const CASES: Case[] = [
   {
     // tiny E2 with shorter grid and escape phases
     experiment: 'escape',
-    config: () => ({ ...preset('escape'), grid: { count: 3, steps: 100 }, escapeSteps: 100 }),
+    config: (factor) => ({ ...preset('escape'), grid: { count: 3, steps: 100 * factor }, escapeSteps: 100 * factor }),
     kills: 4,
     maxDelayMs: 250,
     ordered: true,
@@ -63,9 +72,9 @@ const CASES: Case[] = [
   {
     // tiny E1 on its 1-D instance
     experiment: 'landscape',
-    config: () => {
+    config: (factor) => {
       const c = preset('landscape');
-      return { ...c, instances: [(c.instances as unknown[])[0]], points: 100, minimaRandomStarts: 50 };
+      return { ...c, instances: [(c.instances as unknown[])[0]], points: 100 * factor, minimaRandomStarts: 50 };
     },
     kills: 3,
     maxDelayMs: 100,
@@ -75,33 +84,47 @@ const CASES: Case[] = [
 ];
 
 describe('runExperiment() resumes a run killed with SIGKILL', function () {
-  this.timeout(60000);
+  this.timeout(120000); // the reference may run up to three times while it is sized
   const root = tempDir('bigstep-resume-run-');
   after(() => fs.rmSync(root, { recursive: true, force: true }));
 
   for (const c of CASES) {
     it(`${c.experiment}: ${c.kills} kills at random moments, then the same result, headline, tables and metrics as an uninterrupted run`, async () => {
       const configFile = path.join(root, `${c.experiment}.json`);
-      fs.writeFileSync(configFile, JSON.stringify(c.config()));
       const refOut = path.join(root, `${c.experiment}-ref`);
       const killedOut = path.join(root, `${c.experiment}-killed`);
-      const ref = spawnSync(process.execPath, [CHILD, c.experiment, refOut, configFile, 'tiny'], { env: { ...CHILD_ENV, ...ENV }, encoding: 'utf8' });
-      expect(ref.status, ref.stderr).to.equal(0);
+      // The uninterrupted reference, made longer (×2 to ×8 at a time) until its work is long enough to kill.
+      let factor = 1;
+      let workMs = 0;
+      for (;;) {
+        fs.rmSync(refOut, { recursive: true, force: true });
+        fs.writeFileSync(configFile, JSON.stringify(c.config(factor)));
+        const ref = spawnSync(process.execPath, [CHILD, c.experiment, refOut, configFile, 'tiny'], { env: { ...CHILD_ENV, ...ENV }, encoding: 'utf8' });
+        expect(ref.status, ref.stderr).to.equal(0);
+        const refPlan = planRun(findExperiment(c.experiment)!, c.config(factor), { out: refOut, scale: 'tiny' });
+        workMs = 1000 * readJson<RunSummary>(path.join(refPlan.dir, 'summary.json')).wallSeconds;
+        if (workMs >= MIN_WORK_MS || factor >= 64) break;
+        factor *= Math.min(8, Math.max(2, Math.ceil(MIN_WORK_MS / Math.max(workMs, 1))));
+      }
+      const maxDelayMs = killDelayFor(workMs, c.kills, { capMs: c.maxDelayMs, checkpointMs: CHECKPOINT_MS });
 
-      const plan = planRun(findExperiment(c.experiment)!, c.config(), { out: killedOut, scale: 'tiny' });
+      const plan = planRun(findExperiment(c.experiment)!, c.config(factor), { out: killedOut, scale: 'tiny' });
       const r = await runWithKills([CHILD, c.experiment, killedOut, configFile, 'tiny'], path.join(plan.dir, 'checkpoints'), {
         kills: c.kills,
-        maxDelayMs: c.maxDelayMs,
+        maxDelayMs,
         seed: 7,
         env: ENV,
       });
       if (process.env.BIGSTEP_REPORT_FIGURES)
-        console.log(`      ${c.experiment}: ${r.kills} kills (${r.killsWithPartial} left a partial checkpoint), ${r.filesChecked} files checked, corrupt ${r.corrupt.length}, ${r.seconds.toFixed(1)} s`);
+        console.log(
+          `      ${c.experiment}: work ×${factor} (${workMs.toFixed(0)} ms uninterrupted), kill delays < ${r.maxDelayMs.toFixed(0)} ms, ${r.retries} retries; ` +
+            `${r.kills} kills (${r.killsWithPartial} left a partial checkpoint), ${r.filesChecked} files checked, corrupt ${r.corrupt.length}, ${r.seconds.toFixed(1)} s`,
+        );
       expect(r.kills).to.equal(c.kills);
       expect(r.corrupt).to.deep.equal([]);
       if (c.partials) expect(r.killsWithPartial, 'kills that left a mid-unit checkpoint').to.be.at.least(1);
 
-      const refDir = planRun(findExperiment(c.experiment)!, c.config(), { out: refOut, scale: 'tiny' }).dir;
+      const refDir = planRun(findExperiment(c.experiment)!, c.config(factor), { out: refOut, scale: 'tiny' }).dir;
       const a = readJson<RunSummary>(path.join(refDir, 'summary.json'));
       const b = readJson<RunSummary>(path.join(plan.dir, 'summary.json'));
       expect(b.status).to.equal(a.status);

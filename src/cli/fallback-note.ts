@@ -1,0 +1,46 @@
+/**
+ * The CLI's closing lines for runs on fallback data: a run whose configured data set was missing
+ * ran on a synthetic stand-in, and its numbers say nothing about the paper. The reader is told
+ * what is missing and the command that installs it, after the run's own lines.
+ */
+import { locateDataset } from '../data/locate.js';
+import { DATASET_NAMES, SOURCES, type DatasetName } from '../data/sources.js';
+import type { RunOutcome } from '../run/run.js';
+
+/** Why the run used fallback data (summary.json `fallback`, else the E2/E3 headline's), or null. */
+export function fallbackOf(outcome: Pick<RunOutcome, 'summary'>): string | null {
+  const s = outcome.summary as RunOutcome['summary'] & { fallback?: unknown };
+  const reason = s.fallback ?? s.headline?.fallback;
+  return typeof reason === 'string' && reason.length > 0 ? reason : null;
+}
+
+/** The data set the config asked for (`config.data.source`), when it is one loadDataset knows. */
+function configuredDataset(config: unknown): DatasetName | null {
+  const source = (config as { data?: { source?: unknown } } | null)?.data?.source;
+  return DATASET_NAMES.includes(source as DatasetName) ? (source as DatasetName) : null;
+}
+
+/** How to get the missing data set: its first how-to line (the install command where a package exists), and where files may go. */
+function installHint(config: unknown): string[] {
+  const name = configuredDataset(config);
+  if (!name) return ['see docs/data.md'];
+  const where = locateDataset(name).searched.map((s) => `${s.dir} (${s.source})`);
+  return [SOURCES[name].howTo[0]!, `directories looked in: ${where.join(', ')}`];
+}
+
+/**
+ * Closing lines for runs that used fallback data (none when no run did): one line per run naming
+ * why, then what it means and how to get the data. `again` is the command that runs them again.
+ */
+export function fallbackLines(outcomes: Array<Pick<RunOutcome, 'summary' | 'config'>>, again: string): string[] {
+  const hit = outcomes.map((o) => ({ o, reason: fallbackOf(o) })).filter((x) => x.reason !== null);
+  if (hit.length === 0) return [];
+  const names = hit.map((x) => x.o.summary.experiment);
+  const hints = [...new Set(hit.flatMap((x) => installHint(x.o.config)))];
+  return [
+    ...hit.map((x) => `bigstep: ${x.o.summary.experiment} ran on FALLBACK data: ${x.reason}`),
+    `  so ${names.join(' and ')} tested nothing about the paper (verdict "uninformative"). To get the data:`,
+    ...hints.map((h) => `    ${h}`),
+    `  then: ${again}`,
+  ];
+}
