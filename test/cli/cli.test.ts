@@ -180,3 +180,96 @@ describe('bigstep reproduce --preset tiny', function () {
     expect(fs.existsSync(path.join(cwd, 'out', 'report.html'))).to.equal(true);
   });
 });
+
+describe('bigstep info', function () {
+  this.timeout(20000);
+  const cwd = tempDir('bigstep-cli-');
+  after(() => fs.rmSync(cwd, { recursive: true, force: true }));
+
+  it('prints the BLAS facts and, per data set, where it was found or where it was looked for and how to get it', () => {
+    // A data root of our own with MNIST in it: found there; CIFAR-10 is in no searched directory.
+    const root = path.join(cwd, 'data');
+    fs.mkdirSync(path.join(root, 'mnist'), { recursive: true });
+    for (const f of ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) fs.writeFileSync(path.join(root, 'mnist', f), '');
+    const r = spawnSync(process.execPath, [MAIN, 'info'], { cwd, encoding: 'utf8', env: { ...process.env, BIGSTEP_DATA: root } });
+    expect(r.status, r.stderr).to.equal(0);
+    const out = JSON.parse(r.stdout) as {
+      blasVendor: string;
+      blasNotice: string | null;
+      datasets: Array<{ name: string; found: boolean; dir: string | null; source: string | null; searched: string[]; howTo: string | null }>;
+    };
+    expect(out.blasVendor).to.be.oneOf(['openblas', 'portable']);
+    expect(out.blasNotice === null, 'a notice exactly without a system BLAS').to.equal(out.blasVendor === 'openblas');
+    expect(out.datasets.map((d) => d.name)).to.deep.equal(['mnist', 'fashion-mnist', 'cifar10', 'cifar100']);
+    const byName = new Map(out.datasets.map((d) => [d.name, d]));
+    expect(byName.get('mnist')).to.deep.equal({ name: 'mnist', found: true, dir: path.join(root, 'mnist'), source: 'BIGSTEP_DATA', searched: [], howTo: null });
+    const cifar = byName.get('cifar10')!;
+    expect(cifar.found).to.equal(false);
+    expect(cifar.searched[0]).to.equal(path.join(root, 'cifar10'));
+    expect(cifar.howTo).to.match(/cifar-10-binary\.tar\.gz/);
+    // Fashion-MNIST: found exactly when Debian's package is installed (both legs of CI see one case).
+    const fm = byName.get('fashion-mnist')!;
+    const debian = fs.existsSync('/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz');
+    expect(fm.found).to.equal(debian);
+    if (debian) expect(fm.source).to.equal('Debian package dataset-fashion-mnist');
+    else expect(fm.howTo).to.match(/apt-get install dataset-fashion-mnist/);
+  });
+});
+
+describe('bigstep run on fallback data', function () {
+  this.timeout(60000);
+  const cwd = tempDir('bigstep-cli-');
+  after(() => fs.rmSync(cwd, { recursive: true, force: true }));
+
+  it('ends with lines saying the run used fallback data, what is missing and how to get it', () => {
+    // MNIST in an empty data root (and no download): E2 falls back to its synthetic set on any machine.
+    const r = spawnSync(process.execPath, [MAIN, 'run', 'escape', '--preset', 'tiny', '--set', 'data.source=mnist', '--out', 'o'], {
+      cwd,
+      encoding: 'utf8',
+      env: { ...process.env, BIGSTEP_DEBUG: '', BIGSTEP_DATA: path.join(cwd, 'empty-root') },
+    });
+    expect(r.status, r.stderr).to.equal(0);
+    const out = lines(r.stdout);
+    const first = out.findIndex((l) => l.startsWith('bigstep: escape ran on FALLBACK data: mnist was not found'));
+    expect(first, r.stdout).to.be.above(0);
+    const closing = out.slice(first).join('\n');
+    expect(closing).to.contain('tested nothing about the paper');
+    expect(closing).to.contain(`directories looked in: ${path.join(cwd, 'empty-root', 'mnist')} (BIGSTEP_DATA)`);
+    expect(closing).to.match(/yann\.lecun\.com/);
+    expect(out[out.length - 1]).to.equal('  then: bigstep run escape --preset tiny --force');
+  });
+
+  it('says nothing of the kind when the data set was there (synthetic by choice is not a fallback)', () => {
+    const r = bigstep(['run', 'escape', '--preset', 'tiny', '--out', 'p'], cwd);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.not.contain('FALLBACK');
+  });
+});
+
+describe('bigstep without a system BLAS', function () {
+  this.timeout(30000);
+  const cwd = tempDir('bigstep-cli-');
+  after(() => fs.rmSync(cwd, { recursive: true, force: true }));
+  let vendor = '';
+  before(function () {
+    vendor = (JSON.parse(bigstep(['info'], cwd).stdout) as { blasVendor: string }).blasVendor;
+    if (vendor !== 'portable') {
+      console.log('    (skipped: this addon uses OpenBLAS; the notice is for a portable build, which the bare CI leg tests)');
+      this.skip();
+    }
+  });
+
+  it('a command that runs prints the portable-GEMM notice once, on its own line before the run starts', () => {
+    const r = bigstep(['run', 'landscape', '--preset', 'tiny'], cwd);
+    expect(r.code, r.stderr).to.equal(0);
+    const notices = lines(r.stderr).filter((l) => /built without a system BLAS|prebuilt portable addon/.test(l));
+    expect(notices, r.stderr).to.have.length(1);
+    expect(notices[0]).to.match(/apt-get install .*libopenblas-dev pkg-config/);
+  });
+
+  it('a misused command prints only its one-line error, no notice', () => {
+    const r = bigstep(['run', 'landscape', '--seed', 'x'], cwd);
+    expect(r.code).to.equal(2);
+    expect(lines(r.stderr), r.stderr).to.have.length(1);
+  });
+});
