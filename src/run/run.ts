@@ -228,7 +228,7 @@ async function acquireLock(dir: string): Promise<() => Promise<void>> {
           alive = (err as NodeJS.ErrnoException).code === 'EPERM';
         }
       }
-      if (alive) throw new Error(`run directory ${dir} is in use by process ${pid} (delete ${lock} if that process is not bigstep)`);
+      if (alive) throw new Error(`run directory ${dir} is in use by process ${pid} (delete ${lock} if that process is not bigstep)`, { cause: e });
       await fsp.rm(lock, { force: true }); // stale lock of a process that is gone
     }
   }
