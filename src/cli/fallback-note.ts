@@ -7,9 +7,9 @@ import { locateDataset } from '../data/locate.js';
 import { DATASET_NAMES, SOURCES, type DatasetName } from '../data/sources.js';
 import type { RunOutcome } from '../run/run.js';
 
-/** Why the run used fallback data (summary.json `fallback`, else the E2/E3 headline's), or null. */
+/** Why the run used fallback data (summary.json `fallback`; the E2/E3 headline's in summaries written before it existed), or null. */
 export function fallbackOf(outcome: Pick<RunOutcome, 'summary'>): string | null {
-  const s = outcome.summary as RunOutcome['summary'] & { fallback?: unknown };
+  const s = outcome.summary;
   const reason = s.fallback ?? s.headline?.fallback;
   return typeof reason === 'string' && reason.length > 0 ? reason : null;
 }

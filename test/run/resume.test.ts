@@ -95,7 +95,7 @@ describe('runExperiment() resumes a run killed with SIGKILL', function () {
       const killedOut = path.join(root, `${c.experiment}-killed`);
       // The uninterrupted reference, made longer (×2 to ×8 at a time) until its work is long enough to kill.
       let factor = 1;
-      let workMs = 0;
+      let workMs: number;
       for (;;) {
         fs.rmSync(refOut, { recursive: true, force: true });
         fs.writeFileSync(configFile, JSON.stringify(c.config(factor)));
