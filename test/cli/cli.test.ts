@@ -178,6 +178,7 @@ describe('bigstep reproduce --preset tiny', function () {
     expect(dirs.map((d) => d.split('-')[0]).sort()).to.deep.equal([...experimentNames()].sort());
     for (const d of dirs) expect(await validateRunDir(path.join(cwd, 'out', d)), d).to.deep.equal([]);
     expect(fs.existsSync(path.join(cwd, 'out', 'report.html'))).to.equal(true);
+    expect(r.stdout, 'the tiny presets use synthetic data by choice: no fallback').to.not.contain('FALLBACK');
   });
 });
 
@@ -237,6 +238,11 @@ describe('bigstep run on fallback data', function () {
     expect(closing).to.contain(`directories looked in: ${path.join(cwd, 'empty-root', 'mnist')} (BIGSTEP_DATA)`);
     expect(closing).to.match(/yann\.lecun\.com/);
     expect(out[out.length - 1]).to.equal('  then: bigstep run escape --preset tiny --force');
+    // The reason printed is the one summary.json records.
+    const dirs = runDirs(path.join(cwd, 'o'));
+    expect(dirs).to.have.length(1);
+    const summary = JSON.parse(fs.readFileSync(path.join(cwd, 'o', dirs[0], 'summary.json'), 'utf8')) as RunSummary;
+    expect(out[first]).to.equal(`bigstep: escape ran on FALLBACK data: ${summary.fallback}`);
   });
 
   it('says nothing of the kind when the data set was there (synthetic by choice is not a fallback)', () => {
