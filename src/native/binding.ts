@@ -184,12 +184,17 @@ function packageRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 }
 
+/** The portable addon `npm pack` ships for this platform (scripts/prebuild.cjs). */
+function prebuiltPath(): string {
+  return join(packageRoot(), 'prebuilds', `${process.platform}-${process.arch}`, 'bigstep.node');
+}
+
 /** Where the addon was loaded from: a source build (build/Release) or the portable prebuilt. */
 export let addonPath = '';
 
 function loadAddon(): NativeAddon {
   const root = packageRoot();
-  const prebuilt = join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'bigstep.node');
+  const prebuilt = prebuiltPath();
   // A source build is preferred: it uses the system OpenBLAS and this CPU's instruction set.
   const candidates = [
     process.env.BIGSTEP_ADDON,
@@ -219,7 +224,7 @@ export const native: NativeAddon = loadAddon();
  * npm hides the build's own warning, so bigstep says it again where work starts ({@link showBlasNotice}).
  */
 export const blasNotice: string | null =
-  addonPath === join(packageRoot(), 'prebuilds', `${process.platform}-${process.arch}`, 'bigstep.node')
+  addonPath === prebuiltPath()
     ? 'bigstep: using the prebuilt portable addon (no BLAS, generic x86-64). For full speed: ' +
       'apt-get install g++ cmake libopenblas-dev pkg-config, then `npx bigstep build`. (BIGSTEP_QUIET=1 hides this.)'
     : native.info().blasVendor === 'portable'
