@@ -20,12 +20,16 @@ function configuredDataset(config: unknown): DatasetName | null {
   return DATASET_NAMES.includes(source as DatasetName) ? (source as DatasetName) : null;
 }
 
-/** How to get the missing data set: its first how-to line (the install command where a package exists), and where files may go. */
-function installHint(config: unknown): string[] {
+/** The first how-to line of the data set the config asked for (the install command where a package exists). */
+function installHint(config: unknown): string {
   const name = configuredDataset(config);
-  if (!name) return ['see docs/data.md'];
-  const where = locateDataset(name).searched.map((s) => `${s.dir} (${s.source})`);
-  return [SOURCES[name].howTo[0]!, `directories looked in: ${where.join(', ')}`];
+  return name ? SOURCES[name].howTo[0]! : 'see docs/data.md';
+}
+
+/** The directories loadDataset searched for that data set (where files may go), or null. */
+function searchedDirs(config: unknown): string | null {
+  const name = configuredDataset(config);
+  return name ? locateDataset(name).searched.map((s) => `${s.dir} (${s.source})`).join(', ') : null;
 }
 
 /**
@@ -36,11 +40,14 @@ export function fallbackLines(outcomes: Array<Pick<RunOutcome, 'summary' | 'conf
   const hit = outcomes.map((o) => ({ o, reason: fallbackOf(o) })).filter((x) => x.reason !== null);
   if (hit.length === 0) return [];
   const names = hit.map((x) => x.o.summary.experiment);
-  const hints = [...new Set(hit.flatMap((x) => installHint(x.o.config)))];
+  // The install command, unless every reason already says it (E2/E3 name it in theirs).
+  const hints = [...new Set(hit.map((x) => installHint(x.o.config)))].filter((h) => !hit.every((x) => x.reason!.includes(h)));
+  const dirs = [...new Set(hit.map((x) => searchedDirs(x.o.config)).filter((d): d is string => d !== null))];
   return [
     ...hit.map((x) => `bigstep: ${x.o.summary.experiment} ran on FALLBACK data: ${x.reason}`),
-    `  so ${names.join(' and ')} tested nothing about the paper (verdict "uninformative"). To get the data:`,
+    `  so ${names.join(' and ')} tested nothing about the paper (verdict "uninformative").${hints.length ? ' To get the data:' : ''}`,
     ...hints.map((h) => `    ${h}`),
+    ...dirs.map((d) => `  directories looked in: ${d}`),
     `  then: ${again}`,
   ];
 }
