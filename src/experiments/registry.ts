@@ -7,7 +7,8 @@ import type { ReportTable } from '../run/schema.js';
 import { escapeExperiment, type EscapeConfig, type EscapeResult } from './escape.js';
 import { landscapeExperiment } from './landscape-experiment.js';
 import type { LandscapeConfig } from './landscape.js';
-import { noiseExperiment, noiseTable, type NoiseConfig, type NoiseResult } from './noise.js';
+import { noiseExperiment, noiseTable } from './noise-experiment.js';
+import type { NoiseConfig, NoiseResult } from './noise.js';
 import type { ExperimentDefinition } from './types.js';
 
 export type ExperimentName = ExperimentDefinition<unknown, unknown>['name'];

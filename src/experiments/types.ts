@@ -5,8 +5,12 @@
 import type { Figure } from '../report/plot.js';
 import type { ResumeStore } from '../run/resume.js';
 
-/** Preset sizes: `tiny` (seconds, for tests), `quick` (minutes, `npm start`), `paper` (the paper's sizes). */
-export type Scale = 'tiny' | 'quick' | 'paper';
+/**
+ * Preset sizes: `tiny` (seconds, for tests), `quick` (minutes, `npm start`), `study` (the convincing
+ * size that still runs on two cores in about two hours; optional per experiment), `paper` (the
+ * paper's sizes, for a cluster).
+ */
+export type Scale = 'tiny' | 'quick' | 'study' | 'paper';
 
 /** Scalar headline numbers written to summary.json under `headline` (documented in docs/experiments.md). */
 export type Headline = Record<string, number | string | boolean | null>;
@@ -34,13 +38,16 @@ export interface ExperimentDefinition<Config, Result> {
   name: 'landscape' | 'escape' | 'noise';
   /** One-line description for the CLI and the report. */
   title: string;
-  presets: Record<Scale, Config>;
+  /** Every experiment has tiny, quick and paper presets; `study` is optional. */
+  presets: Record<Exclude<Scale, 'study'>, Config> & Partial<Record<Scale, Config>>;
   /** Throws TypeError/RangeError naming the field (e.g. `config.steps`). Returns the resolved config. */
   validate(config: unknown): Config;
   /** Runs the experiment with a validated config. */
   run(config: Config, context: RunContext): Promise<Result>;
   /** The scalar headline numbers of a result (summary.json `headline`). */
   headline(result: Result): Headline;
+  /** STAND-IN until main's verdict record lands: the claim verdicts of a result. */
+  verdicts?(result: Result, config: Config): import('../run/verdict.js').Verdict[];
   /** The figures of a result, rendered to SVG and PNG. */
   figures(result: Result, config: Config): Promise<Figure[]>;
 }
