@@ -40,7 +40,6 @@ const COMMON = {
 export const noisePresets: Record<Scale, NoiseConfig> = {
   /** Seconds, for tests: a 4-class Gaussian mixture (d = 16, 256 train), MLP 16, 3 seeds, 3 epochs, k = 4. */
   tiny: {
-    ...COMMON,
     scale: 'tiny',
     data: {
       source: 'synthetic',
@@ -52,6 +51,7 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
     },
     model: { kind: 'mlp', hidden: [16] },
     seeds: [1, 2, 3],
+    ...COMMON,
     smallFactor: 0.5,
     lrRatio: 4,
     batchSize: 32,
@@ -68,7 +68,6 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
    * set), MLP 784-128-10, 5 seeds, 20 epochs of B = 64, k = 4 (η_large = 8/λ₀, η_small = 2/λ₀).
    */
   quick: {
-    ...COMMON,
     scale: 'quick',
     data: {
       source: 'fashion-mnist',
@@ -80,6 +79,7 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
     },
     model: { kind: 'mlp', hidden: [128] },
     seeds: [1, 2, 3, 4, 5],
+    ...COMMON,
     smallFactor: 1,
     lrRatio: 4,
     batchSize: 64,
@@ -97,11 +97,11 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
    * 5 seeds, 20 epochs of B = 64, k = 4.
    */
   study: {
-    ...COMMON,
     scale: 'study',
     data: { source: 'fashion-mnist', trainPerClass: 1000, testSize: null, seed: 1, download: true, synthetic: null },
     model: { kind: 'mlp', hidden: [256] },
     seeds: [1, 2, 3, 4, 5],
+    ...COMMON,
     smallFactor: 1,
     lrRatio: 4,
     batchSize: 64,
@@ -120,11 +120,11 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
    * docs/experiments.md. Not run on two cores.
    */
   paper: {
-    ...COMMON,
     scale: 'paper',
     data: { source: 'cifar10', trainPerClass: null, testSize: null, seed: 1, download: true, synthetic: null },
     model: { kind: 'resnet', width: 64, blocks: [2, 2, 2, 2], batchnorm: false },
     seeds: [1, 2, 3, 4, 5],
+    ...COMMON,
     smallFactor: 0.5,
     lrRatio: 10,
     batchSize: 128,
