@@ -5,7 +5,12 @@ import * as path from 'node:path';
 
 import { budgetVerdict, noiseExperiment, noisePresets, noiseTable, noiseVerdicts, validateNoiseConfig } from '../../src/experiments/noise-experiment.js';
 import { compareToLarge, matchedIsotropicStd, planArms, runNoise, type NoiseArm, type NoiseConfig, type NoiseResult } from '../../src/experiments/noise.js';
+import { Model } from '../../src/model/model.js';
+import { mlp } from '../../src/model/spec.js';
+import { amplifyCoefficient, sgd, svagAmplification } from '../../src/optim/optimizer.js';
 import { ResumeStore } from '../../src/run/resume.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { separableBlobs } from '../engine/helpers.js';
 import { abortedRunError, expectRenderedFigure, itRejects, testContext, withoutTiming, type RejectCase } from './helpers.js';
 
 const tiny = (): NoiseConfig => structuredClone(noisePresets.tiny);
@@ -68,6 +73,56 @@ describe('planArms(): noise units and budgets of the E3 arms', () => {
     const sigmaB = 0.37;
     const s = matchedIsotropicStd(sigmaB, 4);
     expect(0.1 * (sigmaB ** 2 + s ** 2)).to.be.closeTo(0.4 * sigmaB ** 2, 1e-15);
+  });
+});
+
+describe('SVAG mixing (svagAmplification): the estimator E3 amplifies with', () => {
+  it('has SVAG\'s weights (1 ± √(2l − 1))/2 on the two batch gradients', () => {
+    for (const l of [1, 2, 4, 10]) {
+      const c = amplifyCoefficient(svagAmplification(l));
+      expect(1 + c, `l = ${l}`).to.be.closeTo((1 + Math.sqrt(2 * l - 1)) / 2, 1e-12);
+      expect(-c, `l = ${l}`).to.be.closeTo((1 - Math.sqrt(2 * l - 1)) / 2, 1e-12);
+    }
+    expect(() => svagAmplification(0.5)).to.throw(RangeError, /l must be/);
+  });
+
+  it('keeps the mean gradient and multiplies the covariance by l = 4 with shuffled batches (3000 draws, fixed seeds)', function () {
+    this.timeout(30000);
+    // At fixed θ (lr = 0), model.grads after a step is the estimator. g₁ comes from the epoch's
+    // permutation and g₂ is a uniform subset: both without replacement, Cov = Σ/b·(n − b)/(n − 1).
+    const n = 96;
+    const b = 8;
+    const l = 4;
+    const draws = 3000;
+    const data = separableBlobs(n, 6, 3, 11);
+    const spec = mlp({ input: 6, hidden: [8], outputs: 3, activation: 'tanh' });
+    const model = new Model(spec, { seed: 5 });
+    const d = model.params.length;
+    const perExample: Float64Array[] = [];
+    for (let i = 0; i < n; i++) {
+      model.lossAndGrad({ x: data.x.subarray(i * 6, (i + 1) * 6), y: data.y.subarray(i, i + 1) });
+      perExample.push(Float64Array.from(model.grads));
+    }
+    const full = new Float64Array(d);
+    for (const g of perExample) for (let j = 0; j < d; j++) full[j] += g[j] / n;
+    let sigma = 0; // tr Σ, the per-example covariance
+    for (const g of perExample) for (let j = 0; j < d; j++) sigma += (g[j] - full[j]) ** 2 / (n - 1);
+    const theory = (l * sigma * (n - b)) / (b * n);
+    const trainer = new Trainer(model, { data, optimizer: sgd({ lr: 0 }), batch: { mode: 'shuffle', size: b, amplify: svagAmplification(l) }, seed: 3 });
+    const sum = new Float64Array(d);
+    let sq = 0;
+    for (let s = 0; s < draws; s++) {
+      trainer.step();
+      for (let j = 0; j < d; j++) {
+        sum[j] += model.grads[j];
+        sq += (model.grads[j] - full[j]) ** 2;
+      }
+    }
+    const trace = sq / draws; // E‖g − ∇L‖² = tr Cov(g) for an unbiased g
+    expect(trace / theory, `tr Cov(g) = ${trace.toPrecision(4)} vs l·tr Σ/b·(n−b)/n = ${theory.toPrecision(4)}`).to.be.closeTo(1, 0.1);
+    const err = Math.hypot(...Array.from(sum, (v, j) => v / draws - full[j]));
+    expect(err, 'mean within 4 standard errors of ∇L').to.be.lessThan(4 * Math.sqrt(trace / draws));
+    model.close();
   });
 });
 
