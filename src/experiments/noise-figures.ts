@@ -32,7 +32,7 @@ function forestSpec(r: NoiseResult): TopLevelSpec {
   const m = 100 * r.config.equivalenceMargin;
   const order = arms.map((a) => a.label);
   const x = { type: 'quantitative', title: `test accuracy − SGD η_large (points), ${Math.round(100 * (1 - r.config.alpha))} % paired t-interval` };
-  const y = { field: 'arm', type: 'nominal', sort: order, title: null, axis: { labelLimit: 420 } };
+  const y = { field: 'arm', type: 'nominal', sort: order, title: null, axis: { labelLimit: 560 } };
   return {
     $schema: SCHEMA,
     title: `E3: each arm against SGD η_large, ${r.config.seeds.length} seeds (${r.scale})`,
@@ -62,11 +62,11 @@ function sweepSpec(r: NoiseResult): TopLevelSpec {
     const b = accBand(a);
     return b ? [{ eta: s.eta, ...b, diverged: a.diverged }] : [];
   });
-  const x = { field: 'eta', type: 'quantitative', title: 'learning rate η (log)', scale: { type: 'log' } };
+  const x = { field: 'eta', type: 'quantitative', title: 'learning rate η (log)', scale: { type: 'log', nice: false, padding: 20 } };
   const y = { type: 'quantitative', title: 'final test accuracy', scale: { zero: false } };
   return {
     $schema: SCHEMA,
-    title: `E3: SGD test accuracy against η, ${r.config.epochs} epochs of B = ${r.config.batchSize}, mean and 95 % t-band over seeds (${r.scale})`,
+    title: `E3: SGD test accuracy against η, mean and 95 % t-band over seeds (${r.scale})`,
     width: 460,
     height: 280,
     layer: [
@@ -100,7 +100,7 @@ function curvesSpec(r: NoiseResult): TopLevelSpec {
   const panel = (arms: NoiseArm[], axis: 'epoch' | 'flowTime', title: string, xTitle: string): object => {
     const values = arms.flatMap((a) => curveRows(a, axis));
     const labels = arms.map((a) => a.label);
-    const color = { field: 'arm', type: 'nominal', title: null, sort: labels, scale: { domain: labels, scheme: 'tableau20' }, legend: { orient: 'bottom', columns: 2, labelLimit: 320 } };
+    const color = { field: 'arm', type: 'nominal', title: null, sort: labels, scale: { domain: labels, scheme: 'tableau20' }, legend: { orient: 'right', labelLimit: 420, symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 } };
     const y = { type: 'quantitative', title: 'test accuracy', scale: { zero: false } };
     return {
       title,
@@ -111,7 +111,6 @@ function curvesSpec(r: NoiseResult): TopLevelSpec {
         { mark: { type: 'area', opacity: 0.12 }, encoding: { x: { field: 'x', type: 'quantitative', title: xTitle }, y: { field: 'lo', ...y }, y2: { field: 'hi' }, color } },
         { mark: { type: 'line', point: { size: 12 } }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'mean', ...y }, color } },
       ],
-      resolve: { scale: { color: 'independent' } },
     };
   };
   const epochsArms = r.arms.filter((a) => a.budget === 'epochs' && a.kind !== 'lr-sweep');
@@ -121,7 +120,7 @@ function curvesSpec(r: NoiseResult): TopLevelSpec {
   return {
     $schema: SCHEMA,
     title: `E3: test accuracy during training, mean over seeds ± std (${r.scale})`,
-    hconcat: panels,
+    vconcat: panels,
     resolve: { scale: { color: 'independent' } },
   } as unknown as TopLevelSpec;
 }
@@ -151,8 +150,8 @@ export async function noiseFigures(r: NoiseResult): Promise<Figure[]> {
     id: 'e3-curves',
     title: 'E3: learning curves',
     caption:
-      `Test accuracy every ${r.config.evalEvery} epoch(s) of each arm, mean over seeds, band ± one standard deviation. Left: arms at the large arm's epochs; ` +
-      `right: small-η arms at the large arm's gradient-flow time, against ηt, with SGD η_large and the decay arm for reference. ${base}`,
+      `Test accuracy every ${r.config.evalEvery} epoch(s) of each arm, mean over seeds, band ± one standard deviation. Top: arms at the large arm's epochs; ` +
+      `below: small-η arms at the large arm's gradient-flow time, against ηt, with SGD η_large and the decay arm for reference. ${base}`,
     ...(await renderChart(curvesSpec(r))),
   });
   return figures;
