@@ -281,7 +281,7 @@ export function noiseHeadline(r: NoiseResult): Headline {
       h[`${a.id}.verdict`] = a.vsLarge.verdict;
     }
   }
-  for (const v of noiseVerdicts(r)) h[`verdict.${v.claim.includes('same epochs') ? 'epochs' : 'flow'}`] = v.verdict;
+  for (const b of r.config.budgets) h[`verdict.${b}`] = budgetVerdict(r, b).verdict;
   return h;
 }
 
