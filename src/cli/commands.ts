@@ -4,8 +4,12 @@
  * stopped with Ctrl-C exits 130 after writing status 'aborted'.
  */
 import { experimentNames, experiments, findExperiment, type RegisteredExperiment } from '../experiments/registry.js';
-import type { Scale } from '../experiments/types.js';
-import { Model, Trainer, info, mlp, sgd } from '../index.js';
+import { SCALES, type Scale } from '../run/experiment.js';
+import { Model } from '../model/model.js';
+import { mlp } from '../model/spec.js';
+import { info } from '../native/info.js';
+import { sgd } from '../optim/optimizer.js';
+import { Trainer } from '../train/trainer.js';
 import { writeReport } from '../report/report.js';
 import { RunFailedError, runExperiment, type ProgressSink, type RunOutcome } from '../run/run.js';
 import { createProgress, type Progress } from '../util/progress.js';
@@ -16,7 +20,6 @@ import { sweepCommand } from './sweep-command.js';
 export { UsageError } from './args.js';
 export { EXIT, type Command } from './common.js';
 
-const SCALES: readonly Scale[] = ['tiny', 'quick', 'study', 'paper'];
 const DEFAULT_OUT = 'runs';
 
 function plural(n: number, word: string): string {

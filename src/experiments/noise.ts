@@ -402,7 +402,7 @@ export function compareToLarge(diffs: number[], margin: number, alpha: number): 
   const iv = pairedInterval(diffs, 1 - alpha);
   const t = tost(diffs, margin, alpha);
   const verdict: ArmVerdict = t.equivalent ? 'reaches' : iv.hi < 0 ? 'worse' : iv.lo > 0 ? 'better' : 'inconclusive';
-  return { n, meanDiff: iv.mean, sd: iv.sd, lo: iv.lo, hi: iv.hi, tost: { equivalent: t.equivalent, p: t.p, lo90: t.lo90, hi90: t.hi90, margin }, verdict };
+  return { n, meanDiff: iv.mean, sd: iv.sd, lo: iv.lo, hi: iv.hi, tost: { equivalent: t.equivalent, p: t.p, lo90: t.lo, hi90: t.hi, margin }, verdict };
 }
 
 function summarize(xs: number[]): NoiseArmSummary {

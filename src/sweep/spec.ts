@@ -33,13 +33,12 @@ import * as path from 'node:path';
 import YAML from 'yaml';
 
 import { experimentNames, findExperiment, type RegisteredExperiment } from '../experiments/registry.js';
-import type { Scale } from '../experiments/types.js';
+import { SCALES, type Scale } from '../run/experiment.js';
 import { packageVersion } from '../run/env.js';
 import { canonicalJson, sha256Hex, toPlain } from '../run/json.js';
 import { planRun } from '../run/run.js';
 
 export const TASKS_SCHEMA = 'bigstep/sweep-tasks@1';
-const SCALES: readonly Scale[] = ['tiny', 'quick', 'study', 'paper'];
 const SPEC_KEYS = ['experiment', 'preset', 'name', 'base', 'grid', 'seeds', 'figures', 'columns'] as const;
 
 /** A sweep spec as written (after YAML/JSON parsing). */
