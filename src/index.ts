@@ -25,6 +25,7 @@ export {
   scaleByLearningRate,
   decoupledWeightDecay,
   amplifyCoefficient,
+  svagAmplification,
   parameterMask,
   isWeight,
   isBiasOrNorm,
@@ -84,6 +85,7 @@ export { distance, interpolationLosses, projectTrajectory, filterNormalizedDirec
 export {
   loadDataset,
   locateDataset,
+  locateDatasets,
   synthetic,
   normalize,
   subset,
@@ -99,6 +101,7 @@ export {
   type LoadDatasetOptions,
   type LocateOptions,
   type DatasetLocation,
+  type DatasetInfo,
   type Checksum,
   type ChannelStats,
   type SubsetOptions,
@@ -116,6 +119,6 @@ export {
 export { toExamples } from './data/examples.js';
 
 // ---- The addon ----------------------------------------------------------------------------------
-export { info, setThreads, type BigstepInfo, type DatasetInfo } from './info.js';
+export { info, setThreads, type BigstepInfo } from './native/info.js';
 export type { NativeInfo, BlasCoreSource } from './native/binding.js';
 export type { Seed } from './util/random.js';

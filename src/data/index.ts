@@ -6,7 +6,7 @@
 export type { Dataset, DatasetSplits } from './types.js';
 export { exampleSize } from './types.js';
 export { loadDataset, type LoadDatasetOptions } from './load.js';
-export { dataRoot, locateDataset, type DatasetLocation, type LocateOptions } from './locate.js';
+export { dataRoot, locateDataset, locateDatasets, type DatasetInfo, type DatasetLocation, type LocateOptions } from './locate.js';
 export { DATASET_NAMES, DEBIAN_FASHION_MNIST_DIR, SOURCES, type DatasetName } from './sources.js';
 export {
   DatasetFileError,

@@ -1,7 +1,7 @@
 /**
  * Where a named data set's files are on this machine, without reading them: the directories
  * {@link loadDataset} searches, in its order, and which of them holds every required file.
- * `bigstep info` reports this for every data set (locateDataset); loadDataset loads from the hit.
+ * `bigstep info` reports this for every data set (locateDatasets); loadDataset loads from the hit.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -131,4 +131,27 @@ export function locateDataset(name: DatasetName, opts: LocateOptions = {}): Data
   const src = SOURCES[name];
   const { hit, searched } = search(src, opts);
   return { name, dir: hit?.dir ?? null, source: hit?.source ?? null, searched, howTo: hit ? null : src.howTo[0]! };
+}
+
+/** One data set in {@link locateDatasets}: where its files are, or where they were looked for and how to get them. */
+export interface DatasetInfo {
+  name: DatasetName;
+  /** Whether every file loadDataset needs is in one searched directory. */
+  found: boolean;
+  /** That directory (null when not found). */
+  dir: string | null;
+  /** Where the directory comes from, e.g. "Debian package dataset-fashion-mnist" (null when not found). */
+  source: string | null;
+  /** When not found: every directory looked in, in order (where the files may go). */
+  searched: string[];
+  /** When not found: how to get the files (the install command first, where a package exists). */
+  howTo: string | null;
+}
+
+/** Every named data set, looked up as loadDataset would (nothing read or downloaded): what `bigstep info` prints. */
+export function locateDatasets(opts: LocateOptions = {}): DatasetInfo[] {
+  return DATASET_NAMES.map((name) => {
+    const l = locateDataset(name, opts);
+    return { name, found: l.dir !== null, dir: l.dir, source: l.source, searched: l.dir ? [] : l.searched.map((s) => s.dir), howTo: l.howTo };
+  });
 }
