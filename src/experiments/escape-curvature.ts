@@ -35,6 +35,38 @@ export function lambdaMax(model: Model, data: Examples, o: CurvatureOptions): Ei
   return { value: r.value, iterations: r.iterations, converged: r.converged, method: CURVATURE_METHOD_TOP };
 }
 
+/**
+ * λ_max by power iteration started from `start` (e.g. the top eigenvector of a nearby θ, as when
+ * λ_max is followed every few GD steps: it then converges in a few products). Returns the final
+ * unit vector to start the next call from. Same products and stopping rule as `topEigenvalue`.
+ */
+export function lambdaMaxFrom(model: Model, data: Examples, o: CurvatureOptions, start: Float64Array | null): Eigen & { vector: Float64Array } {
+  if (start === null) {
+    const r = topEigenvalue(model, data, { iterations: o.iterations, tolerance: o.tolerance, seed: o.seed });
+    return { value: r.value, iterations: r.iterations, converged: r.converged, method: CURVATURE_METHOD_TOP, vector: r.vector };
+  }
+  const op = new HessianOperator(model, data, {});
+  try {
+    let v = Float64Array.from(start);
+    normalize(v);
+    let w = new Float64Array(op.dim);
+    let value = NaN;
+    for (let it = 1; it <= o.iterations; it++) {
+      op.apply(v, w);
+      let q = 0;
+      for (let i = 0; i < w.length; i++) q += v[i] * w[i];
+      const done = it > 1 && Math.abs(q - value) <= o.tolerance * Math.abs(q);
+      value = q;
+      if (done) return { value, iterations: it, converged: true, method: CURVATURE_METHOD_TOP, vector: v };
+      if (normalize(w) === 0) return { value: 0, iterations: it, converged: true, method: CURVATURE_METHOD_TOP, vector: v };
+      [v, w] = [w, v];
+    }
+    return { value, iterations: o.iterations, converged: false, method: CURVATURE_METHOD_TOP, vector: v };
+  } finally {
+    op.restore();
+  }
+}
+
 /** The smallest Hessian eigenvalue (negative when θ is not a minimum), given λ_max (see the module note). */
 export function lambdaMin(model: Model, data: Examples, top: number, o: CurvatureOptions): Eigen {
   const sigma = Math.abs(top);

@@ -15,7 +15,7 @@ export type { EscapeConfig, EscapeResult } from './escape.js';
 
 // ---- presets --------------------------------------------------------------------------------------
 
-const FASHION_FALLBACK = { kind: 'gaussian-mixture', k: 10, d: 64, nTrain: 1000, nTest: 2000, seed: 1, separation: 3, noise: 1 } as const;
+const FASHION_FALLBACK = { kind: 'gaussian-mixture', k: 10, d: 64, nTrain: 250, nTest: 2000, seed: 1, separation: 3, noise: 1 } as const;
 const CATAPULT_GRID = [0.5, 1, 1.5, 1.9, 2.2, 2.6, 3, 3.5, 4, 5, 6, 8];
 const RULES = {
   escape: { barrierMin: 0.005, returnFraction: 0.5 },
@@ -39,8 +39,8 @@ export const escapePresets: Record<EscapeScale, EscapeConfig> = {
     loss: 'mse',
     seeds: [1, 2, 3, 4, 5],
     initOutputScale: 0.1,
-    smallFactor: 0.5,
-    converge: { gradTol: 0.01, maxSteps: 3000, checkEvery: 50 },
+    smallFactor: 0.25,
+    converge: { gradTol: 0.02, maxSteps: 3000, checkEvery: 50 },
     catapult: { etaLambda: CATAPULT_GRID, steps: 60, spikeWindow: 30, ...RULES.catapult },
     eos: { etaLambda: [0.8, 1.2, 1.6], steps: 100, measureEvery: 10 },
     switch: { largeFactors: [1.5, 2, 3], steps: 100 },
@@ -51,16 +51,16 @@ export const escapePresets: Record<EscapeScale, EscapeConfig> = {
     concurrency: 2,
     microBatch: null,
   },
-  /** `npm start`, ~3 minutes on two cores: Fashion-MNIST 100/class (1000 train, 2000 test), MLP 784-64-10, 5 seeds. */
+  /** `npm start`, ~3 minutes on two cores: Fashion-MNIST 25/class (250 train, 2000 test), MLP 784-64-10, 5 seeds. */
   quick: {
     scale: 'quick',
-    data: { source: 'fashion-mnist', trainPerClass: 100, testSize: 2000, seed: 1, download: false, synthetic: { ...FASHION_FALLBACK } },
+    data: { source: 'fashion-mnist', trainPerClass: 25, testSize: 2000, seed: 1, download: false, synthetic: { ...FASHION_FALLBACK } },
     model: { kind: 'mlp', hidden: [64] },
     loss: 'mse',
     seeds: [1, 2, 3, 4, 5],
     initOutputScale: 0.1,
-    smallFactor: 0.5,
-    converge: { gradTol: 0.01, maxSteps: 4000, checkEvery: 100 },
+    smallFactor: 0.25,
+    converge: { gradTol: 0.02, maxSteps: 5000, checkEvery: 100 },
     catapult: { etaLambda: CATAPULT_GRID, steps: 100, spikeWindow: 50, ...RULES.catapult },
     eos: { etaLambda: [0.8, 1.2, 1.6], steps: 300, measureEvery: 10 },
     switch: { largeFactors: [1.5, 2, 3], steps: 300 },
@@ -71,16 +71,16 @@ export const escapePresets: Record<EscapeScale, EscapeConfig> = {
     concurrency: 2,
     microBatch: null,
   },
-  /** The convincing two-core size (≤ ~2 h): Fashion-MNIST 200/class, MLP 784-128-10, 10 seeds, 2,000-step EoS runs. */
+  /** The convincing two-core size (≤ ~2 h): Fashion-MNIST 50/class (500 train, full 10k test), MLP 784-128-10, 10 seeds, 2,000-step EoS runs. */
   study: {
     scale: 'study',
-    data: { source: 'fashion-mnist', trainPerClass: 200, testSize: null, seed: 1, download: false, synthetic: { ...FASHION_FALLBACK, nTrain: 2000 } },
+    data: { source: 'fashion-mnist', trainPerClass: 50, testSize: null, seed: 1, download: false, synthetic: { ...FASHION_FALLBACK, nTrain: 500 } },
     model: { kind: 'mlp', hidden: [128] },
     loss: 'mse',
     seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
     initOutputScale: 0.1,
-    smallFactor: 0.5,
-    converge: { gradTol: 0.01, maxSteps: 20000, checkEvery: 100 },
+    smallFactor: 0.25,
+    converge: { gradTol: 0.02, maxSteps: 20000, checkEvery: 100 },
     catapult: { etaLambda: CATAPULT_GRID, steps: 200, spikeWindow: 100, ...RULES.catapult },
     eos: { etaLambda: [0.8, 1.2, 1.6], steps: 2000, measureEvery: 10 },
     switch: { largeFactors: [1.5, 2, 3], steps: 1000 },
@@ -102,8 +102,8 @@ export const escapePresets: Record<EscapeScale, EscapeConfig> = {
     loss: 'mse',
     seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
     initOutputScale: 0.1,
-    smallFactor: 0.5,
-    converge: { gradTol: 0.01, maxSteps: 20000, checkEvery: 100 },
+    smallFactor: 0.25,
+    converge: { gradTol: 0.02, maxSteps: 20000, checkEvery: 100 },
     catapult: { etaLambda: CATAPULT_GRID, steps: 200, spikeWindow: 100, ...RULES.catapult },
     eos: { etaLambda: [0.8, 1.2, 1.6], steps: 2000, measureEvery: 10 },
     switch: { largeFactors: [1.5, 2, 3], steps: 2000 },

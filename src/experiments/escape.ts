@@ -32,7 +32,7 @@ import { fingerprint, resumeStoreOf, type ResumeStore, type Unit } from '../run/
 import { inSharedMemory } from '../train/shared-data.js';
 import { Trainer } from '../train/trainer.js';
 import { pool } from './common.js';
-import { lambdaMax, lambdaMin, type Eigen } from './escape-curvature.js';
+import { lambdaMax, lambdaMaxFrom, lambdaMin, type Eigen } from './escape-curvature.js';
 import { catapultRegime, escapeDecision, isMinimum, type CatapultRule, type EscapeRule, type Regime } from './escape-rules.js';
 import { buildSpec, describeModel, loadData, trainSubset, type DataConfig, type ModelConfig, type SharpnessConfig } from './escape-setup.js';
 import type { RunContext, Scale } from './types.js';
@@ -102,7 +102,7 @@ export interface EosArm {
   steps: number;
   diverged: boolean;
   /** λ_max every measureEvery steps (and at the end): step, value, train loss. */
-  lambda: Array<{ step: number; value: number; converged: boolean; trainLoss: number }>;
+  lambda: Array<{ step: number; value: number; converged: boolean; iterations: number; trainLoss: number }>;
 }
 
 export interface ThetaS {
@@ -369,11 +369,13 @@ async function catapultPhase(env: Env, u: Unit, theta0: Float32Array, lambda0: n
 
 async function eosPhase(env: Env, u: Unit, theta0: Float32Array, lambda0: number, seed: number): Promise<EosArm[]> {
   const c = env.config.eos;
-  const runs = c.etaLambda.map((el) => newRun(env, theta0, el / lambda0, c.steps, { etaLambda: el, lambda: [] as EosArm['lambda'] }));
+  const runs = c.etaLambda.map((el) => newRun(env, theta0, el / lambda0, c.steps, { etaLambda: el, lambda: [] as EosArm['lambda'], vector: null as Float64Array | null }));
   const measure = (r: (typeof runs)[number]): void => {
-    const lam = topAt(env, r.model.params, seed);
+    env.scratch.params.set(r.model.params);
+    const lam = lambdaMaxFrom(env.scratch, env.sharp, curvatureOptions(env, seed), r.rec.vector);
+    r.rec.vector = lam.vector;
     const trainLoss = env.scratch.evaluate(env.train).loss;
-    r.rec.lambda.push({ step: r.rec.steps, value: lam.value, converged: lam.converged, trainLoss });
+    r.rec.lambda.push({ step: r.rec.steps, value: lam.value, converged: lam.converged, iterations: lam.iterations, trainLoss });
     u.log({ phase: 'eos', seed, etaLambda: r.rec.etaLambda, step: r.rec.steps, lambdaMax: lam.value, twoOverEta: lambda0 * 2 / r.rec.etaLambda, trainLoss });
   };
   try {
