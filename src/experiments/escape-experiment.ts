@@ -4,10 +4,10 @@
  * figures (escape-figures.ts).
  */
 import type { Figure } from '../report/plot.js';
+import { checkKnownKeys } from '../util/options.js';
 import { fail, isObj, nonNegInt, posInt, validatorOf } from './common.js';
-import { type EscapeConfig, type EscapeResult, type EscapeScale, type SeedResult, runEscape } from './escape.js';
-import { catapultRuleText, escapeRuleText } from './escape-rules.js';
-import { fmt, oneOf, posNum, validateData, validateModel, validateSharpness } from './escape-setup.js';
+import { type EscapeConfig, type EscapeResult, type EscapeScale, runEscape } from './escape.js';
+import { oneOf, posNum, validateData, validateModel, validateSharpness } from './escape-setup.js';
 import { escapeVerdicts, summarize } from './escape-summary.js';
 import type { ExperimentDefinition, Headline } from './types.js';
 
@@ -16,7 +16,7 @@ export type { EscapeConfig, EscapeResult } from './escape.js';
 // ---- presets --------------------------------------------------------------------------------------
 
 const FASHION_FALLBACK = { kind: 'gaussian-mixture', k: 10, d: 64, nTrain: 250, nTest: 2000, seed: 1, separation: 3, noise: 1 } as const;
-const CATAPULT_GRID = [0.5, 1, 1.5, 1.9, 2.2, 2.6, 3, 3.5, 4, 5, 6, 8];
+const CATAPULT_GRID = [0.5, 1, 1.5, 1.9, 2.2, 2.6, 3, 4, 6, 8, 12, 16, 24, 32];
 const RULES = {
   escape: { barrierMin: 0.005, returnFraction: 0.5 },
   verdict: { supportShare: 0.8, rejectShare: 0.2 },
@@ -118,26 +118,9 @@ export const escapePresets: Record<EscapeScale, EscapeConfig> = {
 
 // ---- validation -----------------------------------------------------------------------------------
 
-/** Throws TypeError naming an unknown key (with the nearest known one). */
-function knownKeys(obj: Record<string, unknown>, known: readonly string[], where: string): void {
-  for (const k of Object.keys(obj)) {
-    if (known.includes(k)) continue;
-    const near = [...known].sort((a, b) => editDistance(k, a) - editDistance(k, b))[0];
-    throw new TypeError(`${where}: unknown option "${k}" (did you mean "${near}"?)`);
-  }
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length][b.length];
-}
-
 function obj(v: unknown, field: string, keys: readonly string[]): Record<string, unknown> {
   if (!isObj(v)) fail(TypeError, field, 'must be an object');
-  knownKeys(v, keys, field);
+  checkKnownKeys(v, keys, field);
   return v;
 }
 
@@ -161,7 +144,7 @@ export function validateEscapeConfig(config: unknown): asserts config is EscapeC
   const c = obj(config, 'config', TOP_KEYS);
   oneOf(c.scale, 'config.scale', ['tiny', 'quick', 'study', 'paper']);
   validateData(c.data);
-  knownKeys(c.data as unknown as Record<string, unknown>, ['source', 'trainPerClass', 'testSize', 'seed', 'download', 'synthetic'], 'config.data');
+  checkKnownKeys(c.data as unknown as Record<string, unknown>, ['source', 'trainPerClass', 'testSize', 'seed', 'download', 'synthetic'], 'config.data');
   validateModel(c.model);
   oneOf(c.loss, 'config.loss', ['mse']);
   if (!Array.isArray(c.seeds) || c.seeds.length === 0) fail(TypeError, 'config.seeds', 'must be a non-empty array of non-negative integers');
@@ -197,7 +180,7 @@ export function validateEscapeConfig(config: unknown): asserts config is EscapeC
   fraction(ve.rejectShare, 'config.verdict.rejectShare');
   if ((ve.rejectShare as number) >= (ve.supportShare as number)) fail(RangeError, 'config.verdict.rejectShare', 'must be < config.verdict.supportShare');
   validateSharpness(c.sharpness);
-  knownKeys(c.sharpness as unknown as Record<string, unknown>, ['subset', 'iterations', 'tolerance'], 'config.sharpness');
+  checkKnownKeys(c.sharpness as unknown as Record<string, unknown>, ['subset', 'iterations', 'tolerance'], 'config.sharpness');
   posInt(c.interpolationPoints, 'config.interpolationPoints', 10000);
   if ((c.interpolationPoints as number) < 2) fail(RangeError, 'config.interpolationPoints', 'must be >= 2');
   posInt(c.concurrency, 'config.concurrency', 64);
@@ -221,20 +204,16 @@ export function escapeHeadline(r: EscapeResult): Headline {
 
 // ---- the definition -------------------------------------------------------------------------------
 
-const definition = {
-  name: 'escape' as const,
+export const escapeExperiment: ExperimentDefinition<EscapeConfig, EscapeResult> = {
+  name: 'escape',
   title: 'E2 escape: full-batch GD on a network — catapults, edge of stability, and whether a large learning rate leaves the basin of a minimum a small one found',
   presets: escapePresets,
   validate: validatorOf(validateEscapeConfig),
   run: runEscape,
   headline: escapeHeadline,
-  verdicts: (result: EscapeResult) => escapeVerdicts(result),
-  async figures(result: EscapeResult): Promise<Figure[]> {
+  verdicts: (result) => escapeVerdicts(result),
+  async figures(result): Promise<Figure[]> {
     const { escapeFigures } = await import('./escape-figures.js');
     return escapeFigures(result);
   },
 };
-export const escapeExperiment: ExperimentDefinition<EscapeConfig, EscapeResult> = definition;
-
-export { catapultRuleText, escapeRuleText, fmt };
-export type { SeedResult };

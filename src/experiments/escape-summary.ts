@@ -6,7 +6,7 @@
 import type { Verdict } from '../run/verdict.js';
 import { iqr, mean, pairedInterval, sd } from '../util/stats.js';
 import type { EscapeResult, EscapeTest, SeedResult } from './escape.js';
-import { catapultRuleText, escapeRuleText } from './escape-rules.js';
+import { escapeRuleText } from './escape-rules.js';
 import { fmt } from './escape-setup.js';
 
 /** median [q1, q3] (n) of the finite values, or n/a. */
@@ -94,6 +94,7 @@ export function summarize(r: EscapeResult): { flat: Record<string, number | null
     flat[`catapult.${c}.catapult`] = cells.filter((x) => x!.regime === 'catapult').length;
     flat[`catapult.${c}.divergent`] = cells.filter((x) => x!.regime === 'divergent').length;
   }
+  flat['catapult.seedsReachingDivergence'] = S.filter((s) => s.catapult.some((x) => x.regime === 'divergent')).length;
   put('catapult.firstCatapultEtaLambda', S.map((s) => s.catapult.find((x) => x.regime === 'catapult')?.etaLambda));
   put('catapult.firstDivergentEtaLambda', S.map((s) => s.catapult.find((x) => x.regime === 'divergent')?.etaLambda));
   put('catapult.lambdaEndTimesEtaOverTwo.catapultCells', S.flatMap((s) => s.catapult.filter((x) => x.regime === 'catapult').map((x) => (x.lambdaEnd ? (x.lambdaEnd.value * x.eta) / 2 : null))));
@@ -189,4 +190,3 @@ export function escapeVerdicts(r: EscapeResult): Verdict[] {
   });
 }
 
-export { catapultRuleText };

@@ -124,8 +124,7 @@ describe('escapeExperiment (E2, tiny preset)', function () {
       expect(v.rule).to.contain('loss barrier').and.contain('return test').and.contain(String(tiny().escape.barrierMin));
       expect(v.evidence).to.match(/\d+\/\d+ seeds escaped/);
     }
-    const defined = escapeExperiment as unknown as { verdicts(r: EscapeResult): unknown };
-    expect(defined.verdicts(result)).to.deep.equal(vs);
+    expect(escapeExperiment.verdicts!(result, tiny())).to.deep.equal(vs);
   });
 
   it('gives a JSON-able headline without NaN', () => {
