@@ -77,17 +77,36 @@ function catapultSpec(r: EscapeResult): TopLevelSpec {
 }
 
 function eosSpec(r: EscapeResult): TopLevelSpec {
-  const values = r.seeds.flatMap((s) =>
-    s.eos.flatMap((a) => a.lambda.map((m) => ({ step: m.step, lambda: m.value, arm: `η·λ₀ = ${a.etaLambda}`, seed: `seed ${s.seed}`, line: `${a.etaLambda}-${s.seed}` }))),
+  const first = r.seeds[0];
+  const arm = (c: number): string => `η·λ₀ = ${c}`;
+  const raw = first.eos.flatMap((a) => a.lambda.map((m) => ({ step: m.step, lambda: m.value, arm: arm(a.etaLambda) })));
+  const rules = first.eos.map((a) => ({ y: a.twoOverEta, arm: arm(a.etaLambda) }));
+  const ratio = r.seeds.flatMap((s) =>
+    s.eos.flatMap((a) => a.lambda.map((m) => ({ step: m.step, ratio: (m.value * a.eta) / 2, arm: arm(a.etaLambda), line: `${a.etaLambda}-${s.seed}` }))),
   );
-  const rules = r.seeds.flatMap((s) => s.eos.map((a) => ({ y: a.twoOverEta, arm: `η·λ₀ = ${a.etaLambda}`, seed: `seed ${s.seed}` })));
+  const color = { field: 'arm', type: 'nominal', title: null };
+  const x = { field: 'step', type: 'quantitative', title: 'GD step t' };
   return spec({
     title: `E2: edge of stability — λ_max against 2/η (${r.scale})`,
-    width: 520,
-    height: 300,
-    layer: [
-      { data: { values }, mark: { type: 'line', strokeWidth: 1, opacity: 0.7 }, encoding: { x: { field: 'step', type: 'quantitative', title: 'GD step t' }, y: { field: 'lambda', type: 'quantitative', title: 'λ_max(θ_t)' }, color: { field: 'arm', type: 'nominal', title: null }, detail: { field: 'line' } } },
-      { data: { values: rules }, mark: { type: 'rule', strokeDash: [5, 3] }, encoding: { y: { field: 'y', type: 'quantitative' }, color: { field: 'arm', type: 'nominal' } } },
+    hconcat: [
+      {
+        title: `seed ${first.seed}: λ_max and 2/η (dashed)`,
+        width: 300,
+        height: 240,
+        layer: [
+          { data: { values: raw }, mark: { type: 'line', strokeWidth: 1.2 }, encoding: { x, y: { field: 'lambda', type: 'quantitative', title: 'λ_max(θ_t)' }, color } },
+          { data: { values: rules }, mark: { type: 'rule', strokeDash: [5, 3] }, encoding: { y: { field: 'y', type: 'quantitative' }, color } },
+        ],
+      },
+      {
+        title: `all ${r.seeds.length} seeds: λ_max·η/2 (1 = at 2/η)`,
+        width: 300,
+        height: 240,
+        layer: [
+          { data: { values: ratio }, mark: { type: 'line', strokeWidth: 1, opacity: 0.7 }, encoding: { x, y: { field: 'ratio', type: 'quantitative', title: 'λ_max(θ_t)·η/2' }, color, detail: { field: 'line' } } },
+          { data: { values: [{ y: 1 }] }, mark: { type: 'rule', strokeDash: [5, 3], color: '#999' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+        ],
+      },
     ],
   });
 }
@@ -162,7 +181,7 @@ export async function escapeFigures(r: EscapeResult): Promise<Figure[]> {
     id: 'e2-eos',
     title: 'E2: edge of stability',
     caption:
-      `From θ₀, GD at η·λ₀ = ${c.eos.etaLambda.join(', ')} for ${c.eos.steps} steps; λ_max every ${c.eos.measureEvery} steps, one line per seed; dashed: 2/η of each arm (one per seed, since λ₀ differs). ${base}`,
+      `From θ₀, GD at η·λ₀ = ${c.eos.etaLambda.join(', ')} for ${c.eos.steps} steps; λ_max every ${c.eos.measureEvery} steps. Left: the first seed, with each arm's 2/η dashed. Right: every seed as λ_max·η/2, so that 1 is the stability threshold 2/η. ${base}`,
     ...(await renderChart(eosSpec(r))),
   });
   const sw = switchSpec(r);
@@ -179,7 +198,7 @@ export async function escapeFigures(r: EscapeResult): Promise<Figure[]> {
     id: 'e2-escape-test',
     title: 'E2: the escape test',
     caption:
-      `Each point is one arm of one seed (diverged arms omitted). Escape is the upper-right region: ${escapeRuleText(c.escape)}. Red dashed lines: the thresholds. ` +
+      `Each point is one arm of one seed (diverged arms omitted). Escape is the upper-right region: ${escapeRuleText(c.escape)}. Red dashed lines: the thresholds; a barrier of 0 is drawn at 1e-8 (log axis). ` +
       `The η_small control is the small arm's end point at equal ηt. ${base}`,
     ...(await renderChart(testSpec(r))),
   });
