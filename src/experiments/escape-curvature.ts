@@ -3,14 +3,12 @@
  * eigenvalue of the mean train loss, each with how it was computed (`method`), so that results
  * and the report say which curvature was used.
  *
- * λ_max comes from src/measure/sharpness.ts `topEigenvalue`. Until the exact-HVP branch lands
- * (with its `bottomEigenvalue`), λ_min is computed here by power iteration on the shifted
- * operator σI − H with σ = |λ_max|: its dominant eigenvalue is σ − λ_min, because every
- * eigenvalue of H lies in [λ_min, λ_max] ⊂ [−σ, σ] when |λ_min| ≤ σ. (When |λ_min| > σ the power
- * iteration of topEigenvalue would already have returned λ_min.) Same finite-difference HVPs.
+ * λ_max comes from src/measure/sharpness.ts `topEigenvalue` (power iteration). Until the
+ * exact-HVP branch lands (with its `bottomEigenvalue`), λ_min is computed here by Lanczos on the
+ * same finite-difference Hessian-vector products (src/measure/sharpness.ts `HessianOperator`).
  */
 import type { Examples, Model } from '../model/model.js';
-import { HessianOperator, topEigenvalue } from '../measure/sharpness.js';
+import { HessianOperator, symmetricEigenvalues, topEigenvalue } from '../measure/sharpness.js';
 import { Rng } from '../util/random.js';
 
 export interface Eigen {
@@ -28,7 +26,7 @@ export interface CurvatureOptions {
 }
 
 export const CURVATURE_METHOD_TOP = 'power iteration on finite-difference Hessian-vector products (central differences, ε = 1e-3·(1 + ‖θ‖))';
-export const CURVATURE_METHOD_BOTTOM = 'power iteration on σI − H, σ = |λ_max|, finite-difference Hessian-vector products';
+export const CURVATURE_METHOD_BOTTOM = 'Lanczos (full reorthogonalisation, smallest Ritz value) on finite-difference Hessian-vector products';
 
 export function lambdaMax(model: Model, data: Examples, o: CurvatureOptions): Eigen {
   const r = topEigenvalue(model, data, { iterations: o.iterations, tolerance: o.tolerance, seed: o.seed });
@@ -67,34 +65,63 @@ export function lambdaMaxFrom(model: Model, data: Examples, o: CurvatureOptions,
   }
 }
 
-/** The smallest Hessian eigenvalue (negative when θ is not a minimum), given λ_max (see the module note). */
-export function lambdaMin(model: Model, data: Examples, top: number, o: CurvatureOptions): Eigen {
-  const sigma = Math.abs(top);
+/**
+ * The smallest Hessian eigenvalue (negative when θ is not a minimum) by the Lanczos method with
+ * full reorthogonalisation from a seeded random start: the smallest Ritz value after at most
+ * `steps` Hessian-vector products (memory: 8·paramCount bytes per step). A Ritz value is never
+ * below the true λ_min, so an unconverged value is an upper bound. Converged when the smallest
+ * Ritz value changes by less than tolerance·|λ_max| in a step (`top` sets that scale).
+ */
+export function lambdaMin(model: Model, data: Examples, top: number, o: CurvatureOptions & { steps: number }): Eigen {
   const op = new HessianOperator(model, data, {});
   try {
+    const dim = op.dim;
+    const steps = Math.min(o.steps, dim);
     const rng = Rng.fromSeed(o.seed, 13);
-    let v = new Float64Array(op.dim);
-    for (let i = 0; i < v.length; i++) v[i] = rng.normal();
-    normalize(v);
-    let w = new Float64Array(op.dim);
-    let mu = NaN;
-    for (let it = 1; it <= o.iterations; it++) {
-      op.apply(v, w);
-      let q = 0;
-      for (let i = 0; i < w.length; i++) {
-        w[i] = sigma * v[i] - w[i];
-        q += v[i] * w[i];
+    const q0 = new Float64Array(dim);
+    for (let i = 0; i < dim; i++) q0[i] = rng.normal();
+    normalize(q0);
+    const basis: Float64Array[] = [q0];
+    const alpha: number[] = [];
+    const beta: number[] = [];
+    const scale = Math.max(Math.abs(top), 1e-300);
+    let value = NaN;
+    for (let j = 0; j < steps; j++) {
+      const q = basis[j];
+      const w = new Float64Array(dim);
+      op.apply(q, w);
+      let a = 0;
+      for (let i = 0; i < dim; i++) a += q[i] * w[i];
+      alpha.push(a);
+      for (let pass = 0; pass < 2; pass++) {
+        for (const b of basis) {
+          let c = 0;
+          for (let i = 0; i < dim; i++) c += b[i] * w[i];
+          for (let i = 0; i < dim; i++) w[i] -= c * b[i];
+        }
       }
-      const done = it > 1 && Math.abs(q - mu) <= o.tolerance * Math.max(Math.abs(q), 1e-12 * sigma);
-      mu = q;
-      if (done) return { value: sigma - mu, iterations: it, converged: true, method: CURVATURE_METHOD_BOTTOM };
-      if (normalize(w) === 0) return { value: sigma, iterations: it, converged: true, method: CURVATURE_METHOD_BOTTOM };
-      [v, w] = [w, v];
+      const smallest = tridiagonalEigenvalues(alpha, beta)[0];
+      const done = j > 0 && Math.abs(smallest - value) <= o.tolerance * scale;
+      value = smallest;
+      const bn = normalize(w);
+      if (done || bn <= 1e-10 * scale) return { value, iterations: j + 1, converged: true, method: CURVATURE_METHOD_BOTTOM };
+      beta.push(bn);
+      basis.push(w);
     }
-    return { value: sigma - mu, iterations: o.iterations, converged: false, method: CURVATURE_METHOD_BOTTOM };
+    return { value, iterations: steps, converged: false, method: CURVATURE_METHOD_BOTTOM };
   } finally {
     op.restore();
   }
+}
+
+function tridiagonalEigenvalues(alpha: number[], beta: number[]): number[] {
+  const m = alpha.length;
+  const a = new Float64Array(m * m);
+  for (let i = 0; i < m; i++) {
+    a[i * m + i] = alpha[i];
+    if (i + 1 < m) a[i * m + i + 1] = a[(i + 1) * m + i] = beta[i];
+  }
+  return symmetricEigenvalues(a, m);
 }
 
 function normalize(v: Float64Array): number {

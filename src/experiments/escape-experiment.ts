@@ -46,7 +46,7 @@ export const escapePresets: Record<EscapeScale, EscapeConfig> = {
     switch: { largeFactors: [1.5, 2, 3], steps: 100 },
     escape: { ...RULES.escape, returnSteps: 300 },
     verdict: { minSeeds: 5, ...RULES.verdict },
-    sharpness: { subset: 256, iterations: 20, tolerance: 1e-3 },
+    sharpness: { subset: 256, iterations: 20, tolerance: 1e-3, lanczosSteps: 60 },
     interpolationPoints: 11,
     concurrency: 2,
     microBatch: null,
@@ -66,7 +66,7 @@ export const escapePresets: Record<EscapeScale, EscapeConfig> = {
     switch: { largeFactors: [1.5, 2, 3], steps: 300 },
     escape: { ...RULES.escape, returnSteps: 600 },
     verdict: { minSeeds: 5, ...RULES.verdict },
-    sharpness: { subset: 256, iterations: 20, tolerance: 1e-3 },
+    sharpness: { subset: 256, iterations: 20, tolerance: 1e-3, lanczosSteps: 60 },
     interpolationPoints: 21,
     concurrency: 2,
     microBatch: null,
@@ -86,7 +86,7 @@ export const escapePresets: Record<EscapeScale, EscapeConfig> = {
     switch: { largeFactors: [1.5, 2, 3], steps: 1000 },
     escape: { ...RULES.escape, returnSteps: 2000 },
     verdict: { minSeeds: 10, ...RULES.verdict },
-    sharpness: { subset: 500, iterations: 30, tolerance: 1e-3 },
+    sharpness: { subset: 500, iterations: 30, tolerance: 1e-3, lanczosSteps: 100 },
     interpolationPoints: 21,
     concurrency: 2,
     microBatch: null,
@@ -109,7 +109,7 @@ export const escapePresets: Record<EscapeScale, EscapeConfig> = {
     switch: { largeFactors: [1.5, 2, 3], steps: 2000 },
     escape: { ...RULES.escape, returnSteps: 4000 },
     verdict: { minSeeds: 10, ...RULES.verdict },
-    sharpness: { subset: 1000, iterations: 30, tolerance: 1e-3 },
+    sharpness: { subset: 1000, iterations: 30, tolerance: 1e-3, lanczosSteps: 60 },
     interpolationPoints: 21,
     concurrency: 1,
     microBatch: 250,
@@ -144,7 +144,7 @@ export function validateEscapeConfig(config: unknown): asserts config is EscapeC
   const c = obj(config, 'config', TOP_KEYS);
   oneOf(c.scale, 'config.scale', ['tiny', 'quick', 'study', 'paper']);
   validateData(c.data);
-  checkKnownKeys(c.data as unknown as Record<string, unknown>, ['source', 'trainPerClass', 'testSize', 'seed', 'download', 'synthetic'], 'config.data');
+  checkKnownKeys(c.data, ['source', 'trainPerClass', 'testSize', 'seed', 'download', 'synthetic'], 'config.data');
   validateModel(c.model);
   oneOf(c.loss, 'config.loss', ['mse']);
   if (!Array.isArray(c.seeds) || c.seeds.length === 0) fail(TypeError, 'config.seeds', 'must be a non-empty array of non-negative integers');
@@ -180,7 +180,8 @@ export function validateEscapeConfig(config: unknown): asserts config is EscapeC
   fraction(ve.rejectShare, 'config.verdict.rejectShare');
   if ((ve.rejectShare as number) >= (ve.supportShare as number)) fail(RangeError, 'config.verdict.rejectShare', 'must be < config.verdict.supportShare');
   validateSharpness(c.sharpness);
-  checkKnownKeys(c.sharpness as unknown as Record<string, unknown>, ['subset', 'iterations', 'tolerance'], 'config.sharpness');
+  checkKnownKeys(c.sharpness, ['subset', 'iterations', 'tolerance', 'lanczosSteps'], 'config.sharpness');
+  posInt((c.sharpness as unknown as Record<string, unknown>).lanczosSteps, 'config.sharpness.lanczosSteps', 10000);
   posInt(c.interpolationPoints, 'config.interpolationPoints', 10000);
   if ((c.interpolationPoints as number) < 2) fail(RangeError, 'config.interpolationPoints', 'must be >= 2');
   posInt(c.concurrency, 'config.concurrency', 64);

@@ -64,7 +64,8 @@ export interface EscapeConfig {
   escape: EscapeRule;
   /** Rules of the verdicts (escape-experiment.ts): shares of seeds that escape. */
   verdict: { minSeeds: number; supportShare: number; rejectShare: number };
-  sharpness: SharpnessConfig;
+  /** λ_max probes (power iteration) and `lanczosSteps`, the Lanczos budget of λ_min at θ_s. */
+  sharpness: SharpnessConfig & { lanczosSteps: number };
   interpolationPoints: number;
   /** GD runs trained at once (each an async native call). */
   concurrency: number;
@@ -403,7 +404,7 @@ async function convergePhase(env: Env, u: Unit, theta0: Float32Array, etaSmall: 
     const gradNorm = run.rec.diverged || !last || last.step !== run.rec.steps ? gradNormAt(env, params).gradNorm : last.gradNorm;
     const top = topAt(env, params, seed);
     env.scratch.params.set(params);
-    const bottom = lambdaMin(env.scratch, env.sharp, top.value, curvatureOptions(env, seed));
+    const bottom = lambdaMin(env.scratch, env.sharp, top.value, { ...curvatureOptions(env, seed), steps: env.config.sharpness.lanczosSteps });
     const thetaS: ThetaS = {
       steps: run.rec.steps,
       gradNorm,

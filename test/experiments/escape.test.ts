@@ -212,7 +212,7 @@ describe('catapultRegime()', () => {
   });
 });
 
-describe('lambdaMin() (shifted power iteration)', () => {
+describe('lambdaMin() (Lanczos)', () => {
   it('finds the smallest Hessian eigenvalue of a linear MSE model, checked against the dense Hessian', () => {
     // L(W) = mean over n·k entries of (xW − y)²: H = (2/(n·k))·(XᵀX ⊗ I_k), eigenvalues of (2/(n·k))·XᵀX (and the bias column)
     const n = 40;
@@ -231,7 +231,9 @@ describe('lambdaMin() (shifted power iteration)', () => {
         for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) g[a * m + b] += (2 / (n * k)) * row[a] * row[b];
       }
       const eig = symmetricEigenvalues(g, m);
-      const r = lambdaMin(model, data, eig[m - 1], { iterations: 2000, tolerance: 1e-9, seed: 1 });
+      const r = lambdaMin(model, data, eig[m - 1], { iterations: 20, tolerance: 1e-9, seed: 1, steps: 20 });
+      expect(r.converged).to.equal(true);
+      expect(r.iterations).to.be.at.most(m + 1);
       expect(r.value).to.be.closeTo(eig[0], 1e-3 * eig[m - 1]);
     } finally {
       model.close();
