@@ -69,8 +69,10 @@ export function lambdaMaxFrom(model: Model, data: Examples, o: CurvatureOptions,
  * The smallest Hessian eigenvalue (negative when θ is not a minimum) by the Lanczos method with
  * full reorthogonalisation from a seeded random start: the smallest Ritz value after at most
  * `steps` Hessian-vector products (memory: 8·paramCount bytes per step). A Ritz value is never
- * below the true λ_min, so an unconverged value is an upper bound. Converged when the smallest
- * Ritz value changes by less than tolerance·|λ_max| in a step (`top` sets that scale).
+ * below the true λ_min, so the value is an upper bound that falls with more steps. All `steps`
+ * are taken (a tolerance relative to |λ_max| could not resolve a λ_min near 0), unless the Krylov
+ * space is exhausted; `converged` = the last step changed it by ≤ tolerance·|λ_min| (or the space
+ * was exhausted).
  */
 export function lambdaMin(model: Model, data: Examples, top: number, o: CurvatureOptions & { steps: number }): Eigen {
   const op = new HessianOperator(model, data, {});
@@ -86,6 +88,7 @@ export function lambdaMin(model: Model, data: Examples, top: number, o: Curvatur
     const beta: number[] = [];
     const scale = Math.max(Math.abs(top), 1e-300);
     let value = NaN;
+    let change = Infinity;
     for (let j = 0; j < steps; j++) {
       const q = basis[j];
       const w = new Float64Array(dim);
@@ -101,14 +104,14 @@ export function lambdaMin(model: Model, data: Examples, top: number, o: Curvatur
         }
       }
       const smallest = tridiagonalEigenvalues(alpha, beta)[0];
-      const done = j > 0 && Math.abs(smallest - value) <= o.tolerance * scale;
+      change = Math.abs(smallest - value);
       value = smallest;
       const bn = normalize(w);
-      if (done || bn <= 1e-10 * scale) return { value, iterations: j + 1, converged: true, method: CURVATURE_METHOD_BOTTOM };
+      if (bn <= 1e-10 * scale) return { value, iterations: j + 1, converged: true, method: CURVATURE_METHOD_BOTTOM };
       beta.push(bn);
       basis.push(w);
     }
-    return { value, iterations: steps, converged: false, method: CURVATURE_METHOD_BOTTOM };
+    return { value, iterations: steps, converged: change <= o.tolerance * Math.abs(value), method: CURVATURE_METHOD_BOTTOM };
   } finally {
     op.restore();
   }

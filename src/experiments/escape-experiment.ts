@@ -40,7 +40,7 @@ export const escapePresets: Record<EscapeScale, EscapeConfig> = {
     seeds: [1, 2, 3, 4, 5],
     initOutputScale: 0.1,
     smallFactor: 0.25,
-    converge: { gradTol: 0.02, maxSteps: 3000, checkEvery: 50 },
+    converge: { gradTol: 0.02, negativeCurvatureTol: 0.01, maxSteps: 3000, checkEvery: 50 },
     catapult: { etaLambda: CATAPULT_GRID, steps: 60, spikeWindow: 30, ...RULES.catapult },
     eos: { etaLambda: [0.8, 1.2, 1.6], steps: 100, measureEvery: 10 },
     switch: { largeFactors: [1.5, 2, 3], steps: 100 },
@@ -60,7 +60,7 @@ export const escapePresets: Record<EscapeScale, EscapeConfig> = {
     seeds: [1, 2, 3, 4, 5],
     initOutputScale: 0.1,
     smallFactor: 0.25,
-    converge: { gradTol: 0.02, maxSteps: 5000, checkEvery: 100 },
+    converge: { gradTol: 0.02, negativeCurvatureTol: 0.01, maxSteps: 5000, checkEvery: 100 },
     catapult: { etaLambda: CATAPULT_GRID, steps: 100, spikeWindow: 50, ...RULES.catapult },
     eos: { etaLambda: [0.8, 1.2, 1.6], steps: 300, measureEvery: 10 },
     switch: { largeFactors: [1.5, 2, 3], steps: 300 },
@@ -80,7 +80,7 @@ export const escapePresets: Record<EscapeScale, EscapeConfig> = {
     seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
     initOutputScale: 0.1,
     smallFactor: 0.25,
-    converge: { gradTol: 0.02, maxSteps: 20000, checkEvery: 100 },
+    converge: { gradTol: 0.02, negativeCurvatureTol: 0.01, maxSteps: 20000, checkEvery: 100 },
     catapult: { etaLambda: CATAPULT_GRID, steps: 200, spikeWindow: 100, ...RULES.catapult },
     eos: { etaLambda: [0.8, 1.2, 1.6], steps: 2000, measureEvery: 10 },
     switch: { largeFactors: [1.5, 2, 3], steps: 1000 },
@@ -103,7 +103,7 @@ export const escapePresets: Record<EscapeScale, EscapeConfig> = {
     seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
     initOutputScale: 0.1,
     smallFactor: 0.25,
-    converge: { gradTol: 0.02, maxSteps: 20000, checkEvery: 100 },
+    converge: { gradTol: 0.02, negativeCurvatureTol: 0.01, maxSteps: 20000, checkEvery: 100 },
     catapult: { etaLambda: CATAPULT_GRID, steps: 200, spikeWindow: 100, ...RULES.catapult },
     eos: { etaLambda: [0.8, 1.2, 1.6], steps: 2000, measureEvery: 10 },
     switch: { largeFactors: [1.5, 2, 3], steps: 2000 },
@@ -152,8 +152,9 @@ export function validateEscapeConfig(config: unknown): asserts config is EscapeC
   if (new Set(c.seeds).size !== c.seeds.length) fail(RangeError, 'config.seeds', 'must not repeat a seed');
   posNum(c.initOutputScale, 'config.initOutputScale');
   posNum(c.smallFactor, 'config.smallFactor');
-  const cv = obj(c.converge, 'config.converge', ['gradTol', 'maxSteps', 'checkEvery']);
+  const cv = obj(c.converge, 'config.converge', ['gradTol', 'negativeCurvatureTol', 'maxSteps', 'checkEvery']);
   posNum(cv.gradTol, 'config.converge.gradTol');
+  posNum(cv.negativeCurvatureTol, 'config.converge.negativeCurvatureTol');
   posInt(cv.maxSteps, 'config.converge.maxSteps', 1e9);
   posInt(cv.checkEvery, 'config.converge.checkEvery', 1e9);
   const ca = obj(c.catapult, 'config.catapult', ['etaLambda', 'steps', 'spikeWindow', 'catapultRatio', 'divergeRatio']);

@@ -12,7 +12,7 @@ import type { TopLevelSpec } from 'vega-lite';
 
 import { renderChart, type Figure } from '../report/plot.js';
 import type { EscapeResult } from './escape.js';
-import { catapultRuleText, escapeRuleText } from './escape-rules.js';
+import { catapultRuleText, escapeRuleText, minimumRuleText } from './escape-rules.js';
 import { fmt } from './escape-setup.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -190,7 +190,7 @@ export async function escapeFigures(r: EscapeResult): Promise<Figure[]> {
       id: 'e2-switch',
       title: 'E2: the switch from θ_s',
       caption:
-        `From θ_s (GD at η_small until ‖∇L‖ ≤ ${c.converge.gradTol}), GD at η = m·2/λ_max(θ_s), m = ${c.switch.largeFactors.join(', ')}, for ${c.switch.steps} steps, and at η_small for as many steps as match ` +
+        `From θ_s (GD at η_small until ${minimumRuleText(c.converge)}), GD at η = m·2/λ_max(θ_s), m = ${c.switch.largeFactors.join(', ')}, for ${c.switch.steps} steps, and at η_small for as many steps as match ` +
         `the largest arm's gradient-flow time ηt. Left against steps, right against ηt. First seed only. ${base}`,
       ...(await renderChart(sw)),
     });

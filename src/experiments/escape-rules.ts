@@ -74,7 +74,18 @@ export function escapeRuleText(r: EscapeRule): string {
   );
 }
 
-/** θ_s accepted as a minimum: ‖∇L(θ_s)‖ ≤ gradTol (finite). */
-export function isMinimum(gradNorm: number, gradTol: number): boolean {
-  return Number.isFinite(gradNorm) && gradNorm <= gradTol;
+/**
+ * θ accepted as a minimum: ‖∇L(θ)‖ ≤ gradTol (absolute) AND λ_min(θ) ≥ −negativeCurvatureTol·λ_max(θ)
+ * (no direction of negative curvature beyond the tolerance: not a saddle or plateau edge).
+ */
+export function isMinimum(
+  m: { gradNorm: number; lambdaMax: number; lambdaMin: number },
+  rule: { gradTol: number; negativeCurvatureTol: number },
+): boolean {
+  if (![m.gradNorm, m.lambdaMax, m.lambdaMin].every(Number.isFinite)) return false;
+  return m.gradNorm <= rule.gradTol && m.lambdaMin >= -rule.negativeCurvatureTol * Math.abs(m.lambdaMax);
+}
+
+export function minimumRuleText(r: { gradTol: number; negativeCurvatureTol: number }): string {
+  return `‖∇L(θ_s)‖ ≤ ${r.gradTol}·‖∇L(θ₀)‖ and λ_min(θ_s) ≥ −${r.negativeCurvatureTol}·λ_max(θ_s)`;
 }

@@ -6,7 +6,7 @@
 import type { Verdict } from '../run/verdict.js';
 import { iqr, mean, pairedInterval, sd } from '../util/stats.js';
 import type { EscapeResult, EscapeTest, SeedResult } from './escape.js';
-import { escapeRuleText } from './escape-rules.js';
+import { escapeRuleText, minimumRuleText } from './escape-rules.js';
 import { fmt } from './escape-setup.js';
 
 /** median [q1, q3] (n) of the finite values, or n/a. */
@@ -84,6 +84,7 @@ export function summarize(r: EscapeResult): { flat: Record<string, number | null
   put('thetaS.trainLoss', S.map((s) => s.thetaS.eval.trainLoss));
   put('thetaS.lambdaMax', S.map((s) => s.thetaS.lambdaMax.value));
   put('thetaS.lambdaMin', S.map((s) => s.thetaS.lambdaMin.value));
+  put('thetaS.lambdaMinOverLambdaMax', S.map((s) => s.thetaS.lambdaMin.value / s.thetaS.lambdaMax.value));
   put('thetaS.lambdaMaxTimesEtaSmall', S.map((s) => s.thetaS.lambdaMax.value * s.etaSmall));
   put('thetaS.testAccuracy', S.map((s) => s.thetaS.eval.testAccuracy));
   // Catapult phase diagram: regime counts per η·λ₀ over seeds.
@@ -167,18 +168,18 @@ export function escapeVerdicts(r: EscapeResult): Verdict[] {
   const c = r.config;
   const valid = validSeeds(r);
   const control = valid.map((s) => s.tests.find((t) => t.factor === null)).filter((t) => t?.escaped).length;
-  const minimaText = `θ_s = GD at η_small = ${c.smallFactor}·2/λ_max(θ₀) from θ₀ until ‖∇L(θ_s)‖ ≤ ${c.converge.gradTol}·‖∇L(θ₀)‖ (≤ ${c.converge.maxSteps} steps), MSE loss`;
+  const minimaText = `θ_s = GD at η_small = ${c.smallFactor}·2/λ_max(θ₀) from θ₀ until ${minimumRuleText(c.converge)} (≤ ${c.converge.maxSteps} steps), MSE loss`;
   return c.switch.largeFactors.map((m): Verdict => {
     const f = factorSummary(r, m);
     const tests = valid.map((s) => testOf(s, m)).filter((t): t is EscapeTest => t !== undefined);
     const rule =
       `${minimaText}; η_large = ${m}·2/λ_max(θ_s) for ${c.switch.steps} steps from θ_s; ${escapeRuleText(c.escape)}. ` +
       `Supported when ≥ ${c.verdict.supportShare} of the seeds escape, not reproduced when ≤ ${c.verdict.rejectShare} do, else inconclusive; ` +
-      `inconclusive when fewer than ${c.verdict.minSeeds} seeds reach the gradient tolerance or the small-η control (the η_small arm's end at equal ηt) escapes in any seed`;
+      `inconclusive when fewer than ${c.verdict.minSeeds} seeds reach such a minimum or the small-η control (the η_small arm's end at equal ηt) escapes in any seed`;
     const iv = (x: FactorSummary['accDiffEtaT']): string => (x ? `${fmt(x.mean * 100)} pp [95 % CI ${fmt(x.lo * 100)}, ${fmt(x.hi * 100)}], n = ${x.n}` : 'n/a');
     const evidence =
       `${f.escaped}/${tests.length} seeds escaped (barrier above ${c.escape.barrierMin} in ${f.barrierAbove}, returned to θ_s in ${f.returned}, diverged ${f.diverged}); ` +
-      `θ_s a minimum in ${valid.length}/${r.seeds.length} seeds (‖∇L‖ ${spreadText(r.seeds.map((s) => s.thetaS.gradNorm))}); ` +
+      `θ_s a minimum in ${valid.length}/${r.seeds.length} seeds (‖∇L‖ ${spreadText(r.seeds.map((s) => s.thetaS.gradNorm))}; λ_min/λ_max ${spreadText(r.seeds.map((s) => s.thetaS.lambdaMin.value / s.thetaS.lambdaMax.value))}); ` +
       `barrier ${spreadText(tests.map((t) => t.barrier))}; ‖θ_return − θ_s‖/‖θ_end − θ_s‖ ${spreadText(tests.map((t) => t.distanceReturn / t.distanceEnd))}; ` +
       `small-η control escaped in ${control}/${valid.length}; test accuracy large − small: equal steps ${iv(f.accDiffSteps)}, equal ηt ${iv(f.accDiffEtaT)}`;
     let verdict: Verdict['verdict'];

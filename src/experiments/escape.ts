@@ -13,8 +13,9 @@
  *     regime (escape-rules.ts `catapultRegime`).
  *  3. Edge of stability: from θ₀, GD at η = c/λ₀ for c in eos.etaLambda, λ_max every
  *     eos.measureEvery steps.
- *  4. θ_s: GD at η_small from θ₀ until ‖∇L‖ ≤ converge.gradTol (checked every checkEvery steps)
- *     or converge.maxSteps; at θ_s: ‖∇L‖, λ_max, λ_min (escape-curvature.ts), train loss, test accuracy.
+ *  4. θ_s: GD at η_small from θ₀ until, at a check (every checkEvery steps), ‖∇L‖ ≤
+ *     gradTol·‖∇L(θ₀)‖ and λ_min ≥ −negativeCurvatureTol·λ_max, or converge.maxSteps; at θ_s:
+ *     ‖∇L‖, λ_max, λ_min (escape-curvature.ts), train loss, test accuracy.
  *  5. The switch: from θ_s, GD at η_m = m·2/λ_max(θ_s) for m in switch.largeFactors for
  *     switch.steps = T steps, and at η_small for max_m round(T·η_m/η_small) steps, with snapshots at
  *     T (equal steps) and at round(T·η_m/η_small) (equal gradient-flow time ηt).
@@ -56,8 +57,11 @@ export interface EscapeConfig {
   initOutputScale: number;
   /** η_small = smallFactor·2/λ_max(θ₀). */
   smallFactor: number;
-  /** θ_s is accepted as a minimum when ‖∇L(θ_s)‖ ≤ gradTol·‖∇L(θ₀)‖ (relative to the start, full train set). */
-  converge: { gradTol: number; maxSteps: number; checkEvery: number };
+  /**
+   * θ_s is accepted as a minimum when ‖∇L(θ_s)‖ ≤ gradTol·‖∇L(θ₀)‖ (full train set) AND
+   * λ_min(θ_s) ≥ −negativeCurvatureTol·λ_max(θ_s) (escape-rules.ts `isMinimum`).
+   */
+  converge: { gradTol: number; negativeCurvatureTol: number; maxSteps: number; checkEvery: number };
   catapult: CatapultRule & { etaLambda: number[]; steps: number };
   eos: { etaLambda: number[]; steps: number; measureEvery: number };
   switch: { largeFactors: number[]; steps: number };
@@ -113,11 +117,12 @@ export interface ThetaS {
   /** ‖∇L(θ₀)‖ and the absolute tolerance gradTol·‖∇L(θ₀)‖. */
   gradNorm0: number;
   gradTol: number;
-  /** ‖∇L‖ ≤ gradTol: accepted as a minimum. */
+  negativeCurvatureTol: number;
+  /** Both tests passed (escape-rules.ts `isMinimum`): accepted as a minimum. */
   isMinimum: boolean;
   diverged: boolean;
-  /** ‖∇L‖ and train loss at each check. */
-  checks: Array<{ step: number; gradNorm: number; trainLoss: number }>;
+  /** ‖∇L‖ and train loss at each check; λ_max and λ_min where the gradient test passed. */
+  checks: Array<{ step: number; gradNorm: number; trainLoss: number; lambdaMax: number | null; lambdaMin: number | null }>;
   lambdaMax: Eigen;
   lambdaMin: Eigen;
   eval: PointEval;
@@ -391,26 +396,38 @@ async function convergePhase(env: Env, u: Unit, theta0: Float32Array, etaSmall: 
   const c = env.config.converge;
   const tol = c.gradTol * gradNorm0;
   const run = newRun(env, theta0, etaSmall, c.maxSteps, { checks: [] as ThetaS['checks'] });
+  const curvature = (params: Float32Array): { top: Eigen; bottom: Eigen } => {
+    const top = topAt(env, params, seed);
+    env.scratch.params.set(params);
+    return { top, bottom: lambdaMin(env.scratch, env.sharp, top.value, { ...curvatureOptions(env, seed), steps: env.config.sharpness.lanczosSteps }) };
+  };
   try {
+    // Stop at the first check that passes both tests; a small gradient with negative curvature
+    // (a saddle or plateau) is logged and GD goes on.
     const check = (r: typeof run): void => {
       const g = gradNormAt(env, r.model.params);
-      r.rec.checks.push({ step: r.rec.steps, gradNorm: g.gradNorm, trainLoss: g.loss });
-      u.log({ phase: 'converge', seed, step: r.rec.steps, gradNorm: g.gradNorm, trainLoss: g.loss });
-      if (isMinimum(g.gradNorm, tol)) r.rec.done = true;
+      const k: ThetaS['checks'][number] = { step: r.rec.steps, gradNorm: g.gradNorm, trainLoss: g.loss, lambdaMax: null, lambdaMin: null };
+      if (g.gradNorm <= tol) {
+        const { top, bottom } = curvature(r.model.params);
+        k.lambdaMax = top.value;
+        k.lambdaMin = bottom.value;
+        if (isMinimum({ gradNorm: g.gradNorm, lambdaMax: top.value, lambdaMin: bottom.value }, { gradTol: tol, negativeCurvatureTol: c.negativeCurvatureTol })) r.rec.done = true;
+      }
+      r.rec.checks.push(k);
+      u.log({ phase: 'converge', seed, ...k });
     };
     await drive(env, u, [run], c.checkEvery, check);
     const params = run.model.params.slice();
     const last = run.rec.checks[run.rec.checks.length - 1];
     const gradNorm = run.rec.diverged || !last || last.step !== run.rec.steps ? gradNormAt(env, params).gradNorm : last.gradNorm;
-    const top = topAt(env, params, seed);
-    env.scratch.params.set(params);
-    const bottom = lambdaMin(env.scratch, env.sharp, top.value, { ...curvatureOptions(env, seed), steps: env.config.sharpness.lanczosSteps });
+    const { top, bottom } = curvature(params);
     const thetaS: ThetaS = {
       steps: run.rec.steps,
       gradNorm,
       gradNorm0,
       gradTol: tol,
-      isMinimum: !run.rec.diverged && isMinimum(gradNorm, tol),
+      negativeCurvatureTol: c.negativeCurvatureTol,
+      isMinimum: !run.rec.diverged && isMinimum({ gradNorm, lambdaMax: top.value, lambdaMin: bottom.value }, { gradTol: tol, negativeCurvatureTol: c.negativeCurvatureTol }),
       diverged: run.rec.diverged,
       checks: run.rec.checks,
       lambdaMax: top,

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { escapeExperiment, escapePresets, validateEscapeConfig, type EscapeConfig, type EscapeResult } from '../../src/experiments/escape-experiment.js';
 import { runEscape } from '../../src/experiments/escape.js';
 import { CURVATURE_METHOD_BOTTOM, CURVATURE_METHOD_TOP, lambdaMin } from '../../src/experiments/escape-curvature.js';
-import { catapultRegime, escapeDecision, type CatapultRule, type EscapeRule } from '../../src/experiments/escape-rules.js';
+import { catapultRegime, escapeDecision, isMinimum, type CatapultRule, type EscapeRule } from '../../src/experiments/escape-rules.js';
 import { escapeVerdicts } from '../../src/experiments/escape-summary.js';
 import { Model } from '../../src/model/model.js';
 import { mlp } from '../../src/model/spec.js';
@@ -30,20 +30,22 @@ describe('escapeExperiment (E2, tiny preset)', function () {
     expect(ctx.lines.some((l) => l.phase === 'thetaS')).to.equal(true);
   });
 
-  it('accepts θ_s as a minimum only when ‖∇L(θ_s)‖ ≤ gradTol·‖∇L(θ₀)‖, and reports λ_max and λ_min there', () => {
+  it('accepts θ_s as a minimum only when ‖∇L(θ_s)‖ ≤ gradTol·‖∇L(θ₀)‖ and λ_min ≥ −negativeCurvatureTol·λ_max', () => {
+    const c = tiny().converge;
     for (const s of result.seeds) {
       const t = s.thetaS;
-      expect(t.gradTol).to.be.closeTo(tiny().converge.gradTol * t.gradNorm0, 1e-15);
-      expect(t.isMinimum).to.equal(t.gradNorm <= t.gradTol);
-      expect(t.checks.length).to.be.above(0);
-      // GD stopped at the first check that passed, or ran out of steps
-      const firstPass = t.checks.findIndex((x) => x.gradNorm <= t.gradTol);
-      expect(t.steps).to.equal(firstPass >= 0 ? t.checks[firstPass].step : tiny().converge.maxSteps);
+      expect(t.gradTol).to.be.closeTo(c.gradTol * t.gradNorm0, 1e-15);
+      expect(t.isMinimum).to.equal(t.gradNorm <= t.gradTol && t.lambdaMin.value >= -c.negativeCurvatureTol * t.lambdaMax.value);
       expect(t.lambdaMax.value).to.be.above(0);
       expect(t.lambdaMin.value).to.be.at.most(t.lambdaMax.value);
-      expect(Number.isFinite(t.lambdaMin.value)).to.equal(true);
+      // GD stopped at the first check that passed both tests (curvature is measured only where the gradient test passed)
+      const passed = t.checks.filter((k) => k.gradNorm <= t.gradTol);
+      for (const k of passed) expect(k.lambdaMin).to.be.a('number');
+      for (const k of t.checks.filter((x) => x.gradNorm > t.gradTol)) expect(k.lambdaMin).to.equal(null);
+      const first = passed.find((k) => k.lambdaMin! >= -c.negativeCurvatureTol * k.lambdaMax!);
+      expect(t.steps).to.equal(first ? first.step : c.maxSteps);
     }
-    // On this instance the tolerance is reached (the test would fail if minima stopped existing).
+    // On this instance both tests pass in every seed (the test would fail if minima stopped being found).
     expect(result.seeds.every((s) => s.thetaS.isMinimum)).to.equal(true);
   });
 
@@ -192,6 +194,16 @@ describe('escapeDecision()', () => {
   });
 });
 
+describe('isMinimum()', () => {
+  const rule = { gradTol: 0.01, negativeCurvatureTol: 0.01 };
+  it('needs a small gradient and no negative curvature beyond the tolerance', () => {
+    expect(isMinimum({ gradNorm: 0.005, lambdaMax: 10, lambdaMin: -0.05 }, rule)).to.equal(true);
+    expect(isMinimum({ gradNorm: 0.02, lambdaMax: 10, lambdaMin: 0.1 }, rule)).to.equal(false);
+    expect(isMinimum({ gradNorm: 0.005, lambdaMax: 10, lambdaMin: -0.2 }, rule)).to.equal(false);
+    expect(isMinimum({ gradNorm: NaN, lambdaMax: 10, lambdaMin: 0 }, rule)).to.equal(false);
+  });
+});
+
 describe('catapultRegime()', () => {
   const rule: CatapultRule = { spikeWindow: 5, catapultRatio: 1.2, divergeRatio: 100 };
   it('is stable when the loss falls', () => {
@@ -257,6 +269,7 @@ describe('escapeExperiment.validate()', () => {
     ['seeds = []', (c) => (c.seeds = []), TypeError, 'config.seeds'],
     ['seeds = [1, 1]', (c) => (c.seeds = [1, 1]), RangeError, 'config.seeds'],
     ['converge.gradTol = 0', (c) => (c.converge.gradTol = 0), RangeError, 'config.converge.gradTol'],
+    ['converge.negativeCurvatureTol missing', (c) => delete c.converge.negativeCurvatureTol, TypeError, 'config.converge.negativeCurvatureTol'],
     ['catapult.etaLambda = [0.5, -1]', (c) => (c.catapult.etaLambda = [0.5, -1]), RangeError, 'config.catapult.etaLambda[1]'],
     ['catapult.divergeRatio = 1', (c) => (c.catapult.divergeRatio = 1), RangeError, 'config.catapult.divergeRatio'],
     ['eos.measureEvery = 20', (c) => (c.eos.measureEvery = 20), RangeError, 'config.eos.measureEvery'],
