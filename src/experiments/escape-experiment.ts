@@ -6,10 +6,10 @@
 import type { Figure } from '../report/plot.js';
 import { checkKnownKeys } from '../util/options.js';
 import { fail, isObj, nonNegInt, posInt, validatorOf } from './common.js';
-import { type EscapeConfig, type EscapeResult, type EscapeScale, runEscape } from './escape.js';
+import { type EscapeConfig, type EscapeResult, runEscape } from './escape.js';
 import { oneOf, posNum, validateData, validateModel, validateSharpness } from './escape-setup.js';
 import { escapeVerdicts, summarize } from './escape-summary.js';
-import type { ExperimentDefinition, Headline } from './types.js';
+import type { ExperimentDefinition, Headline, Scale } from './types.js';
 
 export type { EscapeConfig, EscapeResult } from './escape.js';
 
@@ -23,7 +23,7 @@ const RULES = {
   catapult: { catapultRatio: 1.2, divergeRatio: 100 },
 };
 
-export const escapePresets: Record<EscapeScale, EscapeConfig> = {
+export const escapePresets: Record<Scale, EscapeConfig> = {
   /** Seconds, for tests: a 4-class Gaussian mixture (d = 16, 256 train), MLP 16-32-4, 5 seeds. */
   tiny: {
     scale: 'tiny',

@@ -38,11 +38,8 @@ import { catapultRegime, escapeDecision, isMinimum, type CatapultRule, type Esca
 import { buildSpec, describeModel, loadData, trainSubset, type DataConfig, type ModelConfig, type SharpnessConfig } from './escape-setup.js';
 import type { RunContext, Scale } from './types.js';
 
-/** E2's preset sizes: the shared Scale plus 'study' (the two-core convincing size; PROTOCOL.md "Presets"). */
-export type EscapeScale = Scale | 'study';
-
 export interface EscapeConfig {
-  scale: EscapeScale;
+  scale: Scale;
   data: DataConfig;
   model: ModelConfig;
   /** The training loss. Only 'mse' (on one-hot targets): its minima exist, so ‖∇L(θ_s)‖ → 0 is reachable. */
@@ -188,7 +185,7 @@ export interface SeedResult {
 
 export interface EscapeResult {
   experiment: 'E2-escape';
-  scale: EscapeScale;
+  scale: Scale;
   config: EscapeConfig;
   data: { description: string; source: string; fallback: string | null; nTrain: number; nTest: number; sharpnessSubset: number };
   model: { description: string; paramCount: number; loss: 'mse' };
