@@ -106,8 +106,9 @@ export function summarize(r: EscapeResult): { flat: Record<string, number | null
   }
   // The switch.
   for (const m of r.config.switch.largeFactors) {
-    const tests = validSeeds(r).map((s) => testOf(s, m));
-    const arms = validSeeds(r).map((s) => s.switch!.arms.find((a) => a.factor === m));
+    const valid = validSeeds(r);
+    const tests = valid.map((s) => testOf(s, m));
+    const arms = valid.map((s) => s.switch!.arms.find((a) => a.factor === m));
     const f = factorSummary(r, m);
     const k = `switch.x${m}`;
     flat[`${k}.escaped`] = f.escaped;
@@ -116,6 +117,8 @@ export function summarize(r: EscapeResult): { flat: Record<string, number | null
     flat[`${k}.barrierAbove`] = f.barrierAbove;
     flat[`${k}.returned`] = f.returned;
     put(`${k}.barrier`, tests.map((t) => t?.barrier));
+    put(`${k}.barrierToReturn`, tests.map((t) => t?.barrierToReturn));
+    put(`${k}.endTrainLossOverThetaS`, valid.map((s, i) => (arms[i]?.end ? arms[i]!.end!.trainLoss / s.thetaS.eval.trainLoss : null)));
     put(`${k}.distance`, tests.map((t) => t?.distanceEnd));
     put(`${k}.returnRatio`, tests.map((t) => (t ? t.distanceReturn / t.distanceEnd : null)));
     put(`${k}.spike`, arms.map((a) => a?.spike));
@@ -180,7 +183,7 @@ export function escapeVerdicts(r: EscapeResult): Verdict[] {
     const evidence =
       `${f.escaped}/${tests.length} seeds escaped (barrier above ${c.escape.barrierMin} in ${f.barrierAbove}, returned to θ_s in ${f.returned}, diverged ${f.diverged}); ` +
       `θ_s a minimum in ${valid.length}/${r.seeds.length} seeds (‖∇L‖ ${spreadText(r.seeds.map((s) => s.thetaS.gradNorm))}; λ_min/λ_max ${spreadText(r.seeds.map((s) => s.thetaS.lambdaMin.value / s.thetaS.lambdaMax.value))}); ` +
-      `barrier ${spreadText(tests.map((t) => t.barrier))}; ‖θ_return − θ_s‖/‖θ_end − θ_s‖ ${spreadText(tests.map((t) => t.distanceReturn / t.distanceEnd))}; ` +
+      `barrier ${spreadText(tests.map((t) => t.barrier))} (θ_s → θ_return, not part of the rule: ${spreadText(tests.map((t) => t.barrierToReturn))}); ‖θ_return − θ_s‖/‖θ_end − θ_s‖ ${spreadText(tests.map((t) => t.distanceReturn / t.distanceEnd))}; ` +
       `small-η control escaped in ${control}/${valid.length}; test accuracy large − small: equal steps ${iv(f.accDiffSteps)}, equal ηt ${iv(f.accDiffEtaT)}`;
     let verdict: Verdict['verdict'];
     if (valid.length < c.verdict.minSeeds || control > 0 || tests.length === 0) verdict = 'inconclusive';

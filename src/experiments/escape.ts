@@ -161,6 +161,11 @@ export interface EscapeTest {
   distanceEnd: number;
   distanceReturn: number;
   returnLoss: number;
+  /**
+   * Evidence beside the rule: the barrier on θ_s → θ_return. θ_end may still be descending after
+   * T steps; θ_return is where GD at η_small took it, nearer a minimum of the basin it is in.
+   */
+  barrierToReturn: number;
   escaped: boolean;
   barrierAbove: boolean;
   returned: boolean;
@@ -511,16 +516,17 @@ async function testPhase(
     return cases.map((k): EscapeTest => {
       const i = live.indexOf(k);
       if (i < 0 || k.end === null)
-        return { arm: k.arm, factor: k.factor, diverged: true, barrier: NaN, alpha: [], line: [], distanceEnd: NaN, distanceReturn: NaN, returnLoss: NaN, escaped: false, barrierAbove: false, returned: false, testAccDiffSteps: null, testAccDiffEtaT: null, distanceToSmallEtaT: null };
+        return { arm: k.arm, factor: k.factor, diverged: true, barrier: NaN, alpha: [], line: [], distanceEnd: NaN, distanceReturn: NaN, returnLoss: NaN, barrierToReturn: NaN, escaped: false, barrierAbove: false, returned: false, testAccDiffSteps: null, testAccDiffEtaT: null, distanceToSmallEtaT: null };
       const r = runs[i];
       const line = interpolationLosses(env.scratch, thetaS, k.end, env.train, { points: env.config.interpolationPoints });
       const distanceEnd = distance(k.end, thetaS);
       const returnDiverged = r.rec.diverged;
       const distanceReturn = returnDiverged ? Infinity : distance(r.model.params, thetaS);
       const returnLoss = returnDiverged ? Infinity : gradNormAt(env, r.model.params).loss;
+      const barrierToReturn = returnDiverged ? NaN : interpolationLosses(env.scratch, thetaS, r.model.params, env.train, { points: env.config.interpolationPoints }).barrier;
       const d = escapeDecision({ diverged: false, barrier: line.barrier, distanceEnd, distanceReturn }, rule);
-      const t: EscapeTest = { arm: k.arm, factor: k.factor, diverged: false, barrier: line.barrier, alpha: line.alpha, line: line.loss, distanceEnd, distanceReturn, returnLoss, ...d, testAccDiffSteps: k.accDiffSteps, testAccDiffEtaT: k.accDiffEtaT, distanceToSmallEtaT: k.toSmall };
-      u.log({ phase: 'escape-test', seed, arm: k.arm, barrier: t.barrier, distanceEnd, distanceReturn, returnLoss, escaped: t.escaped, returned: t.returned });
+      const t: EscapeTest = { arm: k.arm, factor: k.factor, diverged: false, barrier: line.barrier, alpha: line.alpha, line: line.loss, distanceEnd, distanceReturn, returnLoss, barrierToReturn, ...d, testAccDiffSteps: k.accDiffSteps, testAccDiffEtaT: k.accDiffEtaT, distanceToSmallEtaT: k.toSmall };
+      u.log({ phase: 'escape-test', seed, arm: k.arm, barrier: t.barrier, barrierToReturn, distanceEnd, distanceReturn, returnLoss, escaped: t.escaped, returned: t.returned });
       return t;
     });
   } finally {
