@@ -7,7 +7,8 @@ import type { RegisteredExperiment, RunDescription } from '../run/experiment.js'
 import { escapeExperiment, type EscapeConfig, type EscapeResult } from './escape-experiment.js';
 import { landscapeExperiment } from './landscape-experiment.js';
 import type { LandscapeConfig } from './landscape.js';
-import { noiseExperiment, noiseTable, type NoiseConfig, type NoiseResult } from './noise.js';
+import { noiseExperiment, noiseTable } from './noise-experiment.js';
+import type { NoiseConfig, NoiseResult } from './noise.js';
 import type { ExperimentDefinition } from './types.js';
 
 export { describeGeneric, type RegisteredExperiment, type RunDescription } from '../run/experiment.js';
@@ -78,8 +79,9 @@ const noise: RegisteredExperiment = {
   protocolId: 'E3',
   claim: CLAIMS.E3,
   question:
-    'SGD at a fixed budget: small and large η, and small η with amplified mini-batch noise, a smaller batch or isotropic Gaussian noise ' +
-    'matched to the large arm, plus full-batch GD; final train loss and test accuracy over several seeds.',
+    'SGD at η_small with extra noise — two-batch (SVAG) amplification at the temperature-matched (√k) and per-step-matched (k) levels and ' +
+    'around them, a smaller batch, temperature-matched isotropic noise — against SGD at η_large = k·η_small, at equal epochs and at equal ' +
+    'gradient-flow time ηT, with a learning-rate sweep, a decay schedule and GD; paired per-seed differences with t-intervals and TOST.',
   describe: describeNetwork,
   tables: (result) => [noiseTable(result as NoiseResult)],
 };
