@@ -53,9 +53,9 @@ const CASES: Case[] = [
     partials: true,
   },
   {
-    // tiny E2 with shorter grid and escape phases
+    // tiny E2 (5 seeds, each a chain of units; converge and switch checkpoint mid-way)
     experiment: 'escape',
-    config: () => ({ ...preset('escape'), grid: { count: 3, steps: 100 }, escapeSteps: 100 }),
+    config: () => preset('escape'),
     kills: 4,
     maxDelayMs: 250,
     ordered: true,
