@@ -62,9 +62,12 @@ const CASES: Case[] = [
     partials: true,
   },
   {
-    // tiny E2 with shorter grid and escape phases
+    // tiny E2 (5 seeds, each a chain of units; converge and switch checkpoint mid-way)
     experiment: 'escape',
-    config: (factor) => ({ ...preset('escape'), grid: { count: 3, steps: 100 * factor }, escapeSteps: 100 * factor }),
+    config: (factor) => {
+      const c = preset('escape') as Record<string, unknown> & { switch: { steps: number }; eos: { steps: number } };
+      return { ...c, switch: { ...c.switch, steps: c.switch.steps * factor }, eos: { ...c.eos, steps: c.eos.steps * factor } };
+    },
     kills: 4,
     maxDelayMs: 250,
     ordered: true,
