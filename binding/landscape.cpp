@@ -1,6 +1,7 @@
 // E1 landscape functions (native/landscape.h) for JS:
 //   landscapeCreate(options)                          -> instance (plain data, Float64Arrays)
 //   landscapePaper1d()                                -> the paper's 1-D illustration (kind 'paper-1d')
+//   landscapeCurvatureBound(instance)                 -> analytic upper bound on |Hessian|_2
 //   landscapeSample(options)                          -> Float64Array [count, dim], uniform in a ball
 //   landscapeEval(instance, points, options?)         -> { value, grad, hessian? }          (sync)
 //   landscapeMinima(instance, options?)               -> Promise<minima>                    (async)
@@ -132,6 +133,15 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Paper1d(const Napi::CallbackInfo& info) { return instance_to_js(info.Env(), ls::paper1d()); }
+
+Napi::Value CurvatureBound(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    return Napi::Number::New(env, ls::curvature_bound(to_instance(info[0], "instance")));
+  } catch (const NativeError& e) {
+    rethrow_native(env, e);
+  }
+}
 
 // ---- landscapeSample -----------------------------------------------------------------------------
 
@@ -424,6 +434,7 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
 void RegisterLandscape(Napi::Env env, Napi::Object exports) {
   exports.Set("landscapeCreate", Napi::Function::New(env, Create, "landscapeCreate"));
   exports.Set("landscapePaper1d", Napi::Function::New(env, Paper1d, "landscapePaper1d"));
+  exports.Set("landscapeCurvatureBound", Napi::Function::New(env, CurvatureBound, "landscapeCurvatureBound"));
   exports.Set("landscapeSample", Napi::Function::New(env, Sample, "landscapeSample"));
   exports.Set("landscapeEval", Napi::Function::New(env, Eval, "landscapeEval"));
   exports.Set("landscapeMinima", Napi::Function::New(env, Minima, "landscapeMinima"));

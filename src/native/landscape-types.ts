@@ -169,6 +169,8 @@ export interface LandscapeNative {
   landscapeCreate(options: NativeLandscapeCreateOptions): NativeLandscapeInstance & { dips: number };
   /** The paper's 1-D illustration: x* = 0, x† = 6.5 (kind 'paper-1d'). */
   landscapePaper1d(): NativeLandscapeInstance & { dips: number };
+  /** Analytic upper bound on ‖∇²f(x)‖₂ over all x (native curvature_bound). */
+  landscapeCurvatureBound(instance: NativeLandscapeInstance): number;
   /** Uniform points in the ball ‖x‖ ≤ radius, [count, dim]; point k from RNG stream (seed, k). */
   landscapeSample(options: { dim: number; count: number; radius: number; seed?: number }): Float64Array;
   landscapeEval(instance: NativeLandscapeInstance, points: Float64Array, options?: { hessian?: boolean; eigenvalues?: boolean }): NativeLandscapeEvalResult;
