@@ -208,9 +208,9 @@ const constants = { grid1d: 200001, grid2d: 401, samples: 20000, directions: 64,
 const noiseBase = { enabled: true, etaFactors: [0.1, 0.9], stdMinFactor: 1e-4, stdMaxFactor: 1e4, stdCount: 9, maxSteps: 400000, jitterFactor: 3 };
 const families = (count: number): LandscapeInstanceConfig[] => [
   { name: 'paper-1d', kind: 'paper-1d', dim: 1, dips: 1, seed: 0 },
-  { name: 'compact-1d', kind: 'compact', dim: 1, dips: 3, seed: 1, count },
-  { name: 'compact-2d', kind: 'compact', dim: 2, dips: 8, seed: 1, count },
-  { name: 'compact-5d', kind: 'compact', dim: 5, dips: 16, seed: 1, count, startSet: 'dips' },
+  { name: 'compact-1d', kind: 'compact', dim: 1, dips: 2, seed: 1, count, separation: 2 },
+  { name: 'compact-2d', kind: 'compact', dim: 2, dips: 8, seed: 1, count, separation: 2 },
+  { name: 'compact-5d', kind: 'compact', dim: 5, dips: 16, seed: 1, count, separation: 2, startSet: 'dips' },
   { name: 'gaussian-2d', kind: 'gaussian', dim: 2, dips: 8, seed: 1, count },
   { name: 'gaussian-5d', kind: 'gaussian', dim: 5, dips: 16, seed: 1, count, startSet: 'dips' },
 ];
@@ -229,7 +229,7 @@ export const landscapePresets: Record<LandscapeScale, LandscapeConfig> = {
     classifyRadiusFactor: 0.25,
     etaGrid: { count: 10, minFactor: 0.5, maxFactor: 1.5 },
     constants: { grid1d: 20001, grid2d: 121, samples: 2000, directions: 32, radial: 400 },
-    noise: { ...noiseBase, stdCount: 5, points: 50, maxSteps: 20000, instances: ['paper-1d'] },
+    noise: { ...noiseBase, stdCount: 5, points: 50, maxSteps: 20000 },
     trajectories: { count: 2, every: 1 },
     seeds: { starts: 1, noise: 2, minima: 3 },
     minimaRandomStarts: 200,
