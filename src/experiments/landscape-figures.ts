@@ -38,7 +38,10 @@ function paperSpec(result: LandscapeResult, r: LandscapeInstanceResult): { spec:
     { a: xd + c.supportRadius, b: xd + 2 * c.supportRadius, region: `P(M) (L = ${fmt(c.ring.L)}, μ* = ${fmt(c.ring.muStar)})` },
   ];
   const iterates = r.trajectories.flatMap((t) =>
-    t.points.slice(0, 60).map((p, k) => ({ x: p[0], f: paper1dValue(p[0]), step: k * t.every, run: `${t.label} γ = ${fmt(t.eta)}` })),
+    t.points
+      .slice(0, 60)
+      .map((p, k) => ({ x: p[0], f: paper1dValue(p[0]), step: k * t.every, run: `${t.label} γ = ${fmt(t.eta)}`, start: t.startIndex }))
+      .filter((p) => p.x >= 4.5 && p.x <= 8.5), // later iterates leave the drawn window towards x* = 0
   );
   const marks = [
     { x: xd, f: 0, label: 'x†' },
@@ -52,7 +55,7 @@ function paperSpec(result: LandscapeResult, r: LandscapeInstanceResult): { spec:
     layer: [
       { data: { values: regions }, mark: { type: 'rect', opacity: 0.18 }, encoding: { x: { field: 'a', type: 'quantitative', scale: { domain: [4.5, 8.5] }, title: 'x' }, x2: { field: 'b' }, color: { field: 'region', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } } } },
       { data: { values: curve }, mark: { type: 'line', color: '#222' }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'f', type: 'quantitative', title: 'f(x)' } } },
-      { data: { values: iterates }, mark: { type: 'line', point: true, opacity: 0.8 }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'f', type: 'quantitative' }, order: { field: 'step' }, detail: { field: 'run' }, strokeDash: { field: 'run', type: 'nominal', title: 'iterates (first 60 steps)' } } },
+      { data: { values: iterates }, mark: { type: 'point', filled: true, size: 30, opacity: 0.8, clip: true }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'f', type: 'quantitative' }, shape: { field: 'run', type: 'nominal', title: 'iterates from M (first 60 steps)', legend: { orient: 'bottom', labelLimit: 300 } } } },
       { data: { values: marks }, mark: { type: 'text', dy: -8, fontSize: 11 }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'f', type: 'quantitative' }, text: { field: 'label' } } },
     ],
   } as unknown as TopLevelSpec;
@@ -96,7 +99,7 @@ function successSpec(result: LandscapeResult, family: string): { spec: TopLevelS
     layer: [
       { data: { values: windowRect }, mark: { type: 'rect', color: '#2a9d8f', opacity: 0.15 }, encoding: { x: { field: 'a', type: 'quantitative', scale: { type: 'log' } }, x2: { field: 'b' } } },
       { data: { values: rules }, mark: { type: 'rule', strokeDash: [4, 3], color: '#444' }, encoding: { x: { field: 'x', type: 'quantitative' } } },
-      { data: { values }, mark: { type: 'area', opacity: 0.25 }, encoding: { x: { field: 'eta', type: 'quantitative', scale: { type: 'log' }, title: xTitle }, y: { field: 'q1', type: 'quantitative' }, y2: { field: 'q3' }, color: { field: 'metric', type: 'nominal', legend: null } } },
+      { data: { values }, mark: { type: 'area', opacity: 0.25 }, encoding: { x: { field: 'eta', type: 'quantitative', scale: { type: 'log' }, title: xTitle }, y: { field: 'q1', type: 'quantitative' }, y2: { field: 'q3' }, color: { field: 'metric', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } } } },
       { data: { values }, mark: { type: 'line', point: true }, encoding: { x: { field: 'eta', type: 'quantitative', scale: { type: 'log' } }, y: { field: 'median', type: 'quantitative', scale: { domain: [0, 1.02] }, title: 'share of starts (median over instances, IQR band)' }, color: { field: 'metric', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } } } },
     ],
   } as unknown as TopLevelSpec;
@@ -119,10 +122,10 @@ function noiseSpec(result: LandscapeResult, r: LandscapeInstanceResult): { spec:
   const spec = {
     $schema: SCHEMA,
     title: `E1 ${r.name}: settled fraction near x* under uniform noise (${result.scale})`,
-    width: 520,
+    width: 460,
     height: 240,
     layer: [
-      { data: { values }, mark: 'rect', encoding: { x: { field: 'std', type: 'ordinal', title: 'σ / sup‖∇f‖ on M', axis: { format: '.0e' } }, y: { field: 'row', type: 'nominal', title: null }, color: { field: 'settled', type: 'quantitative', scale: { domain: [0, 1], scheme: 'viridis' }, title: 'settled' } } },
+      { data: { values }, mark: 'rect', encoding: { x: { field: 'std', type: 'ordinal', title: 'σ / sup‖∇f‖ on M', axis: { format: '.0e' } }, y: { field: 'row', type: 'nominal', title: null, axis: { labelLimit: 400 } }, color: { field: 'settled', type: 'quantitative', scale: { domain: [0, 1], scheme: 'viridis' }, title: 'settled' } } },
       { data: { values }, mark: { type: 'text', fontSize: 9, color: 'white' }, encoding: { x: { field: 'std', type: 'ordinal' }, y: { field: 'row', type: 'nominal' }, text: { field: 'label' } } },
     ],
   } as unknown as TopLevelSpec;

@@ -206,13 +206,14 @@ export interface RunLandscapeOptions {
 const verdict: LandscapeVerdictRules = { success: 0.99, stay: 0.99, familyShare: 0.9, settledMax: 0.05, largeSettledMin: 0.99 };
 const constants = { grid1d: 200001, grid2d: 401, samples: 20000, directions: 64, radial: 2000 };
 const noiseBase = { enabled: true, etaFactors: [0.1, 0.9], stdMinFactor: 1e-4, stdMaxFactor: 1e4, stdCount: 9, maxSteps: 400000, jitterFactor: 3 };
-const families = (count: number): LandscapeInstanceConfig[] => [
+/** The families; `small` (quick) gives the Gaussian families fewer dips (4 in 2-D, 6 in 5-D; their cost is the exp per dip and step). */
+const families = (count: number, small = false): LandscapeInstanceConfig[] => [
   { name: 'paper-1d', kind: 'paper-1d', dim: 1, dips: 1, seed: 0 },
   { name: 'compact-1d', kind: 'compact', dim: 1, dips: 2, seed: 1, count, separation: 2 },
   { name: 'compact-2d', kind: 'compact', dim: 2, dips: 8, seed: 1, count, separation: 2 },
   { name: 'compact-5d', kind: 'compact', dim: 5, dips: 16, seed: 1, count, separation: 2, startSet: 'dips' },
-  { name: 'gaussian-2d', kind: 'gaussian', dim: 2, dips: 8, seed: 1, count },
-  { name: 'gaussian-5d', kind: 'gaussian', dim: 5, dips: 16, seed: 1, count, startSet: 'dips' },
+  { name: 'gaussian-2d', kind: 'gaussian', dim: 2, dips: small ? 4 : 8, seed: 1, count },
+  { name: 'gaussian-5d', kind: 'gaussian', dim: 5, dips: small ? 6 : 16, seed: 1, count, startSet: 'dips' },
 ];
 
 /** Seeds are fixed in advance (1, 2, …), not picked after looking at results. */
@@ -238,17 +239,17 @@ export const landscapePresets: Record<LandscapeScale, LandscapeConfig> = {
   },
   quick: {
     scale: 'quick',
-    instances: families(30),
+    instances: families(30, true),
     points: 100,
-    steps: 2000,
+    steps: 1500,
     initRadiusFactor: 1.25,
     classifyRadiusFactor: 0.25,
-    etaGrid: { count: 16, minFactor: 0.5, maxFactor: 1.5 },
-    constants: { ...constants, grid1d: 100001, grid2d: 201, samples: 4000, directions: 32, radial: 1000 },
-    noise: { ...noiseBase, points: 50, maxSteps: 200000, instances: ['paper-1d', 'compact-2d'] },
+    etaGrid: { count: 12, minFactor: 0.5, maxFactor: 1.5 },
+    constants: { ...constants, grid1d: 100001, grid2d: 201, samples: 4000, directions: 32, radial: 500 },
+    noise: { ...noiseBase, points: 30, maxSteps: 50000, instances: ['paper-1d', 'compact-2d'] },
     trajectories: { count: 3, every: 1 },
     seeds: { starts: 1, noise: 2, minima: 3 },
-    minimaRandomStarts: 300,
+    minimaRandomStarts: 100,
     concurrency: 2,
     verdict,
   },
