@@ -3,7 +3,7 @@
  * with progress/log/abort through the run context, verdicts and headline numbers, figures.
  */
 import { expandInstances, landscapePresets, runLandscape, validateLandscapeConfig, type LandscapeConfig, type LandscapeResult } from './landscape.js';
-import { landscapeVerdicts, summarizeFamilies, type Verdict } from './landscape-verdicts.js';
+import { landscapeVerdicts, summarizeFamilies } from './landscape-verdicts.js';
 import { validatorOf } from './common.js';
 import type { ExperimentDefinition, Headline } from './types.js';
 
@@ -22,7 +22,7 @@ function totalUnits(c: LandscapeConfig): number {
   return total;
 }
 
-export const landscapeExperiment: ExperimentDefinition<LandscapeConfig, LandscapeResult> & { verdicts(result: LandscapeResult): Verdict[] } = {
+export const landscapeExperiment: Required<Pick<ExperimentDefinition<LandscapeConfig, LandscapeResult>, 'verdicts'>> & ExperimentDefinition<LandscapeConfig, LandscapeResult> = {
   name: 'landscape',
   title: "E1 Theorem 1 on its own class: does every γ in the window (2/μ†, μ* / L²] reach x*, and does small-γ noise not?",
   presets: landscapePresets,

@@ -17,15 +17,11 @@
  *  - Window summaries: success at the window's geometric middle √(lower·upper) (its own cell), and
  *    the share of grid γ inside the window with success ≥ verdict.success. Never single edge cells.
  */
+import type { Verdict, VerdictValue } from '../run/verdict.js';
+import { iqr } from '../util/stats.js';
 import type { LandscapeInstanceResult, LandscapeResult, LandscapeSweepCell } from './landscape.js';
 
-export type VerdictValue = 'supported' | 'not-reproduced' | 'inconclusive' | 'uninformative';
-export interface Verdict {
-  claim: string;
-  verdict: VerdictValue;
-  rule: string;
-  evidence: string;
-}
+export type { Verdict, VerdictValue } from '../run/verdict.js';
 
 export interface InstanceSummary {
   name: string;
@@ -45,16 +41,10 @@ export interface InstanceSummary {
 
 const f3 = (x: number | null): string => (x === null ? '—' : Number(x.toPrecision(3)).toString());
 
-export function quantile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const h = (sorted.length - 1) * p;
-  const lo = Math.floor(h);
-  return sorted[lo] + (h - lo) * ((sorted[Math.min(lo + 1, sorted.length - 1)] ?? sorted[lo]) - sorted[lo]);
-}
-/** Median and interquartile range (type-7 quantiles). */
+/** Median and interquartile range (src/util/stats.ts). */
 export function medianIqr(xs: number[]): { median: number; q1: number; q3: number; n: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  return { median: quantile(s, 0.5), q1: quantile(s, 0.25), q3: quantile(s, 0.75), n: s.length };
+  if (xs.length === 0) return { median: NaN, q1: NaN, q3: NaN, n: 0 };
+  return { ...iqr(xs), n: xs.length };
 }
 
 export function summarizeInstance(r: LandscapeInstanceResult, rules: LandscapeResult['config']['verdict']): InstanceSummary {

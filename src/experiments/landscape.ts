@@ -18,6 +18,7 @@
  */
 import { native } from '../native/binding.js';
 import { formatValue } from '../util/format.js';
+import { checkKnownKeys } from '../util/options.js';
 import type { ResumeStore } from '../run/resume.js';
 import type { NativeLandscapeInstance, NativeLandscapeMinima } from '../native/landscape-types.js';
 import type { Scale } from './types.js';
@@ -301,10 +302,7 @@ function fraction(v: unknown, field: string): void {
   if (!(v >= 0 && v <= 1)) fail(RangeError, field, `must be in [0, 1] (got ${v})`);
 }
 /** Unknown keys are errors (a typo must not silently fall back to a default). */
-function knownKeys(o: Record<string, unknown>, known: readonly string[], where: string): void {
-  for (const k of Object.keys(o))
-    if (!known.includes(k)) fail(TypeError, where, `has an unknown option "${k}" (known: ${known.join(', ')})`);
-}
+const knownKeys = (o: Record<string, unknown>, known: readonly string[], where: string): void => checkKnownKeys(o, known, where);
 /** An optional list of distinct grid indices in [0, count). */
 function optIndices(v: unknown, field: string, count: number, countField: string): void {
   if (v === undefined) return;

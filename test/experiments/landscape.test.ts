@@ -118,7 +118,7 @@ describe('runLandscape() (E1, tiny preset)', function () {
   });
 
   it('writes one verdict per family and one per noise-arm instance, each with its rule and evidence', () => {
-    const v = landscapeExperiment.verdicts(result);
+    const v = landscapeExperiment.verdicts(result, result.config);
     expect(v.map((x) => x.claim.split(':')[0])).to.deep.equal(['Theorem 1 on paper-1d', 'Theorem 1 on compact-2d', 'Noise proposition on paper-1d', 'Noise proposition on compact-2d#0']);
     for (const x of v) {
       expect(['supported', 'not-reproduced', 'inconclusive', 'uninformative']).to.include(x.verdict);
@@ -171,8 +171,8 @@ describe('runLandscape() (E1, tiny preset)', function () {
 
 describe('validateLandscapeConfig()', () => {
   const cases: Array<[string, (c: any) => void, ErrorConstructor, RegExp]> = [
-    ['an unknown key', (c) => (c.stpes = 3), TypeError, /config has an unknown option "stpes"/],
-    ['an unknown instance key', (c) => (c.instances[1].dipz = 3), TypeError, /config\.instances\[1\] has an unknown option "dipz"/],
+    ['an unknown key', (c) => (c.stpes = 3), TypeError, /config: unknown option "stpes"/],
+    ['an unknown instance key', (c) => (c.instances[1].dipz = 3), TypeError, /config\.instances\[1\]: unknown option "dipz" \(did you mean "dips"\?\)/],
     ['an empty γ grid', (c) => (c.etaGrid.count = 0), RangeError, /config\.etaGrid\.count must be >= 1: the γ grid is empty/],
     ['σ ≤ 0', (c) => (c.noise.stdMinFactor = 0), RangeError, /config\.noise\.stdMinFactor must be a finite σ factor > 0/],
     ['dips that can overlap the global minimum', (c) => (c.instances[1].sharpnessMin = 5), RangeError, /config\.instances\[1\]\.sharpnessMin must be >= .*overlap the global minimum/],
