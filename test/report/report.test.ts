@@ -72,7 +72,7 @@ describe('writeReport()', function () {
 
   it('shows headline numbers and tables with mean ± std', () => {
     expect(html).to.contain('Headline numbers');
-    expect(html).to.contain('paper-1d.midSuccessMedian');
+    expect(html).to.contain('midSuccessMedian');
     expect(html).to.contain('Arms (fake)');
     expect(html).to.match(/0\.2 ± 0\.1 <span class="n">\(n=3\)<\/span>/);
   });
