@@ -25,8 +25,7 @@ import type { Scale } from './types.js';
 import { fail, isObj, nonNegInt, pool, posInt } from './common.js';
 import { center, domainRadius, measureConstants, supportRadius, type ConstantsSampling, type InstanceConstants } from './landscape-constants.js';
 
-/** E1's sizes; 'study' is E1-only until types.ts `Scale` gains it (the lead's merge). */
-export type LandscapeScale = Scale | 'study';
+export type LandscapeScale = Scale;
 export type LandscapeKind = 'paper-1d' | 'compact' | 'gaussian';
 
 /** A family of instances: `count` generator seeds seed, seed + 1, …; `name` labels results. */
