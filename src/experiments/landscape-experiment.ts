@@ -3,7 +3,7 @@
  * with progress/log/abort through the run context, verdicts and headline numbers, figures.
  */
 import { expandInstances, landscapePresets, runLandscape, validateLandscapeConfig, type LandscapeConfig, type LandscapeResult } from './landscape.js';
-import { landscapeVerdicts, summarizeFamilies } from './landscape-verdicts.js';
+import { landscapeVerdicts, noiseVerdict, summarizeFamilies } from './landscape-verdicts.js';
 import { validatorOf } from './common.js';
 import type { ExperimentDefinition, Headline } from './types.js';
 
@@ -69,7 +69,10 @@ export const landscapeExperiment: Required<Pick<ExperimentDefinition<LandscapeCo
       h['paper-1d.upper'] = p.upper;
       h['paper-1d.smallBound'] = p.smallBound;
     }
-    for (const v of landscapeVerdicts(result)) if (v.claim.startsWith('Noise')) h[`${v.claim.split(' ')[3].replace(/:$/, '')}.noise`] = v.verdict;
+    for (const r of result.instances) {
+      const v = noiseVerdict(r, result.config.verdict);
+      if (v) h[`${r.name}.noise`] = v.verdict;
+    }
     return h;
   },
   async figures(result) {

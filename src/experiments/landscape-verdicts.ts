@@ -133,13 +133,15 @@ export function noiseVerdict(r: LandscapeInstanceResult, rules: LandscapeResult[
   if (!largeCell || largeCell.settled < rules.largeSettledMin) verdict = 'inconclusive';
   else verdict = worst.settled <= rules.settledMax ? 'supported' : 'not-reproduced';
   const capped = small.filter((c) => c.epsilonCapped).length;
+  // the equal-γT budget is capped at noise.maxSteps: say how much of the large arm's γT it reached
+  const shares = small.filter((c) => c.arm === 'small-gammaT').map((c) => (c.eta * c.steps) / (largeCell ? largeCell.eta * largeCell.steps : NaN));
   return {
     claim: `Noise proposition on ${r.name}: small γ with uniform noise of any σ does not settle at x*; a large γ does`,
     verdict,
     rule,
     evidence:
       `largest small-γ settled fraction ${f3(worst.settled)} (${worst.arm}, γ = ${f3(worst.eta)}, σ = ${f3(worst.std)}, ε = ${f3(worst.epsilon)}); ` +
-      `large γ = ${f3(largeCell?.eta ?? null)} settled ${f3(largeCell?.settled ?? null)}; ${capped} of ${small.length} small-γ cells have ε capped (jitter fills the basin)`,
+      `large γ = ${f3(largeCell?.eta ?? null)} settled ${f3(largeCell?.settled ?? null)}; ${capped} of ${small.length} small-γ cells have ε capped (jitter fills the basin); the "equal γT" cells reach ${f3(Math.min(...shares))}–${f3(Math.max(...shares))} of the large arm's γT (steps capped at the config's noise.maxSteps)`,
   };
 }
 
