@@ -21,6 +21,7 @@
  * parameters must be finite (RangeError naming `model.params`).
  */
 import type { Examples, Model } from '../model/model.js';
+import { checkKnownKeys } from '../util/options.js';
 
 /** How Hessian-vector products are computed (see the module documentation). */
 export type HessianMethod = 'exact' | 'finite-difference';
@@ -69,29 +70,11 @@ export function countExamples(model: Model, data: Examples): number {
   return n;
 }
 
-/** Rejects option keys outside `known`, naming the nearest one. @internal */
+/** Rejects an options value that is not an object, or has keys outside `known` (named, with the nearest). @internal */
 export function checkOptionKeys(options: unknown, known: readonly string[], where: string): void {
   if (options === undefined) return;
   if (options === null || typeof options !== 'object') throw new TypeError(`${where} must be an object`);
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
-    const near = [...known].sort((a, b) => editDistance(key, a) - editDistance(key, b))[0];
-    throw new TypeError(`${where}: unknown option "${key}" (did you mean "${near}"?)`);
-  }
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0];
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const t = d[j];
-      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = t;
-    }
-  }
-  return d[b.length];
+  checkKnownKeys(options, known, where);
 }
 
 function norm(a: ArrayLike<number>): number {
