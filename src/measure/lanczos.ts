@@ -106,10 +106,25 @@ export interface LanczosResult {
   iterations: number;
 }
 
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+// Monomorphic loops (one array type each), so V8 keeps them fast over millions of elements.
+function dot(a: Float64Array, b: Float64Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;
+}
+function dotStored(b: Float32Array, w: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < b.length; i++) s += b[i] * w[i];
+  return s;
+}
+/** w ← w − c·b */
+function subtractStored(w: Float64Array, c: number, b: Float32Array): void {
+  for (let i = 0; i < b.length; i++) w[i] -= c * b[i];
+}
+function store(q: Float64Array): Float32Array {
+  const b = new Float32Array(q.length);
+  for (let i = 0; i < q.length; i++) b[i] = q[i];
+  return b;
 }
 
 /**
@@ -122,7 +137,7 @@ export function lanczos(apply: (v: Float64Array, out: Float64Array) => void, dim
   const basis: Float32Array[] = [];
   const alpha: number[] = [];
   const beta: number[] = [];
-  let q = Float64Array.from(o.start);
+  const q = Float64Array.from(o.start);
   const w = new Float64Array(dim);
   let eig: { values: number[]; vectors: Float64Array | null } = { values: [], vectors: null };
   let lastBeta = 0;
@@ -169,16 +184,13 @@ export function lanczos(apply: (v: Float64Array, out: Float64Array) => void, dim
   let exhausted = false;
   let settledNow = false;
   for (let j = 0; j < steps; j++) {
-    basis.push(Float32Array.from(q));
+    basis.push(store(q));
     apply(q, w);
     const a = dot(q, w);
     alpha.push(a);
     // Full reorthogonalisation, twice ("twice is enough"), against every basis vector.
     for (let pass = 0; pass < 2; pass++) {
-      for (const b of basis) {
-        const c = dot(b, w);
-        for (let i = 0; i < dim; i++) w[i] -= c * b[i];
-      }
+      for (const b of basis) subtractStored(w, dotStored(b, w), b);
     }
     const bn = Math.sqrt(dot(w, w));
     lastBeta = bn;
@@ -198,7 +210,6 @@ export function lanczos(apply: (v: Float64Array, out: Float64Array) => void, dim
     settledNow = settled();
     if (settledNow && allConverged()) break;
     beta.push(bn);
-    q = new Float64Array(dim);
     for (let i = 0; i < dim; i++) q[i] = w[i] / bn;
   }
   const m = alpha.length;
@@ -209,11 +220,7 @@ export function lanczos(apply: (v: Float64Array, out: Float64Array) => void, dim
     let vector: Float64Array | null = null;
     if (o.vectors) {
       vector = new Float64Array(dim);
-      for (let i = 0; i < m; i++) {
-        const c = S[i * m + j];
-        const b = basis[i];
-        for (let p = 0; p < dim; p++) vector[p] += c * b[p];
-      }
+      for (let i = 0; i < m; i++) subtractStored(vector, -S[i * m + j], basis[i]);
       const n = Math.sqrt(dot(vector, vector));
       for (let p = 0; p < dim; p++) vector[p] /= n;
     }
