@@ -28,7 +28,7 @@ import {
 } from './hessian.js';
 import { type RitzPair, lanczos } from './lanczos.js';
 
-export { countExamples, hessianVectorProduct, type HessianMethod, type HessianOptions } from './hessian.js';
+export { countExamples, hessianVectorProduct, HessianOperator, type HessianMethod, type HessianOptions } from './hessian.js';
 export { symmetricEigen, symmetricEigenvalues } from './lanczos.js';
 
 /** Options shared by the curvature probes. */
@@ -45,6 +45,11 @@ export interface SharpnessOptions extends HessianOptions {
   seed?: number;
   /** λ_max / λ_min: Lanczos restart length, i.e. basis vectors kept (default 20; memory 4·paramCount bytes each). */
   restart?: number;
+  /**
+   * λ_max / λ_min: start vector (length paramCount, normalised here) instead of a seeded random
+   * one, e.g. the previous eigenvector when λ_max is followed along training (fewer products).
+   */
+  start?: Float64Array;
 }
 
 /** One eigenvalue of the Hessian with its unit eigenvector and how it converged. */
@@ -59,7 +64,7 @@ export interface EigenResult {
   vector: Float64Array;
 }
 
-const SHARPNESS_KEYS = [...HESSIAN_OPTION_KEYS, 'iterations', 'tolerance', 'seed', 'restart'] as const;
+const SHARPNESS_KEYS = [...HESSIAN_OPTION_KEYS, 'iterations', 'tolerance', 'seed', 'restart', 'start'] as const;
 
 /** RNG stream of the probes (independent of the trainer's streams). */
 const PROBE_STREAM = 11;
@@ -87,6 +92,14 @@ function randomUnit(dim: number, seed: number): Float64Array {
   return v;
 }
 
+function unitStart(v: unknown, dim: number): Float64Array {
+  if (!(v instanceof Float64Array)) throw new TypeError('options.start must be a Float64Array');
+  if (v.length !== dim) throw new RangeError(`options.start must have length paramCount ${dim} (got ${v.length})`);
+  const n = Math.sqrt(dot(v, v));
+  if (!Number.isFinite(n) || n === 0) throw new RangeError('options.start must be finite and non-zero');
+  return v.map((x) => x / n);
+}
+
 /** ‖Hv − λv‖/|λ| by one product (|λ| = 0 gives the absolute residual). */
 function measuredResidual(op: HessianOperator, v: Float64Array, lambda: number): number {
   const hv = new Float64Array(op.dim);
@@ -106,7 +119,7 @@ function extremes(
   const tolerance = positiveNumber(options?.tolerance ?? 1e-4, 'options.tolerance');
   const restart = positiveInteger(options?.restart ?? 20, 'options.restart');
   if (restart < 2 && op.dim > 1) throw new RangeError(`options.restart must be >= 2 (got ${restart})`);
-  let start = randomUnit(op.dim, seedOf(options?.seed));
+  let start = options?.start === undefined ? randomUnit(op.dim, seedOf(options?.seed)) : unitStart(options.start, op.dim);
   let used = 0;
   let top: RitzPair | null = null;
   let bottom: RitzPair | null = null;

@@ -165,6 +165,15 @@ describe('curvature probes: contracts', () => {
     expect(both.bottom.value).to.be.lessThan(both.top.value);
   });
 
+  it('topEigenvalue from a given start vector (warm start) converges in fewer products to the same value', () => {
+    const m = trained();
+    const cold = topEigenvalue(m, data, { tolerance: 1e-6 });
+    const warm = topEigenvalue(m, data, { tolerance: 1e-6, start: cold.vector });
+    expect(Math.abs(warm.value - cold.value)).to.be.lessThan(1e-5 * cold.value);
+    expect(warm.iterations).to.be.lessThan(cold.iterations);
+    expect(() => topEigenvalue(m, data, { start: new Float64Array(3) })).to.throw(RangeError, /^options\.start must have length/);
+  });
+
   it('reports an unconverged run as such (iterations exhausted)', () => {
     const r = topEigenvalue(trained(), data, { iterations: 2, tolerance: 1e-12 });
     expect(r.converged).to.equal(false);
