@@ -149,7 +149,7 @@ struct HvpPlan {
                          scratch.data(), mask);
     if (!first)
       for (size_t i = 0; i < wn; ++i) RGp[c.w + i] += wtmp[i];
-    if (rdx) conv2d_nhwc_backward(rdx, wjunk.data(), nullptr, dy, x, Vp + c.w, N, c.s, true, scratch.data(), mask);
+    if (rdx) conv2d_nhwc_backward(rdx, nullptr, nullptr, dy, x, Vp + c.w, N, c.s, true, scratch.data(), mask);
   }
 
   // ---- batch norm ------------------------------------------------------------------------------
@@ -547,7 +547,7 @@ HvpEngine::HvpEngine(const ModelSpec& spec, const Layout& layout)
   PlanBuilder(layout_, *plan_).run(spec_);
   HvpPlan& p = *plan_;
   p.wtmp.resize(std::max<size_t>(p.max_conv_w, 1));
-  p.wjunk.resize(std::max(p.max_conv_w, (size_t)2 * p.max_c));
+  p.wjunk.resize((size_t)2 * p.max_c);  // batch norm's unused dgamma, dbeta
   p.V.resize(layout_.param_count);
   p.RG.resize(layout_.param_count);
 }

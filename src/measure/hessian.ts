@@ -1,7 +1,7 @@
 /**
  * The Hessian of the mean training loss as an operator v ↦ Hv, H = ∇²L(θ),
  * L(θ) = (1/n) Σᵢ ℓ(θ; xᵢ, yᵢ) over the whole data set, in eval mode (batch norm uses its running
- * statistics; `model.state` is never changed).
+ * statistics; `model.state` is never changed) unless `training` asks for batch statistics.
  *
  * Two methods:
  *
@@ -34,10 +34,16 @@ export interface HessianOptions {
   batchSize?: number;
   /** finite-difference only: relative step, ε = epsilon·(1 + ‖θ‖)/‖v‖ (default 1e-3). */
   epsilon?: number;
+  /**
+   * Batch norm with batch statistics (training mode) instead of running statistics (default
+   * false). The loss is then the n-weighted mean over chunks of `batchSize` of each chunk's
+   * batch-statistics loss, so it depends on `batchSize`; running statistics are never changed.
+   */
+  training?: boolean;
 }
 
 /** The option keys of {@link HessianOptions}. */
-export const HESSIAN_OPTION_KEYS = ['method', 'batchSize', 'epsilon'] as const;
+export const HESSIAN_OPTION_KEYS = ['method', 'batchSize', 'epsilon', 'training'] as const;
 
 /** @internal */
 export function positiveInteger(value: unknown, param: string): number {
@@ -110,6 +116,7 @@ export class HessianOperator {
   private readonly n: number;
   private readonly batchSize: number;
   private readonly epsilon: number;
+  private readonly training: boolean;
   private gPlus: Float64Array | null = null;
   private gMinus: Float64Array | null = null;
 
@@ -125,6 +132,10 @@ export class HessianOperator {
     this.method = method;
     this.batchSize = positiveInteger(options.batchSize ?? 1000, 'options.batchSize');
     this.epsilon = positiveNumber(options.epsilon ?? 1e-3, 'options.epsilon');
+    if (options.training !== undefined && typeof options.training !== 'boolean') {
+      throw new TypeError(`options.training must be a boolean (got ${String(options.training)})`);
+    }
+    this.training = options.training ?? false;
     checkFiniteParams(model);
     this.dim = model.params.length;
     this.theta = model.params.slice();
@@ -145,7 +156,7 @@ export class HessianOperator {
       out.fill(0);
     } else if (this.method === 'exact') {
       const m = this.model;
-      m.handle.hvp(m.params, m.stateOrNull(), this.data.x, this.data.y, this.n, this.batchSize, v, out, false);
+      m.handle.hvp(m.params, m.stateOrNull(), this.data.x, this.data.y, this.n, this.batchSize, v, out, this.training);
     } else {
       this.finiteDifference(v, vn, out);
     }
@@ -171,8 +182,10 @@ export class HessianOperator {
       const w = (end - start) / n;
       const r = model.lossAndGrad(
         { x: data.x.subarray(start * inSize, end * inSize), y: data.y.subarray(start * ySize, end * ySize) },
-        { training: false },
+        { training: this.training },
       );
+      // training mode also updates the running statistics: put them back (restore() does at the end too)
+      if (this.training) model.state.set(this.savedState);
       loss += w * r.loss;
       const g = model.grads;
       for (let i = 0; i < out.length; i++) out[i] += w * g[i];

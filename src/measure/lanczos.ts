@@ -121,12 +121,6 @@ function dotStored(b: Float32Array, w: Float64Array): number {
 function subtractStored(w: Float64Array, c: number, b: Float32Array): void {
   for (let i = 0; i < b.length; i++) w[i] -= c * b[i];
 }
-function store(q: Float64Array): Float32Array {
-  const b = new Float32Array(q.length);
-  for (let i = 0; i < q.length; i++) b[i] = q[i];
-  return b;
-}
-
 /**
  * Lanczos on `apply` (out ← A v, A symmetric, dimension `dim`). The basis is stored in float32
  * (4·dim bytes per step; products and reorthogonalisation in double), which keeps orthogonality
@@ -134,10 +128,14 @@ function store(q: Float64Array): Float32Array {
  */
 export function lanczos(apply: (v: Float64Array, out: Float64Array) => void, dim: number, o: LanczosOptions): LanczosResult {
   const steps = Math.min(dim, o.maxIterations);
+  // One block for the whole basis (views into it): per-step allocations of paramCount-sized
+  // buffers cost more in garbage collection than the arithmetic.
+  const block = new Float32Array(steps * dim);
   const basis: Float32Array[] = [];
   const alpha: number[] = [];
   const beta: number[] = [];
-  const q = Float64Array.from(o.start);
+  const q = new Float64Array(dim);
+  q.set(o.start);
   const w = new Float64Array(dim);
   let eig: { values: number[]; vectors: Float64Array | null } = { values: [], vectors: null };
   let lastBeta = 0;
@@ -184,7 +182,9 @@ export function lanczos(apply: (v: Float64Array, out: Float64Array) => void, dim
   let exhausted = false;
   let settledNow = false;
   for (let j = 0; j < steps; j++) {
-    basis.push(store(q));
+    const b = block.subarray(basis.length * dim, (basis.length + 1) * dim);
+    b.set(q);
+    basis.push(b);
     apply(q, w);
     const a = dot(q, w);
     alpha.push(a);

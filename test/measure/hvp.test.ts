@@ -125,6 +125,27 @@ describe('curvature probes: contracts', () => {
     expect(relError(fd, exact)).to.be.lessThan(1e-3);
   });
 
+  it('batch norm in both modes: exact matches finite differences on a smooth network', () => {
+    const bn: ModelSpec = {
+      input: [6],
+      layers: [{ type: 'dense', units: 8 }, { type: 'batchnorm' }, { type: 'tanh' }, { type: 'dense', units: 3 }],
+      loss: 'softmax-cross-entropy',
+    };
+    const m = new Model(bn, { seed: 5 });
+    m.state.set(m.state.map((_, i) => (i < 8 ? 0.1 : 1.5)));
+    const s0 = m.state.slice();
+    const rng = Rng.fromSeed(6, 0);
+    const v = Float64Array.from({ length: m.params.length }, () => rng.normal());
+    for (const training of [false, true]) {
+      const exact = hessianVectorProduct(m, data, v, undefined, { training, batchSize: 16 });
+      const fd = hessianVectorProduct(m, data, v, undefined, { training, batchSize: 16, method: 'finite-difference' });
+      expect(relError(fd, exact), `training ${training}`).to.be.lessThan(2e-3);
+      expect(bitwiseEqual(m.state, s0)).to.equal(true);
+    }
+    const evalMode = hessianVectorProduct(m, data, v);
+    expect(relError(hessianVectorProduct(m, data, v, undefined, { training: true }), evalMode)).to.be.greaterThan(1e-3);
+  });
+
   it('the product does not depend on batchSize beyond float32 rounding', () => {
     const m = trained();
     const v = Float64Array.from({ length: m.params.length }, (_, i) => Math.cos(i));
