@@ -238,6 +238,9 @@ async function slurmCmd(args: string[]): Promise<number> {
     account: values.account,
     jobName: values['job-name'],
   };
+  // Every flag is checked before anything is written: a failing command leaves no new files.
+  if (values.tasks && !values.submit) throw new UsageError('bigstep sweep slurm: --tasks only makes sense with --submit');
+  const indices = values.tasks ? await parseTaskList(values.tasks, dir, t, 'slurm') : undefined;
   let file: string;
   try {
     file = await writeSlurmScript(dir, t, opts);
@@ -246,12 +249,10 @@ async function slurmCmd(args: string[]): Promise<number> {
     throw e;
   }
   console.log(`sweep ${t.name}: ${t.count} tasks → ${show(file)} (logs in ${show(path.join(dir, 'slurm', 'logs'))})`);
-  if (values.tasks && !values.submit) throw new UsageError('bigstep sweep slurm: --tasks only makes sense with --submit');
   if (!values.submit) {
     console.log(`  submit: sbatch ${show(file)}   (or add --submit)`);
     return EXIT.ok;
   }
-  const indices = values.tasks ? await parseTaskList(values.tasks, dir, t, 'slurm') : undefined;
   if (indices && indices.length === 0) {
     console.log('  nothing to submit: every selected task is complete');
     return EXIT.ok;
@@ -294,17 +295,23 @@ async function k8sCmd(args: string[]): Promise<number> {
   });
   const dir = positionals[0];
   const t = await loadTasks(dir);
-  const file = await writeK8sManifest(dir, t, {
-    image: values.image,
-    pvc: values.pvc,
-    mountPath: values.mount,
-    subPath: values['sub-path'],
-    parallelism: intOption('sweep k8s', 'parallelism', values.parallelism, 1),
-    cpu: values.cpu,
-    memory: values.memory,
-    threads: intOption('sweep k8s', 'threads', values.threads, 1),
-    namespace: values.namespace,
-  });
+  let file: string;
+  try {
+    file = await writeK8sManifest(dir, t, {
+      image: values.image,
+      pvc: values.pvc,
+      mountPath: values.mount,
+      subPath: values['sub-path'],
+      parallelism: intOption('sweep k8s', 'parallelism', values.parallelism, 1),
+      cpu: values.cpu,
+      memory: values.memory,
+      threads: intOption('sweep k8s', 'threads', values.threads, 1),
+      namespace: values.namespace,
+    });
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(`bigstep sweep k8s: --${e.message.replace(/^mountPath/, 'mount').replace(/^subPath/, 'sub-path')}`);
+    throw e;
+  }
   console.log(`sweep ${t.name}: ${t.count} tasks → ${show(file)} (Indexed Job; submit with kubectl apply -f ${show(file)})`);
   return EXIT.ok;
 }

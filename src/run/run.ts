@@ -25,6 +25,7 @@ import * as path from 'node:path';
 import { describeGeneric, type RegisteredExperiment, type RunDescription } from '../experiments/registry.js';
 import type { ExperimentDefinition, Headline, RunContext, Scale } from '../experiments/types.js';
 import { fsyncDir, writeFileAtomic } from '../util/atomic.js';
+import { makeDir } from '../util/safe-fs.js';
 import { collectEnvironment, packageVersion } from './env.js';
 import { ResumeStore } from './resume.js';
 import { canonicalJson, sha256Hex, toJson, toPlain } from './json.js';
@@ -300,7 +301,7 @@ export async function runExperiment(
   if (previous && COMPLETE_STATUSES.includes(previous.status) && !options.force)
     return { ...plan, status: previous.status, skipped: true, summary: previous };
 
-  await fsp.mkdir(dir, { recursive: true });
+  await makeDir(dir, 'run directory'); // not fs.mkdir({ recursive }): it spins forever on /proc/x
   const release = await acquireLock(dir);
   try {
     const restarted = (await fsp.readdir(dir)).some((e) => RUN_FILES.includes(e));
@@ -389,7 +390,7 @@ export async function runExperiment(
       if (signal?.aborted) return { ...plan, status: 'aborted', skipped: false, summary: await finish(summary('aborted')) };
       await writeFileAtomic(path.join(dir, 'result.json'), `${toJson(result)}\n`);
       const entries: FigureEntry[] = [];
-      if (figures.length > 0) await fsp.mkdir(path.join(dir, 'figures'), { recursive: true });
+      if (figures.length > 0) await makeDir(path.join(dir, 'figures'), 'figures directory');
       for (const f of figures) {
         if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.id)) throw new RangeError(`figure id "${f.id}" is not a safe file name`);
         if (entries.some((e) => e.id === f.id)) throw new RangeError(`figure id "${f.id}" is used twice`);
