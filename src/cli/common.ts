@@ -43,10 +43,10 @@ export function failureLine(what: string, e: RunFailedError): string {
 export const INTERRUPT_GRACE_MS = 1500;
 
 /**
- * SIGINT/SIGTERM → abort `fn`'s signal; a second signal, or {@link INTERRUPT_GRACE_MS} without
- * `fn` settling, calls `force` and exits 130.
+ * SIGINT/SIGTERM → abort `fn`'s signal; a second signal, or `graceMs` without `fn` settling,
+ * calls `force` and exits 130.
  */
-export async function withInterrupts<T>(fn: (signal: AbortSignal) => Promise<T>, force?: () => void): Promise<T> {
+export async function withInterrupts<T>(fn: (signal: AbortSignal) => Promise<T>, force?: () => void, graceMs = INTERRUPT_GRACE_MS): Promise<T> {
   const ac = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const stopNow = (): void => {
@@ -64,9 +64,9 @@ export async function withInterrupts<T>(fn: (signal: AbortSignal) => Promise<T>,
     }
     process.stderr.write(`\nbigstep: ${sig}: stopping at the next safe point (press Ctrl-C again to stop at once)\n`);
     timer = setTimeout(() => {
-      process.stderr.write(`bigstep: no safe point within ${INTERRUPT_GRACE_MS / 1000} s of ${sig}, stopping now\n`);
+      process.stderr.write(`bigstep: no safe point within ${graceMs / 1000} s of ${sig}, stopping now\n`);
       stopNow();
-    }, INTERRUPT_GRACE_MS);
+    }, graceMs);
     timer.unref();
     ac.abort(new Error(`interrupted by ${sig}`));
   };
@@ -74,7 +74,7 @@ export async function withInterrupts<T>(fn: (signal: AbortSignal) => Promise<T>,
   process.on('SIGTERM', onSignal);
   // The JS timer above needs a free main thread; a long synchronous call (figure rendering, a
   // landscape sweep) can hold it for seconds. The native watchdog ends the process regardless.
-  native.armSignalWatchdog?.(INTERRUPT_GRACE_MS + 300, EXIT.aborted);
+  native.armSignalWatchdog?.(graceMs + 100, EXIT.aborted);
   try {
     return await fn(ac.signal);
   } finally {

@@ -27,7 +27,7 @@ import {
 } from '../sweep/index.js';
 import { createProgress } from '../util/progress.js';
 import { UsageError, intOption, parseCommandArgs } from './args.js';
-import { EXIT, failureLine, seconds, show, withInterrupts, type Command } from './common.js';
+import { EXIT, INTERRUPT_GRACE_MS, failureLine, seconds, show, withInterrupts, type Command } from './common.js';
 
 const SUBCOMMANDS: Record<string, { usage: string; summary: string }> = {
   plan: { usage: 'bigstep sweep plan SPEC --out DIR [--force]', summary: 'expand a sweep spec (YAML/JSON) into DIR/tasks.json' },
@@ -194,6 +194,8 @@ async function localCmd(args: string[]): Promise<number> {
       return pool.done;
     },
     () => pool?.kill(),
+    // The tasks stop themselves within INTERRUPT_GRACE_MS (+0.1 s native backstop); wait for them.
+    INTERRUPT_GRACE_MS + 300,
   );
   bar.done();
   const wall = (performance.now() - t0) / 1000;

@@ -300,18 +300,19 @@ function readSections<N extends string>(
 function checkMeaning(file: string, parts: { perm: Int32Array; counters: Float64Array }, rngs: Array<[string, BigUint64Array]>): void {
   const { perm, counters } = parts;
   const n = perm.length;
-  const seen = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = perm[i];
-    if (v < 0 || v >= n || seen[v]) throw new CheckpointError(file, `section perm is not a permutation of 0..${n - 1} (perm[${i}] = ${v}${v >= 0 && v < n ? ', a repeat' : ''})`);
-    seen[v] = 1;
+  const [step, cursor, epoch] = counters;
+  for (const [name, v] of [['step', step], ['cursor', cursor], ['epoch', epoch]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new CheckpointError(file, `section counters: ${name} must be a non-negative integer (got ${v})`);
   }
-  if (counters.length === 3) {
-    const [step, cursor, epoch] = counters;
-    for (const [name, v] of [['step', step], ['cursor', cursor], ['epoch', epoch]] as const) {
-      if (!Number.isSafeInteger(v) || v < 0) throw new CheckpointError(file, `section counters: ${name} must be a non-negative integer (got ${v})`);
+  if (cursor > n) throw new CheckpointError(file, `section counters: cursor ${cursor} is past the ${n} examples of perm`);
+  // Mid-epoch (cursor > 0) the rest of the epoch is read from perm; at cursor 0 it is rebuilt first.
+  if (cursor > 0) {
+    const seen = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = perm[i];
+      if (v < 0 || v >= n || seen[v]) throw new CheckpointError(file, `section perm is not a permutation of 0..${n - 1} (perm[${i}] = ${v}${v >= 0 && v < n ? ', a repeat' : ''})`);
+      seen[v] = 1;
     }
-    if (cursor > n) throw new CheckpointError(file, `section counters: cursor ${cursor} is past the ${n} examples of perm`);
   }
   for (const [name, words] of rngs) {
     for (let k = 0; k + 4 <= words.length; k += 4) {
