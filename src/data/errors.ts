@@ -72,7 +72,8 @@ export class DatasetNotFoundError extends Error {
     readonly searched: SearchedLocation[],
     /** Download attempts that failed, as "url: reason". Empty if downloading was disabled. */
     readonly downloadErrors: string[],
-    howToFix: string[],
+    /** Ways to get the files, one sentence each (e.g. the apt-get command). */
+    readonly howToFix: string[],
     options?: { cause?: unknown },
   ) {
     const lines: string[] = [];

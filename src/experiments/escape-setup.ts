@@ -196,7 +196,10 @@ export async function loadData(c: DataConfig): Promise<LoadedData> {
       full = await loadDataset(c.source, { download: c.download, progress: false });
     } catch (e) {
       if (!(e instanceof DatasetNotFoundError) || c.synthetic === null) throw e;
-      fallback = `${c.source} was not found on this machine (${(e as Error).message.split('\n')[0]}); using ${describeSynthetic(c.synthetic)} instead`;
+      const fix = (e as DatasetNotFoundError).howToFix[0];
+      fallback =
+        `${c.source} was not found on this machine (${(e as Error).message.split('\n')[0]}); using ${describeSynthetic(c.synthetic)} instead` +
+        (fix ? `. To use the real data: ${fix}` : '');
     }
     if (full) {
       const train = c.trainPerClass === null ? full.train : subset(full.train, { perClass: c.trainPerClass, seed: c.seed });

@@ -4,12 +4,13 @@
  */
 import type { Figure } from '../report/plot.js';
 import type { ResumeStore } from '../run/resume.js';
+import type { Headline } from '../run/schema.js';
+import type { Verdict } from '../run/verdict.js';
+
+export type { Headline } from '../run/schema.js';
 
 /** Preset sizes: `tiny` (seconds, for tests), `quick` (minutes, `npm start`), `paper` (the paper's sizes). */
 export type Scale = 'tiny' | 'quick' | 'paper';
-
-/** Scalar headline numbers written to summary.json under `headline` (documented in docs/experiments.md). */
-export type Headline = Record<string, number | string | boolean | null>;
 
 /** What an experiment gets from the run directory machinery: where to write, a metrics log, progress, abort. */
 export interface RunContext {
@@ -41,6 +42,11 @@ export interface ExperimentDefinition<Config, Result> {
   run(config: Config, context: RunContext): Promise<Result>;
   /** The scalar headline numbers of a result (summary.json `headline`). */
   headline(result: Result): Headline;
+  /**
+   * The verdicts on the paper's claims (summary.json `verdicts`), each decided by a rule fixed in
+   * the config and docs before the run. A run on fallback data has them replaced by "uninformative".
+   */
+  verdicts?(result: Result, config: Config): Verdict[];
   /** The figures of a result, rendered to SVG and PNG. */
   figures(result: Result, config: Config): Promise<Figure[]>;
 }

@@ -11,7 +11,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
 import { experimentNames, findExperiment } from '../experiments/registry.js';
-import type { Headline } from '../experiments/types.js';
+import type { Headline } from '../run/schema.js';
 import { packageVersion, type RunEnvironment } from '../run/env.js';
 import { COMPLETE_STATUSES, validateSummary, type ReportTable, type RunSummary, type TableCell } from '../run/schema.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -190,6 +190,13 @@ figure { margin: 1.25rem 0 2rem; }
 .svg-wrap { overflow-x: auto; max-width: 100%; }
 svg.figure-svg { max-width: 100%; height: auto; display: block; }
 figcaption { font-size: .9rem; color: #333; max-width: 95ch; margin-top: .4rem; }
+.fallback { background: #fff3d6; border: 2px solid #c98a00; padding: .6rem 1rem; border-radius: 4px; max-width: 95ch; }
+.verdict { display: inline-block; padding: 0 .45em; border-radius: 3px; font-weight: 600; white-space: nowrap; }
+.verdict-supported { background: #e3f4e6; color: #1f6b30; }
+.verdict-not-reproduced { background: #fde4e4; color: #8b1d1d; }
+.verdict-inconclusive { background: #fff3d6; color: #7a5400; }
+.verdict-uninformative, .verdict-none { background: #ececf0; color: #444; }
+table.verdicts td { font-size: .88rem; }
 .error { white-space: pre-wrap; background: #fde4e4; padding: .5rem .75rem; border-radius: 3px; }
 nav ol { padding-left: 1.25rem; }
 code { font-size: .9em; background: #f2f2f5; padding: 0 .25em; border-radius: 3px; }
@@ -236,6 +243,7 @@ async function runSection(r: LoadedRun, index: number, figuresDir: string, repor
     ['Environment', envLine(r.env)],
   ];
   parts.push(`<dl class="meta">${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`);
+  if (s.fallback) parts.push(`<p class="fallback"><strong>Fallback data.</strong> ${escapeHtml(s.fallback)}. This run tests nothing about the paper; its verdicts are "uninformative".</p>`);
   if (s.status === 'failed') parts.push(`<p class="error">This run failed: ${escapeHtml(s.error ?? 'unknown error')}</p>`);
   if (s.status === 'aborted') parts.push('<p class="error">This run was aborted before it finished; it has no results.</p>');
 
@@ -270,6 +278,50 @@ async function runSection(r: LoadedRun, index: number, figuresDir: string, repor
   }
   parts.push('</section>');
   return { html: parts.join('\n'), figures };
+}
+
+/**
+ * The first screen: a banner when any run used fallback data (what is missing, how to install it),
+ * then one verdict table over all runs, before any figure.
+ */
+function verdictSection(runs: LoadedRun[]): string {
+  const parts: string[] = [];
+  const fallbacks = runs.filter((r) => r.summary.fallback);
+  if (fallbacks.length > 0) {
+    parts.push('<div class="fallback" id="fallback-banner"><strong>These results ran on fallback data and test nothing about the paper.</strong><ul>');
+    for (const r of fallbacks) parts.push(`<li><a href="#${anchor(r.summary)}">${escapeHtml(r.summary.experiment)}</a>: ${escapeHtml(r.summary.fallback ?? '')}</li>`);
+    parts.push('</ul>Their numbers are shown below, marked as fallback; every verdict they make is "uninformative".</div>');
+  }
+  const rows: string[] = [];
+  for (const r of runs) {
+    const s = r.summary;
+    const id = findExperiment(s.experiment)?.protocolId ?? '';
+    const where = `<a href="#${anchor(s)}">${escapeHtml(`${id ? `${id} ` : ''}${s.experiment}`)}</a> <span class="muted">(${escapeHtml(s.scale)})</span>`;
+    const verdicts = s.verdicts ?? [];
+    if (!COMPLETE_STATUSES.includes(s.status)) {
+      rows.push(`<tr><td>${where}</td><td colspan="4"><span class="verdict verdict-none">no verdict</span> the run is ${escapeHtml(s.status)}</td></tr>`);
+      continue;
+    }
+    if (verdicts.length === 0) {
+      rows.push(`<tr><td>${where}</td><td colspan="4"><span class="verdict verdict-none">no verdict</span> this run records no pre-registered verdict</td></tr>`);
+      continue;
+    }
+    for (const v of verdicts)
+      rows.push(
+        `<tr><td>${where}</td><td>${escapeHtml(v.claim)}</td><td><span class="verdict verdict-${escapeHtml(v.verdict)}">${escapeHtml(v.verdict)}</span></td>` +
+          `<td>${escapeHtml(v.rule)}</td><td>${escapeHtml(v.evidence)}</td></tr>`,
+      );
+  }
+  parts.push('<h2 id="verdicts">Verdicts</h2>');
+  parts.push(
+    '<p class="muted">Each verdict applies a rule fixed before the run (in the config and docs/experiments.md): ' +
+      '"supported", "not-reproduced", "inconclusive" or "uninformative".</p>',
+  );
+  parts.push(
+    `<div class="table-wrap"><table class="verdicts"><thead><tr><th>run</th><th>claim</th><th>verdict</th><th>rule</th><th>evidence</th></tr></thead>` +
+      `<tbody>${rows.join('')}</tbody></table></div>`,
+  );
+  return parts.join('\n');
 }
 
 function sortRuns(runs: LoadedRun[]): LoadedRun[] {
@@ -354,6 +406,7 @@ Rates</em> (arXiv 2205.15142; ICML 2023), run with bigstep ${escapeHtml(packageV
 claim is reported as it came out.</p>
 <p class="muted">Generated ${escapeHtml(new Date().toISOString())} from ${runs.length} run director${runs.length === 1 ? 'y' : 'ies'}. Self-contained page: figures are inline SVG; PNG copies are in <code>report-figures/</code>.</p>
 </header>
+${verdictSection(runs)}
 <nav><h2>Runs</h2><ol>
 ${toc}
 </ol></nav>

@@ -23,17 +23,19 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
 import { describeGeneric, type RegisteredExperiment, type RunDescription } from '../experiments/registry.js';
-import type { ExperimentDefinition, Headline, RunContext, Scale } from '../experiments/types.js';
+import type { ExperimentDefinition, RunContext, Scale } from '../experiments/types.js';
 import { fsyncDir, writeFileAtomic } from '../util/atomic.js';
 import { makeDir } from '../util/safe-fs.js';
 import { collectEnvironment, packageVersion } from './env.js';
 import { ResumeStore } from './resume.js';
+import { fallbackVerdicts, type Verdict } from './verdict.js';
 import { canonicalJson, sha256Hex, toJson, toPlain } from './json.js';
 import {
   COMPLETE_STATUSES,
   SUMMARY_SCHEMA,
   isTempName,
   type FigureEntry,
+  type Headline,
   type ReportTable,
   type RunStatus,
   type RunSummary,
@@ -227,7 +229,7 @@ async function acquireLock(dir: string): Promise<() => Promise<void>> {
           alive = (err as NodeJS.ErrnoException).code === 'EPERM';
         }
       }
-      if (alive) throw new Error(`run directory ${dir} is in use by process ${pid} (delete ${lock} if that process is not bigstep)`);
+      if (alive) throw new Error(`run directory ${dir} is in use by process ${pid} (delete ${lock} if that process is not bigstep)`, { cause: e });
       await fsp.rm(lock, { force: true }); // stale lock of a process that is gone
     }
   }
@@ -259,6 +261,16 @@ class MetricsLog {
       fs.closeSync(fd);
     }
   }
+}
+
+/**
+ * Why a result ran on a synthetic stand-in set (its `data.fallback`, as E2/E3 results report it),
+ * or null when it used the configured data.
+ */
+function fallbackOf(result: unknown): string | null {
+  const data = typeof result === 'object' && result !== null ? (result as { data?: unknown }).data : undefined;
+  const fb = typeof data === 'object' && data !== null ? (data as { fallback?: unknown }).fallback : undefined;
+  return typeof fb === 'string' && fb.length > 0 ? fb : null;
 }
 
 function flatHeadline(h: Headline): Headline {
@@ -335,6 +347,8 @@ export async function runExperiment(
       model: description.model,
       seeds: toPlain(description.seeds ?? null),
       headline: null,
+      verdicts: [],
+      fallback: null,
       tables: [],
       figures: [],
       packageVersion: version,
@@ -385,6 +399,9 @@ export async function runExperiment(
         }
       }
       const headline = flatHeadline(def.headline(result));
+      const fallback = fallbackOf(result);
+      const ownVerdicts: Verdict[] = def.verdicts ? def.verdicts(result, plan.config) : [];
+      const verdicts = fallback ? fallbackVerdicts(ownVerdicts, fallback) : ownVerdicts;
       const tables: ReportTable[] = entry?.tables ? entry.tables(result, plan.config) : [];
       const figures = await def.figures(result, plan.config);
       if (signal?.aborted) return { ...plan, status: 'aborted', skipped: false, summary: await finish(summary('aborted')) };
@@ -399,7 +416,7 @@ export async function runExperiment(
         entries.push({ id: f.id, title: f.title, caption: f.caption, svg: `figures/${f.id}.svg`, png: `figures/${f.id}.png` });
       }
       const status: RunStatus = resultDiverged(result) ? 'diverged' : 'finished';
-      const s = await finish(summary(status, { headline, tables: toPlain(tables), figures: entries }));
+      const s = await finish(summary(status, { headline, verdicts: toPlain(verdicts), fallback, tables: toPlain(tables), figures: entries }));
       // Complete: everything is in result.json; the units and checkpoints are not needed any more.
       await fsp.rm(checkpointDir, { recursive: true, force: true });
       return { ...plan, status, skipped: false, summary: s };

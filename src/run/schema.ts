@@ -16,10 +16,13 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
-import type { Headline } from '../experiments/types.js';
+import { VERDICT_VALUES, type Verdict } from './verdict.js';
 
 export const SUMMARY_SCHEMA = 'bigstep/run-summary@1';
 export const ENV_SCHEMA = 'bigstep/run-env@1';
+
+/** Scalar headline numbers written to summary.json under `headline` (documented in docs/experiments.md). */
+export type Headline = Record<string, number | string | boolean | null>;
 
 /** Status of a run in summary.json; `finished` and `diverged` mean complete. */
 export type RunStatus = 'finished' | 'diverged' | 'aborted' | 'failed';
@@ -65,6 +68,16 @@ export interface RunSummary {
   seeds: unknown;
   /** scalar headline numbers (null unless finished/diverged) */
   headline: Headline | null;
+  /**
+   * The verdicts on the paper's claims, by rules fixed before the run ([] until the run is
+   * complete, or for an experiment that makes none). Absent in summaries written before verdicts existed.
+   */
+  verdicts?: Verdict[];
+  /**
+   * What was missing when the run fell back to a synthetic stand-in data set, and how to install
+   * it; null when the real data was used. A fallback run makes no verdict about the paper.
+   */
+  fallback?: string | null;
   tables: ReportTable[];
   figures: FigureEntry[];
   packageVersion: string;
@@ -148,6 +161,8 @@ const tableCheck: Check = (v, at, out) => {
 
 const figureCheck: Check = object({ id: safeName, title: nonEmptyStr, caption: nonEmptyStr, svg: nonEmptyStr, png: nonEmptyStr });
 
+const verdictCheck: Check = object({ claim: nonEmptyStr, verdict: literal(...VERDICT_VALUES), rule: nonEmptyStr, evidence: str });
+
 const summaryCheck: Check = (v, at, out) => {
   object({
     schema: literal(SUMMARY_SCHEMA),
@@ -161,6 +176,8 @@ const summaryCheck: Check = (v, at, out) => {
     model: nullable(str),
     seeds: any,
     headline: nullable(headlineCheck),
+    verdicts: arrayOf(verdictCheck),
+    fallback: nullable(nonEmptyStr),
     tables: arrayOf(tableCheck),
     figures: arrayOf(figureCheck),
     packageVersion: nonEmptyStr,
@@ -171,7 +188,7 @@ const summaryCheck: Check = (v, at, out) => {
     error: nullable(str),
     restarts: nonNegInt,
     resumed: nullable(object({ units: nonNegInt, partial: nonNegInt })),
-  }, { optional: ['restarts', 'resumed'] })(v, at, out);
+  }, { optional: ['restarts', 'resumed', 'verdicts', 'fallback'] })(v, at, out);
   if (!isObject(v)) return;
   if (typeof v.run === 'string' && typeof v.id === 'string' && !v.run.endsWith(`-${v.id}`)) out.push(`${at}.run: must end with "-<id>"`);
   const complete = COMPLETE_STATUSES.includes(v.status as RunStatus);

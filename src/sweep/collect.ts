@@ -13,7 +13,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
-import type { Headline } from '../experiments/types.js';
+import type { Headline } from '../run/schema.js';
 import { toJson } from '../run/json.js';
 import { readSummary } from '../run/run.js';
 import { writeFileAtomic } from '../util/atomic.js';

@@ -114,7 +114,7 @@ export function tarEntry(name: string, data: Buffer, typeflag = '0'): Buffer {
 
 /** A pax extended header record set {path}. */
 export function paxPath(p: string): Buffer {
-  let rec = ` path=${p}\n`;
+  const rec = ` path=${p}\n`;
   let len = rec.length + 2;
   while (`${len}${rec}`.length !== len) len = `${len}${rec}`.length;
   return tarEntry('PaxHeader', Buffer.from(`${len}${rec}`), 'x');

@@ -16,7 +16,7 @@ describe('writeReport()', function () {
 
   before(async () => {
     await runExperiment(findExperiment('landscape')!, 'tiny', { out });
-    await runExperiment(fakeRegistered('noise'), 'tiny', { out });
+    await runExperiment(fakeRegistered('noise'), { ...fakeExperiment('noise').presets.tiny, fallback: 'fake-set was not found; install it with: apt-get install fake-set' }, { out });
     const ac = new AbortController();
     ac.abort();
     await runExperiment(fakeExperiment('escape'), 'quick', { out, signal: ac.signal });
@@ -32,6 +32,23 @@ describe('writeReport()', function () {
     expect(report.runs.map((r) => `${r.experiment}:${r.status}`)).to.deep.equal(['landscape:finished', 'escape:aborted', 'noise:finished']);
     expect(report.skipped.map((s) => path.basename(s.dir))).to.deep.equal(['broken']);
     expect(html).to.contain('Skipped directories');
+  });
+
+  it('opens with the fallback banner and the verdict table, before any figure', () => {
+    const firstFigure = html.indexOf('<figure');
+    const banner = html.indexOf('id="fallback-banner"');
+    const verdicts = html.indexOf('id="verdicts"');
+    expect(banner).to.be.above(-1);
+    expect(verdicts).to.be.above(banner);
+    expect(firstFigure).to.be.above(verdicts);
+    const top = html.slice(0, firstFigure);
+    expect(top).to.contain('test nothing about the paper');
+    expect(top).to.contain('install it with: apt-get install fake-set');
+    // the fake run on fallback data: its own verdict is overridden
+    expect(top).to.match(/the fake loss falls<\/td><td><span class="verdict verdict-uninformative">uninformative/);
+    // a run that makes no verdict and an aborted run say so
+    expect(top).to.contain('records no pre-registered verdict');
+    expect(top).to.contain('no verdict</span> the run is aborted');
   });
 
   it('is self-contained: inline SVG and CSS, no scripts, no external resources', () => {

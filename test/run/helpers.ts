@@ -42,15 +42,18 @@ export interface FakeConfig {
   /** wait between steps, ms */
   delayMs: number;
   diverge: boolean;
+  /** pretend the data set was missing: the result reports this fallback reason (null: real data) */
+  fallback: string | null;
 }
 
 export interface FakeResult {
   losses: Float64Array;
   perSeed: Array<{ seed: number; final: number }>;
   diverged: boolean;
+  data: { fallback: string | null };
 }
 
-const fakePreset = (scale: Scale): FakeConfig => ({ scale, seeds: [1, 2, 3], steps: 5, failAt: null, delayMs: 0, diverge: false });
+const fakePreset = (scale: Scale): FakeConfig => ({ scale, seeds: [1, 2, 3], steps: 5, failAt: null, delayMs: 0, diverge: false, fallback: null });
 
 /** A fast experiment obeying the ExperimentDefinition contract (named `name`, default 'noise'). */
 export function fakeExperiment(name: 'landscape' | 'escape' | 'noise' = 'noise'): ExperimentDefinition<FakeConfig, FakeResult> {
@@ -74,10 +77,19 @@ export function fakeExperiment(name: 'landscape' | 'escape' | 'noise' = 'noise')
         ctx.progress(step + 1, config.steps, 'fake');
         if (config.delayMs > 0) await new Promise((r) => setTimeout(r, config.delayMs));
       }
-      return { losses, perSeed: config.seeds.map((seed) => ({ seed, final: 0.1 * seed })), diverged: config.diverge };
+      return {
+        losses,
+        perSeed: config.seeds.map((seed) => ({ seed, final: 0.1 * seed })),
+        diverged: config.diverge,
+        data: { fallback: config.fallback },
+      };
     },
     headline(result) {
       return { finalLoss: result.losses[result.losses.length - 1], steps: result.losses.length, 'note': 'fake' };
+    },
+    verdicts(result) {
+      const final = result.losses[result.losses.length - 1];
+      return [{ claim: 'the fake loss falls', verdict: final < 1 ? 'supported' : 'not-reproduced', rule: 'final loss < 1', evidence: `final loss ${final}` }];
     },
     async figures(result, config) {
       const chart = await renderChart({

@@ -88,6 +88,24 @@ describe('runExperiment() lifecycle (fake experiment)', function () {
     expect(await validateRunDir(o.dir)).to.deep.equal([]);
   });
 
+  it('writes the verdicts of the experiment into summary.json, with fallback null on real data', async () => {
+    const o = await runExperiment(fakeRegistered(), config(), { out });
+    expect(o.summary.fallback).to.equal(null);
+    expect(o.summary.verdicts).to.deep.equal([{ claim: 'the fake loss falls', verdict: 'supported', rule: 'final loss < 1', evidence: 'final loss 0.2' }]);
+    expect(readJson<RunSummary>(path.join(o.dir, 'summary.json')).verdicts).to.deep.equal(o.summary.verdicts);
+  });
+
+  it('on fallback data records why in summary.json and turns every verdict into "uninformative"', async () => {
+    const o = await runExperiment(fakeRegistered(), config({ fallback: 'fake-set was not found' }), { out });
+    expect(o.summary.fallback).to.equal('fake-set was not found');
+    expect(o.summary.verdicts).to.have.length(1);
+    const v = o.summary.verdicts![0];
+    expect(v.verdict).to.equal('uninformative');
+    expect(v.rule).to.contain('fallback data (fake-set was not found)');
+    expect(v.evidence).to.contain('"supported"');
+    expect(await validateRunDir(o.dir)).to.deep.equal([]);
+  });
+
   it('records a failure inside the experiment as status "failed" with the message, and throws RunFailedError', async () => {
     let caught: unknown;
     try {
