@@ -25,6 +25,9 @@ import * as path from 'node:path';
 import { describeGeneric, type RegisteredExperiment, type RunDescription } from '../experiments/registry.js';
 import type { ExperimentDefinition, RunContext, Scale } from '../experiments/types.js';
 import { fsyncDir, writeFileAtomic } from '../util/atomic.js';
+import { formatValue } from '../util/format.js';
+import { checkKnownKeys } from '../util/options.js';
+import { plainCopy } from '../util/plain-data.js';
 import { makeDir } from '../util/safe-fs.js';
 import { collectEnvironment, packageVersion } from './env.js';
 import { ResumeStore } from './resume.js';
@@ -64,6 +67,8 @@ export interface RunExperimentOptions {
   /** Scale label for a config object without a `scale` field (default 'custom'). */
   scale?: string;
 }
+
+const RUN_OPTION_KEYS = ['out', 'seed', 'force', 'signal', 'progress', 'onStart', 'scale'] as const;
 
 /** Where and with what config a run will happen: the result of {@link planRun}. */
 export interface RunPlan {
@@ -151,6 +156,10 @@ export function planRun(
   options: Pick<RunExperimentOptions, 'out' | 'seed' | 'scale'>,
 ): RunPlan {
   const def = definitionOf(experiment);
+  if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object { out, ... } (got ${formatValue(options)})`);
+  checkKnownKeys(options, RUN_OPTION_KEYS, 'runExperiment options');
+  // An empty out would write into the working directory.
+  if (typeof options.out !== 'string' || options.out.length === 0) throw new TypeError(`options.out must be a non-empty directory path (got ${formatValue(options.out)})`);
   let raw: unknown = config;
   let scale = options.scale;
   if (typeof config === 'string') {
@@ -158,7 +167,8 @@ export function planRun(
     raw = def.presets[config as Scale];
     scale ??= config;
   }
-  raw = structuredClone(raw);
+  // Plain data, bounded depth, no prototype keys (structuredClone fails on a Proxy, overflows the stack at 10⁴ levels).
+  raw = plainCopy(raw, 'config');
   if (options.seed !== undefined) raw = applySeed(raw, options.seed, def.name);
   const resolved: unknown = def.validate(raw);
   const plain = toPlain(resolved);

@@ -36,6 +36,7 @@ import type { Scale } from '../experiments/types.js';
 import { packageVersion } from '../run/env.js';
 import { canonicalJson, sha256Hex, toPlain } from '../run/json.js';
 import { planRun } from '../run/run.js';
+import { nearestKey } from '../util/options.js';
 import { FORBIDDEN_KEYS, plainCopy } from '../util/plain-data.js';
 import { PathError, readTextFile } from '../util/safe-fs.js';
 
@@ -144,8 +145,11 @@ export function validateSweepSpec(raw: unknown, file = 'sweep spec'): SweepSpec 
   } catch (e) {
     return bad('the spec', `is not plain data: ${(e as Error).message}`);
   }
-  for (const k of Object.keys(s))
-    if (!(SPEC_KEYS as readonly string[]).includes(k)) bad(k, `is not a spec field (fields: ${SPEC_KEYS.join(', ')})`);
+  for (const k of Object.keys(s)) {
+    if ((SPEC_KEYS as readonly string[]).includes(k)) continue;
+    const near = nearestKey(k, SPEC_KEYS);
+    bad(k, `is not a spec field (${near ? `did you mean "${near}"? ` : ''}fields: ${SPEC_KEYS.join(', ')})`);
+  }
   if (typeof s.experiment !== 'string') bad('experiment', `must be one of ${experimentNames().join(', ')}`);
   if (!findExperiment(s.experiment as string)) bad('experiment', `must be one of ${experimentNames().join(', ')} (got "${s.experiment}")`);
   if (s.preset !== undefined && !SCALES.includes(s.preset as Scale)) bad('preset', `must be one of ${SCALES.join(', ')} (got ${JSON.stringify(s.preset)})`);
