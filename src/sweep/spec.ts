@@ -39,10 +39,11 @@ import { planRun } from '../run/run.js';
 import { nearestKey } from '../util/options.js';
 import { FORBIDDEN_KEYS, plainCopy } from '../util/plain-data.js';
 import { PathError, readTextFile } from '../util/safe-fs.js';
+import { SWEEP_SPEC_KEYS } from './spec-schema.js';
 
 export const TASKS_SCHEMA = 'bigstep/sweep-tasks@1';
 const SCALES: readonly Scale[] = ['tiny', 'quick', 'paper'];
-const SPEC_KEYS = ['experiment', 'preset', 'name', 'base', 'grid', 'seeds', 'figures', 'columns'] as const;
+const SPEC_KEYS: readonly string[] = SWEEP_SPEC_KEYS; // one definition: ./spec-schema.ts
 /** A sweep with more tasks than this is refused before any task is built (tasks.json alone would be GBs). */
 export const MAX_SWEEP_TASKS = 1_000_000;
 /** Spec files above this size are refused before reading. */
@@ -146,7 +147,7 @@ export function validateSweepSpec(raw: unknown, file = 'sweep spec'): SweepSpec 
     return bad('the spec', `is not plain data: ${(e as Error).message}`);
   }
   for (const k of Object.keys(s)) {
-    if ((SPEC_KEYS as readonly string[]).includes(k)) continue;
+    if (SPEC_KEYS.includes(k)) continue;
     const near = nearestKey(k, SPEC_KEYS);
     bad(k, `is not a spec field (${near ? `did you mean "${near}"? ` : ''}fields: ${SPEC_KEYS.join(', ')})`);
   }
