@@ -57,7 +57,7 @@ function splits(kind: string, opts: SplitSizes, make: (n: number, rng: Rng) => O
       return make(n, Rng.fromSeed(opts.seed, stream));
     } catch (e) {
       // V8's "Array buffer allocation failed" / "Invalid typed array length": say which size.
-      if (e instanceof RangeError && !/^opts\./.test(e.message)) throw new RangeError(`opts.${key} = ${n}: the ${kind} split does not fit in memory (${e.message})`);
+      if (e instanceof RangeError && !/^opts\./.test(e.message)) throw new RangeError(`opts.${key} = ${n}: the ${kind} split does not fit in memory (${e.message})`, { cause: e });
       throw e;
     }
   };

@@ -1,7 +1,7 @@
 /**
  * The fields of a sweep spec, defined once: the runtime validator (./spec.ts) takes its key list
  * from here, and `sweepSpecJsonSchema()` turns the same table into the JSON Schema shipped as
- * schemas/sweep-spec.schema.json, which editors use to check and complete YAML/JSON sweep specs
+ * schemas/sweep-spec.schema.json (written by scripts/write-schemas.cjs), which editors use to check and complete YAML/JSON sweep specs
  * (e.g. `# yaml-language-server: $schema=<path>/sweep-spec.schema.json` on the spec's first line).
  * test/sweep/spec-schema.test.ts checks that the shipped file is this output and that the schema
  * and the validator agree on a set of good and bad specs.
@@ -19,21 +19,29 @@ const DOTTED_PATH: JsonSchema = {
 
 /** One row per spec field: its schema and what it means (the schema's description). */
 export const SWEEP_SPEC_FIELDS = {
-  experiment: { required: true, schema: { type: 'string' }, description: 'A registered experiment (bigstep run --help lists them).' },
-  preset: { schema: { enum: ['tiny', 'quick', 'paper'] }, description: 'The preset config the overrides apply to (default quick).' },
-  name: { schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }, description: "The sweep's name (default: the spec file's base name)." },
+  experiment: {
+    required: true,
+    schema: { type: 'string' },
+    description: 'A registered experiment (bigstep run --help lists them).',
+  },
+  preset: {
+    schema: { enum: ['tiny', 'quick', 'paper'] },
+    description: 'The preset config the overrides apply to (default quick).',
+  },
+  name: {
+    schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
+    description: "The sweep's name (default: the spec file's base name).",
+  },
   base: {
     schema: { type: 'object', propertyNames: DOTTED_PATH },
     description: 'Dotted path → value, applied in order to the preset config (a value replaces the field).',
   },
   grid: {
     schema: {
-      anyOf: [
-        { $ref: '#/definitions/grid' },
-        { type: 'array', minItems: 1, items: { $ref: '#/definitions/grid' } },
-      ],
+      anyOf: [{ $ref: '#/definitions/grid' }, { type: 'array', minItems: 1, items: { $ref: '#/definitions/grid' } }],
     },
-    description: 'Dotted path → list of values; the tasks are the product (first key slowest). A list of grids concatenates their products.',
+    description:
+      'Dotted path → list of values; the tasks are the product (first key slowest). A list of grids concatenates their products.',
   },
   seeds: {
     schema: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'integer', minimum: 0 } },
@@ -56,14 +64,17 @@ export const SWEEP_SPEC_KEYS = Object.keys(SWEEP_SPEC_FIELDS) as Array<keyof typ
 export function sweepSpecJsonSchema(): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   const required: string[] = [];
-  for (const [key, field] of Object.entries(SWEEP_SPEC_FIELDS) as Array<[string, { required?: boolean; schema: JsonSchema; description: string }]>) {
+  for (const [key, field] of Object.entries(SWEEP_SPEC_FIELDS) as Array<
+    [string, { required?: boolean; schema: JsonSchema; description: string }]
+  >) {
     properties[key] = { description: field.description, ...field.schema };
     if (field.required) required.push(key);
   }
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: 'bigstep sweep spec',
-    description: 'A sweep over one experiment: bigstep sweep plan SPEC --out DIR (docs/cluster.md). Configs are checked per task by the experiment.',
+    description:
+      'A sweep over one experiment: bigstep sweep plan SPEC --out DIR (docs/cluster.md). Configs are checked per task by the experiment.',
     type: 'object',
     additionalProperties: false,
     required,

@@ -29,8 +29,10 @@ function isPlainObject(v: object): boolean {
 export function plainCopy<T>(value: T, where: string): T {
   const stack = new Set<object>();
   const copy = (v: unknown, at: string, depth: number): unknown => {
-    if (v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
-    if (typeof v !== 'object') throw new TypeError(`${at} must be plain data (got ${typeof v === 'function' ? 'a function' : formatValue(v)})`);
+    if (v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+      return v;
+    if (typeof v !== 'object')
+      throw new TypeError(`${at} must be plain data (got ${typeof v === 'function' ? 'a function' : formatValue(v)})`);
     if (types.isProxy(v)) throw new TypeError(`${at} must be plain data, not a Proxy`);
     if (depth > MAX_DEPTH) throw new RangeError(`${at} is nested more than ${MAX_DEPTH} levels deep`);
     if (ArrayBuffer.isView(v)) {
@@ -41,10 +43,12 @@ export function plainCopy<T>(value: T, where: string): T {
     stack.add(v);
     try {
       if (Array.isArray(v)) return v.map((x, i) => copy(x, `${at}[${i}]`, depth + 1));
-      if (!isPlainObject(v)) throw new TypeError(`${at} must be a plain object (got ${v.constructor?.name ?? 'an object'})`);
+      if (!isPlainObject(v))
+        throw new TypeError(`${at} must be a plain object (got ${v.constructor?.name ?? 'an object'})`);
       const out: Record<string, unknown> = {};
       for (const k of Object.keys(v)) {
-        if (FORBIDDEN_KEYS.includes(k)) throw new TypeError(`${at}: key "${k}" is not allowed (it would reach the object's prototype)`);
+        if (FORBIDDEN_KEYS.includes(k))
+          throw new TypeError(`${at}: key "${k}" is not allowed (it would reach the object's prototype)`);
         out[k] = copy((v as Record<string, unknown>)[k], `${at}.${k}`, depth + 1);
       }
       return out;

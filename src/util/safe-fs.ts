@@ -41,18 +41,35 @@ function kindOf(st: fs.Stats): string {
 }
 
 function checkStats(file: string, what: string, st: fs.Stats, maxBytes: number): void {
-  if (!st.isFile()) throw new PathError(file, 'ERR_BIGSTEP_NOT_A_FILE', what, `is ${kindOf(st)}, expected a regular file`);
-  if (st.size > maxBytes) throw new PathError(file, 'ERR_BIGSTEP_FILE_TOO_LARGE', what, `is ${st.size} bytes, above the limit of ${maxBytes} bytes`);
+  if (!st.isFile())
+    throw new PathError(file, 'ERR_BIGSTEP_NOT_A_FILE', what, `is ${kindOf(st)}, expected a regular file`);
+  if (st.size > maxBytes)
+    throw new PathError(
+      file,
+      'ERR_BIGSTEP_FILE_TOO_LARGE',
+      what,
+      `is ${st.size} bytes, above the limit of ${maxBytes} bytes`,
+    );
 }
 
 function openError(file: string, what: string, err: unknown): PathError {
   const code = (err as NodeJS.ErrnoException).code;
-  const reason = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory, expected a regular file' : `cannot be read (${code ?? String(err)})`;
-  return new PathError(file, code === 'EISDIR' ? 'ERR_BIGSTEP_NOT_A_FILE' : 'ERR_BIGSTEP_READ', what, reason, { cause: err });
+  const reason =
+    code === 'ENOENT'
+      ? 'does not exist'
+      : code === 'EISDIR'
+        ? 'is a directory, expected a regular file'
+        : `cannot be read (${code ?? String(err)})`;
+  return new PathError(file, code === 'EISDIR' ? 'ERR_BIGSTEP_NOT_A_FILE' : 'ERR_BIGSTEP_READ', what, reason, {
+    cause: err,
+  });
 }
 
 function checkPathArg(file: unknown, what: string): asserts file is string {
-  if (typeof file !== 'string' || file.length === 0) throw new TypeError(`${what} must be a non-empty path string (got ${typeof file === 'string' ? '""' : typeof file})`);
+  if (typeof file !== 'string' || file.length === 0)
+    throw new TypeError(
+      `${what} must be a non-empty path string (got ${typeof file === 'string' ? '""' : typeof file})`,
+    );
   if (file.includes('\0')) throw new TypeError(`${what} must not contain a NUL byte`);
 }
 
@@ -127,7 +144,8 @@ function missingChain(abs: string, exists: (p: string) => fs.Stats | undefined, 
   for (;;) {
     const st = exists(p);
     if (st) {
-      if (!st.isDirectory()) throw new PathError(abs, 'ERR_BIGSTEP_MKDIR', what, `cannot be created: ${p} exists and is not a directory`);
+      if (!st.isDirectory())
+        throw new PathError(abs, 'ERR_BIGSTEP_MKDIR', what, `cannot be created: ${p} exists and is not a directory`);
       return chain.reverse();
     }
     chain.push(p);
@@ -197,7 +215,8 @@ export async function makeDir(dir: string, what = 'directory'): Promise<string> 
   for (;;) {
     const st = await stat(p);
     if (st) {
-      if (!st.isDirectory()) throw new PathError(abs, 'ERR_BIGSTEP_MKDIR', what, `cannot be created: ${p} exists and is not a directory`);
+      if (!st.isDirectory())
+        throw new PathError(abs, 'ERR_BIGSTEP_MKDIR', what, `cannot be created: ${p} exists and is not a directory`);
       break;
     }
     chain.push(p);
@@ -221,7 +240,8 @@ export async function makeDir(dir: string, what = 'directory'): Promise<string> 
  * `what` names the parameter in the message.
  */
 export function insideDir(dir: string, name: string, what: string): string {
-  if (typeof name !== 'string' || name.length === 0) throw new TypeError(`${what} must be a non-empty file name (got ${typeof name === 'string' ? '""' : typeof name})`);
+  if (typeof name !== 'string' || name.length === 0)
+    throw new TypeError(`${what} must be a non-empty file name (got ${typeof name === 'string' ? '""' : typeof name})`);
   if (name.includes('\0')) throw new TypeError(`${what} must not contain a NUL byte`);
   const base = path.resolve(dir);
   const full = path.resolve(base, name);

@@ -36,13 +36,21 @@ export interface StrictCase {
 
 const dist = fileURLToPath(new URL('../../src/', import.meta.url));
 const load = async () => (await import(path.join(dist, 'index.js'))) as typeof import('../../src/index.js');
-const loadExp = async () => (await import(path.join(dist, 'experiments-api.js'))) as typeof import('../../src/experiments-api.js');
+const loadExp = async () =>
+  (await import(path.join(dist, 'experiments-api.js'))) as typeof import('../../src/experiments-api.js');
 const mod = async <T>(rel: string): Promise<T> => (await import(path.join(dist, rel))) as T;
 
 export const cliMain = path.join(dist, 'cli', 'main.js');
 
 const cases: StrictCase[] = [];
-const api = (group: string, name: string, cls: string, names: string, run: () => unknown, extra: Partial<StrictCase> = {}): void => {
+const api = (
+  group: string,
+  name: string,
+  cls: string,
+  names: string,
+  run: () => unknown,
+  extra: Partial<StrictCase> = {},
+): void => {
   cases.push({ group, name, cls, names, run, ...extra });
 };
 
@@ -60,15 +68,29 @@ const typo = (group: string, name: string, near: string, run: () => unknown): vo
   api(group, `unknown key: ${name}`, 'TypeError', `"${near}"`, run);
 
 typo('keys', 'sgd({ momentun })', 'momentum', async () => (await load()).sgd({ lr: 0.1, momentun: 0.9 } as never));
-typo('keys', 'sgd({ weightdecay })', 'weightDecay', async () => (await load()).sgd({ lr: 0.1, weightdecay: 0.1 } as never));
+typo('keys', 'sgd({ weightdecay })', 'weightDecay', async () =>
+  (await load()).sgd({ lr: 0.1, weightdecay: 0.1 } as never),
+);
 typo('keys', 'sgd({ nestrov })', 'nesterov', async () => (await load()).sgd({ lr: 0.1, nestrov: true } as never));
 typo('keys', 'sgd({ Lr })', 'lr', async () => (await load()).sgd({ lr: 0.1, Lr: 1 } as never));
-typo('keys', 'noisySgd({ anealSteps })', 'annealSteps', async () => (await load()).noisySgd({ lr: 0.1, noiseStd: 0.1, anealSteps: 5 } as never));
-typo('keys', 'noisySgd({ noiseSdt })', 'noiseStd', async () => (await load()).noisySgd({ lr: 0.1, noiseStd: 0.1, noiseSdt: 1 } as never));
-typo('keys', 'momentum(0.9, { nesterv })', 'nesterov', async () => (await load()).momentum(0.9, { nesterv: true } as never));
-typo('keys', 'gaussianNoise(0.1, { mod })', 'mode', async () => (await load()).gaussianNoise(0.1, { mod: 'std' } as never));
-typo('keys', 'addWeightDecay(0.1, { mask_ })', 'mask', async () => (await load()).addWeightDecay(0.1, { mask_: null } as never));
-typo('keys', 'decoupledWeightDecay(0.1, { msk })', 'mask', async () => (await load()).decoupledWeightDecay(0.1, { msk: null } as never));
+typo('keys', 'noisySgd({ anealSteps })', 'annealSteps', async () =>
+  (await load()).noisySgd({ lr: 0.1, noiseStd: 0.1, anealSteps: 5 } as never),
+);
+typo('keys', 'noisySgd({ noiseSdt })', 'noiseStd', async () =>
+  (await load()).noisySgd({ lr: 0.1, noiseStd: 0.1, noiseSdt: 1 } as never),
+);
+typo('keys', 'momentum(0.9, { nesterv })', 'nesterov', async () =>
+  (await load()).momentum(0.9, { nesterv: true } as never),
+);
+typo('keys', 'gaussianNoise(0.1, { mod })', 'mode', async () =>
+  (await load()).gaussianNoise(0.1, { mod: 'std' } as never),
+);
+typo('keys', 'addWeightDecay(0.1, { mask_ })', 'mask', async () =>
+  (await load()).addWeightDecay(0.1, { mask_: null } as never),
+);
+typo('keys', 'decoupledWeightDecay(0.1, { msk })', 'mask', async () =>
+  (await load()).decoupledWeightDecay(0.1, { msk: null } as never),
+);
 for (const [kind, obj, near] of [
   ['constant', { kind: 'constant', lr: 0.1, warmup: 5 }, 'warmupSteps'],
   ['step', { kind: 'step', lr: 0.1, stepSize: 2, gamma: 0.5, stepsize: 3 }, 'stepSize'],
@@ -87,7 +109,10 @@ for (const [kind, obj, near] of [
 ] as const) {
   typo('keys', `hand-built ${kind} transform with a typo`, near, async () => {
     const { bs, m, d } = await small();
-    return new bs.Trainer(m, { data: d, optimizer: { transforms: [obj as never, { kind: 'scaleByLearningRate' }], schedule: bs.constant(0.1) } });
+    return new bs.Trainer(m, {
+      data: d,
+      optimizer: { transforms: [obj as never, { kind: 'scaleByLearningRate' }], schedule: bs.constant(0.1) },
+    });
   });
 }
 typo('keys', 'optimizer { transforms, schedule, schedul }', 'schedule', async () => {
@@ -104,16 +129,28 @@ typo('keys', 'Trainer({ optimiser })', 'optimizer', async () => {
 });
 typo('keys', 'batch.droplast', 'dropLast', async () => {
   const { bs, m, d } = await small();
-  return new bs.Trainer(m, { data: d, optimizer: bs.sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 4, droplast: true } as never });
+  return new bs.Trainer(m, {
+    data: d,
+    optimizer: bs.sgd({ lr: 0.1 }),
+    batch: { mode: 'shuffle', size: 4, droplast: true } as never,
+  });
 });
 typo('keys', 'batch.microbatch', 'microBatch', async () => {
   const { bs, m, d } = await small();
-  return new bs.Trainer(m, { data: d, optimizer: bs.sgd({ lr: 0.1 }), batch: { mode: 'full', microbatch: 4 } as never });
+  return new bs.Trainer(m, {
+    data: d,
+    optimizer: bs.sgd({ lr: 0.1 }),
+    batch: { mode: 'full', microbatch: 4 } as never,
+  });
 });
 typo('keys', 'batch.augment.crop', 'cropPadding', async () => {
   const bs = await load();
   const m = new bs.Model(bs.smallCnn({ input: [1, 8, 8], channels: [2, 2], hidden: 4, outputs: 2 }));
-  return new bs.Trainer(m, { data: { x: new Float32Array(4 * 64), y: new Int32Array(4) }, optimizer: bs.sgd({ lr: 0.1 }), batch: { mode: 'full', augment: { croppadding: 2 } as never } });
+  return new bs.Trainer(m, {
+    data: { x: new Float32Array(4 * 64), y: new Int32Array(4) },
+    optimizer: bs.sgd({ lr: 0.1 }),
+    batch: { mode: 'full', augment: { croppadding: 2 } as never },
+  });
 });
 typo('keys', 'run({ chunksize })', 'chunkSize', async () => {
   const { bs, m, d } = await small();
@@ -155,8 +192,13 @@ for (const [type, extra, near] of [
   const key = Object.keys(extra).find((k) => !['units', 'kernel'].includes(k)) ?? '';
   api('keys', `unknown key: layer ${type}.${key}`, 'TypeError', `unknown option "${key}"`, async () => {
     const bs = await load();
-    const input = ['conv2d', 'maxpool', 'avgpool', 'resblock', 'globalavgpool', 'batchnorm'].includes(type) ? [2, 8, 8] : [4];
-    return new bs.Model({ input, layers: [{ type, ...extra } as never, { type: 'flatten' }, { type: 'dense', units: 2 }] });
+    const input = ['conv2d', 'maxpool', 'avgpool', 'resblock', 'globalavgpool', 'batchnorm'].includes(type)
+      ? [2, 8, 8]
+      : [4];
+    return new bs.Model({
+      input,
+      layers: [{ type, ...extra } as never, { type: 'flatten' }, { type: 'dense', units: 2 }],
+    });
   });
   void near;
 }
@@ -167,11 +209,24 @@ for (const [kind, near] of [
   ['teacher-classification', 'numClasses'],
   ['linearly-separable', 'margin'],
 ] as const) {
-  const bad = near === 'separation' ? 'seperation' : near === 'turns' ? 'turn' : near === 'targetDim' ? 'targetdim' : near === 'numClasses' ? 'numclasses' : 'margn';
+  const bad =
+    near === 'separation'
+      ? 'seperation'
+      : near === 'turns'
+        ? 'turn'
+        : near === 'targetDim'
+          ? 'targetdim'
+          : near === 'numClasses'
+            ? 'numclasses'
+            : 'margn';
   const sizes = kind === 'gaussian-mixture' ? { k: 2, d: 2 } : kind === 'two-spirals' ? {} : { d: 2 };
-  typo('keys', `synthetic ${kind} { ${bad} }`, near, async () => (await load()).synthetic({ kind, nTrain: 4, nTest: 2, seed: 1, ...sizes, [bad]: 1 } as never));
+  typo('keys', `synthetic ${kind} { ${bad} }`, near, async () =>
+    (await load()).synthetic({ kind, nTrain: 4, nTest: 2, seed: 1, ...sizes, [bad]: 1 } as never),
+  );
 }
-typo('keys', 'mlp({ activatoin })', 'activation', async () => (await load()).mlp({ input: 2, hidden: [2], outputs: 2, activatoin: 'tanh' } as never));
+typo('keys', 'mlp({ activatoin })', 'activation', async () =>
+  (await load()).mlp({ input: 2, hidden: [2], outputs: 2, activatoin: 'tanh' } as never),
+);
 typo('keys', 'resnet({ block })', 'blocks', async () => (await load()).resnet({ block: [1] } as never));
 typo('keys', 'smallCnn({ channel })', 'channels', async () => (await load()).smallCnn({ channel: [2, 2] } as never));
 typo('keys', 'normalize(splits, { epsilon })', 'eps', async () => {
@@ -196,15 +251,20 @@ api('keys', 'unknown key: sweep spec { seed }', 'SweepSpecError', '"seeds"', asy
 });
 
 // ---- 2. ranges ----------------------------------------------------------------------------------
-const range = (name: string, names: string, run: () => unknown, cls = 'RangeError'): void => api('ranges', name, cls, names, run);
+const range = (name: string, names: string, run: () => unknown, cls = 'RangeError'): void =>
+  api('ranges', name, cls, names, run);
 for (const lr of [-0.1, NaN, Infinity, -Infinity]) {
   range(`sgd({ lr: ${lr} })`, 'sgd(options).lr', async () => (await load()).sgd({ lr }));
   range(`noisySgd({ lr: ${lr} })`, 'noisySgd(options).lr', async () => (await load()).noisySgd({ lr, noiseStd: 0.1 }));
   range(`constant(${lr})`, 'constant(lr).lr', async () => (await load()).constant(lr));
   range(`chain(${lr})`, 'chain(lr)', async () => (await load()).chain(lr, (await load()).scaleByLearningRate()));
-  range(`stepDecay(${lr}, 2, 0.5)`, 'stepDecay(lr, stepSize, gamma).lr', async () => (await load()).stepDecay(lr, 2, 0.5));
+  range(`stepDecay(${lr}, 2, 0.5)`, 'stepDecay(lr, stepSize, gamma).lr', async () =>
+    (await load()).stepDecay(lr, 2, 0.5),
+  );
   range(`cosine(${lr}, 10)`, 'cosine(lr, totalSteps, finalLr).lr', async () => (await load()).cosine(lr, 10));
-  range(`piecewise([5], [0.1, ${lr}])`, 'piecewise(boundaries, values).values[1]', async () => (await load()).piecewise([5], [0.1, lr]));
+  range(`piecewise([5], [0.1, ${lr}])`, 'piecewise(boundaries, values).values[1]', async () =>
+    (await load()).piecewise([5], [0.1, lr]),
+  );
 }
 range('stepDecay(0.1, 2, -1)', 'gamma', async () => (await load()).stepDecay(0.1, 2, -1));
 range('stepDecay(0.1, 0, 0.5)', 'stepSize', async () => (await load()).stepDecay(0.1, 0, 0.5));
@@ -214,54 +274,118 @@ range('cosine(0.1, 0)', 'totalSteps', async () => (await load()).cosine(0.1, 0))
 range('piecewise([5, 3], [1, 1, 1])', 'boundaries', async () => (await load()).piecewise([5, 3], [1, 1, 1]));
 range('piecewise([-1], [1, 1])', 'boundaries[0]', async () => (await load()).piecewise([-1], [1, 1]));
 range('piecewise([1], [1])', 'values', async () => (await load()).piecewise([1], [1]));
-range('withWarmup(constant(0.1), -2)', 'warmupSteps', async () => (await load()).withWarmup((await load()).constant(0.1), -2));
+range('withWarmup(constant(0.1), -2)', 'warmupSteps', async () =>
+  (await load()).withWarmup((await load()).constant(0.1), -2),
+);
 range('switchAt(3, 0.1, -0.1)', 'values[1]', async () => (await load()).switchAt(3, 0.1, -0.1));
-for (const t of [NaN, -1, 1.5, Infinity]) range(`scheduleLr(constant(0.1), ${t})`, 't must be', async () => (await load()).scheduleLr((await load()).constant(0.1), t));
+for (const t of [NaN, -1, 1.5, Infinity])
+  range(`scheduleLr(constant(0.1), ${t})`, 't must be', async () =>
+    (await load()).scheduleLr((await load()).constant(0.1), t),
+  );
 for (const beta of [-0.1, 1, 1.5, NaN, Infinity]) {
-  range(`sgd({ momentum: ${beta} })`, 'sgd(options).momentum', async () => (await load()).sgd({ lr: 0.1, momentum: beta }));
+  range(`sgd({ momentum: ${beta} })`, 'sgd(options).momentum', async () =>
+    (await load()).sgd({ lr: 0.1, momentum: beta }),
+  );
   range(`momentum(${beta})`, 'momentum(beta)', async () => (await load()).momentum(beta));
 }
-range('sgd({ momentum: "0.9" })', 'sgd(options).momentum', async () => (await load()).sgd({ lr: 0.1, momentum: '0.9' as never }), 'TypeError');
-range('noisySgd({ momentum: NaN })', 'noisySgd(options).momentum', async () => (await load()).noisySgd({ lr: 0.1, noiseStd: 0.1, momentum: NaN }));
+range(
+  'sgd({ momentum: "0.9" })',
+  'sgd(options).momentum',
+  async () => (await load()).sgd({ lr: 0.1, momentum: '0.9' as never }),
+  'TypeError',
+);
+range('noisySgd({ momentum: NaN })', 'noisySgd(options).momentum', async () =>
+  (await load()).noisySgd({ lr: 0.1, noiseStd: 0.1, momentum: NaN }),
+);
 for (const wd of [-1, NaN, Infinity]) {
-  range(`sgd({ weightDecay: ${wd} })`, 'sgd(options).weightDecay', async () => (await load()).sgd({ lr: 0.1, weightDecay: wd }));
+  range(`sgd({ weightDecay: ${wd} })`, 'sgd(options).weightDecay', async () =>
+    (await load()).sgd({ lr: 0.1, weightDecay: wd }),
+  );
   range(`addWeightDecay(${wd})`, 'addWeightDecay(weightDecay)', async () => (await load()).addWeightDecay(wd));
 }
-range('noisySgd({ weightDecay: NaN })', 'noisySgd(options).weightDecay', async () => (await load()).noisySgd({ lr: 0.1, noiseStd: 0.1, weightDecay: NaN }));
+range('noisySgd({ weightDecay: NaN })', 'noisySgd(options).weightDecay', async () =>
+  (await load()).noisySgd({ lr: 0.1, noiseStd: 0.1, weightDecay: NaN }),
+);
 range('noisySgd({ noiseStd: -1 })', 'noiseStd', async () => (await load()).noisySgd({ lr: 0.1, noiseStd: -1 }));
-range('noisySgd({ annealSteps: 1.5 })', 'annealSteps', async () => (await load()).noisySgd({ lr: 0.1, noiseStd: 0.1, annealSteps: 1.5 }));
+range('noisySgd({ annealSteps: 1.5 })', 'annealSteps', async () =>
+  (await load()).noisySgd({ lr: 0.1, noiseStd: 0.1, annealSteps: 1.5 }),
+);
 range('gaussianNoise(NaN)', 'gaussianNoise(std)', async () => (await load()).gaussianNoise(NaN));
 range('clipGlobalNorm(-1)', 'clipGlobalNorm(maxNorm)', async () => (await load()).clipGlobalNorm(-1));
 range('hand-built momentum beta 1', 'optimizer.transforms[0].beta', async () => {
   const { bs, m, d } = await small();
-  return new bs.Trainer(m, { data: d, optimizer: { transforms: [{ kind: 'momentum', beta: 1 }, { kind: 'scaleByLearningRate' }], schedule: bs.constant(0.1) } });
+  return new bs.Trainer(m, {
+    data: d,
+    optimizer: {
+      transforms: [{ kind: 'momentum', beta: 1 }, { kind: 'scaleByLearningRate' }],
+      schedule: bs.constant(0.1),
+    },
+  });
 });
 range('hand-built schedule lr -1', 'optimizer.schedule.lr', async () => {
   const { bs, m, d } = await small();
-  return new bs.Trainer(m, { data: d, optimizer: { transforms: [{ kind: 'scaleByLearningRate' }], schedule: { kind: 'constant', lr: -1 } } });
+  return new bs.Trainer(m, {
+    data: d,
+    optimizer: { transforms: [{ kind: 'scaleByLearningRate' }], schedule: { kind: 'constant', lr: -1 } },
+  });
 });
-for (const blocks of [[-1], [1.5], [2, -2], [NaN]]) range(`resnet({ blocks: [${blocks}] })`, 'resnet(options).blocks', async () => (await load()).resnet({ blocks }));
-range('resnet({ blocks: ["2"] })', 'resnet(options).blocks[0]', async () => (await load()).resnet({ blocks: ['2' as never] }), 'TypeError');
+for (const blocks of [[-1], [1.5], [2, -2], [NaN]])
+  range(`resnet({ blocks: [${blocks}] })`, 'resnet(options).blocks', async () => (await load()).resnet({ blocks }));
+range(
+  'resnet({ blocks: ["2"] })',
+  'resnet(options).blocks[0]',
+  async () => (await load()).resnet({ blocks: ['2' as never] }),
+  'TypeError',
+);
 range('resnet({ width: 0 })', 'resnet(options).width', async () => (await load()).resnet({ width: 0 }));
-range('mlp({ hidden: [0] })', 'mlp(options).hidden[0]', async () => (await load()).mlp({ input: 2, hidden: [0], outputs: 2 }));
-range('mlp({ hidden: [-3] })', 'mlp(options).hidden[0]', async () => (await load()).mlp({ input: 2, hidden: [-3], outputs: 2 }));
-range('mlp({ outputs: 0 })', 'mlp(options).outputs', async () => (await load()).mlp({ input: 2, hidden: [], outputs: 0 }));
-range('mlp({ input: 1.5 })', 'mlp(options).input', async () => (await load()).mlp({ input: 1.5, hidden: [], outputs: 2 }));
-range('mlp({ activation: "sigmoid" })', 'mlp(options).activation', async () => (await load()).mlp({ input: 2, hidden: [2], outputs: 2, activation: 'sigmoid' as never }));
-range('smallCnn({ channels: [2] })', 'smallCnn(options).channels', async () => (await load()).smallCnn({ channels: [2] as never }));
-range('new Model(spec, { seed: -1 })', 'options.seed', async () => new (await load()).Model((await load()).mlp({ input: 2, hidden: [], outputs: 2 }), { seed: -1 }));
+range('mlp({ hidden: [0] })', 'mlp(options).hidden[0]', async () =>
+  (await load()).mlp({ input: 2, hidden: [0], outputs: 2 }),
+);
+range('mlp({ hidden: [-3] })', 'mlp(options).hidden[0]', async () =>
+  (await load()).mlp({ input: 2, hidden: [-3], outputs: 2 }),
+);
+range('mlp({ outputs: 0 })', 'mlp(options).outputs', async () =>
+  (await load()).mlp({ input: 2, hidden: [], outputs: 0 }),
+);
+range('mlp({ input: 1.5 })', 'mlp(options).input', async () =>
+  (await load()).mlp({ input: 1.5, hidden: [], outputs: 2 }),
+);
+range('mlp({ activation: "sigmoid" })', 'mlp(options).activation', async () =>
+  (await load()).mlp({ input: 2, hidden: [2], outputs: 2, activation: 'sigmoid' as never }),
+);
+range('smallCnn({ channels: [2] })', 'smallCnn(options).channels', async () =>
+  (await load()).smallCnn({ channels: [2] as never }),
+);
+range(
+  'new Model(spec, { seed: -1 })',
+  'options.seed',
+  async () => new (await load()).Model((await load()).mlp({ input: 2, hidden: [], outputs: 2 }), { seed: -1 }),
+);
 range('Trainer seed 1.5', 'options.seed', async () => {
   const { bs, m, d } = await small();
   return new bs.Trainer(m, { data: d, optimizer: bs.sgd({ lr: 0.1 }), seed: 1.5 });
 });
 range('batch.amplify NaN', 'options.batch.amplify', async () => {
   const { bs, m, d } = await small();
-  return new bs.Trainer(m, { data: d, optimizer: bs.sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 4, amplify: NaN } });
+  return new bs.Trainer(m, {
+    data: d,
+    optimizer: bs.sgd({ lr: 0.1 }),
+    batch: { mode: 'shuffle', size: 4, amplify: NaN },
+  });
 });
-range('batch.dropLast "yes"', 'options.batch.dropLast', async () => {
-  const { bs, m, d } = await small();
-  return new bs.Trainer(m, { data: d, optimizer: bs.sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 4, dropLast: 'yes' as never } });
-}, 'TypeError');
+range(
+  'batch.dropLast "yes"',
+  'options.batch.dropLast',
+  async () => {
+    const { bs, m, d } = await small();
+    return new bs.Trainer(m, {
+      data: d,
+      optimizer: bs.sgd({ lr: 0.1 }),
+      batch: { mode: 'shuffle', size: 4, dropLast: 'yes' as never },
+    });
+  },
+  'TypeError',
+);
 for (const steps of [2 ** 31, 2 ** 40]) {
   range(`run({ steps: ${steps} })`, 'options.steps', async () => {
     const { bs, m, d } = await small();
@@ -279,9 +403,13 @@ range('run({ chunkSize: 0 })', 'options.chunkSize', async () => {
   return new bs.Trainer(m, { data: d, optimizer: bs.sgd({ lr: 0.1 }) }).run({ steps: 1, chunkSize: 0 });
 });
 for (const n of [2 ** 40, 2 ** 27, -1, 1.5, NaN]) {
-  range(`synthetic({ nTrain: ${n} })`, 'opts.nTrain', async () => (await load()).synthetic({ kind: 'two-spirals', nTrain: n, nTest: 2, seed: 1 }));
+  range(`synthetic({ nTrain: ${n} })`, 'opts.nTrain', async () =>
+    (await load()).synthetic({ kind: 'two-spirals', nTrain: n, nTest: 2, seed: 1 }),
+  );
 }
-range('synthetic({ nTest: 2**40 })', 'opts.nTest', async () => (await load()).synthetic({ kind: 'gaussian-mixture', k: 2, d: 2, nTrain: 2, nTest: 2 ** 40, seed: 1 }));
+range('synthetic({ nTest: 2**40 })', 'opts.nTest', async () =>
+  (await load()).synthetic({ kind: 'gaussian-mixture', k: 2, d: 2, nTrain: 2, nTest: 2 ** 40, seed: 1 }),
+);
 range('normalize(splits, { eps: 0 })', 'opts.eps', async () => {
   const bs = await load();
   return bs.normalize(bs.synthetic({ kind: 'two-spirals', nTrain: 4, nTest: 2, seed: 1 }), { eps: 0 });
@@ -310,7 +438,9 @@ data('evaluate(labels out of range)', 'RangeError', 'data.y[0]', async () => {
   const { m, d } = await small();
   return m.evaluate({ x: d.x, y: new Int32Array(32).fill(7) });
 });
-data('evaluate(x of 3 numbers)', 'RangeError', 'data.x', async () => (await small()).m.evaluate({ x: new Float32Array(3), y: new Int32Array(1) }));
+data('evaluate(x of 3 numbers)', 'RangeError', 'data.x', async () =>
+  (await small()).m.evaluate({ x: new Float32Array(3), y: new Int32Array(1) }),
+);
 data('evaluate(x detached)', 'TypeError', 'data.x', async () => {
   const { m, d } = await small();
   structuredClone(d.x.buffer, { transfer: [d.x.buffer] });
@@ -330,8 +460,12 @@ data('predict(x detached)', 'TypeError', 'x', async () => {
   structuredClone(d.x.buffer, { transfer: [d.x.buffer] });
   return m.predict(d.x);
 });
-data('predict(Float64Array)', 'TypeError', 'x must be a Float32Array', async () => (await small()).m.predict(new Float64Array(4) as never));
-data('predict(x of 5 numbers)', 'RangeError', 'x must have length', async () => (await small()).m.predict(new Float32Array(5)));
+data('predict(Float64Array)', 'TypeError', 'x must be a Float32Array', async () =>
+  (await small()).m.predict(new Float64Array(4) as never),
+);
+data('predict(x of 5 numbers)', 'RangeError', 'x must have length', async () =>
+  (await small()).m.predict(new Float32Array(5)),
+);
 data('lossAndGrad(32 x, 16 y)', 'RangeError', 'batch.y', async () => {
   const { m, d } = await small();
   return m.lossAndGrad({ x: d.x, y: new Int32Array(16) });
@@ -350,7 +484,12 @@ data('new Trainer({}, …)', 'TypeError', 'model', async () => {
   const { bs, d } = await small();
   return new bs.Trainer({} as never, { data: d, optimizer: bs.sgd({ lr: 0.1 }) });
 });
-data('new Trainer(m, null)', 'TypeError', 'options', async () => new (await small()).bs.Trainer((await small()).m, null as never));
+data(
+  'new Trainer(m, null)',
+  'TypeError',
+  'options',
+  async () => new (await small()).bs.Trainer((await small()).m, null as never),
+);
 data('new Trainer(m, { data: null })', 'TypeError', 'options.data', async () => {
   const { bs, m } = await small();
   return new bs.Trainer(m, { data: null as never, optimizer: bs.sgd({ lr: 0.1 }) });
@@ -364,7 +503,9 @@ data('run({ signal: {} })', 'TypeError', 'options.signal', async () => {
   return new bs.Trainer(m, { data: d, optimizer: bs.sgd({ lr: 0.1 }) }).run({ steps: 1, signal: {} as never });
 });
 data('mlp(null)', 'TypeError', 'mlp(options)', async () => (await load()).mlp(null as never));
-data('mlp({ input, outputs })', 'TypeError', 'mlp(options).hidden', async () => (await load()).mlp({ input: 2, outputs: 2 } as never));
+data('mlp({ input, outputs })', 'TypeError', 'mlp(options).hidden', async () =>
+  (await load()).mlp({ input: 2, outputs: 2 } as never),
+);
 data('new Model(null)', 'TypeError', 'spec', async () => new (await load()).Model(null as never));
 data('normalize({ train })', 'TypeError', 'splits.test', async () => {
   const bs = await load();
@@ -388,18 +529,36 @@ api('data', 'evaluate of good data is flagged finite: true', 'returns-true', '',
 });
 
 // ---- 4. files -----------------------------------------------------------------------------------
-const file = (name: string, cls: string, names: string, run: () => unknown, extra: Partial<StrictCase> = {}): void => api('files', name, cls, names, run, { withinMs: 3000, ...extra });
-for (const f of ['/dev/zero', '/dev/null', '/dev/urandom', os.tmpdir(), path.join(os.tmpdir(), 'no-such-checkpoint.ckpt')]) {
+const file = (name: string, cls: string, names: string, run: () => unknown, extra: Partial<StrictCase> = {}): void =>
+  api('files', name, cls, names, run, { withinMs: 3000, ...extra });
+for (const f of [
+  '/dev/zero',
+  '/dev/null',
+  '/dev/urandom',
+  os.tmpdir(),
+  path.join(os.tmpdir(), 'no-such-checkpoint.ckpt'),
+]) {
   file(`readCheckpoint(${f})`, 'CheckpointError', f, async () => (await load()).readCheckpoint(f));
 }
-file('readCheckpoint(a FIFO without a writer)', 'CheckpointError', 'FIFO', async () => (await load()).readCheckpoint(process.env.STRICT_FIFO!));
+file('readCheckpoint(a FIFO without a writer)', 'CheckpointError', 'FIFO', async () =>
+  (await load()).readCheckpoint(process.env.STRICT_FIFO!),
+);
 file('readCheckpoint("")', 'TypeError', 'path', async () => (await load()).readCheckpoint(''));
 file('readCheckpoint(42)', 'TypeError', 'path', async () => (await load()).readCheckpoint(42 as never));
-const ckptWith = (name: string, names: string, edit: (s: import('../../src/train/trainer.js').TrainerState) => void): void =>
+const ckptWith = (
+  name: string,
+  names: string,
+  edit: (s: import('../../src/train/trainer.js').TrainerState) => void,
+): void =>
   file(`re-signed checkpoint: ${name}`, 'CheckpointError', names, async () => {
     const { bs, m, d } = await small();
     const { encodeCheckpoint } = await mod<typeof import('../../src/train/checkpoint.js')>('train/checkpoint.js');
-    const t = new bs.Trainer(m, { data: d, optimizer: bs.sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 4 }, seed: 1 });
+    const t = new bs.Trainer(m, {
+      data: d,
+      optimizer: bs.sgd({ lr: 0.1 }),
+      batch: { mode: 'shuffle', size: 4 },
+      seed: 1,
+    });
     t.step();
     const s = t.exportState();
     edit(s);
@@ -436,10 +595,16 @@ file('runExperiment(..., { out: 42 })', 'TypeError', 'options.out', async () => 
   return E.runExperiment(E.experiments[0], 'tiny', { out: 42 as never });
 });
 for (const out of ['/proc/x', '/proc/x/y/z', '/dev/null/x']) {
-  file(`runExperiment(..., { out: "${out}" }) fails within a second`, 'PathError', out, async () => {
-    const E = await loadExp();
-    return E.runExperiment(E.experiments[0], 'tiny', { out });
-  }, { withinMs: 1000 });
+  file(
+    `runExperiment(..., { out: "${out}" }) fails within a second`,
+    'PathError',
+    out,
+    async () => {
+      const E = await loadExp();
+      return E.runExperiment(E.experiments[0], 'tiny', { out });
+    },
+    { withinMs: 1000 },
+  );
 }
 file('ResumeStore({ dir: 42 })', 'TypeError', 'options.dir', async () => {
   const { ResumeStore } = await mod<typeof import('../../src/run/resume.js')>('run/resume.js');
@@ -453,50 +618,103 @@ file('ResumeStore({ log: 1 })', 'TypeError', 'options.log', async () => {
   const { ResumeStore } = await mod<typeof import('../../src/run/resume.js')>('run/resume.js');
   return new ResumeStore({ dir: null, configHash: '', log: 1 as never });
 });
-file('readSweepSpec(/dev/zero)', 'SweepSpecError', '/dev/zero', async () => (await mod<typeof import('../../src/sweep/spec.js')>('sweep/spec.js')).readSweepSpec('/dev/zero'));
-file('readSweepSpec(a FIFO)', 'SweepSpecError', 'FIFO', async () => (await mod<typeof import('../../src/sweep/spec.js')>('sweep/spec.js')).readSweepSpec(process.env.STRICT_FIFO!));
+file('readSweepSpec(/dev/zero)', 'SweepSpecError', '/dev/zero', async () =>
+  (await mod<typeof import('../../src/sweep/spec.js')>('sweep/spec.js')).readSweepSpec('/dev/zero'),
+);
+file('readSweepSpec(a FIFO)', 'SweepSpecError', 'FIFO', async () =>
+  (await mod<typeof import('../../src/sweep/spec.js')>('sweep/spec.js')).readSweepSpec(process.env.STRICT_FIFO!),
+);
 file('loadTasks: a null task in tasks.json', 'SweepSpecError', 'tasks.json: tasks[0]', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bigstep-strict-'));
-  fs.writeFileSync(path.join(dir, 'tasks.json'), JSON.stringify({ schema: 'bigstep/sweep-tasks@1', count: 1, tasks: [null] }));
+  fs.writeFileSync(
+    path.join(dir, 'tasks.json'),
+    JSON.stringify({ schema: 'bigstep/sweep-tasks@1', count: 1, tasks: [null] }),
+  );
   return (await mod<typeof import('../../src/sweep/tasks.js')>('sweep/tasks.js')).loadTasks(dir);
 });
 file('loadTasks: a task run name escaping runs/', 'SweepSpecError', 'tasks[0]', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bigstep-strict-'));
-  fs.writeFileSync(path.join(dir, 'tasks.json'), JSON.stringify({ schema: 'bigstep/sweep-tasks@1', count: 1, tasks: [{ index: 0, run: '../../etc' }] }));
+  fs.writeFileSync(
+    path.join(dir, 'tasks.json'),
+    JSON.stringify({ schema: 'bigstep/sweep-tasks@1', count: 1, tasks: [{ index: 0, run: '../../etc' }] }),
+  );
   return (await mod<typeof import('../../src/sweep/tasks.js')>('sweep/tasks.js')).loadTasks(dir);
 });
 file('k8sManifest: a newline in image', 'RangeError', 'image', async () => {
   const { k8sManifest } = await mod<typeof import('../../src/sweep/k8s.js')>('sweep/k8s.js');
-  return k8sManifest('/tmp/s', { name: 's', count: 1, sweepId: 'x', experiment: 'landscape' } as never, { image: 'img\nkind: Pod' });
+  return k8sManifest('/tmp/s', { name: 's', count: 1, sweepId: 'x', experiment: 'landscape' } as never, {
+    image: 'img\nkind: Pod',
+  });
 });
 
 // ---- 5. limits, prototype keys, odd objects -------------------------------------------------------
 const spec = async () => await mod<typeof import('../../src/sweep/spec.js')>('sweep/spec.js');
-const limit = (name: string, cls: string, names: string, run: () => unknown, extra: Partial<StrictCase> = {}): void => api('limits', name, cls, names, run, extra);
-const big = Object.fromEntries(['a.b', 'c.d', 'e.f', 'g.h', 'i.j'].map((k) => [k, Array.from({ length: 60 }, (_, i) => i)]));
-limit('sweep of 7.8e8 tasks refused before expansion', 'SweepSpecError', 'grid', async () => (await spec()).validateSweepSpec({ experiment: 'landscape', grid: big }), { withinMs: 2000 });
-limit('sweep of 1e6 + 1 tasks (seeds) refused', 'SweepSpecError', 'limit of 1000000', async () =>
-  (await spec()).validateSweepSpec({ experiment: 'landscape', grid: { 'a.b': Array.from({ length: 1000 }, (_, i) => i), 'c.d': Array.from({ length: 1000 }, (_, i) => i) }, seeds: [1, 2] }), { withinMs: 2000 });
+const limit = (name: string, cls: string, names: string, run: () => unknown, extra: Partial<StrictCase> = {}): void =>
+  api('limits', name, cls, names, run, extra);
+const big = Object.fromEntries(
+  ['a.b', 'c.d', 'e.f', 'g.h', 'i.j'].map((k) => [k, Array.from({ length: 60 }, (_, i) => i)]),
+);
+limit(
+  'sweep of 7.8e8 tasks refused before expansion',
+  'SweepSpecError',
+  'grid',
+  async () => (await spec()).validateSweepSpec({ experiment: 'landscape', grid: big }),
+  { withinMs: 2000 },
+);
+limit(
+  'sweep of 1e6 + 1 tasks (seeds) refused',
+  'SweepSpecError',
+  'limit of 1000000',
+  async () =>
+    (await spec()).validateSweepSpec({
+      experiment: 'landscape',
+      grid: { 'a.b': Array.from({ length: 1000 }, (_, i) => i), 'c.d': Array.from({ length: 1000 }, (_, i) => i) },
+      seeds: [1, 2],
+    }),
+  { withinMs: 2000 },
+);
 for (const key of ['__proto__.toString', 'constructor.prototype.x', 'seeds.__proto__', 'a.prototype']) {
-  limit(`sweep base "${key}"`, 'SweepSpecError', key.split('.').find((s) => ['__proto__', 'constructor', 'prototype'].includes(s))!, async () =>
-    (await spec()).validateSweepSpec({ experiment: 'landscape', base: { [key]: 1 } }));
-  limit(`sweep grid "${key}"`, 'SweepSpecError', key.split('.').find((s) => ['__proto__', 'constructor', 'prototype'].includes(s))!, async () =>
-    (await spec()).validateSweepSpec({ experiment: 'landscape', grid: { [key]: [1, 2] } }));
-  limit(`setPath "${key}"`, 'SweepSpecError', '__proto__|constructor|prototype'.split('|').find((s) => key.includes(s))!, async () => {
-    (await spec()).setPath({ a: {}, seeds: [1] }, key, 1, 'field');
-  });
+  limit(
+    `sweep base "${key}"`,
+    'SweepSpecError',
+    key.split('.').find((s) => ['__proto__', 'constructor', 'prototype'].includes(s))!,
+    async () => (await spec()).validateSweepSpec({ experiment: 'landscape', base: { [key]: 1 } }),
+  );
+  limit(
+    `sweep grid "${key}"`,
+    'SweepSpecError',
+    key.split('.').find((s) => ['__proto__', 'constructor', 'prototype'].includes(s))!,
+    async () => (await spec()).validateSweepSpec({ experiment: 'landscape', grid: { [key]: [1, 2] } }),
+  );
+  limit(
+    `setPath "${key}"`,
+    'SweepSpecError',
+    '__proto__|constructor|prototype'.split('|').find((s) => key.includes(s))!,
+    async () => {
+      (await spec()).setPath({ a: {}, seeds: [1] }, key, 1, 'field');
+    },
+  );
 }
 limit('sweep base JSON { "__proto__": { polluted: 1 } }', 'SweepSpecError', '__proto__', async () =>
-  (await spec()).validateSweepSpec(JSON.parse('{"experiment":"landscape","base":{"x":{"__proto__":{"polluted":1}}}}')));
+  (await spec()).validateSweepSpec(JSON.parse('{"experiment":"landscape","base":{"x":{"__proto__":{"polluted":1}}}}')),
+);
 limit('sweep spec with an own __proto__ key', 'SweepSpecError', '__proto__', async () =>
-  (await spec()).validateSweepSpec(JSON.parse('{"experiment":"landscape","__proto__":{"polluted":1}}')));
+  (await spec()).validateSweepSpec(JSON.parse('{"experiment":"landscape","__proto__":{"polluted":1}}')),
+);
 limit('sweep spec nested 20,000 deep', 'SweepSpecError', 'nested more than', async () => {
   let deep: unknown = 1;
   for (let i = 0; i < 20000; i++) deep = [deep];
   return (await spec()).validateSweepSpec({ experiment: 'landscape', base: { 'a.b': deep } });
 });
-limit('sweep spec as a Proxy', 'SweepSpecError', 'Proxy', async () => (await spec()).validateSweepSpec(new Proxy({ experiment: 'landscape' }, {})));
-limit('model spec as a Proxy', 'TypeError', 'Proxy', async () => new (await load()).Model(new Proxy((await load()).mlp({ input: 2, hidden: [], outputs: 2 }), {})));
+limit('sweep spec as a Proxy', 'SweepSpecError', 'Proxy', async () =>
+  (await spec()).validateSweepSpec(new Proxy({ experiment: 'landscape' }, {})),
+);
+limit(
+  'model spec as a Proxy',
+  'TypeError',
+  'Proxy',
+  async () => new (await load()).Model(new Proxy((await load()).mlp({ input: 2, hidden: [], outputs: 2 }), {})),
+);
 limit('model spec nested 20,000 deep', 'RangeError', 'nested more than', async () => {
   let deep: unknown = 1;
   for (let i = 0; i < 20000; i++) deep = { a: deep };
@@ -534,39 +752,161 @@ limit('experiment config with an own __proto__ key', 'TypeError', '__proto__', a
 const SPEC = 'experiment: landscape\npreset: tiny\ngrid:\n  seed: [1, 2]\n';
 const planned = (dir: string): void => {
   fs.writeFileSync(path.join(dir, 'spec.yaml'), SPEC);
-  const r = spawnSync(process.execPath, [cliMain, 'sweep', 'plan', path.join(dir, 'spec.yaml'), '--out', path.join(dir, 's')], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [cliMain, 'sweep', 'plan', path.join(dir, 'spec.yaml'), '--out', path.join(dir, 's')],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`sweep plan failed: ${r.stderr}`);
 };
-const cli = (name: string, argv: (dir: string) => string[], code: number, stderr: string, extra: Partial<NonNullable<StrictCase['cli']>> = {}, timeoutMs = 30000): void => {
+const cli = (
+  name: string,
+  argv: (dir: string) => string[],
+  code: number,
+  stderr: string,
+  extra: Partial<NonNullable<StrictCase['cli']>> = {},
+  timeoutMs = 30000,
+): void => {
   cases.push({ group: 'cli', name, cli: { argv, code, stderr, ...extra }, timeoutMs });
 };
 cli('reproduce --set epochs=1 is refused', () => ['reproduce', '--set', 'epochs=1'], 2, '--set', { noNewFiles: true });
 cli('run --out "" is a usage error', () => ['run', 'landscape', '--out', ''], 2, '--out', { noNewFiles: true });
-cli('run --preset twice is a usage error', () => ['run', 'landscape', '--preset', 'tiny', '--preset', 'quick'], 2, '--preset', { noNewFiles: true });
-cli('run --seed twice is a usage error', () => ['run', 'landscape', '--seed', '1', '--seed', '2'], 2, '--seed', { noNewFiles: true });
-cli('run --set __proto__.toString=1 is refused', (d) => ['run', 'landscape', '--preset', 'tiny', '--out', d, '--set', '__proto__.toString=1'], 2, '__proto__', { noNewFiles: true });
-cli('run --set constructor.prototype.x=1 is refused', (d) => ['run', 'landscape', '--preset', 'tiny', '--out', d, '--set', 'constructor.prototype.x=1'], 2, 'constructor', { noNewFiles: true });
-cli('run --set with a typo names the field', (d) => ['run', 'landscape', '--preset', 'tiny', '--out', d, '--set', 'epochz=1'], 2, 'epochz', { noNewFiles: true });
-cli('run --out /proc/x stops at once with the directory named', () => ['run', 'noise', '--preset', 'tiny', '--out', '/proc/x'], 1, '/proc/x', {}, 15000);
-cli('report EMPTYDIR writes nothing', (d) => ['report', d], 1, 'nothing written', { noNewFiles: true });
-cli('report of a file is a usage error', (d) => ['report', path.join(d, 'f')], 2, 'not a directory', { setup: (d) => fs.writeFileSync(path.join(d, 'f'), 'x') });
-cli('sweep plan --out "" is a usage error', (d) => ['sweep', 'plan', path.join(d, 'spec.yaml'), '--out', ''], 2, '--out', { setup: (d) => fs.writeFileSync(path.join(d, 'spec.yaml'), SPEC), noNewFiles: true });
-cli('sweep plan of /dev/zero names it', (d) => ['sweep', 'plan', '/dev/zero', '--out', path.join(d, 's')], 2, '/dev/zero', { noNewFiles: true });
-cli('sweep plan of 7.8e8 tasks is refused at once', (d) => ['sweep', 'plan', path.join(d, 'big.json'), '--out', path.join(d, 's')], 2, 'limit of 1000000', {
-  setup: (d) => fs.writeFileSync(path.join(d, 'big.json'), JSON.stringify({ experiment: 'landscape', grid: big })),
-  noNewFiles: true,
-}, 15000);
-cli('sweep plan with base __proto__ is refused', (d) => ['sweep', 'plan', path.join(d, 'p.json'), '--out', path.join(d, 's')], 2, '__proto__', {
-  setup: (d) => fs.writeFileSync(path.join(d, 'p.json'), '{"experiment":"landscape","preset":"tiny","base":{"__proto__.toString":1}}'),
+cli(
+  'run --preset twice is a usage error',
+  () => ['run', 'landscape', '--preset', 'tiny', '--preset', 'quick'],
+  2,
+  '--preset',
+  { noNewFiles: true },
+);
+cli('run --seed twice is a usage error', () => ['run', 'landscape', '--seed', '1', '--seed', '2'], 2, '--seed', {
   noNewFiles: true,
 });
-cli('sweep run --task 0 --task 1 is a usage error', (d) => ['sweep', 'run', path.join(d, 's'), '--task', '0', '--task', '1'], 2, '--task', { setup: planned, noNewFiles: true });
-cli('sweep slurm --tasks 0 (without --submit) writes nothing', (d) => ['sweep', 'slurm', path.join(d, 's'), '--tasks', '0'], 2, '--tasks', { setup: planned, noNewFiles: true });
-cli('sweep slurm --mem bad writes nothing', (d) => ['sweep', 'slurm', path.join(d, 's'), '--mem', 'lots'], 2, '--mem', { setup: planned, noNewFiles: true });
-cli('sweep k8s --image with a newline writes nothing', (d) => ['sweep', 'k8s', path.join(d, 's'), '--image', 'img\nkind: Pod'], 2, '--image', { setup: planned, noNewFiles: true });
-cli('sweep k8s --image twice is a usage error', (d) => ['sweep', 'k8s', path.join(d, 's'), '--image', 'a', '--image', 'b'], 2, '--image', { setup: planned, noNewFiles: true });
-cli('sweep local --concurrency twice is a usage error', (d) => ['sweep', 'local', path.join(d, 's'), '--concurrency', '1', '--concurrency', '2'], 2, '--concurrency', { setup: planned, noNewFiles: true });
-cli('SIGTERM stops bigstep run within 2 s', (d) => ['run', 'landscape', '--preset', 'tiny', '--out', d, '--force'], 130, 'SIGTERM', { signalAfterMs: 300 }, 30000);
-cli('SIGINT stops bigstep reproduce within 2 s', (d) => ['reproduce', '--preset', 'tiny', '--out', d], 130, 'SIGINT', { signalAfterMs: 800 }, 30000);
+cli(
+  'run --set __proto__.toString=1 is refused',
+  (d) => ['run', 'landscape', '--preset', 'tiny', '--out', d, '--set', '__proto__.toString=1'],
+  2,
+  '__proto__',
+  { noNewFiles: true },
+);
+cli(
+  'run --set constructor.prototype.x=1 is refused',
+  (d) => ['run', 'landscape', '--preset', 'tiny', '--out', d, '--set', 'constructor.prototype.x=1'],
+  2,
+  'constructor',
+  { noNewFiles: true },
+);
+cli(
+  'run --set with a typo names the field',
+  (d) => ['run', 'landscape', '--preset', 'tiny', '--out', d, '--set', 'epochz=1'],
+  2,
+  'epochz',
+  { noNewFiles: true },
+);
+cli(
+  'run --out /proc/x stops at once with the directory named',
+  () => ['run', 'noise', '--preset', 'tiny', '--out', '/proc/x'],
+  1,
+  '/proc/x',
+  {},
+  15000,
+);
+cli('report EMPTYDIR writes nothing', (d) => ['report', d], 1, 'nothing written', { noNewFiles: true });
+cli('report of a file is a usage error', (d) => ['report', path.join(d, 'f')], 2, 'not a directory', {
+  setup: (d) => fs.writeFileSync(path.join(d, 'f'), 'x'),
+});
+cli(
+  'sweep plan --out "" is a usage error',
+  (d) => ['sweep', 'plan', path.join(d, 'spec.yaml'), '--out', ''],
+  2,
+  '--out',
+  { setup: (d) => fs.writeFileSync(path.join(d, 'spec.yaml'), SPEC), noNewFiles: true },
+);
+cli(
+  'sweep plan of /dev/zero names it',
+  (d) => ['sweep', 'plan', '/dev/zero', '--out', path.join(d, 's')],
+  2,
+  '/dev/zero',
+  { noNewFiles: true },
+);
+cli(
+  'sweep plan of 7.8e8 tasks is refused at once',
+  (d) => ['sweep', 'plan', path.join(d, 'big.json'), '--out', path.join(d, 's')],
+  2,
+  'limit of 1000000',
+  {
+    setup: (d) => fs.writeFileSync(path.join(d, 'big.json'), JSON.stringify({ experiment: 'landscape', grid: big })),
+    noNewFiles: true,
+  },
+  15000,
+);
+cli(
+  'sweep plan with base __proto__ is refused',
+  (d) => ['sweep', 'plan', path.join(d, 'p.json'), '--out', path.join(d, 's')],
+  2,
+  '__proto__',
+  {
+    setup: (d) =>
+      fs.writeFileSync(
+        path.join(d, 'p.json'),
+        '{"experiment":"landscape","preset":"tiny","base":{"__proto__.toString":1}}',
+      ),
+    noNewFiles: true,
+  },
+);
+cli(
+  'sweep run --task 0 --task 1 is a usage error',
+  (d) => ['sweep', 'run', path.join(d, 's'), '--task', '0', '--task', '1'],
+  2,
+  '--task',
+  { setup: planned, noNewFiles: true },
+);
+cli(
+  'sweep slurm --tasks 0 (without --submit) writes nothing',
+  (d) => ['sweep', 'slurm', path.join(d, 's'), '--tasks', '0'],
+  2,
+  '--tasks',
+  { setup: planned, noNewFiles: true },
+);
+cli('sweep slurm --mem bad writes nothing', (d) => ['sweep', 'slurm', path.join(d, 's'), '--mem', 'lots'], 2, '--mem', {
+  setup: planned,
+  noNewFiles: true,
+});
+cli(
+  'sweep k8s --image with a newline writes nothing',
+  (d) => ['sweep', 'k8s', path.join(d, 's'), '--image', 'img\nkind: Pod'],
+  2,
+  '--image',
+  { setup: planned, noNewFiles: true },
+);
+cli(
+  'sweep k8s --image twice is a usage error',
+  (d) => ['sweep', 'k8s', path.join(d, 's'), '--image', 'a', '--image', 'b'],
+  2,
+  '--image',
+  { setup: planned, noNewFiles: true },
+);
+cli(
+  'sweep local --concurrency twice is a usage error',
+  (d) => ['sweep', 'local', path.join(d, 's'), '--concurrency', '1', '--concurrency', '2'],
+  2,
+  '--concurrency',
+  { setup: planned, noNewFiles: true },
+);
+cli(
+  'SIGTERM stops bigstep run within 2 s',
+  (d) => ['run', 'landscape', '--preset', 'tiny', '--out', d, '--force'],
+  130,
+  'SIGTERM',
+  { signalAfterMs: 300 },
+  30000,
+);
+cli(
+  'SIGINT stops bigstep reproduce within 2 s',
+  (d) => ['reproduce', '--preset', 'tiny', '--out', d],
+  130,
+  'SIGINT',
+  { signalAfterMs: 800 },
+  30000,
+);
 
 export const strictCases: readonly StrictCase[] = cases;

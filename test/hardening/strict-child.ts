@@ -10,7 +10,10 @@ async function main(): Promise<void> {
     const v = await c.run!();
     out = { threw: false, value: v === true ? true : typeof v };
   } catch (e) {
-    out = e instanceof Error ? { threw: true, cls: e.constructor.name, message: e.message } : { threw: true, cls: typeof e, message: String(e) };
+    out =
+      e instanceof Error
+        ? { threw: true, cls: e.constructor.name, message: e.message }
+        : { threw: true, cls: typeof e, message: String(e) };
   }
   out.ms = performance.now() - t0;
   process.stdout.write(`RESULT ${JSON.stringify(out)}\n`);

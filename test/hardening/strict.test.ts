@@ -35,12 +35,23 @@ function listFiles(dir: string): string[] {
 async function runApi(c: StrictCase, index: number, fifo: string): Promise<Outcome> {
   const r = await runNodeChild([child, String(index)], c.timeoutMs ?? 20000, { STRICT_FIFO: fifo });
   if (r.timedOut) return { ok: false, why: `hung: no result within ${c.timeoutMs ?? 20000} ms` };
-  if (r.signal || r.status !== 0) return { ok: false, why: `child died (status ${r.status}, signal ${r.signal}): ${r.stderr.slice(-400)}` };
+  if (r.signal || r.status !== 0)
+    return { ok: false, why: `child died (status ${r.status}, signal ${r.signal}): ${r.stderr.slice(-400)}` };
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) return { ok: false, why: `no result line; stderr: ${r.stderr.slice(-400)}` };
-  const o = JSON.parse(line.slice(7)) as { threw: boolean; cls?: string; message?: string; value?: unknown; ms: number };
-  if (c.withinMs !== undefined && o.ms > c.withinMs) return { ok: false, why: `took ${o.ms.toFixed(0)} ms (limit ${c.withinMs})` };
-  if (c.cls === 'returns-true') return o.threw ? { ok: false, why: `threw ${o.cls}: ${o.message}` } : { ok: o.value === true, why: `returned ${String(o.value)}` };
+  const o = JSON.parse(line.slice(7)) as {
+    threw: boolean;
+    cls?: string;
+    message?: string;
+    value?: unknown;
+    ms: number;
+  };
+  if (c.withinMs !== undefined && o.ms > c.withinMs)
+    return { ok: false, why: `took ${o.ms.toFixed(0)} ms (limit ${c.withinMs})` };
+  if (c.cls === 'returns-true')
+    return o.threw
+      ? { ok: false, why: `threw ${o.cls}: ${o.message}` }
+      : { ok: o.value === true, why: `returned ${String(o.value)}` };
   if (!o.threw) return { ok: false, why: 'accepted silently (returned without an error)' };
   if (o.cls !== c.cls) return { ok: false, why: `threw ${o.cls} instead of ${c.cls}: ${o.message}` };
   if (!o.message?.includes(c.names!)) return { ok: false, why: `message does not name "${c.names}": ${o.message}` };
@@ -77,11 +88,15 @@ function runCli(c: StrictCase): Promise<Outcome> {
       const after = listFiles(dir);
       fs.rmSync(dir, { recursive: true, force: true });
       if (signal) return resolve({ ok: false, why: `killed by ${signal} (hung?); stderr: ${stderr.slice(-300)}` });
-      if (code !== spec.code) return resolve({ ok: false, why: `exit ${code} instead of ${spec.code}; stderr: ${stderr.slice(-300)}` });
-      if (!stderr.includes(spec.stderr)) return resolve({ ok: false, why: `stderr does not say "${spec.stderr}": ${stderr.slice(-300)}` });
-      if (signalledAt && stopMs > 2000) return resolve({ ok: false, why: `stopped ${stopMs.toFixed(0)} ms after the signal (limit 2000)` });
+      if (code !== spec.code)
+        return resolve({ ok: false, why: `exit ${code} instead of ${spec.code}; stderr: ${stderr.slice(-300)}` });
+      if (!stderr.includes(spec.stderr))
+        return resolve({ ok: false, why: `stderr does not say "${spec.stderr}": ${stderr.slice(-300)}` });
+      if (signalledAt && stopMs > 2000)
+        return resolve({ ok: false, why: `stopped ${stopMs.toFixed(0)} ms after the signal (limit 2000)` });
       const added = after.filter((f) => !before.includes(f));
-      if (spec.noNewFiles && added.length > 0) return resolve({ ok: false, why: `left new files: ${added.join(', ')}` });
+      if (spec.noNewFiles && added.length > 0)
+        return resolve({ ok: false, why: `left new files: ${added.join(', ')}` });
       resolve({ ok: true, why: stderr.trim().split('\n').pop() ?? '' });
     });
   });

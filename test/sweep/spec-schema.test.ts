@@ -18,7 +18,10 @@ const good: unknown[] = [
   { experiment: 'noise', base: { 'trajectories.count': 0, 'noise.anneal': ['none'] } },
   { experiment: 'landscape', grid: { 'noise.etaFactors': [[0.25], [0.9]], seed: [1, 2] }, seeds: [1, 2, 3] },
   { experiment: 'landscape', grid: [{ seed: [1] }, { seed: [2], 'instances.0.dim': [2, 3] }] },
-  { experiment: 'escape', columns: { success: ['instances.0.noise.0.success', 'instances.0.sweep.0.success'], acc: 'final.accuracy' } },
+  {
+    experiment: 'escape',
+    columns: { success: ['instances.0.noise.0.success', 'instances.0.sweep.0.success'], acc: 'final.accuracy' },
+  },
 ];
 const bad: unknown[] = [
   {},
@@ -60,7 +63,7 @@ describe('sweep spec JSON Schema (schemas/sweep-spec.schema.json)', () => {
     }
   };
 
-  it('the shipped file is the generated schema (regenerate: node scripts/write-schemas.mjs)', () => {
+  it('the shipped file is the generated schema (regenerate: node scripts/write-schemas.cjs)', () => {
     expect(JSON.parse(fs.readFileSync(shipped, 'utf8'))).to.deep.equal(sweepSpecJsonSchema());
   });
 
