@@ -38,6 +38,7 @@ import type { Trainer } from '../train/trainer.js';
 import { writeFileAtomicSync } from '../util/atomic.js';
 import { formatValue } from '../util/format.js';
 import { checkKnownKeys } from '../util/options.js';
+import { readRegularFileSync } from '../util/safe-fs.js';
 import { isTempName } from './schema.js';
 
 /** Default seconds between two partial checkpoints of one unit (`BIGSTEP_CHECKPOINT_SECONDS` overrides). */
@@ -181,7 +182,7 @@ function writeJsonFile(file: string, header: Omit<Header, 'format' | 'version' |
 function readJsonFile(file: string, expect?: { kind: Header['kind']; key: string; configHash: string }): { header: Header; body: unknown } | { error: string } {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readRegularFileSync(file, 'resume file').toString('utf8'); // never a FIFO or device
   } catch (e) {
     return { error: `cannot be read (${(e as Error).message})` };
   }

@@ -27,7 +27,7 @@ import { fsyncDir, writeFileAtomic } from '../util/atomic.js';
 import { formatValue } from '../util/format.js';
 import { checkKnownKeys } from '../util/options.js';
 import { plainCopy } from '../util/plain-data.js';
-import { makeDir } from '../util/safe-fs.js';
+import { makeDir, readTextFile } from '../util/safe-fs.js';
 import { collectEnvironment, packageVersion } from './env.js';
 import { ResumeStore } from './resume.js';
 import { fallbackVerdicts, type Verdict } from './verdict.js';
@@ -182,7 +182,7 @@ export function planRun(
 /** Reads `<dir>/summary.json`, or undefined if it is missing or unreadable. */
 export async function readSummary(dir: string): Promise<RunSummary | undefined> {
   try {
-    return JSON.parse(await fsp.readFile(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
+    return JSON.parse(await readTextFile(path.join(dir, 'summary.json'), 'summary')) as RunSummary;
   } catch {
     return undefined;
   }
