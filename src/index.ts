@@ -25,6 +25,7 @@ export {
   scaleByLearningRate,
   decoupledWeightDecay,
   amplifyCoefficient,
+  svagAmplification,
   parameterMask,
   isWeight,
   isBiasOrNorm,

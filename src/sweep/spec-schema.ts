@@ -7,6 +7,8 @@
  * and the validator agree on a set of good and bad specs.
  */
 
+import { SCALES } from '../run/experiment.js';
+
 /** A JSON Schema fragment (draft-07). */
 export type JsonSchema = Record<string, unknown>;
 
@@ -25,7 +27,7 @@ export const SWEEP_SPEC_FIELDS = {
     description: 'A registered experiment (bigstep run --help lists them).',
   },
   preset: {
-    schema: { enum: ['tiny', 'quick', 'paper'] },
+    schema: { enum: [...SCALES] },
     description: 'The preset config the overrides apply to (default quick).',
   },
   name: {

@@ -29,7 +29,7 @@ describe('bigstep CLI: misuse', function () {
     [['run'], /bigstep run: missing the experiment/],
     [['run', 'nosuch'], /bigstep run: unknown experiment "nosuch"/],
     [['run', 'landscape', '--bogus'], /bigstep run: unknown option --bogus/],
-    [['run', 'landscape', '--preset', 'huge'], /--preset must be one of tiny, quick, paper \(got "huge"\)/],
+    [['run', 'landscape', '--preset', 'huge'], /--preset must be one of tiny, quick, study, paper \(got "huge"\)/],
     [['run', 'landscape', '--preset'], /option --preset needs a value/],
     [['run', 'landscape', '--seed', 'x'], /--seed must be an integer >= 0 \(got "x"\)/],
     [['run', 'landscape', '--seed=-3'], /--seed must be an integer >= 0/],
