@@ -164,6 +164,8 @@ export interface NativeAddon extends LandscapeNative {
   NativeModel: new (spec: unknown) => NativeModelHandle;
   trainSync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): NativeChunkResult;
   trainAsync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): Promise<NativeChunkResult>;
+  /** Native SIGINT/SIGTERM backstop (native/signal_watchdog.h); absent in addons built before it. */
+  armSignalWatchdog?(graceMs: number, exitCode: number): boolean;
 }
 
 /** How the OpenBLAS kernel family was chosen: by the user, by bigstep from CPU flags, or left to OpenBLAS. */
