@@ -78,7 +78,18 @@ export {
 } from './train/checkpoint.js';
 
 // ---- Measurement: curvature and trajectories -----------------------------------------------------
-export { hessianVectorProduct, topEigenvalue, topEigenvalues, hessianTrace, type SharpnessOptions } from './measure/sharpness.js';
+export {
+  hessianVectorProduct,
+  topEigenvalue,
+  bottomEigenvalue,
+  extremeEigenvalues,
+  topEigenvalues,
+  hessianTrace,
+  type EigenResult,
+  type HessianMethod,
+  type HessianOptions,
+  type SharpnessOptions,
+} from './measure/sharpness.js';
 export { distance, interpolationLosses, projectTrajectory, filterNormalizedDirection, lossSurface } from './measure/trajectory.js';
 
 // ---- Data sets ----------------------------------------------------------------------------------
@@ -122,3 +133,52 @@ export { toExamples } from './data/examples.js';
 export { info, setThreads, type BigstepInfo } from './native/info.js';
 export type { NativeInfo, BlasCoreSource } from './native/binding.js';
 export type { Seed } from './util/random.js';
+
+// ---- Curvature and landscape toolkit (issue 22): flow reference, tracking, spectrum, surfaces ----
+export {
+  gradientFlow,
+  modelGradientFlow,
+  trajectoryDistances,
+  RandomProjection,
+  type GradientFn,
+  type FlowOptions,
+  type FlowResult,
+} from './measure/flow.js';
+export {
+  SharpnessTracker,
+  trackSharpness,
+  type TrackingOptions,
+  type TrackRunOptions,
+  type SharpnessPoint,
+  type SubsetEffect,
+} from './measure/tracking.js';
+export {
+  spectralDensity,
+  hessianSpectrum,
+  layerCurvature,
+  lanczosQuadrature,
+  densityCdf,
+  densityMoment,
+  hutchinsonTrace,
+  restrictOperator,
+  type SymmetricApply,
+  type BatchNormMode,
+  type DensityOptions,
+  type SpectralDensity,
+  type QuadratureNodes,
+  type HessianSpectrumOptions,
+  type LayerCurvature,
+} from './measure/spectrum.js';
+export { sharpnessChart, distanceChart, densityChart, surfaceChart } from './measure/charts.js';
+export { renderChart, type RenderedChart } from './report/plot.js';
+export {
+  filterNormalize,
+  randomFilterDirection,
+  lossSurface1d,
+  lossSurface2d,
+  interpolationPath,
+  trajectorySurface,
+  type DirectionOptions,
+  type SurfaceOptions,
+  type Surface2D,
+} from './measure/landscape-surface.js';

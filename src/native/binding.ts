@@ -69,6 +69,22 @@ export interface NativeModelHandle {
     batch: number,
   ): { lossSum: number; correct: number };
   forward(params: Float32Array, state: Float32Array | null, x: Float32Array, batch: number, out: Float32Array): void;
+  /**
+   * out ← H·v, H the Hessian of the mean loss over the n examples at `params`, exact
+   * (forward-over-reverse, native/hvp.h), in float per chunk of `batchSize` examples and summed in
+   * double. Reads everything else, writes only `out`. Returns the mean loss.
+   */
+  hvp(
+    params: Float32Array,
+    state: Float32Array | null,
+    x: Float32Array,
+    y: Int32Array | Float32Array,
+    n: number,
+    batchSize: number,
+    v: Float64Array,
+    out: Float64Array,
+    training: boolean,
+  ): number;
   workspaceBytes(): number;
   close(): void;
   isBusy(): boolean;
@@ -148,6 +164,8 @@ export interface NativeAddon extends LandscapeNative {
   NativeModel: new (spec: unknown) => NativeModelHandle;
   trainSync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): NativeChunkResult;
   trainAsync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): Promise<NativeChunkResult>;
+  /** Native SIGINT/SIGTERM backstop (native/signal_watchdog.h); absent in addons built before it. */
+  armSignalWatchdog?(graceMs: number, exitCode: number): boolean;
 }
 
 /** How the OpenBLAS kernel family was chosen: by the user, by bigstep from CPU flags, or left to OpenBLAS. */
