@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 import { openBlasCoreFor } from '../src/native/binding.js';
 import { benchCases } from './models.js';
-import { multiBench } from './multi.js';
+import { concurrentBench } from './concurrent.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const budget = Number(process.env.BENCH_SECONDS ?? '6');
@@ -143,11 +143,11 @@ for (const m of rows) {
   summary.push({ case: ref.case, threads: ref.threads, ratios: m.ratios, cpuRatios: m.cpuRatios, bigstep: m.bigstep, torch: m.torch });
 }
 const blas = rows.find((r) => r.bigstep.length)?.bigstep[0]?.blas ?? '?';
-// The batched-sweep bench (bench/multi.ts) unless a case filter excludes it.
+// The concurrent-runs bench (bench/concurrent.ts) unless a case filter excludes it.
 let multiTable = '';
-if (selected.length === 0 || selected.some((s) => 'multi'.includes(s))) {
-  process.stderr.write('bench: batched sweep (MultiTrainer)\n');
-  multiTable = '\n' + (await multiBench(Number(budget)));
+if (selected.length === 0 || selected.some((s) => 'concurrent'.includes(s))) {
+  process.stderr.write('bench: 8 solo runs, sequential and concurrent\n');
+  multiTable = '\n' + (await concurrentBench(Number(budget)));
 }
 const torchBlas = rows.find((r) => r.torch.length)?.torch[0]?.blas ?? 'not installed';
 const table = `bigstep BLAS: ${blas}; PyTorch: ${torchBlas}; ${rounds} interleaved rounds per row, each child the median of 7 repeats; load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' ')}\n\n${lines.join('\n')}\n${multiTable}`;

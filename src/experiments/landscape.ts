@@ -21,7 +21,8 @@ import { native } from '../native/binding.js';
 import { formatValue } from '../util/format.js';
 import type { ResumeStore } from '../run/resume.js';
 import type { NativeLandscapeAnneal, NativeLandscapeInstance, NativeLandscapeMinima } from '../native/landscape-types.js';
-import { fail, isObj, nonNegInt, pool, posInt } from './common.js';
+import { runConcurrently } from '../train/concurrent.js';
+import { fail, isObj, nonNegInt, posInt } from './common.js';
 
 export type LandscapeScale = 'tiny' | 'quick' | 'paper';
 
@@ -439,7 +440,7 @@ async function runInstance(cfg: LandscapeConfig, ic: LandscapeInstanceConfig, in
   const etas = etaIndices.map((i) => etaGrid[i]);
   let done = 0;
   progress('sweep', 0, etas.length);
-  const sweep: LandscapeSweepCell[] = await pool(
+  const sweep: LandscapeSweepCell[] = await runConcurrently(
     etas.map((eta, k) => () =>
       unit(`sweep.${etaIndices[k]}`, async (): Promise<LandscapeSweepCell> => {
         const r = await native.landscapeRun(inst, minima, starts, { ...base, eta });
@@ -448,9 +449,7 @@ async function runInstance(cfg: LandscapeConfig, ic: LandscapeInstanceConfig, in
         return { ...cell(eta, r), etaOverLocal: eta / thresholds.etaLocal, etaOverMu: eta / thresholds.etaMu, perMinimum };
       }),
     ),
-    cfg.concurrency,
-    signal,
-    () => progress('sweep', ++done, etas.length),
+    { concurrency: cfg.concurrency, signal, onDone: () => progress('sweep', ++done, etas.length) },
   );
 
   // Noise arm.
@@ -466,7 +465,7 @@ async function runInstance(cfg: LandscapeConfig, ic: LandscapeInstanceConfig, in
     );
     done = 0;
     progress('noise', 0, specs.length);
-    const cells = await pool(
+    const cells = await runConcurrently(
       specs.map((s) => () =>
         unit(s.key, async (): Promise<LandscapeNoiseCell> => {
           const r = await native.landscapeRun(inst, minima, starts, {
@@ -478,9 +477,7 @@ async function runInstance(cfg: LandscapeConfig, ic: LandscapeInstanceConfig, in
           return { ...cell(s.etaFactor * thresholds.etaSharp, r), etaFactor: s.etaFactor, std: s.stdFactor * noiseRef, stdFactor: s.stdFactor, anneal: s.anneal };
         }),
       ),
-      cfg.concurrency,
-      signal,
-      () => progress('noise', ++done, specs.length),
+      { concurrency: cfg.concurrency, signal, onDone: () => progress('noise', ++done, specs.length) },
     );
     noise.push(...cells);
   }

@@ -148,6 +148,8 @@ export interface NativeAddon extends LandscapeNative {
   NativeModel: new (spec: unknown) => NativeModelHandle;
   trainSync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): NativeChunkResult;
   trainAsync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): Promise<NativeChunkResult>;
+  /** Best seconds per sgemm call for each [M, N, K, transA, transB, beta] shape, at the current thread count. */
+  gemmBench(shapes: Float64Array, seconds: number): Float64Array;
 }
 
 /** How the OpenBLAS kernel family was chosen: by the user, by bigstep from CPU flags, or left to OpenBLAS. */
