@@ -61,7 +61,18 @@ export {
 } from './train/checkpoint.js';
 
 // ---- Measurement: curvature and trajectories -----------------------------------------------------
-export { hessianVectorProduct, topEigenvalue, topEigenvalues, hessianTrace, type SharpnessOptions } from './measure/sharpness.js';
+export {
+  hessianVectorProduct,
+  topEigenvalue,
+  bottomEigenvalue,
+  extremeEigenvalues,
+  topEigenvalues,
+  hessianTrace,
+  type EigenResult,
+  type HessianMethod,
+  type HessianOptions,
+  type SharpnessOptions,
+} from './measure/sharpness.js';
 export { distance, interpolationLosses, projectTrajectory, filterNormalizedDirection, lossSurface } from './measure/trajectory.js';
 
 // ---- Data sets ----------------------------------------------------------------------------------

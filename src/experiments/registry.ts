@@ -34,14 +34,15 @@ const landscape: RegisteredExperiment = {
   protocolId: 'E1',
   claim: CLAIMS.E1,
   question:
-    'Large steps avoid sharp local minima: GD from many random starts on f(x) = μ/2·‖x‖² − Σ Gaussian dips, over a log grid of step sizes ' +
-    'spanning 2/L_loc and 2/μ, and small steps with Gaussian gradient noise at the same step budget.',
+    "Theorem 1 on its own class: on the paper's 1-D illustration and on families of strongly convex bowls with narrow C² dips " +
+    '(Gaussian dips as a family beyond the class), measure M, μ†, P(M), L, μ*, L_global and the window (2/μ†, μ* / L²], then run GD from ' +
+    'random starts in W and in M over a log grid of γ spanning both bounds, and small γ with uniform noise of any σ at equal T and equal γT.',
   describe(config) {
     const c = config as LandscapeConfig;
-    const inst = c.instances.map((i) => `${i.name} (d=${i.dim}, ${i.dips} dips, seed ${i.seed})`).join(', ');
+    const inst = c.instances.map((i) => `${i.name} (${i.kind ?? 'gaussian'}, d=${i.dim}, ${i.dips} dips, ${i.count ?? 1} instance(s) from seed ${i.seed})`).join(', ');
     return {
-      dataset: `synthetic landscape f(x) = μ/2·‖x‖² − Σ aᵢ·exp(−‖x − cᵢ‖²/(2σᵢ²)): ${inst}`,
-      model: `GD on f directly (N = ${c.points} starts, T = ${c.steps} steps)`,
+      dataset: `synthetic landscapes: ${inst}`,
+      model: `GD on f directly (N = ${c.points} starts per start set, T = ${c.steps} steps)`,
       seeds: c.seeds,
     };
   },

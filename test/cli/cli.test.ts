@@ -101,7 +101,7 @@ describe('bigstep run landscape --preset tiny', function () {
     expect(first.code, first.stderr).to.equal(0);
     expect(first.stdout).to.match(/landscape: running tiny in runs[/\\]landscape-tiny-[0-9a-f]{12}/);
     expect(first.stdout).to.match(/landscape: finished in [\d.]+ s/);
-    expect(first.stdout).to.contain('1d.smallEtaSuccess');
+    expect(first.stdout).to.contain('paper-1d.theorem');
   });
 
   it('leaves a run directory that matches the schema', async () => {
