@@ -15,10 +15,11 @@ export default tseslint.config(
   },
   // Tests hand the API wrongly typed values on purpose.
   { files: ['test/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
-  // Install-time scripts are CommonJS run by plain node.
+  // Install-time and reference scripts run under plain node.
   {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: globals.node },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  { files: ['scripts/**/*.mjs'], languageOptions: { globals: globals.node } },
 );

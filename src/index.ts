@@ -112,3 +112,52 @@ export { info, setThreads, type BigstepInfo } from './native/info.js';
 export { gemmBench } from './native/gemm-bench.js';
 export type { NativeInfo, BlasCoreSource } from './native/binding.js';
 export type { Seed } from './util/random.js';
+
+// ---- Curvature and landscape toolkit (issue 22): flow reference, tracking, spectrum, surfaces ----
+export {
+  gradientFlow,
+  modelGradientFlow,
+  trajectoryDistances,
+  RandomProjection,
+  type GradientFn,
+  type FlowOptions,
+  type FlowResult,
+} from './measure/flow.js';
+export {
+  SharpnessTracker,
+  trackSharpness,
+  type TrackingOptions,
+  type TrackRunOptions,
+  type SharpnessPoint,
+  type SubsetEffect,
+} from './measure/tracking.js';
+export {
+  spectralDensity,
+  hessianSpectrum,
+  layerCurvature,
+  lanczosQuadrature,
+  densityCdf,
+  densityMoment,
+  hutchinsonTrace,
+  restrictOperator,
+  type SymmetricApply,
+  type BatchNormMode,
+  type DensityOptions,
+  type SpectralDensity,
+  type QuadratureNodes,
+  type HessianSpectrumOptions,
+  type LayerCurvature,
+} from './measure/spectrum.js';
+export { sharpnessChart, distanceChart, densityChart, surfaceChart } from './measure/charts.js';
+export { renderChart, type RenderedChart } from './report/plot.js';
+export {
+  filterNormalize,
+  randomFilterDirection,
+  lossSurface1d,
+  lossSurface2d,
+  interpolationPath,
+  trajectorySurface,
+  type DirectionOptions,
+  type SurfaceOptions,
+  type Surface2D,
+} from './measure/landscape-surface.js';

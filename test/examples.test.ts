@@ -9,13 +9,14 @@ const dir = fileURLToPath(new URL('../examples/', import.meta.url));
 describe('examples/', () => {
   const scripts = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.js') && f !== 'common.js') : [];
 
-  it('are compiled (npm run build:ts builds examples/): MLP on Fashion-MNIST, LR sweep, GD vs SGD, noise amplification, sharpness tracking', () => {
+  it('are compiled (npm run build:ts builds examples/): MLP on Fashion-MNIST, LR sweep, GD vs SGD, noise amplification, sharpness tracking, edge of stability', () => {
     expect(scripts).to.include.members([
       'fashion-mnist-mlp.js',
       'lr-sweep.js',
       'gd-vs-sgd.js',
       'noise-amplification.js',
       'sharpness-tracking.js',
+      'edge-of-stability.js',
     ]);
   });
 

@@ -31,7 +31,7 @@ export function parseCommandArgs<O extends Options>(
 ): { values: { [K in keyof O]?: O[K]['type'] extends 'boolean' ? boolean : string }; positionals: string[] } {
   let parsed;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: positionals.max > 0 });
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: positionals.max > 0, tokens: true });
   } catch (e) {
     const err = e as Error & { code?: string };
     const quoted = /'([^']+)'/.exec(err.message)?.[1] ?? '';
@@ -53,10 +53,17 @@ export function parseCommandArgs<O extends Options>(
         throw new UsageError(`bigstep ${command}: ${err.message.split('\n')[0]}`);
     }
   }
+  // parseArgs keeps the last of a repeated single-valued option; a repeat is misuse instead.
+  const seen = new Set<string>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option' || options[t.name]?.multiple) continue;
+    if (seen.has(t.name)) throw new UsageError(`bigstep ${command}: option --${t.name} given more than once (it takes one value)`);
+    seen.add(t.name);
+  }
   const pos = parsed.positionals;
   if (pos.length < positionals.min) throw new UsageError(`bigstep ${command}: missing ${positionals.names}`);
   if (pos.length > positionals.max) throw new UsageError(`bigstep ${command}: unexpected argument "${pos[positionals.max]}"`);
-  return parsed as never;
+  return { values: parsed.values, positionals: parsed.positionals } as never;
 }
 
 /** `--name` as a non-negative integer, or undefined if absent. */

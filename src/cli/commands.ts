@@ -139,6 +139,9 @@ const runOptions = {
   set: { type: 'string', multiple: true },
 } as const;
 
+/** reproduce runs the shipped presets: no --set (one path rarely exists in every experiment's config; use bigstep run). */
+const { set: _set, ...reproduceOptions } = runOptions;
+
 const runCommand: Command = {
   name: 'run',
   summary: `run one experiment into <out>/<name>-<preset>-<id>/ (${experimentNames().join(' | ')})`,
@@ -178,7 +181,7 @@ const reproduceCommand: Command = {
   usage: 'bigstep reproduce [--preset tiny|quick|paper] [--out DIR] [--seed N] [--force]',
   async run(args) {
     if (wantsHelp(args)) return help(this);
-    const { values } = parseCommandArgs('reproduce', args, runOptions, { min: 0, max: 0, names: '' });
+    const { values } = parseCommandArgs('reproduce', args, reproduceOptions, { min: 0, max: 0, names: '' });
     const preset = choiceOption('reproduce', 'preset', values.preset ?? 'quick', SCALES);
     const seed = intOption('reproduce', 'seed', values.seed);
     const out = values.out ?? DEFAULT_OUT;
@@ -225,13 +228,13 @@ const reportCommand: Command = {
     if (wantsHelp(args)) return help(this);
     const { positionals } = parseCommandArgs('report', args, {}, { min: 1, max: 1, names: 'the directory (e.g. runs)' });
     const dir = positionals[0];
-    const r = await writeReport(dir).catch((e: Error) => {
+    const r = await writeReport(dir, { skipIfEmpty: true }).catch((e: Error) => {
       if (e instanceof RangeError) throw new UsageError(`bigstep report: ${dir} is not a directory`);
       throw e;
     });
     for (const s of r.skipped) console.error(`bigstep report: skipped ${show(s.dir)}: ${s.problem}`);
-    if (r.runs.length === 0) {
-      console.error(`bigstep report: no run directories (with summary.json) under ${show(dir)}`);
+    if (!r.written) {
+      console.error(`bigstep report: no run directories (with summary.json) under ${show(dir)}; nothing written`);
       return EXIT.failed;
     }
     console.log(`report: ${show(r.file)} (${plural(r.runs.length, 'run')}, ${plural(r.figures, 'figure')})`);

@@ -27,7 +27,7 @@ import {
 } from '../sweep/index.js';
 import { createProgress } from '../util/progress.js';
 import { UsageError, intOption, parseCommandArgs } from './args.js';
-import { EXIT, failureLine, seconds, show, withInterrupts, type Command } from './common.js';
+import { EXIT, INTERRUPT_GRACE_MS, failureLine, seconds, show, withInterrupts, type Command } from './common.js';
 
 const SUBCOMMANDS: Record<string, { usage: string; summary: string }> = {
   plan: { usage: 'bigstep sweep plan SPEC --out DIR [--force]', summary: 'expand a sweep spec (YAML/JSON) into DIR/tasks.json' },
@@ -194,6 +194,8 @@ async function localCmd(args: string[]): Promise<number> {
       return pool.done;
     },
     () => pool?.kill(),
+    // The tasks stop themselves within INTERRUPT_GRACE_MS (+0.1 s native backstop); wait for them.
+    INTERRUPT_GRACE_MS + 300,
   );
   bar.done();
   const wall = (performance.now() - t0) / 1000;
@@ -238,6 +240,9 @@ async function slurmCmd(args: string[]): Promise<number> {
     account: values.account,
     jobName: values['job-name'],
   };
+  // Every flag is checked before anything is written: a failing command leaves no new files.
+  if (values.tasks && !values.submit) throw new UsageError('bigstep sweep slurm: --tasks only makes sense with --submit');
+  const indices = values.tasks ? await parseTaskList(values.tasks, dir, t, 'slurm') : undefined;
   let file: string;
   try {
     file = await writeSlurmScript(dir, t, opts);
@@ -246,12 +251,10 @@ async function slurmCmd(args: string[]): Promise<number> {
     throw e;
   }
   console.log(`sweep ${t.name}: ${t.count} tasks → ${show(file)} (logs in ${show(path.join(dir, 'slurm', 'logs'))})`);
-  if (values.tasks && !values.submit) throw new UsageError('bigstep sweep slurm: --tasks only makes sense with --submit');
   if (!values.submit) {
     console.log(`  submit: sbatch ${show(file)}   (or add --submit)`);
     return EXIT.ok;
   }
-  const indices = values.tasks ? await parseTaskList(values.tasks, dir, t, 'slurm') : undefined;
   if (indices && indices.length === 0) {
     console.log('  nothing to submit: every selected task is complete');
     return EXIT.ok;
@@ -294,17 +297,23 @@ async function k8sCmd(args: string[]): Promise<number> {
   });
   const dir = positionals[0];
   const t = await loadTasks(dir);
-  const file = await writeK8sManifest(dir, t, {
-    image: values.image,
-    pvc: values.pvc,
-    mountPath: values.mount,
-    subPath: values['sub-path'],
-    parallelism: intOption('sweep k8s', 'parallelism', values.parallelism, 1),
-    cpu: values.cpu,
-    memory: values.memory,
-    threads: intOption('sweep k8s', 'threads', values.threads, 1),
-    namespace: values.namespace,
-  });
+  let file: string;
+  try {
+    file = await writeK8sManifest(dir, t, {
+      image: values.image,
+      pvc: values.pvc,
+      mountPath: values.mount,
+      subPath: values['sub-path'],
+      parallelism: intOption('sweep k8s', 'parallelism', values.parallelism, 1),
+      cpu: values.cpu,
+      memory: values.memory,
+      threads: intOption('sweep k8s', 'threads', values.threads, 1),
+      namespace: values.namespace,
+    });
+  } catch (e) {
+    if (e instanceof RangeError) throw new UsageError(`bigstep sweep k8s: --${e.message.replace(/^mountPath/, 'mount').replace(/^subPath/, 'sub-path')}`);
+    throw e;
+  }
   console.log(`sweep ${t.name}: ${t.count} tasks → ${show(file)} (Indexed Job; submit with kubectl apply -f ${show(file)})`);
   return EXIT.ok;
 }

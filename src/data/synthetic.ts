@@ -6,6 +6,8 @@
  * direction), 1 = the train split, 2 = the test split. Train and test therefore come from the same
  * distribution, and changing `nTest` never changes the train set (nor vice versa).
  */
+import { formatValue } from '../util/format.js';
+import { checkKnownKeys } from '../util/options.js';
 import { Rng, type Seed } from '../util/random.js';
 import type { Dataset, DatasetSplits } from './types.js';
 
@@ -42,11 +44,25 @@ function balancedLabels(n: number, k: number, rng: Rng): Int32Array {
   return rng.shuffle(labels);
 }
 
+/** Most examples a split may have (typed arrays hold at most 2^32 elements; the features of one split must fit). */
+export const MAX_SYNTHETIC_EXAMPLES = 2 ** 26;
+
 function splits(kind: string, opts: SplitSizes, make: (n: number, rng: Rng) => Omit<Dataset, 'name' | 'n'>): DatasetSplits {
-  nonNegInt(opts.nTrain, 'opts.nTrain');
-  nonNegInt(opts.nTest, 'opts.nTest');
-  const train = make(opts.nTrain, Rng.fromSeed(opts.seed, 1));
-  const test = make(opts.nTest, Rng.fromSeed(opts.seed, 2));
+  for (const key of ['nTrain', 'nTest'] as const) {
+    nonNegInt(opts[key], `opts.${key}`);
+    if (opts[key] > MAX_SYNTHETIC_EXAMPLES) throw new RangeError(`opts.${key} must be at most ${MAX_SYNTHETIC_EXAMPLES} examples, got ${opts[key]}`);
+  }
+  const build = (n: number, stream: number, key: string): Omit<Dataset, 'name' | 'n'> => {
+    try {
+      return make(n, Rng.fromSeed(opts.seed, stream));
+    } catch (e) {
+      // V8's "Array buffer allocation failed" / "Invalid typed array length": say which size.
+      if (e instanceof RangeError && !/^opts\./.test(e.message)) throw new RangeError(`opts.${key} = ${n}: the ${kind} split does not fit in memory (${e.message})`, { cause: e });
+      throw e;
+    }
+  };
+  const train = build(opts.nTrain, 1, 'nTrain');
+  const test = build(opts.nTest, 2, 'nTest');
   return {
     train: { name: `synthetic/${kind}/train`, n: opts.nTrain, ...train },
     test: { name: `synthetic/${kind}/test`, n: opts.nTest, ...test },
@@ -274,7 +290,19 @@ export type SyntheticSpec =
 export const SYNTHETIC_KINDS = ['gaussian-mixture', 'two-spirals', 'teacher-regression', 'teacher-classification', 'linearly-separable'] as const;
 
 /** Generates the synthetic dataset described by `spec`. */
+const SIZE_KEYS = ['kind', 'nTrain', 'nTest', 'seed'];
+const TEACHER_KEYS = [...SIZE_KEYS, 'd', 'hidden', 'activation'];
+const SYNTHETIC_KEYS: Record<SyntheticSpec['kind'], readonly string[]> = {
+  'gaussian-mixture': [...SIZE_KEYS, 'k', 'd', 'separation', 'noise'],
+  'two-spirals': [...SIZE_KEYS, 'turns', 'noise'],
+  'teacher-regression': [...TEACHER_KEYS, 'targetDim', 'noise'],
+  'teacher-classification': [...TEACHER_KEYS, 'numClasses'],
+  'linearly-separable': [...SIZE_KEYS, 'd', 'margin'],
+};
+
 export function synthetic(spec: SyntheticSpec): DatasetSplits {
+  if (typeof spec !== 'object' || spec === null) throw new TypeError(`spec must be an object such as { kind: 'two-spirals', nTrain, nTest, seed } (got ${formatValue(spec)})`);
+  if (typeof spec.kind === 'string' && Object.prototype.hasOwnProperty.call(SYNTHETIC_KEYS, spec.kind)) checkKnownKeys(spec, SYNTHETIC_KEYS[spec.kind], 'spec');
   switch (spec.kind) {
     case 'gaussian-mixture': return gaussianMixture(spec);
     case 'two-spirals': return twoSpirals(spec);

@@ -65,7 +65,7 @@ export interface EscapeConfig {
   escape: EscapeRule;
   /** Rules of the verdicts (escape-experiment.ts): shares of seeds that escape. */
   verdict: { minSeeds: number; supportShare: number; rejectShare: number };
-  /** λ_max probes (power iteration) and `lanczosSteps`, the Lanczos budget of λ_min at θ_s. */
+  /** λ_max probes (Lanczos, exact HVPs) and `lanczosSteps`, the Lanczos budget of λ_min at θ_s. */
   sharpness: SharpnessConfig & { lanczosSteps: number };
   interpolationPoints: number;
   /** GD runs trained at once (each an async native call). */

@@ -121,14 +121,12 @@ function extremes(
   if (restart < 2 && op.dim > 1) throw new RangeError(`options.restart must be >= 2 (got ${restart})`);
   let start = options?.start === undefined ? randomUnit(op.dim, seedOf(options?.seed)) : unitStart(options.start, op.dim);
   let used = 0;
-  let top: RitzPair | null = null;
-  let bottom: RitzPair | null = null;
   for (;;) {
     const steps = Math.min(restart, budget - used);
     const r = lanczos((v, out) => op.apply(v, out), op.dim, { k: 1, which, maxIterations: steps, tolerance, start, vectors: true });
     used += r.iterations;
-    top = r.largest[0] ?? null;
-    bottom = r.smallest[0] ?? null;
+    const top: RitzPair | null = r.largest[0] ?? null;
+    const bottom: RitzPair | null = r.smallest[0] ?? null;
     const done = (top?.converged ?? true) && (bottom?.converged ?? true);
     if (done || used >= budget || r.iterations < steps) return { top, bottom, iterations: used, converged: done };
     // Restart from the Ritz vector(s): for both ends, their sum keeps both directions in the new space.

@@ -1,5 +1,7 @@
 import { native, type NativeLayout, type NativeModelHandle, type TensorEntry } from '../native/binding.js';
-import type { ModelSpec } from './spec.js';
+import { formatValue } from '../util/format.js';
+import { checkKnownKeys } from '../util/options.js';
+import { checkModelSpec, type ModelSpec } from './spec.js';
 
 /** Inputs and targets of a batch or a data set: x [n, ...inputShape] and labels [n] or targets [n, outputs]. */
 export interface Examples {
@@ -16,6 +18,39 @@ export interface Evaluation {
   accuracy: number;
   /** Number of examples evaluated. */
   n: number;
+  /** False when the loss is NaN or ±Infinity (non-finite inputs or parameters): never a silent NaN. */
+  finite: boolean;
+}
+
+/** A typed array whose buffer was detached (transferred): its length reads 0. */
+function detached(a: ArrayBufferView): boolean {
+  return a.byteLength === 0 && a.buffer.byteLength === 0 && !(a.buffer instanceof SharedArrayBuffer);
+}
+
+/**
+ * Checks a data set against a model as every consumer (Trainer, evaluate, lossAndGrad) needs it:
+ * an object { x, y } with x a non-empty, attached Float32Array of n·inputSize numbers, and y an
+ * Int32Array of n labels in [0, outputs) (softmax cross-entropy) or a Float32Array of n·outputs
+ * targets (MSE). Returns n. Messages start with `where` (e.g. `options.data.y`).
+ */
+export function checkExamples(model: Model, data: unknown, where: string): number {
+  if (typeof data !== 'object' || data === null) throw new TypeError(`${where} must be an object { x, y } (got ${formatValue(data)})`);
+  const { x, y } = data as { x?: unknown; y?: unknown };
+  if (!(x instanceof Float32Array)) throw new TypeError(`${where}.x must be a Float32Array (got ${formatValue(x)})`);
+  if (detached(x)) throw new TypeError(`${where}.x is empty or its buffer was detached (transferred)`);
+  const n = model.countExamples(x, `${where}.x`);
+  if (model.isClassifier()) {
+    if (!(y instanceof Int32Array)) throw new TypeError(`${where}.y must be an Int32Array of class indices (got ${formatValue(y)})`);
+    if (detached(y)) throw new TypeError(`${where}.y is empty or its buffer was detached (transferred)`);
+    if (y.length !== n) throw new RangeError(`${where}.y must hold one label per example: ${n} (x has ${n} examples of ${model.inputSize}), got ${y.length}`);
+    const k = model.outputSize;
+    for (let i = 0; i < n; i++) if (y[i] < 0 || y[i] >= k) throw new RangeError(`${where}.y[${i}] must be a class index in [0, ${k}) (got ${y[i]})`);
+  } else {
+    if (!(y instanceof Float32Array)) throw new TypeError(`${where}.y must be a Float32Array of regression targets (got ${formatValue(y)})`);
+    if (detached(y)) throw new TypeError(`${where}.y is empty or its buffer was detached (transferred)`);
+    if (y.length !== n * model.outputSize) throw new RangeError(`${where}.y must hold n*outputs = ${n * model.outputSize} targets (got ${y.length})`);
+  }
+  return n;
 }
 
 /** Flat layout of a spec (names, shapes, offsets), computed by the native core. */
@@ -42,7 +77,11 @@ export class Model {
 
   /** Builds the network and initialises parameters from `seed` (He-normal weights, zero biases). */
   constructor(spec: ModelSpec, options: { seed?: number } = {}) {
-    this.spec = structuredClone(spec);
+    if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object such as { seed: 1 } (got ${formatValue(options)})`);
+    checkKnownKeys(options, ['seed'], 'Model options');
+    if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isSafeInteger(options.seed) || options.seed < 0))
+      throw new RangeError(`options.seed must be a non-negative integer (got ${formatValue(options.seed)})`);
+    this.spec = checkModelSpec(spec, 'spec');
     this.handle = new native.NativeModel(this.spec);
     this.layout = this.handle.layout();
     this.params = new Float32Array(this.layout.paramCount);
@@ -76,7 +115,8 @@ export class Model {
 
   /** Loss and gradient of the mean loss over the batch; writes `grads`. */
   lossAndGrad(batch: Examples, options: { training?: boolean } = {}): { loss: number; accuracy: number } {
-    const n = this.countExamples(batch.x);
+    const n = checkExamples(this, batch, 'batch');
+    checkKnownKeys(options, ['training'], 'lossAndGrad options');
     const { loss, correct } = this.handle.lossAndGrad(
       this.params, this.stateOrNull(), batch.x, batch.y, n, this.grads, options.training ?? true,
     );
@@ -85,7 +125,9 @@ export class Model {
 
   /** Mean loss and accuracy over a data set, in chunks of `batchSize` (eval mode, no gradient). */
   evaluate(data: Examples, options: { batchSize?: number } = {}): Evaluation {
-    const n = this.countExamples(data.x);
+    const n = checkExamples(this, data, 'data');
+    if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object (got ${formatValue(options)})`);
+    checkKnownKeys(options, ['batchSize'], 'evaluate options');
     const chunk = options.batchSize ?? 1000;
     if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`batchSize must be a positive integer (got ${chunk})`);
     const inSize = this.inputSize;
@@ -101,12 +143,14 @@ export class Model {
       lossSum += r.lossSum;
       correct += r.correct;
     }
-    return { loss: lossSum / n, accuracy: this.isClassifier() ? correct / n : NaN, n };
+    const loss = lossSum / n;
+    return { loss, accuracy: this.isClassifier() ? correct / n : NaN, n, finite: Number.isFinite(loss) };
   }
 
   /** Network outputs (logits or regression values), [n, outputSize]. */
   predict(x: Float32Array): Float32Array {
-    const n = this.countExamples(x);
+    if (x instanceof Float32Array && detached(x)) throw new TypeError('x is empty or its buffer was detached (transferred)');
+    const n = this.countExamples(x, 'x');
     const out = new Float32Array(n * this.outputSize);
     this.handle.forward(this.params, this.stateOrNull(), x, n, out);
     return out;
@@ -135,11 +179,12 @@ export class Model {
     return this.layout.stateCount > 0 ? this.state : null;
   }
 
-  private countExamples(x: Float32Array): number {
-    if (!(x instanceof Float32Array)) throw new TypeError('x must be a Float32Array');
+  /** @internal The example count n of x ([n, inputSize]); `param` names x in messages. */
+  countExamples(x: unknown, param = 'x'): number {
+    if (!(x instanceof Float32Array)) throw new TypeError(`${param} must be a Float32Array (got ${formatValue(x)})`);
     const n = x.length / this.inputSize;
     if (!Number.isInteger(n) || n < 1) {
-      throw new RangeError(`x must have length n*inputSize for n >= 1 (inputSize ${this.inputSize}, got length ${x.length})`);
+      throw new RangeError(`${param} must have length n*inputSize for n >= 1 (inputSize ${this.inputSize}, got length ${x.length})`);
     }
     return n;
   }

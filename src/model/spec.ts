@@ -3,6 +3,10 @@
  * Activations are NCHW per batch; an example is `[features]` or `[channels, height, width]`.
  */
 
+import { formatValue } from '../util/format.js';
+import { checkKnownKeys } from '../util/options.js';
+import { plainCopy } from '../util/plain-data.js';
+
 /** One layer of a {@link ModelSpec}, as plain data. */
 export type LayerSpec =
   /** y[N,units] = x·Wᵀ + b, W [units, in]. A [C,H,W] input is flattened implicitly. */
@@ -35,6 +39,61 @@ export interface ModelSpec {
   loss?: LossName;
 }
 
+/** The keys each layer type takes (the native describe() checks values; unknown keys are caught here). */
+const LAYER_KEYS: Record<LayerSpec['type'], readonly string[]> = {
+  dense: ['type', 'units', 'bias', 'init'],
+  conv2d: ['type', 'units', 'kernel', 'stride', 'padding', 'bias', 'init'],
+  maxpool: ['type', 'kernel', 'stride'],
+  avgpool: ['type', 'kernel', 'stride'],
+  globalavgpool: ['type'],
+  flatten: ['type'],
+  relu: ['type'],
+  tanh: ['type'],
+  gelu: ['type'],
+  resblock: ['type', 'units', 'stride', 'batchnorm'],
+  batchnorm: ['type'],
+};
+
+/**
+ * A checked plain copy of a model spec: plain data (no Proxy, bounded depth, no prototype keys),
+ * no unknown key on the spec or any layer (`spec.layers[2]: unknown option "activaton" …`). Values
+ * are checked by the native describe().
+ */
+export function checkModelSpec(spec: unknown, where = 'spec'): ModelSpec {
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new TypeError(`${where} must be a model spec object such as mlp({ input: 4, hidden: [8], outputs: 2 }) (got ${formatValue(spec)})`);
+  const copy = plainCopy(spec as ModelSpec, where);
+  checkKnownKeys(copy, ['input', 'layers', 'loss'], where);
+  if (Array.isArray(copy.layers)) {
+    copy.layers.forEach((layer, i) => {
+      const type = (layer as { type?: unknown } | null)?.type;
+      if (typeof type === 'string' && Object.prototype.hasOwnProperty.call(LAYER_KEYS, type))
+        checkKnownKeys(layer, LAYER_KEYS[type as LayerSpec['type']], `${where}.layers[${i}]`);
+    });
+  }
+  return copy;
+}
+
+function optionsObject<T>(options: T, where: string, known: readonly string[]): T {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new TypeError(`${where} must be an object (got ${formatValue(options)})`);
+  checkKnownKeys(options, known, where);
+  return options;
+}
+
+function positiveInt(v: unknown, param: string, max = 2 ** 31 - 1): number {
+  if (typeof v !== 'number') throw new TypeError(`${param} must be a number (got ${formatValue(v)})`);
+  if (!Number.isInteger(v) || v < 1 || v > max) throw new RangeError(`${param} must be an integer in [1, ${max}] (got ${v})`);
+  return v;
+}
+
+function intList(v: unknown, param: string, min: number): number[] {
+  if (!Array.isArray(v)) throw new TypeError(`${param} must be an array of integers (got ${formatValue(v)})`);
+  v.forEach((x, i) => {
+    if (typeof x !== 'number') throw new TypeError(`${param}[${i}] must be a number (got ${formatValue(x)})`);
+    if (!Number.isInteger(x) || x < min || x > 2 ** 31 - 1) throw new RangeError(`${param}[${i}] must be an integer >= ${min} (got ${x})`);
+  });
+  return v as number[];
+}
+
 /** Multi-layer perceptron: input → (dense(h) → activation)* → dense(outputs). */
 export function mlp(options: {
   input: number | number[];
@@ -43,7 +102,13 @@ export function mlp(options: {
   activation?: 'relu' | 'tanh' | 'gelu';
   loss?: LossName;
 }): ModelSpec {
+  optionsObject(options, 'mlp(options)', ['input', 'hidden', 'outputs', 'activation', 'loss']);
+  if (Array.isArray(options.input)) intList(options.input, 'mlp(options).input', 1);
+  else positiveInt(options.input, 'mlp(options).input');
+  intList(options.hidden, 'mlp(options).hidden', 1);
+  positiveInt(options.outputs, 'mlp(options).outputs');
   const activation = options.activation ?? 'relu';
+  if (!['relu', 'tanh', 'gelu'].includes(activation)) throw new RangeError(`mlp(options).activation must be one of relu, tanh, gelu (got ${formatValue(activation)})`);
   const layers: LayerSpec[] = [];
   for (const units of options.hidden) layers.push({ type: 'dense', units }, { type: activation });
   layers.push({ type: 'dense', units: options.outputs });
@@ -62,6 +127,12 @@ export function mlp(options: {
 export function smallCnn(
   options: { input?: number[]; channels?: [number, number]; hidden?: number; outputs?: number } = {},
 ): ModelSpec {
+  optionsObject(options, 'smallCnn(options)', ['input', 'channels', 'hidden', 'outputs']);
+  if (options.input !== undefined) intList(options.input, 'smallCnn(options).input', 1);
+  if (options.channels !== undefined && intList(options.channels, 'smallCnn(options).channels', 1).length !== 2)
+    throw new RangeError(`smallCnn(options).channels must hold 2 channel counts (got ${options.channels.length})`);
+  if (options.hidden !== undefined) positiveInt(options.hidden, 'smallCnn(options).hidden');
+  if (options.outputs !== undefined) positiveInt(options.outputs, 'smallCnn(options).outputs');
   const [c1, c2] = options.channels ?? [32, 64];
   return {
     input: options.input ?? [1, 28, 28],
@@ -88,9 +159,15 @@ export function smallCnn(
 export function resnet(
   options: { input?: number[]; width?: number; blocks?: number[]; outputs?: number; batchnorm?: boolean } = {},
 ): ModelSpec {
-  const width = options.width ?? 64;
-  const blocks = options.blocks ?? [2, 2, 2, 2];
+  optionsObject(options, 'resnet(options)', ['input', 'width', 'blocks', 'outputs', 'batchnorm']);
+  if (options.input !== undefined) intList(options.input, 'resnet(options).input', 1);
+  const width = options.width === undefined ? 64 : positiveInt(options.width, 'resnet(options).width', 2 ** 20);
+  // 0 blocks in a stage is allowed (a shallower net); -1 or 1.5 is an error, not 0 or 2 blocks.
+  const blocks = options.blocks === undefined ? [2, 2, 2, 2] : intList(options.blocks, 'resnet(options).blocks', 0);
+  if (blocks.length > 8) throw new RangeError(`resnet(options).blocks must list at most 8 stages (got ${blocks.length})`);
+  if (options.outputs !== undefined) positiveInt(options.outputs, 'resnet(options).outputs');
   const batchnorm = options.batchnorm ?? false;
+  if (typeof batchnorm !== 'boolean') throw new TypeError(`resnet(options).batchnorm must be a boolean (got ${formatValue(batchnorm)})`);
   const layers: LayerSpec[] = [{ type: 'conv2d', units: width, kernel: 3, padding: 1 }];
   if (batchnorm) layers.push({ type: 'batchnorm' });
   layers.push({ type: 'relu' });

@@ -18,7 +18,8 @@
  */
 import type { NativeLayout, NativeOptimizerPlan, NativeSchedule, NativeTransform, TensorEntry } from '../native/binding.js';
 import { formatValue } from '../util/format.js';
-import { constant, type ScheduleSpec } from './schedules.js';
+import { checkKnownKeys } from '../util/options.js';
+import { checkSchedule, constant, type ScheduleSpec } from './schedules.js';
 
 /**
  * How a `gaussianNoise` transform's σ_t (after annealing) sets the noise added to the update u,
@@ -56,12 +57,42 @@ export function sgd(options: {
   nesterov?: boolean;
   weightDecay?: number;
 }): OptimizerSpec {
+  if (!isObject(options)) throw new TypeError(`sgd(options): options must be an object such as { lr: 0.1 } (got ${formatValue(options)})`);
+  checkKnownKeys(options, SGD_KEYS, 'sgd(options)');
+  return sgdChain(options, 'sgd(options)');
+}
+
+const SGD_KEYS = ['lr', 'momentum', 'nesterov', 'weightDecay'] as const;
+
+/** The transforms of sgd() after its options are checked (shared with noisySgd). */
+function sgdChain(options: { lr: unknown; momentum?: unknown; nesterov?: unknown; weightDecay?: unknown }, where: string): OptimizerSpec {
+  const lr = learningRate(options.lr, `${where}.lr`);
+  const weightDecay = options.weightDecay === undefined ? 0 : checkNumber(options.weightDecay, `${where}.weightDecay`, 0);
+  const beta = options.momentum === undefined ? 0 : checkMomentum(options.momentum, `${where}.momentum`);
+  if (options.nesterov !== undefined && typeof options.nesterov !== 'boolean') throw new TypeError(`${where}.nesterov must be a boolean (got ${formatValue(options.nesterov)})`);
   const transforms: TransformSpec[] = [];
-  if (options.weightDecay) transforms.push({ kind: 'addWeightDecay', weightDecay: options.weightDecay });
-  if (options.momentum) transforms.push({ kind: 'momentum', beta: options.momentum, nesterov: options.nesterov ?? false });
-  else if (options.nesterov) throw new RangeError('nesterov requires momentum > 0');
+  if (weightDecay) transforms.push({ kind: 'addWeightDecay', weightDecay });
+  if (beta) transforms.push({ kind: 'momentum', beta, nesterov: (options.nesterov as boolean | undefined) ?? false });
+  else if (options.nesterov) throw new RangeError(`${where}.nesterov requires momentum > 0`);
   transforms.push({ kind: 'scaleByLearningRate' });
-  return { transforms, schedule: typeof options.lr === 'number' ? constant(options.lr) : options.lr };
+  return { transforms, schedule: lr };
+}
+
+/** A learning rate: a finite number >= 0 (0 allowed) or a checked schedule. */
+function learningRate(v: unknown, param: string): ScheduleSpec {
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v) || v < 0) throw new RangeError(`${param} must be a finite number >= 0 (got ${v}; 0 is allowed, a negative rate would ascend the loss)`);
+    return constant(v);
+  }
+  if (isObject(v)) return checkSchedule(v, param);
+  throw new TypeError(`${param} must be a number or a schedule such as cosine(0.1, 1000) (got ${formatValue(v)})`);
+}
+
+/** Momentum β in [0, 1): β = 1 never forgets a gradient, β > 1 grows without bound. */
+function checkMomentum(v: unknown, param: string): number {
+  if (typeof v !== 'number') throw new TypeError(`${param} must be a number (got ${formatValue(v)})`);
+  if (!(v >= 0 && v < 1)) throw new RangeError(`${param} must be in [0, 1) (got ${v})`);
+  return v;
 }
 
 /** Gradient descent: `sgd` meant for full-batch training (the trainer's default batching). */
@@ -71,11 +102,14 @@ export const gd = sgd;
 
 /** u ← u · min(1, c/‖u‖₂) (global norm over all parameters). */
 export function clipGlobalNorm(maxNorm: number): TransformSpec {
+  checkNumber(maxNorm, 'clipGlobalNorm(maxNorm)', 0);
   return { kind: 'clipGlobalNorm', maxNorm };
 }
 
 /** u ← u + λθ on the masked parameters (coupled L2 weight decay). */
 export function addWeightDecay(weightDecay: number, options: { mask?: Uint8Array } = {}): TransformSpec {
+  checkNumber(weightDecay, 'addWeightDecay(weightDecay)', 0);
+  checkKnownKeys(options, ['mask'], 'addWeightDecay(weightDecay, options)');
   return { kind: 'addWeightDecay', weightDecay, ...(options.mask ? { mask: options.mask } : {}) };
 }
 
@@ -84,6 +118,9 @@ export function addWeightDecay(weightDecay: number, options: { mask?: Uint8Array
  * when `annealSteps` > 0, else σ_t = std.
  */
 export function gaussianNoise(std: number, options: { annealSteps?: number; mode?: NoiseMode; mask?: Uint8Array } = {}): TransformSpec {
+  checkNumber(std, 'gaussianNoise(std)', 0);
+  checkKnownKeys(options, ['annealSteps', 'mode', 'mask'], 'gaussianNoise(std, options)');
+  if (options.annealSteps !== undefined) checkNonNegativeInteger(options.annealSteps, 'gaussianNoise(std, options).annealSteps');
   return {
     kind: 'gaussianNoise',
     std,
@@ -95,6 +132,8 @@ export function gaussianNoise(std: number, options: { annealSteps?: number; mode
 
 /** Heavy-ball momentum v ← βv + u; u ← v (or u ← u + βv with `nesterov`), PyTorch convention, v₀ = 0. */
 export function momentum(beta: number, options: { nesterov?: boolean } = {}): TransformSpec {
+  checkMomentum(beta, 'momentum(beta)');
+  checkKnownKeys(options, ['nesterov'], 'momentum(beta, options)');
   return { kind: 'momentum', beta, nesterov: options.nesterov ?? false };
 }
 
@@ -105,6 +144,8 @@ export function scaleByLearningRate(): TransformSpec {
 
 /** u ← u − η(t)λθ on the masked parameters (AdamW-style; place after `scaleByLearningRate`). */
 export function decoupledWeightDecay(weightDecay: number, options: { mask?: Uint8Array } = {}): TransformSpec {
+  checkNumber(weightDecay, 'decoupledWeightDecay(weightDecay)', 0);
+  checkKnownKeys(options, ['mask'], 'decoupledWeightDecay(weightDecay, options)');
   return { kind: 'decoupledWeightDecay', weightDecay, ...(options.mask ? { mask: options.mask } : {}) };
 }
 
@@ -114,7 +155,7 @@ export function decoupledWeightDecay(weightDecay: number, options: { mask?: Uint
  * gradient before it enters the momentum buffer; swapping the first two clips the momentum output.
  */
 export function chain(lr: number | ScheduleSpec, ...transforms: TransformSpec[]): OptimizerSpec {
-  return { transforms, schedule: typeof lr === 'number' ? constant(lr) : lr };
+  return { transforms, schedule: learningRate(lr, 'chain(lr)') };
 }
 
 // ---- The noise family -------------------------------------------------------------------------
@@ -144,7 +185,8 @@ export function noisySgd(options: {
   weightDecay?: number;
   mask?: Uint8Array;
 }): OptimizerSpec {
-  if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
+  if (!isObject(options)) throw new TypeError(`noisySgd(options): options must be an object (got ${formatValue(options)})`);
+  checkKnownKeys(options, NOISY_SGD_KEYS, 'noisySgd(options)');
   const given = (['noiseStd', 'noiseNorm', 'noiseRelative'] as const).filter((k) => options[k] !== undefined);
   if (given.length !== 1) {
     throw new RangeError(`exactly one of options.noiseStd, options.noiseNorm, options.noiseRelative must be given (got ${given.length ? given.join(', ') : 'none'})`);
@@ -153,12 +195,14 @@ export function noisySgd(options: {
   const mode: NoiseMode = key === 'noiseStd' ? 'std' : key === 'noiseNorm' ? 'norm' : 'relative';
   const std = checkNumber(options[key], `options.${key}`, 0);
   if (options.annealSteps !== undefined) checkNonNegativeInteger(options.annealSteps, 'options.annealSteps');
-  const base = sgd({ lr: options.lr, momentum: options.momentum, nesterov: options.nesterov, weightDecay: options.weightDecay });
+  const base = sgdChain(options, 'noisySgd(options)');
   // Noise joins the gradient before momentum: [addWeightDecay?] gaussianNoise [momentum?] scale.
   const at = base.transforms[0]?.kind === 'addWeightDecay' ? 1 : 0;
   base.transforms.splice(at, 0, gaussianNoise(std, { annealSteps: options.annealSteps, mode, mask: options.mask }));
   return base;
 }
+
+const NOISY_SGD_KEYS = ['lr', 'noiseStd', 'noiseNorm', 'noiseRelative', 'annealSteps', 'momentum', 'nesterov', 'weightDecay', 'mask'] as const;
 
 /**
  * The coefficient c of the amplified mini-batch estimator g = g₁ + c(g₁ − g₂) for amplification
@@ -243,13 +287,9 @@ function checkNumberArray(value: unknown, param: string): number[] {
   return value as number[];
 }
 
-const SCHEDULE_KINDS = ['constant', 'step', 'cosine', 'piecewise'];
-
 /** Checks the shape the plan conversion relies on; the native side checks the values (ranges, integers). */
-function compileSchedule(s: unknown, param: string): NativeSchedule {
-  if (!isObject(s)) throw new TypeError(`${param} must be a schedule object such as constant(0.1) (got ${formatValue(s)})`);
-  if (typeof s.kind !== 'string') throw new TypeError(`${param}.kind must be a string (got ${formatValue(s.kind)})`);
-  if (!SCHEDULE_KINDS.includes(s.kind)) throw new RangeError(`${param}.kind must be one of ${SCHEDULE_KINDS.join(', ')} (got ${formatValue(s.kind)})`);
+function compileSchedule(raw: unknown, param: string): NativeSchedule {
+  const s = checkSchedule(raw, param) as unknown as Record<string, unknown>;
   if (s.kind === 'piecewise') {
     const boundaries = checkNumberArray(s.boundaries, `${param}.boundaries`);
     const values = checkNumberArray(s.values, `${param}.values`);
@@ -267,6 +307,15 @@ function compileSchedule(s: unknown, param: string): NativeSchedule {
   return { ...(s as unknown as NativeSchedule) };
 }
 
+const TRANSFORM_KEYS: Record<TransformSpec['kind'], readonly string[]> = {
+  clipGlobalNorm: ['kind', 'maxNorm'],
+  addWeightDecay: ['kind', 'weightDecay', 'mask'],
+  decoupledWeightDecay: ['kind', 'weightDecay', 'mask'],
+  gaussianNoise: ['kind', 'std', 'annealSteps', 'mode', 'mask'],
+  momentum: ['kind', 'beta', 'nesterov'],
+  scaleByLearningRate: ['kind'],
+};
+
 /**
  * Plain-data plan for the native loop; momentum buffers get consecutive slices of the state.
  * Malformed specs throw a TypeError / RangeError whose message starts with the parameter's path
@@ -274,11 +323,13 @@ function compileSchedule(s: unknown, param: string): NativeSchedule {
  */
 export function compilePlan(spec: OptimizerSpec, paramCount: number): NativeOptimizerPlan {
   if (!isObject(spec)) throw new TypeError(`optimizer must be an object { transforms, schedule } such as sgd({ lr: 0.1 }) (got ${formatValue(spec)})`);
+  checkKnownKeys(spec, ['transforms', 'schedule'], 'optimizer');
   if (!Array.isArray(spec.transforms)) throw new TypeError(`optimizer.transforms must be an array (got ${formatValue(spec.transforms)})`);
   let stateCount = 0;
   const transforms: NativeTransform[] = (spec.transforms as unknown[]).map((t, i) => {
     const p = `optimizer.transforms[${i}]`;
     if (!isObject(t)) throw new TypeError(`${p} must be a transform object such as momentum(0.9) (got ${formatValue(t)})`);
+    if (typeof t.kind === 'string' && Object.prototype.hasOwnProperty.call(TRANSFORM_KEYS, t.kind)) checkKnownKeys(t, TRANSFORM_KEYS[t.kind as TransformSpec['kind']], p);
     switch (t.kind) {
       case 'clipGlobalNorm':
         return { kind: t.kind, value: checkNumber(t.maxNorm, `${p}.maxNorm`, 0) };
@@ -301,7 +352,7 @@ export function compilePlan(spec: OptimizerSpec, paramCount: number): NativeOpti
         return out;
       }
       case 'momentum': {
-        const value = checkNumber(t.beta, `${p}.beta`, 0);
+        const value = checkMomentum(t.beta, `${p}.beta`);
         const nesterov = t.nesterov ?? false;
         if (typeof nesterov !== 'boolean') throw new TypeError(`${p}.nesterov must be a boolean (got ${formatValue(nesterov)})`);
         const stateOffset = stateCount;

@@ -14,6 +14,10 @@ import type { Headline } from '../run/schema.js';
 import { packageVersion, type RunEnvironment } from '../run/env.js';
 import { COMPLETE_STATUSES, validateSummary, type ReportTable, type RunSummary, type TableCell } from '../run/schema.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkKnownKeys } from '../util/options.js';
+import { insideDir } from '../util/safe-fs.js';
+
+const REPORT_OPTION_KEYS = ['runs', 'fileName', 'title', 'skipIfEmpty'] as const;
 
 /** Options of {@link writeReport}. */
 export interface WriteReportOptions {
@@ -23,6 +27,8 @@ export interface WriteReportOptions {
   fileName?: string;
   /** Title of the page. */
   title?: string;
+  /** Write nothing (and return `written: false`) when no run can be included. */
+  skipIfEmpty?: boolean;
 }
 
 /** What {@link writeReport} wrote and which runs it included or skipped. */
@@ -36,6 +42,8 @@ export interface ReportOutcome {
   /** Directories skipped because their summary.json is invalid, with the first problem. */
   skipped: Array<{ dir: string; problem: string }>;
   figures: number;
+  /** False when `skipIfEmpty` found no run and nothing was written. */
+  written: boolean;
 }
 
 interface LoadedRun {
@@ -329,6 +337,9 @@ function sortRuns(runs: LoadedRun[]): LoadedRun[] {
 
 /** Writes `dir/report.html` (+ `dir/report-figures/`) from the run directories under `dir`. */
 export async function writeReport(dir: string, options: WriteReportOptions = {}): Promise<ReportOutcome> {
+  checkKnownKeys(options, REPORT_OPTION_KEYS, 'writeReport options');
+  // The report file must stay inside dir: fileName '../../x.html' is refused before anything is read.
+  const file = insideDir(dir, options.fileName ?? 'report.html', 'options.fileName');
   const st = await fsp.stat(dir).catch(() => null);
   if (!st?.isDirectory()) throw new RangeError(`report: ${dir} is not a directory`);
   const dirs = options.runs ?? (await findRunDirs(dir));
@@ -354,8 +365,8 @@ export async function writeReport(dir: string, options: WriteReportOptions = {})
     loaded.push({ dir: d, summary: summary as RunSummary, env });
   }
   const runs = sortRuns(loaded);
-  const file = path.join(dir, options.fileName ?? 'report.html');
   const figuresDir = path.join(dir, 'report-figures');
+  if (runs.length === 0 && options.skipIfEmpty) return { file, figuresDir, runs: [], skipped, figures: 0, written: false };
   await fsp.rm(figuresDir, { recursive: true, force: true });
 
   const sections: string[] = [];
@@ -409,5 +420,6 @@ ${skippedHtml}
     runs: runs.map((r) => ({ dir: r.dir, experiment: r.summary.experiment, scale: r.summary.scale, status: r.summary.status })),
     skipped,
     figures,
+    written: true,
   };
 }

@@ -34,6 +34,9 @@ import * as path from 'node:path';
 import { loadCheckpoint, readCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import type { Trainer } from '../train/trainer.js';
 import { writeFileAtomicSync } from '../util/atomic.js';
+import { formatValue } from '../util/format.js';
+import { checkKnownKeys } from '../util/options.js';
+import { readRegularFileSync } from '../util/safe-fs.js';
 import { isTempName } from './schema.js';
 
 /** Default seconds between two partial checkpoints of one unit (`BIGSTEP_CHECKPOINT_SECONDS` overrides). */
@@ -174,7 +177,7 @@ function writeJsonFile(file: string, header: Omit<Header, 'format' | 'version' |
 function readJsonFile(file: string, expect?: { kind: Header['kind']; key: string; configHash: string }): { header: Header; body: unknown } | { error: string } {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readRegularFileSync(file, 'resume file').toString('utf8'); // never a FIFO or device
   } catch (e) {
     return { error: `cannot be read (${(e as Error).message})` };
   }
@@ -258,6 +261,15 @@ export class ResumeStore {
   private readonly keys = new Set<string>();
 
   constructor(options: ResumeStoreOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError(`ResumeStore options must be an object (got ${formatValue(options)})`);
+    checkKnownKeys(options, ['dir', 'configHash', 'log', 'intervalSeconds', 'warn'], 'ResumeStore options');
+    if (options.dir !== null && (typeof options.dir !== 'string' || options.dir.length === 0))
+      throw new TypeError(`options.dir must be a non-empty directory path or null (got ${formatValue(options.dir)})`);
+    if (typeof options.configHash !== 'string') throw new TypeError(`options.configHash must be a string (got ${formatValue(options.configHash)})`);
+    if (typeof options.log !== 'function') throw new TypeError(`options.log must be a function (got ${formatValue(options.log)})`);
+    if (options.warn !== undefined && typeof options.warn !== 'function') throw new TypeError(`options.warn must be a function (got ${formatValue(options.warn)})`);
+    if (options.intervalSeconds !== undefined && (typeof options.intervalSeconds !== 'number' || !(options.intervalSeconds >= 0 && options.intervalSeconds < Infinity)))
+      throw new RangeError(`options.intervalSeconds must be a finite number >= 0 (got ${formatValue(options.intervalSeconds)})`);
     this.dir = options.dir;
     this.configHash = options.configHash;
     this.log = options.log;

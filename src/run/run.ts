@@ -24,6 +24,10 @@ import * as path from 'node:path';
 
 import { describeGeneric, type ExperimentDefinition, type RegisteredExperiment, type RunContext, type RunDescription, type Scale } from './experiment.js';
 import { fsyncDir, writeFileAtomic } from '../util/atomic.js';
+import { formatValue } from '../util/format.js';
+import { checkKnownKeys } from '../util/options.js';
+import { plainCopy } from '../util/plain-data.js';
+import { makeDir, readTextFile } from '../util/safe-fs.js';
 import { collectEnvironment, packageVersion } from './env.js';
 import { ResumeStore } from './resume.js';
 import { fallbackVerdicts, type Verdict } from './verdict.js';
@@ -62,6 +66,8 @@ export interface RunExperimentOptions {
   /** Scale label for a config object without a `scale` field (default 'custom'). */
   scale?: string;
 }
+
+const RUN_OPTION_KEYS = ['out', 'seed', 'force', 'signal', 'progress', 'onStart', 'scale'] as const;
 
 /** Where and with what config a run will happen: the result of {@link planRun}. */
 export interface RunPlan {
@@ -149,6 +155,10 @@ export function planRun(
   options: Pick<RunExperimentOptions, 'out' | 'seed' | 'scale'>,
 ): RunPlan {
   const def = definitionOf(experiment);
+  if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object { out, ... } (got ${formatValue(options)})`);
+  checkKnownKeys(options, RUN_OPTION_KEYS, 'runExperiment options');
+  // An empty out would write into the working directory.
+  if (typeof options.out !== 'string' || options.out.length === 0) throw new TypeError(`options.out must be a non-empty directory path (got ${formatValue(options.out)})`);
   let raw: unknown = config;
   let scale = options.scale;
   if (typeof config === 'string') {
@@ -156,7 +166,8 @@ export function planRun(
     raw = def.presets[config as Scale];
     scale ??= config;
   }
-  raw = structuredClone(raw);
+  // Plain data, bounded depth, no prototype keys (structuredClone fails on a Proxy, overflows the stack at 10⁴ levels).
+  raw = plainCopy(raw, 'config');
   if (options.seed !== undefined) raw = applySeed(raw, options.seed, def.name);
   const resolved: unknown = def.validate(raw);
   const plain = toPlain(resolved);
@@ -171,7 +182,7 @@ export function planRun(
 /** Reads `<dir>/summary.json`, or undefined if it is missing or unreadable. */
 export async function readSummary(dir: string): Promise<RunSummary | undefined> {
   try {
-    return JSON.parse(await fsp.readFile(path.join(dir, 'summary.json'), 'utf8')) as RunSummary;
+    return JSON.parse(await readTextFile(path.join(dir, 'summary.json'), 'summary')) as RunSummary;
   } catch {
     return undefined;
   }
@@ -311,7 +322,7 @@ export async function runExperiment(
   if (previous && COMPLETE_STATUSES.includes(previous.status) && !options.force)
     return { ...plan, status: previous.status, skipped: true, summary: previous };
 
-  await fsp.mkdir(dir, { recursive: true });
+  await makeDir(dir, 'run directory'); // not fs.mkdir({ recursive }): it spins forever on /proc/x
   const release = await acquireLock(dir);
   try {
     const restarted = (await fsp.readdir(dir)).some((e) => RUN_FILES.includes(e));
@@ -408,7 +419,7 @@ export async function runExperiment(
       if (signal?.aborted) return { ...plan, status: 'aborted', skipped: false, summary: await finish(summary('aborted')) };
       await writeFileAtomic(path.join(dir, 'result.json'), `${toJson(result)}\n`);
       const entries: FigureEntry[] = [];
-      if (figures.length > 0) await fsp.mkdir(path.join(dir, 'figures'), { recursive: true });
+      if (figures.length > 0) await makeDir(path.join(dir, 'figures'), 'figures directory');
       for (const f of figures) {
         if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.id)) throw new RangeError(`figure id "${f.id}" is not a safe file name`);
         if (entries.some((e) => e.id === f.id)) throw new RangeError(`figure id "${f.id}" is used twice`);

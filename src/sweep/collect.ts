@@ -17,6 +17,7 @@ import type { Headline } from '../run/schema.js';
 import { toJson } from '../run/json.js';
 import { readSummary } from '../run/run.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { readTextFile } from '../util/safe-fs.js';
 import { getPath, type SweepTask, type SweepTasks } from './spec.js';
 import { loadTasks, taskDir } from './tasks.js';
 
@@ -100,7 +101,7 @@ export async function readResults(dir: string): Promise<CollectOutcome> {
     if (complete && wantColumns.length > 0) {
       let result: unknown;
       try {
-        result = JSON.parse(await fsp.readFile(path.join(taskDir(dir, task), 'result.json'), 'utf8'));
+        result = JSON.parse(await readTextFile(path.join(taskDir(dir, task), 'result.json'), 'result file'));
       } catch {
         result = undefined;
       }

@@ -4,12 +4,12 @@
  * against the sweep directory on a shared volume (a PersistentVolumeClaim mounted at `mountPath`).
  * `k8sManifest` only writes the manifest (DIR/k8s/job.yaml); `kubectl apply -f` submits it.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
 import YAML from 'yaml';
 
 import { writeFileAtomic } from '../util/atomic.js';
+import { makeDir } from '../util/safe-fs.js';
 import type { SweepTasks } from './spec.js';
 
 export interface K8sOptions {
@@ -32,8 +32,24 @@ export interface K8sOptions {
   namespace?: string;
 }
 
+/** One-line option values only: a newline or other control character would end up in the pod spec. */
+function checkOptions(options: K8sOptions): void {
+  for (const key of ['image', 'pvc', 'mountPath', 'subPath', 'cpu', 'memory', 'namespace'] as const) {
+    const v = options[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'string' || v.length === 0) throw new RangeError(`${key} must be a non-empty string (got ${JSON.stringify(v)})`);
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(v)) throw new RangeError(`${key} must be one line without control characters (got ${JSON.stringify(v)})`);
+  }
+  for (const key of ['parallelism', 'threads'] as const) {
+    const v = options[key];
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new RangeError(`${key} must be a positive integer (got ${v})`);
+  }
+}
+
 /** The Indexed Job manifest for a sweep planned in `dir`. */
 export function k8sManifest(dir: string, t: SweepTasks, options: K8sOptions = {}): string {
+  checkOptions(options);
   const mountPath = options.mountPath ?? '/sweeps';
   const sweepPath = path.posix.join(mountPath, options.subPath ?? path.basename(path.resolve(dir)));
   const threads = String(options.threads ?? 1);
@@ -86,8 +102,9 @@ export function k8sManifest(dir: string, t: SweepTasks, options: K8sOptions = {}
 /** Writes DIR/k8s/job.yaml; returns its path. */
 export async function writeK8sManifest(dir: string, t: SweepTasks, options: K8sOptions = {}): Promise<string> {
   const kdir = path.join(dir, 'k8s');
-  await fsp.mkdir(kdir, { recursive: true });
+  const text = k8sManifest(dir, t, options); // checks the options before anything is written
+  await makeDir(kdir, 'k8s directory');
   const file = path.join(kdir, 'job.yaml');
-  await writeFileAtomic(file, k8sManifest(dir, t, options));
+  await writeFileAtomic(file, text);
   return file;
 }

@@ -17,6 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { makeDirSync } from '../util/safe-fs.js';
 import type { SweepTasks } from './spec.js';
 import { loadTasks, taskComplete } from './tasks.js';
 
@@ -92,7 +93,7 @@ export function runLocal(dir: string, options: LocalOptions = {}): LocalPool {
     const order = options.tasks ?? t.tasks.map((x) => x.index);
     const concurrency = Math.max(1, options.concurrency ?? os.availableParallelism());
     const logs = path.join(dir, 'logs');
-    fs.mkdirSync(logs, { recursive: true });
+    makeDirSync(logs, 'sweep logs directory');
     const exits = new Map<number, number | null>();
     const skipped: number[] = [];
     const signal = options.signal;

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 
 import { toJson } from '../run/json.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { makeDir } from '../util/safe-fs.js';
 import { cliMainPath } from './local.js';
 import type { SweepTasks } from './spec.js';
 
@@ -117,9 +118,10 @@ export function slurmScript(dir: string, t: SweepTasks, options: SlurmOptions = 
 /** Writes DIR/slurm/array.sbatch (+ the logs directory); returns the script path. */
 export async function writeSlurmScript(dir: string, t: SweepTasks, options: SlurmOptions = {}): Promise<string> {
   const sdir = path.join(dir, SLURM_DIR);
-  await fsp.mkdir(path.join(sdir, 'logs'), { recursive: true });
+  const text = slurmScript(dir, t, options); // checks the options before anything is written
+  await makeDir(path.join(sdir, 'logs'), 'slurm logs directory');
   const file = path.join(sdir, SCRIPT_NAME);
-  await writeFileAtomic(file, slurmScript(dir, t, options));
+  await writeFileAtomic(file, text);
   await fsp.chmod(file, 0o755);
   return file;
 }

@@ -27,7 +27,6 @@
  * id): the resolved, validated config, its run id (`planRun`, src/run/run.ts) and the directory
  * `runs/<experiment>-<scale>-<id>` it runs in. Two tasks with the same resolved config are an error.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
 import YAML from 'yaml';
@@ -37,9 +36,17 @@ import { SCALES, type Scale } from '../run/experiment.js';
 import { packageVersion } from '../run/env.js';
 import { canonicalJson, sha256Hex, toPlain } from '../run/json.js';
 import { planRun } from '../run/run.js';
+import { nearestKey } from '../util/options.js';
+import { FORBIDDEN_KEYS, plainCopy } from '../util/plain-data.js';
+import { PathError, readTextFile } from '../util/safe-fs.js';
+import { SWEEP_SPEC_KEYS } from './spec-schema.js';
 
 export const TASKS_SCHEMA = 'bigstep/sweep-tasks@1';
-const SPEC_KEYS = ['experiment', 'preset', 'name', 'base', 'grid', 'seeds', 'figures', 'columns'] as const;
+const SPEC_KEYS: readonly string[] = SWEEP_SPEC_KEYS; // one definition: ./spec-schema.ts
+/** A sweep with more tasks than this is refused before any task is built (tasks.json alone would be GBs). */
+export const MAX_SWEEP_TASKS = 1_000_000;
+/** Spec files above this size are refused before reading. */
+const MAX_SPEC_BYTES = 16 * 2 ** 20;
 
 /** A sweep spec as written (after YAML/JSON parsing). */
 export interface SweepSpec {
@@ -109,9 +116,10 @@ const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v)
 export async function readSweepSpec(file: string): Promise<SweepSpec> {
   let text: string;
   try {
-    text = await fsp.readFile(file, 'utf8');
+    text = await readTextFile(file, 'sweep spec', MAX_SPEC_BYTES);
   } catch (e) {
-    throw new SweepSpecError(`${file}: cannot read the sweep spec (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    if (e instanceof PathError) throw new SweepSpecError(`${file}: cannot read the sweep spec: it ${e.reason}`);
+    throw e;
   }
   let raw: unknown;
   try {
@@ -130,9 +138,18 @@ export function validateSweepSpec(raw: unknown, file = 'sweep spec'): SweepSpec 
     throw new SweepSpecError(`${file}: ${field} ${what}`);
   };
   if (!isObject(raw)) bad('the spec', `must be an object with "experiment" (got ${typeName(raw)})`);
-  const s = raw as Record<string, unknown>;
-  for (const k of Object.keys(s))
-    if (!(SPEC_KEYS as readonly string[]).includes(k)) bad(k, `is not a spec field (fields: ${SPEC_KEYS.join(', ')})`);
+  let s: Record<string, unknown>;
+  try {
+    // Plain data only, bounded depth, no prototype keys, before anything else reads it.
+    s = plainCopy(raw as Record<string, unknown>, 'spec');
+  } catch (e) {
+    return bad('the spec', `is not plain data: ${(e as Error).message}`);
+  }
+  for (const k of Object.keys(s)) {
+    if (SPEC_KEYS.includes(k)) continue;
+    const near = nearestKey(k, SPEC_KEYS);
+    bad(k, `is not a spec field (${near ? `did you mean "${near}"? ` : ''}fields: ${SPEC_KEYS.join(', ')})`);
+  }
   if (typeof s.experiment !== 'string') bad('experiment', `must be one of ${experimentNames().join(', ')}`);
   if (!findExperiment(s.experiment as string)) bad('experiment', `must be one of ${experimentNames().join(', ')} (got "${s.experiment}")`);
   if (s.preset !== undefined && !SCALES.includes(s.preset as Scale)) bad('preset', `must be one of ${SCALES.join(', ')} (got ${JSON.stringify(s.preset)})`);
@@ -140,6 +157,8 @@ export function validateSweepSpec(raw: unknown, file = 'sweep spec'): SweepSpec 
     bad('name', `must be letters, digits, ".", "-" or "_" (got ${JSON.stringify(s.name)})`);
   const checkPath = (p: string, field: string): void => {
     if (!PATH_RE.test(p)) bad(field, `is not a dotted path like "noise.etaFactors" or "instances.0.dim" (got "${p}")`);
+    const seg = p.split('.').find((x) => FORBIDDEN_KEYS.includes(x));
+    if (seg !== undefined) bad(field, `must not contain the segment "${seg}" (it would reach the config's prototype)`);
   };
   if (s.base !== undefined) {
     if (!isObject(s.base)) bad('base', `must be an object of dotted path → value (got ${typeName(s.base)})`);
@@ -175,7 +194,18 @@ export function validateSweepSpec(raw: unknown, file = 'sweep spec'): SweepSpec 
       (paths as string[]).forEach((p) => checkPath(p, `columns."${k}"`));
     }
   }
+  const count = taskCount(s as unknown as SweepSpec);
+  if (count > MAX_SWEEP_TASKS)
+    bad('grid', `expands to ${count.toExponential(2)} tasks, above the limit of ${MAX_SWEEP_TASKS} (split the sweep into several specs)`);
   return s as unknown as SweepSpec;
+}
+
+/** The number of tasks a validated spec expands to (sum over grids of the product of list lengths, times seeds), without expanding it. */
+export function taskCount(spec: SweepSpec): number {
+  const grids = spec.grid === undefined ? [{}] : Array.isArray(spec.grid) ? spec.grid : [spec.grid];
+  let total = 0;
+  for (const g of grids) total += Object.values(g).reduce((acc, v) => acc * (v as unknown[]).length, 1);
+  return total * (spec.seeds?.length ?? 1);
 }
 
 // ---- dotted paths ---------------------------------------------------------------------------------
@@ -201,13 +231,15 @@ export function getPath(obj: unknown, p: string): unknown {
  */
 export function setPath(obj: Record<string, unknown>, p: string, value: unknown, field: string, onNew?: (p: string) => void): void {
   const segs = segments(p);
+  const bad = segs.find((x) => FORBIDDEN_KEYS.includes(x));
+  if (bad !== undefined) throw new SweepSpecError(`${field}: the path must not contain the segment "${bad}" (it would reach the config's prototype)`);
   let cur: unknown = obj;
   for (let i = 0; i < segs.length - 1; i++) {
     const seg = segs[i];
     const here = segs.slice(0, i + 1).join('.');
     let next: unknown;
     if (Array.isArray(cur) && /^\d+$/.test(seg)) next = cur[Number(seg)];
-    else if (isObject(cur)) next = cur[seg];
+    else if (isObject(cur) && Object.prototype.hasOwnProperty.call(cur, seg)) next = cur[seg];
     if (!isObject(next) && !Array.isArray(next)) {
       const keys = isObject(cur) ? Object.keys(cur) : [];
       throw new SweepSpecError(
@@ -219,12 +251,12 @@ export function setPath(obj: Record<string, unknown>, p: string, value: unknown,
   const leaf = segs[segs.length - 1];
   if (Array.isArray(cur)) {
     if (!/^\d+$/.test(leaf) || Number(leaf) >= cur.length) throw new SweepSpecError(`${field}: "${p}" indexes past the end of an array of ${cur.length}`);
-    cur[Number(leaf)] = structuredClone(value);
+    cur[Number(leaf)] = plainCopy(value, field);
     return;
   }
   const o = cur as Record<string, unknown>;
   if (!Object.prototype.hasOwnProperty.call(o, leaf)) onNew?.(p);
-  o[leaf] = structuredClone(value);
+  o[leaf] = plainCopy(value, field);
 }
 
 // ---- expansion ------------------------------------------------------------------------------------
@@ -295,6 +327,13 @@ export function expandSweep(spec: SweepSpec, options: ExpandOptions = {}): Sweep
         for (const k of Object.keys(combo)) {
           if (getPath(plain, k) === undefined)
             throw new SweepSpecError(`${file}: ${at}."${k}": the validated ${spec.experiment} config has no field "${k}" (the experiment ignores it)`);
+        }
+        // Likewise a base field: a typo there would otherwise run the preset value without a word.
+        if (index === 0) {
+          for (const k of Object.keys(spec.base ?? {})) {
+            if (getPath(plain, k) === undefined)
+              throw new SweepSpecError(`${file}: base."${k}": the validated ${spec.experiment} config has no field "${k}" (the experiment ignores it)`);
+          }
         }
         const previous = byRun.get(plan.run);
         if (previous !== undefined)

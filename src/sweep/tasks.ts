@@ -13,7 +13,6 @@
  * Two processes never run the same task at once (runExperiment's lock file; a lock of a dead
  * process is taken over).
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
 import { findExperiment, type RegisteredExperiment } from '../experiments/registry.js';
@@ -22,6 +21,8 @@ import { toJson } from '../run/json.js';
 import { planRun, readSummary, runExperiment, type ProgressSink, type RunOutcome } from '../run/run.js';
 import { COMPLETE_STATUSES } from '../run/schema.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { formatValue } from '../util/format.js';
+import { PathError, makeDir, readTextFile } from '../util/safe-fs.js';
 import { SweepSpecError, TASKS_SCHEMA, expandSweep, readSweepSpec, type SweepTask, type SweepTasks } from './spec.js';
 
 export const TASKS_FILE = 'tasks.json';
@@ -57,7 +58,7 @@ export async function planSweep(specFile: string, dir: string, options: PlanOpti
       );
     action = 'replaced';
   }
-  await fsp.mkdir(path.join(dir, RUNS_DIR), { recursive: true });
+  await makeDir(path.join(dir, RUNS_DIR), 'sweep runs directory');
   await writeFileAtomic(file, `${toJson(tasks, 1)}\n`);
   return { tasks, file, action };
 }
@@ -67,9 +68,12 @@ export async function loadTasks(dir: string): Promise<SweepTasks> {
   const file = path.join(dir, TASKS_FILE);
   let text: string;
   try {
-    text = await fsp.readFile(file, 'utf8');
-  } catch {
-    throw new SweepSpecError(`${file} not found: plan the sweep first (bigstep sweep plan SPEC --out ${dir})`);
+    text = await readTextFile(file, 'tasks file');
+  } catch (e) {
+    if (e instanceof PathError && e.code === 'ERR_BIGSTEP_READ' && (e.cause as NodeJS.ErrnoException)?.code === 'ENOENT')
+      throw new SweepSpecError(`${file} not found: plan the sweep first (bigstep sweep plan SPEC --out ${dir})`);
+    if (e instanceof PathError) throw new SweepSpecError(`${file}: cannot read the task list: it ${e.reason}`);
+    throw e;
   }
   let t: SweepTasks;
   try {
@@ -79,6 +83,10 @@ export async function loadTasks(dir: string): Promise<SweepTasks> {
   }
   if (t?.schema !== TASKS_SCHEMA) throw new SweepSpecError(`${file}: schema must be "${TASKS_SCHEMA}" (got ${JSON.stringify(t?.schema)})`);
   if (!Array.isArray(t.tasks) || t.tasks.length !== t.count) throw new SweepSpecError(`${file}: tasks must be a list of count = ${t.count} tasks`);
+  t.tasks.forEach((task, i) => {
+    const ok = typeof task === 'object' && task !== null && task.index === i && typeof task.run === 'string' && /^[A-Za-z0-9_.-]+$/.test(task.run) && !task.run.startsWith('.');
+    if (!ok) throw new SweepSpecError(`${file}: tasks[${i}] must be a task object with index ${i} and a run directory name (got ${formatValue(task)})`);
+  });
   return t;
 }
 

@@ -29,6 +29,7 @@ import { endianness } from 'node:os';
 import * as path from 'node:path';
 
 import { writeFileAtomicSync } from '../util/atomic.js';
+import { PathError, readRegularFileSync } from '../util/safe-fs.js';
 import type { Trainer, TrainerState } from './trainer.js';
 
 /** The 8 magic bytes that open every checkpoint. */
@@ -231,13 +232,44 @@ function readSections<N extends string>(
 }
 
 /**
+ * What the checksum cannot vouch for (a file re-signed after editing): `perm` must be a
+ * permutation of [0, n), `counters` [step, cursor, epoch] non-negative integers with cursor <= n,
+ * and no RNG stream all zero (xoshiro never leaves the zero state).
+ */
+function checkMeaning(file: string, parts: { perm: Int32Array; counters: Float64Array }, rngs: Array<[string, BigUint64Array]>): void {
+  const { perm, counters } = parts;
+  const n = perm.length;
+  const [step, cursor, epoch] = counters;
+  for (const [name, v] of [['step', step], ['cursor', cursor], ['epoch', epoch]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new CheckpointError(file, `section counters: ${name} must be a non-negative integer (got ${v})`);
+  }
+  if (cursor > n) throw new CheckpointError(file, `section counters: cursor ${cursor} is past the ${n} examples of perm`);
+  // Mid-epoch (cursor > 0) the rest of the epoch is read from perm; at cursor 0 it is rebuilt first.
+  if (cursor > 0) {
+    const seen = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = perm[i];
+      if (v < 0 || v >= n || seen[v]) throw new CheckpointError(file, `section perm is not a permutation of 0..${n - 1} (perm[${i}] = ${v}${v >= 0 && v < n ? ', a repeat' : ''})`);
+      seen[v] = 1;
+    }
+  }
+  for (const [name, words] of rngs) {
+    for (let k = 0; k + 4 <= words.length; k += 4) {
+      if (words[k] === 0n && words[k + 1] === 0n && words[k + 2] === 0n && words[k + 3] === 0n)
+        throw new CheckpointError(file, `section ${name} holds an all-zero RNG state${words.length > 4 ? ` (stream ${k / 4})` : ''}`);
+    }
+  }
+}
+
+/**
  * Parses and verifies checkpoint bytes (magic, version, declared lengths, SHA-256, header and
  * section lengths) without touching any trainer. Throws {@link CheckpointError} naming `file`.
  */
 export function decodeCheckpoint(bytes: Uint8Array, file: string): { header: CheckpointHeader; state: TrainerState } {
   const c = openContainer(bytes, file);
-  const parts = readSections(c, file, SECTION_ORDER, SECTION_TYPES);
-  return { header: c.header as unknown as CheckpointHeader, state: parts as unknown as TrainerState };
+  const state = readSections(c, file, SECTION_ORDER, SECTION_TYPES) as unknown as TrainerState;
+  checkMeaning(file, state, [['dataRng', state.dataRng], ['noiseRng', state.noiseRng], ['augmentRng', state.augmentRng]]);
+  return { header: c.header as unknown as CheckpointHeader, state };
 }
 
 /**
@@ -248,13 +280,17 @@ export function readCheckpoint(file: string): { header: CheckpointHeader; state:
   return decodeCheckpoint(readBytes(file), file);
 }
 
+/** Checkpoints above this size are refused before reading (ResNet-18 with momentum is ~0.1 GB). */
+export const MAX_CHECKPOINT_BYTES = 2 ** 32 - 1;
+
 function readBytes(file: string): Buffer {
   if (typeof file !== 'string' || file.length === 0) throw new TypeError('path must be a non-empty string');
   try {
-    return fs.readFileSync(file);
+    // A regular file of bounded size only: /dev/zero or a FIFO is refused before any read.
+    return readRegularFileSync(file, 'checkpoint', MAX_CHECKPOINT_BYTES);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new CheckpointError(file, code === 'ENOENT' ? 'does not exist' : `cannot be read (${(err as Error).message})`, { cause: err });
+    if (err instanceof PathError) throw new CheckpointError(file, err.reason, { cause: err });
+    throw err;
   }
 }
 

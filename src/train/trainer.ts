@@ -1,7 +1,10 @@
+import * as os from 'node:os';
+
 import { native, type NativeStepLogs, type NativeTrainJob } from '../native/binding.js';
-import type { Examples, Model } from '../model/model.js';
+import { Model, checkExamples, type Examples } from '../model/model.js';
 import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
 import { formatValue } from '../util/format.js';
+import { checkKnownKeys } from '../util/options.js';
 import { RNG_STREAM, seedRngState } from './rng.js';
 import { sharedExamples } from './shared-data.js';
 import { checkFields, exportFields, importFields, type StateField } from './state-fields.js';
@@ -47,6 +50,7 @@ export interface AugmentOptions {
 function augmentPlan(augment: AugmentOptions | undefined, model: Model): NativeTrainJob['batch']['augment'] {
   if (augment === undefined) return undefined;
   if (augment === null || typeof augment !== 'object') throw new TypeError(`options.batch.augment must be an object (got ${formatValue(augment)})`);
+  checkKnownKeys(augment, ['cropPadding', 'flip'], 'options.batch.augment');
   const cropPadding = augment.cropPadding ?? 0;
   if (typeof cropPadding !== 'number' || !Number.isInteger(cropPadding) || cropPadding < 0)
     throw new RangeError(`options.batch.augment.cropPadding must be a non-negative integer (got ${formatValue(cropPadding)})`);
@@ -131,9 +135,28 @@ export interface TrainerState {
   counters: Float64Array;
 }
 
+const TRAINER_KEYS = ['data', 'optimizer', 'batch', 'seed'] as const;
+const BATCH_KEYS = ['mode', 'size', 'dropLast', 'amplify', 'augment', 'microBatch'] as const;
+const RUN_KEYS = ['steps', 'chunkSize', 'signal', 'onChunk'] as const;
+
+/** Bytes of per-step logs (loss, lr, accuracy as float64) a run may allocate: a quarter of the machine's memory. */
+export function maxStepLogBytes(): number {
+  return Math.floor(os.totalmem() / 4);
+}
+
+/** A RangeError (instead of V8's "Array buffer allocation failed") when the logs of `steps` steps cannot fit. */
+export function checkStepLogs(steps: number, param = 'options.steps'): void {
+  const bytes = 24 * steps;
+  if (bytes > maxStepLogBytes())
+    throw new RangeError(
+      `${param} = ${steps} needs ${(bytes / 2 ** 30).toFixed(1)} GiB of per-step logs, above a quarter of this machine's memory ` +
+        `(${(maxStepLogBytes() / 2 ** 30).toFixed(1)} GiB); run it in several calls`,
+    );
+}
+
 function checkPositiveInteger(value: unknown, param: string): number {
   if (typeof value !== 'number') throw new TypeError(`${param} must be a number`);
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${param} must be a positive integer (got ${value})`);
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${param} must be a positive integer below 2^53 (got ${value})`);
   return value;
 }
 
@@ -150,19 +173,26 @@ export class Trainer {
   private running = false;
 
   constructor(model: Model, options: TrainerOptions) {
-    if (!options || typeof options !== 'object') throw new TypeError('options must be an object');
-    if (!options.data || !(options.data.x instanceof Float32Array)) throw new TypeError('options.data.x must be a Float32Array');
+    if (!(model instanceof Model)) throw new TypeError(`model must be a Model (got ${formatValue(model)})`);
+    if (!options || typeof options !== 'object') throw new TypeError(`options must be an object { data, optimizer, batch?, seed? } (got ${formatValue(options)})`);
+    checkKnownKeys(options, TRAINER_KEYS, 'Trainer options');
+    const n = checkExamples(model, options.data, 'options.data');
     // The data set in shared memory, which async chunks borrow without a copy (see shared-data.ts).
     const data = sharedExamples(options.data);
-    const n = data.x.length / model.inputSize;
     const batch = options.batch ?? {};
-    if (typeof batch !== 'object') throw new TypeError(`options.batch must be an object (got ${formatValue(batch)})`);
+    if (typeof batch !== 'object' || batch === null) throw new TypeError(`options.batch must be an object (got ${formatValue(batch)})`);
+    checkKnownKeys(batch, BATCH_KEYS, 'options.batch');
+    if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isSafeInteger(options.seed) || options.seed < 0))
+      throw new RangeError(`options.seed must be a non-negative integer (got ${formatValue(options.seed)})`);
     const mode = batch.mode ?? 'full';
     if (!['full', 'sequential', 'shuffle', 'replacement'].includes(mode)) {
       throw new RangeError(`options.batch.mode must be one of full, sequential, shuffle, replacement (got ${formatValue(mode)})`);
     }
     if (mode !== 'full') checkPositiveInteger(batch.size, 'options.batch.size');
     if (batch.microBatch !== undefined) checkPositiveInteger(batch.microBatch, 'options.batch.microBatch');
+    if (batch.dropLast !== undefined && typeof batch.dropLast !== 'boolean') throw new TypeError(`options.batch.dropLast must be a boolean (got ${formatValue(batch.dropLast)})`);
+    if (batch.amplify !== undefined && (typeof batch.amplify !== 'number' || !(batch.amplify >= 1 && batch.amplify < Infinity)))
+      throw new RangeError(`options.batch.amplify must be a finite number >= 1 (got ${formatValue(batch.amplify)})`);
     const seed = options.seed ?? 0;
     const plan = compilePlan(options.optimizer, model.layout.paramCount);
     this.model = model;
@@ -214,8 +244,13 @@ export class Trainer {
    */
   async run(options: RunOptions): Promise<RunResult> {
     this.assertIdle();
+    if (!options || typeof options !== 'object') throw new TypeError(`options must be an object such as { steps: 100 } (got ${formatValue(options)})`);
+    checkKnownKeys(options, RUN_KEYS, 'run options');
     const steps = options.steps === 0 ? 0 : checkPositiveInteger(options.steps, 'options.steps');
+    checkStepLogs(steps);
     const chunkSize = checkPositiveInteger(options.chunkSize ?? 50, 'options.chunkSize');
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal (got ${formatValue(options.signal)})`);
+    if (options.onChunk !== undefined && typeof options.onChunk !== 'function') throw new TypeError(`options.onChunk must be a function (got ${formatValue(options.onChunk)})`);
     const logs = { loss: new Float64Array(steps), lr: new Float64Array(steps), accuracy: new Float64Array(steps) };
     const result: RunResult = { stepsDone: 0, diverged: false, divergedAt: null, aborted: false, ...logs };
     this.running = true;

@@ -9,6 +9,8 @@ import { promises as fsp } from 'node:fs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { makeDir, makeDirSync } from './safe-fs.js';
+
 /** Temporary file name next to `file`: `.<base>.tmp-<pid>-<random>` (hidden, same directory). */
 export function tempPathFor(file: string): string {
   const dir = path.dirname(file);
@@ -45,7 +47,7 @@ export class AtomicFile {
 
   /** Opens a temporary file next to `file` (the directory must exist unless `mkdir` is true). */
   static async open(file: string, opts: { mkdir?: boolean; mode?: number } = {}): Promise<AtomicFile> {
-    if (opts.mkdir) await fsp.mkdir(path.dirname(file), { recursive: true });
+    if (opts.mkdir) await makeDir(path.dirname(file));
     const tmp = tempPathFor(file);
     const fh = await fsp.open(tmp, 'wx', opts.mode ?? 0o644);
     return new AtomicFile(file, tmp, fh);
@@ -112,7 +114,7 @@ export function writeFileAtomicSync(
   data: Uint8Array | string,
   opts: { mkdir?: boolean; mode?: number } = {},
 ): void {
-  if (opts.mkdir) fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (opts.mkdir) makeDirSync(path.dirname(file));
   const tmp = tempPathFor(file);
   const fd = fs.openSync(tmp, 'wx', opts.mode ?? 0o644);
   try {

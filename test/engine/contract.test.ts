@@ -105,11 +105,11 @@ describe('binding contract: bad trainer options', () => {
     ['batch size > n', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 11 } }).step(), RangeError, 'size'],
     ['unknown batch mode', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 'random' as never } }), RangeError, 'options.batch.mode'],
     ['lr NaN', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: NaN }) }).step(), RangeError, 'lr'],
-    ['momentum negative', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1, momentum: -0.5 }) }), RangeError, 'beta'],
+    ['momentum negative', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1, momentum: -0.5 }) }), RangeError, 'sgd(options).momentum'],
     ['amplify < 1', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 2, amplify: 0.5 } }).step(), RangeError, 'amplify'],
     ['amplify with full batches', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 'full', amplify: 2 } }).step(), RangeError, 'amplify'],
     ['labels out of range in data', () => new Trainer(new Model(spec), { data: { x: data.x, y: new Int32Array(10).fill(5) }, optimizer: sgd({ lr: 0.1 }) }).step(), RangeError, 'data.y[0]'],
-    ['x length not a multiple of inputSize', () => new Trainer(new Model(spec), { data: { x: new Float32Array(41), y: data.y }, optimizer: sgd({ lr: 0.1 }) }).step(), RangeError, 'job.x'],
+    ['x length not a multiple of inputSize', () => new Trainer(new Model(spec), { data: { x: new Float32Array(41), y: data.y }, optimizer: sgd({ lr: 0.1 }) }).step(), RangeError, 'options.data.x'],
     ['steps fractional', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }) }).run({ steps: 2.5 }), RangeError, 'options.steps'],
     ['nesterov without momentum', () => sgd({ lr: 0.1, nesterov: true }), RangeError, 'nesterov'],
   ];

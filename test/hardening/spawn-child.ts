@@ -10,9 +10,9 @@ export interface ChildRun {
   timedOut: boolean;
 }
 
-export function runNodeChild(args: string[], timeoutMs: number): Promise<ChildRun> {
+export function runNodeChild(args: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<ChildRun> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     let timedOut = false;

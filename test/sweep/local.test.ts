@@ -155,9 +155,13 @@ describe('bigstep sweep local', function () {
     expect(stderr).to.match(/interrupted; run the same command again to continue/);
     const mid = await readResults(C);
     expect(mid.rows[LONG].status).to.equal('incomplete');
-    const summary = JSON.parse(fs.readFileSync(path.join(C, 'runs', tasks.tasks[LONG].run, 'summary.json'), 'utf8'));
-    expect(summary.status).to.equal('aborted');
-    expect(fs.existsSync(path.join(C, 'runs', tasks.tasks[LONG].run, '.lock'))).to.equal(false);
+    // A task that reaches a safe point within the 1.5 s grace writes status 'aborted' and unlocks;
+    // one that does not is stopped anyway (as if killed: no summary, a stale lock). Both resume.
+    const runDir = path.join(C, 'runs', tasks.tasks[LONG].run);
+    if (fs.existsSync(path.join(runDir, 'summary.json'))) {
+      expect(JSON.parse(fs.readFileSync(path.join(runDir, 'summary.json'), 'utf8')).status).to.equal('aborted');
+      expect(fs.existsSync(path.join(runDir, '.lock'))).to.equal(false);
+    }
 
     const r = bigstep(['sweep', 'local', C]);
     expect(r.code, r.stderr).to.equal(0);
