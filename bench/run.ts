@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { openBlasCoreFor } from '../src/native/binding.js';
 import { hvpCases } from './hvp-cases.js';
 import { benchCases } from './models.js';
-import { multiBench } from './multi.js';
+import { concurrentBench } from './concurrent.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const budget = Number(process.env.BENCH_SECONDS ?? '6');
@@ -144,11 +144,11 @@ for (const m of rows) {
   summary.push({ case: ref.case, threads: ref.threads, ratios: m.ratios, cpuRatios: m.cpuRatios, bigstep: m.bigstep, torch: m.torch });
 }
 const blas = rows.find((r) => r.bigstep.length)?.bigstep[0]?.blas ?? '?';
-// The batched-sweep bench (bench/multi.ts) unless a case filter excludes it.
+// The concurrent-runs bench (bench/concurrent.ts) unless a case filter excludes it.
 let multiTable = '';
-if (selected.length === 0 || selected.some((s) => 'multi'.includes(s))) {
-  process.stderr.write('bench: batched sweep (MultiTrainer)\n');
-  multiTable = '\n' + (await multiBench(Number(budget)));
+if (selected.length === 0 || selected.some((s) => 'concurrent'.includes(s))) {
+  process.stderr.write('bench: 8 solo runs, sequential and concurrent\n');
+  multiTable = '\n' + (await concurrentBench(Number(budget)));
 }
 // Exact Hessian-vector products (issue 15) against PyTorch float32 double backward: one round per
 // row (bigstep child, then PyTorch child), each the median of repeated products plus one λ_max run.

@@ -9,7 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterModel(env, exports);
   RegisterTrainer(env, exports);
   RegisterLandscape(env, exports);
-  RegisterMulti(env, exports);
+  RegisterGemmBench(env, exports);
   RegisterSignals(env, exports);
   return exports;
 }

@@ -1,4 +1,4 @@
-// What trainSync/trainAsync (binding/trainer.cpp) and NativeMultiTrainer (binding/multi.cpp) share:
+// What trainSync and trainAsync (binding/trainer.cpp) share:
 // the typed arrays a training job borrows (Borrows), the conversion of the job fields both read
 // (data, batch plan, counters, RNG states, rest-of-epoch permutation, logs), the busy guard, and
 // the async worker that runs a chunk.
@@ -47,7 +47,7 @@ enum class Use {
   WriteValidated,  // written, checked at chunk start, used as bounds (counters, RNG states): always copied
 };
 
-// The worker-owned copies of a chunk, kept by the owner (NativeModel / NativeMultiTrainer) from
+// The worker-owned copies of a chunk, kept by the owner (NativeModel) from
 // chunk to chunk: fresh buffers would page-fault through every copied megabyte each time. Only one
 // chunk runs per owner (it is busy meanwhile), so one set of buffers suffices; close() frees them.
 class ChunkScratch {
@@ -153,7 +153,7 @@ void to_logs(Napi::Value v, size_t length, Logs& logs, Borrows& borrows) {
 
 // ---- running a chunk ------------------------------------------------------------------------------
 
-// Marks a wrapped object (NativeModel / NativeMultiTrainer) busy while its job is converted:
+// Marks a wrapped object (NativeModel) busy while its job is converted:
 // getters and Proxy traps on the job run JS, which must not close it or start another chunk.
 template <typename Wrap>
 struct BusyGuard {

@@ -1,5 +1,5 @@
 // JS optimizer plan (from compilePlan in src/optim/optimizer.ts) -> bigstep::OptimizerPlan, shared
-// by trainSync/trainAsync (param "job.optimizer") and NativeMultiTrainer ("job.optimizers[k]").
+// by trainSync/trainAsync (param "job.optimizer").
 #pragma once
 #include <napi.h>
 

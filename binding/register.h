@@ -9,6 +9,6 @@ void RegisterInfo(Napi::Env env, Napi::Object exports);
 void RegisterModel(Napi::Env env, Napi::Object exports);
 void RegisterTrainer(Napi::Env env, Napi::Object exports);
 void RegisterLandscape(Napi::Env env, Napi::Object exports);
-void RegisterMulti(Napi::Env env, Napi::Object exports);
+void RegisterGemmBench(Napi::Env env, Napi::Object exports);
 void RegisterSignals(Napi::Env env, Napi::Object exports);
 }  // namespace bigstep::binding

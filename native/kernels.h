@@ -68,8 +68,8 @@ void dense_backward(float* din, float* dW, float* db, const float* dout, const f
 
 // ================================== parameter passes ===========================================
 // Passes over a whole parameter vector, split over the workers in blocks of >= kParamGrain (an
-// element's arithmetic never depends on the split; a nested call, e.g. inside MultiTrainer's
-// per-model work, runs inline).
+// element's arithmetic never depends on the split; a nested call, from inside a worker, runs
+// inline).
 constexpr size_t kParamGrain = (size_t)1 << 17;
 
 // True if no Inf/NaN among v[0..n).

@@ -8,10 +8,18 @@
 
 #include "errors.h"
 #include "kernels.h"  // parallel_range
-#include "multi.h"
 #include "rng.h"
 
 namespace bigstep {
+
+// Helpers of Trainer::run, internal to this file (static), declared here because run's helpers
+// call them before their definitions.
+// The optimizer update applied after each step. update: [count] scratch for generic chains.
+static void apply_optimizer_plan(const OptimizerPlan& plan, TrainState& st, size_t count, int64_t t,
+                                 float* update);
+// True when the steps of `plan` on `batch` (n examples) may go through Model::sgd_step (the update
+// fused into the dense weight-gradient GEMMs, bitwise the unfused one).
+static bool fuses_update(const OptimizerPlan& plan, const BatchPlan& batch, int64_t n);
 
 namespace {
 constexpr double kPi = 3.14159265358979323846;
@@ -68,14 +76,14 @@ FusedSgd match_fused_sgd(const OptimizerPlan& plan) {
 
 }  // namespace
 
-// Shared with MultiTrainer (declared in multi.h). Every index is checked against [0, n) before
+// Every index is checked against [0, n) before
 // its row is read: indices drawn here are in range by construction, but `perm` lives in caller
 // memory that JS can write while a chunk runs (a SharedArrayBuffer view is borrowed, not copied),
 // and the binding validates it only at chunk start. Each index is read once (volatile), so the
 // value checked is the value used; one compare per row.
-void gather_batch(const DataRef& data, size_t in, size_t out, const int32_t* idx, int64_t b,
-                  const char* source, int64_t source_offset, std::vector<float>& xbuf,
-                  std::vector<int32_t>& lbuf, std::vector<float>& tbuf, const float** x, Target* y) {
+static void gather_batch(const DataRef& data, size_t in, size_t out, const int32_t* idx, int64_t b,
+                         const char* source, int64_t source_offset, std::vector<float>& xbuf,
+                         std::vector<int32_t>& lbuf, std::vector<float>& tbuf, const float** x, Target* y) {
   // x rows [b, in] copied from data.x[idx[i]]; labels [b] or targets [b, out] likewise.
   xbuf.resize((size_t)b * in);
   if (data.y.labels) lbuf.resize((size_t)b);
@@ -155,10 +163,11 @@ void validate_training(const Model& model, const DataRef& data, const BatchPlan&
       throw_range("optimizer.stateCount", "is too small for the momentum buffer");
 }
 
-// Shared with MultiTrainer (declared in multi.h) so batched runs see the same batch stream.
-int64_t draw_batch(const DataRef& data, const BatchPlan& batch, double* c, int32_t* perm, Rng rng, size_t in,
-                   size_t out, std::vector<int32_t>& idx, const float** x, Target* y, std::vector<float>& xbuf,
-                   std::vector<int32_t>& lbuf, std::vector<float>& tbuf) {
+// The one batch stream: the next batch of `batch` (epoch order in perm [n], counters [step,
+// cursor, epoch] advanced), drawn from rng; gathered into the scratch buffers except in Full mode.
+static int64_t draw_batch(const DataRef& data, const BatchPlan& batch, double* c, int32_t* perm, Rng rng,
+                          size_t in, size_t out, std::vector<int32_t>& idx, const float** x, Target* y,
+                          std::vector<float>& xbuf, std::vector<int32_t>& lbuf, std::vector<float>& tbuf) {
   switch (batch.mode) {
     case BatchMode::Full:
       *x = data.x;
@@ -279,7 +288,6 @@ bool fuses_update(const OptimizerPlan& plan, const BatchPlan& batch, int64_t n) 
          size <= kFusedUpdateMaxBatch && fused_sgd_update_exact();
 }
 
-// Shared with MultiTrainer (declared in multi.h) so batched runs apply the same arithmetic.
 void apply_optimizer_plan(const OptimizerPlan& plan, TrainState& st, size_t count, int64_t t,
                           float* update) {
   const FusedSgd fused = match_fused_sgd(plan);

@@ -41,7 +41,6 @@ export {
   DEFAULT_CHECKPOINT_SECONDS,
   type ResumeStats,
   type ResumeStoreOptions,
-  type Checkpointable,
 } from './run/resume.js';
 
 // ---- The report ---------------------------------------------------------------------------------

@@ -47,16 +47,7 @@ export {
   type RunResult,
   type StepResult,
 } from './train/trainer.js';
-export {
-  MultiTrainer,
-  gemmBench,
-  type MultiTrainerOptions,
-  type MultiModelOptions,
-  type MultiRunOptions,
-  type MultiRunResult,
-  type MultiModelResult,
-  type MultiTrainerState,
-} from './train/multi-trainer.js';
+export { runConcurrently, type ConcurrencyOptions } from './train/concurrent.js';
 export {
   saveCheckpoint,
   loadCheckpoint,
@@ -67,14 +58,6 @@ export {
   CHECKPOINT_MAGIC,
   CHECKPOINT_VERSION,
   type CheckpointHeader,
-  saveMultiCheckpoint,
-  loadMultiCheckpoint,
-  readMultiCheckpoint,
-  readAnyCheckpoint,
-  encodeMultiCheckpoint,
-  decodeMultiCheckpoint,
-  MULTI_CHECKPOINT_VERSION,
-  type MultiCheckpointHeader,
 } from './train/checkpoint.js';
 
 // ---- Measurement: curvature and trajectories -----------------------------------------------------
@@ -131,6 +114,7 @@ export { toExamples } from './data/examples.js';
 
 // ---- The addon ----------------------------------------------------------------------------------
 export { info, setThreads, type BigstepInfo } from './native/info.js';
+export { gemmBench } from './native/gemm-bench.js';
 export type { NativeInfo, BlasCoreSource } from './native/binding.js';
 export type { Seed } from './util/random.js';
 

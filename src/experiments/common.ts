@@ -1,6 +1,7 @@
 /**
  * Shared by every experiment (E1 landscape.ts, E2 escape.ts, E3 noise.ts and escape-setup.ts):
- * config validation primitives (errors name the field), the definition's `validate`, and a task pool.
+ * config validation primitives (errors name the field) and the definition's `validate`. Tasks run
+ * at once through runConcurrently (src/train/concurrent.ts).
  */
 
 // ---- validation primitives ------------------------------------------------------------------------
@@ -30,22 +31,3 @@ export function validatorOf<Config>(assert: (config: unknown) => asserts config 
 
 // ---- running ---------------------------------------------------------------------------------------
 
-/**
- * Runs tasks with at most `limit` at once (each an async native call on the libuv pool); results in
- * task order. `onDone` is called after each task.
- */
-export async function pool<T>(tasks: Array<() => Promise<T>>, limit: number, signal: AbortSignal | undefined, onDone?: () => void): Promise<T[]> {
-  const results = new Array<T>(tasks.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < tasks.length) {
-      signal?.throwIfAborted();
-      const i = next++;
-      results[i] = await tasks[i]();
-      onDone?.();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
-  signal?.throwIfAborted();
-  return results;
-}

@@ -32,7 +32,7 @@ import { sgd } from '../optim/optimizer.js';
 import { fingerprint, resumeStoreOf, type ResumeStore, type Unit } from '../run/resume.js';
 import { inSharedMemory } from '../train/shared-data.js';
 import { Trainer } from '../train/trainer.js';
-import { pool } from './common.js';
+import { runConcurrently } from '../train/concurrent.js';
 import { lambdaMax, lambdaMaxFrom, lambdaMin, type Eigen } from './escape-curvature.js';
 import { catapultRegime, escapeDecision, isMinimum, type CatapultRule, type EscapeRule, type Regime } from './escape-rules.js';
 import { buildSpec, describeModel, loadData, trainSubset, type DataConfig, type ModelConfig, type SharpnessConfig } from './escape-setup.js';
@@ -316,7 +316,7 @@ async function drive<R extends object>(
   while (runs.some((r) => !r.rec.done)) {
     signal?.throwIfAborted();
     const live = runs.filter((r) => !r.rec.done);
-    await pool(
+    await runConcurrently(
       live.map((r) => async () => {
         const s = r.rec.steps;
         let next = Math.min(r.rec.target, (Math.floor(s / block) + 1) * block);
@@ -331,8 +331,7 @@ async function drive<R extends object>(
           r.rec.done = true;
         }
       }),
-      env.config.concurrency,
-      signal,
+      { concurrency: env.config.concurrency, signal },
     );
     for (const r of live) {
       if (!r.rec.diverged) after(r);

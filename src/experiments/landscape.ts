@@ -22,7 +22,8 @@ import { checkKnownKeys } from '../util/options.js';
 import type { ResumeStore } from '../run/resume.js';
 import type { NativeLandscapeInstance, NativeLandscapeMinima } from '../native/landscape-types.js';
 import type { Scale } from './types.js';
-import { fail, isObj, nonNegInt, pool, posInt } from './common.js';
+import { runConcurrently } from '../train/concurrent.js';
+import { fail, isObj, nonNegInt, posInt } from './common.js';
 import { center, domainRadius, measureConstants, supportRadius, type ConstantsSampling, type InstanceConstants } from './landscape-constants.js';
 
 export type LandscapeScale = Scale;
@@ -545,7 +546,7 @@ async function runInstance(
   }
   let done = 0;
   progress('sweep', 0, sweepCells.length);
-  const sweep = await pool(
+  const sweep = await runConcurrently(
     sweepCells.map((s) => () =>
       unit(`sweep.${s.set}.${s.index}`, async (): Promise<LandscapeSweepCell> => {
         const starts = s.set === 'W' ? startsW : startsM;
@@ -558,9 +559,7 @@ async function runInstance(
         return { startSet: s.set, index: s.index, eta: s.eta, success: c.global / n, stay: c.own / n, basinSuccess: basin / n, counts: c, inWindow: inWindow(s.eta), belowSmallBound: belowSmall(s.eta) };
       }),
     ),
-    cfg.concurrency,
-    signal,
-    () => progress('sweep', ++done, sweepCells.length),
+    { concurrency: cfg.concurrency, signal, onDone: () => progress('sweep', ++done, sweepCells.length) },
   );
 
   // Noise arm: the first instance of the listed families.
@@ -589,7 +588,7 @@ async function runInstance(
     for (const si of stdIdx) specs.push({ arm: 'large', etaFactor: mid / K.smallBound, eta: mid, steps: cfg.steps, si, key: `noise.L.s${si}` });
     done = 0;
     progress('noise', 0, specs.length);
-    const cells = await pool(
+    const cells = await runConcurrently(
       specs.map((s) => () =>
         unit(s.key, async (): Promise<LandscapeNoiseCell> => {
           const std = stdGrid[s.si] * gref;
@@ -603,9 +602,7 @@ async function runInstance(
           return { arm: s.arm, etaFactor: s.etaFactor, eta: s.eta, steps: s.steps, std, stdFactor: stdGrid[s.si], epsilon, epsilonCapped: want > cap, settled: settled / nStarts, endAtXStar: c.global / nStarts, counts: c };
         }),
       ),
-      cfg.concurrency,
-      signal,
-      () => progress('noise', ++done, specs.length),
+      { concurrency: cfg.concurrency, signal, onDone: () => progress('noise', ++done, specs.length) },
     );
     noise.push(...cells);
   }

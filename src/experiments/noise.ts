@@ -50,7 +50,7 @@ import { sharedExamples } from '../train/shared-data.js';
 import { Trainer, type BatchOptions } from '../train/trainer.js';
 import { Rng } from '../util/random.js';
 import { pairedInterval, tost } from '../util/stats.js';
-import { pool } from './common.js';
+import { runConcurrently } from '../train/concurrent.js';
 import { runSegmented } from './segmented-run.js';
 import { buildSpec, describeModel, loadData, mean, std, trainSubset, type DataConfig, type LoadedData, type ModelConfig, type SharpnessConfig } from './escape-setup.js';
 import type { RunContext, Scale } from './types.js';
@@ -561,15 +561,14 @@ export async function runNoise(c: NoiseConfig, ctx: RunContext): Promise<NoiseRe
     work: (w, label) => ctx.progress(Math.round((doneWork += w)), totalWork, label),
   };
   const results = new Map<string, NoiseRun>();
-  await pool(
+  await runConcurrently(
     tasks.map(({ p, seed }) => async () => {
       const t = performance.now();
       const run = await store.unit(`train-${p.id}-seed${seed}`, (u) => trainArm(p, seed, env, u), () => env.work(p.exampleGrads, `E3 ${p.id} seed ${seed} (done earlier)`));
       perArmMs[p.id] = (perArmMs[p.id] ?? 0) + (performance.now() - t);
       results.set(`${p.id}/${seed}`, run);
     }),
-    c.concurrency,
-    ctx.signal,
+    { concurrency: c.concurrency, signal: ctx.signal },
   );
   ctx.progress(totalWork, totalWork, 'E3 done');
   return {

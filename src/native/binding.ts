@@ -164,6 +164,8 @@ export interface NativeAddon extends LandscapeNative {
   NativeModel: new (spec: unknown) => NativeModelHandle;
   trainSync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): NativeChunkResult;
   trainAsync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): Promise<NativeChunkResult>;
+  /** Best seconds per sgemm call for each [M, N, K, transA, transB, beta] shape, at the current thread count. */
+  gemmBench(shapes: Float64Array, seconds: number): Float64Array;
   /** Native SIGINT/SIGTERM backstop (native/signal_watchdog.h); absent in addons built before it. */
   armSignalWatchdog?(graceMs: number, exitCode: number): boolean;
 }

@@ -5,8 +5,7 @@
  * phase; E1: each grid cell). `store.unit(key, fn)` runs `fn` unless an earlier life of the same
  * run directory finished unit `key`; then it returns the stored value instead and re-emits the
  * metrics records the unit logged. A long unit also saves *partial* checkpoints
- * (`u.save(trainers, state)`: every trainer's complete state via `saveCheckpoint`, or
- * `saveMultiCheckpoint` for a `MultiTrainer` (K models in one file), plus a JSON
+ * (`u.save(trainers, state)`: every trainer's complete state via `saveCheckpoint`, plus a JSON
  * side state and the records logged so far), at most once per `intervalSeconds`, and continues
  * from the newest one (`u.restore(trainers)`) after a restart. Because a chunked run equals the
  * same steps run in one go bit for bit, the resumed unit ends with the same parameters, the same
@@ -17,7 +16,7 @@
  *   checkpoints/pin-<key>.json              a value the units depend on (e.g. a data fingerprint; `pin`)
  *   checkpoints/unit-<key>.json             a finished unit: header line + body line
  *   checkpoints/partial-<key>.json          the newest partial checkpoint of a running unit
- *   checkpoints/partial-<key>.g<G>.t<i>.ckpt  trainer (or multi-trainer) i of partial generation G (src/train/checkpoint.ts)
+ *   checkpoints/partial-<key>.g<G>.t<i>.ckpt  trainer i of partial generation G (src/train/checkpoint.ts)
  *
  * The header line of a JSON file is `{"format":"bigstep-unit","version":1,"kind":"done"|"partial",
  * "key","configHash","generation","trainers","bytes","sha256"}`; `sha256` and `bytes` cover the
@@ -32,8 +31,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { loadCheckpoint, loadMultiCheckpoint, readAnyCheckpoint, saveCheckpoint, saveMultiCheckpoint } from '../train/checkpoint.js';
-import { MultiTrainer } from '../train/multi-trainer.js';
+import { loadCheckpoint, readCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import type { Trainer } from '../train/trainer.js';
 import { writeFileAtomicSync } from '../util/atomic.js';
 import { formatValue } from '../util/format.js';
@@ -49,9 +47,6 @@ const VERSION = 1;
 const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 type LogRecord = Record<string, unknown>;
-
-/** What a partial checkpoint saves and restores: solo trainers and batched multi-trainers. */
-export type Checkpointable = Trainer | MultiTrainer;
 
 /** What a store did in this life of the run. */
 export interface ResumeStats {
@@ -229,7 +224,7 @@ export function verifyCheckpointDir(dir: string): { files: number; problems: str
     if (name.endsWith('.ckpt')) {
       files++;
       try {
-        readAnyCheckpoint(file);
+        readCheckpoint(file);
       } catch (e) {
         problems.push(`${name}: ${(e as Error).message}`);
       }
@@ -396,12 +391,11 @@ export class ResumeStore {
   }
 
   /** @internal */
-  writePartial(key: string, generation: number, trainers: Checkpointable[], body: unknown): void {
+  writePartial(key: string, generation: number, trainers: Trainer[], body: unknown): void {
     trainers.forEach((t, i) => {
       const file = this.ckptPath(key, generation, i);
       const meta = { configHash: `${this.configHash}/${key}/${i}` };
-      if (t instanceof MultiTrainer) saveMultiCheckpoint(file, t, meta);
-      else saveCheckpoint(file, t, meta);
+      saveCheckpoint(file, t, meta);
     });
     writeJsonFile(this.file(`partial-${key}.json`), { kind: 'partial', key, configHash: this.configHash, generation, trainers: trainers.length }, body);
     this.stats.partialsSaved++;
@@ -429,12 +423,12 @@ export class Unit {
 
   /**
    * Continues from the newest partial checkpoint of an earlier life, if there is one: restores
-   * every trainer or multi-trainer (which must be built exactly as when it was saved, in the same
+   * every trainer (which must be built exactly as when it was saved, in the same
    * order), re-emits the records logged
    * up to that point and returns the saved state. Returns undefined (and changes nothing) when
    * there is none or it cannot be used. Call at most once, before logging anything.
    */
-  restore<S>(trainers: Checkpointable[]): S | undefined {
+  restore<S>(trainers: Trainer[]): S | undefined {
     const r = this.store.readPartial(this.key);
     if (!r) return undefined;
     const { header } = r;
@@ -447,11 +441,10 @@ export class Unit {
       trainers.forEach((t, i) => {
         const file = this.store.ckptPath(this.key, header.generation, i);
         const meta = { configHash: `${this.store.configHash}/${this.key}/${i}` };
-        if (t instanceof MultiTrainer) loadMultiCheckpoint(file, t, meta);
-        else loadCheckpoint(file, t, meta);
+        loadCheckpoint(file, t, meta);
       });
     } catch (e) {
-      trainers.forEach((t, i) => (t instanceof MultiTrainer ? t.importState(before[i] as ReturnType<MultiTrainer['exportState']>) : t.importState(before[i] as ReturnType<Trainer['exportState']>)));
+      trainers.forEach((t, i) => t.importState(before[i]));
       this.store.corrupt(this.store.ckptPath(this.key, header.generation, 0), (e as Error).message, 'starting the unit from its beginning');
       return undefined;
     }
@@ -469,11 +462,11 @@ export class Unit {
   }
 
   /**
-   * Saves a partial checkpoint: every trainer's (or multi-trainer's) complete state, `state`
+   * Saves a partial checkpoint: every trainer's complete state, `state`
    * (JSON-able; typed arrays allowed) and the records so far. The trainers must be idle. A no-op
    * without persistence.
    */
-  save(trainers: Checkpointable[], state: unknown): void {
+  save(trainers: Trainer[], state: unknown): void {
     if (!this.store.persistent) return;
     this.generation++;
     this.store.writePartial(this.key, this.generation, trainers, { state, records: this.records });

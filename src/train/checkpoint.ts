@@ -19,11 +19,9 @@
  * The checksum covers everything before it, so a flipped byte anywhere, a truncation or trailing
  * garbage is detected before any state is touched.
  *
- * The same container holds the state of a {@link MultiTrainer} (K models sharing one batch stream):
- * format version 3 ({@link MULTI_CHECKPOINT_VERSION}), whose header has `kind: "multi"`, the model
- * count and its own section set ({@link MultiCheckpointHeader}). Trainer checkpoints are still
- * written as version 2 (no `kind`), so files of earlier builds load unchanged; each reader names
- * the other kind when it is given one.
+ * Format version 3 was the checkpoint of the retired MultiTrainer (K models on one batch stream).
+ * Such a file is recognised by its version and rejected with an error that says so; nothing else
+ * of it is read.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -32,15 +30,14 @@ import * as path from 'node:path';
 
 import { writeFileAtomicSync } from '../util/atomic.js';
 import { PathError, readRegularFileSync } from '../util/safe-fs.js';
-import type { MultiTrainer, MultiTrainerState } from './multi-trainer.js';
 import type { Trainer, TrainerState } from './trainer.js';
 
 /** The 8 magic bytes that open every checkpoint. */
 export const CHECKPOINT_MAGIC = 'BSTPCKPT';
 /** The format version of {@link Trainer} checkpoints written (and read) by this build. */
 export const CHECKPOINT_VERSION = 2;
-/** The format version of {@link MultiTrainer} checkpoints (header `kind: "multi"`), written and read by this build. */
-export const MULTI_CHECKPOINT_VERSION = 3;
+/** The format version of the retired MultiTrainer's checkpoints: recognised only to be rejected by name. */
+const RETIRED_MULTI_CHECKPOINT_VERSION = 3;
 
 const PREFIX_BYTES = 24;
 const DIGEST_BYTES = 32;
@@ -58,18 +55,6 @@ const SECTION_TYPES: Record<(typeof SECTION_ORDER)[number], SectionType> = {
   perm: 'i32',
   counters: 'f64',
 };
-const MULTI_SECTION_ORDER = ['params', 'grads', 'modelState', 'optState', 'noiseRng', 'dataRng', 'perm', 'counters', 'divergedAt'] as const;
-const MULTI_SECTION_TYPES: Record<(typeof MULTI_SECTION_ORDER)[number], SectionType> = {
-  params: 'f32',
-  grads: 'f32',
-  modelState: 'f32',
-  optState: 'f32',
-  noiseRng: 'u64',
-  dataRng: 'u64',
-  perm: 'i32',
-  counters: 'f64',
-  divergedAt: 'f64',
-};
 const TYPE_BYTES: Record<SectionType, number> = { f32: 4, f64: 8, i32: 4, u64: 8 };
 
 /** The JSON header of a checkpoint file. */
@@ -86,32 +71,6 @@ export interface CheckpointHeader {
   /** Training examples (length of the epoch order). */
   n: number;
   /** Payload sections, in order: name, element type (float32, float64, int32, uint64), element count. */
-  sections: Array<{ name: string; type: 'f32' | 'f64' | 'i32' | 'u64'; length: number }>;
-}
-
-/** The JSON header of a {@link MultiTrainer} checkpoint file (format version 3). */
-export interface MultiCheckpointHeader {
-  format: 'bigstep-checkpoint';
-  /** Always "multi": the file holds a MultiTrainer's state. */
-  kind: 'multi';
-  /** Hash of the run configuration the checkpoint belongs to (checked on load). */
-  configHash: string;
-  /** Shared steps taken when the checkpoint was written. */
-  step: number;
-  epoch: number;
-  /** Number of models K. */
-  count: number;
-  /** Parameters per model. */
-  paramCount: number;
-  /** Batch-norm state values per model. */
-  stateCount: number;
-  /** Optimizer state values per model (the stride of the optState section). */
-  optStride: number;
-  /** Training examples (length of the epoch order). */
-  n: number;
-  /** Per model: the step it diverged at, or null (the divergedAt section holds the same, −1 for null). */
-  divergedAt: Array<number | null>;
-  /** Payload sections, in order: name, element type, element count. */
   sections: Array<{ name: string; type: 'f32' | 'f64' | 'i32' | 'u64'; length: number }>;
 }
 
@@ -134,11 +93,10 @@ function checkLittleEndian(): void {
   if (endianness() !== 'LE') throw new Error('bigstep checkpoints are little-endian; this platform is big-endian');
 }
 
-function checkArgs(file: unknown, trainer: unknown, meta: unknown, what = 'Trainer'): string {
+function checkArgs(file: unknown, trainer: unknown, meta: unknown): string {
   if (typeof file !== 'string' || file.length === 0) throw new TypeError('path must be a non-empty string');
-  const multi = typeof (trainer as { paramsOf?: unknown } | null)?.paramsOf === 'function';
-  if (!trainer || typeof trainer !== 'object' || typeof (trainer as Trainer).exportState !== 'function' || multi !== (what === 'MultiTrainer')) {
-    throw new TypeError(`trainer must be a ${what}`);
+  if (!trainer || typeof trainer !== 'object' || typeof (trainer as Trainer).exportState !== 'function') {
+    throw new TypeError('trainer must be a Trainer');
   }
   if (!meta || typeof meta !== 'object') throw new TypeError('meta must be an object { configHash }');
   const hash = (meta as { configHash?: unknown }).configHash;
@@ -181,28 +139,6 @@ function container(version: number, header: object, payload: Buffer[]): Buffer {
   return Buffer.concat([body, digest]);
 }
 
-/** Serialises a multi-trainer state to checkpoint bytes (format version 3; the same state gives the same bytes). */
-export function encodeMultiCheckpoint(state: MultiTrainerState, configHash: string): Buffer {
-  checkLittleEndian();
-  const count = state.divergedAt.length;
-  if (count < 1) throw new RangeError('state.divergedAt must have one entry per model (got 0)');
-  const header: MultiCheckpointHeader = {
-    format: 'bigstep-checkpoint',
-    kind: 'multi',
-    configHash,
-    step: state.counters[0],
-    epoch: state.counters[2],
-    count,
-    paramCount: state.params.length / count,
-    stateCount: state.modelState.length / count,
-    optStride: state.optState.length / count,
-    n: state.perm.length,
-    divergedAt: Array.from(state.divergedAt, (d) => (d < 0 ? null : d)),
-    sections: MULTI_SECTION_ORDER.map((name) => ({ name, type: MULTI_SECTION_TYPES[name], length: state[name].length })),
-  };
-  return container(MULTI_CHECKPOINT_VERSION, header, MULTI_SECTION_ORDER.map((name) => bytesOf(state[name])));
-}
-
 type Section = Float32Array | Float64Array | Int32Array | BigUint64Array;
 
 /** Verifies the container (magic, known version, declared lengths, SHA-256) and parses its header. */
@@ -223,10 +159,16 @@ function openContainer(bytes: Uint8Array, file: string): { version: number; head
     throw new CheckpointError(file, `is truncated (${buf.byteLength} bytes, shorter than the ${PREFIX_BYTES}-byte prefix)`);
   }
   const version = buf.readUInt32LE(8);
-  if (version !== CHECKPOINT_VERSION && version !== MULTI_CHECKPOINT_VERSION) {
+  if (version === RETIRED_MULTI_CHECKPOINT_VERSION) {
     throw new CheckpointError(
       file,
-      `has unsupported format version ${version} (this bigstep reads versions ${CHECKPOINT_VERSION} and ${MULTI_CHECKPOINT_VERSION}; the file may be corrupt)`,
+      `is a MultiTrainer checkpoint (format version ${version}), which bigstep no longer reads: MultiTrainer was removed; re-run from the start with one Trainer per model`,
+    );
+  }
+  if (version !== CHECKPOINT_VERSION) {
+    throw new CheckpointError(
+      file,
+      `has unsupported format version ${version} (this bigstep reads version ${CHECKPOINT_VERSION}; the file may be corrupt)`,
     );
   }
   const headerLength = buf.readUInt32LE(12);
@@ -253,9 +195,6 @@ function openContainer(bytes: Uint8Array, file: string): { version: number; head
   }
   if (header?.format !== 'bigstep-checkpoint' || !Array.isArray(header.sections)) {
     throw new CheckpointError(file, 'has an invalid header (format is not "bigstep-checkpoint")');
-  }
-  if (version === MULTI_CHECKPOINT_VERSION && header.kind !== 'multi') {
-    throw new CheckpointError(file, `has an invalid header: format version ${version} must have kind "multi" (got ${JSON.stringify(header.kind)})`);
   }
   return { version, header, buf, payloadStart: PREFIX_BYTES + headerLength, bodyEnd };
 }
@@ -324,49 +263,13 @@ function checkMeaning(file: string, parts: { perm: Int32Array; counters: Float64
 
 /**
  * Parses and verifies checkpoint bytes (magic, version, declared lengths, SHA-256, header and
- * section lengths) without touching any trainer. Throws {@link CheckpointError} naming `file`
- * (also for a {@link MultiTrainer} checkpoint: use {@link decodeMultiCheckpoint} for those).
+ * section lengths) without touching any trainer. Throws {@link CheckpointError} naming `file`.
  */
 export function decodeCheckpoint(bytes: Uint8Array, file: string): { header: CheckpointHeader; state: TrainerState } {
   const c = openContainer(bytes, file);
-  if (c.version !== CHECKPOINT_VERSION) {
-    throw new CheckpointError(file, `is a MultiTrainer checkpoint (format version ${c.version}, kind "multi"), not a Trainer checkpoint; read it with readMultiCheckpoint / loadMultiCheckpoint`);
-  }
   const state = readSections(c, file, SECTION_ORDER, SECTION_TYPES) as unknown as TrainerState;
   checkMeaning(file, state, [['dataRng', state.dataRng], ['noiseRng', state.noiseRng], ['augmentRng', state.augmentRng]]);
   return { header: c.header as unknown as CheckpointHeader, state };
-}
-
-/**
- * Parses and verifies the bytes of a {@link MultiTrainer} checkpoint (format version 3) without
- * touching any trainer: container checks as {@link decodeCheckpoint}, then the multi header
- * (model count, sizes) and its sections. Throws {@link CheckpointError} naming `file`.
- */
-export function decodeMultiCheckpoint(bytes: Uint8Array, file: string): { header: MultiCheckpointHeader; state: MultiTrainerState } {
-  const c = openContainer(bytes, file);
-  if (c.version !== MULTI_CHECKPOINT_VERSION) {
-    throw new CheckpointError(file, `is a Trainer checkpoint (format version ${c.version}), not a MultiTrainer checkpoint; read it with readCheckpoint / loadCheckpoint`);
-  }
-  const header = c.header as unknown as MultiCheckpointHeader;
-  const parts = readSections(c, file, MULTI_SECTION_ORDER, MULTI_SECTION_TYPES) as unknown as MultiTrainerState;
-  const K = header.count;
-  if (!Number.isInteger(K) || K < 1) throw new CheckpointError(file, `has an invalid header: count must be a positive integer (got ${JSON.stringify(K)})`);
-  const checks: Array<[string, number, number]> = [
-    ['params', parts.params.length, K * header.paramCount],
-    ['grads', parts.grads.length, K * header.paramCount],
-    ['modelState', parts.modelState.length, K * header.stateCount],
-    ['optState', parts.optState.length, K * header.optStride],
-    ['noiseRng', parts.noiseRng.length, 4 * K],
-    ['dataRng', parts.dataRng.length, 4],
-    ['perm', parts.perm.length, header.n],
-    ['counters', parts.counters.length, 3],
-    ['divergedAt', parts.divergedAt.length, K],
-  ];
-  for (const [name, got, want] of checks) {
-    if (got !== want) throw new CheckpointError(file, `has an invalid header: section ${name} holds ${got} values, the header implies ${want}`);
-  }
-  checkMeaning(file, parts, [['dataRng', parts.dataRng], ['noiseRng', parts.noiseRng]]);
-  return { header, state: parts };
 }
 
 /**
@@ -389,29 +292,6 @@ function readBytes(file: string): Buffer {
     if (err instanceof PathError) throw new CheckpointError(file, err.reason, { cause: err });
     throw err;
   }
-}
-
-/**
- * Reads and verifies a {@link MultiTrainer} checkpoint file without a trainer. Throws
- * {@link CheckpointError} naming the file.
- */
-export function readMultiCheckpoint(file: string): { header: MultiCheckpointHeader; state: MultiTrainerState } {
-  return decodeMultiCheckpoint(readBytes(file), file);
-}
-
-/**
- * Reads and verifies a checkpoint file of either kind: a {@link Trainer} checkpoint
- * (`kind: "trainer"`) or a {@link MultiTrainer} one (`kind: "multi"`). Throws
- * {@link CheckpointError} naming the file.
- */
-export function readAnyCheckpoint(
-  file: string,
-): { kind: 'trainer'; header: CheckpointHeader; state: TrainerState } | { kind: 'multi'; header: MultiCheckpointHeader; state: MultiTrainerState } {
-  const bytes = readBytes(file);
-  if (bytes.byteLength >= PREFIX_BYTES && bytes.subarray(0, 8).toString('latin1') === CHECKPOINT_MAGIC && bytes.readUInt32LE(8) === MULTI_CHECKPOINT_VERSION) {
-    return { kind: 'multi', ...decodeMultiCheckpoint(bytes, file) };
-  }
-  return { kind: 'trainer', ...decodeCheckpoint(bytes, file) };
 }
 
 /** Removes temporary files of interrupted writes of `file` (`.<base>.tmp-<pid>-<hex>` of dead processes). */
@@ -477,13 +357,13 @@ export function loadCheckpoint(path: string, trainer: Trainer, meta: { configHas
 }
 
 /**
- * The checks both loaders end with, then the restore: the config hash, every section's size
+ * The checks the loader ends with, then the restore: the config hash, every section's size
  * against the target (`[got, want, what, hint]`), that the target is idle; import errors become
  * CheckpointErrors naming the file. Nothing is written unless all pass.
  */
 function restoreVerified<S>(
   path: string,
-  who: 'trainer' | 'multi-trainer',
+  who: 'trainer',
   target: { busy: boolean; importState(state: S): void },
   state: S,
   writtenHash: string,
@@ -509,36 +389,4 @@ function restoreVerified<S>(
   } catch (err) {
     throw new CheckpointError(path, `cannot be restored: ${(err as Error).message}`, { cause: err });
   }
-}
-
-/**
- * Writes the complete state of a {@link MultiTrainer} (every model and the shared batch stream) to
- * `path` atomically, as {@link saveCheckpoint} does for a Trainer (format version 3, kind "multi").
- * The multi-trainer must be idle. `meta.configHash` is checked by {@link loadMultiCheckpoint}.
- */
-export function saveMultiCheckpoint(path: string, multi: MultiTrainer, meta: { configHash: string }): void {
-  const configHash = checkArgs(path, multi, meta, 'MultiTrainer');
-  const bytes = encodeMultiCheckpoint(multi.exportState(), configHash);
-  writeFileAtomicSync(path, bytes);
-  removeStaleTemps(path);
-}
-
-/**
- * Restores a {@link MultiTrainer} from a checkpoint written by {@link saveMultiCheckpoint}.
- * Verifies, before touching the trainer: the container (magic, version, lengths, SHA-256), that it
- * is a multi-trainer checkpoint, the config hash, and that every section fits this multi-trainer
- * (model count, parameter count, model and optimizer state, data size). Any failure throws a
- * {@link CheckpointError} naming the file and leaves the trainer unchanged.
- */
-export function loadMultiCheckpoint(path: string, multi: MultiTrainer, meta: { configHash: string }): void {
-  const configHash = checkArgs(path, multi, meta, 'MultiTrainer');
-  const { header, state } = readMultiCheckpoint(path);
-  const job = multi.job;
-  restoreVerified(path, 'multi-trainer', multi, state, header.configHash, configHash, [
-    [header.count, multi.count, 'models', 'a different number of models'],
-    [state.params.length, job.params.length, 'parameters in all', 'a different model size'],
-    [state.modelState.length, job.modelState?.length ?? 0, 'model state values in all', 'different batch-norm layers'],
-    [state.optState.length, job.optState.length, 'optimizer state values in all', 'different optimizer chains'],
-    [state.perm.length, job.perm.length, 'examples in its epoch order', 'a different data set'],
-  ]);
 }

@@ -1,5 +1,5 @@
 /**
- * The persistent buffers of a Trainer or MultiTrainer as a table of (state field, live buffer,
+ * The persistent buffers of a Trainer as a table of (state field, live buffer,
  * array type): export copies them, import checks every field's type and length before anything
  * is written (errors name `state.<field>`) and then copies them in place.
  */

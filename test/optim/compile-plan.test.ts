@@ -3,7 +3,7 @@
 // engine error from dereferencing null, iterating undefined or serialising a BigInt.
 import { expect } from 'chai';
 
-import { Model, MultiTrainer, Trainer, constant, mlp, sgd } from '../../src/index.js';
+import { Model, Trainer, constant, mlp, sgd } from '../../src/index.js';
 import { compilePlan, type OptimizerSpec } from '../../src/optim/optimizer.js';
 
 type Cls = typeof TypeError | typeof RangeError;
@@ -77,7 +77,7 @@ describe('compilePlan: malformed optimizer specs name the parameter', () => {
   });
 });
 
-describe('Trainer / MultiTrainer options: malformed values name the parameter', () => {
+describe('Trainer options: malformed values name the parameter', () => {
   const spec = mlp({ input: 4, hidden: [3], outputs: 2 });
   const data = { x: new Float32Array(16), y: new Int32Array(4) };
   let model: Model;
@@ -90,8 +90,4 @@ describe('Trainer / MultiTrainer options: malformed values name the parameter', 
     expectNamed(() => new Trainer(model, { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 3n as never } }), RangeError, 'options.batch.mode'));
   it('batch a BigInt → TypeError naming options.batch', () =>
     expectNamed(() => new Trainer(model, { data, optimizer: sgd({ lr: 0.1 }), batch: 3n as never }), TypeError, 'options.batch'));
-  it('MultiTrainer batch.mode a BigInt → RangeError naming options.batch.mode', () =>
-    expectNamed(() => new MultiTrainer(spec, { data, models: [{ optimizer: sgd({ lr: 0.1 }) }], batch: { mode: 3n as never } }), RangeError, 'options.batch.mode'));
-  it('MultiTrainer: a null schedule names the model → TypeError naming options.models[0].optimizer.schedule', () =>
-    expectNamed(() => new MultiTrainer(spec, { data, models: [{ optimizer: plan([scale], null) }] }), TypeError, 'options.models[0].optimizer.schedule'));
 });

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { Model, MultiTrainer, Trainer, loadCheckpoint, mlp, readCheckpoint, saveCheckpoint, sgd, type ModelSpec } from '../../src/index.js';
+import { Model, Trainer, loadCheckpoint, mlp, readCheckpoint, saveCheckpoint, sgd, type ModelSpec } from '../../src/index.js';
 import { Rng } from '../../src/util/random.js';
 import { bitwiseEqual } from '../engine/helpers.js';
 
@@ -134,13 +134,5 @@ describe('batch augmentation (crop + flip)', () => {
       RangeError,
       /options\.batch\.augment needs a model with image input/,
     );
-    expect(
-      () =>
-        new MultiTrainer(spec, {
-          data,
-          models: [{ optimizer: sgd({ lr: 0.1 }) }],
-          batch: { mode: 'full', augment: { flip: true } } as never,
-        }),
-    ).to.throw(RangeError, /options\.batch\.augment is not supported by MultiTrainer/);
   });
 });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -118,6 +119,25 @@ describe('saveCheckpoint() / loadCheckpoint()', () => {
       rejected++;
     }
     expect(rejected).to.equal(bytes.length);
+  });
+
+  it('rejects a MultiTrainer checkpoint (format version 3, retired) by naming its format', () => {
+    const { file } = trainedCheckpoint();
+    const bytes = fs.readFileSync(file);
+    // A well-formed container of version 3: the version word patched and the SHA-256 recomputed,
+    // so only the version can be what is rejected.
+    bytes.writeUInt32LE(3, 8);
+    createHash('sha256').update(bytes.subarray(0, bytes.length - 32)).digest().copy(bytes, bytes.length - 32);
+    const v3 = path.join(dir, 'multi.ckpt');
+    fs.writeFileSync(v3, bytes);
+    const reason = /is a MultiTrainer checkpoint \(format version 3\), which bigstep no longer reads/;
+    expectRejected(v3, reason);
+    expectCheckpointError(() => readCheckpoint(v3), v3, reason);
+    // Any other unknown version is still reported as unsupported, not as a MultiTrainer file.
+    bytes.writeUInt32LE(4, 8);
+    createHash('sha256').update(bytes.subarray(0, bytes.length - 32)).digest().copy(bytes, bytes.length - 32);
+    fs.writeFileSync(v3, bytes);
+    expectRejected(v3, /has unsupported format version 4 \(this bigstep reads version 2/);
   });
 
   it('rejects a flipped payload byte as a checksum mismatch', () => {
