@@ -113,6 +113,6 @@ export {
 export { toExamples } from './data/examples.js';
 
 // ---- The addon ----------------------------------------------------------------------------------
-export { info, setThreads, type BigstepInfo } from './info.js';
+export { info, setThreads, type BigstepInfo } from './native/info.js';
 export type { NativeInfo, BlasCoreSource } from './native/binding.js';
 export type { Seed } from './util/random.js';

@@ -5,7 +5,11 @@
  */
 import { experimentNames, experiments, findExperiment, type RegisteredExperiment } from '../experiments/registry.js';
 import type { Scale } from '../experiments/types.js';
-import { Model, Trainer, info, mlp, sgd } from '../index.js';
+import { Model } from '../model/model.js';
+import { mlp } from '../model/spec.js';
+import { info } from '../native/info.js';
+import { sgd } from '../optim/optimizer.js';
+import { Trainer } from '../train/trainer.js';
 import { writeReport } from '../report/report.js';
 import { RunFailedError, runExperiment, type ProgressSink, type RunOutcome } from '../run/run.js';
 import { createProgress, type Progress } from '../util/progress.js';

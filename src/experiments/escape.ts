@@ -171,7 +171,7 @@ export interface EscapeResult {
 
 const FASHION_FALLBACK = { kind: 'gaussian-mixture', k: 10, d: 64, nTrain: 1000, nTest: 2000, seed: 1, separation: 3, noise: 1 } as const;
 
-export const escapePresets: Record<Scale, EscapeConfig> = {
+export const escapePresets: Record<Exclude<Scale, 'study'>, EscapeConfig> = {
   /** Seconds: a 4-class Gaussian mixture (d = 16, 256 train) and a 32-unit MLP. */
   tiny: {
     scale: 'tiny',

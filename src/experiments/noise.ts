@@ -177,7 +177,7 @@ export interface NoiseResult {
 
 const ALL_ARMS: NoiseArmKind[] = [...NOISE_ARM_KINDS];
 
-export const noisePresets: Record<Scale, NoiseConfig> = {
+export const noisePresets: Record<Exclude<Scale, 'study'>, NoiseConfig> = {
   /** Seconds: a 4-class Gaussian mixture (d = 16, 256 train), MLP 32, 2 seeds, 6 epochs. */
   tiny: {
     scale: 'tiny',

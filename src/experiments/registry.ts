@@ -3,56 +3,17 @@
  * the `ExperimentDefinition` contract: the paper claim each one tests (PROTOCOL.md), a short
  * description of its data/model/seeds for summary.json, and optional tables for the report.
  */
-import type { ReportTable } from '../run/schema.js';
+import type { RegisteredExperiment, RunDescription } from '../run/experiment.js';
 import { escapeExperiment, type EscapeConfig, type EscapeResult } from './escape.js';
 import { landscapeExperiment } from './landscape-experiment.js';
 import type { LandscapeConfig } from './landscape.js';
 import { noiseExperiment, noiseTable, type NoiseConfig, type NoiseResult } from './noise.js';
 import type { ExperimentDefinition } from './types.js';
 
+export { describeGeneric, type RegisteredExperiment, type RunDescription } from '../run/experiment.js';
 export type ExperimentName = ExperimentDefinition<unknown, unknown>['name'];
 
-/** What summary.json records about a config: its data set, model and seeds (null when not applicable). */
-export interface RunDescription {
-  dataset: string | null;
-  model: string | null;
-  seeds: unknown;
-}
-
-/** An experiment as the CLI, run directories and report see it: its definition plus the paper claim it tests. */
-export interface RegisteredExperiment {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  definition: ExperimentDefinition<any, any>;
-  /** PROTOCOL.md experiment id. */
-  protocolId: 'E1' | 'E2' | 'E3';
-  /** The paper claim the experiment tests, quoted from PROTOCOL.md ("What it claims"). */
-  claim: string;
-  /** What the experiment measures, in one sentence (PROTOCOL.md section heading and first lines). */
-  question: string;
-  /** Called with the config (before the run) and again with the result (after it, e.g. to name a data-set fallback). */
-  describe(config: unknown, result?: unknown): RunDescription;
-  /** Tables for the report (stored in summary.json under `tables`). */
-  tables?(result: unknown, config: unknown): ReportTable[];
-}
-
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function nameOf(v: unknown): string | null {
-  if (typeof v === 'string') return v;
-  if (!isObject(v)) return null;
-  for (const k of ['name', 'preset', 'kind', 'type', 'id']) if (typeof v[k] === 'string') return v[k] as string;
-  return null;
-}
-
-/** Best-effort description of a config that has `dataset`/`data`, `model` and `seeds`/`seed` fields. */
-export function describeGeneric(config: unknown): RunDescription {
-  const c = isObject(config) ? config : {};
-  return {
-    dataset: nameOf(c.dataset ?? c.data),
-    model: nameOf(c.model),
-    seeds: c.seeds ?? c.seed ?? null,
-  };
-}
 
 export const CLAIMS = {
   E1:

@@ -13,12 +13,7 @@ export interface RenderedChart {
   png: Buffer;
 }
 
-/** A figure of an experiment: a rendered chart with an id, title and caption. */
-export interface Figure extends RenderedChart {
-  id: string;
-  title: string;
-  caption: string;
-}
+export type { Figure } from '../run/experiment.js';
 
 export interface RenderOptions {
   /** PNG pixel scale relative to the SVG size (default 2). */

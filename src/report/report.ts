@@ -10,7 +10,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
-import { experimentNames, findExperiment } from '../experiments/registry.js';
 import type { Headline } from '../run/schema.js';
 import { packageVersion, type RunEnvironment } from '../run/env.js';
 import { COMPLETE_STATUSES, validateSummary, type ReportTable, type RunSummary, type TableCell } from '../run/schema.js';
@@ -217,15 +216,12 @@ function anchor(s: RunSummary): string {
 
 async function runSection(r: LoadedRun, index: number, figuresDir: string, reportDir: string): Promise<{ html: string; figures: number }> {
   const s = r.summary;
-  const entry = findExperiment(s.experiment);
   const parts: string[] = [];
-  const heading = entry && !s.title.startsWith(entry.protocolId) ? `${entry.protocolId} — ${s.title}` : s.title;
+  const heading = s.protocolId && !s.title.startsWith(s.protocolId) ? `${s.protocolId} — ${s.title}` : s.title;
   parts.push(`<section id="${anchor(s)}">`);
   parts.push(`<h2>${escapeHtml(heading)} <span class="status status-${escapeHtml(s.status)}">${escapeHtml(s.status)}</span></h2>`);
-  if (entry) {
-    parts.push(`<blockquote class="claim"><strong>Paper claim tested</strong> (PROTOCOL.md): ${escapeHtml(entry.claim)}</blockquote>`);
-    parts.push(`<p>${escapeHtml(entry.question)}</p>`);
-  }
+  if (s.claim) parts.push(`<blockquote class="claim"><strong>Paper claim tested</strong> (PROTOCOL.md): ${escapeHtml(s.claim)}</blockquote>`);
+  if (s.question) parts.push(`<p>${escapeHtml(s.question)}</p>`);
   const meta: Array<[string, string]> = [
     ['Scale', s.scale],
     ['Data set', s.dataset ?? '—'],
@@ -287,7 +283,7 @@ function verdictSection(runs: LoadedRun[]): string {
   const rows: string[] = [];
   for (const r of runs) {
     const s = r.summary;
-    const id = findExperiment(s.experiment)?.protocolId ?? '';
+    const id = s.protocolId ?? '';
     const where = `<a href="#${anchor(s)}">${escapeHtml(`${id ? `${id} ` : ''}${s.experiment}`)}</a> <span class="muted">(${escapeHtml(s.scale)})</span>`;
     const verdicts = s.verdicts ?? [];
     if (!COMPLETE_STATUSES.includes(s.status)) {
@@ -316,13 +312,15 @@ function verdictSection(runs: LoadedRun[]): string {
   return parts.join('\n');
 }
 
+/** PROTOCOL order (E1, E2, E3; unregistered last), then experiment name, scale, newest first. */
 function sortRuns(runs: LoadedRun[]): LoadedRun[] {
-  const order = experimentNames();
-  const scaleOrder = ['tiny', 'quick', 'paper'];
+  const scaleOrder = ['tiny', 'quick', 'study', 'paper'];
   const rank = (xs: string[], x: string): number => (xs.includes(x) ? xs.indexOf(x) : xs.length);
+  const protocol = (s: RunSummary): string => s.protocolId ?? '\uffff';
+  const byProtocol = (a: RunSummary, b: RunSummary): number => (protocol(a) < protocol(b) ? -1 : protocol(a) > protocol(b) ? 1 : 0);
   return [...runs].sort(
     (a, b) =>
-      rank(order, a.summary.experiment) - rank(order, b.summary.experiment) ||
+      byProtocol(a.summary, b.summary) ||
       a.summary.experiment.localeCompare(b.summary.experiment) ||
       rank(scaleOrder, a.summary.scale) - rank(scaleOrder, b.summary.scale) ||
       b.summary.startedAt.localeCompare(a.summary.startedAt),
@@ -371,7 +369,7 @@ export async function writeReport(dir: string, options: WriteReportOptions = {})
   const toc = runs
     .map((r) => {
       const s = r.summary;
-      const id = findExperiment(s.experiment)?.protocolId;
+      const id = s.protocolId;
       return `<li><a href="#${anchor(s)}">${escapeHtml(`${id ? `${id} ` : ''}${s.experiment}`)}</a> — ${escapeHtml(s.scale)}, <span class="status status-${escapeHtml(s.status)}">${escapeHtml(s.status)}</span></li>`;
     })
     .join('\n');

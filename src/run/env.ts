@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { info } from '../info.js';
+import { info } from '../native/info.js';
 
 let cachedVersion: string | undefined;
 

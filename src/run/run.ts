@@ -22,8 +22,7 @@ import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
-import { describeGeneric, type RegisteredExperiment, type RunDescription } from '../experiments/registry.js';
-import type { ExperimentDefinition, RunContext, Scale } from '../experiments/types.js';
+import { describeGeneric, type ExperimentDefinition, type RegisteredExperiment, type RunContext, type RunDescription, type Scale } from './experiment.js';
 import { fsyncDir, writeFileAtomic } from '../util/atomic.js';
 import { collectEnvironment, packageVersion } from './env.js';
 import { ResumeStore } from './resume.js';
@@ -338,6 +337,9 @@ export async function runExperiment(
       schema: SUMMARY_SCHEMA,
       experiment: def.name,
       title: def.title,
+      protocolId: entry?.protocolId ?? null,
+      claim: entry?.claim ?? null,
+      question: entry?.question ?? null,
       run: plan.run,
       id: plan.id,
       status,

@@ -57,6 +57,10 @@ export interface RunSummary {
   schema: typeof SUMMARY_SCHEMA;
   experiment: string;
   title: string;
+  /** PROTOCOL.md experiment id (E1, E2, E3), the paper claim it tests and its question; null for an unregistered experiment */
+  protocolId?: string | null;
+  claim?: string | null;
+  question?: string | null;
   /** directory name, `<experiment>-<scale>-<id>` */
   run: string;
   id: string;
@@ -176,6 +180,9 @@ const summaryCheck: Check = (v, at, out) => {
     model: nullable(str),
     seeds: any,
     headline: nullable(headlineCheck),
+    protocolId: nullable(nonEmptyStr),
+    claim: nullable(nonEmptyStr),
+    question: nullable(nonEmptyStr),
     verdicts: arrayOf(verdictCheck),
     fallback: nullable(nonEmptyStr),
     tables: arrayOf(tableCheck),
@@ -188,7 +195,7 @@ const summaryCheck: Check = (v, at, out) => {
     error: nullable(str),
     restarts: nonNegInt,
     resumed: nullable(object({ units: nonNegInt, partial: nonNegInt })),
-  }, { optional: ['restarts', 'resumed', 'verdicts', 'fallback'] })(v, at, out);
+  }, { optional: ['restarts', 'resumed', 'verdicts', 'fallback', 'protocolId', 'claim', 'question'] })(v, at, out);
   if (!isObject(v)) return;
   if (typeof v.run === 'string' && typeof v.id === 'string' && !v.run.endsWith(`-${v.id}`)) out.push(`${at}.run: must end with "-<id>"`);
   const complete = COMPLETE_STATUSES.includes(v.status as RunStatus);

@@ -29,7 +29,7 @@ describe('writeReport()', function () {
 
   it('writes report.html next to the runs, with every run in PROTOCOL order and broken directories skipped', () => {
     expect(report.file).to.equal(path.join(out, 'report.html'));
-    expect(report.runs.map((r) => `${r.experiment}:${r.status}`)).to.deep.equal(['landscape:finished', 'escape:aborted', 'noise:finished']);
+    expect(report.runs.map((r) => `${r.experiment}:${r.status}`)).to.deep.equal(['landscape:finished', 'noise:finished', 'escape:aborted']);
     expect(report.skipped.map((s) => path.basename(s.dir))).to.deep.equal(['broken']);
     expect(html).to.contain('Skipped directories');
   });

@@ -1,4 +1,4 @@
-import { blasCoreSource, native, type BlasCoreSource, type NativeInfo } from './native/binding.js';
+import { blasCoreSource, native, type BlasCoreSource, type NativeInfo } from './binding.js';
 
 /** What {@link info} returns: the addon's build and runtime facts, and who chose the OpenBLAS kernels. */
 export interface BigstepInfo extends NativeInfo {
