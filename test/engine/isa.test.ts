@@ -64,6 +64,14 @@ describe('ISA dispatch', function () {
     }
   });
 
+  it('avx2 and avx512 give identical bits (same tiles and per-element order, docs/performance.md)', function () {
+    if (!available.includes('avx512')) this.skip();
+    const a = result('avx2');
+    const b = result('avx512');
+    expect(b.loss).to.equal(a.loss);
+    expect(b.grads).to.deep.equal(a.grads);
+  });
+
   it('an unknown BIGSTEP_ISA value fails the load with a RangeError naming the variable', () => {
     const r = runChild('sse9');
     expect(r.status).to.not.equal(0);
