@@ -12,12 +12,13 @@
  * 1 thread (at 2 threads it also counts time spent waiting for the other core).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { openBlasCoreFor } from '../src/native/binding.js';
+import { hvpCases } from './hvp-cases.js';
 import { benchCases } from './models.js';
 import { multiBench } from './multi.js';
 
@@ -153,8 +154,40 @@ if (selected.length === 0 || selected.some((s) => 'multi'.includes(s))) {
   process.stderr.write('bench: batched sweep (MultiTrainer)\n');
   multiTable = '\n' + (await multiBench(Number(budget)));
 }
+// Exact Hessian-vector products (issue 15) against PyTorch float32 double backward: one round per
+// row (bigstep child, then PyTorch child), each the median of repeated products plus one λ_max run.
+let hvpTable = '';
+const hvpSelected = hvpCases.filter((c) => selected.length === 0 || selected.some((s) => c.name.includes(s)));
+if (hvpSelected.length) {
+  const hl = [
+    '| HVP case | params | threads | bigstep one HVP (s) | PyTorch one HVP (s) | ratio | ratio, CPU time per HVP | bigstep λ_max (value; s, Lanczos steps, residual) | PyTorch λ_max (value; s, steps) | ratio |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const c of hvpSelected) {
+    for (const threads of [1, 2]) {
+      process.stderr.write(`bench: ${c.name} threads=${threads}\n`);
+      type HvpRow = Row & { params: number; hvpSeconds: number; hvpCpuSeconds: number; lambda: number; lambdaSeconds: number; lambdaIterations: number; lambdaResidual?: number };
+      // Both peers solve the same problem: the bigstep child writes θ, x, y, v for the PyTorch child.
+      const problem = join(tmpdir(), `bigstep-hvp-bench-${process.pid}.bin`);
+      const b = measure(process.execPath, [join(here, 'hvp-one.js'), c.name, String(threads), String(budget), problem], threads) as HvpRow | null;
+      const t = torchAvailable && b ? (measure(systemPython, [torchScript, c.name, String(threads), String(budget), problem], threads) as HvpRow | null) : null;
+      rmSync(problem, { force: true });
+      const ratio = (x?: number, y?: number) => (x && y ? `${(y / x).toFixed(2)}×` : '-');
+      hl.push(
+        `| ${c.name} | ${b?.params ?? t?.params ?? '-'} | ${threads} | ${fmt(b?.hvpSeconds, 4)} | ${fmt(t?.hvpSeconds, 4)} | ${ratio(b?.hvpSeconds, t?.hvpSeconds)} | ${ratio(b?.hvpCpuSeconds, t?.hvpCpuSeconds)} | ` +
+          `${b ? `${b.lambda.toPrecision(6)}; ${b.lambdaSeconds.toFixed(3)}, ${b.lambdaIterations}, ${b.lambdaResidual?.toExponential(1)}` : '-'} | ${t ? `${t.lambda.toPrecision(6)}; ${t.lambdaSeconds.toFixed(3)}, ${t.lambdaIterations}` : '-'} | ${ratio(b?.lambdaSeconds, t?.lambdaSeconds)} |`,
+      );
+      summary.push({ case: c.name, threads, bigstep: b, torch: t });
+    }
+  }
+  hvpTable = '\n' + hl.join('\n') + '\n';
+}
 const torchBlas = rows.find((r) => r.torch.length)?.torch[0]?.blas ?? 'not installed';
-const table = `bigstep BLAS: ${blas}, ISA path ${isa}; PyTorch: ${torchBlas}; ${rounds} interleaved rounds per row, each child the median of 7 repeats (3 for the width-64 ResNet); load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' ')}\n\n${lines.join('\n')}\n${multiTable}`;
+const table = `bigstep BLAS: ${blas}, ISA path ${isa}; PyTorch: ${torchBlas}; ${rounds} interleaved rounds per row, each child the median of 7 repeats (3 for the width-64 ResNet); load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' ')}
+
+${lines.join('
+')}
+${multiTable}${hvpTable}`;
 console.log(table);
 const outDir = join(here, '..', '..', 'bench', 'results');
 mkdirSync(outDir, { recursive: true });

@@ -2,6 +2,10 @@
 
 usage: python3 torch_bench.py <case-name> <threads> <seconds-budget> [repeats]  -> one JSON line
 (repeats < 7, for cases of seconds per step: 1 warm-up step, at least 1 step per repeat)
+
+Cases named "hvp-<model>/n<examples>" time Hessian-vector products instead (bench/hvp-one.ts is
+the bigstep side): float32 double backward (torch.autograd.grad with create_graph=True) of the
+mean loss over n examples, and λ_max by the same restarted Lanczos as bigstep's topEigenvalue.
 """
 import json
 import os
@@ -11,7 +15,8 @@ import sys
 import time
 
 case_name, threads, budget = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-repeats = int(sys.argv[4]) if len(sys.argv) > 4 else 7
+# argv[4]: repeats for training cases; the problem file for hvp cases (see below).
+repeats = int(sys.argv[4]) if len(sys.argv) > 4 and not case_name.startswith("hvp-") else 7
 # torch.set_num_threads does not reach the OpenBLAS that Debian's torch uses for nn.Linear (the
 # pthreads build sizes its own pool from the core count): without this, "1 thread" runs every
 # GEMM on all cores. OpenBLAS reads the variable when it is loaded, i.e. at `import torch`.
@@ -49,7 +54,15 @@ def resnet18_nobn(w):
 torch.set_num_threads(threads)
 torch.manual_seed(1)
 
-if case_name.startswith("mlp-784-1024-1024-10"):
+hvp_case = case_name.startswith("hvp-")
+if hvp_case:
+    case_name = case_name[len("hvp-"):]
+
+if case_name.startswith("mlp-784-128-10"):
+    model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    shape = (784,)
+    flops = 0
+elif case_name.startswith("mlp-784-1024-1024-10"):
     model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
     shape = (784,)
     flops = 2 * (784 * 1024 + 1024 * 1024 + 1024 * 10)
@@ -66,6 +79,96 @@ elif case_name.startswith("resnet18-nobn-w"):
     flops = 0  # reported by the bigstep side
 else:
     raise SystemExit(f"unknown case {case_name}")
+
+
+def lanczos_top(hvp, dim, tol=1e-4, budget=200, restart=20):
+    """λ_max by restarted Lanczos with full reorthogonalisation, stopping as src/measure/lanczos.ts does:
+    error bound min(r, r²/gap) <= tol·max(|θ|, 1e-2·max|Ritz|) and θ settled to the same tolerance."""
+    import numpy as np
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(dim, generator=g, dtype=torch.float64)
+    q /= q.norm()
+    used = 0
+    while True:
+        basis, alpha, beta, prev, theta, vec = [], [], [], None, None, None
+        for _ in range(min(restart, budget - used)):
+            basis.append(q)
+            w = hvp(q.float()).double()
+            used += 1
+            alpha.append(float(q @ w))
+            Q = torch.stack(basis)
+            for _ in range(2):
+                w -= Q.T @ (Q @ w)
+            b = float(w.norm())
+            m = len(alpha)
+            T = np.diag(alpha) + np.diag(beta, 1) + np.diag(beta, -1)
+            vals, vecs = np.linalg.eigh(T)
+            theta, s = vals[-1], vecs[:, -1]
+            vec = Q.T @ torch.from_numpy(s)
+            r = b * abs(s[-1])
+            gap = vals[-1] - vals[-2] if m > 1 else float("inf")
+            bound = min(r, r * r / gap) if m > 1 and gap > 0 else r
+            scale = max(abs(theta), 1e-2 * np.abs(vals).max())
+            settled = prev is not None and abs(theta - prev) <= tol * scale
+            prev = theta
+            if (settled and bound <= tol * scale) or b == 0:
+                return float(theta), used
+            beta.append(b)
+            q = w / b
+        if used >= budget:
+            return float(theta), used
+        q = vec / vec.norm()
+
+
+if hvp_case:
+    n = int(case_name.split("/n")[1])
+    xs = torch.rand((n,) + shape)
+    ys = torch.randint(0, 10, (n,))
+    params = [p for p in model.parameters()]
+    dim = sum(p.numel() for p in params)
+    v = torch.rand(dim) - 0.5
+    if len(sys.argv) > 4:
+        # The bigstep child's problem (θ, x, y, v): bigstep's flat layout is PyTorch's parameter order.
+        import numpy as np
+        raw = open(sys.argv[4], "rb").read()
+        nx = n
+        for d in shape:
+            nx *= d
+        at = 0
+        theta = np.frombuffer(raw, np.float32, dim, at); at += 4 * dim
+        xs = torch.from_numpy(np.frombuffer(raw, np.float32, nx, at).copy()).view((n,) + shape); at += 4 * nx
+        ys = torch.from_numpy(np.frombuffer(raw, np.int32, n, at).astype(np.int64)); at += 4 * n
+        v = torch.from_numpy(np.frombuffer(raw, np.float64, dim, at).astype(np.float32))
+        with torch.no_grad():
+            torch.nn.utils.vector_to_parameters(torch.from_numpy(theta.copy()), params)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def hvp(v):
+        loss = loss_fn(model(xs), ys)
+        grads = torch.autograd.grad(loss, params, create_graph=True)
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        hv = torch.autograd.grad(flat @ v, params)
+        return torch.cat([h.reshape(-1) for h in hv])
+
+    hvp(v)  # warm-up
+    times, t0, c0 = [], time.perf_counter(), time.process_time()
+    while len(times) < 3 or (len(times) < 15 and time.perf_counter() - t0 < budget / 2):
+        s = time.perf_counter()
+        hvp(v)
+        times.append(time.perf_counter() - s)
+    hvp_cpu = (time.process_time() - c0) / len(times)
+    s = time.perf_counter()
+    lam, its = lanczos_top(hvp, dim)
+    lam_seconds = time.perf_counter() - s
+    print(json.dumps({
+        "impl": "pytorch", "case": "hvp-" + case_name, "threads": threads, "n": n, "params": dim,
+        "hvpSeconds": statistics.median(times), "hvpCpuSeconds": hvp_cpu, "hvpRepeats": len(times),
+        "lambdaSeconds": lam_seconds, "lambda": lam, "lambdaIterations": its,
+        "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "blas": "torch " + torch.__version__,
+    }))
+    sys.exit(0)
+
 full = "/gd" in case_name
 batch = int(case_name.split("/gd" if full else "/b")[1])
 

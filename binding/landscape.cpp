@@ -1,5 +1,7 @@
 // E1 landscape functions (native/landscape.h) for JS:
 //   landscapeCreate(options)                          -> instance (plain data, Float64Arrays)
+//   landscapePaper1d()                                -> the paper's 1-D illustration (kind 'paper-1d')
+//   landscapeCurvatureBound(instance)                 -> analytic upper bound on |Hessian|_2
 //   landscapeSample(options)                          -> Float64Array [count, dim], uniform in a ball
 //   landscapeEval(instance, points, options?)         -> { value, grad, hessian? }          (sync)
 //   landscapeMinima(instance, options?)               -> Promise<minima>                    (async)
@@ -56,9 +58,24 @@ int64_t opt_integer(Napi::Object obj, const char* key, const std::string& param,
   return get_optional(obj, key, &v) ? as_integer(v, param + "." + key, lo, hi) : fallback;
 }
 
+const char* kind_name(ls::Kind k) {
+  return k == ls::Kind::Compact ? "compact" : k == ls::Kind::Paper1d ? "paper-1d" : "gaussian";
+}
+
+ls::Kind to_kind(Napi::Value v, const std::string& param, bool allow_paper) {
+  const std::string k = as_string(v, param);
+  if (k == "gaussian") return ls::Kind::Gaussian;
+  if (k == "compact") return ls::Kind::Compact;
+  if (allow_paper && k == "paper-1d") return ls::Kind::Paper1d;
+  throw_range_error(v.Env(), param,
+                    std::string("must be 'gaussian', 'compact'") + (allow_paper ? " or 'paper-1d'" : "") + " (got '" + k + "')");
+}
+
 ls::Instance to_instance(Napi::Value value, const std::string& param) {
   Napi::Object o = as_object(value, param);
   ls::Instance inst;
+  Napi::Value kv;
+  if (get_optional(o, "kind", &kv)) inst.kind = to_kind(kv, param + ".kind", true);
   inst.dim = (int)as_integer(required(o, "dim", param), param + ".dim", 1, 1 << 16);
   inst.mu = as_finite(required(o, "mu", param), param + ".mu");
   inst.centers = copy_f64(required(o, "centers", param), param + ".centers");
@@ -71,6 +88,7 @@ ls::Instance to_instance(Napi::Value value, const std::string& param) {
 
 Napi::Object instance_to_js(Napi::Env env, const ls::Instance& inst) {
   Napi::Object o = Napi::Object::New(env);
+  o.Set("kind", kind_name(inst.kind));
   o.Set("dim", inst.dim);
   o.Set("mu", inst.mu);
   o.Set("dips", inst.dips);
@@ -98,6 +116,8 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
       throw_range_error(env, "options.dips", "times options.dim must be <= 2^24 (got " + std::to_string(g.dips) + " * " +
                                                  std::to_string(g.dim) + ")");
     g.seed = (uint64_t)opt_integer(o, "seed", "options", 0, kMaxSafe, 0);
+    Napi::Value kv;
+    if (get_optional(o, "kind", &kv)) g.kind = to_kind(kv, "options.kind", false);
     g.mu = opt_number(o, "mu", "options", g.mu);
     g.radius_min = opt_number(o, "radiusMin", "options", g.radius_min);
     g.radius_max = opt_number(o, "radiusMax", "options", g.radius_max);
@@ -107,6 +127,17 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
     g.sharpness_max = opt_number(o, "sharpnessMax", "options", g.sharpness_max);
     g.separation = opt_number(o, "separation", "options", g.separation);
     return instance_to_js(env, ls::generate(g));
+  } catch (const NativeError& e) {
+    rethrow_native(env, e);
+  }
+}
+
+Napi::Value Paper1d(const Napi::CallbackInfo& info) { return instance_to_js(info.Env(), ls::paper1d()); }
+
+Napi::Value CurvatureBound(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    return Napi::Number::New(env, ls::curvature_bound(to_instance(info[0], "instance")));
   } catch (const NativeError& e) {
     rethrow_native(env, e);
   }
@@ -142,6 +173,8 @@ Napi::Value Eval(const Napi::CallbackInfo& info) {
     Napi::Object o = options_or_empty(info, 2, "options");
     Napi::Value hv;
     const bool want_h = get_optional(o, "hessian", &hv) && as_bool(hv, "options.hessian");
+    Napi::Value ev;
+    const bool want_e = get_optional(o, "eigenvalues", &ev) && as_bool(ev, "options.eigenvalues");
     ArrayView<double> pts = as_array<double>(info[1], "points");
     if (pts.length % inst.dim != 0)
       throw_range_error(env, "points", "must have a length divisible by instance.dim = " + std::to_string(inst.dim) +
@@ -149,7 +182,7 @@ Napi::Value Eval(const Napi::CallbackInfo& info) {
     const size_t n = pts.length / inst.dim, d = inst.dim;
     // The Hessians are n*d*d doubles: cap them like landscapeSample (a failed allocation of the
     // result array would abort the process instead of throwing).
-    if (want_h && (double)n * d * d > (double)(1 << 28))
+    if ((want_h || want_e) && (double)n * d * d > (double)(1 << 28))
       throw_range_error(env, "options.hessian", "needs points*dim*dim <= 2^28 doubles (got " + std::to_string(n) +
                                                     " points of dim " + std::to_string(d) + "); evaluate fewer points");
     std::vector<double> x(pts.data, pts.data + pts.length);  // copy: the view may alias outputs
@@ -163,6 +196,15 @@ Napi::Value Eval(const Napi::CallbackInfo& info) {
       Napi::Float64Array h = Napi::Float64Array::New(env, n * d * d);
       for (size_t k = 0; k < n; ++k) ls::hessian(inst, &x[k * d], h.Data() + k * d * d);
       out.Set("hessian", h);
+    }
+    if (want_e) {  // Hessian spectrum, ascending per point [n, dim]
+      Napi::Float64Array e = Napi::Float64Array::New(env, n * d);
+      std::vector<double> h(d * d);
+      for (size_t k = 0; k < n; ++k) {
+        ls::hessian(inst, &x[k * d], h.data());
+        ls::sym_eigenvalues((int)d, h.data(), e.Data() + k * d);
+      }
+      out.Set("eigenvalues", e);
     }
     return out;
   } catch (const NativeError& e) {
@@ -273,6 +315,7 @@ Napi::Object run_to_js(Napi::Env env, const ls::RunResult& r) {
   o.Set("basin", i32(env, r.basin));
   o.Set("divergeStep", i32(env, r.diverge_step));
   o.Set("converged", u8(env, r.converged));
+  o.Set("settled", f64(env, r.settled));
   o.Set("trajectories", f64(env, r.trajectories));
   o.Set("frames", r.frames);
   Napi::Object counts = Napi::Object::New(env);
@@ -364,6 +407,14 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Value bv;
     if (get_optional(o, "basin", &bv)) opt.basin = as_bool(bv, "options.basin");
     opt.basin_max_move = opt_number(o, "basinMaxMove", "options", 0);
+    Napi::Value nv;
+    if (get_optional(o, "noise", &nv)) {
+      const std::string k = as_string(nv, "options.noise");
+      if (k == "gaussian") opt.noise = ls::Noise::Gaussian;
+      else if (k == "uniform") opt.noise = ls::Noise::Uniform;
+      else throw_range_error(env, "options.noise", "must be 'gaussian' or 'uniform' (got '" + k + "')");
+    }
+    opt.settle_radius = opt_number(o, "settleRadius", "options", 0);
     if (opt.basin_max_move < 0) throw_range_error(env, "options.basinMaxMove", "must be >= 0");
     const double frames = (double)opt.steps / opt.record_every + 2;
     if ((double)opt.record_count * frames * d > (double)(1 << 27))
@@ -382,6 +433,8 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
 
 void RegisterLandscape(Napi::Env env, Napi::Object exports) {
   exports.Set("landscapeCreate", Napi::Function::New(env, Create, "landscapeCreate"));
+  exports.Set("landscapePaper1d", Napi::Function::New(env, Paper1d, "landscapePaper1d"));
+  exports.Set("landscapeCurvatureBound", Napi::Function::New(env, CurvatureBound, "landscapeCurvatureBound"));
   exports.Set("landscapeSample", Napi::Function::New(env, Sample, "landscapeSample"));
   exports.Set("landscapeEval", Napi::Function::New(env, Eval, "landscapeEval"));
   exports.Set("landscapeMinima", Napi::Function::New(env, Minima, "landscapeMinima"));

@@ -14,6 +14,7 @@ Napi::Function ModelWrap::DefineClass(Napi::Env env) {
       {InstanceMethod("layout", &ModelWrap::Layout), InstanceMethod("init", &ModelWrap::Init),
        InstanceMethod("lossAndGrad", &ModelWrap::LossAndGrad),
        InstanceMethod("lossSum", &ModelWrap::LossSum), InstanceMethod("forward", &ModelWrap::Forward),
+       InstanceMethod("hvp", &ModelWrap::Hvp),
        InstanceMethod("workspaceBytes", &ModelWrap::WorkspaceBytes),
        InstanceMethod("close", &ModelWrap::Close), InstanceMethod("isBusy", &ModelWrap::IsBusy)});
 }
@@ -172,6 +173,7 @@ Napi::Value ModelWrap::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (busy_) throw_state_error(env, "ERR_BIGSTEP_BUSY", "model is busy: cannot close while an async training chunk runs");
   model_.reset();
+  hvp_.reset();
   trainer_ = Trainer();  // the step scratch (batch copies, update buffer) is native memory too
   chunk_scratch_.clear();
   return env.Undefined();

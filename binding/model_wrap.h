@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "hvp.h"
 #include "job.h"
 #include "model.h"
 #include "trainer.h"
@@ -31,11 +32,13 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value LossAndGrad(const Napi::CallbackInfo& info);
   Napi::Value LossSum(const Napi::CallbackInfo& info);
   Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value Hvp(const Napi::CallbackInfo& info);  // binding/hvp.cpp
   Napi::Value WorkspaceBytes(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsBusy(const Napi::CallbackInfo& info);
 
   std::unique_ptr<Model> model_;
+  std::unique_ptr<HvpEngine> hvp_;  // created on the first hvp() call
   Trainer trainer_;
   ChunkScratch chunk_scratch_;  // async chunks' copies of ArrayBuffer-backed arrays (binding/job.h)
   bool busy_ = false;

@@ -184,7 +184,7 @@ size_t conv2d_nhwc_backward_scratch(int N, const ConvShape& s);
 void conv2d_nhwc_forward(float* out, const float* in, const float* W, const float* b, int N,
                          const ConvShape& s, bool relu, float* scratch,
                          const float* residual = nullptr);
-// dout[N,OH,OW,O] -> dW[O,C,K,K] (overwritten), db[O] (overwritten, if non-null),
+// dout[N,OH,OW,O] -> dW[O,C,K,K] (overwritten, if non-null), db[O] (overwritten, if non-null),
 //   din[N,H,W,C] (if non-null; overwritten, or accumulated into when accumulate_din).
 // din_mask ([N,H,W,C], optional): this call's din is zeroed where din_mask <= 0 before it is
 // stored or accumulated (a fused relu backward: pass the relu's output).

@@ -33,22 +33,71 @@ double norm(int d, const double* a) {
   return std::sqrt(s);
 }
 
+// The paper's 1-D illustration: 20x^2, except on [6, 7] where the C^1 quintic patch
+//   p(t) = -4160 t^5 - 13520 t^4 + 2080 t^3 + 6780 t^2,  t = x - 6.5
+// (matches 20x^2 in value and slope at 6 and 7; minimum p(0) = 0 at x = 6.5) applies.
+// f(x) -> return, f'(x) -> *g, f''(x) -> *h.
+inline double paper1d_eval(double x, double* g, double* h) {
+  if (x < 6.0 || x > 7.0) {
+    *g = 40.0 * x;
+    *h = 40.0;
+    return 20.0 * x * x;
+  }
+  const double t = x - 6.5;
+  *g = t * (13560.0 + t * (6240.0 + t * (-54080.0 + t * -20800.0)));
+  *h = 13560.0 + t * (12480.0 + t * (-162240.0 + t * -83200.0));
+  return t * t * (6780.0 + t * (2080.0 + t * (-13520.0 + t * -4160.0)));
+}
+inline double paper1d_value(double x) {
+  double g, h;
+  return paper1d_eval(x, &g, &h);
+}
+
+// One dip's contribution at squared distance r2 from its centre: f -= phi, grad += g (x - c),
+// Hessian += g I - h2 (x - c)(x - c)^T. False if the dip contributes nothing there.
+//   Gaussian: phi = a e,   g = a e / s^2,        h2 = g / s^2,        e = exp(-r2 / (2 s^2))
+//   Compact:  phi = a q^3, g = 6 a q^2 / w^2,    h2 = 24 a q / w^4,   q = 1 - r2 / w^2 (r2 < w^2)
+struct DipTerm {
+  double phi, g, h2;
+};
+inline bool dip_term(const Instance& inst, int i, double r2, DipTerm* t) {
+  const double a = inst.depths[i], w = inst.widths[i], w2 = w * w;
+  if (inst.kind == Kind::Compact) {
+    if (r2 >= w2) return false;
+    const double q = 1.0 - r2 / w2;
+    t->phi = a * q * q * q;
+    t->g = 6.0 * a * q * q / w2;
+    t->h2 = 24.0 * a * q / (w2 * w2);
+    return true;
+  }
+  const double z = r2 / (2 * w2);
+  if (z > kFarExp) return false;  // exp(-z) < 1e-304: this dip contributes nothing representable
+  const double e = std::exp(-z);
+  t->phi = a * e;
+  t->g = a * e / w2;
+  t->h2 = t->g / w2;
+  return true;
+}
+
 // grad f(x) -> g [dim] (no value: the hot loop of run_gd).
 inline void grad_only(const Instance& inst, const double* x, double* g) {
+  if (inst.kind == Kind::Paper1d) {
+    double h;
+    paper1d_eval(x[0], g, &h);
+    return;
+  }
   const int d = inst.dim;
   for (int j = 0; j < d; ++j) g[j] = inst.mu * x[j];
   const double* c = inst.centers.data();
   for (int i = 0; i < inst.dips; ++i, c += d) {
-    const double s2 = inst.widths[i] * inst.widths[i];
     double r2 = 0;
     for (int j = 0; j < d; ++j) {
       const double t = x[j] - c[j];
       r2 += t * t;
     }
-    const double z = r2 / (2 * s2);
-    if (z > kFarExp) continue;  // exp(-z) < 1e-304: this dip contributes nothing representable
-    const double coef = inst.depths[i] / s2 * std::exp(-z);
-    for (int j = 0; j < d; ++j) g[j] += coef * (x[j] - c[j]);
+    DipTerm t;
+    if (!dip_term(inst, i, r2, &t)) continue;
+    for (int j = 0; j < d; ++j) g[j] += t.g * (x[j] - c[j]);
   }
 }
 
@@ -102,6 +151,21 @@ void validate(const Instance& inst) {
     if (!(a > 0) || !std::isfinite(a)) throw_range("instance.depths", "must be finite and > 0");
   for (double s : inst.widths)
     if (!(s > 0) || !std::isfinite(s)) throw_range("instance.widths", "must be finite and > 0");
+  if (inst.kind == Kind::Paper1d) {
+    // The patch is fixed (see paper1d_eval); the one dip only records its support [6, 7].
+    if (inst.dim != 1 || inst.mu != 40.0 || inst.dips != 1 || inst.centers[0] != 6.5 || inst.widths[0] != 0.5)
+      throw_range("instance.kind", "'paper-1d' is fixed: dim 1, mu 40, one dip with centre 6.5 and width 0.5");
+  }
+  if (inst.kind == Kind::Compact) {
+    // A compact dip whose support reaches 0 would move the bowl's minimum x* = 0.
+    for (int i = 0; i < inst.dips; ++i) {
+      const double rho = norm(inst.dim, &inst.centers[(size_t)i * inst.dim]);
+      if (!(rho > inst.widths[i]))
+        throw_range("instance.widths", "dip " + std::to_string(i) + " overlaps the global minimum at 0: its support radius " +
+                                           std::to_string(inst.widths[i]) + " must be < its centre's distance " +
+                                           std::to_string(rho));
+    }
+  }
 }
 
 Instance generate(const GenerateOptions& o) {
@@ -117,7 +181,20 @@ Instance generate(const GenerateOptions& o) {
   if (!(o.separation >= 0) || !std::isfinite(o.separation))
     throw_range("options.separation", "must be a finite number >= 0");
 
+  if (o.kind == Kind::Paper1d) throw_range("options.kind", "'paper-1d' is a fixed instance: build it with paper1d()");
+  // Every dip must leave the bowl's minimum x* = 0 alone for every draw: require its support
+  // (compact: w = rho sqrt(3 delta / (kappa - 1)); Gaussian: 3 sigma = 3 rho sqrt(delta / (kappa - 1)))
+  // to be <= rho / 2, i.e. kappa_min >= 1 + 12 delta_max (compact), 1 + 36 delta_max (Gaussian).
+  {
+    const double need = 1 + (o.kind == Kind::Compact ? 12.0 : 36.0) * o.depth_max;
+    if (o.sharpness_min < need)
+      throw_range("options.sharpnessMin", "must be >= " + std::to_string(need) +
+                                              " (= 1 + " + (o.kind == Kind::Compact ? "12" : "36") +
+                                              " * depthMax): with a smaller sharpness a dip can overlap the global minimum at 0");
+  }
+
   Instance inst;
+  inst.kind = o.kind;
   inst.dim = o.dim;
   inst.mu = o.mu;
   inst.dips = o.dips;
@@ -147,7 +224,8 @@ Instance generate(const GenerateOptions& o) {
       const double delta = o.depth_min + (o.depth_max - o.depth_min) * rng.uniform();
       const double kappa = o.sharpness_min * std::exp(std::log(o.sharpness_max / o.sharpness_min) * rng.uniform());
       const double a = delta * o.mu * rho * rho / 2;
-      const double sigma = std::sqrt(a / (o.mu * (kappa - 1)));
+      // curvature at the centre: mu + a / sigma^2 (Gaussian), mu + 6 a / w^2 (compact) = kappa mu
+      const double sigma = std::sqrt((o.kind == Kind::Compact ? 6.0 : 1.0) * a / (o.mu * (kappa - 1)));
       placed = true;
       for (int k = 0; k < i && placed; ++k) {
         const double dist = std::sqrt(sq_dist(o.dim, c.data(), &inst.centers[(size_t)k * o.dim]));
@@ -167,22 +245,37 @@ Instance generate(const GenerateOptions& o) {
   return inst;
 }
 
+Instance paper1d() {
+  Instance inst;
+  inst.kind = Kind::Paper1d;
+  inst.dim = 1;
+  inst.mu = 40.0;
+  inst.dips = 1;
+  inst.centers = {6.5};
+  inst.depths = {1.0};
+  inst.widths = {0.5};
+  return inst;
+}
+
 double value(const Instance& inst, const double* x) {
+  if (inst.kind == Kind::Paper1d) return paper1d_value(x[0]);
   const int d = inst.dim;
   double f = 0;
   for (int j = 0; j < d; ++j) f += x[j] * x[j];
   f *= 0.5 * inst.mu;
   const double* c = inst.centers.data();
   for (int i = 0; i < inst.dips; ++i, c += d) {
-    const double s2 = inst.widths[i] * inst.widths[i];
-    const double z = sq_dist(d, x, c) / (2 * s2);
-    if (z > kFarExp) continue;
-    f -= inst.depths[i] * std::exp(-z);
+    DipTerm t;
+    if (dip_term(inst, i, sq_dist(d, x, c), &t)) f -= t.phi;
   }
   return f;
 }
 
 double value_grad(const Instance& inst, const double* x, double* g) {
+  if (inst.kind == Kind::Paper1d) {
+    double h;
+    return paper1d_eval(x[0], g, &h);
+  }
   const int d = inst.dim;
   double f = 0;
   for (int j = 0; j < d; ++j) {
@@ -192,31 +285,30 @@ double value_grad(const Instance& inst, const double* x, double* g) {
   f *= 0.5 * inst.mu;
   const double* c = inst.centers.data();
   for (int i = 0; i < inst.dips; ++i, c += d) {
-    const double s2 = inst.widths[i] * inst.widths[i];
-    const double z = sq_dist(d, x, c) / (2 * s2);
-    if (z > kFarExp) continue;
-    const double e = std::exp(-z);
-    f -= inst.depths[i] * e;
-    const double coef = inst.depths[i] * e / s2;
-    for (int j = 0; j < d; ++j) g[j] += coef * (x[j] - c[j]);
+    DipTerm t;
+    if (!dip_term(inst, i, sq_dist(d, x, c), &t)) continue;
+    f -= t.phi;
+    for (int j = 0; j < d; ++j) g[j] += t.g * (x[j] - c[j]);
   }
   return f;
 }
 
 void hessian(const Instance& inst, const double* x, double* h) {
+  if (inst.kind == Kind::Paper1d) {
+    double g;
+    paper1d_eval(x[0], &g, h);
+    return;
+  }
   const int d = inst.dim;
   for (int r = 0; r < d; ++r)
     for (int q = 0; q < d; ++q) h[r * d + q] = r == q ? inst.mu : 0.0;
   const double* c = inst.centers.data();
   for (int i = 0; i < inst.dips; ++i, c += d) {
-    const double s2 = inst.widths[i] * inst.widths[i];
-    const double z = sq_dist(d, x, c) / (2 * s2);
-    if (z > kFarExp) continue;
-    const double w = inst.depths[i] * std::exp(-z) / s2;
-    const double w2 = w / s2;
+    DipTerm t;
+    if (!dip_term(inst, i, sq_dist(d, x, c), &t)) continue;
     for (int r = 0; r < d; ++r) {
-      h[r * d + r] += w;
-      for (int q = 0; q <= r; ++q) h[r * d + q] -= w2 * (x[r] - c[r]) * (x[q] - c[q]);
+      h[r * d + r] += t.g;
+      for (int q = 0; q <= r; ++q) h[r * d + q] -= t.h2 * (x[r] - c[r]) * (x[q] - c[q]);
     }
   }
   for (int r = 0; r < d; ++r)  // mirror the lower triangle: exactly symmetric
@@ -224,8 +316,11 @@ void hessian(const Instance& inst, const double* x, double* h) {
 }
 
 double curvature_bound(const Instance& inst) {
+  if (inst.kind == Kind::Paper1d) return 31160.0;  // |p''| peaks at t = 0.5 (checked by the tests)
+  // Compact: |g| <= 6a/w^2 and |h2 r2| <= 24a/w^2, so each dip adds at most 30a/w^2.
+  const double per = inst.kind == Kind::Compact ? 30.0 : 1.0;
   double b = inst.mu;
-  for (int i = 0; i < inst.dips; ++i) b += inst.depths[i] / (inst.widths[i] * inst.widths[i]);
+  for (int i = 0; i < inst.dips; ++i) b += per * inst.depths[i] / (inst.widths[i] * inst.widths[i]);
   return b;
 }
 
@@ -521,6 +616,8 @@ void validate_run(const Instance& inst, int m, int gidx, int n, const RunOptions
   if (!(o.grad_tol > 0)) throw_range("options.gradTol", "must be > 0");
   if (o.record_count < 0 || o.record_count > n) throw_range("options.recordCount", "must be in [0, n]");
   if (o.record_every < 1) throw_range("options.recordEvery", "must be >= 1");
+  if (!(o.settle_radius >= 0) || !std::isfinite(o.settle_radius))
+    throw_range("options.settleRadius", "must be a finite number >= 0");
 
 }
 
@@ -539,6 +636,10 @@ void run_gd(const Instance& inst, const double* minima, int m, int gidx, const d
   r.basin.assign(n, -1);
   r.diverge_step.assign(n, -1);
   r.converged.assign(n, 0);
+  r.settled.assign(n, 0.0);
+  const int settle_window = (o.steps + 9) / 10;
+  const double settle2 = o.settle_radius * o.settle_radius;
+  const double* xstar = minima + (size_t)gidx * d;
   r.frames = o.steps / o.record_every + 1 + (o.steps % o.record_every != 0 ? 1 : 0);
   r.trajectories.assign((size_t)o.record_count * r.frames * d, 0.0);
 
@@ -576,17 +677,26 @@ void run_gd(const Instance& inst, const double* minima, int m, int gidx, const d
     int frame = 0;
     if (rec) std::copy(x.begin(), x.end(), traj + (size_t)(frame++) * d);
     bool diverged = false;
+    int settled_steps = 0;
     for (int t = 0; t < o.steps; ++t) {
       grad_only(inst, x.data(), g.data());
       if (noisy) {
         double s = o.noise_std;
         if (o.anneal == Anneal::Linear) s *= 1.0 - (double)t / o.steps;
         else if (o.anneal == Anneal::Inverse) s /= 1.0 + 10.0 * t / o.steps;
-        for (int j = 0; j < d; ++j) g[j] += s * gauss();
+        if (o.noise == Noise::Uniform)
+          for (int j = 0; j < d; ++j) g[j] += s * (2.0 * rng.uniform() - 1.0);
+        else
+          for (int j = 0; j < d; ++j) g[j] += s * gauss();
       } else {
         double g2 = 0;
         for (int j = 0; j < d; ++j) g2 += g[j] * g[j];
-        if (g2 <= stop_tol * stop_tol) break;  // fixed point for all practical purposes
+        if (g2 <= stop_tol * stop_tol) {  // fixed point for all practical purposes
+          // the remaining iterates all equal x: count those inside the settling window
+          if (settle2 > 0 && sq_dist(d, x.data(), xstar) <= settle2)
+            settled_steps += std::min(settle_window, o.steps - t);
+          break;
+        }
       }
       double x2 = 0;
       for (int j = 0; j < d; ++j) {
@@ -599,7 +709,9 @@ void run_gd(const Instance& inst, const double* minima, int m, int gidx, const d
         break;
       }
       if (rec && ((t + 1) % o.record_every == 0)) std::copy(x.begin(), x.end(), traj + (size_t)(frame++) * d);
+      if (settle2 > 0 && t + 1 > o.steps - settle_window && sq_dist(d, x.data(), xstar) <= settle2) ++settled_steps;
     }
+    if (settle_window > 0 && !diverged) r.settled[k] = (double)settled_steps / settle_window;
     if (rec)
       while (frame < r.frames) std::copy(x.begin(), x.end(), traj + (size_t)(frame++) * d);
 

@@ -16,8 +16,16 @@
 
 namespace bigstep::landscape {
 
+// Dip shapes. Gaussian: a exp(-r^2 / (2 w^2)) (smooth, unbounded support: beyond the paper's class
+// C_l). Compact: a (1 - r^2 / w^2)^3 for r < w, else 0 (C^2, support the ball of radius w: the
+// bowl is untouched outside it). Paper1d: the paper's 1-D illustration, 20 x^2 except on [6, 7],
+// where the quintic patch p(t) = -4160 t^5 - 13520 t^4 + 2080 t^3 + 6780 t^2, t = x - 6.5, applies
+// (C^1: it matches 20 x^2 in value and slope at 6 and 7); fixed, built by paper1d().
+enum class Kind { Gaussian = 0, Compact = 1, Paper1d = 2 };
+
 // One instance of the family. centers [dips, dim], depths a_i [dips], widths sigma_i [dips].
 struct Instance {
+  Kind kind = Kind::Gaussian;
   int dim = 1;
   double mu = 1.0;
   int dips = 0;
@@ -27,7 +35,8 @@ struct Instance {
 };
 
 // Throws NativeError (Range) naming "instance.<field>" if sizes or values are inconsistent
-// (dim >= 1, mu > 0, depths > 0, widths > 0, everything finite).
+// (dim >= 1, mu > 0, depths > 0, widths > 0, everything finite; a compact dip's support must not
+// reach the global minimum at 0; a paper-1d instance must be exactly paper1d()).
 void validate(const Instance& inst);
 
 // Instance generator. The rule (no per-instance tuning; every number is drawn from these ranges):
@@ -46,6 +55,7 @@ void validate(const Instance& inst);
 // beats the bowl's slope); with the defaults (delta >= 0.4, kappa >= 30) this holds with margin
 // (it needs roughly delta > 2e / (kappa - 1) = 0.19), and find_minima checks it.
 struct GenerateOptions {
+  Kind kind = Kind::Gaussian;  // Gaussian or Compact (compact: w = sqrt(6 a / (mu (kappa - 1))))
   int dim = 2;
   int dips = 6;
   double mu = 1.0;
@@ -55,7 +65,11 @@ struct GenerateOptions {
   double sharpness_min = 30.0, sharpness_max = 100.0;
   double separation = 3.0;
 };
+// Throws RangeError naming options.sharpnessMin if a dip could overlap the global minimum
+// (support w or 3 sigma > rho / 2 for some draw).
 Instance generate(const GenerateOptions& opt);
+// The paper's 1-D illustration (Kind::Paper1d): x* = 0, x-dagger = 6.5, both with f = 0.
+Instance paper1d();
 
 // f(x); x [dim].
 double value(const Instance& inst, const double* x);
@@ -65,7 +79,8 @@ double value_grad(const Instance& inst, const double* x, double* grad);
 // Hessian -> hess [dim, dim]:
 //   H = mu I + sum_i (a_i e_i / sigma_i^2) (I - (x - c_i)(x - c_i)^T / sigma_i^2)
 void hessian(const Instance& inst, const double* x, double* hess);
-// Upper bound on |H(x)|_2 over all x: mu + sum_i a_i / sigma_i^2.
+// Upper bound on |H(x)|_2 over all x: mu + sum_i c a_i / w_i^2 (c = 1 Gaussian, 30 compact;
+// paper-1d: max |p''| = 31160 at x = 7).
 double curvature_bound(const Instance& inst);
 
 // Eigenvalues (ascending) of a symmetric matrix a [n, n] -> eig [n]. n <= 2 closed form, else
@@ -125,8 +140,12 @@ void sample_ball(int dim, int n, double radius, uint64_t seed, double* out);
 
 enum class Anneal { None = 0, Linear = 1, Inverse = 2 };
 
-// Gradient descent with optional isotropic Gaussian gradient noise:
-//   x_{t+1} = x_t - eta (grad f(x_t) + s_t xi_t),  xi_t ~ N(0, I_d),  t = 0 .. steps-1
+enum class Noise { Gaussian = 0, Uniform = 1 };
+
+// Gradient descent with optional isotropic gradient noise:
+//   x_{t+1} = x_t - eta (grad f(x_t) + s_t xi_t),  t = 0 .. steps-1,
+//   xi_t ~ N(0, I_d) (Noise::Gaussian) or uniform on [-1, 1]^d (Noise::Uniform: the paper's model,
+//   so s is the half-width sigma of the box)
 //   s_t = s                          (Anneal::None)
 //   s_t = s (1 - t / steps)          (Anneal::Linear: reaches 0 at the last step)
 //   s_t = s / (1 + 10 t / steps)     (Anneal::Inverse: 1/t decay, s/11 at the end)
@@ -146,6 +165,10 @@ struct RunOptions {
   int record_every = 1;          // store x_0, x_e, x_2e, ..., and x_T
   bool basin = true;             // also classify the basin of x_T under gradient flow (descend())
   double basin_max_move = 0;     // descend() step cap (0 = auto: classify_radius)
+  Noise noise = Noise::Gaussian;
+  // Settled fraction: the share of the last ceil(steps / 10) iterates x_t (t = steps - w + 1 ..
+  // steps) within settle_radius of minima[global_index]; 0 = not measured (all zeros).
+  double settle_radius = 0;
 };
 
 enum Class : int32_t { kGlobal = 0, kLocal = 1, kOscillating = 2, kDiverged = 3 };
@@ -163,6 +186,7 @@ struct RunResult {
   std::vector<int32_t> basin;           // [n]
   std::vector<int32_t> diverge_step;    // [n], -1 if it did not diverge
   std::vector<uint8_t> converged;       // [n]
+  std::vector<double> settled;          // [n], see RunOptions::settle_radius
   std::vector<double> trajectories;     // [record_count, frames, dim]
   int frames = 0;
   int64_t counts[4] = {0, 0, 0, 0};     // per Class

@@ -691,19 +691,22 @@ void conv2d_nhwc_backward(float* din, float* dW, float* db, const float* dout, c
   }
   BwdCall c{dout, in, din, wb, dwt, din_mask, accumulate_din, N, s, fgeo, dgeo, roff, pads};
 
-  // dW: tiles split over the workers; each tile sums over all pixels in image order.
-  std::memset(dwt, 0, sizeof(float) * dwt_size(s));
-  if (N > 0) {
-    const int tiles = ((s.O + NR - 1) / NR) * ktiles;
-    const int parts = std::max(1, std::min(tiles, compute_threads()));
-    parallel_for(parts, [&](int p) {
-      dw_part(c, (int)((int64_t)tiles * p / parts), (int)((int64_t)tiles * (p + 1) / parts),
-              pads + (size_t)p * pad_stride);
-    });
-  }
-  for (int o = 0; o < s.O; ++o) {
-    const float* blk = dwt + (size_t)(o / NR) * ktiles * MR * NR + o % NR;
-    for (int k = 0; k < rows; ++k) dW[((size_t)o * s.C + k % s.C) * KK + k / s.C] = blk[(size_t)k * NR];
+  // dW: tiles split over the workers; each tile sums over all pixels in image order. Skipped when
+  // dW is null (the R-operator's din-only call, native/hvp.cpp).
+  if (dW) {
+    std::memset(dwt, 0, sizeof(float) * dwt_size(s));
+    if (N > 0) {
+      const int tiles = ((s.O + NR - 1) / NR) * ktiles;
+      const int parts = std::max(1, std::min(tiles, compute_threads()));
+      parallel_for(parts, [&](int p) {
+        dw_part(c, (int)((int64_t)tiles * p / parts), (int)((int64_t)tiles * (p + 1) / parts),
+                pads + (size_t)p * pad_stride);
+      });
+    }
+    for (int o = 0; o < s.O; ++o) {
+      const float* blk = dwt + (size_t)(o / NR) * ktiles * MR * NR + o % NR;
+      for (int k = 0; k < rows; ++k) dW[((size_t)o * s.C + k % s.C) * KK + k / s.C] = blk[(size_t)k * NR];
+    }
   }
   if (!din || N <= 0) return;
   pack_backward(wb, W, s, /*flipped=*/dgeo.gather);

@@ -25,6 +25,7 @@ export {
   scaleByLearningRate,
   decoupledWeightDecay,
   amplifyCoefficient,
+  svagAmplification,
   parameterMask,
   isWeight,
   isBiasOrNorm,
@@ -77,7 +78,18 @@ export {
 } from './train/checkpoint.js';
 
 // ---- Measurement: curvature and trajectories -----------------------------------------------------
-export { hessianVectorProduct, topEigenvalue, topEigenvalues, hessianTrace, type SharpnessOptions } from './measure/sharpness.js';
+export {
+  hessianVectorProduct,
+  topEigenvalue,
+  bottomEigenvalue,
+  extremeEigenvalues,
+  topEigenvalues,
+  hessianTrace,
+  type EigenResult,
+  type HessianMethod,
+  type HessianOptions,
+  type SharpnessOptions,
+} from './measure/sharpness.js';
 export { distance, interpolationLosses, projectTrajectory, filterNormalizedDirection, lossSurface } from './measure/trajectory.js';
 
 // ---- Data sets ----------------------------------------------------------------------------------

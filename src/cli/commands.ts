@@ -4,7 +4,7 @@
  * stopped with Ctrl-C exits 130 after writing status 'aborted'.
  */
 import { experimentNames, experiments, findExperiment, type RegisteredExperiment } from '../experiments/registry.js';
-import type { Scale } from '../experiments/types.js';
+import { SCALES, type Scale } from '../run/experiment.js';
 import { Model } from '../model/model.js';
 import { mlp } from '../model/spec.js';
 import { info } from '../native/info.js';
@@ -20,7 +20,6 @@ import { sweepCommand } from './sweep-command.js';
 export { UsageError } from './args.js';
 export { EXIT, type Command } from './common.js';
 
-const SCALES: readonly Scale[] = ['tiny', 'quick', 'paper'];
 const DEFAULT_OUT = 'runs';
 
 function plural(n: number, word: string): string {
@@ -144,7 +143,7 @@ const runCommand: Command = {
   name: 'run',
   summary: `run one experiment into <out>/<name>-<preset>-<id>/ (${experimentNames().join(' | ')})`,
   usage:
-    `bigstep run ${experimentNames().join('|')} [--preset tiny|quick|paper] [--out DIR] [--seed N] [--force] [--set PATH=VALUE ...]\n` +
+    `bigstep run ${experimentNames().join('|')} [--preset tiny|quick|study|paper] [--out DIR] [--seed N] [--force] [--set PATH=VALUE ...]\n` +
     '  --set changes one field of the preset config (repeatable; VALUE is YAML: 0.1, true, null, [1, 2], {cropPadding: 4, flip: true}),\n' +
     '  e.g. --set epochs=10 --set model.hidden=[256]; the fields are listed in docs/experiments.md and in config.json of any run',
   async run(args) {
@@ -158,7 +157,9 @@ const runCommand: Command = {
     const out = values.out ?? DEFAULT_OUT;
     if (out.length === 0) throw new UsageError('bigstep run: --out must not be empty');
     const sets = (values as { set?: string[] }).set ?? [];
-    const config = sets.length > 0 ? withOverrides('run', entry.definition.presets[preset], sets) : undefined;
+    const presetConfig = entry.definition.presets[preset];
+    if (presetConfig === undefined) throw new UsageError(`bigstep run: experiment "${name}" has no preset "${preset}" (it has ${Object.keys(entry.definition.presets).join(', ')})`);
+    const config = sets.length > 0 ? withOverrides('run', presetConfig, sets) : undefined;
     const r = await withInterrupts((signal) => runOne(entry, preset, { out, seed, force: values.force, signal, config }));
     if (r.error) {
       console.error(failureLine(name, r.error));

@@ -3,7 +3,7 @@
  * bigstep command line. Commands:
  *   bigstep info                      what the addon runs (BLAS vendor, kernels, threads)
  *   bigstep demo [--steps N]          train a small MLP on a synthetic task (smoke test of the install)
- *   bigstep run landscape|escape|noise [--preset tiny|quick|paper] [--out DIR] [--seed N] [--force]
+ *   bigstep run landscape|escape|noise [--preset tiny|quick|study|paper] [--out DIR] [--seed N] [--force]
  *   bigstep reproduce [--out DIR] [--preset quick]   E1–E3, then the report
  *   bigstep report DIR                write DIR/report.html from the run directories under DIR
  *   bigstep sweep plan|run|status|collect|slurm|k8s …   sweeps (bigstep sweep --help)

@@ -1,20 +1,22 @@
 /**
  * Figures of E2 (escape), built from an `EscapeResult` alone (no native calls):
- *  - train loss vs step for the η grid from θ₀;
- *  - ‖θ_t − θ₀‖ and the distance to the η_small trajectory at the same step;
- *  - sharpness λ_max vs step with a horizontal 2/η rule per arm;
- *  - the escape: phase A at η_small, then (a) η_small and (b) η_large from θ_s — loss, distance
- *    from θ_s, test accuracy and λ_max against 2/η;
- *  - the train loss on the straight lines between the end points.
- * Every caption states the scale, data set, model, seed and what was measured.
+ *  - the catapult phase diagram: spike max L(θ_t)/L(θ₀) and λ_max(end)·η/2 against η·λ₀, per
+ *    seed, coloured by regime;
+ *  - edge of stability: λ_max every few steps against 2/η for each η, every seed;
+ *  - the switch: train loss from θ_s at η_small and at each η_large (first seed);
+ *  - the escape test: barrier against the return ratio, per seed and arm, with the thresholds;
+ *  - the train loss along θ_s → θ_end (first seed).
+ * Every caption states the scale, data set, model, seeds and what was measured.
  */
 import type { TopLevelSpec } from 'vega-lite';
 
 import { renderChart, type Figure } from '../report/plot.js';
+import type { EscapeResult } from './escape.js';
+import { catapultRuleText, escapeRuleText, minimumRuleText } from './escape-rules.js';
 import { fmt } from './escape-setup.js';
-import type { EscapeArm, EscapeResult } from './escape.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+const REGIME_COLORS = { domain: ['stable', 'catapult', 'divergent'], range: ['#2b8cbe', '#e6550d', '#636363'] };
 
 /** Indices 0..n−1 thinned to about `max` (always keeps the first and the last). */
 export function thinIndices(n: number, max = 400): number[] {
@@ -26,235 +28,187 @@ export function thinIndices(n: number, max = 400): number[] {
   return out;
 }
 
-function armLabel(a: EscapeArm, r: EscapeResult): string {
-  const tag = a.eta === r.etaSmall ? ' (small)' : a.eta === r.etaLarge ? ' (large)' : '';
-  return `η = ${fmt(a.eta)}${tag}${a.diverged ? ' — diverged' : ''}`;
-}
-
 function describe(r: EscapeResult): string {
-  const fb = r.data.fallback ? ` FALLBACK: ${r.data.fallback}.` : '';
+  const fb = r.data.fallback ? ` FALLBACK DATA: ${r.data.fallback}.` : '';
   return (
     `Scale: ${r.scale}. Data: ${r.data.description}; inputs standardised with train statistics.${fb} Model: ${r.model.description}, ` +
-    `init seed ${r.config.seed} (the same θ₀ for every arm). Full-batch GD (no momentum, no weight decay). ` +
-    `λ_max = top Hessian eigenvalue of the mean train loss on a fixed ${r.data.sharpnessSubset}-example train subset ` +
-    `(power iteration on finite-difference Hessian-vector products, ≤ ${r.config.sharpness.iterations} iterations). ` +
-    `Rule: ${r.rule}: λ_max(θ₀) = ${fmt(r.lambda0.value)}, η_small = ${fmt(r.etaSmall)}, λ_max(θ_s) = ${fmt(r.lambdaS.value)}, ` +
-    `η_large = ${fmt(r.etaLarge)}${r.probeHalvings ? ` (after ${r.probeHalvings} halving(s) of ${fmt(r.etaLargeRule)} by the divergence probe)` : ''}.`
+    `MSE loss on one-hot targets, full-batch GD (no momentum, no weight decay), init seeds ${r.config.seeds.join(', ')} (n = ${r.seeds.length}). ` +
+    `λ_max on a fixed ${r.data.sharpnessSubset}-example train subset by ${r.curvatureMethod.top}.`
   );
 }
 
-function etaColor(r: EscapeResult): object {
-  const labels = r.grid.map((a) => armLabel(a, r));
-  return { field: 'arm', type: 'nominal', title: null, sort: labels, scale: { domain: labels, scheme: 'viridis' }, legend: { orient: 'bottom', columns: 3, labelLimit: 300 } };
+const spec = (s: object): TopLevelSpec => ({ $schema: SCHEMA, ...s }) as unknown as TopLevelSpec;
+
+function catapultSpec(r: EscapeResult): TopLevelSpec {
+  const values = r.seeds.flatMap((s) =>
+    s.catapult.map((c) => ({
+      etaLambda: c.etaLambda,
+      spike: Number.isFinite(c.spike) ? Math.min(c.spike, r.config.catapult.divergeRatio) : r.config.catapult.divergeRatio,
+      ratio: c.lambdaEnd ? (c.lambdaEnd.value * c.eta) / 2 : null,
+      regime: c.regime,
+      seed: `seed ${s.seed}`,
+    })),
+  );
+  const x = { field: 'etaLambda', type: 'quantitative', scale: { type: 'log' }, title: 'η·λ_max(θ₀)' };
+  const color = { field: 'regime', type: 'nominal', scale: REGIME_COLORS, title: 'regime' };
+  const rule2 = { mark: { type: 'rule', strokeDash: [4, 3], color: '#999' }, data: { values: [{ x: 2 }] }, encoding: { x: { field: 'x', type: 'quantitative' } } };
+  return spec({
+    title: `E2: catapult phase diagram from θ₀ (${r.scale})`,
+    hconcat: [
+      {
+        width: 300,
+        height: 240,
+        layer: [
+          { data: { values }, mark: { type: 'point', filled: true, size: 50, opacity: 0.75 }, encoding: { x, y: { field: 'spike', type: 'quantitative', scale: { type: 'log' }, title: `max L(θ_t)/L(θ₀), first ${r.config.catapult.spikeWindow} steps` }, color } },
+          rule2,
+        ],
+      },
+      {
+        width: 300,
+        height: 240,
+        layer: [
+          { data: { values: values.filter((v) => v.ratio !== null) }, mark: { type: 'point', filled: true, size: 50, opacity: 0.75 }, encoding: { x, y: { field: 'ratio', type: 'quantitative', title: 'λ_max(end)·η/2  (1 = at 2/η)' }, color } },
+          { data: { values: [{ y: 1 }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#999' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+          rule2,
+        ],
+      },
+    ],
+  });
 }
 
-function lossSpec(r: EscapeResult): TopLevelSpec {
-  const values = r.grid.flatMap((a) =>
+function eosSpec(r: EscapeResult): TopLevelSpec {
+  const first = r.seeds[0];
+  const arm = (c: number): string => `η·λ₀ = ${c}`;
+  const raw = first.eos.flatMap((a) => a.lambda.map((m) => ({ step: m.step, lambda: m.value, arm: arm(a.etaLambda) })));
+  const rules = first.eos.map((a) => ({ y: a.twoOverEta, arm: arm(a.etaLambda) }));
+  const ratio = r.seeds.flatMap((s) =>
+    s.eos.flatMap((a) => a.lambda.map((m) => ({ step: m.step, ratio: (m.value * a.eta) / 2, arm: arm(a.etaLambda), line: `${a.etaLambda}-${s.seed}` }))),
+  );
+  const color = { field: 'arm', type: 'nominal', title: null };
+  const x = { field: 'step', type: 'quantitative', title: 'GD step t' };
+  return spec({
+    title: `E2: edge of stability — λ_max against 2/η (${r.scale})`,
+    hconcat: [
+      {
+        title: `seed ${first.seed}: λ_max and 2/η (dashed)`,
+        width: 300,
+        height: 240,
+        layer: [
+          { data: { values: raw }, mark: { type: 'line', strokeWidth: 1.2 }, encoding: { x, y: { field: 'lambda', type: 'quantitative', title: 'λ_max(θ_t)' }, color } },
+          { data: { values: rules }, mark: { type: 'rule', strokeDash: [5, 3] }, encoding: { y: { field: 'y', type: 'quantitative' }, color } },
+        ],
+      },
+      {
+        title: `all ${r.seeds.length} seeds: λ_max·η/2 (1 = at 2/η)`,
+        width: 300,
+        height: 240,
+        layer: [
+          { data: { values: ratio }, mark: { type: 'line', strokeWidth: 1, opacity: 0.7 }, encoding: { x, y: { field: 'ratio', type: 'quantitative', title: 'λ_max(θ_t)·η/2' }, color, detail: { field: 'line' } } },
+          { data: { values: [{ y: 1 }] }, mark: { type: 'rule', strokeDash: [5, 3], color: '#999' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+        ],
+      },
+    ],
+  });
+}
+
+function switchSpec(r: EscapeResult): TopLevelSpec | null {
+  const s = r.seeds.find((x) => x.switch);
+  if (!s || !s.switch) return null;
+  const values = s.switch.arms.flatMap((a) =>
     thinIndices(a.loss.length)
       .filter((t) => Number.isFinite(a.loss[t]) && a.loss[t] > 0)
-      .map((t) => ({ step: t, loss: a.loss[t], arm: armLabel(a, r) })),
+      .map((t) => ({ step: t, etaT: t * a.eta, loss: a.loss[t], arm: a.factor === null ? `η_small = ${fmt(a.eta)}` : `η = ${a.factor}·2/λ(θ_s) = ${fmt(a.eta)}${a.diverged ? ' (diverged)' : ''}` })),
   );
-  return {
-    $schema: SCHEMA,
-    title: `E2: full-batch train loss from the same θ₀, η grid (${r.scale})`,
-    width: 520,
-    height: 300,
+  const panel = (field: string, title: string): object => ({
+    width: 300,
+    height: 240,
     data: { values },
     mark: { type: 'line', strokeWidth: 1.2 },
-    encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'GD step t' },
-      y: { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'train loss L(θ_t)' },
-      color: etaColor(r),
-    },
-  } as unknown as TopLevelSpec;
-}
-
-function distanceSpec(r: EscapeResult): TopLevelSpec {
-  const rows = (field: 'distStart' | 'distRef') =>
-    r.grid.flatMap((a) =>
-      thinIndices(a.recordSteps.length)
-        .filter((i) => a[field][i] !== null && Number.isFinite(a[field][i] as number) && !(field === 'distRef' && a.eta === r.etaSmall))
-        .map((i) => ({ step: a.recordSteps[i], d: a[field][i], arm: armLabel(a, r) })),
-    );
-  const panel = (title: string, values: object[], ytitle: string): object => ({
-    title,
-    width: 380,
-    height: 280,
-    data: { values },
-    mark: { type: 'line', strokeWidth: 1.2 },
-    encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'GD step t' },
-      y: { field: 'd', type: 'quantitative', title: ytitle },
-      color: etaColor(r),
-    },
+    encoding: { x: { field, type: 'quantitative', title }, y: { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'train loss' }, color: { field: 'arm', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 300 } } },
   });
-  return {
-    $schema: SCHEMA,
-    title: `E2: how far the trajectories go, and how far apart (${r.scale})`,
-    hconcat: [
-      panel('distance from the start ‖θ_t − θ₀‖', rows('distStart'), '‖θ_t − θ₀‖'),
-      panel('distance to the η_small trajectory at the same step', rows('distRef'), '‖θ_t − θ_t(η_small)‖'),
-    ],
-  } as unknown as TopLevelSpec;
+  return spec({ title: `E2: the switch from θ_s, seed ${s.seed} (${r.scale})`, hconcat: [panel('step', 'steps after the switch'), panel('etaT', 'gradient-flow time ηt')] });
 }
 
-function sharpnessLayers(
-  arms: Array<{ label: string; eta: number; measures: Array<{ step: number; lambdaMax: number }>; offset?: number; rule?: boolean }>,
-  colorEnc: object,
-  xTitle = 'GD step',
-): object[] {
-  const pts = arms.flatMap((a) =>
-    a.measures.filter((m) => Number.isFinite(m.lambdaMax) && m.lambdaMax > 0).map((m) => ({ step: m.step + (a.offset ?? 0), lambda: m.lambdaMax, arm: a.label })),
+function testSpec(r: EscapeResult): TopLevelSpec {
+  const values = r.seeds.flatMap((s) =>
+    s.tests
+      .filter((t) => !t.diverged)
+      .map((t) => ({ barrier: Math.max(t.barrier, 1e-8), ratio: t.distanceReturn / t.distanceEnd, arm: t.factor === null ? 'η_small (control)' : `η = ${t.factor}·2/λ(θ_s)`, escaped: t.escaped ? 'escaped' : 'not escaped', seed: s.seed })),
   );
-  const rules = arms.filter((a) => a.rule !== false).map((a) => ({ arm: a.label, y: 2 / a.eta, text: `2/η = ${fmt(2 / a.eta)}` }));
-  return [
-    { data: { values: pts }, mark: { type: 'line', point: true }, encoding: { x: { field: 'step', type: 'quantitative', title: xTitle }, y: { field: 'lambda', type: 'quantitative', scale: { type: 'log' }, title: 'λ_max (log)' }, color: colorEnc } },
-    { data: { values: rules }, mark: { type: 'rule', strokeDash: [5, 3] }, encoding: { y: { field: 'y', type: 'quantitative' }, color: colorEnc } },
-    { data: { values: rules }, mark: { type: 'text', align: 'left', dx: 4, dy: -5, fontSize: 9, x: 0 }, encoding: { y: { field: 'y', type: 'quantitative' }, text: { field: 'text' }, color: colorEnc } },
-  ];
-}
-
-function sharpnessSpec(r: EscapeResult): TopLevelSpec {
-  const arms = r.grid.map((a) => ({ label: armLabel(a, r), eta: a.eta, measures: a.measures }));
-  return {
-    $schema: SCHEMA,
-    title: `E2: sharpness λ_max along GD from θ₀ vs the stability threshold 2/η (${r.scale})`,
-    width: 520,
+  const e = r.config.escape;
+  return spec({
+    title: `E2: the escape test — barrier and return (${r.scale})`,
+    width: 420,
     height: 300,
-    layer: sharpnessLayers(arms, etaColor(r)),
-  } as unknown as TopLevelSpec;
-}
-
-function escapeSpec(r: EscapeResult): TopLevelSpec {
-  const T = r.converge.steps;
-  const a = r.escape.small;
-  const b = r.escape.large;
-  const labA = `(a) continue at η_small = ${fmt(a.eta)}`;
-  const labB = `(b) switch to η_large = ${fmt(b.eta)}${b.diverged ? ' — diverged' : ''}`;
-  const labC = `phase A: GD at η_small from θ₀`;
-  const domain = [labC, labA, labB];
-  const color = { field: 'arm', type: 'nominal', title: null, scale: { domain, range: ['#888888', '#1f77b4', '#d62728'] }, legend: { orient: 'bottom', labelLimit: 400 } };
-  const lossVals = [
-    ...thinIndices(r.converge.loss.length).map((t) => ({ step: t, loss: r.converge.loss[t], arm: labC })),
-    ...[a, b].flatMap((x, j) => thinIndices(x.loss.length).map((t) => ({ step: T + t, loss: x.loss[t], arm: j ? labB : labA }))),
-  ].filter((v) => Number.isFinite(v.loss) && v.loss > 0);
-  const distVals = [a, b].flatMap((x, j) =>
-    thinIndices(x.recordSteps.length).map((i) => ({ step: T + x.recordSteps[i], d: x.distStart[i], arm: j ? labB : labA })),
-  );
-  const accVals = [
-    ...r.converge.measures.map((m) => ({ step: m.step, acc: m.testAccuracy, arm: labC })),
-    ...[a, b].flatMap((x, j) => x.measures.map((m) => ({ step: T + m.step, acc: m.testAccuracy, arm: j ? labB : labA }))),
-  ];
-  const x = { field: 'step', type: 'quantitative', title: 'GD step (switch at the dotted line = θ_s)', scale: { domain: [0, T + Math.max(a.steps, b.steps)], nice: false } };
-  const switchRule = { data: { values: [{ step: T }] }, mark: { type: 'rule', color: '#444', strokeDash: [2, 2] }, encoding: { x } };
-  const panel = (title: string, values: object[], y: object, extra: object[] = []): object => ({
-    title,
-    width: 560,
-    height: 170,
-    layer: [{ data: { values }, mark: { type: 'line', strokeWidth: 1.2 }, encoding: { x, y, color } }, switchRule, ...extra],
+    layer: [
+      { data: { values }, mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'barrier', type: 'quantitative', scale: { type: 'log' }, title: 'loss barrier on θ_s → θ_end' }, y: { field: 'ratio', type: 'quantitative', title: '‖θ_return − θ_s‖ / ‖θ_end − θ_s‖' }, color: { field: 'arm', type: 'nominal', title: null }, shape: { field: 'escaped', type: 'nominal', title: null } } },
+      { data: { values: [{ x: e.barrierMin }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#c00' }, encoding: { x: { field: 'x', type: 'quantitative' } } },
+      { data: { values: [{ y: e.returnFraction }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#c00' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+    ],
   });
-  const sharp = sharpnessLayers(
-    [
-      { label: labC, eta: r.converge.eta, measures: r.converge.measures, rule: false },
-      { label: labA, eta: a.eta, measures: a.measures, offset: T },
-      { label: labB, eta: b.eta, measures: b.measures, offset: T },
-    ],
-    color,
-    x.title,
-  );
-  return {
-    $schema: SCHEMA,
-    title: `E2: escape from θ_s (${r.scale})`,
-    vconcat: [
-      panel('train loss (log)', lossVals, { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'train loss' }),
-      panel('distance from θ_s', distVals, { field: 'd', type: 'quantitative', title: '‖θ_t − θ_s‖' }),
-      panel('test accuracy', accVals, { field: 'acc', type: 'quantitative', scale: { zero: false }, title: 'test accuracy' }),
-      { title: 'sharpness λ_max vs 2/η (dashed)', width: 560, height: 170, layer: [...sharp, switchRule] },
-    ],
-  } as unknown as TopLevelSpec;
 }
 
-function interpolationSpec(r: EscapeResult): TopLevelSpec {
-  const values = r.interpolation.flatMap((line) =>
-    line.alpha.map((al, i) => ({ alpha: al, loss: line.loss[i], acc: line.testAccuracy[i], line: `${line.from} → ${line.to} (barrier ${fmt(line.barrier)})` })),
-  );
-  const enc = (field: string, title: string, log: boolean): object => ({
-    width: 380,
+function lineSpec(r: EscapeResult): TopLevelSpec | null {
+  const s = r.seeds.find((x) => x.tests.some((t) => !t.diverged));
+  if (!s) return null;
+  const values = s.tests
+    .filter((t) => !t.diverged)
+    .flatMap((t) => t.alpha.map((a, i) => ({ alpha: a, loss: t.line[i], arm: t.factor === null ? 'η_small end (control)' : `η = ${t.factor}·2/λ(θ_s) end` })));
+  return spec({
+    title: `E2: train loss on the segment θ_s → θ_end, seed ${s.seed} (${r.scale})`,
+    width: 420,
     height: 260,
     data: { values },
     mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 'alpha', type: 'quantitative', title: 'α (θ = (1−α)·from + α·to)' },
-      y: { field, type: 'quantitative', title, ...(log ? { scale: { type: 'log' } } : { scale: { zero: false } }) },
-      color: { field: 'line', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400, columns: 1 } },
-    },
+    encoding: { x: { field: 'alpha', type: 'quantitative', title: 'α  (θ = (1−α)θ_s + α·θ_end)' }, y: { field: 'loss', type: 'quantitative', title: 'train loss' }, color: { field: 'arm', type: 'nominal', title: null } },
   });
-  return {
-    $schema: SCHEMA,
-    title: `E2: train loss on the straight line between solutions (${r.scale})`,
-    hconcat: [enc('loss', 'train loss (log)', true), enc('acc', 'test accuracy', false)],
-  } as unknown as TopLevelSpec;
 }
 
-/** The E2 figures (SVG + PNG) with captions. */
 export async function escapeFigures(r: EscapeResult): Promise<Figure[]> {
   const base = describe(r);
-  const gs = r.grid[0];
-  const gl = r.grid[r.grid.length - 1];
-  const last = <T>(xs: T[]): T | undefined => xs[xs.length - 1];
+  const c = r.config;
   const figs: Figure[] = [];
   figs.push({
-    id: 'e2-loss',
-    title: 'E2: train loss vs step for the η grid',
+    id: 'e2-catapult',
+    title: 'E2: catapult phase diagram',
     caption:
-      `Full-batch train loss L(θ_t) (before update t) for ${r.grid.length} learning rates log-spaced from η_small to η_large, all from the same θ₀, ` +
-      `${r.config.grid.steps} steps. ${r.grid.filter((a) => a.diverged).length} arm(s) diverged. ${base}`,
-    ...(await renderChart(lossSpec(r))),
+      `From θ₀, GD at η = (η·λ₀)/λ_max(θ₀) for ${c.catapult.etaLambda.length} values of η·λ₀ (${c.catapult.etaLambda.join(', ')}), ${c.catapult.steps} steps each, every seed. ` +
+      `Left: the spike max L(θ_t)/L(θ₀) (capped at the divergence bound). Right: λ_max at the end relative to the stability threshold 2/η. ` +
+      `Dashed: η·λ₀ = 2. Regimes by the rule fixed in the config: ${catapultRuleText(c.catapult)}. ${base}`,
+    ...(await renderChart(catapultSpec(r))),
   });
   figs.push({
-    id: 'e2-distance',
-    title: 'E2: distance from θ₀ and between trajectories',
+    id: 'e2-eos',
+    title: 'E2: edge of stability',
     caption:
-      `Left: ‖θ_t − θ₀‖ per arm. Right: ‖θ_t(η) − θ_t(η_small)‖, the distance to the η_small trajectory at the same step (recorded every ` +
-      `${r.config.recordEvery} step(s)). After ${r.config.grid.steps} steps: ‖θ − θ₀‖ = ${fmt(last(gs.distStart))} (η_small) vs ` +
-      `${fmt(last(gl.distStart) ?? null)} (η_large); small–large distance ${fmt(last(gl.distRef) ?? null)}. ${base}`,
-    ...(await renderChart(distanceSpec(r))),
+      `From θ₀, GD at η·λ₀ = ${c.eos.etaLambda.join(', ')} for ${c.eos.steps} steps; λ_max every ${c.eos.measureEvery} steps. Left: the first seed, with each arm's 2/η dashed. Right: every seed as λ_max·η/2, so that 1 is the stability threshold 2/η. ${base}`,
+    ...(await renderChart(eosSpec(r))),
   });
+  const sw = switchSpec(r);
+  if (sw)
+    figs.push({
+      id: 'e2-switch',
+      title: 'E2: the switch from θ_s',
+      caption:
+        `From θ_s (GD at η_small until ${minimumRuleText(c.converge)}), GD at η = m·2/λ_max(θ_s), m = ${c.switch.largeFactors.join(', ')}, for ${c.switch.steps} steps, and at η_small for as many steps as match ` +
+        `the largest arm's gradient-flow time ηt. Left against steps, right against ηt. First seed only. ${base}`,
+      ...(await renderChart(sw)),
+    });
   figs.push({
-    id: 'e2-sharpness',
-    title: 'E2: sharpness vs 2/η',
+    id: 'e2-escape-test',
+    title: 'E2: the escape test',
     caption:
-      `λ_max(θ_t) every ${r.config.measureEvery} steps for each arm from θ₀; the dashed horizontal rule of the same colour is that arm's ` +
-      `stability threshold 2/η (GD at η is unstable along directions with curvature > 2/η). ${base}`,
-    ...(await renderChart(sharpnessSpec(r))),
+      `Each point is one arm of one seed (diverged arms omitted). Escape is the upper-right region: ${escapeRuleText(c.escape)}. Red dashed lines: the thresholds; a barrier of 0 is drawn at 1e-8 (log axis). ` +
+      `The η_small control is the small arm's end point at equal ηt. ${base}`,
+    ...(await renderChart(testSpec(r))),
   });
-  const b = r.escape.large;
-  const a = r.escape.small;
-  const mb = b.diverged ? undefined : last(b.measures);
-  const ma = last(a.measures);
-  figs.push({
-    id: 'e2-escape',
-    title: 'E2: escape after switching to a large learning rate',
-    caption:
-      `Phase A: GD at η_small from θ₀ for ${r.converge.steps} steps (${r.converge.converged ? `reached train loss ≤ ${r.config.converge.loss}` : 'did NOT reach the target loss'}) → θ_s ` +
-      `(train loss ${fmt(r.escape.lossAtSwitch)}, test accuracy ${fmt(r.escape.testAccuracyAtSwitch)}, λ_max ${fmt(r.lambdaS.value)}). ` +
-      `Then ${r.config.escapeSteps} steps from θ_s of (a) η_small and (b) η_large. ` +
-      (b.diverged
-        ? `(b) diverged at step ${b.divergedAt}. `
-        : `(b): ‖θ − θ_s‖ = ${fmt(last(b.distStart))} vs ${fmt(last(a.distStart))} for (a); train loss ${fmt(mb?.trainLoss)} vs ${fmt(ma?.trainLoss)}; ` +
-          `test accuracy ${fmt(mb?.testAccuracy)} vs ${fmt(ma?.testAccuracy)}; final λ_max ${fmt(mb?.lambdaMax)} vs 2/η_large = ${fmt(2 / r.etaLarge)}. `) +
-      `Escaped (‖θ_b − θ_s‖ ≥ 2‖θ_a − θ_s‖, no divergence): ${r.escaped}. ${base}`,
-    ...(await renderChart(escapeSpec(r))),
-  });
-  if (r.interpolation.length) {
+  const line = lineSpec(r);
+  if (line)
     figs.push({
       id: 'e2-interpolation',
-      title: 'E2: loss along the line between the solutions',
-      caption:
-        `Mean train loss (left) and test accuracy (right) at θ = (1−α)·from + α·to for ${r.config.interpolationPoints} values of α; barrier = ` +
-        `max over α of the loss above the straight line between the end losses. ${base}`,
-      ...(await renderChart(interpolationSpec(r))),
+      title: 'E2: loss on the segment from θ_s',
+      caption: `Train loss at (1−α)θ_s + α·θ_end for ${c.interpolationPoints} values of α, for every arm's end point, first seed. The barrier is the largest excess over the straight line between the end losses. ${base}`,
+      ...(await renderChart(line)),
     });
-  }
   return figs;
 }

@@ -1,144 +1,191 @@
 /**
- * E2 — escape: full-batch GD on a network (PROTOCOL.md, experiment E2).
+ * E2 — full-batch GD on a network (PROTOCOL.md, experiment E2): the computation. Presets,
+ * validation, headline and verdicts are in escape-experiment.ts, figures in escape-figures.ts.
  *
- * Learning rates come from a rule fixed before any run (no tuning on the outcome):
- *  - λ₀ = λ_max of the Hessian of the mean train loss at θ₀, measured on a fixed seeded train
- *    subset (`sharpness.subset` examples) by power iteration (src/measure/sharpness.ts);
- *  - η_small = smallFactor · 2/λ₀ (default 0.5: GD at η_small is stable at θ₀) — or `lrSmall`;
- *  - phase A, "converge": GD at η_small from θ₀ until the full-batch train loss ≤ converge.loss (or
- *    converge.maxSteps) → θ_s; λ_s = λ_max(θ_s) (≤ 2/η_small if GD was stable there);
- *  - η_large = largeFactor · 2/λ_s (default 2: θ_s is a linearly UNSTABLE point of GD at η_large,
- *    η_large·λ_s = 2·largeFactor > 2) — or `lrLarge`;
- *  - divergence probe: probe.steps GD steps at η_large from θ_s and from θ₀; if either diverges
- *    (non-finite loss or gradient) and lrLarge is 'auto', η_large is halved and the probe repeated,
- *    at most probe.halvings times. Every probe is recorded; a run that diverges later anyway is
- *    reported as diverged (a result, not an error).
- * Then:
- *  - phase "grid": from θ₀, GD at `grid` learning rates log-spaced from η_small to η_large (both
- *    included), in lockstep for gridSteps steps: per step train loss/accuracy (of the full batch,
- *    at θ_t, before the update), ‖θ_t − θ₀‖ and ‖θ_t − θ_t^small‖ (distance to the η_small
- *    trajectory at the same step); every measureEvery steps test loss/accuracy and λ_max(θ_t).
- *    The η_small arm is a re-run of phase A's start (checked bit for bit: `smallRerunIdentical`).
- *  - phase "escape": from θ_s, (a) GD at η_small and (b) GD at η_large for escapeSteps steps in
- *    lockstep: the same records with distances to θ_s and between (a) and (b);
- *  - the loss along the straight line between the two end points (a)–(b), and θ_s–(b), on the
- *    train set, and its barrier (src/measure/trajectory.ts `interpolationLosses`); test loss and
- *    accuracy along the same lines.
- * `escaped` = (b) did not diverge and ended at least twice as far from θ_s as (a) did in the same
- * number of steps. Deterministic for a config at a fixed BLAS thread count (except `timing`).
- * Resuming (src/run/resume.ts): each phase is a unit; the lockstep phases keep partial
- * checkpoints of every arm's trainer and records.
+ * Loss: mean squared error on one-hot targets (a loss whose minima exist: it is bounded below by
+ * 0 and reached by interpolating networks; cross-entropy on separable data has none). Accuracy is
+ * the argmax of the outputs. Per init seed s (θ₀ = init(s)), with the learning-rate rule fixed in
+ * the config:
+ *  1. λ₀ = λ_max(θ₀) on a fixed train subset; η_small = smallFactor·2/λ₀.
+ *  2. Catapult phase diagram: from θ₀, GD at η = c/λ₀ for each c in catapult.etaLambda for
+ *     catapult.steps steps (cut early at the divergence bound); per cell the spike
+ *     max_t L(θ_t)/L(θ₀) over the first spikeWindow steps, λ_max at the end against 2/η, and the
+ *     regime (escape-rules.ts `catapultRegime`).
+ *  3. Edge of stability: from θ₀, GD at η = c/λ₀ for c in eos.etaLambda, λ_max every
+ *     eos.measureEvery steps.
+ *  4. θ_s: GD at η_small from θ₀ until, at a check (every checkEvery steps), ‖∇L‖ ≤
+ *     gradTol·‖∇L(θ₀)‖ and λ_min ≥ −negativeCurvatureTol·λ_max, or converge.maxSteps; at θ_s:
+ *     ‖∇L‖, λ_max, λ_min (escape-curvature.ts), train loss, test accuracy.
+ *  5. The switch: from θ_s, GD at η_m = m·2/λ_max(θ_s) for m in switch.largeFactors for
+ *     switch.steps = T steps, and at η_small for max_m round(T·η_m/η_small) steps, with snapshots at
+ *     T (equal steps) and at round(T·η_m/η_small) (equal gradient-flow time ηt).
+ *  6. The escape test for each large arm (and, as a control, the small arm at equal ηt): the
+ *     loss barrier on θ_s → θ_end and the return run (GD at η_small for escape.returnSteps steps
+ *     from θ_end), decided by escape-rules.ts `escapeDecision`.
+ * Every phase of every seed is a resume unit (src/run/resume.ts); long phases checkpoint their
+ * trainers mid-way. Deterministic for a config at a fixed BLAS thread count (except `timing`).
  */
-import type { Figure } from '../report/plot.js';
 import { Model, type Examples } from '../model/model.js';
-import { topEigenvalue } from '../measure/sharpness.js';
+import type { ModelSpec } from '../model/spec.js';
 import { distance, interpolationLosses } from '../measure/trajectory.js';
 import { sgd } from '../optim/optimizer.js';
-import { fingerprint, resumeStoreOf, type Unit } from '../run/resume.js';
+import { fingerprint, resumeStoreOf, type ResumeStore, type Unit } from '../run/resume.js';
+import { inSharedMemory } from '../train/shared-data.js';
 import { Trainer } from '../train/trainer.js';
-import { fail, isObj, nonNegInt, pool, posInt, validatorOf } from './common.js';
-import {
-  buildSpec,
-  describeModel,
-  loadData,
-  logGrid,
-  oneOf,
-  posNum,
-  posNumOrAuto,
-  trainSubset,
-  validateData,
-  validateModel,
-  validateSharpness,
-  type DataConfig,
-  type ModelConfig,
-  type SharpnessConfig,
-} from './escape-setup.js';
-import type { ExperimentDefinition, Headline, RunContext, Scale } from './types.js';
+import { pool } from './common.js';
+import { lambdaMax, lambdaMaxFrom, lambdaMin, type Eigen } from './escape-curvature.js';
+import { catapultRegime, escapeDecision, isMinimum, type CatapultRule, type EscapeRule, type Regime } from './escape-rules.js';
+import { buildSpec, describeModel, loadData, trainSubset, type DataConfig, type ModelConfig, type SharpnessConfig } from './escape-setup.js';
+import type { RunContext, Scale } from './types.js';
 
 export interface EscapeConfig {
   scale: Scale;
   data: DataConfig;
   model: ModelConfig;
-  /** Seed of θ₀ (model init) and of the power-iteration start vectors. `--seed` replaces it. */
-  seed: number;
-  /** η_small: a number, or 'auto' = smallFactor · 2/λ_max(θ₀). */
-  lrSmall: number | 'auto';
-  smallFactor: number;
-  /** η_large: a number, or 'auto' = largeFactor · 2/λ_max(θ_s) (then halved while the probe diverges). */
-  lrLarge: number | 'auto';
-  largeFactor: number;
-  converge: { loss: number; maxSteps: number };
-  grid: { count: number; steps: number };
-  escapeSteps: number;
-  /** Distances (and the per-step log lines) every recordEvery steps. */
-  recordEvery: number;
-  /** Test loss/accuracy and λ_max every measureEvery steps (and at the first and last step). */
-  measureEvery: number;
-  sharpness: SharpnessConfig;
-  probe: { steps: number; halvings: number };
-  interpolationPoints: number;
-  /** Arms trained at once (each an async native call; 1 BLAS thread each). */
-  concurrency: number;
+  /** The training loss. Only 'mse' (on one-hot targets): its minima exist, so ‖∇L(θ_s)‖ → 0 is reachable. */
+  loss: 'mse';
+  /** Init seeds (one θ₀ each); `--seed N` replaces them by N, N+1, …. */
+  seeds: number[];
   /**
-   * Examples per forward/backward pass in full-batch steps (null: all at once). The gradient is
-   * the same mean up to rounding (Trainer option batch.microBatch); it bounds activation memory.
+   * Multiplies the last layer's weights at init. With MSE a He-initialised output layer starts
+   * with outputs of variance ≈ 2 (L(θ₀) ≈ 1.5 on one-hot targets) and a λ_max(θ₀) that collapses
+   * within the first steps; a small scale starts near zero output (the common MSE setup).
    */
+  initOutputScale: number;
+  /** η_small = smallFactor·2/λ_max(θ₀). */
+  smallFactor: number;
+  /**
+   * θ_s is accepted as a minimum when ‖∇L(θ_s)‖ ≤ gradTol·‖∇L(θ₀)‖ (full train set) AND
+   * λ_min(θ_s) ≥ −negativeCurvatureTol·λ_max(θ_s) (escape-rules.ts `isMinimum`).
+   */
+  converge: { gradTol: number; negativeCurvatureTol: number; maxSteps: number; checkEvery: number };
+  catapult: CatapultRule & { etaLambda: number[]; steps: number };
+  eos: { etaLambda: number[]; steps: number; measureEvery: number };
+  switch: { largeFactors: number[]; steps: number };
+  escape: EscapeRule;
+  /** Rules of the verdicts (escape-experiment.ts): shares of seeds that escape. */
+  verdict: { minSeeds: number; supportShare: number; rejectShare: number };
+  /** λ_max probes (power iteration) and `lanczosSteps`, the Lanczos budget of λ_min at θ_s. */
+  sharpness: SharpnessConfig & { lanczosSteps: number };
+  interpolationPoints: number;
+  /** GD runs trained at once (each an async native call). */
+  concurrency: number;
+  /** Examples per forward/backward pass in full-batch steps (null: all at once). */
   microBatch: number | null;
 }
 
-/** A test/λ measurement of one arm at one step. */
-export interface EscapeMeasure {
-  step: number;
+/** Train/test loss and accuracy at one point. */
+export interface PointEval {
   trainLoss: number;
   trainAccuracy: number;
   testLoss: number;
   testAccuracy: number;
-  lambdaMax: number;
-  lambdaIterations: number;
-  lambdaConverged: boolean;
 }
 
-export interface EscapeArm {
-  id: string;
+export interface CatapultCell {
+  etaLambda: number;
   eta: number;
-  /** 2/η: the stability threshold of GD for λ_max. */
   twoOverEta: number;
-  /** Steps done (fewer than planned if it diverged or stopped at convergence). */
   steps: number;
-  /** Full-batch train loss and accuracy at θ_t before update t, t = 0 … steps−1. */
+  /** Train loss L(θ_t), t = 0 … steps (L(θ₀) first). */
   loss: number[];
-  accuracy: number[];
-  /** Steps at which distances were recorded (0, recordEvery, …, steps). */
-  recordSteps: number[];
-  /** ‖θ_t − θ_start‖ at recordSteps. */
-  distStart: number[];
-  /** ‖θ_t − θ_t^ref‖ (the reference arm at the same step) at recordSteps; null without a reference. */
-  distRef: Array<number | null>;
-  measures: EscapeMeasure[];
+  regime: Regime;
+  spike: number;
+  finalRatio: number;
+  /** λ_max at the end (null when divergent). */
+  lambdaEnd: Eigen | null;
   diverged: boolean;
-  divergedAt: number | null;
 }
 
-export interface EscapeProbe {
+export interface EosArm {
+  etaLambda: number;
   eta: number;
-  start: 'theta0' | 'thetaS';
+  twoOverEta: number;
   steps: number;
   diverged: boolean;
-  divergedAt: number | null;
-  maxLoss: number;
-  finalLoss: number;
+  /** λ_max every measureEvery steps (and at the end): step, value, train loss. */
+  lambda: Array<{ step: number; value: number; converged: boolean; iterations: number; trainLoss: number }>;
 }
 
-export interface EscapeInterpolation {
-  from: string;
-  to: string;
-  alpha: number[];
+export interface ThetaS {
+  steps: number;
+  /** ‖∇L(θ_s)‖ (full train set, double accumulation). */
+  gradNorm: number;
+  /** ‖∇L(θ₀)‖ and the absolute tolerance gradTol·‖∇L(θ₀)‖. */
+  gradNorm0: number;
+  gradTol: number;
+  negativeCurvatureTol: number;
+  /** Both tests passed (escape-rules.ts `isMinimum`): accepted as a minimum. */
+  isMinimum: boolean;
+  diverged: boolean;
+  /** ‖∇L‖ and train loss at each check; λ_max and λ_min where the gradient test passed. */
+  checks: Array<{ step: number; gradNorm: number; trainLoss: number; lambdaMax: number | null; lambdaMin: number | null }>;
+  lambdaMax: Eigen;
+  lambdaMin: Eigen;
+  eval: PointEval;
+}
+
+export interface SwitchArm {
+  id: string;
+  /** m (η = m·2/λ_max(θ_s)); null for the small arm. */
+  factor: number | null;
+  eta: number;
+  steps: number;
+  /** Train loss at θ_t before update t. */
   loss: number[];
-  accuracy: number[];
+  diverged: boolean;
+  divergedAt: number | null;
+  /** max_t L(θ_t)/L(θ_s). */
+  spike: number;
+  /** At the end (null when diverged). */
+  end: (PointEval & { distance: number; lambdaMax: Eigen }) | null;
+}
+
+/** The small arm at a step that matches a comparison (equal steps T, or equal ηt with the large arm of factor m). */
+export interface SmallSnapshot {
+  step: number;
+  match: 'steps' | 'eta-t';
+  factor: number | null;
+  distance: number;
+  eval: PointEval;
+}
+
+export interface EscapeTest {
+  arm: string;
+  factor: number | null;
+  diverged: boolean;
   barrier: number;
-  /** Test loss and accuracy at the same points. */
-  testLoss: number[];
-  testAccuracy: number[];
+  /** Train loss along θ_s → θ_end. */
+  alpha: number[];
+  line: number[];
+  distanceEnd: number;
+  distanceReturn: number;
+  returnLoss: number;
+  /**
+   * Evidence beside the rule: the barrier on θ_s → θ_return. θ_end may still be descending after
+   * T steps; θ_return is where GD at η_small took it, nearer a minimum of the basin it is in.
+   */
+  barrierToReturn: number;
+  escaped: boolean;
+  barrierAbove: boolean;
+  returned: boolean;
+  /** Test accuracy at θ_end minus that of the small arm at equal steps / equal ηt (null when diverged). */
+  testAccDiffSteps: number | null;
+  testAccDiffEtaT: number | null;
+  /** ‖θ_end − θ_small‖ at equal ηt. */
+  distanceToSmallEtaT: number | null;
+}
+
+export interface SeedResult {
+  seed: number;
+  lambda0: Eigen;
+  loss0: number;
+  etaSmall: number;
+  catapult: CatapultCell[];
+  eos: EosArm[];
+  thetaS: ThetaS;
+  switch: { arms: SwitchArm[]; snapshots: SmallSnapshot[] } | null;
+  tests: EscapeTest[];
 }
 
 export interface EscapeResult {
@@ -146,603 +193,468 @@ export interface EscapeResult {
   scale: Scale;
   config: EscapeConfig;
   data: { description: string; source: string; fallback: string | null; nTrain: number; nTest: number; sharpnessSubset: number };
-  model: { description: string; paramCount: number };
-  rule: string;
-  lambda0: { value: number; iterations: number; converged: boolean };
-  lambdaS: { value: number; iterations: number; converged: boolean };
-  etaSmall: number;
-  etaLarge: number;
-  /** η_large before any probe halving ('auto'), or the configured value. */
-  etaLargeRule: number;
-  probes: EscapeProbe[];
-  probeHalvings: number;
-  /** Phase A: GD at η_small from θ₀ to convergence. */
-  converge: EscapeArm & { converged: boolean };
-  grid: EscapeArm[];
-  /** The η_small grid arm retraced phase A bit for bit (over the common steps). */
-  smallRerunIdentical: boolean;
-  escape: { small: EscapeArm; large: EscapeArm; lossAtSwitch: number; testAccuracyAtSwitch: number };
-  interpolation: EscapeInterpolation[];
-  escaped: boolean;
-  timing: { totalMs: number; phasesMs: Record<string, number> };
+  model: { description: string; paramCount: number; loss: 'mse' };
+  curvatureMethod: { top: string; bottom: string };
+  seeds: SeedResult[];
+  timing: { totalMs: number };
 }
 
-// ---- presets --------------------------------------------------------------------------------------
-
-const FASHION_FALLBACK = { kind: 'gaussian-mixture', k: 10, d: 64, nTrain: 1000, nTest: 2000, seed: 1, separation: 3, noise: 1 } as const;
-
-export const escapePresets: Record<Exclude<Scale, 'study'>, EscapeConfig> = {
-  /** Seconds: a 4-class Gaussian mixture (d = 16, 256 train) and a 32-unit MLP. */
-  tiny: {
-    scale: 'tiny',
-    data: {
-      source: 'synthetic',
-      trainPerClass: null,
-      testSize: null,
-      seed: 1,
-      download: false,
-      synthetic: { kind: 'gaussian-mixture', k: 4, d: 16, nTrain: 256, nTest: 512, seed: 1, separation: 2, noise: 1 },
-    },
-    model: { kind: 'mlp', hidden: [32] },
-    seed: 1,
-    lrSmall: 'auto',
-    smallFactor: 0.5,
-    lrLarge: 'auto',
-    largeFactor: 2,
-    converge: { loss: 0.05, maxSteps: 600 },
-    grid: { count: 3, steps: 150 },
-    escapeSteps: 150,
-    recordEvery: 1,
-    measureEvery: 50,
-    sharpness: { subset: 128, iterations: 30, tolerance: 1e-3 },
-    probe: { steps: 30, halvings: 3 },
-    interpolationPoints: 11,
-    concurrency: 2,
-    microBatch: null,
-  },
-  /** ~1–2 minutes on two cores: Fashion-MNIST 100/class (1000 train, full 10k test), MLP 784-128-10. */
-  quick: {
-    scale: 'quick',
-    data: { source: 'fashion-mnist', trainPerClass: 100, testSize: null, seed: 1, download: false, synthetic: { ...FASHION_FALLBACK } },
-    model: { kind: 'mlp', hidden: [128] },
-    seed: 1,
-    lrSmall: 'auto',
-    smallFactor: 0.5,
-    lrLarge: 'auto',
-    largeFactor: 2,
-    converge: { loss: 0.05, maxSteps: 4000 },
-    grid: { count: 5, steps: 800 },
-    escapeSteps: 1000,
-    recordEvery: 1,
-    measureEvery: 100,
-    sharpness: { subset: 500, iterations: 30, tolerance: 1e-3 },
-    probe: { steps: 50, halvings: 3 },
-    interpolationPoints: 21,
-    concurrency: 2,
-    microBatch: null,
-  },
-  /**
-   * For a cluster: CIFAR-10, ResNet-18 without batch norm. Not run on two cores. Full-batch GD
-   * runs the whole train set as one batch (the trainer has no micro-batch accumulation), so the
-   * train set is a 1000-image subset (100/class): ~2.5 GB of activations and im2col buffers.
-   */
-  paper: {
-    scale: 'paper',
-    data: { source: 'cifar10', trainPerClass: 100, testSize: null, seed: 1, download: true, synthetic: null },
-    model: { kind: 'resnet', width: 64, blocks: [2, 2, 2, 2], batchnorm: false },
-    seed: 1,
-    lrSmall: 'auto',
-    smallFactor: 0.5,
-    lrLarge: 'auto',
-    largeFactor: 2,
-    converge: { loss: 0.01, maxSteps: 20000 },
-    grid: { count: 5, steps: 5000 },
-    escapeSteps: 5000,
-    recordEvery: 10,
-    measureEvery: 250,
-    sharpness: { subset: 1000, iterations: 50, tolerance: 1e-3 },
-    probe: { steps: 100, halvings: 3 },
-    interpolationPoints: 21,
-    concurrency: 1,
-    microBatch: 250,
-  },
-};
-
-// ---- validation -----------------------------------------------------------------------------------
-
-/** Throws TypeError / RangeError naming the first bad field, e.g. "config.lrSmall must be a positive number or 'auto'". */
-export function validateEscapeConfig(config: unknown): asserts config is EscapeConfig {
-  if (!isObj(config)) fail(TypeError, 'config', 'must be an object');
-  const c = config;
-  oneOf(c.scale, 'config.scale', ['tiny', 'quick', 'paper']);
-  validateData(c.data);
-  validateModel(c.model);
-  nonNegInt(c.seed, 'config.seed');
-  posNumOrAuto(c.lrSmall, 'config.lrSmall');
-  posNum(c.smallFactor, 'config.smallFactor');
-  posNumOrAuto(c.lrLarge, 'config.lrLarge');
-  posNum(c.largeFactor, 'config.largeFactor');
-  if (typeof c.lrSmall === 'number' && typeof c.lrLarge === 'number' && c.lrLarge <= c.lrSmall)
-    fail(RangeError, 'config.lrLarge', `must be > config.lrSmall (got ${c.lrLarge} <= ${c.lrSmall})`);
-  if (!isObj(c.converge)) fail(TypeError, 'config.converge', 'must be an object');
-  posNum(c.converge.loss, 'config.converge.loss');
-  posInt(c.converge.maxSteps, 'config.converge.maxSteps', 1e9);
-  if (!isObj(c.grid)) fail(TypeError, 'config.grid', 'must be an object');
-  posInt(c.grid.count, 'config.grid.count', 100);
-  if ((c.grid.count as number) < 2) fail(RangeError, 'config.grid.count', 'must be >= 2 (η_small and η_large)');
-  posInt(c.grid.steps, 'config.grid.steps', 1e9);
-  posInt(c.escapeSteps, 'config.escapeSteps', 1e9);
-  posInt(c.recordEvery, 'config.recordEvery', 1e9);
-  posInt(c.measureEvery, 'config.measureEvery', 1e9);
-  validateSharpness(c.sharpness);
-  if (!isObj(c.probe)) fail(TypeError, 'config.probe', 'must be an object');
-  posInt(c.probe.steps, 'config.probe.steps', 1e9);
-  nonNegInt(c.probe.halvings, 'config.probe.halvings');
-  posInt(c.interpolationPoints, 'config.interpolationPoints', 10000);
-  if ((c.interpolationPoints as number) < 2) fail(RangeError, 'config.interpolationPoints', 'must be >= 2');
-  posInt(c.concurrency, 'config.concurrency', 64);
-  if (c.microBatch !== null) posInt(c.microBatch, 'config.microBatch');
-}
-
-// ---- lockstep runner ------------------------------------------------------------------------------
-
-interface LiveArm {
-  arm: EscapeArm;
-  model: Model;
-  trainer: Trainer;
-  start: Float32Array;
-  done: boolean;
-}
+// ---- evaluation helpers ---------------------------------------------------------------------------
 
 interface Env {
-  train: Examples;
-  test: Examples;
-  sharp: Examples;
   config: EscapeConfig;
   ctx: RunContext;
+  /** Train set with one-hot float targets (what GD trains on) and its labels. */
+  train: Examples;
+  trainLabels: Int32Array;
+  test: Examples;
+  testLabels: Int32Array;
+  sharp: Examples;
+  /** Scratch model for evaluations (never trained; params overwritten per call). */
+  scratch: Model;
+  spec: ModelSpec;
   progress: (steps: number, label: string) => void;
 }
 
-function newArm(env: Env, id: string, eta: number, model: Model, start: Float32Array): LiveArm {
-  model.params.set(start);
-  const trainer = new Trainer(model, { data: env.train, optimizer: sgd({ lr: eta }), batch: { mode: 'full', ...(env.config.microBatch ? { microBatch: env.config.microBatch } : {}) }, seed: env.config.seed });
-  return {
-    arm: {
-      id,
-      eta,
-      twoOverEta: 2 / eta,
-      steps: 0,
-      loss: [],
-      accuracy: [],
-      recordSteps: [],
-      distStart: [],
-      distRef: [],
-      measures: [],
-      diverged: false,
-      divergedAt: null,
-    },
-    model,
-    trainer,
-    start,
-    done: false,
-  };
+function oneHot(labels: Int32Array, k: number): Float32Array {
+  const y = new Float32Array(labels.length * k);
+  for (let i = 0; i < labels.length; i++) y[i * k + labels[i]] = 1;
+  return inSharedMemory(y);
 }
 
-function lambdaOf(env: Env, model: Model): { value: number; iterations: number; converged: boolean } {
-  const s = env.config.sharpness;
-  const r = topEigenvalue(model, env.sharp, { iterations: s.iterations, tolerance: s.tolerance, seed: env.config.seed });
-  return { value: r.value, iterations: r.iterations, converged: r.converged };
-}
-
-function measure(env: Env, u: Unit, phase: string, a: LiveArm): void {
-  if (a.arm.diverged) return;
-  const tr = a.model.evaluate(env.train);
-  const te = a.model.evaluate(env.test);
-  const lam = lambdaOf(env, a.model);
-  const m: EscapeMeasure = {
-    step: a.arm.steps,
-    trainLoss: tr.loss,
-    trainAccuracy: tr.accuracy,
-    testLoss: te.loss,
-    testAccuracy: te.accuracy,
-    lambdaMax: lam.value,
-    lambdaIterations: lam.iterations,
-    lambdaConverged: lam.converged,
-  };
-  a.arm.measures.push(m);
-  u.log({ phase, arm: a.arm.id, eta: a.arm.eta, kind: 'measure', ...m, twoOverEta: a.arm.twoOverEta });
-}
-
-function record(u: Unit, phase: string, arms: LiveArm[], ref: LiveArm | null): void {
-  for (const a of arms) {
-    if (a.arm.diverged) continue;
-    const step = a.arm.steps;
-    const last = a.arm.recordSteps[a.arm.recordSteps.length - 1];
-    if (last === step) continue;
-    const dStart = distance(a.model.params, a.start);
-    const dRef = ref && ref !== a && !ref.arm.diverged && ref.arm.steps === step ? distance(a.model.params, ref.model.params) : null;
-    a.arm.recordSteps.push(step);
-    a.arm.distStart.push(dStart);
-    a.arm.distRef.push(ref === a ? 0 : dRef);
-    const t = step - 1;
-    u.log({
-      phase,
-      arm: a.arm.id,
-      eta: a.arm.eta,
-      step,
-      loss: t >= 0 ? a.arm.loss[t] : null,
-      accuracy: t >= 0 ? a.arm.accuracy[t] : null,
-      distStart: dStart,
-      distRef: ref === a ? 0 : dRef,
-    });
+function argmaxAccuracy(model: Model, x: Float32Array, labels: Int32Array): number {
+  const out = model.predict(x);
+  const k = model.outputSize;
+  let hits = 0;
+  for (let i = 0; i < labels.length; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (out[i * k + j] > out[i * k + best]) best = j;
+    if (best === labels[i]) hits++;
   }
+  return hits / labels.length;
+}
+
+function evalAt(env: Env, params: Float32Array): PointEval {
+  const m = env.scratch;
+  m.params.set(params);
+  return {
+    trainLoss: m.evaluate(env.train).loss,
+    trainAccuracy: argmaxAccuracy(m, env.train.x, env.trainLabels),
+    testLoss: m.evaluate(env.test).loss,
+    testAccuracy: argmaxAccuracy(m, env.test.x, env.testLabels),
+  };
+}
+
+/** Mean train loss and ‖∇L‖ over the full train set (chunks of microBatch, accumulated in double). */
+function gradNormAt(env: Env, params: Float32Array): { loss: number; gradNorm: number } {
+  const m = env.scratch;
+  m.params.set(params);
+  const n = env.trainLabels.length;
+  const chunk = env.config.microBatch ?? n;
+  const inSize = m.inputSize;
+  const k = m.outputSize;
+  const g = new Float64Array(m.params.length);
+  let loss = 0;
+  for (let s = 0; s < n; s += chunk) {
+    const e = Math.min(n, s + chunk);
+    const w = (e - s) / n;
+    const r = m.lossAndGrad({ x: env.train.x.subarray(s * inSize, e * inSize), y: env.train.y.subarray(s * k, e * k) }, { training: false });
+    loss += w * r.loss;
+    for (let i = 0; i < g.length; i++) g[i] += w * m.grads[i];
+  }
+  let ss = 0;
+  for (let i = 0; i < g.length; i++) ss += g[i] * g[i];
+  return { loss, gradNorm: Math.sqrt(ss) };
+}
+
+function curvatureOptions(env: Env, seed: number): { iterations: number; tolerance: number; seed: number } {
+  return { iterations: env.config.sharpness.iterations, tolerance: env.config.sharpness.tolerance, seed };
+}
+
+function topAt(env: Env, params: Float32Array, seed: number): Eigen {
+  env.scratch.params.set(params);
+  return lambdaMax(env.scratch, env.sharp, curvatureOptions(env, seed));
+}
+
+// ---- GD runs that checkpoint ----------------------------------------------------------------------
+
+/** One GD run: its trainer and the JSON-able record that a checkpoint keeps. */
+interface Run<R> {
+  model: Model;
+  trainer: Trainer;
+  rec: R & { steps: number; target: number; done: boolean; diverged: boolean; divergedAt: number | null; loss: number[] };
+}
+
+function newRun<R extends object>(env: Env, start: Float32Array, eta: number, target: number, extra: R): Run<R> {
+  const model = new Model(env.spec);
+  model.params.set(start);
+  const c = env.config;
+  const trainer = new Trainer(model, { data: env.train, optimizer: sgd({ lr: eta }), batch: { mode: 'full', ...(c.microBatch ? { microBatch: c.microBatch } : {}) }, seed: 0 });
+  return { model, trainer, rec: { ...extra, steps: 0, target, done: false, diverged: false, divergedAt: null, loss: [] } };
 }
 
 /**
- * Trains `arms` in lockstep for `steps` steps (or until `stop` says so after a block): blocks of
- * recordEvery steps, run `concurrency` arms at once; distances after each block, measurements at
- * multiples of measureEvery and at the end. Between blocks, when one is due, a partial checkpoint
- * of unit `u` (every arm's trainer and record) is written; a restarted run continues from it.
+ * Advances every run to its target in segments that end at multiples of `block` and at the steps
+ * `stopsOf(run)` names; after each segment `after(run)` may record or set `rec.done`. Runs go
+ * `concurrency` at a time. A partial checkpoint of unit `u` (trainers and records) is written
+ * between rounds when one is due; a restarted life continues from it. `atStart(run)` is called
+ * once before the first step (not again in a life that continues from a checkpoint).
  */
-async function lockstep(env: Env, u: Unit, phase: string, arms: LiveArm[], ref: LiveArm | null, steps: number, stop?: (a: LiveArm) => boolean): Promise<void> {
-  const { recordEvery, measureEvery, concurrency } = env.config;
+async function drive<R extends object>(
+  env: Env,
+  u: Unit,
+  runs: Array<Run<R>>,
+  block: number,
+  after: (r: Run<R>) => void,
+  stopsOf: (r: Run<R>) => number[] = () => [],
+  atStart?: (r: Run<R>) => void,
+): Promise<void> {
+  const saved = u.restore<Array<Run<R>['rec']>>(runs.map((r) => r.trainer));
+  if (saved) saved.forEach((rec, i) => (runs[i].rec = rec));
+  else if (atStart) for (const r of runs) atStart(r);
   const signal = env.ctx.signal;
-  const trainers = arms.map((a) => a.trainer);
-  let done = 0;
-  const saved = u.restore<{ done: number; arms: Array<{ arm: EscapeArm; done: boolean }> }>(trainers);
-  if (saved) {
-    done = saved.done;
-    saved.arms.forEach((s, i) => {
-      arms[i].arm = s.arm;
-      arms[i].done = s.done;
-    });
-    env.progress(arms.reduce((n, a) => n + a.arm.steps, 0), `${phase} step ${done} (resumed)`);
-  } else {
-    record(u, phase, arms, ref);
-    for (const a of arms) measure(env, u, phase, a);
-  }
-  while (done < steps && arms.some((a) => !a.done)) {
+  while (runs.some((r) => !r.rec.done)) {
     signal?.throwIfAborted();
-    const k = Math.min(recordEvery, steps - done, measureEvery - (done % measureEvery));
-    const live = arms.filter((a) => !a.done);
+    const live = runs.filter((r) => !r.rec.done);
     await pool(
-      live.map((a) => async () => {
-        const r = await a.trainer.run({ steps: k, chunkSize: k, signal });
-        for (let i = 0; i < r.stepsDone; i++) {
-          a.arm.loss.push(r.loss[i]);
-          a.arm.accuracy.push(r.accuracy[i]);
-        }
-        a.arm.steps += r.stepsDone;
-        if (r.diverged) {
-          a.arm.diverged = true;
-          a.arm.divergedAt = r.divergedAt;
-          a.done = true;
+      live.map((r) => async () => {
+        const s = r.rec.steps;
+        let next = Math.min(r.rec.target, (Math.floor(s / block) + 1) * block);
+        for (const x of stopsOf(r)) if (x > s && x < next) next = x;
+        const res = await r.trainer.run({ steps: next - s, chunkSize: next - s, signal });
+        for (let i = 0; i < res.stepsDone; i++) r.rec.loss.push(res.loss[i]);
+        r.rec.steps += res.stepsDone;
+        env.progress(res.stepsDone, '');
+        if (res.diverged) {
+          r.rec.diverged = true;
+          r.rec.divergedAt = res.divergedAt;
+          r.rec.done = true;
         }
       }),
-      concurrency,
+      env.config.concurrency,
       signal,
     );
-    signal?.throwIfAborted();
-    done += k;
-    record(u, phase, arms, ref);
-    for (const a of live) {
-      if (a.done) {
-        u.log({ phase, arm: a.arm.id, eta: a.arm.eta, kind: 'diverged', divergedAt: a.arm.divergedAt });
-        continue;
-      }
-      if (stop?.(a)) a.done = true;
-      if (a.done || done % measureEvery === 0 || done === steps) measure(env, u, phase, a);
+    for (const r of live) {
+      if (!r.rec.diverged) after(r);
+      if (r.rec.steps >= r.rec.target) r.rec.done = true;
     }
-    env.progress(k * live.length, `${phase} step ${done}`);
-    if (done < steps && arms.some((a) => !a.done) && u.due()) u.save(trainers, { done, arms: arms.map((a) => ({ arm: a.arm, done: a.done })) });
+    if (runs.some((r) => !r.rec.done) && u.due()) u.save(runs.map((r) => r.trainer), runs.map((r) => r.rec));
   }
 }
 
-// ---- the experiment -------------------------------------------------------------------------------
+function closeRuns(runs: Array<{ model: Model }>): void {
+  for (const r of runs) r.model.close();
+}
 
-async function probeRuns(env: Env, spec: Model, eta: number, starts: Array<['theta0' | 'thetaS', Float32Array]>): Promise<EscapeProbe[]> {
-  return pool(
-    starts.map(([name, start]) => async () => {
-      const m = spec.clone();
-      m.params.set(start);
-      try {
-        const t = new Trainer(m, { data: env.train, optimizer: sgd({ lr: eta }), batch: { mode: 'full', ...(env.config.microBatch ? { microBatch: env.config.microBatch } : {}) }, seed: env.config.seed });
-        const r = await t.run({ steps: env.config.probe.steps, chunkSize: env.config.probe.steps, signal: env.ctx.signal });
-        let maxLoss = -Infinity;
-        for (const l of r.loss) maxLoss = Math.max(maxLoss, l);
-        const p: EscapeProbe = {
-          eta,
-          start: name,
-          steps: r.stepsDone,
-          diverged: r.diverged,
-          divergedAt: r.divergedAt,
-          maxLoss: r.diverged ? Infinity : maxLoss,
-          finalLoss: r.diverged ? Infinity : m.evaluate(env.train).loss,
-        };
-        return p;
-      } finally {
-        m.close();
+// ---- phases of one seed ---------------------------------------------------------------------------
+
+async function catapultPhase(env: Env, u: Unit, theta0: Float32Array, lambda0: number, loss0: number, seed: number): Promise<CatapultCell[]> {
+  const c = env.config.catapult;
+  const runs = c.etaLambda.map((el) => newRun(env, theta0, el / lambda0, c.steps, { etaLambda: el, bound: false }));
+  try {
+    await drive(env, u, runs, 10, (r) => {
+      const l = r.rec.loss[r.rec.loss.length - 1];
+      if (!(l <= c.divergeRatio * loss0)) {
+        r.rec.bound = true;
+        r.rec.done = true;
       }
-    }),
-    env.config.concurrency,
-    env.ctx.signal,
+    });
+    return runs.map((r): CatapultCell => {
+      const eta = r.rec.etaLambda / lambda0;
+      const stopped = r.rec.diverged || r.rec.bound;
+      // L(θ_t) for t = 0 … steps: the per-step losses are at θ_t before update t, then the end point.
+      const end = stopped ? NaN : gradNormAt(env, r.model.params).loss;
+      const loss = [...r.rec.loss, ...(stopped ? [] : [end])];
+      const reg = catapultRegime(loss, stopped, c);
+      const lambdaEnd = reg.regime === 'divergent' ? null : topAt(env, r.model.params, seed);
+      u.log({ phase: 'catapult', seed, etaLambda: r.rec.etaLambda, eta, regime: reg.regime, spike: reg.spike, finalRatio: reg.finalRatio, lambdaEnd: lambdaEnd?.value ?? null, twoOverEta: 2 / eta });
+      return { etaLambda: r.rec.etaLambda, eta, twoOverEta: 2 / eta, steps: r.rec.steps, loss, ...reg, lambdaEnd, diverged: stopped };
+    });
+  } finally {
+    closeRuns(runs);
+  }
+}
+
+async function eosPhase(env: Env, u: Unit, theta0: Float32Array, lambda0: number, seed: number): Promise<EosArm[]> {
+  const c = env.config.eos;
+  const runs = c.etaLambda.map((el) => newRun(env, theta0, el / lambda0, c.steps, { etaLambda: el, lambda: [] as EosArm['lambda'], vector: null as Float64Array | null }));
+  const measure = (r: (typeof runs)[number]): void => {
+    env.scratch.params.set(r.model.params);
+    const lam = lambdaMaxFrom(env.scratch, env.sharp, curvatureOptions(env, seed), r.rec.vector);
+    r.rec.vector = lam.vector;
+    const trainLoss = env.scratch.evaluate(env.train).loss;
+    r.rec.lambda.push({ step: r.rec.steps, value: lam.value, converged: lam.converged, iterations: lam.iterations, trainLoss });
+    u.log({ phase: 'eos', seed, etaLambda: r.rec.etaLambda, step: r.rec.steps, lambdaMax: lam.value, twoOverEta: lambda0 * 2 / r.rec.etaLambda, trainLoss });
+  };
+  try {
+    await drive(env, u, runs, c.measureEvery, measure, undefined, measure);
+    return runs.map((r) => ({ etaLambda: r.rec.etaLambda, eta: r.rec.etaLambda / lambda0, twoOverEta: (2 * lambda0) / r.rec.etaLambda, steps: r.rec.steps, diverged: r.rec.diverged, lambda: r.rec.lambda }));
+  } finally {
+    closeRuns(runs);
+  }
+}
+
+async function convergePhase(env: Env, u: Unit, theta0: Float32Array, etaSmall: number, gradNorm0: number, seed: number): Promise<{ thetaS: ThetaS; params: Float32Array }> {
+  const c = env.config.converge;
+  const tol = c.gradTol * gradNorm0;
+  const run = newRun(env, theta0, etaSmall, c.maxSteps, { checks: [] as ThetaS['checks'] });
+  const curvature = (params: Float32Array): { top: Eigen; bottom: Eigen } => {
+    const top = topAt(env, params, seed);
+    env.scratch.params.set(params);
+    return { top, bottom: lambdaMin(env.scratch, env.sharp, top.value, { ...curvatureOptions(env, seed), steps: env.config.sharpness.lanczosSteps }) };
+  };
+  try {
+    // Stop at the first check that passes both tests; a small gradient with negative curvature
+    // (a saddle or plateau) is logged and GD goes on.
+    const check = (r: typeof run): void => {
+      const g = gradNormAt(env, r.model.params);
+      const k: ThetaS['checks'][number] = { step: r.rec.steps, gradNorm: g.gradNorm, trainLoss: g.loss, lambdaMax: null, lambdaMin: null };
+      if (g.gradNorm <= tol) {
+        const { top, bottom } = curvature(r.model.params);
+        k.lambdaMax = top.value;
+        k.lambdaMin = bottom.value;
+        if (isMinimum({ gradNorm: g.gradNorm, lambdaMax: top.value, lambdaMin: bottom.value }, { gradTol: tol, negativeCurvatureTol: c.negativeCurvatureTol })) r.rec.done = true;
+      }
+      r.rec.checks.push(k);
+      u.log({ phase: 'converge', seed, ...k });
+    };
+    await drive(env, u, [run], c.checkEvery, check);
+    const params = run.model.params.slice();
+    const last = run.rec.checks[run.rec.checks.length - 1];
+    const gradNorm = run.rec.diverged || !last || last.step !== run.rec.steps ? gradNormAt(env, params).gradNorm : last.gradNorm;
+    const { top, bottom } = curvature(params);
+    const thetaS: ThetaS = {
+      steps: run.rec.steps,
+      gradNorm,
+      gradNorm0,
+      gradTol: tol,
+      negativeCurvatureTol: c.negativeCurvatureTol,
+      isMinimum: !run.rec.diverged && isMinimum({ gradNorm, lambdaMax: top.value, lambdaMin: bottom.value }, { gradTol: tol, negativeCurvatureTol: c.negativeCurvatureTol }),
+      diverged: run.rec.diverged,
+      checks: run.rec.checks,
+      lambdaMax: top,
+      lambdaMin: bottom,
+      eval: evalAt(env, params),
+    };
+    u.log({ phase: 'thetaS', seed, steps: thetaS.steps, gradNorm, isMinimum: thetaS.isMinimum, lambdaMax: top.value, lambdaMin: bottom.value, ...thetaS.eval });
+    return { thetaS, params };
+  } finally {
+    closeRuns([run]);
+  }
+}
+
+interface SwitchOut {
+  arms: SwitchArm[];
+  snapshots: SmallSnapshot[];
+  ends: Array<Float32Array | null>;
+  snapParams: Float32Array[];
+}
+
+async function switchPhase(env: Env, u: Unit, thetaS: Float32Array, ts: ThetaS, etaSmall: number, seed: number): Promise<SwitchOut> {
+  const c = env.config.switch;
+  const T = c.steps;
+  const etas = c.largeFactors.map((m) => (m * 2) / ts.lambdaMax.value);
+  const matchSteps = etas.map((eta) => Math.max(1, Math.round((T * eta) / etaSmall)));
+  const smallTarget = Math.max(T, ...matchSteps);
+  const stops = [T, ...matchSteps];
+  const runs = [
+    newRun(env, thetaS, etaSmall, smallTarget, { id: 'small', factor: null as number | null, snaps: [] as Array<{ step: number; params: Float32Array }> }),
+    ...c.largeFactors.map((m, i) => newRun(env, thetaS, etas[i], T, { id: `large×${m}`, factor: m as number | null, snaps: [] as Array<{ step: number; params: Float32Array }> })),
+  ];
+  try {
+    await drive(
+      env,
+      u,
+      runs,
+      Math.max(1, Math.ceil(smallTarget / 20)),
+      (r) => {
+        if (r.rec.id === 'small' && stops.includes(r.rec.steps)) r.rec.snaps.push({ step: r.rec.steps, params: r.model.params.slice() });
+      },
+      (r) => (r.rec.id === 'small' ? stops : []),
+    );
+    const loss0 = ts.eval.trainLoss;
+    const arms = runs.map((r): SwitchArm => {
+      let spike = -Infinity;
+      for (const l of r.rec.loss) spike = Math.max(spike, l / loss0);
+      const end = r.rec.diverged ? null : { ...evalAt(env, r.model.params), distance: distance(r.model.params, thetaS), lambdaMax: topAt(env, r.model.params, seed) };
+      const arm: SwitchArm = { id: r.rec.id, factor: r.rec.factor, eta: r.rec.id === 'small' ? etaSmall : etas[c.largeFactors.indexOf(r.rec.factor!)], steps: r.rec.steps, loss: r.rec.loss, diverged: r.rec.diverged, divergedAt: r.rec.divergedAt, spike: r.rec.diverged ? Infinity : spike, end };
+      u.log({ phase: 'switch', seed, arm: arm.id, eta: arm.eta, steps: arm.steps, diverged: arm.diverged, spike: arm.spike, distance: end?.distance ?? null, lambdaMax: end?.lambdaMax.value ?? null, testAccuracy: end?.testAccuracy ?? null });
+      return arm;
+    });
+    const small = runs[0].rec;
+    const snapAt = (step: number): Float32Array => small.snaps.find((s) => s.step === step)!.params;
+    const snapshots: SmallSnapshot[] = [];
+    const snapParams: Float32Array[] = [];
+    const add = (step: number, match: SmallSnapshot['match'], factor: number | null): void => {
+      const p = small.diverged ? null : snapAt(step);
+      if (!p) return;
+      snapshots.push({ step, match, factor, distance: distance(p, thetaS), eval: evalAt(env, p) });
+      snapParams.push(p);
+    };
+    add(T, 'steps', null);
+    c.largeFactors.forEach((m, i) => add(matchSteps[i], 'eta-t', m));
+    return { arms, snapshots, ends: runs.map((r) => (r.rec.diverged ? null : r.model.params.slice())), snapParams };
+  } finally {
+    closeRuns(runs);
+  }
+}
+
+/** The escape test of the end points `ends` (large arms, then the small arm at equal ηt as a control). */
+async function testPhase(
+  env: Env,
+  u: Unit,
+  thetaS: Float32Array,
+  etaSmall: number,
+  seed: number,
+  cases: Array<{ arm: string; factor: number | null; end: Float32Array | null; accDiffSteps: number | null; accDiffEtaT: number | null; toSmall: number | null }>,
+): Promise<EscapeTest[]> {
+  const rule = env.config.escape;
+  const live = cases.filter((k) => k.end !== null);
+  const runs = live.map((k) => newRun(env, k.end!, etaSmall, rule.returnSteps, { arm: k.arm }));
+  try {
+    await drive(env, u, runs, Math.max(1, Math.ceil(rule.returnSteps / 10)), () => {});
+    return cases.map((k): EscapeTest => {
+      const i = live.indexOf(k);
+      if (i < 0 || k.end === null)
+        return { arm: k.arm, factor: k.factor, diverged: true, barrier: NaN, alpha: [], line: [], distanceEnd: NaN, distanceReturn: NaN, returnLoss: NaN, barrierToReturn: NaN, escaped: false, barrierAbove: false, returned: false, testAccDiffSteps: null, testAccDiffEtaT: null, distanceToSmallEtaT: null };
+      const r = runs[i];
+      const line = interpolationLosses(env.scratch, thetaS, k.end, env.train, { points: env.config.interpolationPoints });
+      const distanceEnd = distance(k.end, thetaS);
+      const returnDiverged = r.rec.diverged;
+      const distanceReturn = returnDiverged ? Infinity : distance(r.model.params, thetaS);
+      const returnLoss = returnDiverged ? Infinity : gradNormAt(env, r.model.params).loss;
+      const barrierToReturn = returnDiverged ? NaN : interpolationLosses(env.scratch, thetaS, r.model.params, env.train, { points: env.config.interpolationPoints }).barrier;
+      const d = escapeDecision({ diverged: false, barrier: line.barrier, distanceEnd, distanceReturn }, rule);
+      const t: EscapeTest = { arm: k.arm, factor: k.factor, diverged: false, barrier: line.barrier, alpha: line.alpha, line: line.loss, distanceEnd, distanceReturn, returnLoss, barrierToReturn, ...d, testAccDiffSteps: k.accDiffSteps, testAccDiffEtaT: k.accDiffEtaT, distanceToSmallEtaT: k.toSmall };
+      u.log({ phase: 'escape-test', seed, arm: k.arm, barrier: t.barrier, barrierToReturn, distanceEnd, distanceReturn, returnLoss, escaped: t.escaped, returned: t.returned });
+      return t;
+    });
+  } finally {
+    closeRuns(runs);
+  }
+}
+
+/** θ₀ = init(seed) with the last weight tensor scaled by initOutputScale. */
+function initialParams(env: Env, seed: number): Float32Array {
+  const m = new Model(env.spec, { seed });
+  try {
+    const weights = m.layout.params.filter((p) => p.name.endsWith('weight'));
+    const last = weights[weights.length - 1];
+    const w = m.params.subarray(last.offset, last.offset + last.size);
+    for (let i = 0; i < w.length; i++) w[i] *= env.config.initOutputScale;
+    return m.params.slice();
+  } finally {
+    m.close();
+  }
+}
+
+async function runSeed(env: Env, store: ResumeStore, seed: number): Promise<SeedResult> {
+  const c = env.config;
+  const key = (p: string): string => `seed${seed}.${p}`;
+  const theta0 = initialParams(env, seed);
+  const { lambda0, loss0, gradNorm0, etaSmall } = await store.unit(key('init'), async (u) => {
+    const lambda0 = topAt(env, theta0, seed);
+    const { loss: loss0, gradNorm: gradNorm0 } = gradNormAt(env, theta0);
+    const etaSmall = (c.smallFactor * 2) / lambda0.value;
+    if (!(Number.isFinite(etaSmall) && etaSmall > 0)) throw new Error(`E2: λ_max(θ₀) = ${lambda0.value} (seed ${seed}) gives no usable η_small = smallFactor·2/λ₀`);
+    u.log({ phase: 'init', seed, lambda0: lambda0.value, loss0, gradNorm0, etaSmall });
+    return { lambda0, loss0, gradNorm0, etaSmall };
+  });
+  const catapult = await store.unit(key('catapult'), (u) => catapultPhase(env, u, theta0, lambda0.value, loss0, seed), (v) => env.progress(v.reduce((n, x) => n + x.steps, 0), ''));
+  const eos = await store.unit(key('eos'), (u) => eosPhase(env, u, theta0, lambda0.value, seed), (v) => env.progress(v.reduce((n, x) => n + x.steps, 0), ''));
+  const conv = await store.unit(key('converge'), (u) => convergePhase(env, u, theta0, etaSmall, gradNorm0, seed), (v) => env.progress(v.thetaS.steps, ''));
+  if (conv.thetaS.diverged) return { seed, lambda0, loss0, etaSmall, catapult, eos, thetaS: conv.thetaS, switch: null, tests: [] };
+  const sw = await store.unit(key('switch'), (u) => switchPhase(env, u, conv.params, conv.thetaS, etaSmall, seed), (v) => env.progress(v.arms.reduce((n, a) => n + a.steps, 0), ''));
+  const small = sw.snapshots;
+  const atSteps = small.find((s) => s.match === 'steps');
+  type Case = Parameters<typeof testPhase>[5][number];
+  const cases = sw.arms.slice(1).map((a, i): Case => {
+    const m = a.factor!;
+    const idx = small.findIndex((s) => s.match === 'eta-t' && s.factor === m);
+    const end = sw.ends[i + 1];
+    return {
+      arm: a.id,
+      factor: m,
+      end,
+      accDiffSteps: a.end && atSteps ? a.end.testAccuracy - atSteps.eval.testAccuracy : null,
+      accDiffEtaT: a.end && idx >= 0 ? a.end.testAccuracy - small[idx].eval.testAccuracy : null,
+      toSmall: end && idx >= 0 ? distance(end, sw.snapParams[idx]) : null,
+    };
+  });
+  // Control: the small arm's own end point (its last snapshot: equal ηt with the largest factor) must not "escape".
+  let last = -1;
+  small.forEach((x, i) => (last < 0 || x.step > small[last].step ? (last = i) : 0));
+  cases.push({ arm: 'small (control)', factor: null, end: last >= 0 ? sw.snapParams[last] : null, accDiffSteps: null, accDiffEtaT: null, toSmall: null });
+  const tests = await store.unit(key('escape-test'), (u) => testPhase(env, u, conv.params, etaSmall, seed, cases), (v) => env.progress(v.length * c.escape.returnSteps, ''));
+  return { seed, lambda0, loss0, etaSmall, catapult, eos, thetaS: conv.thetaS, switch: { arms: sw.arms, snapshots: sw.snapshots }, tests };
+}
+
+/** GD steps of one seed at most (for progress). */
+function plannedSteps(c: EscapeConfig): number {
+  const maxRatio = 6; // η_large/η_small ≤ 3·2/λ_s·λ₀ and λ_s ≈ λ₀…2λ₀: an estimate, progress only
+  return (
+    c.catapult.etaLambda.length * c.catapult.steps +
+    c.eos.etaLambda.length * c.eos.steps +
+    c.converge.maxSteps / 2 +
+    c.switch.largeFactors.length * c.switch.steps +
+    c.switch.steps * maxRatio / 2 +
+    (c.switch.largeFactors.length + 1) * c.escape.returnSteps
   );
 }
 
-function closeAll(arms: LiveArm[]): void {
-  for (const a of arms) a.model.close();
-}
-
-function strip(a: LiveArm): EscapeArm {
-  return a.arm;
-}
-
-/** Runs E2. Progress and metrics go through `ctx`. */
+/** Runs E2 for a validated config (escape-experiment.ts validates). Progress and metrics go through `ctx`. */
 export async function runEscape(config: EscapeConfig, ctx: RunContext): Promise<EscapeResult> {
-  validateEscapeConfig(config);
   const t0 = performance.now();
-  const phasesMs: Record<string, number> = {};
-  let tp = t0;
-  const lap = (name: string): void => {
-    const now = performance.now();
-    phasesMs[name] = now - tp;
-    tp = now;
-  };
   const c = config;
-  let total = c.converge.maxSteps + c.grid.count * c.grid.steps + 2 * c.escapeSteps;
-  let doneUnits = 0;
+  const total = Math.round(plannedSteps(c) * c.seeds.length);
+  let done = 0;
   ctx.progress(0, total, 'E2 setup');
-
   const data = await loadData(c.data);
-  const sharp = trainSubset(data, c.sharpness.subset, c.data.seed + 2);
+  const k = data.numClasses;
+  const trainLabels = data.train.y as Int32Array;
+  const testLabels = data.test.y as Int32Array;
+  const sharpSub = trainSubset(data, c.sharpness.subset, c.data.seed + 2);
+  const spec: ModelSpec = { ...buildSpec(c.model, data.shape, k), loss: 'mse' };
+  const scratch = new Model(spec);
+  let current = '';
   const env: Env = {
-    train: data.train,
-    test: data.test,
-    sharp,
     config: c,
     ctx,
+    train: { x: data.train.x, y: oneHot(trainLabels, k) },
+    trainLabels,
+    test: { x: data.test.x, y: oneHot(testLabels, k) },
+    testLabels,
+    sharp: { x: sharpSub.x, y: oneHot(sharpSub.y as Int32Array, k) },
+    scratch,
+    spec,
     progress: (n, label) => {
-      doneUnits += n;
-      ctx.progress(Math.min(doneUnits, total), total, `E2 ${label}`);
+      done += n;
+      ctx.progress(Math.min(done, total), total, `E2 ${label || current}`);
     },
   };
-  const spec = buildSpec(c.model, data.shape, data.numClasses);
-  const base = new Model(spec, { seed: c.seed });
-  const theta0 = base.params.slice();
-  const paramCount = theta0.length;
-  ctx.log({ phase: 'setup', dataset: data.description, fallback: data.fallback, model: describeModel(c.model, paramCount), nTrain: data.nTrain, nTest: data.nTest });
-  lap('setup');
-
-  // Units (src/run/resume.ts): each phase below; a restarted run loads the finished phases and
-  // continues a half-done one from its last checkpoint.
+  const paramCount = scratch.params.length;
+  ctx.log({ phase: 'setup', dataset: data.description, fallback: data.fallback, model: describeModel(c.model, paramCount), loss: 'mse', nTrain: data.nTrain, nTest: data.nTest });
   const store = resumeStoreOf(ctx);
   store.pin('data', { source: data.source, fingerprint: fingerprint(data.train.x, data.train.y, data.test.x, data.test.y) });
   try {
-    // λ₀ and η_small.
-    const { lambda0, etaSmall } = await store.unit('rule', async (u) => {
-      const lambda0 = lambdaOf(env, base);
-      const etaSmall = c.lrSmall === 'auto' ? (c.smallFactor * 2) / lambda0.value : c.lrSmall;
-      if (!(Number.isFinite(etaSmall) && etaSmall > 0))
-        throw new Error(`E2: λ_max(θ₀) = ${lambda0.value} gives no usable η_small = smallFactor·2/λ₀; set config.lrSmall explicitly`);
-      u.log({ phase: 'rule', lambda0: lambda0.value, etaSmall });
-      return { lambda0, etaSmall };
-    });
-
-    // Phase A: converge at η_small → θ_s.
-    const conv = await store.unit(
-      'converge',
-      async (u) => {
-        const a = newArm(env, 'small', etaSmall, base.clone(), theta0);
-        try {
-          await lockstep(env, u, 'converge', [a], a, c.converge.maxSteps, (x) => x.arm.loss[x.arm.loss.length - 1] <= c.converge.loss);
-          return { arm: a.arm, thetaS: a.model.params.slice() };
-        } finally {
-          a.model.close();
-        }
-      },
-      (v) => env.progress(v.arm.steps, 'converge (done earlier)'),
-    );
-    const convergedLoss = conv.arm.measures[conv.arm.measures.length - 1]?.trainLoss ?? NaN;
-    const converged = !conv.arm.diverged && convergedLoss <= c.converge.loss;
-    total -= c.converge.maxSteps - conv.arm.steps;
-    const thetaS = conv.thetaS;
-    const atSwitch = conv.arm.measures[conv.arm.measures.length - 1];
-    lap('converge');
-    if (conv.arm.diverged) throw new Error(`E2: GD at η_small = ${etaSmall} diverged at step ${conv.arm.divergedAt} before converging; θ_s does not exist`);
-
-    // λ_s and η_large, with the divergence probe.
-    const lambdaS = { value: atSwitch.lambdaMax, iterations: atSwitch.lambdaIterations, converged: atSwitch.lambdaConverged };
-    const etaLargeRule = c.lrLarge === 'auto' ? (c.largeFactor * 2) / lambdaS.value : c.lrLarge;
-    if (!(Number.isFinite(etaLargeRule) && etaLargeRule > 0))
-      throw new Error(`E2: λ_max(θ_s) = ${lambdaS.value} gives no usable η_large = largeFactor·2/λ_s; set config.lrLarge explicitly`);
-    const { etaLarge, probes, probeHalvings } = await store.unit('probe', async (u) => {
-      let etaLarge = etaLargeRule;
-      const probes: EscapeProbe[] = [];
-      let probeHalvings = 0;
-      for (;;) {
-        const ps = await probeRuns(env, base, etaLarge, [['thetaS', thetaS], ['theta0', theta0]]);
-        probes.push(...ps);
-        for (const p of ps) u.log({ phase: 'probe', ...p });
-        if (!ps.some((p) => p.diverged) || c.lrLarge !== 'auto' || probeHalvings >= c.probe.halvings) break;
-        etaLarge /= 2;
-        probeHalvings++;
-      }
-      u.log({ phase: 'rule', lambdaS: lambdaS.value, etaLargeRule, etaLarge, probeHalvings });
-      return { etaLarge, probes, probeHalvings };
-    });
-    lap('probe');
-
-    // Grid from θ₀.
-    const etas = logGrid(etaSmall, etaLarge, c.grid.count);
-    const grid = await store.unit(
-      'grid',
-      async (u) => {
-        const gridArms = etas.map((eta, i) =>
-          newArm(env, i === 0 ? 'small' : i === etas.length - 1 ? 'large' : `grid${i}`, eta, base.clone(), theta0),
-        );
-        try {
-          await lockstep(env, u, 'grid', gridArms, gridArms[0], c.grid.steps);
-          return gridArms.map(strip);
-        } finally {
-          closeAll(gridArms);
-        }
-      },
-      (v) => env.progress(v.reduce((n, a) => n + a.steps, 0), 'grid (done earlier)'),
-    );
-    const common = Math.min(grid[0].loss.length, conv.arm.loss.length);
-    let smallRerunIdentical = common > 0;
-    for (let t = 0; t < common; t++) if (!Object.is(grid[0].loss[t], conv.arm.loss[t])) smallRerunIdentical = false;
-    lap('grid');
-
-    // Escape from θ_s.
-    const esc = await store.unit(
-      'escape',
-      async (u) => {
-        const escSmall = newArm(env, 'small', etaSmall, base.clone(), thetaS);
-        const escLarge = newArm(env, 'large', etaLarge, base.clone(), thetaS);
-        try {
-          await lockstep(env, u, 'escape', [escSmall, escLarge], escSmall, c.escapeSteps);
-          return { small: strip(escSmall), large: strip(escLarge), endSmall: escSmall.model.params.slice(), endLarge: escLarge.model.params.slice() };
-        } finally {
-          closeAll([escSmall, escLarge]);
-        }
-      },
-      (v) => env.progress(v.small.steps + v.large.steps, 'escape (done earlier)'),
-    );
-    lap('escape');
-    const interpolation = await store.unit('interpolation', async (u): Promise<EscapeInterpolation[]> => {
-      if (esc.large.diverged) return [];
-      const lines: Array<[string, string, Float32Array, Float32Array]> = [
-        ['escape small end', 'escape large end', esc.endSmall, esc.endLarge],
-        ['θ_s', 'escape large end', thetaS, esc.endLarge],
-      ];
-      return lines.map(([from, to, x, y]) => {
-        const r = interpolationLosses(base, x, y, data.train, { points: c.interpolationPoints });
-        const t = interpolationLosses(base, x, y, data.test, { points: c.interpolationPoints });
-        u.log({ phase: 'interpolation', from, to, barrier: r.barrier, alpha: r.alpha, loss: r.loss, testAccuracy: t.accuracy });
-        return { from, to, ...r, testLoss: t.loss, testAccuracy: t.accuracy };
-      });
-    });
-    lap('interpolation');
-
-    const dA = esc.small.distStart[esc.small.distStart.length - 1];
-    const dB = esc.large.distStart[esc.large.distStart.length - 1];
-    const escaped = !esc.large.diverged && dB >= 2 * dA;
+    const seeds: SeedResult[] = [];
+    for (const [i, s] of c.seeds.entries()) {
+      current = `seed ${s} (${i + 1}/${c.seeds.length})`;
+      seeds.push(await runSeed(env, store, s));
+    }
     ctx.progress(total, total, 'E2 done');
+    const first = seeds[0];
     return {
       experiment: 'E2-escape',
       scale: c.scale,
       config: structuredClone(c),
       data: { description: data.description, source: data.source, fallback: data.fallback, nTrain: data.nTrain, nTest: data.nTest, sharpnessSubset: Math.min(c.sharpness.subset, data.nTrain) },
-      model: { description: describeModel(c.model, paramCount), paramCount },
-      rule:
-        `η_small = ${c.lrSmall === 'auto' ? `${c.smallFactor}·2/λ_max(θ₀)` : 'configured'}, ` +
-        `η_large = ${c.lrLarge === 'auto' ? `${c.largeFactor}·2/λ_max(θ_s), halved while a ${c.probe.steps}-step probe from θ_s or θ₀ diverges (≤ ${c.probe.halvings}×)` : 'configured'}; ` +
-        `θ_s = GD at η_small until train loss ≤ ${c.converge.loss} (≤ ${c.converge.maxSteps} steps)`,
-      lambda0,
-      lambdaS,
-      etaSmall,
-      etaLarge,
-      etaLargeRule,
-      probes,
-      probeHalvings,
-      converge: { ...conv.arm, converged },
-      grid,
-      smallRerunIdentical,
-      escape: { small: esc.small, large: esc.large, lossAtSwitch: atSwitch.trainLoss, testAccuracyAtSwitch: atSwitch.testAccuracy },
-      interpolation,
-      escaped,
-      timing: { totalMs: performance.now() - t0, phasesMs },
+      model: { description: describeModel(c.model, paramCount), paramCount, loss: 'mse' },
+      curvatureMethod: { top: first.thetaS.lambdaMax.method, bottom: first.thetaS.lambdaMin.method },
+      seeds,
+      timing: { totalMs: performance.now() - t0 },
     };
   } finally {
-    base.close();
+    scratch.close();
   }
 }
-
-// ---- headline -------------------------------------------------------------------------------------
-
-const lastMeasure = (a: EscapeArm): EscapeMeasure | undefined => a.measures[a.measures.length - 1];
-const lastOf = <T>(xs: T[]): T | null => (xs.length ? xs[xs.length - 1] : null);
-
-/**
- * Flat headline numbers (docs/experiments.md, E2):
- * - etaSmall, etaLarge, lambdaMax0 (λ_max at θ₀), twoOverEtaSmall, twoOverEtaLarge, probeHalvings;
- * - convergeSteps, smallConverged: phase A (GD at η_small to train loss ≤ converge.loss);
- * - grid*: the η_small and η_large arms from θ₀ after grid.steps: gridDistanceSmallLarge
- *   (‖θ_T^large − θ_T^small‖), gridDistanceFromInitSmall/Large, gridTestAccSmall/Large,
- *   gridTrainLossSmall/Large, gridLambdaMaxSmall/Large, gridDiverged (number of grid arms that diverged);
- * - escape (from θ_s, escapeSteps steps): lambdaMaxBefore = λ_max(θ_s), lambdaMaxAfter /
- *   lambdaMaxAfterSmall = λ_max at the end of arm (b) / (a), distanceAfterSwitch /
- *   distanceAfterSwitchSmall = ‖θ_end − θ_s‖ of (b) / (a), lossAtSwitch = train loss at θ_s,
- *   maxLossAfterSwitch = largest train loss of (b) (the spike), trainLossSmall/Large,
- *   testAccAtSwitch, testAccSmall/Large (end of (a)/(b)), largeDiverged, escaped,
- *   settledBelowTwoOverEta = λ_max at the end of (b) < 2/η_large;
- * - barrier: loss barrier on the line between the end points of (a) and (b) (train loss);
- *   barrierFromThetaS: on the line θ_s → end of (b);
- * - dataset, fallback (null, or why a synthetic set replaced the configured one).
- */
-export function escapeHeadline(r: EscapeResult): Headline {
-  const gs = r.grid[0];
-  const gl = r.grid[r.grid.length - 1];
-  const a = r.escape.small;
-  const b = r.escape.large;
-  const ma = lastMeasure(a);
-  const mb = b.diverged ? undefined : lastMeasure(b);
-  let maxLoss = -Infinity;
-  for (const l of b.loss) maxLoss = Math.max(maxLoss, l);
-  const finite = (x: number | undefined | null): number | null => (x === undefined || x === null || !Number.isFinite(x) ? null : x);
-  return {
-    dataset: r.data.description,
-    fallback: r.data.fallback,
-    etaSmall: r.etaSmall,
-    etaLarge: r.etaLarge,
-    lambdaMax0: finite(r.lambda0.value),
-    twoOverEtaSmall: 2 / r.etaSmall,
-    twoOverEtaLarge: 2 / r.etaLarge,
-    probeHalvings: r.probeHalvings,
-    convergeSteps: r.converge.steps,
-    smallConverged: r.converge.converged,
-    gridDistanceSmallLarge: gl.diverged ? null : finite(lastOf(gl.distRef)),
-    gridDistanceFromInitSmall: finite(lastOf(gs.distStart)),
-    gridDistanceFromInitLarge: gl.diverged ? null : finite(lastOf(gl.distStart)),
-    gridTestAccSmall: finite(lastMeasure(gs)?.testAccuracy),
-    gridTestAccLarge: gl.diverged ? null : finite(lastMeasure(gl)?.testAccuracy),
-    gridTrainLossSmall: finite(lastMeasure(gs)?.trainLoss),
-    gridTrainLossLarge: gl.diverged ? null : finite(lastMeasure(gl)?.trainLoss),
-    gridLambdaMaxSmall: finite(lastMeasure(gs)?.lambdaMax),
-    gridLambdaMaxLarge: gl.diverged ? null : finite(lastMeasure(gl)?.lambdaMax),
-    gridDiverged: r.grid.filter((x) => x.diverged).length,
-    lambdaMaxBefore: finite(r.lambdaS.value),
-    lambdaMaxAfter: finite(mb?.lambdaMax),
-    lambdaMaxAfterSmall: finite(ma?.lambdaMax),
-    distanceAfterSwitch: b.diverged ? null : finite(lastOf(b.distStart)),
-    distanceAfterSwitchSmall: finite(lastOf(a.distStart)),
-    lossAtSwitch: finite(r.escape.lossAtSwitch),
-    maxLossAfterSwitch: b.diverged ? null : finite(maxLoss),
-    trainLossSmall: finite(ma?.trainLoss),
-    trainLossLarge: finite(mb?.trainLoss),
-    testAccAtSwitch: finite(r.escape.testAccuracyAtSwitch),
-    testAccSmall: finite(ma?.testAccuracy),
-    testAccLarge: finite(mb?.testAccuracy),
-    largeDiverged: b.diverged,
-    escaped: r.escaped,
-    settledBelowTwoOverEta: mb ? mb.lambdaMax < 2 / r.etaLarge : null,
-    barrier: finite(r.interpolation[0]?.barrier),
-    barrierFromThetaS: finite(r.interpolation[1]?.barrier),
-  };
-}
-
-// ---- the definition -------------------------------------------------------------------------------
-
-export const escapeExperiment: ExperimentDefinition<EscapeConfig, EscapeResult> = {
-  name: 'escape',
-  title: 'E2 escape: do small and large learning rates take different GD paths, and does a large one leave the minimum a small one found?',
-  presets: escapePresets,
-  validate: validatorOf(validateEscapeConfig),
-  run: runEscape,
-  headline: escapeHeadline,
-  async figures(result): Promise<Figure[]> {
-    const { escapeFigures } = await import('./escape-figures.js');
-    return escapeFigures(result);
-  },
-};

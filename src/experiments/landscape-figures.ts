@@ -1,386 +1,157 @@
 /**
- * Figures of E1 (landscape), built from a `LandscapeResult` alone (no native calls): per instance
- *  - success rate vs step size η (log x) with the thresholds 2/max L_loc, 2/min L_loc and 2/μ,
- *  - the class mix (global / local / oscillating / diverged) vs η, stacked,
- *  - the noise-arm heatmaps over (η, noise std), one per annealing setting,
- *  - example trajectories: over the curve (1-D) or over a heatmap of f (2-D).
- * Every caption states the scale, the instance, the seeds and what was measured.
+ * Figures of E1 (landscape), built from a `LandscapeResult` alone (no native calls):
+ *  - paper-1d: the function with M, P(M), x† and x* marked, and GD iterates at a small and a large γ;
+ *  - per family: success against γ with the window shaded and the median/IQR band over instances
+ *    (starts in W at x*, starts in M at their x†);
+ *  - per noise-arm instance: a heatmap of the settled fraction near x* over σ × (arm, γ).
+ * Every caption states the scale, the family, the instances, the starts and what was measured.
  */
 import type { TopLevelSpec } from 'vega-lite';
 
 import { renderChart, type Figure } from '../report/plot.js';
 import type { LandscapeInstanceResult, LandscapeResult } from './landscape.js';
+import { medianIqr, summarizeFamilies } from './landscape-verdicts.js';
 
 export type { Figure } from '../report/plot.js';
 
-const fmt = (x: number, p = 3): string => (Number.isFinite(x) ? Number(x.toPrecision(p)).toString() : String(x));
-const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+const fmt = (x: number | null, p = 3): string => (x === null ? '—' : Number.isFinite(x) ? Number(x.toPrecision(p)).toString() : String(x));
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
-/** f(x) = μ/2‖x‖² − Σ aᵢ exp(−‖x − cᵢ‖²/(2σᵢ²)) from the saved instance parameters. */
-export function landscapeValue(inst: LandscapeInstanceResult['instance'], x: number[]): number {
-  const d = inst.dim;
-  let f = 0;
-  for (let j = 0; j < d; j++) f += x[j] * x[j];
-  f *= 0.5 * inst.mu;
-  for (let i = 0; i < inst.dips; i++) {
-    let r2 = 0;
-    for (let j = 0; j < d; j++) {
-      const t = x[j] - inst.centers[i * d + j];
-      r2 += t * t;
-    }
-    f -= inst.depths[i] * Math.exp(-r2 / (2 * inst.widths[i] * inst.widths[i]));
-  }
-  return f;
+/** The paper's 1-D illustration (native/landscape.cpp paper1d_eval), for drawing. */
+export function paper1dValue(x: number): number {
+  if (x < 6 || x > 7) return 20 * x * x;
+  const t = x - 6.5;
+  return t * t * (6780 + t * (2080 + t * (-13520 + t * -4160)));
 }
 
-function describe(result: LandscapeResult, r: LandscapeInstanceResult): string {
-  const c = result.config;
-  const t = r.thresholds;
-  return (
-    `Scale: ${result.scale}. Instance "${r.name}": d = ${r.instance.dim}, ${r.instance.dips} dips, generator seed ${r.config.seed}, ` +
-    `μ = ${fmt(t.mu)}; ${r.minima.points.length - 1} local minima with L_loc/μ in [${fmt(t.lLocMin / t.mu)}, ${fmt(t.lLocMax / t.mu)}]; ` +
-    `x* verified global: ${r.minima.verified} (gap ${fmt(r.minima.gap)}). ` +
-    `Thresholds: 2/max L_loc = ${fmt(t.etaSharp)}, 2/min L_loc = ${fmt(t.etaLocal)}, 2/λmax(x*) = ${fmt(t.etaGlobal)}, 2/μ = ${fmt(t.etaMu)}. ` +
-    `N = ${c.points} starts uniform in ‖x‖ ≤ ${fmt(r.initRadius)} (seed ${c.seeds.starts}), T = ${c.steps} steps` +
-    `, noise seed ${c.seeds.noise}. "Success" = x_T within ${fmt(r.classifyRadius)} (${c.classifyRadiusFactor}·min σ) of x*; ` +
-    `"basin" = gradient flow from x_T reaches x*.`
+function paperSpec(result: LandscapeResult, r: LandscapeInstanceResult): { spec: TopLevelSpec; caption: string } {
+  const K = r.constants;
+  const c = K.dips[0];
+  const xd = c.xDagger[0];
+  const curve = Array.from({ length: 801 }, (_, k) => {
+    const x = 4.5 + (4 * k) / 800;
+    return { x, f: paper1dValue(x) };
+  });
+  const regions = [
+    { a: xd - c.rM, b: xd + c.rM, region: `M (μ† = ${fmt(c.muDagger)})` },
+    { a: xd - 2 * c.supportRadius, b: xd - c.supportRadius, region: `P(M) (L = ${fmt(c.ring.L)}, μ* = ${fmt(c.ring.muStar)})` },
+    { a: xd + c.supportRadius, b: xd + 2 * c.supportRadius, region: `P(M) (L = ${fmt(c.ring.L)}, μ* = ${fmt(c.ring.muStar)})` },
+  ];
+  const iterates = r.trajectories.flatMap((t) =>
+    t.points
+      .slice(0, 60)
+      .map((p, k) => ({ x: p[0], f: paper1dValue(p[0]), step: k * t.every, run: `${t.label} γ = ${fmt(t.eta)}`, start: t.startIndex }))
+      .filter((p) => p.x >= 4.5 && p.x <= 8.5), // later iterates leave the drawn window towards x* = 0
   );
-}
-
-function thresholdRules(r: LandscapeInstanceResult): Array<{ eta: number; label: string }> {
-  const t = r.thresholds;
-  const rules = [
-    { eta: t.etaSharp, label: '2/max L_loc' },
-    { eta: t.etaLocal, label: '2/min L_loc' },
-    { eta: t.etaMu, label: '2/μ' },
+  const marks = [
+    { x: xd, f: 0, label: 'x†' },
+    { x: Math.min(8.4, Math.max(4.6, r.minima.points[r.minima.globalIndex][0])), f: 0, label: 'x* = 0 (off the left edge)' },
   ];
-  if (Math.abs(t.etaGlobal - t.etaMu) > 1e-3 * t.etaMu) rules.push({ eta: t.etaGlobal, label: '2/λmax(x*)' });
-  return rules;
-}
-
-function ruleLayers(r: LandscapeInstanceResult, yTop: number): object[] {
-  const data = { values: thresholdRules(r).map((q, i) => ({ ...q, y: yTop - 0.07 * i })) };
-  return [
-    { data, mark: { type: 'rule', strokeDash: [4, 3], color: '#444' }, encoding: { x: { field: 'eta', type: 'quantitative' } } },
-    {
-      data,
-      mark: { type: 'text', align: 'left', dx: 3, fontSize: 10, color: '#222' },
-      encoding: { x: { field: 'eta', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, text: { field: 'label' } },
-    },
-  ];
-}
-
-function successSpec(result: LandscapeResult, r: LandscapeInstanceResult): TopLevelSpec {
-  const values = r.sweep.flatMap((c) => [
-    { eta: c.eta, rate: c.success, metric: 'success (ends at x*)' },
-    { eta: c.eta, rate: c.basinSuccess, metric: 'in basin of x* (flow from x_T)' },
-  ]);
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: `E1 ${r.name}: success rate vs step size (${result.scale})`,
-    width: 520,
+  const spec = {
+    $schema: SCHEMA,
+    title: `E1 paper-1d: f(x) = 20x² with the quintic dip on [6, 7] (${result.scale})`,
+    width: 560,
     height: 300,
     layer: [
-      {
-        data: { values },
-        mark: { type: 'line', point: true },
-        encoding: {
-          x: { field: 'eta', type: 'quantitative', scale: etaScale(r), title: 'step size η' },
-          y: { field: 'rate', type: 'quantitative', scale: { domain: [0, 1.05] }, title: 'fraction of starts' },
-          color: { field: 'metric', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } },
-          strokeDash: { field: 'metric', type: 'nominal' },
-        },
-      },
-      ...ruleLayers(r, 1.02),
+      { data: { values: regions }, mark: { type: 'rect', opacity: 0.18 }, encoding: { x: { field: 'a', type: 'quantitative', scale: { domain: [4.5, 8.5] }, title: 'x' }, x2: { field: 'b' }, color: { field: 'region', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } } } },
+      { data: { values: curve }, mark: { type: 'line', color: '#222' }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'f', type: 'quantitative', title: 'f(x)' } } },
+      { data: { values: iterates }, mark: { type: 'point', filled: true, size: 30, opacity: 0.8, clip: true }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'f', type: 'quantitative' }, shape: { field: 'run', type: 'nominal', title: 'iterates from M (first 60 steps)', legend: { orient: 'bottom', labelLimit: 300 } } } },
+      { data: { values: marks }, mark: { type: 'text', dy: -8, fontSize: 11 }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'f', type: 'quantitative' }, text: { field: 'label' } } },
     ],
   } as unknown as TopLevelSpec;
+  const caption =
+    `Scale ${result.scale}. The paper's 1-D illustration (measured, not assumed: ${K.method}). M = [${fmt(xd - c.rM)}, ${fmt(xd + c.rM)}] (half-strength rule; ` +
+    `the gradient pulls towards x† up to ${fmt(c.rOpsc)} from it), μ† = ${fmt(c.muDagger)}; P(M) = the rings of width 0.5 outside [6, 7]; L_global = ${fmt(K.lGlobal)}. ` +
+    `Window (2/μ†, μ*/L²] = (${fmt(K.lower)}, ${fmt(K.upper)}], small-step bound μ†/L_global² = ${fmt(K.smallBound)}. ` +
+    `Iterates from ${r.trajectories.length / 2} starts in M at γ = ${fmt(r.trajectories[0]?.eta ?? null)} (small) and γ = ${fmt(r.trajectories.at(-1)?.eta ?? null)} (window middle).`;
+  return { spec, caption };
 }
 
-/** x-extent [lo, hi] of each grid cell on a log axis: geometric midpoints between neighbours. */
-function logCellEdges(etas: number[]): Array<[number, number]> {
-  return etas.map((e, k) => {
-    const prev = k > 0 ? etas[k - 1] : (e * e) / etas[1];
-    const next = k < etas.length - 1 ? etas[k + 1] : (e * e) / etas[k - 1];
-    return [Math.sqrt(prev * e), Math.sqrt(e * next)];
-  });
-}
-
-function etaScale(r: LandscapeInstanceResult): object {
-  const edges = logCellEdges(r.sweep.map((c) => c.eta));
-  return { type: 'log', domain: [edges[0][0], edges[edges.length - 1][1]], nice: false };
-}
-
-function mixSpec(result: LandscapeResult, r: LandscapeInstanceResult): TopLevelSpec {
-  const order = ['global', 'local', 'oscillating', 'diverged'] as const;
-  const N = result.config.points;
-  const edges = logCellEdges(r.sweep.map((c) => c.eta));
-  const values = r.sweep.flatMap((c, k) => {
-    let acc = 0;
-    return order.map((cls) => {
-      const y = acc;
-      acc += c.counts[cls] / N;
-      return { eta: c.eta, lo: edges[k][0], hi: edges[k][1], cls, y, y2: acc, fraction: c.counts[cls] / N };
-    });
-  });
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: `E1 ${r.name}: where GD ends, by step size (${result.scale})`,
-    width: 520,
+function successSpec(result: LandscapeResult, family: string): { spec: TopLevelSpec; caption: string } {
+  const rs = result.instances.filter((r) => r.family === family);
+  const single = rs.length === 1;
+  const inC = rs.filter((r) => r.constants.inClass);
+  const use = inC.length > 0 ? inC : rs;
+  // normalise γ by each instance's window upper end μ*/L² (absolute γ for a single instance)
+  const norm = (r: LandscapeInstanceResult): number => (single ? 1 : (r.constants.upper ?? 1));
+  const values: object[] = [];
+  const count = Math.max(...use.map((r) => r.sweep.filter((c) => c.index >= 0 && c.startSet === 'W').length));
+  for (const set of ['W', 'M'] as const)
+    for (let i = 0; i < count; i++) {
+      const cells = use.map((r) => ({ r, c: r.sweep.filter((c) => c.startSet === set && c.index >= 0)[i] })).filter((x) => x.c);
+      if (cells.length === 0) continue;
+      const ys = cells.map(({ c }) => (set === 'W' ? c.success : c.stay));
+      const xs = medianIqr(cells.map(({ r, c }) => c.eta / norm(r)));
+      const s = medianIqr(ys);
+      values.push({ eta: xs.median, median: s.median, q1: s.q1, q3: s.q3, metric: set === 'W' ? 'starts in W: share at x*' : 'starts in M: share at x†' });
+    }
+  const lows = medianIqr(use.map((r) => (r.constants.lower ?? NaN) / norm(r)).filter(Number.isFinite));
+  const ups = medianIqr(use.map((r) => (r.constants.upper ?? NaN) / norm(r)).filter(Number.isFinite));
+  const smalls = medianIqr(use.map((r) => (r.constants.smallBound ?? NaN) / norm(r)).filter(Number.isFinite));
+  const windowRect = Number.isFinite(lows.median) && Number.isFinite(ups.median) && lows.median < ups.median ? [{ a: lows.median, b: ups.median }] : [];
+  const rules = Number.isFinite(smalls.median) ? [{ x: smalls.median, label: 'μ†/L_global²' }] : [];
+  const xTitle = single ? 'step size γ' : 'γ / (μ*/L²) of each instance';
+  const spec = {
+    $schema: SCHEMA,
+    title: `E1 ${family}: outcome vs step size (${result.scale}, ${use.length} instance${use.length > 1 ? 's' : ''})`,
+    width: 560,
     height: 300,
     layer: [
-      {
-        data: { values },
-        mark: { type: 'rect', opacity: 0.9 },
-        encoding: {
-          x: { field: 'lo', type: 'quantitative', scale: etaScale(r), title: 'step size η (one column per grid value)' },
-          x2: { field: 'hi' },
-          y: { field: 'y', type: 'quantitative', title: 'fraction of starts', scale: { domain: [0, 1] } },
-          y2: { field: 'y2' },
-          color: {
-            field: 'cls',
-            type: 'nominal',
-            title: 'end state',
-            scale: { domain: [...order], range: ['#2ca02c', '#d62728', '#ff7f0e', '#7f7f7f'] },
-            legend: { orient: 'bottom' },
-          },
-          tooltip: [{ field: 'eta' }, { field: 'cls' }, { field: 'fraction' }],
-        },
-      },
-      ...ruleLayers(r, 0.98),
+      { data: { values: windowRect }, mark: { type: 'rect', color: '#2a9d8f', opacity: 0.15 }, encoding: { x: { field: 'a', type: 'quantitative', scale: { type: 'log' } }, x2: { field: 'b' } } },
+      { data: { values: rules }, mark: { type: 'rule', strokeDash: [4, 3], color: '#444' }, encoding: { x: { field: 'x', type: 'quantitative' } } },
+      { data: { values }, mark: { type: 'area', opacity: 0.25 }, encoding: { x: { field: 'eta', type: 'quantitative', scale: { type: 'log' }, title: xTitle }, y: { field: 'q1', type: 'quantitative' }, y2: { field: 'q3' }, color: { field: 'metric', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } } } },
+      { data: { values }, mark: { type: 'line', point: true }, encoding: { x: { field: 'eta', type: 'quantitative', scale: { type: 'log' } }, y: { field: 'median', type: 'quantitative', scale: { domain: [0, 1.02] }, title: 'share of starts (median over instances, IQR band)' }, color: { field: 'metric', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } } } },
     ],
   } as unknown as TopLevelSpec;
+  const caption =
+    `Scale ${result.scale}. Family ${family} (${rs[0].kind}, d = ${rs[0].instance.dim}, ${rs[0].instance.dips} dip(s)): ${use.length} of ${rs.length} instances ` +
+    `(${inC.length > 0 ? 'those in C_l' : 'none is in C_l; all shown'}), generator seeds ${rs[0].config.seed}…${rs[0].config.seed + rs.length - 1}. ` +
+    `N = ${result.config.points} starts per set (seed ${result.config.seeds.starts}), T = ${result.config.steps} steps. Shaded: the window (2/μ†, μ*/L²]` +
+    `${single ? '' : ' at the median over instances of each bound'}; dashed: the small-step bound μ†/L_global². Line: median over instances; band: IQR. ` +
+    `"At x*" = x_T within ${fmt(rs[0].classifyRadius)} of x*.`;
+  return { spec, caption };
 }
 
-function noiseSpec(result: LandscapeResult, r: LandscapeInstanceResult, anneal: string): TopLevelSpec {
-  const cells = r.noise.filter((c) => c.anneal === anneal);
-  const values = cells.flatMap((c) => {
-    const etaLabel = `${fmt(c.etaFactor, 2)}·2/maxL (${fmt(c.eta)})`;
-    const stdLabel = `${fmt(c.stdFactor, 2)}·s_ref (${fmt(c.std)})`;
-    return [
-      { etaLabel, eta: c.eta, stdLabel, std: c.std, rate: c.success, metric: 'success: ends at x*' },
-      { etaLabel, eta: c.eta, stdLabel, std: c.std, rate: c.basinSuccess, metric: 'in basin of x*' },
-    ];
-  });
-  const panel = (metric: string): object => ({
-    title: metric,
-    width: 60 * new Set(cells.map((c) => c.eta)).size + 40,
-    height: 26 * new Set(cells.map((c) => c.std)).size,
-    transform: [{ filter: { field: 'metric', equal: metric } }],
-    encoding: {
-      x: { field: 'etaLabel', type: 'ordinal', sort: { field: 'eta' }, title: 'step size η', axis: { labelAngle: -30 } },
-      y: { field: 'stdLabel', type: 'ordinal', sort: { field: 'std', order: 'descending' }, title: 'gradient-noise std s' },
-    },
+function noiseSpec(result: LandscapeResult, r: LandscapeInstanceResult): { spec: TopLevelSpec; caption: string } {
+  const values = r.noise.map((c) => ({
+    std: c.stdFactor,
+    row: c.arm === 'large' ? `large γ = ${fmt(c.eta)} (T = ${c.steps})` : `γ = ${fmt(c.eta)}, ${c.arm === 'small-T' ? 'equal T' : 'equal γT'} (T = ${c.steps})`,
+    settled: c.settled,
+    label: fmt(c.settled, 2),
+  }));
+  const spec = {
+    $schema: SCHEMA,
+    title: `E1 ${r.name}: settled fraction near x* under uniform noise (${result.scale})`,
+    width: 460,
+    height: 240,
     layer: [
-      { mark: 'rect', encoding: { color: { field: 'rate', type: 'quantitative', scale: { domain: [0, 1], scheme: 'viridis' }, title: 'fraction' } } },
-      {
-        mark: { type: 'text', fontSize: 10 },
-        encoding: {
-          text: { field: 'rate', type: 'quantitative', format: '.2f' },
-          color: { condition: { test: 'datum.rate > 0.6', value: 'black' }, value: 'white' },
-        },
-      },
+      { data: { values }, mark: 'rect', encoding: { x: { field: 'std', type: 'ordinal', title: 'σ / sup‖∇f‖ on M', axis: { format: '.0e' } }, y: { field: 'row', type: 'nominal', title: null, axis: { labelLimit: 400 } }, color: { field: 'settled', type: 'quantitative', scale: { domain: [0, 1], scheme: 'viridis' }, title: 'settled' } } },
+      { data: { values }, mark: { type: 'text', fontSize: 9, color: 'white' }, encoding: { x: { field: 'std', type: 'ordinal' }, y: { field: 'row', type: 'nominal' }, text: { field: 'label' } } },
     ],
-  });
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: `E1 ${r.name}: small steps + gradient noise, anneal = ${anneal} (${result.scale})`,
-    data: { values },
-    hconcat: [panel('success: ends at x*'), panel('in basin of x*')],
-    resolve: { scale: { color: 'shared' } },
   } as unknown as TopLevelSpec;
+  const capped = r.noise.filter((c) => c.epsilonCapped).length;
+  const caption =
+    `Scale ${result.scale}. ${r.name}: ${result.config.noise.points} starts uniform in M; x_{t+1} = x_t − γ(∇f(x_t) + ξ_t), ξ_t uniform on [−σ, σ]^d (noise seed ${result.config.seeds.noise}). ` +
+    `Settled = mean over starts of the share of the last 10 % of iterates within ε of x*, ε = max(classify radius, ${result.config.noise.jitterFactor} × the stationary jitter at x*), ` +
+    `capped at half the distance from x* to the dip (${capped} of ${r.noise.length} cells capped: there the jitter fills the basin). Small γ = ${result.config.noise.etaFactors.join(', ')} × μ†/L_global², ` +
+    `equal T = ${result.config.steps} and equal γT to the window-middle γ (steps capped at ${result.config.noise.maxSteps}).`;
+  return { spec, caption };
 }
 
-/** At most ~maxPoints frames of a trajectory for drawing: the first 60 all, then evenly spaced, plus the last. */
-function thin(points: number[][], maxPoints = 300): Array<[number[], number]> {
-  const out: Array<[number[], number]> = [];
-  const head = Math.min(60, points.length);
-  for (let i = 0; i < head; i++) out.push([points[i], i]);
-  const rest = points.length - head;
-  if (rest > 0) {
-    const stride = Math.max(1, Math.ceil(rest / (maxPoints - head)));
-    for (let i = head; i < points.length; i += stride) out.push([points[i], i]);
-    if (out[out.length - 1][1] !== points.length - 1) out.push([points[points.length - 1], points.length - 1]);
+export async function landscapeFigures(result: LandscapeResult): Promise<Figure[]> {
+  const out: Figure[] = [];
+  const paper = result.instances.find((r) => r.kind === 'paper-1d' && r.trajectories.length > 0 && r.constants.dips.length > 0);
+  if (paper) {
+    const { spec, caption } = paperSpec(result, paper);
+    out.push({ id: 'e1-paper-1d-function', title: 'E1 paper-1d: the function, M, P(M) and GD iterates', caption, ...(await renderChart(spec)) });
+  }
+  for (const f of summarizeFamilies(result).families) {
+    const { spec, caption } = successSpec(result, f.family);
+    out.push({ id: `e1-${f.family}-success`, title: `E1 ${f.family}: outcome vs step size with the window`, caption, ...(await renderChart(spec)) });
+  }
+  for (const r of result.instances.filter((x) => x.noise.length > 0)) {
+    const { spec, caption } = noiseSpec(result, r);
+    out.push({ id: `e1-${r.name.replace(/#/g, '-')}-noise`, title: `E1 ${r.name}: noise heatmap`, caption, ...(await renderChart(spec)) });
   }
   return out;
-}
-
-function trajectoryLabel(label: string, eta: number, r: LandscapeInstanceResult): string {
-  return `${label} step η = ${fmt(eta)} (${fmt(eta / r.thresholds.etaLocal, 2)} × 2/min L_loc)`;
-}
-
-function traj1dSpec(result: LandscapeResult, r: LandscapeInstanceResult): TopLevelSpec {
-  const R = r.initRadius * 1.1;
-  const n = 2000;
-  const curve = Array.from({ length: n }, (_, i) => {
-    const x = -R + (2 * R * i) / (n - 1);
-    return { x, f: landscapeValue(r.instance, [x]) };
-  });
-  const panels = (['small', 'large'] as const).map((label) => {
-    const ts = r.trajectories.filter((t) => t.label === label);
-    if (ts.length === 0) return null;
-    const pts = ts.flatMap((t, j) =>
-      thin(t.points)
-        .filter(([p]) => Math.abs(p[0]) <= R)
-        .map(([p, step]) => ({ x: p[0], f: landscapeValue(r.instance, p), run: `start #${t.startIndex} → ${t.cls}`, step, j })),
-    );
-    return {
-      title: trajectoryLabel(label, ts[0].eta, r),
-      width: 400,
-      height: 260,
-      layer: [
-        {
-          data: { values: curve },
-          mark: { type: 'line', color: '#999' },
-          encoding: { x: { field: 'x', type: 'quantitative', title: 'x' }, y: { field: 'f', type: 'quantitative', title: 'f(x)' } },
-        },
-        {
-          data: { values: pts },
-          mark: { type: 'line', point: { size: 18 }, strokeWidth: 0.8 },
-          encoding: {
-            x: { field: 'x', type: 'quantitative' },
-            y: { field: 'f', type: 'quantitative' },
-            color: { field: 'run', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1 } },
-            order: { field: 'step', type: 'quantitative' },
-          },
-        },
-      ],
-    };
-  });
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: `E1 ${r.name}: GD trajectories over f (${result.scale})`,
-    hconcat: panels.filter((p) => p !== null),
-    resolve: { scale: { color: 'independent' } },
-  } as unknown as TopLevelSpec;
-}
-
-function traj2dSpec(result: LandscapeResult, r: LandscapeInstanceResult): TopLevelSpec {
-  const R = r.initRadius * 1.05;
-  const n = 64; // 64 x 64 cells per panel keeps the SVG near 1.5 MB
-  const h = (2 * R) / n;
-  const grid: Array<{ x: number; y: number; x2: number; y2: number; f: number }> = [];
-  for (let a = 0; a < n; a++)
-    for (let b = 0; b < n; b++) {
-      const x = -R + a * h,
-        y = -R + b * h;
-      grid.push({ x, y, x2: x + h, y2: y + h, f: landscapeValue(r.instance, [x + h / 2, y + h / 2]) });
-    }
-  const fs = grid.map((g) => g.f).sort((p, q) => p - q);
-  const fDomain = [fs[0], fs[Math.floor(0.98 * (fs.length - 1))]];
-  const minima = r.minima.points.map((p, i) => ({ x: p[0], y: p[1], kind: i === r.minima.globalIndex ? 'x*' : 'local min' }));
-  const panels = (['small', 'large'] as const).map((label) => {
-    const ts = r.trajectories.filter((t) => t.label === label);
-    if (ts.length === 0) return null;
-    const pts = ts.flatMap((t) =>
-      thin(t.points).map(([p, step]) => ({ x: Math.max(-R, Math.min(R, p[0])), y: Math.max(-R, Math.min(R, p[1])), run: `start #${t.startIndex} → ${t.cls}`, step })),
-    );
-    const scaleXY = { domain: [-R, R], nice: false };
-    return {
-      title: trajectoryLabel(label, ts[0].eta, r),
-      width: 340,
-      height: 340,
-      layer: [
-        {
-          data: { values: grid },
-          mark: { type: 'rect' },
-          encoding: {
-            x: { field: 'x', type: 'quantitative', scale: scaleXY, title: 'x₁' },
-            x2: { field: 'x2' },
-            y: { field: 'y', type: 'quantitative', scale: scaleXY, title: 'x₂' },
-            y2: { field: 'y2' },
-            fill: { field: 'f', type: 'quantitative', scale: { scheme: 'greys', domain: fDomain, clamp: true, reverse: true }, title: 'f(x)' },
-          },
-        },
-        {
-          data: { values: pts },
-          mark: { type: 'line', point: { size: 12 }, strokeWidth: 1 },
-          encoding: {
-            x: { field: 'x', type: 'quantitative' },
-            y: { field: 'y', type: 'quantitative' },
-            stroke: { field: 'run', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1 }, scale: { scheme: 'category10' } },
-            detail: { field: 'run' },
-            order: { field: 'step', type: 'quantitative' },
-          },
-        },
-        {
-          data: { values: minima },
-          mark: { type: 'point', shape: 'cross', size: 70, filled: true, opacity: 1 },
-          encoding: {
-            x: { field: 'x', type: 'quantitative' },
-            y: { field: 'y', type: 'quantitative' },
-            color: { field: 'kind', type: 'nominal', scale: { domain: ['x*', 'local min'], range: ['#2ca02c', '#d62728'] }, title: null },
-          },
-        },
-      ],
-    };
-  });
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: `E1 ${r.name}: GD trajectories over f (darker = lower) (${result.scale})`,
-    hconcat: panels.filter((p) => p !== null),
-    resolve: { scale: { stroke: 'independent' } },
-  } as unknown as TopLevelSpec;
-}
-
-function largeStepSummary(r: LandscapeInstanceResult): string {
-  const stable = r.sweep.filter((c) => c.eta > r.thresholds.etaLocal && c.eta < r.thresholds.etaGlobal);
-  if (stable.length === 0) return 'No grid step size lies between 2/min L_loc and 2/λmax(x*).';
-  const lo = Math.min(...stable.map((c) => c.success)),
-    hi = Math.max(...stable.map((c) => c.success));
-  return `For comparison, noise-free GD with η in (2/min L_loc, 2/λmax(x*)) reaches x* from ${pct(lo)}–${pct(hi)} of the starts.`;
-}
-
-/** Renders every E1 figure of `result` (SVG + PNG). */
-export async function landscapeFigures(result: LandscapeResult): Promise<Figure[]> {
-  const figs: Figure[] = [];
-  for (const r of result.instances) {
-    const base = describe(result, r);
-    const small = r.sweep[0];
-    figs.push({
-      id: `e1-${r.name}-success`,
-      title: `E1 ${r.name}: success rate vs step size`,
-      caption:
-        `Fraction of noise-free GD runs that end at the global minimum x* (solid) and whose end point lies in the basin of x* (dashed), ` +
-        `for ${r.sweep.length} log-spaced step sizes; dashed vertical rules mark the stability thresholds. ` +
-        `At the smallest η (${fmt(small.eta)}) success is ${pct(small.success)}. ${largeStepSummary(r)} ${base}`,
-      ...(await renderChart(successSpec(result, r))),
-    });
-    figs.push({
-      id: `e1-${r.name}-classes`,
-      title: `E1 ${r.name}: end-state mix vs step size`,
-      caption:
-        `End state of each GD run after T steps, stacked: global (within the radius of x*), local (within the radius of a local minimum), ` +
-        `oscillating (finite but at no minimum: still moving, in a cycle, or too slow to converge) and diverged (non-finite or beyond ` +
-        `1000× the start radius). ${base}`,
-      ...(await renderChart(mixSpec(result, r))),
-    });
-    for (const anneal of result.config.noise.enabled ? result.config.noise.anneal : []) {
-      if (!r.noise.some((c) => c.anneal === anneal)) continue;
-      const rule =
-        anneal === 'none' ? 'constant std s' : anneal === 'linear' ? 'std s·(1 − t/T), reaching 0 at the end' : 'std s/(1 + 10t/T)';
-      figs.push({
-        id: `e1-${r.name}-noise-${anneal}`,
-        title: `E1 ${r.name}: small step + gradient noise (${anneal})`,
-        caption:
-          `GD with isotropic Gaussian gradient noise (${rule}) at step sizes below 2/max L_loc, over a log grid of noise std in units of ` +
-          `s_ref = max aᵢ/σᵢ·e^{-1/2} = ${fmt(r.noiseRef)} (the steepest pull of a dip), same T as the sweep. Left: fraction ending at x*; ` +
-          `right: fraction whose end point lies in the basin of x*. ${largeStepSummary(r)} ${base}`,
-        ...(await renderChart(noiseSpec(result, r, anneal))),
-      });
-    }
-    if (r.trajectories.length > 0 && (r.instance.dim === 1 || r.instance.dim === 2)) {
-      const spec = r.instance.dim === 1 ? traj1dSpec(result, r) : traj2dSpec(result, r);
-      figs.push({
-        id: `e1-${r.name}-trajectories`,
-        title: `E1 ${r.name}: example GD trajectories`,
-        caption:
-          `Trajectories of noise-free GD from the same starts at a small step (0.5 × 2/max L_loc: every local minimum is stable) and a large ` +
-          `step (min(2 × 2/min L_loc, 0.9 × 2/λmax(x*)): no local minimum is stable). Starts: the first ${Math.ceil(result.config.trajectories.count / 2)} ` +
-          `of the N starts that the small step leaves at a local minimum, then the first remaining starts (chosen by this fixed rule, ` +
-          `not by hand). Legend: start index → end state.${r.instance.dim === 2 ? ' Points outside the plotted square are clamped to its edge.' : ''} ${base}`,
-        ...(await renderChart(spec)),
-      });
-    }
-  }
-  return figs;
 }

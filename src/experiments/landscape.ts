@@ -1,37 +1,45 @@
 /**
- * E1 — landscape: do large steps avoid sharp local minima? (PROTOCOL.md, experiment E1)
+ * E1 — Theorem 1 on its own class (PROTOCOL.md, experiment E1): compute.
  *
- * For each instance of f(x) = μ/2·‖x‖² − Σᵢ aᵢ·exp(−‖x − cᵢ‖²/(2σᵢ²)) (native/landscape.h):
- *  1. locate every local minimum numerically and the thresholds
- *       η_sharp = 2 / max L_loc,  η_local = 2 / min L_loc  (L_loc = λ_max of ∇²f at a local minimum),
- *       η_global = 2 / λ_max(∇²f(x*)) ≈ η_μ = 2/μ;
- *     for η > η_local no local minimum is a stable fixed point of GD; for η < η_global x* is;
- *  2. sweep: GD from N uniform starts for T steps at each η of a log grid from
- *     etaGrid.minFactor·η_sharp to etaGrid.maxFactor·η_μ; classify every end point;
- *  3. noise arm: small η (noise.etaFactors·η_sharp, all < η_sharp) with Gaussian gradient noise of
- *     std s over a log grid (factors of s_ref = max_i aᵢ/σᵢ·e^{−1/2}, the steepest pull of a dip),
- *     with and without annealing, same T;
- *  4. example trajectories (d ≤ 2) at a small and a large step.
- *
- * "Success" = x_T within classifyRadius (= classifyRadiusFactor · min σᵢ) of x*. "Basin success"
- * (reported beside it) = gradient flow from x_T reaches x*: it counts runs that end in the global
- * basin without having converged (e.g. still jittering under constant noise).
+ * For every instance of every family (paper-1d: the paper's 1-D illustration; 'compact': a bowl
+ * μ/2‖x‖² with C² compact dips, instances of C_l; 'gaussian': Gaussian dips, beyond the class):
+ *  1. locate the minima (x* = the bowl's minimum, x† = the local minima in the dips);
+ *  2. measure the constants of Theorem 1 (landscape-constants.ts): M, μ†, P(M), L, μ*, L_global,
+ *     the window (2/μ†, μ* / L²], the small-step bound μ†/L_global², and whether the instance is in C_l;
+ *  3. sweep: GD from N starts in W and, separately, N starts in M, over a log grid of γ from
+ *     etaGrid.minFactor·(μ†/L_global²) to etaGrid.maxFactor·(μ* / L²), plus one cell at the window's
+ *     geometric middle √(lower·upper); outcomes x*, x† (the start's own local minimum), another local
+ *     minimum, oscillating (not near any minimum at T), diverged;
+ *  4. noise arm (the first instance of the families in noise.instances): uniform noise
+ *     ξ ∈ [−σ, σ]^d at small γ (noise.etaFactors · μ†/L_global²), started in M, at two budgets (equal T, equal
+ *     γT to the mid-window large step), and the large step itself with the same noise;
+ *  5. example trajectories (d = 1) at a small and a large γ.
+ * Verdict rules: landscape-verdicts.ts.
  */
 import { native } from '../native/binding.js';
 import { formatValue } from '../util/format.js';
+import { checkKnownKeys } from '../util/options.js';
 import type { ResumeStore } from '../run/resume.js';
-import type { NativeLandscapeAnneal, NativeLandscapeInstance, NativeLandscapeMinima } from '../native/landscape-types.js';
+import type { NativeLandscapeInstance, NativeLandscapeMinima } from '../native/landscape-types.js';
+import type { Scale } from './types.js';
 import { fail, isObj, nonNegInt, pool, posInt } from './common.js';
+import { center, domainRadius, measureConstants, supportRadius, type ConstantsSampling, type InstanceConstants } from './landscape-constants.js';
 
-export type LandscapeScale = 'tiny' | 'quick' | 'paper';
+export type LandscapeScale = Scale;
+export type LandscapeKind = 'paper-1d' | 'compact' | 'gaussian';
 
+/** A family of instances: `count` generator seeds seed, seed + 1, …; `name` labels results. */
 export interface LandscapeInstanceConfig {
-  /** Label used in results and figures, e.g. "1d". */
   name: string;
+  /** Default 'gaussian' (bigstep's earlier family, beyond the class). */
+  kind?: LandscapeKind;
   dim: number;
   dips: number;
-  /** Instance seed (generator). */
   seed: number;
+  /** Instances in the family (default 1). */
+  count?: number;
+  /** W: 'ball' (uniform in ‖x‖ ≤ initRadiusFactor · max(‖cᵢ‖ + sᵢ)) or 'dips' (uniform in the balls B(cᵢ, 2sᵢ)). Default 'ball'. */
+  startSet?: 'ball' | 'dips';
   mu?: number;
   radiusMin?: number;
   radiusMax?: number;
@@ -42,144 +50,133 @@ export interface LandscapeInstanceConfig {
   separation?: number;
 }
 
+export interface LandscapeVerdictRules {
+  /** Theorem 1 on an instance: success ≥ this at every grid γ inside the window … */
+  success: number;
+  /** … and ≥ this share of starts in M at x† at every grid γ below the small-step bound. */
+  stay: number;
+  /** A family: supported if ≥ this share of its in-class instances are supported. */
+  familyShare: number;
+  /** Noise proposition: settled fraction near x* ≤ this at every small-γ cell … */
+  settledMax: number;
+  /** … while the large γ with the smallest σ settles at x* with a fraction ≥ this. */
+  largeSettledMin: number;
+}
+
 export interface LandscapeConfig {
   scale: LandscapeScale;
   instances: LandscapeInstanceConfig[];
-  /** N: starting points per cell (the same N points in every cell of an instance). */
+  /** N: starts per start set and cell (the same N points in every cell of an instance). */
   points: number;
-  /** T: GD steps per run (the same budget for the sweep and the noise arm). */
+  /** T: GD steps per sweep cell. */
   steps: number;
-  /** Starts are uniform in the ball of radius initRadiusFactor · max ‖cᵢ‖. */
   initRadiusFactor: number;
-  /** Classification radius = classifyRadiusFactor · min σᵢ. */
+  /** x_T within classifyRadiusFactor · min sᵢ of a minimum ⇒ at that minimum. */
   classifyRadiusFactor: number;
   etaGrid: {
     count: number;
+    /** lowest γ = minFactor · μ†/L_global² */
     minFactor: number;
+    /** highest γ = maxFactor · μ* / L² */
     maxFactor: number;
-    /**
-     * Run only these points of the η grid (0-based indices into the `count` log-spaced step sizes;
-     * default: all; `[]`: no noise-free sweep). The grid itself is unchanged, so a selected cell
-     * has bit-for-bit the η (and result) it has in the full grid: a sweep can run one cell per task.
-     */
+    /** Run only these grid points (0-based; default all): a sweep can run one cell per task. */
     indices?: number[];
   };
+  constants: Omit<ConstantsSampling, 'seed'>;
   noise: {
     enabled: boolean;
-    /** Step sizes as fractions of η_sharp = 2 / max L_loc; each must be < 1. */
+    /** Small step sizes as fractions of the small-step bound μ†/L_global² (the theorem's small regime); each < 1. */
     etaFactors: number[];
+    /** σ = factor · sup‖∇f‖ on M, log-spaced from stdMinFactor to stdMaxFactor. */
     stdCount: number;
     stdMinFactor: number;
     stdMaxFactor: number;
-    anneal: NativeLandscapeAnneal[];
-    /**
-     * Run only these points of the noise-std grid (0-based indices into the `stdCount` log-spaced
-     * factors; default: all). As with `etaGrid.indices`, the grid and each cell's values are unchanged.
-     */
     stdIndices?: number[];
-    /** Names of the instances that get the noise arm (default: all). */
+    /** Families whose first instance gets the noise arm (default: all). */
     instances?: string[];
+    /** Starts per noise cell (the first of the M starts). */
+    points: number;
+    /** Cap on the equal-γT budget's step count. */
+    maxSteps: number;
+    /** ε = max(classify radius, jitterFactor · stationary jitter at x*), capped at half the distance from x* to the nearest dip. */
+    jitterFactor: number;
   };
   trajectories: { count: number; every: number };
   seeds: { starts: number; noise: number; minima: number };
-  /** Random starts of the minima search (on top of the grid for d ≤ 2). */
   minimaRandomStarts: number;
-  /** Cells run at once (each one an async native call on the libuv pool). */
   concurrency: number;
+  /** Fixed before the runs (docs/experiments.md, E1). */
+  verdict: LandscapeVerdictRules;
 }
 
 export interface LandscapeCounts {
+  /** at x* */
   global: number;
-  local: number;
+  /** at the start's own local minimum x† (for W starts: the local minimum nearest the start) */
+  own: number;
+  /** at another local minimum */
+  otherLocal: number;
   oscillating: number;
   diverged: number;
 }
 
-export interface LandscapeCell {
+export interface LandscapeSweepCell {
+  startSet: 'W' | 'M';
+  /** grid index, or −1 for the mid-window cell */
+  index: number;
   eta: number;
-  /** fraction of starts ending within classifyRadius of x* */
+  /** share of starts ending at x* */
   success: number;
-  /** fraction whose end point flows to x* under gradient flow */
+  /** share ending at the start's own x† */
+  stay: number;
+  /** share whose end point flows to x* under gradient flow */
   basinSuccess: number;
-  /** fraction with ‖∇f(x_T)‖ ≤ 1e-6 */
-  converged: number;
   counts: LandscapeCounts;
+  inWindow: boolean;
+  belowSmallBound: boolean;
 }
 
-export interface LandscapeSweepCell extends LandscapeCell {
-  /** η relative to the thresholds, for reading tables. */
-  etaOverLocal: number;
-  etaOverMu: number;
-  /** how many starts end at each minimum (index as in minima.points) */
-  perMinimum: number[];
-}
-
-export interface LandscapeNoiseCell extends LandscapeCell {
+export interface LandscapeNoiseCell {
+  /** 'small-T' (equal T), 'small-gammaT' (equal γT), 'large' (the mid-window γ) */
+  arm: 'small-T' | 'small-gammaT' | 'large';
   etaFactor: number;
+  eta: number;
+  steps: number;
   std: number;
   stdFactor: number;
-  anneal: NativeLandscapeAnneal;
+  /** ε of the settled fraction */
+  epsilon: number;
+  /** ε was capped at half the distance from x* to the nearest dip (the jitter fills the basin) */
+  epsilonCapped: boolean;
+  /** mean over starts of the share of the last 10 % of iterates within ε of x* */
+  settled: number;
+  /** share of starts with x_T within ε of x* */
+  endAtXStar: number;
+  counts: LandscapeCounts;
 }
 
 export interface LandscapeTrajectory {
   label: 'small' | 'large';
   eta: number;
   startIndex: number;
-  /** frames × dim (trailing frames where the point no longer moves are trimmed) */
   points: number[][];
   every: number;
-  cls: 'global' | 'local' | 'oscillating' | 'diverged';
-}
-
-export interface LandscapeThresholds {
-  mu: number;
-  lLocMin: number;
-  lLocMax: number;
-  lGlobal: number;
-  etaSharp: number;
-  etaLocal: number;
-  etaGlobal: number;
-  etaMu: number;
 }
 
 export interface LandscapeInstanceResult {
+  /** family name + '#' + index within the family */
   name: string;
+  family: string;
+  kind: LandscapeKind;
   config: LandscapeInstanceConfig;
-  instance: { dim: number; mu: number; dips: number; centers: number[]; depths: number[]; widths: number[] };
-  minima: {
-    points: number[][];
-    values: number[];
-    lambdaMin: number[];
-    lambdaMax: number[];
-    hits: number[];
-    nearestDip: number[];
-    globalIndex: number;
-    verified: boolean;
-    gap: number;
-    gridMin: number | null;
-    starts: number;
-    unconverged: number;
-    dipsWithoutMinimum: number;
-  };
-  thresholds: LandscapeThresholds;
+  instance: { kind: LandscapeKind; dim: number; mu: number; dips: number; centers: number[]; depths: number[]; widths: number[] };
+  minima: { points: number[][]; values: number[]; nearestDip: number[]; globalIndex: number; verified: boolean; gap: number; starts: number; unconverged: number };
+  constants: InstanceConstants;
   initRadius: number;
   classifyRadius: number;
-  noiseRef: number;
   sweep: LandscapeSweepCell[];
   noise: LandscapeNoiseCell[];
   trajectories: LandscapeTrajectory[];
-}
-
-export interface LandscapeHeadline {
-  instance: string;
-  etaLocal: number;
-  etaMu: number;
-  /** success at the smallest grid η (below every local threshold) */
-  smallEta: { eta: number; success: number } | null;
-  /** grid η in (η_local, η_global): the smallest and the largest */
-  smallestStable: { eta: number; success: number } | null;
-  largestStable: { eta: number; success: number } | null;
-  bestNoise: { eta: number; std: number; anneal: NativeLandscapeAnneal; success: number; basinSuccess: number } | null;
 }
 
 export interface LandscapeResult {
@@ -187,8 +184,6 @@ export interface LandscapeResult {
   scale: LandscapeScale;
   config: LandscapeConfig;
   instances: LandscapeInstanceResult[];
-  headline: LandscapeHeadline[];
-  /** wall-clock, not part of the deterministic result */
   timing: { totalMs: number; perInstanceMs: number[] };
 }
 
@@ -202,85 +197,98 @@ export interface LandscapeProgress {
 export interface RunLandscapeOptions {
   onProgress?: (p: LandscapeProgress) => void;
   signal?: AbortSignal;
-  /**
-   * Keeps finished cells across restarts (src/run/resume.ts; `context.resume` of a run): each GD
-   * cell and each instance's trajectories is a unit, loaded instead of recomputed after a restart.
-   * The minima search is recomputed (deterministic).
-   */
+  /** Keeps finished cells across restarts (src/run/resume.ts); minima and constants are recomputed. */
   units?: Pick<ResumeStore, 'unit'>;
 }
 
 // ---- presets --------------------------------------------------------------------------------------
 
-const baseNoise = { enabled: true, stdMinFactor: 0.01, stdMaxFactor: 10, anneal: ['none', 'linear'] as NativeLandscapeAnneal[] };
+const verdict: LandscapeVerdictRules = { success: 0.99, stay: 0.99, familyShare: 0.9, settledMax: 0.05, largeSettledMin: 0.99 };
+const constants = { grid1d: 200001, grid2d: 401, samples: 20000, directions: 64, radial: 2000 };
+const noiseBase = { enabled: true, etaFactors: [0.1, 0.9], stdMinFactor: 1e-4, stdMaxFactor: 1e4, stdCount: 9, maxSteps: 400000, jitterFactor: 3 };
+/** The families; `small` (quick) gives the Gaussian families fewer dips (4 in 2-D, 6 in 5-D; their cost is the exp per dip and step). */
+const families = (count: number, small = false): LandscapeInstanceConfig[] => [
+  { name: 'paper-1d', kind: 'paper-1d', dim: 1, dips: 1, seed: 0 },
+  { name: 'compact-1d', kind: 'compact', dim: 1, dips: 2, seed: 1, count, separation: 2 },
+  { name: 'compact-2d', kind: 'compact', dim: 2, dips: 8, seed: 1, count, separation: 2 },
+  { name: 'compact-5d', kind: 'compact', dim: 5, dips: 16, seed: 1, count, separation: 2, startSet: 'dips' },
+  { name: 'gaussian-2d', kind: 'gaussian', dim: 2, dips: small ? 4 : 8, seed: 1, count },
+  { name: 'gaussian-5d', kind: 'gaussian', dim: 5, dips: small ? 6 : 16, seed: 1, count, startSet: 'dips' },
+];
 
-/**
- * Instance parameters use the generator defaults (radius 1–2, relative depth 0.4–0.8, sharpness
- * L_loc/μ 30–100, μ = 1, dips ≥ 3(σᵢ + σⱼ) apart).
- * Seeds are fixed in advance (1, 2, ...), not picked after looking at results.
- */
+/** Seeds are fixed in advance (1, 2, …), not picked after looking at results. */
 export const landscapePresets: Record<LandscapeScale, LandscapeConfig> = {
   tiny: {
     scale: 'tiny',
     instances: [
-      { name: '1d', dim: 1, dips: 2, seed: 1 },
-      { name: '2d', dim: 2, dips: 4, seed: 1 },
+      { name: 'paper-1d', kind: 'paper-1d', dim: 1, dips: 1, seed: 0 },
+      { name: 'compact-2d', kind: 'compact', dim: 2, dips: 4, seed: 1, count: 2 },
     ],
-    points: 200,
+    points: 100,
     steps: 1500,
     initRadiusFactor: 1.25,
     classifyRadiusFactor: 0.25,
-    etaGrid: { count: 10, minFactor: 0.25, maxFactor: 1.25 },
-    noise: { ...baseNoise, etaFactors: [0.25, 0.9], stdCount: 3 },
+    etaGrid: { count: 10, minFactor: 0.5, maxFactor: 1.5 },
+    constants: { grid1d: 20001, grid2d: 121, samples: 2000, directions: 32, radial: 400 },
+    noise: { ...noiseBase, stdCount: 5, points: 50, maxSteps: 20000 },
     trajectories: { count: 2, every: 1 },
     seeds: { starts: 1, noise: 2, minima: 3 },
     minimaRandomStarts: 200,
     concurrency: 2,
+    verdict,
   },
   quick: {
     scale: 'quick',
-    instances: [
-      { name: '1d', dim: 1, dips: 3, seed: 1 },
-      { name: '2d', dim: 2, dips: 8, seed: 1 },
-      { name: '5d', dim: 5, dips: 16, seed: 1 },
-    ],
-    points: 1000,
-    steps: 2000,
+    instances: families(30, true),
+    points: 100,
+    steps: 1500,
     initRadiusFactor: 1.25,
     classifyRadiusFactor: 0.25,
-    etaGrid: { count: 24, minFactor: 0.25, maxFactor: 1.25 },
-    // The noise arm (42 cells per instance) runs on the 1-D and 2-D instances only at this size.
-    noise: { ...baseNoise, etaFactors: [0.25, 0.5, 0.9], stdCount: 7, instances: ['1d', '2d'] },
+    etaGrid: { count: 12, minFactor: 0.5, maxFactor: 1.5 },
+    constants: { ...constants, grid1d: 100001, grid2d: 201, samples: 4000, directions: 32, radial: 500 },
+    noise: { ...noiseBase, points: 30, maxSteps: 50000, instances: ['paper-1d', 'compact-2d'] },
     trajectories: { count: 3, every: 1 },
     seeds: { starts: 1, noise: 2, minima: 3 },
-    minimaRandomStarts: 2000,
+    minimaRandomStarts: 100,
     concurrency: 2,
+    verdict,
+  },
+  study: {
+    scale: 'study',
+    instances: families(200),
+    points: 200,
+    steps: 3000,
+    initRadiusFactor: 1.25,
+    classifyRadiusFactor: 0.25,
+    etaGrid: { count: 24, minFactor: 0.5, maxFactor: 1.5 },
+    constants: { ...constants, grid2d: 301, samples: 10000 },
+    noise: { ...noiseBase, points: 200, instances: ['paper-1d', 'compact-1d', 'compact-2d'] },
+    trajectories: { count: 3, every: 1 },
+    seeds: { starts: 1, noise: 2, minima: 3 },
+    minimaRandomStarts: 1000,
+    concurrency: 2,
+    verdict,
   },
   paper: {
     scale: 'paper',
-    instances: [
-      { name: '1d', dim: 1, dips: 3, seed: 1 },
-      { name: '2d', dim: 2, dips: 8, seed: 1 },
-      { name: '2d-b', dim: 2, dips: 12, seed: 2 },
-      { name: '5d', dim: 5, dips: 16, seed: 1 },
-      { name: '10d', dim: 10, dips: 32, seed: 1 },
-    ],
-    points: 20000,
+    instances: families(1000),
+    points: 1000,
     steps: 5000,
     initRadiusFactor: 1.25,
     classifyRadiusFactor: 0.25,
-    etaGrid: { count: 40, minFactor: 0.1, maxFactor: 1.25 },
-    noise: { ...baseNoise, etaFactors: [0.1, 0.25, 0.5, 0.9], stdCount: 13 },
+    etaGrid: { count: 40, minFactor: 0.5, maxFactor: 1.5 },
+    constants,
+    noise: { ...noiseBase, stdCount: 17, points: 1000, maxSteps: 2000000 },
     trajectories: { count: 4, every: 1 },
     seeds: { starts: 1, noise: 2, minima: 3 },
-    minimaRandomStarts: 20000,
+    minimaRandomStarts: 5000,
     concurrency: 2,
+    verdict,
   },
 };
 
 // ---- validation (primitives in common.ts) ---------------------------------------------------------
 
-/** As escape-setup.ts `posNum`, with E1's wording of the range error. */
 function posNum(v: unknown, field: string): void {
   if (typeof v !== 'number') fail(TypeError, field, 'must be a positive number');
   if (!Number.isFinite(v) || v <= 0) fail(RangeError, field, `must be a finite number > 0 (got ${v})`);
@@ -288,6 +296,12 @@ function posNum(v: unknown, field: string): void {
 function optPosNum(o: Record<string, unknown>, key: string, field: string): void {
   if (o[key] !== undefined) posNum(o[key], `${field}.${key}`);
 }
+function fraction(v: unknown, field: string): void {
+  if (typeof v !== 'number') fail(TypeError, field, 'must be a number in [0, 1]');
+  if (!(v >= 0 && v <= 1)) fail(RangeError, field, `must be in [0, 1] (got ${v})`);
+}
+/** Unknown keys are errors (a typo must not silently fall back to a default). */
+const knownKeys = (o: Record<string, unknown>, known: readonly string[], where: string): void => checkKnownKeys(o, known, where);
 /** An optional list of distinct grid indices in [0, count). */
 function optIndices(v: unknown, field: string, count: number, countField: string): void {
   if (v === undefined) return;
@@ -301,69 +315,101 @@ function optIndices(v: unknown, field: string, count: number, countField: string
   });
 }
 
+const CONFIG_KEYS = ['scale', 'instances', 'points', 'steps', 'initRadiusFactor', 'classifyRadiusFactor', 'etaGrid', 'constants', 'noise', 'trajectories', 'seeds', 'minimaRandomStarts', 'concurrency', 'verdict'] as const;
+const INSTANCE_KEYS = ['name', 'kind', 'dim', 'dips', 'seed', 'count', 'startSet', 'mu', 'radiusMin', 'radiusMax', 'depthMin', 'depthMax', 'sharpnessMin', 'sharpnessMax', 'separation'] as const;
+
 /** Throws TypeError / RangeError naming the first bad field, e.g. "config.steps must be a positive integer". */
 export function validateLandscapeConfig(config: unknown): asserts config is LandscapeConfig {
   if (!isObj(config)) fail(TypeError, 'config', 'must be an object');
   const c = config;
-  if (!['tiny', 'quick', 'paper'].includes(c.scale as string)) fail(RangeError, 'config.scale', "must be 'tiny', 'quick' or 'paper'");
+  knownKeys(c, CONFIG_KEYS, 'config');
+  if (!['tiny', 'quick', 'study', 'paper'].includes(c.scale as string)) fail(RangeError, 'config.scale', "must be 'tiny', 'quick', 'study' or 'paper'");
   if (!Array.isArray(c.instances)) fail(TypeError, 'config.instances', 'must be an array');
   if (c.instances.length === 0) fail(RangeError, 'config.instances', 'must not be empty');
   const names = new Set<string>();
   c.instances.forEach((inst: unknown, i: number) => {
     const f = `config.instances[${i}]`;
     if (!isObj(inst)) fail(TypeError, f, 'must be an object');
+    knownKeys(inst, INSTANCE_KEYS, f);
     if (typeof inst.name !== 'string' || inst.name.length === 0) fail(TypeError, `${f}.name`, 'must be a non-empty string');
     if (names.has(inst.name)) fail(RangeError, `${f}.name`, `must be unique ("${inst.name}" repeats)`);
     names.add(inst.name);
+    if (inst.kind !== undefined && !['paper-1d', 'compact', 'gaussian'].includes(inst.kind as string))
+      fail(RangeError, `${f}.kind`, `must be 'paper-1d', 'compact' or 'gaussian' (got ${formatValue(inst.kind)})`);
+    if (inst.startSet !== undefined && !['ball', 'dips'].includes(inst.startSet as string))
+      fail(RangeError, `${f}.startSet`, `must be 'ball' or 'dips' (got ${formatValue(inst.startSet)})`);
     posInt(inst.dim, `${f}.dim`, 1000);
     posInt(inst.dips, `${f}.dips`, 100000);
     nonNegInt(inst.seed, `${f}.seed`);
-    for (const k of ['mu', 'radiusMin', 'radiusMax', 'depthMin', 'depthMax', 'sharpnessMin', 'sharpnessMax', 'separation'])
-      optPosNum(inst, k, f);
+    if (inst.count !== undefined) posInt(inst.count, `${f}.count`, 100000);
+    if (inst.kind === 'paper-1d') {
+      if (inst.dim !== 1 || inst.dips !== 1) fail(RangeError, f, "kind 'paper-1d' is the fixed 1-D illustration: dim must be 1 and dips 1");
+      if ((inst.count ?? 1) !== 1) fail(RangeError, `${f}.count`, "must be 1 for kind 'paper-1d' (a single fixed instance)");
+    }
+    for (const k of ['mu', 'radiusMin', 'radiusMax', 'depthMin', 'depthMax', 'sharpnessMin', 'sharpnessMax', 'separation']) optPosNum(inst, k, f);
+    // Dips overlapping the global minimum: the generator's worst case (native/landscape.h), checked here to name the field.
+    if (inst.kind !== 'paper-1d') {
+      const dmax = (inst.depthMax as number | undefined) ?? 0.8;
+      const smin = (inst.sharpnessMin as number | undefined) ?? 30;
+      const need = 1 + (inst.kind === 'compact' ? 12 : 36) * dmax;
+      if (smin < need)
+        fail(RangeError, `${f}.sharpnessMin`, `must be >= ${need} (1 + ${inst.kind === 'compact' ? 12 : 36} · depthMax): with a smaller sharpness a dip can overlap the global minimum at 0 (got ${smin})`);
+    }
   });
   posInt(c.points, 'config.points', 2 ** 24);
   posInt(c.steps, 'config.steps', 1e9);
   posNum(c.initRadiusFactor, 'config.initRadiusFactor');
   posNum(c.classifyRadiusFactor, 'config.classifyRadiusFactor');
   if (!isObj(c.etaGrid)) fail(TypeError, 'config.etaGrid', 'must be an object');
+  knownKeys(c.etaGrid, ['count', 'minFactor', 'maxFactor', 'indices'], 'config.etaGrid');
+  if (typeof c.etaGrid.count !== 'number') fail(TypeError, 'config.etaGrid.count', 'must be a positive integer');
+  if (c.etaGrid.count < 1) fail(RangeError, 'config.etaGrid.count', `must be >= 1: the γ grid is empty (got ${c.etaGrid.count})`);
   posInt(c.etaGrid.count, 'config.etaGrid.count', 10000);
-  if ((c.etaGrid.count as number) < 2) fail(RangeError, 'config.etaGrid.count', 'must be >= 2');
   posNum(c.etaGrid.minFactor, 'config.etaGrid.minFactor');
   posNum(c.etaGrid.maxFactor, 'config.etaGrid.maxFactor');
   optIndices(c.etaGrid.indices, 'config.etaGrid.indices', c.etaGrid.count as number, 'config.etaGrid.count');
+  if (!isObj(c.constants)) fail(TypeError, 'config.constants', 'must be an object');
+  knownKeys(c.constants, ['grid1d', 'grid2d', 'samples', 'directions', 'radial'], 'config.constants');
+  for (const k of ['grid1d', 'grid2d', 'samples', 'directions', 'radial']) posInt(c.constants[k], `config.constants.${k}`, 1e7);
+  if ((c.constants.grid1d as number) < 3) fail(RangeError, 'config.constants.grid1d', 'must be >= 3');
+  if ((c.constants.grid2d as number) < 3) fail(RangeError, 'config.constants.grid2d', 'must be >= 3');
   if (!isObj(c.noise)) fail(TypeError, 'config.noise', 'must be an object');
+  knownKeys(c.noise, ['enabled', 'etaFactors', 'stdCount', 'stdMinFactor', 'stdMaxFactor', 'stdIndices', 'instances', 'points', 'maxSteps', 'jitterFactor'], 'config.noise');
   if (typeof c.noise.enabled !== 'boolean') fail(TypeError, 'config.noise.enabled', 'must be a boolean');
   if (!Array.isArray(c.noise.etaFactors) || c.noise.etaFactors.length === 0)
     fail(TypeError, 'config.noise.etaFactors', 'must be a non-empty array of numbers in (0, 1)');
   c.noise.etaFactors.forEach((v: unknown, i: number) => {
     posNum(v, `config.noise.etaFactors[${i}]`);
-    if ((v as number) >= 1) fail(RangeError, `config.noise.etaFactors[${i}]`, 'must be < 1 (the noise arm uses steps below 2/L_loc)');
+    if ((v as number) >= 1) fail(RangeError, `config.noise.etaFactors[${i}]`, 'must be < 1 (small steps: below the small-step bound μ†/L_global²)');
   });
   posInt(c.noise.stdCount, 'config.noise.stdCount', 10000);
-  posNum(c.noise.stdMinFactor, 'config.noise.stdMinFactor');
-  posNum(c.noise.stdMaxFactor, 'config.noise.stdMaxFactor');
-  if ((c.noise.stdMaxFactor as number) < (c.noise.stdMinFactor as number))
-    fail(RangeError, 'config.noise.stdMaxFactor', 'must be >= config.noise.stdMinFactor');
+  for (const k of ['stdMinFactor', 'stdMaxFactor']) {
+    if (typeof c.noise[k] !== 'number') fail(TypeError, `config.noise.${k}`, 'must be a number > 0');
+    if (!((c.noise[k] as number) > 0) || !Number.isFinite(c.noise[k])) fail(RangeError, `config.noise.${k}`, `must be a finite σ factor > 0 (σ ≤ 0 is no noise; got ${c.noise[k]})`);
+  }
+  if ((c.noise.stdMaxFactor as number) < (c.noise.stdMinFactor as number)) fail(RangeError, 'config.noise.stdMaxFactor', 'must be >= config.noise.stdMinFactor');
   optIndices(c.noise.stdIndices, 'config.noise.stdIndices', c.noise.stdCount as number, 'config.noise.stdCount');
-  if (!Array.isArray(c.noise.anneal) || c.noise.anneal.length === 0)
-    fail(TypeError, 'config.noise.anneal', "must be a non-empty array of 'none' | 'linear' | 'inverse'");
-  c.noise.anneal.forEach((v: unknown, i: number) => {
-    if (!['none', 'linear', 'inverse'].includes(v as string))
-      fail(RangeError, `config.noise.anneal[${i}]`, "must be 'none', 'linear' or 'inverse'");
-  });
   if (c.noise.instances !== undefined) {
     if (!Array.isArray(c.noise.instances)) fail(TypeError, 'config.noise.instances', 'must be an array of instance names');
     c.noise.instances.forEach((v: unknown, i: number) => {
       if (!names.has(v as string)) fail(RangeError, `config.noise.instances[${i}]`, `must name an instance in config.instances (got ${formatValue(v)})`);
     });
   }
+  posInt(c.noise.points, 'config.noise.points', 2 ** 24);
+  posInt(c.noise.maxSteps, 'config.noise.maxSteps', 1e9);
+  posNum(c.noise.jitterFactor, 'config.noise.jitterFactor');
   if (!isObj(c.trajectories)) fail(TypeError, 'config.trajectories', 'must be an object');
+  knownKeys(c.trajectories, ['count', 'every'], 'config.trajectories');
   nonNegInt(c.trajectories.count, 'config.trajectories.count');
   posInt(c.trajectories.every, 'config.trajectories.every');
   if (!isObj(c.seeds)) fail(TypeError, 'config.seeds', 'must be an object');
+  knownKeys(c.seeds, ['starts', 'noise', 'minima'], 'config.seeds');
   for (const k of ['starts', 'noise', 'minima']) nonNegInt(c.seeds[k], `config.seeds.${k}`);
   nonNegInt(c.minimaRandomStarts, 'config.minimaRandomStarts');
   posInt(c.concurrency, 'config.concurrency', 64);
+  if (!isObj(c.verdict)) fail(TypeError, 'config.verdict', 'must be an object');
+  knownKeys(c.verdict, ['success', 'stay', 'familyShare', 'settledMax', 'largeSettledMin'], 'config.verdict');
+  for (const k of ['success', 'stay', 'familyShare', 'settledMax', 'largeSettledMin']) fraction(c.verdict[k], `config.verdict.${k}`);
 }
 
 // ---- helpers --------------------------------------------------------------------------------------
@@ -380,102 +426,181 @@ function rows(a: Float64Array | Int32Array, dim: number): number[][] {
   return out;
 }
 
-const CLASS_NAMES = ['global', 'local', 'oscillating', 'diverged'] as const;
+/** The instances a config runs, in order: each family expanded to its `count` seeds. */
+export function expandInstances(cfg: LandscapeConfig): Array<{ family: LandscapeInstanceConfig; seed: number; name: string }> {
+  const out: Array<{ family: LandscapeInstanceConfig; seed: number; name: string }> = [];
+  for (const f of cfg.instances) {
+    const n = f.count ?? 1;
+    for (let k = 0; k < n; k++) out.push({ family: f, seed: f.seed + k, name: n === 1 ? f.name : `${f.name}#${k}` });
+  }
+  return out;
+}
 
-// ---- the experiment -------------------------------------------------------------------------------
+export function createInstance(f: LandscapeInstanceConfig, seed: number): NativeLandscapeInstance {
+  if (f.kind === 'paper-1d') return native.landscapePaper1d();
+  const { name: _n, count: _c, startSet: _s, kind, ...gen } = f;
+  return native.landscapeCreate({ ...gen, kind: kind ?? 'gaussian', seed });
+}
 
-async function runInstance(cfg: LandscapeConfig, ic: LandscapeInstanceConfig, index: number, opts: RunLandscapeOptions): Promise<LandscapeInstanceResult> {
+/** Uniform points in the balls B(cⱼ, ρⱼ) (point k in ball k mod m), from one seeded sample. [n, d] */
+function sampleInBalls(d: number, n: number, centers: number[][], radii: number[], seed: number): Float64Array {
+  const unit = native.landscapeSample({ dim: d, count: n, radius: 1, seed });
+  const out = new Float64Array(n * d);
+  for (let k = 0; k < n; k++) {
+    const j = k % centers.length;
+    for (let q = 0; q < d; q++) out[k * d + q] = centers[j][q] + radii[j] * unit[k * d + q];
+  }
+  return out;
+}
+
+// ---- one instance -----------------------------------------------------------------------------
+
+async function runInstance(
+  cfg: LandscapeConfig,
+  spec: { family: LandscapeInstanceConfig; seed: number; name: string },
+  index: number,
+  firstOfFamily: boolean,
+  opts: RunLandscapeOptions,
+): Promise<LandscapeInstanceResult> {
   const { signal, onProgress } = opts;
-  // Unit keys name the instance by its position and cells by their indices into the unchanged grids.
   const unit = <T>(key: string, fn: () => Promise<T>): Promise<T> => (opts.units ? opts.units.unit(`i${index}.${key}`, fn) : fn());
-  const progress = (phase: LandscapeProgress['phase'], done: number, total: number): void =>
-    onProgress?.({ instance: ic.name, phase, done, total });
+  const progress = (phase: LandscapeProgress['phase'], done: number, total: number): void => onProgress?.({ instance: spec.name, phase, done, total });
+  const fam = spec.family;
+  const kind: LandscapeKind = fam.kind ?? 'gaussian';
 
-  const { name: _name, ...genOpts } = ic;
-  void _name;
-  const inst: NativeLandscapeInstance = native.landscapeCreate(genOpts);
+  const inst = createInstance(fam, spec.seed);
   const d = inst.dim;
   progress('minima', 0, 1);
-  const mr: NativeLandscapeMinima = await native.landscapeMinima(inst, { seed: cfg.seeds.minima, randomStarts: cfg.minimaRandomStarts });
+  // d ≥ 2: no start grid (every dip centre is a start, so each dip's minimum is found).
+  const mr: NativeLandscapeMinima = await native.landscapeMinima(inst, { seed: cfg.seeds.minima, randomStarts: cfg.minimaRandomStarts, gridSpacing: d === 1 ? 0 : -1 });
   progress('minima', 1, 1);
   signal?.throwIfAborted();
-  if (mr.count < 2) throw new Error(`instance "${ic.name}": no local minimum besides the global one was found; E1 needs sharp local minima`);
-
-  const localIdx = Array.from({ length: mr.count }, (_, i) => i).filter((i) => i !== mr.globalIndex);
-  const lLoc = localIdx.map((i) => mr.lambdaMax[i]);
-  const thresholds: LandscapeThresholds = {
-    mu: inst.mu,
-    lLocMin: Math.min(...lLoc),
-    lLocMax: Math.max(...lLoc),
-    lGlobal: mr.lambdaMax[mr.globalIndex],
-    etaSharp: mr.etaSharp,
-    etaLocal: mr.etaLocal,
-    etaGlobal: mr.etaGlobal,
-    etaMu: mr.etaMu,
-  };
-  let maxC = 0;
-  for (let i = 0; i < inst.depths.length; i++) maxC = Math.max(maxC, Math.hypot(...inst.centers.subarray(i * d, (i + 1) * d)));
-  const initRadius = cfg.initRadiusFactor * maxC;
-  const classifyRadius = cfg.classifyRadiusFactor * Math.min(...inst.widths);
-  let noiseRef = 0;
-  for (let i = 0; i < inst.depths.length; i++) noiseRef = Math.max(noiseRef, (inst.depths[i] / inst.widths[i]) * Math.exp(-0.5));
-  const divergeRadius = 1e3 * Math.max(initRadius, mr.rBound);
-
-  const starts = native.landscapeSample({ dim: d, count: cfg.points, radius: initRadius, seed: cfg.seeds.starts });
-  const minima = { points: mr.points, globalIndex: mr.globalIndex };
-  const base = { steps: cfg.steps, classifyRadius, divergeRadius, seed: cfg.seeds.noise };
-  const N = cfg.points;
-  const cell = (eta: number, r: Awaited<ReturnType<typeof native.landscapeRun>>): LandscapeCell => ({
-    eta,
-    success: r.counts.global / N,
-    basinSuccess: r.basinGlobal / N,
-    converged: r.convergedCount / N,
-    counts: { ...r.counts },
+  const points = rows(mr.points, d);
+  // x* is the bowl's minimum (nearest the origin): in paper-1d, x† = 6.5 is as deep (f = 0).
+  let gidx = 0;
+  points.forEach((p, i) => {
+    if (Math.hypot(...p) < Math.hypot(...points[gidx])) gidx = i;
   });
+  const minima = { points, values: Array.from(mr.values), nearestDip: Array.from(mr.nearestDip), globalIndex: gidx };
+  const K = measureConstants(inst, minima, { ...cfg.constants, seed: cfg.seeds.minima });
 
-  // Sweep over η.
-  const etaGrid = logGrid(cfg.etaGrid.minFactor * thresholds.etaSharp, cfg.etaGrid.maxFactor * thresholds.etaMu, cfg.etaGrid.count);
-  const etaIndices = cfg.etaGrid.indices ?? etaGrid.map((_, i) => i);
-  const etas = etaIndices.map((i) => etaGrid[i]);
+  const dips = inst.depths.length;
+  const supp = Array.from({ length: dips }, (_, i) => supportRadius(inst, i));
+  const centers = Array.from({ length: dips }, (_, i) => center(inst, i));
+  let reach = 0;
+  for (let i = 0; i < dips; i++) reach = Math.max(reach, Math.hypot(...centers[i]) + supp[i]);
+  const initRadius = cfg.initRadiusFactor * reach;
+  const classifyRadius = cfg.classifyRadiusFactor * Math.min(...supp);
+  const divergeRadius = 1e3 * domainRadius(inst);
+  const N = cfg.points;
+
+  const startsW =
+    (fam.startSet ?? 'ball') === 'dips'
+      ? sampleInBalls(d, N, centers, supp.map((s) => 2 * s), cfg.seeds.starts)
+      : native.landscapeSample({ dim: d, count: N, radius: initRadius, seed: cfg.seeds.starts });
+  const Mballs = K.dips.filter((c) => c.rM > 0);
+  const startsM = Mballs.length > 0 ? sampleInBalls(d, N, Mballs.map((c) => c.xDagger), Mballs.map((c) => c.rM), cfg.seeds.starts + 1) : new Float64Array(0);
+  // own minimum of each start: M starts the x† of their ball; W starts the local minimum nearest them
+  const localIdx = points.map((_, i) => i).filter((i) => i !== gidx);
+  const nearestLocal = (x: Float64Array, k: number): number => {
+    let best = -1;
+    let bd = Infinity;
+    for (const i of localIdx) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += (x[k * d + j] - points[i][j]) ** 2;
+      if (s < bd) [bd, best] = [s, i];
+    }
+    return best;
+  };
+  const ownW = Array.from({ length: N }, (_, k) => nearestLocal(startsW, k));
+  const ownM = Array.from({ length: startsM.length / d }, (_, k) => Mballs[k % Mballs.length].minimum);
+
+  const counts = (minimum: Int32Array, cls: Int32Array, own: number[]): LandscapeCounts => {
+    const c: LandscapeCounts = { global: 0, own: 0, otherLocal: 0, oscillating: 0, diverged: 0 };
+    for (let k = 0; k < minimum.length; k++) {
+      if (cls[k] === 3) c.diverged++;
+      else if (minimum[k] < 0) c.oscillating++;
+      else if (minimum[k] === gidx) c.global++;
+      else if (minimum[k] === own[k]) c.own++;
+      else c.otherLocal++;
+    }
+    return c;
+  };
+  const mins = { points: mr.points, globalIndex: gidx };
+  const base = { classifyRadius, divergeRadius, seed: cfg.seeds.noise };
+  const inWindow = (eta: number): boolean => K.inClass && K.lower !== null && K.upper !== null && eta > K.lower && eta <= K.upper;
+  const belowSmall = (eta: number): boolean => K.smallBound !== null && eta < K.smallBound;
+
+  // Sweep: grid from minFactor · small bound to maxFactor · upper, plus the mid-window cell.
+  const sweepCells: Array<{ set: 'W' | 'M'; index: number; eta: number }> = [];
+  const lo = K.smallBound ?? 1e-6;
+  const hi = K.upper ?? 2 / inst.mu;
+  const grid = logGrid(cfg.etaGrid.minFactor * Math.min(lo, hi), cfg.etaGrid.maxFactor * Math.max(lo, hi), cfg.etaGrid.count);
+  const indices = cfg.etaGrid.indices ?? grid.map((_, i) => i);
+  const mid = K.lower !== null && K.upper !== null && K.lower < K.upper ? Math.sqrt(K.lower * K.upper) : null;
+  for (const set of ['W', 'M'] as const) {
+    if (set === 'M' && startsM.length === 0) continue;
+    for (const i of indices) sweepCells.push({ set, index: i, eta: grid[i] });
+    if (mid !== null && cfg.etaGrid.indices === undefined) sweepCells.push({ set, index: -1, eta: mid });
+  }
   let done = 0;
-  progress('sweep', 0, etas.length);
-  const sweep: LandscapeSweepCell[] = await pool(
-    etas.map((eta, k) => () =>
-      unit(`sweep.${etaIndices[k]}`, async (): Promise<LandscapeSweepCell> => {
-        const r = await native.landscapeRun(inst, minima, starts, { ...base, eta });
-        const perMinimum = new Array<number>(mr.count).fill(0);
-        for (const m of r.minimum) if (m >= 0) perMinimum[m]++;
-        return { ...cell(eta, r), etaOverLocal: eta / thresholds.etaLocal, etaOverMu: eta / thresholds.etaMu, perMinimum };
+  progress('sweep', 0, sweepCells.length);
+  const sweep = await pool(
+    sweepCells.map((s) => () =>
+      unit(`sweep.${s.set}.${s.index}`, async (): Promise<LandscapeSweepCell> => {
+        const starts = s.set === 'W' ? startsW : startsM;
+        const own = s.set === 'W' ? ownW : ownM;
+        const r = await native.landscapeRun(inst, mins, starts, { ...base, eta: s.eta, steps: cfg.steps });
+        const c = counts(r.minimum, r.cls, own);
+        const n = own.length;
+        let basin = 0;
+        for (const b of r.basin) if (b === gidx) basin++;
+        return { startSet: s.set, index: s.index, eta: s.eta, success: c.global / n, stay: c.own / n, basinSuccess: basin / n, counts: c, inWindow: inWindow(s.eta), belowSmallBound: belowSmall(s.eta) };
       }),
     ),
     cfg.concurrency,
     signal,
-    () => progress('sweep', ++done, etas.length),
+    () => progress('sweep', ++done, sweepCells.length),
   );
 
-  // Noise arm.
+  // Noise arm: the first instance of the listed families.
   const noise: LandscapeNoiseCell[] = [];
-  if (cfg.noise.enabled && (cfg.noise.instances === undefined || cfg.noise.instances.includes(ic.name))) {
+  const wantNoise = cfg.noise.enabled && firstOfFamily && (cfg.noise.instances === undefined || cfg.noise.instances.includes(fam.name));
+  if (wantNoise && mid !== null && K.smallBound !== null && startsM.length > 0) {
+    const nStarts = Math.min(cfg.noise.points, startsM.length / d);
+    const starts = startsM.subarray(0, nStarts * d);
+    const own = ownM.slice(0, nStarts);
+    const gref = Math.max(...Mballs.map((c) => c.gradMaxM));
     const stdGrid = logGrid(cfg.noise.stdMinFactor, cfg.noise.stdMaxFactor, cfg.noise.stdCount);
-    const stdIndices = cfg.noise.stdIndices ?? stdGrid.map((_, i) => i);
-    const specs: Array<{ etaFactor: number; stdFactor: number; anneal: NativeLandscapeAnneal; key: string }> = [];
-    cfg.noise.anneal.forEach((anneal, ai) =>
-      cfg.noise.etaFactors.forEach((etaFactor, ei) => {
-        for (const si of stdIndices) specs.push({ etaFactor, stdFactor: stdGrid[si], anneal, key: `noise.a${ai}.e${ei}.s${si}` });
-      }),
-    );
+    const stdIdx = cfg.noise.stdIndices ?? stdGrid.map((_, i) => i);
+    // stationary jitter of GD + uniform noise at x*: per coordinate σ·√(γ / (3λ(2 − γλ))), λ = λ_min(∇²f(x*))
+    const lamStar = native.landscapeEval(inst, Float64Array.from(points[gidx]), { eigenvalues: true }).eigenvalues![0];
+    let gap = Infinity;
+    for (let i = 0; i < dips; i++) gap = Math.min(gap, Math.hypot(...centers[i].map((v, j) => v - points[gidx][j])) - supp[i]);
+    const cap = 0.5 * gap;
+    const specs: Array<{ arm: LandscapeNoiseCell['arm']; etaFactor: number; eta: number; steps: number; si: number; key: string }> = [];
+    cfg.noise.etaFactors.forEach((ef, ei) => {
+      const eta = ef * K.smallBound!;
+      for (const si of stdIdx) {
+        specs.push({ arm: 'small-T', etaFactor: ef, eta, steps: cfg.steps, si, key: `noise.T.e${ei}.s${si}` });
+        specs.push({ arm: 'small-gammaT', etaFactor: ef, eta, steps: Math.min(cfg.noise.maxSteps, Math.round((mid * cfg.steps) / eta)), si, key: `noise.gT.e${ei}.s${si}` });
+      }
+    });
+    for (const si of stdIdx) specs.push({ arm: 'large', etaFactor: mid / K.smallBound, eta: mid, steps: cfg.steps, si, key: `noise.L.s${si}` });
     done = 0;
     progress('noise', 0, specs.length);
     const cells = await pool(
       specs.map((s) => () =>
         unit(s.key, async (): Promise<LandscapeNoiseCell> => {
-          const r = await native.landscapeRun(inst, minima, starts, {
-            ...base,
-            eta: s.etaFactor * thresholds.etaSharp,
-            noiseStd: s.stdFactor * noiseRef,
-            anneal: s.anneal,
-          });
-          return { ...cell(s.etaFactor * thresholds.etaSharp, r), etaFactor: s.etaFactor, std: s.stdFactor * noiseRef, stdFactor: s.stdFactor, anneal: s.anneal };
+          const std = stdGrid[s.si] * gref;
+          const jit = Math.sqrt(d) * std * Math.sqrt(s.eta / (3 * lamStar * Math.max(1e-12, 2 - s.eta * lamStar)));
+          const want = Math.max(classifyRadius, cfg.noise.jitterFactor * jit);
+          const epsilon = Math.min(want, cap);
+          const r = await native.landscapeRun(inst, mins, starts, { ...base, classifyRadius: epsilon, eta: s.eta, steps: s.steps, noiseStd: std, noise: 'uniform', settleRadius: epsilon, basin: false });
+          let settled = 0;
+          for (const v of r.settled) settled += v;
+          const c = counts(r.minimum, r.cls, own);
+          return { arm: s.arm, etaFactor: s.etaFactor, eta: s.eta, steps: s.steps, std, stdFactor: stdGrid[s.si], epsilon, epsilonCapped: want > cap, settled: settled / nStarts, endAtXStar: c.global / nStarts, counts: c };
         }),
       ),
       cfg.concurrency,
@@ -485,96 +610,43 @@ async function runInstance(cfg: LandscapeConfig, ic: LandscapeInstanceConfig, in
     noise.push(...cells);
   }
 
-  // Example trajectories (d <= 2): small step = 0.5·η_sharp (every local minimum stable), large
-  // step = 2·η_local (no local minimum stable; still < η_global). Starts: the first ⌈count/2⌉ of
-  // the N starts that the small step leaves at a local minimum, then the first remaining starts.
+  // Example trajectories (d = 1, first instance of a family): from starts in M, at 0.5·(small-step
+  // bound) and at the window's middle.
   const trajectories: LandscapeTrajectory[] = [];
-  if (d <= 2 && cfg.trajectories.count > 0) {
+  if (d === 1 && firstOfFamily && cfg.trajectories.count > 0 && mid !== null && K.smallBound !== null && startsM.length > 0) {
     progress('trajectories', 0, 1);
     const computed = await unit('trajectories', async (): Promise<LandscapeTrajectory[]> => {
-      const trajectories: LandscapeTrajectory[] = [];
-      const small = 0.5 * thresholds.etaSharp;
-      const large = Math.min(2 * thresholds.etaLocal, 0.9 * thresholds.etaGlobal);
-      const probe = await native.landscapeRun(inst, minima, starts, { ...base, eta: small, basin: false });
-      const want = cfg.trajectories.count;
-      const chosen: number[] = [];
-      for (let k = 0; k < N && chosen.length < Math.ceil(want / 2); k++) if (probe.cls[k] === 1) chosen.push(k);
-      for (let k = 0; k < N && chosen.length < want; k++) if (!chosen.includes(k)) chosen.push(k);
-      const sub = new Float64Array(chosen.length * d);
-      chosen.forEach((k, j) => sub.set(starts.subarray(k * d, (k + 1) * d), j * d));
-      for (const [label, eta] of [['small', small], ['large', large]] as const) {
-        const r = await native.landscapeRun(inst, minima, sub, {
-          ...base,
-          eta,
-          recordCount: chosen.length,
-          recordEvery: cfg.trajectories.every,
-          basin: false,
-        });
-        chosen.forEach((k, j) => {
-          const all = rows(r.trajectories.subarray(j * r.frames * d, (j + 1) * r.frames * d), d);
+      const out: LandscapeTrajectory[] = [];
+      const n = Math.min(cfg.trajectories.count, startsM.length);
+      const sub = startsM.subarray(0, n);
+      for (const [label, eta] of [['small', 0.5 * K.smallBound!], ['large', mid]] as const) {
+        const r = await native.landscapeRun(inst, mins, sub, { ...base, eta, steps: cfg.steps, recordCount: n, recordEvery: cfg.trajectories.every, basin: false });
+        for (let j = 0; j < n; j++) {
+          const all = rows(r.trajectories.subarray(j * r.frames, (j + 1) * r.frames), 1);
           let end = all.length;
-          while (end > 2 && all[end - 1].every((v, q) => Math.abs(v - all[end - 2][q]) <= 1e-12 * (1 + Math.abs(v)))) end--;
-          trajectories.push({ label, eta, startIndex: k, points: all.slice(0, end), every: cfg.trajectories.every, cls: CLASS_NAMES[r.cls[j]] });
-        });
+          while (end > 2 && Math.abs(all[end - 1][0] - all[end - 2][0]) <= 1e-12 * (1 + Math.abs(all[end - 1][0]))) end--;
+          out.push({ label, eta, startIndex: j, points: all.slice(0, end), every: cfg.trajectories.every });
+        }
       }
-      return trajectories;
+      return out;
     });
     trajectories.push(...computed);
     progress('trajectories', 1, 1);
   }
 
   return {
-    name: ic.name,
-    config: ic,
-    instance: {
-      dim: d,
-      mu: inst.mu,
-      dips: inst.depths.length,
-      centers: Array.from(inst.centers),
-      depths: Array.from(inst.depths),
-      widths: Array.from(inst.widths),
-    },
-    minima: {
-      points: rows(mr.points, d),
-      values: Array.from(mr.values),
-      lambdaMin: Array.from(mr.lambdaMin),
-      lambdaMax: Array.from(mr.lambdaMax),
-      hits: Array.from(mr.hits),
-      nearestDip: Array.from(mr.nearestDip),
-      globalIndex: mr.globalIndex,
-      verified: mr.verified,
-      gap: mr.gap,
-      gridMin: Number.isFinite(mr.gridMin) ? mr.gridMin : null,
-      starts: mr.starts,
-      unconverged: mr.unconverged,
-      dipsWithoutMinimum: mr.dipsWithoutMinimum,
-    },
-    thresholds,
+    name: spec.name,
+    family: fam.name,
+    kind,
+    config: fam,
+    instance: { kind, dim: d, mu: inst.mu, dips, centers: Array.from(inst.centers), depths: Array.from(inst.depths), widths: Array.from(inst.widths) },
+    minima: { ...minima, verified: mr.verified, gap: mr.gap, starts: mr.starts, unconverged: mr.unconverged },
+    constants: K,
     initRadius,
     classifyRadius,
-    noiseRef,
     sweep,
     noise,
     trajectories,
-  };
-}
-
-/** Headline numbers of one instance (pure function of its result). */
-export function landscapeHeadline(r: LandscapeInstanceResult): LandscapeHeadline {
-  const t = r.thresholds;
-  const pick = (c: LandscapeCell | undefined) => (c ? { eta: c.eta, success: c.success } : null);
-  const stable = r.sweep.filter((c) => c.eta > t.etaLocal && c.eta < t.etaGlobal);
-  const below = r.sweep.filter((c) => c.eta < t.etaSharp);
-  let best: LandscapeNoiseCell | undefined;
-  for (const c of r.noise) if (!best || c.success > best.success) best = c;
-  return {
-    instance: r.name,
-    etaLocal: t.etaLocal,
-    etaMu: t.etaMu,
-    smallEta: pick(below[0]),
-    smallestStable: pick(stable[0]),
-    largestStable: pick(stable[stable.length - 1]),
-    bestNoise: best ? { eta: best.eta, std: best.std, anneal: best.anneal, success: best.success, basinSuccess: best.basinSuccess } : null,
   };
 }
 
@@ -584,18 +656,13 @@ export async function runLandscape(config: LandscapeConfig, options: RunLandscap
   const t0 = performance.now();
   const instances: LandscapeInstanceResult[] = [];
   const perInstanceMs: number[] = [];
-  for (const [index, ic] of config.instances.entries()) {
+  const seen = new Set<string>();
+  for (const [index, spec] of expandInstances(config).entries()) {
     options.signal?.throwIfAborted();
     const t1 = performance.now();
-    instances.push(await runInstance(config, ic, index, options));
+    instances.push(await runInstance(config, spec, index, !seen.has(spec.family.name), options));
+    seen.add(spec.family.name);
     perInstanceMs.push(performance.now() - t1);
   }
-  return {
-    experiment: 'E1-landscape',
-    scale: config.scale,
-    config: structuredClone(config),
-    instances,
-    headline: instances.map(landscapeHeadline),
-    timing: { totalMs: performance.now() - t0, perInstanceMs },
-  };
+  return { experiment: 'E1-landscape', scale: config.scale, config: structuredClone(config), instances, timing: { totalMs: performance.now() - t0, perInstanceMs } };
 }

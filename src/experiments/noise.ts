@@ -1,70 +1,65 @@
 /**
- * E3 — noise is not enough: SGD at a fixed budget (PROTOCOL.md, experiment E3).
+ * E3 — noise is not enough: the computation (PROTOCOL.md, experiment E3). The definition (presets,
+ * validation, claim verdicts) is noise-experiment.ts, the figures noise-figures.ts.
  *
- * Learning rates (a rule fixed before any run):
- *  - λ₀ = λ_max of the Hessian of the mean train loss at θ₀ of the first seed, on a fixed seeded
- *    train subset; η_small = smallFactor · 2/λ₀ (or `lrSmall`); η_large = lrRatio · η_small (or
- *    `lrLarge`). The same η_small, η_large for every seed. k = η_large/η_small.
- * Arms (same seeds: seed s gives θ₀ and the data order of every arm; same epoch budget):
- *  - `sgd-small`, `sgd-large`: SGD, batch B (epochs of a fresh shuffle), η_small / η_large;
- *  - `amp-<f>k`: SGD at η_small with the mini-batch noise amplified by k·f for each f in
- *    amplifyFactors (g = g₁ + c(g₁ − g₂), two independent batches: the mean is kept and the
- *    covariance multiplied by (kf)², so f = 1 matches the update-noise covariance of sgd-large,
- *    η_small²(k)²Σ/B = η_large²Σ/B). Same steps as sgd-small (twice the gradient evaluations);
- *    factors with kf ≤ 1 are skipped;
- *  - `small-batch`: SGD at η_small with batch B' = max(1, round(B·η_small/η_large)), which matches
- *    the SDE noise scale η/B of sgd-large; same epochs, so B/B' times more steps;
- *  - `isotropic`: SGD at η_small, batch B, plus isotropic Gaussian noise σξ on the gradient with
- *    σ = √(k² − 1)·σ_B, where σ_B² = E‖g_B − ∇L‖²/d is the per-coordinate variance of the batch-B
- *    gradient noise measured at θ₀ of that seed (M = noiseEstimateBatches batches drawn uniformly
- *    without replacement). Then the total update noise η_small²(σ_B² + σ²)·d equals the large arm's
- *    η_large²σ_B²·d at θ₀ (the mini-batch noise shrinks as training goes on; σ stays constant);
- *  - `gd-small`, `gd-large`: full-batch GD, the noise-free baseline, for the same number of steps as
- *    sgd-small (fullBatchBudget 'steps') or the same epochs ('epochs': one step per epoch).
- * Each arm × seed records the full train loss/accuracy and test loss/accuracy every evalEvery
- * epochs (budget fractions for GD) and at the end. Arms that see the same batches (sgd-small,
- * sgd-large, isotropic; gd-small, gd-large) train together per seed in one MultiTrainer when
- * `batchArms` is set (see armGroups): each model's trajectory is bitwise its solo Trainer's, so
- * the result is the same. Resuming (src/run/resume.ts): the setup and each arm × seed run (or
- * batched group × seed) are units; a unit keeps partial checkpoints of its (multi-)trainer and curves.
+ * Learning rates (fixed before any run): λ₀ = λ_max of the Hessian of the mean train loss at θ₀ of
+ * the first seed on a fixed train subset; η_small = smallFactor·2/λ₀ (or `lrSmall`), η_large =
+ * lrRatio·η_small (or `lrLarge`), the same for every seed; k = η_large/η_small.
+ *
+ * Noise units. With Σ the per-example gradient covariance, SGD at rate η and batch b with its
+ * mini-batch noise amplified by a (std multiplier) has the SDE temperature η·a²·Σ/b (noise per unit
+ * of gradient-flow time) and the per-step update covariance η²·a²·Σ/b. Each arm states both as
+ * ratios to sgd-large (η_large, batch B, a = 1), and in absolute terms with σ_B² = tr Σ/(B·d) measured
+ * at θ₀ (the per-coordinate variance of the batch-B gradient noise):
+ *  - `amp-k<p>`: η_small, batch B, a = k^p: temperature ratio k^(2p−1), per-step ratio k^(2p−2). So
+ *    p = 0.5 (a = √k) matches the temperature, p = 1 (a = k) the per-step covariance;
+ *  - `small-batch`: η_small, B' = round(B/k): temperature ratio ≈ 1, per-step ≈ 1/k;
+ *  - `isotropic`: η_small, batch B, plus Gaussian noise σ_iso·ξ with σ_iso² = (k − 1)·σ_B²(θ_t), so
+ *    η_small(σ_B² + σ_iso²) = η_large·σ_B²: temperature-matched; σ_B(θ_t) is re-measured on the arm's
+ *    own parameters at θ₀ and at every evaluation point, and σ_iso follows it;
+ *  - `gd-*`: no noise. `sgd-small`: temperature 1/k, per-step 1/k².
+ * The amplified estimator is SVAG's (Li, Malladi, Arora 2021): g = (1+√(2l−1))/2·g₁ + (1−√(2l−1))/2·g₂
+ * with l = a² (docs/optimizers.md); SVAG's recipe — rate η/l for l times the steps — is the arm
+ * `amp-k0.5` at the flow budget (l = k).
+ *
+ * Budgets. The large arms train `epochs` epochs of batch B. Every small-η arm runs at the `epochs`
+ * budget (same epochs) and, in `budgets: [..., 'flow']`, also at the same gradient-flow time ηT
+ * (k times the steps; id suffix `-flow`). The small-batch arm's epochs budget already has the large
+ * arm's ηT (k times the steps of batch B), so it has one run for both.
+ * Context: `lr-x<m>` arms are SGD at m·η_large (batch B, same epochs) for each m of `lrSweep`
+ * (m = 1 and m = 1/k reuse sgd-large and sgd-small); `decay` is η_large multiplied by
+ * `decay.factor` at each fraction of `decay.at` of the budget.
+ *
+ * Statistics (per arm, against sgd-large, over seeds): d_s = acc_arm(s) − acc_large(s) of the final
+ * test accuracy (a diverged run counts as accuracy 0), the 95 % paired t-interval of mean(d), and a
+ * TOST equivalence test with margin `equivalenceMargin` at level `alpha`. Verdict: "reaches" when
+ * TOST shows equivalence; else "worse" when the interval lies below 0, "better" when it lies above
+ * 0, otherwise "inconclusive".
+ *
+ * Concurrency: every arm × seed is one solo Trainer; `concurrency` of them train at once (their
+ * chunks run on the libuv pool, one BLAS thread each). Resuming (src/run/resume.ts): the setup and
+ * each arm × seed run are units; a run keeps partial checkpoints of its trainer and curve.
  * Deterministic for a config at a fixed BLAS thread count (except `timing`).
- *
- * "Reaches the large arm" = the arm's test accuracy is not below sgd-large's by more than two
- * standard errors of the paired per-seed difference: mean(d) ≥ −2·sd(d)/√n with
- * d_s = acc_arm(s) − acc_large(s) (with one seed: d ≥ 0).
  */
-import type { ReportTable, TableCell } from '../run/schema.js';
-import type { Figure } from '../report/plot.js';
 import { Model, type Examples } from '../model/model.js';
 import { topEigenvalue } from '../measure/sharpness.js';
 import { noisySgd, sgd, type OptimizerSpec } from '../optim/optimizer.js';
+import { piecewise } from '../optim/schedules.js';
 import { fingerprint, resumeStoreOf, type Unit } from '../run/resume.js';
-import { MultiTrainer } from '../train/multi-trainer.js';
+import { sharedExamples } from '../train/shared-data.js';
 import { Trainer, type BatchOptions } from '../train/trainer.js';
 import { Rng } from '../util/random.js';
-import { fail, isObj, pool, posInt, validatorOf } from './common.js';
-import {
-  buildSpec,
-  describeModel,
-  intArray,
-  loadData,
-  mean,
-  oneOf,
-  posNum,
-  posNumOrAuto,
-  std,
-  trainSubset,
-  validateData,
-  validateModel,
-  validateSharpness,
-  type DataConfig,
-  type ModelConfig,
-  type SharpnessConfig,
-} from './escape-setup.js';
-import type { ExperimentDefinition, Headline, RunContext, Scale } from './types.js';
+import { pairedInterval, tost } from '../util/stats.js';
+import { pool } from './common.js';
+import { runSegmented } from './segmented-run.js';
+import { buildSpec, describeModel, loadData, mean, std, trainSubset, type DataConfig, type LoadedData, type ModelConfig, type SharpnessConfig } from './escape-setup.js';
+import type { RunContext, Scale } from './types.js';
 
-export const NOISE_ARM_KINDS = ['sgd-small', 'sgd-large', 'amplified', 'small-batch', 'isotropic', 'gd-small', 'gd-large'] as const;
+export const NOISE_ARM_KINDS = ['sgd-small', 'sgd-large', 'amplified', 'small-batch', 'isotropic', 'decay', 'lr-sweep', 'gd-small', 'gd-large'] as const;
 export type NoiseArmKind = (typeof NOISE_ARM_KINDS)[number];
+/** `epochs`: the large arm's epochs; `flow`: the large arm's gradient-flow time ηT (k times the steps). */
+export type NoiseBudget = 'epochs' | 'flow';
+export const NOISE_BUDGETS: readonly NoiseBudget[] = ['epochs', 'flow'];
 
 export interface NoiseConfig {
   scale: Scale;
@@ -77,40 +72,40 @@ export interface NoiseConfig {
   lrLarge: number | 'auto';
   lrRatio: number;
   batchSize: number;
+  /** The large arms' budget in epochs of batch B. */
   epochs: number;
   arms: NoiseArmKind[];
-  /** Amplification factors as multiples f of k = η_large/η_small (the arm uses k·f). */
-  amplifyFactors: number[];
+  /** Amplified arms: mini-batch noise std multiplied by k^p for each p (0.5: temperature match, 1: per-step match). */
+  amplifyPowers: number[];
+  /** Budgets of every small-η arm (non-empty; 'epochs' and/or 'flow'). */
+  budgets: NoiseBudget[];
+  /** LR sweep: SGD at m·η_large for each multiple m (batch B, the epochs budget). */
+  lrSweep: number[];
+  /** Large-then-decay arm: η_large, multiplied by `factor` at each fraction `at` of the budget. */
+  decay: { at: number[]; factor: number };
+  /** Batches of size B drawn to measure σ_B (at θ₀ per seed, and along the isotropic arm). */
   noiseEstimateBatches: number;
-  fullBatchBudget: 'steps' | 'epochs';
-  /** Evaluate (full train and test sets) every evalEvery epochs and at the end. */
+  /** Evaluate (full train and test sets) every evalEvery epochs of the arm and at the end. */
   evalEvery: number;
   sharpness: SharpnessConfig;
+  /** Arm × seed runs trained at once (one solo Trainer each). */
   concurrency: number;
-  /**
-   * Image augmentation for the mini-batch arms (e.g. `{ cropPadding: 4, flip: true }`, the standard
-   * CIFAR recipe), or null. The full-batch arms never augment (they are the noise-free baseline),
-   * and σ_B is estimated on unaugmented batches.
-   */
+  /** Image augmentation for the mini-batch arms, or null; GD arms and σ_B estimates never augment. */
   augment: { cropPadding: number; flip: boolean } | null;
-  /**
-   * Examples per forward/backward pass in full-batch steps (null: all at once). The gradient is
-   * the same mean up to rounding (Trainer option batch.microBatch); it bounds activation memory.
-   */
+  /** Examples per forward/backward pass in full-batch steps (null: all at once). */
   microBatch: number | null;
-  /**
-   * Train the arms that see the same batches together in one MultiTrainer (default true): per seed,
-   * sgd-small, sgd-large and isotropic (unless `augment` is set), and gd-small and gd-large (unless
-   * `microBatch` is set). Each model's trajectory is bitwise its solo Trainer's, so the results are
-   * the same either way; false trains every arm × seed as its own Trainer.
-   */
-  batchArms: boolean;
+  /** TOST margin in accuracy (0.005 = 0.5 accuracy points): "reaches" = |mean difference| < margin shown at level alpha. */
+  equivalenceMargin: number;
+  /** Level of the TOST (each one-sided test); the paired intervals are 1 − alpha (95 % at 0.05). */
+  alpha: number;
 }
 
 export interface NoisePoint {
-  /** Fraction of the budget, in epochs of the batch-B arm (GD: steps / ⌈n/B⌉ with the 'steps' budget). */
+  /** Epochs of this arm's batch size trained so far (GD: steps). */
   epoch: number;
   step: number;
+  /** Gradient-flow time Σ η(t) over the steps so far. */
+  flowTime: number;
   trainLoss: number;
   trainAccuracy: number;
   testLoss: number;
@@ -124,8 +119,8 @@ export interface NoiseRun {
   diverged: boolean;
   divergedAt: number | null;
   final: NoisePoint | null;
-  /** Isotropic arm: the σ used; amplified arm: null. */
-  noiseStd: number | null;
+  /** Isotropic arm: σ_B(θ_t) measured at each evaluation point before the last, and the σ_iso used from there on. */
+  noiseTrace: Array<{ step: number; sigmaB: number; isotropicStd: number }> | null;
 }
 
 export interface NoiseArmSummary {
@@ -134,22 +129,46 @@ export interface NoiseArmSummary {
   n: number;
 }
 
+export type ArmVerdict = 'reaches' | 'worse' | 'better' | 'inconclusive';
+
+/** An arm against sgd-large: paired per-seed differences of final test accuracy. */
+export interface NoiseComparison {
+  n: number;
+  meanDiff: number;
+  sd: number;
+  /** (1 − alpha) paired t-interval of the mean difference. */
+  lo: number;
+  hi: number;
+  /** TOST at `alpha` with ±margin: the larger one-sided p and the (1 − 2·alpha) interval it amounts to. */
+  tost: { equivalent: boolean; p: number; lo90: number; hi90: number; margin: number };
+  verdict: ArmVerdict;
+}
+
 export interface NoiseArm {
   id: string;
   kind: NoiseArmKind;
   label: string;
+  /** Initial learning rate (decay: before the first decay). */
   eta: number;
   batch: number | 'full';
+  /** Mini-batch noise std multiplier (1: plain). */
   amplify: number;
+  /** Budget relative to the large arm ('epochs' for the large, sweep and decay arms). */
+  budget: NoiseBudget;
   stepsPerRun: number;
+  epochsPerRun: number;
+  /** Gradient-flow time ηT of a run. */
+  flowTime: number;
   /** Gradient evaluations of single examples per run (amplified arms draw two batches). */
   exampleGradsPerRun: number;
+  /** Noise relative to sgd-large at θ₀: SDE temperature η·a²σ²/b and per-step covariance η²·a²σ²/b (0 for GD). */
+  noise: { temperature: number; perStep: number };
   runs: NoiseRun[];
   diverged: number;
   testAccuracy: NoiseArmSummary;
   trainLoss: NoiseArmSummary;
-  /** Paired difference to sgd-large (test accuracy), null for sgd-large itself or when absent. */
-  vsLarge: { meanDiff: number; se: number; reaches: boolean } | null;
+  /** Null for sgd-large itself. */
+  vsLarge: NoiseComparison | null;
 }
 
 export interface NoiseResult {
@@ -164,167 +183,158 @@ export interface NoiseResult {
   etaLarge: number;
   k: number;
   smallBatch: number;
-  /** Per seed: σ_B (per-coordinate std of the batch-B gradient noise at θ₀) and the isotropic σ. */
-  noiseEstimate: Array<{ seed: number; sigmaB: number; isotropicStd: number; gradNorm: number }>;
+  /** Per seed at θ₀: σ_B (per-coordinate std of the batch-B gradient noise), ‖∇L‖, and the large arm's absolute noise η_large·σ_B², η_large²·σ_B². */
+  noiseEstimate: Array<{ seed: number; sigmaB: number; gradNorm: number; temperatureLarge: number; perStepLarge: number }>;
+  /** The learning-rate sweep: arm ids in order of η (sgd-small and sgd-large where they fall on the grid). */
+  lrSweep: Array<{ multiple: number; eta: number; armId: string }>;
   skipped: string[];
   arms: NoiseArm[];
-  /** Ids of the arms that reach sgd-large's test accuracy (see the module doc). */
-  reachLarge: string[];
   timing: { totalMs: number; perArmMs: Record<string, number> };
 }
 
-// ---- presets --------------------------------------------------------------------------------------
+// ---- plans ------------------------------------------------------------------------------------------
 
-const ALL_ARMS: NoiseArmKind[] = [...NOISE_ARM_KINDS];
-
-export const noisePresets: Record<Exclude<Scale, 'study'>, NoiseConfig> = {
-  /** Seconds: a 4-class Gaussian mixture (d = 16, 256 train), MLP 32, 2 seeds, 6 epochs. */
-  tiny: {
-    scale: 'tiny',
-    data: {
-      source: 'synthetic',
-      trainPerClass: null,
-      testSize: null,
-      seed: 1,
-      download: false,
-      synthetic: { kind: 'gaussian-mixture', k: 4, d: 16, nTrain: 256, nTest: 512, seed: 1, separation: 2, noise: 1 },
-    },
-    model: { kind: 'mlp', hidden: [32] },
-    seeds: [1, 2],
-    lrSmall: 'auto',
-    smallFactor: 0.5,
-    lrLarge: 'auto',
-    lrRatio: 8,
-    batchSize: 32,
-    epochs: 6,
-    arms: ALL_ARMS,
-    amplifyFactors: [0.5, 1, 2],
-    noiseEstimateBatches: 16,
-    fullBatchBudget: 'steps',
-    evalEvery: 2,
-    sharpness: { subset: 128, iterations: 30, tolerance: 1e-3 },
-    concurrency: 2,
-    augment: null,
-    microBatch: null,
-    batchArms: true,
-  },
-  /** Minutes on two cores: Fashion-MNIST 200/class (2000 train, full 10k test), MLP 784-128-10, 3 seeds. */
-  quick: {
-    scale: 'quick',
-    data: {
-      source: 'fashion-mnist',
-      trainPerClass: 200,
-      testSize: null,
-      seed: 1,
-      download: false,
-      synthetic: { kind: 'gaussian-mixture', k: 10, d: 64, nTrain: 2000, nTest: 2000, seed: 1, separation: 3, noise: 1 },
-    },
-    model: { kind: 'mlp', hidden: [128] },
-    seeds: [1, 2, 3],
-    lrSmall: 'auto',
-    smallFactor: 0.5,
-    lrLarge: 'auto',
-    lrRatio: 8,
-    batchSize: 64,
-    epochs: 40,
-    arms: ALL_ARMS,
-    amplifyFactors: [0.5, 1, 2],
-    noiseEstimateBatches: 32,
-    fullBatchBudget: 'steps',
-    evalEvery: 4,
-    sharpness: { subset: 500, iterations: 30, tolerance: 1e-3 },
-    concurrency: 2,
-    augment: null,
-    microBatch: null,
-    batchArms: true,
-  },
-  /**
-   * For a cluster: CIFAR-10 (all 50k), ResNet-18 without batch norm, 3 seeds, 100 epochs, every arm.
-   * Not run on two cores. Full-batch steps go through the network in micro-batches of 500 examples
-   * (the same mean gradient up to rounding, in the activation memory of 500 images).
-   */
-  paper: {
-    scale: 'paper',
-    data: { source: 'cifar10', trainPerClass: null, testSize: null, seed: 1, download: true, synthetic: null },
-    model: { kind: 'resnet', width: 64, blocks: [2, 2, 2, 2], batchnorm: false },
-    seeds: [1, 2, 3],
-    lrSmall: 'auto',
-    smallFactor: 0.5,
-    lrLarge: 'auto',
-    lrRatio: 10,
-    batchSize: 128,
-    epochs: 100,
-    arms: ALL_ARMS,
-    amplifyFactors: [0.5, 1, 2],
-    noiseEstimateBatches: 64,
-    fullBatchBudget: 'steps',
-    evalEvery: 5,
-    sharpness: { subset: 5000, iterations: 50, tolerance: 1e-3 },
-    concurrency: 1,
-    augment: null,
-    microBatch: 500,
-    batchArms: true,
-  },
-};
-
-// ---- validation -----------------------------------------------------------------------------------
-
-/** Throws TypeError / RangeError naming the first bad field, e.g. "config.lrSmall must be a positive number or 'auto'". */
-export function validateNoiseConfig(config: unknown): asserts config is NoiseConfig {
-  if (!isObj(config)) fail(TypeError, 'config', 'must be an object');
-  const c = config;
-  oneOf(c.scale, 'config.scale', ['tiny', 'quick', 'paper']);
-  validateData(c.data);
-  validateModel(c.model);
-  intArray(c.seeds, 'config.seeds', { min: 0, nonEmpty: true });
-  if (new Set(c.seeds as number[]).size !== (c.seeds as number[]).length) fail(RangeError, 'config.seeds', 'must not repeat a seed');
-  posNumOrAuto(c.lrSmall, 'config.lrSmall');
-  posNum(c.smallFactor, 'config.smallFactor');
-  posNumOrAuto(c.lrLarge, 'config.lrLarge');
-  posNum(c.lrRatio, 'config.lrRatio');
-  if ((c.lrRatio as number) <= 1) fail(RangeError, 'config.lrRatio', `must be > 1 (got ${c.lrRatio})`);
-  if (typeof c.lrSmall === 'number' && typeof c.lrLarge === 'number' && c.lrLarge <= c.lrSmall)
-    fail(RangeError, 'config.lrLarge', `must be > config.lrSmall (got ${c.lrLarge} <= ${c.lrSmall})`);
-  posInt(c.batchSize, 'config.batchSize', 2 ** 24);
-  posInt(c.epochs, 'config.epochs', 1e6);
-  if (!Array.isArray(c.arms)) fail(TypeError, 'config.arms', 'must be an array of arm names');
-  if (c.arms.length === 0) fail(RangeError, 'config.arms', 'must not be empty');
-  c.arms.forEach((a: unknown, i: number) => oneOf(a, `config.arms[${i}]`, NOISE_ARM_KINDS));
-  if (new Set(c.arms).size !== c.arms.length) fail(RangeError, 'config.arms', 'must not repeat an arm');
-  if (!Array.isArray(c.amplifyFactors)) fail(TypeError, 'config.amplifyFactors', 'must be an array of positive numbers');
-  if (c.arms.includes('amplified') && c.amplifyFactors.length === 0) fail(RangeError, 'config.amplifyFactors', "must not be empty when config.arms has 'amplified'");
-  c.amplifyFactors.forEach((f: unknown, i: number) => posNum(f, `config.amplifyFactors[${i}]`));
-  posInt(c.noiseEstimateBatches, 'config.noiseEstimateBatches', 1e6);
-  oneOf(c.fullBatchBudget, 'config.fullBatchBudget', ['steps', 'epochs']);
-  posInt(c.evalEvery, 'config.evalEvery', 1e6);
-  validateSharpness(c.sharpness);
-  posInt(c.concurrency, 'config.concurrency', 64);
-  if (c.microBatch !== null) posInt(c.microBatch, 'config.microBatch');
-  if (typeof c.batchArms !== 'boolean') fail(TypeError, 'config.batchArms', `must be a boolean (got ${JSON.stringify(c.batchArms)})`);
-  if (c.augment !== null) {
-    if (!isObj(c.augment)) fail(TypeError, 'config.augment', 'must be null or { cropPadding, flip }');
-    const a = c.augment;
-    if (typeof a.cropPadding !== 'number' || !Number.isInteger(a.cropPadding) || a.cropPadding < 0)
-      fail(RangeError, 'config.augment.cropPadding', `must be a non-negative integer (got ${JSON.stringify(a.cropPadding)})`);
-    if (typeof a.flip !== 'boolean') fail(TypeError, 'config.augment.flip', `must be a boolean (got ${JSON.stringify(a.flip)})`);
-    if ((c.data as { source?: unknown }).source === 'synthetic') fail(RangeError, 'config.augment', 'needs image data (synthetic sets are flat vectors)');
-  }
+/** What one arm trains: everything but the seed. */
+export interface ArmPlan {
+  id: string;
+  kind: NoiseArmKind;
+  label: string;
+  eta: number;
+  batch: number | 'full';
+  amplify: number;
+  budget: NoiseBudget;
+  steps: number;
+  stepsPerEpoch: number;
+  flowTime: number;
+  exampleGrads: number;
+  noise: { temperature: number; perStep: number };
+  optimizer: OptimizerSpec;
+  /** Isotropic arm: σ_iso is re-set from σ_B(θ_t) at every evaluation point. */
+  isotropic: boolean;
+  /** Gradient-flow time Σ η(t) after `step` steps. */
+  flowAt(step: number): number;
 }
 
-// ---- helpers --------------------------------------------------------------------------------------
+export const fmtNum = (x: number, p = 3): string => Number(x.toPrecision(p)).toString();
+
+/** The setup every arm depends on: learning rates and the size of the problem. */
+export interface NoiseRates {
+  etaSmall: number;
+  etaLarge: number;
+  n: number;
+}
+
+/**
+ * The arms of `c` for the rates `r` (pure: the tests check the budget and noise arithmetic on it).
+ * Small-η arms come once per budget of `c.budgets`; sweep values equal to 1 or 1/k reuse sgd-large
+ * and sgd-small (epochs budget) and are listed in `sweep`.
+ */
+export function planArms(c: NoiseConfig, r: NoiseRates): { plans: ArmPlan[]; sweep: NoiseResult['lrSweep']; skipped: string[]; smallBatch: number } {
+  const { etaSmall, etaLarge, n } = r;
+  const k = etaLarge / etaSmall;
+  const B = Math.min(c.batchSize, n);
+  const smallBatch = Math.max(1, Math.round(B / k));
+  const plans: ArmPlan[] = [];
+  const skipped: string[] = [];
+  const perEpoch = (b: number): number => Math.ceil(n / Math.min(b, n));
+  /** SGD-family arm trained for `epochs` epochs of its batch b. */
+  const sgdArm = (a: Pick<ArmPlan, 'id' | 'kind' | 'label' | 'eta' | 'batch' | 'amplify' | 'budget'> & { epochs: number; optimizer?: OptimizerSpec; isotropic?: boolean }): ArmPlan => {
+    const b = a.batch === 'full' ? n : a.batch;
+    const per = a.batch === 'full' ? 1 : perEpoch(b);
+    const steps = a.epochs * per;
+    // Noise relative to sgd-large: (η/η_L)·a²·(B/b) and (η/η_L)²·a²·(B/b); isotropic: matched temperature.
+    const rel = a.eta / etaLarge;
+    const mb = a.batch === 'full' ? 0 : (a.amplify * a.amplify * B) / b;
+    const noise = a.isotropic ? { temperature: 1, perStep: rel } : { temperature: rel * mb, perStep: rel * rel * mb };
+    return {
+      id: a.id,
+      kind: a.kind,
+      label: a.label,
+      eta: a.eta,
+      batch: a.batch,
+      amplify: a.amplify,
+      budget: a.budget,
+      steps,
+      stepsPerEpoch: per,
+      flowTime: a.eta * steps,
+      exampleGrads: a.batch === 'full' ? steps * n : a.epochs * n * (a.amplify > 1 ? 2 : 1),
+      noise,
+      optimizer: a.optimizer ?? sgd({ lr: a.eta }),
+      isotropic: a.isotropic ?? false,
+      flowAt: (step) => a.eta * step,
+    };
+  };
+  // A small-η arm at each budget: `epochs` epochs, or k times that (the large arm's ηT).
+  const perBudget = (id: string, label: string, make: (epochs: number, id: string, budget: NoiseBudget, label: string) => ArmPlan): void => {
+    for (const budget of c.budgets) {
+      const epochs = budget === 'epochs' ? c.epochs : Math.round(c.epochs * k);
+      plans.push(make(epochs, budget === 'epochs' ? id : `${id}-flow`, budget, `${label}${budget === 'flow' ? ', same ηT' : ''}`));
+    }
+  };
+  for (const kind of c.arms) {
+    if (kind === 'sgd-large') plans.push(sgdArm({ id: kind, kind, label: `SGD η_large, B = ${B}`, eta: etaLarge, batch: B, amplify: 1, budget: 'epochs', epochs: c.epochs }));
+    if (kind === 'sgd-small') perBudget(kind, `SGD η_small, B = ${B}`, (epochs, id, budget, label) => sgdArm({ id, kind, label, eta: etaSmall, batch: B, amplify: 1, budget, epochs }));
+    if (kind === 'amplified') {
+      for (const p of c.amplifyPowers) {
+        const a = Math.pow(k, p);
+        const id = `amp-k${fmtNum(p)}`;
+        if (!(a > 1 + 1e-12)) {
+          skipped.push(`${id}: amplification k^${p} = ${fmtNum(a)} ≤ 1 is plain SGD`);
+          continue;
+        }
+        const what = p === 0.5 ? ' (√k: temperature match)' : p === 1 ? ' (k: per-step match)' : '';
+        perBudget(id, `η_small, noise ×${fmtNum(a)} = k^${fmtNum(p)}${what}`, (epochs, aid, budget, label) => sgdArm({ id: aid, kind, label, eta: etaSmall, batch: B, amplify: a, budget, epochs }));
+      }
+    }
+    if (kind === 'small-batch') {
+      // B' = B/k: k times the steps per epoch, so the epochs budget already has the large arm's ηT.
+      plans.push(sgdArm({ id: kind, kind, label: `SGD η_small, B' = ${smallBatch} (same epochs = same ηT)`, eta: etaSmall, batch: smallBatch, amplify: 1, budget: c.budgets.includes('flow') ? 'flow' : 'epochs', epochs: c.epochs }));
+    }
+    if (kind === 'isotropic') {
+      perBudget(kind, `η_small + isotropic noise (temperature-matched), B = ${B}`, (epochs, id, budget, label) =>
+        sgdArm({ id, kind, label, eta: etaSmall, batch: B, amplify: 1, budget, epochs, isotropic: true, optimizer: noisySgd({ lr: etaSmall, noiseStd: 0 }) }),
+      );
+    }
+    if (kind === 'gd-large') plans.push(sgdArm({ id: kind, kind, label: 'GD η_large (full batch, one step per epoch)', eta: etaLarge, batch: 'full', amplify: 1, budget: 'epochs', epochs: c.epochs }));
+    if (kind === 'gd-small') perBudget(kind, 'GD η_small (full batch)', (epochs, id, budget, label) => sgdArm({ id, kind, label, eta: etaSmall, batch: 'full', amplify: 1, budget, epochs }));
+    if (kind === 'decay') {
+      const base = sgdArm({ id: kind, kind, label: '', eta: etaLarge, batch: B, amplify: 1, budget: 'epochs', epochs: c.epochs });
+      const bounds = c.decay.at.map((f) => Math.round(f * base.steps));
+      const values = [etaLarge, ...c.decay.at.map((_, i) => etaLarge * Math.pow(c.decay.factor, i + 1))];
+      // Σ η(t) for t < step under the piecewise schedule.
+      const flowAt = (step: number): number => values.reduce((s, v, i) => s + v * Math.max(0, Math.min(step, i < bounds.length ? bounds[i] : Infinity) - (i === 0 ? 0 : bounds[i - 1])), 0);
+      const at = c.decay.at.map((f) => `${fmtNum(100 * f)} %`).join(', ');
+      plans.push({ ...base, label: `SGD η_large, ×${fmtNum(c.decay.factor)} at ${at}`, optimizer: sgd({ lr: piecewise(bounds, values) }), flowTime: flowAt(base.steps), flowAt });
+    }
+  }
+  const sweep: NoiseResult['lrSweep'] = [];
+  if (c.arms.includes('lr-sweep')) {
+    for (const m of [...c.lrSweep].sort((a, b) => a - b)) {
+      const eta = m * etaLarge;
+      const same = (x: number): boolean => Math.abs(x - eta) <= 1e-9 * eta;
+      const reuse = same(etaLarge) && c.arms.includes('sgd-large') ? 'sgd-large' : same(etaSmall) && c.arms.includes('sgd-small') && c.budgets.includes('epochs') ? 'sgd-small' : null;
+      const id = reuse ?? `lr-x${fmtNum(m)}`;
+      if (!reuse) plans.push(sgdArm({ id, kind: 'lr-sweep', label: `SGD ${fmtNum(m)}·η_large, B = ${B}`, eta, batch: B, amplify: 1, budget: 'epochs', epochs: c.epochs }));
+      sweep.push({ multiple: m, eta, armId: id });
+    }
+  }
+  return { plans, sweep, skipped, smallBatch };
+}
+
+// ---- measurements -----------------------------------------------------------------------------------
 
 function gather(data: Examples, inSize: number, idx: ArrayLike<number>): Examples {
   const x = new Float32Array(idx.length * inSize);
   const y = new Int32Array(idx.length);
-  for (let k = 0; k < idx.length; k++) {
-    const i = idx[k];
-    x.set(data.x.subarray(i * inSize, (i + 1) * inSize), k * inSize);
-    y[k] = data.y[i];
+  for (let j = 0; j < idx.length; j++) {
+    const i = idx[j];
+    x.set(data.x.subarray(i * inSize, (i + 1) * inSize), j * inSize);
+    y[j] = data.y[i];
   }
   return { x, y };
 }
 
-/** Mean-loss gradient over all of `data`, accumulated in chunks (weights by chunk size), in double. */
+/** Mean-loss gradient over all of `data`, accumulated in chunks (weighted by chunk size), in double. */
 function fullGradient(model: Model, data: Examples, chunk = 1000): Float64Array {
   const inSize = model.inputSize;
   const n = data.x.length / inSize;
@@ -338,18 +348,19 @@ function fullGradient(model: Model, data: Examples, chunk = 1000): Float64Array 
   return g;
 }
 
-/** RNG stream of the noise estimate's batch draws (distinct from the trainer's streams). */
+/** RNG stream of the noise estimates' batch draws (distinct from the trainer's streams). */
 const ESTIMATE_STREAM = 21;
 
 /**
  * σ_B at the model's θ: sqrt(mean over M batches of ‖g_B − ∇L‖² / d), batches of size B drawn
- * uniformly without replacement (partial Fisher–Yates).
+ * uniformly without replacement (partial Fisher–Yates), from stream (seed, ESTIMATE_STREAM + salt).
+ * Overwrites model.grads (the caller's trainer overwrites them again at its next step).
  */
-function estimateBatchNoise(model: Model, data: Examples, batch: number, batches: number, seed: number): { sigmaB: number; gradNorm: number } {
+export function estimateBatchNoise(model: Model, data: Examples, batch: number, batches: number, seed: number, salt = 0): { sigmaB: number; gradNorm: number } {
   const inSize = model.inputSize;
   const n = data.x.length / inSize;
   const g = fullGradient(model, data);
-  const rng = Rng.fromSeed(seed, ESTIMATE_STREAM);
+  const rng = Rng.fromSeed(seed, ESTIMATE_STREAM + salt);
   const b = Math.min(batch, n);
   const perm = new Int32Array(n);
   let sum = 0;
@@ -374,371 +385,222 @@ function estimateBatchNoise(model: Model, data: Examples, batch: number, batches
   return { sigmaB: Math.sqrt(sum / batches / g.length), gradNorm: Math.sqrt(gn) };
 }
 
-interface ArmPlan {
-  id: string;
-  kind: NoiseArmKind;
-  label: string;
-  eta: number;
-  batch: number | 'full';
-  amplify: number;
-  steps: number;
-  /** steps per "epoch" on the common x axis */
-  stepsPerEpoch: number;
-  exampleGrads: number;
-  optimizer: (seed: number) => OptimizerSpec;
+/** σ_iso that matches the temperature of η_large at η_small: η_small(σ_B² + σ²) = η_large·σ_B². */
+export function matchedIsotropicStd(sigmaB: number, k: number): number {
+  return Math.sqrt(Math.max(0, k - 1)) * sigmaB;
 }
 
-const fmtNum = (x: number, p = 3): string => Number(x.toPrecision(p)).toString();
+// ---- statistics -------------------------------------------------------------------------------------
+
+/** The paired comparison of one arm with sgd-large (see the module doc), from per-seed differences. */
+export function compareToLarge(diffs: number[], margin: number, alpha: number): NoiseComparison {
+  const n = diffs.length;
+  if (n < 2) {
+    const m = n ? diffs[0] : NaN;
+    return { n, meanDiff: m, sd: NaN, lo: NaN, hi: NaN, tost: { equivalent: false, p: NaN, lo90: NaN, hi90: NaN, margin }, verdict: 'inconclusive' };
+  }
+  const iv = pairedInterval(diffs, 1 - alpha);
+  const t = tost(diffs, margin, alpha);
+  const verdict: ArmVerdict = t.equivalent ? 'reaches' : iv.hi < 0 ? 'worse' : iv.lo > 0 ? 'better' : 'inconclusive';
+  return { n, meanDiff: iv.mean, sd: iv.sd, lo: iv.lo, hi: iv.hi, tost: { equivalent: t.equivalent, p: t.p, lo90: t.lo, hi90: t.hi, margin }, verdict };
+}
 
 function summarize(xs: number[]): NoiseArmSummary {
   const ok = xs.filter((x) => Number.isFinite(x));
   return { mean: ok.length ? mean(ok) : null, std: ok.length ? std(ok) : null, n: ok.length };
 }
 
-/** Arms that can share one batch stream: batch B, shuffled epochs, no amplification. */
-const SHUFFLE_GROUP: readonly NoiseArmKind[] = ['sgd-small', 'sgd-large', 'isotropic'];
-/** Arms that can share full-batch steps. */
-const FULL_GROUP: readonly NoiseArmKind[] = ['gd-small', 'gd-large'];
+// ---- one arm × seed -----------------------------------------------------------------------------------
 
-/** One task of the pool: an arm trained alone (one member) or a batched group, for one seed. */
-interface ArmTask {
-  members: ArmPlan[];
-  seed: number;
+interface ArmEnv {
+  config: NoiseConfig;
+  data: LoadedData;
+  train: Examples;
+  spec: ReturnType<typeof buildSpec>;
+  k: number;
+  ctx: RunContext;
+  /** Called with example gradients done (progress). */
+  work(exampleGrads: number, label: string): void;
 }
 
-/**
- * The arms in groups that train together, in plan order (a group sits where its first arm is).
- * With `config.batchArms`, the arms present of sgd-small, sgd-large and isotropic form one group
- * (same batch size B, same shuffled epochs, same init and trainer seed: identical batches) unless
- * `config.augment` is set (MultiTrainer has no augmentation), and gd-small and gd-large form one
- * unless `config.microBatch` is set (MultiTrainer has no micro-batches). Amplified arms (each needs
- * its own second batch) and the small-batch arm (another batch size) are always alone, and so is
- * every arm without `batchArms`. A group of one arm trains as a solo Trainer.
- */
-export function armGroups<P extends { kind: NoiseArmKind; steps: number }>(plans: P[], config: Pick<NoiseConfig, 'batchArms' | 'augment' | 'microBatch'>): P[][] {
-  const groups: P[][] = [];
-  const shared = new Map<string, P[]>();
-  for (const p of plans) {
-    const key = !config.batchArms
-      ? null
-      : SHUFFLE_GROUP.includes(p.kind) && config.augment === null
-        ? 'shuffle'
-        : FULL_GROUP.includes(p.kind) && config.microBatch === null
-          ? 'full'
-          : null;
-    const group = key === null ? undefined : shared.get(key);
-    if (group) {
-      if (group[0].steps !== p.steps) throw new Error(`E3: arms ${group[0].kind} and ${p.kind} share batches but not their step budget`);
-      group.push(p);
+/** Evaluation points of an arm: every evalEvery of its epochs and the end, as step counts. */
+function evalSteps(p: ArmPlan, evalEvery: number): number[] {
+  const epochs = p.steps / p.stepsPerEpoch;
+  const out: number[] = [];
+  for (let e = evalEvery; e < epochs; e += evalEvery) out.push(Math.round(e * p.stepsPerEpoch));
+  out.push(p.steps);
+  return out.filter((s, i) => i === 0 || s > out[i - 1]);
+}
+
+/** Trains arm `p` for `seed` as a unit of the run's resume store; returns its run record. */
+async function trainArm(p: ArmPlan, seed: number, env: ArmEnv, u: Unit): Promise<NoiseRun> {
+  const { config: c, data, ctx } = env;
+  const model = new Model(env.spec, { seed });
+  try {
+    const batch: BatchOptions =
+      p.batch === 'full'
+        ? { mode: 'full', ...(c.microBatch ? { microBatch: c.microBatch } : {}) }
+        : { mode: 'shuffle', size: p.batch, ...(p.amplify > 1 ? { amplify: p.amplify } : {}), ...(c.augment ? { augment: c.augment } : {}) };
+    const make = (optimizer: OptimizerSpec): Trainer => new Trainer(model, { data: env.train, optimizer, batch, seed });
+    const points = evalSteps(p, c.evalEvery);
+    const evaluate = (step: number): NoisePoint => {
+      const tr = model.evaluate(data.train);
+      const te = model.evaluate(data.test);
+      return { epoch: step / p.stepsPerEpoch, step, flowTime: p.flowAt(step), trainLoss: tr.loss, trainAccuracy: tr.accuracy, testLoss: te.loss, testAccuracy: te.accuracy };
+    };
+    // Isotropic arm: σ_iso from σ_B measured on this model now; the trainer is rebuilt with it, state kept.
+    const retune = (run: NoiseRun, step: number, carry?: Trainer): Trainer => {
+      const state = carry?.exportState();
+      const e = estimateBatchNoise(model, env.train, c.batchSize, c.noiseEstimateBatches, seed, 1 + run.noiseTrace!.length);
+      const sd = matchedIsotropicStd(e.sigmaB, env.k);
+      run.noiseTrace!.push({ step, sigmaB: e.sigmaB, isotropicStd: sd });
+      const t = make(noisySgd({ lr: p.eta, noiseStd: sd }));
+      if (state) t.importState(state);
+      return t;
+    };
+    let trainer = make(p.optimizer);
+    const saved = u.restore<{ run: NoiseRun; next: number }>([trainer]);
+    let run: NoiseRun;
+    let next = 0;
+    if (saved) {
+      ({ run, next } = saved);
+      if (p.isotropic) {
+        const state = trainer.exportState();
+        trainer = make(noisySgd({ lr: p.eta, noiseStd: run.noiseTrace![run.noiseTrace!.length - 1].isotropicStd }));
+        trainer.importState(state);
+      }
+      env.work((run.steps / p.steps) * p.exampleGrads, `E3 ${p.id} seed ${seed} (resumed)`);
     } else {
-      groups.push([p]);
-      if (key !== null) shared.set(key, groups[groups.length - 1]);
+      run = { seed, steps: 0, curve: [evaluate(0)], diverged: false, divergedAt: null, final: null, noiseTrace: p.isotropic ? [] : null };
+      u.log({ phase: 'train', arm: p.id, seed, ...run.curve[0] });
+      if (p.isotropic) trainer = retune(run, 0);
     }
+    const r = await runSegmented({
+      trainer: () => trainer,
+      points,
+      next,
+      signal: ctx.signal,
+      onSteps: (s) => {
+        run.steps += s;
+        env.work((s / p.steps) * p.exampleGrads, `E3 ${p.id} seed ${seed}`);
+      },
+      atPoint: (i) => {
+        const pt = evaluate(points[i]);
+        run.curve.push(pt);
+        u.log({ phase: 'train', arm: p.id, seed, ...pt });
+        if (p.isotropic && i + 1 < points.length) trainer = retune(run, points[i], trainer);
+      },
+      checkpoint: { due: () => u.due(), save: (n) => u.save([trainer], { run, next: n }) },
+    });
+    if (r.diverged) {
+      run.diverged = true;
+      run.divergedAt = r.divergedAt;
+      u.log({ phase: 'train', arm: p.id, seed, kind: 'diverged', divergedAt: r.divergedAt });
+      env.work(((p.steps - run.steps) / p.steps) * p.exampleGrads, `E3 ${p.id} seed ${seed} diverged`);
+    }
+    run.final = run.diverged ? null : run.curve[run.curve.length - 1];
+    return run;
+  } finally {
+    model.close();
   }
-  return groups;
 }
 
-// ---- the experiment -------------------------------------------------------------------------------
+// ---- the experiment -----------------------------------------------------------------------------------
 
-/** Runs E3. Progress and metrics go through `ctx`. */
-export async function runNoise(config: NoiseConfig, ctx: RunContext): Promise<NoiseResult> {
-  validateNoiseConfig(config);
+/** λ₀, the learning rates and σ_B at θ₀ of every seed (one resume unit). */
+async function setupRates(c: NoiseConfig, data: LoadedData, spec: ReturnType<typeof buildSpec>, ctx: RunContext, u: Unit) {
+  const sharp = trainSubset(data, c.sharpness.subset, c.data.seed + 2);
+  const probe = new Model(spec, { seed: c.seeds[0] });
+  try {
+    const l = topEigenvalue(probe, sharp, { iterations: c.sharpness.iterations, tolerance: c.sharpness.tolerance, seed: c.seeds[0] });
+    const lambda0 = { value: l.value, iterations: l.iterations, converged: l.converged };
+    const etaSmall = c.lrSmall === 'auto' ? (c.smallFactor * 2) / lambda0.value : c.lrSmall;
+    if (!(Number.isFinite(etaSmall) && etaSmall > 0)) throw new Error(`E3: λ_max(θ₀) = ${lambda0.value} gives no usable η_small = smallFactor·2/λ₀; set config.lrSmall explicitly`);
+    const etaLarge = c.lrLarge === 'auto' ? c.lrRatio * etaSmall : c.lrLarge;
+    if (etaLarge <= etaSmall) throw new RangeError(`config.lrLarge must be > η_small = ${etaSmall} (got ${etaLarge})`);
+    const noiseEstimate: NoiseResult['noiseEstimate'] = [];
+    for (const seed of c.seeds) {
+      ctx.signal?.throwIfAborted();
+      probe.init(seed);
+      const e = estimateBatchNoise(probe, data.train, c.batchSize, c.noiseEstimateBatches, seed);
+      noiseEstimate.push({ seed, ...e, temperatureLarge: etaLarge * e.sigmaB ** 2, perStepLarge: etaLarge ** 2 * e.sigmaB ** 2 });
+    }
+    u.log({ phase: 'rule', lambda0: lambda0.value, etaSmall, etaLarge, k: etaLarge / etaSmall });
+    for (const e of noiseEstimate) u.log({ phase: 'noise-estimate', ...e });
+    return { paramCount: probe.params.length, lambda0, etaSmall, etaLarge, noiseEstimate };
+  } finally {
+    probe.close();
+  }
+}
+
+/** Runs E3 on a validated config (noise-experiment.ts validates). Progress and metrics go through `ctx`. */
+export async function runNoise(c: NoiseConfig, ctx: RunContext): Promise<NoiseResult> {
   const t0 = performance.now();
-  const c = config;
   ctx.progress(0, 1, 'E3 setup');
   const data = await loadData(c.data);
-  const n = data.nTrain;
-  const sharp = trainSubset(data, c.sharpness.subset, c.data.seed + 2);
   const spec = buildSpec(c.model, data.shape, data.numClasses);
-  // Units (src/run/resume.ts): the setup below and every arm × seed run; a restarted run loads the
-  // finished ones and continues a half-done run from its last checkpoint.
   const store = resumeStoreOf(ctx);
   store.pin('data', { source: data.source, fingerprint: fingerprint(data.train.x, data.train.y, data.test.x, data.test.y) });
+  const setup = await store.unit('setup', (u) => setupRates(c, data, spec, ctx, u));
+  const k = setup.etaLarge / setup.etaSmall;
+  const { plans, sweep, skipped, smallBatch } = planArms(c, { etaSmall: setup.etaSmall, etaLarge: setup.etaLarge, n: data.nTrain });
 
-  // λ₀ at θ₀ of the first seed, and the learning rates.
-  const setup = await store.unit('setup', async (u) => {
-    const probe = new Model(spec, { seed: c.seeds[0] });
-    const paramCount = probe.params.length;
-    let lambda0: { value: number; iterations: number; converged: boolean };
-    const noiseEstimate: NoiseResult['noiseEstimate'] = [];
-    let etaSmall: number;
-    let etaLarge: number;
-    try {
-      const l = topEigenvalue(probe, sharp, { iterations: c.sharpness.iterations, tolerance: c.sharpness.tolerance, seed: c.seeds[0] });
-      lambda0 = { value: l.value, iterations: l.iterations, converged: l.converged };
-      etaSmall = c.lrSmall === 'auto' ? (c.smallFactor * 2) / lambda0.value : c.lrSmall;
-      if (!(Number.isFinite(etaSmall) && etaSmall > 0))
-        throw new Error(`E3: λ_max(θ₀) = ${lambda0.value} gives no usable η_small = smallFactor·2/λ₀; set config.lrSmall explicitly`);
-      etaLarge = c.lrLarge === 'auto' ? c.lrRatio * etaSmall : c.lrLarge;
-      if (etaLarge <= etaSmall) throw new RangeError(`config.lrLarge must be > η_small = ${etaSmall} (got ${etaLarge})`);
-      // σ_B per seed at that seed's θ₀.
-      const k = etaLarge / etaSmall;
-      for (const seed of c.seeds) {
-        ctx.signal?.throwIfAborted();
-        probe.init(seed);
-        const e = estimateBatchNoise(probe, data.train, c.batchSize, c.noiseEstimateBatches, seed);
-        noiseEstimate.push({ seed, sigmaB: e.sigmaB, isotropicStd: Math.sqrt(Math.max(0, k * k - 1)) * e.sigmaB, gradNorm: e.gradNorm });
-      }
-    } finally {
-      probe.close();
-    }
-    const k = etaLarge / etaSmall;
-    const smallBatch = Math.max(1, Math.round((c.batchSize * etaSmall) / etaLarge));
-    u.log({ phase: 'rule', lambda0: lambda0.value, etaSmall, etaLarge, k, smallBatch });
-    for (const e of noiseEstimate) u.log({ phase: 'noise-estimate', ...e });
-    return { paramCount, lambda0, noiseEstimate, etaSmall, etaLarge, k, smallBatch };
-  });
-  const { paramCount, lambda0, noiseEstimate, etaSmall, etaLarge, k, smallBatch } = setup;
-
-  // Arm plans.
-  const B = Math.min(c.batchSize, n);
-  const perEpochB = Math.ceil(n / B);
-  const sgdSteps = c.epochs * perEpochB;
-  const plans: ArmPlan[] = [];
-  const skipped: string[] = [];
-  const sgdPlan = (id: string, kind: NoiseArmKind, label: string, eta: number, batch: number, amplify = 1): ArmPlan => {
-    const per = Math.ceil(n / Math.min(batch, n));
-    return {
-      id,
-      kind,
-      label,
-      eta,
-      batch,
-      amplify,
-      steps: c.epochs * per,
-      stepsPerEpoch: per,
-      exampleGrads: c.epochs * n * (amplify > 1 ? 2 : 1),
-      optimizer: () => sgd({ lr: eta }),
-    };
-  };
-  for (const kind of c.arms) {
-    if (kind === 'sgd-small') plans.push(sgdPlan('sgd-small', kind, `SGD η_small, B = ${B}`, etaSmall, B));
-    if (kind === 'sgd-large') plans.push(sgdPlan('sgd-large', kind, `SGD η_large, B = ${B}`, etaLarge, B));
-    if (kind === 'amplified') {
-      for (const f of c.amplifyFactors) {
-        const amp = k * f;
-        const id = `amp-${fmtNum(f)}k`;
-        if (!(amp > 1)) {
-          skipped.push(`${id}: amplification k·${f} = ${fmtNum(amp)} ≤ 1 is plain SGD`);
-          continue;
-        }
-        plans.push(sgdPlan(id, kind, `η_small, noise ×${fmtNum(amp)} (${fmtNum(f)}·k), B = ${B}`, etaSmall, B, amp));
-      }
-    }
-    if (kind === 'small-batch') plans.push(sgdPlan('small-batch', kind, `SGD η_small, B' = ${smallBatch}`, etaSmall, smallBatch));
-    if (kind === 'isotropic') {
-      const p = sgdPlan('isotropic', kind, `η_small + isotropic noise, B = ${B}`, etaSmall, B);
-      p.optimizer = (seed) => noisySgd({ lr: etaSmall, noiseStd: noiseEstimate.find((e) => e.seed === seed)!.isotropicStd });
-      plans.push(p);
-    }
-    if (kind === 'gd-small' || kind === 'gd-large') {
-      const eta = kind === 'gd-small' ? etaSmall : etaLarge;
-      const steps = c.fullBatchBudget === 'steps' ? sgdSteps : c.epochs;
-      plans.push({
-        id: kind,
-        kind,
-        label: `GD η_${kind === 'gd-small' ? 'small' : 'large'} (full batch)`,
-        eta,
-        batch: 'full',
-        amplify: 1,
-        steps,
-        stepsPerEpoch: steps / c.epochs,
-        exampleGrads: steps * n,
-        optimizer: () => sgd({ lr: eta }),
-      });
-    }
-  }
-
-  // Tasks: every group of arms × seed, heaviest first so the pool ends together. A group is one arm
-  // (a solo Trainer) or the arms that see the same batches (one MultiTrainer; see armGroups).
-  const groups = armGroups(plans, c);
-  const tasks = groups.flatMap((members) => c.seeds.map((seed) => ({ members, seed })));
-  const weight = (t: ArmTask): number => t.members.reduce((s, p) => s + p.exampleGrads, 0);
-  const order = tasks.map((_, i) => i).sort((a, b) => weight(tasks[b]) - weight(tasks[a]) || a - b);
-  const totalWork = tasks.reduce((s, t) => s + weight(t), 0);
+  // Every arm × seed, heaviest first so the pool ends together.
+  const tasks = plans.flatMap((p) => c.seeds.map((seed) => ({ p, seed })));
+  tasks.sort((a, b) => b.p.exampleGrads - a.p.exampleGrads);
+  const totalWork = tasks.reduce((s, t) => s + t.p.exampleGrads, 0);
   let doneWork = 0;
   const perArmMs: Record<string, number> = {};
-  const evalEpochs: number[] = [];
-  for (let e = c.evalEvery; e < c.epochs; e += c.evalEvery) evalEpochs.push(e);
-  evalEpochs.push(c.epochs);
-
-  const point = (model: Model, epoch: number, step: number): NoisePoint => {
-    const tr = model.evaluate(data.train);
-    const te = model.evaluate(data.test);
-    return { epoch, step, trainLoss: tr.loss, trainAccuracy: tr.accuracy, testLoss: te.loss, testAccuracy: te.accuracy };
+  const env: ArmEnv = {
+    config: c,
+    data,
+    train: sharedExamples(data.train),
+    spec,
+    k,
+    ctx,
+    work: (w, label) => ctx.progress(Math.round((doneWork += w)), totalWork, label),
   };
-  /** A new run of arm `p` with its first curve point (θ₀), logged. */
-  const startRun = (u: Unit, p: ArmPlan, seed: number, first: NoisePoint): NoiseRun => {
-    const run: NoiseRun = { seed, steps: 0, curve: [first], diverged: false, divergedAt: null, final: null, noiseStd: p.kind === 'isotropic' ? noiseEstimate.find((e) => e.seed === seed)!.isotropicStd : null };
-    u.log({ phase: 'train', arm: p.id, seed, ...first });
-    return run;
-  };
-  /** Records that `run` of arm `p` diverged at `divergedAt`; the rest of its budget counts as done. */
-  const markDiverged = (u: Unit, p: ArmPlan, run: NoiseRun, divergedAt: number | null): void => {
-    run.diverged = true;
-    run.divergedAt = divergedAt;
-    u.log({ phase: 'train', arm: p.id, seed: run.seed, kind: 'diverged', divergedAt });
-    doneWork += ((p.steps - run.steps) / p.steps) * p.exampleGrads;
-  };
-  const unitKey = (members: ArmPlan[], seed: number): string => `train-${members.map((p) => p.id).join('.')}-seed${seed}`;
-
-  // One arm × seed run. Training goes in segments of at most SEGMENT steps; between segments (and
-  // at each evaluation point) a partial checkpoint is written when one is due. Splitting a run into
-  // segments does not change it (a chunked run equals the same steps in one go, bit for bit).
-  const SEGMENT = 200;
-  const runSolo = (p: ArmPlan, seed: number): Promise<NoiseRun> =>
-    store.unit(
-      unitKey([p], seed),
-      async (u: Unit) => {
-        const tStart = performance.now();
-        const model = new Model(spec, { seed });
-        try {
-          const batch: BatchOptions =
-            p.batch === 'full'
-              ? { mode: 'full', ...(config.microBatch ? { microBatch: config.microBatch } : {}) }
-              : { mode: 'shuffle', size: p.batch, ...(p.amplify > 1 ? { amplify: p.amplify } : {}), ...(config.augment ? { augment: config.augment } : {}) };
-          const trainer = new Trainer(model, { data: data.train, optimizer: p.optimizer(seed), batch, seed });
-          // A half-done run from an earlier life: the run so far and the index of the next evaluation point.
-          const saved = u.restore<{ run: NoiseRun; next: number }>([trainer]);
-          let next = 0;
-          let run: NoiseRun;
-          if (saved) {
-            ({ run, next } = saved);
-            doneWork += (run.steps / p.steps) * p.exampleGrads;
-          } else {
-            run = startRun(u, p, seed, point(model, 0, 0));
-          }
-          train: for (; next < evalEpochs.length; next++) {
-            const epoch = evalEpochs[next];
-            const target = Math.round((epoch * p.steps) / c.epochs);
-            if (target <= run.steps) continue;
-            while (run.steps < target) {
-              const k = Math.min(SEGMENT, target - run.steps);
-              const r = await trainer.run({ steps: k, chunkSize: k, signal: ctx.signal });
-              ctx.signal?.throwIfAborted();
-              run.steps += r.stepsDone;
-              doneWork += (r.stepsDone / p.steps) * p.exampleGrads;
-              ctx.progress(Math.round(doneWork), totalWork, `E3 ${p.id} seed ${seed} epoch ${epoch}`);
-              if (r.diverged) {
-                markDiverged(u, p, run, r.divergedAt);
-                break train;
-              }
-              if (run.steps < target && u.due()) u.save([trainer], { run, next });
-            }
-            const pt = point(model, epoch, run.steps);
-            run.curve.push(pt);
-            u.log({ phase: 'train', arm: p.id, seed, ...pt });
-            if (next + 1 < evalEpochs.length && u.due()) u.save([trainer], { run, next: next + 1 });
-          }
-          run.final = run.diverged ? null : run.curve[run.curve.length - 1];
-          return run;
-        } finally {
-          model.close();
-          perArmMs[p.id] = (perArmMs[p.id] ?? 0) + (performance.now() - tStart);
-        }
-      },
-      () => {
-        // finished in an earlier life of this run directory
-        doneWork += p.exampleGrads;
-        ctx.progress(Math.round(doneWork), totalWork, `E3 ${p.id} seed ${seed} (done earlier)`);
-      },
-    );
-
-  // The arms of a group × seed in one MultiTrainer: model k is members[k], with the init, optimizer,
-  // batching and seed of its solo run, so its trajectory is the solo run's bit for bit. The runs
-  // advance together (same steps, same evaluation points); a diverged model is frozen by the
-  // MultiTrainer and recorded as the solo run records it, while the others continue. Model k is
-  // evaluated by copying its parameters (and batch-norm state) into a Model, as the solo run
-  // evaluates its trainer's model.
-  const runGroup = (members: ArmPlan[], seed: number): Promise<NoiseRun[]> => {
-    const name = members.map((p) => p.id).join('+');
-    const groupWork = members.reduce((s, p) => s + p.exampleGrads, 0);
-    return store.unit(
-      unitKey(members, seed),
-      async (u: Unit) => {
-        const tStart = performance.now();
-        const steps = members[0].steps;
-        const first = members[0].batch;
-        const multi = new MultiTrainer(spec, {
-          data: data.train,
-          models: members.map((p) => ({ optimizer: p.optimizer(seed), init: seed })),
-          batch: first === 'full' ? { mode: 'full' } : { mode: 'shuffle', size: first },
-          seed,
-        });
-        const view = new Model(spec, { seed });
-        const evaluate = (k: number, epoch: number, step: number): NoisePoint => {
-          view.params.set(multi.paramsOf(k));
-          view.state.set(multi.modelStateOf(k));
-          return point(view, epoch, step);
-        };
-        try {
-          // A half-done group from an earlier life: its runs so far and the index of the next evaluation point.
-          const saved = u.restore<{ runs: NoiseRun[]; next: number }>([multi]);
-          let next = 0;
-          let runs: NoiseRun[];
-          if (saved) {
-            ({ runs, next } = saved);
-            members.forEach((p, k) => (doneWork += runs[k].diverged ? p.exampleGrads : (runs[k].steps / p.steps) * p.exampleGrads));
-          } else {
-            runs = members.map((p, k) => startRun(u, p, seed, evaluate(k, 0, 0)));
-          }
-          train: for (; next < evalEpochs.length; next++) {
-            const epoch = evalEpochs[next];
-            const target = Math.round((epoch * steps) / c.epochs);
-            if (target <= multi.stepCount) continue;
-            while (multi.stepCount < target) {
-              const k = Math.min(SEGMENT, target - multi.stepCount);
-              const r = await multi.run({ steps: k, chunkSize: k, signal: ctx.signal });
-              ctx.signal?.throwIfAborted();
-              const diverged: number[] = [];
-              members.forEach((p, m) => {
-                if (runs[m].diverged) return; // frozen since an earlier segment
-                const trained = r.models[m].loss.length; // updates model m applied (as a solo run's stepsDone)
-                runs[m].steps += trained;
-                doneWork += (trained / p.steps) * p.exampleGrads;
-                if (r.models[m].diverged) diverged.push(m);
-              });
-              ctx.progress(Math.round(doneWork), totalWork, `E3 ${name} seed ${seed} epoch ${epoch}`);
-              for (const m of diverged) markDiverged(u, members[m], runs[m], r.models[m].divergedAt);
-              if (runs.every((run) => run.diverged)) break train;
-              if (multi.stepCount < target && u.due()) u.save([multi], { runs, next });
-            }
-            members.forEach((p, m) => {
-              if (runs[m].diverged) return;
-              const pt = evaluate(m, epoch, runs[m].steps);
-              runs[m].curve.push(pt);
-              u.log({ phase: 'train', arm: p.id, seed, ...pt });
-            });
-            if (next + 1 < evalEpochs.length && u.due()) u.save([multi], { runs, next: next + 1 });
-          }
-          for (const run of runs) run.final = run.diverged ? null : run.curve[run.curve.length - 1];
-          return runs;
-        } finally {
-          multi.close();
-          view.close();
-          // One native loop trains the group: its wall time is shared equally among the members.
-          const ms = (performance.now() - tStart) / members.length;
-          for (const p of members) perArmMs[p.id] = (perArmMs[p.id] ?? 0) + ms;
-        }
-      },
-      () => {
-        // finished in an earlier life of this run directory
-        doneWork += groupWork;
-        ctx.progress(Math.round(doneWork), totalWork, `E3 ${name} seed ${seed} (done earlier)`);
-      },
-    );
-  };
-
   const results = new Map<string, NoiseRun>();
-  const runTask = async ({ members, seed }: ArmTask): Promise<void> => {
-    const runs = members.length === 1 ? [await runSolo(members[0], seed)] : await runGroup(members, seed);
-    members.forEach((p, k) => results.set(`${p.id}/${seed}`, runs[k]));
+  await pool(
+    tasks.map(({ p, seed }) => async () => {
+      const t = performance.now();
+      const run = await store.unit(`train-${p.id}-seed${seed}`, (u) => trainArm(p, seed, env, u), () => env.work(p.exampleGrads, `E3 ${p.id} seed ${seed} (done earlier)`));
+      perArmMs[p.id] = (perArmMs[p.id] ?? 0) + (performance.now() - t);
+      results.set(`${p.id}/${seed}`, run);
+    }),
+    c.concurrency,
+    ctx.signal,
+  );
+  ctx.progress(totalWork, totalWork, 'E3 done');
+  return {
+    experiment: 'E3-noise',
+    scale: c.scale,
+    config: structuredClone(c),
+    data: { description: data.description, source: data.source, fallback: data.fallback, nTrain: data.nTrain, nTest: data.nTest, sharpnessSubset: Math.min(c.sharpness.subset, data.nTrain) },
+    model: { description: describeModel(c.model, setup.paramCount), paramCount: setup.paramCount },
+    rule:
+      `η_small = ${c.lrSmall === 'auto' ? `${c.smallFactor}·2/λ_max(θ₀ of seed ${c.seeds[0]})` : 'configured'}, η_large = ${c.lrLarge === 'auto' ? `${c.lrRatio}·η_small` : 'configured'}; ` +
+      `k = η_large/η_small; amplification k^p; B' = round(B/k); isotropic σ_iso = √(k−1)·σ_B(θ_t), re-measured at every evaluation point`,
+    lambda0: setup.lambda0,
+    etaSmall: setup.etaSmall,
+    etaLarge: setup.etaLarge,
+    k,
+    smallBatch,
+    noiseEstimate: setup.noiseEstimate,
+    lrSweep: sweep,
+    skipped,
+    arms: summarizeArms(plans, results, c),
+    timing: { totalMs: performance.now() - t0, perArmMs },
   };
-  await pool(order.map((i) => () => runTask(tasks[i])), c.concurrency, ctx.signal);
+}
 
-  // Per-arm summaries and the comparison with sgd-large.
-  const arms: NoiseArm[] = plans.map((p) => {
-    const runs = c.seeds.map((seed) => results.get(`${p.id}/${seed}`)!);
+/** Per-arm summaries and each arm's paired comparison with sgd-large. */
+function summarizeArms(plans: ArmPlan[], results: Map<string, NoiseRun>, c: NoiseConfig): NoiseArm[] {
+  const runsOf = (id: string): NoiseRun[] => c.seeds.map((seed) => results.get(`${id}/${seed}`)!);
+  const large = plans.some((p) => p.id === 'sgd-large') ? runsOf('sgd-large') : null;
+  const acc = (r: NoiseRun): number => r.final?.testAccuracy ?? 0; // a diverged run reached nothing
+  return plans.map((p) => {
+    const runs = runsOf(p.id);
     return {
       id: p.id,
       kind: p.kind,
@@ -746,128 +608,17 @@ export async function runNoise(config: NoiseConfig, ctx: RunContext): Promise<No
       eta: p.eta,
       batch: p.batch,
       amplify: p.amplify,
+      budget: p.budget,
       stepsPerRun: p.steps,
+      epochsPerRun: p.steps / p.stepsPerEpoch,
+      flowTime: p.flowTime,
       exampleGradsPerRun: p.exampleGrads,
+      noise: p.noise,
       runs,
       diverged: runs.filter((r) => r.diverged).length,
       testAccuracy: summarize(runs.map((r) => r.final?.testAccuracy ?? NaN)),
       trainLoss: summarize(runs.map((r) => r.final?.trainLoss ?? NaN)),
-      vsLarge: null,
+      vsLarge: large && p.id !== 'sgd-large' ? compareToLarge(runs.map((r, i) => acc(r) - acc(large[i])), c.equivalenceMargin, c.alpha) : null,
     };
   });
-  const large = arms.find((a) => a.id === 'sgd-large');
-  const reachLarge: string[] = [];
-  if (large) {
-    for (const a of arms) {
-      if (a === large) continue;
-      // Paired over seeds; a diverged run counts as accuracy 0 (it did not reach anything).
-      const d = c.seeds.map((_, si) => (a.runs[si].final?.testAccuracy ?? 0) - (large.runs[si].final?.testAccuracy ?? 0));
-      const se = d.length > 1 ? std(d) / Math.sqrt(d.length) : 0;
-      const meanDiff = mean(d);
-      const reaches = meanDiff >= -2 * se;
-      a.vsLarge = { meanDiff, se, reaches };
-      if (reaches) reachLarge.push(a.id);
-    }
-  }
-  ctx.progress(totalWork, totalWork, 'E3 done');
-  return {
-    experiment: 'E3-noise',
-    scale: c.scale,
-    config: structuredClone(c),
-    data: { description: data.description, source: data.source, fallback: data.fallback, nTrain: n, nTest: data.nTest, sharpnessSubset: Math.min(c.sharpness.subset, n) },
-    model: { description: describeModel(c.model, paramCount), paramCount },
-    rule:
-      `η_small = ${c.lrSmall === 'auto' ? `${c.smallFactor}·2/λ_max(θ₀ of seed ${c.seeds[0]})` : 'configured'}, ` +
-      `η_large = ${c.lrLarge === 'auto' ? `${c.lrRatio}·η_small` : 'configured'}; k = η_large/η_small; B' = round(B·η_small/η_large); ` +
-      `isotropic σ = √(k²−1)·σ_B(θ₀)`,
-    lambda0,
-    etaSmall,
-    etaLarge,
-    k,
-    smallBatch,
-    noiseEstimate,
-    skipped,
-    arms,
-    reachLarge,
-    timing: { totalMs: performance.now() - t0, perArmMs },
-  };
 }
-
-// ---- headline and table ---------------------------------------------------------------------------
-
-/**
- * Flat headline numbers (docs/experiments.md, E3): dataset, fallback, etaSmall, etaLarge, k,
- * smallBatch, isotropicStd (mean over seeds), sigmaB (mean over seeds); per arm id
- * `<arm>.testAcc`, `<arm>.testAccStd`, `<arm>.trainLoss`, `<arm>.trainLossStd`, `<arm>.diverged`
- * (runs), and except for sgd-large `<arm>.reachesLarge` and `<arm>.diffToLarge` (mean paired
- * test-accuracy difference); `reachLarge` = comma-separated ids of the arms that reach sgd-large;
- * `largeBeatsSmall` = sgd-small does NOT reach sgd-large.
- */
-export function noiseHeadline(r: NoiseResult): Headline {
-  const h: Headline = {
-    dataset: r.data.description,
-    fallback: r.data.fallback,
-    etaSmall: r.etaSmall,
-    etaLarge: r.etaLarge,
-    k: r.k,
-    smallBatch: r.smallBatch,
-    sigmaB: mean(r.noiseEstimate.map((e) => e.sigmaB)),
-    isotropicStd: mean(r.noiseEstimate.map((e) => e.isotropicStd)),
-  };
-  for (const a of r.arms) {
-    h[`${a.id}.testAcc`] = a.testAccuracy.mean;
-    h[`${a.id}.testAccStd`] = a.testAccuracy.std;
-    h[`${a.id}.trainLoss`] = a.trainLoss.mean;
-    h[`${a.id}.trainLossStd`] = a.trainLoss.std;
-    h[`${a.id}.diverged`] = a.diverged;
-    if (a.vsLarge) {
-      h[`${a.id}.reachesLarge`] = a.vsLarge.reaches;
-      h[`${a.id}.diffToLarge`] = a.vsLarge.meanDiff;
-    }
-  }
-  h.reachLarge = r.reachLarge.join(',');
-  const small = r.arms.find((a) => a.id === 'sgd-small');
-  h.largeBeatsSmall = small?.vsLarge ? !small.vsLarge.reaches : null;
-  return h;
-}
-
-/** The E3 table for the report: one row per arm. */
-export function noiseTable(r: NoiseResult): ReportTable {
-  const cell = (s: NoiseArmSummary): TableCell => ({ mean: s.mean, std: s.std, n: s.n });
-  return {
-    id: 'e3-arms',
-    title: 'E3: final train loss and test accuracy per arm (mean ± std over seeds)',
-    caption:
-      `Scale ${r.scale}; ${r.data.description}${r.data.fallback ? ` (FALLBACK: ${r.data.fallback})` : ''}; ${r.model.description}; seeds ` +
-      `${r.config.seeds.join(', ')}; ${r.config.epochs} epochs. ${r.rule}: η_small = ${fmtNum(r.etaSmall)}, η_large = ${fmtNum(r.etaLarge)}, ` +
-      `k = ${fmtNum(r.k)}. "reaches large" = paired mean difference to SGD η_large ≥ −2 standard errors.`,
-    columns: ['arm', 'η', 'batch', 'noise', 'steps', 'train loss', 'test accuracy', 'Δ test acc vs large', 'reaches large', 'diverged runs'],
-    rows: r.arms.map((a) => [
-      a.label,
-      a.eta,
-      a.batch === 'full' ? 'full' : a.batch,
-      a.kind === 'amplified' ? `×${fmtNum(a.amplify)} mini-batch` : a.kind === 'isotropic' ? `σ = ${fmtNum(mean(a.runs.map((x) => x.noiseStd ?? NaN)))}` : a.batch === 'full' ? 'none' : 'mini-batch',
-      a.stepsPerRun,
-      cell(a.trainLoss),
-      cell(a.testAccuracy),
-      a.vsLarge ? a.vsLarge.meanDiff : null,
-      a.vsLarge ? a.vsLarge.reaches : null,
-      a.diverged,
-    ]),
-  };
-}
-
-// ---- the definition -------------------------------------------------------------------------------
-
-export const noiseExperiment: ExperimentDefinition<NoiseConfig, NoiseResult> = {
-  name: 'noise',
-  title: 'E3 noise: at a fixed budget, does extra gradient noise at a small learning rate recover what a large learning rate gives?',
-  presets: noisePresets,
-  validate: validatorOf(validateNoiseConfig),
-  run: runNoise,
-  headline: noiseHeadline,
-  async figures(result): Promise<Figure[]> {
-    const { noiseFigures } = await import('./noise-figures.js');
-    return noiseFigures(result);
-  },
-};

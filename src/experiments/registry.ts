@@ -4,10 +4,11 @@
  * description of its data/model/seeds for summary.json, and optional tables for the report.
  */
 import type { RegisteredExperiment, RunDescription } from '../run/experiment.js';
-import { escapeExperiment, type EscapeConfig, type EscapeResult } from './escape.js';
+import { escapeExperiment, type EscapeConfig, type EscapeResult } from './escape-experiment.js';
 import { landscapeExperiment } from './landscape-experiment.js';
 import type { LandscapeConfig } from './landscape.js';
-import { noiseExperiment, noiseTable, type NoiseConfig, type NoiseResult } from './noise.js';
+import { noiseExperiment, noiseTable } from './noise-experiment.js';
+import type { NoiseConfig, NoiseResult } from './noise.js';
 import type { ExperimentDefinition } from './types.js';
 
 export { describeGeneric, type RegisteredExperiment, type RunDescription } from '../run/experiment.js';
@@ -33,14 +34,15 @@ const landscape: RegisteredExperiment = {
   protocolId: 'E1',
   claim: CLAIMS.E1,
   question:
-    'Large steps avoid sharp local minima: GD from many random starts on f(x) = μ/2·‖x‖² − Σ Gaussian dips, over a log grid of step sizes ' +
-    'spanning 2/L_loc and 2/μ, and small steps with Gaussian gradient noise at the same step budget.',
+    "Theorem 1 on its own class: on the paper's 1-D illustration and on families of strongly convex bowls with narrow C² dips " +
+    '(Gaussian dips as a family beyond the class), measure M, μ†, P(M), L, μ*, L_global and the window (2/μ†, μ* / L²], then run GD from ' +
+    'random starts in W and in M over a log grid of γ spanning both bounds, and small γ with uniform noise of any σ at equal T and equal γT.',
   describe(config) {
     const c = config as LandscapeConfig;
-    const inst = c.instances.map((i) => `${i.name} (d=${i.dim}, ${i.dips} dips, seed ${i.seed})`).join(', ');
+    const inst = c.instances.map((i) => `${i.name} (${i.kind ?? 'gaussian'}, d=${i.dim}, ${i.dips} dips, ${i.count ?? 1} instance(s) from seed ${i.seed})`).join(', ');
     return {
-      dataset: `synthetic landscape f(x) = μ/2·‖x‖² − Σ aᵢ·exp(−‖x − cᵢ‖²/(2σᵢ²)): ${inst}`,
-      model: `GD on f directly (N = ${c.points} starts, T = ${c.steps} steps)`,
+      dataset: `synthetic landscapes: ${inst}`,
+      model: `GD on f directly (N = ${c.points} starts per start set, T = ${c.steps} steps)`,
       seeds: c.seeds,
     };
   },
@@ -50,7 +52,7 @@ const landscape: RegisteredExperiment = {
 function describeNetwork(config: unknown, result: unknown): RunDescription {
   const c = config as EscapeConfig | NoiseConfig;
   const r = result as EscapeResult | NoiseResult | undefined;
-  const seeds = 'seeds' in c ? c.seeds : c.seed;
+  const seeds = c.seeds;
   if (r && isObject(r.data) && isObject(r.model))
     return {
       dataset: `${r.data.description}${r.data.fallback ? ` (FALLBACK: ${r.data.fallback})` : ''}`,
@@ -67,8 +69,9 @@ const escape: RegisteredExperiment = {
   protocolId: 'E2',
   claim: CLAIMS.E2,
   question:
-    'Full-batch GD on a network from the same initialisation at a small and a large learning rate (and a grid between): trajectories, ' +
-    'sharpness against 2/η, and whether the large rate leaves the minimum the small rate converged to (distance, loss spike, barrier).',
+    'Full-batch GD on a network (MSE loss, several init seeds): a catapult phase diagram over η·λ₀, λ_max against 2/η at the edge of stability, ' +
+    'and whether GD at a large learning rate leaves the basin of a minimum θ_s that a small rate found (loss barrier on θ_s → end point, and ' +
+    'whether small-η GD from the end point returns to θ_s).',
   describe: describeNetwork,
 };
 
@@ -77,8 +80,9 @@ const noise: RegisteredExperiment = {
   protocolId: 'E3',
   claim: CLAIMS.E3,
   question:
-    'SGD at a fixed budget: small and large η, and small η with amplified mini-batch noise, a smaller batch or isotropic Gaussian noise ' +
-    'matched to the large arm, plus full-batch GD; final train loss and test accuracy over several seeds.',
+    'SGD at η_small with extra noise — two-batch (SVAG) amplification at the temperature-matched (√k) and per-step-matched (k) levels and ' +
+    'around them, a smaller batch, temperature-matched isotropic noise — against SGD at η_large = k·η_small, at equal epochs and at equal ' +
+    'gradient-flow time ηT, with a learning-rate sweep, a decay schedule and GD; paired per-seed differences with t-intervals and TOST.',
   describe: describeNetwork,
   tables: (result) => [noiseTable(result as NoiseResult)],
 };

@@ -70,6 +70,22 @@ export interface NativeModelHandle {
     batch: number,
   ): { lossSum: number; correct: number };
   forward(params: Float32Array, state: Float32Array | null, x: Float32Array, batch: number, out: Float32Array): void;
+  /**
+   * out ← H·v, H the Hessian of the mean loss over the n examples at `params`, exact
+   * (forward-over-reverse, native/hvp.h), in float per chunk of `batchSize` examples and summed in
+   * double. Reads everything else, writes only `out`. Returns the mean loss.
+   */
+  hvp(
+    params: Float32Array,
+    state: Float32Array | null,
+    x: Float32Array,
+    y: Int32Array | Float32Array,
+    n: number,
+    batchSize: number,
+    v: Float64Array,
+    out: Float64Array,
+    training: boolean,
+  ): number;
   workspaceBytes(): number;
   close(): void;
   isBusy(): boolean;

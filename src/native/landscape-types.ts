@@ -8,8 +8,18 @@
  * the caller may reuse them as soon as a function returns (even before a Promise settles).
  */
 
+/**
+ * Dip shape: 'gaussian' aᵢ·exp(−r²/(2wᵢ²)) (beyond the paper's class), 'compact'
+ * aᵢ·(1 − r²/wᵢ²)³ for r < wᵢ (C², the bowl is untouched outside the ball), 'paper-1d' the paper's
+ * fixed 1-D illustration (20x², except on [6, 7] where the quintic
+ * p(t) = −4160t⁵ − 13520t⁴ + 2080t³ + 6780t², t = x − 6.5, applies).
+ */
+export type NativeLandscapeKind = 'gaussian' | 'compact' | 'paper-1d';
+
 /** One instance of the family (plain data: can be saved as JSON after `Array.from`). */
 export interface NativeLandscapeInstance {
+  /** Default 'gaussian'. */
+  kind?: NativeLandscapeKind;
   dim: number;
   mu: number;
   /** Number of dips; equals `depths.length`. Informational on input. */
@@ -28,6 +38,8 @@ export interface NativeLandscapeInstance {
  * (curvature at the centre μ + aᵢ/σᵢ² = κμ); dips at least separation·(σᵢ + σⱼ) apart.
  */
 export interface NativeLandscapeCreateOptions {
+  /** 'gaussian' (default) or 'compact' (width w = √(6a/(μ(κ − 1)))). */
+  kind?: 'gaussian' | 'compact';
   dim: number;
   dips: number;
   seed?: number;
@@ -48,6 +60,8 @@ export interface NativeLandscapeEvalResult {
   grad: Float64Array;
   /** ∇²f at each point, [n, dim, dim] (only with `{ hessian: true }`). */
   hessian?: Float64Array;
+  /** Hessian eigenvalues, ascending per point, [n, dim] (only with `{ eigenvalues: true }`). */
+  eigenvalues?: Float64Array;
 }
 
 export interface NativeLandscapeMinimaOptions {
@@ -122,6 +136,10 @@ export interface NativeLandscapeRunOptions {
   /** Also find the basin of x_T under gradient flow (default true). */
   basin?: boolean;
   basinMaxMove?: number;
+  /** Noise distribution: 'gaussian' (default, noiseStd is the std) or 'uniform' on [−noiseStd, noiseStd]^d. */
+  noise?: 'gaussian' | 'uniform';
+  /** Settled fraction: share of the last ⌈steps/10⌉ iterates within this distance of x* (0 = off). */
+  settleRadius?: number;
 }
 
 /** Position classes: 0 global, 1 local, 2 oscillating (not within classifyRadius of any minimum), 3 diverged. */
@@ -137,6 +155,8 @@ export interface NativeLandscapeRunResult {
   /** Step at which the run diverged, −1 if it did not. */
   divergeStep: Int32Array;
   converged: Uint8Array;
+  /** Per start: share of the last ⌈steps/10⌉ iterates within settleRadius of x* (0 if off or diverged). */
+  settled: Float64Array;
   /** [recordCount, frames, dim] */
   trajectories: Float64Array;
   frames: number;
@@ -147,9 +167,13 @@ export interface NativeLandscapeRunResult {
 
 export interface LandscapeNative {
   landscapeCreate(options: NativeLandscapeCreateOptions): NativeLandscapeInstance & { dips: number };
+  /** The paper's 1-D illustration: x* = 0, x† = 6.5 (kind 'paper-1d'). */
+  landscapePaper1d(): NativeLandscapeInstance & { dips: number };
+  /** Analytic upper bound on ‖∇²f(x)‖₂ over all x (native curvature_bound). */
+  landscapeCurvatureBound(instance: NativeLandscapeInstance): number;
   /** Uniform points in the ball ‖x‖ ≤ radius, [count, dim]; point k from RNG stream (seed, k). */
   landscapeSample(options: { dim: number; count: number; radius: number; seed?: number }): Float64Array;
-  landscapeEval(instance: NativeLandscapeInstance, points: Float64Array, options?: { hessian?: boolean }): NativeLandscapeEvalResult;
+  landscapeEval(instance: NativeLandscapeInstance, points: Float64Array, options?: { hessian?: boolean; eigenvalues?: boolean }): NativeLandscapeEvalResult;
   landscapeMinima(instance: NativeLandscapeInstance, options?: NativeLandscapeMinimaOptions): Promise<NativeLandscapeMinima>;
   landscapeRun(
     instance: NativeLandscapeInstance,

@@ -170,6 +170,22 @@ export function amplifyCoefficient(k: number): number {
   return (Math.sqrt(2 * k * k - 1) - 1) / 2;
 }
 
+/**
+ * The amplification for SVAG's noise multiplier l ≥ 1 (Li, Malladi, Arora 2021, "On the validity of
+ * modeling SGD with stochastic differential equations"). SVAG mixes two independent batch gradients,
+ *
+ *   g = (1 + √(2l − 1))/2 · g₁ + (1 − √(2l − 1))/2 · g₂,
+ *
+ * which keeps the mean and multiplies the covariance by l. Those are the weights 1 + c and −c of
+ * `batch.amplify = √l` (c = amplifyCoefficient(√l) = (√(2l − 1) − 1)/2), so SVAG runs on the same
+ * estimator: `batch: { amplify: svagAmplification(l) }`. SVAG's recipe pairs it with the learning
+ * rate η/l for l times the steps (the same SDE as SGD at η).
+ */
+export function svagAmplification(l: number): number {
+  checkNumber(l, 'l', 1);
+  return Math.sqrt(l);
+}
+
 // ---- Parameter groups ---------------------------------------------------------------------------
 
 /**

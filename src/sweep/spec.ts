@@ -33,13 +33,12 @@ import * as path from 'node:path';
 import YAML from 'yaml';
 
 import { experimentNames, findExperiment, type RegisteredExperiment } from '../experiments/registry.js';
-import type { Scale } from '../experiments/types.js';
+import { SCALES, type Scale } from '../run/experiment.js';
 import { packageVersion } from '../run/env.js';
 import { canonicalJson, sha256Hex, toPlain } from '../run/json.js';
 import { planRun } from '../run/run.js';
 
 export const TASKS_SCHEMA = 'bigstep/sweep-tasks@1';
-const SCALES: readonly Scale[] = ['tiny', 'quick', 'paper'];
 const SPEC_KEYS = ['experiment', 'preset', 'name', 'base', 'grid', 'seeds', 'figures', 'columns'] as const;
 
 /** A sweep spec as written (after YAML/JSON parsing). */
@@ -253,6 +252,7 @@ export function expandSweep(spec: SweepSpec, options: ExpandOptions = {}): Sweep
   const entry = findExperiment(spec.experiment) as RegisteredExperiment;
   const preset: Scale = spec.preset ?? 'quick';
   const presetConfig = entry.definition.presets[preset];
+  if (presetConfig === undefined) throw new RangeError(`${file}: preset: experiment "${spec.experiment}" has no preset "${preset}" (it has ${Object.keys(entry.definition.presets).join(', ')})`);
   const base = structuredClone(presetConfig) as Record<string, unknown>;
   const newFields = new Set<string>();
   for (const [k, v] of Object.entries(spec.base ?? {})) {

@@ -29,7 +29,7 @@ describe('bigstep CLI: misuse', function () {
     [['run'], /bigstep run: missing the experiment/],
     [['run', 'nosuch'], /bigstep run: unknown experiment "nosuch"/],
     [['run', 'landscape', '--bogus'], /bigstep run: unknown option --bogus/],
-    [['run', 'landscape', '--preset', 'huge'], /--preset must be one of tiny, quick, paper \(got "huge"\)/],
+    [['run', 'landscape', '--preset', 'huge'], /--preset must be one of tiny, quick, study, paper \(got "huge"\)/],
     [['run', 'landscape', '--preset'], /option --preset needs a value/],
     [['run', 'landscape', '--seed', 'x'], /--seed must be an integer >= 0 \(got "x"\)/],
     [['run', 'landscape', '--seed=-3'], /--seed must be an integer >= 0/],
@@ -101,7 +101,7 @@ describe('bigstep run landscape --preset tiny', function () {
     expect(first.code, first.stderr).to.equal(0);
     expect(first.stdout).to.match(/landscape: running tiny in runs[/\\]landscape-tiny-[0-9a-f]{12}/);
     expect(first.stdout).to.match(/landscape: finished in [\d.]+ s/);
-    expect(first.stdout).to.contain('1d.smallEtaSuccess');
+    expect(first.stdout).to.contain('paper-1d.theorem');
   });
 
   it('leaves a run directory that matches the schema', async () => {

@@ -69,9 +69,7 @@ describe('src/ import graph', () => {
   });
 
   it('has no circle between files', () => {
-    // TEMPORARY: the E2/E3 rewrites (issues 16, 17) split definition from compute and remove these two.
-    const pending = ['experiments/escape-figures.ts,experiments/escape.ts', 'experiments/noise-figures.ts,experiments/noise.ts'];
-    expect(cycles(fileGraph).filter((c) => !pending.includes(c.join(',')))).to.deep.equal([]);
+    expect(cycles(fileGraph)).to.deep.equal([]);
   });
 
   it('has no circle between folders (the entry files at the root import; nothing imports them)', () => {

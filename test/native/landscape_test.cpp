@@ -30,10 +30,13 @@ using namespace bigstep::landscape;
 double rel_err(double a, double b) { return std::fabs(a - b) / std::max(1.0, std::max(std::fabs(a), std::fabs(b))); }
 
 void test_derivatives() {
+  for (Kind kind : {Kind::Gaussian, Kind::Compact})
   for (int dim : {1, 2, 5}) {
     GenerateOptions go;
+    go.kind = kind;
+    go.separation = 2;
     go.dim = dim;
-    go.dips = dim == 1 ? 3 : 6;
+    go.dips = dim == 1 ? 2 : 6;
     go.seed = 7 + dim;
     Instance inst = generate(go);
     LCHECK((int)inst.depths.size() == go.dips);
@@ -98,7 +101,7 @@ void test_minima() {
   for (int dim : {1, 2, 3}) {
     GenerateOptions go;
     go.dim = dim;
-    go.dips = dim == 1 ? 3 : 6;
+    go.dips = dim == 1 ? 2 : 6;
     go.seed = 3;
     Instance inst = generate(go);
     MinimaOptions mo;
@@ -263,8 +266,47 @@ void test_errors() {
 
 }  // namespace
 
+// The paper's 1-D illustration: C^1 at 6 and 7, minimum 0 at 6.5, f'' against central differences
+// of f' away from the joins, and uniform noise stays inside its box (|x_1 - x_0| <= eta (|f'| + s)).
+void test_paper1d() {
+  Instance inst = paper1d();
+  double g = 0;
+  LCHECK(std::fabs(value_grad(inst, (const double[]){6.0}, &g) - 720) < 1e-9 && std::fabs(g - 240) < 1e-9);
+  LCHECK(std::fabs(value_grad(inst, (const double[]){7.0}, &g) - 980) < 1e-9 && std::fabs(g - 280) < 1e-9);
+  LCHECK(value_grad(inst, (const double[]){6.5}, &g) == 0 && g == 0);
+  double worst = 0;
+  for (double x = 5.9; x < 7.1; x += 0.0137) {
+    if (std::fabs(x - 6) < 1e-5 || std::fabs(x - 7) < 1e-5) continue;
+    const double eps = 1e-6;
+    double gp, gm, h;
+    const double xp = x + eps, xm = x - eps;
+    const double fp = value_grad(inst, &xp, &gp), fm = value_grad(inst, &xm, &gm);
+    value_grad(inst, &x, &g);
+    hessian(inst, &x, &h);
+    worst = std::max(worst, std::fabs((fp - fm) / (2 * eps) - g) / (1 + std::fabs(g)));
+    worst = std::max(worst, std::fabs((gp - gm) / (2 * eps) - h) / (1 + std::fabs(h)));
+  }
+  std::printf("  paper-1d: max rel err vs FD %.2e\n", worst);
+  LCHECK_MSG(worst < 1e-5, "paper-1d derivatives match central differences");
+  RunOptions o;
+  o.eta = 1e-3;
+  o.steps = 1;
+  o.noise_std = 5;
+  o.noise = Noise::Uniform;
+  o.classify_radius = 0.1;
+  o.basin = false;
+  const double minima[2] = {0, 6.5};
+  std::vector<double> starts(200, 6.5);
+  RunResult r;
+  run_gd(inst, minima, 2, 0, starts.data(), 200, o, &r);
+  double lo = 1e9, hi = -1e9;
+  for (double x : r.final_x) lo = std::min(lo, x - 6.5), hi = std::max(hi, x - 6.5);
+  LCHECK_MSG(lo >= -5e-3 && hi <= 5e-3 && hi - lo > 8e-3, "uniform noise fills [-eta s, eta s] and stays in it");
+}
+
 int main() {
   std::printf("landscape_test\n");
+  test_paper1d();
   test_derivatives();
   test_eigen();
   test_minima();

@@ -46,8 +46,9 @@ describe('writeReport()', function () {
     expect(top).to.contain('install it with: apt-get install fake-set');
     // the fake run on fallback data: its own verdict is overridden
     expect(top).to.match(/the fake loss falls<\/td><td><span class="verdict verdict-uninformative">uninformative/);
-    // a run that makes no verdict and an aborted run say so
-    expect(top).to.contain('records no pre-registered verdict');
+    // E1's verdicts are in the table; an aborted run says it has none
+    expect(top).to.match(/Theorem 1 on paper-1d[^<]*<\/td><td><span class="verdict verdict-supported">supported/);
+    expect(top).to.contain('the run is aborted');
     expect(top).to.contain('no verdict</span> the run is aborted');
   });
 
@@ -71,7 +72,7 @@ describe('writeReport()', function () {
 
   it('shows headline numbers and tables with mean ± std', () => {
     expect(html).to.contain('Headline numbers');
-    expect(html).to.contain('smallEtaSuccess');
+    expect(html).to.contain('midSuccessMedian');
     expect(html).to.contain('Arms (fake)');
     expect(html).to.match(/0\.2 ± 0\.1 <span class="n">\(n=3\)<\/span>/);
   });

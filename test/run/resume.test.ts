@@ -38,13 +38,14 @@ const preset = (name: string): Record<string, unknown> => structuredClone(findEx
 
 const CASES: Case[] = [
   {
-    // tiny E3 (9 arms × 2 seeds, two units at a time) with more data and epochs, so that each
-    // training run lasts long enough to be killed in the middle
+    // tiny E3 (sgd-small, sgd-large, amp-k0.5 and isotropic at both budgets: 7 arms × 2 seeds, two
+    // units at a time) with more data and epochs, so that each training run lasts long enough to be
+    // killed in the middle
     experiment: 'noise',
     config: () => {
       const c = preset('noise') as { data: { synthetic: Record<string, unknown> } } & Record<string, unknown>;
       c.data.synthetic.nTrain = 1024;
-      return { ...c, model: { kind: 'mlp', hidden: [64] }, epochs: 30, evalEvery: 5, fullBatchBudget: 'epochs' };
+      return { ...c, model: { kind: 'mlp', hidden: [64] }, seeds: [1, 2], arms: ['sgd-small', 'sgd-large', 'amplified', 'isotropic'], amplifyPowers: [0.5], epochs: 10, evalEvery: 2 };
     },
     kills: 4,
     maxDelayMs: 150,
@@ -52,9 +53,9 @@ const CASES: Case[] = [
     partials: true,
   },
   {
-    // tiny E2 with shorter grid and escape phases
+    // tiny E2 (5 seeds, each a chain of units; converge and switch checkpoint mid-way)
     experiment: 'escape',
-    config: () => ({ ...preset('escape'), grid: { count: 3, steps: 100 }, escapeSteps: 100 }),
+    config: () => preset('escape'),
     kills: 4,
     maxDelayMs: 250,
     ordered: true,

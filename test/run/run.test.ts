@@ -35,7 +35,8 @@ describe('runExperiment() with E1 landscape (tiny preset)', function () {
     expect(summary.figures.length).to.be.above(0);
     expect(summary.scale).to.equal('tiny');
     expect(summary.seeds).to.deep.equal({ starts: 1, noise: 2, minima: 3 });
-    expect(summary.headline).to.have.property('1d.smallEtaSuccess');
+    expect(summary.headline).to.have.property('paper-1d.theorem', 'supported');
+    expect(summary.verdicts?.[0]?.verdict).to.equal('supported');
     expect(summary.metricsLines).to.be.above(0);
     expect(readJson(path.join(first.dir, 'config.json'))).to.deep.equal(JSON.parse(JSON.stringify(landscape.definition.presets.tiny)));
   });

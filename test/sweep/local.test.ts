@@ -23,7 +23,7 @@ name: local-test
 figures: false
 base:
   trajectories.count: 0
-  instances: [{ name: 1d, dim: 1, dips: 2, seed: 1 }]
+  instances: [{ name: paper-1d, kind: paper-1d, dim: 1, dips: 1, seed: 0 }]
   points: 100
 grid:
   - noise.enabled: [false]
@@ -31,16 +31,15 @@ grid:
   - etaGrid.indices: [[]]
     noise.etaFactors: [[0.25], [0.9]]
     noise.stdIndices: [[0], [1], [2]]
-    noise.anneal: [[none]]
   # task 16: the long one (a few seconds)
   - etaGrid.indices: [[]]
     noise.etaFactors: [[0.9]]
     noise.stdIndices: [[2]]
-    noise.anneal: [[none]]
     points: [1000]
+    noise.points: [1000]
     steps: [60000]
 columns:
-  success: [instances.0.sweep.0.success, instances.0.noise.0.success]
+  success: [instances.0.sweep.0.success, instances.0.noise.0.settled]
 `;
 const LONG = 16;
 

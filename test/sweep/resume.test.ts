@@ -17,7 +17,7 @@ import { CHILD_ENV, resultWithoutTiming, runWithKills } from '../run/resume-harn
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const ENV = { BIGSTEP_CHECKPOINT_SECONDS: '0.02' };
 
-// Task 1: E3 small-batch and amplified arms (4 training runs, one seed, one at a time).
+// Task 1: E3 small-batch and amplified arms (3 training runs: small-batch, amp-k0.5, amp-k1; one seed, one at a time).
 const SPEC = `
 experiment: noise
 preset: tiny
@@ -30,6 +30,7 @@ base:
   model.hidden: [64]
   epochs: 30
   evalEvery: 5
+  budgets: [epochs]
 grid:
   arms: [[sgd-small], [small-batch, amplified]]
 columns:

@@ -111,7 +111,7 @@ describe('sweep spec: validateSweepSpec()', () => {
   const cases: Array<[unknown, RegExp]> = [
     [[], /f\.yaml: the spec must be an object/],
     [{ experiment: 'nope' }, /f\.yaml: experiment must be one of landscape.* \(got "nope"\)/],
-    [{ experiment: 'landscape', preset: 'huge' }, /f\.yaml: preset must be one of tiny, quick, paper/],
+    [{ experiment: 'landscape', preset: 'huge' }, /f\.yaml: preset must be one of tiny, quick, study, paper/],
     [{ experiment: 'landscape', grdi: {} }, /f\.yaml: grdi is not a spec field/],
     [{ experiment: 'landscape', grid: { points: 5 } }, /f\.yaml: grid\."points" must be a list of values \(got number; write \[5\] for one value\)/],
     [{ experiment: 'landscape', grid: { points: [] } }, /f\.yaml: grid\."points" must not be an empty list/],
@@ -165,7 +165,7 @@ describe('sweep spec files and planSweep()', function () {
     expect((await loadTasks(out)).tasks.map((x) => (x.config as any).points)).to.deep.equal([50, 70]);
   });
 
-  for (const [file, count] of [['e1-noise-grid.yaml', 44], ['e3-arms-seeds.yaml', 27]] as const)
+  for (const [file, count] of [['e1-noise-grid.yaml', 20], ['e3-study.yaml', 2]] as const)
     it(`plans the shipped sweeps/${file} (${count} tasks)`, async () => {
       const out = path.join(dir, file);
       const r = await planSweep(path.join(ROOT, 'sweeps', file), out);

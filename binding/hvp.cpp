@@ -1,0 +1,48 @@
+// NativeModel#hvp: exact Hessian-vector products (native/hvp.h), synchronous.
+#include <napi.h>
+
+#include "args.h"
+#include "model_wrap.h"
+
+namespace bigstep::binding {
+
+// hvp(params, state, x, y, n, chunk, v: Float64Array, out: Float64Array, training) -> mean loss.
+// Reads params/state/x/y/v, writes only out; the engine's scratch lives with the model.
+Napi::Value ModelWrap::Hvp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Model& model = acquire(env);
+  const bigstep::Layout& layout = model.layout();
+  const float* params = as_array<float>(info[0], "params", layout.param_count).data;
+  const float* state = layout.state_count ? as_array<float>(info[1], "state", layout.state_count).data : nullptr;
+  const int n = (int)as_integer(info[4], "n", 1, 1 << 30);
+  const int chunk = (int)as_integer(info[5], "batchSize", 1, 1 << 30);
+  auto x = as_array<float>(info[2], "data.x");
+  if (x.length != (size_t)n * layout.input_size)
+    throw_range_error(env, "data.x", "must have length n*inputSize = " + std::to_string(n) + "*" +
+                                         std::to_string(layout.input_size) + " (got " + std::to_string(x.length) + ")");
+  Target y;
+  if (model.spec().loss == LossKind::SoftmaxCrossEntropy) {
+    auto labels = as_array<int32_t>(info[3], "data.y", (size_t)n);
+    for (int i = 0; i < n; ++i)
+      if (labels.data[i] < 0 || (size_t)labels.data[i] >= layout.output_size)
+        throw_range_error(env, "data.y[" + std::to_string(i) + "]",
+                          "must be a class index in [0, " + std::to_string(layout.output_size) + ") (got " +
+                              std::to_string(labels.data[i]) + ")");
+    y.labels = labels.data;
+  } else {
+    y.values = as_array<float>(info[3], "data.y", (size_t)n * layout.output_size).data;
+  }
+  const double* v = as_array<double>(info[6], "v", layout.param_count).data;
+  double* out = as_array<double>(info[7], "out", layout.param_count).data;
+  const bool training = info[8].IsUndefined() ? false : as_bool(info[8], "training");
+  double loss;
+  try {
+    if (!hvp_) hvp_ = std::make_unique<HvpEngine>(model.spec(), layout);
+    loss = hvp_->product(params, state, x.data, y, n, chunk, v, out, training);
+  } catch (const NativeError& e) {
+    rethrow_native(env, e);
+  }
+  return Napi::Number::New(env, loss);
+}
+
+}  // namespace bigstep::binding

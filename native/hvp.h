@@ -1,0 +1,44 @@
+// Exact Hessian-vector products of the mean loss by forward-over-reverse (Pearlmutter's
+// R-operator) through every layer kind a ModelSpec can hold. Works in float32 per chunk of
+// examples (the same kernels as training), accumulates the chunks in double, as the full-data
+// gradient is. One product costs about two to three loss-and-gradient passes over the data.
+//
+// The engine keeps its own activations and tangents (its plan is built from the spec and the
+// layout, not from Model's internals): it never writes params, grads or state.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "model.h"
+
+namespace bigstep {
+
+struct HvpPlan;  // op list + workspace (hvp.cpp)
+
+class HvpEngine {
+ public:
+  HvpEngine(const ModelSpec& spec, const Layout& layout);
+  ~HvpEngine();
+  HvpEngine(const HvpEngine&) = delete;
+  HvpEngine& operator=(const HvpEngine&) = delete;
+
+  // out[P] (overwritten) = H·v, H the Hessian of L(θ) = (1/n) Σ_i loss_i at θ = params:
+  //   params[P]; state[state_count] or null; x[n, input_size]; y: labels[n] or values[n, output_size];
+  //   v[P] (double, converted to float); chunk: examples per float pass (>= 1).
+  // training: batch norm uses each chunk's batch statistics (the loss is then the mean over chunks
+  // of each chunk's batch-statistics loss); running statistics are never updated. Otherwise eval mode.
+  // Returns the mean loss. Throws NativeError (Range) for non-finite params or v, naming them.
+  double product(const float* params, const float* state, const float* x, const Target& y, int n,
+                 int chunk, const double* v, double* out, bool training);
+
+  // Bytes of scratch memory held (activations, tangents, buffers).
+  size_t workspace_bytes() const;
+
+ private:
+  ModelSpec spec_;
+  Layout layout_;
+  std::unique_ptr<HvpPlan> plan_;
+};
+
+}  // namespace bigstep
