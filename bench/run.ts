@@ -183,11 +183,7 @@ if (hvpSelected.length) {
   hvpTable = '\n' + hl.join('\n') + '\n';
 }
 const torchBlas = rows.find((r) => r.torch.length)?.torch[0]?.blas ?? 'not installed';
-const table = `bigstep BLAS: ${blas}, ISA path ${isa}; PyTorch: ${torchBlas}; ${rounds} interleaved rounds per row, each child the median of 7 repeats (3 for the width-64 ResNet); load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' ')}
-
-${lines.join('
-')}
-${multiTable}${hvpTable}`;
+const table = `bigstep BLAS: ${blas}, ISA path ${isa}; PyTorch: ${torchBlas}; ${rounds} interleaved rounds per row, each child the median of 7 repeats (3 for the width-64 ResNet); load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' ')}\n\n${lines.join('\n')}\n${multiTable}${hvpTable}`;
 console.log(table);
 const outDir = join(here, '..', '..', 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
