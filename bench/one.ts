@@ -1,9 +1,10 @@
 /**
  * Times training steps of one bench case in this process and prints one JSON line:
- *   node dist/bench/one.js <case-name> <threads> <seconds-budget>
+ *   node dist/bench/one.js <case-name> <threads> <seconds-budget> [repeats]
  * Steps run through Trainer.run (the native chunk loop), SGD on random data: mini-batch cases draw
  * batches sequentially from 4 batches' worth of examples; `full` cases are gradient descent on the
- * whole set. Reports the median over 7 repeats, the process CPU time per step over those repeats
+ * whole set. Reports the median over 7 repeats (fewer for cases of seconds per step: then 1
+ * warm-up step and at least 1 step per repeat), the process CPU time per step over those repeats
  * (all threads; at 1 thread a measure that time-slicing on a busy machine barely moves), peak RSS,
  * RSS growth over the timed steps and, for dense nets, the sgemm ceiling: the same GEMM calls
  * timed alone (gemmBench) at the same threads.
@@ -11,12 +12,14 @@
 import { Model, Trainer, gemmBench, info, setThreads, sgd } from '../src/index.js';
 import { benchCases } from './models.js';
 
-const [caseName, threadsArg, budgetArg] = process.argv.slice(2);
+const [caseName, threadsArg, budgetArg, repeatsArg] = process.argv.slice(2);
 const found = benchCases.find((c) => c.name === caseName);
 if (!found) throw new RangeError(`unknown bench case "${caseName}" (have ${benchCases.map((c) => c.name).join(', ')})`);
 const bench = found;
 const threads = Number(threadsArg ?? 1);
 const budget = Number(budgetArg ?? 6);
+const repeats = Number(repeatsArg ?? 7);
+const warm = repeats >= 7 ? 3 : 1;
 setThreads(threads);
 
 const model = new Model(bench.spec, { seed: 1 });
@@ -36,17 +39,17 @@ async function timeSteps(steps: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  await timeSteps(3); // warm-up: workspace allocation, thread start
+  await timeSteps(warm); // warm-up: workspace allocation, thread start
   const rssAfterWarmup = process.memoryUsage().rss;
-  const probe = await timeSteps(3);
-  const steps = Math.max(2, Math.round((budget / 7) / (probe / 3)));
+  const probe = await timeSteps(warm);
+  const steps = Math.max(repeats >= 7 ? 2 : 1, Math.round((budget / repeats) / (probe / warm)));
   const times: number[] = [];
   const cpu0 = process.cpuUsage();
-  for (let r = 0; r < 7; r++) times.push((await timeSteps(steps)) / steps);
+  for (let r = 0; r < repeats; r++) times.push((await timeSteps(steps)) / steps);
   const cpu = process.cpuUsage(cpu0);
-  const cpuSecondsPerStep = (cpu.user + cpu.system) / 1e6 / (7 * steps);
+  const cpuSecondsPerStep = (cpu.user + cpu.system) / 1e6 / (repeats * steps);
   times.sort((a, b) => a - b);
-  const median = times[3];
+  const median = times.length % 2 ? times[(times.length - 1) / 2] : (times[times.length / 2 - 1] + times[times.length / 2]) / 2;
   const rssEnd = process.memoryUsage().rss;
   // Ceiling: the step's sgemm calls alone, best of repeated calls, same thread count.
   let ceilingSeconds: number | undefined;
@@ -62,8 +65,9 @@ async function main(): Promise<void> {
     pctOfCeilingBest: ceilingSeconds === undefined ? undefined : (100 * ceilingSeconds) / times[0],
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     rssGrowthMiB: (rssEnd - rssAfterWarmup) / 2 ** 20,
-    steps: 7 * steps,
+    steps: repeats * steps,
     blas: `${info().blasVendor}/${info().blasCore}`,
+    isa: info().simd,
   }));
 }
 main().catch((e) => {

@@ -40,6 +40,7 @@ interface Row {
   pctOfCeiling?: number;
   pctOfCeilingBest?: number;
   blas: string;
+  isa?: string;
 }
 
 // Both peers get exactly `threads` BLAS / OpenMP threads (torch_bench.py sets the same variables
@@ -98,9 +99,11 @@ for (const c of benchCases.filter((b) => selected.length === 0 || selected.some(
     const m: Measured = { bigstep: [], torch: [], ratios: [], cpuRatios: [] };
     const each = String(budget / rounds);
     for (let r = 0; r < rounds; r++) {
-      const runBigstep = () => measure(process.execPath, [join(here, 'one.js'), c.name, String(threads), each], threads);
+      const reps = String(c.repeats ?? 7);
+      const runBigstep = () =>
+        measure(process.execPath, [join(here, 'one.js'), c.name, String(threads), each, reps], threads);
       const runTorch = () =>
-        torchAvailable ? measure(systemPython, [torchScript, c.name, String(threads), each], threads) : null;
+        torchAvailable ? measure(systemPython, [torchScript, c.name, String(threads), each, reps], threads) : null;
       let b: Row | null, t: Row | null;
       if (r % 2 === 0) {
         b = runBigstep();
@@ -144,6 +147,7 @@ for (const m of rows) {
   summary.push({ case: ref.case, threads: ref.threads, ratios: m.ratios, cpuRatios: m.cpuRatios, bigstep: m.bigstep, torch: m.torch });
 }
 const blas = rows.find((r) => r.bigstep.length)?.bigstep[0]?.blas ?? '?';
+const isa = rows.find((r) => r.bigstep.length)?.bigstep[0]?.isa ?? '?';
 // The concurrent-runs bench (bench/concurrent.ts) unless a case filter excludes it.
 let multiTable = '';
 if (selected.length === 0 || selected.some((s) => 'concurrent'.includes(s))) {
@@ -179,7 +183,7 @@ if (hvpSelected.length) {
   hvpTable = '\n' + hl.join('\n') + '\n';
 }
 const torchBlas = rows.find((r) => r.torch.length)?.torch[0]?.blas ?? 'not installed';
-const table = `bigstep BLAS: ${blas}; PyTorch: ${torchBlas}; ${rounds} interleaved rounds per row, each child the median of 7 repeats; load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' ')}\n\n${lines.join('\n')}\n${multiTable}${hvpTable}`;
+const table = `bigstep BLAS: ${blas}, ISA path ${isa}; PyTorch: ${torchBlas}; ${rounds} interleaved rounds per row, each child the median of 7 repeats (3 for the width-64 ResNet); load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' ')}\n\n${lines.join('\n')}\n${multiTable}${hvpTable}`;
 console.log(table);
 const outDir = join(here, '..', '..', 'bench', 'results');
 mkdirSync(outDir, { recursive: true });

@@ -1,6 +1,7 @@
 """PyTorch CPU peer for bench/run.ts: the same models, batch sizes and SGD step.
 
-usage: python3 torch_bench.py <case-name> <threads> <seconds-budget>  -> one JSON line
+usage: python3 torch_bench.py <case-name> <threads> <seconds-budget> [repeats]  -> one JSON line
+(repeats < 7, for cases of seconds per step: 1 warm-up step, at least 1 step per repeat)
 
 Cases named "hvp-<model>/n<examples>" time Hessian-vector products instead (bench/hvp-one.ts is
 the bigstep side): float32 double backward (torch.autograd.grad with create_graph=True) of the
@@ -14,6 +15,8 @@ import sys
 import time
 
 case_name, threads, budget = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+# argv[4]: repeats for training cases; the problem file for hvp cases (see below).
+repeats = int(sys.argv[4]) if len(sys.argv) > 4 and not case_name.startswith("hvp-") else 7
 # torch.set_num_threads does not reach the OpenBLAS that Debian's torch uses for nn.Linear (the
 # pthreads build sizes its own pool from the core count): without this, "1 thread" runs every
 # GEMM on all cores. OpenBLAS reads the variable when it is loaded, i.e. at `import torch`.
@@ -195,15 +198,16 @@ def run(steps):
     return time.perf_counter() - t0
 
 
-run(3)
-probe = run(3)
-steps = max(2, round((budget / 7) / (probe / 3)))
+warm = 3 if repeats >= 7 else 1
+run(warm)
+probe = run(warm)
+steps = max(2 if repeats >= 7 else 1, round((budget / repeats) / (probe / warm)))
 cpu_seconds = 0.0
-times = sorted(run(steps) / steps for _ in range(7))
+times = sorted(run(steps) / steps for _ in range(repeats))
 median = statistics.median(times)
 print(json.dumps({
     "impl": "pytorch", "case": case_name, "threads": threads, "batch": batch,
-    "stepSeconds": median, "samplesPerSec": batch / median, "cpuSecondsPerStep": cpu_seconds / (7 * steps),
+    "stepSeconds": median, "samplesPerSec": batch / median, "cpuSecondsPerStep": cpu_seconds / (repeats * steps),
     "gflops": 3 * flops * batch / median / 1e9,
     "peakRssMiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     "blas": "torch " + torch.__version__,

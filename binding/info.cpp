@@ -1,8 +1,11 @@
 // info() and setThreads(): what the addon was built with and which BLAS kernels it runs.
 #include <napi.h>
 
+#include <stdexcept>
+
 #include "args.h"
 #include "gemm.h"
+#include "isa.h"
 #include "register.h"
 
 namespace bigstep::binding {
@@ -14,13 +17,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("blasVendor", blas_vendor());
   out.Set("blasCore", blas_core());
   out.Set("blasThreads", blas_threads());
-#if defined(__AVX2__)
-  out.Set("simd", "avx2");
-#elif defined(__SSE2__)
-  out.Set("simd", "sse2");
-#else
-  out.Set("simd", "none");
-#endif
+  // The instruction-set path the own kernels take (chosen once at load; BIGSTEP_ISA forces it).
+  out.Set("simd", isa_name(active_isa()));
   out.Set("napiVersion", NAPI_VERSION);
   return out;
 }
@@ -34,6 +32,13 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void RegisterInfo(Napi::Env env, Napi::Object exports) {
+  // Choose the ISA path now, so a bad BIGSTEP_ISA fails the addon's load with its message
+  // instead of the first kernel call.
+  try {
+    active_isa();
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(env, e.what());
+  }
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
 }

@@ -1,6 +1,6 @@
 // GEMM: OpenBLAS (row-major CBLAS) when available, else a portable cache-blocked kernel in the
 // BLIS/GotoBLAS style (pack A into MR-row panels, pack B into NR-column panels, 6x16 micro-kernel
-// that keeps the C tile in 12 AVX registers). alpha is folded into packed A; beta is applied to C
+// that keeps the C tile in 12 AVX registers, or 6 AVX-512 ones). alpha is folded into packed A; beta is applied to C
 // once up front, after which every K block accumulates into C.
 #include "gemm.h"
 
@@ -13,11 +13,11 @@
 #include <thread>
 #include <vector>
 
+#include "isa.h"
 #include "kernels.h"  // declares parallel_run / compute_threads (defined here, next to the GEMM)
 
-#if defined(__AVX2__) && defined(__FMA__)
+#ifdef BIGSTEP_ISA_X86
 #include <immintrin.h>
-#define BIGSTEP_GEMM_AVX2 1
 #endif
 
 #ifdef BIGSTEP_HAVE_OPENBLAS
@@ -98,8 +98,13 @@ void pack_b(bool trans_b, const float* B, int ldb, int k0, int j0, int kc, int n
 // applied at the store, C = fma(alpha, acc, C) like OpenBLAS's kernels, so accumulating into θ with
 // alpha = -lr (the fused SGD update) equals storing the gradient and then θ += -lr·g, bit for bit,
 // within one K block.
-#ifdef BIGSTEP_GEMM_AVX2
-inline void micro_kernel(int kc, float alpha, const float* a, const float* b, float* C, int ldc) {
+//
+// One version per ISA path (isa.h), compiled with GCC target attributes and picked once per call
+// by tile_kernel(). avx2 and avx512 share the 6×16 tile and each element's summation order (avx512
+// holds a row in one 16-float register), so they give identical bits; baseline has no FMA.
+#ifdef BIGSTEP_ISA_X86
+__attribute__((target("avx2,fma"))) inline void micro_kernel_avx2(int kc, float alpha, const float* a,
+                                                                  const float* b, float* C, int ldc) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -143,9 +148,38 @@ inline void micro_kernel(int kc, float alpha, const float* a, const float* b, fl
   BIGSTEP_ACC(5, c50, c51)
 #undef BIGSTEP_ACC
 }
-#else
-// Generic version: fixed-size loops the compiler can vectorise for whatever ISA it targets.
-inline void micro_kernel(int kc, float alpha, const float* a, const float* b, float* C, int ldc) {
+
+#define BIGSTEP_AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+BIGSTEP_AVX512_TARGET inline void micro_kernel_avx512(int kc, float alpha, const float* a, const float* b,
+                                                      float* C, int ldc) {
+  __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps();
+  __m512 c3 = _mm512_setzero_ps(), c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps();
+  for (int k = 0; k < kc; ++k) {
+    const __m512 bv = _mm512_loadu_ps(b);
+    c0 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), bv, c0);
+    c1 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), bv, c1);
+    c2 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), bv, c2);
+    c3 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), bv, c3);
+    c4 = _mm512_fmadd_ps(_mm512_set1_ps(a[4]), bv, c4);
+    c5 = _mm512_fmadd_ps(_mm512_set1_ps(a[5]), bv, c5);
+    a += MR;
+    b += NR;
+  }
+  const __m512 al = _mm512_set1_ps(alpha);
+#define BIGSTEP_ACC(r, x) \
+  _mm512_storeu_ps(C + (size_t)(r)*ldc, _mm512_fmadd_ps(al, x, _mm512_loadu_ps(C + (size_t)(r)*ldc)));
+  BIGSTEP_ACC(0, c0)
+  BIGSTEP_ACC(1, c1)
+  BIGSTEP_ACC(2, c2)
+  BIGSTEP_ACC(3, c3)
+  BIGSTEP_ACC(4, c4)
+  BIGSTEP_ACC(5, c5)
+#undef BIGSTEP_ACC
+}
+#endif
+
+// Generic version: fixed-size loops the compiler can vectorise for the baseline target.
+inline void micro_kernel_baseline(int kc, float alpha, const float* a, const float* b, float* C, int ldc) {
   float acc[MR][NR] = {};
   for (int k = 0; k < kc; ++k) {
     for (int r = 0; r < MR; ++r) {
@@ -158,17 +192,37 @@ inline void micro_kernel(int kc, float alpha, const float* a, const float* b, fl
   for (int r = 0; r < MR; ++r)
     for (int c = 0; c < NR; ++c) C[(size_t)r * ldc + c] += alpha * acc[r][c];
 }
-#endif
 
-// Partial tile: run the full kernel into a zeroed scratch tile (alpha 1: the exact sums), then add
-// alpha times the valid part (the same fma(alpha, acc, C) as a full tile).
-inline void micro_kernel_edge(int kc, float alpha, const float* a, const float* b, float* C, int ldc, int mr,
-                              int nr) {
-  alignas(32) float tile[MR * NR];
-  std::memset(tile, 0, sizeof(tile));
-  micro_kernel(kc, 1.0f, a, b, tile, NR);
-  for (int r = 0; r < mr; ++r)
-    for (int c = 0; c < nr; ++c) C[(size_t)r * ldc + c] += alpha * tile[r * NR + c];
+// C[mr,nr] += alpha · a·b, mr <= MR, nr <= NR. A partial tile runs the full kernel into a zeroed
+// scratch tile (alpha 1: the exact sums), then adds alpha times the valid part with the same
+// fma(alpha, acc, C) as a full tile (contracted: the target has FMA) or, on baseline, C + alpha·acc.
+#define BIGSTEP_TILE(name, kernel, target)                                                               \
+  target void name(int kc, float alpha, const float* a, const float* b, float* C, int ldc, int mr, int nr) { \
+    if (mr == MR && nr == NR) return kernel(kc, alpha, a, b, C, ldc);                                   \
+    alignas(64) float tile[MR * NR];                                                                    \
+    std::memset(tile, 0, sizeof(tile));                                                                 \
+    kernel(kc, 1.0f, a, b, tile, NR);                                                                   \
+    for (int r = 0; r < mr; ++r)                                                                        \
+      for (int c = 0; c < nr; ++c) C[(size_t)r * ldc + c] += alpha * tile[r * NR + c];                  \
+  }
+BIGSTEP_TILE(tile_baseline, micro_kernel_baseline, )
+#ifdef BIGSTEP_ISA_X86
+BIGSTEP_TILE(tile_avx2, micro_kernel_avx2, __attribute__((target("avx2,fma"))))
+BIGSTEP_TILE(tile_avx512, micro_kernel_avx512, BIGSTEP_AVX512_TARGET)
+#endif
+#undef BIGSTEP_TILE
+
+using TileKernel = void (*)(int kc, float alpha, const float* a, const float* b, float* C, int ldc, int mr,
+                            int nr);
+TileKernel tile_kernel() {
+#ifdef BIGSTEP_ISA_X86
+  switch (active_isa()) {
+    case Isa::avx512: return tile_avx512;
+    case Isa::avx2: return tile_avx2;
+    default: break;
+  }
+#endif
+  return tile_baseline;
 }
 
 struct PackBuffers {
@@ -196,6 +250,7 @@ void sgemm_portable(bool trans_a, bool trans_b, int M, int N, int K, float alpha
   if (buf.b.size() < need_b) buf.b.resize(need_b);
   float* pa = buf.a_ptr();
   float* pb = buf.b_ptr();
+  const TileKernel tile = tile_kernel();
 
   for (int jc = 0; jc < N; jc += NC) {
     const int nc = std::min(NC, N - jc);
@@ -212,11 +267,7 @@ void sgemm_portable(bool trans_a, bool trans_b, int M, int N, int K, float alpha
             const int mr = std::min(MR, mc - ir);
             const float* ap = pa + (size_t)ir * kc;
             float* c = C + (size_t)(ic + ir) * ldc + jc + jr;
-            if (mr == MR && nr == NR) {
-              micro_kernel(kc, alpha, ap, bp, c, ldc);
-            } else {
-              micro_kernel_edge(kc, alpha, ap, bp, c, ldc, mr, nr);
-            }
+            tile(kc, alpha, ap, bp, c, ldc, mr, nr);
           }
         }
       }

@@ -8,8 +8,9 @@
 #include <vector>
 
 #include "gemm.h"
+#include "isa.h"
 
-#ifdef __AVX2__
+#ifdef BIGSTEP_ISA_X86
 #include <immintrin.h>
 #endif
 
@@ -24,7 +25,8 @@ namespace bigstep {
 constexpr size_t kElementGrain = (size_t)1 << 17;
 
 // Adds b[O] to each row of out[rows, O] and optionally applies relu, in one pass.
-static void bias_act_block(float* out, const float* b, size_t rows, int O, bool relu) {
+// The hot loop bodies below have one copy per ISA path (BIGSTEP_ISA_VARIANTS, isa.h).
+static BIGSTEP_ALWAYS_INLINE void bias_act_block_body(float* out, const float* b, size_t rows, int O, bool relu) {
   for (size_t n = 0; n < rows; ++n) {
     float* r = out + n * (size_t)O;
     if (b && relu) {
@@ -36,6 +38,8 @@ static void bias_act_block(float* out, const float* b, size_t rows, int O, bool 
     }
   }
 }
+BIGSTEP_ISA_VARIANTS(bias_act_block, (float* out, const float* b, size_t rows, int O, bool relu),
+                     (out, b, rows, O, relu))
 
 static void bias_act_rows(float* out, const float* b, int N, int O, bool relu) {
   if (!b && !relu) return;
@@ -87,13 +91,19 @@ void dense_backward(float* din, float* dW, float* db, const float* dout, const f
 
 // The loop bodies are plain functions of their pointer arguments (inside the lambdas GCC kept
 // reloading the captured pointers and did not vectorise).
-static bool block_finite(const float* v, size_t n) {
+static BIGSTEP_ALWAYS_INLINE void block_finite_variant_body(const float* v, size_t n, bool* finite) {
   // Inf/NaN have all exponent bits set; an integer OR-reduction vectorises (a float sum would
   // not, without fast-math) and keeps this check a small fraction of a step.
   const uint32_t* bits = reinterpret_cast<const uint32_t*>(v);
   uint32_t bad = 0;
   for (size_t i = 0; i < n; ++i) bad |= (uint32_t)((bits[i] & 0x7f800000u) == 0x7f800000u);
-  return bad == 0;
+  *finite = bad == 0;
+}
+BIGSTEP_ISA_VARIANTS(block_finite_variant, (const float* v, size_t n, bool* finite), (v, n, finite))
+static bool block_finite(const float* v, size_t n) {
+  bool finite;
+  block_finite_variant(v, n, &finite);
+  return finite;
 }
 
 bool all_finite(const float* v, size_t n) {
@@ -104,9 +114,13 @@ bool all_finite(const float* v, size_t n) {
   return any_bad.load(std::memory_order_relaxed) == 0;
 }
 
-static void sgd_update_block(float* theta, const float* g, size_t n, float neg_lr) {
+// On the avx2 / avx512 paths this contracts to fma(neg_lr, g, θ), the store OpenBLAS's and the
+// portable GEMM's kernels use, which the fused SGD step needs (probe_fused_sgd_update).
+static BIGSTEP_ALWAYS_INLINE void sgd_update_block_body(float* theta, const float* g, size_t n, float neg_lr) {
   for (size_t i = 0; i < n; ++i) theta[i] += neg_lr * g[i];
 }
+BIGSTEP_ISA_VARIANTS(sgd_update_block, (float* theta, const float* g, size_t n, float neg_lr),
+                     (theta, g, n, neg_lr))
 
 void sgd_update(float* theta, const float* g, size_t n, float neg_lr) {
   parallel_range(n, kParamGrain, [=](size_t lo, size_t hi) { sgd_update_block(theta + lo, g + lo, hi - lo, neg_lr); });
@@ -151,44 +165,10 @@ bool fused_sgd_update_exact() {
 
 // 2x2 / stride 2 windows (the common case) take a vectorised path that keeps the scalar
 // semantics bit for bit: forward m = w0, then m = v if (v > m || v != v) for w1, w2, w3 in order;
-// backward routes dout to the first strict max (best = i if x_i > x_best).
-#ifdef __AVX2__
-namespace {
-// Even / odd elements of 16 consecutive floats p[0..16).
-inline void deinterleave(const float* p, __m256& even, __m256& odd) {
-  const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
-  even = _mm256_castpd_ps(_mm256_permute4x64_pd(
-      _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
-  odd = _mm256_castpd_ps(_mm256_permute4x64_pd(
-      _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-// Stores [e0 o0 e1 o1 ... e7 o7] to p[0..16).
-inline void interleave_store(float* p, __m256 e, __m256 o) {
-  const __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);
-  _mm256_storeu_ps(p, _mm256_permute2f128_ps(lo, hi, 0x20));
-  _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
-}
-inline __m256 take_if_greater_or_nan(__m256 m, __m256 v) {
-  const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-  return _mm256_blendv_ps(m, v, take);
-}
-}  // namespace
-#endif
-
-// One output row of a 2x2/2 max pool: y[OW] from rows r0, r1 (2*OW valid columns each).
-static void maxpool22_row(float* y, const float* r0, const float* r1, int OW) {
-  int ow = 0;
-#ifdef __AVX2__
-  for (; ow + 8 <= OW; ow += 8) {
-    __m256 a, b, c, d;
-    deinterleave(r0 + 2 * ow, a, b);
-    deinterleave(r1 + 2 * ow, c, d);
-    __m256 m = take_if_greater_or_nan(a, b);
-    m = take_if_greater_or_nan(m, c);
-    m = take_if_greater_or_nan(m, d);
-    _mm256_storeu_ps(y + ow, m);
-  }
-#endif
+// backward routes dout to the first strict max (best = i if x_i > x_best). The AVX2 code carries
+// the target attribute and runs only on the avx2 / avx512 paths (isa.h); the scalar loops finish
+// the columns from `ow` on.
+static void maxpool22_row_from(int ow, float* y, const float* r0, const float* r1, int OW) {
   for (; ow < OW; ++ow) {
     const float* w0 = r0 + 2 * ow;
     const float* w1 = r1 + 2 * ow;
@@ -199,11 +179,59 @@ static void maxpool22_row(float* y, const float* r0, const float* r1, int OW) {
   }
 }
 
-// din rows d0, d1 (2*OW columns) from dout row g and input rows r0, r1.
-static void maxpool22_backward_row(float* d0, float* d1, const float* g, const float* r0,
-                                   const float* r1, int OW) {
+static void maxpool22_backward_row_from(int ow, float* d0, float* d1, const float* g, const float* r0,
+                                        const float* r1, int OW) {
+  for (; ow < OW; ++ow) {
+    const float x[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
+    int best = 0;
+    for (int i = 1; i < 4; ++i)
+      if (x[i] > x[best]) best = i;
+    const float v = g[ow];
+    d0[2 * ow] = best == 0 ? v : 0.0f;
+    d0[2 * ow + 1] = best == 1 ? v : 0.0f;
+    d1[2 * ow] = best == 2 ? v : 0.0f;
+    d1[2 * ow + 1] = best == 3 ? v : 0.0f;
+  }
+}
+
+#ifdef BIGSTEP_ISA_X86
+namespace {
+// Even / odd elements of 16 consecutive floats p[0..16).
+BIGSTEP_TARGET_AVX2 inline void deinterleave(const float* p, __m256& even, __m256& odd) {
+  const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+  even = _mm256_castpd_ps(_mm256_permute4x64_pd(
+      _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+  odd = _mm256_castpd_ps(_mm256_permute4x64_pd(
+      _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+// Stores [e0 o0 e1 o1 ... e7 o7] to p[0..16).
+BIGSTEP_TARGET_AVX2 inline void interleave_store(float* p, __m256 e, __m256 o) {
+  const __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);
+  _mm256_storeu_ps(p, _mm256_permute2f128_ps(lo, hi, 0x20));
+  _mm256_storeu_ps(p + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+BIGSTEP_TARGET_AVX2 inline __m256 take_if_greater_or_nan(__m256 m, __m256 v) {
+  const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  return _mm256_blendv_ps(m, v, take);
+}
+
+BIGSTEP_TARGET_AVX2 void maxpool22_row_avx2(float* y, const float* r0, const float* r1, int OW) {
   int ow = 0;
-#ifdef __AVX2__
+  for (; ow + 8 <= OW; ow += 8) {
+    __m256 a, b, c, d;
+    deinterleave(r0 + 2 * ow, a, b);
+    deinterleave(r1 + 2 * ow, c, d);
+    __m256 m = take_if_greater_or_nan(a, b);
+    m = take_if_greater_or_nan(m, c);
+    m = take_if_greater_or_nan(m, d);
+    _mm256_storeu_ps(y + ow, m);
+  }
+  maxpool22_row_from(ow, y, r0, r1, OW);
+}
+
+BIGSTEP_TARGET_AVX2 void maxpool22_backward_row_avx2(float* d0, float* d1, const float* g, const float* r0,
+                                                     const float* r1, int OW) {
+  int ow = 0;
   for (; ow + 8 <= OW; ow += 8) {
     __m256 a, b, c, d;
     deinterleave(r0 + 2 * ow, a, b);
@@ -222,18 +250,26 @@ static void maxpool22_backward_row(float* d0, float* d1, const float* g, const f
     interleave_store(d0 + 2 * ow, _mm256_and_ps(gv, is0), _mm256_and_ps(gv, is1));
     interleave_store(d1 + 2 * ow, _mm256_and_ps(gv, is2), _mm256_and_ps(gv, is3));
   }
+  maxpool22_backward_row_from(ow, d0, d1, g, r0, r1, OW);
+}
+}  // namespace
 #endif
-  for (; ow < OW; ++ow) {
-    const float x[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
-    int best = 0;
-    for (int i = 1; i < 4; ++i)
-      if (x[i] > x[best]) best = i;
-    const float v = g[ow];
-    d0[2 * ow] = best == 0 ? v : 0.0f;
-    d0[2 * ow + 1] = best == 1 ? v : 0.0f;
-    d1[2 * ow] = best == 2 ? v : 0.0f;
-    d1[2 * ow + 1] = best == 3 ? v : 0.0f;
-  }
+
+// One output row of a 2x2/2 max pool: y[OW] from rows r0, r1 (2*OW valid columns each).
+static void maxpool22_row(float* y, const float* r0, const float* r1, int OW) {
+#ifdef BIGSTEP_ISA_X86
+  if (active_isa() != Isa::baseline) return maxpool22_row_avx2(y, r0, r1, OW);
+#endif
+  maxpool22_row_from(0, y, r0, r1, OW);
+}
+
+// din rows d0, d1 (2*OW columns) from dout row g and input rows r0, r1.
+static void maxpool22_backward_row(float* d0, float* d1, const float* g, const float* r0,
+                                   const float* r1, int OW) {
+#ifdef BIGSTEP_ISA_X86
+  if (active_isa() != Isa::baseline) return maxpool22_backward_row_avx2(d0, d1, g, r0, r1, OW);
+#endif
+  maxpool22_backward_row_from(0, d0, d1, g, r0, r1, OW);
 }
 
 void maxpool_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S) {
@@ -358,13 +394,16 @@ void global_avgpool_backward(float* din, const float* dout, int N, int C, int HW
 // ================================== activations ================================================
 
 // Element-wise: large arrays are split over the workers (identical results for any split).
-namespace {
-void relu_fwd_block(float* out, const float* in, size_t n) {
+static BIGSTEP_ALWAYS_INLINE void relu_fwd_block_body(float* out, const float* in, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
-void relu_bwd_block(float* din, const float* dout, const float* out, size_t n) {
+BIGSTEP_ISA_VARIANTS(relu_fwd_block, (float* out, const float* in, size_t n), (out, in, n))
+static BIGSTEP_ALWAYS_INLINE void relu_bwd_block_body(float* din, const float* dout, const float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
+BIGSTEP_ISA_VARIANTS(relu_bwd_block, (float* din, const float* dout, const float* out, size_t n),
+                     (din, dout, out, n))
+namespace {
 void tanh_fwd_block(float* out, const float* in, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = std::tanh(in[i]);
 }
@@ -450,6 +489,13 @@ double mse(float* dout, const float* out, const float* target, size_t n, float g
 
 // ================================== batch norm =================================================
 
+// One [HW] plane of batch-norm normalisation (train and eval); per path the same contraction as the NHWC kernel (nhwc.cpp).
+static BIGSTEP_ALWAYS_INLINE void bn_eval_plane_body(float* o, const float* r, int HW, float fm, float scale, float bt) {
+  for (int p = 0; p < HW; ++p) o[p] = (r[p] - fm) * scale + bt;
+}
+BIGSTEP_ISA_VARIANTS(bn_eval_plane, (float* o, const float* r, int HW, float fm, float scale, float bt),
+                     (o, r, HW, fm, scale, bt))
+
 void batchnorm_forward_train(float* y, const float* x, const float* gamma, const float* beta,
                              int N, int C, int HW, float* running_mean, float* running_var,
                              float* save_mean, float* save_invstd) {
@@ -476,8 +522,7 @@ void batchnorm_forward_train(float* y, const float* x, const float* gamma, const
     const float scale = (float)(gamma[c] * invstd), fm = (float)mean, bt = beta[c];
     for (int n = 0; n < N; ++n) {
       const float* r = x + ((size_t)n * C + c) * HW;
-      float* o = y + ((size_t)n * C + c) * HW;
-      for (int p = 0; p < HW; ++p) o[p] = (r[p] - fm) * scale + bt;
+      bn_eval_plane(y + ((size_t)n * C + c) * HW, r, HW, fm, scale, bt);
     }
     if (running_mean) {
       running_mean[c] = (float)((1.0 - kBnMomentum) * running_mean[c] + kBnMomentum * mean);
@@ -497,8 +542,7 @@ void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const 
     const float scale = (float)(gamma[c] * invstd), fm = running_mean[c], bt = beta[c];
     for (int n = 0; n < N; ++n) {
       const float* r = x + ((size_t)n * C + c) * HW;
-      float* o = y + ((size_t)n * C + c) * HW;
-      for (int p = 0; p < HW; ++p) o[p] = (r[p] - fm) * scale + bt;
+      bn_eval_plane(y + ((size_t)n * C + c) * HW, r, HW, fm, scale, bt);
     }
   }
 }

@@ -21,17 +21,31 @@
 // Threads: forward and din split the groups of images (a partition of the output), dW splits its
 // tiles, and each dW element is summed over pixels in image order by one worker; db is a serial
 // sum. So every result is bitwise identical for any thread count.
+//
+// ISA paths: CMake compiles this file once per path (baseline, avx2, avx512) into the namespaces
+// bigstep::isa_<path>; nhwc_dispatch.cpp forwards the public functions to the path chosen at load
+// (isa.h). The avx512 micro-kernels keep the avx2 tiles (6 × 16, one 16-float register per row
+// instead of two 8-float halves) and the same per-element summation order; tails are masked.
 #include <algorithm>
 #include <cstring>
 
-#include "kernels.h"
-
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(BIGSTEP_ISA_AVX2) || defined(BIGSTEP_ISA_AVX512)
 #include <immintrin.h>
+#endif
+
+#include "kernels.h"
+#include "isa_target.h"  // last: the code below is compiled for this object's ISA path
+
+// The avx512 path also has AVX2 (its 8-float code runs where no 16-float version is written).
+#if defined(BIGSTEP_ISA_AVX512)
+#define BIGSTEP_NHWC_AVX512 1
+#endif
+#if defined(BIGSTEP_ISA_AVX2) || defined(BIGSTEP_ISA_AVX512)
 #define BIGSTEP_NHWC_AVX2 1
 #endif
 
 namespace bigstep {
+namespace BIGSTEP_ISA_NS {
 
 namespace {
 
@@ -123,6 +137,20 @@ inline __m256 epi8(__m256 v, const float* y, const float* res, const float* msk,
 }
 #endif
 
+#ifdef BIGSTEP_NHWC_AVX512
+// Lanes outside k are neither read nor written (masked loads give 0 there).
+inline __m512 epi16(__m512 v, __mmask16 k, const float* y, const float* res, const float* msk,
+                    const float* bias, const Epilogue& e) {
+  const __m512 zero = _mm512_setzero_ps();
+  if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, bias));
+  if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, res));
+  if (e.relu) v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), v);  // v > 0 ? v : 0
+  if (msk) v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(k, msk), zero, _CMP_GT_OQ), v);
+  if (e.accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, y));
+  return v;
+}
+#endif
+
 // y_r[0..nr) = epilogue(tile[r][0..nr)) for r < mr; rows of y, residual and mask are ldy apart.
 void store_tile(const float* tile, int mr, int nr, float* y, size_t ldy, const float* res,
                 const float* msk, const Epilogue& e) {
@@ -131,6 +159,11 @@ void store_tile(const float* tile, int mr, int nr, float* y, size_t ldy, const f
     const float* rr = res ? res + r * ldy : nullptr;
     const float* mm = msk ? msk + r * ldy : nullptr;
     int c = 0;
+#ifdef BIGSTEP_NHWC_AVX512
+    const __mmask16 k = (__mmask16)((1u << nr) - 1u);  // nr <= NR = 16
+    _mm512_mask_storeu_ps(yr, k, epi16(_mm512_loadu_ps(tile + r * NR), k, yr, rr, mm, e.bias, e));
+    c = nr;
+#endif
 #ifdef BIGSTEP_NHWC_AVX2
     for (; c + 8 <= nr; c += 8)
       _mm256_storeu_ps(yr + c, epi8(_mm256_loadu_ps(tile + r * NR + c), yr, rr, mm, e.bias, c, e));
@@ -162,9 +195,38 @@ void store_tile(const float* tile, int mr, int nr, float* y, size_t ldy, const f
   _mm256_storeu_ps(t + 80, c50); _mm256_storeu_ps(t + 88, c51);
 #endif
 
+#ifdef BIGSTEP_NHWC_AVX512
+#define BIGSTEP_ZERO6                                                                           \
+  __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps(),        \
+         c3 = _mm512_setzero_ps(), c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps();
+#define BIGSTEP_FMA16(r, src) c##r = _mm512_fmadd_ps(_mm512_set1_ps(*(src)), b, c##r);
+#define BIGSTEP_STORE6(t)                                                                       \
+  _mm512_storeu_ps(t + 0, c0); _mm512_storeu_ps(t + 16, c1); _mm512_storeu_ps(t + 32, c2);     \
+  _mm512_storeu_ps(t + 48, c3); _mm512_storeu_ps(t + 64, c4); _mm512_storeu_ps(t + 80, c5);
+#endif
+
 // tile[r][0..16) = Σ_(kh,kw) Σ_c a_r[kh·rs + kw·C + c] · w[((kh·K + kw)·C + c)·16 + 0..16)
 void gather_tile(const float* const* a, int K, long rs, int C, const float* w, float* tile) {
-#ifdef BIGSTEP_NHWC_AVX2
+#if defined(BIGSTEP_NHWC_AVX512)
+  BIGSTEP_ZERO6
+  for (int kh = 0; kh < K; ++kh)
+    for (int kw = 0; kw < K; ++kw) {
+      const long t = kh * rs + (long)kw * C;
+      const float *a0 = a[0] + t, *a1 = a[1] + t, *a2 = a[2] + t, *a3 = a[3] + t, *a4 = a[4] + t,
+                  *a5 = a[5] + t;
+      const float* wk = w + (size_t)(kh * K + kw) * C * NR;
+      for (int c = 0; c < C; ++c) {
+        const __m512 b = _mm512_loadu_ps(wk + c * NR);
+        BIGSTEP_FMA16(0, a0 + c)
+        BIGSTEP_FMA16(1, a1 + c)
+        BIGSTEP_FMA16(2, a2 + c)
+        BIGSTEP_FMA16(3, a3 + c)
+        BIGSTEP_FMA16(4, a4 + c)
+        BIGSTEP_FMA16(5, a5 + c)
+      }
+    }
+  BIGSTEP_STORE6(tile)
+#elif defined(BIGSTEP_NHWC_AVX2)
   BIGSTEP_ZERO12
   for (int kh = 0; kh < K; ++kh)
     for (int kw = 0; kw < K; ++kw) {
@@ -201,7 +263,20 @@ void gather_tile(const float* const* a, int K, long rs, int C, const float* w, f
 
 // tile[r][0..16) = Σ_o g_r[o] · w[o·16 + 0..16)
 void scatter_tile(const float* const* g, int O, const float* w, float* tile) {
-#ifdef BIGSTEP_NHWC_AVX2
+#if defined(BIGSTEP_NHWC_AVX512)
+  BIGSTEP_ZERO6
+  const float *g0 = g[0], *g1 = g[1], *g2 = g[2], *g3 = g[3], *g4 = g[4], *g5 = g[5];
+  for (int o = 0; o < O; ++o) {
+    const __m512 b = _mm512_loadu_ps(w + o * NR);
+    BIGSTEP_FMA16(0, g0 + o)
+    BIGSTEP_FMA16(1, g1 + o)
+    BIGSTEP_FMA16(2, g2 + o)
+    BIGSTEP_FMA16(3, g3 + o)
+    BIGSTEP_FMA16(4, g4 + o)
+    BIGSTEP_FMA16(5, g5 + o)
+  }
+  BIGSTEP_STORE6(tile)
+#elif defined(BIGSTEP_NHWC_AVX2)
   BIGSTEP_ZERO12
   const float *g0 = g[0], *g1 = g[1], *g2 = g[2], *g3 = g[3], *g4 = g[4], *g5 = g[5];
   for (int o = 0; o < O; ++o) {
@@ -228,7 +303,22 @@ void scatter_tile(const float* const* g, int O, const float* w, float* tile) {
 // tile[r][0..16) += Σ_q xp[base[q] + roff[r]] · d[q·ldd + 0..16)   (tile is read and written)
 void dw_tile(const float* xp, const long* base, const int* roff, int Q, const float* d, int ldd,
              float* tile) {
-#ifdef BIGSTEP_NHWC_AVX2
+#if defined(BIGSTEP_NHWC_AVX512)
+  __m512 c0 = _mm512_loadu_ps(tile + 0), c1 = _mm512_loadu_ps(tile + 16), c2 = _mm512_loadu_ps(tile + 32);
+  __m512 c3 = _mm512_loadu_ps(tile + 48), c4 = _mm512_loadu_ps(tile + 64), c5 = _mm512_loadu_ps(tile + 80);
+  const long r0 = roff[0], r1 = roff[1], r2 = roff[2], r3 = roff[3], r4 = roff[4], r5 = roff[5];
+  for (int q = 0; q < Q; ++q) {
+    const float* a = xp + base[q];
+    const __m512 b = _mm512_loadu_ps(d + (size_t)q * ldd);
+    BIGSTEP_FMA16(0, a + r0)
+    BIGSTEP_FMA16(1, a + r1)
+    BIGSTEP_FMA16(2, a + r2)
+    BIGSTEP_FMA16(3, a + r3)
+    BIGSTEP_FMA16(4, a + r4)
+    BIGSTEP_FMA16(5, a + r5)
+  }
+  BIGSTEP_STORE6(tile)
+#elif defined(BIGSTEP_NHWC_AVX2)
   __m256 c00 = _mm256_loadu_ps(tile + 0), c01 = _mm256_loadu_ps(tile + 8);
   __m256 c10 = _mm256_loadu_ps(tile + 16), c11 = _mm256_loadu_ps(tile + 24);
   __m256 c20 = _mm256_loadu_ps(tile + 32), c21 = _mm256_loadu_ps(tile + 40);
@@ -360,7 +450,7 @@ void forward_groups(const FwdCall& c, int gb, int ge, float* pad) {
   const int Hq = s.H + 2 * s.P, Wq = s.W + 2 * s.P;
   const long rs = (long)Wq * s.C;
   long base[QCHUNK];
-  alignas(32) float tile[MR * NR];
+  alignas(64) float tile[MR * NR];
   for (int gi = gb; gi < ge; ++gi) {
     const int n0 = gi * c.geo.g, gn = std::min(c.geo.g, c.N - n0);
     const float* xp = c.in + (size_t)n0 * s.in_size();
@@ -457,7 +547,7 @@ void din_gather_groups(const BwdCall& c, int gb, int ge, float* pad) {
   const int Hq = s.OH + 2 * Pp, Wq = s.OW + 2 * Pp;
   const long rs = (long)Wq * s.O;
   long base[QCHUNK];
-  alignas(32) float tile[MR * NR];
+  alignas(64) float tile[MR * NR];
   Epilogue e;
   e.accumulate = c.accumulate;
   for (int gi = gb; gi < ge; ++gi) {
@@ -494,7 +584,7 @@ void din_scatter_groups(const BwdCall& c, int gb, int ge, float* pad) {
   const int Hp = s.H + 2 * s.P, Wp = s.W + 2 * s.P;
   const size_t per_img = (size_t)Hp * Wp * s.C;
   long base[QCHUNK];
-  alignas(32) float tile[MR * NR];
+  alignas(64) float tile[MR * NR];
   for (int gi = gb; gi < ge; ++gi) {
     const int n0 = gi * c.dgeo.g, gn = std::min(c.dgeo.g, c.N - n0);
     std::memset(pad, 0, sizeof(float) * per_img * gn);
@@ -964,4 +1054,5 @@ void batchnorm_nhwc_backward(float* dx, float* dgamma, float* dbeta, const float
   }
 }
 
+}  // namespace BIGSTEP_ISA_NS
 }  // namespace bigstep

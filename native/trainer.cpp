@@ -7,6 +7,7 @@
 #include <string>
 
 #include "errors.h"
+#include "isa.h"
 #include "kernels.h"  // parallel_range
 #include "rng.h"
 
@@ -31,24 +32,32 @@ constexpr int kEpoch = 2;
 
 }  // namespace
 
-static void sgd_block(float* theta, const float* g, size_t n, float neg_lr, float wd) {
+// The update passes have one copy per ISA path (isa.h): on avx2 / avx512 they contract to FMA like
+// sgd_update (kernels.cpp), so a chunk's fused and unfused plain-SGD steps round alike.
+static BIGSTEP_ALWAYS_INLINE void sgd_block_body(float* theta, const float* g, size_t n, float neg_lr, float wd) {
   for (size_t i = 0; i < n; ++i) theta[i] += neg_lr * (g[i] + wd * theta[i]);
 }
-static void momentum_block(float* theta, float* v, const float* g, size_t n, float neg_lr, float wd,
-                           float beta) {
+BIGSTEP_ISA_VARIANTS(sgd_block, (float* theta, const float* g, size_t n, float neg_lr, float wd),
+                     (theta, g, n, neg_lr, wd))
+static BIGSTEP_ALWAYS_INLINE void momentum_block_body(float* theta, float* v, const float* g, size_t n, float neg_lr,
+                                                      float wd, float beta) {
   for (size_t i = 0; i < n; ++i) {
     v[i] = beta * v[i] + (g[i] + wd * theta[i]);
     theta[i] += neg_lr * v[i];
   }
 }
-static void nesterov_block(float* theta, float* v, const float* g, size_t n, float neg_lr, float wd,
-                           float beta) {
+BIGSTEP_ISA_VARIANTS(momentum_block, (float* theta, float* v, const float* g, size_t n, float neg_lr, float wd, float beta),
+                     (theta, v, g, n, neg_lr, wd, beta))
+static BIGSTEP_ALWAYS_INLINE void nesterov_block_body(float* theta, float* v, const float* g, size_t n, float neg_lr,
+                                                      float wd, float beta) {
   for (size_t i = 0; i < n; ++i) {
     const float u = g[i] + wd * theta[i];
     v[i] = beta * v[i] + u;
     theta[i] += neg_lr * (u + beta * v[i]);
   }
 }
+BIGSTEP_ISA_VARIANTS(nesterov_block, (float* theta, float* v, const float* g, size_t n, float neg_lr, float wd, float beta),
+                     (theta, v, g, n, neg_lr, wd, beta))
 
 namespace {
 

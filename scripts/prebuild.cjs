@@ -14,7 +14,7 @@ const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
 // CMake options go as --CD<name>=<value>: `cmake-js compile` drops arguments after `--`.
 const r = spawnSync(
   process.execPath,
-  [cmakeJs, 'compile', '--out', 'build-prebuild', '--CDBIGSTEP_PORTABLE_GEMM=ON', '--CDBIGSTEP_NATIVE_TESTS=OFF', '--CDBIGSTEP_GENERIC_X86=ON'],
+  [cmakeJs, 'compile', '--out', 'build-prebuild', '--CDBIGSTEP_PORTABLE_GEMM=ON', '--CDBIGSTEP_NATIVE_TESTS=OFF'],
   { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
 );
 if (r.status !== 0) process.exit(r.status ?? 1);

@@ -40,12 +40,13 @@ export interface NativeLayout {
   layerOutputShapes: number[][];
 }
 
-/** What the native addon was built with: BLAS vendor (`portable` = bigstep's own GEMM, no BLAS), OpenBLAS kernel family, BLAS threads, SIMD level, N-API version. */
+/** What the native addon was built with: BLAS vendor (`portable` = bigstep's own GEMM, no BLAS), OpenBLAS kernel family, BLAS threads, the instruction-set path of bigstep's own kernels, N-API version. */
 export interface NativeInfo {
   blasVendor: 'openblas' | 'portable';
   blasCore: string;
   blasThreads: number;
-  simd: string;
+  /** Instruction-set path of bigstep's own kernels, chosen at load from the CPU (BIGSTEP_ISA forces one). */
+  simd: 'avx512' | 'avx2' | 'baseline';
   napiVersion: number;
 }
 

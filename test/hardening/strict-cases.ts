@@ -762,7 +762,7 @@ limit('experiment config with an own __proto__ key', 'TypeError', '__proto__', a
 });
 
 // ---- 6. the CLI ---------------------------------------------------------------------------------
-const SPEC = 'experiment: landscape\npreset: tiny\ngrid:\n  seed: [1, 2]\n';
+const SPEC = 'experiment: landscape\npreset: tiny\ngrid:\n  seeds.starts: [1, 2]\n';
 const planned = (dir: string): void => {
   fs.writeFileSync(path.join(dir, 'spec.yaml'), SPEC);
   const r = spawnSync(
@@ -907,10 +907,11 @@ cli(
 );
 cli(
   'SIGTERM stops bigstep run within 2 s',
-  (d) => ['run', 'landscape', '--preset', 'tiny', '--out', d, '--force'],
+  // quick, not tiny: tiny E1 can finish in about 2 s, before a signal sent under load lands mid-run
+  (d) => ['run', 'landscape', '--preset', 'quick', '--out', d, '--force'],
   130,
   'SIGTERM',
-  { signalAfterMs: 300 },
+  { signalAfterMs: 800 },
   30000,
 );
 cli(

@@ -5,9 +5,13 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "isa.h"
 
 namespace check {
 
@@ -60,6 +64,31 @@ inline int finish(const char* name) {
   }
   std::printf("%s: %d of %d checks FAILED\n", name, failures(), failures() + passes());
   return 1;
+}
+
+// Kernel tests run once per ISA path, forced by BIGSTEP_ISA (CMakeLists.txt adds one ctest entry
+// per path). Prints the path taken and checks it is the one asked for. Returns 77 (ctest: skipped)
+// when this CPU cannot run the requested path, 1 for an unknown value, and -1 to go on.
+inline int isa_path_or_skip(const char* name) {
+  const char* requested = std::getenv("BIGSTEP_ISA");
+  bigstep::Isa isa;
+  try {
+    isa = bigstep::active_isa();
+  } catch (const std::invalid_argument& e) {
+    for (bigstep::Isa known : {bigstep::Isa::baseline, bigstep::Isa::avx2, bigstep::Isa::avx512})
+      if (requested && std::strcmp(requested, bigstep::isa_name(known)) == 0) {
+        std::printf("%s: skipped: %s\n", name, e.what());
+        return 77;
+      }
+    std::fprintf(stderr, "%s: %s\n", name, e.what());
+    return 1;
+  }
+  std::printf("%s: ISA path %s\n", name, bigstep::isa_name(isa));
+  if (requested && *requested && std::strcmp(requested, bigstep::isa_name(isa)) != 0) {
+    fail(__FILE__, __LINE__, fmt("BIGSTEP_ISA=%s but the path taken is %s", requested, bigstep::isa_name(isa)));
+    return finish(name);
+  }
+  return -1;
 }
 
 }  // namespace check

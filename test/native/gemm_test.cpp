@@ -141,6 +141,7 @@ int main(int argc, char** argv) {
     std::printf("sgemm_portable %dx%dx%d: %.1f GFLOP/s\n", n, n, n, gflops(sgemm_portable, n, 5));
     return 0;
   }
+  if (const int rc = check::isa_path_or_skip("gemm_test"); rc >= 0) return rc;
   set_blas_threads(1);
   std::mt19937 gen(42);
   struct Shape { int M, N, K; };

@@ -306,6 +306,7 @@ static void layout_and_init() {
 }
 
 int main() {
+  if (const int rc = check::isa_path_or_skip("gradcheck_test"); rc >= 0) return rc;
   set_blas_threads(1);
   gradchecks();
   describe_errors();

@@ -427,6 +427,7 @@ static void test_maxpool_nan() {
 }
 
 int main() {
+  if (const int rc = check::isa_path_or_skip("kernels_test"); rc >= 0) return rc;
   set_blas_threads(1);
   test_dense(1, 1, 1, true, false);
   test_dense(5, 7, 3, true, true);
