@@ -18,6 +18,8 @@
 // ---- The experiments ----------------------------------------------------------------------------
 export { experiments, findExperiment, experimentNames, type RegisteredExperiment, type RunDescription } from './experiments/registry.js';
 export type { ExperimentDefinition, RunContext, Scale, Headline } from './experiments/types.js';
+export { SCALES } from './run/experiment.js';
+export type { Verdict, VerdictValue } from './run/verdict.js';
 
 // ---- Run directories ----------------------------------------------------------------------------
 export {

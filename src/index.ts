@@ -154,7 +154,7 @@ export {
   type LayerCurvature,
 } from './measure/spectrum.js';
 export { sharpnessChart, distanceChart, densityChart, surfaceChart } from './measure/charts.js';
-export { renderChart, type RenderedChart } from './report/plot.js';
+export { renderChart, type RenderedChart, type RenderOptions } from './report/plot.js';
 export {
   filterNormalize,
   randomFilterDirection,

@@ -289,7 +289,6 @@ export type SyntheticSpec =
 /** The `kind`s of {@link SyntheticSpec}. */
 export const SYNTHETIC_KINDS = ['gaussian-mixture', 'two-spirals', 'teacher-regression', 'teacher-classification', 'linearly-separable'] as const;
 
-/** Generates the synthetic dataset described by `spec`. */
 const SIZE_KEYS = ['kind', 'nTrain', 'nTest', 'seed'];
 const TEACHER_KEYS = [...SIZE_KEYS, 'd', 'hidden', 'activation'];
 const SYNTHETIC_KEYS: Record<SyntheticSpec['kind'], readonly string[]> = {
@@ -300,6 +299,7 @@ const SYNTHETIC_KEYS: Record<SyntheticSpec['kind'], readonly string[]> = {
   'linearly-separable': [...SIZE_KEYS, 'd', 'margin'],
 };
 
+/** Generates the synthetic dataset described by `spec`. */
 export function synthetic(spec: SyntheticSpec): DatasetSplits {
   if (typeof spec !== 'object' || spec === null) throw new TypeError(`spec must be an object such as { kind: 'two-spirals', nTrain, nTest, seed } (got ${formatValue(spec)})`);
   if (typeof spec.kind === 'string' && Object.prototype.hasOwnProperty.call(SYNTHETIC_KEYS, spec.kind)) checkKnownKeys(spec, SYNTHETIC_KEYS[spec.kind], 'spec');

@@ -60,6 +60,7 @@ export class RandomProjection {
   }
 }
 
+/** Options of the gradient-flow reference run (integrator tolerances, step cap α/λ_max, saved times). */
 export interface FlowOptions {
   /** GD learning rate whose times t = η·k the flow is saved at. */
   eta: number;
@@ -86,6 +87,7 @@ export interface FlowOptions {
 
 const FLOW_KEYS = ['eta', 'steps', 'saveEvery', 'rtol', 'atol', 'alpha', 'sharpness', 'lambdaEvery', 'maxStep', 'projection', 'progress'] as const;
 
+/** A gradient-flow run: the iterates at the requested times and how the integrator got there. */
 export interface FlowResult {
   /** Saved times η·k and the GD step counts k they match. */
   times: number[];

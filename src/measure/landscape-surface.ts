@@ -25,6 +25,7 @@ import { countExamples, positiveInteger } from './hessian.js';
 import type { BatchNormMode } from './spectrum.js';
 import { interpolationLosses, projectTrajectory } from './trajectory.js';
 
+/** How random directions are drawn and filter-normalised (biases / batch norm excluded or not). */
 export interface DirectionOptions {
   /** Zero the direction on rank-1 tensors (biases, batch-norm scale/shift); default true. */
   excludeBiasAndNorm?: boolean;
@@ -71,6 +72,7 @@ export function randomFilterDirection(layout: NativeLayout, params: Float32Array
   return filterNormalize(layout, params, raw, options);
 }
 
+/** Options of a 1-D or 2-D loss surface: directions, the grid and its range. */
 export interface SurfaceOptions extends DirectionOptions {
   /** Directions (length paramCount); default: seeded filter-normalised random ones (seed, seed + 1). */
   d1?: Float32Array;

@@ -32,6 +32,7 @@ export interface QuadratureNodes {
   weights: number[];
 }
 
+/** Options of the stochastic Lanczos quadrature density: probes, Lanczos steps, grid and broadening. */
 export interface DensityOptions {
   /** Random probe vectors (default 10). */
   probes?: number;
@@ -48,6 +49,7 @@ export interface DensityOptions {
 
 const DENSITY_KEYS = ['probes', 'steps', 'distribution', 'gridPoints', 'sigma', 'seed'] as const;
 
+/** An eigenvalue density of the Hessian on a grid, with its moments and the Ritz nodes it came from. */
 export interface SpectralDensity {
   /** Quadrature nodes and weights per probe: the density is Σ_probes Σ_j weight·δ(λ − node) / probes. */
   quadrature: QuadratureNodes[];

@@ -19,6 +19,7 @@ import { HESSIAN_OPTION_KEYS, countExamples, positiveInteger, positiveNumber, wi
 import { lanczos } from './lanczos.js';
 import type { BatchNormMode } from './spectrum.js';
 
+/** Options of sharpness tracking: the fixed subset, top-k, how often, the Lanczos budget. */
 export interface TrackingOptions {
   /** Eigenvalues tracked (default 2). */
   k?: number;
@@ -54,6 +55,7 @@ export interface SharpnessPoint {
   seconds: number;
 }
 
+/** λ on the tracking subset against λ on the full data set, measured once. */
 export interface SubsetEffect {
   subset: number;
   full: number;
@@ -155,6 +157,7 @@ export class SharpnessTracker {
   }
 }
 
+/** Options of `trackSharpness`: tracking plus the training run to follow. */
 export interface TrackRunOptions extends TrackingOptions {
   /** Training steps in total. */
   steps: number;

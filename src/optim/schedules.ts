@@ -5,6 +5,7 @@
 import { formatValue } from '../util/format.js';
 import { checkKnownKeys } from '../util/options.js';
 
+/** A learning-rate schedule as plain data (what `constant`, `stepDecay`, `cosine`, … return), by `kind`. */
 export type ScheduleSpec =
   /** η(t) = lr */
   | { kind: 'constant'; lr: number; warmupSteps?: number }

@@ -15,6 +15,7 @@ export interface RenderedChart {
 
 export type { Figure } from '../run/experiment.js';
 
+/** Options of {@link renderChart}: PNG scale and background. */
 export interface RenderOptions {
   /** PNG pixel scale relative to the SVG size (default 2). */
   pngScale?: number;

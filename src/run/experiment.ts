@@ -24,6 +24,7 @@ export interface Figure {
  * scale, for a cluster).
  */
 export const SCALES = ['tiny', 'quick', 'study', 'paper'] as const;
+/** A preset size, one of {@link SCALES}. */
 export type Scale = (typeof SCALES)[number];
 
 /** What an experiment gets from the run directory machinery: where to write, a metrics log, progress, abort. */
