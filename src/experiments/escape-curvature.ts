@@ -35,7 +35,8 @@ const eigen = (r: EigenResult, method: string): Eigen => ({
 });
 
 export function lambdaMax(model: Model, data: Examples, o: CurvatureOptions): Eigen {
-  return eigen(topEigenvalue(model, data, { iterations: o.iterations, tolerance: o.tolerance, seed: o.seed }), CURVATURE_METHOD_TOP);
+  const { vector: _vector, ...e } = lambdaMaxFrom(model, data, o, null);
+  return e;
 }
 
 /**
@@ -53,6 +54,6 @@ export function lambdaMaxFrom(model: Model, data: Examples, o: CurvatureOptions,
  * the cluster of eigenvalues around 0 and is resolved to about 1e-3·λ_max (docs/measurement.md),
  * which is why E2's acceptance tolerance on λ_min/λ_max is 1 %, not less.
  */
-export function lambdaMin(model: Model, data: Examples, _top: number, o: CurvatureOptions & { steps: number }): Eigen {
+export function lambdaMin(model: Model, data: Examples, o: CurvatureOptions & { steps: number }): Eigen {
   return eigen(bottomEigenvalue(model, data, { iterations: o.steps, tolerance: o.tolerance, seed: o.seed }), CURVATURE_METHOD_BOTTOM);
 }

@@ -400,7 +400,7 @@ async function convergePhase(env: Env, u: Unit, theta0: Float32Array, etaSmall: 
   const curvature = (params: Float32Array): { top: Eigen; bottom: Eigen } => {
     const top = topAt(env, params, seed);
     env.scratch.params.set(params);
-    return { top, bottom: lambdaMin(env.scratch, env.sharp, top.value, { ...curvatureOptions(env, seed), steps: env.config.sharpness.lanczosSteps }) };
+    return { top, bottom: lambdaMin(env.scratch, env.sharp, { ...curvatureOptions(env, seed), steps: env.config.sharpness.lanczosSteps }) };
   };
   try {
     // Stop at the first check that passes both tests; a small gradient with negative curvature
