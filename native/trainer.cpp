@@ -167,6 +167,9 @@ void validate_training(const Model& model, const DataRef& data, const BatchPlan&
     throw_range("schedule.values", "must have one more entry than schedule.boundaries");
   validate_augment(batch.augment, layout.input_size);
   if (batch.micro_batch < 0) throw_range("batch.microBatch", "must be >= 1 (or 0 for the whole batch at once)");
+  if (batch.collective)
+    validate_data_parallel(model, data.n, batch.mode == BatchMode::Full, batch.batch,
+                           batch.drop_last || batch.mode == BatchMode::Replacement, batch.collective->size());
   for (const Transform& tr : plan.transforms)
     if (tr.kind == TransformKind::Momentum && tr.state_offset + layout.param_count > plan.state_count)
       throw_range("optimizer.stateCount", "is too small for the momentum buffer");
@@ -256,6 +259,9 @@ void Trainer::augment(const float** x, int64_t b, std::vector<float>& buf, const
 
 double Trainer::batch_loss_and_grad(Model& model, const BatchPlan& batch, TrainState& st, const float* x,
                                     const Target& y, int64_t b, float* grads, int64_t* correct) {
+  if (batch.collective && batch.collective->size() > 1)  // one rank: the plain path below
+    return data_parallel_loss_and_grad(model, *batch.collective, batch.micro_batch, st.params, st.model_state, x, y, b,
+                                       grads, correct, dp_scratch_);
   const int64_t piece = batch.micro_batch;
   if (piece <= 0 || piece >= b)
     return model.loss_and_grad(st.params, st.model_state, x, y, (int)b, grads, /*training=*/true, correct);
@@ -293,7 +299,7 @@ constexpr int64_t kFusedUpdateMaxBatch = 256;
 bool fuses_update(const OptimizerPlan& plan, const BatchPlan& batch, int64_t n) {
   const FusedSgd f = match_fused_sgd(plan);
   const int64_t size = batch.mode == BatchMode::Full ? n : batch.batch;
-  return f.ok && !f.momentum && f.wd == 0.0 && batch.amplify_k <= 1.0 && batch.micro_batch <= 0 &&
+  return f.ok && !f.momentum && f.wd == 0.0 && batch.amplify_k <= 1.0 && batch.micro_batch <= 0 && !batch.collective &&
          size <= kFusedUpdateMaxBatch && fused_sgd_update_exact();
 }
 

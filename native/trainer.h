@@ -11,6 +11,7 @@
 
 #include "model.h"
 #include "augment.h"
+#include "data_parallel.h"
 #include "rng.h"
 
 namespace bigstep {
@@ -97,6 +98,8 @@ struct BatchPlan {
   // the mean-loss gradient of the whole batch up to rounding, in the memory of one piece. Batch
   // norm in training mode then normalises each piece with its own statistics.
   int64_t micro_batch = 0;
+  // Data parallelism (native/data_parallel.h): each step's gradient is split over these ranks; null = one process.
+  Collective* collective = nullptr;
 };
 
 // Caller-owned persistent state (checkpointed with the run).
@@ -157,6 +160,7 @@ class Trainer {
   std::vector<float> aug_scratch_;  // one image for augment_batch
   std::vector<float> piece_grads_;  // [param_count] gradient of one micro-batch
   std::vector<double> grad_sum_;    // [param_count] example-weighted sum over micro-batches
+  DataParallelScratch dp_scratch_;  // with batch.collective
   std::vector<float> xbuf_, xbuf2_, tbuf_, tbuf2_, grads2_, update_;
   std::vector<int32_t> lbuf_, lbuf2_, index_scratch_;
 };
