@@ -49,6 +49,16 @@ export {
 } from './train/trainer.js';
 export { runConcurrently, type ConcurrencyOptions } from './train/concurrent.js';
 export {
+  initMpi,
+  mpiWorld,
+  mpiBuilt,
+  launchedByMpi,
+  checkShardable,
+  checkSameOnEveryRank,
+  type MpiWorld,
+  type RankCheckPart,
+} from './train/data-parallel.js';
+export {
   saveCheckpoint,
   loadCheckpoint,
   readCheckpoint,
