@@ -118,3 +118,9 @@ export function checkSameOnEveryRank(parts: RankCheckPart[], param: string): voi
     throw error;
   }
 }
+
+/** Collective: every rank's `ok`, in rank order (also a barrier: no rank returns before all called it). */
+export function everyRankOk(ok: boolean): boolean[] {
+  const all = mpiOrThrow().allGather(Uint8Array.of(ok ? 1 : 0));
+  return Array.from(all, (b) => b === 1);
+}

@@ -6,6 +6,8 @@
  * an MPI build is missing, unless BIGSTEP_REQUIRE_MPI=1 (then that is a failure).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,6 +17,7 @@ import { gaussianMixture } from '../../src/data/synthetic.js';
 import { Model } from '../../src/model/model.js';
 import { mlp } from '../../src/model/spec.js';
 import { sgd } from '../../src/optim/optimizer.js';
+import { CheckpointError, loadCheckpoint } from '../../src/train/checkpoint.js';
 import { mpiBuilt } from '../../src/train/data-parallel.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { buildTrainer, runToEnd, type RunConfig, type RunOutcome } from './run.js';
@@ -114,6 +117,26 @@ describe('Trainer({ dataParallel }) under mpirun', function () {
     expect(first.code, first.stderr).to.equal(0);
     expect(second.results.map((r) => r.paramsSha256)).to.deep.equal(first.results.map((r) => r.paramsSha256));
     expect(second.results[0].loss).to.deep.equal(first.results[0].loss);
+  });
+
+  it('rank 0 writes the checkpoint; a 2-rank job resumed from it ends bitwise where the uninterrupted run ends; 1 process may not load it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bigstep-mpi-ckpt-'));
+    try {
+      const file = join(dir, 'run.ckpt');
+      const c: RunConfig = { model: 'mlp', mode: 'shuffle', n: 40, batch: 10, steps: 7 };
+      const whole = await mpirun(2, { ...c, checkpoint: file, saveAt: 3 });
+      expect(whole.code, whole.stderr).to.equal(0);
+      expect(readdirSync(dir)).to.deep.equal(['run.ckpt']); // one file, no temporaries left
+      const resumed = await mpirun(2, { ...c, checkpoint: file, resume: true });
+      expect(resumed.code, resumed.stderr).to.equal(0);
+      expect(resumed.results.map((r) => r.paramsSha256)).to.deep.equal(whole.results.map((r) => r.paramsSha256));
+      expect(resumed.results[0].loss).to.deep.equal(whole.results[0].loss.slice(-4));
+      const solo = buildTrainer(c, {});
+      expect(() => loadCheckpoint(file, solo, { configHash: 'mpi-test' }))
+        .to.throw(CheckpointError, /holds 2 data-parallel rank\(s\) but the trainer has 1 \(a run resumes on the same number of ranks/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('when one rank is killed mid-run, the job ends with an error naming it within 30 s (no hang)', async () => {
