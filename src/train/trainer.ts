@@ -6,7 +6,7 @@ import { Model, checkExamples, type Examples } from '../model/model.js';
 import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
 import { formatValue } from '../util/format.js';
 import { checkKnownKeys } from '../util/options.js';
-import { checkSameOnEveryRank, checkShardable, mpiWorld, type MpiWorld } from './data-parallel.js';
+import { checkSameOnEveryRank, checkShardable, mpiBuilt, mpiWorld, type MpiWorld } from './data-parallel.js';
 import { RNG_STREAM, seedRngState } from './rng.js';
 import { sharedExamples } from './shared-data.js';
 import { checkFields, exportFields, importFields, type StateField } from './state-fields.js';
@@ -177,7 +177,10 @@ function dataParallelWorld(value: unknown, model: Model, n: number, mode: BatchM
   if (typeof value !== 'boolean') throw new TypeError(`options.dataParallel must be a boolean (got ${formatValue(value)})`);
   const world = mpiWorld();
   if (!world) {
-    const error = new Error('options.dataParallel needs MPI: start the processes with mpirun or srun and call initMpi() first') as Error & { code: string };
+    const how = mpiBuilt()
+      ? 'start the processes with mpirun or srun and call initMpi() first'
+      : 'this build has no MPI support (apt-get install openmpi-bin libopenmpi-dev, then build again)';
+    const error = new Error(`options.dataParallel needs MPI: ${how}`) as Error & { code: string };
     error.code = 'ERR_BIGSTEP_MPI';
     throw error;
   }
