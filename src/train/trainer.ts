@@ -196,8 +196,9 @@ function dataParallelWorld(value: unknown, model: Model, n: number, mode: BatchM
   return world;
 }
 
-/** Collective: every rank must have the same configuration, data set and initial parameters. */
+/** Collective: every rank must have the same configuration, data set, initial parameters and numerics. */
 function checkRanksAgree(job: NativeTrainJob, model: Model, seed: number): void {
+  const build = native.info();
   const hex = (v: ArrayBufferView) => createHash('sha256').update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)).digest('hex');
   const config = JSON.stringify({ spec: model.spec, batch: job.batch, optimizer: job.optimizer, seed }, (_key, v: unknown) =>
     ArrayBuffer.isView(v) ? hex(v) : v,
@@ -207,6 +208,8 @@ function checkRanksAgree(job: NativeTrainJob, model: Model, seed: number): void 
       { name: 'configuration (model spec, batch, optimizer, seed)', bytes: [new TextEncoder().encode(config)] },
       { name: 'data set (x, y)', bytes: [job.x, job.y] },
       { name: 'initial parameters', bytes: [job.params, ...(job.modelState ? [job.modelState] : [])] },
+      // Each rank applies the update to θ itself: a different ISA path or BLAS would round differently and the ranks' θ would drift apart.
+      { name: 'numerics (ISA path, BLAS vendor, kernels and threads)', bytes: [new TextEncoder().encode(JSON.stringify([build.simd, build.blasVendor, build.blasCore, build.blasThreads]))] },
     ],
     'options.dataParallel',
   );

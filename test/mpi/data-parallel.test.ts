@@ -158,6 +158,13 @@ describe('Trainer({ dataParallel }) under mpirun', function () {
     }
   });
 
+  it('a rank with another BLAS thread count (other rounding) makes every rank name the numerics', async () => {
+    const job = await mpirun(2, { model: 'mlp', mode: 'full', n: 40, steps: 2, threadsOnRank1: 2 });
+    expect(job.results).to.have.length(0);
+    expect(job.errors.map((e) => e.rank).sort()).to.deep.equal([0, 1]);
+    for (const e of job.errors) expect(e.message).to.match(/numerics \(ISA path, BLAS vendor, kernels and threads\) \(rank 1 differs from rank 0/);
+  });
+
   it('a data set smaller than N, and a batch that leaves a rank empty, are RangeErrors naming the option on every rank', async () => {
     const small = await mpirun(2, { model: 'mlp', mode: 'full', n: 1, steps: 1 });
     expect(small.errors.map((e) => e.rank).sort()).to.deep.equal([0, 1]);

@@ -3,17 +3,20 @@
  * RunConfig as JSON, plus test switches:
  *   killRank: this rank SIGKILLs itself after its first chunk (the others must not hang);
  *   dataSeedOnRank1: rank 1 generates a different data set (every rank must name the mismatch);
+ *   threadsOnRank1: rank 1 uses this many BLAS threads (a numerics mismatch);
  *   checkpoint + saveAt: save a checkpoint after saveAt steps, then go on to `steps`;
  *   checkpoint + resume: load the checkpoint, then run the steps left to `steps`.
  * Prints one line `RESULT {json}` (RunOutcome and rank) or `ERROR {json}` (name, code, message).
  */
 import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.js';
+import { setThreads } from '../../src/native/info.js';
 import { initMpi } from '../../src/train/data-parallel.js';
 import { buildTrainer, runToEnd, type RunConfig } from './run.js';
 
 interface RankArgs extends RunConfig {
   killRank?: number;
   dataSeedOnRank1?: number;
+  threadsOnRank1?: number;
   checkpoint?: string;
   saveAt?: number;
   resume?: boolean;
@@ -23,6 +26,7 @@ async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as RankArgs;
   const world = initMpi();
   const config: RunConfig = { ...args, ...(world.rank === 1 && args.dataSeedOnRank1 !== undefined ? { dataSeed: args.dataSeedOnRank1 } : {}) };
+  if (world.rank === 1 && args.threadsOnRank1 !== undefined) setThreads(args.threadsOnRank1);
   try {
     const trainer = buildTrainer(config, { dataParallel: true });
     const meta = { configHash: 'mpi-test' };
