@@ -22,6 +22,7 @@
 #include "gemm.h"
 #include "hvp_kernels.h"
 #include "kernels.h"
+#include "threads.h"
 
 namespace bigstep {
 

@@ -1,5 +1,6 @@
 // Fast float kernels; shapes and conventions are documented in kernels.h.
 #include "kernels.h"
+#include "threads.h"
 
 #include <atomic>
 #include <cstdint>

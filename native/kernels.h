@@ -18,37 +18,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <type_traits>
 
 namespace bigstep {
-
-// ================================== threads ====================================================
-// bigstep's compute threads (set by set_blas_threads(n), defined in gemm.cpp): OpenBLAS runs
-// single-threaded and sgemm() splits large products over n workers by rows/columns of C (a fixed
-// partition per (shape, n): deterministic for a given n, not bitwise equal across n). Kernels may split batch-parallel work with
-// parallel_run; a nested or concurrent call runs its parts inline on the calling thread.
-int compute_threads();
-// Calls fn(ctx, part) for every part in [0, parts) on the workers and waits for all of them.
-void parallel_run(int parts, void (*fn)(void*, int), void* ctx);
-// Convenience: f(part) for part in [0, parts) (f is any callable; no allocation).
-template <class F>
-void parallel_for(int parts, F&& f) {
-  parallel_run(parts, [](void* c, int p) { (*static_cast<std::remove_reference_t<F>*>(c))(p); },
-               (void*)&f);
-}
-// f(lo, hi) over a static partition of [0, n) into at most 2 parts per thread of >= grain items
-// each (one call on this thread when n < 2·grain or with one thread). For work whose result does
-// not depend on the partition (element-wise passes, per-image or per-column loops).
-template <class F>
-void parallel_range(size_t n, size_t grain, F&& f) {
-  const size_t by_size = grain ? n / grain : n;
-  const int parts = (int)std::min<size_t>(by_size, (size_t)2 * compute_threads());
-  if (parts <= 1) {
-    if (n) f((size_t)0, n);
-    return;
-  }
-  parallel_for(parts, [&](int p) { f(n * (size_t)p / (size_t)parts, n * (size_t)(p + 1) / (size_t)parts); });
-}
 
 constexpr float kBnEps = 1e-5f;
 constexpr float kBnMomentum = 0.1f;

@@ -28,6 +28,7 @@
 #include "errors.h"
 #include "gemm.h"
 #include "kernels.h"
+#include "threads.h"
 #include "model.h"
 #include "rng.h"
 

@@ -34,6 +34,7 @@
 #endif
 
 #include "kernels.h"
+#include "threads.h"
 #include "isa_target.h"  // last: the code below is compiled for this object's ISA path
 
 // The avx512 path also has AVX2 (its 8-float code runs where no 16-float version is written).

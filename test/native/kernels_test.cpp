@@ -7,6 +7,7 @@
 #include "check.h"
 #include "gemm.h"
 #include "kernels.h"
+#include "threads.h"
 
 using namespace bigstep;
 
