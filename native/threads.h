@@ -36,4 +36,11 @@ void parallel_range(size_t n, size_t grain, F&& f) {
   parallel_for(parts, [&](int p) { f(n * (size_t)p / (size_t)parts, n * (size_t)(p + 1) / (size_t)parts); });
 }
 
+// f(n0, n1) over ranges of the N images of a batch, >= ~128K floats each (image-wise work).
+template <class F>
+void parallel_images(int N, size_t floats_per_image, F&& f) {
+  const size_t grain = std::max<size_t>(1, ((size_t)1 << 17) / std::max<size_t>(1, floats_per_image));
+  parallel_range((size_t)std::max(N, 0), grain, [&](size_t n0, size_t n1) { f((int)n0, (int)n1); });
+}
+
 }  // namespace bigstep
