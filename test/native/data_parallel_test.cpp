@@ -110,6 +110,7 @@ static OptimizerPlan momentum_plan(size_t P) {
   p.transforms.push_back(s);
   p.schedule.lr = 0.05;
   p.state_count = P;
+  choose_update_path(p);
   return p;
 }
 
