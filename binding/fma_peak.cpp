@@ -42,10 +42,21 @@ Napi::Value FmaPeakJs(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// isaPaths() -> the ISA paths this CPU and build can run, widest first (e.g. ['avx512', 'avx2', 'baseline']).
+Napi::Value IsaPaths(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t k = 0;
+  for (Isa isa : {Isa::avx512, Isa::avx2, Isa::baseline})
+    if (isa_available(isa)) out.Set(k++, isa_name(isa));
+  return out;
+}
+
 }  // namespace
 
 void RegisterFmaPeak(Napi::Env env, Napi::Object exports) {
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeakJs, "fmaPeak"));
+  exports.Set("isaPaths", Napi::Function::New(env, IsaPaths, "isaPaths"));
 }
 
 }  // namespace bigstep::binding

@@ -32,14 +32,14 @@ double fma_peak_kernel(Isa isa, int64_t iterations, float m, float c, float a0, 
 float fma_chain_naive(int64_t iterations, float m, float c, float a, bool fused);
 
 struct FmaPeak {
-  double gflops;   // best over rounds: all threads' flops / wall time of the round
+  double gflops;   // best over rounds: all threads' flops / the slowest thread's call time in the round
   double seconds;  // wall time spent measuring
   int rounds;
-  int64_t iterations;  // per kernel call (each call takes at least ~20 ms)
+  int64_t iterations;  // per kernel call (calibrated to about 2 ms)
 };
 
 // FMA peak of `threads` threads running fma_peak_kernel at once on path `isa`, best of rounds
-// within about `seconds` (at least 3 rounds). threads in [1, 256], seconds in (0, 60].
+// within about `seconds` (at least 10 rounds; all threads start each round together). threads in [1, 256], seconds in (0, 60].
 FmaPeak measure_fma_peak(Isa isa, int threads, double seconds);
 
 }  // namespace bigstep

@@ -51,7 +51,7 @@ int main() {
     fma_peak_kernel(isa, 0, m, c, a0, out.data());
     CHECK(out[1] == a0 + 1.0f / 4096.0f);
     const FmaPeak p = measure_fma_peak(isa, 2, 0.05);
-    CHECK_MSG(std::isfinite(p.gflops) && p.gflops > 0 && p.rounds >= 3 && p.iterations >= (1 << 14),
+    CHECK_MSG(std::isfinite(p.gflops) && p.gflops > 0 && p.rounds >= 10 && p.iterations >= (1 << 12),
               check::fmt("%s: measure_fma_peak gave %g GFLOP/s in %d rounds", isa_name(isa), p.gflops, p.rounds));
     std::printf("fma_peak_test: %s: %d lanes x %d chains, %.1f GFLOP/s on 2 threads (not asserted)\n", isa_name(isa), lanes, kFmaChains, p.gflops);
   }
