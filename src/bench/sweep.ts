@@ -49,7 +49,7 @@ export interface BenchSweep {
   benchArgs: string[];
 }
 
-const NAME_RE = /^[A-Za-z0-9_.,:=\[\]-]+$/;
+const NAME_RE = /^[A-Za-z0-9_.,:=[\]-]+$/;
 
 /**
  * One target per value of each placement list; several lists combine as their product

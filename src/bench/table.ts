@@ -6,10 +6,11 @@ function fmt(v: number | null | undefined, digits = 0): string {
   return digits === 0 && Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en') : v.toFixed(digits);
 }
 
-/** Columns padded to their widest cell; numbers right-aligned. */
+/** Columns padded to their widest cell; columns of numbers right-aligned, text left-aligned. */
 export function alignTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
-  const line = (cells: string[]) => cells.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  ');
+  const numeric = header.map((_, j) => rows.length > 0 && rows.every((r) => /^[-+\d.,×%e]+$/.test(r[j])));
+  const line = (cells: string[]) => cells.map((c, j) => (numeric[j] ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 

@@ -12,8 +12,8 @@ import { tempDir, tempFiles } from '../run/helpers.js';
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const TINY = 'mlp-784-128-10/b128';
 
-function bigstep(args: string[], cwd: string, timeout = 60000): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd, encoding: 'utf8', timeout, env: { ...process.env, BIGSTEP_DEBUG: '' } });
+function bigstep(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeout = 60000): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd, encoding: 'utf8', timeout, env: { ...process.env, BIGSTEP_DEBUG: '', ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -91,6 +91,16 @@ describe('bigstep bench: a run', function () {
     expect(m.bigstep).to.match(/^\d+\.\d+\.\d+/);
     expect(m.blasVendor).to.match(/^(openblas|portable)$/);
     if (process.platform === 'linux') expect(m.flags).to.include('sse2');
+  });
+
+  it('--compare-pytorch without torch: a note, and bigstep figures alone', () => {
+    const r = bigstep(['bench', '--cases', TINY, '--threads', '1', '--seconds', '0.2', '--compare-pytorch', '--out', 'np.json'], cwd, { BIGSTEP_PYTHON: path.join(cwd, 'no-such-python') });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.match(/warning: PyTorch not found \(.*no-such-python: import torch failed\); PyTorch columns skipped/);
+    expect(r.stdout).not.to.contain('PyTorch samples/s');
+    const rep = JSON.parse(fs.readFileSync(path.join(cwd, 'np.json'), 'utf8')) as BenchReport;
+    expect(rep.pytorch).to.have.property('note').that.matches(/BIGSTEP_PYTHON/);
+    expect(rep.rows[0].torch).to.equal(undefined);
   });
 
   it('SIGINT mid-run: exit 130, no JSON and no temp file', async () => {
