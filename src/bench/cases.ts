@@ -36,8 +36,8 @@ export interface HvpCase {
   spec: ModelSpec;
   /** Examples the loss (and so the Hessian) is the mean over. */
   n: number;
-  /** Multiply-adds ×2 of one forward pass per example (an HVP is counted as 6× this, see docs/performance.md). */
-  forwardFlopsPerExample: number;
+  /** Flops per example of one H·v product, counted as the R-operator's GEMM-shaped work (`hvpFlops`). */
+  flopsPerExample: number;
 }
 
 export interface LandscapeCase {
@@ -66,6 +66,17 @@ function forwardFlops(layers: Layer[]): number {
     }
   }
   return f;
+}
+
+/**
+ * Flops per example of one exact H·v product (native/hvp.cpp, forward-over-reverse): per layer with
+ * weights, the forward product and its tangent (W·x, V·x, W·Rx) and, backwards, the tangent of the
+ * weight gradient (Rg·xᵀ, g·Rxᵀ) and of the input gradient (g·W, Rg·W, g·V): 8 products of the
+ * layer's forward size; the first layer has no input tangent and no input gradient: 3. Pools,
+ * activations and the loss are not counted.
+ */
+function hvpFlops(layers: Layer[]): number {
+  return layers.reduce((f, l, i) => f + (i === 0 ? 3 : 8) * forwardFlops([l]), 0);
 }
 
 /** The largest M, N or K gemmBench takes (binding/gemm_bench.cpp). */
@@ -150,9 +161,9 @@ export const trainCases: TrainCase[] = [
 
 /** HVP cases (one product = H·v of the mean loss over n examples, plus one λ_max run). */
 export const hvpCases: HvpCase[] = [
-  { kind: 'hvp', name: 'hvp-mlp-784-128-10/n1000', spec: mlp({ input: 784, hidden: [128], outputs: 10 }), n: 1000, forwardFlopsPerExample: forwardFlops(mlpLayers([784, 128, 10])) },
-  { kind: 'hvp', name: 'hvp-small-cnn-28x28/n500', spec: smallCnn(), n: 500, forwardFlopsPerExample: forwardFlops(cnnLayers) },
-  { kind: 'hvp', name: 'hvp-resnet18-nobn-w16-32x32/n256', spec: resnet({ width: 16 }), n: 256, forwardFlopsPerExample: forwardFlops(resnetLayers(16)) },
+  { kind: 'hvp', name: 'hvp-mlp-784-128-10/n1000', spec: mlp({ input: 784, hidden: [128], outputs: 10 }), n: 1000, flopsPerExample: hvpFlops(mlpLayers([784, 128, 10])) },
+  { kind: 'hvp', name: 'hvp-small-cnn-28x28/n500', spec: smallCnn(), n: 500, flopsPerExample: hvpFlops(cnnLayers) },
+  { kind: 'hvp', name: 'hvp-resnet18-nobn-w16-32x32/n256', spec: resnet({ width: 16 }), n: 256, flopsPerExample: hvpFlops(resnetLayers(16)) },
 ];
 
 /** The E1 particle sweep (native/landscape.cpp run_gd) on the paper's 1-D illustration and a 5-D family. */
@@ -163,7 +174,7 @@ export const landscapeCases: LandscapeCase[] = [
 
 export const allCases: BenchCase[] = [...trainCases, ...hvpCases, ...landscapeCases];
 
-/** What `--quick` runs (about a minute on two loaded cores): one case of each kind and the repeated MLP at every thread count. */
+/** What `--quick` runs (about a minute on two cores, at 1 thread and every core): a dense net, a conv net, an HVP and the E1 sweep. */
 export const QUICK_CASES = ['mlp-784-1024-1024-10/b128', 'small-cnn-28x28/b128', 'hvp-mlp-784-128-10/n1000', 'e1-paper-1d/N20000xT200'];
 /** What runs by default (a few minutes): everything but the paper-width ResNet and the largest HVP. */
 export const DEFAULT_CASES = allCases.map((c) => c.name).filter((n) => n !== 'resnet18-nobn-w64-32x32/b128' && n !== 'hvp-resnet18-nobn-w16-32x32/n256');

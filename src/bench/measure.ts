@@ -182,8 +182,7 @@ export function measureHvp(c: HvpCase, threads: number, seconds: number, problem
     n: c.n,
     params,
     samplesPerSec: c.n / hvpSeconds,
-    // Forward-over-reverse = a forward and a backward pass and their R-op twins: counted as 2 × 3 forward passes.
-    gflops: (6 * c.forwardFlopsPerExample * c.n) / hvpSeconds / 1e9,
+    gflops: (c.flopsPerExample * c.n) / hvpSeconds / 1e9,
     hvpSeconds,
     hvpCpuSeconds: (cpu.user + cpu.system) / 1e6 / times.length,
     hvpRepeats: times.length,

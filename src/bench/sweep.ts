@@ -27,7 +27,7 @@ import { cliMainPath } from '../sweep/local.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { makeDir } from '../util/safe-fs.js';
 import { BENCH_SCHEMA, type BenchReport } from './run.js';
-import { alignTable } from './table.js';
+import { alignTable, fmt } from './table.js';
 
 export const BENCH_SWEEP_FILE = 'bench-sweep.json';
 export const BENCH_SWEEP_SCHEMA = 'bigstep/bench-sweep@1';
@@ -196,9 +196,8 @@ export async function collectBenchSweep(dir: string): Promise<BenchComparison> {
     for (const x of r.rows)
       rows.push({ task: i, label: r.label, host: r.machine.hostname, cpu: r.machine.cpuModel, case: x.case, threads: x.threads, samplesPerSec: x.samplesPerSec, gflops: x.gflops, pctOfFmaPeak: x.pctOfFmaPeak, pctOfCeiling: x.pctOfCeiling ?? null, fmaPeakGflops: x.fmaPeakGflops });
   }
-  const f = (v: number | null, d: number) => (v === null || !Number.isFinite(v) ? '-' : v.toFixed(d));
   const header = ['node type', 'host', 'CPU', 'case', 'threads', 'samples/s', 'GFLOP/s', '% FMA peak', '% sgemm ceiling'];
-  const cells = rows.map((r) => [r.label, r.host, r.cpu, r.case, String(r.threads), f(r.samplesPerSec, 0), f(r.gflops, 1), f(r.pctOfFmaPeak, 1), f(r.pctOfCeiling, 0)]);
+  const cells = rows.map((r) => [r.label, r.host, r.cpu, r.case, String(r.threads), fmt(r.samplesPerSec), fmt(r.gflops, 1), fmt(r.pctOfFmaPeak, 1), fmt(r.pctOfCeiling)]);
   const table = `${alignTable(header, cells)}\n${missing.length ? `\nno result yet from task${missing.length === 1 ? '' : 's'} ${missing.join(', ')} (${missing.map((i) => s.targets[i].label).join(', ')})\n` : ''}`;
   const csvCell = (v: unknown) => {
     const t = v === null || v === undefined ? '' : String(v);

@@ -1,7 +1,8 @@
 /** Text tables of bench results: one node's rows (the terminal), and node type × case (a cluster sweep). */
 import type { BenchReport, BenchRow } from './run.js';
 
-function fmt(v: number | null | undefined, digits = 0): string {
+/** A number for a table: thousands separators for large integers, '-' for absent or non-finite. */
+export function fmt(v: number | null | undefined, digits = 0): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '-';
   return digits === 0 && Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en') : v.toFixed(digits);
 }
