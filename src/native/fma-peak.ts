@@ -1,7 +1,23 @@
-import { native, type NativeFmaPeak } from './binding.js';
+import { native } from './binding.js';
 
 /** What {@link fmaPeak} returns. */
-export type FmaPeak = NativeFmaPeak;
+export interface FmaPeak {
+  /** Best round: all threads' flops ÷ the slowest thread's time in that round, GFLOP/s. */
+  gflops: number;
+  /** Wall time spent measuring. */
+  seconds: number;
+  /** Rounds measured (at least 10). */
+  rounds: number;
+  /** Updates per kernel call (calibrated to about 2 ms). */
+  iterations: number;
+  /** Float lanes per accumulator on this path: 16 (avx512), 8 (avx2), 4 (baseline). */
+  lanes: number;
+  /** Independent accumulators per call (12). */
+  chains: number;
+  /** The ISA path measured. */
+  isa: 'avx512' | 'avx2' | 'baseline';
+  threads: number;
+}
 
 /**
  * The float32 FMA peak of this CPU, measured now: `threads` threads each run a register-only
