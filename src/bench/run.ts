@@ -33,6 +33,8 @@ export interface BenchOptions {
   signal?: AbortSignal;
   /** Called before each measurement (index from 0) and once more with index = total at the end. */
   onProgress?: (index: number, total: number, what: string) => void;
+  /** Called with each warning as it arises (they are also in the report). */
+  onWarning?: (warning: string) => void;
 }
 
 export interface PeerRow {
@@ -100,9 +102,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const load0 = loadavg();
   const machine = machineFacts();
   const warnings: string[] = [];
+  const warn = (w: string): void => {
+    warnings.push(w);
+    o.onWarning?.(w);
+  };
   const over = o.threads.filter((t) => t > machine.availableParallelism);
   if (over.length)
-    warnings.push(`threads ${over.join(', ')} above the ${machine.availableParallelism} cores this process may use: those rows measure oversubscription`);
+    warn(`threads ${over.join(', ')} above the ${machine.availableParallelism} cores this process may use: those rows measure oversubscription`);
   const cases = o.cases.map((n) => findCase(n) as BenchCase);
   const plan = cases.flatMap((c) => threadsFor(c, o.threads).map((t) => ({ c, t })));
   const total = plan.length + new Set(plan.map((p) => p.t)).size;
@@ -120,7 +126,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       pytorch = { version: f.peer.version, python: f.peer.python };
     } else {
       pytorch = { note: f.note };
-      warnings.push(f.note);
+      warn(f.note);
     }
   }
 
@@ -143,7 +149,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const b = await runChild(process.execPath, [CHILD, c.name, String(t), String(o.seconds), ...(problem ? [problem] : [])], t, o.signal);
       check();
       if (!b.row) {
-        warnings.push(`${c.name} at ${t} threads failed: ${b.error}`);
+        warn(`${c.name} at ${t} threads failed: ${b.error}`);
         continue;
       }
       const m = b.row as unknown as Measurement;
@@ -158,7 +164,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           if (row.torch.samplesPerSec) row.ratioToTorch = row.samplesPerSec / row.torch.samplesPerSec;
         } else {
           row.torch = null;
-          warnings.push(`PyTorch peer for ${c.name} at ${t} threads failed: ${p.error}`);
+          warn(`PyTorch peer for ${c.name} at ${t} threads failed: ${p.error}`);
         }
       }
       rows.push(row);

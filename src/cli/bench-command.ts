@@ -11,6 +11,7 @@ import { benchTargets, planBenchSweep, submitBenchSweep } from '../bench/sweep.j
 import { benchTable } from '../bench/table.js';
 import { toJson } from '../run/json.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { createProgress } from '../util/progress.js';
 import { UsageError, parseCommandArgs } from './args.js';
 import { EXIT, seconds as showSeconds, show, withInterrupts, type Command } from './common.js';
 
@@ -129,13 +130,12 @@ export const benchCommand: Command = {
       if (values[k] !== undefined && values[k] !== false) throw new UsageError(`bigstep bench: --${k} only applies with --sweep DIR`);
     const out = values.out ?? DEFAULT_OUT;
     if (out.length === 0) throw new UsageError('bigstep bench: --out must not be empty');
-    const cores = os.availableParallelism();
-    const over = threads.filter((t) => t > cores);
-    if (over.length) console.error(`bigstep bench: warning: --threads ${over.join(',')} is more than the ${cores} cores this process may use; those rows measure oversubscription`);
 
     const total = cases.reduce((n, name) => n + threadsFor(allCases.find((c) => c.name === name)!, threads).length, 0);
     console.error(`bigstep bench: ${total} measurement${total === 1 ? '' : 's'} of ${showSeconds(secs)} each (${cases.length} cases × threads ${threads.join(', ')}); report → ${show(out)}`);
     const t0 = performance.now();
+    // A bar with ETA on a terminal (the project's progress display); one line per measurement in logs.
+    let bar: ReturnType<typeof createProgress> | undefined;
     const report = await withInterrupts(async (signal) => {
       try {
         return await runBench({
@@ -147,12 +147,16 @@ export const benchCommand: Command = {
           label: values.label,
           signal,
           onProgress: (i, n, what) => {
-            if (i < n) console.error(`bench [${i + 1}/${n}] ${what} (${showSeconds((performance.now() - t0) / 1000)} so far)`);
+            if (process.stderr.isTTY) (bar ??= createProgress({ label: 'bigstep bench', total: n, unit: 'items' })).update(i);
+            else if (i < n) console.error(`bench [${i + 1}/${n}] ${what} (${showSeconds((performance.now() - t0) / 1000)} so far)`);
           },
+          onWarning: (w) => console.error(`${bar ? '\n' : ''}bigstep bench: warning: ${w}`),
         });
       } catch (e) {
         if (signal.aborted) return undefined;
         throw e;
+      } finally {
+        bar?.done();
       }
     });
     if (!report) {
@@ -161,7 +165,6 @@ export const benchCommand: Command = {
     }
     await writeFileAtomic(out, `${toJson(report, 1)}\n`, { mkdir: true });
     console.log(benchTable(report));
-    for (const w of report.warnings) console.error(`bigstep bench: warning: ${w}`);
     console.log(`\nreport: ${show(out)} (${report.rows.length} rows, ${showSeconds(report.wallSeconds)})`);
     return report.rows.length === total ? EXIT.ok : EXIT.failed;
   },
