@@ -116,7 +116,7 @@ export { toExamples } from './data/examples.js';
 export { info, setThreads, type BigstepInfo } from './native/info.js';
 export { gemmBench } from './native/gemm-bench.js';
 export { fmaPeak, type FmaPeak } from './native/fma-peak.js';
-export type { NativeInfo, BlasCoreSource } from './native/binding.js';
+export type { NativeInfo, BlasCoreSource, NativeUpdatePath } from './native/binding.js';
 export type { Seed } from './util/random.js';
 
 // ---- Curvature and landscape toolkit (issue 22): flow reference, tracking, spectrum, surfaces ----
