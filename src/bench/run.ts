@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { native } from '../native/binding.js';
-import { allCases, findCase, type BenchCase } from './cases.js';
+import { findCase, type BenchCase } from './cases.js';
 import { childEnv, machineFacts, type MachineFacts } from './machine.js';
 import type { Measurement } from './measure.js';
 import { findTorch, torchArgs } from './pytorch.js';
@@ -190,4 +190,3 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   };
 }
 
-export { allCases };
