@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: times each bench case with bigstep and, when Debian's python3-torch is
  * installed, with PyTorch in the same invocation; prints a table of medians and ratios.
- * Each measurement runs in its own child process so peak RSS is per case.
+ * Each measurement runs in its own child process so peak RSS is per case: for bigstep the child of
+ * `bigstep bench` (src/bench/child.ts, the same cases and measurement code), for PyTorch
+ * bench/torch_bench.py.
  * Both peers get the same OpenBLAS kernel choice (OPENBLAS_CORETYPE) and OMP_WAIT_POLICY=PASSIVE.
  *
  * On a shared machine the load changes within seconds, so each (case, threads) is measured in
@@ -17,9 +19,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { openBlasCoreFor } from '../src/native/binding.js';
-import { hvpCases } from './hvp-cases.js';
-import { benchCases } from './models.js';
+import { hvpCases, trainCases } from '../src/bench/cases.js';
+import { childEnv } from '../src/bench/machine.js';
 import { concurrentBench } from './concurrent.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -43,28 +44,9 @@ interface Row {
   isa?: string;
 }
 
-// Both peers get exactly `threads` BLAS / OpenMP threads (torch_bench.py sets the same variables
-// itself: Debian's pthreads OpenBLAS ignores torch.set_num_threads and would use every core).
-function env(threads: number): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = {
-    ...process.env,
-    OMP_WAIT_POLICY: 'PASSIVE',
-    OPENBLAS_NUM_THREADS: String(threads),
-    OMP_NUM_THREADS: String(threads),
-  };
-  if (!e.OPENBLAS_CORETYPE) {
-    const flags = new Set<string>();
-    try {
-      const text = spawnSync('grep', ['-m1', '^flags', '/proc/cpuinfo'], { encoding: 'utf8' }).stdout;
-      for (const f of text.split(':')[1]?.trim().split(/\s+/) ?? []) flags.add(f);
-    } catch {
-      /* not Linux: leave OpenBLAS to decide */
-    }
-    const core = openBlasCoreFor(flags);
-    if (core) e.OPENBLAS_CORETYPE = core;
-  }
-  return e;
-}
+// Both peers get exactly `threads` BLAS / OpenMP threads and passive OpenMP waiting (childEnv).
+const env = childEnv;
+const child = join(here, '..', 'src', 'bench', 'child.js');
 
 function measure(cmd: string, args: string[], threads: number): Row | null {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: env(threads), timeout: 300_000 });
@@ -93,7 +75,7 @@ interface Measured {
 }
 const rows: Measured[] = [];
 const selected = process.argv.slice(2);
-for (const c of benchCases.filter((b) => selected.length === 0 || selected.some((s) => b.name.includes(s)))) {
+for (const c of trainCases.filter((b) => selected.length === 0 || selected.some((s) => b.name.includes(s)))) {
   for (const threads of [1, 2]) {
     process.stderr.write(`bench: ${c.name} threads=${threads}\n`);
     const m: Measured = { bigstep: [], torch: [], ratios: [], cpuRatios: [] };
@@ -101,7 +83,7 @@ for (const c of benchCases.filter((b) => selected.length === 0 || selected.some(
     for (let r = 0; r < rounds; r++) {
       const reps = String(c.repeats ?? 7);
       const runBigstep = () =>
-        measure(process.execPath, [join(here, 'one.js'), c.name, String(threads), each, reps], threads);
+        measure(process.execPath, [child, c.name, String(threads), each], threads);
       const runTorch = () =>
         torchAvailable ? measure(systemPython, [torchScript, c.name, String(threads), each, reps], threads) : null;
       let b: Row | null, t: Row | null;
@@ -169,7 +151,7 @@ if (hvpSelected.length) {
       type HvpRow = Row & { params: number; hvpSeconds: number; hvpCpuSeconds: number; lambda: number; lambdaSeconds: number; lambdaIterations: number; lambdaResidual?: number };
       // Both peers solve the same problem: the bigstep child writes θ, x, y, v for the PyTorch child.
       const problem = join(tmpdir(), `bigstep-hvp-bench-${process.pid}.bin`);
-      const b = measure(process.execPath, [join(here, 'hvp-one.js'), c.name, String(threads), String(budget), problem], threads) as HvpRow | null;
+      const b = measure(process.execPath, [child, c.name, String(threads), String(budget), problem], threads) as HvpRow | null;
       const t = torchAvailable && b ? (measure(systemPython, [torchScript, c.name, String(threads), String(budget), problem], threads) as HvpRow | null) : null;
       rmSync(problem, { force: true });
       const ratio = (x?: number, y?: number) => (x && y ? `${(y / x).toFixed(2)}×` : '-');

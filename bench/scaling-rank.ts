@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 
 import { initMpi, launchedByMpi, loadDataset, Model, sgd, subset, Trainer } from '../src/index.js';
-import { benchCases } from './models.js';
+import { trainCases } from '../src/bench/cases.js';
 
 interface Args {
   case: string;
@@ -19,8 +19,8 @@ interface Args {
 async function main(): Promise<void> {
   const a = JSON.parse(process.argv[2] ?? '{}') as Args;
   const world = launchedByMpi() ? initMpi() : { rank: 0, size: 1 };
-  const bench = benchCases.find((c) => c.name === a.case);
-  if (!bench) throw new RangeError(`case must be one of ${benchCases.map((c) => c.name).join(', ')} (got ${a.case})`);
+  const bench = trainCases.find((c) => c.name === a.case);
+  if (!bench) throw new RangeError(`case must be one of ${trainCases.map((c) => c.name).join(', ')} (got ${a.case})`);
   const { train } = await loadDataset('fashion-mnist', { download: false });
   const data = subset(train, { n: a.n });
   const model = new Model(bench.spec, { seed: 1 });

@@ -3,7 +3,7 @@
 usage: python3 torch_bench.py <case-name> <threads> <seconds-budget> [repeats]  -> one JSON line
 (repeats < 7, for cases of seconds per step: 1 warm-up step, at least 1 step per repeat)
 
-Cases named "hvp-<model>/n<examples>" time Hessian-vector products instead (bench/hvp-one.ts is
+Cases named "hvp-<model>/n<examples>" time Hessian-vector products instead (src/bench/measure.ts measureHvp is
 the bigstep side): float32 double backward (torch.autograd.grad with create_graph=True) of the
 mean loss over n examples, and λ_max by the same restarted Lanczos as bigstep's topEigenvalue.
 """

@@ -7,7 +7,7 @@
  */
 import { Model, SharpnessTracker, Trainer, gd } from '../src/index.js';
 import { Rng } from '../src/util/random.js';
-import { benchCases } from './models.js';
+import { trainCases as benchCases } from '../src/bench/cases.js';
 
 const specOf = (name: string) => benchCases.find((c) => c.name === name)!.spec;
 

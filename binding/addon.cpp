@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterTrainer(env, exports);
   RegisterLandscape(env, exports);
   RegisterGemmBench(env, exports);
+  RegisterFmaPeak(env, exports);
   RegisterSignals(env, exports);
   RegisterMpi(env, exports);
   return exports;

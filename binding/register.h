@@ -10,6 +10,7 @@ void RegisterModel(Napi::Env env, Napi::Object exports);
 void RegisterTrainer(Napi::Env env, Napi::Object exports);
 void RegisterLandscape(Napi::Env env, Napi::Object exports);
 void RegisterGemmBench(Napi::Env env, Napi::Object exports);
+void RegisterFmaPeak(Napi::Env env, Napi::Object exports);
 void RegisterSignals(Napi::Env env, Napi::Object exports);
 void RegisterMpi(Napi::Env env, Napi::Object exports);
 }  // namespace bigstep::binding

@@ -45,7 +45,9 @@ has() { grep -qxE "$1" "$work/contents.txt"; }
 check "tarball has compiled JS and types of both entry points, the CLI, native sources, CMake files, the build script and the portable prebuild" \
   bash -c "$(declare -f has); work='$work'; has dist/src/index.js && has dist/src/index.d.ts && has dist/src/experiments-api.js && has dist/src/experiments-api.d.ts && has dist/src/cli/main.js && has native/model.cpp && has 'native/gemm\.(cpp|h)' && has binding/addon.cpp && has CMakeLists.txt && has scripts/build-addon.cjs && has 'prebuilds/[a-z0-9]+-[a-z0-9]+/bigstep\.node' && has README.md"
 check "tarball has no tests, benches, examples, fixtures, build trees, generated API docs, source maps or dev scripts" \
-  bash -c "! grep -E '^(test|bench|build[^/]*|examples|sweeps|node_modules|dist/(test|bench|examples)|docs/api|\.ci)/|\.map$|\.ts$|^scripts/(hardening/|test-package|prebuild)' '$work/contents.txt' | grep -v '\.d\.ts$'"
+  bash -c "! grep -E '^(test|bench|build[^/]*|examples|sweeps|node_modules|dist/(test|bench|examples)|docs/api|\.ci)/|\.map$|\.ts$|^scripts/(hardening/|test-package|prebuild)' '$work/contents.txt' | grep -v '\.d\.ts$' | grep -vx 'bench/torch_bench\.py'"
+check "tarball has bigstep bench's measuring child and the PyTorch peer (--compare-pytorch)" \
+  bash -c "$(declare -f has); work='$work'; has dist/src/bench/child.js && has bench/torch_bench.py"
 check "every compiled file in the tarball has its source in src/ (no stale output)" \
   bash -c "for f in \$(grep -E '^dist/src/.*\.js$' '$work/contents.txt'); do s=\"\${f#dist/}\"; [ -f '$root/'\"\${s%.js}.ts\" ] || { echo \"stale: \$f\"; exit 1; }; done"
 
@@ -79,6 +81,9 @@ echo "   (tsc said: $(grep -m1 'error TS' "$work/tsc-error.log" 2>/dev/null | cu
 check "imports outside the documented entry points are refused (ERR_PACKAGE_PATH_NOT_EXPORTED)" \
   bash -c "node --input-type=module -e \"import('bigstep/dist/src/train/trainer.js').then(()=>process.exit(1),(e)=>process.exit(e.code==='ERR_PACKAGE_PATH_NOT_EXPORTED'?0:1))\""
 check "the package's CLI runs (npx bigstep info, npx bigstep --help)" bash -c "npx bigstep info && npx bigstep --help | grep -q build"
+check "npx bigstep bench --quick prints the table and writes the JSON with the share-of-peak figures" \
+  bash -c "npx bigstep bench --quick --out '$work/bench.json' > '$work/bench.txt' 2> '$work/bench.err' && grep -q '% FMA peak' '$work/bench.txt' && node -e \"const r=JSON.parse(require('fs').readFileSync('$work/bench.json','utf8'));const t=r.rows.filter(x=>x.kind==='train');if(r.schema!=='bigstep/bench@1'||t.length<2||!t.every(x=>x.pctOfFmaPeak>0&&x.pctOfCeiling>0)||!r.machine.cpuModel||!r.machine.blasVendor)process.exit(1)\" || { cat '$work/bench.err'; exit 1; }"
+sed -n '1,12p' "$work/bench.txt" | sed 's/^/   /'
 echo "   addon used by the consumer: $(node --input-type=module -e "import('bigstep').then(m=>{const i=m.info();console.log(i.blasVendor+'/'+i.blasCore)})" 2>/dev/null)"
 
 if [ -n "${BIGSTEP_PACKAGE_SKIP_NOBLAS:-}" ]; then

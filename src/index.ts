@@ -125,6 +125,7 @@ export { toExamples } from './data/examples.js';
 // ---- The addon ----------------------------------------------------------------------------------
 export { info, setThreads, type BigstepInfo } from './native/info.js';
 export { gemmBench } from './native/gemm-bench.js';
+export { fmaPeak, type FmaPeak } from './native/fma-peak.js';
 export type { NativeInfo, BlasCoreSource, NativeUpdatePath } from './native/binding.js';
 export type { Seed } from './util/random.js';
 

@@ -18,6 +18,7 @@ import { createProgress, type Progress } from '../util/progress.js';
 import { UsageError, choiceOption, intOption, parseCommandArgs, withOverrides } from './args.js';
 import { EXIT, failureLine, seconds, show, withInterrupts, type Command } from './common.js';
 import { fallbackLines } from './fallback-note.js';
+import { benchCommand } from './bench-command.js';
 import { sweepCommand } from './sweep-command.js';
 
 export { UsageError } from './args.js';
@@ -258,4 +259,4 @@ function help(c: Command): number {
   return EXIT.ok;
 }
 
-export const commands: Command[] = [infoCommand, demoCommand, runCommand, reproduceCommand, reportCommand, sweepCommand];
+export const commands: Command[] = [infoCommand, demoCommand, runCommand, reproduceCommand, reportCommand, benchCommand, sweepCommand];

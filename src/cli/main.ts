@@ -6,6 +6,7 @@
  *   bigstep run landscape|escape|noise [--preset tiny|quick|study|paper] [--out DIR] [--seed N] [--force]
  *   bigstep reproduce [--out DIR] [--preset quick]   E1–E3, then the report
  *   bigstep report DIR                write DIR/report.html from the run directories under DIR
+ *   bigstep bench [--quick] [--cases …] [--compare-pytorch] [--sweep DIR …]   CPU benchmark of this node, or a Slurm sweep of it
  *   bigstep sweep plan|run|status|collect|slurm|k8s …   sweeps (bigstep sweep --help)
  *   bigstep build [--portable]        (re)build the native addon from source (g++, cmake; OpenBLAS if found)
  *

@@ -26,7 +26,9 @@ import {
   SweepSpecError,
   type SweepTasks,
 } from '../sweep/index.js';
+import { collectBenchSweep, isBenchSweep, loadBenchSweep, taskResultFile } from '../bench/sweep.js';
 import { createProgress } from '../util/progress.js';
+import { benchCommand } from './bench-command.js';
 import { UsageError, intOption, parseCommandArgs } from './args.js';
 import { EXIT, INTERRUPT_GRACE_MS, failureLine, seconds, show, withInterrupts, type Command } from './common.js';
 
@@ -98,6 +100,12 @@ async function runCmd(args: string[]): Promise<number> {
   if (values.task === undefined) throw new UsageError('bigstep sweep run: --task I is required (0-based task index)');
   const index = intOption('sweep run', 'task', values.task) as number;
   const dir = positionals[0];
+  if (isBenchSweep(dir)) {
+    // A bench sweep's task: `bigstep bench` with the sweep's options, labelled with its node type.
+    const s = await loadBenchSweep(dir);
+    if (index >= s.count) throw new UsageError(`bigstep sweep run: --task must be in [0, ${s.count - 1}] (the bench sweep has ${s.count} tasks; got ${index})`);
+    return benchCommand.run([...s.benchArgs, '--label', s.targets[index].label, '--out', taskResultFile(dir, index)]);
+  }
   // Progress of a long task: a line at most every 30 s (task logs stay short; no bar, no final line).
   let last = performance.now();
   const progress = (done: number, total: number, label?: string): void => {
@@ -138,6 +146,13 @@ async function collectCmd(args: string[]): Promise<number> {
     report: { type: 'boolean', default: false },
   });
   const dir = positionals[0];
+  if (isBenchSweep(dir)) {
+    if (values.report) throw new UsageError('bigstep sweep collect: --report is for experiment sweeps (a bench sweep writes bench-comparison.{csv,md,svg,png})');
+    const b = await collectBenchSweep(dir);
+    console.log(b.table);
+    console.log(`  → ${show(b.files.csv)}, ${show(b.files.md)}, ${show(b.files.png)}`);
+    return values.check && b.missing.length > 0 ? EXIT.failed : EXIT.ok;
+  }
   const r = await collectSweep(dir);
   console.log(`sweep ${r.tasks.name}: ${formatCounts(r.counts)}`);
   console.log(`  → ${show(r.files.csv)}, ${show(r.files.jsonl)}`);
@@ -356,6 +371,9 @@ export const sweepCommand: Command = {
       console.log(`usage: ${SUBCOMMANDS[sub].usage}\n\n${SUBCOMMANDS[sub].summary}`);
       return EXIT.ok;
     }
+    const dir = rest.find((a) => !a.startsWith('-'));
+    if (dir && ['local', 'slurm', 'k8s', 'status'].includes(sub) && isBenchSweep(dir))
+      throw new UsageError(`bigstep sweep ${sub}: ${dir} is a bench sweep: submit it with bigstep bench --sweep ${dir} ... --submit (or sh ${dir}/slurm/submit.sh); run one task with bigstep sweep run ${dir} --task I`);
     try {
       return await handler(rest);
     } catch (e) {

@@ -196,6 +196,18 @@ export interface NativeMpi {
   allGather(bytes: Uint8Array): Uint8Array;
 }
 
+/** One FMA-peak measurement (binding/fma_peak.cpp). */
+export interface NativeFmaPeak {
+  gflops: number;
+  seconds: number;
+  rounds: number;
+  iterations: number;
+  lanes: number;
+  chains: number;
+  isa: 'avx512' | 'avx2' | 'baseline';
+  threads: number;
+}
+
 export interface NativeAddon extends LandscapeNative {
   info(): NativeInfo;
   setThreads(threads: number): number;
@@ -205,6 +217,10 @@ export interface NativeAddon extends LandscapeNative {
   trainAsync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): Promise<NativeChunkResult>;
   /** Best seconds per sgemm call for each [M, N, K, transA, transB, beta] shape, at the current thread count. */
   gemmBench(shapes: Float64Array, seconds: number): Float64Array;
+  /** FMA peak (native/fma_peak.h) of `threads` threads on an ISA path (default: the active one), best of rounds within `seconds`. */
+  fmaPeak(threads: number, seconds: number, isa?: string): NativeFmaPeak;
+  /** ISA paths this CPU and build can run, widest first. */
+  isaPaths(): Array<'avx512' | 'avx2' | 'baseline'>;
   /** Native SIGINT/SIGTERM backstop (native/signal_watchdog.h); absent in addons built before it. */
   armSignalWatchdog?(graceMs: number, exitCode: number): boolean;
   /** MPI for data-parallel training; absent in addons built before it. */

@@ -7,7 +7,8 @@
 #  3. submits test/slurm/sweep.yaml (17 tasks) as a job array, SIGKILLs the long task 16 mid-run
 #     from outside, waits for the array, resubmits element 16 with `sbatch --array=16`;
 #  4. checks that every task's summary is there and that results.csv and every result.json
-#     (without wall-clock fields) equal those of the same sweep run by `bigstep sweep local`.
+#     (without wall-clock fields) equal those of the same sweep run by `bigstep sweep local`;
+#  5. runs `bigstep bench --sweep` (one tiny case) as a 1-task array on partition ci and collects it.
 # Every daemon it started is stopped on exit (trap), also on failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -218,3 +219,17 @@ node -e '
   console.log(`slurm-test: ${n} result.json files equal (Slurm vs local, timing removed)`);
 ' "$S" "$L"
 log "PASS: $N tasks on Slurm (job $JOB + $JOB2) = local executor, byte for byte (results.csv)"
+
+# ---- 5. bigstep bench as a 1-task array on this node's partition, collected into the comparison ----
+B="$T/bench-sweep"
+t2=$SECONDS
+"${BIGSTEP[@]}" bench --sweep "$B" --partition ci --cases mlp-784-128-10/b128 --threads 1 --seconds 0.3 --time 00:05:00 --submit | tail -2
+grep -q '^#SBATCH --exclusive$' "$B/slurm/array.sbatch" || fail "bench array.sbatch has no --exclusive line"
+BJOB=$(node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").trim().split("\n");console.log(JSON.parse(l[l.length-1]).jobId)' "$B/slurm/jobs.jsonl")
+wait_job "$BJOB"
+[ "$(squeue -h -j "${BJOB}_0" -t all -o '%T')" = COMPLETED ] || { tail -20 "$B"/slurm/logs/*.out >&2; fail "bench element is $(squeue -h -j "${BJOB}_0" -t all -o '%T')"; }
+out=$("${BIGSTEP[@]}" sweep collect "$B" --check) || fail "bench collect: $out"
+echo "$out" | head -4
+echo "$out" | grep -qE "^ci +$HOST +.*mlp-784-128-10/b128 +1 +[0-9]" || fail "bench comparison has no row for partition ci on $HOST"
+[ -s "$B/bench-comparison.png" ] || fail "no bench-comparison.png"
+log "PASS: bench sweep (1 task, partition ci, --exclusive) ran as job $BJOB and was collected in $((SECONDS - t2)) s"
