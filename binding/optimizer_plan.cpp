@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "args.h"
-#include "job.h"
 
 namespace bigstep::binding {
 namespace {
@@ -50,7 +49,8 @@ Schedule to_schedule(Napi::Value v, const std::string& pre) {
 
 }  // namespace
 
-OptimizerPlan to_optimizer_plan(Napi::Value v, const std::string& pre, size_t param_count, Borrows& borrows) {
+OptimizerPlan to_optimizer_plan(Napi::Value v, const std::string& pre, size_t param_count,
+                                std::vector<std::vector<uint8_t>>& masks) {
   Napi::Env env = v.Env();
   Napi::Object o = as_object(v, pre);
   OptimizerPlan plan;
@@ -59,7 +59,8 @@ OptimizerPlan to_optimizer_plan(Napi::Value v, const std::string& pre, size_t pa
   Napi::Value list = o.Get("transforms");
   if (!list.IsArray()) throw_type_error(env, pre + ".transforms", "an array");
   Napi::Array arr = list.As<Napi::Array>();
-  std::vector<std::pair<size_t, Napi::Value>> masks;  // bound once the transform vector is final
+  masks.clear();
+  std::vector<size_t> masked;  // transform index of each entry of `masks`
   for (uint32_t i = 0; i < arr.Length(); ++i) {
     const std::string p = pre + ".transforms[" + std::to_string(i) + "]";
     Napi::Object t = as_object(arr.Get(i), p);
@@ -89,14 +90,14 @@ OptimizerPlan to_optimizer_plan(Napi::Value v, const std::string& pre, size_t pa
       else throw_range_error(env, p + ".noiseMode", "must be one of std, norm, relative (got \"" + mode + "\")");
     }
     if (get_optional(t, "stateOffset", &f)) tr.state_offset = (size_t)as_integer(f, p + ".stateOffset", 0, INT64_C(1) << 40);
-    if (get_optional(t, "mask", &f)) masks.emplace_back(plan.transforms.size(), f);
+    if (get_optional(t, "mask", &f)) {
+      auto view = as_array<uint8_t>(f, p + ".mask", param_count);
+      masks.emplace_back(view.data, view.data + view.length);
+      masked.push_back(plan.transforms.size());
+    }
     plan.transforms.push_back(tr);
   }
-  // The plan is moved, never copied, into the job: the transforms' storage (and so the address of
-  // each mask field that `borrows` records) stays where it is.
-  for (const auto& [i, value] : masks)
-    borrows.bind(plan.transforms[i].mask, value, pre + ".transforms[" + std::to_string(i) + "].mask", Use::Read,
-                 param_count);
+  for (size_t m = 0; m < masked.size(); ++m) plan.transforms[masked[m]].mask = masks[m].data();
   return plan;
 }
 

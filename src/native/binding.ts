@@ -91,7 +91,10 @@ export interface NativeModelHandle {
   isBusy(): boolean;
 }
 
-/** Plain-data training job: every persistent buffer is owned by TS (checkpointable). */
+/**
+ * Plain-data training job: every persistent buffer is owned by TS (checkpointable). A
+ * {@link NativeTrainJobHandle} reads it once, when it is made, and keeps every array it names.
+ */
 export interface NativeTrainJob {
   x: Float32Array;
   y: Int32Array | Float32Array;
@@ -158,13 +161,24 @@ export interface NativeChunkResult {
   divergedAt: number | null;
 }
 
+/**
+ * One persistent native training job (binding/trainer.cpp): the options are converted and
+ * validated when it is made; a chunk checks only the model, that the arrays are still attached,
+ * and the counters and RNG states. Labels and masks are copied when it is made.
+ */
+export interface NativeTrainJobHandle {
+  /** Runs `steps` steps on this thread. */
+  runSync(steps: number, logs?: NativeStepLogs): NativeChunkResult;
+  /** Runs `steps` steps on a worker thread. */
+  runAsync(steps: number, logs?: NativeStepLogs): Promise<NativeChunkResult>;
+}
+
 export interface NativeAddon extends LandscapeNative {
   info(): NativeInfo;
   setThreads(threads: number): number;
   describe(spec: unknown): NativeLayout;
   NativeModel: new (spec: unknown) => NativeModelHandle;
-  trainSync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): NativeChunkResult;
-  trainAsync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): Promise<NativeChunkResult>;
+  TrainJob: new (model: NativeModelHandle, job: NativeTrainJob) => NativeTrainJobHandle;
   /** Best seconds per sgemm call for each [M, N, K, transA, transB, beta] shape, at the current thread count. */
   gemmBench(shapes: Float64Array, seconds: number): Float64Array;
   /** Native SIGINT/SIGTERM backstop (native/signal_watchdog.h); absent in addons built before it. */

@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 
-import { native, type NativeStepLogs, type NativeTrainJob } from '../native/binding.js';
-import { Model, checkExamples, type Examples } from '../model/model.js';
+import { native, type NativeStepLogs, type NativeTrainJob, type NativeTrainJobHandle } from '../native/binding.js';
+import { Model, checkExamples, sharedFloat32, type Examples } from '../model/model.js';
 import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
 import { formatValue } from '../util/format.js';
 import { checkKnownKeys } from '../util/options.js';
@@ -170,6 +170,8 @@ export class Trainer {
   readonly model: Model;
   /** @internal The plain-data job the native loop runs (TS-owned buffers). */
   readonly job: NativeTrainJob;
+  /** The native job made from {@link job} once; every chunk runs on it. */
+  private readonly nativeJob: NativeTrainJobHandle;
   private running = false;
 
   constructor(model: Model, options: TrainerOptions) {
@@ -211,13 +213,14 @@ export class Trainer {
       params: model.params,
       grads: model.grads,
       modelState: model.layout.stateCount > 0 ? model.state : undefined,
-      optState: new Float32Array(plan.stateCount),
+      optState: sharedFloat32(plan.stateCount),
       dataRng: seedRngState(seed, RNG_STREAM.data),
       noiseRng: seedRngState(seed, RNG_STREAM.noise),
       augmentRng: seedRngState(seed, RNG_STREAM.augment),
-      perm: new Int32Array(Number.isInteger(n) ? n : 0),
+      perm: new Int32Array(new SharedArrayBuffer(4 * (Number.isInteger(n) ? n : 0))),
       counters: new Float64Array(3),
     };
+    this.nativeJob = new native.TrainJob(model.handle, this.job);
   }
 
   /** Number of updates applied so far. */
@@ -234,7 +237,7 @@ export class Trainer {
   step(): StepResult {
     this.assertIdle();
     const logs = { loss: new Float64Array(1), lr: new Float64Array(1), accuracy: new Float64Array(1) };
-    const r = native.trainSync(this.model.handle, this.job, 1, logs);
+    const r = this.nativeJob.runSync(1, logs);
     return { loss: logs.loss[0], lr: logs.lr[0], accuracy: logs.accuracy[0], diverged: r.diverged };
   }
 
@@ -267,7 +270,7 @@ export class Trainer {
           lr: logs.lr.subarray(from, from + k),
           accuracy: logs.accuracy.subarray(from, from + k),
         };
-        const r = await native.trainAsync(this.model.handle, this.job, k, view);
+        const r = await this.nativeJob.runAsync(k, view);
         result.stepsDone += r.stepsDone;
         if (r.diverged) {
           result.diverged = true;
