@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "kinds.h"
+
 namespace bigstep::binding {
 namespace {
 
@@ -86,14 +88,7 @@ std::string Borrows::copy_back(Napi::Env env) {
 BatchPlan to_batch_plan(Napi::Value v, int64_t n) {
   Napi::Object o = as_object(v, "job.batch");
   BatchPlan plan;
-  const std::string mode = as_string(o.Get("mode"), "job.batch.mode");
-  if (mode == "full") plan.mode = BatchMode::Full;
-  else if (mode == "sequential") plan.mode = BatchMode::Sequential;
-  else if (mode == "shuffle") plan.mode = BatchMode::Shuffle;
-  else if (mode == "replacement") plan.mode = BatchMode::Replacement;
-  else
-    throw_range_error(v.Env(), "job.batch.mode",
-                      "must be one of full, sequential, shuffle, replacement (got \"" + mode + "\")");
+  plan.mode = parse_kind(kBatchModes, o.Get("mode"), "job.batch.mode");
   Napi::Value f;
   if (plan.mode != BatchMode::Full) plan.batch = as_integer(o.Get("size"), "job.batch.size", 1, n);
   if (get_optional(o, "dropLast", &f)) plan.drop_last = as_bool(f, "job.batch.dropLast");

@@ -11,6 +11,8 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { BatchModeName, OptionKinds, ScheduleKindName, TransformKindName } from './kind-names.js';
+
 import type { LandscapeNative } from './landscape-types.js';
 
 /** One named parameter (or state) tensor in the flat layout: `params.subarray(offset, offset + size)`. */
@@ -99,7 +101,7 @@ export interface NativeTrainJob {
   x: Float32Array;
   y: Int32Array | Float32Array;
   batch: {
-    mode: 'full' | 'sequential' | 'shuffle' | 'replacement';
+    mode: BatchModeName;
     size?: number;
     dropLast?: boolean;
     amplify?: number;
@@ -123,7 +125,7 @@ export interface NativeTrainJob {
 }
 
 export interface NativeSchedule {
-  kind: 'constant' | 'step' | 'cosine' | 'piecewise';
+  kind: ScheduleKindName;
   lr: number;
   stepSize?: number;
   gamma?: number;
@@ -135,7 +137,7 @@ export interface NativeSchedule {
 }
 
 export interface NativeTransform {
-  kind: 'clipGlobalNorm' | 'addWeightDecay' | 'gaussianNoise' | 'momentum' | 'scaleByLearningRate' | 'decoupledWeightDecay';
+  kind: TransformKindName;
   value?: number;
   nesterov?: boolean;
   annealSteps?: number;
@@ -174,6 +176,8 @@ export interface NativeTrainJobHandle {
 }
 
 export interface NativeAddon extends LandscapeNative {
+  /** The option kinds, one list per kind (binding/kinds.h; typed in src/native/kinds.ts). */
+  kinds: OptionKinds;
   info(): NativeInfo;
   setThreads(threads: number): number;
   describe(spec: unknown): NativeLayout;

@@ -4,13 +4,14 @@ import { native, type NativeStepLogs, type NativeTrainJob, type NativeTrainJobHa
 import { Model, checkExamples, sharedFloat32, type Examples } from '../model/model.js';
 import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
 import { formatValue } from '../util/format.js';
-import { checkKnownKeys } from '../util/options.js';
+import { kinds, type BatchModeName } from '../native/kinds.js';
+import { checkKnownKeys, checkOneOf } from '../util/options.js';
 import { RNG_STREAM, seedRngState } from './rng.js';
 import { sharedExamples } from './shared-data.js';
 import { checkFields, exportFields, importFields, type StateField } from './state-fields.js';
 
 /** How batches are drawn each step; see {@link BatchOptions}. */
-export type BatchMode = 'full' | 'sequential' | 'shuffle' | 'replacement';
+export type BatchMode = BatchModeName;
 
 /**
  * How each step's batch is drawn:
@@ -186,10 +187,7 @@ export class Trainer {
     checkKnownKeys(batch, BATCH_KEYS, 'options.batch');
     if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isSafeInteger(options.seed) || options.seed < 0))
       throw new RangeError(`options.seed must be a non-negative integer (got ${formatValue(options.seed)})`);
-    const mode = batch.mode ?? 'full';
-    if (!['full', 'sequential', 'shuffle', 'replacement'].includes(mode)) {
-      throw new RangeError(`options.batch.mode must be one of full, sequential, shuffle, replacement (got ${formatValue(mode)})`);
-    }
+    const mode = checkOneOf(batch.mode ?? 'full', kinds.batchModes, 'options.batch.mode');
     if (mode !== 'full') checkPositiveInteger(batch.size, 'options.batch.size');
     if (batch.microBatch !== undefined) checkPositiveInteger(batch.microBatch, 'options.batch.microBatch');
     if (batch.dropLast !== undefined && typeof batch.dropLast !== 'boolean') throw new TypeError(`options.batch.dropLast must be a boolean (got ${formatValue(batch.dropLast)})`);
