@@ -8,6 +8,8 @@ import { Ajv } from 'ajv';
 
 import { experimentConfigJsonSchemas } from '../../src/experiments/config-schemas.js';
 import { escapePresets, validateEscapeConfig, type EscapeConfig } from '../../src/experiments/escape-experiment.js';
+import { noisePresets, validateNoiseConfig } from '../../src/experiments/noise-experiment.js';
+import type { NoiseConfig } from '../../src/experiments/noise.js';
 
 const schemasDir = fileURLToPath(new URL('../../../schemas/', import.meta.url));
 const generated = experimentConfigJsonSchemas();
@@ -51,6 +53,33 @@ describe('experiment config JSON Schemas (schemas/*-config.schema.json)', () => 
       change(config);
       expect(escape(config), 'JSON Schema accepted it').to.equal(false);
       expect(() => validateEscapeConfig(config)).to.throw(message);
+    });
+  }
+
+  const noise = ajv.compile(generated['noise-config.schema.json']!);
+
+  it('every E3 preset validates against the JSON Schema and the runtime check', () => {
+    for (const scale of ['tiny', 'quick', 'study', 'paper'] as const) {
+      const config = structuredClone(noisePresets[scale]);
+      expect(noise(config), `${scale}: ${ajv.errorsText(noise.errors)}`).to.equal(true);
+      expect(() => validateNoiseConfig(config)).to.not.throw();
+    }
+  });
+
+  const badNoise: Array<[string, (c: NoiseConfig & Record<string, unknown>) => void, string]> = [
+    ['an unknown key', (c) => (c.epochz = 1), 'config: unknown option "epochz" (did you mean "epochs"?)'],
+    ['lrSmall "fast"', (c) => (c.lrSmall = 'fast' as never), 'config.lrSmall'],
+    ['an arm not known', (c) => (c.arms = ['adam' as never]), 'config.arms[0]'],
+    ['a decay point at 1', (c) => (c.decay.at = [1]), 'config.decay.at[0]'],
+    ['augment with an unknown key', (c) => (c.augment = { cropPadding: 4, flip: true, rotate: 1 } as never), 'config.augment: unknown option "rotate"'],
+    ['alpha 0', (c) => (c.alpha = 0), 'config.alpha'],
+  ];
+  for (const [what, change, message] of badNoise) {
+    it(`rejects ${what} in the E3 schema and check (runtime: ${message})`, () => {
+      const config = structuredClone(noisePresets.tiny) as NoiseConfig & Record<string, unknown>;
+      change(config);
+      expect(noise(config), 'JSON Schema accepted it').to.equal(false);
+      expect(() => validateNoiseConfig(config)).to.throw(message);
     });
   }
 
