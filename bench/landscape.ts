@@ -1,5 +1,5 @@
 /**
- * E1: particle-steps per second of the native GD sweep (native/landscape.cpp run_gd, one worker
+ * E1: particle-steps per second of the native GD sweep (native/landscape_run.cpp run_gd, one worker
  * thread) beside a vectorised numpy baseline of the same function, N and T (bench/landscape_numpy.py,
  * Debian's /usr/bin/python3), measured in the same run and printed as one JSON line per case:
  *   node dist/bench/landscape.js [N] [T]

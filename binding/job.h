@@ -24,7 +24,7 @@
 //   - arrays whose values are used as loop bounds and are checked at chunk start (counters, RNG
 //     states: a few words) are always copied, so another thread writing a shared buffer cannot
 //     turn them into out-of-bounds accesses. Labels are copied once, when the job is made, and
-//     checked then. `perm` stays borrowed when shared: gather_batch (native/trainer.cpp) checks
+//     checked then. `perm` stays borrowed when shared: gather_batch (native/sampler.cpp) checks
 //     every index it reads.
 // Synchronous chunks borrow everything (no JS runs until they return).
 #pragma once

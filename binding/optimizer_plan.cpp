@@ -77,6 +77,7 @@ OptimizerPlan to_optimizer_plan(Napi::Value v, const std::string& pre, size_t pa
     plan.transforms.push_back(tr);
   }
   for (size_t m = 0; m < masked.size(); ++m) plan.transforms[masked[m]].mask = masks[m].data();
+  choose_update_path(plan);  // once, now that the transforms (and their masks) are final
   return plan;
 }
 

@@ -49,6 +49,11 @@ export interface NativeInfo {
   blasThreads: number;
   /** Instruction-set path of bigstep's own kernels, chosen at load from the CPU (BIGSTEP_ISA forces one). */
   simd: 'avx512' | 'avx2' | 'baseline';
+  /**
+   * Whether plain-SGD chunks may fold the update into the dense weight-gradient GEMMs at the
+   * current thread count (bitwise the unfused step, which is measured once per thread count).
+   */
+  fusedGemmUpdate: boolean;
   napiVersion: number;
 }
 
@@ -157,10 +162,19 @@ export interface NativeStepLogs {
   accuracy?: Float64Array;
 }
 
+/**
+ * How a chunk applied its updates: `chain` (a pass per transform), `fused-sgd` (one pass over the
+ * gradient, θ and the momentum buffer, for the plans `sgd()` builds; chosen once, when the plan is
+ * made) or `fused-gemm` (plain SGD: the update folded into the dense weight-gradient GEMMs for all
+ * but the chunk's last step, bitwise the same θ).
+ */
+export type NativeUpdatePath = 'chain' | 'fused-sgd' | 'fused-gemm';
+
 export interface NativeChunkResult {
   stepsDone: number;
   diverged: boolean;
   divergedAt: number | null;
+  update: NativeUpdatePath;
 }
 
 /**

@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 
-import { native, type NativeStepLogs, type NativeTrainJob, type NativeTrainJobHandle } from '../native/binding.js';
+import { native, type NativeStepLogs, type NativeTrainJob, type NativeTrainJobHandle, type NativeUpdatePath } from '../native/binding.js';
 import { Model, checkExamples, sharedFloat32, type Examples } from '../model/model.js';
 import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
 import { formatValue } from '../util/format.js';
@@ -101,6 +101,8 @@ export interface RunResult {
   loss: Float64Array;
   lr: Float64Array;
   accuracy: Float64Array;
+  /** How the native chunks applied the updates (the last chunk's; null if no chunk ran), see {@link NativeUpdatePath}. */
+  update: NativeUpdatePath | null;
 }
 
 /** Options of {@link Trainer.run}. */
@@ -253,7 +255,7 @@ export class Trainer {
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal (got ${formatValue(options.signal)})`);
     if (options.onChunk !== undefined && typeof options.onChunk !== 'function') throw new TypeError(`options.onChunk must be a function (got ${formatValue(options.onChunk)})`);
     const logs = { loss: new Float64Array(steps), lr: new Float64Array(steps), accuracy: new Float64Array(steps) };
-    const result: RunResult = { stepsDone: 0, diverged: false, divergedAt: null, aborted: false, ...logs };
+    const result: RunResult = { stepsDone: 0, diverged: false, divergedAt: null, aborted: false, ...logs, update: null };
     this.running = true;
     try {
       while (result.stepsDone < steps) {
@@ -270,6 +272,7 @@ export class Trainer {
         };
         const r = await this.nativeJob.runAsync(k, view);
         result.stepsDone += r.stepsDone;
+        result.update = r.update;
         if (r.diverged) {
           result.diverged = true;
           result.divergedAt = r.divergedAt;
