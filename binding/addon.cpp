@@ -13,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterFmaPeak(env, exports);
   RegisterSignals(env, exports);
   RegisterMpi(env, exports);
+  RegisterKinds(env, exports);
   return exports;
 }
 }  // namespace

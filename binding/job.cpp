@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kinds.h"
 #include "mpi_collective.h"
 
 namespace bigstep::binding {
@@ -34,24 +35,40 @@ bool typed_array_bytes(Napi::Env env, napi_value v, void** data, size_t* bytes, 
 
 void Borrows::check_attached(Napi::Env env) const {
   for (const Entry& e : entries_)
-    if (typed_array_detached(env, e.value))
+    if (typed_array_detached(env, e.ref.Value()))
       throw_type_error(env, "job", "an object whose typed arrays stay attached while it is read (a getter detached one)");
 }
 
-void Borrows::pin_for_worker(Napi::Env env, ChunkScratch& scratch) {
-  size_t copies = 0;
+void Borrows::borrow_all(Napi::Env env) {
   for (Entry& e : entries_) {
-    e.ref = Napi::Persistent(e.value);
     void* data = nullptr;
     size_t bytes = 0;
     bool shared = false;
-    if (!typed_array_bytes(env, e.value, &data, &bytes, &shared) || bytes != e.bytes)
-      throw_type_error(env, e.param, "attached and unchanged until the chunk starts");
-    if (shared && (e.use == Use::Read || e.use == Use::Write)) continue;  // cannot be detached: borrowed
-    e.copy = scratch.buffer(copies++, e.bytes);
+    if (!typed_array_bytes(env, e.ref.Value(), &data, &bytes, &shared) || bytes != e.bytes)
+      throw_type_error(env, e.param, "kept attached and unresized while its trainer lives (it was detached or resized)");
+    e.copy = nullptr;
+    e.set(e.field, data);
+  }
+}
+
+size_t Borrows::pin_for_worker(Napi::Env env, ChunkScratch& scratch, size_t first) {
+  size_t next = first;
+  for (Entry& e : entries_) {
+    void* data = nullptr;
+    size_t bytes = 0;
+    bool shared = false;
+    if (!typed_array_bytes(env, e.ref.Value(), &data, &bytes, &shared) || bytes != e.bytes)
+      throw_type_error(env, e.param, "kept attached and unresized while its trainer lives (it was detached or resized)");
+    e.copy = nullptr;
+    if (shared && (e.use == Use::Read || e.use == Use::Write)) {  // cannot be detached: borrowed
+      e.set(e.field, data);
+      continue;
+    }
+    e.copy = scratch.buffer(next++, e.bytes);
     if (e.bytes) std::memcpy(e.copy, data, e.bytes);
     e.set(e.field, e.copy);
   }
+  return next;
 }
 
 std::string Borrows::copy_back(Napi::Env env) {
@@ -72,14 +89,7 @@ std::string Borrows::copy_back(Napi::Env env) {
 BatchPlan to_batch_plan(Napi::Value v, int64_t n) {
   Napi::Object o = as_object(v, "job.batch");
   BatchPlan plan;
-  const std::string mode = as_string(o.Get("mode"), "job.batch.mode");
-  if (mode == "full") plan.mode = BatchMode::Full;
-  else if (mode == "sequential") plan.mode = BatchMode::Sequential;
-  else if (mode == "shuffle") plan.mode = BatchMode::Shuffle;
-  else if (mode == "replacement") plan.mode = BatchMode::Replacement;
-  else
-    throw_range_error(v.Env(), "job.batch.mode",
-                      "must be one of full, sequential, shuffle, replacement (got \"" + mode + "\")");
+  plan.mode = parse_kind(kBatchModes, o.Get("mode"), "job.batch.mode");
   Napi::Value f;
   if (plan.mode != BatchMode::Full) plan.batch = as_integer(o.Get("size"), "job.batch.size", 1, n);
   if (get_optional(o, "dropLast", &f)) plan.drop_last = as_bool(f, "job.batch.dropLast");
@@ -110,15 +120,19 @@ BatchPlan to_batch_plan(Napi::Value v, int64_t n) {
   return plan;
 }
 
-void to_data(Napi::Value x, Napi::Value y, const Layout& layout, LossKind loss, DataRef& data, Borrows& borrows) {
+void to_data(Napi::Value x, Napi::Value y, const Layout& layout, LossKind loss, DataRef& data,
+             std::vector<int32_t>& labels, Borrows& borrows) {
   const size_t length = borrows.bind(data.x, x, "job.x", Use::Read);
   if (layout.input_size == 0 || length % layout.input_size != 0 || length == 0)
     throw_range_error(x.Env(), "job.x", "length must be a positive multiple of inputSize " +
                                             std::to_string(layout.input_size) + " (got " + std::to_string(length) + ")");
   data.n = (int64_t)(length / layout.input_size);
-  if (loss == LossKind::SoftmaxCrossEntropy)
-    borrows.bind(data.y.labels, y, "job.y", Use::ReadValidated, (size_t)data.n);
-  else
+  if (loss == LossKind::SoftmaxCrossEntropy) {
+    // Used as indices: copied once into job-owned memory and checked then (validate_training).
+    ArrayView<int32_t> view = as_array<int32_t>(y, "job.y", (size_t)data.n);
+    labels.assign(view.data, view.data + view.length);
+    data.y.labels = labels.data();
+  } else
     borrows.bind(data.y.values, y, "job.y", Use::Read, (size_t)data.n * layout.output_size);
 }
 
@@ -132,10 +146,9 @@ void check_counters(Napi::Env env, const double* c, int64_t n) {
     throw_range_error(env, "job.counters", "must hold [step, cursor, epoch] as non-negative integers (step < 2^53)");
 }
 
-void check_rng(Napi::Env env, const uint64_t* r, const std::string& param, const std::string& which) {
+void check_rng(Napi::Env env, const uint64_t* r, const std::string& param) {
   if ((r[0] | r[1] | r[2] | r[3]) == 0)
-    throw_range_error(env, param, "must not be all zero" + which +
-                                      " (not a valid xoshiro256** state; seed it with seedRngState)");
+    throw_range_error(env, param, "must not be all zero (not a valid xoshiro256** state; seed it with seedRngState)");
 }
 
 void check_perm_rest(Napi::Env env, const int32_t* perm, double cursor, int64_t n, BatchMode mode) {

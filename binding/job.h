@@ -1,7 +1,11 @@
-// What trainSync and trainAsync (binding/trainer.cpp) share:
-// the typed arrays a training job borrows (Borrows), the conversion of the job fields both read
-// (data, batch plan, counters, RNG states, rest-of-epoch permutation, logs), the busy guard, and
-// the async worker that runs a chunk.
+// The pieces of a persistent training job (binding/trainer.cpp, JS class TrainJob): the typed
+// arrays it keeps (Borrows), the conversion of its fields (data, batch plan, counters, RNG states,
+// rest-of-epoch permutation, logs) and the per-chunk checks.
+//
+// A TrainJob converts and validates its options once, when it is made, and keeps a reference to
+// every typed array it uses. A chunk then checks only the model (busy, closed), that each array is
+// still attached with its length, and the counters and RNG states (JS may rewrite them between
+// chunks: importState, checkpoints).
 //
 // Detach safety of async chunks. A chunk runs on a worker thread while JS keeps running, and JS can
 // detach an ArrayBuffer at any time (structuredClone / postMessage with a transfer list,
@@ -9,17 +13,20 @@
 // the new owner is collected, and Node-API cannot pin a backing store. So before an async chunk
 // starts, Borrows::pin_for_worker() makes every array the worker touches safe:
 //   - SharedArrayBuffer-backed arrays cannot be detached (they are not transferable and have no
-//     transfer()); the reference the worker holds keeps them alive, so they stay borrowed:
-//     zero-copy, and JS sees writes as they happen (the Trainer keeps its data set in one);
-//   - ArrayBuffer-backed arrays are copied into worker-owned memory; the writable ones (params,
-//     grads, state, perm, logs) are copied back on the main thread when the chunk settles. If one
-//     was detached (or resized) meanwhile, nothing is written back and the promise rejects with a
-//     TypeError naming it;
-//   - arrays whose values are used as indices or loop bounds and were validated at chunk start
-//     (labels, counters, RNG states) are always copied, so another thread writing a shared buffer
-//     cannot turn them into out-of-bounds accesses. `perm` stays borrowed when shared: gather_batch
-//     (native/sampler.cpp) checks every index it reads.
-// Synchronous calls borrow everything (no JS runs until they return).
+//     transfer()); the reference the job holds keeps them alive, so they stay borrowed: zero-copy,
+//     and JS sees writes as they happen. The Trainer keeps the data set, the parameters, gradients,
+//     model and optimizer state and the epoch order in shared memory, so its chunks copy nothing
+//     parameter- or data-sized;
+//   - ArrayBuffer-backed arrays (a direct binding user's) are copied into worker-owned memory; the
+//     writable ones are copied back on the main thread when the chunk settles. If one was detached
+//     (or resized) meanwhile, nothing is written back and the promise rejects with a TypeError
+//     naming it;
+//   - arrays whose values are used as loop bounds and are checked at chunk start (counters, RNG
+//     states: a few words) are always copied, so another thread writing a shared buffer cannot
+//     turn them into out-of-bounds accesses. Labels are copied once, when the job is made, and
+//     checked then. `perm` stays borrowed when shared: gather_batch (native/sampler.cpp) checks
+//     every index it reads.
+// Synchronous chunks borrow everything (no JS runs until they return).
 #pragma once
 #include <napi.h>
 
@@ -41,13 +48,12 @@
 namespace bigstep::binding {
 
 enum class Use {
-  Read,            // bulk data the chunk reads (x, targets, masks)
+  Read,            // bulk data the chunk reads (x, targets)
   Write,           // state the chunk writes (params, grads, model/optimizer state, perm, logs)
-  ReadValidated,   // read, values checked at chunk start and used as indices (labels): always copied
   WriteValidated,  // written, checked at chunk start, used as bounds (counters, RNG states): always copied
 };
 
-// The worker-owned copies of a chunk, kept by the owner (NativeModel) from
+// The worker-owned copies of a chunk, kept by the model (NativeModel) from
 // chunk to chunk: fresh buffers would page-fault through every copied megabyte each time. Only one
 // chunk runs per owner (it is busy meanwhile), so one set of buffers suffices; close() frees them.
 class ChunkScratch {
@@ -77,15 +83,15 @@ class Borrows {
   static constexpr size_t kAnyLength = SIZE_MAX;
 
   // Converts `value` to a typed array of element type T (TypeError / RangeError naming `param`),
-  // points `field` at its data and records it. The field must not move afterwards (jobs live on
-  // the heap; plans are moved, not copied). Returns the length in elements.
+  // points `field` at its data and keeps a reference to it. The field must not move afterwards
+  // (jobs live on the heap; plans are moved, not copied). Returns the length in elements.
   template <typename T>
   size_t bind(T*& field, Napi::Value value, const std::string& param, Use use, size_t expected = kAnyLength) {
     using Elem = std::remove_const_t<T>;
     ArrayView<Elem> view = expected == kAnyLength ? as_array<Elem>(value, param) : as_array<Elem>(value, param, expected);
     field = view.data;
     Entry e;
-    e.value = value;
+    e.ref = Napi::Persistent(value);
     e.field = static_cast<void*>(&field);
     e.set = [](void* f, void* data) { *static_cast<T**>(f) = static_cast<T*>(data); };
     e.bytes = view.length * sizeof(Elem);
@@ -99,10 +105,15 @@ class Borrows {
   // that ran later during the conversion).
   void check_attached(Napi::Env env) const;
 
-  // For an async chunk, on the main thread, right after conversion (no JS in between): holds a
-  // reference to every array and points the job at worker-owned copies (in `scratch`, which must
-  // outlive the chunk) where needed (see above).
-  void pin_for_worker(Napi::Env env, ChunkScratch& scratch);
+  // For a synchronous chunk: points every field at its array's memory. TypeError naming an array
+  // that was detached or resized since it was bound.
+  void borrow_all(Napi::Env env);
+
+  // For an async chunk, on the main thread, with no JS run before the worker starts: points the
+  // job at worker-owned copies (in `scratch` from buffer index `first` on; it must outlive the
+  // chunk) where needed (see above), the rest at the arrays' memory. Returns the next free
+  // buffer index. TypeError naming an array that was detached or resized since it was bound.
+  size_t pin_for_worker(Napi::Env env, ChunkScratch& scratch, size_t first = 0);
 
   // On the main thread once the chunk is over: copies the worker-owned results back into the
   // writable arrays. If one of them was detached or resized meanwhile, writes nothing and returns
@@ -111,31 +122,30 @@ class Borrows {
 
  private:
   struct Entry {
-    Napi::Value value;                 // during conversion only
-    Napi::Reference<Napi::Value> ref;  // from pin_for_worker on
+    Napi::Reference<Napi::Value> ref;  // keeps the array alive as long as the job
     void* field = nullptr;
     void (*set)(void* field, void* data) = nullptr;
     size_t bytes = 0;
     Use use = Use::Read;
     std::string param;
-    uint8_t* copy = nullptr;  // worker-owned copy (in the owner's ChunkScratch), or null when borrowed
+    uint8_t* copy = nullptr;  // this chunk's worker-owned copy (in the model's ChunkScratch), or null when borrowed
   };
   std::vector<Entry> entries_;
 };
 
-// ---- job fields both trainers read ----------------------------------------------------------------
+// ---- job fields ------------------------------------------------------------------------------------
 
 BatchPlan to_batch_plan(Napi::Value v, int64_t n);
 
-// job.x [n, input_size] and job.y (Int32Array labels [n] for cross-entropy, else Float32Array
-// targets [n, output_size]).
-void to_data(Napi::Value x, Napi::Value y, const Layout& layout, LossKind loss, DataRef& data, Borrows& borrows);
+// job.x [n, input_size] and job.y (Int32Array labels [n] for cross-entropy, copied into `labels`
+// once; else Float32Array targets [n, output_size], borrowed).
+void to_data(Napi::Value x, Napi::Value y, const Layout& layout, LossKind loss, DataRef& data,
+             std::vector<int32_t>& labels, Borrows& borrows);
 
 // [step, cursor, epoch]: non-negative integers, cursor <= n, step < 2^53.
 void check_counters(Napi::Env env, const double* counters, int64_t n);
 // xoshiro256** never leaves the all-zero state: a zeroed stream would make batch draws spin.
-// `which` qualifies the message, e.g. " for model 3" when `param` holds one state per model.
-void check_rng(Napi::Env env, const uint64_t* state, const std::string& param, const std::string& which = "");
+void check_rng(Napi::Env env, const uint64_t* state, const std::string& param);
 // Mid-epoch, the rest of the epoch's order is read from perm: every index must be in [0, n).
 void check_perm_rest(Napi::Env env, const int32_t* perm, double cursor, int64_t n, BatchMode mode);
 
@@ -149,129 +159,6 @@ void to_logs(Napi::Value v, size_t length, Logs& logs, Borrows& borrows) {
     Napi::Value f = o.Get(key);
     if (!f.IsUndefined()) borrows.bind(*field, f, std::string("logs.") + key, Use::Write, length);
   }
-}
-
-// ---- running a chunk ------------------------------------------------------------------------------
-
-// Marks a wrapped object (NativeModel) busy while its job is converted:
-// getters and Proxy traps on the job run JS, which must not close it or start another chunk.
-template <typename Wrap>
-struct BusyGuard {
-  Wrap* wrap;
-  bool armed = true;
-  explicit BusyGuard(Wrap* w) : wrap(w) { wrap->set_busy(true); }
-  ~BusyGuard() {
-    if (armed) wrap->set_busy(false);
-  }
-  BusyGuard(const BusyGuard&) = delete;
-  BusyGuard& operator=(const BusyGuard&) = delete;
-};
-
-// Runs `run(job)` on the thread pool and settles a promise with `to_js(result)`. Keeps the owner
-// object and every borrowed array alive, and the owner busy, until then. Errors: a NativeError from
-// the loop rejects as its JS class with "job." before its parameter (e.g. "job.perm[37]").
-template <typename Wrap, typename Job, typename Result>
-class ChunkWorker : public Napi::AsyncWorker {
- public:
-  using Run = std::function<Result(Job&)>;
-  using ToJs = Napi::Object (*)(Napi::Env, const Result&);
-
-  // Call pin_for_worker on `borrows` first (with wrap's scratch).
-  ChunkWorker(Napi::Env env, const char* name, Wrap* wrap, Napi::Object owner, std::unique_ptr<Job> job,
-              Borrows borrows, Run run, ToJs to_js)
-      : Napi::AsyncWorker(env, name),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        wrap_(wrap),
-        owner_(Napi::Persistent(owner)),
-        job_(std::move(job)),
-        borrows_(std::move(borrows)),
-        run_(std::move(run)),
-        to_js_(to_js) {
-    wrap_->set_busy(true);
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      result_ = run_(*job_);
-    } catch (const NativeError& e) {
-      native_error_.emplace(with_param_prefix(e, "job."));
-      SetError(e.what());
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    } catch (...) {
-      SetError("unknown native exception in a training chunk");
-    }
-  }
-  void OnOK() override { settle(nullptr); }
-  void OnError(const Napi::Error& e) override { settle(&e); }
-
- private:
-  void settle(const Napi::Error* error) {
-    wrap_->set_busy(false);
-    settle_unless_terminating([&] {
-      Napi::Env env = Env();
-      // Written back on failure too, as a synchronous call would have left them.
-      const std::string detached = borrows_.copy_back(env);
-      if (!detached.empty())
-        deferred_.Reject(make_type_error(env, detached,
-                                         "kept attached while a chunk runs (its buffer was detached, transferred or "
-                                         "resized; the chunk's results were not written back)")
-                             .Value());
-      else if (native_error_)
-        deferred_.Reject(make_native_error(env, *native_error_).Value());
-      else if (error)
-        deferred_.Reject(error->Value());
-      else
-        deferred_.Resolve(to_js_(env, result_));
-    });
-  }
-
-  Napi::Promise::Deferred deferred_;
-  Wrap* wrap_;
-  Napi::ObjectReference owner_;
-  std::unique_ptr<Job> job_;
-  Borrows borrows_;
-  Run run_;
-  ToJs to_js_;
-  Result result_{};
-  std::optional<NativeError> native_error_;
-};
-
-// The two entry points of a trainer binding. `convert(job, borrows)` fills the job from the call's
-// arguments (the owner is busy meanwhile: getters run JS), `run(job)` runs the chunk and returns
-// the result `to_js` turns into the returned object.
-//   run_chunk_sync:    on this thread; returns to_js(result).
-//   start_chunk_async: pins the borrowed arrays (Borrows::pin_for_worker, copies in the owner's
-//                      wrap->chunk_scratch()) and queues a ChunkWorker; returns its promise.
-template <typename Job, typename Wrap, typename Convert, typename Run, typename ToJs>
-Napi::Value run_chunk_sync(Napi::Env env, Wrap* wrap, Convert convert, Run run, ToJs to_js) {
-  BusyGuard<Wrap> guard(wrap);
-  Borrows borrows;
-  auto job = std::make_unique<Job>();
-  convert(*job, borrows);
-  try {
-    return to_js(env, run(*job));
-  } catch (const NativeError& e) {
-    rethrow_native(env, with_param_prefix(e, "job."));
-  }
-}
-
-template <typename Job, typename Wrap, typename Convert, typename Run, typename ToJs>
-Napi::Value start_chunk_async(Napi::Env env, const char* name, Wrap* wrap, Napi::Object owner, Convert convert, Run run,
-                              ToJs to_js) {
-  using Result = decltype(run(std::declval<Job&>()));
-  BusyGuard<Wrap> guard(wrap);
-  Borrows borrows;
-  auto job = std::make_unique<Job>();
-  convert(*job, borrows);
-  borrows.pin_for_worker(env, wrap->chunk_scratch());
-  auto* worker = new ChunkWorker<Wrap, Job, Result>(env, name, wrap, owner, std::move(job), std::move(borrows),
-                                                    std::move(run), to_js);
-  guard.armed = false;  // the worker keeps the owner busy until the chunk settles
-  Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
 }
 
 }  // namespace bigstep::binding

@@ -13,4 +13,5 @@ void RegisterGemmBench(Napi::Env env, Napi::Object exports);
 void RegisterFmaPeak(Napi::Env env, Napi::Object exports);
 void RegisterSignals(Napi::Env env, Napi::Object exports);
 void RegisterMpi(Napi::Env env, Napi::Object exports);
+void RegisterKinds(Napi::Env env, Napi::Object exports);
 }  // namespace bigstep::binding

@@ -3,27 +3,10 @@
 #include <string>
 
 #include "args.h"
+#include "kinds.h"
 
 namespace bigstep::binding {
 namespace {
-
-LayerKind to_layer_kind(Napi::Value v, const std::string& param) {
-  const std::string type = as_string(v, param);
-  if (type == "dense") return LayerKind::Dense;
-  if (type == "conv2d") return LayerKind::Conv2d;
-  if (type == "maxpool") return LayerKind::MaxPool;
-  if (type == "avgpool") return LayerKind::AvgPool;
-  if (type == "globalavgpool") return LayerKind::GlobalAvgPool;
-  if (type == "flatten") return LayerKind::Flatten;
-  if (type == "relu") return LayerKind::Relu;
-  if (type == "tanh") return LayerKind::Tanh;
-  if (type == "gelu") return LayerKind::Gelu;
-  if (type == "resblock") return LayerKind::ResBlock;
-  if (type == "batchnorm") return LayerKind::BatchNorm;
-  throw_range_error(v.Env(), param,
-                    "must be one of dense, conv2d, maxpool, avgpool, globalavgpool, flatten, relu, "
-                    "tanh, gelu, resblock, batchnorm (got \"" + type + "\")");
-}
 
 Napi::Array int_vector_to_js(Napi::Env env, const std::vector<int>& values) {
   Napi::Array out = Napi::Array::New(env, values.size());
@@ -71,7 +54,7 @@ ModelSpec to_model_spec(Napi::Value value) {
     const std::string p = "spec.layers[" + std::to_string(i) + "]";
     Napi::Object l = as_object(layer_array.Get(i), p);
     LayerSpec ls;
-    ls.kind = to_layer_kind(l.Get("type"), p + ".type");
+    ls.kind = parse_kind(kLayerTypes, l.Get("type"), p + ".type");
     Napi::Value v;
     if (get_optional(l, "units", &v)) ls.units = (int)as_integer(v, p + ".units", 1, 1 << 24);
     if (get_optional(l, "kernel", &v)) ls.kernel = (int)as_integer(v, p + ".kernel", 1, 1 << 16);
@@ -82,12 +65,7 @@ ModelSpec to_model_spec(Napi::Value value) {
     if (get_optional(l, "padding", &v)) ls.padding = (int)as_integer(v, p + ".padding", 0, 1 << 16);
     if (get_optional(l, "bias", &v)) ls.bias = as_bool(v, p + ".bias");
     if (get_optional(l, "batchnorm", &v)) ls.batchnorm = as_bool(v, p + ".batchnorm");
-    if (get_optional(l, "init", &v)) {
-      const std::string init = as_string(v, p + ".init");
-      if (init == "he") ls.init = InitKind::HeNormal;
-      else if (init == "xavier") ls.init = InitKind::XavierUniform;
-      else throw_range_error(env, p + ".init", "must be \"he\" or \"xavier\" (got \"" + init + "\")");
-    }
+    if (get_optional(l, "init", &v)) ls.init = parse_kind(kInits, v, p + ".init");
     const bool needs_units = ls.kind == LayerKind::Dense || ls.kind == LayerKind::Conv2d || ls.kind == LayerKind::ResBlock;
     if (needs_units && ls.units == 0) throw_range_error(env, p + ".units", "is required for this layer type");
     const bool needs_kernel = ls.kind == LayerKind::Conv2d || ls.kind == LayerKind::MaxPool || ls.kind == LayerKind::AvgPool;
@@ -96,12 +74,7 @@ ModelSpec to_model_spec(Napi::Value value) {
   }
 
   Napi::Value loss;
-  if (get_optional(obj, "loss", &loss)) {
-    const std::string name = as_string(loss, "spec.loss");
-    if (name == "softmax-cross-entropy") spec.loss = LossKind::SoftmaxCrossEntropy;
-    else if (name == "mse") spec.loss = LossKind::MeanSquaredError;
-    else throw_range_error(env, "spec.loss", "must be \"softmax-cross-entropy\" or \"mse\" (got \"" + name + "\")");
-  }
+  if (get_optional(obj, "loss", &loss)) spec.loss = parse_kind(kLosses, loss, "spec.loss");
   return spec;
 }
 

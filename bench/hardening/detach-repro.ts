@@ -20,10 +20,10 @@ const t = new Trainer(m, {
   optimizer: sgd({ lr: 0.01 }),
   batch: { mode: 'shuffle', size: 32 },
 });
-// The Trainer keeps its data set in a SharedArrayBuffer, which cannot be detached: pass an ordinary
-// ArrayBuffer-backed copy, as a direct binding user might.
-const job = { ...t.job, x: t.job.x.slice() };
-const p = native.trainAsync(m.handle, job, 20000);
+// The Trainer keeps its data set and parameters in SharedArrayBuffers, which cannot be detached:
+// pass ordinary ArrayBuffer-backed copies, as a direct binding user might.
+const job = { ...t.job, x: t.job.x.slice(), params: t.job.params.slice() };
+const p = new native.TrainJob(m.handle, job).runAsync(20000);
 // Detach the data set and the parameters while the chunk runs, drop the new owners, collect.
 structuredClone(job.x.buffer, { transfer: [job.x.buffer] });
 structuredClone(job.params.buffer, { transfer: [job.params.buffer] });

@@ -36,10 +36,10 @@ async function main(): Promise<void> {
     model.clone().close();
     // Error paths.
     swallow(() => model.handle.lossAndGrad(model.params, null, new Float32Array(3), d.y, 1, model.grads));
-    swallow(() => native.trainSync(model.handle, { ...trainer.job, dataRng: new BigUint64Array(4) }, 1));
+    swallow(() => new native.TrainJob(model.handle, { ...trainer.job, dataRng: new BigUint64Array(4) }).runSync(1));
     swallow(() => native.describe({ input: [4], layers: [{ type: 'dense', units: -1 }] }));
     swallow(() => native.describe({ input: [2 ** 24], layers: [{ type: 'dense', units: 2 ** 24 }] }));
-    const busy = native.trainAsync(model.handle, trainer.job, 5);
+    const busy = new native.TrainJob(model.handle, trainer.job).runAsync(5);
     swallow(() => model.handle.close());
     await busy;
     if (k < 2) model.close(); // the others are freed by the ObjectWrap finalizer

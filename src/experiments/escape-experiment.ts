@@ -4,10 +4,13 @@
  * figures (escape-figures.ts).
  */
 import type { Figure } from '../report/plot.js';
-import { checkKnownKeys } from '../util/options.js';
-import { fail, isObj, nonNegInt, posInt, validatorOf } from './common.js';
+import { z } from 'zod';
+
+import { SCALES } from '../run/experiment.js';
+import { fraction, nonNegativeInt, oneOf, parseNamed, positiveInt, positiveNumber } from '../util/schema.js';
+import { validatorOf } from './common.js';
 import { type EscapeConfig, type EscapeResult, runEscape } from './escape.js';
-import { oneOf, posNum, validateData, validateModel, validateSharpness } from './escape-setup.js';
+import { dataSchema, modelSchema, sharpnessSchema } from './setup-schema.js';
 import { escapeVerdicts, summarize } from './escape-summary.js';
 import type { ExperimentDefinition, Headline, Scale } from './types.js';
 
@@ -118,75 +121,62 @@ export const escapePresets: Record<Scale, EscapeConfig> = {
 
 // ---- validation -----------------------------------------------------------------------------------
 
-function obj(v: unknown, field: string, keys: readonly string[]): Record<string, unknown> {
-  if (!isObj(v)) fail(TypeError, field, 'must be an object');
-  checkKnownKeys(v, keys, field);
-  return v;
-}
-
-function numArray(v: unknown, field: string, min: number): void {
-  if (!Array.isArray(v) || v.length === 0) fail(TypeError, field, 'must be a non-empty array of numbers');
-  v.forEach((x: unknown, i: number) => {
-    if (typeof x !== 'number') fail(TypeError, `${field}[${i}]`, 'must be a number');
-    if (!Number.isFinite(x) || x <= min) fail(RangeError, `${field}[${i}]`, `must be a finite number > ${min} (got ${x})`);
+const positiveList = (what: string) =>
+  z.array(positiveNumber().refine(Number.isFinite, { error: 'must be a finite number > 0' }), { error: `must be a non-empty array of ${what}` }).min(1, {
+    error: `must be a non-empty array of ${what}`,
   });
-}
 
-function fraction(v: unknown, field: string): void {
-  posNum(v, field);
-  if ((v as number) > 1) fail(RangeError, field, `must be in (0, 1] (got ${v})`);
-}
+const object = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape, { error: 'must be an object' });
 
-const TOP_KEYS = ['scale', 'data', 'model', 'loss', 'seeds', 'initOutputScale', 'smallFactor', 'converge', 'catapult', 'eos', 'switch', 'escape', 'verdict', 'sharpness', 'interpolationPoints', 'concurrency', 'microBatch'] as const;
+/**
+ * The E2 config, defined once: its runtime check ({@link validateEscapeConfig}), its TS shape
+ * (checked against EscapeConfig below) and schemas/escape-config.schema.json come from here.
+ */
+export const escapeConfigSchema = object({
+  scale: oneOf(SCALES).describe('The preset this config is (or derives from).'),
+  data: dataSchema,
+  model: modelSchema,
+  loss: oneOf(['mse']).describe("The training loss: only 'mse' (its minima exist, so the gradient can reach 0)."),
+  seeds: z
+    .array(nonNegativeInt(), { error: 'must be a non-empty array of non-negative integers' })
+    .min(1, { error: 'must be a non-empty array of non-negative integers' })
+    .refine((v) => new Set(v).size === v.length, { error: 'must not repeat a seed' })
+    .describe('One run of every arm per seed (init and data order).'),
+  initOutputScale: positiveNumber().describe('Scale of the last layer at init (a small scale starts near zero output).'),
+  smallFactor: positiveNumber().describe('η_small = smallFactor · 2/λ_max at init.'),
+  converge: object({
+    gradTol: positiveNumber(),
+    negativeCurvatureTol: positiveNumber(),
+    maxSteps: positiveInt(1e9),
+    checkEvery: positiveInt(1e9),
+  }).describe('When a run counts as converged to a minimum θ_s.'),
+  catapult: object({
+    etaLambda: positiveList('numbers'),
+    steps: positiveInt(1e9),
+    spikeWindow: positiveInt(1e9),
+    catapultRatio: positiveNumber(),
+    divergeRatio: positiveNumber().gt(1, { error: (i) => `must be > 1 (got ${String(i.input)})` }),
+  }).describe('The catapult arm: η·λ_max grid and its classification rule.'),
+  eos: object({ etaLambda: positiveList('numbers'), steps: positiveInt(1e9), measureEvery: positiveInt(10) }).describe('The edge-of-stability arm.'),
+  switch: object({ largeFactors: positiveList('numbers'), steps: positiveInt(1e9) }).describe('The switch arm: from θ_s with η = factor · 2/λ_max(θ_s).'),
+  escape: object({ barrierMin: positiveNumber(), returnSteps: positiveInt(1e9), returnFraction: fraction(true) }).describe('When a switched run has escaped the basin of θ_s.'),
+  verdict: object({ minSeeds: positiveInt(1e6), supportShare: fraction(true), rejectShare: fraction(true) })
+    .refine((v) => v.rejectShare < v.supportShare, { path: ['rejectShare'], error: 'must be < config.verdict.supportShare' })
+    .describe('Rules of the verdicts, fixed before the runs: shares of seeds that escape.'),
+  sharpness: sharpnessSchema.extend({ lanczosSteps: positiveInt(10000) }),
+  interpolationPoints: positiveInt(10000).min(2, { error: 'must be >= 2' }).describe('Points on the line from θ_s to the switched run’s end.'),
+  concurrency: positiveInt(64).describe('Runs at once.'),
+  microBatch: positiveInt().nullable().describe('Examples per forward/backward pass in full-batch steps (null: all at once).'),
+});
+
+// The schema and the hand-written interface describe the same config (a compile-time check).
+type SchemaConfig = z.infer<typeof escapeConfigSchema>;
+const sameShape: [SchemaConfig extends EscapeConfig ? true : false, EscapeConfig extends SchemaConfig ? true : false] = [true, true];
+void sameShape;
 
 /** Throws TypeError / RangeError naming the first bad field, e.g. "config.escape.barrierMin must be a positive number". */
 export function validateEscapeConfig(config: unknown): asserts config is EscapeConfig {
-  const c = obj(config, 'config', TOP_KEYS);
-  oneOf(c.scale, 'config.scale', ['tiny', 'quick', 'study', 'paper']);
-  validateData(c.data);
-  checkKnownKeys(c.data, ['source', 'trainPerClass', 'testSize', 'seed', 'download', 'synthetic'], 'config.data');
-  validateModel(c.model);
-  oneOf(c.loss, 'config.loss', ['mse']);
-  if (!Array.isArray(c.seeds) || c.seeds.length === 0) fail(TypeError, 'config.seeds', 'must be a non-empty array of non-negative integers');
-  c.seeds.forEach((s: unknown, i: number) => nonNegInt(s, `config.seeds[${i}]`));
-  if (new Set(c.seeds).size !== c.seeds.length) fail(RangeError, 'config.seeds', 'must not repeat a seed');
-  posNum(c.initOutputScale, 'config.initOutputScale');
-  posNum(c.smallFactor, 'config.smallFactor');
-  const cv = obj(c.converge, 'config.converge', ['gradTol', 'negativeCurvatureTol', 'maxSteps', 'checkEvery']);
-  posNum(cv.gradTol, 'config.converge.gradTol');
-  posNum(cv.negativeCurvatureTol, 'config.converge.negativeCurvatureTol');
-  posInt(cv.maxSteps, 'config.converge.maxSteps', 1e9);
-  posInt(cv.checkEvery, 'config.converge.checkEvery', 1e9);
-  const ca = obj(c.catapult, 'config.catapult', ['etaLambda', 'steps', 'spikeWindow', 'catapultRatio', 'divergeRatio']);
-  numArray(ca.etaLambda, 'config.catapult.etaLambda', 0);
-  posInt(ca.steps, 'config.catapult.steps', 1e9);
-  posInt(ca.spikeWindow, 'config.catapult.spikeWindow', 1e9);
-  posNum(ca.catapultRatio, 'config.catapult.catapultRatio');
-  posNum(ca.divergeRatio, 'config.catapult.divergeRatio');
-  if ((ca.divergeRatio as number) <= 1) fail(RangeError, 'config.catapult.divergeRatio', `must be > 1 (got ${ca.divergeRatio})`);
-  const eo = obj(c.eos, 'config.eos', ['etaLambda', 'steps', 'measureEvery']);
-  numArray(eo.etaLambda, 'config.eos.etaLambda', 0);
-  posInt(eo.steps, 'config.eos.steps', 1e9);
-  posInt(eo.measureEvery, 'config.eos.measureEvery', 10);
-  const sw = obj(c.switch, 'config.switch', ['largeFactors', 'steps']);
-  numArray(sw.largeFactors, 'config.switch.largeFactors', 0);
-  posInt(sw.steps, 'config.switch.steps', 1e9);
-  const es = obj(c.escape, 'config.escape', ['barrierMin', 'returnSteps', 'returnFraction']);
-  posNum(es.barrierMin, 'config.escape.barrierMin');
-  posInt(es.returnSteps, 'config.escape.returnSteps', 1e9);
-  fraction(es.returnFraction, 'config.escape.returnFraction');
-  const ve = obj(c.verdict, 'config.verdict', ['minSeeds', 'supportShare', 'rejectShare']);
-  posInt(ve.minSeeds, 'config.verdict.minSeeds', 1e6);
-  fraction(ve.supportShare, 'config.verdict.supportShare');
-  fraction(ve.rejectShare, 'config.verdict.rejectShare');
-  if ((ve.rejectShare as number) >= (ve.supportShare as number)) fail(RangeError, 'config.verdict.rejectShare', 'must be < config.verdict.supportShare');
-  validateSharpness(c.sharpness);
-  checkKnownKeys(c.sharpness, ['subset', 'iterations', 'tolerance', 'lanczosSteps'], 'config.sharpness');
-  posInt((c.sharpness as unknown as Record<string, unknown>).lanczosSteps, 'config.sharpness.lanczosSteps', 10000);
-  posInt(c.interpolationPoints, 'config.interpolationPoints', 10000);
-  if ((c.interpolationPoints as number) < 2) fail(RangeError, 'config.interpolationPoints', 'must be >= 2');
-  posInt(c.concurrency, 'config.concurrency', 64);
-  if (c.microBatch !== null) posInt(c.microBatch, 'config.microBatch');
+  parseNamed(escapeConfigSchema, config, 'config');
 }
 
 // ---- headline -------------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ import {
 import type { Examples } from '../model/model.js';
 import { mlp, resnet, smallCnn, type ModelSpec } from '../model/spec.js';
 import { inSharedMemory } from '../train/shared-data.js';
-import { fail, isObj, nonNegInt, posInt } from './common.js';
+import { parseNamed } from '../util/schema.js';
+import { fail } from './common.js';
+import { dataSchema, modelSchema, sharpnessSchema } from './setup-schema.js';
 
 // ---- config parts ---------------------------------------------------------------------------------
 
@@ -82,58 +84,17 @@ export function intArray(v: unknown, field: string, opts: { min?: number; nonEmp
   });
 }
 
-const SOURCES = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'synthetic'] as const;
-const SYNTH_KINDS = ['gaussian-mixture', 'two-spirals', 'teacher-classification'] as const;
-
-function validateSynthetic(v: unknown, field: string): void {
-  if (!isObj(v)) fail(TypeError, field, 'must be an object (a synthetic data spec) or null');
-  oneOf(v.kind, `${field}.kind`, SYNTH_KINDS);
-  posInt(v.nTrain, `${field}.nTrain`, 2 ** 24);
-  posInt(v.nTest, `${field}.nTest`, 2 ** 24);
-  nonNegInt(v.seed, `${field}.seed`);
-  if (v.kind === 'gaussian-mixture') {
-    posInt(v.k, `${field}.k`, 1000);
-    if ((v.k as number) < 2) fail(RangeError, `${field}.k`, 'must be >= 2');
-    posInt(v.d, `${field}.d`, 1e6);
-  }
-  if (v.kind === 'teacher-classification') posInt(v.d, `${field}.d`, 1e6);
-}
-
+// The data, model and sharpness parts are defined once, as zod schemas (setup-schema.ts).
 export function validateData(v: unknown, field = 'config.data'): asserts v is DataConfig {
-  if (!isObj(v)) fail(TypeError, field, 'must be an object');
-  oneOf(v.source, `${field}.source`, SOURCES);
-  if (v.trainPerClass !== null) posInt(v.trainPerClass, `${field}.trainPerClass`, 2 ** 24);
-  if (v.testSize !== null) posInt(v.testSize, `${field}.testSize`, 2 ** 24);
-  nonNegInt(v.seed, `${field}.seed`);
-  bool(v.download, `${field}.download`);
-  if (v.synthetic !== null) validateSynthetic(v.synthetic, `${field}.synthetic`);
-  if (v.source === 'synthetic' && v.synthetic === null) fail(RangeError, `${field}.synthetic`, "must be given when source is 'synthetic'");
+  parseNamed(dataSchema, v, field);
 }
 
 export function validateModel(v: unknown, field = 'config.model'): asserts v is ModelConfig {
-  if (!isObj(v)) fail(TypeError, field, 'must be an object');
-  oneOf(v.kind, `${field}.kind`, ['mlp', 'small-cnn', 'resnet']);
-  if (v.kind === 'mlp') {
-    intArray(v.hidden, `${field}.hidden`, { min: 1 });
-    if (v.activation !== undefined) oneOf(v.activation, `${field}.activation`, ['relu', 'tanh', 'gelu']);
-  } else if (v.kind === 'small-cnn') {
-    if (v.channels !== undefined) {
-      intArray(v.channels, `${field}.channels`, { min: 1 });
-      if ((v.channels as number[]).length !== 2) fail(RangeError, `${field}.channels`, 'must have 2 entries');
-    }
-    if (v.hidden !== undefined) posInt(v.hidden, `${field}.hidden`);
-  } else {
-    if (v.width !== undefined) posInt(v.width, `${field}.width`, 4096);
-    if (v.blocks !== undefined) intArray(v.blocks, `${field}.blocks`, { min: 0, nonEmpty: true });
-    if (v.batchnorm !== undefined) bool(v.batchnorm, `${field}.batchnorm`);
-  }
+  parseNamed(modelSchema, v, field);
 }
 
 export function validateSharpness(v: unknown, field = 'config.sharpness'): asserts v is SharpnessConfig {
-  if (!isObj(v)) fail(TypeError, field, 'must be an object');
-  posInt(v.subset, `${field}.subset`, 2 ** 24);
-  posInt(v.iterations, `${field}.iterations`, 100000);
-  posNum(v.tolerance, `${field}.tolerance`);
+  parseNamed(sharpnessSchema, v, field);
 }
 
 // ---- data -----------------------------------------------------------------------------------------

@@ -15,9 +15,13 @@
  */
 import type { ReportTable, TableCell } from '../run/schema.js';
 import type { Verdict } from '../run/verdict.js';
-import { checkKnownKeys } from '../util/options.js';
-import { fail, isObj, posInt, validatorOf } from './common.js';
-import { intArray, mean, oneOf, posNum, posNumOrAuto, validateData, validateModel, validateSharpness } from './escape-setup.js';
+import { z } from 'zod';
+
+import { SCALES } from '../run/experiment.js';
+import { boolean, nonNegativeInt, oneOf, parseNamed, positiveInt, positiveNumber } from '../util/schema.js';
+import { validatorOf } from './common.js';
+import { mean } from './escape-setup.js';
+import { dataSchema, modelSchema, sharpnessSchema } from './setup-schema.js';
 import { noiseFigures } from './noise-figures.js';
 import { fmtNum, NOISE_ARM_KINDS, NOISE_BUDGETS, runNoise, type NoiseArm, type NoiseArmSummary, type NoiseBudget, type NoiseConfig, type NoiseResult } from './noise.js';
 import type { ExperimentDefinition, Headline, Scale } from './types.js';
@@ -142,76 +146,81 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
 
 // ---- validation -----------------------------------------------------------------------------------
 
-const CONFIG_KEYS = Object.keys(noisePresets.quick) as readonly string[];
+const object = <T extends z.ZodRawShape>(shape: T, what = 'an object') => z.strictObject(shape, { error: `must be ${what}` });
+const positiveOrAuto = () =>
+  z.union([z.literal('auto'), z.number()], { error: "must be a positive number or 'auto'" }).refine((v) => v === 'auto' || (Number.isFinite(v) && v > 0), {
+    error: (i) => `must be a positive number or 'auto' (got ${String(i.input)})`,
+  });
+const distinct = <T>(v: T[]): boolean => new Set(v).size === v.length;
+const openFraction = (): z.ZodNumber =>
+  z.number({ error: 'must be a number in (0, 1)' }).gt(0, { error: (i) => `must be in (0, 1) (got ${String(i.input)})` }).lt(1, { error: (i) => `must be in (0, 1) (got ${String(i.input)})` });
+const positiveList = () => z.array(positiveNumber().refine(Number.isFinite, { error: 'must be a finite positive number' }), { error: 'must be an array of numbers' });
 
-function numArray(v: unknown, field: string, check: (x: unknown, f: string) => void): asserts v is number[] {
-  if (!Array.isArray(v)) fail(TypeError, field, 'must be an array of numbers');
-  v.forEach((x: unknown, i: number) => check(x, `${field}[${i}]`));
-}
-function fraction(v: unknown, field: string): void {
-  if (typeof v !== 'number') fail(TypeError, field, 'must be a number in (0, 1)');
-  if (!(v > 0 && v < 1)) fail(RangeError, field, `must be in (0, 1) (got ${v})`);
-}
-function finiteNum(v: unknown, field: string): void {
-  if (typeof v !== 'number') fail(TypeError, field, 'must be a finite number');
-  if (!Number.isFinite(v)) fail(RangeError, field, `must be a finite number (got ${v})`);
-}
+/**
+ * The E3 config, defined once: its runtime check ({@link validateNoiseConfig}), its TS shape
+ * (checked against NoiseConfig below) and schemas/noise-config.schema.json come from here.
+ */
+export const noiseConfigSchema = object({
+  scale: oneOf(SCALES).describe('The preset this config is (or derives from).'),
+  data: dataSchema,
+  model: modelSchema,
+  seeds: z
+    .array(nonNegativeInt(), { error: 'must be an array of integers' })
+    .min(1, { error: 'must not be empty' })
+    .refine(distinct, { error: 'must not repeat a seed' })
+    .describe('One run of every arm per seed.'),
+  lrSmall: positiveOrAuto().describe("η_small, or 'auto': smallFactor · 2/λ_max at init."),
+  smallFactor: positiveNumber(),
+  lrLarge: positiveOrAuto().describe("η_large, or 'auto': lrRatio · η_small."),
+  lrRatio: positiveNumber().gt(1, { error: (i) => `must be > 1 (got ${String(i.input)})` }),
+  batchSize: positiveInt(2 ** 24),
+  epochs: positiveInt(1e6),
+  arms: z
+    .array(oneOf(NOISE_ARM_KINDS), { error: 'must be an array of arm names' })
+    .min(1, { error: 'must not be empty' })
+    .refine(distinct, { error: 'must not repeat an arm' }),
+  amplifyPowers: positiveList().describe('Noise powers k² of the amplified arm.'),
+  budgets: z
+    .array(oneOf(NOISE_BUDGETS as readonly NoiseBudget[] as ['epochs', 'flow']), { error: "must be an array of 'epochs' / 'flow'" })
+    .min(1, { error: 'must not be empty' })
+    .refine(distinct, { error: 'must not repeat a budget' }),
+  lrSweep: positiveList().refine(distinct, { error: 'must not repeat a value' }),
+  decay: object({
+    at: z.array(openFraction(), { error: 'must be an array of numbers' }).refine((v) => v.every((x, i) => i === 0 || x > v[i - 1]!), { error: 'must be increasing' }),
+    factor: openFraction(),
+  }, 'an object { at, factor }'),
+  noiseEstimateBatches: positiveInt(1e6),
+  evalEvery: positiveInt(1e6),
+  sharpness: sharpnessSchema,
+  concurrency: positiveInt(64),
+  augment: object({
+    cropPadding: nonNegativeInt(),
+    flip: boolean(),
+  }, 'null or { cropPadding, flip }').nullable(),
+  microBatch: positiveInt().nullable(),
+  equivalenceMargin: z
+    .number({ error: 'must be a finite number' })
+    .gt(0, { error: (i) => `must be in (0, 1) accuracy (got ${String(i.input)})` })
+    .lt(1, { error: (i) => `must be in (0, 1) accuracy (got ${String(i.input)})` })
+    .describe('TOST equivalence margin, in accuracy (fixed before the runs).'),
+  alpha: openFraction().lt(0.5, { error: (i) => `must be < 0.5 (got ${String(i.input)})` }).describe('Test level of the verdicts (fixed before the runs).'),
+})
+  .refine((c) => !(typeof c.lrSmall === 'number' && typeof c.lrLarge === 'number' && c.lrLarge <= c.lrSmall), {
+    path: ['lrLarge'],
+    error: 'must be > config.lrSmall',
+  })
+  .refine((c) => !c.arms.includes('amplified') || c.amplifyPowers.length > 0, { path: ['amplifyPowers'], error: "must not be empty when config.arms has 'amplified'" })
+  .refine((c) => !c.arms.includes('lr-sweep') || c.lrSweep.length > 0, { path: ['lrSweep'], error: "must not be empty when config.arms has 'lr-sweep'" })
+  .refine((c) => c.augment === null || c.data.source !== 'synthetic', { path: ['augment'], error: 'needs image data (synthetic sets are flat vectors)' });
+
+// The schema and the hand-written interface describe the same config (a compile-time check).
+type SchemaConfig = z.infer<typeof noiseConfigSchema>;
+const sameShape: [[SchemaConfig] extends [NoiseConfig] ? true : false, [NoiseConfig] extends [SchemaConfig] ? true : false] = [true, true];
+void sameShape;
 
 /** Throws TypeError / RangeError naming the first bad field, e.g. "config.lrSmall must be a positive number or 'auto'"; unknown keys are errors. */
 export function validateNoiseConfig(config: unknown): asserts config is NoiseConfig {
-  if (!isObj(config)) fail(TypeError, 'config', 'must be an object');
-  const c = config;
-  checkKnownKeys(c, CONFIG_KEYS, 'config');
-  oneOf(c.scale, 'config.scale', ['tiny', 'quick', 'study', 'paper']);
-  validateData(c.data);
-  validateModel(c.model);
-  intArray(c.seeds, 'config.seeds', { min: 0, nonEmpty: true });
-  if (new Set(c.seeds as number[]).size !== (c.seeds as number[]).length) fail(RangeError, 'config.seeds', 'must not repeat a seed');
-  posNumOrAuto(c.lrSmall, 'config.lrSmall');
-  posNum(c.smallFactor, 'config.smallFactor');
-  posNumOrAuto(c.lrLarge, 'config.lrLarge');
-  posNum(c.lrRatio, 'config.lrRatio');
-  if ((c.lrRatio as number) <= 1) fail(RangeError, 'config.lrRatio', `must be > 1 (got ${c.lrRatio})`);
-  if (typeof c.lrSmall === 'number' && typeof c.lrLarge === 'number' && c.lrLarge <= c.lrSmall)
-    fail(RangeError, 'config.lrLarge', `must be > config.lrSmall (got ${c.lrLarge} <= ${c.lrSmall})`);
-  posInt(c.batchSize, 'config.batchSize', 2 ** 24);
-  posInt(c.epochs, 'config.epochs', 1e6);
-  if (!Array.isArray(c.arms)) fail(TypeError, 'config.arms', 'must be an array of arm names');
-  if (c.arms.length === 0) fail(RangeError, 'config.arms', 'must not be empty');
-  c.arms.forEach((a: unknown, i: number) => oneOf(a, `config.arms[${i}]`, NOISE_ARM_KINDS));
-  if (new Set(c.arms).size !== c.arms.length) fail(RangeError, 'config.arms', 'must not repeat an arm');
-  numArray(c.amplifyPowers, 'config.amplifyPowers', posNum);
-  if (c.arms.includes('amplified') && c.amplifyPowers.length === 0) fail(RangeError, 'config.amplifyPowers', "must not be empty when config.arms has 'amplified'");
-  if (!Array.isArray(c.budgets)) fail(TypeError, 'config.budgets', "must be an array of 'epochs' / 'flow'");
-  if (c.budgets.length === 0) fail(RangeError, 'config.budgets', 'must not be empty');
-  c.budgets.forEach((b: unknown, i: number) => oneOf(b, `config.budgets[${i}]`, NOISE_BUDGETS));
-  if (new Set(c.budgets).size !== c.budgets.length) fail(RangeError, 'config.budgets', 'must not repeat a budget');
-  numArray(c.lrSweep, 'config.lrSweep', posNum);
-  if (c.arms.includes('lr-sweep') && c.lrSweep.length === 0) fail(RangeError, 'config.lrSweep', "must not be empty when config.arms has 'lr-sweep'");
-  if (new Set(c.lrSweep).size !== c.lrSweep.length) fail(RangeError, 'config.lrSweep', 'must not repeat a value');
-  if (!isObj(c.decay)) fail(TypeError, 'config.decay', 'must be an object { at, factor }');
-  checkKnownKeys(c.decay, ['at', 'factor'], 'config.decay');
-  numArray(c.decay.at, 'config.decay.at', fraction);
-  for (let i = 1; i < c.decay.at.length; i++) if (!(c.decay.at[i] > c.decay.at[i - 1])) fail(RangeError, 'config.decay.at', 'must be increasing');
-  fraction(c.decay.factor, 'config.decay.factor');
-  posInt(c.noiseEstimateBatches, 'config.noiseEstimateBatches', 1e6);
-  posInt(c.evalEvery, 'config.evalEvery', 1e6);
-  validateSharpness(c.sharpness);
-  posInt(c.concurrency, 'config.concurrency', 64);
-  if (c.microBatch !== null) posInt(c.microBatch, 'config.microBatch');
-  finiteNum(c.equivalenceMargin, 'config.equivalenceMargin');
-  if (!((c.equivalenceMargin as number) > 0 && (c.equivalenceMargin as number) < 1)) fail(RangeError, 'config.equivalenceMargin', `must be in (0, 1) accuracy (got ${c.equivalenceMargin})`);
-  fraction(c.alpha, 'config.alpha');
-  if ((c.alpha as number) >= 0.5) fail(RangeError, 'config.alpha', `must be < 0.5 (got ${c.alpha})`);
-  if (c.augment !== null) {
-    if (!isObj(c.augment)) fail(TypeError, 'config.augment', 'must be null or { cropPadding, flip }');
-    const a = c.augment;
-    checkKnownKeys(a, ['cropPadding', 'flip'], 'config.augment');
-    if (typeof a.cropPadding !== 'number' || !Number.isInteger(a.cropPadding) || a.cropPadding < 0)
-      fail(RangeError, 'config.augment.cropPadding', `must be a non-negative integer (got ${JSON.stringify(a.cropPadding)})`);
-    if (typeof a.flip !== 'boolean') fail(TypeError, 'config.augment.flip', `must be a boolean (got ${JSON.stringify(a.flip)})`);
-    if ((c.data as { source?: unknown }).source === 'synthetic') fail(RangeError, 'config.augment', 'needs image data (synthetic sets are flat vectors)');
-  }
+  parseNamed(noiseConfigSchema, config, 'config');
 }
 
 // ---- verdicts ---------------------------------------------------------------------------------------

@@ -22,6 +22,11 @@ export interface Evaluation {
   finite: boolean;
 }
 
+/** A zeroed Float32Array of `length` in a new SharedArrayBuffer. */
+export function sharedFloat32(length: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(4 * length));
+}
+
 /** A typed array whose buffer was detached (transferred): its length reads 0. */
 function detached(a: ArrayBufferView): boolean {
   return a.byteLength === 0 && a.buffer.byteLength === 0 && !(a.buffer instanceof SharedArrayBuffer);
@@ -65,11 +70,11 @@ export function describe(spec: ModelSpec): NativeLayout {
 export class Model {
   readonly spec: ModelSpec;
   readonly layout: NativeLayout;
-  /** All trainable parameters, [layout.paramCount]. */
+  /** All trainable parameters, [layout.paramCount] (SharedArrayBuffer-backed: native training chunks borrow it). */
   readonly params: Float32Array;
-  /** Gradient of the mean loss of the last batch, [layout.paramCount] (overwritten each call). */
+  /** Gradient of the mean loss of the last batch, [layout.paramCount] (overwritten each call; shared memory). */
   readonly grads: Float32Array;
-  /** Non-trainable state (batch-norm running statistics), [layout.stateCount]. */
+  /** Non-trainable state (batch-norm running statistics), [layout.stateCount] (shared memory). */
   readonly state: Float32Array;
   /** @internal */
   readonly handle: NativeModelHandle;
@@ -85,9 +90,11 @@ export class Model {
     this.handle = new native.NativeModel(this.spec);
     showBlasNotice(); // once per process: training without a system BLAS is several times slower
     this.layout = this.handle.layout();
-    this.params = new Float32Array(this.layout.paramCount);
-    this.grads = new Float32Array(this.layout.paramCount);
-    this.state = new Float32Array(this.layout.stateCount);
+    // In shared memory, which cannot be detached: an async training chunk borrows these arrays
+    // instead of copying them in and out (binding/job.h).
+    this.params = sharedFloat32(this.layout.paramCount);
+    this.grads = sharedFloat32(this.layout.paramCount);
+    this.state = sharedFloat32(this.layout.stateCount);
     this.entries = new Map(this.layout.params.map((e) => [e.name, e]));
     this.init(options.seed ?? 0);
   }

@@ -11,6 +11,8 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { BatchModeName, OptionKinds, ScheduleKindName, TransformKindName } from './kind-names.js';
+
 import type { LandscapeNative } from './landscape-types.js';
 
 /** One named parameter (or state) tensor in the flat layout: `params.subarray(offset, offset + size)`. */
@@ -96,12 +98,15 @@ export interface NativeModelHandle {
   isBusy(): boolean;
 }
 
-/** Plain-data training job: every persistent buffer is owned by TS (checkpointable). */
+/**
+ * Plain-data training job: every persistent buffer is owned by TS (checkpointable). A
+ * {@link NativeTrainJobHandle} reads it once, when it is made, and keeps every array it names.
+ */
 export interface NativeTrainJob {
   x: Float32Array;
   y: Int32Array | Float32Array;
   batch: {
-    mode: 'full' | 'sequential' | 'shuffle' | 'replacement';
+    mode: BatchModeName;
     size?: number;
     dropLast?: boolean;
     amplify?: number;
@@ -127,7 +132,7 @@ export interface NativeTrainJob {
 }
 
 export interface NativeSchedule {
-  kind: 'constant' | 'step' | 'cosine' | 'piecewise';
+  kind: ScheduleKindName;
   lr: number;
   stepSize?: number;
   gamma?: number;
@@ -139,7 +144,7 @@ export interface NativeSchedule {
 }
 
 export interface NativeTransform {
-  kind: 'clipGlobalNorm' | 'addWeightDecay' | 'gaussianNoise' | 'momentum' | 'scaleByLearningRate' | 'decoupledWeightDecay';
+  kind: TransformKindName;
   value?: number;
   nesterov?: boolean;
   annealSteps?: number;
@@ -208,13 +213,26 @@ export interface NativeFmaPeak {
   threads: number;
 }
 
+/**
+ * One persistent native training job (binding/trainer.cpp): the options are converted and
+ * validated when it is made; a chunk checks only the model, that the arrays are still attached,
+ * and the counters and RNG states. Labels and masks are copied when it is made.
+ */
+export interface NativeTrainJobHandle {
+  /** Runs `steps` steps on this thread. */
+  runSync(steps: number, logs?: NativeStepLogs): NativeChunkResult;
+  /** Runs `steps` steps on a worker thread. */
+  runAsync(steps: number, logs?: NativeStepLogs): Promise<NativeChunkResult>;
+}
+
 export interface NativeAddon extends LandscapeNative {
+  /** The option kinds, one list per kind (binding/kinds.h; typed in src/native/kinds.ts). */
+  kinds: OptionKinds;
   info(): NativeInfo;
   setThreads(threads: number): number;
   describe(spec: unknown): NativeLayout;
   NativeModel: new (spec: unknown) => NativeModelHandle;
-  trainSync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): NativeChunkResult;
-  trainAsync(model: NativeModelHandle, job: NativeTrainJob, steps: number, logs?: NativeStepLogs): Promise<NativeChunkResult>;
+  TrainJob: new (model: NativeModelHandle, job: NativeTrainJob) => NativeTrainJobHandle;
   /** Best seconds per sgemm call for each [M, N, K, transA, transB, beta] shape, at the current thread count. */
   gemmBench(shapes: Float64Array, seconds: number): Float64Array;
   /** FMA peak (native/fma_peak.h) of `threads` threads on an ISA path (default: the active one), best of rounds within `seconds`. */

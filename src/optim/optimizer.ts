@@ -18,7 +18,8 @@
  */
 import type { NativeLayout, NativeOptimizerPlan, NativeSchedule, NativeTransform, TensorEntry } from '../native/binding.js';
 import { formatValue } from '../util/format.js';
-import { checkKnownKeys } from '../util/options.js';
+import { kinds, type NoiseModeName } from '../native/kinds.js';
+import { checkKnownKeys, checkOneOf } from '../util/options.js';
 import { checkSchedule, constant, type ScheduleSpec } from './schedules.js';
 
 /**
@@ -29,7 +30,7 @@ import { checkSchedule, constant, type ScheduleSpec } from './schedules.js';
  * - `'relative'`:      u ← u + σ_t ‖u‖ ξ/‖ξ‖ — norm σ_t times the norm of the incoming update.
  * Every mode draws the same d normals per step, so the noise stream advances identically.
  */
-export type NoiseMode = 'std' | 'norm' | 'relative';
+export type NoiseMode = NoiseModeName;
 
 /** One gradient transform of an optimizer chain, as plain data (see the module comment for each `kind`). */
 export type TransformSpec =
@@ -329,26 +330,24 @@ export function compilePlan(spec: OptimizerSpec, paramCount: number): NativeOpti
   const transforms: NativeTransform[] = (spec.transforms as unknown[]).map((t, i) => {
     const p = `optimizer.transforms[${i}]`;
     if (!isObject(t)) throw new TypeError(`${p} must be a transform object such as momentum(0.9) (got ${formatValue(t)})`);
-    if (typeof t.kind === 'string' && Object.prototype.hasOwnProperty.call(TRANSFORM_KEYS, t.kind)) checkKnownKeys(t, TRANSFORM_KEYS[t.kind as TransformSpec['kind']], p);
-    switch (t.kind) {
+    const kind = checkOneOf(t.kind, kinds.transformKinds, `${p}.kind`);
+    checkKnownKeys(t, TRANSFORM_KEYS[kind], p);
+    switch (kind) {
       case 'clipGlobalNorm':
-        return { kind: t.kind, value: checkNumber(t.maxNorm, `${p}.maxNorm`, 0) };
+        return { kind, value: checkNumber(t.maxNorm, `${p}.maxNorm`, 0) };
       case 'addWeightDecay':
       case 'decoupledWeightDecay':
-        return { kind: t.kind, value: checkNumber(t.weightDecay, `${p}.weightDecay`, 0), mask: checkMask(t.mask, `${p}.mask`, paramCount) };
+        return { kind, value: checkNumber(t.weightDecay, `${p}.weightDecay`, 0), mask: checkMask(t.mask, `${p}.mask`, paramCount) };
       case 'gaussianNoise': {
-        const mode = t.mode ?? 'std';
-        if (typeof mode !== 'string' || !['std', 'norm', 'relative'].includes(mode)) {
-          throw new (typeof mode === 'string' ? RangeError : TypeError)(`${p}.mode must be one of std, norm, relative (got ${formatValue(mode)})`);
-        }
+        const mode = checkOneOf(t.mode ?? 'std', kinds.noiseModes, `${p}.mode`);
         const out: NativeTransform & { noiseMode?: NoiseMode } = {
-          kind: t.kind,
+          kind,
           value: checkNumber(t.std, `${p}.std`, 0),
           annealSteps: checkNonNegativeInteger(t.annealSteps ?? 0, `${p}.annealSteps`),
           mask: checkMask(t.mask, `${p}.mask`, paramCount),
         };
         // Only non-default modes are passed, so plans of the 'std' mode are unchanged.
-        if (mode !== 'std') out.noiseMode = mode as NoiseMode;
+        if (mode !== 'std') out.noiseMode = mode;
         return out;
       }
       case 'momentum': {
@@ -357,14 +356,10 @@ export function compilePlan(spec: OptimizerSpec, paramCount: number): NativeOpti
         if (typeof nesterov !== 'boolean') throw new TypeError(`${p}.nesterov must be a boolean (got ${formatValue(nesterov)})`);
         const stateOffset = stateCount;
         stateCount += paramCount;
-        return { kind: t.kind, value, nesterov, stateOffset };
+        return { kind, value, nesterov, stateOffset };
       }
       case 'scaleByLearningRate':
-        return { kind: t.kind };
-      default:
-        throw new (typeof t.kind === 'string' ? RangeError : TypeError)(
-          `${p}.kind must be one of clipGlobalNorm, addWeightDecay, gaussianNoise, momentum, scaleByLearningRate, decoupledWeightDecay (got ${formatValue(t.kind)})`,
-        );
+        return { kind };
     }
   });
   return { transforms, schedule: compileSchedule(spec.schedule, 'optimizer.schedule'), stateCount };

@@ -3,7 +3,8 @@
  * native chunk loop. The learning rate actually used is logged per step.
  */
 import { formatValue } from '../util/format.js';
-import { checkKnownKeys } from '../util/options.js';
+import { kinds } from '../native/kinds.js';
+import { checkKnownKeys, checkOneOf } from '../util/options.js';
 
 /** A learning-rate schedule as plain data (what `constant`, `stepDecay`, `cosine`, … return), by `kind`. */
 export type ScheduleSpec =
@@ -51,9 +52,7 @@ function steps(v: unknown, param: string, min: number): number {
 export function checkSchedule(s: unknown, param = 'schedule'): ScheduleSpec {
   if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new TypeError(`${param} must be a schedule object such as constant(0.1) (got ${formatValue(s)})`);
   const o = s as Record<string, unknown>;
-  if (typeof o.kind !== 'string') throw new TypeError(`${param}.kind must be a string (got ${formatValue(o.kind)})`);
-  if (!Object.prototype.hasOwnProperty.call(KEYS, o.kind)) throw new RangeError(`${param}.kind must be one of ${Object.keys(KEYS).join(', ')} (got ${formatValue(o.kind)})`);
-  const kind = o.kind as ScheduleSpec['kind'];
+  const kind = checkOneOf(o.kind, kinds.scheduleKinds, `${param}.kind`);
   checkKnownKeys(o, KEYS[kind], param);
   if (o.warmupSteps !== undefined) steps(o.warmupSteps, `${param}.warmupSteps`, 0);
   switch (kind) {

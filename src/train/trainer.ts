@@ -1,18 +1,19 @@
 import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 
-import { native, type NativeStepLogs, type NativeTrainJob, type NativeUpdatePath } from '../native/binding.js';
-import { Model, checkExamples, type Examples } from '../model/model.js';
+import { native, type NativeStepLogs, type NativeTrainJob, type NativeTrainJobHandle, type NativeUpdatePath } from '../native/binding.js';
+import { Model, checkExamples, sharedFloat32, type Examples } from '../model/model.js';
 import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
 import { formatValue } from '../util/format.js';
-import { checkKnownKeys } from '../util/options.js';
+import { kinds, type BatchModeName } from '../native/kinds.js';
+import { checkKnownKeys, checkOneOf } from '../util/options.js';
 import { checkSameOnEveryRank, checkShardable, mpiBuilt, mpiWorld, type MpiWorld } from './data-parallel.js';
 import { RNG_STREAM, seedRngState } from './rng.js';
 import { sharedExamples } from './shared-data.js';
 import { checkFields, exportFields, importFields, type StateField } from './state-fields.js';
 
 /** How batches are drawn each step; see {@link BatchOptions}. */
-export type BatchMode = 'full' | 'sequential' | 'shuffle' | 'replacement';
+export type BatchMode = BatchModeName;
 
 /**
  * How each step's batch is drawn:
@@ -229,6 +230,8 @@ export class Trainer {
   readonly job: NativeTrainJob;
   /** The MPI ranks this trainer's steps are split over (`dataParallel`), else null. */
   readonly world: MpiWorld | null;
+  /** The native job made from {@link job} once; every chunk runs on it. */
+  private readonly nativeJob: NativeTrainJobHandle;
   private running = false;
 
   constructor(model: Model, options: TrainerOptions) {
@@ -243,10 +246,7 @@ export class Trainer {
     checkKnownKeys(batch, BATCH_KEYS, 'options.batch');
     if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isSafeInteger(options.seed) || options.seed < 0))
       throw new RangeError(`options.seed must be a non-negative integer (got ${formatValue(options.seed)})`);
-    const mode = batch.mode ?? 'full';
-    if (!['full', 'sequential', 'shuffle', 'replacement'].includes(mode)) {
-      throw new RangeError(`options.batch.mode must be one of full, sequential, shuffle, replacement (got ${formatValue(mode)})`);
-    }
+    const mode = checkOneOf(batch.mode ?? 'full', kinds.batchModes, 'options.batch.mode');
     if (mode !== 'full') checkPositiveInteger(batch.size, 'options.batch.size');
     if (batch.microBatch !== undefined) checkPositiveInteger(batch.microBatch, 'options.batch.microBatch');
     if (batch.dropLast !== undefined && typeof batch.dropLast !== 'boolean') throw new TypeError(`options.batch.dropLast must be a boolean (got ${formatValue(batch.dropLast)})`);
@@ -272,14 +272,15 @@ export class Trainer {
       params: model.params,
       grads: model.grads,
       modelState: model.layout.stateCount > 0 ? model.state : undefined,
-      optState: new Float32Array(plan.stateCount),
+      optState: sharedFloat32(plan.stateCount),
       dataRng: seedRngState(seed, RNG_STREAM.data),
       noiseRng: seedRngState(seed, RNG_STREAM.noise),
       augmentRng: seedRngState(seed, RNG_STREAM.augment),
-      perm: new Int32Array(Number.isInteger(n) ? n : 0),
+      perm: new Int32Array(new SharedArrayBuffer(4 * (Number.isInteger(n) ? n : 0))),
       counters: new Float64Array(3),
     };
     if (this.world) checkRanksAgree(this.job, model, seed);
+    this.nativeJob = new native.TrainJob(model.handle, this.job);
   }
 
   /** Number of updates applied so far. */
@@ -296,7 +297,7 @@ export class Trainer {
   step(): StepResult {
     this.assertIdle();
     const logs = { loss: new Float64Array(1), lr: new Float64Array(1), accuracy: new Float64Array(1) };
-    const r = native.trainSync(this.model.handle, this.job, 1, logs);
+    const r = this.nativeJob.runSync(1, logs);
     return { loss: logs.loss[0], lr: logs.lr[0], accuracy: logs.accuracy[0], diverged: r.diverged };
   }
 
@@ -329,7 +330,7 @@ export class Trainer {
           lr: logs.lr.subarray(from, from + k),
           accuracy: logs.accuracy.subarray(from, from + k),
         };
-        const r = await native.trainAsync(this.model.handle, this.job, k, view);
+        const r = await this.nativeJob.runAsync(k, view);
         result.stepsDone += r.stepsDone;
         result.update = r.update;
         if (r.diverged) {

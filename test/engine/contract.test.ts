@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Model, Trainer, describe as describeSpec, mlp, sgd } from '../../src/index.js';
 import { native } from '../../src/native/binding.js';
 import { expectError, type ErrorClass } from './helpers.js';
+import { trainSync } from '../support/train-job.js';
 
 describe('binding contract: bad model specs', () => {
   const good = mlp({ input: 4, hidden: [3], outputs: 2 });
@@ -79,7 +80,7 @@ describe('binding contract: bad buffers and calls', () => {
     expectError(() => h.forward(model.params, null, x, 2, new Float32Array(3)), RangeError, 'out'));
   it('setThreads(0) → RangeError naming threads', () => expectError(() => native.setThreads(0), RangeError, 'threads'));
   it('trainSync with a non-model → TypeError naming model', () =>
-    expectError(() => native.trainSync({} as never, {} as never, 1), TypeError, 'model'));
+    expectError(() => trainSync({} as never, {} as never, 1), TypeError, 'model'));
   it('Model#tensor with an unknown name → RangeError naming it', () => expectError(() => model.tensor('nope'), RangeError, 'nope'));
   it('a closed model → Error with code ERR_BIGSTEP_CLOSED', () => {
     const m = new Model(spec);
@@ -133,5 +134,76 @@ describe('binding contract: GC during an async chunk', () => {
     const r = spawnSync(process.execPath, ['--expose-gc', script], { encoding: 'utf8', timeout: 60000 });
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.contain('gc-child ok');
+  });
+});
+
+describe('binding contract: TrainJob (one persistent native job per Trainer)', () => {
+  const spec = mlp({ input: 4, hidden: [3], outputs: 2 });
+  const data = (): { x: Float32Array; y: Int32Array } => ({ x: new Float32Array(64).map((_, i) => Math.sin(i)), y: new Int32Array(16).map((_, i) => i % 2) });
+
+  it('keeps the Trainer\'s parameters, gradients, optimizer state and epoch order in shared memory (borrowed, never copied per chunk)', () => {
+    const t = new Trainer(new Model(spec, { seed: 1 }), { data: data(), optimizer: sgd({ lr: 0.1, momentum: 0.9 }), batch: { mode: 'shuffle', size: 4 } });
+    for (const key of ['x', 'y', 'params', 'grads', 'optState', 'perm'] as const) expect(t.job[key].buffer, key).to.be.instanceOf(SharedArrayBuffer);
+  });
+
+  it('reads the options once: changing the job object after construction changes nothing', () => {
+    const m1 = new Model(spec, { seed: 1 });
+    const m2 = new Model(spec, { seed: 1 });
+    const job1 = new Trainer(m1, { data: data(), optimizer: sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 4 }, seed: 2 }).job;
+    const t2 = new Trainer(m2, { data: data(), optimizer: sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 4 }, seed: 2 });
+    const native1 = new native.TrainJob(m1.handle, job1);
+    job1.batch.size = 16;
+    job1.optimizer.schedule.lr = 5;
+    native1.runSync(7);
+    for (let i = 0; i < 7; i++) t2.step();
+    expect(Array.from(m1.params)).to.deep.equal(Array.from(m2.params));
+  });
+
+  it('sees counters and RNG states rewritten between chunks, and checks them each chunk', () => {
+    const m = new Model(spec, { seed: 1 });
+    const job = new Trainer(m, { data: data(), optimizer: sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 4 } }).job;
+    const nj = new native.TrainJob(m.handle, job);
+    nj.runSync(3);
+    expect(job.counters[0]).to.equal(3);
+    job.counters[0] = 10;
+    nj.runSync(1);
+    expect(job.counters[0]).to.equal(11);
+    job.counters[1] = 17; // cursor past n
+    expectError(() => nj.runSync(1), RangeError, 'job.counters');
+    job.counters[1] = 0;
+    job.dataRng.fill(0n);
+    expectError(() => nj.runSync(1), RangeError, 'job.dataRng');
+  });
+
+  it('names an ArrayBuffer-backed array detached between chunks (sync and async), and the model stays usable', async () => {
+    const m = new Model(spec, { seed: 1 });
+    const base = new Trainer(m, { data: data(), optimizer: sgd({ lr: 0.1 }) }).job;
+    const job = { ...base, grads: base.grads.slice() };
+    const nj = new native.TrainJob(m.handle, job);
+    nj.runSync(1);
+    structuredClone(job.grads.buffer, { transfer: [job.grads.buffer] });
+    expectError(() => nj.runSync(1), TypeError, 'job.grads');
+    let caught: unknown;
+    try {
+      await nj.runAsync(1);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).to.be.instanceOf(TypeError);
+    expect((caught as Error).message).to.match(/^job\.grads /);
+    expect(m.handle.isBusy()).to.equal(false);
+    expect(m.evaluate(data()).finite).to.equal(true);
+  });
+
+  it('refuses a chunk while another chunk of the same model runs, and after the model is closed', async () => {
+    const m = new Model(spec, { seed: 1 });
+    const job = new Trainer(m, { data: data(), optimizer: sgd({ lr: 0.1 }) }).job;
+    const a = new native.TrainJob(m.handle, job);
+    const b = new native.TrainJob(m.handle, job);
+    const running = a.runAsync(200);
+    expect(() => b.runSync(1)).to.throw(Error).with.property('code', 'ERR_BIGSTEP_BUSY');
+    await running;
+    m.close();
+    expect(() => a.runSync(1)).to.throw(Error).with.property('code', 'ERR_BIGSTEP_CLOSED');
   });
 });

@@ -266,7 +266,7 @@ describe('escapeExperiment.validate()', () => {
     ['an unknown key', (c) => (c.escapeSteps = 10), TypeError, 'config: unknown option "escapeSteps"'],
     ['an unknown nested key', (c) => (c.escape.barrier = 0.1), TypeError, 'config.escape: unknown option "barrier" (did you mean "barrierMin"?)'],
     ['loss = "cross-entropy"', (c) => (c.loss = 'cross-entropy'), RangeError, 'config.loss'],
-    ['seeds = []', (c) => (c.seeds = []), TypeError, 'config.seeds'],
+    ['seeds = []', (c) => (c.seeds = []), RangeError, 'config.seeds'],
     ['seeds = [1, 1]', (c) => (c.seeds = [1, 1]), RangeError, 'config.seeds'],
     ['converge.gradTol = 0', (c) => (c.converge.gradTol = 0), RangeError, 'config.converge.gradTol'],
     ['converge.negativeCurvatureTol missing', (c) => delete c.converge.negativeCurvatureTol, TypeError, 'config.converge.negativeCurvatureTol'],

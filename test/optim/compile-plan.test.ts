@@ -86,8 +86,8 @@ describe('Trainer options: malformed values name the parameter', () => {
 
   it('a null transform through the Trainer → TypeError naming optimizer.transforms[0]', () =>
     expectNamed(() => new Trainer(model, { data, optimizer: plan([null]) }), TypeError, 'optimizer.transforms[0]'));
-  it('batch.mode a BigInt → RangeError naming options.batch.mode', () =>
-    expectNamed(() => new Trainer(model, { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 3n as never } }), RangeError, 'options.batch.mode'));
+  it('batch.mode a BigInt → TypeError naming options.batch.mode (not a string, as for every kind)', () =>
+    expectNamed(() => new Trainer(model, { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 3n as never } }), TypeError, 'options.batch.mode'));
   it('batch a BigInt → TypeError naming options.batch', () =>
     expectNamed(() => new Trainer(model, { data, optimizer: sgd({ lr: 0.1 }), batch: 3n as never }), TypeError, 'options.batch'));
 });
