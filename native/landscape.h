@@ -197,7 +197,14 @@ struct RunResult {
 // The argument checks run_gd runs first (NativeError naming "options.<field>", "minima", "starts").
 void validate_run(const Instance& inst, int m, int global_index, int n, const RunOptions& opt);
 // starts [n, dim]; minima [m, dim] with minima[global_index] = x*.
+// Noise-free runs on paper-1d and compact instances step their particles in SIMD blocks
+// (sweep_gd, landscape_sweep.h), every other run one particle at a time; the iterates are the same
+// bit for bit either way.
 void run_gd(const Instance& inst, const double* minima, int m, int global_index, const double* starts,
             int n, const RunOptions& opt, RunResult* out);
+// run_gd with every particle stepped alone by the per-particle loop: the naive twin and test
+// oracle of the SIMD sweep.
+void run_gd_reference(const Instance& inst, const double* minima, int m, int global_index,
+                      const double* starts, int n, const RunOptions& opt, RunResult* out);
 
 }  // namespace bigstep::landscape
