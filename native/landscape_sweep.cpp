@@ -19,6 +19,10 @@
 
 #include "isa.h"
 
+// The vector types below never cross a non-inlined call, so the ABI note GCC gives for passing
+// them without AVX enabled does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace bigstep::landscape {
 
 namespace {
