@@ -103,19 +103,119 @@ BIGSTEP_ALWAYS_INLINE void paper1d_grad(const typename Vec<W>::d (*x)[V], typena
   }
 }
 
+// The state of one block: V vectors of W particles.
+template <int W, int D, int V>
+struct Block {
+  using vd = typename Vec<W>::d;
+  using vm = typename Vec<W>::m;
+  static constexpr int kDims = D > 0 ? D : kSweepMaxDim;
+  vd x[kDims][V], g[kDims][V];
+  vd x_diverged[kDims][V];  // a diverged particle's x_T (its x lane is then parked at 0)
+  // alive: still stepping; taken: steps taken (the stop step of a particle that stopped, t + 1 of
+  // one that diverged); diverged: left the ball or became non-finite; settled: see sweep_gd.
+  typename Vec<W>::m alive[V], taken[V], diverged[V], settled[V];
+};
+
+template <int W, bool PAPER1D, int D, int V>
+BIGSTEP_ALWAYS_INLINE void block_grad(const SweepParams& p, Block<W, D, V>& b) {
+  if constexpr (PAPER1D) paper1d_grad<W, V>(b.x, b.g);
+  else compact_grad<W, D, V>(p, b.x, b.g);
+}
+
+// GD step t of the block, exactly as the per-particle loop takes it: a particle stops (without
+// stepping) once |g|^2 <= stop2, diverges when |x_{t+1}|^2 > div2 or is not finite.
+template <int W, bool PAPER1D, int D, int V>
+BIGSTEP_ALWAYS_INLINE void exact_step(const SweepParams& p, Block<W, D, V>& b, int t) {
+  using vd = typename Vec<W>::d;
+  using vm = typename Vec<W>::m;
+  const int d = D > 0 ? D : p.dim;
+  block_grad<W, PAPER1D, D, V>(p, b);
+  const bool in_window = p.settle2 > 0 && t + 1 > p.steps - p.window;
+  for (int v = 0; v < V; ++v) {
+    vd g2 = {};
+    for (int j = 0; j < d; ++j) g2 += b.g[j][v] * b.g[j][v];
+    const vm stop = b.alive[v] & (g2 <= p.stop2);  // a fixed point for all practical purposes
+    const vm step = b.alive[v] & ~stop;
+    vd x2 = {};
+    for (int j = 0; j < d; ++j) {
+      const vd xn = b.x[j][v] - p.eta * b.g[j][v];
+      b.x[j][v] = select(step, xn, b.x[j][v]);
+      x2 += xn * xn;
+    }
+    const vm inside = x2 <= p.div2;  // false for NaN too
+    const vm diverges = step & ~inside;
+    for (int j = 0; j < d; ++j) {
+      b.x_diverged[j][v] = select(diverges, b.x[j][v], b.x_diverged[j][v]);
+      b.x[j][v] = select(diverges, vd{}, b.x[j][v]);  // parked at 0: finite, cheap, never read
+    }
+    b.diverged[v] |= diverges;
+    b.alive[v] = step & inside;
+    b.taken[v] -= step;  // true lanes are -1
+    if (in_window) {
+      vd s2 = {};
+      for (int j = 0; j < d; ++j) {
+        const vd u = b.x[j][v] - p.xstar[j];
+        s2 += u * u;
+      }
+      b.settled[v] -= b.alive[v] & (s2 <= p.settle2);
+    }
+  }
+}
+
+// kc steps without the per-step bookkeeping, speculatively: particles still alive step with eta,
+// the others with 0 (x - 0 g = x: a stopped particle's g is tiny and finite, a diverged one is
+// parked at 0). Returns false, with x restored, if any alive particle would have stopped or
+// diverged within the kc steps: the caller then takes them with exact_step. Else the iterates are
+// exactly exact_step's.
+template <int W, bool PAPER1D, int D, int V>
+BIGSTEP_ALWAYS_INLINE bool fast_steps(const SweepParams& p, Block<W, D, V>& b, int kc) {
+  using vd = typename Vec<W>::d;
+  using vm = typename Vec<W>::m;
+  const int d = D > 0 ? D : p.dim;
+  constexpr int kDims = Block<W, D, V>::kDims;
+  vd eta[V], saved[kDims][V];
+  for (int v = 0; v < V; ++v) {
+    eta[v] = select(b.alive[v], vd{} + p.eta, vd{});
+    for (int j = 0; j < d; ++j) saved[j][v] = b.x[j][v];
+  }
+  vm event = {};
+  for (int s = 0; s < kc; ++s) {
+    block_grad<W, PAPER1D, D, V>(p, b);
+    for (int v = 0; v < V; ++v) {
+      vd g2 = {}, x2 = {};
+      for (int j = 0; j < d; ++j) g2 += b.g[j][v] * b.g[j][v];
+      for (int j = 0; j < d; ++j) {
+        b.x[j][v] = b.x[j][v] - eta[v] * b.g[j][v];
+        x2 += b.x[j][v] * b.x[j][v];
+      }
+      const vm stopping = g2 <= p.stop2;
+      const vm escaping = ~(x2 <= p.div2);
+      event |= stopping & b.alive[v];
+      event |= escaping & b.alive[v];
+    }
+  }
+  if (any_lane<W>(event)) {
+    for (int v = 0; v < V; ++v)
+      for (int j = 0; j < d; ++j) b.x[j][v] = saved[j][v];
+    return false;
+  }
+  for (int v = 0; v < V; ++v) b.taken[v] += b.alive[v] & (int64_t)kc;
+  return true;
+}
+
 // One block of up to V * W particles; xb [count, dim] in/out (row-major, like x in sweep_gd).
-// PAPER1D: the paper-1d gradient (D = 1), else compact dips; D as in compact_grad.
+// PAPER1D: the paper-1d gradient (D = 1), else compact dips; D as in compact_grad. Steps go in
+// chunks of 16: fast_steps, or exact_step where an event (a stop, a divergence) falls in the
+// chunk or the settling window is open (it counts per step).
 template <int W, bool PAPER1D, int D, int V>
 BIGSTEP_ALWAYS_INLINE void sweep_block(const SweepParams& p, int count, double* xb, int32_t* diverge_step,
                                        int32_t* settled_steps) {
   using vd = typename Vec<W>::d;
   using vm = typename Vec<W>::m;
-  constexpr int kDims = D > 0 ? D : kSweepMaxDim;
+  constexpr int kDims = Block<W, D, V>::kDims;
+  constexpr int kChunk = 16;
   const int d = D > 0 ? D : p.dim;
-  vd x[kDims][V], g[kDims][V];
-  // alive: still stepping; taken: steps taken (the stop step of a particle that stopped, t + 1 of
-  // one that diverged); diverged: left the ball or became non-finite.
-  vm alive[V], taken[V], diverged[V], settled[V];
+  Block<W, D, V> b;
   {
     alignas(64) double lanes[kDims][V * W];
     alignas(64) int64_t live[V * W];
@@ -124,61 +224,41 @@ BIGSTEP_ALWAYS_INLINE void sweep_block(const SweepParams& p, int count, double* 
       live[k] = k < count ? -1 : 0;  // padding lanes never step
     }
     for (int v = 0; v < V; ++v) {
-      for (int j = 0; j < d; ++j) std::memcpy(&x[j][v], &lanes[j][v * W], sizeof(vd));
-      std::memcpy(&alive[v], &live[v * W], sizeof(vm));
-      taken[v] = vm{};
-      diverged[v] = vm{};
-      settled[v] = vm{};
+      for (int j = 0; j < d; ++j) {
+        std::memcpy(&b.x[j][v], &lanes[j][v * W], sizeof(vd));
+        b.x_diverged[j][v] = vd{};
+      }
+      std::memcpy(&b.alive[v], &live[v * W], sizeof(vm));
+      b.taken[v] = vm{};
+      b.diverged[v] = vm{};
+      b.settled[v] = vm{};
     }
   }
   const bool settle = p.settle2 > 0;
-  for (int t = 0; t < p.steps; ++t) {
-    if ((t & 15) == 0) {  // every particle of the block stopped or diverged: nothing left to do
-      vm any = alive[0];
-      for (int v = 1; v < V; ++v) any |= alive[v];
-      if (!any_lane<W>(any)) break;
-    }
-    if constexpr (PAPER1D) paper1d_grad<W, V>(x, g);
-    else compact_grad<W, D, V>(p, x, g);
-    const bool in_window = settle && t + 1 > p.steps - p.window;
-    for (int v = 0; v < V; ++v) {
-      vd g2 = {};
-      for (int j = 0; j < d; ++j) g2 += g[j][v] * g[j][v];
-      const vm stop = alive[v] & (g2 <= p.stop2);  // a fixed point for all practical purposes
-      const vm step = alive[v] & ~stop;
-      vd x2 = {};
-      for (int j = 0; j < d; ++j) {
-        const vd xn = x[j][v] - p.eta * g[j][v];
-        x[j][v] = select(step, xn, x[j][v]);
-        x2 += xn * xn;
-      }
-      const vm inside = x2 <= p.div2;  // false for NaN too
-      diverged[v] |= step & ~inside;
-      alive[v] = step & inside;
-      taken[v] -= step;  // true lanes are -1
-      if (in_window) {
-        vd s2 = {};
-        for (int j = 0; j < d; ++j) {
-          const vd u = x[j][v] - p.xstar[j];
-          s2 += u * u;
-        }
-        settled[v] -= alive[v] & (s2 <= p.settle2);  // true lanes are -1
-      }
-    }
+  for (int t0 = 0; t0 < p.steps; t0 += kChunk) {
+    vm any = b.alive[0];  // every particle of the block stopped or diverged: nothing left to do
+    for (int v = 1; v < V; ++v) any |= b.alive[v];
+    if (!any_lane<W>(any)) break;
+    const int kc = std::min(kChunk, p.steps - t0);
+    const bool window = settle && t0 + kc > p.steps - p.window;
+    if (!window && fast_steps<W, PAPER1D, D, V>(p, b, kc)) continue;
+    for (int t = t0; t < t0 + kc; ++t) exact_step<W, PAPER1D, D, V>(p, b, t);
   }
   for (int k = 0; k < count && k < V * W; ++k) {
     const int v = k / W, l = k % W;
+    const bool diverged = b.diverged[v][l] != 0;
     double s2 = 0;
     for (int j = 0; j < d; ++j) {
-      xb[(size_t)k * d + j] = x[j][v][l];
-      const double u = x[j][v][l] - p.xstar[j];
+      const double xj = diverged ? b.x_diverged[j][v][l] : b.x[j][v][l];
+      xb[(size_t)k * d + j] = xj;
+      const double u = xj - p.xstar[j];
       s2 += u * u;
     }
-    diverge_step[k] = diverged[v][l] ? (int32_t)taken[v][l] : -1;
-    int64_t s = settled[v][l];
+    diverge_step[k] = diverged ? (int32_t)b.taken[v][l] : -1;
+    int64_t s = b.settled[v][l];
     // a particle that stopped at step t stays put: its remaining iterates in the window count too
-    const bool stopped = !alive[v][l] && !diverged[v][l];
-    if (settle && stopped && s2 <= p.settle2) s += std::min<int64_t>(p.window, p.steps - taken[v][l]);
+    const bool stopped = !b.alive[v][l] && !diverged;
+    if (settle && stopped && s2 <= p.settle2) s += std::min<int64_t>(p.window, p.steps - b.taken[v][l]);
     settled_steps[k] = (int32_t)s;
   }
 }
