@@ -21,7 +21,7 @@ const PY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../ben
 // N and T per case: enough work per repeat for the native side (≥ 10 ms) at a numpy time that
 // keeps the whole bench to about a minute.
 const cases = [
-  { name: 'paper-1d', inst: native.landscapePaper1d(), eta: 1e-6, N: 20000, T: 1000 },
+  { name: 'paper-1d', inst: native.landscapePaper1d(), eta: 1e-6, N: 20000, T: 2000 },
   { name: 'compact-2d (8 dips)', inst: native.landscapeCreate({ kind: 'compact', dim: 2, dips: 8, seed: 1, separation: 2 }), eta: 1e-4, N: 4000, T: 500 },
   { name: 'compact-5d (16 dips)', inst: native.landscapeCreate({ kind: 'compact', dim: 5, dips: 16, seed: 1, separation: 2 }), eta: 1e-4, N: 2000, T: 500 },
 ];
@@ -51,8 +51,10 @@ for (const c of cases) {
     for (let j = 0; j < d; j++) starts[p * d + j] = c.inst.centers[(p % k) * d + j] + 1.5 * c.inst.widths[p % k] * starts[p * d + j];
   const minima = { points: new Float64Array(d), globalIndex: 0 };
   const options = { eta: c.eta, steps: T, classifyRadius: 1e-3, basin: false };
+  const input = JSON.stringify({ kind: c.inst.kind, dim: d, mu: c.inst.mu, centers: Array.from(c.inst.centers), depths: Array.from(c.inst.depths), widths: Array.from(c.inst.widths), starts: Array.from(starts), eta: c.eta, steps: T, reps: 1 });
   const wall: number[] = [];
   const cpu: number[] = [];
+  const np = { wall: [] as number[], cpu: [] as number[], final: [] as number[] };
   let finalX: Float64Array | undefined;
   for (let rep = 0; rep < REPS; rep++) {
     const c0 = process.cpuUsage();
@@ -62,11 +64,14 @@ for (const c of cases) {
     const du = process.cpuUsage(c0);
     cpu.push((du.user + du.system) / 1e6);
     finalX = r.finalX;
+    // numpy times itself inside the script (its start-up and the JSON transfer are not counted)
+    const py = spawnSync('/usr/bin/python3', [PY], { input, encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE' } });
+    if (py.status !== 0) throw new Error(`numpy baseline failed: ${py.stderr}`);
+    const out = JSON.parse(py.stdout) as { wall: number[]; cpu: number[]; final: number[] };
+    np.wall.push(out.wall[0]);
+    np.cpu.push(out.cpu[0]);
+    np.final = out.final;
   }
-  const input = JSON.stringify({ kind: c.inst.kind, dim: d, mu: c.inst.mu, centers: Array.from(c.inst.centers), depths: Array.from(c.inst.depths), widths: Array.from(c.inst.widths), starts: Array.from(starts), eta: c.eta, steps: T, reps: REPS });
-  const py = spawnSync('/usr/bin/python3', [PY], { input, encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE' } });
-  if (py.status !== 0) throw new Error(`numpy baseline failed: ${py.stderr}`);
-  const np = JSON.parse(py.stdout) as { wall: number[]; cpu: number[]; final: number[] };
   // the two must compute the same trajectories
   let diff = 0;
   for (let i = 0; i < finalX!.length; i++) diff = Math.max(diff, Math.abs(finalX![i] - np.final[i]));
@@ -80,10 +85,10 @@ for (const c of cases) {
       reps: REPS,
       nativeStepsPerSecCpu: rate(steps, nCpu),
       numpyStepsPerSecCpu: rate(steps, pCpu),
-      speedupCpu: pCpu.median / nCpu.median,
+      speedupCpu: spread(np.cpu.map((t, i) => t / cpu[i])),
       nativeStepsPerSecWall: rate(steps, nWall),
       numpyStepsPerSecWall: rate(steps, pWall),
-      speedupWall: pWall.median / nWall.median,
+      speedupWall: spread(np.wall.map((t, i) => t / wall[i])),
       maxAbsDiffFinalX: diff,
     }),
   );
