@@ -22,6 +22,11 @@
 #include "gemm.h"
 #include "hvp_kernels.h"
 #include "kernels.h"
+#include "conv.h"
+#include "pool.h"
+#include "batchnorm.h"
+#include "transpose.h"
+#include "threads.h"
 
 namespace bigstep {
 

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <vector>
 
+#include "threads.h"
+
 namespace bigstep {
 
 void tanh_rop_backward(float* rdz, const float* dy, const float* rdy, const float* y, const float* ry,

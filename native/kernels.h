@@ -2,56 +2,23 @@
 // batch size, activations are row-major / NCHW. "Overwritten" outputs are fully written (no
 // zeroing needed by the caller); "accumulated" outputs are added to.
 //
-// Each fast kernel (float, in kernels.cpp / nhwc.cpp) has a naive twin here (`*_naive`, plain loops,
+// Each fast kernel (float, in kernels.cpp) has a naive twin here (`*_naive`, plain loops,
 // templated on the element type T so the same code runs in double as a float64 oracle for the
-// tests' gradient checks).
+// tests' gradient checks). Convolution, pooling and batch norm, with their channels-last
+// versions, have their own headers (conv.h, pool.h, batchnorm.h; layout transposes: transpose.h).
 //
 // Conventions (PyTorch's, so results can be compared):
 //   GELU     exact erf form: gelu(x) = 0.5 x (1 + erf(x / sqrt 2))   (torch default, approximate='none')
 //   softmax cross-entropy: loss_n = logsumexp(z_n) - z_n[y_n]; model loss = mean over the batch
 //   MSE      loss = mean over ALL elements of (out - t)^2 (torch.nn.MSELoss(reduction='mean'))
-//   batch norm: eps 1e-5, momentum 0.1; normalises with the biased batch variance and puts the
-//            unbiased one (x M/(M-1), M = N*H*W) into running_var, like torch.nn.BatchNorm2d.
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <type_traits>
 
 namespace bigstep {
-
-// ================================== threads ====================================================
-// bigstep's compute threads (set by set_blas_threads(n), defined in gemm.cpp): OpenBLAS runs
-// single-threaded and sgemm() splits large products over n workers by rows/columns of C (a fixed
-// partition per (shape, n): deterministic for a given n, not bitwise equal across n). Kernels may split batch-parallel work with
-// parallel_run; a nested or concurrent call runs its parts inline on the calling thread.
-int compute_threads();
-// Calls fn(ctx, part) for every part in [0, parts) on the workers and waits for all of them.
-void parallel_run(int parts, void (*fn)(void*, int), void* ctx);
-// Convenience: f(part) for part in [0, parts) (f is any callable; no allocation).
-template <class F>
-void parallel_for(int parts, F&& f) {
-  parallel_run(parts, [](void* c, int p) { (*static_cast<std::remove_reference_t<F>*>(c))(p); },
-               (void*)&f);
-}
-// f(lo, hi) over a static partition of [0, n) into at most 2 parts per thread of >= grain items
-// each (one call on this thread when n < 2·grain or with one thread). For work whose result does
-// not depend on the partition (element-wise passes, per-image or per-column loops).
-template <class F>
-void parallel_range(size_t n, size_t grain, F&& f) {
-  const size_t by_size = grain ? n / grain : n;
-  const int parts = (int)std::min<size_t>(by_size, (size_t)2 * compute_threads());
-  if (parts <= 1) {
-    if (n) f((size_t)0, n);
-    return;
-  }
-  parallel_for(parts, [&](int p) { f(n * (size_t)p / (size_t)parts, n * (size_t)(p + 1) / (size_t)parts); });
-}
-
-constexpr float kBnEps = 1e-5f;
-constexpr float kBnMomentum = 0.1f;
 
 // ================================== dense ======================================================
 
@@ -86,45 +53,6 @@ void sgd_update(float* theta, const float* g, size_t n, float neg_lr);
 // count, on shapes with partial tiles, rather than assumed.
 bool fused_sgd_update_exact();
 
-// ================================== conv2d =====================================================
-
-// Square kernel K, stride S, zero padding P. Input C×H×W per example, output O×OH×OW; weights
-// [O,C,K,K] (PyTorch's layout).
-struct ConvShape {
-  int C = 0, H = 0, W = 0, O = 0, K = 1, S = 1, P = 0, OH = 0, OW = 0;
-  static ConvShape make(int C, int H, int W, int O, int K, int S, int P) {
-    ConvShape s;
-    s.C = C, s.H = H, s.W = W, s.O = O, s.K = K, s.S = S, s.P = P;
-    s.OH = (H + 2 * P - K) / S + 1;
-    s.OW = (W + 2 * P - K) / S + 1;
-    return s;
-  }
-  size_t in_size() const { return (size_t)C * H * W; }
-  size_t out_size() const { return (size_t)O * OH * OW; }
-  size_t ckk() const { return (size_t)C * K * K; }
-  size_t ohw() const { return (size_t)OH * OW; }
-};
-
-// The convolution kernels are channels-last: conv2d_nhwc_* below. (The model keeps conv trunks
-// channels-last; an NCHW fast path via im2col + GEMM existed before and was 2x slower.)
-
-// ================================== pooling ====================================================
-
-// Window K, stride S, no padding: OH = (H-K)/S+1.
-// out[N,C,OH,OW] = max over window of in[N,C,H,W]
-void maxpool_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S);
-// din[N,C,H,W] (overwritten) = dout routed to the (first) max of each window, recomputed from in
-void maxpool_backward(float* din, const float* dout, const float* in, int N, int C, int H, int W,
-                      int K, int S);
-// out[N,C,OH,OW] = mean over window of in[N,C,H,W]
-void avgpool_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S);
-// din[N,C,H,W] (overwritten) = dout / K² spread over each window
-void avgpool_backward(float* din, const float* dout, int N, int C, int H, int W, int K, int S);
-// out[N,C] = mean over HW of in[N,C,HW]
-void global_avgpool_forward(float* out, const float* in, int N, int C, int HW);
-// din[N,C,HW] (overwritten) = dout[N,C] / HW
-void global_avgpool_backward(float* din, const float* dout, int N, int C, int HW);
-
 // ================================== activations ================================================
 // All over n elements; din may alias dout (in place), out may alias in for relu/tanh.
 
@@ -145,69 +73,6 @@ double softmax_ce(float* dlogits, const float* logits, const int32_t* labels, in
 // out[n], target[n] (n = N*D elements) -> returns Σ (out - t)² (double);
 // dout = grad_scale * 2 (out - t) (overwritten, if non-null).
 double mse(float* dout, const float* out, const float* target, size_t n, float grad_scale);
-
-// ================================== batch norm =================================================
-// x[N,C,HW] (HW = 1 for a [C] feature vector); statistics per channel over M = N*HW values.
-
-// Training: y = gamma (x - mean) / sqrt(var + eps) + beta with batch mean / biased var;
-// save_mean[C], save_invstd[C] (overwritten) keep what backward needs; running_mean/var[C]
-// (if non-null) <- (1 - momentum) * running + momentum * batch (unbiased var).
-void batchnorm_forward_train(float* y, const float* x, const float* gamma, const float* beta,
-                             int N, int C, int HW, float* running_mean, float* running_var,
-                             float* save_mean, float* save_invstd);
-// Eval: the same affine map with running stats; save_mean/save_invstd (if non-null) receive the
-// statistics used, so batchnorm_backward(batch_stats = false) can reuse them.
-void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta, int N,
-                            int C, int HW, const float* running_mean, const float* running_var,
-                            float* save_mean, float* save_invstd);
-// dy[N,C,HW] -> dgamma[C], dbeta[C] (overwritten), dx[N,C,HW] (overwritten; may alias dy).
-// batch_stats: the statistics depended on x (training mode), else they were constants (eval).
-void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
-                        const float* gamma, const float* save_mean, const float* save_invstd,
-                        int N, int C, int HW, bool batch_stats);
-
-// ================================== channels-last (NHWC) =======================================
-// The model keeps convolutional trunks channels-last (native/nhwc.cpp): an activation is
-// [N, H, W, C]. Same shapes, parameters ([O,C,K,K] weights) and semantics as the NCHW kernels
-// above; the tests check each against the NCHW naive twin through these transposes.
-
-void nchw_to_nhwc(float* dst, const float* src, int N, int C, int HW);
-void nhwc_to_nchw(float* dst, const float* src, int N, int C, int HW);
-
-// Convolution without im2col (implicit GEMM over a per-group zero-padded copy of the input).
-// in[N,H,W,C] -> out[N,OH,OW,O]. Every result is bitwise identical for any thread count.
-// scratch: conv2d_nhwc_*_scratch(N, s) floats, which depends on compute_threads() at the time of
-// the call: size it again after set_blas_threads.
-size_t conv2d_nhwc_forward_scratch(int N, const ConvShape& s);
-size_t conv2d_nhwc_backward_scratch(int N, const ConvShape& s);
-// out = relu?(conv(in, W) + b + residual)   (b, residual may be null; residual is [N,OH,OW,O])
-void conv2d_nhwc_forward(float* out, const float* in, const float* W, const float* b, int N,
-                         const ConvShape& s, bool relu, float* scratch,
-                         const float* residual = nullptr);
-// dout[N,OH,OW,O] -> dW[O,C,K,K] (overwritten, if non-null), db[O] (overwritten, if non-null),
-//   din[N,H,W,C] (if non-null; overwritten, or accumulated into when accumulate_din).
-// din_mask ([N,H,W,C], optional): this call's din is zeroed where din_mask <= 0 before it is
-// stored or accumulated (a fused relu backward: pass the relu's output).
-void conv2d_nhwc_backward(float* din, float* dW, float* db, const float* dout, const float* in,
-                          const float* W, int N, const ConvShape& s, bool accumulate_din,
-                          float* scratch, const float* din_mask = nullptr);
-
-void maxpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S);
-void maxpool_nhwc_backward(float* din, const float* dout, const float* in, int N, int C, int H,
-                           int W, int K, int S);
-void avgpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S);
-void avgpool_nhwc_backward(float* din, const float* dout, int N, int C, int H, int W, int K, int S);
-void global_avgpool_nhwc_forward(float* out, const float* in, int N, int C, int HW);
-void global_avgpool_nhwc_backward(float* din, const float* dout, int N, int C, int HW);
-void batchnorm_nhwc_forward_train(float* y, const float* x, const float* gamma, const float* beta,
-                                  int N, int C, int HW, float* running_mean, float* running_var,
-                                  float* save_mean, float* save_invstd);
-void batchnorm_nhwc_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
-                                 int N, int C, int HW, const float* running_mean,
-                                 const float* running_var, float* save_mean, float* save_invstd);
-void batchnorm_nhwc_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
-                             const float* x, const float* gamma, const float* save_mean,
-                             const float* save_invstd, int N, int C, int HW, bool batch_stats);
 
 // ================================== naive twins ================================================
 // Plain loops, double accumulation, templated so they run in float or double. Same shapes as above.
@@ -244,142 +109,6 @@ void dense_backward_naive(T* din, T* dW, T* db, const T* dout, const T* in, cons
         for (int o = 0; o < O; ++o) acc += (double)dout[(size_t)n * O + o] * W[(size_t)o * I + i];
         din[(size_t)n * I + i] = (T)acc;
       }
-}
-
-// Direct convolution (no im2col).
-template <class T>
-void conv2d_forward_naive(T* out, const T* in, const T* W, const T* b, int N, const ConvShape& s) {
-  for (int n = 0; n < N; ++n)
-    for (int o = 0; o < s.O; ++o)
-      for (int oh = 0; oh < s.OH; ++oh)
-        for (int ow = 0; ow < s.OW; ++ow) {
-          double acc = b ? (double)b[o] : 0.0;
-          for (int c = 0; c < s.C; ++c)
-            for (int kh = 0; kh < s.K; ++kh) {
-              const int ih = oh * s.S - s.P + kh;
-              if (ih < 0 || ih >= s.H) continue;
-              for (int kw = 0; kw < s.K; ++kw) {
-                const int iw = ow * s.S - s.P + kw;
-                if (iw < 0 || iw >= s.W) continue;
-                acc += (double)in[(((size_t)n * s.C + c) * s.H + ih) * s.W + iw] *
-                       W[(((size_t)o * s.C + c) * s.K + kh) * s.K + kw];
-              }
-            }
-          out[(((size_t)n * s.O + o) * s.OH + oh) * s.OW + ow] = (T)acc;
-        }
-}
-
-// din (if non-null) is overwritten.
-template <class T>
-void conv2d_backward_naive(T* din, T* dW, T* db, const T* dout, const T* in, const T* W, int N,
-                           const ConvShape& s) {
-  const size_t wsize = (size_t)s.O * s.ckk();
-  double* dWacc = new double[wsize]();
-  double* dinacc = din ? new double[(size_t)N * s.in_size()]() : nullptr;
-  for (int n = 0; n < N; ++n)
-    for (int o = 0; o < s.O; ++o)
-      for (int oh = 0; oh < s.OH; ++oh)
-        for (int ow = 0; ow < s.OW; ++ow) {
-          const double g = dout[(((size_t)n * s.O + o) * s.OH + oh) * s.OW + ow];
-          for (int c = 0; c < s.C; ++c)
-            for (int kh = 0; kh < s.K; ++kh) {
-              const int ih = oh * s.S - s.P + kh;
-              if (ih < 0 || ih >= s.H) continue;
-              for (int kw = 0; kw < s.K; ++kw) {
-                const int iw = ow * s.S - s.P + kw;
-                if (iw < 0 || iw >= s.W) continue;
-                const size_t xi = (((size_t)n * s.C + c) * s.H + ih) * s.W + iw;
-                const size_t wi = (((size_t)o * s.C + c) * s.K + kh) * s.K + kw;
-                dWacc[wi] += g * (double)in[xi];
-                if (dinacc) dinacc[xi] += g * (double)W[wi];
-              }
-            }
-        }
-  for (size_t i = 0; i < wsize; ++i) dW[i] = (T)dWacc[i];
-  if (db)
-    for (int o = 0; o < s.O; ++o) {
-      double acc = 0;
-      for (int n = 0; n < N; ++n)
-        for (size_t p = 0; p < s.ohw(); ++p) acc += dout[((size_t)n * s.O + o) * s.ohw() + p];
-      db[o] = (T)acc;
-    }
-  if (din)
-    for (size_t i = 0; i < (size_t)N * s.in_size(); ++i) din[i] = (T)dinacc[i];
-  delete[] dWacc;
-  delete[] dinacc;
-}
-
-template <class T>
-void maxpool_forward_naive(T* out, const T* in, int N, int C, int H, int W, int K, int S) {
-  const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
-  for (int nc = 0; nc < N * C; ++nc)
-    for (int oh = 0; oh < OH; ++oh)
-      for (int ow = 0; ow < OW; ++ow) {
-        T m = -std::numeric_limits<T>::infinity();
-        for (int kh = 0; kh < K; ++kh)
-          for (int kw = 0; kw < K; ++kw)
-            m = std::max(m, in[((size_t)nc * H + oh * S + kh) * W + ow * S + kw]);
-        out[((size_t)nc * OH + oh) * OW + ow] = m;
-      }
-}
-
-template <class T>
-void maxpool_backward_naive(T* din, const T* dout, const T* in, int N, int C, int H, int W, int K,
-                            int S) {
-  const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
-  std::fill(din, din + (size_t)N * C * H * W, T(0));
-  for (int nc = 0; nc < N * C; ++nc)
-    for (int oh = 0; oh < OH; ++oh)
-      for (int ow = 0; ow < OW; ++ow) {
-        size_t best = ((size_t)nc * H + oh * S) * W + ow * S;
-        for (int kh = 0; kh < K; ++kh)
-          for (int kw = 0; kw < K; ++kw) {
-            const size_t i = ((size_t)nc * H + oh * S + kh) * W + ow * S + kw;
-            if (in[i] > in[best]) best = i;
-          }
-        din[best] += dout[((size_t)nc * OH + oh) * OW + ow];
-      }
-}
-
-template <class T>
-void avgpool_forward_naive(T* out, const T* in, int N, int C, int H, int W, int K, int S) {
-  const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
-  for (int nc = 0; nc < N * C; ++nc)
-    for (int oh = 0; oh < OH; ++oh)
-      for (int ow = 0; ow < OW; ++ow) {
-        double acc = 0;
-        for (int kh = 0; kh < K; ++kh)
-          for (int kw = 0; kw < K; ++kw) acc += in[((size_t)nc * H + oh * S + kh) * W + ow * S + kw];
-        out[((size_t)nc * OH + oh) * OW + ow] = (T)(acc / (K * K));
-      }
-}
-
-template <class T>
-void avgpool_backward_naive(T* din, const T* dout, int N, int C, int H, int W, int K, int S) {
-  const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
-  std::fill(din, din + (size_t)N * C * H * W, T(0));
-  for (int nc = 0; nc < N * C; ++nc)
-    for (int oh = 0; oh < OH; ++oh)
-      for (int ow = 0; ow < OW; ++ow) {
-        const T g = dout[((size_t)nc * OH + oh) * OW + ow] / T(K * K);
-        for (int kh = 0; kh < K; ++kh)
-          for (int kw = 0; kw < K; ++kw) din[((size_t)nc * H + oh * S + kh) * W + ow * S + kw] += g;
-      }
-}
-
-template <class T>
-void global_avgpool_forward_naive(T* out, const T* in, int N, int C, int HW) {
-  for (size_t nc = 0; nc < (size_t)N * C; ++nc) {
-    double acc = 0;
-    for (int p = 0; p < HW; ++p) acc += in[nc * HW + p];
-    out[nc] = (T)(acc / HW);
-  }
-}
-
-template <class T>
-void global_avgpool_backward_naive(T* din, const T* dout, int N, int C, int HW) {
-  for (size_t nc = 0; nc < (size_t)N * C; ++nc)
-    for (int p = 0; p < HW; ++p) din[nc * HW + p] = dout[nc] / T(HW);
 }
 
 template <class T> T relu_naive(T x) { return x > T(0) ? x : T(0); }
@@ -422,85 +151,6 @@ double mse_naive(T* dout, const T* out, const T* target, size_t n, double grad_s
     if (dout) dout[i] = (T)(grad_scale * 2 * d);
   }
   return total;
-}
-
-// Training-mode batch norm forward; running stats updated if non-null.
-template <class T>
-void batchnorm_forward_train_naive(T* y, const T* x, const T* gamma, const T* beta, int N, int C,
-                                   int HW, T* running_mean, T* running_var) {
-  const double M = (double)N * HW;
-  for (int c = 0; c < C; ++c) {
-    double sum = 0;
-    for (int n = 0; n < N; ++n)
-      for (int p = 0; p < HW; ++p) sum += x[((size_t)n * C + c) * HW + p];
-    const double mean = sum / M;
-    double sq = 0;
-    for (int n = 0; n < N; ++n)
-      for (int p = 0; p < HW; ++p) {
-        const double d = x[((size_t)n * C + c) * HW + p] - mean;
-        sq += d * d;
-      }
-    const double var = sq / M;
-    const double invstd = 1.0 / std::sqrt(var + (double)kBnEps);
-    for (int n = 0; n < N; ++n)
-      for (int p = 0; p < HW; ++p) {
-        const size_t i = ((size_t)n * C + c) * HW + p;
-        y[i] = (T)((double)gamma[c] * (x[i] - mean) * invstd + (double)beta[c]);
-      }
-    if (running_mean) {
-      running_mean[c] = (T)((1 - (double)kBnMomentum) * running_mean[c] + (double)kBnMomentum * mean);
-      running_var[c] = (T)((1 - (double)kBnMomentum) * running_var[c] +
-                           (double)kBnMomentum * var * M / std::max(M - 1, 1.0));
-    }
-  }
-}
-
-template <class T>
-void batchnorm_forward_eval_naive(T* y, const T* x, const T* gamma, const T* beta, int N, int C,
-                                  int HW, const float* running_mean, const float* running_var) {
-  for (int c = 0; c < C; ++c) {
-    const double invstd = 1.0 / std::sqrt((double)running_var[c] + (double)kBnEps);
-    for (int n = 0; n < N; ++n)
-      for (int p = 0; p < HW; ++p) {
-        const size_t i = ((size_t)n * C + c) * HW + p;
-        y[i] = (T)((double)gamma[c] * ((double)x[i] - running_mean[c]) * invstd + (double)beta[c]);
-      }
-  }
-}
-
-// Training-mode backward, recomputing the batch statistics from x.
-template <class T>
-void batchnorm_backward_train_naive(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x,
-                                    const T* gamma, int N, int C, int HW) {
-  const double M = (double)N * HW;
-  for (int c = 0; c < C; ++c) {
-    double sum = 0;
-    for (int n = 0; n < N; ++n)
-      for (int p = 0; p < HW; ++p) sum += x[((size_t)n * C + c) * HW + p];
-    const double mean = sum / M;
-    double sq = 0;
-    for (int n = 0; n < N; ++n)
-      for (int p = 0; p < HW; ++p) {
-        const double d = x[((size_t)n * C + c) * HW + p] - mean;
-        sq += d * d;
-      }
-    const double invstd = 1.0 / std::sqrt(sq / M + (double)kBnEps);
-    double sdy = 0, sdyx = 0;
-    for (int n = 0; n < N; ++n)
-      for (int p = 0; p < HW; ++p) {
-        const size_t i = ((size_t)n * C + c) * HW + p;
-        sdy += dy[i];
-        sdyx += (double)dy[i] * (x[i] - mean) * invstd;
-      }
-    dgamma[c] = (T)sdyx;
-    dbeta[c] = (T)sdy;
-    for (int n = 0; n < N; ++n)
-      for (int p = 0; p < HW; ++p) {
-        const size_t i = ((size_t)n * C + c) * HW + p;
-        const double xhat = (x[i] - mean) * invstd;
-        dx[i] = (T)((double)gamma[c] * invstd / M * (M * dy[i] - sdy - xhat * sdyx));
-      }
-  }
 }
 
 }  // namespace bigstep

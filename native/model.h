@@ -12,7 +12,8 @@
 //   batch norm, beta makes them redundant, as in torchvision). State tensors are named
 //   "<i>.running_mean"/"<i>.running_var", "<i>.bn1.running_mean", "<i>.shortcut_bn.running_var"...
 //   init() draws everything from one Rng stream: Rng::seed_state(seed, stream 0), in layout order.
-// Activations are row-major: an example is [features] or [C, H, W] (NCHW for a batch).
+// Inputs and outputs are row-major: an example is [features] or [C, H, W] (NCHW for a batch, as in
+// PyTorch). Inside convolutional trunks the network keeps activations channels-last (plan.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -3,6 +3,10 @@
 // function once, as (return type, name, parameters, arguments), to declare and forward it.
 #include "isa.h"
 #include "kernels.h"
+#include "conv.h"
+#include "pool.h"
+#include "batchnorm.h"
+#include "transpose.h"
 
 #define BIGSTEP_NHWC_FUNCTIONS(X)                                                                      \
   X(void, nchw_to_nhwc, (float* dst, const float* src, int N, int C, int HW), (dst, src, N, C, HW))   \

@@ -8,7 +8,8 @@
 
 #include "errors.h"
 #include "isa.h"
-#include "kernels.h"  // parallel_range
+#include "kernels.h"
+#include "threads.h"
 #include "rng.h"
 
 namespace bigstep {

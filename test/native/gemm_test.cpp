@@ -9,7 +9,7 @@
 
 #include "check.h"
 #include "gemm.h"
-#include "kernels.h"  // parallel_for
+#include "threads.h"
 
 using namespace bigstep;
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 
+#include "pool.h"
 #include "check.h"
 #include "errors.h"
 #include "gemm.h"

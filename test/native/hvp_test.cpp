@@ -10,6 +10,8 @@
 #include <cstring>
 #include <random>
 
+#include "pool.h"
+#include "batchnorm.h"
 #include "check.h"
 #include "errors.h"
 #include "hvp.h"

@@ -7,6 +7,11 @@
 #include "check.h"
 #include "gemm.h"
 #include "kernels.h"
+#include "conv.h"
+#include "pool.h"
+#include "batchnorm.h"
+#include "transpose.h"
+#include "threads.h"
 
 using namespace bigstep;
 

@@ -8,6 +8,9 @@
 
 #include "errors.h"
 #include "kernels.h"
+#include "conv.h"
+#include "pool.h"
+#include "batchnorm.h"
 #include "model.h"
 
 namespace ref {
