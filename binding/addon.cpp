@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterLandscape(env, exports);
   RegisterGemmBench(env, exports);
   RegisterSignals(env, exports);
+  RegisterMpi(env, exports);
   return exports;
 }
 }  // namespace

@@ -6,6 +6,7 @@
 #include "args.h"
 #include "gemm.h"
 #include "isa.h"
+#include "kernels.h"
 #include "register.h"
 
 namespace bigstep::binding {
@@ -19,6 +20,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("blasThreads", blas_threads());
   // The instruction-set path the own kernels take (chosen once at load; BIGSTEP_ISA forces it).
   out.Set("simd", isa_name(active_isa()));
+  // Whether plain-SGD chunks may fold the update into the dense weight-gradient GEMMs at the
+  // current thread count (bitwise the unfused step; measured once per thread count).
+  out.Set("fusedGemmUpdate", fused_sgd_update_exact());
   out.Set("napiVersion", NAPI_VERSION);
   return out;
 }

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "mpi_collective.h"
+
 namespace bigstep::binding {
 namespace {
 
@@ -83,6 +85,15 @@ BatchPlan to_batch_plan(Napi::Value v, int64_t n) {
   if (get_optional(o, "dropLast", &f)) plan.drop_last = as_bool(f, "job.batch.dropLast");
   if (get_optional(o, "amplify", &f)) plan.amplify_k = as_finite(f, "job.batch.amplify");
   if (get_optional(o, "microBatch", &f)) plan.micro_batch = as_integer(f, "job.batch.microBatch", 1, INT64_C(1) << 40);
+  if (get_optional(o, "dataParallel", &f) && as_bool(f, "job.batch.dataParallel")) {
+    if (!mpi_built())
+      throw_state_error(v.Env(), "ERR_BIGSTEP_MPI",
+                        "job.batch.dataParallel needs a build with MPI (apt-get install openmpi-bin libopenmpi-dev, "
+                        "then npm run build)");
+    if (!mpi_initialized())
+      throw_state_error(v.Env(), "ERR_BIGSTEP_MPI", "job.batch.dataParallel needs MPI initialised first (initMpi())");
+    plan.collective = &mpi_world();  // this process's ranks (MPI_COMM_WORLD)
+  }
   if (get_optional(o, "augment", &f)) {
     // { shape: [C, H, W], cropPadding, flip }: the per-example image shape and the recipe.
     Napi::Object a = as_object(f, "job.batch.augment");

@@ -18,7 +18,7 @@
 //   - arrays whose values are used as indices or loop bounds and were validated at chunk start
 //     (labels, counters, RNG states) are always copied, so another thread writing a shared buffer
 //     cannot turn them into out-of-bounds accesses. `perm` stays borrowed when shared: gather_batch
-//     (native/trainer.cpp) checks every index it reads.
+//     (native/sampler.cpp) checks every index it reads.
 // Synchronous calls borrow everything (no JS runs until they return).
 #pragma once
 #include <napi.h>

@@ -97,6 +97,7 @@ OptimizerPlan to_optimizer_plan(Napi::Value v, const std::string& pre, size_t pa
   for (const auto& [i, value] : masks)
     borrows.bind(plan.transforms[i].mask, value, pre + ".transforms[" + std::to_string(i) + "].mask", Use::Read,
                  param_count);
+  choose_update_path(plan);  // once, now that the transforms (and their masks) are final
   return plan;
 }
 

@@ -11,4 +11,5 @@ void RegisterTrainer(Napi::Env env, Napi::Object exports);
 void RegisterLandscape(Napi::Env env, Napi::Object exports);
 void RegisterGemmBench(Napi::Env env, Napi::Object exports);
 void RegisterSignals(Napi::Env env, Napi::Object exports);
+void RegisterMpi(Napi::Env env, Napi::Object exports);
 }  // namespace bigstep::binding

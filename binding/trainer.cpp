@@ -72,6 +72,7 @@ Napi::Object result_to_js(Napi::Env env, const ChunkResult& r) {
   out.Set("stepsDone", (double)r.steps_done);
   out.Set("diverged", r.diverged);
   out.Set("divergedAt", r.diverged ? Napi::Value(Napi::Number::New(env, (double)r.diverged_at)) : env.Null());
+  out.Set("update", chunk_update_name(r));
   return out;
 }
 

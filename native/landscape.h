@@ -10,6 +10,7 @@
 // Plain C++17, no Node headers. All vectors are float64, row-major; shapes are given in the
 // comments as [rows, cols]. Errors are bigstep::NativeError naming the offending parameter.
 #pragma once
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -79,6 +80,9 @@ double value(const Instance& inst, const double* x);
 // f(x) and grad f(x) -> grad [dim].
 //   grad = mu x + sum_i (a_i / sigma_i^2) e_i (x - c_i),   e_i = exp(-|x - c_i|^2 / (2 sigma_i^2))
 double value_grad(const Instance& inst, const double* x, double* grad);
+// grad f(x) -> grad [dim], without the value (the hot loop of run_gd).
+void gradient(const Instance& inst, const double* x, double* grad);
+
 // Hessian -> hess [dim, dim]:
 //   H = mu I + sum_i (a_i e_i / sigma_i^2) (I - (x - c_i)(x - c_i)^T / sigma_i^2)
 void hessian(const Instance& inst, const double* x, double* hess);
@@ -209,5 +213,21 @@ void run_gd(const Instance& inst, const double* minima, int m, int global_index,
 // oracle of the SIMD sweep.
 void run_gd_reference(const Instance& inst, const double* minima, int m, int global_index,
                       const double* starts, int n, const RunOptions& opt, RunResult* out);
+
+// |a - b|^2 and |a| for vectors of d doubles (shared by the landscape files).
+inline double sq_dist(int d, const double* a, const double* b) {
+  double s = 0;
+  for (int j = 0; j < d; ++j) {
+    const double t = a[j] - b[j];
+    s += t * t;
+  }
+  return s;
+}
+
+inline double norm(int d, const double* a) {
+  double s = 0;
+  for (int j = 0; j < d; ++j) s += a[j] * a[j];
+  return std::sqrt(s);
+}
 
 }  // namespace bigstep::landscape

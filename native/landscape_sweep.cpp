@@ -1,6 +1,6 @@
 // E1's particle sweep, vectorised over particles: see landscape_sweep.h.
 //
-// Why it is fast: the per-particle loop (landscape.cpp) is latency-bound, one dependent chain of a
+// Why it is fast: the per-particle loop (landscape_run.cpp) is latency-bound, one dependent chain of a
 // dozen flops per step, with a branch for the dip. Here a block of particles sits in SIMD registers
 // (GCC/Clang vector extensions at each path's native width: 2 doubles baseline, 4 AVX2, 8 AVX-512;
 // wider types are split lane by lane on narrower paths, so each path gets its own width), V
@@ -11,8 +11,9 @@
 //
 // Why it is bit-identical to the per-particle loop: every expression below is the per-particle
 // loop's, in the same order (sums start from 0 and run over j = 0 .. dim-1, dips i = 0 .. dips-1),
-// both files are compiled with -ffp-contract=off (CMakeLists.txt), and a lane mask selects exactly
-// what the loop's branches choose (including NaN: "r2 >= w2" is negated, not flipped to "<").
+// both are compiled with -ffp-contract=off, as is the gradient the loop calls (CMakeLists.txt),
+// and a lane mask selects exactly what the loop's branches choose (including NaN: "r2 >= w2" is
+// negated, not flipped to "<").
 #include "landscape_sweep.h"
 
 #include <algorithm>

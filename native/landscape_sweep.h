@@ -1,6 +1,6 @@
 // E1's hot loop: noise-free gradient descent of many particles at one step size, lanes of a block
 // stepped in lockstep with SIMD (one copy per ISA path, isa.h). The fast twin of the per-particle
-// loop in landscape.cpp (run_gd_reference is its test oracle): same operations in the same order,
+// loop in landscape_run.cpp (run_gd_reference is its test oracle): same operations in the same order,
 // compiled without FMA contraction, so the iterates are bit-identical on every ISA path.
 //
 // Plain C++17, no Node headers. Shapes as [rows, cols], row-major, float64.

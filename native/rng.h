@@ -1,7 +1,8 @@
 // Explicit, checkpointable random number generation: xoshiro256** seeded through splitmix64.
 // The whole state is 4 x uint64 so it can live in a TS-owned BigUint64Array and be saved with a
-// run. Separate streams (init, data order, augmentation, noise) come from one run seed via
-// derive_stream(seed, stream_id).
+// run. Separate streams come from one seed via seed_state(state, seed, stream): stream 0 is the
+// model's init (Model::init), 1 data order, 2 augmentation, 3 noise (src/train/rng.ts seeds the
+// trainer's streams bit-identically).
 #pragma once
 #include <cmath>
 #include <cstdint>

@@ -49,6 +49,16 @@ export {
 } from './train/trainer.js';
 export { runConcurrently, type ConcurrencyOptions } from './train/concurrent.js';
 export {
+  initMpi,
+  mpiWorld,
+  mpiBuilt,
+  launchedByMpi,
+  checkShardable,
+  checkSameOnEveryRank,
+  type MpiWorld,
+  type RankCheckPart,
+} from './train/data-parallel.js';
+export {
   saveCheckpoint,
   loadCheckpoint,
   readCheckpoint,
@@ -115,7 +125,7 @@ export { toExamples } from './data/examples.js';
 // ---- The addon ----------------------------------------------------------------------------------
 export { info, setThreads, type BigstepInfo } from './native/info.js';
 export { gemmBench } from './native/gemm-bench.js';
-export type { NativeInfo, BlasCoreSource } from './native/binding.js';
+export type { NativeInfo, BlasCoreSource, NativeUpdatePath } from './native/binding.js';
 export type { Seed } from './util/random.js';
 
 // ---- Curvature and landscape toolkit (issue 22): flow reference, tracking, spectrum, surfaces ----

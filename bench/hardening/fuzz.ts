@@ -7,7 +7,7 @@
  *   idx-images, idx-labels   parseIdxImages / parseIdxLabels      (src/data/idx.ts)
  *   cifar10, cifar100        parseCifarBatch                      (src/data/cifar.ts)
  *   tar                      walkTar                              (src/data/tar.ts)
- *   spec                     native describe() + NativeModel      (binding/spec.cpp, native/model.cpp)
+ *   spec                     native describe() + NativeModel      (binding/spec.cpp, native/planner.cpp)
  *   optimizer                compilePlan + Trainer + native job validation (src/optim, binding/trainer.cpp)
  *   landscape-config         validateLandscapeConfig              (src/experiments/landscape.ts)
  * Inputs are mutations of valid seeds: truncation, bit flips, interesting bytes, header u32 field

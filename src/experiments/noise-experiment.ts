@@ -116,7 +116,7 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
   /**
    * For a cluster: CIFAR-10 (all 50k), ResNet-18 without batch norm, 5 seeds, 100 epochs of
    * B = 128, k = 10. GD arms have an epoch budget (one full-batch step per epoch, in micro-batches
-   * of 500); they wait for data-parallel GD over MPI (not landed), see the cost table in
+   * of 500); they wait for E3 to use the Trainer's dataParallel option (MPI; not wired in yet), see the cost table in
    * docs/experiments.md. Not run on two cores.
    */
   paper: {

@@ -47,6 +47,11 @@ export interface NativeInfo {
   blasThreads: number;
   /** Instruction-set path of bigstep's own kernels, chosen at load from the CPU (BIGSTEP_ISA forces one). */
   simd: 'avx512' | 'avx2' | 'baseline';
+  /**
+   * Whether plain-SGD chunks may fold the update into the dense weight-gradient GEMMs at the
+   * current thread count (bitwise the unfused step, which is measured once per thread count).
+   */
+  fusedGemmUpdate: boolean;
   napiVersion: number;
 }
 
@@ -102,6 +107,8 @@ export interface NativeTrainJob {
     amplify?: number;
     /** Examples per forward/backward pass (absent: the whole batch at once). */
     microBatch?: number;
+    /** Split each step's gradient over the MPI ranks (native/data_parallel.h); MPI must be initialised. */
+    dataParallel?: boolean;
     /** Per-batch image augmentation; `shape` is the per-example [C, H, W]. */
     augment?: { shape: [number, number, number]; cropPadding: number; flip: boolean };
   };
@@ -152,10 +159,41 @@ export interface NativeStepLogs {
   accuracy?: Float64Array;
 }
 
+/**
+ * How a chunk applied its updates: `chain` (a pass per transform), `fused-sgd` (one pass over the
+ * gradient, θ and the momentum buffer, for the plans `sgd()` builds; chosen once, when the plan is
+ * made) or `fused-gemm` (plain SGD: the update folded into the dense weight-gradient GEMMs for all
+ * but the chunk's last step, bitwise the same θ).
+ */
+export type NativeUpdatePath = 'chain' | 'fused-sgd' | 'fused-gemm';
+
 export interface NativeChunkResult {
   stepsDone: number;
   diverged: boolean;
   divergedAt: number | null;
+  update: NativeUpdatePath;
+}
+
+/** What `native.mpi.info()` / `init()` report (binding/mpi.cpp). */
+export interface NativeMpiInfo {
+  /** This build has MPI support (CMake found an MPI library). */
+  built: boolean;
+  initialized: boolean;
+  /** The MPI library's version line ("" without MPI). */
+  library: string;
+  /** This process's rank and the number of ranks (set once initialised). */
+  rank?: number;
+  size?: number;
+}
+
+/** The addon's MPI entry points (binding/mpi.cpp). */
+export interface NativeMpi {
+  info(): NativeMpiInfo;
+  /** MPI_Init_thread (SERIALIZED); idempotent; finalised when the process exits. Throws ERR_BIGSTEP_MPI without MPI. */
+  init(): NativeMpiInfo;
+  finalize(): void;
+  /** Every rank's bytes, rank r's at r·length (the same length on every rank, checked). */
+  allGather(bytes: Uint8Array): Uint8Array;
 }
 
 export interface NativeAddon extends LandscapeNative {
@@ -169,6 +207,8 @@ export interface NativeAddon extends LandscapeNative {
   gemmBench(shapes: Float64Array, seconds: number): Float64Array;
   /** Native SIGINT/SIGTERM backstop (native/signal_watchdog.h); absent in addons built before it. */
   armSignalWatchdog?(graceMs: number, exitCode: number): boolean;
+  /** MPI for data-parallel training; absent in addons built before it. */
+  mpi?: NativeMpi;
 }
 
 /** How the OpenBLAS kernel family was chosen: by the user, by bigstep from CPU flags, or left to OpenBLAS. */

@@ -6,11 +6,14 @@ export interface BigstepInfo extends NativeInfo {
   blasCoreSource: BlasCoreSource;
   /** Without a system BLAS: how to get full speed; null with OpenBLAS. */
   blasNotice: string | null;
+  /** Whether the addon was built with MPI (data-parallel training, docs/cluster.md) and the library's version line. */
+  mpi: { built: boolean; library: string };
 }
 
 /** What the addon was built with and runs: BLAS vendor, kernel family, thread count. */
 export function info(): BigstepInfo {
-  return { ...native.info(), blasCoreSource, blasNotice };
+  const mpi = native.mpi?.info();
+  return { ...native.info(), blasCoreSource, blasNotice, mpi: { built: mpi?.built ?? false, library: mpi?.library ?? '' } };
 }
 
 /** Sets the BLAS thread count for this process (results are bitwise reproducible per thread count). */

@@ -30,6 +30,7 @@ import * as path from 'node:path';
 
 import { writeFileAtomicSync } from '../util/atomic.js';
 import { PathError, readRegularFileSync } from '../util/safe-fs.js';
+import { checkSameOnEveryRank, everyRankOk } from './data-parallel.js';
 import type { Trainer, TrainerState } from './trainer.js';
 
 /** The 8 magic bytes that open every checkpoint. */
@@ -70,6 +71,8 @@ export interface CheckpointHeader {
   optStateCount: number;
   /** Training examples (length of the epoch order). */
   n: number;
+  /** Data-parallel ranks of the run that wrote it (absent: 1, one process); a run resumes on the same number. */
+  ranks?: number;
   /** Payload sections, in order: name, element type (float32, float64, int32, uint64), element count. */
   sections: Array<{ name: string; type: 'f32' | 'f64' | 'i32' | 'u64'; length: number }>;
 }
@@ -109,8 +112,9 @@ function bytesOf(a: Float32Array | Float64Array | Int32Array | BigUint64Array): 
 }
 
 /** Serialises a trainer state to checkpoint bytes (deterministic: the same state gives the same bytes). */
-export function encodeCheckpoint(state: TrainerState, configHash: string): Buffer {
+export function encodeCheckpoint(state: TrainerState, configHash: string, ranks = 1): Buffer {
   checkLittleEndian();
+  if (!Number.isSafeInteger(ranks) || ranks < 1) throw new RangeError(`ranks must be a positive integer (got ${ranks})`);
   const header: CheckpointHeader = {
     format: 'bigstep-checkpoint',
     configHash,
@@ -120,6 +124,7 @@ export function encodeCheckpoint(state: TrainerState, configHash: string): Buffe
     stateCount: state.modelState.length,
     optStateCount: state.optState.length,
     n: state.perm.length,
+    ...(ranks > 1 ? { ranks } : {}),
     sections: SECTION_ORDER.map((name) => ({ name, type: SECTION_TYPES[name], length: state[name].length })),
   };
   return container(CHECKPOINT_VERSION, header, SECTION_ORDER.map((name) => bytesOf(state[name])));
@@ -327,9 +332,26 @@ function removeStaleTemps(file: string): void {
  */
 export function saveCheckpoint(path: string, trainer: Trainer, meta: { configHash: string }): void {
   const configHash = checkArgs(path, trainer, meta);
-  const bytes = encodeCheckpoint(trainer.exportState(), configHash);
-  writeFileAtomicSync(path, bytes);
-  removeStaleTemps(path);
+  const world = trainer.world;
+  if (!world) {
+    writeFileAtomicSync(path, encodeCheckpoint(trainer.exportState(), configHash));
+    removeStaleTemps(path);
+    return;
+  }
+  // Data parallel: every rank holds the same state; rank 0 writes it, and no rank returns before
+  // the file is in place (or before learning that rank 0 could not write it).
+  let failure: unknown = null;
+  if (world.rank === 0) {
+    try {
+      writeFileAtomicSync(path, encodeCheckpoint(trainer.exportState(), configHash, world.size));
+      removeStaleTemps(path);
+    } catch (err) {
+      failure = err;
+    }
+  }
+  const written = everyRankOk(failure === null)[0];
+  if (failure !== null) throw failure;
+  if (!written) throw new CheckpointError(path, 'was not written: rank 0 failed to write it (its error says why)');
 }
 
 /**
@@ -342,6 +364,9 @@ export function saveCheckpoint(path: string, trainer: Trainer, meta: { configHas
 export function loadCheckpoint(path: string, trainer: Trainer, meta: { configHash: string }): void {
   const configHash = checkArgs(path, trainer, meta);
   const { header, state } = readCheckpoint(path);
+  // Data parallel: each rank reads the file; all must have read the same state (one shared file system).
+  if (trainer.world)
+    checkSameOnEveryRank([{ name: 'checkpoint state', bytes: SECTION_ORDER.map((name) => state[name]) }], `checkpoint ${path}`);
   const job = trainer.job;
   restoreVerified(path, 'trainer', trainer, state, header.configHash, configHash, [
     [state.params.length, job.params.length, 'parameters', 'a different model size'],
@@ -353,6 +378,7 @@ export function loadCheckpoint(path: string, trainer: Trainer, meta: { configHas
     [state.noiseRng.length, 4, 'noise RNG words', 'corrupt header'],
     [state.augmentRng.length, 4, 'augmentation RNG words', 'corrupt header'],
     [state.counters.length, 3, 'counters', 'corrupt header'],
+    [header.ranks ?? 1, trainer.world?.size ?? 1, 'data-parallel rank(s)', 'a run resumes on the same number of ranks, which sets how each step is split'],
   ]);
 }
 

@@ -1,10 +1,12 @@
+import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 
-import { native, type NativeStepLogs, type NativeTrainJob } from '../native/binding.js';
+import { native, type NativeStepLogs, type NativeTrainJob, type NativeUpdatePath } from '../native/binding.js';
 import { Model, checkExamples, type Examples } from '../model/model.js';
 import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
 import { formatValue } from '../util/format.js';
 import { checkKnownKeys } from '../util/options.js';
+import { checkSameOnEveryRank, checkShardable, mpiBuilt, mpiWorld, type MpiWorld } from './data-parallel.js';
 import { RNG_STREAM, seedRngState } from './rng.js';
 import { sharedExamples } from './shared-data.js';
 import { checkFields, exportFields, importFields, type StateField } from './state-fields.js';
@@ -77,6 +79,15 @@ export interface TrainerOptions {
   batch?: BatchOptions;
   /** Seeds the data-order and noise streams (parameter init is the model's own seed). */
   seed?: number;
+  /**
+   * Split every step's gradient over the ranks of an MPI job (default false; see
+   * `src/train/data-parallel.ts` and docs/cluster.md). Every rank builds the same Trainer; each
+   * computes its shard of the batch (⌈b/N⌉ examples in rank order) and the pieces are added in rank
+   * order in double: bitwise the single-process run with `batch.microBatch` = ⌈b/N⌉. Needs
+   * `initMpi()` first; the constructor then checks (collectively) that all ranks have the same
+   * configuration, data and initial parameters. Not with batch norm.
+   */
+  dataParallel?: boolean;
 }
 
 /** Result of one synchronous {@link Trainer.step}. */
@@ -100,6 +111,8 @@ export interface RunResult {
   loss: Float64Array;
   lr: Float64Array;
   accuracy: Float64Array;
+  /** How the native chunks applied the updates (the last chunk's; null if no chunk ran), see {@link NativeUpdatePath}. */
+  update: NativeUpdatePath | null;
 }
 
 /** Options of {@link Trainer.run}. */
@@ -135,7 +148,7 @@ export interface TrainerState {
   counters: Float64Array;
 }
 
-const TRAINER_KEYS = ['data', 'optimizer', 'batch', 'seed'] as const;
+const TRAINER_KEYS = ['data', 'optimizer', 'batch', 'seed', 'dataParallel'] as const;
 const BATCH_KEYS = ['mode', 'size', 'dropLast', 'amplify', 'augment', 'microBatch'] as const;
 const RUN_KEYS = ['steps', 'chunkSize', 'signal', 'onChunk'] as const;
 
@@ -160,6 +173,50 @@ function checkPositiveInteger(value: unknown, param: string): number {
   return value;
 }
 
+/** Checks options.dataParallel; the ranks to split over, or null when it is off. */
+function dataParallelWorld(value: unknown, model: Model, n: number, mode: BatchMode, batch: BatchOptions): MpiWorld | null {
+  if (value === undefined || value === false) return null;
+  if (typeof value !== 'boolean') throw new TypeError(`options.dataParallel must be a boolean (got ${formatValue(value)})`);
+  const world = mpiWorld();
+  if (!world) {
+    const how = mpiBuilt()
+      ? 'start the processes with mpirun or srun and call initMpi() first'
+      : 'this build has no MPI support (apt-get install openmpi-bin libopenmpi-dev, then build again)';
+    const error = new Error(`options.dataParallel needs MPI: ${how}`) as Error & { code: string };
+    error.code = 'ERR_BIGSTEP_MPI';
+    throw error;
+  }
+  if (model.layout.stateCount > 0)
+    throw new RangeError('options.dataParallel does not support batch norm: each rank would update the running statistics from its own shard, and the models would drift apart');
+  if (mode === 'full') checkShardable(n, world.size, 'options.data (full batch)');
+  else {
+    const size = batch.size as number;
+    checkShardable(size, world.size, 'options.batch.size');
+    if ((mode === 'sequential' || mode === 'shuffle') && !batch.dropLast && n % size !== 0)
+      checkShardable(n % size, world.size, "options.batch.size (the epoch's last batch, n mod size)");
+  }
+  return world;
+}
+
+/** Collective: every rank must have the same configuration, data set, initial parameters and numerics. */
+function checkRanksAgree(job: NativeTrainJob, model: Model, seed: number): void {
+  const build = native.info();
+  const hex = (v: ArrayBufferView) => createHash('sha256').update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)).digest('hex');
+  const config = JSON.stringify({ spec: model.spec, batch: job.batch, optimizer: job.optimizer, seed }, (_key, v: unknown) =>
+    ArrayBuffer.isView(v) ? hex(v) : v,
+  );
+  checkSameOnEveryRank(
+    [
+      { name: 'configuration (model spec, batch, optimizer, seed)', bytes: [new TextEncoder().encode(config)] },
+      { name: 'data set (x, y)', bytes: [job.x, job.y] },
+      { name: 'initial parameters', bytes: [job.params, ...(job.modelState ? [job.modelState] : [])] },
+      // Each rank applies the update to θ itself: a different ISA path or BLAS would round differently and the ranks' θ would drift apart.
+      { name: 'numerics (ISA path, BLAS vendor, kernels and threads)', bytes: [new TextEncoder().encode(JSON.stringify([build.simd, build.blasVendor, build.blasCore, build.blasThreads]))] },
+    ],
+    'options.dataParallel',
+  );
+}
+
 /**
  * Trains a model on one data set with an optimizer chain. All persistent state (parameters,
  * optimizer buffers, RNG states, epoch order, step counter) lives in TS-owned typed arrays.
@@ -170,6 +227,8 @@ export class Trainer {
   readonly model: Model;
   /** @internal The plain-data job the native loop runs (TS-owned buffers). */
   readonly job: NativeTrainJob;
+  /** The MPI ranks this trainer's steps are split over (`dataParallel`), else null. */
+  readonly world: MpiWorld | null;
   private running = false;
 
   constructor(model: Model, options: TrainerOptions) {
@@ -195,6 +254,7 @@ export class Trainer {
       throw new RangeError(`options.batch.amplify must be a finite number >= 1 (got ${formatValue(batch.amplify)})`);
     const seed = options.seed ?? 0;
     const plan = compilePlan(options.optimizer, model.layout.paramCount);
+    this.world = dataParallelWorld(options.dataParallel, model, n, mode, batch);
     this.model = model;
     this.job = {
       x: data.x,
@@ -206,6 +266,7 @@ export class Trainer {
         amplify: batch.amplify ?? 1,
         ...(batch.microBatch !== undefined ? { microBatch: batch.microBatch } : {}),
         augment: augmentPlan(batch.augment, model),
+        ...(this.world ? { dataParallel: true } : {}),
       },
       optimizer: plan,
       params: model.params,
@@ -218,6 +279,7 @@ export class Trainer {
       perm: new Int32Array(Number.isInteger(n) ? n : 0),
       counters: new Float64Array(3),
     };
+    if (this.world) checkRanksAgree(this.job, model, seed);
   }
 
   /** Number of updates applied so far. */
@@ -252,7 +314,7 @@ export class Trainer {
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal (got ${formatValue(options.signal)})`);
     if (options.onChunk !== undefined && typeof options.onChunk !== 'function') throw new TypeError(`options.onChunk must be a function (got ${formatValue(options.onChunk)})`);
     const logs = { loss: new Float64Array(steps), lr: new Float64Array(steps), accuracy: new Float64Array(steps) };
-    const result: RunResult = { stepsDone: 0, diverged: false, divergedAt: null, aborted: false, ...logs };
+    const result: RunResult = { stepsDone: 0, diverged: false, divergedAt: null, aborted: false, ...logs, update: null };
     this.running = true;
     try {
       while (result.stepsDone < steps) {
@@ -269,6 +331,7 @@ export class Trainer {
         };
         const r = await native.trainAsync(this.model.handle, this.job, k, view);
         result.stepsDone += r.stepsDone;
+        result.update = r.update;
         if (r.diverged) {
           result.diverged = true;
           result.divergedAt = r.divergedAt;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 
-import { Model, Trainer, mlp, sgd, switchAt } from '../../src/index.js';
+import { Model, Trainer, info, mlp, noisySgd, sgd, switchAt, type OptimizerSpec } from '../../src/index.js';
 import { bitwiseEqual, randomArray, separableBlobs } from './helpers.js';
 
 const smallSpec = mlp({ input: 8, hidden: [16], outputs: 3 });
@@ -22,6 +22,21 @@ describe('Trainer#run()', () => {
       expect(r.stepsDone).to.equal(37);
       expect(bitwiseEqual(a.model.params, b.model.params), `chunk ${chunkSize}`).to.equal(true);
     }
+  });
+
+  it('reports the update path its chunks took: fused for sgd() plans, the chain otherwise', async () => {
+    const path = async (optimizer: OptimizerSpec, steps: number) => {
+      const model = new Model(smallSpec, { seed: 1 });
+      const trainer = new Trainer(model, { data: separableBlobs(96, 8, 3, 7), optimizer, batch: { mode: 'shuffle', size: 16 } });
+      return (await trainer.run({ steps })).update;
+    };
+    // Plain SGD folds its update into the dense GEMMs where that is bitwise exact (info() says so),
+    // except in a one-step chunk (its last step stores the whole gradient).
+    expect(await path(sgd({ lr: 0.05 }), 5)).to.equal(info().fusedGemmUpdate ? 'fused-gemm' : 'fused-sgd');
+    expect(await path(sgd({ lr: 0.05 }), 1)).to.equal('fused-sgd');
+    expect(await path(sgd({ lr: 0.05, momentum: 0.9, weightDecay: 1e-4 }), 5)).to.equal('fused-sgd');
+    expect(await path(noisySgd({ lr: 0.05, noiseStd: 0.01 }), 5)).to.equal('chain');
+    expect(await path(sgd({ lr: 0.05 }), 0)).to.equal(null);
   });
 
   it('gives bitwise-equal parameters for the same seeds and different ones for another data seed', async () => {

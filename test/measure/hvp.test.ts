@@ -13,6 +13,7 @@ import {
 } from '../../src/measure/sharpness.js';
 import { Rng } from '../../src/util/random.js';
 import { bitwiseEqual, separableBlobs } from '../engine/helpers.js';
+import { relErrorL2 } from '../support/close.js';
 
 const report = (s: string) => {
   if (process.env.BIGSTEP_REPORT_FIGURES) console.log(`      ${s}`);
@@ -33,15 +34,6 @@ interface Fixture {
 }
 const fixture: Fixture = JSON.parse(readFileSync(new URL('../../../test/measure/fixtures/hvp-reference.json', import.meta.url), 'utf8'));
 
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let e = 0;
-  let s = 0;
-  for (let i = 0; i < b.length; i++) {
-    e += (a[i] - b[i]) ** 2;
-    s += b[i] ** 2;
-  }
-  return Math.sqrt(e / s);
-}
 
 describe('exact Hessian-vector products against float64 PyTorch double backward (stored fixture)', () => {
   for (const c of fixture.cases) {
@@ -60,7 +52,7 @@ describe('exact Hessian-vector products against float64 PyTorch double backward 
       };
 
       it(`${label}: H·v within 1e-5 (relative, 2-norm)`, () => {
-        const err = relError(hessianVectorProduct(model(), data, v, undefined, { batchSize: 7 }), p.hv);
+        const err = relErrorL2(hessianVectorProduct(model(), data, v, undefined, { batchSize: 7 }), p.hv);
         report(`${label}: HVP rel. error ${err.toExponential(2)}`);
         expect(err).to.be.lessThan(1e-5);
       });
@@ -122,7 +114,7 @@ describe('curvature probes: contracts', () => {
     const v = Float64Array.from({ length: m.params.length }, () => rng.normal());
     const exact = hessianVectorProduct(m, data, v);
     const fd = hessianVectorProduct(m, data, v, undefined, { method: 'finite-difference' });
-    expect(relError(fd, exact)).to.be.lessThan(1e-3);
+    expect(relErrorL2(fd, exact)).to.be.lessThan(1e-3);
   });
 
   it('batch norm in both modes: exact matches finite differences on a smooth network', () => {
@@ -139,11 +131,11 @@ describe('curvature probes: contracts', () => {
     for (const training of [false, true]) {
       const exact = hessianVectorProduct(m, data, v, undefined, { training, batchSize: 16 });
       const fd = hessianVectorProduct(m, data, v, undefined, { training, batchSize: 16, method: 'finite-difference' });
-      expect(relError(fd, exact), `training ${training}`).to.be.lessThan(2e-3);
+      expect(relErrorL2(fd, exact), `training ${training}`).to.be.lessThan(2e-3);
       expect(bitwiseEqual(m.state, s0)).to.equal(true);
     }
     const evalMode = hessianVectorProduct(m, data, v);
-    expect(relError(hessianVectorProduct(m, data, v, undefined, { training: true }), evalMode)).to.be.greaterThan(1e-3);
+    expect(relErrorL2(hessianVectorProduct(m, data, v, undefined, { training: true }), evalMode)).to.be.greaterThan(1e-3);
   });
 
   it('the product does not depend on batchSize beyond float32 rounding', () => {
@@ -151,7 +143,7 @@ describe('curvature probes: contracts', () => {
     const v = Float64Array.from({ length: m.params.length }, (_, i) => Math.cos(i));
     const a = hessianVectorProduct(m, data, v, undefined, { batchSize: 40 });
     const b = hessianVectorProduct(m, data, v, undefined, { batchSize: 3 });
-    expect(relError(b, a)).to.be.lessThan(1e-5);
+    expect(relErrorL2(b, a)).to.be.lessThan(1e-5);
   });
 
   it('extremeEigenvalues gives both ends of one Lanczos run, matching the separate probes', () => {

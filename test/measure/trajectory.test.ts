@@ -5,6 +5,7 @@ import { distance, filterNormalizedDirection, interpolationLosses, lossSurface, 
 import { Rng } from '../../src/util/random.js';
 import { bitwiseEqual, separableBlobs } from '../engine/helpers.js';
 import { knownQuadratic, randomOrthogonal, testSpectrum } from './quadratic.js';
+import { expectClose } from '../support/close.js';
 
 describe('distance()', () => {
   it('is ‖a − b‖₂ in double', () => {
@@ -85,7 +86,7 @@ describe('projectTrajectory()', () => {
       expect(Math.hypot(a, b)).to.be.closeTo(1, 1e-5); // lies in span(e1, e2)
     }
     // The PCs are a rotation of (e1, e2) within the plane: distances to the centre are kept.
-    r.coords.forEach(([x, y], t) => expect(Math.hypot(x, y), `t = ${t}`).to.be.closeTo(Math.hypot(path[t][0], path[t][1]), 1e-4));
+    expectClose(r.coords.map(([x, y]) => Math.hypot(x, y)), path.map(([x, y]) => Math.hypot(x, y)), { abs: 1e-4 }, 'distance to the centre');
     expect(r.explained![0] + r.explained![1]).to.be.closeTo(1, 1e-6);
     expect(r.explained![0]).to.be.greaterThan(r.explained![1]);
     expect(Math.hypot(...r.d1)).to.be.closeTo(1, 1e-6);

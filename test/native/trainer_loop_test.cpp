@@ -73,6 +73,7 @@ static OptimizerPlan plan(double lr, double momentum, double noise, size_t P) {
   s.kind = TransformKind::ScaleByLearningRate;
   p.transforms.push_back(s);
   p.schedule.lr = lr;
+  choose_update_path(p);
   return p;
 }
 

@@ -4,6 +4,7 @@ import { Model, Trainer, mlp, sgd, type BatchOptions } from '../../src/index.js'
 import { chain, gaussianNoise, noisySgd, scaleByLearningRate } from '../../src/optim/optimizer.js';
 import { bitwiseEqual, separableBlobs } from '../engine/helpers.js';
 import { rngFromState } from './reference.js';
+import { expectClose } from '../support/close.js';
 
 // A linear model without bias on all-zero inputs and targets has gradient exactly 0, so every
 // change of θ is the injected noise: θ_T − θ_0 = −η Σ_t σ_t ξ_t.
@@ -36,7 +37,7 @@ describe('gaussianNoise: the noise stream', () => {
       trainer.step();
       for (let j = 0; j < D; j++) theta0[j] -= 0.5 * 0.1 * rng.normal();
     }
-    model.params.forEach((v, j) => expect(v).to.be.closeTo(theta0[j], 1e-6));
+    expectClose(model.params, theta0, { abs: 1e-6 }, 'params');
   });
 
   it('advances identically on a real network for any batch size', () => {
@@ -65,7 +66,7 @@ describe('gaussianNoise: the noise stream', () => {
       norms.push(Math.hypot(...model.params.map((v, i) => v - before[i])));
     }
     const expected = [0.2, 0.15, 0.1, 0.05, 0, 0];
-    norms.forEach((n, t) => expect(n, `step ${t}`).to.be.closeTo(expected[t], 1e-6));
+    expectClose(norms, expected, { abs: 1e-6 }, 'noise norm per step');
   });
 
   it('does not consume the noise stream when there is no noise transform', () => {

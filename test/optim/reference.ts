@@ -5,6 +5,7 @@
 import { Model, Trainer, mlp, type Examples, type OptimizerSpec, type TransformSpec } from '../../src/index.js';
 import { Rng } from '../../src/util/random.js';
 import { separableBlobs } from '../engine/helpers.js';
+import { relErrorMax } from '../support/close.js';
 
 export interface RefState {
   theta: Float64Array;
@@ -67,16 +68,6 @@ export function referenceStep(transforms: TransformSpec[], st: RefState, g: Floa
   for (let i = 0; i < d; i++) theta[i] += u[i];
 }
 
-/** max |a − b| / (1 + max |b|). */
-export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return err / (1 + scale);
-}
 
 export const tinySpec = mlp({ input: 6, hidden: [8], outputs: 3, activation: 'tanh' });
 
@@ -98,7 +89,7 @@ export function compareWithReference(optimizer: OptimizerSpec, steps: number, op
     const noise = rngFromState(trainer.job.noiseRng);
     const r = trainer.step();
     referenceStep(optimizer.transforms, st, model.grads, t, r.lr, noise);
-    maxError = Math.max(maxError, relError(model.params, st.theta));
+    maxError = Math.max(maxError, relErrorMax(model.params, st.theta));
   }
   return { maxError, params: model.params.slice(), reference: st.theta };
 }

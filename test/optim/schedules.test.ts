@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { Model, Trainer, sgd, type ScheduleSpec } from '../../src/index.js';
 import { constant, cosine, piecewise, scheduleLr, stepDecay, switchAt, withWarmup } from '../../src/optim/schedules.js';
 import { tinyData, tinySpec } from './reference.js';
+import { expectClose } from '../support/close.js';
 
 /** The per-step learning rates the trainer logged over `steps` steps (in chunks of 7). */
 async function loggedLr(schedule: ScheduleSpec, steps: number): Promise<number[]> {
@@ -13,35 +14,35 @@ async function loggedLr(schedule: ScheduleSpec, steps: number): Promise<number[]
   return Array.from(r.lr);
 }
 
-function expectClose(actual: number[], expected: number[]): void {
-  expect(actual.length).to.equal(expected.length);
-  actual.forEach((a, i) => expect(a, `step ${i}`).to.be.closeTo(expected[i], 1e-15 + 1e-12 * Math.abs(expected[i])));
+/** Logged learning rates against the schedule's formula: float64 both, so to a few roundings. */
+function expectLrs(actual: number[], expected: number[]): void {
+  expectClose(actual, expected, { abs: 1e-15, rel: 1e-12 }, 'lr per step');
 }
 
 describe('learning-rate schedules (per-step lr log of Trainer#run())', () => {
   it('constant', async () => {
-    expectClose(await loggedLr(constant(0.05), 5), [0.05, 0.05, 0.05, 0.05, 0.05]);
+    expectLrs(await loggedLr(constant(0.05), 5), [0.05, 0.05, 0.05, 0.05, 0.05]);
   });
 
   it('step decay: lr·γ^⌊t/stepSize⌋', async () => {
-    expectClose(await loggedLr(stepDecay(0.8, 3, 0.5), 8), [0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2, 0.2]);
+    expectLrs(await loggedLr(stepDecay(0.8, 3, 0.5), 8), [0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2, 0.2]);
   });
 
   it('cosine: from lr to finalLr over totalSteps, then flat', async () => {
     const lr = await loggedLr(cosine(1, 4, 0.2), 7);
     const expected = [0, 1, 2, 3, 4, 4, 4].map((t) => 0.2 + 0.4 * (1 + Math.cos((Math.PI * t) / 4)));
-    expectClose(lr, expected);
+    expectLrs(lr, expected);
     expect(lr[2]).to.be.closeTo(0.6, 1e-12);
   });
 
   it('piecewise and switchAt', async () => {
-    expectClose(await loggedLr(piecewise([2, 5], [0.1, 0.2, 0.3]), 7), [0.1, 0.1, 0.2, 0.2, 0.2, 0.3, 0.3]);
-    expectClose(await loggedLr(switchAt(3, 0.01, 0.5), 5), [0.01, 0.01, 0.01, 0.5, 0.5]);
+    expectLrs(await loggedLr(piecewise([2, 5], [0.1, 0.2, 0.3]), 7), [0.1, 0.1, 0.2, 0.2, 0.2, 0.3, 0.3]);
+    expectLrs(await loggedLr(switchAt(3, 0.01, 0.5), 5), [0.01, 0.01, 0.01, 0.5, 0.5]);
   });
 
   it('linear warmup multiplies any schedule by (t + 1)/w for t < w', async () => {
-    expectClose(await loggedLr(withWarmup(constant(1), 4), 6), [0.25, 0.5, 0.75, 1, 1, 1]);
-    expectClose(await loggedLr(withWarmup(stepDecay(1, 2, 0.1), 3), 5), [1 / 3, 2 / 3, 0.1, 0.1, 0.010000000000000002]);
+    expectLrs(await loggedLr(withWarmup(constant(1), 4), 6), [0.25, 0.5, 0.75, 1, 1, 1]);
+    expectLrs(await loggedLr(withWarmup(stepDecay(1, 2, 0.1), 3), 5), [1 / 3, 2 / 3, 0.1, 0.1, 0.010000000000000002]);
   });
 
   it('scheduleLr() in TypeScript gives the native values for every kind', async () => {
@@ -54,7 +55,7 @@ describe('learning-rate schedules (per-step lr log of Trainer#run())', () => {
     ];
     for (const s of specs) {
       const logged = await loggedLr(s, 25);
-      expectClose(logged, logged.map((_, t) => scheduleLr(s, t)));
+      expectLrs(logged, logged.map((_, t) => scheduleLr(s, t)));
     }
   });
 });

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 
 import { Model, Trainer, mlp, sgd, smallCnn } from '../../src/index.js';
 import { bitwiseEqual, separableBlobs } from '../engine/helpers.js';
+import { expectClose } from '../support/close.js';
 
 const data = separableBlobs(45, 6, 3, 4);
 
@@ -25,14 +26,6 @@ function oracleGradient(model: Model): Float64Array {
   return g;
 }
 
-function maxRelErr(a: Float32Array, b: Float64Array): number {
-  let scale = 0;
-  for (const v of b) scale = Math.max(scale, Math.abs(v));
-  let err = 0;
-  for (let i = 0; i < a.length; i++) err = Math.max(err, Math.abs(a[i] - b[i]) / scale);
-  return err;
-}
-
 describe('micro-batched gradients (batch.microBatch)', () => {
   it('gives the mean-loss gradient of the whole batch (pieces of 7 of 45, against a float64 oracle)', () => {
     const whole = gdTrainer();
@@ -40,8 +33,8 @@ describe('micro-batched gradients (batch.microBatch)', () => {
     const r1 = whole.step();
     const r2 = pieces.step();
     const oracle = oracleGradient(new Model(mlp({ input: 6, hidden: [10], outputs: 3 }), { seed: 2 }));
-    expect(maxRelErr(pieces.model.grads, oracle)).to.be.below(1e-6);
-    expect(maxRelErr(whole.model.grads, oracle)).to.be.below(1e-6);
+    expectClose(pieces.model.grads, oracle, { relToMax: 1e-6 }, 'micro-batched gradient');
+    expectClose(whole.model.grads, oracle, { relToMax: 1e-6 }, 'whole-batch gradient');
     expect(Math.abs(r1.loss - r2.loss)).to.be.below(1e-6 * Math.abs(r1.loss));
     expect(r2.accuracy).to.equal(r1.accuracy);
     expect(bitwiseEqual(whole.model.grads, pieces.model.grads)).to.equal(false, 'a different summation, so not the same bits');

@@ -1,0 +1,197 @@
+/**
+ * Data-parallel training across processes: real `mpirun -n N` jobs of test/mpi/rank.ts against the
+ * single-process run with microBatch = ⌈b/N⌉ (bitwise), a killed rank (the job ends with an error
+ * within its timeout), ranks that disagree (every rank names what differs), and plans that do not
+ * split. Run by `npm run test:mpi` (CI installs Open MPI); skipped with its reason where mpirun or
+ * an MPI build is missing, unless BIGSTEP_REQUIRE_MPI=1 (then that is a failure).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { expect } from 'chai';
+
+import { gaussianMixture } from '../../src/data/synthetic.js';
+import { Model } from '../../src/model/model.js';
+import { mlp } from '../../src/model/spec.js';
+import { sgd } from '../../src/optim/optimizer.js';
+import { CheckpointError, loadCheckpoint } from '../../src/train/checkpoint.js';
+import { mpiBuilt } from '../../src/train/data-parallel.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { buildTrainer, runToEnd, type RunConfig, type RunOutcome } from './run.js';
+
+const RANK_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'rank.js');
+
+interface JobOutput {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+  timedOut: boolean;
+  results: Array<RunOutcome & { rank: number; size: number }>;
+  errors: Array<{ rank: number; name: string; code?: string; message: string }>;
+}
+
+/** Runs rank.ts on `ranks` processes under mpirun; kills the whole job after `timeoutMs`. */
+function mpirun(ranks: number, args: object, timeoutMs = 60_000): Promise<JobOutput> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'mpirun',
+      ['--allow-run-as-root', '--oversubscribe', '-n', String(ranks), process.execPath, RANK_SCRIPT, JSON.stringify(args)],
+      { detached: true, env: { ...process.env, BIGSTEP_THREADS: '1', OMP_NUM_THREADS: '1' } },
+    );
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      process.kill(-(child.pid as number), 'SIGKILL');
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const lines = stdout.split('\n');
+      const parse = (tag: string) => lines.filter((l) => l.startsWith(`${tag} `)).map((l) => JSON.parse(l.slice(tag.length + 1)));
+      resolve({ code, signal, stdout, stderr, seconds: (Date.now() - started) / 1000, timedOut, results: parse('RESULT'), errors: parse('ERROR') });
+    });
+  });
+}
+
+/** The reference: one process, microBatch = ⌈b/N⌉. */
+async function singleProcess(c: RunConfig, ranks: number): Promise<RunOutcome> {
+  const b = c.mode === 'full' ? c.n : (c.batch as number);
+  return runToEnd(buildTrainer(c, { microBatch: Math.ceil(b / ranks) }), c.steps);
+}
+
+function expectBitwise(job: JobOutput, want: RunOutcome, ranks: number): void {
+  expect(job.code, job.stderr).to.equal(0);
+  expect(job.results.map((r) => r.rank).sort()).to.deep.equal([...Array(ranks).keys()]);
+  for (const r of job.results) {
+    expect(r.size).to.equal(ranks);
+    expect(r.stepsDone).to.equal(want.stepsDone);
+    expect(r.paramsSha256, `rank ${r.rank} θ`).to.equal(want.paramsSha256);
+    expect(r.loss, `rank ${r.rank} losses`).to.deep.equal(want.loss);
+  }
+}
+
+const mpirunFound = spawnSync('mpirun', ['--version'], { encoding: 'utf8' }).status === 0;
+
+describe('Trainer({ dataParallel }) under mpirun', function () {
+  this.timeout(180_000);
+
+  before(function () {
+    const missing = !mpirunFound ? 'mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)' : !mpiBuilt() ? 'the addon was built without MPI (install libopenmpi-dev, npm run build)' : '';
+    if (!missing) return;
+    if (process.env.BIGSTEP_REQUIRE_MPI === '1') throw new Error(`BIGSTEP_REQUIRE_MPI=1 but ${missing}`);
+    this.skip();
+  });
+
+  it('2-rank full-batch GD (MLP) is bitwise the single process with microBatch = n/2, every step', async () => {
+    const c: RunConfig = { model: 'mlp', mode: 'full', n: 40, steps: 6 };
+    const want = await singleProcess(c, 2);
+    expectBitwise(await mpirun(2, c), want, 2);
+  });
+
+  it('2-rank full-batch GD (small CNN, uneven split 8 + 7) is bitwise the single process with microBatch = 8', async () => {
+    const c: RunConfig = { model: 'cnn', mode: 'full', n: 15, steps: 4 };
+    const want = await singleProcess(c, 2);
+    expectBitwise(await mpirun(2, c), want, 2);
+  });
+
+  it('3-rank shuffled SGD splits each batch of 12 into 4 + 4 + 4: bitwise the single process with microBatch = 4', async () => {
+    const c: RunConfig = { model: 'mlp', mode: 'shuffle', n: 48, batch: 12, steps: 8 };
+    const want = await singleProcess(c, 3);
+    expectBitwise(await mpirun(3, c), want, 3);
+  });
+
+  it('a repeated 2-rank run is bitwise identical to the first', async () => {
+    const c: RunConfig = { model: 'mlp', mode: 'shuffle', n: 40, batch: 10, steps: 6 };
+    const first = await mpirun(2, c);
+    const second = await mpirun(2, c);
+    expect(first.code, first.stderr).to.equal(0);
+    expect(second.results.map((r) => r.paramsSha256)).to.deep.equal(first.results.map((r) => r.paramsSha256));
+    expect(second.results[0].loss).to.deep.equal(first.results[0].loss);
+  });
+
+  it('rank 0 writes the checkpoint; a 2-rank job resumed from it ends bitwise where the uninterrupted run ends; 1 process may not load it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bigstep-mpi-ckpt-'));
+    try {
+      const file = join(dir, 'run.ckpt');
+      const c: RunConfig = { model: 'mlp', mode: 'shuffle', n: 40, batch: 10, steps: 7 };
+      const whole = await mpirun(2, { ...c, checkpoint: file, saveAt: 3 });
+      expect(whole.code, whole.stderr).to.equal(0);
+      expect(readdirSync(dir)).to.deep.equal(['run.ckpt']); // one file, no temporaries left
+      const resumed = await mpirun(2, { ...c, checkpoint: file, resume: true });
+      expect(resumed.code, resumed.stderr).to.equal(0);
+      expect(resumed.results.map((r) => r.paramsSha256)).to.deep.equal(whole.results.map((r) => r.paramsSha256));
+      expect(resumed.results[0].loss).to.deep.equal(whole.results[0].loss.slice(-4));
+      const solo = buildTrainer(c, {});
+      expect(() => loadCheckpoint(file, solo, { configHash: 'mpi-test' }))
+        .to.throw(CheckpointError, /holds 2 data-parallel rank\(s\) but the trainer has 1 \(a run resumes on the same number of ranks/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when one rank is killed mid-run, the job ends with an error naming it within 30 s (no hang)', async () => {
+    const job = await mpirun(2, { model: 'mlp', mode: 'full', n: 2000, steps: 100_000, killRank: 1 }, 30_000);
+    expect(job.timedOut, 'the job hung until the test killed it').to.equal(false);
+    expect(job.code).to.not.equal(0);
+    expect(job.results).to.have.length(0);
+    expect(job.stderr).to.match(/rank 1 .*signal 9|signal 9 \(Killed\)/s);
+  });
+
+  it('ranks with different data sets all throw ERR_BIGSTEP_RANKS_DIFFER naming the data set', async () => {
+    const job = await mpirun(2, { model: 'mlp', mode: 'full', n: 40, steps: 2, dataSeedOnRank1: 6 });
+    expect(job.results).to.have.length(0);
+    expect(job.errors.map((e) => e.rank).sort()).to.deep.equal([0, 1]);
+    for (const e of job.errors) {
+      expect(e.code).to.equal('ERR_BIGSTEP_RANKS_DIFFER');
+      expect(e.message).to.match(/^options\.dataParallel: .*data set \(x, y\) \(rank 1 differs from rank 0/);
+      expect(e.message).to.not.match(/configuration \(|initial parameters \(/);
+    }
+  });
+
+  it('a rank with another BLAS thread count (other rounding) makes every rank name the numerics', async () => {
+    const job = await mpirun(2, { model: 'mlp', mode: 'full', n: 40, steps: 2, threadsOnRank1: 2 });
+    expect(job.results).to.have.length(0);
+    expect(job.errors.map((e) => e.rank).sort()).to.deep.equal([0, 1]);
+    for (const e of job.errors) expect(e.message).to.match(/numerics \(ISA path, BLAS vendor, kernels and threads\) \(rank 1 differs from rank 0/);
+  });
+
+  it('a data set smaller than N, and a batch that leaves a rank empty, are RangeErrors naming the option on every rank', async () => {
+    const small = await mpirun(2, { model: 'mlp', mode: 'full', n: 1, steps: 1 });
+    expect(small.errors.map((e) => e.rank).sort()).to.deep.equal([0, 1]);
+    for (const e of small.errors) expect([e.name, e.message]).to.match(/RangeError,options\.data \(full batch\): 1 examples do not split over 2 ranks/);
+    const batch = await mpirun(2, { model: 'mlp', mode: 'shuffle', n: 40, batch: 1, steps: 1 });
+    expect(batch.errors.map((e) => e.rank).sort()).to.deep.equal([0, 1]);
+    for (const e of batch.errors) expect([e.name, e.message]).to.match(/RangeError,options\.batch\.size: 1 examples do not split over 2 ranks/);
+  });
+});
+
+describe('Trainer({ dataParallel }) outside an MPI job', () => {
+  it('throws ERR_BIGSTEP_MPI saying to start under mpirun/srun and call initMpi() (or, without MPI in the build, how to get it)', () => {
+    const data = gaussianMixture({ k: 2, d: 4, nTrain: 8, nTest: 1, seed: 1 }).train;
+    const model = new Model(mlp({ input: 4, hidden: [4], outputs: 2 }));
+    expect(() => new Trainer(model, { data: { x: data.x, y: data.labels as Int32Array }, optimizer: sgd({ lr: 0.1 }), dataParallel: true }))
+      .to.throw(
+        mpiBuilt()
+          ? /options\.dataParallel needs MPI: start the processes with mpirun or srun and call initMpi\(\) first/
+          : /options\.dataParallel needs MPI: this build has no MPI support \(apt-get install openmpi-bin libopenmpi-dev/,
+      )
+      .with.property('code', 'ERR_BIGSTEP_MPI');
+  });
+
+  it('rejects a non-boolean dataParallel with a TypeError naming it', () => {
+    const data = gaussianMixture({ k: 2, d: 4, nTrain: 8, nTest: 1, seed: 1 }).train;
+    const model = new Model(mlp({ input: 4, hidden: [4], outputs: 2 }));
+    expect(() => new Trainer(model, { data: { x: data.x, y: data.labels as Int32Array }, optimizer: sgd({ lr: 0.1 }), dataParallel: 'yes' as unknown as boolean }))
+      .to.throw(TypeError, /options\.dataParallel must be a boolean/);
+  });
+});
