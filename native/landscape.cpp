@@ -160,50 +160,63 @@ Instance generate(const GenerateOptions& o) {
   inst.dim = o.dim;
   inst.mu = o.mu;
   inst.dips = o.dips;
-  uint64_t state[4];
-  Rng::seed_state(state, o.seed, 0x4C414E44ULL /* "LAND" */);
-  Rng rng{state};
-  std::vector<double> c(o.dim);
-  for (int i = 0; i < o.dips; ++i) {
-    bool placed = false;
-    for (int attempt = 0; attempt < 10000 && !placed; ++attempt) {
-      const double rho = o.radius_min + (o.radius_max - o.radius_min) * rng.uniform();
-      double n2 = 0;
-      if (o.dim == 1) {
-        c[0] = rng.uniform() < 0.5 ? -1.0 : 1.0;
-        n2 = 1;
-      } else {
-        do {
-          n2 = 0;
-          for (int j = 0; j < o.dim; ++j) {
-            c[j] = rng.normal();
-            n2 += c[j] * c[j];
-          }
-        } while (n2 < 1e-20);
+  // Placement can dead-end (the dips placed first leave no room for the next one). Then the whole
+  // instance is redrawn from the next stream: round 0 is the seed's own stream, so every instance
+  // that places at once is the one this generator always drew.
+  constexpr int kRounds = 100;
+  int placed_dips = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    inst.centers.clear();
+    inst.depths.clear();
+    inst.widths.clear();
+    uint64_t state[4];
+    Rng::seed_state(state, o.seed, 0x4C414E44ULL /* "LAND" */ + (uint64_t)round);
+    Rng rng{state};
+    std::vector<double> c(o.dim);
+    int i = 0;
+    for (; i < o.dips; ++i) {
+      bool placed = false;
+      for (int attempt = 0; attempt < 10000 && !placed; ++attempt) {
+        const double rho = o.radius_min + (o.radius_max - o.radius_min) * rng.uniform();
+        double n2 = 0;
+        if (o.dim == 1) {
+          c[0] = rng.uniform() < 0.5 ? -1.0 : 1.0;
+          n2 = 1;
+        } else {
+          do {
+            n2 = 0;
+            for (int j = 0; j < o.dim; ++j) {
+              c[j] = rng.normal();
+              n2 += c[j] * c[j];
+            }
+          } while (n2 < 1e-20);
+        }
+        const double scale = rho / std::sqrt(n2);
+        for (int j = 0; j < o.dim; ++j) c[j] *= scale;
+        const double delta = o.depth_min + (o.depth_max - o.depth_min) * rng.uniform();
+        const double kappa = o.sharpness_min * std::exp(std::log(o.sharpness_max / o.sharpness_min) * rng.uniform());
+        const double a = delta * o.mu * rho * rho / 2;
+        // curvature at the centre: mu + a / sigma^2 (Gaussian), mu + 6 a / w^2 (compact) = kappa mu
+        const double sigma = std::sqrt((o.kind == Kind::Compact ? 6.0 : 1.0) * a / (o.mu * (kappa - 1)));
+        placed = true;
+        for (int k = 0; k < i && placed; ++k) {
+          const double dist = std::sqrt(sq_dist(o.dim, c.data(), &inst.centers[(size_t)k * o.dim]));
+          if (dist < o.separation * (sigma + inst.widths[k])) placed = false;
+        }
+        if (placed) {
+          inst.centers.insert(inst.centers.end(), c.begin(), c.end());
+          inst.depths.push_back(a);
+          inst.widths.push_back(sigma);
+        }
       }
-      const double scale = rho / std::sqrt(n2);
-      for (int j = 0; j < o.dim; ++j) c[j] *= scale;
-      const double delta = o.depth_min + (o.depth_max - o.depth_min) * rng.uniform();
-      const double kappa = o.sharpness_min * std::exp(std::log(o.sharpness_max / o.sharpness_min) * rng.uniform());
-      const double a = delta * o.mu * rho * rho / 2;
-      // curvature at the centre: mu + a / sigma^2 (Gaussian), mu + 6 a / w^2 (compact) = kappa mu
-      const double sigma = std::sqrt((o.kind == Kind::Compact ? 6.0 : 1.0) * a / (o.mu * (kappa - 1)));
-      placed = true;
-      for (int k = 0; k < i && placed; ++k) {
-        const double dist = std::sqrt(sq_dist(o.dim, c.data(), &inst.centers[(size_t)k * o.dim]));
-        if (dist < o.separation * (sigma + inst.widths[k])) placed = false;
-      }
-      if (placed) {
-        inst.centers.insert(inst.centers.end(), c.begin(), c.end());
-        inst.depths.push_back(a);
-        inst.widths.push_back(sigma);
-      }
+      if (!placed) break;
     }
-    if (!placed)
-      throw_range("options.dips", "cannot place " + std::to_string(o.dips) + " non-overlapping dips in dimension " +
-                                      std::to_string(o.dim) + " (placed " + std::to_string(i) +
-                                      "); lower dips or separation, or widen radiusMin..radiusMax");
+    placed_dips = std::max(placed_dips, i);
+    if (i == o.dips) return inst;
   }
+  throw_range("options.dips", "cannot place " + std::to_string(o.dips) + " non-overlapping dips in dimension " +
+                                  std::to_string(o.dim) + " (at most " + std::to_string(placed_dips) + " in " +
+                                  std::to_string(kRounds) + " redraws); lower dips or separation, or widen radiusMin..radiusMax");
   return inst;
 }
 

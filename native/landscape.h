@@ -51,7 +51,10 @@ void validate(const Instance& inst);
 //     to mu + a_i / sigma_i^2 = kappa_i * mu, i.e. sigma_i = sqrt(a_i / (mu (kappa_i - 1))), so
 //     L_loc / mu ~ kappa_i >> 1;
 //   - a dip is rejected and redrawn if it lies closer than separation * (sigma_i + sigma_j) to an
-//     earlier dip (dips do not overlap); after 10000 failed draws the request is a RangeError.
+//     earlier dip (dips do not overlap); after 10000 failed draws for one dip the whole instance
+//     is redrawn from the next stream (seed, "LAND" + round), and after 100 rounds the request is a
+//     RangeError. Round 0 is the seed's own stream, so an instance that places at once is unchanged
+//     (E1's compact-2d seed 129, 8 dips, is the first that needs a second round).
 // A dip creates a local minimum when a_i > sqrt(e) mu sigma_i (rho_i - sigma_i) (its steepest pull
 // beats the bowl's slope); with the defaults (delta >= 0.4, kappa >= 30) this holds with margin
 // (it needs roughly delta > 2e / (kappa - 1) = 0.19), and find_minima checks it.
@@ -201,8 +204,15 @@ struct RunResult {
 // The argument checks run_gd runs first (NativeError naming "options.<field>", "minima", "starts").
 void validate_run(const Instance& inst, int m, int global_index, int n, const RunOptions& opt);
 // starts [n, dim]; minima [m, dim] with minima[global_index] = x*.
+// Noise-free runs on paper-1d and compact instances step their particles in SIMD blocks
+// (sweep_gd, landscape_sweep.h), every other run one particle at a time; the iterates are the same
+// bit for bit either way.
 void run_gd(const Instance& inst, const double* minima, int m, int global_index, const double* starts,
             int n, const RunOptions& opt, RunResult* out);
+// run_gd with every particle stepped alone by the per-particle loop: the naive twin and test
+// oracle of the SIMD sweep.
+void run_gd_reference(const Instance& inst, const double* minima, int m, int global_index,
+                      const double* starts, int n, const RunOptions& opt, RunResult* out);
 
 // |a - b|^2 and |a| for vectors of d doubles (shared by the landscape files).
 inline double sq_dist(int d, const double* a, const double* b) {

@@ -259,6 +259,11 @@ export class ResumeStore {
   private readonly log: (record: LogRecord) => void;
   private readonly warn: (message: string) => void;
   private readonly keys = new Set<string>();
+  // Names of partial-* files found when the store opened, and the keys that saved a partial in
+  // this life: removePartial lists the directory only for those keys (a run of many small units,
+  // E1's tens of thousands, would otherwise read the whole directory once per unit).
+  private readonly partialsOnDisk: string[] = [];
+  private readonly partialKeys = new Set<string>();
 
   constructor(options: ResumeStoreOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError(`ResumeStore options must be an object (got ${formatValue(options)})`);
@@ -276,7 +281,11 @@ export class ResumeStore {
     this.intervalMs = 1000 * (options.intervalSeconds ?? checkpointSecondsFromEnv());
     this.warn = options.warn ?? ((m) => process.stderr.write(`bigstep: ${m}\n`));
     // Temporary files in the store are leftovers of a killed writer (one process owns a run directory).
-    if (this.dir && fs.existsSync(this.dir)) for (const n of fs.readdirSync(this.dir)) if (isTempName(n)) fs.rmSync(path.join(this.dir, n), { force: true });
+    if (this.dir && fs.existsSync(this.dir))
+      for (const n of fs.readdirSync(this.dir)) {
+        if (isTempName(n)) fs.rmSync(path.join(this.dir, n), { force: true });
+        else if (n.startsWith('partial-')) this.partialsOnDisk.push(n);
+      }
   }
 
   /** A store that keeps nothing: every unit runs, records go to `log`. */
@@ -368,6 +377,7 @@ export class ResumeStore {
   /** @internal Removes the partial of `key` (keep < 0) or its trainer files of generations other than `keep`. */
   removePartial(key: string, keep: number): void {
     if (!this.dir || !fs.existsSync(this.dir)) return;
+    if (!this.partialKeys.has(key) && !this.partialsOnDisk.some((n) => n.startsWith(`partial-${key}.`))) return;
     const prefix = `partial-${key}.g`;
     for (const n of fs.readdirSync(this.dir)) {
       if (!n.startsWith(prefix)) continue;
@@ -392,6 +402,7 @@ export class ResumeStore {
 
   /** @internal */
   writePartial(key: string, generation: number, trainers: Trainer[], body: unknown): void {
+    this.partialKeys.add(key);
     trainers.forEach((t, i) => {
       const file = this.ckptPath(key, generation, i);
       const meta = { configHash: `${this.configHash}/${key}/${i}` };
