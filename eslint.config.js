@@ -4,13 +4,26 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'build*/**', 'node_modules/**', 'docs/api/**', 'prebuilds/**', 'test/reporter.cjs', '.mocharc.cjs'] },
+  {
+    ignores: [
+      'dist/**',
+      'build*/**',
+      'node_modules/**',
+      'docs/api/**',
+      'prebuilds/**',
+      'test/reporter.cjs',
+      '.mocharc.cjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
   // Tests hand the API wrongly typed values on purpose.

@@ -12,10 +12,23 @@ import { killResumeRun } from '../test/train/resume-harness.js';
 
 const kills = Number(process.argv[2] ?? 100);
 const seed = Number(process.argv[3] ?? 1);
-if (!Number.isInteger(kills) || kills < 1) throw new RangeError(`kills must be a positive integer (got ${process.argv[2]})`);
+if (!Number.isInteger(kills) || kills < 1)
+  throw new RangeError(`kills must be a positive integer (got ${process.argv[2]})`);
 
 // ~20 steps per life (kill 0–60 ms after each restart): size the run so the kills fit in it.
 const total = Math.max(1000, 40 * kills);
 const r = await killResumeRun({ targetKills: kills, total, every: 5, maxDelayMs: 60, seed });
-console.log(JSON.stringify({ kills: r.kills, corrupt: r.corrupt, killsDuringWrite: r.killsDuringWrite, identical: r.identical, resumePoints: r.resumeSteps.length, starts: r.starts, leftoverTemps: r.leftoverTemps, totalSteps: total, seconds: r.seconds }));
+console.log(
+  JSON.stringify({
+    kills: r.kills,
+    corrupt: r.corrupt,
+    killsDuringWrite: r.killsDuringWrite,
+    identical: r.identical,
+    resumePoints: r.resumeSteps.length,
+    starts: r.starts,
+    leftoverTemps: r.leftoverTemps,
+    totalSteps: total,
+    seconds: r.seconds,
+  }),
+);
 process.exit(r.corrupt === 0 && r.identical ? 0 : 1);

@@ -10,19 +10,28 @@ import { native } from '../src/native/binding.js';
 import { Model, Trainer, mlp, sgd } from '../src/index.js';
 
 const calls = Number(process.argv[2] ?? 3000);
-if (!Number.isSafeInteger(calls) || calls < 1) throw new RangeError(`calls must be a positive integer (got ${process.argv[2]})`);
+if (!Number.isSafeInteger(calls) || calls < 1)
+  throw new RangeError(`calls must be a positive integer (got ${process.argv[2]})`);
 const n = 60000;
 const model = new Model(mlp({ input: 784, hidden: [256], outputs: 10 }), { seed: 1 });
 const x = new Float32Array(n * 784).map((_, i) => (i % 97) / 97);
 const y = new Int32Array(n).map((_, i) => i % 10);
-const trainer = new Trainer(model, { data: { x, y }, optimizer: sgd({ lr: 0.01, momentum: 0.9 }), batch: { mode: 'shuffle', size: 128 } });
+const trainer = new Trainer(model, {
+  data: { x, y },
+  optimizer: sgd({ lr: 0.01, momentum: 0.9 }),
+  batch: { mode: 'shuffle', size: 128 },
+});
 // The same native job the Trainer makes at construction (its own is private).
 const job = new native.TrainJob(model.handle, trainer.job);
 
 function summary(us: number[]): { best: number; median: number; mean: number } {
   us.sort((a, b) => a - b);
   const round = (v: number): number => Math.round(v * 10) / 10;
-  return { best: round(us[0]), median: round(us[us.length >> 1]), mean: round(us.reduce((a, b) => a + b, 0) / us.length) };
+  return {
+    best: round(us[0]),
+    median: round(us[us.length >> 1]),
+    mean: round(us.reduce((a, b) => a + b, 0) / us.length),
+  };
 }
 
 for (const kind of ['sync', 'async'] as const) {

@@ -43,13 +43,19 @@ export async function concurrentBench(budget: number): Promise<string> {
   setThreads(1);
   const data = makeData();
   const batch = { mode: 'sequential' as const, size: B };
-  const trainers = lrs.map((lr, k) => new Trainer(new Model(spec, { seed: 1 + k }), { data, optimizer: sgd({ lr }), batch }));
+  const trainers = lrs.map(
+    (lr, k) => new Trainer(new Model(spec, { seed: 1 + k }), { data, optimizer: sgd({ lr }), batch }),
+  );
   const cores = availableParallelism();
   const sequential = await secondsPerStep(async (s) => {
     for (const t of trainers) await t.run({ steps: s, chunkSize: s });
   }, budget / 2);
   const concurrent = await secondsPerStep(
-    async (s) => void (await runConcurrently(trainers.map((t) => () => t.run({ steps: s, chunkSize: s })), { concurrency: cores })),
+    async (s) =>
+      void (await runConcurrently(
+        trainers.map((t) => () => t.run({ steps: s, chunkSize: s })),
+        { concurrency: cores },
+      )),
     budget / 2,
   );
   for (const t of trainers) t.model.close();

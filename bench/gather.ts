@@ -34,13 +34,23 @@ async function main(): Promise<void> {
   const { train } = await loadDataset('fashion-mnist', { download: false });
   const fixedX = train.x.slice(0, BATCH * 784);
   const labels = train.labels;
-  if (!labels) throw new Error("fashion-mnist: train split has no labels");
+  if (!labels) throw new Error('fashion-mnist: train split has no labels');
   const fixedY = labels.slice(0, BATCH);
   const rows: string[] = [];
   for (const arm of arms) {
     const model = new Model(arm.spec, { seed: 1 });
-    const shuffled = new Trainer(model, { data: { x: train.x, y: labels }, optimizer: sgd({ lr: 1e-3 }), batch: { mode: 'shuffle', size: BATCH }, seed: 1 });
-    const fixed = new Trainer(model, { data: { x: fixedX, y: fixedY }, optimizer: sgd({ lr: 1e-3 }), batch: { mode: 'full' }, seed: 1 });
+    const shuffled = new Trainer(model, {
+      data: { x: train.x, y: labels },
+      optimizer: sgd({ lr: 1e-3 }),
+      batch: { mode: 'shuffle', size: BATCH },
+      seed: 1,
+    });
+    const fixed = new Trainer(model, {
+      data: { x: fixedX, y: fixedY },
+      optimizer: sgd({ lr: 1e-3 }),
+      batch: { mode: 'full' },
+      seed: 1,
+    });
     const time = async (t: Trainer, steps: number): Promise<number> => {
       const t0 = process.hrtime.bigint();
       await t.run({ steps, chunkSize: steps });
@@ -65,8 +75,12 @@ async function main(): Promise<void> {
     );
     model.close();
   }
-  console.log(`Batch gathering, Fashion-MNIST train (60,000 × 784), batch ${BATCH}, 1 thread, median of 7 interleaved repeats\n`);
-  console.log('| model | step, shuffled batches (µs) | step, fixed batch (µs) | gathering (µs) | share of step | gathered batches/s |');
+  console.log(
+    `Batch gathering, Fashion-MNIST train (60,000 × 784), batch ${BATCH}, 1 thread, median of 7 interleaved repeats\n`,
+  );
+  console.log(
+    '| model | step, shuffled batches (µs) | step, fixed batch (µs) | gathering (µs) | share of step | gathered batches/s |',
+  );
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) console.log(r);
 }

@@ -22,8 +22,20 @@ const PY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../ben
 // keeps the whole bench to about a minute.
 const cases = [
   { name: 'paper-1d', inst: native.landscapePaper1d(), eta: 1e-6, N: 20000, T: 2000 },
-  { name: 'compact-2d (8 dips)', inst: native.landscapeCreate({ kind: 'compact', dim: 2, dips: 8, seed: 1, separation: 2 }), eta: 1e-4, N: 4000, T: 500 },
-  { name: 'compact-5d (16 dips)', inst: native.landscapeCreate({ kind: 'compact', dim: 5, dips: 16, seed: 1, separation: 2 }), eta: 1e-4, N: 2000, T: 500 },
+  {
+    name: 'compact-2d (8 dips)',
+    inst: native.landscapeCreate({ kind: 'compact', dim: 2, dips: 8, seed: 1, separation: 2 }),
+    eta: 1e-4,
+    N: 4000,
+    T: 500,
+  },
+  {
+    name: 'compact-5d (16 dips)',
+    inst: native.landscapeCreate({ kind: 'compact', dim: 5, dips: 16, seed: 1, separation: 2 }),
+    eta: 1e-4,
+    N: 2000,
+    T: 500,
+  },
 ];
 
 interface Spread {
@@ -48,10 +60,22 @@ for (const c of cases) {
   const starts = native.landscapeSample({ dim: d, count: N, radius: 1, seed: 1 });
   const k = c.inst.depths.length;
   for (let p = 0; p < N; p++)
-    for (let j = 0; j < d; j++) starts[p * d + j] = c.inst.centers[(p % k) * d + j] + 1.5 * c.inst.widths[p % k] * starts[p * d + j];
+    for (let j = 0; j < d; j++)
+      starts[p * d + j] = c.inst.centers[(p % k) * d + j] + 1.5 * c.inst.widths[p % k] * starts[p * d + j];
   const minima = { points: new Float64Array(d), globalIndex: 0 };
   const options = { eta: c.eta, steps: T, classifyRadius: 1e-3, basin: false };
-  const input = JSON.stringify({ kind: c.inst.kind, dim: d, mu: c.inst.mu, centers: Array.from(c.inst.centers), depths: Array.from(c.inst.depths), widths: Array.from(c.inst.widths), starts: Array.from(starts), eta: c.eta, steps: T, reps: 1 });
+  const input = JSON.stringify({
+    kind: c.inst.kind,
+    dim: d,
+    mu: c.inst.mu,
+    centers: Array.from(c.inst.centers),
+    depths: Array.from(c.inst.depths),
+    widths: Array.from(c.inst.widths),
+    starts: Array.from(starts),
+    eta: c.eta,
+    steps: T,
+    reps: 1,
+  });
   const wall: number[] = [];
   const cpu: number[] = [];
   const np = { wall: [] as number[], cpu: [] as number[], final: [] as number[] };
@@ -65,7 +89,12 @@ for (const c of cases) {
     cpu.push((du.user + du.system) / 1e6);
     finalX = r.finalX;
     // numpy times itself inside the script (its start-up and the JSON transfer are not counted)
-    const py = spawnSync('/usr/bin/python3', [PY], { input, encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE' } });
+    const py = spawnSync('/usr/bin/python3', [PY], {
+      input,
+      encoding: 'utf8',
+      maxBuffer: 1 << 28,
+      env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE' },
+    });
     if (py.status !== 0) throw new Error(`numpy baseline failed: ${py.stderr}`);
     const out = JSON.parse(py.stdout) as { wall: number[]; cpu: number[]; final: number[] };
     np.wall.push(out.wall[0]);
@@ -76,7 +105,10 @@ for (const c of cases) {
   let diff = 0;
   for (let i = 0; i < finalX!.length; i++) diff = Math.max(diff, Math.abs(finalX![i] - np.final[i]));
   const steps = N * T;
-  const nWall = spread(wall), nCpu = spread(cpu), pWall = spread(np.wall), pCpu = spread(np.cpu);
+  const nWall = spread(wall),
+    nCpu = spread(cpu),
+    pWall = spread(np.wall),
+    pCpu = spread(np.cpu);
   console.log(
     JSON.stringify({
       case: c.name,

@@ -59,7 +59,8 @@ function measure(cmd: string, args: string[], threads: number): Row | null {
 
 const torchAvailable =
   existsSync(systemPython) && spawnSync(systemPython, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
-if (!torchAvailable) process.stderr.write('bench: PyTorch not found (apt-get install python3-torch) — bigstep figures only\n');
+if (!torchAvailable)
+  process.stderr.write('bench: PyTorch not found (apt-get install python3-torch) — bigstep figures only\n');
 
 const median = (v: number[]): number | undefined => {
   if (v.length === 0) return undefined;
@@ -70,7 +71,7 @@ const median = (v: number[]): number | undefined => {
 interface Measured {
   bigstep: Row[];
   torch: Row[];
-  ratios: number[];    // per round, samples/s bigstep ÷ PyTorch
+  ratios: number[]; // per round, samples/s bigstep ÷ PyTorch
   cpuRatios: number[]; // per round, CPU s/step PyTorch ÷ bigstep
 }
 const rows: Measured[] = [];
@@ -82,8 +83,7 @@ for (const c of trainCases.filter((b) => selected.length === 0 || selected.some(
     const each = String(budget / rounds);
     for (let r = 0; r < rounds; r++) {
       const reps = String(c.repeats ?? 7);
-      const runBigstep = () =>
-        measure(process.execPath, [child, c.name, String(threads), each], threads);
+      const runBigstep = () => measure(process.execPath, [child, c.name, String(threads), each], threads);
       const runTorch = () =>
         torchAvailable ? measure(systemPython, [torchScript, c.name, String(threads), each, reps], threads) : null;
       let b: Row | null, t: Row | null;
@@ -120,13 +120,27 @@ const summary: object[] = [];
 for (const m of rows) {
   const ref = m.bigstep[0] ?? m.torch[0];
   if (!ref) continue;
-  const ratio = median(m.ratios), cpuRatio = median(m.cpuRatios);
+  const ratio = median(m.ratios),
+    cpuRatio = median(m.cpuRatios);
   const ceiling = med(m.bigstep, (r) => r.pctOfCeiling);
   const ceilingBest = max(m.bigstep, (r) => r.pctOfCeilingBest);
   lines.push(
-    `| ${ref.case} | ${ref.threads} | ${fmt(med(m.bigstep, (r) => r.samplesPerSec))} | ${fmt(med(m.torch, (r) => r.samplesPerSec))} | ${ratio === undefined ? '-' : ratio.toFixed(2) + '×'} | ${cpuRatio === undefined ? '-' : cpuRatio.toFixed(2) + '×'} | ${ceiling === undefined ? '-' : `${fmt(ceiling)} / ${fmt(ceilingBest)} %`} | ${fmt(med(m.bigstep, (r) => r.gflops), 1)} | ${fmt(max(m.bigstep, (r) => r.peakRssMiB))} / ${fmt(max(m.torch, (r) => r.peakRssMiB))} | ${fmt(max(m.bigstep, (r) => r.rssGrowthMiB), 1)} |`,
+    `| ${ref.case} | ${ref.threads} | ${fmt(med(m.bigstep, (r) => r.samplesPerSec))} | ${fmt(med(m.torch, (r) => r.samplesPerSec))} | ${ratio === undefined ? '-' : ratio.toFixed(2) + '×'} | ${cpuRatio === undefined ? '-' : cpuRatio.toFixed(2) + '×'} | ${ceiling === undefined ? '-' : `${fmt(ceiling)} / ${fmt(ceilingBest)} %`} | ${fmt(
+      med(m.bigstep, (r) => r.gflops),
+      1,
+    )} | ${fmt(max(m.bigstep, (r) => r.peakRssMiB))} / ${fmt(max(m.torch, (r) => r.peakRssMiB))} | ${fmt(
+      max(m.bigstep, (r) => r.rssGrowthMiB),
+      1,
+    )} |`,
   );
-  summary.push({ case: ref.case, threads: ref.threads, ratios: m.ratios, cpuRatios: m.cpuRatios, bigstep: m.bigstep, torch: m.torch });
+  summary.push({
+    case: ref.case,
+    threads: ref.threads,
+    ratios: m.ratios,
+    cpuRatios: m.cpuRatios,
+    bigstep: m.bigstep,
+    torch: m.torch,
+  });
 }
 const blas = rows.find((r) => r.bigstep.length)?.bigstep[0]?.blas ?? '?';
 const isa = rows.find((r) => r.bigstep.length)?.bigstep[0]?.isa ?? '?';
@@ -148,11 +162,30 @@ if (hvpSelected.length) {
   for (const c of hvpSelected) {
     for (const threads of [1, 2]) {
       process.stderr.write(`bench: ${c.name} threads=${threads}\n`);
-      type HvpRow = Row & { params: number; hvpSeconds: number; hvpCpuSeconds: number; lambda: number; lambdaSeconds: number; lambdaIterations: number; lambdaResidual?: number };
+      type HvpRow = Row & {
+        params: number;
+        hvpSeconds: number;
+        hvpCpuSeconds: number;
+        lambda: number;
+        lambdaSeconds: number;
+        lambdaIterations: number;
+        lambdaResidual?: number;
+      };
       // Both peers solve the same problem: the bigstep child writes θ, x, y, v for the PyTorch child.
       const problem = join(tmpdir(), `bigstep-hvp-bench-${process.pid}.bin`);
-      const b = measure(process.execPath, [child, c.name, String(threads), String(budget), problem], threads) as HvpRow | null;
-      const t = torchAvailable && b ? (measure(systemPython, [torchScript, c.name, String(threads), String(budget), problem], threads) as HvpRow | null) : null;
+      const b = measure(
+        process.execPath,
+        [child, c.name, String(threads), String(budget), problem],
+        threads,
+      ) as HvpRow | null;
+      const t =
+        torchAvailable && b
+          ? (measure(
+              systemPython,
+              [torchScript, c.name, String(threads), String(budget), problem],
+              threads,
+            ) as HvpRow | null)
+          : null;
       rmSync(problem, { force: true });
       const ratio = (x?: number, y?: number) => (x && y ? `${(y / x).toFixed(2)}×` : '-');
       hl.push(
@@ -165,7 +198,9 @@ if (hvpSelected.length) {
   hvpTable = '\n' + hl.join('\n') + '\n';
 }
 const torchBlas = rows.find((r) => r.torch.length)?.torch[0]?.blas ?? 'not installed';
-const table = `bigstep BLAS: ${blas}, ISA path ${isa}; PyTorch: ${torchBlas}; ${rounds} interleaved rounds per row, each child the median of 7 repeats (3 for the width-64 ResNet); load average at the end ${loadavg().map((v) => v.toFixed(1)).join(' ')}\n\n${lines.join('\n')}\n${multiTable}${hvpTable}`;
+const table = `bigstep BLAS: ${blas}, ISA path ${isa}; PyTorch: ${torchBlas}; ${rounds} interleaved rounds per row, each child the median of 7 repeats (3 for the width-64 ResNet); load average at the end ${loadavg()
+  .map((v) => v.toFixed(1))
+  .join(' ')}\n\n${lines.join('\n')}\n${multiTable}${hvpTable}`;
 console.log(table);
 const outDir = join(here, '..', '..', 'bench', 'results');
 mkdirSync(outDir, { recursive: true });

@@ -35,9 +35,13 @@ async function main(): Promise<void> {
   await trainer.run({ steps: a.steps, chunkSize: a.steps });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const p = model.params;
-  const sha = createHash('sha256').update(new Uint8Array(p.buffer, p.byteOffset, p.byteLength)).digest('hex');
+  const sha = createHash('sha256')
+    .update(new Uint8Array(p.buffer, p.byteOffset, p.byteLength))
+    .digest('hex');
   if (world.rank === 0)
-    process.stdout.write(`SCALING ${JSON.stringify({ case: a.case, ranks: world.size, paramCount: model.layout.paramCount, secondsPerStep: seconds / a.steps, paramsSha256: sha })}\n`);
+    process.stdout.write(
+      `SCALING ${JSON.stringify({ case: a.case, ranks: world.size, paramCount: model.layout.paramCount, secondsPerStep: seconds / a.steps, paramsSha256: sha })}\n`,
+    );
 }
 
 void main();

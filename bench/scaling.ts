@@ -28,19 +28,45 @@ interface Out {
 }
 
 function run(ranks: number, threads: number, args: object): Out {
-  const env = { ...process.env, BIGSTEP_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), OMP_WAIT_POLICY: 'PASSIVE' };
+  const env = {
+    ...process.env,
+    BIGSTEP_THREADS: String(threads),
+    OPENBLAS_NUM_THREADS: String(threads),
+    OMP_NUM_THREADS: String(threads),
+    OMP_WAIT_POLICY: 'PASSIVE',
+  };
   const script = [join(here, 'scaling-rank.js'), JSON.stringify(args)];
   const r =
     ranks === 1
       ? spawnSync(process.execPath, script, { env, encoding: 'utf8' })
-      : spawnSync('mpirun', ['--allow-run-as-root', '--oversubscribe', '--bind-to', 'none', '-n', String(ranks), process.execPath, ...script], { env, encoding: 'utf8' });
+      : spawnSync(
+          'mpirun',
+          [
+            '--allow-run-as-root',
+            '--oversubscribe',
+            '--bind-to',
+            'none',
+            '-n',
+            String(ranks),
+            process.execPath,
+            ...script,
+          ],
+          { env, encoding: 'utf8' },
+        );
   const line = r.stdout.split('\n').find((l) => l.startsWith('SCALING '));
-  if (r.status !== 0 || !line) throw new Error(`bench run failed (${ranks} rank(s) × ${threads} thread(s)): ${r.stderr.slice(-2000)}`);
+  if (r.status !== 0 || !line)
+    throw new Error(`bench run failed (${ranks} rank(s) × ${threads} thread(s)): ${r.stderr.slice(-2000)}`);
   return JSON.parse(line.slice('SCALING '.length)) as Out;
 }
 
-console.log(`strong scaling, full-batch GD on ${n} Fashion-MNIST images, ${steps} timed step(s) after 1 warm-up; load average before: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-console.log('case | params | 1r×1t s/step | 1r×2t s/step (speed-up) | 2r×1t s/step (speed-up) | 2r θ = 1r microBatch θ');
+console.log(
+  `strong scaling, full-batch GD on ${n} Fashion-MNIST images, ${steps} timed step(s) after 1 warm-up; load average before: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);
+console.log(
+  'case | params | 1r×1t s/step | 1r×2t s/step (speed-up) | 2r×1t s/step (speed-up) | 2r θ = 1r microBatch θ',
+);
 for (const c of cases) {
   // The CNN's activations for n examples at once do not fit comfortably: it runs in pieces of 1000.
   const cnn = c.startsWith('small-cnn');
@@ -54,4 +80,8 @@ for (const c of cases) {
     `${c} | ${one.paramCount} | ${f(one.secondsPerStep)} | ${f(oneTwo.secondsPerStep)} (${f(one.secondsPerStep / oneTwo.secondsPerStep)}×) | ${f(two.secondsPerStep)} (${f(one.secondsPerStep / two.secondsPerStep)}×) | ${same}`,
   );
 }
-console.log(`load average after: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `load average after: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);

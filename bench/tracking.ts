@@ -12,7 +12,10 @@ import { trainCases as benchCases } from '../src/bench/cases.js';
 const specOf = (name: string) => benchCases.find((c) => c.name === name)!.spec;
 
 const n = 1000;
-for (const [name, spec] of [['mlp-784-1024-1024-10', specOf('mlp-784-1024-1024-10/b128')], ['small-cnn-28x28', specOf('small-cnn-28x28/b128')]] as const) {
+for (const [name, spec] of [
+  ['mlp-784-1024-1024-10', specOf('mlp-784-1024-1024-10/b128')],
+  ['small-cnn-28x28', specOf('small-cnn-28x28/b128')],
+] as const) {
   const model = new Model(spec, { seed: 0 });
   const rng = Rng.fromSeed(1, 1);
   const x = new Float32Array(n * model.inputSize).map(() => rng.normal());

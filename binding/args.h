@@ -45,8 +45,7 @@ inline Napi::Error make_native_error(Napi::Env env, const NativeError& e) {
       error.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
       return error;
     }
-    default:
-      return make_state_error(env, "ERR_BIGSTEP_STATE", e.what());
+    default: return make_state_error(env, "ERR_BIGSTEP_STATE", e.what());
   }
 }
 
@@ -58,25 +57,20 @@ inline NativeError with_param_prefix(const NativeError& e, const std::string& pr
   return NativeError(e.kind(), prefix + e.param(), message);
 }
 
-[[noreturn]] inline void throw_type_error(Napi::Env env, const std::string& param,
-                                          const std::string& expected) {
+[[noreturn]] inline void throw_type_error(Napi::Env env, const std::string& param, const std::string& expected) {
   throw make_type_error(env, param, expected);
 }
 
-[[noreturn]] inline void throw_range_error(Napi::Env env, const std::string& param,
-                                           const std::string& message) {
+[[noreturn]] inline void throw_range_error(Napi::Env env, const std::string& param, const std::string& message) {
   throw make_range_error(env, param, message);
 }
 
-[[noreturn]] inline void throw_state_error(Napi::Env env, const std::string& code,
-                                           const std::string& message) {
+[[noreturn]] inline void throw_state_error(Napi::Env env, const std::string& code, const std::string& message) {
   throw make_state_error(env, code, message);
 }
 
 // Re-throws a native-core error as the matching JS class.
-[[noreturn]] inline void rethrow_native(Napi::Env env, const NativeError& e) {
-  throw make_native_error(env, e);
-}
+[[noreturn]] inline void rethrow_native(Napi::Env env, const NativeError& e) { throw make_native_error(env, e); }
 
 // Runs the promise-settling part of an AsyncWorker's OnOK / OnError. If the environment is
 // shutting down (a worker_thread terminated while the work ran), JS cannot run: napi calls fail
@@ -91,8 +85,7 @@ void settle_unless_terminating(F&& settle) {
 }
 
 inline Napi::Object as_object(Napi::Value v, const std::string& param) {
-  if (!v.IsObject() || v.IsArray() || v.IsTypedArray() || v.IsFunction())
-    throw_type_error(v.Env(), param, "an object");
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray() || v.IsFunction()) throw_type_error(v.Env(), param, "an object");
   return v.As<Napi::Object>();
 }
 
@@ -111,10 +104,12 @@ inline double as_finite(Napi::Value v, const std::string& param) {
 inline int64_t as_integer(Napi::Value v, const std::string& param, int64_t lo, int64_t hi) {
   double d = as_number(v, param);
   if (std::isnan(d) || std::floor(d) != d)
-    throw_range_error(v.Env(), param, "must be an integer (got " + Napi::Number(v.Env(), v).ToString().Utf8Value() + ")");
+    throw_range_error(v.Env(), param,
+                      "must be an integer (got " + Napi::Number(v.Env(), v).ToString().Utf8Value() + ")");
   if (d < (double)lo || d > (double)hi)
-    throw_range_error(v.Env(), param, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                                      "] (got " + Napi::Number(v.Env(), v).ToString().Utf8Value() + ")");
+    throw_range_error(v.Env(), param,
+                      "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "] (got " +
+                          Napi::Number(v.Env(), v).ToString().Utf8Value() + ")");
   return (int64_t)d;
 }
 
@@ -218,8 +213,9 @@ template <typename T>
 ArrayView<T> as_array(Napi::Value v, const std::string& param, size_t expected_length) {
   ArrayView<T> view = as_array<T>(v, param);
   if (view.length != expected_length)
-    throw_range_error(v.Env(), param, "must have length " + std::to_string(expected_length) +
-                                          " (got " + std::to_string(view.length) + ")");
+    throw_range_error(
+        v.Env(), param,
+        "must have length " + std::to_string(expected_length) + " (got " + std::to_string(view.length) + ")");
   return view;
 }
 

@@ -18,8 +18,9 @@ Napi::Value ModelWrap::Hvp(const Napi::CallbackInfo& info) {
   const int chunk = (int)as_integer(info[5], "batchSize", 1, 1 << 30);
   auto x = as_array<float>(info[2], "data.x");
   if (x.length != (size_t)n * layout.input_size)
-    throw_range_error(env, "data.x", "must have length n*inputSize = " + std::to_string(n) + "*" +
-                                         std::to_string(layout.input_size) + " (got " + std::to_string(x.length) + ")");
+    throw_range_error(env, "data.x",
+                      "must have length n*inputSize = " + std::to_string(n) + "*" + std::to_string(layout.input_size) +
+                          " (got " + std::to_string(x.length) + ")");
   Target y;
   if (model.spec().loss == LossKind::SoftmaxCrossEntropy) {
     auto labels = as_array<int32_t>(info[3], "data.y", (size_t)n);

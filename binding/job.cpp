@@ -22,9 +22,14 @@ bool typed_array_bytes(Napi::Env env, napi_value v, void** data, size_t* bytes, 
   if (is_ab && is_detached(env, Napi::ArrayBuffer(env, buffer))) return false;
   size_t elem = 1;
   switch (type) {
-    case napi_int16_array: case napi_uint16_array: elem = 2; break;
-    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+    case napi_int16_array:
+    case napi_uint16_array: elem = 2; break;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array: elem = 4; break;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array: elem = 8; break;
     default: elem = 1;
   }
   *bytes = length * elem;
@@ -36,7 +41,8 @@ bool typed_array_bytes(Napi::Env env, napi_value v, void** data, size_t* bytes, 
 void Borrows::check_attached(Napi::Env env) const {
   for (const Entry& e : entries_)
     if (typed_array_detached(env, e.ref.Value()))
-      throw_type_error(env, "job", "an object whose typed arrays stay attached while it is read (a getter detached one)");
+      throw_type_error(env, "job",
+                       "an object whose typed arrays stay attached while it is read (a getter detached one)");
 }
 
 void Borrows::borrow_all(Napi::Env env) {
@@ -45,7 +51,8 @@ void Borrows::borrow_all(Napi::Env env) {
     size_t bytes = 0;
     bool shared = false;
     if (!typed_array_bytes(env, e.ref.Value(), &data, &bytes, &shared) || bytes != e.bytes)
-      throw_type_error(env, e.param, "kept attached and unresized while its trainer lives (it was detached or resized)");
+      throw_type_error(env, e.param,
+                       "kept attached and unresized while its trainer lives (it was detached or resized)");
     e.copy = nullptr;
     e.set(e.field, data);
   }
@@ -58,7 +65,8 @@ size_t Borrows::pin_for_worker(Napi::Env env, ChunkScratch& scratch, size_t firs
     size_t bytes = 0;
     bool shared = false;
     if (!typed_array_bytes(env, e.ref.Value(), &data, &bytes, &shared) || bytes != e.bytes)
-      throw_type_error(env, e.param, "kept attached and unresized while its trainer lives (it was detached or resized)");
+      throw_type_error(env, e.param,
+                       "kept attached and unresized while its trainer lives (it was detached or resized)");
     e.copy = nullptr;
     if (shared && (e.use == Use::Read || e.use == Use::Write)) {  // cannot be detached: borrowed
       e.set(e.field, data);
@@ -114,7 +122,8 @@ BatchPlan to_batch_plan(Napi::Value v, int64_t n) {
     plan.augment.channels = as_integer(s.Get(0u), "job.batch.augment.shape[0]", 1, INT32_MAX);
     plan.augment.height = as_integer(s.Get(1u), "job.batch.augment.shape[1]", 1, INT32_MAX);
     plan.augment.width = as_integer(s.Get(2u), "job.batch.augment.shape[2]", 1, INT32_MAX);
-    if (get_optional(a, "cropPadding", &f)) plan.augment.crop_pad = as_integer(f, "job.batch.augment.cropPadding", 0, INT32_MAX);
+    if (get_optional(a, "cropPadding", &f))
+      plan.augment.crop_pad = as_integer(f, "job.batch.augment.cropPadding", 0, INT32_MAX);
     if (get_optional(a, "flip", &f)) plan.augment.hflip = as_bool(f, "job.batch.augment.flip");
   }
   return plan;
@@ -124,8 +133,9 @@ void to_data(Napi::Value x, Napi::Value y, const Layout& layout, LossKind loss, 
              std::vector<int32_t>& labels, Borrows& borrows) {
   const size_t length = borrows.bind(data.x, x, "job.x", Use::Read);
   if (layout.input_size == 0 || length % layout.input_size != 0 || length == 0)
-    throw_range_error(x.Env(), "job.x", "length must be a positive multiple of inputSize " +
-                                            std::to_string(layout.input_size) + " (got " + std::to_string(length) + ")");
+    throw_range_error(x.Env(), "job.x",
+                      "length must be a positive multiple of inputSize " + std::to_string(layout.input_size) +
+                          " (got " + std::to_string(length) + ")");
   data.n = (int64_t)(length / layout.input_size);
   if (loss == LossKind::SoftmaxCrossEntropy) {
     // Used as indices: copied once into job-owned memory and checked then (validate_training).

@@ -88,7 +88,8 @@ class Borrows {
   template <typename T>
   size_t bind(T*& field, Napi::Value value, const std::string& param, Use use, size_t expected = kAnyLength) {
     using Elem = std::remove_const_t<T>;
-    ArrayView<Elem> view = expected == kAnyLength ? as_array<Elem>(value, param) : as_array<Elem>(value, param, expected);
+    ArrayView<Elem> view =
+        expected == kAnyLength ? as_array<Elem>(value, param) : as_array<Elem>(value, param, expected);
     field = view.data;
     Entry e;
     e.ref = Napi::Persistent(value);
@@ -154,8 +155,8 @@ template <typename Logs>
 void to_logs(Napi::Value v, size_t length, Logs& logs, Borrows& borrows) {
   if (v.IsUndefined() || v.IsNull()) return;
   Napi::Object o = as_object(v, "logs");
-  for (const auto& [key, field] : {std::pair<const char*, double**>{"loss", &logs.loss}, {"lr", &logs.lr},
-                                   {"accuracy", &logs.accuracy}}) {
+  for (const auto& [key, field] :
+       {std::pair<const char*, double**>{"loss", &logs.loss}, {"lr", &logs.lr}, {"accuracy", &logs.accuracy}}) {
     Napi::Value f = o.Get(key);
     if (!f.IsUndefined()) borrows.bind(*field, f, std::string("logs.") + key, Use::Write, length);
   }

@@ -33,9 +33,15 @@ TA to_typed(Napi::Env env, const std::vector<T>& v) {
   if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(T));
   return a;
 }
-Napi::Float64Array f64(Napi::Env env, const std::vector<double>& v) { return to_typed<double, Napi::Float64Array>(env, v); }
-Napi::Int32Array i32(Napi::Env env, const std::vector<int32_t>& v) { return to_typed<int32_t, Napi::Int32Array>(env, v); }
-Napi::Uint8Array u8(Napi::Env env, const std::vector<uint8_t>& v) { return to_typed<uint8_t, Napi::Uint8Array>(env, v); }
+Napi::Float64Array f64(Napi::Env env, const std::vector<double>& v) {
+  return to_typed<double, Napi::Float64Array>(env, v);
+}
+Napi::Int32Array i32(Napi::Env env, const std::vector<int32_t>& v) {
+  return to_typed<int32_t, Napi::Int32Array>(env, v);
+}
+Napi::Uint8Array u8(Napi::Env env, const std::vector<uint8_t>& v) {
+  return to_typed<uint8_t, Napi::Uint8Array>(env, v);
+}
 
 std::vector<double> copy_f64(Napi::Value v, const std::string& param) {
   ArrayView<double> view = as_array<double>(v, param);
@@ -53,7 +59,8 @@ double opt_number(Napi::Object obj, const char* key, const std::string& param, d
   return get_optional(obj, key, &v) ? as_finite(v, param + "." + key) : fallback;
 }
 
-int64_t opt_integer(Napi::Object obj, const char* key, const std::string& param, int64_t lo, int64_t hi, int64_t fallback) {
+int64_t opt_integer(Napi::Object obj, const char* key, const std::string& param, int64_t lo, int64_t hi,
+                    int64_t fallback) {
   Napi::Value v;
   return get_optional(obj, key, &v) ? as_integer(v, param + "." + key, lo, hi) : fallback;
 }
@@ -67,8 +74,9 @@ ls::Kind to_kind(Napi::Value v, const std::string& param, bool allow_paper) {
   if (k == "gaussian") return ls::Kind::Gaussian;
   if (k == "compact") return ls::Kind::Compact;
   if (allow_paper && k == "paper-1d") return ls::Kind::Paper1d;
-  throw_range_error(v.Env(), param,
-                    std::string("must be 'gaussian', 'compact'") + (allow_paper ? " or 'paper-1d'" : "") + " (got '" + k + "')");
+  throw_range_error(
+      v.Env(), param,
+      std::string("must be 'gaussian', 'compact'") + (allow_paper ? " or 'paper-1d'" : "") + " (got '" + k + "')");
 }
 
 ls::Instance to_instance(Napi::Value value, const std::string& param) {
@@ -113,8 +121,9 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
     g.dim = (int)as_integer(required(o, "dim", "options"), "options.dim", 1, 1 << 16);
     g.dips = (int)as_integer(required(o, "dips", "options"), "options.dips", 0, 100000);
     if ((int64_t)g.dim * g.dips > (int64_t)1 << 24)
-      throw_range_error(env, "options.dips", "times options.dim must be <= 2^24 (got " + std::to_string(g.dips) + " * " +
-                                                 std::to_string(g.dim) + ")");
+      throw_range_error(
+          env, "options.dips",
+          "times options.dim must be <= 2^24 (got " + std::to_string(g.dips) + " * " + std::to_string(g.dim) + ")");
     g.seed = (uint64_t)opt_integer(o, "seed", "options", 0, kMaxSafe, 0);
     Napi::Value kv;
     if (get_optional(o, "kind", &kv)) g.kind = to_kind(kv, "options.kind", false);
@@ -177,14 +186,16 @@ Napi::Value Eval(const Napi::CallbackInfo& info) {
     const bool want_e = get_optional(o, "eigenvalues", &ev) && as_bool(ev, "options.eigenvalues");
     ArrayView<double> pts = as_array<double>(info[1], "points");
     if (pts.length % inst.dim != 0)
-      throw_range_error(env, "points", "must have a length divisible by instance.dim = " + std::to_string(inst.dim) +
-                                           " (got " + std::to_string(pts.length) + ")");
+      throw_range_error(env, "points",
+                        "must have a length divisible by instance.dim = " + std::to_string(inst.dim) + " (got " +
+                            std::to_string(pts.length) + ")");
     const size_t n = pts.length / inst.dim, d = inst.dim;
     // The Hessians are n*d*d doubles: cap them like landscapeSample (a failed allocation of the
     // result array would abort the process instead of throwing).
     if ((want_h || want_e) && (double)n * d * d > (double)(1 << 28))
-      throw_range_error(env, "options.hessian", "needs points*dim*dim <= 2^28 doubles (got " + std::to_string(n) +
-                                                    " points of dim " + std::to_string(d) + "); evaluate fewer points");
+      throw_range_error(env, "options.hessian",
+                        "needs points*dim*dim <= 2^28 doubles (got " + std::to_string(n) + " points of dim " +
+                            std::to_string(d) + "); evaluate fewer points");
     std::vector<double> x(pts.data, pts.data + pts.length);  // copy: the view may alias outputs
     Napi::Float64Array value = Napi::Float64Array::New(env, n);
     Napi::Float64Array grad = Napi::Float64Array::New(env, n * d);
@@ -374,14 +385,16 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Object mo = as_object(info[1], "minima");
     std::vector<double> minima = copy_f64(required(mo, "points", "minima"), "minima.points");
     if (minima.empty() || minima.size() % d != 0)
-      throw_range_error(env, "minima.points", "must hold one or more points of instance.dim = " + std::to_string(d) +
-                                                  " coordinates (got length " + std::to_string(minima.size()) + ")");
+      throw_range_error(env, "minima.points",
+                        "must hold one or more points of instance.dim = " + std::to_string(d) +
+                            " coordinates (got length " + std::to_string(minima.size()) + ")");
     const int m = (int)(minima.size() / d);
     const int gidx = (int)as_integer(required(mo, "globalIndex", "minima"), "minima.globalIndex", 0, m - 1);
     std::vector<double> starts = copy_f64(info[2], "starts");
     if (starts.size() % d != 0)
-      throw_range_error(env, "starts", "must have a length divisible by instance.dim = " + std::to_string(d) +
-                                           " (got " + std::to_string(starts.size()) + ")");
+      throw_range_error(env, "starts",
+                        "must have a length divisible by instance.dim = " + std::to_string(d) + " (got " +
+                            std::to_string(starts.size()) + ")");
     if (starts.size() / d > (size_t)1 << 26) throw_range_error(env, "starts", "must hold at most 2^26 points");
     const int n = (int)(starts.size() / d);
 
@@ -393,10 +406,14 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Value av;
     if (get_optional(o, "anneal", &av)) {
       const std::string a = as_string(av, "options.anneal");
-      if (a == "none") opt.anneal = ls::Anneal::None;
-      else if (a == "linear") opt.anneal = ls::Anneal::Linear;
-      else if (a == "inverse") opt.anneal = ls::Anneal::Inverse;
-      else throw_range_error(env, "options.anneal", "must be 'none', 'linear' or 'inverse' (got '" + a + "')");
+      if (a == "none")
+        opt.anneal = ls::Anneal::None;
+      else if (a == "linear")
+        opt.anneal = ls::Anneal::Linear;
+      else if (a == "inverse")
+        opt.anneal = ls::Anneal::Inverse;
+      else
+        throw_range_error(env, "options.anneal", "must be 'none', 'linear' or 'inverse' (got '" + a + "')");
     }
     opt.seed = (uint64_t)opt_integer(o, "seed", "options", 0, kMaxSafe, 0);
     opt.grad_tol = opt_number(o, "gradTol", "options", opt.grad_tol);
@@ -410,15 +427,19 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Value nv;
     if (get_optional(o, "noise", &nv)) {
       const std::string k = as_string(nv, "options.noise");
-      if (k == "gaussian") opt.noise = ls::Noise::Gaussian;
-      else if (k == "uniform") opt.noise = ls::Noise::Uniform;
-      else throw_range_error(env, "options.noise", "must be 'gaussian' or 'uniform' (got '" + k + "')");
+      if (k == "gaussian")
+        opt.noise = ls::Noise::Gaussian;
+      else if (k == "uniform")
+        opt.noise = ls::Noise::Uniform;
+      else
+        throw_range_error(env, "options.noise", "must be 'gaussian' or 'uniform' (got '" + k + "')");
     }
     opt.settle_radius = opt_number(o, "settleRadius", "options", 0);
     if (opt.basin_max_move < 0) throw_range_error(env, "options.basinMaxMove", "must be >= 0");
     const double frames = (double)opt.steps / opt.record_every + 2;
     if ((double)opt.record_count * frames * d > (double)(1 << 27))
-      throw_range_error(env, "options.recordCount", "times the frame count and dim must be <= 2^27 (raise recordEvery)");
+      throw_range_error(env, "options.recordCount",
+                        "times the frame count and dim must be <= 2^27 (raise recordEvery)");
     ls::validate_run(inst, m, gidx, n, opt);
     auto* worker = new RunWorker(env, std::move(inst), std::move(minima), m, gidx, std::move(starts), n, opt);
     Napi::Promise p = worker->promise();

@@ -12,11 +12,10 @@ Napi::Function ModelWrap::DefineClass(Napi::Env env) {
   return ObjectWrap<ModelWrap>::DefineClass(
       env, "NativeModel",
       {InstanceMethod("layout", &ModelWrap::Layout), InstanceMethod("init", &ModelWrap::Init),
-       InstanceMethod("lossAndGrad", &ModelWrap::LossAndGrad),
-       InstanceMethod("lossSum", &ModelWrap::LossSum), InstanceMethod("forward", &ModelWrap::Forward),
-       InstanceMethod("hvp", &ModelWrap::Hvp),
-       InstanceMethod("workspaceBytes", &ModelWrap::WorkspaceBytes),
-       InstanceMethod("close", &ModelWrap::Close), InstanceMethod("isBusy", &ModelWrap::IsBusy)});
+       InstanceMethod("lossAndGrad", &ModelWrap::LossAndGrad), InstanceMethod("lossSum", &ModelWrap::LossSum),
+       InstanceMethod("forward", &ModelWrap::Forward), InstanceMethod("hvp", &ModelWrap::Hvp),
+       InstanceMethod("workspaceBytes", &ModelWrap::WorkspaceBytes), InstanceMethod("close", &ModelWrap::Close),
+       InstanceMethod("isBusy", &ModelWrap::IsBusy)});
 }
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : ObjectWrap<ModelWrap>(info) {
@@ -45,8 +44,7 @@ ModelWrap* ModelWrap::from(Napi::Value value, const std::string& param) {
 Model& ModelWrap::acquire(Napi::Env env) {
   if (!model_) throw_state_error(env, "ERR_BIGSTEP_CLOSED", "model is closed");
   if (busy_)
-    throw_state_error(env, "ERR_BIGSTEP_BUSY",
-                      "model is busy: an async training chunk is running; await it first");
+    throw_state_error(env, "ERR_BIGSTEP_BUSY", "model is busy: an async training chunk is running; await it first");
   return *model_;
 }
 
@@ -66,24 +64,26 @@ Buffers read_buffers(const Napi::CallbackInfo& info, const Model& model, size_t 
   const Layout& layout = model.layout();
   Buffers b{};
   b.params = as_array<float>(info[first], "params", layout.param_count).data;
-  if (layout.state_count > 0) b.state = as_array<float>(info[first + 1], "state", layout.state_count).data;
+  if (layout.state_count > 0)
+    b.state = as_array<float>(info[first + 1], "state", layout.state_count).data;
   else if (!info[first + 1].IsUndefined() && !info[first + 1].IsNull())
     as_array<float>(info[first + 1], "state", 0);
   b.batch = (int)as_integer(info[first + 4], "batch", 1, 1 << 30);
   auto x = as_array<float>(info[first + 2], "x");
   const size_t need = (size_t)b.batch * layout.input_size;
   if (x.length != need)
-    throw_range_error(env, "x", "must have length batch*inputSize = " + std::to_string(b.batch) + "*" +
-                                    std::to_string(layout.input_size) + " = " + std::to_string(need) +
-                                    " (got " + std::to_string(x.length) + ")");
+    throw_range_error(env, "x",
+                      "must have length batch*inputSize = " + std::to_string(b.batch) + "*" +
+                          std::to_string(layout.input_size) + " = " + std::to_string(need) + " (got " +
+                          std::to_string(x.length) + ")");
   b.x = x.data;
   if (model.spec().loss == LossKind::SoftmaxCrossEntropy) {
     auto labels = as_array<int32_t>(info[first + 3], "y", (size_t)b.batch);
     for (int i = 0; i < b.batch; ++i)
       if (labels.data[i] < 0 || (size_t)labels.data[i] >= layout.output_size)
         throw_range_error(env, "y[" + std::to_string(i) + "]",
-                          "must be a class index in [0, " + std::to_string(layout.output_size) +
-                              ") (got " + std::to_string(labels.data[i]) + ")");
+                          "must be a class index in [0, " + std::to_string(layout.output_size) + ") (got " +
+                              std::to_string(labels.data[i]) + ")");
     b.y.labels = labels.data;
   } else {
     b.y.values = as_array<float>(info[first + 3], "y", (size_t)b.batch * layout.output_size).data;
@@ -171,7 +171,8 @@ Napi::Value ModelWrap::WorkspaceBytes(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelWrap::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (busy_) throw_state_error(env, "ERR_BIGSTEP_BUSY", "model is busy: cannot close while an async training chunk runs");
+  if (busy_)
+    throw_state_error(env, "ERR_BIGSTEP_BUSY", "model is busy: cannot close while an async training chunk runs");
   model_.reset();
   hvp_.reset();
   trainer_ = Trainer();  // the step scratch (batch copies, update buffer) is native memory too
@@ -179,9 +180,7 @@ Napi::Value ModelWrap::Close(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value ModelWrap::IsBusy(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), busy_);
-}
+Napi::Value ModelWrap::IsBusy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busy_); }
 
 namespace {
 Napi::Value Describe(const Napi::CallbackInfo& info) {

@@ -69,9 +69,10 @@ Napi::Value AllGather(const Napi::CallbackInfo& info) {
     world.all_gather(&length, lengths.data(), sizeof(double));
     for (int r = 0; r < n; ++r)
       if (lengths[(size_t)r] != length)
-        throw_range_error(env, "bytes", "must have the same length on every rank (rank " + std::to_string(world.rank()) +
-                                            ": " + std::to_string(mine.length) + ", rank " + std::to_string(r) + ": " +
-                                            std::to_string((size_t)lengths[(size_t)r]) + ")");
+        throw_range_error(env, "bytes",
+                          "must have the same length on every rank (rank " + std::to_string(world.rank()) + ": " +
+                              std::to_string(mine.length) + ", rank " + std::to_string(r) + ": " +
+                              std::to_string((size_t)lengths[(size_t)r]) + ")");
     Napi::Uint8Array all = Napi::Uint8Array::New(env, mine.length * (size_t)n);
     world.all_gather(mine.data, all.Data(), mine.length);
     return all;

@@ -68,7 +68,8 @@ OptimizerPlan to_optimizer_plan(Napi::Value v, const std::string& pre, size_t pa
     if (get_optional(t, "nesterov", &f)) tr.nesterov = as_bool(f, p + ".nesterov");
     if (get_optional(t, "annealSteps", &f)) tr.anneal_steps = as_integer(f, p + ".annealSteps", 0, INT64_C(1) << 52);
     if (get_optional(t, "noiseMode", &f)) tr.noise_mode = parse_kind(kNoiseModes, f, p + ".noiseMode");
-    if (get_optional(t, "stateOffset", &f)) tr.state_offset = (size_t)as_integer(f, p + ".stateOffset", 0, INT64_C(1) << 40);
+    if (get_optional(t, "stateOffset", &f))
+      tr.state_offset = (size_t)as_integer(f, p + ".stateOffset", 0, INT64_C(1) << 40);
     if (get_optional(t, "mask", &f)) {
       auto view = as_array<uint8_t>(f, p + ".mask", param_count);
       masks.emplace_back(view.data, view.data + view.length);

@@ -39,7 +39,8 @@ ModelSpec to_model_spec(Napi::Value value) {
   ModelSpec spec;
 
   Napi::Value input = obj.Get("input");
-  if (!input.IsArray()) throw_type_error(env, "spec.input", "an array of positive integers ([features] or [channels, height, width])");
+  if (!input.IsArray())
+    throw_type_error(env, "spec.input", "an array of positive integers ([features] or [channels, height, width])");
   Napi::Array input_array = input.As<Napi::Array>();
   if (input_array.Length() != 1 && input_array.Length() != 3)
     throw_range_error(env, "spec.input", "must have 1 or 3 entries (got " + std::to_string(input_array.Length()) + ")");
@@ -61,14 +62,17 @@ ModelSpec to_model_spec(Napi::Value value) {
     if (get_optional(l, "stride", &v)) ls.stride = (int)as_integer(v, p + ".stride", 0, 1 << 16);
     // A pool without `stride` has stride = kernel (non-overlapping windows, PyTorch's MaxPool2d /
     // AvgPool2d default); native/model.h spells that stride 0. Convolutions and resblocks: 1.
-    else if (ls.kind == LayerKind::MaxPool || ls.kind == LayerKind::AvgPool) ls.stride = 0;
+    else if (ls.kind == LayerKind::MaxPool || ls.kind == LayerKind::AvgPool)
+      ls.stride = 0;
     if (get_optional(l, "padding", &v)) ls.padding = (int)as_integer(v, p + ".padding", 0, 1 << 16);
     if (get_optional(l, "bias", &v)) ls.bias = as_bool(v, p + ".bias");
     if (get_optional(l, "batchnorm", &v)) ls.batchnorm = as_bool(v, p + ".batchnorm");
     if (get_optional(l, "init", &v)) ls.init = parse_kind(kInits, v, p + ".init");
-    const bool needs_units = ls.kind == LayerKind::Dense || ls.kind == LayerKind::Conv2d || ls.kind == LayerKind::ResBlock;
+    const bool needs_units =
+        ls.kind == LayerKind::Dense || ls.kind == LayerKind::Conv2d || ls.kind == LayerKind::ResBlock;
     if (needs_units && ls.units == 0) throw_range_error(env, p + ".units", "is required for this layer type");
-    const bool needs_kernel = ls.kind == LayerKind::Conv2d || ls.kind == LayerKind::MaxPool || ls.kind == LayerKind::AvgPool;
+    const bool needs_kernel =
+        ls.kind == LayerKind::Conv2d || ls.kind == LayerKind::MaxPool || ls.kind == LayerKind::AvgPool;
     if (needs_kernel && ls.kernel == 0) throw_range_error(env, p + ".kernel", "is required for this layer type");
     spec.layers.push_back(ls);
   }

@@ -61,7 +61,8 @@ void to_job(Model& model, Napi::Value job_value, Job& job) {
   const size_t P = layout.param_count;
   borrows.bind(st.params, o.Get("params"), "job.params", Use::Write, P);
   borrows.bind(st.grads, o.Get("grads"), "job.grads", Use::Write, P);
-  if (layout.state_count) borrows.bind(st.model_state, o.Get("modelState"), "job.modelState", Use::Write, layout.state_count);
+  if (layout.state_count)
+    borrows.bind(st.model_state, o.Get("modelState"), "job.modelState", Use::Write, layout.state_count);
   borrows.bind(st.opt_state, o.Get("optState"), "job.optState", Use::Write, job.plan.state_count);
   borrows.bind(st.data_rng, o.Get("dataRng"), "job.dataRng", Use::WriteValidated, 4);
   borrows.bind(st.noise_rng, o.Get("noiseRng"), "job.noiseRng", Use::WriteValidated, 4);
@@ -174,9 +175,9 @@ class ChunkWorker : public Napi::AsyncWorker {
 class TrainJobWrap : public Napi::ObjectWrap<TrainJobWrap> {
  public:
   static Napi::Function DefineClass(Napi::Env env) {
-    return ObjectWrap::DefineClass(env, "TrainJob",
-                                   {InstanceMethod<&TrainJobWrap::RunSync>("runSync"),
-                                    InstanceMethod<&TrainJobWrap::RunAsync>("runAsync")});
+    return ObjectWrap::DefineClass(
+        env, "TrainJob",
+        {InstanceMethod<&TrainJobWrap::RunSync>("runSync"), InstanceMethod<&TrainJobWrap::RunAsync>("runAsync")});
   }
 
   // new TrainJob(model, job)
@@ -210,7 +211,8 @@ class TrainJobWrap : public Napi::ObjectWrap<TrainJobWrap> {
     log_borrows.borrow_all(env);
     check_chunk_state(env, *job_);
     try {
-      return result_to_js(env, wrap_->trainer().run(model, job_->data, job_->batch, job_->plan, job_->state, steps, logs));
+      return result_to_js(env,
+                          wrap_->trainer().run(model, job_->data, job_->batch, job_->plan, job_->state, steps, logs));
     } catch (const NativeError& e) {
       rethrow_native(env, with_param_prefix(e, "job."));
     }
@@ -242,8 +244,6 @@ class TrainJobWrap : public Napi::ObjectWrap<TrainJobWrap> {
 
 }  // namespace
 
-void RegisterTrainer(Napi::Env env, Napi::Object exports) {
-  exports.Set("TrainJob", TrainJobWrap::DefineClass(env));
-}
+void RegisterTrainer(Napi::Env env, Napi::Object exports) { exports.Set("TrainJob", TrainJobWrap::DefineClass(env)); }
 
 }  // namespace bigstep::binding

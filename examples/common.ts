@@ -5,7 +5,10 @@ import { loadDataset, normalize, subset, synthetic, toExamples, type DatasetSpli
 
 export const tiny = process.env.BIGSTEP_EXAMPLE_SIZE === 'tiny';
 
-export async function fashionMnist(nTrain: number, nTest: number): Promise<{ train: Examples; test: Examples; name: string; inputs: number }> {
+export async function fashionMnist(
+  nTrain: number,
+  nTest: number,
+): Promise<{ train: Examples; test: Examples; name: string; inputs: number }> {
   let splits: DatasetSplits;
   let name = 'fashion-mnist';
   try {
@@ -16,5 +19,10 @@ export async function fashionMnist(nTrain: number, nTest: number): Promise<{ tra
     splits = synthetic({ kind: 'gaussian-mixture', k: 10, d: 784, nTrain, nTest, seed: 1 });
   }
   normalize(splits);
-  return { train: toExamples(splits.train), test: toExamples(splits.test), name, inputs: splits.train.x.length / splits.train.n };
+  return {
+    train: toExamples(splits.train),
+    test: toExamples(splits.test),
+    name,
+    inputs: splits.train.x.length / splits.train.n,
+  };
 }

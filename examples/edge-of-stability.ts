@@ -52,7 +52,8 @@ const every = tiny ? 10 : envNumber('BIGSTEP_EOS_EVERY', 50);
 const flowSteps = tiny ? 10 : envNumber('BIGSTEP_EOS_FLOW_STEPS', 500);
 const hidden = tiny ? [16, 16] : [200, 200];
 const lossChoice = process.env.BIGSTEP_EOS_LOSS ?? 'both';
-if (!['mse', 'ce', 'both'].includes(lossChoice)) throw new RangeError(`BIGSTEP_EOS_LOSS must be mse, ce or both (got ${lossChoice})`);
+if (!['mse', 'ce', 'both'].includes(lossChoice))
+  throw new RangeError(`BIGSTEP_EOS_LOSS must be mse, ce or both (got ${lossChoice})`);
 const outDir = process.env.BIGSTEP_EOS_OUT ?? (tiny ? join(tmpdir(), 'bigstep-eos-tiny') : 'eos-out');
 
 const { train, inputs, name } = await fashionMnist(n, 10);
@@ -60,12 +61,20 @@ const labels = train.y as Int32Array;
 const oneHot = new Float32Array(n * 10);
 for (let i = 0; i < n; i++) oneHot[i * 10 + labels[i]] = 1;
 const threshold = 2 / lr;
-console.log(`data: ${name}, first ${n} examples; tanh MLP ${JSON.stringify(hidden)}; GD η = ${lr} (2/η = ${threshold}); budget ${budget} steps; top-2 λ every ${every} steps`);
+console.log(
+  `data: ${name}, first ${n} examples; tanh MLP ${JSON.stringify(hidden)}; GD η = ${lr} (2/η = ${threshold}); budget ${budget} steps; top-2 λ every ${every} steps`,
+);
 
 mkdirSync(outDir, { recursive: true });
 const losses = lossChoice === 'both' ? (['mse', 'ce'] as const) : ([lossChoice] as const);
 for (const loss of losses) {
-  const spec = mlp({ input: inputs, hidden, outputs: 10, activation: 'tanh', ...(loss === 'mse' ? { loss: 'mse' as const } : {}) });
+  const spec = mlp({
+    input: inputs,
+    hidden,
+    outputs: 10,
+    activation: 'tanh',
+    ...(loss === 'mse' ? { loss: 'mse' as const } : {}),
+  });
   const data: Examples = loss === 'mse' ? { x: train.x, y: oneHot } : train;
   const model = new Model(spec, { seed: 0 });
   const theta0 = model.params.slice();
@@ -104,7 +113,14 @@ for (const loss of losses) {
   const first = l1.findIndex((v) => v > 0.9 * threshold);
   const after = first >= 0 ? l1.slice(first + 1).sort((a, b) => a - b) : [];
   const median = after.length ? after[Math.floor(after.length / 2)] : NaN;
-  const verdict = l1[0] >= 0.9 * threshold ? 'uninformative' : first < 0 ? 'not-reproduced' : after.length >= 3 && median >= 0.8 * threshold && median <= 1.2 * threshold ? 'supported' : 'inconclusive';
+  const verdict =
+    l1[0] >= 0.9 * threshold
+      ? 'uninformative'
+      : first < 0
+        ? 'not-reproduced'
+        : after.length >= 3 && median >= 0.8 * threshold && median <= 1.2 * threshold
+          ? 'supported'
+          : 'inconclusive';
   const finalAcc = accuracy();
   console.log(
     `${loss}: ${run.steps} steps in ${seconds.toFixed(0)} s, final train accuracy ${finalAcc.toFixed(3)}${run.diverged ? ' (diverged)' : ''}; λ1 at step 0 ${l1[0].toFixed(2)}, max ${Math.max(...l1).toFixed(2)}; ` +
@@ -113,7 +129,13 @@ for (const loss of losses) {
   if (run.subsetEffect) console.log(`${loss}: subset effect ${JSON.stringify(run.subsetEffect)}`);
 
   const series = run.points.flatMap((p) => p.values.map((value, i) => ({ label: `λ${i + 1}`, step: p.step, value })));
-  const chart = await renderChart(sharpnessChart(series, [{ label: '2/η', value: threshold }], `${name} (first ${n}), ${loss}, GD η = ${lr}: top-2 Hessian eigenvalues`));
+  const chart = await renderChart(
+    sharpnessChart(
+      series,
+      [{ label: '2/η', value: threshold }],
+      `${name} (first ${n}), ${loss}, GD η = ${lr}: top-2 Hessian eigenvalues`,
+    ),
+  );
   writeFileSync(join(outDir, `sharpness-${loss}.svg`), chart.svg);
   writeFileSync(join(outDir, `sharpness-${loss}.png`), chart.png);
 
@@ -124,16 +146,50 @@ for (const loss of losses) {
     if (matched > 0) {
       const flowModel = new Model(spec);
       flowModel.params.set(theta0);
-      const flow = modelGradientFlow(flowModel, data, { eta: lr, steps: matched, saveEvery: every, rtol: 1e-5, atol: 1e-8, projection, lambdaEvery: 10 });
+      const flow = modelGradientFlow(flowModel, data, {
+        eta: lr,
+        steps: matched,
+        saveEvery: every,
+        rtol: 1e-5,
+        atol: 1e-8,
+        projection,
+        lambdaEvery: 10,
+      });
       flowModel.close();
       const gdPart = gdSketch.slice(0, flow.iterates.length);
       const dist = trajectoryDistances(gdPart, flow.iterates.slice(0, gdPart.length));
-      console.log(`${loss}: flow to t = ${(lr * matched).toFixed(2)} (${flow.gradients} gradients, ${flow.accepted} steps); ‖GD − flow‖ (500-d sketch) at t = ηk: ${dist.map((d, i) => `${flow.times[i].toFixed(2)}:${d.toFixed(3)}`).join(' ')}`);
-      const fig = await renderChart(distanceChart(dist.map((d, i) => ({ label: `GD η = ${lr}`, t: flow.times[i], distance: d })), `${loss}: distance between GD and gradient flow (random 500-d sketch)`));
+      console.log(
+        `${loss}: flow to t = ${(lr * matched).toFixed(2)} (${flow.gradients} gradients, ${flow.accepted} steps); ‖GD − flow‖ (500-d sketch) at t = ηk: ${dist.map((d, i) => `${flow.times[i].toFixed(2)}:${d.toFixed(3)}`).join(' ')}`,
+      );
+      const fig = await renderChart(
+        distanceChart(
+          dist.map((d, i) => ({ label: `GD η = ${lr}`, t: flow.times[i], distance: d })),
+          `${loss}: distance between GD and gradient flow (random 500-d sketch)`,
+        ),
+      );
       writeFileSync(join(outDir, `flow-distance-${loss}.svg`), fig.svg);
     }
   }
-  writeFileSync(join(outDir, `eos-${loss}.json`), JSON.stringify({ n, lr, hidden, loss, data: name, verdict, steps: run.steps, finalAccuracy: finalAcc, points: run.points, subsetEffect: run.subsetEffect, batchNorm: run.batchNorm }, null, 1));
+  writeFileSync(
+    join(outDir, `eos-${loss}.json`),
+    JSON.stringify(
+      {
+        n,
+        lr,
+        hidden,
+        loss,
+        data: name,
+        verdict,
+        steps: run.steps,
+        finalAccuracy: finalAcc,
+        points: run.points,
+        subsetEffect: run.subsetEffect,
+        batchNorm: run.batchNorm,
+      },
+      null,
+      1,
+    ),
+  );
   model.close();
 }
 console.log(`figures and data in ${outDir}`);

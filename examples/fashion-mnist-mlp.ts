@@ -17,4 +17,6 @@ const t0 = performance.now();
 const run = await trainer.run({ steps, chunkSize: 100 });
 const seconds = (performance.now() - t0) / 1000;
 const result = model.evaluate(test);
-console.log(`${name}: ${run.stepsDone} steps in ${seconds.toFixed(1)} s, test loss ${result.loss.toFixed(4)}, test accuracy ${(100 * result.accuracy).toFixed(2)}%`);
+console.log(
+  `${name}: ${run.stepsDone} steps in ${seconds.toFixed(1)} s, test loss ${result.loss.toFixed(4)}, test accuracy ${(100 * result.accuracy).toFixed(2)}%`,
+);

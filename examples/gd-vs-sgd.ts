@@ -12,5 +12,7 @@ for (const batch of [{ mode: 'full' as const }, { mode: 'shuffle' as const, size
   const trainer = new Trainer(model, { data: train, optimizer: sgd({ lr: 0.1 }), batch, seed: 1 });
   await trainer.run({ steps });
   const label = batch.mode === 'full' ? 'GD (full batch)' : `SGD (batch ${batch.size})`;
-  console.log(`${label.padEnd(16)} train loss ${model.evaluate(train).loss.toFixed(4)}, test accuracy ${(100 * model.evaluate(test).accuracy).toFixed(2)}%`);
+  console.log(
+    `${label.padEnd(16)} train loss ${model.evaluate(train).loss.toFixed(4)}, test accuracy ${(100 * model.evaluate(test).accuracy).toFixed(2)}%`,
+  );
 }

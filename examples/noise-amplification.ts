@@ -24,6 +24,8 @@ for (const arm of arms) {
     seed: 1,
   });
   const run = await trainer.run({ steps });
-  const status = run.diverged ? `diverged at step ${run.divergedAt}` : `test accuracy ${(100 * model.evaluate(test).accuracy).toFixed(2)}%`;
+  const status = run.diverged
+    ? `diverged at step ${run.divergedAt}`
+    : `test accuracy ${(100 * model.evaluate(test).accuracy).toFixed(2)}%`;
   console.log(`${arm.name.padEnd(28)} train loss ${model.evaluate(train).loss.toFixed(4)}, ${status}`);
 }

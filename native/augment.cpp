@@ -14,7 +14,7 @@ void validate_augment(const AugmentPlan& a, size_t input_size) {
     throw_range("batch.augment.shape", "must be [C, H, W] with positive sizes");
   if ((size_t)(a.channels * a.height * a.width) != input_size)
     throw_range("batch.augment.shape", "C·H·W = " + std::to_string(a.channels * a.height * a.width) +
-                                     " does not match the model's input size " + std::to_string(input_size));
+                                           " does not match the model's input size " + std::to_string(input_size));
   if (a.crop_pad < 0 || a.crop_pad > std::min(a.height, a.width))
     throw_range("batch.augment.cropPadding", "must be in [0, min(H, W)] (got " + std::to_string(a.crop_pad) + ")");
 }

@@ -15,16 +15,17 @@
 
 namespace bigstep {
 
-// One [HW] plane of batch-norm normalisation (train and eval); per path the same contraction as the NHWC kernel (nhwc.cpp).
-static BIGSTEP_ALWAYS_INLINE void bn_eval_plane_body(float* o, const float* r, int HW, float fm, float scale, float bt) {
+// One [HW] plane of batch-norm normalisation (train and eval); per path the same contraction as the NHWC kernel
+// (nhwc.cpp).
+static BIGSTEP_ALWAYS_INLINE void bn_eval_plane_body(float* o, const float* r, int HW, float fm, float scale,
+                                                     float bt) {
   for (int p = 0; p < HW; ++p) o[p] = (r[p] - fm) * scale + bt;
 }
 BIGSTEP_ISA_VARIANTS(bn_eval_plane, (float* o, const float* r, int HW, float fm, float scale, float bt),
                      (o, r, HW, fm, scale, bt))
 
-void batchnorm_forward_train(float* y, const float* x, const float* gamma, const float* beta,
-                             int N, int C, int HW, float* running_mean, float* running_var,
-                             float* save_mean, float* save_invstd) {
+void batchnorm_forward_train(float* y, const float* x, const float* gamma, const float* beta, int N, int C, int HW,
+                             float* running_mean, float* running_var, float* save_mean, float* save_invstd) {
   const double M = (double)N * HW;
   for (int c = 0; c < C; ++c) {
     double sum = 0;
@@ -52,15 +53,13 @@ void batchnorm_forward_train(float* y, const float* x, const float* gamma, const
     }
     if (running_mean) {
       running_mean[c] = (float)((1.0 - kBnMomentum) * running_mean[c] + kBnMomentum * mean);
-      running_var[c] = (float)((1.0 - kBnMomentum) * running_var[c] +
-                               kBnMomentum * var * M / std::max(M - 1.0, 1.0));
+      running_var[c] = (float)((1.0 - kBnMomentum) * running_var[c] + kBnMomentum * var * M / std::max(M - 1.0, 1.0));
     }
   }
 }
 
-void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta, int N,
-                            int C, int HW, const float* running_mean, const float* running_var,
-                            float* save_mean, float* save_invstd) {
+void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const float* beta, int N, int C, int HW,
+                            const float* running_mean, const float* running_var, float* save_mean, float* save_invstd) {
   for (int c = 0; c < C; ++c) {
     const double invstd = 1.0 / std::sqrt((double)running_var[c] + kBnEps);
     if (save_mean) save_mean[c] = running_mean[c];
@@ -73,9 +72,8 @@ void batchnorm_forward_eval(float* y, const float* x, const float* gamma, const 
   }
 }
 
-void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
-                        const float* gamma, const float* save_mean, const float* save_invstd,
-                        int N, int C, int HW, bool batch_stats) {
+void batchnorm_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* gamma,
+                        const float* save_mean, const float* save_invstd, int N, int C, int HW, bool batch_stats) {
   const double M = (double)N * HW;
   for (int c = 0; c < C; ++c) {
     const double mean = save_mean[c], invstd = save_invstd[c];

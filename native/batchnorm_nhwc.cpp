@@ -26,9 +26,8 @@ namespace BIGSTEP_ISA_NS {
 // ---- batch norm ---------------------------------------------------------------------------------
 // Same statistics and per-element arithmetic as the NCHW kernels; x is [M = N·HW rows, C].
 
-void batchnorm_nhwc_forward_train(float* y, const float* x, const float* gamma, const float* beta,
-                                  int N, int C, int HW, float* running_mean, float* running_var,
-                                  float* save_mean, float* save_invstd) {
+void batchnorm_nhwc_forward_train(float* y, const float* x, const float* gamma, const float* beta, int N, int C, int HW,
+                                  float* running_mean, float* running_var, float* save_mean, float* save_invstd) {
   const size_t M = (size_t)N * HW;
   for (int c0 = 0; c0 < C; c0 += 256) {
     const int cn = std::min(256, C - c0);
@@ -70,9 +69,9 @@ void batchnorm_nhwc_forward_train(float* y, const float* x, const float* gamma, 
   }
 }
 
-void batchnorm_nhwc_forward_eval(float* y, const float* x, const float* gamma, const float* beta,
-                                 int N, int C, int HW, const float* running_mean,
-                                 const float* running_var, float* save_mean, float* save_invstd) {
+void batchnorm_nhwc_forward_eval(float* y, const float* x, const float* gamma, const float* beta, int N, int C, int HW,
+                                 const float* running_mean, const float* running_var, float* save_mean,
+                                 float* save_invstd) {
   const size_t M = (size_t)N * HW;
   for (int c0 = 0; c0 < C; c0 += 256) {
     const int cn = std::min(256, C - c0);
@@ -93,9 +92,9 @@ void batchnorm_nhwc_forward_eval(float* y, const float* x, const float* gamma, c
   }
 }
 
-void batchnorm_nhwc_backward(float* dx, float* dgamma, float* dbeta, const float* dy,
-                             const float* x, const float* gamma, const float* save_mean,
-                             const float* save_invstd, int N, int C, int HW, bool batch_stats) {
+void batchnorm_nhwc_backward(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x,
+                             const float* gamma, const float* save_mean, const float* save_invstd, int N, int C, int HW,
+                             bool batch_stats) {
   const size_t M = (size_t)N * HW;
   for (int c0 = 0; c0 < C; c0 += 256) {
     const int cn = std::min(256, C - c0);

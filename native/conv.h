@@ -37,16 +37,14 @@ struct ConvShape {
 size_t conv2d_nhwc_forward_scratch(int N, const ConvShape& s);
 size_t conv2d_nhwc_backward_scratch(int N, const ConvShape& s);
 // out = relu?(conv(in, W) + b + residual)   (b, residual may be null; residual is [N,OH,OW,O])
-void conv2d_nhwc_forward(float* out, const float* in, const float* W, const float* b, int N,
-                         const ConvShape& s, bool relu, float* scratch,
-                         const float* residual = nullptr);
+void conv2d_nhwc_forward(float* out, const float* in, const float* W, const float* b, int N, const ConvShape& s,
+                         bool relu, float* scratch, const float* residual = nullptr);
 // dout[N,OH,OW,O] -> dW[O,C,K,K] (overwritten, if non-null), db[O] (overwritten, if non-null),
 //   din[N,H,W,C] (if non-null; overwritten, or accumulated into when accumulate_din).
 // din_mask ([N,H,W,C], optional): this call's din is zeroed where din_mask <= 0 before it is
 // stored or accumulated (a fused relu backward: pass the relu's output).
-void conv2d_nhwc_backward(float* din, float* dW, float* db, const float* dout, const float* in,
-                          const float* W, int N, const ConvShape& s, bool accumulate_din,
-                          float* scratch, const float* din_mask = nullptr);
+void conv2d_nhwc_backward(float* din, float* dW, float* db, const float* dout, const float* in, const float* W, int N,
+                          const ConvShape& s, bool accumulate_din, float* scratch, const float* din_mask = nullptr);
 
 // ---- naive twin (plain loops, double accumulation, float or double) ----
 
@@ -75,8 +73,7 @@ void conv2d_forward_naive(T* out, const T* in, const T* W, const T* b, int N, co
 
 // din (if non-null) is overwritten.
 template <class T>
-void conv2d_backward_naive(T* din, T* dW, T* db, const T* dout, const T* in, const T* W, int N,
-                           const ConvShape& s) {
+void conv2d_backward_naive(T* din, T* dW, T* db, const T* dout, const T* in, const T* W, int N, const ConvShape& s) {
   const size_t wsize = (size_t)s.O * s.ckk();
   double* dWacc = new double[wsize]();
   double* dinacc = din ? new double[(size_t)N * s.in_size()]() : nullptr;

@@ -307,8 +307,8 @@ size_t conv2d_nhwc_forward_scratch(int N, const ConvShape& s) {
   return align16(packed_forward_size(s)) + (size_t)parts_for(geo.groups) * align16(geo.pad) + 16;
 }
 
-void conv2d_nhwc_forward(float* out, const float* in, const float* W, const float* b, int N,
-                         const ConvShape& s, bool relu, float* scratch, const float* residual) {
+void conv2d_nhwc_forward(float* out, const float* in, const float* W, const float* b, int N, const ConvShape& s,
+                         bool relu, float* scratch, const float* residual) {
   if (N <= 0) return;
   pack_forward(scratch, W, s);
   const FwdGeo geo(N, s);
@@ -334,9 +334,8 @@ size_t conv2d_nhwc_backward_scratch(int N, const ConvShape& s) {
          (size_t)parts * bwd_part_floats(s, fgeo, dgeo) + 16;
 }
 
-void conv2d_nhwc_backward(float* din, float* dW, float* db, const float* dout, const float* in,
-                          const float* W, int N, const ConvShape& s, bool accumulate_din,
-                          float* scratch, const float* din_mask) {
+void conv2d_nhwc_backward(float* din, float* dW, float* db, const float* dout, const float* in, const float* W, int N,
+                          const ConvShape& s, bool accumulate_din, float* scratch, const float* din_mask) {
   const int KK = s.K * s.K, rows = dw_rows(s), ktiles = dw_ktiles(s);
   if (db) column_sums(db, dout, (size_t)N * s.ohw(), s.O);
   const FwdGeo fgeo(N, s, /*dw=*/true);

@@ -11,8 +11,8 @@ namespace bigstep {
 namespace BIGSTEP_ISA_NS {
 namespace {
 
-constexpr int MR = 6;       // pixels (forward, din) or (kk, c) rows (dW) per micro-tile
-constexpr int NR = 16;      // output channels (forward, dW) or input channels (din) per tile
+constexpr int MR = 6;        // pixels (forward, din) or (kk, c) rows (dW) per micro-tile
+constexpr int NR = 16;       // output channels (forward, dW) or input channels (din) per tile
 constexpr int QCHUNK = 252;  // pixels whose bases are computed at once (a multiple of MR)
 // dW: pixels per pass over the tiles; the chunk's dout columns (128 × 16 floats) and patch lines
 // then stay in L1 across the k-tiles (measured: 128 beats 64 and 252 by ~7 %).
@@ -70,15 +70,15 @@ void pixel_bases(long* base, int q0, int n, int OH, int OW, int Hq, int Wq, int 
 // ---- epilogue --------------------------------------------------------------------------------
 
 struct Epilogue {
-  const float* bias = nullptr;      // [nr] or null
+  const float* bias = nullptr;  // [nr] or null
   bool relu = false;
   const float* residual = nullptr;  // added before relu; same layout as y
   const float* mask = nullptr;      // y is zeroed where mask <= 0; same layout as y
   bool accumulate = false;          // y += result
 };
 
-inline float epi1(float v, const float* y, const float* res, const float* msk, const float* bias,
-                  int off, const Epilogue& e) {
+inline float epi1(float v, const float* y, const float* res, const float* msk, const float* bias, int off,
+                  const Epilogue& e) {
   if (bias) v += bias[off];
   if (res) v += res[off];
   if (e.relu) v = v > 0.0f ? v : 0.0f;
@@ -88,8 +88,8 @@ inline float epi1(float v, const float* y, const float* res, const float* msk, c
 }
 
 #ifdef BIGSTEP_NHWC_AVX2
-inline __m256 epi8(__m256 v, const float* y, const float* res, const float* msk, const float* bias,
-                   int off, const Epilogue& e) {
+inline __m256 epi8(__m256 v, const float* y, const float* res, const float* msk, const float* bias, int off,
+                   const Epilogue& e) {
   if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + off));
   if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res + off));
   if (e.relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
@@ -101,8 +101,8 @@ inline __m256 epi8(__m256 v, const float* y, const float* res, const float* msk,
 
 #ifdef BIGSTEP_NHWC_AVX512
 // Lanes outside k are neither read nor written (masked loads give 0 there).
-inline __m512 epi16(__m512 v, __mmask16 k, const float* y, const float* res, const float* msk,
-                    const float* bias, const Epilogue& e) {
+inline __m512 epi16(__m512 v, __mmask16 k, const float* y, const float* res, const float* msk, const float* bias,
+                    const Epilogue& e) {
   const __m512 zero = _mm512_setzero_ps();
   if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, bias));
   if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, res));
@@ -114,8 +114,8 @@ inline __m512 epi16(__m512 v, __mmask16 k, const float* y, const float* res, con
 #endif
 
 // y_r[0..nr) = epilogue(tile[r][0..nr)) for r < mr; rows of y, residual and mask are ldy apart.
-void store_tile(const float* tile, int mr, int nr, float* y, size_t ldy, const float* res,
-                const float* msk, const Epilogue& e) {
+void store_tile(const float* tile, int mr, int nr, float* y, size_t ldy, const float* res, const float* msk,
+                const Epilogue& e) {
   for (int r = 0; r < mr; ++r) {
     float* yr = y + r * ldy;
     const float* rr = res ? res + r * ldy : nullptr;
@@ -137,34 +137,43 @@ void store_tile(const float* tile, int mr, int nr, float* y, size_t ldy, const f
 // ---- micro-kernels -------------------------------------------------------------------------
 
 #ifdef BIGSTEP_NHWC_AVX2
-#define BIGSTEP_ZERO12                                                                          \
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(),     \
-         c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(),     \
-         c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),     \
-         c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-#define BIGSTEP_FMA_ROW(r, src)                          \
-  {                                                      \
-    const __m256 v_ = _mm256_broadcast_ss(src);          \
-    c##r##0 = _mm256_fmadd_ps(v_, b0, c##r##0);          \
-    c##r##1 = _mm256_fmadd_ps(v_, b1, c##r##1);          \
+#define BIGSTEP_ZERO12                                                                                               \
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), \
+         c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), \
+         c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#define BIGSTEP_FMA_ROW(r, src)                 \
+  {                                             \
+    const __m256 v_ = _mm256_broadcast_ss(src); \
+    c##r##0 = _mm256_fmadd_ps(v_, b0, c##r##0); \
+    c##r##1 = _mm256_fmadd_ps(v_, b1, c##r##1); \
   }
-#define BIGSTEP_STORE12(t)                                                                     \
-  _mm256_storeu_ps(t + 0, c00); _mm256_storeu_ps(t + 8, c01);                                  \
-  _mm256_storeu_ps(t + 16, c10); _mm256_storeu_ps(t + 24, c11);                                \
-  _mm256_storeu_ps(t + 32, c20); _mm256_storeu_ps(t + 40, c21);                                \
-  _mm256_storeu_ps(t + 48, c30); _mm256_storeu_ps(t + 56, c31);                                \
-  _mm256_storeu_ps(t + 64, c40); _mm256_storeu_ps(t + 72, c41);                                \
-  _mm256_storeu_ps(t + 80, c50); _mm256_storeu_ps(t + 88, c51);
+#define BIGSTEP_STORE12(t)       \
+  _mm256_storeu_ps(t + 0, c00);  \
+  _mm256_storeu_ps(t + 8, c01);  \
+  _mm256_storeu_ps(t + 16, c10); \
+  _mm256_storeu_ps(t + 24, c11); \
+  _mm256_storeu_ps(t + 32, c20); \
+  _mm256_storeu_ps(t + 40, c21); \
+  _mm256_storeu_ps(t + 48, c30); \
+  _mm256_storeu_ps(t + 56, c31); \
+  _mm256_storeu_ps(t + 64, c40); \
+  _mm256_storeu_ps(t + 72, c41); \
+  _mm256_storeu_ps(t + 80, c50); \
+  _mm256_storeu_ps(t + 88, c51);
 #endif
 
 #ifdef BIGSTEP_NHWC_AVX512
-#define BIGSTEP_ZERO6                                                                           \
-  __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps(),        \
-         c3 = _mm512_setzero_ps(), c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps();
+#define BIGSTEP_ZERO6                                                                                            \
+  __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps(), c3 = _mm512_setzero_ps(), \
+         c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps();
 #define BIGSTEP_FMA16(r, src) c##r = _mm512_fmadd_ps(_mm512_set1_ps(*(src)), b, c##r);
-#define BIGSTEP_STORE6(t)                                                                       \
-  _mm512_storeu_ps(t + 0, c0); _mm512_storeu_ps(t + 16, c1); _mm512_storeu_ps(t + 32, c2);     \
-  _mm512_storeu_ps(t + 48, c3); _mm512_storeu_ps(t + 64, c4); _mm512_storeu_ps(t + 80, c5);
+#define BIGSTEP_STORE6(t)       \
+  _mm512_storeu_ps(t + 0, c0);  \
+  _mm512_storeu_ps(t + 16, c1); \
+  _mm512_storeu_ps(t + 32, c2); \
+  _mm512_storeu_ps(t + 48, c3); \
+  _mm512_storeu_ps(t + 64, c4); \
+  _mm512_storeu_ps(t + 80, c5);
 #endif
 
 // tile[r][0..16) = Σ_(kh,kw) Σ_c a_r[kh·rs + kw·C + c] · w[((kh·K + kw)·C + c)·16 + 0..16)
@@ -174,8 +183,7 @@ void gather_tile(const float* const* a, int K, long rs, int C, const float* w, f
   for (int kh = 0; kh < K; ++kh)
     for (int kw = 0; kw < K; ++kw) {
       const long t = kh * rs + (long)kw * C;
-      const float *a0 = a[0] + t, *a1 = a[1] + t, *a2 = a[2] + t, *a3 = a[3] + t, *a4 = a[4] + t,
-                  *a5 = a[5] + t;
+      const float *a0 = a[0] + t, *a1 = a[1] + t, *a2 = a[2] + t, *a3 = a[3] + t, *a4 = a[4] + t, *a5 = a[5] + t;
       const float* wk = w + (size_t)(kh * K + kw) * C * NR;
       for (int c = 0; c < C; ++c) {
         const __m512 b = _mm512_loadu_ps(wk + c * NR);
@@ -193,8 +201,7 @@ void gather_tile(const float* const* a, int K, long rs, int C, const float* w, f
   for (int kh = 0; kh < K; ++kh)
     for (int kw = 0; kw < K; ++kw) {
       const long t = kh * rs + (long)kw * C;
-      const float *a0 = a[0] + t, *a1 = a[1] + t, *a2 = a[2] + t, *a3 = a[3] + t, *a4 = a[4] + t,
-                  *a5 = a[5] + t;
+      const float *a0 = a[0] + t, *a1 = a[1] + t, *a2 = a[2] + t, *a3 = a[3] + t, *a4 = a[4] + t, *a5 = a[5] + t;
       const float* wk = w + (size_t)(kh * K + kw) * C * NR;
       for (int c = 0; c < C; ++c) {
         const __m256 b0 = _mm256_loadu_ps(wk + c * NR), b1 = _mm256_loadu_ps(wk + c * NR + 8);
@@ -263,8 +270,7 @@ void scatter_tile(const float* const* g, int O, const float* w, float* tile) {
 }
 
 // tile[r][0..16) += Σ_q xp[base[q] + roff[r]] · d[q·ldd + 0..16)   (tile is read and written)
-void dw_tile(const float* xp, const long* base, const int* roff, int Q, const float* d, int ldd,
-             float* tile) {
+void dw_tile(const float* xp, const long* base, const int* roff, int Q, const float* d, int ldd, float* tile) {
 #if defined(BIGSTEP_NHWC_AVX512)
   __m512 c0 = _mm512_loadu_ps(tile + 0), c1 = _mm512_loadu_ps(tile + 16), c2 = _mm512_loadu_ps(tile + 32);
   __m512 c3 = _mm512_loadu_ps(tile + 48), c4 = _mm512_loadu_ps(tile + 64), c5 = _mm512_loadu_ps(tile + 80);

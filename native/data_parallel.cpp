@@ -28,7 +28,8 @@ void validate_data_parallel(const Model& model, int64_t n, bool full, int64_t ba
     check_shardable(n, ranks, "data.n (full batch)");
   } else {
     check_shardable(batch, ranks, "batch.size");
-    if (!drop_last && n % batch != 0) check_shardable(n % batch, ranks, "batch.size (an epoch's last batch, n mod size)");
+    if (!drop_last && n % batch != 0)
+      check_shardable(n % batch, ranks, "batch.size (an epoch's last batch, n mod size)");
   }
   if (model.layout().state_count > 0)
     throw_range("dataParallel",

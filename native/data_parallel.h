@@ -59,8 +59,8 @@ void validate_data_parallel(const Model& model, int64_t n, bool full, int64_t ba
 
 // Scratch reused from step to step (no allocation in steady state).
 struct DataParallelScratch {
-  std::vector<float> piece_grads;  // [param_count] gradient of one piece
-  std::vector<double> send, recv;  // [N·slice] the rank's sum (padded), the slices received
+  std::vector<float> piece_grads;      // [param_count] gradient of one piece
+  std::vector<double> send, recv;      // [N·slice] the rank's sum (padded), the slices received
   std::vector<float> slice, gathered;  // [slice], [N·slice]
   std::vector<double> totals;          // [N·2] every rank's loss sum and correct count
 };

@@ -13,9 +13,7 @@ enum class ErrorKind { Type, Range, State };
 class NativeError : public std::runtime_error {
  public:
   NativeError(ErrorKind kind, std::string param, const std::string& message)
-      : std::runtime_error(param.empty() ? message : param + ": " + message),
-        kind_(kind),
-        param_(std::move(param)) {}
+      : std::runtime_error(param.empty() ? message : param + ": " + message), kind_(kind), param_(std::move(param)) {}
   ErrorKind kind() const { return kind_; }
   const std::string& param() const { return param_; }
 

@@ -25,32 +25,42 @@ float lane_start(float a0, int k, int lanes, int j) { return a0 + (float)(k * la
 #ifdef BIGSTEP_FMA_X86
 // 12 explicit accumulators: the compiler keeps each in its own register and the dependency
 // chains stay independent (a loop over an array of accumulators could be reordered or spilled).
-#define BIGSTEP_FMA_BODY(VEC, SET1, LOADU, STOREU, STEP, LANES)                                   \
-  VEC a[kFmaChains];                                                                              \
-  float init[LANES];                                                                              \
-  for (int k = 0; k < kFmaChains; ++k) {                                                          \
-    for (int j = 0; j < LANES; ++j) init[j] = lane_start(a0, k, LANES, j);                        \
-    a[k] = LOADU(init);                                                                           \
-  }                                                                                               \
-  const VEC vm = SET1(m), vc = SET1(c);                                                           \
-  VEC a0_ = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7],    \
-      a8 = a[8], a9 = a[9], a10 = a[10], a11 = a[11];                                             \
-  for (int64_t i = 0; i < iterations; ++i) {                                                      \
-    a0_ = STEP(a0_); a1 = STEP(a1); a2 = STEP(a2); a3 = STEP(a3); a4 = STEP(a4); a5 = STEP(a5);  \
-    a6 = STEP(a6); a7 = STEP(a7); a8 = STEP(a8); a9 = STEP(a9); a10 = STEP(a10); a11 = STEP(a11); \
-  }                                                                                               \
-  const VEC fin[kFmaChains] = {a0_, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11};                \
+#define BIGSTEP_FMA_BODY(VEC, SET1, LOADU, STOREU, STEP, LANES)                                                      \
+  VEC a[kFmaChains];                                                                                                 \
+  float init[LANES];                                                                                                 \
+  for (int k = 0; k < kFmaChains; ++k) {                                                                             \
+    for (int j = 0; j < LANES; ++j) init[j] = lane_start(a0, k, LANES, j);                                           \
+    a[k] = LOADU(init);                                                                                              \
+  }                                                                                                                  \
+  const VEC vm = SET1(m), vc = SET1(c);                                                                              \
+  VEC a0_ = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7], a8 = a[8], a9 = a[9], \
+      a10 = a[10], a11 = a[11];                                                                                      \
+  for (int64_t i = 0; i < iterations; ++i) {                                                                         \
+    a0_ = STEP(a0_);                                                                                                 \
+    a1 = STEP(a1);                                                                                                   \
+    a2 = STEP(a2);                                                                                                   \
+    a3 = STEP(a3);                                                                                                   \
+    a4 = STEP(a4);                                                                                                   \
+    a5 = STEP(a5);                                                                                                   \
+    a6 = STEP(a6);                                                                                                   \
+    a7 = STEP(a7);                                                                                                   \
+    a8 = STEP(a8);                                                                                                   \
+    a9 = STEP(a9);                                                                                                   \
+    a10 = STEP(a10);                                                                                                 \
+    a11 = STEP(a11);                                                                                                 \
+  }                                                                                                                  \
+  const VEC fin[kFmaChains] = {a0_, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11};                                   \
   for (int k = 0; k < kFmaChains; ++k) STOREU(out + k * LANES, fin[k]);
 
-__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
-void fma_kernel_avx512(int64_t iterations, float m, float c, float a0, float* out) {
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))) void fma_kernel_avx512(int64_t iterations,
+                                                                                              float m, float c,
+                                                                                              float a0, float* out) {
 #define STEP512(x) _mm512_fmadd_ps(x, vm, vc)
   BIGSTEP_FMA_BODY(__m512, _mm512_set1_ps, _mm512_loadu_ps, _mm512_storeu_ps, STEP512, 16)
 #undef STEP512
 }
 
-__attribute__((target("avx2,fma")))
-void fma_kernel_avx2(int64_t iterations, float m, float c, float a0, float* out) {
+__attribute__((target("avx2,fma"))) void fma_kernel_avx2(int64_t iterations, float m, float c, float a0, float* out) {
 #define STEP256(x) _mm256_fmadd_ps(x, vm, vc)
   BIGSTEP_FMA_BODY(__m256, _mm256_set1_ps, _mm256_loadu_ps, _mm256_storeu_ps, STEP256, 8)
 #undef STEP256
@@ -75,7 +85,8 @@ void fma_kernel_baseline(int64_t iterations, float m, float c, float a0, float* 
 int fma_lanes(Isa isa) { return isa == Isa::avx512 ? 16 : isa == Isa::avx2 ? 8 : 4; }
 
 double fma_peak_kernel(Isa isa, int64_t iterations, float m, float c, float a0, float* out) {
-  if (!isa_available(isa)) throw std::invalid_argument(std::string("fma_peak_kernel: path ") + isa_name(isa) + " is not available");
+  if (!isa_available(isa))
+    throw std::invalid_argument(std::string("fma_peak_kernel: path ") + isa_name(isa) + " is not available");
   if (iterations < 0) throw std::invalid_argument("fma_peak_kernel: iterations must be >= 0");
   switch (isa) {
 #ifdef BIGSTEP_FMA_X86

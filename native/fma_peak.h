@@ -39,7 +39,8 @@ struct FmaPeak {
 };
 
 // FMA peak of `threads` threads running fma_peak_kernel at once on path `isa`, best of rounds
-// within about `seconds` (at least 10 rounds; all threads start each round together). threads in [1, 256], seconds in (0, 60].
+// within about `seconds` (at least 10 rounds; all threads start each round together). threads in [1, 256], seconds in
+// (0, 60].
 FmaPeak measure_fma_peak(Isa isa, int threads, double seconds);
 
 }  // namespace bigstep

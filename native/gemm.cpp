@@ -99,8 +99,8 @@ void pack_b(bool trans_b, const float* B, int ldb, int k0, int j0, int kc, int n
 // by tile_kernel(). avx2 and avx512 share the 6×16 tile and each element's summation order (avx512
 // holds a row in one 16-float register), so they give identical bits; baseline has no FMA.
 #ifdef BIGSTEP_ISA_X86
-__attribute__((target("avx2,fma"))) inline void micro_kernel_avx2(int kc, float alpha, const float* a,
-                                                                  const float* b, float* C, int ldc) {
+__attribute__((target("avx2,fma"))) inline void micro_kernel_avx2(int kc, float alpha, const float* a, const float* b,
+                                                                  float* C, int ldc) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -146,8 +146,8 @@ __attribute__((target("avx2,fma"))) inline void micro_kernel_avx2(int kc, float 
 }
 
 #define BIGSTEP_AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
-BIGSTEP_AVX512_TARGET inline void micro_kernel_avx512(int kc, float alpha, const float* a, const float* b,
-                                                      float* C, int ldc) {
+BIGSTEP_AVX512_TARGET inline void micro_kernel_avx512(int kc, float alpha, const float* a, const float* b, float* C,
+                                                      int ldc) {
   __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps();
   __m512 c3 = _mm512_setzero_ps(), c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps();
   for (int k = 0; k < kc; ++k) {
@@ -192,14 +192,14 @@ inline void micro_kernel_baseline(int kc, float alpha, const float* a, const flo
 // C[mr,nr] += alpha · a·b, mr <= MR, nr <= NR. A partial tile runs the full kernel into a zeroed
 // scratch tile (alpha 1: the exact sums), then adds alpha times the valid part with the same
 // fma(alpha, acc, C) as a full tile (contracted: the target has FMA) or, on baseline, C + alpha·acc.
-#define BIGSTEP_TILE(name, kernel, target)                                                               \
+#define BIGSTEP_TILE(name, kernel, target)                                                                   \
   target void name(int kc, float alpha, const float* a, const float* b, float* C, int ldc, int mr, int nr) { \
-    if (mr == MR && nr == NR) return kernel(kc, alpha, a, b, C, ldc);                                   \
-    alignas(64) float tile[MR * NR];                                                                    \
-    std::memset(tile, 0, sizeof(tile));                                                                 \
-    kernel(kc, 1.0f, a, b, tile, NR);                                                                   \
-    for (int r = 0; r < mr; ++r)                                                                        \
-      for (int c = 0; c < nr; ++c) C[(size_t)r * ldc + c] += alpha * tile[r * NR + c];                  \
+    if (mr == MR && nr == NR) return kernel(kc, alpha, a, b, C, ldc);                                        \
+    alignas(64) float tile[MR * NR];                                                                         \
+    std::memset(tile, 0, sizeof(tile));                                                                      \
+    kernel(kc, 1.0f, a, b, tile, NR);                                                                        \
+    for (int r = 0; r < mr; ++r)                                                                             \
+      for (int c = 0; c < nr; ++c) C[(size_t)r * ldc + c] += alpha * tile[r * NR + c];                       \
   }
 BIGSTEP_TILE(tile_baseline, micro_kernel_baseline, )
 #ifdef BIGSTEP_ISA_X86
@@ -208,8 +208,7 @@ BIGSTEP_TILE(tile_avx512, micro_kernel_avx512, BIGSTEP_AVX512_TARGET)
 #endif
 #undef BIGSTEP_TILE
 
-using TileKernel = void (*)(int kc, float alpha, const float* a, const float* b, float* C, int ldc, int mr,
-                            int nr);
+using TileKernel = void (*)(int kc, float alpha, const float* a, const float* b, float* C, int ldc, int mr, int nr);
 TileKernel tile_kernel() {
 #ifdef BIGSTEP_ISA_X86
   switch (active_isa()) {
@@ -233,8 +232,8 @@ struct PackBuffers {
 
 }  // namespace
 
-void sgemm_portable(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
-                    int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+void sgemm_portable(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+                    const float* B, int ldb, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
   scale_c(M, N, beta, C, ldc);
   if (K <= 0 || alpha == 0.0f) return;
@@ -271,8 +270,8 @@ void sgemm_portable(bool trans_a, bool trans_b, int M, int N, int K, float alpha
   }
 }
 
-void sgemm_naive(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
-                 int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+void sgemm_naive(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                 int ldb, float beta, float* C, int ldc) {
   for (int i = 0; i < M; ++i) {
     for (int j = 0; j < N; ++j) {
       double acc = 0.0;
@@ -296,8 +295,8 @@ void sgemm_naive(bool trans_a, bool trans_b, int M, int N, int K, float alpha, c
 // summation blocking depends on the shape of each call (gemm_test checks determinism + accuracy).
 namespace {
 
-void sgemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
-                  int lda, const float* B, int ldb, float beta, float* C, int ldc);
+void sgemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                  int ldb, float beta, float* C, int ldc);
 
 struct SplitGemm {
   bool ta, tb, split_n;
@@ -325,16 +324,16 @@ struct SplitGemm {
       sgemm_serial(g.ta, g.tb, g.M, hi - lo, g.K, g.alpha, g.A, g.lda, b, g.ldb, g.beta, g.C + lo, g.ldc);
     } else {
       const float* a = g.ta ? g.A + lo : g.A + (size_t)lo * g.lda;
-      sgemm_serial(g.ta, g.tb, hi - lo, g.N, g.K, g.alpha, a, g.lda, g.B, g.ldb, g.beta,
-                   g.C + (size_t)lo * g.ldc, g.ldc);
+      sgemm_serial(g.ta, g.tb, hi - lo, g.N, g.K, g.alpha, a, g.lda, g.B, g.ldb, g.beta, g.C + (size_t)lo * g.ldc,
+                   g.ldc);
     }
   }
 };
 
 }  // namespace
 
-void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
-           const float* B, int ldb, float beta, float* C, int ldc) {
+void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+           int ldb, float beta, float* C, int ldc) {
   const int T = compute_threads();
   // Split only when each part keeps >= ~2 MFLOP of work (thread hand-off costs a few µs).
   if (T > 1 && M > 0 && N > 0 && K > 0 && (double)M * N * K >= (double)T * (1 << 20)) {
@@ -359,19 +358,19 @@ void set_blas_threads(int n) {
 namespace {
 
 #ifdef BIGSTEP_HAVE_OPENBLAS
-void sgemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
-                  int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+void sgemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                  int ldb, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // OpenBLAS rejects lda = 0 here; the result is just beta * C
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha,
+              A, lda, B, ldb, beta, C, ldc);
 }
 #else
-void sgemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
-                  int lda, const float* B, int ldb, float beta, float* C, int ldc) {
+void sgemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                  int ldb, float beta, float* C, int ldc) {
   sgemm_portable(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 #endif

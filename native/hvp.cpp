@@ -60,12 +60,12 @@ struct HOp {
   RConv conv, c1, c2, cs;     // conv2d; resblock conv1, conv2, shortcut
   RBn bn, bn1, bn2, bns;      // batchnorm; resblock
   bool proj = false, use_bn = false;
-  int k = 1, s = 1;           // pools
-  bool to_nchw = false;       // dense / flatten of a channels-last input
-  bool first = false;         // reads the network input (whose tangent is zero)
-  std::vector<float> y, ry, xt, rxt;                                      // [N, out] / [N, in]
-  std::vector<float> z1, rz1, h1, rh1, z2, rz2, sr, rsr, sb, rsb;        // resblock internals [N, out]
-  const float* x = nullptr;   // this chunk's input and its tangent
+  int k = 1, s = 1;                                                // pools
+  bool to_nchw = false;                                            // dense / flatten of a channels-last input
+  bool first = false;                                              // reads the network input (whose tangent is zero)
+  std::vector<float> y, ry, xt, rxt;                               // [N, out] / [N, in]
+  std::vector<float> z1, rz1, h1, rh1, z2, rz2, sr, rsr, sb, rsb;  // resblock internals [N, out]
+  const float* x = nullptr;                                        // this chunk's input and its tangent
   const float* rx = nullptr;
   const float* yp = nullptr;  // output (y, or the input for an aliasing flatten)
   const float* ryp = nullptr;
@@ -104,8 +104,10 @@ struct HvpPlan {
         if (op.to_nchw) grow(op.xt, (size_t)n * op.in.size()), grow(op.rxt, (size_t)n * op.in.size());
         if (op.kind == LayerKind::ResBlock) {
           for (auto* v : {&op.h1, &op.rh1, &op.rz1}) grow(*v, no);
-          if (op.use_bn) for (auto* v : {&op.z1, &op.z2, &op.rz2}) grow(*v, no);
-          else grow(op.rz2, no);
+          if (op.use_bn)
+            for (auto* v : {&op.z1, &op.z2, &op.rz2}) grow(*v, no);
+          else
+            grow(op.rz2, no);
           if (op.proj) grow(op.sr, no), grow(op.rsr, no);
           if (op.proj && op.use_bn) grow(op.sb, no), grow(op.rsb, no);
         }
@@ -114,7 +116,8 @@ struct HvpPlan {
       for (auto* v : {&g0, &g1, &rg0, &rg1, &t0, &t1, &rt0, &rt1, &ftmp, &zeros}) grow(*v, a);
       std::fill(zeros.begin(), zeros.end(), 0.0f);
       if (in_nhwc) grow(xin, a);
-      if (out_nhwc) grow(out_nchw, (size_t)n * ops.back().out.size()), grow(rout_nchw, (size_t)n * ops.back().out.size());
+      if (out_nhwc)
+        grow(out_nchw, (size_t)n * ops.back().out.size()), grow(rout_nchw, (size_t)n * ops.back().out.size());
       cap = n;
       scratch_threads = 0;
     }
@@ -146,8 +149,8 @@ struct HvpPlan {
 
   // dx = convT(dy, W), rdx = convT(rdy, W) + convT(dy, V_W) (each null if not needed; stored, or
   // accumulated into when acc; zeroed where mask <= 0); R{dW} = corr(rdy, x) + corr(dy, rx), R{db} = Σ rdy.
-  void conv_rop_backward(const RConv& c, float* dx, float* rdx, const float* dy, const float* rdy,
-                         const float* x, const float* rx, bool first, bool acc, const float* mask = nullptr) {
+  void conv_rop_backward(const RConv& c, float* dx, float* rdx, const float* dy, const float* rdy, const float* x,
+                         const float* rx, bool first, bool acc, const float* mask = nullptr) {
     const size_t wn = c.s.ckk() * (size_t)c.s.O;
     if (!first) conv2d_nhwc_backward(dx, wtmp.data(), nullptr, dy, rx, P + c.w, N, c.s, acc, scratch.data(), mask);
     conv2d_nhwc_backward(rdx, RGp + c.w, c.b == NONE ? nullptr : RGp + c.b, rdy, x, P + c.w, N, c.s, acc,
@@ -162,23 +165,22 @@ struct HvpPlan {
   void bn_forward(RBn& bn, float* y, float* ry, const float* x, const float* rx, int HW) {
     const float* g = P + bn.g;
     if (training) {
-      batchnorm_nhwc_forward_train(y, x, g, P + bn.b, N, bn.C, HW, nullptr, nullptr, bn.mean.data(),
-                                   bn.invstd.data());
+      batchnorm_nhwc_forward_train(y, x, g, P + bn.b, N, bn.C, HW, nullptr, nullptr, bn.mean.data(), bn.invstd.data());
     } else {
       batchnorm_nhwc_forward_eval(y, x, g, P + bn.b, N, bn.C, HW, S + bn.rm, S + bn.rv, bn.mean.data(),
                                   bn.invstd.data());
     }
-    batchnorm_rop_forward(ry, x, rx, g, Vp + bn.g, Vp + bn.b, bn.mean.data(), bn.invstd.data(),
-                          (size_t)N * HW, bn.C, training);
+    batchnorm_rop_forward(ry, x, rx, g, Vp + bn.g, Vp + bn.b, bn.mean.data(), bn.invstd.data(), (size_t)N * HW, bn.C,
+                          training);
   }
 
-  void bn_backward(RBn& bn, float* dx, float* rdx, const float* dy, const float* rdy, const float* x,
-                   const float* rx, int HW) {
+  void bn_backward(RBn& bn, float* dx, float* rdx, const float* dy, const float* rdy, const float* x, const float* rx,
+                   int HW) {
     batchnorm_rop_backward(rdx, RGp + bn.g, RGp + bn.b, dy, rdy, x, rx, P + bn.g, Vp + bn.g, bn.mean.data(),
                            bn.invstd.data(), (size_t)N * HW, bn.C, training);
     if (dx)
-      batchnorm_nhwc_backward(dx, wjunk.data(), wjunk.data() + max_c, dy, x, P + bn.g, bn.mean.data(),
-                              bn.invstd.data(), N, bn.C, HW, training);
+      batchnorm_nhwc_backward(dx, wjunk.data(), wjunk.data() + max_c, dy, x, P + bn.g, bn.mean.data(), bn.invstd.data(),
+                              N, bn.C, HW, training);
   }
 
   // ---- forward -----------------------------------------------------------------------------------
@@ -213,8 +215,8 @@ struct HvpPlan {
           break;
         }
         case LayerKind::Conv2d:
-          conv2d_nhwc_forward(y, cur, P + op.conv.w, op.conv.b == NONE ? nullptr : P + op.conv.b, N, op.conv.s,
-                              false, scratch.data());
+          conv2d_nhwc_forward(y, cur, P + op.conv.w, op.conv.b == NONE ? nullptr : P + op.conv.b, N, op.conv.s, false,
+                              scratch.data());
           conv_rop_forward(ry, op.conv, cur, rcur, op.first);
           break;
         case LayerKind::MaxPool:
@@ -271,8 +273,8 @@ struct HvpPlan {
     const float* sc = x;
     const float* rsc = rx;
     if (op.proj) {
-      conv2d_nhwc_forward(op.sr.data(), x, P + op.cs.w, op.cs.b == NONE ? nullptr : P + op.cs.b, N, op.cs.s,
-                          false, scratch.data());
+      conv2d_nhwc_forward(op.sr.data(), x, P + op.cs.w, op.cs.b == NONE ? nullptr : P + op.cs.b, N, op.cs.s, false,
+                          scratch.data());
       conv_rop_forward(op.rsr.data(), op.cs, x, rx, op.first);
       sc = op.sr.data(), rsc = op.rsr.data();
       if (op.use_bn) {
@@ -382,12 +384,8 @@ struct HvpPlan {
           gelu_backward(g, g, op.x, no);
           swap = false;
           break;
-        case LayerKind::BatchNorm:
-          bn_backward(op.bn, need_dx ? o : nullptr, ro, g, rg, op.x, op.rx, HW);
-          break;
-        case LayerKind::ResBlock:
-          resblock_backward(op, need_dx ? o : nullptr, need_dx ? ro : nullptr, g, rg);
-          break;
+        case LayerKind::BatchNorm: bn_backward(op.bn, need_dx ? o : nullptr, ro, g, rg, op.x, op.rx, HW); break;
+        case LayerKind::ResBlock: resblock_backward(op, need_dx ? o : nullptr, need_dx ? ro : nullptr, g, rg); break;
       }
       if (swap) g = o, rg = ro;
     }
@@ -406,8 +404,7 @@ struct HvpPlan {
       d2 = t1.data(), rd2 = rt1.data();
     }
     // d/d(conv1 output, through bn1 when present): conv2's din through the relu (mask h1).
-    conv_rop_backward(op.c2, t0.data(), rt0.data(), d2, rd2, op.h1.data(), op.rh1.data(), false, false,
-                      op.h1.data());
+    conv_rop_backward(op.c2, t0.data(), rt0.data(), d2, rd2, op.h1.data(), op.rh1.data(), false, false, op.h1.data());
     const float* d1 = t0.data();
     const float* rd1 = rt0.data();
     if (op.use_bn) {
@@ -436,7 +433,8 @@ namespace {
 class PlanBuilder {
  public:
   PlanBuilder(const Layout& L, HvpPlan& plan) : plan_(plan) {
-    for (const TensorEntry& e : L.params) param_[e.name] = e.offset, plan_.max_tensor = std::max(plan_.max_tensor, e.size);
+    for (const TensorEntry& e : L.params)
+      param_[e.name] = e.offset, plan_.max_tensor = std::max(plan_.max_tensor, e.size);
     for (const TensorEntry& e : L.state) state_[e.name] = e.offset;
   }
 
@@ -547,8 +545,7 @@ class PlanBuilder {
 
 }  // namespace
 
-HvpEngine::HvpEngine(const ModelSpec& spec, const Layout& layout)
-    : spec_(spec), layout_(layout), plan_(new HvpPlan) {
+HvpEngine::HvpEngine(const ModelSpec& spec, const Layout& layout) : spec_(spec), layout_(layout), plan_(new HvpPlan) {
   PlanBuilder(layout_, *plan_).run(spec_);
   HvpPlan& p = *plan_;
   p.wtmp.resize(std::max<size_t>(p.max_conv_w, 1));
@@ -559,15 +556,14 @@ HvpEngine::HvpEngine(const ModelSpec& spec, const Layout& layout)
 
 HvpEngine::~HvpEngine() = default;
 
-double HvpEngine::product(const float* params, const float* state, const float* x, const Target& y, int n,
-                          int chunk, const double* v, double* out, bool training) {
+double HvpEngine::product(const float* params, const float* state, const float* x, const Target& y, int n, int chunk,
+                          const double* v, double* out, bool training) {
   const size_t P = layout_.param_count;
   if (n < 1) throw_range("n", "must be >= 1 (got " + std::to_string(n) + ")");
   if (chunk < 1) throw_range("chunk", "must be >= 1 (got " + std::to_string(chunk) + ")");
   if (!params || !x || !v || !out) throw_range("params", "params, x, v and out must not be null");
   if (layout_.state_count && !state) throw_range("state", "must not be null: this model has batch-norm state");
-  if (!all_finite(params, P))
-    throw_range("params", "must be finite: the model's parameters contain NaN or Infinity");
+  if (!all_finite(params, P)) throw_range("params", "must be finite: the model's parameters contain NaN or Infinity");
   HvpPlan& p = *plan_;
   for (size_t i = 0; i < P; ++i) p.V[i] = (float)v[i];
   if (!all_finite(p.V.data(), P)) throw_range("v", "must be finite and within float range");
@@ -614,8 +610,8 @@ size_t HvpEngine::workspace_bytes() const {
                         &p.out_nchw, &p.rout_nchw, &p.scratch, &p.wtmp, &p.wjunk, &p.V, &p.RG})
     f += v->capacity();
   for (const HOp& op : p.ops)
-    for (const auto* v : {&op.y, &op.ry, &op.xt, &op.rxt, &op.z1, &op.rz1, &op.h1, &op.rh1, &op.z2, &op.rz2,
-                          &op.sr, &op.rsr, &op.sb, &op.rsb})
+    for (const auto* v : {&op.y, &op.ry, &op.xt, &op.rxt, &op.z1, &op.rz1, &op.h1, &op.rh1, &op.z2, &op.rz2, &op.sr,
+                          &op.rsr, &op.sb, &op.rsb})
       f += v->capacity();
   return f * sizeof(float);
 }

@@ -29,8 +29,8 @@ class HvpEngine {
   // training: batch norm uses each chunk's batch statistics (the loss is then the mean over chunks
   // of each chunk's batch-statistics loss); running statistics are never updated. Otherwise eval mode.
   // Returns the mean loss. Throws NativeError (Range) for non-finite params or v, naming them.
-  double product(const float* params, const float* state, const float* x, const Target& y, int n,
-                 int chunk, const double* v, double* out, bool training);
+  double product(const float* params, const float* state, const float* x, const Target& y, int n, int chunk,
+                 const double* v, double* out, bool training);
 
   // Bytes of scratch memory held (activations, tangents, buffers).
   size_t workspace_bytes() const;

@@ -9,15 +9,13 @@
 
 namespace bigstep {
 
-void tanh_rop_backward(float* rdz, const float* dy, const float* rdy, const float* y, const float* ry,
-                       size_t n) {
+void tanh_rop_backward(float* rdz, const float* dy, const float* rdy, const float* y, const float* ry, size_t n) {
   parallel_range(n, (size_t)1 << 15, [=](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; ++i) rdz[i] = (1.0f - y[i] * y[i]) * rdy[i] - 2.0f * y[i] * ry[i] * dy[i];
   });
 }
 
-void gelu_rop_backward(float* rdz, const float* dy, const float* rdy, const float* z, const float* rz,
-                       size_t n) {
+void gelu_rop_backward(float* rdz, const float* dy, const float* rdy, const float* z, const float* rz, size_t n) {
   parallel_range(n, (size_t)1 << 13, [=](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; ++i) {
       const float x = z[i];
@@ -28,8 +26,8 @@ void gelu_rop_backward(float* rdz, const float* dy, const float* rdy, const floa
   });
 }
 
-void maxpool_nhwc_rop_forward(float* rout, const float* rin, const float* in, int N, int C, int H, int W,
-                              int K, int S) {
+void maxpool_nhwc_rop_forward(float* rout, const float* rin, const float* in, int N, int C, int H, int W, int K,
+                              int S) {
   const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
   parallel_range((size_t)N, 1, [=](size_t n0, size_t n1) {
     std::vector<size_t> best((size_t)C);
@@ -66,9 +64,9 @@ void channel_sums(double* s, const float* a, const float* b, size_t M, int C) {
 }
 }  // namespace
 
-void batchnorm_rop_forward(float* ry, const float* x, const float* rx, const float* gamma,
-                           const float* rgamma, const float* rbeta, const float* mean,
-                           const float* invstd, size_t M, int C, bool batch_stats) {
+void batchnorm_rop_forward(float* ry, const float* x, const float* rx, const float* gamma, const float* rgamma,
+                           const float* rbeta, const float* mean, const float* invstd, size_t M, int C,
+                           bool batch_stats) {
   std::vector<double> mu(C, 0.0), mxu(C, 0.0);
   if (batch_stats) {
     // mean(x̂·rx) = invstd·(mean(x·rx) - mean·mean(rx))
@@ -91,10 +89,9 @@ void batchnorm_rop_forward(float* ry, const float* x, const float* rx, const flo
 }
 
 void batchnorm_rop_backward(float* rdx, float* rdgamma, float* rdbeta, const float* dy, const float* rdy,
-                            const float* x, const float* rx, const float* gamma, const float* rgamma,
-                            const float* mean, const float* invstd, size_t M, int C, bool batch_stats) {
-  std::vector<double> mu(C, 0.0), mxu(C, 0.0), sdg(C, 0.0), sdb(C, 0.0), A(C, 0.0), B(C, 0.0), RA(C, 0.0),
-      RB(C, 0.0);
+                            const float* x, const float* rx, const float* gamma, const float* rgamma, const float* mean,
+                            const float* invstd, size_t M, int C, bool batch_stats) {
+  std::vector<double> mu(C, 0.0), mxu(C, 0.0), sdg(C, 0.0), sdb(C, 0.0), A(C, 0.0), B(C, 0.0), RA(C, 0.0), RB(C, 0.0);
   if (batch_stats) {
     std::vector<double> sxu(C);
     channel_sums(mu.data(), rx, nullptr, M, C);

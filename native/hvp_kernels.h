@@ -23,18 +23,15 @@ namespace bigstep {
 // ---- activations (all over n elements) ---------------------------------------------------------
 
 // tanh, y = tanh(z): rdz[n] = (1 - y²)·rdy - 2·y·ry·dy   (ry = (1 - y²)·rz, from tanh_backward)
-void tanh_rop_backward(float* rdz, const float* dy, const float* rdy, const float* y, const float* ry,
-                       size_t n);
+void tanh_rop_backward(float* rdz, const float* dy, const float* rdy, const float* y, const float* ry, size_t n);
 // gelu (erf form), y = z·Φ(z): rdz[n] = g'(z)·rdy + g''(z)·rz·dy, g' = Φ + zφ, g'' = φ·(2 - z²)
-void gelu_rop_backward(float* rdz, const float* dy, const float* rdy, const float* z, const float* rz,
-                       size_t n);
+void gelu_rop_backward(float* rdz, const float* dy, const float* rdy, const float* z, const float* rz, size_t n);
 
 // ---- max pool (channels-last) ------------------------------------------------------------------
 
 // rout[N,OH,OW,C] = rin at the (first, scanning kh then kw) maximum of each window of in[N,H,W,C]:
 // the tangent follows the argmax that maxpool_nhwc_backward routes the gradient to.
-void maxpool_nhwc_rop_forward(float* rout, const float* rin, const float* in, int N, int C, int H,
-                              int W, int K, int S);
+void maxpool_nhwc_rop_forward(float* rout, const float* rin, const float* in, int N, int C, int H, int W, int K, int S);
 
 // ---- batch norm (rows × channels: x[M,C], M = N·HW, channel fastest, i.e. NHWC or [N,C]) --------
 // mean[C], invstd[C]: the statistics the forward used (batch ones when batch_stats, else running).
@@ -42,15 +39,15 @@ void maxpool_nhwc_rop_forward(float* rout, const float* rin, const float* in, in
 
 // ry[M,C] = rgamma·x̂ + gamma·R{x̂} + rbeta, R{x̂} = invstd·rx (eval) or, with batch statistics,
 // invstd·(rx - mean_M(rx) - x̂·mean_M(x̂·rx)).
-void batchnorm_rop_forward(float* ry, const float* x, const float* rx, const float* gamma,
-                           const float* rgamma, const float* rbeta, const float* mean,
-                           const float* invstd, size_t M, int C, bool batch_stats);
+void batchnorm_rop_forward(float* ry, const float* x, const float* rx, const float* gamma, const float* rgamma,
+                           const float* rbeta, const float* mean, const float* invstd, size_t M, int C,
+                           bool batch_stats);
 // R of batchnorm backward: rdx[M,C] (overwritten), rdgamma[C], rdbeta[C] (overwritten) from dy, rdy
 // [M,C], x, rx [M,C], gamma, rgamma [C]. Eval: dx = gamma·invstd·dy. With batch statistics:
 // dx = invstd·(ĝ - mean(ĝ) - x̂·mean(ĝ·x̂)), ĝ = gamma·dy, differentiated through x̂, invstd and ĝ.
 void batchnorm_rop_backward(float* rdx, float* rdgamma, float* rdbeta, const float* dy, const float* rdy,
-                            const float* x, const float* rx, const float* gamma, const float* rgamma,
-                            const float* mean, const float* invstd, size_t M, int C, bool batch_stats);
+                            const float* x, const float* rx, const float* gamma, const float* rgamma, const float* mean,
+                            const float* invstd, size_t M, int C, bool batch_stats);
 
 // ---- losses -------------------------------------------------------------------------------------
 
@@ -78,8 +75,7 @@ void gelu_rop_backward_naive(T* rdz, const T* dy, const T* rdy, const T* z, cons
 }
 
 template <class T>
-void maxpool_nhwc_rop_forward_naive(T* rout, const T* rin, const T* in, int N, int C, int H, int W, int K,
-                                    int S) {
+void maxpool_nhwc_rop_forward_naive(T* rout, const T* rin, const T* in, int N, int C, int H, int W, int K, int S) {
   const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
   for (int n = 0; n < N; ++n)
     for (int oh = 0; oh < OH; ++oh)
@@ -104,9 +100,8 @@ double bn_row_mean_naive(const T* a, const T* b, size_t M, int C, int c) {
 }
 
 template <class T>
-void batchnorm_rop_forward_naive(T* ry, const T* x, const T* rx, const T* gamma, const T* rgamma,
-                                 const T* rbeta, const T* mean, const T* invstd, size_t M, int C,
-                                 bool batch_stats) {
+void batchnorm_rop_forward_naive(T* ry, const T* x, const T* rx, const T* gamma, const T* rgamma, const T* rbeta,
+                                 const T* mean, const T* invstd, size_t M, int C, bool batch_stats) {
   std::vector<double> xh(M);
   for (int c = 0; c < C; ++c) {
     const double is = invstd[c];
@@ -124,9 +119,9 @@ void batchnorm_rop_forward_naive(T* ry, const T* x, const T* rx, const T* gamma,
 }
 
 template <class T>
-void batchnorm_rop_backward_naive(T* rdx, T* rdgamma, T* rdbeta, const T* dy, const T* rdy, const T* x,
-                                  const T* rx, const T* gamma, const T* rgamma, const T* mean,
-                                  const T* invstd, size_t M, int C, bool batch_stats) {
+void batchnorm_rop_backward_naive(T* rdx, T* rdgamma, T* rdbeta, const T* dy, const T* rdy, const T* x, const T* rx,
+                                  const T* gamma, const T* rgamma, const T* mean, const T* invstd, size_t M, int C,
+                                  bool batch_stats) {
   std::vector<double> xh(M), rxh(M), g(M), rg(M);
   for (int c = 0; c < C; ++c) {
     const double is = invstd[c];

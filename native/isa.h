@@ -37,15 +37,15 @@ Isa select_isa(const char* requested);
 #define BIGSTEP_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
 #define BIGSTEP_ALWAYS_INLINE inline __attribute__((always_inline))
 #ifdef BIGSTEP_ISA_X86
-#define BIGSTEP_ISA_VARIANTS(name, params, args)                                  \
-  BIGSTEP_TARGET_AVX2 static void name##_avx2 params { name##_body args; }       \
-  BIGSTEP_TARGET_AVX512 static void name##_avx512 params { name##_body args; }   \
-  static void name params {                                                       \
-    switch (::bigstep::active_isa()) {                                            \
-      case ::bigstep::Isa::avx512: return name##_avx512 args;                     \
-      case ::bigstep::Isa::avx2: return name##_avx2 args;                         \
-      default: return name##_body args;                                           \
-    }                                                                             \
+#define BIGSTEP_ISA_VARIANTS(name, params, args)                               \
+  BIGSTEP_TARGET_AVX2 static void name##_avx2 params { name##_body args; }     \
+  BIGSTEP_TARGET_AVX512 static void name##_avx512 params { name##_body args; } \
+  static void name params {                                                    \
+    switch (::bigstep::active_isa()) {                                         \
+      case ::bigstep::Isa::avx512: return name##_avx512 args;                  \
+      case ::bigstep::Isa::avx2: return name##_avx2 args;                      \
+      default: return name##_body args;                                        \
+    }                                                                          \
   }
 #else
 #define BIGSTEP_ISA_VARIANTS(name, params, args) \

@@ -44,9 +44,8 @@ BIGSTEP_ISA_VARIANTS(bias_act_block, (float* out, const float* b, size_t rows, i
 
 static void bias_act_rows(float* out, const float* b, int N, int O, bool relu) {
   if (!b && !relu) return;
-  parallel_range((size_t)N, std::max<size_t>(1, kElementGrain / std::max(O, 1)), [=](size_t n0, size_t n1) {
-    bias_act_block(out + n0 * (size_t)O, b, n1 - n0, O, relu);
-  });
+  parallel_range((size_t)N, std::max<size_t>(1, kElementGrain / std::max(O, 1)),
+                 [=](size_t n0, size_t n1) { bias_act_block(out + n0 * (size_t)O, b, n1 - n0, O, relu); });
 }
 
 // out[c0, c1) = column sums of m[rows, cols] over that column range, in double, streaming the
@@ -74,15 +73,14 @@ void column_sums(float* out, const float* m, size_t rows, int cols) {
   });
 }
 
-void dense_forward(float* out, const float* in, const float* W, const float* b, int N, int I, int O,
-                   bool relu) {
+void dense_forward(float* out, const float* in, const float* W, const float* b, int N, int I, int O, bool relu) {
   // out = in · Wᵀ: W is [O,I] row-major, so op(B) = Wᵀ is a transposed read, no copy.
   sgemm(false, true, N, O, I, 1.0f, in, I, W, I, 0.0f, out, O);
   bias_act_rows(out, b, N, O, relu);
 }
 
-void dense_backward(float* din, float* dW, float* db, const float* dout, const float* in,
-                    const float* W, int N, int I, int O) {
+void dense_backward(float* din, float* dW, float* db, const float* dout, const float* in, const float* W, int N, int I,
+                    int O) {
   if (dW) sgemm(true, false, O, I, N, 1.0f, dout, O, in, I, 0.0f, dW, I);  // dW = doutᵀ · in
   if (db) column_sums(db, dout, (size_t)N, O);
   if (din) sgemm(false, false, N, I, O, 1.0f, dout, O, W, I, 0.0f, din, I);  // din = dout · W
@@ -120,8 +118,7 @@ bool all_finite(const float* v, size_t n) {
 static BIGSTEP_ALWAYS_INLINE void sgd_update_block_body(float* theta, const float* g, size_t n, float neg_lr) {
   for (size_t i = 0; i < n; ++i) theta[i] += neg_lr * g[i];
 }
-BIGSTEP_ISA_VARIANTS(sgd_update_block, (float* theta, const float* g, size_t n, float neg_lr),
-                     (theta, g, n, neg_lr))
+BIGSTEP_ISA_VARIANTS(sgd_update_block, (float* theta, const float* g, size_t n, float neg_lr), (theta, g, n, neg_lr))
 
 void sgd_update(float* theta, const float* g, size_t n, float neg_lr) {
   parallel_range(n, kParamGrain, [=](size_t lo, size_t hi) { sgd_update_block(theta + lo, g + lo, hi - lo, neg_lr); });
@@ -172,8 +169,7 @@ BIGSTEP_ISA_VARIANTS(relu_fwd_block, (float* out, const float* in, size_t n), (o
 static BIGSTEP_ALWAYS_INLINE void relu_bwd_block_body(float* din, const float* dout, const float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
-BIGSTEP_ISA_VARIANTS(relu_bwd_block, (float* din, const float* dout, const float* out, size_t n),
-                     (din, dout, out, n))
+BIGSTEP_ISA_VARIANTS(relu_bwd_block, (float* din, const float* dout, const float* out, size_t n), (din, dout, out, n))
 namespace {
 void tanh_fwd_block(float* out, const float* in, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = std::tanh(in[i]);
@@ -221,8 +217,8 @@ void gelu_backward(float* din, const float* dout, const float* in, size_t n) {
 
 // ================================== losses =====================================================
 
-double softmax_ce(float* dlogits, const float* logits, const int32_t* labels, int N, int C,
-                  float grad_scale, int64_t* correct) {
+double softmax_ce(float* dlogits, const float* logits, const int32_t* labels, int N, int C, float grad_scale,
+                  int64_t* correct) {
   double total = 0;
   int64_t hits = 0;
   for (int n = 0; n < N; ++n) {

@@ -26,12 +26,11 @@ namespace bigstep {
 void column_sums(float* out, const float* m, size_t rows, int cols);
 
 // out[N,O] = in[N,I] · W[O,I]ᵀ + b[O]   (b may be null; relu: out = max(0, ·), fused)
-void dense_forward(float* out, const float* in, const float* W, const float* b, int N, int I, int O,
-                   bool relu);
+void dense_forward(float* out, const float* in, const float* W, const float* b, int N, int I, int O, bool relu);
 // dout[N,O] -> dW[O,I] = doutᵀ·in (overwritten, if non-null), db[O] = Σ_n dout (overwritten, if non-null),
 //              din[N,I] = dout·W (overwritten, if non-null)
-void dense_backward(float* din, float* dW, float* db, const float* dout, const float* in,
-                    const float* W, int N, int I, int O);
+void dense_backward(float* din, float* dW, float* db, const float* dout, const float* in, const float* W, int N, int I,
+                    int O);
 
 // ================================== parameter passes ===========================================
 // Passes over a whole parameter vector, split over the workers in blocks of >= kParamGrain (an
@@ -61,15 +60,15 @@ void relu_backward(float* din, const float* dout, const float* out, size_t n);  
 void tanh_forward(float* out, const float* in, size_t n);
 void tanh_backward(float* din, const float* dout, const float* out, size_t n);  // uses the output
 void gelu_forward(float* out, const float* in, size_t n);
-void gelu_backward(float* din, const float* dout, const float* in, size_t n);   // uses the input
+void gelu_backward(float* din, const float* dout, const float* in, size_t n);  // uses the input
 
 // ================================== losses =====================================================
 
 // logits[N,C], labels[N] in [0,C) -> returns Σ_n (logsumexp(z_n) - z_n[y_n]) (double);
 // dlogits[N,C] = grad_scale * (softmax(z_n) - onehot(y_n)) (overwritten, if non-null);
 // *correct += #{n : argmax z_n == y_n} (if non-null; first max wins ties).
-double softmax_ce(float* dlogits, const float* logits, const int32_t* labels, int N, int C,
-                  float grad_scale, int64_t* correct);
+double softmax_ce(float* dlogits, const float* logits, const int32_t* labels, int N, int C, float grad_scale,
+                  int64_t* correct);
 // out[n], target[n] (n = N*D elements) -> returns Σ (out - t)² (double);
 // dout = grad_scale * 2 (out - t) (overwritten, if non-null).
 double mse(float* dout, const float* out, const float* target, size_t n, float grad_scale);
@@ -88,8 +87,7 @@ void dense_forward_naive(T* out, const T* in, const T* W, const T* b, int N, int
 }
 
 template <class T>
-void dense_backward_naive(T* din, T* dW, T* db, const T* dout, const T* in, const T* W, int N,
-                          int I, int O) {
+void dense_backward_naive(T* din, T* dW, T* db, const T* dout, const T* in, const T* W, int N, int I, int O) {
   for (int o = 0; o < O; ++o) {
     for (int i = 0; i < I; ++i) {
       double acc = 0;
@@ -111,12 +109,29 @@ void dense_backward_naive(T* din, T* dW, T* db, const T* dout, const T* in, cons
       }
 }
 
-template <class T> T relu_naive(T x) { return x > T(0) ? x : T(0); }
-template <class T> T relu_grad_naive(T x) { return x > T(0) ? T(1) : T(0); }
-template <class T> T tanh_naive(T x) { return std::tanh(x); }
-template <class T> T tanh_grad_naive(T x) { const T t = std::tanh(x); return T(1) - t * t; }
-template <class T> T gelu_naive(T x) { return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440))); }
-template <class T> T gelu_grad_naive(T x) {
+template <class T>
+T relu_naive(T x) {
+  return x > T(0) ? x : T(0);
+}
+template <class T>
+T relu_grad_naive(T x) {
+  return x > T(0) ? T(1) : T(0);
+}
+template <class T>
+T tanh_naive(T x) {
+  return std::tanh(x);
+}
+template <class T>
+T tanh_grad_naive(T x) {
+  const T t = std::tanh(x);
+  return T(1) - t * t;
+}
+template <class T>
+T gelu_naive(T x) {
+  return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
+}
+template <class T>
+T gelu_grad_naive(T x) {
   const T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
   const T pdf = std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);
   return cdf + x * pdf;
@@ -124,8 +139,7 @@ template <class T> T gelu_grad_naive(T x) {
 
 // Returns the summed loss; dlogits as in softmax_ce.
 template <class T>
-double softmax_ce_naive(T* dlogits, const T* logits, const int32_t* labels, int N, int C,
-                        double grad_scale) {
+double softmax_ce_naive(T* dlogits, const T* logits, const int32_t* labels, int N, int C, double grad_scale) {
   double total = 0;
   for (int n = 0; n < N; ++n) {
     const T* z = logits + (size_t)n * C;
@@ -136,8 +150,7 @@ double softmax_ce_naive(T* dlogits, const T* logits, const int32_t* labels, int 
     total += m + std::log(s) - (double)z[labels[n]];
     if (dlogits)
       for (int c = 0; c < C; ++c)
-        dlogits[(size_t)n * C + c] =
-            (T)(grad_scale * (std::exp((double)z[c] - m) / s - (c == labels[n] ? 1.0 : 0.0)));
+        dlogits[(size_t)n * C + c] = (T)(grad_scale * (std::exp((double)z[c] - m) / s - (c == labels[n] ? 1.0 : 0.0)));
   }
   return total;
 }

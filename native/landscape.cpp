@@ -123,9 +123,9 @@ void validate(const Instance& inst) {
     for (int i = 0; i < inst.dips; ++i) {
       const double rho = norm(inst.dim, &inst.centers[(size_t)i * inst.dim]);
       if (!(rho > inst.widths[i]))
-        throw_range("instance.widths", "dip " + std::to_string(i) + " overlaps the global minimum at 0: its support radius " +
-                                           std::to_string(inst.widths[i]) + " must be < its centre's distance " +
-                                           std::to_string(rho));
+        throw_range("instance.widths",
+                    "dip " + std::to_string(i) + " overlaps the global minimum at 0: its support radius " +
+                        std::to_string(inst.widths[i]) + " must be < its centre's distance " + std::to_string(rho));
     }
   }
 }
@@ -150,9 +150,9 @@ Instance generate(const GenerateOptions& o) {
   {
     const double need = 1 + (o.kind == Kind::Compact ? 12.0 : 36.0) * o.depth_max;
     if (o.sharpness_min < need)
-      throw_range("options.sharpnessMin", "must be >= " + std::to_string(need) +
-                                              " (= 1 + " + (o.kind == Kind::Compact ? "12" : "36") +
-                                              " * depthMax): with a smaller sharpness a dip can overlap the global minimum at 0");
+      throw_range("options.sharpnessMin",
+                  "must be >= " + std::to_string(need) + " (= 1 + " + (o.kind == Kind::Compact ? "12" : "36") +
+                      " * depthMax): with a smaller sharpness a dip can overlap the global minimum at 0");
   }
 
   Instance inst;
@@ -216,7 +216,8 @@ Instance generate(const GenerateOptions& o) {
   }
   throw_range("options.dips", "cannot place " + std::to_string(o.dips) + " non-overlapping dips in dimension " +
                                   std::to_string(o.dim) + " (at most " + std::to_string(placed_dips) + " in " +
-                                  std::to_string(kRounds) + " redraws); lower dips or separation, or widen radiusMin..radiusMax");
+                                  std::to_string(kRounds) +
+                                  " redraws); lower dips or separation, or widen radiusMin..radiusMax");
   return inst;
 }
 

@@ -101,12 +101,12 @@ void sym_eigenvalues(int n, const double* a, double* eig);
 bool descend(const Instance& inst, double* x, double max_move, double grad_tol, int max_iters);
 
 struct Minimum {
-  std::vector<double> x;    // [dim]
+  std::vector<double> x;  // [dim]
   double value = 0;
   std::vector<double> eig;  // Hessian eigenvalues, ascending [dim]
   double lambda_min = 0, lambda_max = 0;
-  int hits = 0;             // how many starts flowed here
-  int nearest_dip = -1;     // index of the nearest centre, -1 for the global minimum
+  int hits = 0;          // how many starts flowed here
+  int nearest_dip = -1;  // index of the nearest centre, -1 for the global minimum
 };
 
 struct MinimaOptions {
@@ -128,11 +128,11 @@ struct MinimaOptions {
 struct MinimaResult {
   std::vector<Minimum> minima;  // sorted by value; minima[global_index] is x*
   int global_index = 0;
-  double r_bound = 0;     // every x with f(x) <= f(0) satisfies |x| <= r_bound = sqrt(2 sum a_i / mu)
+  double r_bound = 0;  // every x with f(x) <= f(0) satisfies |x| <= r_bound = sqrt(2 sum a_i / mu)
   int starts = 0, unconverged = 0, saddles = 0;
-  double gap = 0;         // min over other minima of f(m) - f(x*) (> 0 if x* is strictly global)
-  double grid_min = 0;    // d <= 2: min of f over the check grid (NaN if no grid)
-  bool verified = false;  // gap > 0, every converged start ends at f >= f(x*), grid_min >= f(x*) - tol
+  double gap = 0;                // min over other minima of f(m) - f(x*) (> 0 if x* is strictly global)
+  double grid_min = 0;           // d <= 2: min of f over the check grid (NaN if no grid)
+  bool verified = false;         // gap > 0, every converged start ends at f >= f(x*), grid_min >= f(x*) - tol
   int dips_without_minimum = 0;  // dips with no local minimum within 2 sigma of their centre
   double eta_sharp = 0, eta_local = 0, eta_global = 0, eta_mu = 0;
   double min_separation = 0;  // smallest distance between two minima
@@ -165,13 +165,13 @@ struct RunOptions {
   double noise_std = 0;
   Anneal anneal = Anneal::None;
   uint64_t seed = 0;
-  double grad_tol = 1e-6;        // "converged" flag: |grad f(x_T)| <= grad_tol
-  double classify_radius = 0;    // |x_T - m| <= r  =>  ends at minimum m  (must be > 0)
-  double diverge_radius = 1e6;   // non-finite or |x| > this  =>  diverged (checked every step)
-  int record_count = 0;          // trajectories of the first record_count points
-  int record_every = 1;          // store x_0, x_e, x_2e, ..., and x_T
-  bool basin = true;             // also classify the basin of x_T under gradient flow (descend())
-  double basin_max_move = 0;     // descend() step cap (0 = auto: classify_radius)
+  double grad_tol = 1e-6;       // "converged" flag: |grad f(x_T)| <= grad_tol
+  double classify_radius = 0;   // |x_T - m| <= r  =>  ends at minimum m  (must be > 0)
+  double diverge_radius = 1e6;  // non-finite or |x| > this  =>  diverged (checked every step)
+  int record_count = 0;         // trajectories of the first record_count points
+  int record_every = 1;         // store x_0, x_e, x_2e, ..., and x_T
+  bool basin = true;            // also classify the basin of x_T under gradient flow (descend())
+  double basin_max_move = 0;    // descend() step cap (0 = auto: classify_radius)
   Noise noise = Noise::Gaussian;
   // Settled fraction: the share of the last ceil(steps / 10) iterates x_t (t = steps - w + 1 ..
   // steps) within settle_radius of minima[global_index]; 0 = not measured (all zeros).
@@ -185,18 +185,18 @@ enum Class : int32_t { kGlobal = 0, kLocal = 1, kOscillating = 2, kDiverged = 3 
 // minimum = index of the minimum it ends at (-1 if none); basin = index of the minimum that
 // gradient flow from x_T reaches (-1 if diverged or unresolved).
 struct RunResult {
-  std::vector<double> final_x;          // [n, dim]
-  std::vector<double> final_value;      // [n]
-  std::vector<double> grad_norm;        // [n]
-  std::vector<int32_t> cls;             // [n]
-  std::vector<int32_t> minimum;         // [n]
-  std::vector<int32_t> basin;           // [n]
-  std::vector<int32_t> diverge_step;    // [n], -1 if it did not diverge
-  std::vector<uint8_t> converged;       // [n]
-  std::vector<double> settled;          // [n], see RunOptions::settle_radius
-  std::vector<double> trajectories;     // [record_count, frames, dim]
+  std::vector<double> final_x;        // [n, dim]
+  std::vector<double> final_value;    // [n]
+  std::vector<double> grad_norm;      // [n]
+  std::vector<int32_t> cls;           // [n]
+  std::vector<int32_t> minimum;       // [n]
+  std::vector<int32_t> basin;         // [n]
+  std::vector<int32_t> diverge_step;  // [n], -1 if it did not diverge
+  std::vector<uint8_t> converged;     // [n]
+  std::vector<double> settled;        // [n], see RunOptions::settle_radius
+  std::vector<double> trajectories;   // [record_count, frames, dim]
   int frames = 0;
-  int64_t counts[4] = {0, 0, 0, 0};     // per Class
+  int64_t counts[4] = {0, 0, 0, 0};  // per Class
   int64_t converged_count = 0;
   int64_t basin_global = 0;
 };
@@ -207,12 +207,12 @@ void validate_run(const Instance& inst, int m, int global_index, int n, const Ru
 // Noise-free runs on paper-1d and compact instances step their particles in SIMD blocks
 // (sweep_gd, landscape_sweep.h), every other run one particle at a time; the iterates are the same
 // bit for bit either way.
-void run_gd(const Instance& inst, const double* minima, int m, int global_index, const double* starts,
-            int n, const RunOptions& opt, RunResult* out);
+void run_gd(const Instance& inst, const double* minima, int m, int global_index, const double* starts, int n,
+            const RunOptions& opt, RunResult* out);
 // run_gd with every particle stepped alone by the per-particle loop: the naive twin and test
 // oracle of the SIMD sweep.
-void run_gd_reference(const Instance& inst, const double* minima, int m, int global_index,
-                      const double* starts, int n, const RunOptions& opt, RunResult* out);
+void run_gd_reference(const Instance& inst, const double* minima, int m, int global_index, const double* starts, int n,
+                      const RunOptions& opt, RunResult* out);
 
 // |a - b|^2 and |a| for vectors of d doubles (shared by the landscape files).
 inline double sq_dist(int d, const double* a, const double* b) {

@@ -47,7 +47,8 @@ void validate_minima(const Instance& inst, const MinimaOptions& opt) {
   validate(inst);
   if (opt.random_starts < 0) throw_range("options.randomStarts", "must be >= 0");
   if (!std::isfinite(opt.grid_spacing)) throw_range("options.gridSpacing", "must be finite");
-  if (!(opt.grad_tol > 0) || !std::isfinite(opt.grad_tol)) throw_range("options.gradTol", "must be a finite number > 0");
+  if (!(opt.grad_tol > 0) || !std::isfinite(opt.grad_tol))
+    throw_range("options.gradTol", "must be a finite number > 0");
   if (opt.max_iters < 1) throw_range("options.maxIters", "must be >= 1");
 }
 
@@ -131,7 +132,8 @@ MinimaResult find_minima(const Instance& inst, const MinimaOptions& opt) {
     m.hits = 1;
     res.minima.push_back(std::move(m));
   }
-  if (res.minima.empty()) throw NativeError(ErrorKind::State, "", "find_minima: no minimum found (descent failed from every start)");
+  if (res.minima.empty())
+    throw NativeError(ErrorKind::State, "", "find_minima: no minimum found (descent failed from every start)");
   std::sort(res.minima.begin(), res.minima.end(), [](const Minimum& a, const Minimum& b) { return a.value < b.value; });
   res.global_index = 0;
   const Minimum& g = res.minima[0];
@@ -167,7 +169,8 @@ MinimaResult find_minima(const Instance& inst, const MinimaOptions& opt) {
   }
   for (size_t a = 0; a < res.minima.size(); ++a)
     for (size_t b = a + 1; b < res.minima.size(); ++b)
-      res.min_separation = std::min(res.min_separation, std::sqrt(sq_dist(d, res.minima[a].x.data(), res.minima[b].x.data())));
+      res.min_separation =
+          std::min(res.min_separation, std::sqrt(sq_dist(d, res.minima[a].x.data(), res.minima[b].x.data())));
   res.eta_sharp = res.minima.size() > 1 ? 2 / lmax_all : kNaN;
   res.eta_local = res.minima.size() > 1 ? 2 / lmin_all : kNaN;
   res.eta_global = 2 / g.lambda_max;

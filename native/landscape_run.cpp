@@ -21,7 +21,8 @@ void validate_run(const Instance& inst, int m, int gidx, int n, const RunOptions
   if (n < 0) throw_range("starts", "must hold n >= 0 points");
   if (!(o.eta > 0) || !std::isfinite(o.eta)) throw_range("options.eta", "must be a finite number > 0");
   if (o.steps < 0) throw_range("options.steps", "must be >= 0");
-  if (!(o.noise_std >= 0) || !std::isfinite(o.noise_std)) throw_range("options.noiseStd", "must be a finite number >= 0");
+  if (!(o.noise_std >= 0) || !std::isfinite(o.noise_std))
+    throw_range("options.noiseStd", "must be a finite number >= 0");
   if (!(o.classify_radius > 0) || !std::isfinite(o.classify_radius))
     throw_range("options.classifyRadius", "must be a finite number > 0");
   if (!(o.diverge_radius > 0)) throw_range("options.divergeRadius", "must be > 0");
@@ -30,7 +31,6 @@ void validate_run(const Instance& inst, int m, int gidx, int n, const RunOptions
   if (o.record_every < 1) throw_range("options.recordEvery", "must be >= 1");
   if (!(o.settle_radius >= 0) || !std::isfinite(o.settle_radius))
     throw_range("options.settleRadius", "must be a finite number >= 0");
-
 }
 
 namespace {
@@ -38,8 +38,8 @@ namespace {
 // The naive twin of sweep_gd (landscape_sweep.h), and the only path for noisy runs, Gaussian dips
 // and recorded trajectories: steps particle k alone. x [dim] in/out (start in, x_T out); traj
 // [frames, dim] or null; returns the settled iterate count, sets *diverge_step (-1 if none).
-int step_particle(const Instance& inst, const double* xstar, const RunOptions& o, int k, double* x,
-                  double* traj, int32_t* diverge_step) {
+int step_particle(const Instance& inst, const double* xstar, const RunOptions& o, int k, double* x, double* traj,
+                  int32_t* diverge_step) {
   const int d = inst.dim;
   const int settle_window = (o.steps + 9) / 10;
   const double settle2 = o.settle_radius * o.settle_radius;
@@ -76,8 +76,10 @@ int step_particle(const Instance& inst, const double* xstar, const RunOptions& o
     gradient(inst, x, g.data());
     if (noisy) {
       double s = o.noise_std;
-      if (o.anneal == Anneal::Linear) s *= 1.0 - (double)t / o.steps;
-      else if (o.anneal == Anneal::Inverse) s /= 1.0 + 10.0 * t / o.steps;
+      if (o.anneal == Anneal::Linear)
+        s *= 1.0 - (double)t / o.steps;
+      else if (o.anneal == Anneal::Inverse)
+        s /= 1.0 + 10.0 * t / o.steps;
       if (o.noise == Noise::Uniform)
         for (int j = 0; j < d; ++j) g[j] += s * (2.0 * rng.uniform() - 1.0);
       else

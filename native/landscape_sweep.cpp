@@ -121,8 +121,10 @@ struct Block {
 
 template <int W, bool PAPER1D, int D, int V>
 BIGSTEP_ALWAYS_INLINE void block_grad(const SweepParams& p, Block<W, D, V>& b) {
-  if constexpr (PAPER1D) paper1d_grad<W, V>(b.x, b.g);
-  else compact_grad<W, D, V>(p, b.x, b.g);
+  if constexpr (PAPER1D)
+    paper1d_grad<W, V>(b.x, b.g);
+  else
+    compact_grad<W, D, V>(p, b.x, b.g);
 }
 
 // GD step t of the block, exactly as the per-particle loop takes it: a particle stops (without
@@ -271,7 +273,8 @@ BIGSTEP_ALWAYS_INLINE void sweep_blocks(const SweepParams& p, int n, double* x, 
                                         int32_t* settled_steps) {
   constexpr int B = V * W;
   for (int k0 = 0; k0 < n; k0 += B)
-    sweep_block<W, PAPER1D, D, V>(p, std::min(B, n - k0), x + (size_t)k0 * p.dim, diverge_step + k0, settled_steps + k0);
+    sweep_block<W, PAPER1D, D, V>(p, std::min(B, n - k0), x + (size_t)k0 * p.dim, diverge_step + k0,
+                                  settled_steps + k0);
 }
 
 // All n particles, W lanes per vector. 1-D: eight vectors per block (the step is one dependent
@@ -321,8 +324,8 @@ bool sweep_supported(const Instance& inst, const RunOptions& opt) {
   return (inst.kind == Kind::Paper1d || inst.kind == Kind::Compact) && opt.noise_std == 0 && inst.dim <= kSweepMaxDim;
 }
 
-void sweep_gd(const Instance& inst, const double* xstar, const RunOptions& o, int n, double* x,
-              int32_t* diverge_step, int32_t* settled_steps) {
+void sweep_gd(const Instance& inst, const double* xstar, const RunOptions& o, int n, double* x, int32_t* diverge_step,
+              int32_t* settled_steps) {
   std::vector<double> a6(inst.dips), w2(inst.dips);
   for (int i = 0; i < inst.dips; ++i) {
     a6[i] = 6.0 * inst.depths[i];

@@ -24,7 +24,7 @@ bool sweep_supported(const Instance& inst, const RunOptions& opt);
 //   settled_steps  [n]       iterates of the last ceil(steps / 10) within settle_radius of xstar
 //   xstar          [dim]     the global minimum (used only when opt.settle_radius > 0)
 // Precondition: validate_run passed and sweep_supported(inst, opt).
-void sweep_gd(const Instance& inst, const double* xstar, const RunOptions& opt, int n, double* x,
-              int32_t* diverge_step, int32_t* settled_steps);
+void sweep_gd(const Instance& inst, const double* xstar, const RunOptions& opt, int n, double* x, int32_t* diverge_step,
+              int32_t* settled_steps);
 
 }  // namespace bigstep::landscape

@@ -15,7 +15,6 @@
 
 namespace bigstep {
 
-
 Model::Model(const ModelSpec& spec) : spec_(spec), net_(new Network) {
   plan_layers(spec_, layout_, &net_->ops);
   size_t m = layout_.input_size;
@@ -58,12 +57,11 @@ void Model::init(float* params, float* state, uint64_t seed) const {
 
 namespace {
 
-void check_call(const Layout& L, const ModelSpec& spec, const float* params, const float* state,
-                const float* x, const Target* y, int batch) {
+void check_call(const Layout& L, const ModelSpec& spec, const float* params, const float* state, const float* x,
+                const Target* y, int batch) {
   if (batch < 1) throw_range("batch", "must be >= 1 (got " + std::to_string(batch) + ")");
   if (!params && L.param_count) throw_range("params", "must not be null");
-  if (!state && L.state_count)
-    throw_range("state", "must not be null: this model has batch-norm running statistics");
+  if (!state && L.state_count) throw_range("state", "must not be null: this model has batch-norm running statistics");
   if (!x) throw_range("x", "must not be null");
   if (!y) return;
   if (spec.loss == LossKind::SoftmaxCrossEntropy) {
@@ -71,8 +69,8 @@ void check_call(const Layout& L, const ModelSpec& spec, const float* params, con
     const int C = (int)L.output_size;
     for (int n = 0; n < batch; ++n)
       if (y->labels[n] < 0 || y->labels[n] >= C)
-        throw_range("y[" + std::to_string(n) + "]", "label must be in [0, " + std::to_string(C) +
-                                                        ") (got " + std::to_string(y->labels[n]) + ")");
+        throw_range("y[" + std::to_string(n) + "]",
+                    "label must be in [0, " + std::to_string(C) + ") (got " + std::to_string(y->labels[n]) + ")");
   } else if (!y->values) {
     throw_type("y", "mean squared error needs float targets");
   }
@@ -81,8 +79,8 @@ void check_call(const Layout& L, const ModelSpec& spec, const float* params, con
 // Returns the SUM over the batch of per-example losses; dout (if non-null) gets the gradient of
 // the MEAN loss. For MSE a per-example loss is the mean over its output elements, so that the
 // batch mean equals torch's mean over all elements.
-double compute_loss(const ModelSpec& spec, const Layout& L, const float* out, const Target& y, int N,
-                    float* dout, int64_t* correct) {
+double compute_loss(const ModelSpec& spec, const Layout& L, const float* out, const Target& y, int N, float* dout,
+                    int64_t* correct) {
   const size_t D = L.output_size;
   if (spec.loss == LossKind::SoftmaxCrossEntropy)
     return softmax_ce(dout, out, y.labels, N, (int)D, (float)(1.0 / N), correct);
@@ -92,8 +90,8 @@ double compute_loss(const ModelSpec& spec, const Layout& L, const float* out, co
 
 }  // namespace
 
-double Model::loss_and_grad(const float* params, float* state, const float* x, const Target& y,
-                            int batch, float* grads, bool training, int64_t* correct) {
+double Model::loss_and_grad(const float* params, float* state, const float* x, const Target& y, int batch, float* grads,
+                            bool training, int64_t* correct) {
   return forward_backward(params, state, x, y, batch, grads, training, correct, /*defer_dense=*/false);
 }
 
@@ -179,8 +177,8 @@ double Model::sgd_step(float* params, float* state, const float* x, const Target
   return loss;
 }
 
-double Model::loss_sum(const float* params, const float* state, const float* x, const Target& y,
-                       int batch, int64_t* correct) {
+double Model::loss_sum(const float* params, const float* state, const float* x, const Target& y, int batch,
+                       int64_t* correct) {
   check_call(layout_, spec_, params, state, x, &y, batch);
   net_->ensure(batch, false);
   if (correct) *correct = 0;

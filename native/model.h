@@ -23,33 +23,21 @@
 
 namespace bigstep {
 
-enum class LayerKind {
-  Dense,
-  Conv2d,
-  MaxPool,
-  AvgPool,
-  GlobalAvgPool,
-  Flatten,
-  Relu,
-  Tanh,
-  Gelu,
-  ResBlock,
-  BatchNorm
-};
+enum class LayerKind { Dense, Conv2d, MaxPool, AvgPool, GlobalAvgPool, Flatten, Relu, Tanh, Gelu, ResBlock, BatchNorm };
 
 enum class InitKind { Default, HeNormal, XavierUniform };
 
 struct LayerSpec {
   LayerKind kind = LayerKind::Dense;
-  int units = 0;     // dense: output features; conv2d / resblock: output channels
-  int kernel = 0;    // conv2d: square kernel size; pools: window size
+  int units = 0;   // dense: output features; conv2d / resblock: output channels
+  int kernel = 0;  // conv2d: square kernel size; pools: window size
   // conv2d / resblock: default 1. Pools: 0 means stride = kernel (non-overlapping windows, as
   // PyTorch's MaxPool2d/AvgPool2d); the JS spec conversion (binding/spec.cpp) gives a pool without
   // `stride` stride 0, i.e. stride = kernel.
   int stride = 1;
-  int padding = 0;   // conv2d
-  bool bias = true;  // dense / conv2d
-  bool batchnorm = false;  // resblock: batch norm after each conv
+  int padding = 0;                    // conv2d
+  bool bias = true;                   // dense / conv2d
+  bool batchnorm = false;             // resblock: batch norm after each conv
   InitKind init = InitKind::Default;  // Default: He-normal for dense/conv weights
 };
 
@@ -75,11 +63,11 @@ struct TensorEntry {
 struct Layout {
   std::vector<TensorEntry> params;  // trainable, in the flat parameter vector
   size_t param_count = 0;
-  std::vector<TensorEntry> state;   // non-trainable (batch-norm running stats)
+  std::vector<TensorEntry> state;  // non-trainable (batch-norm running stats)
   size_t state_count = 0;
-  std::vector<int> output_shape;    // per example
-  size_t input_size = 0;            // floats per example
-  size_t output_size = 0;           // floats per example (logits / regression outputs)
+  std::vector<int> output_shape;                      // per example
+  size_t input_size = 0;                              // floats per example
+  size_t output_size = 0;                             // floats per example (logits / regression outputs)
   std::vector<std::vector<int>> layer_output_shapes;  // per layer, per example
 };
 
@@ -117,8 +105,8 @@ class Model {
   //   grads is OVERWRITTEN with d(mean loss over the batch)/d(params).
   //   training: batch norm uses batch statistics and updates running stats in `state`.
   // Returns the mean loss; *correct (if non-null) gets the number of argmax == label (CE only).
-  double loss_and_grad(const float* params, float* state, const float* x, const Target& y,
-                       int batch, float* grads, bool training, int64_t* correct);
+  double loss_and_grad(const float* params, float* state, const float* x, const Target& y, int batch, float* grads,
+                       bool training, int64_t* correct);
 
   // One plain-SGD training step, θ ← θ + neg_lr·g, with the update of every dense weight fused
   // into its weight-gradient GEMM (W ← W + neg_lr·doutᵀ·in, beta = 1): those gradients are never
@@ -130,13 +118,13 @@ class Model {
   //   step is not applied: then grads gets the whole gradient, as loss_and_grad would write it.
   //   With FMA and a batch within one GEMM K block (OpenBLAS Haswell: <= 320) the new θ is bitwise
   //   the unfused step's; larger batches accumulate the update per K block (a rounding difference).
-  double sgd_step(float* params, float* state, const float* x, const Target& y, int batch, float* grads,
-                  float neg_lr, int64_t* correct, bool* applied);
+  double sgd_step(float* params, float* state, const float* x, const Target& y, int batch, float* grads, float neg_lr,
+                  int64_t* correct, bool* applied);
 
   // Forward only (no gradient); running stats are used for batch norm (eval mode).
   // Returns the SUM of per-example losses over the batch (so callers can average over chunks).
-  double loss_sum(const float* params, const float* state, const float* x, const Target& y,
-                  int batch, int64_t* correct);
+  double loss_sum(const float* params, const float* state, const float* x, const Target& y, int batch,
+                  int64_t* correct);
 
   // Forward only, writes outputs [batch, output_size] (eval mode).
   void forward(const float* params, const float* state, const float* x, int batch, float* out);
@@ -145,8 +133,8 @@ class Model {
   size_t workspace_bytes() const;
 
  private:
-  double forward_backward(const float* params, float* state, const float* x, const Target& y, int batch,
-                          float* grads, bool training, int64_t* correct, bool defer_dense);
+  double forward_backward(const float* params, float* state, const float* x, const Target& y, int batch, float* grads,
+                          bool training, int64_t* correct, bool defer_dense);
 
   ModelSpec spec_;
   Layout layout_;

@@ -59,11 +59,14 @@ void mpi_init() {
   int already = 0;
   MPI_Initialized(&already);
   int provided = MPI_THREAD_SINGLE;
-  if (!already) check("MPI_Init_thread", MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided));
-  else MPI_Query_thread(&provided);
+  if (!already)
+    check("MPI_Init_thread", MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided));
+  else
+    MPI_Query_thread(&provided);
   if (provided < MPI_THREAD_SERIALIZED)
-    throw NativeError(ErrorKind::State, "mpi",
-                      "the MPI library grants less than MPI_THREAD_SERIALIZED; bigstep calls MPI from its worker thread");
+    throw NativeError(
+        ErrorKind::State, "mpi",
+        "the MPI library grants less than MPI_THREAD_SERIALIZED; bigstep calls MPI from its worker thread");
   // Errors are returned (and thrown as NativeError) instead of aborting inside the library.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   g_initialized = true;

@@ -16,7 +16,7 @@
 namespace bigstep {
 
 namespace {
-constexpr size_t kMaxBatchFloats = size_t(1) << 36;      // 256 GB of activations: surely a mistake
+constexpr size_t kMaxBatchFloats = size_t(1) << 36;  // 256 GB of activations: surely a mistake
 }  // namespace
 
 void Network::ensure(int N, bool grads) {
@@ -63,32 +63,29 @@ void Network::ensure(int N, bool grads) {
 }
 
 size_t Network::bytes() const {
-  size_t n = g0.capacity() + g1.capacity() + s1.capacity() + s2.capacity() + scratch.capacity() +
-             out_nchw.capacity();
+  size_t n = g0.capacity() + g1.capacity() + s1.capacity() + s2.capacity() + scratch.capacity() + out_nchw.capacity();
   for (const Op& op : ops)
-    n += op.y_buf.capacity() + op.h1.capacity() + op.a1.capacity() + op.h2.capacity() +
-         op.sr.capacity() + op.sb.capacity() + op.xt.capacity() + op.bn.mean.capacity() * 2 +
-         op.bn1.mean.capacity() * 2 + op.bn2.mean.capacity() * 2 + op.bns.mean.capacity() * 2;
+    n += op.y_buf.capacity() + op.h1.capacity() + op.a1.capacity() + op.h2.capacity() + op.sr.capacity() +
+         op.sb.capacity() + op.xt.capacity() + op.bn.mean.capacity() * 2 + op.bn1.mean.capacity() * 2 +
+         op.bn2.mean.capacity() * 2 + op.bns.mean.capacity() * 2;
   return n * sizeof(float);
 }
 
-void Network::bn_forward(BnP& bn, float* y, const float* x, int N, const float* P, float* S,
-                       bool training, bool nhwc) {
+void Network::bn_forward(BnP& bn, float* y, const float* x, int N, const float* P, float* S, bool training, bool nhwc) {
   float* rm = S ? S + bn.rm : nullptr;
   float* rv = S ? S + bn.rv : nullptr;
   if (training) {
-    (nhwc ? batchnorm_nhwc_forward_train : batchnorm_forward_train)(
-        y, x, P + bn.g, P + bn.b, N, bn.C, bn.HW, rm, rv, bn.mean.data(), bn.invstd.data());
+    (nhwc ? batchnorm_nhwc_forward_train : batchnorm_forward_train)(y, x, P + bn.g, P + bn.b, N, bn.C, bn.HW, rm, rv,
+                                                                    bn.mean.data(), bn.invstd.data());
   } else {
-    (nhwc ? batchnorm_nhwc_forward_eval : batchnorm_forward_eval)(
-        y, x, P + bn.g, P + bn.b, N, bn.C, bn.HW, rm, rv, bn.mean.data(), bn.invstd.data());
+    (nhwc ? batchnorm_nhwc_forward_eval : batchnorm_forward_eval)(y, x, P + bn.g, P + bn.b, N, bn.C, bn.HW, rm, rv,
+                                                                  bn.mean.data(), bn.invstd.data());
   }
 }
 
 void Network::conv_fwd(const ConvP& c, float* y, const float* x, int N, const float* P, bool relu,
-              const float* residual) {
-  conv2d_nhwc_forward(y, x, P + c.w, c.b == NONE ? nullptr : P + c.b, N, c.s, relu, scratch.data(),
-                      residual);
+                       const float* residual) {
+  conv2d_nhwc_forward(y, x, P + c.w, c.b == NONE ? nullptr : P + c.b, N, c.s, relu, scratch.data(), residual);
 }
 
 const float* Network::nhwc_input(Op& op, const float* x, int N) {
@@ -112,8 +109,8 @@ const float* Network::forward(const float* P, float* S, const float* x, int N, b
           nhwc_to_nchw(op.xt.data(), cur, N, op.in.c, HW);
           op.x = op.xt.data();
         }
-        dense_forward(y, op.x, P + op.w, op.b == NONE ? nullptr : P + op.b, N, (int)op.in.size(),
-                      op.out.c, op.fuse_relu);
+        dense_forward(y, op.x, P + op.w, op.b == NONE ? nullptr : P + op.b, N, (int)op.in.size(), op.out.c,
+                      op.fuse_relu);
         break;
       case LayerKind::Conv2d:
         op.x = nhwc_input(op, cur, N);
@@ -153,8 +150,7 @@ const float* Network::forward(const float* P, float* S, const float* x, int N, b
   return cur;
 }
 
-void Network::resblock_forward(Op& op, float* out, const float* x, int N, const float* P, float* S,
-                      bool training) {
+void Network::resblock_forward(Op& op, float* out, const float* x, int N, const float* P, float* S, bool training) {
   const size_t n = (size_t)N * op.out.size();
   const float* sc = x;
   if (op.proj) {
@@ -179,17 +175,16 @@ void Network::resblock_forward(Op& op, float* out, const float* x, int N, const 
   for (size_t i = 0; i < n; ++i) out[i] = std::max(out[i] + sc[i], 0.0f);
 }
 
-void Network::bn_backward(BnP& bn, float* dx, const float* dy, const float* x, int N, const float* P,
-                        float* G, bool training, bool nhwc) {
-  (nhwc ? batchnorm_nhwc_backward : batchnorm_backward)(dx, G + bn.g, G + bn.b, dy, x, P + bn.g,
-                                                        bn.mean.data(), bn.invstd.data(), N, bn.C,
-                                                        bn.HW, training);
+void Network::bn_backward(BnP& bn, float* dx, const float* dy, const float* x, int N, const float* P, float* G,
+                          bool training, bool nhwc) {
+  (nhwc ? batchnorm_nhwc_backward : batchnorm_backward)(dx, G + bn.g, G + bn.b, dy, x, P + bn.g, bn.mean.data(),
+                                                        bn.invstd.data(), N, bn.C, bn.HW, training);
 }
 
-void Network::conv_bwd(const ConvP& c, float* dx, const float* dy, const float* x, int N, const float* P,
-              float* G, bool accumulate, const float* mask) {
-  conv2d_nhwc_backward(dx, G + c.w, c.b == NONE ? nullptr : G + c.b, dy, x, P + c.w, N, c.s,
-                       accumulate, scratch.data(), mask);
+void Network::conv_bwd(const ConvP& c, float* dx, const float* dy, const float* x, int N, const float* P, float* G,
+                       bool accumulate, const float* mask) {
+  conv2d_nhwc_backward(dx, G + c.w, c.b == NONE ? nullptr : G + c.b, dy, x, P + c.w, N, c.s, accumulate, scratch.data(),
+                       mask);
 }
 
 void Network::backward(const float* P, float* G, int N, bool training, bool defer_dense) {
@@ -204,8 +199,8 @@ void Network::backward(const float* P, float* G, int N, bool training, bool defe
     switch (op.kind) {
       case LayerKind::Dense:
         if (defer_dense) std::memcpy(op.dy.data(), g, sizeof(float) * (size_t)N * op.out.c);
-        dense_backward(need_dx ? other : nullptr, defer_dense ? nullptr : G + op.w,
-                       op.b == NONE ? nullptr : G + op.b, g, op.x, P + op.w, N, (int)op.in.size(), op.out.c);
+        dense_backward(need_dx ? other : nullptr, defer_dense ? nullptr : G + op.w, op.b == NONE ? nullptr : G + op.b,
+                       g, op.x, P + op.w, N, (int)op.in.size(), op.out.c);
         // dx came out in NCHW order; the layer below is channels-last (g is free now).
         if (need_dx && op.to_nchw) {
           nchw_to_nhwc(g, other, N, op.in.c, HW);
@@ -223,14 +218,12 @@ void Network::backward(const float* P, float* G, int N, bool training, bool defe
         break;
       case LayerKind::MaxPool:
         if (need_dx)
-          (nh ? maxpool_nhwc_backward : maxpool_backward)(other, g, op.x, N, op.in.c, op.in.h, op.in.w,
-                                                          op.k, op.s);
+          (nh ? maxpool_nhwc_backward : maxpool_backward)(other, g, op.x, N, op.in.c, op.in.h, op.in.w, op.k, op.s);
         g = other;
         break;
       case LayerKind::AvgPool:
         if (need_dx)
-          (nh ? avgpool_nhwc_backward : avgpool_backward)(other, g, N, op.in.c, op.in.h, op.in.w, op.k,
-                                                          op.s);
+          (nh ? avgpool_nhwc_backward : avgpool_backward)(other, g, N, op.in.c, op.in.h, op.in.w, op.k, op.s);
         g = other;
         break;
       case LayerKind::GlobalAvgPool:

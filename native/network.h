@@ -22,13 +22,13 @@ namespace bigstep {
 
 struct Network {
   std::vector<Op> ops;
-  size_t max_act = 0;  // largest per-example activation (floats), input included
-  int cap = 0;         // batch capacity of the activation buffers
-  int grad_cap = 0;    // batch capacity of the gradient buffers
+  size_t max_act = 0;       // largest per-example activation (floats), input included
+  int cap = 0;              // batch capacity of the activation buffers
+  int grad_cap = 0;         // batch capacity of the gradient buffers
   int scratch_threads = 0;  // compute_threads() the conv scratch was sized for
   bool out_nhwc = false;    // the last activation is channels-last (3-d output)
   std::vector<float> g0, g1, s1, s2, scratch, out_nchw;
-  int dy_cap = 0;  // batch capacity of the dense ops' dy buffers (sgd_step)
+  int dy_cap = 0;                                  // batch capacity of the dense ops' dy buffers (sgd_step)
   std::vector<std::pair<size_t, size_t>> unfused;  // [0, P) minus the dense weights (sgd_step)
 
   void ensure(int N, bool grads);
@@ -37,8 +37,7 @@ struct Network {
 
   // ---- forward -------------------------------------------------------------------------------
 
-  static void bn_forward(BnP& bn, float* y, const float* x, int N, const float* P, float* S,
-                         bool training, bool nhwc);
+  static void bn_forward(BnP& bn, float* y, const float* x, int N, const float* P, float* S, bool training, bool nhwc);
 
   // Channels-last conv; residual (optional) is added before the relu.
   void conv_fwd(const ConvP& c, float* y, const float* x, int N, const float* P, bool relu,
@@ -51,17 +50,16 @@ struct Network {
   const float* forward(const float* P, float* S, const float* x, int N, bool training, bool update_stats);
 
   // x is channels-last; so are all intermediate activations and out.
-  void resblock_forward(Op& op, float* out, const float* x, int N, const float* P, float* S,
-                        bool training);
+  void resblock_forward(Op& op, float* out, const float* x, int N, const float* P, float* S, bool training);
 
   // ---- backward ------------------------------------------------------------------------------
 
-  static void bn_backward(BnP& bn, float* dx, const float* dy, const float* x, int N, const float* P,
-                          float* G, bool training, bool nhwc);
+  static void bn_backward(BnP& bn, float* dx, const float* dy, const float* x, int N, const float* P, float* G,
+                          bool training, bool nhwc);
 
   // Channels-last conv backward; mask (optional): a fused relu backward on dx (see conv.h).
-  void conv_bwd(const ConvP& c, float* dx, const float* dy, const float* x, int N, const float* P,
-                float* G, bool accumulate, const float* mask = nullptr);
+  void conv_bwd(const ConvP& c, float* dx, const float* dy, const float* x, int N, const float* P, float* G,
+                bool accumulate, const float* mask = nullptr);
 
   // g0 holds d(loss)/d(output) on entry. defer_dense: dense weight gradients are not computed;
   // each dense op keeps its d(loss)/d(output) in op.dy for the fused update (Model::sgd_step).

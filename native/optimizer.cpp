@@ -25,7 +25,8 @@ static BIGSTEP_ALWAYS_INLINE void momentum_block_body(float* theta, float* v, co
     theta[i] += neg_lr * v[i];
   }
 }
-BIGSTEP_ISA_VARIANTS(momentum_block, (float* theta, float* v, const float* g, size_t n, float neg_lr, float wd, float beta),
+BIGSTEP_ISA_VARIANTS(momentum_block,
+                     (float* theta, float* v, const float* g, size_t n, float neg_lr, float wd, float beta),
                      (theta, v, g, n, neg_lr, wd, beta))
 static BIGSTEP_ALWAYS_INLINE void nesterov_block_body(float* theta, float* v, const float* g, size_t n, float neg_lr,
                                                       float wd, float beta) {
@@ -35,7 +36,8 @@ static BIGSTEP_ALWAYS_INLINE void nesterov_block_body(float* theta, float* v, co
     theta[i] += neg_lr * (u + beta * v[i]);
   }
 }
-BIGSTEP_ISA_VARIANTS(nesterov_block, (float* theta, float* v, const float* g, size_t n, float neg_lr, float wd, float beta),
+BIGSTEP_ISA_VARIANTS(nesterov_block,
+                     (float* theta, float* v, const float* g, size_t n, float neg_lr, float wd, float beta),
                      (theta, v, g, n, neg_lr, wd, beta))
 
 void choose_update_path(OptimizerPlan& plan) {
@@ -136,8 +138,7 @@ void apply_chain(const OptimizerPlan& plan, const OptimizerBuffers& buf, size_t 
       }
       case TransformKind::GaussianNoise: {
         double std = tr.value;
-        if (tr.anneal_steps > 0)
-          std *= std::max(0.0, 1.0 - (double)t / (double)tr.anneal_steps);
+        if (tr.anneal_steps > 0) std *= std::max(0.0, 1.0 - (double)t / (double)tr.anneal_steps);
         if (!(std > 0.0)) break;
         if (tr.noise_mode == Transform::NoiseMode::Std) {
           for (size_t i = 0; i < count; ++i)

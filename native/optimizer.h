@@ -50,17 +50,17 @@ enum class UpdatePath {
 
 // The fused pass's parameters, read from the transforms by choose_update_path.
 struct FusedSgd {
-  double wd = 0.0;          // coupled weight decay (0 = none)
+  double wd = 0.0;  // coupled weight decay (0 = none)
   bool momentum = false;
-  double beta = 0.0;        // momentum β
+  double beta = 0.0;  // momentum β
   bool nesterov = false;
   size_t state_offset = 0;  // momentum buffer in the optimizer state
 };
 
 struct OptimizerPlan {
   std::vector<Transform> transforms;
-  Schedule schedule;           // used by ScaleByLearningRate and DecoupledWeightDecay
-  size_t state_count = 0;      // floats of optimizer state (param_count per Momentum)
+  Schedule schedule;       // used by ScaleByLearningRate and DecoupledWeightDecay
+  size_t state_count = 0;  // floats of optimizer state (param_count per Momentum)
   // Set by choose_update_path once the transforms are final; validate_optimizer refuses a plan
   // whose path was never chosen.
   UpdatePath path = UpdatePath::Chain;

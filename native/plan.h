@@ -39,7 +39,7 @@ struct ConvP {
 struct BnP {
   int C = 0, HW = 1;
   size_t g = NONE, b = NONE, rm = NONE, rv = NONE;  // rm/rv index the state vector
-  std::vector<float> mean, invstd;                   // saved by forward for backward
+  std::vector<float> mean, invstd;                  // saved by forward for backward
 };
 
 struct Op {
@@ -48,19 +48,19 @@ struct Op {
   size_t w = NONE, b = NONE;  // dense
   ConvP conv, conv1, conv2, convs;
   BnP bn, bn1, bn2, bns;
-  bool proj = false, use_bn = false;  // resblock
-  int k = 1, s = 1;                   // pools
-  bool fuse_relu = false;             // dense/conv2d: the following relu is applied here
-  bool alias = false;                 // flatten / fused relu: output is the input buffer
-  bool in_nhwc = false;               // the input activation is channels-last
-  bool nhwc = false;                  // the output activation is channels-last
-  bool to_nhwc = false;               // conv2d / resblock: transpose an NCHW input into xt
-  bool to_nchw = false;               // dense / flatten: transpose a channels-last input (xt / y_buf)
+  bool proj = false, use_bn = false;                 // resblock
+  int k = 1, s = 1;                                  // pools
+  bool fuse_relu = false;                            // dense/conv2d: the following relu is applied here
+  bool alias = false;                                // flatten / fused relu: output is the input buffer
+  bool in_nhwc = false;                              // the input activation is channels-last
+  bool nhwc = false;                                 // the output activation is channels-last
+  bool to_nhwc = false;                              // conv2d / resblock: transpose an NCHW input into xt
+  bool to_nchw = false;                              // dense / flatten: transpose a channels-last input (xt / y_buf)
   std::vector<float> y_buf, h1, a1, h2, sr, sb, xt;  // owned activations [N, ...]
-  std::vector<float> dy;              // dense, Model::sgd_step: d(loss)/d(output) [N, out], kept for the fused update
-  bool dw_stored = false;             // dense, Model::sgd_step: this step's dW was written to grads after all
-  const float* x = nullptr;           // this step's input
-  const float* y = nullptr;           // this step's output
+  std::vector<float> dy;     // dense, Model::sgd_step: d(loss)/d(output) [N, out], kept for the fused update
+  bool dw_stored = false;    // dense, Model::sgd_step: this step's dW was written to grads after all
+  const float* x = nullptr;  // this step's input
+  const float* y = nullptr;  // this step's output
 };
 
 // A 3-d activation whose NCHW and NHWC byte orders differ.

@@ -12,7 +12,7 @@ namespace bigstep {
 
 namespace {
 
-constexpr size_t kMaxParams = size_t(1) << 31;          // floats in the flat parameter vector
+constexpr size_t kMaxParams = size_t(1) << 31;            // floats in the flat parameter vector
 constexpr size_t kMaxActivation = (size_t(1) << 31) - 1;  // floats per example per activation
 
 std::string layer_param(size_t i, const char* field) {
@@ -92,12 +92,10 @@ class Planner {
           op.bn = plan_bn(std::to_string(i), cur);
           break;
         case LayerKind::ResBlock: plan_resblock(ls, op); break;
-        default:
-          throw_range(layer_param(i, "kind"), "unknown layer kind " + std::to_string((int)ls.kind));
+        default: throw_range(layer_param(i, "kind"), "unknown layer kind " + std::to_string((int)ls.kind));
       }
       check_act(op.out, layer_param(i, ""));
-      if (ls.init != InitKind::Default && ls.init != InitKind::HeNormal &&
-          ls.init != InitKind::XavierUniform)
+      if (ls.init != InitKind::Default && ls.init != InitKind::HeNormal && ls.init != InitKind::XavierUniform)
         throw_range(layer_param(i, "init"), "unknown init kind " + std::to_string((int)ls.init));
       L_.layer_output_shapes.push_back(op.out.dims());
       cur = op.out;
@@ -107,9 +105,10 @@ class Planner {
     L_.output_size = cur.size();
     if (spec.loss == LossKind::SoftmaxCrossEntropy) {
       if (cur.is3d || cur.size() < 2)
-        throw_range("spec.loss", "softmax cross-entropy needs the model output to be a vector of >= 2 "
-                                 "class scores (got " + shape_str(cur.dims()) +
-                                 "; end with a dense layer of units >= 2)");
+        throw_range("spec.loss",
+                    "softmax cross-entropy needs the model output to be a vector of >= 2 "
+                    "class scores (got " +
+                        shape_str(cur.dims()) + "; end with a dense layer of units >= 2)");
     } else if (spec.loss != LossKind::MeanSquaredError) {
       throw_range("spec.loss", "unknown loss kind " + std::to_string((int)spec.loss));
     }
@@ -134,8 +133,7 @@ class Planner {
   }
 
   void check_units(const LayerSpec& ls) const {
-    if (ls.units < 1)
-      throw_range(layer_param(idx_, "units"), "must be >= 1 (got " + std::to_string(ls.units) + ")");
+    if (ls.units < 1) throw_range(layer_param(idx_, "units"), "must be >= 1 (got " + std::to_string(ls.units) + ")");
   }
 
   InitKind weight_init(const LayerSpec& ls) const {
@@ -144,13 +142,12 @@ class Planner {
 
   // Multiplies sizes, refusing anything past the parameter cap (also guards size_t overflow).
   size_t mul(size_t a, size_t b) const {
-    if (a != 0 && b > kMaxParams / a)
-      throw_range(layer_param(idx_, ""), "model would have more than 2^31 parameters");
+    if (a != 0 && b > kMaxParams / a) throw_range(layer_param(idx_, ""), "model would have more than 2^31 parameters");
     return a * b;
   }
 
-  size_t add(std::vector<TensorEntry>& list, size_t& count, const std::string& name,
-             std::vector<int> shape, int fan_in, int fan_out, const char* init) {
+  size_t add(std::vector<TensorEntry>& list, size_t& count, const std::string& name, std::vector<int> shape, int fan_in,
+             int fan_out, const char* init) {
     size_t size = 1;
     for (int d : shape) size = mul(size, (size_t)d);
     TensorEntry e;
@@ -161,22 +158,18 @@ class Planner {
     e.fan_in = fan_in;
     e.fan_out = fan_out;
     e.init = init;
-    if (count + size > kMaxParams)
-      throw_range(layer_param(idx_, ""), "model would have more than 2^31 parameters");
+    if (count + size > kMaxParams) throw_range(layer_param(idx_, ""), "model would have more than 2^31 parameters");
     count += size;
     list.push_back(std::move(e));
     return list.back().offset;
   }
-  size_t param(const std::string& name, std::vector<int> shape, int fan_in, int fan_out,
-               const char* init) {
+  size_t param(const std::string& name, std::vector<int> shape, int fan_in, int fan_out, const char* init) {
     return add(L_.params, L_.param_count, name, std::move(shape), fan_in, fan_out, init);
   }
   size_t state(const std::string& name, std::vector<int> shape, const char* init) {
     return add(L_.state, L_.state_count, name, std::move(shape), 0, 0, init);
   }
-  static const char* init_name(InitKind k) {
-    return k == InitKind::XavierUniform ? "xavier_uniform" : "he_normal";
-  }
+  static const char* init_name(InitKind k) { return k == InitKind::XavierUniform ? "xavier_uniform" : "he_normal"; }
 
   void plan_dense(const LayerSpec& ls, Op& op) {
     check_units(ls);
@@ -189,8 +182,8 @@ class Planner {
     op.out = Shape{false, ls.units, 1, 1};
   }
 
-  ConvP make_conv(const std::string& prefix, const Shape& in, int units, int k, int s, int p,
-                  bool bias, InitKind init) {
+  ConvP make_conv(const std::string& prefix, const Shape& in, int units, int k, int s, int p, bool bias,
+                  InitKind init) {
     ConvP c;
     c.s = ConvShape::make(in.c, in.h, in.w, units, k, s, p);
     const size_t fan_in = mul(mul(in.c, k), k), fan_out = mul(mul(units, k), k);
@@ -206,31 +199,27 @@ class Planner {
     need3d(op, ls);
     check_units(ls);
     const std::string lp = layer_param(idx_, "");
-    if (ls.kernel < 1)
-      throw_range(layer_param(idx_, "kernel"), "must be >= 1 (got " + std::to_string(ls.kernel) + ")");
-    if (ls.stride < 1)
-      throw_range(layer_param(idx_, "stride"), "must be >= 1 (got " + std::to_string(ls.stride) + ")");
+    if (ls.kernel < 1) throw_range(layer_param(idx_, "kernel"), "must be >= 1 (got " + std::to_string(ls.kernel) + ")");
+    if (ls.stride < 1) throw_range(layer_param(idx_, "stride"), "must be >= 1 (got " + std::to_string(ls.stride) + ")");
     if (ls.padding < 0)
       throw_range(layer_param(idx_, "padding"), "must be >= 0 (got " + std::to_string(ls.padding) + ")");
     if (ls.padding >= ls.kernel)
-      throw_range(layer_param(idx_, "padding"), "must be < kernel " + std::to_string(ls.kernel) +
-                                                    " (got " + std::to_string(ls.padding) + ")");
+      throw_range(layer_param(idx_, "padding"),
+                  "must be < kernel " + std::to_string(ls.kernel) + " (got " + std::to_string(ls.padding) + ")");
     const int64_t ph = (int64_t)op.in.h + 2 * (int64_t)ls.padding;
     const int64_t pw = (int64_t)op.in.w + 2 * (int64_t)ls.padding;
     if (ls.kernel > ph || ls.kernel > pw)
-      throw_range(layer_param(idx_, "kernel"),
-                  "must be <= padded input height " + std::to_string(ph) + " and width " +
-                      std::to_string(pw) + " (got " + std::to_string(ls.kernel) + ")");
-    op.conv = make_conv(std::to_string(idx_), op.in, ls.units, ls.kernel, ls.stride, ls.padding,
-                        ls.bias, weight_init(ls));
+      throw_range(layer_param(idx_, "kernel"), "must be <= padded input height " + std::to_string(ph) + " and width " +
+                                                   std::to_string(pw) + " (got " + std::to_string(ls.kernel) + ")");
+    op.conv =
+        make_conv(std::to_string(idx_), op.in, ls.units, ls.kernel, ls.stride, ls.padding, ls.bias, weight_init(ls));
     op.out = Shape{true, ls.units, out_dim(op.in.h, ls.kernel, ls.stride, ls.padding),
                    out_dim(op.in.w, ls.kernel, ls.stride, ls.padding)};
   }
 
   void plan_pool(const LayerSpec& ls, Op& op) {
     need3d(op, ls);
-    if (ls.kernel < 1)
-      throw_range(layer_param(idx_, "kernel"), "must be >= 1 (got " + std::to_string(ls.kernel) + ")");
+    if (ls.kernel < 1) throw_range(layer_param(idx_, "kernel"), "must be >= 1 (got " + std::to_string(ls.kernel) + ")");
     if (ls.stride < 0)
       throw_range(layer_param(idx_, "stride"),
                   "must be >= 1, or 0 for stride = kernel (got " + std::to_string(ls.stride) + ")");
@@ -238,9 +227,9 @@ class Planner {
       throw_range(layer_param(idx_, "padding"),
                   "pools do not support padding; must be 0 (got " + std::to_string(ls.padding) + ")");
     if (ls.kernel > op.in.h || ls.kernel > op.in.w)
-      throw_range(layer_param(idx_, "kernel"), "must be <= input height " + std::to_string(op.in.h) +
-                                                   " and width " + std::to_string(op.in.w) + " (got " +
-                                                   std::to_string(ls.kernel) + ")");
+      throw_range(layer_param(idx_, "kernel"), "must be <= input height " + std::to_string(op.in.h) + " and width " +
+                                                   std::to_string(op.in.w) + " (got " + std::to_string(ls.kernel) +
+                                                   ")");
     op.k = ls.kernel;
     op.s = ls.stride == 0 ? ls.kernel : ls.stride;
     op.out = Shape{true, op.in.c, out_dim(op.in.h, op.k, op.s, 0), out_dim(op.in.w, op.k, op.s, 0)};
@@ -261,8 +250,7 @@ class Planner {
   void plan_resblock(const LayerSpec& ls, Op& op) {
     need3d(op, ls);
     check_units(ls);
-    if (ls.stride < 1)
-      throw_range(layer_param(idx_, "stride"), "must be >= 1 (got " + std::to_string(ls.stride) + ")");
+    if (ls.stride < 1) throw_range(layer_param(idx_, "stride"), "must be >= 1 (got " + std::to_string(ls.stride) + ")");
     const std::string p = std::to_string(idx_);
     const InitKind init = weight_init(ls);
     op.use_bn = ls.batchnorm;

@@ -31,8 +31,8 @@ static void maxpool22_row_from(int ow, float* y, const float* r0, const float* r
   }
 }
 
-static void maxpool22_backward_row_from(int ow, float* d0, float* d1, const float* g, const float* r0,
-                                        const float* r1, int OW) {
+static void maxpool22_backward_row_from(int ow, float* d0, float* d1, const float* g, const float* r0, const float* r1,
+                                        int OW) {
   for (; ow < OW; ++ow) {
     const float x[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
     int best = 0;
@@ -51,10 +51,10 @@ namespace {
 // Even / odd elements of 16 consecutive floats p[0..16).
 BIGSTEP_TARGET_AVX2 inline void deinterleave(const float* p, __m256& even, __m256& odd) {
   const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
-  even = _mm256_castpd_ps(_mm256_permute4x64_pd(
-      _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
-  odd = _mm256_castpd_ps(_mm256_permute4x64_pd(
-      _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)));
+  even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))),
+                                                _MM_SHUFFLE(3, 1, 2, 0)));
+  odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))),
+                                               _MM_SHUFFLE(3, 1, 2, 0)));
 }
 // Stores [e0 o0 e1 o1 ... e7 o7] to p[0..16).
 BIGSTEP_TARGET_AVX2 inline void interleave_store(float* p, __m256 e, __m256 o) {
@@ -98,7 +98,8 @@ BIGSTEP_TARGET_AVX2 void maxpool22_backward_row_avx2(float* d0, float* d1, const
     const __m256 is3 = s3;
     const __m256 is2 = _mm256_andnot_ps(s3, s2);
     const __m256 is1 = _mm256_andnot_ps(_mm256_or_ps(s3, s2), s1);
-    const __m256 is0 = _mm256_andnot_ps(_mm256_or_ps(_mm256_or_ps(s3, s2), s1), _mm256_castsi256_ps(_mm256_set1_epi32(-1)));
+    const __m256 is0 =
+        _mm256_andnot_ps(_mm256_or_ps(_mm256_or_ps(s3, s2), s1), _mm256_castsi256_ps(_mm256_set1_epi32(-1)));
     interleave_store(d0 + 2 * ow, _mm256_and_ps(gv, is0), _mm256_and_ps(gv, is1));
     interleave_store(d1 + 2 * ow, _mm256_and_ps(gv, is2), _mm256_and_ps(gv, is3));
   }
@@ -116,8 +117,7 @@ static void maxpool22_row(float* y, const float* r0, const float* r1, int OW) {
 }
 
 // din rows d0, d1 (2*OW columns) from dout row g and input rows r0, r1.
-static void maxpool22_backward_row(float* d0, float* d1, const float* g, const float* r0,
-                                   const float* r1, int OW) {
+static void maxpool22_backward_row(float* d0, float* d1, const float* g, const float* r0, const float* r1, int OW) {
 #ifdef BIGSTEP_ISA_X86
   if (active_isa() != Isa::baseline) return maxpool22_backward_row_avx2(d0, d1, g, r0, r1, OW);
 #endif
@@ -153,8 +153,7 @@ void maxpool_forward(float* out, const float* in, int N, int C, int H, int W, in
   }
 }
 
-void maxpool_backward(float* din, const float* dout, const float* in, int N, int C, int H, int W,
-                      int K, int S) {
+void maxpool_backward(float* din, const float* dout, const float* in, int N, int C, int H, int W, int K, int S) {
   const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
   if (K == 2 && S == 2) {
     // Windows tile the input; only an odd last row / column is outside every window.

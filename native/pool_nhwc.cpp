@@ -27,8 +27,8 @@ namespace BIGSTEP_ISA_NS {
 // m = w0, then m = v if (v > m || v != v) over the window in (kh, kw) order; backward routes
 // dout to the first strict maximum.
 
-static void maxpool_nhwc_forward_images(float* out, const float* in, int N, int C, int H, int W, int K,
-                                        int S, int n0, int n1) {
+static void maxpool_nhwc_forward_images(float* out, const float* in, int N, int C, int H, int W, int K, int S, int n0,
+                                        int n1) {
   const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
   for (int n = n0; n < n1; ++n)
     for (int oh = 0; oh < OH; ++oh)
@@ -56,15 +56,14 @@ static void maxpool_nhwc_forward_images(float* out, const float* in, int N, int 
 
 void maxpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S) {
   parallel_images(N, (size_t)H * W * C,
-             [=](int n0, int n1) { maxpool_nhwc_forward_images(out, in, N, C, H, W, K, S, n0, n1); });
+                  [=](int n0, int n1) { maxpool_nhwc_forward_images(out, in, N, C, H, W, K, S, n0, n1); });
 }
 
 namespace {
 // One window of a max pool backward, channels [c, C): dout goes to the first strict maximum.
 // store: the window's din elements are written (windows do not overlap and din was not
 // cleared); otherwise they are accumulated into a cleared din.
-inline void maxpool_window_backward(float* d0, const float* x0, const float* g, int C, int W, int K,
-                                    bool store) {
+inline void maxpool_window_backward(float* d0, const float* x0, const float* g, int C, int W, int K, bool store) {
   int c = 0;
 #ifdef BIGSTEP_NHWC_AVX2
   for (; c + 8 <= C; c += 8) {
@@ -106,8 +105,8 @@ inline void maxpool_window_backward(float* d0, const float* x0, const float* g, 
 }
 }  // namespace
 
-static void maxpool_nhwc_backward_images(float* din, const float* dout, const float* in, int N, int C,
-                                         int H, int W, int K, int S, int n0, int n1) {
+static void maxpool_nhwc_backward_images(float* din, const float* dout, const float* in, int N, int C, int H, int W,
+                                         int K, int S, int n0, int n1) {
   const int OH = (H - K) / S + 1, OW = (W - K) / S + 1;
   // Windows that tile the input (S == K) are written directly; only the rows / columns past the
   // last window are cleared. Overlapping or gapped windows accumulate into a cleared din.
@@ -117,8 +116,8 @@ static void maxpool_nhwc_backward_images(float* din, const float* dout, const fl
     for (int oh = 0; oh < OH; ++oh) {
       for (int ow = 0; ow < OW; ++ow) {
         const size_t corner = (((size_t)n * H + (size_t)oh * S) * W + (size_t)ow * S) * C;
-        maxpool_window_backward(din + corner, in + corner, dout + (((size_t)n * OH + oh) * OW + ow) * C, C,
-                                W, K, tiles);
+        maxpool_window_backward(din + corner, in + corner, dout + (((size_t)n * OH + oh) * OW + ow) * C, C, W, K,
+                                tiles);
       }
       if (tiles && OW * K < W)
         for (int kh = 0; kh < K; ++kh) {
@@ -131,11 +130,9 @@ static void maxpool_nhwc_backward_images(float* din, const float* dout, const fl
   }
 }
 
-void maxpool_nhwc_backward(float* din, const float* dout, const float* in, int N, int C, int H,
-                           int W, int K, int S) {
-  parallel_images(N, (size_t)H * W * C, [=](int n0, int n1) {
-    maxpool_nhwc_backward_images(din, dout, in, N, C, H, W, K, S, n0, n1);
-  });
+void maxpool_nhwc_backward(float* din, const float* dout, const float* in, int N, int C, int H, int W, int K, int S) {
+  parallel_images(N, (size_t)H * W * C,
+                  [=](int n0, int n1) { maxpool_nhwc_backward_images(din, dout, in, N, C, H, W, K, S, n0, n1); });
 }
 
 void avgpool_nhwc_forward(float* out, const float* in, int N, int C, int H, int W, int K, int S) {

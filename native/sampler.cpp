@@ -16,26 +16,32 @@ namespace {
 // borrowed, not copied), and the binding validates it only at chunk start. Each index is read once (volatile), so the
 // value checked is the value used; one compare per row.
 void gather_batch(const DataRef& data, size_t in, size_t out, const int32_t* idx, int64_t b, const char* source,
-                  int64_t source_offset, std::vector<float>& xbuf, std::vector<int32_t>& lbuf,
-                  std::vector<float>& tbuf, const float** x, Target* y) {
+                  int64_t source_offset, std::vector<float>& xbuf, std::vector<int32_t>& lbuf, std::vector<float>& tbuf,
+                  const float** x, Target* y) {
   // x rows [b, in] copied from data.x[idx[i]]; labels [b] or targets [b, out] likewise.
   xbuf.resize((size_t)b * in);
-  if (data.y.labels) lbuf.resize((size_t)b);
-  else tbuf.resize((size_t)b * out);
+  if (data.y.labels)
+    lbuf.resize((size_t)b);
+  else
+    tbuf.resize((size_t)b * out);
   const volatile int32_t* vidx = idx;
   for (int64_t i = 0; i < b; ++i) {
     const int32_t j = vidx[i];
     if ((uint64_t)(uint32_t)j >= (uint64_t)data.n)
       throw_range(std::string(source) + "[" + std::to_string(source_offset + i) + "]",
-                  "must be an example index in [0, " + std::to_string(data.n) + ") (got " +
-                      std::to_string(j) + "; was it written while a chunk ran?)");
+                  "must be an example index in [0, " + std::to_string(data.n) + ") (got " + std::to_string(j) +
+                      "; was it written while a chunk ran?)");
     std::memcpy(&xbuf[(size_t)i * in], data.x + (size_t)j * in, in * sizeof(float));
-    if (data.y.labels) lbuf[(size_t)i] = data.y.labels[j];
-    else std::memcpy(&tbuf[(size_t)i * out], data.y.values + (size_t)j * out, out * sizeof(float));
+    if (data.y.labels)
+      lbuf[(size_t)i] = data.y.labels[j];
+    else
+      std::memcpy(&tbuf[(size_t)i * out], data.y.values + (size_t)j * out, out * sizeof(float));
   }
   *x = xbuf.data();
-  if (data.y.labels) *y = Target{lbuf.data(), nullptr};
-  else *y = Target{nullptr, tbuf.data()};
+  if (data.y.labels)
+    *y = Target{lbuf.data(), nullptr};
+  else
+    *y = Target{nullptr, tbuf.data()};
 }
 
 }  // namespace
@@ -71,8 +77,7 @@ int64_t draw_batch(const DataRef& data, const BatchPlan& batch, double* c, int32
         // Start of an epoch: identity order, then Fisher-Yates for Shuffle.
         for (int64_t i = 0; i < data.n; ++i) perm[i] = (int32_t)i;
         if (batch.mode == BatchMode::Shuffle)
-          for (int64_t i = data.n - 1; i > 0; --i)
-            std::swap(perm[i], perm[rng.below((uint64_t)i + 1)]);
+          for (int64_t i = data.n - 1; i > 0; --i) std::swap(perm[i], perm[rng.below((uint64_t)i + 1)]);
       }
       const int64_t b = std::min<int64_t>(batch.batch, remaining);
       gather_batch(data, in, out, perm + cursor, b, "perm", cursor, xbuf, lbuf, tbuf, x, y);
@@ -83,8 +88,8 @@ int64_t draw_batch(const DataRef& data, const BatchPlan& batch, double* c, int32
   return 0;
 }
 
-int64_t draw_independent_batch(const DataRef& data, const BatchPlan& batch, int64_t b, Rng rng, size_t in,
-                               size_t out, std::vector<int32_t>& idx, BatchBuffers& buf, const float** x, Target* y) {
+int64_t draw_independent_batch(const DataRef& data, const BatchPlan& batch, int64_t b, Rng rng, size_t in, size_t out,
+                               std::vector<int32_t>& idx, BatchBuffers& buf, const float** x, Target* y) {
   if (batch.mode == BatchMode::Replacement) {
     idx.resize((size_t)b);
     for (int64_t i = 0; i < b; ++i) idx[(size_t)i] = (int32_t)rng.below((uint64_t)data.n);

@@ -15,10 +15,10 @@ namespace bigstep {
 class Collective;  // native/data_parallel.h
 
 enum class BatchMode {
-  Full,         // every step uses all n examples in order (gradient descent)
-  Sequential,   // epochs in dataset order, no shuffling
-  Shuffle,      // epochs of a fresh permutation, without replacement
-  Replacement   // each batch drawn uniformly with replacement
+  Full,        // every step uses all n examples in order (gradient descent)
+  Sequential,  // epochs in dataset order, no shuffling
+  Shuffle,     // epochs of a fresh permutation, without replacement
+  Replacement  // each batch drawn uniformly with replacement
 };
 
 struct DataRef {
@@ -29,8 +29,8 @@ struct DataRef {
 
 struct BatchPlan {
   BatchMode mode = BatchMode::Full;
-  int64_t batch = 0;        // examples per step (ignored for Full)
-  bool drop_last = false;   // Sequential/Shuffle: drop a final partial batch
+  int64_t batch = 0;       // examples per step (ignored for Full)
+  bool drop_last = false;  // Sequential/Shuffle: drop a final partial batch
   // Gradient estimator: amplification k >= 1. k == 1 is the plain mini-batch gradient. k > 1
   // draws a second independent batch and uses g = g1 + c·(g1 − g2), (1 + c)² + c² = k², which
   // keeps the mean and multiplies the noise covariance by k².
@@ -63,12 +63,12 @@ struct BatchBuffers {
 // drawn from rng; gathered into buf (idx: index scratch) except in Full mode, where *x / *y point
 // at the data set. Returns its size b. Every index is checked against [0, n) before its row is
 // read (perm is caller memory that JS may write while a chunk runs).
-int64_t draw_batch(const DataRef& data, const BatchPlan& batch, double* counters, int32_t* perm, Rng rng,
-                   size_t in, size_t out, std::vector<int32_t>& idx, BatchBuffers& buf, const float** x, Target* y);
+int64_t draw_batch(const DataRef& data, const BatchPlan& batch, double* counters, int32_t* perm, Rng rng, size_t in,
+                   size_t out, std::vector<int32_t>& idx, BatchBuffers& buf, const float** x, Target* y);
 
 // An independent batch of b examples for the amplified estimator, drawn the same way as the first
 // (with replacement in Replacement mode, otherwise a uniform subset without replacement).
-int64_t draw_independent_batch(const DataRef& data, const BatchPlan& batch, int64_t b, Rng rng, size_t in,
-                               size_t out, std::vector<int32_t>& idx, BatchBuffers& buf, const float** x, Target* y);
+int64_t draw_independent_batch(const DataRef& data, const BatchPlan& batch, int64_t b, Rng rng, size_t in, size_t out,
+                               std::vector<int32_t>& idx, BatchBuffers& buf, const float** x, Target* y);
 
 }  // namespace bigstep

@@ -14,11 +14,8 @@ constexpr double kPi = 3.14159265358979323846;
 double schedule_lr(const Schedule& s, int64_t t) {
   double lr = s.lr;
   switch (s.kind) {
-    case ScheduleKind::Constant:
-      break;
-    case ScheduleKind::StepDecay:
-      lr = s.lr * std::pow(s.gamma, (double)(t / s.step_size));
-      break;
+    case ScheduleKind::Constant: break;
+    case ScheduleKind::StepDecay: lr = s.lr * std::pow(s.gamma, (double)(t / s.step_size)); break;
     case ScheduleKind::Cosine: {
       const double progress = std::min(1.0, (double)t / (double)s.total_steps);
       lr = s.final_lr + 0.5 * (s.lr - s.final_lr) * (1.0 + std::cos(kPi * progress));

@@ -40,7 +40,9 @@ void watchdog() {
   while (sem_wait(&g_sem) != 0 && errno == EINTR) {
   }
   const int ms = g_grace_ms.load();
-  struct timespec ts {ms / 1000, (long)(ms % 1000) * 1000000L};
+  struct timespec ts {
+    ms / 1000, (long)(ms % 1000) * 1000000L
+  };
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
   _exit(g_exit_code.load());

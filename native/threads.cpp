@@ -90,7 +90,7 @@ class Pool {
     void* ctx = nullptr;
     int parts = 0;
     std::atomic<int> next{0}, done{0}, refs{0};
-    std::mutex m;                // with cv: wakes a caller blocked on the last running part
+    std::mutex m;  // with cv: wakes a caller blocked on the last running part
     std::condition_variable cv;
     void work() {
       for (;;) {
@@ -120,8 +120,7 @@ class Pool {
     }
     for (;;) {
       // Spin briefly (kWorkerSpins), then sleep on the condition variable.
-      for (int spins = 0; gen_.load(std::memory_order_acquire) == seen && spins < kWorkerSpins; ++spins)
-        spin_pause();
+      for (int spins = 0; gen_.load(std::memory_order_acquire) == seen && spins < kWorkerSpins; ++spins) spin_pause();
       Job* job = nullptr;
       {
         std::unique_lock<std::mutex> lk(m_);

@@ -19,8 +19,8 @@ void parallel_run(int parts, void (*fn)(void*, int), void* ctx);
 // Convenience: f(part) for part in [0, parts) (f is any callable; no allocation).
 template <class F>
 void parallel_for(int parts, F&& f) {
-  parallel_run(parts, [](void* c, int p) { (*static_cast<std::remove_reference_t<F>*>(c))(p); },
-               (void*)&f);
+  parallel_run(
+      parts, [](void* c, int p) { (*static_cast<std::remove_reference_t<F>*>(c))(p); }, (void*)&f);
 }
 // f(lo, hi) over a static partition of [0, n) into at most 2 parts per thread of >= grain items
 // each (one call on this thread when n < 2·grain or with one thread). For work whose result does

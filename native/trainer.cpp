@@ -22,9 +22,8 @@ constexpr int64_t kFusedUpdateMaxBatch = 256;
 // depends on the thread count (fused_sgd_update_exact), which may change between chunks.
 bool fuses_gemm_update(const OptimizerPlan& plan, const BatchPlan& batch, int64_t n) {
   const int64_t size = batch.mode == BatchMode::Full ? n : batch.batch;
-  return plan.path == UpdatePath::FusedSgd && !plan.fused.momentum && plan.fused.wd == 0.0 &&
-         batch.amplify_k <= 1.0 && batch.micro_batch <= 0 && !batch.collective && size <= kFusedUpdateMaxBatch &&
-         fused_sgd_update_exact();
+  return plan.path == UpdatePath::FusedSgd && !plan.fused.momentum && plan.fused.wd == 0.0 && batch.amplify_k <= 1.0 &&
+         batch.micro_batch <= 0 && !batch.collective && size <= kFusedUpdateMaxBatch && fused_sgd_update_exact();
 }
 
 }  // namespace
@@ -33,8 +32,7 @@ const char* chunk_update_name(const ChunkResult& r) {
   return r.gemm_fused ? "fused-gemm" : update_path_name(r.update_path);
 }
 
-void validate_training(const Model& model, const DataRef& data, const BatchPlan& batch,
-                       const OptimizerPlan& plan) {
+void validate_training(const Model& model, const DataRef& data, const BatchPlan& batch, const OptimizerPlan& plan) {
   const Layout& layout = model.layout();
   if (data.n < 1) throw_range("data.n", "must be >= 1 (got " + std::to_string(data.n) + ")");
   const bool ce = model.spec().loss == LossKind::SoftmaxCrossEntropy;
@@ -44,14 +42,14 @@ void validate_training(const Model& model, const DataRef& data, const BatchPlan&
     for (int64_t i = 0; i < data.n; ++i) {
       const int32_t label = data.y.labels[i];
       if (label < 0 || (size_t)label >= layout.output_size)
-        throw_range("data.y[" + std::to_string(i) + "]",
-                    "must be a class index in [0, " + std::to_string(layout.output_size) + ") (got " +
-                        std::to_string(label) + ")");
+        throw_range("data.y[" + std::to_string(i) + "]", "must be a class index in [0, " +
+                                                             std::to_string(layout.output_size) + ") (got " +
+                                                             std::to_string(label) + ")");
     }
   }
   if (batch.mode != BatchMode::Full && (batch.batch < 1 || batch.batch > data.n))
-    throw_range("batch.size", "must be in [1, n=" + std::to_string(data.n) + "] (got " +
-                                  std::to_string(batch.batch) + ")");
+    throw_range("batch.size",
+                "must be in [1, n=" + std::to_string(data.n) + "] (got " + std::to_string(batch.batch) + ")");
   if (!(batch.amplify_k >= 1.0) || !std::isfinite(batch.amplify_k))
     throw_range("batch.amplify", "must be a finite number >= 1");
   if (batch.amplify_k > 1.0 && batch.mode == BatchMode::Full)
@@ -65,8 +63,7 @@ void validate_training(const Model& model, const DataRef& data, const BatchPlan&
   validate_optimizer(plan, layout.param_count);
 }
 
-void Trainer::augment(const float** x, int64_t b, std::vector<float>& buf, const BatchPlan& batch,
-                      TrainState& st) {
+void Trainer::augment(const float** x, int64_t b, std::vector<float>& buf, const BatchPlan& batch, TrainState& st) {
   if (!batch.augment.enabled()) return;
   if (!st.augment_rng) throw_range("job.augmentRng", "is required when batch.augment is set");
   const size_t len = (size_t)b * in_size_;
@@ -94,7 +91,8 @@ double Trainer::batch_loss_and_grad(Model& model, const BatchPlan& batch, TrainS
   for (int64_t start = 0; start < b; start += piece) {
     const int64_t m = std::min(piece, b - start);
     // x rows [m, in] and targets (labels [m] or values [m, out]) of this piece.
-    const Target yp = y.labels ? Target{y.labels + start, nullptr} : Target{nullptr, y.values + (size_t)start * out_size_};
+    const Target yp =
+        y.labels ? Target{y.labels + start, nullptr} : Target{nullptr, y.values + (size_t)start * out_size_};
     int64_t c = 0;
     const double l = model.loss_and_grad(st.params, st.model_state, x + (size_t)start * in_size_, yp, (int)m,
                                          piece_grads_.data(), /*training=*/true, correct ? &c : nullptr);
@@ -108,9 +106,8 @@ double Trainer::batch_loss_and_grad(Model& model, const BatchPlan& batch, TrainS
   return loss_sum * inv;
 }
 
-ChunkResult Trainer::run(Model& model, const DataRef& data, const BatchPlan& batch,
-                         const OptimizerPlan& plan, TrainState& st, int64_t steps,
-                         const StepLogs& logs) {
+ChunkResult Trainer::run(Model& model, const DataRef& data, const BatchPlan& batch, const OptimizerPlan& plan,
+                         TrainState& st, int64_t steps, const StepLogs& logs) {
   const Layout& layout = model.layout();
   const size_t count = layout.param_count;
   in_size_ = layout.input_size;
@@ -140,15 +137,15 @@ ChunkResult Trainer::run(Model& model, const DataRef& data, const BatchPlan& bat
     double loss;
     bool finite;  // loss and gradient finite, i.e. the update is (fused: was) applied
     if (fused_step) {
-      loss = model.sgd_step(st.params, st.model_state, x, y, (int)b, st.grads,
-                            (float)-schedule_lr(plan.schedule, t), &correct, &finite);
+      loss = model.sgd_step(st.params, st.model_state, x, y, (int)b, st.grads, (float)-schedule_lr(plan.schedule, t),
+                            &correct, &finite);
     } else {
       loss = batch_loss_and_grad(model, batch, st, x, y, b, st.grads, &correct);
       if (amplified) {
         const float* x2 = nullptr;
         Target y2;
-        draw_independent_batch(data, batch, b, Rng{st.noise_rng}, in_size_, out_size_, index_scratch_, second_,
-                               &x2, &y2);
+        draw_independent_batch(data, batch, b, Rng{st.noise_rng}, in_size_, out_size_, index_scratch_, second_, &x2,
+                               &y2);
         augment(&x2, b, second_.x, batch, st);
         batch_loss_and_grad(model, batch, st, x2, y2, b, grads2_.data(), nullptr);
         const float a = (float)(1.0 + c_amp), cc = (float)c_amp;

@@ -21,14 +21,14 @@ namespace bigstep {
 
 // Caller-owned persistent state (checkpointed with the run).
 struct TrainState {
-  float* params = nullptr;     // [param_count]
-  float* grads = nullptr;      // [param_count] last gradient (of the mean batch loss)
-  float* model_state = nullptr;  // [state_count] batch-norm running stats, or null
-  float* opt_state = nullptr;  // [plan.state_count]
-  uint64_t* data_rng = nullptr;   // 4 words: batch order
-  uint64_t* noise_rng = nullptr;  // 4 words: gradient noise / amplification draws
-  int32_t* perm = nullptr;     // [n] current epoch order (Sequential/Shuffle)
-  double* counters = nullptr;  // [3]: step, cursor within epoch, epoch
+  float* params = nullptr;          // [param_count]
+  float* grads = nullptr;           // [param_count] last gradient (of the mean batch loss)
+  float* model_state = nullptr;     // [state_count] batch-norm running stats, or null
+  float* opt_state = nullptr;       // [plan.state_count]
+  uint64_t* data_rng = nullptr;     // 4 words: batch order
+  uint64_t* noise_rng = nullptr;    // 4 words: gradient noise / amplification draws
+  int32_t* perm = nullptr;          // [n] current epoch order (Sequential/Shuffle)
+  double* counters = nullptr;       // [3]: step, cursor within epoch, epoch
   uint64_t* augment_rng = nullptr;  // 4 words: crop/flip draws (needed only with batch.augment; last so
                                     // positional initialisers of the fields above stay valid)
 };
@@ -42,7 +42,7 @@ struct StepLogs {
 struct ChunkResult {
   int64_t steps_done = 0;
   bool diverged = false;
-  int64_t diverged_at = -1;  // global step index whose loss/gradient was non-finite
+  int64_t diverged_at = -1;                    // global step index whose loss/gradient was non-finite
   UpdatePath update_path = UpdatePath::Chain;  // the plan's path (choose_update_path)
   // Plain SGD only: the steps before the chunk's last folded the update into the dense
   // weight-gradient GEMMs (Model::sgd_step), the same θ bit for bit (see fuses_gemm_update).
@@ -53,15 +53,14 @@ struct ChunkResult {
 const char* chunk_update_name(const ChunkResult& r);
 
 // Validates plan/batch against the model and data (throws NativeError naming the parameter).
-void validate_training(const Model& model, const DataRef& data, const BatchPlan& batch,
-                       const OptimizerPlan& plan);
+void validate_training(const Model& model, const DataRef& data, const BatchPlan& batch, const OptimizerPlan& plan);
 
 // Runs up to `steps` steps. Stops early (without applying the update) at the first step whose
 // loss or gradient is non-finite and reports it as diverged.
 class Trainer {
  public:
-  ChunkResult run(Model& model, const DataRef& data, const BatchPlan& batch,
-                  const OptimizerPlan& plan, TrainState& st, int64_t steps, const StepLogs& logs);
+  ChunkResult run(Model& model, const DataRef& data, const BatchPlan& batch, const OptimizerPlan& plan, TrainState& st,
+                  int64_t steps, const StepLogs& logs);
 
  private:
   // Applies batch.augment to the b gathered examples at *x, in `buf` (copied there first when *x
@@ -69,8 +68,8 @@ class Trainer {
   void augment(const float** x, int64_t b, std::vector<float>& buf, const BatchPlan& batch, TrainState& st);
   // loss_and_grad over the b examples at (x, y) in pieces of batch.micro_batch (see BatchPlan);
   // writes the mean-loss gradient to grads [param_count] and returns the mean loss.
-  double batch_loss_and_grad(Model& model, const BatchPlan& batch, TrainState& st, const float* x,
-                             const Target& y, int64_t b, float* grads, int64_t* correct);
+  double batch_loss_and_grad(Model& model, const BatchPlan& batch, TrainState& st, const float* x, const Target& y,
+                             int64_t b, float* grads, int64_t* correct);
 
   size_t in_size_ = 0, out_size_ = 0;
   // Scratch reused across steps (no allocation in steady state): gathered batches, the second

@@ -8,12 +8,17 @@ const { pathToFileURL } = require('node:url');
 
 const root = path.join(__dirname, '..');
 import(pathToFileURL(path.join(root, 'dist/src/sweep/spec-schema.js')).href).then(({ sweepSpecJsonSchema }) => {
-  writeFileSync(path.join(root, 'schemas/sweep-spec.schema.json'), `${JSON.stringify(sweepSpecJsonSchema(), null, 2)}\n`);
+  writeFileSync(
+    path.join(root, 'schemas/sweep-spec.schema.json'),
+    `${JSON.stringify(sweepSpecJsonSchema(), null, 2)}\n`,
+  );
   console.log('wrote schemas/sweep-spec.schema.json');
 });
-import(pathToFileURL(path.join(root, 'dist/src/experiments/config-schemas.js')).href).then(({ experimentConfigJsonSchemas }) => {
-  for (const [name, schema] of Object.entries(experimentConfigJsonSchemas())) {
-    writeFileSync(path.join(root, 'schemas', name), `${JSON.stringify(schema, null, 2)}\n`);
-    console.log(`wrote schemas/${name}`);
-  }
-});
+import(pathToFileURL(path.join(root, 'dist/src/experiments/config-schemas.js')).href).then(
+  ({ experimentConfigJsonSchemas }) => {
+    for (const [name, schema] of Object.entries(experimentConfigJsonSchemas())) {
+      writeFileSync(path.join(root, 'schemas', name), `${JSON.stringify(schema, null, 2)}\n`);
+      console.log(`wrote schemas/${name}`);
+    }
+  },
+);

@@ -16,7 +16,13 @@
  */
 
 // ---- The experiments ----------------------------------------------------------------------------
-export { experiments, findExperiment, experimentNames, type RegisteredExperiment, type RunDescription } from './experiments/registry.js';
+export {
+  experiments,
+  findExperiment,
+  experimentNames,
+  type RegisteredExperiment,
+  type RunDescription,
+} from './experiments/registry.js';
 export type { ExperimentDefinition, RunContext, Scale, Headline } from './experiments/types.js';
 export { SCALES } from './run/experiment.js';
 export type { Verdict, VerdictValue } from './run/verdict.js';
@@ -33,7 +39,14 @@ export {
   type RunOutcome,
   type ProgressSink,
 } from './run/run.js';
-export { validateRunDir, type RunSummary, type RunStatus, type ReportTable, type FigureEntry, type TableCell } from './run/schema.js';
+export {
+  validateRunDir,
+  type RunSummary,
+  type RunStatus,
+  type ReportTable,
+  type FigureEntry,
+  type TableCell,
+} from './run/schema.js';
 export type { RunEnvironment } from './run/env.js';
 // What an experiment gets as `context.resume`: units of work that survive a kill, with checkpoints.
 export {

@@ -33,7 +33,16 @@ export {
   type TransformSpec,
   type NoiseMode,
 } from './optim/optimizer.js';
-export { constant, switchAt, stepDecay, cosine, piecewise, withWarmup, scheduleLr, type ScheduleSpec } from './optim/schedules.js';
+export {
+  constant,
+  switchAt,
+  stepDecay,
+  cosine,
+  piecewise,
+  withWarmup,
+  scheduleLr,
+  type ScheduleSpec,
+} from './optim/schedules.js';
 
 // ---- Training and checkpoints -------------------------------------------------------------------
 export {
@@ -83,7 +92,13 @@ export {
   type HessianOptions,
   type SharpnessOptions,
 } from './measure/sharpness.js';
-export { distance, interpolationLosses, projectTrajectory, filterNormalizedDirection, lossSurface } from './measure/trajectory.js';
+export {
+  distance,
+  interpolationLosses,
+  projectTrajectory,
+  filterNormalizedDirection,
+  lossSurface,
+} from './measure/trajectory.js';
 
 // ---- Data sets ----------------------------------------------------------------------------------
 export {

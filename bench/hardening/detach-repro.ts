@@ -31,4 +31,10 @@ for (let i = 0; i < 20; i++) {
   gc();
   new Float32Array(1 << 16).fill(1);
 }
-console.log('chunk settled:', await p.then((v) => v, (e: unknown) => e));
+console.log(
+  'chunk settled:',
+  await p.then(
+    (v) => v,
+    (e: unknown) => e,
+  ),
+);

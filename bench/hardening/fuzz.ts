@@ -44,7 +44,10 @@ const pick = <T>(r: Rand, xs: readonly T[]): T => xs[int(r, xs.length)]!;
 
 // ---- byte mutators --------------------------------------------------------------------------------
 
-const INTERESTING_U32 = [0, 1, 2, 3, 7, 8, 0x7f, 0x80, 0xff, 0x100, 0x801, 0x803, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 28, 32, 3072];
+const INTERESTING_U32 = [
+  0, 1, 2, 3, 7, 8, 0x7f, 0x80, 0xff, 0x100, 0x801, 0x803, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe,
+  0xffffffff, 28, 32, 3072,
+];
 const INTERESTING_U8 = [0, 1, 0x7f, 0x80, 0xff, 9, 10, 19, 20, 99, 100, 0x30, 0x37, 0x20];
 
 function mutateBytes(r: Rand, seed: Buffer): Buffer {
@@ -52,14 +55,24 @@ function mutateBytes(r: Rand, seed: Buffer): Buffer {
   const n = 1 + int(r, 4);
   for (let k = 0; k < n; k++) {
     const op = int(r, 10);
-    if (op === 0 && b.length > 0) b = b.subarray(0, int(r, b.length)); // truncate
-    else if (op === 1 && b.length > 0) for (let i = 1 + int(r, 8); i > 0; i--) b[int(r, b.length)]! ^= 1 << int(r, 8); // bit flips
+    if (op === 0 && b.length > 0)
+      b = b.subarray(0, int(r, b.length)); // truncate
+    else if (op === 1 && b.length > 0)
+      for (let i = 1 + int(r, 8); i > 0; i--) b[int(r, b.length)]! ^= 1 << int(r, 8); // bit flips
     else if (op === 2 && b.length > 0) b[int(r, b.length)] = pick(r, INTERESTING_U8);
     else if (op === 3 && b.length >= 4) {
       // header field: a big-endian u32 in the first 64 bytes (IDX dims, tar octal fields...)
       const at = 4 * int(r, Math.min(16, Math.floor(b.length / 4)));
       const cur = b.readUInt32BE(at);
-      const v = pick(r, [...INTERESTING_U32, cur + 1, cur - 1 >>> 0, cur * 2 >>> 0, b.length, b.length - 16, (b.length - 8) >>> 0]);
+      const v = pick(r, [
+        ...INTERESTING_U32,
+        cur + 1,
+        (cur - 1) >>> 0,
+        (cur * 2) >>> 0,
+        b.length,
+        b.length - 16,
+        (b.length - 8) >>> 0,
+      ]);
       b.writeUInt32BE(v >>> 0, at);
     } else if (op === 4) {
       const at = int(r, b.length + 1);
@@ -73,7 +86,8 @@ function mutateBytes(r: Rand, seed: Buffer): Buffer {
       const len = 1 + int(r, Math.min(600, b.length - at));
       b = Buffer.concat([b.subarray(0, at + len), b.subarray(at, at + len), b.subarray(at + len)]); // duplicate a chunk
     } else if (op === 7) b = Buffer.concat([b, Buffer.from(Array.from({ length: int(r, 700) }, () => int(r, 256)))]);
-    else if (op === 8 && r() < 0.2) b = Buffer.from(Array.from({ length: int(r, 1200) }, () => int(r, 256))); // random bytes
+    else if (op === 8 && r() < 0.2)
+      b = Buffer.from(Array.from({ length: int(r, 1200) }, () => int(r, 256))); // random bytes
     else if (op === 9 && b.length > 0) {
       // an ASCII octal/decimal field (tar): digits, spaces, NULs
       const at = int(r, b.length);
@@ -87,9 +101,44 @@ function mutateBytes(r: Rand, seed: Buffer): Buffer {
 // ---- JSON-like mutators ---------------------------------------------------------------------------
 
 const INTERESTING_VALUES: unknown[] = [
-  undefined, null, 0, -1, 1, 2, 3, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 32 + 1, 2 ** 53, -(2 ** 31), 1e308, 1e-320,
-  '', 'x', 'dense', 'conv2d', 'maxpool', 'resblock', 'batchnorm', 'relu', 'mse', 'he', 'momentum', 'piecewise', 'cosine', 'tiny',
-  true, false, [], {}, [1, 2, 3], new Float64Array(2), 5n,
+  undefined,
+  null,
+  0,
+  -1,
+  1,
+  2,
+  3,
+  1.5,
+  NaN,
+  Infinity,
+  -Infinity,
+  2 ** 31,
+  2 ** 32 + 1,
+  2 ** 53,
+  -(2 ** 31),
+  1e308,
+  1e-320,
+  '',
+  'x',
+  'dense',
+  'conv2d',
+  'maxpool',
+  'resblock',
+  'batchnorm',
+  'relu',
+  'mse',
+  'he',
+  'momentum',
+  'piecewise',
+  'cosine',
+  'tiny',
+  true,
+  false,
+  [],
+  {},
+  [1, 2, 3],
+  new Float64Array(2),
+  5n,
 ];
 
 type Json = unknown;
@@ -130,12 +179,17 @@ function mutateJson(r: Rand, seed: Json): Json {
     else if (op === 3) {
       if (Array.isArray(s.parent)) s.parent.splice(s.key as number, 1);
       else delete p[s.key];
-    } else if (op === 4 && typeof cur === 'number') p[s.key] = pick(r, [cur + 1, cur - 1, -cur, cur * 1000, cur / 3, String(cur)]);
+    } else if (op === 4 && typeof cur === 'number')
+      p[s.key] = pick(r, [cur + 1, cur - 1, -cur, cur * 1000, cur / 3, String(cur)]);
     else if (op === 5 && Array.isArray(cur)) {
       if (cur.length && r() < 0.5) cur.push(clone(pick(r, cur)));
       else cur.length = int(r, cur.length + 1);
-    } else if (op === 6) p[s.key] = clone(pick(r, all).parent); // graft another subtree
-    else if (op === 7 && cur && typeof cur === 'object' && !Array.isArray(cur)) (cur as Record<string, Json>)[pick(r, ['units', 'kernel', 'stride', 'padding', 'type', 'bias', 'extra'])] = clone(pick(r, INTERESTING_VALUES));
+    } else if (op === 6)
+      p[s.key] = clone(pick(r, all).parent); // graft another subtree
+    else if (op === 7 && cur && typeof cur === 'object' && !Array.isArray(cur))
+      (cur as Record<string, Json>)[pick(r, ['units', 'kernel', 'stride', 'padding', 'type', 'bias', 'extra'])] = clone(
+        pick(r, INTERESTING_VALUES),
+      );
   }
   return root;
 }
@@ -148,7 +202,12 @@ interface Target {
   coverage: Array<{ file: string; functions?: string[] }>;
   execs: number;
   /** Returns a runner; the runner returns 'accepted' or throws. */
-  setup: () => Promise<{ seeds: Json[]; mutate: (r: Rand, seed: Json) => Json; run: (input: Json) => unknown; allowed: (e: unknown) => string | undefined }>;
+  setup: () => Promise<{
+    seeds: Json[];
+    mutate: (r: Rand, seed: Json) => Json;
+    run: (input: Json) => unknown;
+    allowed: (e: unknown) => string | undefined;
+  }>;
   /**
    * Findings reported to the owner of code outside hardening's remit (src/), not fixed yet: they
    * are listed as KNOWN and fail the run only with --strict. Remove an entry once it is fixed.
@@ -157,7 +216,16 @@ interface Target {
   known?: (e: unknown) => string | undefined;
 }
 
-const DATA_CODES = new Set(['ERR_DATA_EMPTY', 'ERR_DATA_MAGIC', 'ERR_DATA_DIMS', 'ERR_DATA_TRUNCATED', 'ERR_DATA_TOO_LONG', 'ERR_DATA_RECORD_SIZE', 'ERR_DATA_LABEL_RANGE', 'ERR_DATA_ARCHIVE']);
+const DATA_CODES = new Set([
+  'ERR_DATA_EMPTY',
+  'ERR_DATA_MAGIC',
+  'ERR_DATA_DIMS',
+  'ERR_DATA_TRUNCATED',
+  'ERR_DATA_TOO_LONG',
+  'ERR_DATA_RECORD_SIZE',
+  'ERR_DATA_LABEL_RANGE',
+  'ERR_DATA_ARCHIVE',
+]);
 
 async function dataFileError(e: unknown): Promise<string | undefined> {
   const { DatasetFileError } = await import('../../src/data/errors.js');
@@ -296,7 +364,9 @@ const TARGETS: Target[] = [
   },
   {
     name: 'tar',
-    coverage: [{ file: 'src/data/tar.js', functions: ['walkTar', 'cstr', 'octal', 'parsePax', 'startEntry', 'finishData'] }],
+    coverage: [
+      { file: 'src/data/tar.js', functions: ['walkTar', 'cstr', 'octal', 'parsePax', 'startEntry', 'finishData'] },
+    ],
     execs: 10000,
     setup: async () => {
       const { walkTar } = await import('../../src/data/tar.js');
@@ -312,7 +382,10 @@ const TARGETS: Target[] = [
             yield buf.subarray(cut);
           }
           let bytes = 0;
-          await walkTar(source(), 'fuzz.bin', () => ({ write: (c: Uint8Array) => void (bytes += c.length), end: () => {} }));
+          await walkTar(source(), 'fuzz.bin', () => ({
+            write: (c: Uint8Array) => void (bytes += c.length),
+            end: () => {},
+          }));
           return bytes;
         },
         allowed: () => undefined,
@@ -332,7 +405,16 @@ const TARGETS: Target[] = [
           mlp({ input: [2, 3, 3], hidden: [4], outputs: 2, activation: 'gelu', loss: 'mse' }),
           smallCnn({ input: [1, 8, 8], channels: [2, 4], hidden: 8, outputs: 3 }),
           resnet({ input: [3, 8, 8], width: 2, blocks: [1, 1], outputs: 4, batchnorm: true }),
-          { input: [2, 6, 6], layers: [{ type: 'conv2d', units: 3, kernel: 3, stride: 2, padding: 1, bias: false, init: 'xavier' }, { type: 'avgpool', kernel: 2, stride: 1 }, { type: 'tanh' }, { type: 'flatten' }, { type: 'dense', units: 2 }] },
+          {
+            input: [2, 6, 6],
+            layers: [
+              { type: 'conv2d', units: 3, kernel: 3, stride: 2, padding: 1, bias: false, init: 'xavier' },
+              { type: 'avgpool', kernel: 2, stride: 1 },
+              { type: 'tanh' },
+              { type: 'flatten' },
+              { type: 'dense', units: 2 },
+            ],
+          },
         ],
         mutate: mutateJson,
         run: (spec) => {
@@ -356,10 +438,37 @@ const TARGETS: Target[] = [
       const fresh = model.params.slice();
       return {
         seeds: [
-          { optimizer: sgd({ lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-4 }), batch: { mode: 'shuffle', size: 4 }, seed: 1 },
-          { optimizer: { transforms: [{ kind: 'clipGlobalNorm', maxNorm: 1 }, { kind: 'gaussianNoise', std: 0.01, annealSteps: 10 }, { kind: 'scaleByLearningRate' }, { kind: 'decoupledWeightDecay', weightDecay: 0.01 }], schedule: { kind: 'cosine', lr: 0.1, totalSteps: 10, finalLr: 0.01, warmupSteps: 2 } }, batch: { mode: 'replacement', size: 3, amplify: 2 } },
-          { optimizer: { transforms: [{ kind: 'scaleByLearningRate' }], schedule: { kind: 'piecewise', boundaries: [2, 5], values: [0.1, 0.05, 0.01] } }, batch: { mode: 'sequential', size: 3, dropLast: true } },
-          { optimizer: { transforms: [{ kind: 'momentum', beta: 0.5 }, { kind: 'scaleByLearningRate' }], schedule: { kind: 'step', lr: 0.1, stepSize: 2, gamma: 0.5 } }, batch: { mode: 'full' } },
+          {
+            optimizer: sgd({ lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 1e-4 }),
+            batch: { mode: 'shuffle', size: 4 },
+            seed: 1,
+          },
+          {
+            optimizer: {
+              transforms: [
+                { kind: 'clipGlobalNorm', maxNorm: 1 },
+                { kind: 'gaussianNoise', std: 0.01, annealSteps: 10 },
+                { kind: 'scaleByLearningRate' },
+                { kind: 'decoupledWeightDecay', weightDecay: 0.01 },
+              ],
+              schedule: { kind: 'cosine', lr: 0.1, totalSteps: 10, finalLr: 0.01, warmupSteps: 2 },
+            },
+            batch: { mode: 'replacement', size: 3, amplify: 2 },
+          },
+          {
+            optimizer: {
+              transforms: [{ kind: 'scaleByLearningRate' }],
+              schedule: { kind: 'piecewise', boundaries: [2, 5], values: [0.1, 0.05, 0.01] },
+            },
+            batch: { mode: 'sequential', size: 3, dropLast: true },
+          },
+          {
+            optimizer: {
+              transforms: [{ kind: 'momentum', beta: 0.5 }, { kind: 'scaleByLearningRate' }],
+              schedule: { kind: 'step', lr: 0.1, stepSize: 2, gamma: 0.5 },
+            },
+            batch: { mode: 'full' },
+          },
         ],
         mutate: mutateJson,
         run: (o) => {
@@ -378,7 +487,12 @@ const TARGETS: Target[] = [
   },
   {
     name: 'landscape-config',
-    coverage: [{ file: 'src/experiments/landscape.js', functions: ['validateLandscapeConfig', 'fail', 'isObj', 'posInt', 'nonNegInt', 'posNum', 'optPosNum'] }],
+    coverage: [
+      {
+        file: 'src/experiments/landscape.js',
+        functions: ['validateLandscapeConfig', 'fail', 'isObj', 'posInt', 'nonNegInt', 'posNum', 'optPosNum'],
+      },
+    ],
     execs: 20000,
     setup: async () => {
       const { validateLandscapeConfig, landscapePresets } = await import('../../src/experiments/landscape.js');
@@ -410,7 +524,15 @@ interface TargetReport {
 function show(v: unknown): string {
   if (Buffer.isBuffer(v)) return `bytes(${v.length}) ${v.subarray(0, 96).toString('hex')}${v.length > 96 ? '…' : ''}`;
   try {
-    const s = JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : typeof x === 'number' && !Number.isFinite(x) ? String(x) : ArrayBuffer.isView(x) ? `${x.constructor.name}(${(x as Float64Array).length})` : x));
+    const s = JSON.stringify(v, (_k, x) =>
+      typeof x === 'bigint'
+        ? `${x}n`
+        : typeof x === 'number' && !Number.isFinite(x)
+          ? String(x)
+          : ArrayBuffer.isView(x)
+            ? `${x.constructor.name}(${(x as Float64Array).length})`
+            : x,
+    );
     return (s ?? String(v)).slice(0, 600);
   } catch {
     return String(v).slice(0, 600);
@@ -421,7 +543,18 @@ async function runChild(name: string, execs: number, seed: number): Promise<void
   const target = TARGETS.find((t) => t.name === name)!;
   const { seeds, mutate, run, allowed } = await target.setup();
   const r = mulberry32(seed ^ (name.length * 0x9e3779b1));
-  const report: TargetReport = { target: name, execs: 0, accepted: 0, rejected: {}, crashes: [], crashCount: 0, known: {}, slow: [], maxMs: 0, seconds: 0 };
+  const report: TargetReport = {
+    target: name,
+    execs: 0,
+    accepted: 0,
+    rejected: {},
+    crashes: [],
+    crashCount: 0,
+    known: {},
+    slow: [],
+    maxMs: 0,
+    seconds: 0,
+  };
   const t0 = performance.now();
   for (let i = 0; i < execs; i++) {
     const input = i < seeds.length ? seeds[i] : mutate(r, pick(r, seeds));
@@ -436,7 +569,12 @@ async function runChild(name: string, execs: number, seed: number): Promise<void
       else if (known) report.known[known] = (report.known[known] ?? 0) + 1;
       else {
         report.crashCount++;
-        if (report.crashes.length < 20) report.crashes.push({ exec: i, error: e instanceof Error ? `${e.constructor.name}: ${e.message.slice(0, 300)}` : String(e), input: show(input) });
+        if (report.crashes.length < 20)
+          report.crashes.push({
+            exec: i,
+            error: e instanceof Error ? `${e.constructor.name}: ${e.message.slice(0, 300)}` : String(e),
+            input: show(input),
+          });
       }
     }
     const ms = performance.now() - start;
@@ -461,7 +599,11 @@ interface V8Function {
 }
 
 /** Line coverage of `file` from V8 block coverage, optionally restricted to named functions. */
-function lineCoverage(covDir: string, file: string, functions?: string[]): { covered: number; total: number } | undefined {
+function lineCoverage(
+  covDir: string,
+  file: string,
+  functions?: string[],
+): { covered: number; total: number } | undefined {
   const abs = join(distRoot, file);
   const url = pathToFileURL(abs).href;
   let source: string;
@@ -474,15 +616,21 @@ function lineCoverage(covDir: string, file: string, functions?: string[]): { cov
   const inScope = new Uint8Array(source.length);
   let found = false;
   for (const f of readdirSync(covDir)) {
-    const data = JSON.parse(readFileSync(join(covDir, f), 'utf8')) as { result: Array<{ url: string; functions: V8Function[] }> };
+    const data = JSON.parse(readFileSync(join(covDir, f), 'utf8')) as {
+      result: Array<{ url: string; functions: V8Function[] }>;
+    };
     for (const script of data.result) {
       if (script.url !== url) continue;
       found = true;
-      const ranges = script.functions.flatMap((fn) => fn.ranges.map((rg, i) => ({ ...rg, fn: fn.functionName, outer: i === 0 })));
+      const ranges = script.functions.flatMap((fn) =>
+        fn.ranges.map((rg, i) => ({ ...rg, fn: fn.functionName, outer: i === 0 })),
+      );
       ranges.sort((a, b) => b.endOffset - b.startOffset - (a.endOffset - a.startOffset));
       for (const rg of ranges) {
-        for (let o = rg.startOffset; o < Math.min(rg.endOffset, source.length); o++) counts[o] = Math.max(rg.count, counts[o] === -1 || rg.count === 0 ? rg.count : counts[o]!);
-        if (rg.outer && (!functions || functions.includes(rg.fn))) inScope.fill(1, rg.startOffset, Math.min(rg.endOffset, source.length));
+        for (let o = rg.startOffset; o < Math.min(rg.endOffset, source.length); o++)
+          counts[o] = Math.max(rg.count, counts[o] === -1 || rg.count === 0 ? rg.count : counts[o]!);
+        if (rg.outer && (!functions || functions.includes(rg.fn)))
+          inScope.fill(1, rg.startOffset, Math.min(rg.endOffset, source.length));
       }
     }
   }
@@ -522,33 +670,52 @@ async function parent(): Promise<void> {
     const execs = Math.max(t.execs > 0 ? 50 : 0, Math.round(t.execs * scale));
     const covDir = mkdtempSync(join(tmpdir(), `bigstep-fuzz-${t.name}-`));
     const budgetMs = 60000 + execs * 20;
-    const out = await new Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null }>((resolve) => {
-      const p = spawn(process.execPath, [self, '--child', t.name, '--execs', String(execs), '--seed', String(seed)], {
-        env: { ...process.env, NODE_V8_COVERAGE: covDir },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.on('data', (d: Buffer) => (stdout += d));
-      p.stderr.on('data', (d: Buffer) => (stderr += d));
-      const timer = setTimeout(() => p.kill('SIGKILL'), budgetMs);
-      p.on('close', (code, signal) => {
-        clearTimeout(timer);
-        resolve({ stdout, stderr, code, signal });
-      });
-    });
+    const out = await new Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null }>(
+      (resolve) => {
+        const p = spawn(process.execPath, [self, '--child', t.name, '--execs', String(execs), '--seed', String(seed)], {
+          env: { ...process.env, NODE_V8_COVERAGE: covDir },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d: Buffer) => (stdout += d));
+        p.stderr.on('data', (d: Buffer) => (stderr += d));
+        const timer = setTimeout(() => p.kill('SIGKILL'), budgetMs);
+        p.on('close', (code, signal) => {
+          clearTimeout(timer);
+          resolve({ stdout, stderr, code, signal });
+        });
+      },
+    );
     const line = out.stdout.split('\n').find((l) => l.startsWith('REPORT '));
     const coverage: Record<string, string> = {};
     for (const c of t.coverage) {
       const cov = lineCoverage(covDir, c.file, c.functions);
-      coverage[c.file + (c.functions ? ` (${c.functions.length} functions)` : '')] = cov ? `${cov.covered}/${cov.total} lines (${((100 * cov.covered) / Math.max(1, cov.total)).toFixed(0)}%)` : 'n/a';
+      coverage[c.file + (c.functions ? ` (${c.functions.length} functions)` : '')] = cov
+        ? `${cov.covered}/${cov.total} lines (${((100 * cov.covered) / Math.max(1, cov.total)).toFixed(0)}%)`
+        : 'n/a';
     }
     rmSync(covDir, { recursive: true, force: true });
     if (!line) {
       failed = true;
-      const child = out.signal ? `killed by ${out.signal}${out.signal === 'SIGKILL' ? ' (budget exceeded: hang?)' : ''}` : `exit ${out.code}`;
+      const child = out.signal
+        ? `killed by ${out.signal}${out.signal === 'SIGKILL' ? ' (budget exceeded: hang?)' : ''}`
+        : `exit ${out.code}`;
       console.log(`${t.name.padEnd(17)} CHILD DIED: ${child}\n${out.stderr.slice(-2000)}`);
-      results.push({ target: t.name, execs: 0, accepted: 0, rejected: {}, crashes: [], crashCount: 0, known: {}, slow: [], maxMs: 0, seconds: 0, coverage, child });
+      results.push({
+        target: t.name,
+        execs: 0,
+        accepted: 0,
+        rejected: {},
+        crashes: [],
+        crashCount: 0,
+        known: {},
+        slow: [],
+        maxMs: 0,
+        seconds: 0,
+        coverage,
+        child,
+      });
       continue;
     }
     const rep = JSON.parse(line.slice(7)) as TargetReport;
@@ -560,9 +727,12 @@ async function parent(): Promise<void> {
       `${t.name.padEnd(17)} ${String(rep.execs).padStart(6)} execs  ${String(rep.accepted).padStart(6)} accepted  ` +
         `${String(rep.execs - rep.accepted - rep.crashCount - knownCount).padStart(6)} rejected (${kinds} distinct errors)  ` +
         `crashes ${rep.crashCount}${knownCount ? ` (+${knownCount} KNOWN)` : ''}  hangs ${rep.slow.length}  max ${rep.maxMs.toFixed(0)} ms  ${rep.seconds}s  ` +
-        Object.entries(coverage).map(([f, c]) => `${f}: ${c}`).join('; '),
+        Object.entries(coverage)
+          .map(([f, c]) => `${f}: ${c}`)
+          .join('; '),
     );
-    for (const c of rep.crashes.slice(0, 5)) console.log(`    CRASH at exec ${c.exec}: ${c.error}\n      input: ${c.input}`);
+    for (const c of rep.crashes.slice(0, 5))
+      console.log(`    CRASH at exec ${c.exec}: ${c.error}\n      input: ${c.input}`);
     for (const [k, n] of Object.entries(rep.known)) console.log(`    KNOWN (${n}x, not fixed by hardening): ${k}`);
   }
   const total = results.reduce((n, r) => n + r.execs, 0);
@@ -570,8 +740,11 @@ async function parent(): Promise<void> {
   const known = results.reduce((n, r) => n + Object.values(r.known).reduce((a, b) => a + b, 0), 0);
   const hangs = results.reduce((n, r) => n + r.slow.length, 0);
   const distinct = results.reduce((n, r) => n + Object.keys(r.rejected).length, 0);
-  console.log(`fuzz: ${total} executions, ${crashes} crashes, ${known} known findings in src/ validators (not fixed here), ${hangs} hangs, ${distinct} distinct named rejections, ${results.filter((r) => r.child !== 'ok').length} dead children (seed ${seed}, scale ${scale})`);
-  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ seed, scale, total, crashes, known, hangs, results }, null, 2) + '\n');
+  console.log(
+    `fuzz: ${total} executions, ${crashes} crashes, ${known} known findings in src/ validators (not fixed here), ${hangs} hangs, ${distinct} distinct named rejections, ${results.filter((r) => r.child !== 'ok').length} dead children (seed ${seed}, scale ${scale})`,
+  );
+  if (jsonOut)
+    writeFileSync(jsonOut, JSON.stringify({ seed, scale, total, crashes, known, hangs, results }, null, 2) + '\n');
   process.exit(failed ? 1 : 0);
 }
 

@@ -85,17 +85,24 @@ function summarise(phase: string, xs: number[], ys: number[]): Phase {
 }
 
 function data(n: number, d: number, classes: number): { x: Float32Array; y: Int32Array } {
-  return { x: new Float32Array(n * d).map((_, i) => Math.sin(i * 0.1)), y: new Int32Array(n).map((_, i) => i % classes) };
+  return {
+    x: new Float32Array(n * d).map((_, i) => Math.sin(i * 0.1)),
+    y: new Int32Array(n).map((_, i) => i % classes),
+  };
 }
 
 async function stepsPhase(): Promise<Phase> {
   const model = new Model(mlp({ input: 64, hidden: [64], outputs: 10 }), { seed: 1 });
   const d = data(1024, 64, 10);
-  const trainer = new Trainer(model, { data: d, optimizer: sgd({ lr: 0.01, momentum: 0.9 }), batch: { mode: 'shuffle', size: 32 } });
+  const trainer = new Trainer(model, {
+    data: d,
+    optimizer: sgd({ lr: 0.01, momentum: 0.9 }),
+    batch: { mode: 'shuffle', size: 32 },
+  });
   const xs: number[] = [];
   const ys: number[] = [];
   const every = Math.max(1, Math.floor(STEPS / 50));
-  for (let s = 0; s < STEPS; ) {
+  for (let s = 0; s < STEPS;) {
     if (s % every === 0) {
       xs.push(s);
       ys.push(await rss());
@@ -128,7 +135,10 @@ async function cyclesPhase(): Promise<Phase> {
   const warmup = Math.floor(CYCLES / 2);
   for (let c = -warmup; c <= CYCLES; c++) {
     if (c < 0) {
-      new Trainer(new Model(mlp({ input: 16, hidden: [128, 64], outputs: 4 }), { seed: -c }), { data: d, optimizer: sgd({ lr: 0.01 }) }).step();
+      new Trainer(new Model(mlp({ input: 16, hidden: [128, 64], outputs: 4 }), { seed: -c }), {
+        data: d,
+        optimizer: sgd({ lr: 0.01 }),
+      }).step();
       if (c % 10 === 0) await tick();
       continue;
     }
@@ -138,10 +148,24 @@ async function cyclesPhase(): Promise<Phase> {
     }
     if (c === CYCLES) break;
     const model = new Model(
-      c % 4 < 2 ? mlp({ input: 16, hidden: [128, 64], outputs: 4 }) : { input: [1, 4, 4], layers: [{ type: 'conv2d', units: 8, kernel: 3, padding: 1 }, { type: 'batchnorm' }, { type: 'relu' }, { type: 'dense', units: 4 }] },
+      c % 4 < 2
+        ? mlp({ input: 16, hidden: [128, 64], outputs: 4 })
+        : {
+            input: [1, 4, 4],
+            layers: [
+              { type: 'conv2d', units: 8, kernel: 3, padding: 1 },
+              { type: 'batchnorm' },
+              { type: 'relu' },
+              { type: 'dense', units: 4 },
+            ],
+          },
       { seed: c },
     );
-    const trainer = new Trainer(model, { data: d, optimizer: sgd({ lr: 0.01, momentum: 0.5 }), batch: { mode: 'shuffle', size: 8 } });
+    const trainer = new Trainer(model, {
+      data: d,
+      optimizer: sgd({ lr: 0.01, momentum: 0.5 }),
+      batch: { mode: 'shuffle', size: 8 },
+    });
     trainer.step();
     if (c % 2 === 0) model.close();
     if (c % 10 === 9) await tick(); // as any real program does between units of work
@@ -163,14 +187,26 @@ async function landscapePhase(): Promise<Phase> {
     }
     if (i === calls) break;
     native.landscapeEval(inst, pts, { hessian: true });
-    await native.landscapeRun(inst, { points: new Float64Array(2), globalIndex: 0 } as never, pts, { eta: 0.05, steps: 20, classifyRadius: 0.1, recordCount: 2 });
+    await native.landscapeRun(inst, { points: new Float64Array(2), globalIndex: 0 } as never, pts, {
+      eta: 0.05,
+      steps: 20,
+      classifyRadius: 0.1,
+      recordCount: 2,
+    });
   }
   return summarise('landscape eval+run calls', xs, ys);
 }
 
 const t0 = Date.now();
 const phases = [await stepsPhase(), await cyclesPhase(), await landscapePhase()];
-const result = { node: process.version, addon: (await import('../../src/native/binding.js')).addonPath, steps: STEPS, cycles: CYCLES, seconds: (Date.now() - t0) / 1000, phases };
+const result = {
+  node: process.version,
+  addon: (await import('../../src/native/binding.js')).addonPath,
+  steps: STEPS,
+  cycles: CYCLES,
+  seconds: (Date.now() - t0) / 1000,
+  phases,
+};
 for (const p of phases) {
   console.log(
     `${p.phase.padEnd(26)} ${String(p.units).padStart(6)} units  RSS ${p.rssStartMiB.toFixed(1)} → ${p.rssEndMiB.toFixed(1)} MiB  ` +
@@ -181,7 +217,9 @@ if (jsonOut) writeFileSync(jsonOut, JSON.stringify(result, null, 2) + '\n');
 const limit = (p: Phase): number => (LIMITS[p.phase] ?? 0.5) * SCALE_LIMITS;
 const bad = phases.filter((p) => p.slopeSecondHalf > limit(p));
 if (bad.length) {
-  console.log(`LEAK? slope above the limit in: ${bad.map((p) => `${p.phase} (${p.slopeSecondHalf} > ${limit(p)})`).join(', ')}`);
+  console.log(
+    `LEAK? slope above the limit in: ${bad.map((p) => `${p.phase} (${p.slopeSecondHalf} > ${limit(p)})`).join(', ')}`,
+  );
   process.exit(1);
 }
 console.log(`leak-check ok (${result.seconds.toFixed(1)} s)`);

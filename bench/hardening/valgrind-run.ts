@@ -26,9 +26,22 @@ async function main(): Promise<void> {
     const spec =
       k % 2 === 0
         ? mlp({ input: 8, hidden: [16], outputs: 3 })
-        : { input: [2, 2, 2], layers: [{ type: 'conv2d' as const, units: 4, kernel: 2, padding: 1 }, { type: 'batchnorm' as const }, { type: 'relu' as const }, { type: 'dense' as const, units: 3 }] };
+        : {
+            input: [2, 2, 2],
+            layers: [
+              { type: 'conv2d' as const, units: 4, kernel: 2, padding: 1 },
+              { type: 'batchnorm' as const },
+              { type: 'relu' as const },
+              { type: 'dense' as const, units: 3 },
+            ],
+          };
     const model = new Model(spec, { seed: k });
-    const trainer = new Trainer(model, { data: d, optimizer: sgd({ lr: 0.05, momentum: 0.9, weightDecay: 1e-4 }), batch: { mode: 'shuffle', size: 8 }, seed: k });
+    const trainer = new Trainer(model, {
+      data: d,
+      optimizer: sgd({ lr: 0.05, momentum: 0.9, weightDecay: 1e-4 }),
+      batch: { mode: 'shuffle', size: 8 },
+      seed: k,
+    });
     for (let s = 0; s < 5; s++) trainer.step();
     await trainer.run({ steps: 20, chunkSize: 10 });
     model.evaluate(d);
@@ -49,7 +62,13 @@ async function main(): Promise<void> {
   native.landscapeEval(inst, pts, { hessian: true });
   swallow(() => native.landscapeEval(inst, new Float64Array(3)));
   const minima = await native.landscapeMinima(inst, { randomStarts: 20, seed: 1 });
-  await native.landscapeRun(inst, minima, pts, { eta: 0.05, steps: 10, classifyRadius: 0.1, recordCount: 2, noiseStd: 0.01 });
+  await native.landscapeRun(inst, minima, pts, {
+    eta: 0.05,
+    steps: 10,
+    classifyRadius: 0.1,
+    recordCount: 2,
+    noiseStd: 0.01,
+  });
   await native.landscapeRun(inst, minima, pts, { eta: 0.05, steps: 0, classifyRadius: 0.1 }).catch(() => {});
   for (let i = 0; i < 4; i++) {
     gc!();

@@ -12,12 +12,17 @@ const summary = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8'));
 const model = new Model(mlp({ input: 784, hidden: [128], outputs: 10, loss: 'mse' }));
 const P = model.params.length;
 const n = summary.n;
-console.log(`${summary.model}, ${summary.data}, reference: PyTorch ${summary.torch} float64 double backward + Lanczos (bound 1e-10)\n`);
-console.log('| point | η·λ_max | loss | ‖∇L‖ | λ_max float64 | exact: relative error | Lanczos steps | residual ‖Hv−λv‖/λ | finite differences: rel. error | FD converged |');
+console.log(
+  `${summary.model}, ${summary.data}, reference: PyTorch ${summary.torch} float64 double backward + Lanczos (bound 1e-10)\n`,
+);
+console.log(
+  '| point | η·λ_max | loss | ‖∇L‖ | λ_max float64 | exact: relative error | Lanczos steps | residual ‖Hv−λv‖/λ | finite differences: rel. error | FD converged |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const p of summary.points) {
   const raw = readFileSync(join(dir, p.file));
-  const f32 = (offset, count) => new Float32Array(raw.buffer.slice(raw.byteOffset + offset, raw.byteOffset + offset + 4 * count));
+  const f32 = (offset, count) =>
+    new Float32Array(raw.buffer.slice(raw.byteOffset + offset, raw.byteOffset + offset + 4 * count));
   model.params.set(f32(0, P));
   const data = { x: f32(4 * P, n * 784), y: f32(4 * (P + n * 784), n * 10) };
   const exact = topEigenvalue(model, data, { tolerance: 1e-6 });

@@ -57,4 +57,7 @@ for (const c of [2.5, 2.2, 2.05]) {
     break;
   }
 }
-writeFileSync(join(dir, 'points.json'), JSON.stringify({ model: 'mlp 784-128-10 relu, mse', n, data: 'Fashion-MNIST train[0:1000]', points }, null, 1));
+writeFileSync(
+  join(dir, 'points.json'),
+  JSON.stringify({ model: 'mlp 784-128-10 relu, mse', n, data: 'Fashion-MNIST train[0:1000]', points }, null, 1),
+);

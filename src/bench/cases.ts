@@ -87,7 +87,8 @@ function capped(s: GemmShape): GemmShape[] {
   const [M, N, K, ta, tb, beta] = s;
   const out: GemmShape[] = [];
   for (let m = 0; m < M; m += MAX_DIM)
-    for (let k = 0; k < K; k += MAX_DIM) out.push([Math.min(MAX_DIM, M - m), N, Math.min(MAX_DIM, K - k), ta, tb, k === 0 ? beta : 1]);
+    for (let k = 0; k < K; k += MAX_DIM)
+      out.push([Math.min(MAX_DIM, M - m), N, Math.min(MAX_DIM, K - k), ta, tb, k === 0 ? beta : 1]);
   return out;
 }
 
@@ -102,7 +103,8 @@ export function stepGemms(layers: Layer[], batch: number): GemmShape[] {
   const out: GemmShape[] = [];
   const fused = batch <= 256 ? 1 : 0;
   layers.forEach((l, i) => {
-    const [P, I, O] = 'dense' in l ? [batch, l.dense[0], l.dense[1]] : [batch * l.conv[3] ** 2, l.conv[0] * l.conv[2] ** 2, l.conv[1]];
+    const [P, I, O] =
+      'dense' in l ? [batch, l.dense[0], l.dense[1]] : [batch * l.conv[3] ** 2, l.conv[0] * l.conv[2] ** 2, l.conv[1]];
     out.push([P, O, I, 0, 1, 0]); // forward
     out.push([O, I, P, 1, 0, 'dense' in l ? fused : 0]); // weight gradient (fused update for small dense batches)
     if (i > 0) out.push([P, I, O, 0, 0, 0]); // input gradient
@@ -136,10 +138,29 @@ function resnetLayers(w: number): Layer[] {
 }
 
 // smallCnn(): conv 1→32 (26×26), conv 32→64 (24×24), 2×2 max pool, dense 12·12·64 → 128 → 10.
-const cnnLayers: Layer[] = [{ conv: [1, 32, 3, 26] }, { conv: [32, 64, 3, 24] }, { dense: [12 * 12 * 64, 128] }, { dense: [128, 10] }];
+const cnnLayers: Layer[] = [
+  { conv: [1, 32, 3, 26] },
+  { conv: [32, 64, 3, 24] },
+  { dense: [12 * 12 * 64, 128] },
+  { dense: [128, 10] },
+];
 
-function train(name: string, spec: ModelSpec, layers: Layer[], batch: number, extra: Partial<TrainCase> = {}): TrainCase {
-  return { kind: 'train', name, spec, batch, forwardFlopsPerExample: forwardFlops(layers), gemms: stepGemms(layers, batch), ...extra };
+function train(
+  name: string,
+  spec: ModelSpec,
+  layers: Layer[],
+  batch: number,
+  extra: Partial<TrainCase> = {},
+): TrainCase {
+  return {
+    kind: 'train',
+    name,
+    spec,
+    batch,
+    forwardFlopsPerExample: forwardFlops(layers),
+    gemms: stepGemms(layers, batch),
+    ...extra,
+  };
 }
 
 const bigMlp = mlp({ input: 784, hidden: [1024, 1024], outputs: 10 });
@@ -161,23 +182,56 @@ export const trainCases: TrainCase[] = [
 
 /** HVP cases (one product = H·v of the mean loss over n examples, plus one λ_max run). */
 export const hvpCases: HvpCase[] = [
-  { kind: 'hvp', name: 'hvp-mlp-784-128-10/n1000', spec: mlp({ input: 784, hidden: [128], outputs: 10 }), n: 1000, flopsPerExample: hvpFlops(mlpLayers([784, 128, 10])) },
+  {
+    kind: 'hvp',
+    name: 'hvp-mlp-784-128-10/n1000',
+    spec: mlp({ input: 784, hidden: [128], outputs: 10 }),
+    n: 1000,
+    flopsPerExample: hvpFlops(mlpLayers([784, 128, 10])),
+  },
   { kind: 'hvp', name: 'hvp-small-cnn-28x28/n500', spec: smallCnn(), n: 500, flopsPerExample: hvpFlops(cnnLayers) },
-  { kind: 'hvp', name: 'hvp-resnet18-nobn-w16-32x32/n256', spec: resnet({ width: 16 }), n: 256, flopsPerExample: hvpFlops(resnetLayers(16)) },
+  {
+    kind: 'hvp',
+    name: 'hvp-resnet18-nobn-w16-32x32/n256',
+    spec: resnet({ width: 16 }),
+    n: 256,
+    flopsPerExample: hvpFlops(resnetLayers(16)),
+  },
 ];
 
 /** The E1 particle sweep (native/landscape.cpp run_gd) on the paper's 1-D illustration and a 5-D family. */
 export const landscapeCases: LandscapeCase[] = [
-  { kind: 'landscape', name: 'e1-paper-1d/N20000xT200', instance: { kind: 'paper-1d' }, particles: 20000, steps: 200, eta: 1e-6 },
-  { kind: 'landscape', name: 'e1-compact-5d-16dips/N20000xT200', instance: { kind: 'compact', dim: 5, dips: 16, seed: 1, separation: 2 }, particles: 20000, steps: 200, eta: 1e-4 },
+  {
+    kind: 'landscape',
+    name: 'e1-paper-1d/N20000xT200',
+    instance: { kind: 'paper-1d' },
+    particles: 20000,
+    steps: 200,
+    eta: 1e-6,
+  },
+  {
+    kind: 'landscape',
+    name: 'e1-compact-5d-16dips/N20000xT200',
+    instance: { kind: 'compact', dim: 5, dips: 16, seed: 1, separation: 2 },
+    particles: 20000,
+    steps: 200,
+    eta: 1e-4,
+  },
 ];
 
 export const allCases: BenchCase[] = [...trainCases, ...hvpCases, ...landscapeCases];
 
 /** What `--quick` runs (about a minute on two cores, at 1 thread and every core): a dense net, a conv net, an HVP and the E1 sweep. */
-export const QUICK_CASES = ['mlp-784-1024-1024-10/b128', 'small-cnn-28x28/b128', 'hvp-mlp-784-128-10/n1000', 'e1-paper-1d/N20000xT200'];
+export const QUICK_CASES = [
+  'mlp-784-1024-1024-10/b128',
+  'small-cnn-28x28/b128',
+  'hvp-mlp-784-128-10/n1000',
+  'e1-paper-1d/N20000xT200',
+];
 /** What runs by default (a few minutes): everything but the paper-width ResNet and the largest HVP. */
-export const DEFAULT_CASES = allCases.map((c) => c.name).filter((n) => n !== 'resnet18-nobn-w64-32x32/b128' && n !== 'hvp-resnet18-nobn-w16-32x32/n256');
+export const DEFAULT_CASES = allCases
+  .map((c) => c.name)
+  .filter((n) => n !== 'resnet18-nobn-w64-32x32/b128' && n !== 'hvp-resnet18-nobn-w16-32x32/n256');
 
 export function findCase(name: string): BenchCase | undefined {
   return allCases.find((c) => c.name === name);

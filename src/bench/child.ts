@@ -12,7 +12,8 @@ async function main(argv: string[]): Promise<Measurement> {
   if (!c) throw new RangeError(`bench child: unknown case "${name}"`);
   const threads = Number(threadsArg);
   const seconds = Number(secondsArg);
-  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`bench child: threads must be a positive integer (got "${threadsArg}")`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new RangeError(`bench child: threads must be a positive integer (got "${threadsArg}")`);
   if (!(seconds > 0)) throw new RangeError(`bench child: seconds must be positive (got "${secondsArg}")`);
   if (c.kind === 'train') return measureTraining(c, threads, seconds);
   if (c.kind === 'hvp') return measureHvp(c, threads, seconds, problemFile);

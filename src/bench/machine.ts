@@ -46,7 +46,14 @@ export function machineFacts(): MachineFacts {
   }
   const i = info();
   const slurm: Record<string, string> = {};
-  for (const k of ['SLURM_JOB_ID', 'SLURM_JOB_PARTITION', 'SLURM_JOB_NODELIST', 'SLURM_ARRAY_JOB_ID', 'SLURM_ARRAY_TASK_ID', 'SLURM_CPUS_ON_NODE'])
+  for (const k of [
+    'SLURM_JOB_ID',
+    'SLURM_JOB_PARTITION',
+    'SLURM_JOB_NODELIST',
+    'SLURM_ARRAY_JOB_ID',
+    'SLURM_ARRAY_TASK_ID',
+    'SLURM_CPUS_ON_NODE',
+  ])
     if (process.env[k]) slurm[k] = process.env[k] as string;
   const isaAvailable = native.isaPaths();
   return {

@@ -204,7 +204,8 @@ export async function measureLandscape(c: LandscapeCase, threads: number): Promi
   const starts = native.landscapeSample({ dim: d, count: N, radius: 1, seed: 1 });
   const k = inst.depths.length;
   for (let p = 0; p < N; p++)
-    for (let j = 0; j < d; j++) starts[p * d + j] = inst.centers[(p % k) * d + j] + 1.5 * inst.widths[p % k] * starts[p * d + j];
+    for (let j = 0; j < d; j++)
+      starts[p * d + j] = inst.centers[(p % k) * d + j] + 1.5 * inst.widths[p % k] * starts[p * d + j];
   const minima = { points: new Float64Array(d), globalIndex: 0 };
   let best = Infinity;
   for (let rep = 0; rep < 3; rep++) {
@@ -212,5 +213,14 @@ export async function measureLandscape(c: LandscapeCase, threads: number): Promi
     await native.landscapeRun(inst, minima, starts, { eta: c.eta, steps: c.steps, classifyRadius: 1e-3, basin: false });
     best = Math.min(best, (performance.now() - t0) / 1000);
   }
-  return { ...common(threads), kind: 'landscape', case: c.name, particles: N, T: c.steps, samplesPerSec: (N * c.steps) / best, gflops: null, peakRssMiB: peakRssMiB() };
+  return {
+    ...common(threads),
+    kind: 'landscape',
+    case: c.name,
+    particles: N,
+    T: c.steps,
+    samplesPerSec: (N * c.steps) / best,
+    gflops: null,
+    peakRssMiB: peakRssMiB(),
+  };
 }

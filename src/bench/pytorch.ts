@@ -10,7 +10,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** bench/torch_bench.py of this install (dist/src/bench/ → package root). */
-export const TORCH_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bench', 'torch_bench.py');
+export const TORCH_SCRIPT = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'bench',
+  'torch_bench.py',
+);
 
 export interface TorchPeer {
   python: string;
@@ -22,7 +29,10 @@ export function findTorch(): { peer: TorchPeer } | { note: string } {
   if (!existsSync(TORCH_SCRIPT)) return { note: `the PyTorch peer script is missing (${TORCH_SCRIPT})` };
   const candidates = process.env.BIGSTEP_PYTHON ? [process.env.BIGSTEP_PYTHON] : ['/usr/bin/python3', 'python3'];
   for (const python of candidates) {
-    const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     if (r.status === 0) return { peer: { python, version: r.stdout.trim() } };
   }
   return {

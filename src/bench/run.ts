@@ -77,7 +77,12 @@ export function threadsFor(c: BenchCase, threads: number[]): number[] {
   return c.kind === 'landscape' ? [1] : threads;
 }
 
-function runChild(cmd: string, args: string[], threads: number, signal?: AbortSignal): Promise<{ row?: Record<string, unknown>; error?: string }> {
+function runChild(
+  cmd: string,
+  args: string[],
+  threads: number,
+  signal?: AbortSignal,
+): Promise<{ row?: Record<string, unknown>; error?: string }> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { env: childEnv(threads), stdio: ['ignore', 'pipe', 'pipe'], signal });
     let out = '';
@@ -86,7 +91,10 @@ function runChild(cmd: string, args: string[], threads: number, signal?: AbortSi
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', (e) => resolve({ error: e.message }));
     child.on('close', (code, sig) => {
-      if (code !== 0) return resolve({ error: `${sig ? `killed by ${sig}` : `exit ${code}`}: ${err.trim().split('\n').slice(-3).join(' | ')}` });
+      if (code !== 0)
+        return resolve({
+          error: `${sig ? `killed by ${sig}` : `exit ${code}`}: ${err.trim().split('\n').slice(-3).join(' | ')}`,
+        });
       try {
         resolve({ row: JSON.parse(out.trim().split('\n').pop() as string) });
       } catch {
@@ -108,7 +116,9 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   };
   const over = o.threads.filter((t) => t > machine.availableParallelism);
   if (over.length)
-    warn(`threads ${over.join(', ')} above the ${machine.availableParallelism} cores this process may use: those rows measure oversubscription`);
+    warn(
+      `threads ${over.join(', ')} above the ${machine.availableParallelism} cores this process may use: those rows measure oversubscription`,
+    );
   const cases = o.cases.map((n) => findCase(n) as BenchCase);
   const plan = cases.flatMap((c) => threadsFor(c, o.threads).map((t) => ({ c, t })));
   const total = plan.length + new Set(plan.map((p) => p.t)).size;
@@ -146,21 +156,37 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     o.onProgress?.(done++, total, `${c.name}, ${t} thread${t === 1 ? '' : 's'}`);
     const problem = c.kind === 'hvp' && torch ? join(tmpdir(), `bigstep-bench-hvp-${process.pid}.bin`) : undefined;
     try {
-      const b = await runChild(process.execPath, [CHILD, c.name, String(t), String(o.seconds), ...(problem ? [problem] : [])], t, o.signal);
+      const b = await runChild(
+        process.execPath,
+        [CHILD, c.name, String(t), String(o.seconds), ...(problem ? [problem] : [])],
+        t,
+        o.signal,
+      );
       check();
       if (!b.row) {
         warn(`${c.name} at ${t} threads failed: ${b.error}`);
         continue;
       }
       const m = b.row as unknown as Measurement;
-      const row: BenchRow = { ...m, fmaPeakGflops: peakAt(t), pctOfFmaPeak: m.gflops === null ? null : (100 * m.gflops) / peakAt(t) };
+      const row: BenchRow = {
+        ...m,
+        fmaPeakGflops: peakAt(t),
+        pctOfFmaPeak: m.gflops === null ? null : (100 * m.gflops) / peakAt(t),
+      };
       if (torch && c.kind !== 'landscape') {
         const extra = c.kind === 'hvp' ? problem : String(c.repeats ?? 7);
         const p = await runChild(torch.python, torchArgs(c.name, t, o.seconds, extra), t, o.signal);
         check();
         if (p.row) {
           const r = p.row as PeerRow;
-          row.torch = { samplesPerSec: c.kind === 'hvp' ? c.n / (r.hvpSeconds as number) : r.samplesPerSec, stepSeconds: r.stepSeconds, hvpSeconds: r.hvpSeconds, lambdaSeconds: r.lambdaSeconds, peakRssMiB: r.peakRssMiB, blas: r.blas };
+          row.torch = {
+            samplesPerSec: c.kind === 'hvp' ? c.n / (r.hvpSeconds as number) : r.samplesPerSec,
+            stepSeconds: r.stepSeconds,
+            hvpSeconds: r.hvpSeconds,
+            lambdaSeconds: r.lambdaSeconds,
+            peakRssMiB: r.peakRssMiB,
+            blas: r.blas,
+          };
           if (row.torch.samplesPerSec) row.ratioToTorch = row.samplesPerSec / row.torch.samplesPerSec;
         } else {
           row.torch = null;
@@ -178,7 +204,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     schema: BENCH_SCHEMA,
     label: o.label ?? machine.hostname,
     machine,
-    settings: { cases: o.cases, threads: o.threads, seconds: o.seconds, peakSeconds: o.peakSeconds, comparePytorch: o.comparePytorch },
+    settings: {
+      cases: o.cases,
+      threads: o.threads,
+      seconds: o.seconds,
+      peakSeconds: o.peakSeconds,
+      comparePytorch: o.comparePytorch,
+    },
     peaks,
     rows,
     pytorch,
@@ -189,4 +221,3 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     wallSeconds: (endedAt.getTime() - startedAt.getTime()) / 1000,
   };
 }
-

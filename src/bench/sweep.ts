@@ -60,7 +60,9 @@ export function benchTargets(p: { partition?: string[]; nodelist?: string[]; con
   for (const key of ['partition', 'nodelist', 'constraint'] as const) {
     const values = p[key];
     if (!values?.length) continue;
-    for (const v of values) if (!NAME_RE.test(v)) throw new RangeError(`--${key}: "${v}" is not a Slurm ${key} value (letters, digits, . _ - [ ] , : =)`);
+    for (const v of values)
+      if (!NAME_RE.test(v))
+        throw new RangeError(`--${key}: "${v}" is not a Slurm ${key} value (letters, digits, . _ - [ ] , : =)`);
     out = out.flatMap((t) => values.map((v) => ({ ...t, [key]: v, label: t.label ? `${t.label}+${v}` : v })));
   }
   return out.map((t) => ({ ...t, label: t.label || 'any-node' }));
@@ -89,13 +91,21 @@ export interface BenchSlurmOptions {
 const shq = (s: string): string => (/^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 /** The array script (see the module comment); placement flags are given to sbatch per task. */
-export function benchSlurmScript(dir: string, s: BenchSweep, o: BenchSlurmOptions = {}, node = process.execPath, main = cliMainPath()): string {
+export function benchSlurmScript(
+  dir: string,
+  s: BenchSweep,
+  o: BenchSlurmOptions = {},
+  node = process.execPath,
+  main = cliMainPath(),
+): string {
   const abs = path.resolve(dir);
   const time = o.time ?? '00:30:00';
   const mem = o.mem ?? '0';
-  if (!/^(\d+-)?\d+(:\d\d){0,2}$/.test(time)) throw new RangeError(`time must look like 00:30:00 or 1-00:00:00 (got "${time}")`);
+  if (!/^(\d+-)?\d+(:\d\d){0,2}$/.test(time))
+    throw new RangeError(`time must look like 00:30:00 or 1-00:00:00 (got "${time}")`);
   if (!/^\d+[KMGT]?$/i.test(mem)) throw new RangeError(`mem must look like 8G or 0 (all of the node) (got "${mem}")`);
-  if (o.account !== undefined && !/^[A-Za-z0-9_.-]+$/.test(o.account)) throw new RangeError(`account must be an account name (got "${o.account}")`);
+  if (o.account !== undefined && !/^[A-Za-z0-9_.-]+$/.test(o.account))
+    throw new RangeError(`account must be an account name (got "${o.account}")`);
   const logs = path.join(abs, 'slurm', 'logs');
   return [
     '#!/bin/bash',
@@ -134,8 +144,19 @@ export function submitArgs(dir: string, s: BenchSweep, i: number): string[] {
 }
 
 /** Writes DIR/bench-sweep.json, DIR/slurm/array.sbatch and DIR/slurm/submit.sh (options are checked first). */
-export async function planBenchSweep(dir: string, targets: BenchTarget[], benchArgs: string[], o: BenchSlurmOptions = {}): Promise<{ sweep: BenchSweep; script: string }> {
-  const sweep: BenchSweep = { schema: BENCH_SWEEP_SCHEMA, packageVersion: packageVersion(), count: targets.length, targets, benchArgs };
+export async function planBenchSweep(
+  dir: string,
+  targets: BenchTarget[],
+  benchArgs: string[],
+  o: BenchSlurmOptions = {},
+): Promise<{ sweep: BenchSweep; script: string }> {
+  const sweep: BenchSweep = {
+    schema: BENCH_SWEEP_SCHEMA,
+    packageVersion: packageVersion(),
+    count: targets.length,
+    targets,
+    benchArgs,
+  };
   const text = benchSlurmScript(dir, sweep, o);
   await makeDir(path.join(dir, 'slurm', 'logs'), 'bench sweep slurm logs directory');
   await makeDir(path.join(dir, 'results'), 'bench sweep results directory');
@@ -143,22 +164,39 @@ export async function planBenchSweep(dir: string, targets: BenchTarget[], benchA
   const script = path.join(dir, 'slurm', 'array.sbatch');
   await writeFileAtomic(script, text);
   await fsp.chmod(script, 0o755);
-  const submit = ['#!/bin/sh', '# One submission per node type (see array.sbatch).', ...targets.map((_, i) => `sbatch ${submitArgs(dir, sweep, i).slice(1).map(shq).join(' ')}`), ''];
+  const submit = [
+    '#!/bin/sh',
+    '# One submission per node type (see array.sbatch).',
+    ...targets.map((_, i) => `sbatch ${submitArgs(dir, sweep, i).slice(1).map(shq).join(' ')}`),
+    '',
+  ];
   await writeFileAtomic(path.join(dir, 'slurm', 'submit.sh'), submit.join('\n'));
   return { sweep, script };
 }
 
 /** Submits every task (sbatch per task, see the module comment); records each job in DIR/slurm/jobs.jsonl. */
-export async function submitBenchSweep(dir: string, sbatch = 'sbatch'): Promise<Array<{ task: number; jobId: string }>> {
+export async function submitBenchSweep(
+  dir: string,
+  sbatch = 'sbatch',
+): Promise<Array<{ task: number; jobId: string }>> {
   const s = await loadBenchSweep(dir);
   const jobs: Array<{ task: number; jobId: string }> = [];
   for (let i = 0; i < s.count; i++) {
     const args = submitArgs(dir, s, i);
     const r = spawnSync(sbatch, args, { encoding: 'utf8' });
-    if (r.error) throw new Error(`sbatch could not be started (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}): is Slurm installed and on PATH?`);
-    if (r.status !== 0) throw new Error(`sbatch ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n')[0]}`);
+    if (r.error)
+      throw new Error(
+        `sbatch could not be started (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}): is Slurm installed and on PATH?`,
+      );
+    if (r.status !== 0)
+      throw new Error(
+        `sbatch ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n')[0]}`,
+      );
     const jobId = r.stdout.trim().split(';')[0];
-    await fsp.appendFile(path.join(dir, 'slurm', 'jobs.jsonl'), `${toJson({ jobId, array: String(i), offset: 0, submittedAt: new Date().toISOString(), command: ['sbatch', ...args] })}\n`);
+    await fsp.appendFile(
+      path.join(dir, 'slurm', 'jobs.jsonl'),
+      `${toJson({ jobId, array: String(i), offset: 0, submittedAt: new Date().toISOString(), command: ['sbatch', ...args] })}\n`,
+    );
     jobs.push({ task: i, jobId });
   }
   return jobs;
@@ -170,7 +208,19 @@ export function taskResultFile(dir: string, i: number): string {
 
 export interface BenchComparison {
   /** One row per (task, case, threads). */
-  rows: Array<{ task: number; label: string; host: string; cpu: string; case: string; threads: number; samplesPerSec: number; gflops: number | null; pctOfFmaPeak: number | null; pctOfCeiling: number | null; fmaPeakGflops: number }>;
+  rows: Array<{
+    task: number;
+    label: string;
+    host: string;
+    cpu: string;
+    case: string;
+    threads: number;
+    samplesPerSec: number;
+    gflops: number | null;
+    pctOfFmaPeak: number | null;
+    pctOfCeiling: number | null;
+    fmaPeakGflops: number;
+  }>;
   missing: number[];
   table: string;
   files: { csv: string; md: string; svg: string; png: string };
@@ -194,19 +244,74 @@ export async function collectBenchSweep(dir: string): Promise<BenchComparison> {
       continue;
     }
     for (const x of r.rows)
-      rows.push({ task: i, label: r.label, host: r.machine.hostname, cpu: r.machine.cpuModel, case: x.case, threads: x.threads, samplesPerSec: x.samplesPerSec, gflops: x.gflops, pctOfFmaPeak: x.pctOfFmaPeak, pctOfCeiling: x.pctOfCeiling ?? null, fmaPeakGflops: x.fmaPeakGflops });
+      rows.push({
+        task: i,
+        label: r.label,
+        host: r.machine.hostname,
+        cpu: r.machine.cpuModel,
+        case: x.case,
+        threads: x.threads,
+        samplesPerSec: x.samplesPerSec,
+        gflops: x.gflops,
+        pctOfFmaPeak: x.pctOfFmaPeak,
+        pctOfCeiling: x.pctOfCeiling ?? null,
+        fmaPeakGflops: x.fmaPeakGflops,
+      });
   }
-  const header = ['node type', 'host', 'CPU', 'case', 'threads', 'samples/s', 'GFLOP/s', '% FMA peak', '% sgemm ceiling'];
-  const cells = rows.map((r) => [r.label, r.host, r.cpu, r.case, String(r.threads), fmt(r.samplesPerSec), fmt(r.gflops, 1), fmt(r.pctOfFmaPeak, 1), fmt(r.pctOfCeiling)]);
+  const header = [
+    'node type',
+    'host',
+    'CPU',
+    'case',
+    'threads',
+    'samples/s',
+    'GFLOP/s',
+    '% FMA peak',
+    '% sgemm ceiling',
+  ];
+  const cells = rows.map((r) => [
+    r.label,
+    r.host,
+    r.cpu,
+    r.case,
+    String(r.threads),
+    fmt(r.samplesPerSec),
+    fmt(r.gflops, 1),
+    fmt(r.pctOfFmaPeak, 1),
+    fmt(r.pctOfCeiling),
+  ]);
   const table = `${alignTable(header, cells)}\n${missing.length ? `\nno result yet from task${missing.length === 1 ? '' : 's'} ${missing.join(', ')} (${missing.map((i) => s.targets[i].label).join(', ')})\n` : ''}`;
   const csvCell = (v: unknown) => {
     const t = v === null || v === undefined ? '' : String(v);
     return /[",\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
   };
-  const csvHeader = ['task', 'label', 'host', 'cpu', 'case', 'threads', 'samplesPerSec', 'gflops', 'pctOfFmaPeak', 'pctOfCeiling', 'fmaPeakGflops'] as const;
-  const csv = [csvHeader.join(','), ...rows.map((r) => csvHeader.map((k) => csvCell(r[k])).join(','))].join('\n') + '\n';
-  const md = ['| ' + header.join(' | ') + ' |', '|' + header.map(() => '---').join('|') + '|', ...cells.map((c) => '| ' + c.join(' | ') + ' |')].join('\n') + '\n';
-  const files = { csv: path.join(dir, 'bench-comparison.csv'), md: path.join(dir, 'bench-comparison.md'), svg: path.join(dir, 'bench-comparison.svg'), png: path.join(dir, 'bench-comparison.png') };
+  const csvHeader = [
+    'task',
+    'label',
+    'host',
+    'cpu',
+    'case',
+    'threads',
+    'samplesPerSec',
+    'gflops',
+    'pctOfFmaPeak',
+    'pctOfCeiling',
+    'fmaPeakGflops',
+  ] as const;
+  const csv =
+    [csvHeader.join(','), ...rows.map((r) => csvHeader.map((k) => csvCell(r[k])).join(','))].join('\n') + '\n';
+  const md =
+    [
+      '| ' + header.join(' | ') + ' |',
+      '|' + header.map(() => '---').join('|') + '|',
+      ...cells.map((c) => '| ' + c.join(' | ') + ' |'),
+    ].join('\n') + '\n';
+  const files = {
+    csv: path.join(dir, 'bench-comparison.csv'),
+    md: path.join(dir, 'bench-comparison.md'),
+    svg: path.join(dir, 'bench-comparison.svg'),
+    png: path.join(dir, 'bench-comparison.png'),
+  };
   await writeFileAtomic(files.csv, csv);
   await writeFileAtomic(files.md, md);
   const chart = await renderChart(comparisonChart(rows));
@@ -225,14 +330,26 @@ export function comparisonChart(rows: BenchComparison['rows']): TopLevelSpec {
       yOffset: { field: 'node', type: 'nominal' as const },
       x: { field, type: 'quantitative' as const, title, ...(log ? { scale: { type: 'log' as const } } : {}) },
       color: { field: 'node', type: 'nominal' as const, title: 'node type (threads)' },
-      tooltip: [{ field: 'host' }, { field: 'cpu' }, { field: 'samplesPerSec', format: ',.0f' }, { field: 'pctOfFmaPeak', format: '.1f' }],
+      tooltip: [
+        { field: 'host' },
+        { field: 'cpu' },
+        { field: 'samplesPerSec', format: ',.0f' },
+        { field: 'pctOfFmaPeak', format: '.1f' },
+      ],
     },
     width: 320,
   });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: 'bigstep bench: node type × case', subtitle: 'samples/s (training: examples; hvp-*: examples per HVP; e1-*: particle-steps) and share of the node\'s own FMA peak' },
+    title: {
+      text: 'bigstep bench: node type × case',
+      subtitle:
+        "samples/s (training: examples; hvp-*: examples per HVP; e1-*: particle-steps) and share of the node's own FMA peak",
+    },
     data: { values },
-    hconcat: [panel('samplesPerSec', 'samples/s (log)', true), { ...panel('pct', '% of FMA peak', false), transform: [{ filter: 'datum.pct != null' }] }],
+    hconcat: [
+      panel('samplesPerSec', 'samples/s (log)', true),
+      { ...panel('pct', '% of FMA peak', false), transform: [{ filter: 'datum.pct != null' }] },
+    ],
   } as TopLevelSpec;
 }

@@ -11,7 +11,11 @@ export function fmt(v: number | null | undefined, digits = 0): string {
 export function alignTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
   const numeric = header.map((_, j) => rows.length > 0 && rows.every((r) => /^[-+\d.,×%e]+$/.test(r[j])));
-  const line = (cells: string[]) => cells.map((c, j) => (numeric[j] ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, j) => (numeric[j] ? c.padStart(widths[j]) : c.padEnd(widths[j])))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -22,7 +26,16 @@ export function unitOf(r: BenchRow): string {
 
 export function benchTable(report: BenchReport): string {
   const torch = report.rows.some((r) => r.torch !== undefined);
-  const header = ['case', 'threads', 'samples/s', 'GFLOP/s', '% FMA peak', '% sgemm ceiling', 'peak RSS MiB', ...(torch ? ['PyTorch samples/s', 'ratio'] : [])];
+  const header = [
+    'case',
+    'threads',
+    'samples/s',
+    'GFLOP/s',
+    '% FMA peak',
+    '% sgemm ceiling',
+    'peak RSS MiB',
+    ...(torch ? ['PyTorch samples/s', 'ratio'] : []),
+  ];
   const rows = report.rows.map((r) => [
     r.case,
     String(r.threads),
@@ -31,10 +44,14 @@ export function benchTable(report: BenchReport): string {
     fmt(r.pctOfFmaPeak, 1),
     fmt(r.pctOfCeiling, 0),
     fmt(r.peakRssMiB),
-    ...(torch ? [fmt(r.torch?.samplesPerSec), r.ratioToTorch === undefined ? '-' : `${r.ratioToTorch.toFixed(2)}×`] : []),
+    ...(torch
+      ? [fmt(r.torch?.samplesPerSec), r.ratioToTorch === undefined ? '-' : `${r.ratioToTorch.toFixed(2)}×`]
+      : []),
   ]);
   const m = report.machine;
-  const peaks = report.peaks.map((p) => `${fmt(p.gflops, 1)} GFLOP/s at ${p.threads} thread${p.threads === 1 ? '' : 's'}`).join(', ');
+  const peaks = report.peaks
+    .map((p) => `${fmt(p.gflops, 1)} GFLOP/s at ${p.threads} thread${p.threads === 1 ? '' : 's'}`)
+    .join(', ');
   return [
     `bigstep ${m.bigstep} bench on ${report.label}: ${m.cpuModel}, ${m.availableParallelism} of ${m.cores} cores, ` +
       `BLAS ${m.blasVendor}/${m.blasCore}, ISA path ${m.isa}, Node ${m.node}`,
@@ -44,6 +61,6 @@ export function benchTable(report: BenchReport): string {
     alignTable(header, rows),
     '',
     'samples/s: training examples/s; hvp-*: examples/s of one Hessian-vector product; e1-*: particle-steps/s (one native thread, flops not counted).',
-    '% sgemm ceiling: the step\'s GEMMs (im2col shapes for convolutions) timed alone ÷ the median step; both at the same threads.',
+    "% sgemm ceiling: the step's GEMMs (im2col shapes for convolutions) timed alone ÷ the median step; both at the same threads.",
   ].join('\n');
 }

@@ -16,7 +16,9 @@ export class UsageError extends Error {
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 function optionList(options: Options): string {
-  return Object.keys(options).map((k) => `--${k}`).join(', ');
+  return Object.keys(options)
+    .map((k) => `--${k}`)
+    .join(', ');
 }
 
 /**
@@ -57,12 +59,14 @@ export function parseCommandArgs<O extends Options>(
   const seen = new Set<string>();
   for (const t of parsed.tokens ?? []) {
     if (t.kind !== 'option' || options[t.name]?.multiple) continue;
-    if (seen.has(t.name)) throw new UsageError(`bigstep ${command}: option --${t.name} given more than once (it takes one value)`);
+    if (seen.has(t.name))
+      throw new UsageError(`bigstep ${command}: option --${t.name} given more than once (it takes one value)`);
     seen.add(t.name);
   }
   const pos = parsed.positionals;
   if (pos.length < positionals.min) throw new UsageError(`bigstep ${command}: missing ${positionals.names}`);
-  if (pos.length > positionals.max) throw new UsageError(`bigstep ${command}: unexpected argument "${pos[positionals.max]}"`);
+  if (pos.length > positionals.max)
+    throw new UsageError(`bigstep ${command}: unexpected argument "${pos[positionals.max]}"`);
   return { values: parsed.values, positionals: parsed.positionals } as never;
 }
 
@@ -77,7 +81,8 @@ export function intOption(command: string, name: string, value: string | undefin
 
 /** `--name` as one of `choices`. */
 export function choiceOption<T extends string>(command: string, name: string, value: string, choices: readonly T[]): T {
-  if (!choices.includes(value as T)) throw new UsageError(`bigstep ${command}: --${name} must be one of ${choices.join(', ')} (got "${value}")`);
+  if (!choices.includes(value as T))
+    throw new UsageError(`bigstep ${command}: --${name} must be one of ${choices.join(', ')} (got "${value}")`);
   return value as T;
 }
 
@@ -97,13 +102,21 @@ export function withOverrides(command: string, config: unknown, sets: string[]):
     try {
       value = parseYaml(set.slice(eq + 1));
     } catch (e) {
-      throw new UsageError(`bigstep ${command}: --set ${field}: VALUE is not valid YAML (${(e as Error).message.split('\n')[0]})`);
+      throw new UsageError(
+        `bigstep ${command}: --set ${field}: VALUE is not valid YAML (${(e as Error).message.split('\n')[0]})`,
+      );
     }
     try {
       setPath(out, field, value === undefined ? null : value, `--set ${field}`, () => {
         const parent = field.includes('.') ? getPath(out, field.slice(0, field.lastIndexOf('.'))) : out;
-        const fields = parent && typeof parent === 'object' ? Object.keys(parent).filter((k) => k !== field.slice(field.lastIndexOf('.') + 1)) : [];
-        throw new UsageError(`bigstep ${command}: --set ${field}: the config has no field "${field}"` + (fields.length ? ` (fields there: ${fields.join(', ')})` : ''));
+        const fields =
+          parent && typeof parent === 'object'
+            ? Object.keys(parent).filter((k) => k !== field.slice(field.lastIndexOf('.') + 1))
+            : [];
+        throw new UsageError(
+          `bigstep ${command}: --set ${field}: the config has no field "${field}"` +
+            (fields.length ? ` (fields there: ${fields.join(', ')})` : ''),
+        );
       });
     } catch (e) {
       if (e instanceof UsageError) throw e;

@@ -47,7 +47,10 @@ const USAGE =
 
 function list(name: string, value: string): string[] {
   const items = value.split(',').map((s) => s.trim());
-  if (items.some((s) => s === '')) throw new UsageError(`bigstep bench: --${name} must be a comma-separated list without empty items (got "${value}")`);
+  if (items.some((s) => s === ''))
+    throw new UsageError(
+      `bigstep bench: --${name} must be a comma-separated list without empty items (got "${value}")`,
+    );
   return items;
 }
 
@@ -57,23 +60,33 @@ function caseList(value: string | undefined, quick: boolean): string[] {
   const names = list('cases', value);
   const unknown = names.filter((n) => !allCases.some((c) => c.name === n));
   if (unknown.length)
-    throw new UsageError(`bigstep bench: unknown case${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')} (cases: ${allCases.map((c) => c.name).join(', ')}, or all)`);
+    throw new UsageError(
+      `bigstep bench: unknown case${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')} (cases: ${allCases.map((c) => c.name).join(', ')}, or all)`,
+    );
   return [...new Set(names)];
 }
 
 function threadList(value: string | undefined): number[] {
   const cores = os.availableParallelism();
   if (value === undefined) return [...new Set([1, cores])];
-  return [...new Set(list('threads', value).map((t) => {
-    if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 256) throw new UsageError(`bigstep bench: --threads must be integers in [1, 256] (got "${t}")`);
-    return Number(t);
-  }))].sort((a, b) => a - b);
+  return [
+    ...new Set(
+      list('threads', value).map((t) => {
+        if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 256)
+          throw new UsageError(`bigstep bench: --threads must be integers in [1, 256] (got "${t}")`);
+        return Number(t);
+      }),
+    ),
+  ].sort((a, b) => a - b);
 }
 
 async function planSweep(values: Record<string, unknown>, args: string[]): Promise<number> {
   const dir = values.sweep as string;
   if (dir.length === 0) throw new UsageError('bigstep bench: --sweep must name a directory');
-  if (values.out !== undefined || values.label !== undefined) throw new UsageError('bigstep bench: --out and --label are set per task in a sweep (DIR/results/task-<i>.json, the node type)');
+  if (values.out !== undefined || values.label !== undefined)
+    throw new UsageError(
+      'bigstep bench: --out and --label are set per task in a sweep (DIR/results/task-<i>.json, the node type)',
+    );
   // What every task runs: the bench options as given, without the sweep's own.
   const sweepOnly = new Set(['sweep', 'partition', 'nodelist', 'constraint', 'time', 'mem', 'account', 'submit']);
   const benchArgs: string[] = [];
@@ -91,24 +104,34 @@ async function planSweep(values: Record<string, unknown>, args: string[]): Promi
       nodelist: values.nodelist === undefined ? undefined : list('nodelist', values.nodelist as string),
       constraint: values.constraint === undefined ? undefined : list('constraint', values.constraint as string),
     });
-    const { script } = await planBenchSweep(dir, targets, benchArgs, { time: values.time as string | undefined, mem: values.mem as string | undefined, account: values.account as string | undefined });
-    console.log(`bench sweep: ${targets.length} task${targets.length === 1 ? '' : 's'} (${targets.map((t) => t.label).join(', ')}) → ${show(script)}`);
+    const { script } = await planBenchSweep(dir, targets, benchArgs, {
+      time: values.time as string | undefined,
+      mem: values.mem as string | undefined,
+      account: values.account as string | undefined,
+    });
+    console.log(
+      `bench sweep: ${targets.length} task${targets.length === 1 ? '' : 's'} (${targets.map((t) => t.label).join(', ')}) → ${show(script)}`,
+    );
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(`bigstep bench --sweep: --${e.message.replace(/^--/, '')}`);
     throw e;
   }
   if (!values.submit) {
-    console.log(`  submit: sh ${show(`${dir}/slurm/submit.sh`)}   (or add --submit); then: bigstep sweep collect ${show(dir)}`);
+    console.log(
+      `  submit: sh ${show(`${dir}/slurm/submit.sh`)}   (or add --submit); then: bigstep sweep collect ${show(dir)}`,
+    );
     return EXIT.ok;
   }
-  for (const j of await submitBenchSweep(dir)) console.log(`  task ${j.task} (${targets[j.task].label}): submitted job ${j.jobId}`);
+  for (const j of await submitBenchSweep(dir))
+    console.log(`  task ${j.task} (${targets[j.task].label}): submitted job ${j.jobId}`);
   console.log(`  when they are done: bigstep sweep collect ${show(dir)}`);
   return EXIT.ok;
 }
 
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'benchmark this CPU (samples/s, GFLOP/s, share of the FMA peak and sgemm ceiling, peak RSS); --sweep: one task per node type on Slurm',
+  summary:
+    'benchmark this CPU (samples/s, GFLOP/s, share of the FMA peak and sgemm ceiling, peak RSS); --sweep: one task per node type on Slurm',
   usage: USAGE,
   async run(args) {
     if (args.includes('--help') || args.includes('-h')) {
@@ -117,22 +140,37 @@ export const benchCommand: Command = {
     }
     const { values } = parseCommandArgs('bench', args, options, { min: 0, max: 0, names: '' });
     if (values.list) {
-      for (const c of allCases) console.log(`${c.name.padEnd(36)} ${c.kind}${QUICK_CASES.includes(c.name) ? ' (quick)' : DEFAULT_CASES.includes(c.name) ? ' (default)' : ''}`);
+      for (const c of allCases)
+        console.log(
+          `${c.name.padEnd(36)} ${c.kind}${QUICK_CASES.includes(c.name) ? ' (quick)' : DEFAULT_CASES.includes(c.name) ? ' (default)' : ''}`,
+        );
       return EXIT.ok;
     }
     const quick = Boolean(values.quick);
     const cases = caseList(values.cases, quick);
     const threads = threadList(values.threads);
     const secs = values.seconds === undefined ? (quick ? 1.5 : 5) : Number(values.seconds);
-    if (!(secs > 0 && secs <= 600)) throw new UsageError(`bigstep bench: --seconds must be a number in (0, 600] (got "${values.seconds}")`);
+    if (!(secs > 0 && secs <= 600))
+      throw new UsageError(`bigstep bench: --seconds must be a number in (0, 600] (got "${values.seconds}")`);
     if (values.sweep !== undefined) return planSweep(values, args);
     for (const k of ['partition', 'nodelist', 'constraint', 'time', 'mem', 'account', 'submit'] as const)
-      if (values[k] !== undefined && values[k] !== false) throw new UsageError(`bigstep bench: --${k} only applies with --sweep DIR`);
+      if (values[k] !== undefined && values[k] !== false)
+        throw new UsageError(`bigstep bench: --${k} only applies with --sweep DIR`);
     const out = values.out ?? DEFAULT_OUT;
     if (out.length === 0) throw new UsageError('bigstep bench: --out must not be empty');
 
-    const total = cases.reduce((n, name) => n + threadsFor(allCases.find((c) => c.name === name)!, threads).length, 0);
-    console.error(`bigstep bench: ${total} measurement${total === 1 ? '' : 's'} of ${showSeconds(secs)} each (${cases.length} cases × threads ${threads.join(', ')}); report → ${show(out)}`);
+    const total = cases.reduce(
+      (n, name) =>
+        n +
+        threadsFor(
+          allCases.find((c) => c.name === name)!,
+          threads,
+        ).length,
+      0,
+    );
+    console.error(
+      `bigstep bench: ${total} measurement${total === 1 ? '' : 's'} of ${showSeconds(secs)} each (${cases.length} cases × threads ${threads.join(', ')}); report → ${show(out)}`,
+    );
     const t0 = performance.now();
     // A bar with ETA on a terminal (the project's progress display); one line per measurement in logs.
     let bar: ReturnType<typeof createProgress> | undefined;
@@ -147,8 +185,10 @@ export const benchCommand: Command = {
           label: values.label,
           signal,
           onProgress: (i, n, what) => {
-            if (process.stderr.isTTY) (bar ??= createProgress({ label: 'bigstep bench', total: n, unit: 'items' })).update(i);
-            else if (i < n) console.error(`bench [${i + 1}/${n}] ${what} (${showSeconds((performance.now() - t0) / 1000)} so far)`);
+            if (process.stderr.isTTY)
+              (bar ??= createProgress({ label: 'bigstep bench', total: n, unit: 'items' })).update(i);
+            else if (i < n)
+              console.error(`bench [${i + 1}/${n}] ${what} (${showSeconds((performance.now() - t0) / 1000)} so far)`);
           },
           onWarning: (w) => console.error(`${bar ? '\n' : ''}bigstep bench: warning: ${w}`),
         });

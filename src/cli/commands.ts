@@ -76,8 +76,10 @@ async function runOne(
       },
     });
     display.done();
-    if (outcome.skipped) console.log(`${name}: already ${outcome.status} in ${show(outcome.dir)}; nothing to do (--force runs it again)`);
-    else if (outcome.status === 'aborted') console.error(`bigstep: ${name} aborted; ${show(outcome.dir)}/summary.json says status "aborted"`);
+    if (outcome.skipped)
+      console.log(`${name}: already ${outcome.status} in ${show(outcome.dir)}; nothing to do (--force runs it again)`);
+    else if (outcome.status === 'aborted')
+      console.error(`bigstep: ${name} aborted; ${show(outcome.dir)}/summary.json says status "aborted"`);
     else console.log(`${name}: ${outcome.status} in ${seconds(outcome.summary.wallSeconds)} → ${show(outcome.dir)}`);
     return { outcome };
   } catch (e) {
@@ -94,13 +96,16 @@ function printHeadline(outcome: RunOutcome): void {
   const width = Math.min(40, Math.max(...keys.map((k) => k.length)));
   for (const k of keys) {
     const v = h[k];
-    console.log(`  ${k.padEnd(width)}  ${typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : String(v)}`);
+    console.log(
+      `  ${k.padEnd(width)}  ${typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : String(v)}`,
+    );
   }
 }
 
 const infoCommand: Command = {
   name: 'info',
-  summary: 'show the BLAS vendor, kernel family and thread count the addon runs with, and which data sets were found where',
+  summary:
+    'show the BLAS vendor, kernel family and thread count the addon runs with, and which data sets were found where',
   usage: 'bigstep info',
   async run(args) {
     parseCommandArgs('info', args, {}, { min: 0, max: 0, names: '' });
@@ -115,7 +120,12 @@ const demoCommand: Command = {
   summary: 'train a small MLP on a synthetic 4-class task (checks the install)',
   usage: 'bigstep demo [--steps N]',
   async run(args) {
-    const { values } = parseCommandArgs('demo', args, { steps: { type: 'string', default: '300' } }, { min: 0, max: 0, names: '' });
+    const { values } = parseCommandArgs(
+      'demo',
+      args,
+      { steps: { type: 'string', default: '300' } },
+      { min: 0, max: 0, names: '' },
+    );
     const steps = intOption('demo', 'steps', values.steps, 1) ?? 300;
     const n = 2000;
     const d = 16;
@@ -126,7 +136,12 @@ const demoCommand: Command = {
       for (let j = 0; j < d; j++) x[i * d + j] = Math.sin(7 * i + 3 * j) * 0.5 + (j % 4 === y[i] ? 2 : 0);
     }
     const model = new Model(mlp({ input: d, hidden: [64], outputs: 4 }), { seed: 1 });
-    const trainer = new Trainer(model, { data: { x, y }, optimizer: sgd({ lr: 0.05 }), batch: { mode: 'shuffle', size: 64 }, seed: 1 });
+    const trainer = new Trainer(model, {
+      data: { x, y },
+      optimizer: sgd({ lr: 0.05 }),
+      batch: { mode: 'shuffle', size: 64 },
+      seed: 1,
+    });
     const t0 = performance.now();
     const r = await trainer.run({ steps });
     const secs = (performance.now() - t0) / 1000;
@@ -159,19 +174,29 @@ const runCommand: Command = {
     '  e.g. --set epochs=10 --set model.hidden=[256]; the fields are listed in docs/experiments.md and in config.json of any run',
   async run(args) {
     if (wantsHelp(args)) return help(this);
-    const { values, positionals } = parseCommandArgs('run', args, runOptions, { min: 1, max: 1, names: `the experiment (${experimentNames().join(', ')})` });
+    const { values, positionals } = parseCommandArgs('run', args, runOptions, {
+      min: 1,
+      max: 1,
+      names: `the experiment (${experimentNames().join(', ')})`,
+    });
     const name = positionals[0];
     const entry = findExperiment(name);
-    if (!entry) throw new UsageError(`bigstep run: unknown experiment "${name}" (choose ${experimentNames().join(', ')})`);
+    if (!entry)
+      throw new UsageError(`bigstep run: unknown experiment "${name}" (choose ${experimentNames().join(', ')})`);
     const preset = choiceOption('run', 'preset', values.preset ?? 'quick', SCALES);
     const seed = intOption('run', 'seed', values.seed);
     const out = values.out ?? DEFAULT_OUT;
     if (out.length === 0) throw new UsageError('bigstep run: --out must not be empty');
     const sets = (values as { set?: string[] }).set ?? [];
     const presetConfig = entry.definition.presets[preset];
-    if (presetConfig === undefined) throw new UsageError(`bigstep run: experiment "${name}" has no preset "${preset}" (it has ${Object.keys(entry.definition.presets).join(', ')})`);
+    if (presetConfig === undefined)
+      throw new UsageError(
+        `bigstep run: experiment "${name}" has no preset "${preset}" (it has ${Object.keys(entry.definition.presets).join(', ')})`,
+      );
     const config = sets.length > 0 ? withOverrides('run', presetConfig, sets) : undefined;
-    const r = await withInterrupts((signal) => runOne(entry, preset, { out, seed, force: values.force, signal, config }));
+    const r = await withInterrupts((signal) =>
+      runOne(entry, preset, { out, seed, force: values.force, signal, config }),
+    );
     if (r.error) {
       console.error(failureLine(name, r.error));
       return EXIT.failed;
@@ -196,7 +221,9 @@ const reproduceCommand: Command = {
     const out = values.out ?? DEFAULT_OUT;
     if (out.length === 0) throw new UsageError('bigstep reproduce: --out must not be empty');
     const t0 = performance.now();
-    console.log(`bigstep reproduce: ${plural(experiments.length, 'experiment')} (${experimentNames().join(', ')}) at ${preset} size into ${show(out)}`);
+    console.log(
+      `bigstep reproduce: ${plural(experiments.length, 'experiment')} (${experimentNames().join(', ')}) at ${preset} size into ${show(out)}`,
+    );
     const done: string[] = [];
     const outcomes: RunOutcome[] = [];
     const failures: string[] = [];
@@ -217,15 +244,21 @@ const reproduceCommand: Command = {
     });
     if (aborted) {
       const wall = (performance.now() - t0) / 1000;
-      console.error(`bigstep: reproduce interrupted after ${seconds(wall)}; no report written (finished runs are kept and skipped next time)`);
+      console.error(
+        `bigstep: reproduce interrupted after ${seconds(wall)}; no report written (finished runs are kept and skipped next time)`,
+      );
       return EXIT.aborted;
     }
     const report = await writeReport(out, { runs: done });
-    console.log(`report: ${show(report.file)} (${plural(report.runs.length, 'run')}, ${plural(report.figures, 'figure')})`);
+    console.log(
+      `report: ${show(report.file)} (${plural(report.runs.length, 'run')}, ${plural(report.figures, 'figure')})`,
+    );
     console.log(`total wall time: ${seconds((performance.now() - t0) / 1000)}`);
     for (const line of fallbackLines(outcomes, `bigstep reproduce --preset ${preset} --force`)) console.log(line);
     if (failures.length > 0) {
-      console.error(`bigstep: ${failures.length} experiment${failures.length === 1 ? '' : 's'} failed: ${failures.join(', ')}`);
+      console.error(
+        `bigstep: ${failures.length} experiment${failures.length === 1 ? '' : 's'} failed: ${failures.join(', ')}`,
+      );
       return EXIT.failed;
     }
     return EXIT.ok;
@@ -238,7 +271,12 @@ const reportCommand: Command = {
   usage: 'bigstep report DIR',
   async run(args) {
     if (wantsHelp(args)) return help(this);
-    const { positionals } = parseCommandArgs('report', args, {}, { min: 1, max: 1, names: 'the directory (e.g. runs)' });
+    const { positionals } = parseCommandArgs(
+      'report',
+      args,
+      {},
+      { min: 1, max: 1, names: 'the directory (e.g. runs)' },
+    );
     const dir = positionals[0];
     const r = await writeReport(dir, { skipIfEmpty: true }).catch((e: Error) => {
       if (e instanceof RangeError) throw new UsageError(`bigstep report: ${dir} is not a directory`);
@@ -259,4 +297,12 @@ function help(c: Command): number {
   return EXIT.ok;
 }
 
-export const commands: Command[] = [infoCommand, demoCommand, runCommand, reproduceCommand, reportCommand, benchCommand, sweepCommand];
+export const commands: Command[] = [
+  infoCommand,
+  demoCommand,
+  runCommand,
+  reproduceCommand,
+  reportCommand,
+  benchCommand,
+  sweepCommand,
+];

@@ -46,7 +46,11 @@ export const INTERRUPT_GRACE_MS = 1500;
  * SIGINT/SIGTERM → abort `fn`'s signal; a second signal, or `graceMs` without `fn` settling,
  * calls `force` and exits 130.
  */
-export async function withInterrupts<T>(fn: (signal: AbortSignal) => Promise<T>, force?: () => void, graceMs = INTERRUPT_GRACE_MS): Promise<T> {
+export async function withInterrupts<T>(
+  fn: (signal: AbortSignal) => Promise<T>,
+  force?: () => void,
+  graceMs = INTERRUPT_GRACE_MS,
+): Promise<T> {
   const ac = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const stopNow = (): void => {

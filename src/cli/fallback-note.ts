@@ -29,7 +29,11 @@ function installHint(config: unknown): string {
 /** The directories loadDataset searched for that data set (where files may go), or null. */
 function searchedDirs(config: unknown): string | null {
   const name = configuredDataset(config);
-  return name ? locateDataset(name).searched.map((s) => `${s.dir} (${s.source})`).join(', ') : null;
+  return name
+    ? locateDataset(name)
+        .searched.map((s) => `${s.dir} (${s.source})`)
+        .join(', ')
+    : null;
 }
 
 /**
@@ -41,7 +45,9 @@ export function fallbackLines(outcomes: Array<Pick<RunOutcome, 'summary' | 'conf
   if (hit.length === 0) return [];
   const names = hit.map((x) => x.o.summary.experiment);
   // The install command, unless every reason already says it (E2/E3 name it in theirs).
-  const hints = [...new Set(hit.map((x) => installHint(x.o.config)))].filter((h) => !hit.every((x) => x.reason!.includes(h)));
+  const hints = [...new Set(hit.map((x) => installHint(x.o.config)))].filter(
+    (h) => !hit.every((x) => x.reason!.includes(h)),
+  );
   const dirs = [...new Set(hit.map((x) => searchedDirs(x.o.config)).filter((d): d is string => d !== null))];
   return [
     ...hit.map((x) => `bigstep: ${x.o.summary.experiment} ran on FALLBACK data: ${x.reason}`),

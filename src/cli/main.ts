@@ -18,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 
 import { UsageError } from './args.js';
 
-const BUILD_SUMMARY = '(re)build the native addon from source: g++ and cmake, OpenBLAS if found (--portable: without BLAS)';
+const BUILD_SUMMARY =
+  '(re)build the native addon from source: g++ and cmake, OpenBLAS if found (--portable: without BLAS)';
 
 /** `bigstep build`: runs scripts/build-addon.cjs. Handled before anything loads the addon, which may not exist yet. */
 function build(args: string[]): number {
@@ -51,7 +52,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    console.error(`bigstep: unknown command "${name}" (commands: ${[...commands.map((c) => c.name), 'build'].join(', ')})`);
+    console.error(
+      `bigstep: unknown command "${name}" (commands: ${[...commands.map((c) => c.name), 'build'].join(', ')})`,
+    );
     return EXIT.usage;
   }
   return command.run(rest);

@@ -33,8 +33,14 @@ import { UsageError, intOption, parseCommandArgs } from './args.js';
 import { EXIT, INTERRUPT_GRACE_MS, failureLine, seconds, show, withInterrupts, type Command } from './common.js';
 
 const SUBCOMMANDS: Record<string, { usage: string; summary: string }> = {
-  plan: { usage: 'bigstep sweep plan SPEC --out DIR [--force]', summary: 'expand a sweep spec (YAML/JSON) into DIR/tasks.json' },
-  run: { usage: 'bigstep sweep run DIR --task I', summary: 'run task I into DIR/runs/ (a finished task exits at once)' },
+  plan: {
+    usage: 'bigstep sweep plan SPEC --out DIR [--force]',
+    summary: 'expand a sweep spec (YAML/JSON) into DIR/tasks.json',
+  },
+  run: {
+    usage: 'bigstep sweep run DIR --task I',
+    summary: 'run task I into DIR/runs/ (a finished task exits at once)',
+  },
   collect: {
     usage: 'bigstep sweep collect DIR [--check] [--report]',
     summary: 'merge every task into DIR/results.csv + results.jsonl (--report: also DIR/report.html)',
@@ -49,9 +55,13 @@ const SUBCOMMANDS: Record<string, { usage: string; summary: string }> = {
       '[--submit] [--tasks LIST|unfinished]',
     summary: 'write DIR/slurm/array.sbatch (a job array); --submit runs sbatch and records the job id',
   },
-  status: { usage: 'bigstep sweep status DIR', summary: 'task counts from the run directories, plus squeue/sacct state of submitted jobs' },
+  status: {
+    usage: 'bigstep sweep status DIR',
+    summary: 'task counts from the run directories, plus squeue/sacct state of submitted jobs',
+  },
   k8s: {
-    usage: 'bigstep sweep k8s DIR [--image IMG] [--pvc CLAIM] [--mount PATH] [--sub-path P] [--parallelism N] [--cpu 1] [--memory 2Gi]',
+    usage:
+      'bigstep sweep k8s DIR [--image IMG] [--pvc CLAIM] [--mount PATH] [--sub-path P] [--parallelism N] [--cpu 1] [--memory 2Gi]',
     summary: 'write DIR/k8s/job.yaml, a Kubernetes Indexed Job (JOB_COMPLETION_INDEX = task)',
   },
 };
@@ -65,10 +75,12 @@ async function parseTaskList(value: string, dir: string, t: SweepTasks, cmd: str
   const out: number[] = [];
   for (const part of value.split(',')) {
     const m = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
-    if (!m) throw new UsageError(`bigstep sweep ${cmd}: --tasks must be "unfinished" or a list like 0-3,7 (got "${value}")`);
+    if (!m)
+      throw new UsageError(`bigstep sweep ${cmd}: --tasks must be "unfinished" or a list like 0-3,7 (got "${value}")`);
     const a = Number(m[1]);
     const b = m[2] === undefined ? a : Number(m[2]);
-    if (b < a || b >= t.count) throw new UsageError(`bigstep sweep ${cmd}: --tasks ${part.trim()} is outside 0-${t.count - 1}`);
+    if (b < a || b >= t.count)
+      throw new UsageError(`bigstep sweep ${cmd}: --tasks ${part.trim()} is outside 0-${t.count - 1}`);
     for (let i = a; i <= b; i++) if (!out.includes(i)) out.push(i);
   }
   return out;
@@ -79,19 +91,37 @@ function oneDir(cmd: string, args: string[], options: Parameters<typeof parseCom
 }
 
 async function planCmd(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs('sweep plan', args, { out: { type: 'string' }, force: { type: 'boolean', default: false } }, {
-    min: 1,
-    max: 1,
-    names: 'the sweep spec (a .yaml or .json file)',
-  });
+  const { values, positionals } = parseCommandArgs(
+    'sweep plan',
+    args,
+    { out: { type: 'string' }, force: { type: 'boolean', default: false } },
+    {
+      min: 1,
+      max: 1,
+      names: 'the sweep spec (a .yaml or .json file)',
+    },
+  );
   if (!values.out) throw new UsageError('bigstep sweep plan: --out DIR is required (the sweep directory)');
   const r = await planSweep(positionals[0], values.out, { force: values.force });
   const t = r.tasks;
-  const what = r.action === 'unchanged' ? 'already planned (same tasks); nothing to do' : r.action === 'replaced' ? 'replaced the task list' : 'planned';
-  console.log(`sweep ${t.name}: ${what}: ${t.count} tasks of ${t.experiment} (${t.preset}), sweep id ${t.sweepId} → ${show(r.file)}`);
-  if (t.params.length) console.log(`  swept: ${t.params.join(', ')}${t.spec.seeds ? `; seeds ${t.spec.seeds.join(', ')}` : ''}`);
-  if (t.newFields?.length) console.log(`  note: fields the ${t.preset} preset does not set (optional fields, or a typo): ${t.newFields.join(', ')}`);
-  console.log(`  next: bigstep sweep local ${show(values.out)}   or   bigstep sweep slurm ${show(values.out)} --submit`);
+  const what =
+    r.action === 'unchanged'
+      ? 'already planned (same tasks); nothing to do'
+      : r.action === 'replaced'
+        ? 'replaced the task list'
+        : 'planned';
+  console.log(
+    `sweep ${t.name}: ${what}: ${t.count} tasks of ${t.experiment} (${t.preset}), sweep id ${t.sweepId} → ${show(r.file)}`,
+  );
+  if (t.params.length)
+    console.log(`  swept: ${t.params.join(', ')}${t.spec.seeds ? `; seeds ${t.spec.seeds.join(', ')}` : ''}`);
+  if (t.newFields?.length)
+    console.log(
+      `  note: fields the ${t.preset} preset does not set (optional fields, or a typo): ${t.newFields.join(', ')}`,
+    );
+  console.log(
+    `  next: bigstep sweep local ${show(values.out)}   or   bigstep sweep slurm ${show(values.out)} --submit`,
+  );
   return EXIT.ok;
 }
 
@@ -103,7 +133,10 @@ async function runCmd(args: string[]): Promise<number> {
   if (isBenchSweep(dir)) {
     // A bench sweep's task: `bigstep bench` with the sweep's options, labelled with its node type.
     const s = await loadBenchSweep(dir);
-    if (index >= s.count) throw new UsageError(`bigstep sweep run: --task must be in [0, ${s.count - 1}] (the bench sweep has ${s.count} tasks; got ${index})`);
+    if (index >= s.count)
+      throw new UsageError(
+        `bigstep sweep run: --task must be in [0, ${s.count - 1}] (the bench sweep has ${s.count} tasks; got ${index})`,
+      );
     return benchCommand.run([...s.benchArgs, '--label', s.targets[index].label, '--out', taskResultFile(dir, index)]);
   }
   // Progress of a long task: a line at most every 30 s (task logs stay short; no bar, no final line).
@@ -116,10 +149,14 @@ async function runCmd(args: string[]): Promise<number> {
   };
   try {
     const outcome = await withInterrupts((signal) =>
-      runTask(dir, index, { signal, progress, onStart: (d) => {
+      runTask(dir, index, {
+        signal,
+        progress,
+        onStart: (d) => {
           showBlasNotice();
           console.log(`task ${index}: running in ${show(d)}`);
-        } }),
+        },
+      }),
     );
     if (outcome.skipped) {
       console.log(`task ${index}: already ${outcome.status} in ${show(outcome.dir)}; nothing to do`);
@@ -147,7 +184,10 @@ async function collectCmd(args: string[]): Promise<number> {
   });
   const dir = positionals[0];
   if (isBenchSweep(dir)) {
-    if (values.report) throw new UsageError('bigstep sweep collect: --report is for experiment sweeps (a bench sweep writes bench-comparison.{csv,md,svg,png})');
+    if (values.report)
+      throw new UsageError(
+        'bigstep sweep collect: --report is for experiment sweeps (a bench sweep writes bench-comparison.{csv,md,svg,png})',
+      );
     const b = await collectBenchSweep(dir);
     console.log(b.table);
     console.log(`  → ${show(b.files.csv)}, ${show(b.files.md)}, ${show(b.files.png)}`);
@@ -157,9 +197,13 @@ async function collectCmd(args: string[]): Promise<number> {
   console.log(`sweep ${r.tasks.name}: ${formatCounts(r.counts)}`);
   console.log(`  → ${show(r.files.csv)}, ${show(r.files.jsonl)}`);
   for (const row of r.rows.filter((x) => x.status === 'failed').slice(0, 5))
-    console.error(`  task ${row.task} failed: ${(row.error ?? '').split('\n')[0]} (${show(taskDir(dir, r.tasks.tasks[row.task]))})`);
+    console.error(
+      `  task ${row.task} failed: ${(row.error ?? '').split('\n')[0]} (${show(taskDir(dir, r.tasks.tasks[row.task]))})`,
+    );
   if (values.report) {
-    const runs = r.rows.filter((x) => x.status === 'finished' || x.status === 'diverged').map((x) => taskDir(dir, r.tasks.tasks[x.task]));
+    const runs = r.rows
+      .filter((x) => x.status === 'finished' || x.status === 'diverged')
+      .map((x) => taskDir(dir, r.tasks.tasks[x.task]));
     if (runs.length === 0) console.error('bigstep sweep collect: no complete task yet; no report written');
     else {
       const rep = await writeReport(dir, { runs, title: `bigstep sweep ${r.tasks.name}` });
@@ -184,7 +228,9 @@ async function localCmd(args: string[]): Promise<number> {
   const t0 = performance.now();
   const before = await taskStates(dir, t);
   let complete = indices ? 0 : before.counts.finished + before.counts.diverged;
-  console.log(`sweep ${t.name}: ${todo} task${todo === 1 ? '' : 's'} on ${concurrency} process${concurrency === 1 ? '' : 'es'} (one BLAS thread each); logs in ${show(path.join(dir, 'logs'))}`);
+  console.log(
+    `sweep ${t.name}: ${todo} task${todo === 1 ? '' : 's'} on ${concurrency} process${concurrency === 1 ? '' : 'es'} (one BLAS thread each); logs in ${show(path.join(dir, 'logs'))}`,
+  );
   const bar = createProgress({ label: `sweep ${t.name}`, total: todo, unit: 'items', intervalMs: 5000 });
   bar.update(complete);
   const failed: number[] = [];
@@ -204,7 +250,11 @@ async function localCmd(args: string[]): Promise<number> {
             if (e.code === 0) bar.update(++complete);
             else if (!outcomeInterrupted()) {
               failed.push(e.index);
-              const how = e.signal ? `was killed by ${e.signal}` : e.code === 1 ? 'failed' : `exited with code ${e.code}`;
+              const how = e.signal
+                ? `was killed by ${e.signal}`
+                : e.code === 1
+                  ? 'failed'
+                  : `exited with code ${e.code}`;
               process.stderr.write(`\nbigstep: task ${e.index} ${how} (log ${show(e.log)}); a rerun resumes it\n`);
             }
           }
@@ -227,7 +277,9 @@ async function localCmd(args: string[]): Promise<number> {
   const selected = indices ?? t.tasks.map((x) => x.index);
   const notComplete = selected.filter((i) => r.rows[i].status !== 'finished' && r.rows[i].status !== 'diverged');
   if (notComplete.length > 0) {
-    console.error(`bigstep: ${notComplete.length} task${notComplete.length === 1 ? ' is' : 's are'} not complete (${notComplete.slice(0, 10).join(', ')}${notComplete.length > 10 ? ', …' : ''}); rerun to retry them`);
+    console.error(
+      `bigstep: ${notComplete.length} task${notComplete.length === 1 ? ' is' : 's are'} not complete (${notComplete.slice(0, 10).join(', ')}${notComplete.length > 10 ? ', …' : ''}); rerun to retry them`,
+    );
     return EXIT.failed;
   }
   return EXIT.ok;
@@ -260,7 +312,8 @@ async function slurmCmd(args: string[]): Promise<number> {
     jobName: values['job-name'],
   };
   // Every flag is checked before anything is written: a failing command leaves no new files.
-  if (values.tasks && !values.submit) throw new UsageError('bigstep sweep slurm: --tasks only makes sense with --submit');
+  if (values.tasks && !values.submit)
+    throw new UsageError('bigstep sweep slurm: --tasks only makes sense with --submit');
   const indices = values.tasks ? await parseTaskList(values.tasks, dir, t, 'slurm') : undefined;
   let file: string;
   try {
@@ -279,7 +332,8 @@ async function slurmCmd(args: string[]): Promise<number> {
     return EXIT.ok;
   }
   const jobs = await submitSlurm(dir, t, { indices, maxParallel });
-  for (const j of jobs) console.log(`  submitted job ${j.jobId} (--array=${j.array}${j.offset ? `, tasks offset ${j.offset}` : ''})`);
+  for (const j of jobs)
+    console.log(`  submitted job ${j.jobId} (--array=${j.array}${j.offset ? `, tasks offset ${j.offset}` : ''})`);
   console.log(`  status: bigstep sweep status ${show(dir)}`);
   return EXIT.ok;
 }
@@ -294,7 +348,9 @@ async function statusCmd(args: string[]): Promise<number> {
     const s = slurmStatus(jobs);
     console.log(`slurm jobs: ${jobs.map((j) => `${j.jobId} (--array=${j.array})`).join(', ')}`);
     const entries = Object.entries(s.counts);
-    console.log(`  array elements known to Slurm: ${entries.length ? entries.map(([k, v]) => `${v} ${k}`).join(', ') : 'none (finished and no accounting)'}`);
+    console.log(
+      `  array elements known to Slurm: ${entries.length ? entries.map(([k, v]) => `${v} ${k}`).join(', ') : 'none (finished and no accounting)'}`,
+    );
     for (const st of s.states.filter((x) => x.source === 'squeue' && x.state !== 'COMPLETED').slice(0, 20))
       console.log(`  ${st.jobId.padEnd(16)} ${st.state.padEnd(10)} ${st.elapsed ?? ''} ${st.reason ?? ''}`.trimEnd());
     for (const n of s.notes) console.log(`  (${n})`);
@@ -330,10 +386,15 @@ async function k8sCmd(args: string[]): Promise<number> {
       namespace: values.namespace,
     });
   } catch (e) {
-    if (e instanceof RangeError) throw new UsageError(`bigstep sweep k8s: --${e.message.replace(/^mountPath/, 'mount').replace(/^subPath/, 'sub-path')}`);
+    if (e instanceof RangeError)
+      throw new UsageError(
+        `bigstep sweep k8s: --${e.message.replace(/^mountPath/, 'mount').replace(/^subPath/, 'sub-path')}`,
+      );
     throw e;
   }
-  console.log(`sweep ${t.name}: ${t.count} tasks → ${show(file)} (Indexed Job; submit with kubectl apply -f ${show(file)})`);
+  console.log(
+    `sweep ${t.name}: ${t.count} tasks → ${show(file)} (Indexed Job; submit with kubectl apply -f ${show(file)})`,
+  );
   return EXIT.ok;
 }
 
@@ -366,19 +427,23 @@ export const sweepCommand: Command = {
       return sub ? EXIT.ok : EXIT.usage;
     }
     const handler = HANDLERS[sub];
-    if (!handler) throw new UsageError(`bigstep sweep: unknown subcommand "${sub}" (${Object.keys(HANDLERS).join(', ')})`);
+    if (!handler)
+      throw new UsageError(`bigstep sweep: unknown subcommand "${sub}" (${Object.keys(HANDLERS).join(', ')})`);
     if (rest.includes('--help') || rest.includes('-h')) {
       console.log(`usage: ${SUBCOMMANDS[sub].usage}\n\n${SUBCOMMANDS[sub].summary}`);
       return EXIT.ok;
     }
     const dir = rest.find((a) => !a.startsWith('-'));
     if (dir && ['local', 'slurm', 'k8s', 'status'].includes(sub) && isBenchSweep(dir))
-      throw new UsageError(`bigstep sweep ${sub}: ${dir} is a bench sweep: submit it with bigstep bench --sweep ${dir} ... --submit (or sh ${dir}/slurm/submit.sh); run one task with bigstep sweep run ${dir} --task I`);
+      throw new UsageError(
+        `bigstep sweep ${sub}: ${dir} is a bench sweep: submit it with bigstep bench --sweep ${dir} ... --submit (or sh ${dir}/slurm/submit.sh); run one task with bigstep sweep run ${dir} --task I`,
+      );
     try {
       return await handler(rest);
     } catch (e) {
       // A bad spec / tasks.json / task index is misuse: one line, exit code 2.
-      if (e instanceof SweepSpecError || e instanceof RangeError) throw new UsageError(`bigstep sweep ${sub}: ${(e as Error).message}`);
+      if (e instanceof SweepSpecError || e instanceof RangeError)
+        throw new UsageError(`bigstep sweep ${sub}: ${(e as Error).message}`);
       throw e;
     }
   },

@@ -32,7 +32,14 @@ export const CIFAR100_COARSE_FORMAT: CifarFormat = { labelBytes: 2, labelIndex: 
  * Decodes the records of one batch into `x`/`labels` starting at example `offset`.
  * Returns the number of records.
  */
-function decodeInto(buf: Buffer, file: string, fmt: CifarFormat, x: Float32Array, labels: Int32Array, offset: number): number {
+function decodeInto(
+  buf: Buffer,
+  file: string,
+  fmt: CifarFormat,
+  x: Float32Array,
+  labels: Int32Array,
+  offset: number,
+): number {
   const rec = fmt.labelBytes + CIFAR_PIXELS;
   const n = buf.length / rec;
   for (let i = 0; i < n; i++) {
@@ -69,7 +76,11 @@ function checkRecordSize(size: number, file: string, fmt: CifarFormat): void {
 }
 
 /** Parses one CIFAR batch held in memory (already decompressed). */
-export function parseCifarBatch(buf: Buffer, file: string, fmt: CifarFormat): { n: number; x: Float32Array; labels: Int32Array } {
+export function parseCifarBatch(
+  buf: Buffer,
+  file: string,
+  fmt: CifarFormat,
+): { n: number; x: Float32Array; labels: Int32Array } {
   checkRecordSize(buf.length, file, fmt);
   const n = buf.length / (fmt.labelBytes + CIFAR_PIXELS);
   const x = new Float32Array(n * CIFAR_PIXELS);
@@ -96,7 +107,11 @@ export async function loadCifarBatches(files: readonly string[], fmt: CifarForma
     if (size >= 2) {
       const fh = await fsp.open(file, 'r');
       const head = Buffer.alloc(2);
-      try { await fh.read(head, 0, 2, 0); } finally { await fh.close(); }
+      try {
+        await fh.read(head, 0, 2, 0);
+      } finally {
+        await fh.close();
+      }
       if (isGzip(head)) {
         pre = await readDataFile(file);
         size = pre.length;

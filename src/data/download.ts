@@ -40,7 +40,8 @@ function describeFetchError(err: unknown): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return 'timed out (no data received)';
   const cause = e?.cause;
-  if (cause && (cause.code || cause.message)) return `${e.message} (${cause.code ?? ''}${cause.code && cause.message ? ' ' : ''}${cause.message ?? ''})`;
+  if (cause && (cause.code || cause.message))
+    return `${e.message} (${cause.code ?? ''}${cause.code && cause.message ? ' ' : ''}${cause.message ?? ''})`;
   return e?.message ?? String(err);
 }
 
@@ -109,7 +110,12 @@ async function downloadOne(url: string, dest: string, checksum: Checksum, opts: 
  * order. If every attempt fails: throws the {@link ChecksumError} if any URL served wrong bytes,
  * else a {@link DownloadError} listing each attempt. Never leaves a partial or unverified file.
  */
-export async function downloadVerified(urls: readonly string[], dest: string, checksum: Checksum, opts: DownloadOptions = {}): Promise<void> {
+export async function downloadVerified(
+  urls: readonly string[],
+  dest: string,
+  checksum: Checksum,
+  opts: DownloadOptions = {},
+): Promise<void> {
   if (!checksum.md5 && !checksum.sha256) throw new TypeError(`checksum for ${dest} must give md5 or sha256`);
   const attempts: string[] = [];
   let checksumError: ChecksumError | undefined;

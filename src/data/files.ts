@@ -66,4 +66,3 @@ export async function readDataFile(file: string): Promise<Buffer> {
   }
   return out;
 }
-

@@ -28,7 +28,8 @@ function hex(m: number): string {
 function describeMagic(m: number): string {
   if (m === IDX_IMAGES_MAGIC) return ' (that is an IDX image file)';
   if (m === IDX_LABELS_MAGIC) return ' (that is an IDX label file)';
-  if ((m >>> 16) === 0 && ((m >>> 8) & 0xff) !== 0x08) return ` (IDX data type 0x${((m >>> 8) & 0xff).toString(16)} is not unsigned byte)`;
+  if (m >>> 16 === 0 && ((m >>> 8) & 0xff) !== 0x08)
+    return ` (IDX data type 0x${((m >>> 8) & 0xff).toString(16)} is not unsigned byte)`;
   return '';
 }
 
@@ -36,7 +37,11 @@ function describeMagic(m: number): string {
 function parseHeader(buf: Buffer, file: string, magic: number, ndims: number, kind: string): number[] {
   const headerLen = 4 + 4 * ndims;
   if (buf.length < 4) {
-    throw new DatasetFileError(file, 'ERR_DATA_TRUNCATED', `file is truncated: ${buf.length} bytes, shorter than the 4-byte IDX magic number`);
+    throw new DatasetFileError(
+      file,
+      'ERR_DATA_TRUNCATED',
+      `file is truncated: ${buf.length} bytes, shorter than the 4-byte IDX magic number`,
+    );
   }
   const m = buf.readUInt32BE(0);
   if (m !== magic) {
@@ -47,7 +52,11 @@ function parseHeader(buf: Buffer, file: string, magic: number, ndims: number, ki
     );
   }
   if (buf.length < headerLen) {
-    throw new DatasetFileError(file, 'ERR_DATA_TRUNCATED', `file is truncated: ${buf.length} bytes, shorter than the ${headerLen}-byte IDX ${kind} header`);
+    throw new DatasetFileError(
+      file,
+      'ERR_DATA_TRUNCATED',
+      `file is truncated: ${buf.length} bytes, shorter than the ${headerLen}-byte IDX ${kind} header`,
+    );
   }
   const dims: number[] = [];
   for (let i = 0; i < ndims; i++) dims.push(buf.readUInt32BE(4 + 4 * i));

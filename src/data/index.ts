@@ -6,7 +6,14 @@
 export type { Dataset, DatasetSplits } from './types.js';
 export { exampleSize } from './types.js';
 export { loadDataset, type LoadDatasetOptions } from './load.js';
-export { dataRoot, locateDataset, locateDatasets, type DatasetInfo, type DatasetLocation, type LocateOptions } from './locate.js';
+export {
+  dataRoot,
+  locateDataset,
+  locateDatasets,
+  type DatasetInfo,
+  type DatasetLocation,
+  type LocateOptions,
+} from './locate.js';
 export { DATASET_NAMES, DEBIAN_FASHION_MNIST_DIR, SOURCES, type DatasetName } from './sources.js';
 export {
   DatasetFileError,
@@ -16,7 +23,15 @@ export {
   type SearchedLocation,
 } from './errors.js';
 export { DownloadError, downloadVerified, type Checksum } from './download.js';
-export { readIdxImages, readIdxLabels, parseIdxImages, parseIdxLabels, loadIdxPair, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC } from './idx.js';
+export {
+  readIdxImages,
+  readIdxLabels,
+  parseIdxImages,
+  parseIdxLabels,
+  loadIdxPair,
+  IDX_IMAGES_MAGIC,
+  IDX_LABELS_MAGIC,
+} from './idx.js';
 export {
   loadCifarBatches,
   parseCifarBatch,

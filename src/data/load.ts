@@ -44,18 +44,40 @@ export interface LoadDatasetOptions extends LocateOptions {
   idleTimeoutMs?: number;
 }
 
-async function loadFrom(src: DatasetSource, files: Map<string, string>, opts: LoadDatasetOptions): Promise<DatasetSplits> {
+async function loadFrom(
+  src: DatasetSource,
+  files: Map<string, string>,
+  opts: LoadDatasetOptions,
+): Promise<DatasetSplits> {
   if (src.kind === 'idx') {
     const f = (b: string): string => files.get(b)!;
     const [train, test] = await Promise.all([
-      loadIdxPair({ images: f(src.trainImages), labels: f(src.trainLabels), name: `${src.name}/train`, expectImageSize: [28, 28] }),
-      loadIdxPair({ images: f(src.testImages), labels: f(src.testLabels), name: `${src.name}/test`, expectImageSize: [28, 28] }),
+      loadIdxPair({
+        images: f(src.trainImages),
+        labels: f(src.trainLabels),
+        name: `${src.name}/train`,
+        expectImageSize: [28, 28],
+      }),
+      loadIdxPair({
+        images: f(src.testImages),
+        labels: f(src.testLabels),
+        name: `${src.name}/test`,
+        expectImageSize: [28, 28],
+      }),
     ]);
     return { train, test };
   }
   const fmt = src.format(opts.label);
-  const train = await loadCifarBatches(src.train.map((b) => files.get(b)!), fmt, `${src.name}/train`);
-  const test = await loadCifarBatches(src.test.map((b) => files.get(b)!), fmt, `${src.name}/test`);
+  const train = await loadCifarBatches(
+    src.train.map((b) => files.get(b)!),
+    fmt,
+    `${src.name}/train`,
+  );
+  const test = await loadCifarBatches(
+    src.test.map((b) => files.get(b)!),
+    fmt,
+    `${src.name}/test`,
+  );
   return { train, test };
 }
 
@@ -104,7 +126,8 @@ async function downloadInto(src: DatasetSource, dest: string, opts: LoadDatasetO
       label: `${src.name}: ${cifar.archive}`,
     });
     const members = new Map<string, string>();
-    for (const f of [...cifar.train, ...cifar.test]) members.set(`${cifar.subdir}/${f}`, path.join(dest, cifar.subdir, f));
+    for (const f of [...cifar.train, ...cifar.test])
+      members.set(`${cifar.subdir}/${f}`, path.join(dest, cifar.subdir, f));
     await extractTarMembers(archive, members);
   } finally {
     await fsp.rm(archive, { force: true });
@@ -156,7 +179,13 @@ export async function loadDataset(name: DatasetName, opts: LoadDatasetOptions = 
   const p = probe(src, src.kind === 'cifar' ? path.join(dest, src.subdir) : dest);
   if (p.missing.length) {
     // Should not happen: every file was just downloaded and verified.
-    throw new DatasetNotFoundError(name, p.missing, searched, [`after download, ${dest} still lacks ${p.missing.join(', ')}`], howTo);
+    throw new DatasetNotFoundError(
+      name,
+      p.missing,
+      searched,
+      [`after download, ${dest} still lacks ${p.missing.join(', ')}`],
+      howTo,
+    );
   }
   return loadFrom(src, p.found, opts);
 }

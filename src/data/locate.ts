@@ -32,7 +32,8 @@ export function dataRoot(opts: Pick<LocateOptions, 'cacheDir' | 'env'> = {}): Lo
   if (opts.cacheDir) return { dir: path.resolve(opts.cacheDir), source: 'option cacheDir' };
   if (env.BIGSTEP_DATA) return { dir: path.resolve(env.BIGSTEP_DATA), source: 'BIGSTEP_DATA' };
   const xdg = env.XDG_CACHE_HOME;
-  if (xdg && path.isAbsolute(xdg)) return { dir: path.join(xdg, 'bigstep'), source: 'cache, $XDG_CACHE_HOME/bigstep; set BIGSTEP_DATA to change' };
+  if (xdg && path.isAbsolute(xdg))
+    return { dir: path.join(xdg, 'bigstep'), source: 'cache, $XDG_CACHE_HOME/bigstep; set BIGSTEP_DATA to change' };
   const home = env.HOME || os.homedir();
   return { dir: path.join(home, '.cache', 'bigstep'), source: 'cache, ~/.cache/bigstep; set BIGSTEP_DATA to change' };
 }
@@ -80,7 +81,10 @@ export function requiredFiles(src: DatasetSource): { display: string; candidates
 }
 
 /** Resolves every required file in `dir`; returns the paths (by base name) or the missing ones. */
-export function probe(src: DatasetSource, dir: string): { found: Map<string, string>; missing: string[]; exists: boolean } {
+export function probe(
+  src: DatasetSource,
+  dir: string,
+): { found: Map<string, string>; missing: string[]; exists: boolean } {
   const found = new Map<string, string>();
   const missing: string[] = [];
   const dirExists = exists(dir);
@@ -152,6 +156,13 @@ export interface DatasetInfo {
 export function locateDatasets(opts: LocateOptions = {}): DatasetInfo[] {
   return DATASET_NAMES.map((name) => {
     const l = locateDataset(name, opts);
-    return { name, found: l.dir !== null, dir: l.dir, source: l.source, searched: l.dir ? [] : l.searched.map((s) => s.dir), howTo: l.howTo };
+    return {
+      name,
+      found: l.dir !== null,
+      dir: l.dir,
+      source: l.source,
+      searched: l.dir ? [] : l.searched.map((s) => s.dir),
+      howTo: l.howTo,
+    };
   });
 }

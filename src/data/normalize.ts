@@ -59,7 +59,9 @@ export function channelStats(ds: Dataset): ChannelStats {
 export function applyNormalization(ds: Dataset, stats: ChannelStats, eps = 1e-8): Dataset {
   const { c, spatial } = channels(ds);
   if (stats.mean.length !== c || stats.std.length !== c) {
-    throw new RangeError(`stats must have ${c} channels for ${ds.name} (shape [${ds.shape.join(', ')}]); got ${stats.mean.length}`);
+    throw new RangeError(
+      `stats must have ${c} channels for ${ds.name} (shape [${ds.shape.join(', ')}]); got ${stats.mean.length}`,
+    );
   }
   const per = c * spatial;
   const x = ds.x;
@@ -81,15 +83,24 @@ export function applyNormalization(ds: Dataset, stats: ChannelStats, eps = 1e-8)
  * recorded with a run. After this, each train channel has mean ≈ 0 and std ≈ 1.
  */
 export function normalize(splits: DatasetSplits, opts: { eps?: number } = {}): ChannelStats {
-  if (typeof splits !== 'object' || splits === null) throw new TypeError(`splits must be an object { train, test } (got ${formatValue(splits)})`);
+  if (typeof splits !== 'object' || splits === null)
+    throw new TypeError(`splits must be an object { train, test } (got ${formatValue(splits)})`);
   for (const key of ['train', 'test'] as const) {
     const ds = (splits as unknown as Record<string, unknown>)[key] as Partial<Dataset> | undefined;
-    if (typeof ds !== 'object' || ds === null || !(ds.x instanceof Float32Array) || !Array.isArray(ds.shape) || typeof ds.n !== 'number')
+    if (
+      typeof ds !== 'object' ||
+      ds === null ||
+      !(ds.x instanceof Float32Array) ||
+      !Array.isArray(ds.shape) ||
+      typeof ds.n !== 'number'
+    )
       throw new TypeError(`splits.${key} must be a data set { x: Float32Array, n, shape } (got ${formatValue(ds)})`);
   }
-  if (typeof opts !== 'object' || opts === null) throw new TypeError(`opts must be an object (got ${formatValue(opts)})`);
+  if (typeof opts !== 'object' || opts === null)
+    throw new TypeError(`opts must be an object (got ${formatValue(opts)})`);
   checkKnownKeys(opts, ['eps'], 'normalize opts');
-  if (opts.eps !== undefined && (typeof opts.eps !== 'number' || !(opts.eps > 0 && opts.eps < Infinity))) throw new RangeError(`opts.eps must be a finite number > 0 (got ${formatValue(opts.eps)})`);
+  if (opts.eps !== undefined && (typeof opts.eps !== 'number' || !(opts.eps > 0 && opts.eps < Infinity)))
+    throw new RangeError(`opts.eps must be a finite number > 0 (got ${formatValue(opts.eps)})`);
   const stats = channelStats(splits.train);
   applyNormalization(splits.train, stats, opts.eps);
   applyNormalization(splits.test, stats, opts.eps);

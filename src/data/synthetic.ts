@@ -47,17 +47,25 @@ function balancedLabels(n: number, k: number, rng: Rng): Int32Array {
 /** Most examples a split may have (typed arrays hold at most 2^32 elements; the features of one split must fit). */
 export const MAX_SYNTHETIC_EXAMPLES = 2 ** 26;
 
-function splits(kind: string, opts: SplitSizes, make: (n: number, rng: Rng) => Omit<Dataset, 'name' | 'n'>): DatasetSplits {
+function splits(
+  kind: string,
+  opts: SplitSizes,
+  make: (n: number, rng: Rng) => Omit<Dataset, 'name' | 'n'>,
+): DatasetSplits {
   for (const key of ['nTrain', 'nTest'] as const) {
     nonNegInt(opts[key], `opts.${key}`);
-    if (opts[key] > MAX_SYNTHETIC_EXAMPLES) throw new RangeError(`opts.${key} must be at most ${MAX_SYNTHETIC_EXAMPLES} examples, got ${opts[key]}`);
+    if (opts[key] > MAX_SYNTHETIC_EXAMPLES)
+      throw new RangeError(`opts.${key} must be at most ${MAX_SYNTHETIC_EXAMPLES} examples, got ${opts[key]}`);
   }
   const build = (n: number, stream: number, key: string): Omit<Dataset, 'name' | 'n'> => {
     try {
       return make(n, Rng.fromSeed(opts.seed, stream));
     } catch (e) {
       // V8's "Array buffer allocation failed" / "Invalid typed array length": say which size.
-      if (e instanceof RangeError && !/^opts\./.test(e.message)) throw new RangeError(`opts.${key} = ${n}: the ${kind} split does not fit in memory (${e.message})`, { cause: e });
+      if (e instanceof RangeError && !/^opts\./.test(e.message))
+        throw new RangeError(`opts.${key} = ${n}: the ${kind} split does not fit in memory (${e.message})`, {
+          cause: e,
+        });
       throw e;
     }
   };
@@ -145,11 +153,15 @@ export interface TeacherOptions extends SplitSizes {
 }
 
 /** A random one-hidden-layer teacher f(x) = W2 σ(W1 x + b1) + b2, W1 ~ N(0, 1/d), W2 ~ N(0, 1/h), b ~ N(0, 0.1²). */
-function makeTeacher(opts: TeacherOptions, out: number): { d: number; forward: (x: Float32Array, off: number, y: Float64Array) => void } {
+function makeTeacher(
+  opts: TeacherOptions,
+  out: number,
+): { d: number; forward: (x: Float32Array, off: number, y: Float64Array) => void } {
   const d = posInt(opts.d, 'opts.d');
   const h = posInt(opts.hidden ?? 32, 'opts.hidden');
   const act = opts.activation ?? 'tanh';
-  if (act !== 'tanh' && act !== 'relu') throw new RangeError(`opts.activation must be 'tanh' or 'relu', got ${String(act)}`);
+  if (act !== 'tanh' && act !== 'relu')
+    throw new RangeError(`opts.activation must be 'tanh' or 'relu', got ${String(act)}`);
   const rng = Rng.fromSeed(opts.seed, 0);
   const w1 = new Float64Array(h * d);
   const b1 = new Float64Array(h);
@@ -287,7 +299,13 @@ export type SyntheticSpec =
   | ({ kind: 'linearly-separable' } & LinearlySeparableOptions);
 
 /** The `kind`s of {@link SyntheticSpec}. */
-export const SYNTHETIC_KINDS = ['gaussian-mixture', 'two-spirals', 'teacher-regression', 'teacher-classification', 'linearly-separable'] as const;
+export const SYNTHETIC_KINDS = [
+  'gaussian-mixture',
+  'two-spirals',
+  'teacher-regression',
+  'teacher-classification',
+  'linearly-separable',
+] as const;
 
 const SIZE_KEYS = ['kind', 'nTrain', 'nTest', 'seed'];
 const TEACHER_KEYS = [...SIZE_KEYS, 'd', 'hidden', 'activation'];
@@ -301,15 +319,26 @@ const SYNTHETIC_KEYS: Record<SyntheticSpec['kind'], readonly string[]> = {
 
 /** Generates the synthetic dataset described by `spec`. */
 export function synthetic(spec: SyntheticSpec): DatasetSplits {
-  if (typeof spec !== 'object' || spec === null) throw new TypeError(`spec must be an object such as { kind: 'two-spirals', nTrain, nTest, seed } (got ${formatValue(spec)})`);
-  if (typeof spec.kind === 'string' && Object.prototype.hasOwnProperty.call(SYNTHETIC_KEYS, spec.kind)) checkKnownKeys(spec, SYNTHETIC_KEYS[spec.kind], 'spec');
+  if (typeof spec !== 'object' || spec === null)
+    throw new TypeError(
+      `spec must be an object such as { kind: 'two-spirals', nTrain, nTest, seed } (got ${formatValue(spec)})`,
+    );
+  if (typeof spec.kind === 'string' && Object.prototype.hasOwnProperty.call(SYNTHETIC_KEYS, spec.kind))
+    checkKnownKeys(spec, SYNTHETIC_KEYS[spec.kind], 'spec');
   switch (spec.kind) {
-    case 'gaussian-mixture': return gaussianMixture(spec);
-    case 'two-spirals': return twoSpirals(spec);
-    case 'teacher-regression': return teacherRegression(spec);
-    case 'teacher-classification': return teacherClassification(spec);
-    case 'linearly-separable': return linearlySeparable(spec);
+    case 'gaussian-mixture':
+      return gaussianMixture(spec);
+    case 'two-spirals':
+      return twoSpirals(spec);
+    case 'teacher-regression':
+      return teacherRegression(spec);
+    case 'teacher-classification':
+      return teacherClassification(spec);
+    case 'linearly-separable':
+      return linearlySeparable(spec);
     default:
-      throw new RangeError(`spec.kind must be one of ${SYNTHETIC_KINDS.join(', ')}; got ${JSON.stringify((spec as { kind?: unknown }).kind)}`);
+      throw new RangeError(
+        `spec.kind must be one of ${SYNTHETIC_KINDS.join(', ')}; got ${JSON.stringify((spec as { kind?: unknown }).kind)}`,
+      );
   }
 }

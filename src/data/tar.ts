@@ -40,7 +40,11 @@ function octal(b: Buffer, off: number, len: number, archive: string, field: stri
   const s = cstr(b, off, len).trim();
   if (s === '') return 0;
   if (!/^[0-7]+$/.test(s)) {
-    throw new DatasetFileError(archive, 'ERR_DATA_ARCHIVE', `malformed tar header at byte ${at}: ${field} field "${s}" is not octal (not a tar archive, or corrupt)`);
+    throw new DatasetFileError(
+      archive,
+      'ERR_DATA_ARCHIVE',
+      `malformed tar header at byte ${at}: ${field} field "${s}" is not octal (not a tar archive, or corrupt)`,
+    );
   }
   return parseInt(s, 8);
 }
@@ -119,7 +123,13 @@ export async function walkTar(
     name = name.replace(/^(\.\/)+/, '');
     entryName = name;
     const type: TarEntry['type'] =
-      flag === '0' || flag === '\0' || flag === '7' ? 'file' : flag === '5' ? 'directory' : flag === '1' || flag === '2' ? 'link' : 'other';
+      flag === '0' || flag === '\0' || flag === '7'
+        ? 'file'
+        : flag === '5'
+          ? 'directory'
+          : flag === '1' || flag === '2'
+            ? 'link'
+            : 'other';
     if (type === 'directory' || type === 'link') size = 0;
     sink = await visit({ name, size, type, mode });
     remaining = size;
@@ -214,7 +224,9 @@ export async function* openMaybeGzip(file: string): AsyncGenerator<Uint8Array> {
     try {
       for await (const c of gz) yield c as Buffer;
     } catch (err) {
-      throw new DatasetFileError(file, 'ERR_DATA_GZIP', `corrupt or truncated gzip data (${(err as Error).message})`, { cause: err });
+      throw new DatasetFileError(file, 'ERR_DATA_GZIP', `corrupt or truncated gzip data (${(err as Error).message})`, {
+        cause: err,
+      });
     } finally {
       rs.destroy();
       gz.destroy();
@@ -246,7 +258,9 @@ export async function extractTarMembers(archive: string, members: ReadonlyMap<st
       open.push(f);
       return {
         write: (c) => f.write(c),
-        end: () => { done.add(entry.name); },
+        end: () => {
+          done.add(entry.name);
+        },
       };
     });
     const missing = [...members.keys()].filter((m) => !done.has(m));

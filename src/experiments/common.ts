@@ -14,15 +14,19 @@ export function isObj(v: unknown): v is Record<string, unknown> {
 }
 export function posInt(v: unknown, field: string, max = 2 ** 31 - 1): void {
   if (typeof v !== 'number') fail(TypeError, field, 'must be a positive integer');
-  if (!Number.isInteger(v) || v < 1 || v > max) fail(RangeError, field, `must be a positive integer <= ${max} (got ${v})`);
+  if (!Number.isInteger(v) || v < 1 || v > max)
+    fail(RangeError, field, `must be a positive integer <= ${max} (got ${v})`);
 }
 export function nonNegInt(v: unknown, field: string): void {
   if (typeof v !== 'number') fail(TypeError, field, 'must be a non-negative integer');
-  if (!Number.isInteger(v) || v < 0 || v > Number.MAX_SAFE_INTEGER) fail(RangeError, field, `must be a non-negative integer (got ${v})`);
+  if (!Number.isInteger(v) || v < 0 || v > Number.MAX_SAFE_INTEGER)
+    fail(RangeError, field, `must be a non-negative integer (got ${v})`);
 }
 
 /** An `ExperimentDefinition.validate` from a config assertion: throws as `assert` does, else returns the config. */
-export function validatorOf<Config>(assert: (config: unknown) => asserts config is Config): (config: unknown) => Config {
+export function validatorOf<Config>(
+  assert: (config: unknown) => asserts config is Config,
+): (config: unknown) => Config {
   return (config) => {
     assert(config);
     return config;
@@ -30,4 +34,3 @@ export function validatorOf<Config>(assert: (config: unknown) => asserts config 
 }
 
 // ---- running ---------------------------------------------------------------------------------------
-

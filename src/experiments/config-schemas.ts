@@ -14,11 +14,13 @@ export function experimentConfigJsonSchemas(): Record<string, Record<string, unk
   return {
     'escape-config.schema.json': jsonSchemaOf(escapeConfigSchema, {
       title: 'bigstep E2 (escape) experiment config',
-      description: 'A config of experiment E2 (escape): a preset (bigstep run escape --preset …) with any changes. Generated from escapeConfigSchema (src/experiments/escape-experiment.ts).',
+      description:
+        'A config of experiment E2 (escape): a preset (bigstep run escape --preset …) with any changes. Generated from escapeConfigSchema (src/experiments/escape-experiment.ts).',
     }),
     'noise-config.schema.json': jsonSchemaOf(noiseConfigSchema, {
       title: 'bigstep E3 (noise) experiment config',
-      description: 'A config of experiment E3 (noise): a preset (bigstep run noise --preset …) with any changes. Generated from noiseConfigSchema (src/experiments/noise-experiment.ts).',
+      description:
+        'A config of experiment E3 (noise): a preset (bigstep run noise --preset …) with any changes. Generated from noiseConfigSchema (src/experiments/noise-experiment.ts).',
     }),
   };
 }

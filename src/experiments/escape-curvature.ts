@@ -23,8 +23,10 @@ export interface CurvatureOptions {
   seed: number;
 }
 
-export const CURVATURE_METHOD_TOP = 'restarted Lanczos (largest Ritz value) on exact Hessian-vector products (R-operator)';
-export const CURVATURE_METHOD_BOTTOM = 'restarted Lanczos (smallest Ritz value) on exact Hessian-vector products (R-operator)';
+export const CURVATURE_METHOD_TOP =
+  'restarted Lanczos (largest Ritz value) on exact Hessian-vector products (R-operator)';
+export const CURVATURE_METHOD_BOTTOM =
+  'restarted Lanczos (smallest Ritz value) on exact Hessian-vector products (R-operator)';
 
 const eigen = (r: EigenResult, method: string): Eigen => ({
   value: r.value,
@@ -44,8 +46,18 @@ export function lambdaMax(model: Model, data: Examples, o: CurvatureOptions): Ei
  * every few GD steps: it then converges in a few products). Returns the final unit vector to start
  * the next call from.
  */
-export function lambdaMaxFrom(model: Model, data: Examples, o: CurvatureOptions, start: Float64Array | null): Eigen & { vector: Float64Array } {
-  const r = topEigenvalue(model, data, { iterations: o.iterations, tolerance: o.tolerance, seed: o.seed, ...(start ? { start } : {}) });
+export function lambdaMaxFrom(
+  model: Model,
+  data: Examples,
+  o: CurvatureOptions,
+  start: Float64Array | null,
+): Eigen & { vector: Float64Array } {
+  const r = topEigenvalue(model, data, {
+    iterations: o.iterations,
+    tolerance: o.tolerance,
+    seed: o.seed,
+    ...(start ? { start } : {}),
+  });
   return { ...eigen(r, CURVATURE_METHOD_TOP), vector: r.vector };
 }
 
@@ -55,5 +67,8 @@ export function lambdaMaxFrom(model: Model, data: Examples, o: CurvatureOptions,
  * which is why E2's acceptance tolerance on λ_min/λ_max is 1 %, not less.
  */
 export function lambdaMin(model: Model, data: Examples, o: CurvatureOptions & { steps: number }): Eigen {
-  return eigen(bottomEigenvalue(model, data, { iterations: o.steps, tolerance: o.tolerance, seed: o.seed }), CURVATURE_METHOD_BOTTOM);
+  return eigen(
+    bottomEigenvalue(model, data, { iterations: o.steps, tolerance: o.tolerance, seed: o.seed }),
+    CURVATURE_METHOD_BOTTOM,
+  );
 }

@@ -18,7 +18,16 @@ export type { EscapeConfig, EscapeResult } from './escape.js';
 
 // ---- presets --------------------------------------------------------------------------------------
 
-const FASHION_FALLBACK = { kind: 'gaussian-mixture', k: 10, d: 64, nTrain: 250, nTest: 2000, seed: 1, separation: 3, noise: 1 } as const;
+const FASHION_FALLBACK = {
+  kind: 'gaussian-mixture',
+  k: 10,
+  d: 64,
+  nTrain: 250,
+  nTest: 2000,
+  seed: 1,
+  separation: 3,
+  noise: 1,
+} as const;
 const CATAPULT_GRID = [0.5, 1, 1.5, 1.9, 2.2, 2.6, 3, 4, 6, 8, 12, 16, 24, 32];
 const RULES = {
   escape: { barrierMin: 0.005, returnFraction: 0.5 },
@@ -57,7 +66,14 @@ export const escapePresets: Record<Scale, EscapeConfig> = {
   /** `npm start`, ~3 minutes on two cores: Fashion-MNIST 25/class (250 train, 2000 test), MLP 784-64-10, 5 seeds. */
   quick: {
     scale: 'quick',
-    data: { source: 'fashion-mnist', trainPerClass: 25, testSize: 2000, seed: 1, download: false, synthetic: { ...FASHION_FALLBACK } },
+    data: {
+      source: 'fashion-mnist',
+      trainPerClass: 25,
+      testSize: 2000,
+      seed: 1,
+      download: false,
+      synthetic: { ...FASHION_FALLBACK },
+    },
     model: { kind: 'mlp', hidden: [64] },
     loss: 'mse',
     seeds: [1, 2, 3, 4, 5],
@@ -77,7 +93,14 @@ export const escapePresets: Record<Scale, EscapeConfig> = {
   /** The convincing two-core size (≤ ~2 h): Fashion-MNIST 50/class (500 train, full 10k test), MLP 784-128-10, 10 seeds, 2,000-step EoS runs. */
   study: {
     scale: 'study',
-    data: { source: 'fashion-mnist', trainPerClass: 50, testSize: null, seed: 1, download: false, synthetic: { ...FASHION_FALLBACK, nTrain: 500 } },
+    data: {
+      source: 'fashion-mnist',
+      trainPerClass: 50,
+      testSize: null,
+      seed: 1,
+      download: false,
+      synthetic: { ...FASHION_FALLBACK, nTrain: 500 },
+    },
     model: { kind: 'mlp', hidden: [128] },
     loss: 'mse',
     seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
@@ -122,9 +145,13 @@ export const escapePresets: Record<Scale, EscapeConfig> = {
 // ---- validation -----------------------------------------------------------------------------------
 
 const positiveList = (what: string) =>
-  z.array(positiveNumber().refine(Number.isFinite, { error: 'must be a finite number > 0' }), { error: `must be a non-empty array of ${what}` }).min(1, {
-    error: `must be a non-empty array of ${what}`,
-  });
+  z
+    .array(positiveNumber().refine(Number.isFinite, { error: 'must be a finite number > 0' }), {
+      error: `must be a non-empty array of ${what}`,
+    })
+    .min(1, {
+      error: `must be a non-empty array of ${what}`,
+    });
 
 const object = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape, { error: 'must be an object' });
 
@@ -142,7 +169,9 @@ export const escapeConfigSchema = object({
     .min(1, { error: 'must be a non-empty array of non-negative integers' })
     .refine((v) => new Set(v).size === v.length, { error: 'must not repeat a seed' })
     .describe('One run of every arm per seed (init and data order).'),
-  initOutputScale: positiveNumber().describe('Scale of the last layer at init (a small scale starts near zero output).'),
+  initOutputScale: positiveNumber().describe(
+    'Scale of the last layer at init (a small scale starts near zero output).',
+  ),
   smallFactor: positiveNumber().describe('η_small = smallFactor · 2/λ_max at init.'),
   converge: object({
     gradTol: positiveNumber(),
@@ -157,21 +186,37 @@ export const escapeConfigSchema = object({
     catapultRatio: positiveNumber(),
     divergeRatio: positiveNumber().gt(1, { error: (i) => `must be > 1 (got ${String(i.input)})` }),
   }).describe('The catapult arm: η·λ_max grid and its classification rule.'),
-  eos: object({ etaLambda: positiveList('numbers'), steps: positiveInt(1e9), measureEvery: positiveInt(10) }).describe('The edge-of-stability arm.'),
-  switch: object({ largeFactors: positiveList('numbers'), steps: positiveInt(1e9) }).describe('The switch arm: from θ_s with η = factor · 2/λ_max(θ_s).'),
-  escape: object({ barrierMin: positiveNumber(), returnSteps: positiveInt(1e9), returnFraction: fraction(true) }).describe('When a switched run has escaped the basin of θ_s.'),
+  eos: object({ etaLambda: positiveList('numbers'), steps: positiveInt(1e9), measureEvery: positiveInt(10) }).describe(
+    'The edge-of-stability arm.',
+  ),
+  switch: object({ largeFactors: positiveList('numbers'), steps: positiveInt(1e9) }).describe(
+    'The switch arm: from θ_s with η = factor · 2/λ_max(θ_s).',
+  ),
+  escape: object({
+    barrierMin: positiveNumber(),
+    returnSteps: positiveInt(1e9),
+    returnFraction: fraction(true),
+  }).describe('When a switched run has escaped the basin of θ_s.'),
   verdict: object({ minSeeds: positiveInt(1e6), supportShare: fraction(true), rejectShare: fraction(true) })
-    .refine((v) => v.rejectShare < v.supportShare, { path: ['rejectShare'], error: 'must be < config.verdict.supportShare' })
+    .refine((v) => v.rejectShare < v.supportShare, {
+      path: ['rejectShare'],
+      error: 'must be < config.verdict.supportShare',
+    })
     .describe('Rules of the verdicts, fixed before the runs: shares of seeds that escape.'),
   sharpness: sharpnessSchema.extend({ lanczosSteps: positiveInt(10000) }),
-  interpolationPoints: positiveInt(10000).min(2, { error: 'must be >= 2' }).describe('Points on the line from θ_s to the switched run’s end.'),
+  interpolationPoints: positiveInt(10000)
+    .min(2, { error: 'must be >= 2' })
+    .describe('Points on the line from θ_s to the switched run’s end.'),
   concurrency: positiveInt(64).describe('Runs at once.'),
-  microBatch: positiveInt().nullable().describe('Examples per forward/backward pass in full-batch steps (null: all at once).'),
+  microBatch: positiveInt()
+    .nullable()
+    .describe('Examples per forward/backward pass in full-batch steps (null: all at once).'),
 });
 
 // The schema and the hand-written interface describe the same config (a compile-time check).
 type SchemaConfig = z.infer<typeof escapeConfigSchema>;
-const sameShape: [SchemaConfig extends EscapeConfig ? true : false, EscapeConfig extends SchemaConfig ? true : false] = [true, true];
+const sameShape: [SchemaConfig extends EscapeConfig ? true : false, EscapeConfig extends SchemaConfig ? true : false] =
+  [true, true];
 void sameShape;
 
 /** Throws TypeError / RangeError naming the first bad field, e.g. "config.escape.barrierMin must be a positive number". */
@@ -198,7 +243,8 @@ export function escapeHeadline(r: EscapeResult): Headline {
 
 export const escapeExperiment: ExperimentDefinition<EscapeConfig, EscapeResult> = {
   name: 'escape',
-  title: 'E2 escape: full-batch GD on a network — catapults, edge of stability, and whether a large learning rate leaves the basin of a minimum a small one found',
+  title:
+    'E2 escape: full-batch GD on a network — catapults, edge of stability, and whether a large learning rate leaves the basin of a minimum a small one found',
   presets: escapePresets,
   validate: validatorOf(validateEscapeConfig),
   run: runEscape,

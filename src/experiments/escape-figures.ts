@@ -43,7 +43,9 @@ function catapultSpec(r: EscapeResult): TopLevelSpec {
   const values = r.seeds.flatMap((s) =>
     s.catapult.map((c) => ({
       etaLambda: c.etaLambda,
-      spike: Number.isFinite(c.spike) ? Math.min(c.spike, r.config.catapult.divergeRatio) : r.config.catapult.divergeRatio,
+      spike: Number.isFinite(c.spike)
+        ? Math.min(c.spike, r.config.catapult.divergeRatio)
+        : r.config.catapult.divergeRatio,
       ratio: c.lambdaEnd ? (c.lambdaEnd.value * c.eta) / 2 : null,
       regime: c.regime,
       seed: `seed ${s.seed}`,
@@ -51,7 +53,11 @@ function catapultSpec(r: EscapeResult): TopLevelSpec {
   );
   const x = { field: 'etaLambda', type: 'quantitative', scale: { type: 'log' }, title: 'η·λ_max(θ₀)' };
   const color = { field: 'regime', type: 'nominal', scale: REGIME_COLORS, title: 'regime' };
-  const rule2 = { mark: { type: 'rule', strokeDash: [4, 3], color: '#999' }, data: { values: [{ x: 2 }] }, encoding: { x: { field: 'x', type: 'quantitative' } } };
+  const rule2 = {
+    mark: { type: 'rule', strokeDash: [4, 3], color: '#999' },
+    data: { values: [{ x: 2 }] },
+    encoding: { x: { field: 'x', type: 'quantitative' } },
+  };
   return spec({
     title: `E2: catapult phase diagram from θ₀ (${r.scale})`,
     hconcat: [
@@ -59,7 +65,20 @@ function catapultSpec(r: EscapeResult): TopLevelSpec {
         width: 300,
         height: 240,
         layer: [
-          { data: { values }, mark: { type: 'point', filled: true, size: 50, opacity: 0.75 }, encoding: { x, y: { field: 'spike', type: 'quantitative', scale: { type: 'log' }, title: `max L(θ_t)/L(θ₀), first ${r.config.catapult.spikeWindow} steps` }, color } },
+          {
+            data: { values },
+            mark: { type: 'point', filled: true, size: 50, opacity: 0.75 },
+            encoding: {
+              x,
+              y: {
+                field: 'spike',
+                type: 'quantitative',
+                scale: { type: 'log' },
+                title: `max L(θ_t)/L(θ₀), first ${r.config.catapult.spikeWindow} steps`,
+              },
+              color,
+            },
+          },
           rule2,
         ],
       },
@@ -67,8 +86,16 @@ function catapultSpec(r: EscapeResult): TopLevelSpec {
         width: 300,
         height: 240,
         layer: [
-          { data: { values: values.filter((v) => v.ratio !== null) }, mark: { type: 'point', filled: true, size: 50, opacity: 0.75 }, encoding: { x, y: { field: 'ratio', type: 'quantitative', title: 'λ_max(end)·η/2  (1 = at 2/η)' }, color } },
-          { data: { values: [{ y: 1 }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#999' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+          {
+            data: { values: values.filter((v) => v.ratio !== null) },
+            mark: { type: 'point', filled: true, size: 50, opacity: 0.75 },
+            encoding: { x, y: { field: 'ratio', type: 'quantitative', title: 'λ_max(end)·η/2  (1 = at 2/η)' }, color },
+          },
+          {
+            data: { values: [{ y: 1 }] },
+            mark: { type: 'rule', strokeDash: [4, 3], color: '#999' },
+            encoding: { y: { field: 'y', type: 'quantitative' } },
+          },
           rule2,
         ],
       },
@@ -82,7 +109,14 @@ function eosSpec(r: EscapeResult): TopLevelSpec {
   const raw = first.eos.flatMap((a) => a.lambda.map((m) => ({ step: m.step, lambda: m.value, arm: arm(a.etaLambda) })));
   const rules = first.eos.map((a) => ({ y: a.twoOverEta, arm: arm(a.etaLambda) }));
   const ratio = r.seeds.flatMap((s) =>
-    s.eos.flatMap((a) => a.lambda.map((m) => ({ step: m.step, ratio: (m.value * a.eta) / 2, arm: arm(a.etaLambda), line: `${a.etaLambda}-${s.seed}` }))),
+    s.eos.flatMap((a) =>
+      a.lambda.map((m) => ({
+        step: m.step,
+        ratio: (m.value * a.eta) / 2,
+        arm: arm(a.etaLambda),
+        line: `${a.etaLambda}-${s.seed}`,
+      })),
+    ),
   );
   const color = { field: 'arm', type: 'nominal', title: null };
   const x = { field: 'step', type: 'quantitative', title: 'GD step t' };
@@ -94,8 +128,16 @@ function eosSpec(r: EscapeResult): TopLevelSpec {
         width: 300,
         height: 240,
         layer: [
-          { data: { values: raw }, mark: { type: 'line', strokeWidth: 1.2 }, encoding: { x, y: { field: 'lambda', type: 'quantitative', title: 'λ_max(θ_t)' }, color } },
-          { data: { values: rules }, mark: { type: 'rule', strokeDash: [5, 3] }, encoding: { y: { field: 'y', type: 'quantitative' }, color } },
+          {
+            data: { values: raw },
+            mark: { type: 'line', strokeWidth: 1.2 },
+            encoding: { x, y: { field: 'lambda', type: 'quantitative', title: 'λ_max(θ_t)' }, color },
+          },
+          {
+            data: { values: rules },
+            mark: { type: 'rule', strokeDash: [5, 3] },
+            encoding: { y: { field: 'y', type: 'quantitative' }, color },
+          },
         ],
       },
       {
@@ -103,8 +145,21 @@ function eosSpec(r: EscapeResult): TopLevelSpec {
         width: 300,
         height: 240,
         layer: [
-          { data: { values: ratio }, mark: { type: 'line', strokeWidth: 1, opacity: 0.7 }, encoding: { x, y: { field: 'ratio', type: 'quantitative', title: 'λ_max(θ_t)·η/2' }, color, detail: { field: 'line' } } },
-          { data: { values: [{ y: 1 }] }, mark: { type: 'rule', strokeDash: [5, 3], color: '#999' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+          {
+            data: { values: ratio },
+            mark: { type: 'line', strokeWidth: 1, opacity: 0.7 },
+            encoding: {
+              x,
+              y: { field: 'ratio', type: 'quantitative', title: 'λ_max(θ_t)·η/2' },
+              color,
+              detail: { field: 'line' },
+            },
+          },
+          {
+            data: { values: [{ y: 1 }] },
+            mark: { type: 'rule', strokeDash: [5, 3], color: '#999' },
+            encoding: { y: { field: 'y', type: 'quantitative' } },
+          },
         ],
       },
     ],
@@ -117,23 +172,44 @@ function switchSpec(r: EscapeResult): TopLevelSpec | null {
   const values = s.switch.arms.flatMap((a) =>
     thinIndices(a.loss.length)
       .filter((t) => Number.isFinite(a.loss[t]) && a.loss[t] > 0)
-      .map((t) => ({ step: t, etaT: t * a.eta, loss: a.loss[t], arm: a.factor === null ? `η_small = ${fmt(a.eta)}` : `η = ${a.factor}·2/λ(θ_s) = ${fmt(a.eta)}${a.diverged ? ' (diverged)' : ''}` })),
+      .map((t) => ({
+        step: t,
+        etaT: t * a.eta,
+        loss: a.loss[t],
+        arm:
+          a.factor === null
+            ? `η_small = ${fmt(a.eta)}`
+            : `η = ${a.factor}·2/λ(θ_s) = ${fmt(a.eta)}${a.diverged ? ' (diverged)' : ''}`,
+      })),
   );
   const panel = (field: string, title: string): object => ({
     width: 300,
     height: 240,
     data: { values },
     mark: { type: 'line', strokeWidth: 1.2 },
-    encoding: { x: { field, type: 'quantitative', title }, y: { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'train loss' }, color: { field: 'arm', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 300 } } },
+    encoding: {
+      x: { field, type: 'quantitative', title },
+      y: { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'train loss' },
+      color: { field: 'arm', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 300 } },
+    },
   });
-  return spec({ title: `E2: the switch from θ_s, seed ${s.seed} (${r.scale})`, hconcat: [panel('step', 'steps after the switch'), panel('etaT', 'gradient-flow time ηt')] });
+  return spec({
+    title: `E2: the switch from θ_s, seed ${s.seed} (${r.scale})`,
+    hconcat: [panel('step', 'steps after the switch'), panel('etaT', 'gradient-flow time ηt')],
+  });
 }
 
 function testSpec(r: EscapeResult): TopLevelSpec {
   const values = r.seeds.flatMap((s) =>
     s.tests
       .filter((t) => !t.diverged)
-      .map((t) => ({ barrier: Math.max(t.barrier, 1e-8), ratio: t.distanceReturn / t.distanceEnd, arm: t.factor === null ? 'η_small (control)' : `η = ${t.factor}·2/λ(θ_s)`, escaped: t.escaped ? 'escaped' : 'not escaped', seed: s.seed })),
+      .map((t) => ({
+        barrier: Math.max(t.barrier, 1e-8),
+        ratio: t.distanceReturn / t.distanceEnd,
+        arm: t.factor === null ? 'η_small (control)' : `η = ${t.factor}·2/λ(θ_s)`,
+        escaped: t.escaped ? 'escaped' : 'not escaped',
+        seed: s.seed,
+      })),
   );
   const e = r.config.escape;
   return spec({
@@ -141,9 +217,26 @@ function testSpec(r: EscapeResult): TopLevelSpec {
     width: 420,
     height: 300,
     layer: [
-      { data: { values }, mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'barrier', type: 'quantitative', scale: { type: 'log' }, title: 'loss barrier on θ_s → θ_end' }, y: { field: 'ratio', type: 'quantitative', title: '‖θ_return − θ_s‖ / ‖θ_end − θ_s‖' }, color: { field: 'arm', type: 'nominal', title: null }, shape: { field: 'escaped', type: 'nominal', title: null } } },
-      { data: { values: [{ x: e.barrierMin }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#c00' }, encoding: { x: { field: 'x', type: 'quantitative' } } },
-      { data: { values: [{ y: e.returnFraction }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#c00' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
+      {
+        data: { values },
+        mark: { type: 'point', filled: true, size: 60 },
+        encoding: {
+          x: { field: 'barrier', type: 'quantitative', scale: { type: 'log' }, title: 'loss barrier on θ_s → θ_end' },
+          y: { field: 'ratio', type: 'quantitative', title: '‖θ_return − θ_s‖ / ‖θ_end − θ_s‖' },
+          color: { field: 'arm', type: 'nominal', title: null },
+          shape: { field: 'escaped', type: 'nominal', title: null },
+        },
+      },
+      {
+        data: { values: [{ x: e.barrierMin }] },
+        mark: { type: 'rule', strokeDash: [4, 3], color: '#c00' },
+        encoding: { x: { field: 'x', type: 'quantitative' } },
+      },
+      {
+        data: { values: [{ y: e.returnFraction }] },
+        mark: { type: 'rule', strokeDash: [4, 3], color: '#c00' },
+        encoding: { y: { field: 'y', type: 'quantitative' } },
+      },
     ],
   });
 }
@@ -153,14 +246,24 @@ function lineSpec(r: EscapeResult): TopLevelSpec | null {
   if (!s) return null;
   const values = s.tests
     .filter((t) => !t.diverged)
-    .flatMap((t) => t.alpha.map((a, i) => ({ alpha: a, loss: t.line[i], arm: t.factor === null ? 'η_small end (control)' : `η = ${t.factor}·2/λ(θ_s) end` })));
+    .flatMap((t) =>
+      t.alpha.map((a, i) => ({
+        alpha: a,
+        loss: t.line[i],
+        arm: t.factor === null ? 'η_small end (control)' : `η = ${t.factor}·2/λ(θ_s) end`,
+      })),
+    );
   return spec({
     title: `E2: train loss on the segment θ_s → θ_end, seed ${s.seed} (${r.scale})`,
     width: 420,
     height: 260,
     data: { values },
     mark: { type: 'line', point: true },
-    encoding: { x: { field: 'alpha', type: 'quantitative', title: 'α  (θ = (1−α)θ_s + α·θ_end)' }, y: { field: 'loss', type: 'quantitative', title: 'train loss' }, color: { field: 'arm', type: 'nominal', title: null } },
+    encoding: {
+      x: { field: 'alpha', type: 'quantitative', title: 'α  (θ = (1−α)θ_s + α·θ_end)' },
+      y: { field: 'loss', type: 'quantitative', title: 'train loss' },
+      color: { field: 'arm', type: 'nominal', title: null },
+    },
   });
 }
 
@@ -180,8 +283,7 @@ export async function escapeFigures(r: EscapeResult): Promise<Figure[]> {
   figs.push({
     id: 'e2-eos',
     title: 'E2: edge of stability',
-    caption:
-      `From θ₀, GD at η·λ₀ = ${c.eos.etaLambda.join(', ')} for ${c.eos.steps} steps; λ_max every ${c.eos.measureEvery} steps. Left: the first seed, with each arm's 2/η dashed. Right: every seed as λ_max·η/2, so that 1 is the stability threshold 2/η. ${base}`,
+    caption: `From θ₀, GD at η·λ₀ = ${c.eos.etaLambda.join(', ')} for ${c.eos.steps} steps; λ_max every ${c.eos.measureEvery} steps. Left: the first seed, with each arm's 2/η dashed. Right: every seed as λ_max·η/2, so that 1 is the stability threshold 2/η. ${base}`,
     ...(await renderChart(eosSpec(r))),
   });
   const sw = switchSpec(r);

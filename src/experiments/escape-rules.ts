@@ -30,12 +30,18 @@ export interface CatapultRule {
 export type Regime = 'stable' | 'catapult' | 'divergent';
 
 /** The regime of a cell from its train-loss curve L(θ_t), t = 0 … (loss[0] = L(θ₀)); `stopped` = run was cut at the divergence bound or went non-finite. */
-export function catapultRegime(loss: readonly number[], stopped: boolean, rule: CatapultRule): { regime: Regime; spike: number; finalRatio: number } {
+export function catapultRegime(
+  loss: readonly number[],
+  stopped: boolean,
+  rule: CatapultRule,
+): { regime: Regime; spike: number; finalRatio: number } {
   const l0 = loss[0];
   let spike = -Infinity;
-  for (let t = 0; t < Math.min(loss.length, rule.spikeWindow + 1); t++) spike = Math.max(spike, Number.isFinite(loss[t]) ? loss[t] / l0 : Infinity);
+  for (let t = 0; t < Math.min(loss.length, rule.spikeWindow + 1); t++)
+    spike = Math.max(spike, Number.isFinite(loss[t]) ? loss[t] / l0 : Infinity);
   const finalRatio = loss.length ? loss[loss.length - 1] / l0 : NaN;
-  const divergent = stopped || !Number.isFinite(finalRatio) || finalRatio > 1 || loss.some((l) => !(l <= rule.divergeRatio * l0));
+  const divergent =
+    stopped || !Number.isFinite(finalRatio) || finalRatio > 1 || loss.some((l) => !(l <= rule.divergeRatio * l0));
   return { regime: divergent ? 'divergent' : spike >= rule.catapultRatio ? 'catapult' : 'stable', spike, finalRatio };
 }
 
@@ -58,8 +64,12 @@ export interface EscapeEvidence {
 }
 
 /** Escape = not diverged AND barrier > barrierMin AND ‖θ_return − θ_s‖ > returnFraction·‖θ_end − θ_s‖. */
-export function escapeDecision(e: EscapeEvidence, rule: EscapeRule): { escaped: boolean; barrierAbove: boolean; returned: boolean } {
-  if (e.diverged || !Number.isFinite(e.barrier) || !Number.isFinite(e.distanceReturn)) return { escaped: false, barrierAbove: false, returned: false };
+export function escapeDecision(
+  e: EscapeEvidence,
+  rule: EscapeRule,
+): { escaped: boolean; barrierAbove: boolean; returned: boolean } {
+  if (e.diverged || !Number.isFinite(e.barrier) || !Number.isFinite(e.distanceReturn))
+    return { escaped: false, barrierAbove: false, returned: false };
   const barrierAbove = e.barrier > rule.barrierMin;
   const returned = e.distanceReturn <= rule.returnFraction * e.distanceEnd;
   return { escaped: barrierAbove && !returned, barrierAbove, returned };

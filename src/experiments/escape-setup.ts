@@ -24,9 +24,26 @@ import { dataSchema, modelSchema, sharpnessSchema } from './setup-schema.js';
 
 /** A synthetic classification set (generated from its own seed; see src/data/synthetic.ts). */
 export type SyntheticDataConfig =
-  | { kind: 'gaussian-mixture'; k: number; d: number; nTrain: number; nTest: number; seed: number; separation?: number; noise?: number }
+  | {
+      kind: 'gaussian-mixture';
+      k: number;
+      d: number;
+      nTrain: number;
+      nTest: number;
+      seed: number;
+      separation?: number;
+      noise?: number;
+    }
   | { kind: 'two-spirals'; nTrain: number; nTest: number; seed: number; noise?: number; turns?: number }
-  | { kind: 'teacher-classification'; d: number; nTrain: number; nTest: number; seed: number; numClasses?: number; hidden?: number };
+  | {
+      kind: 'teacher-classification';
+      d: number;
+      nTrain: number;
+      nTest: number;
+      seed: number;
+      numClasses?: number;
+      hidden?: number;
+    };
 
 export interface DataConfig {
   /** 'synthetic' uses `synthetic`; a named data set is read from local files (see src/data/load.ts). */
@@ -72,7 +89,8 @@ export function bool(v: unknown, field: string): void {
   if (typeof v !== 'boolean') fail(TypeError, field, 'must be a boolean');
 }
 export function oneOf(v: unknown, field: string, values: readonly string[]): void {
-  if (!values.includes(v as string)) fail(RangeError, field, `must be one of ${values.map((s) => `'${s}'`).join(', ')} (got ${JSON.stringify(v)})`);
+  if (!values.includes(v as string))
+    fail(RangeError, field, `must be one of ${values.map((s) => `'${s}'`).join(', ')} (got ${JSON.stringify(v)})`);
 }
 export function intArray(v: unknown, field: string, opts: { min?: number; nonEmpty?: boolean } = {}): void {
   if (!Array.isArray(v)) fail(TypeError, field, 'must be an array of integers');
@@ -163,8 +181,12 @@ export async function loadData(c: DataConfig): Promise<LoadedData> {
         (fix ? `. To use the real data: ${fix}` : '');
     }
     if (full) {
-      const train = c.trainPerClass === null ? full.train : subset(full.train, { perClass: c.trainPerClass, seed: c.seed });
-      const test = c.testSize === null || c.testSize >= full.test.n ? full.test : subset(full.test, { n: c.testSize, seed: c.seed + 1 });
+      const train =
+        c.trainPerClass === null ? full.train : subset(full.train, { perClass: c.trainPerClass, seed: c.seed });
+      const test =
+        c.testSize === null || c.testSize >= full.test.n
+          ? full.test
+          : subset(full.test, { n: c.testSize, seed: c.seed + 1 });
       splits = { train, test };
       description =
         `${c.source} (${c.trainPerClass === null ? 'all' : `${c.trainPerClass}/class =`} ${train.n} train, ${test.n} test` +
@@ -201,7 +223,14 @@ export async function loadData(c: DataConfig): Promise<LoadedData> {
 /** The first `n` examples after a seeded draw (a fixed subset, e.g. for sharpness). */
 export function trainSubset(data: LoadedData, n: number, seed: number): Examples {
   if (n >= data.nTrain) return data.train;
-  const ds: Dataset = { name: 'train', n: data.nTrain, shape: data.shape, x: data.train.x, labels: data.train.y as Int32Array, numClasses: data.numClasses };
+  const ds: Dataset = {
+    name: 'train',
+    n: data.nTrain,
+    shape: data.shape,
+    x: data.train.x,
+    labels: data.train.y as Int32Array,
+    numClasses: data.numClasses,
+  };
   const s = subset(ds, { n, seed });
   return { x: s.x, y: s.labels! };
 }
@@ -219,7 +248,8 @@ export function buildSpec(m: ModelConfig, shape: number[], outputs: number): Mod
 export function describeModel(m: ModelConfig, paramCount?: number): string {
   const p = paramCount === undefined ? '' : `, ${paramCount.toLocaleString('en-US')} parameters`;
   if (m.kind === 'mlp') return `MLP ${m.hidden.join('-')} (${m.activation ?? 'relu'}${p})`;
-  if (m.kind === 'small-cnn') return `small CNN (${(m.channels ?? [32, 64]).join('/')} channels, hidden ${m.hidden ?? 128}${p})`;
+  if (m.kind === 'small-cnn')
+    return `small CNN (${(m.channels ?? [32, 64]).join('/')} channels, hidden ${m.hidden ?? 128}${p})`;
   return `ResNet width ${m.width ?? 64}, blocks [${(m.blocks ?? [2, 2, 2, 2]).join(',')}], ${m.batchnorm ? 'with' : 'without'} batch norm${p}`;
 }
 

@@ -10,7 +10,14 @@ import { escapeRuleText, minimumRuleText } from './escape-rules.js';
 import { fmt } from './escape-setup.js';
 
 /** median [q1, q3] (n) of the finite values, or n/a. */
-export function spread(xs: Array<number | null | undefined>): { n: number; median: number | null; q1: number | null; q3: number | null; mean: number | null; sd: number | null } {
+export function spread(xs: Array<number | null | undefined>): {
+  n: number;
+  median: number | null;
+  q1: number | null;
+  q3: number | null;
+  mean: number | null;
+  sd: number | null;
+} {
   const v = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
   if (v.length === 0) return { n: 0, median: null, q1: null, q3: null, mean: null, sd: null };
   const q = iqr(v);
@@ -76,17 +83,47 @@ export function summarize(r: EscapeResult): { flat: Record<string, number | null
     flat[`${name}.n`] = s.n;
   };
   const S = r.seeds;
-  put('lambda0', S.map((s) => s.lambda0.value));
-  put('etaSmall', S.map((s) => s.etaSmall));
-  put('thetaS.steps', S.map((s) => s.thetaS.steps));
-  put('thetaS.gradNorm', S.map((s) => s.thetaS.gradNorm));
+  put(
+    'lambda0',
+    S.map((s) => s.lambda0.value),
+  );
+  put(
+    'etaSmall',
+    S.map((s) => s.etaSmall),
+  );
+  put(
+    'thetaS.steps',
+    S.map((s) => s.thetaS.steps),
+  );
+  put(
+    'thetaS.gradNorm',
+    S.map((s) => s.thetaS.gradNorm),
+  );
   flat['thetaS.minima'] = S.filter((s) => s.thetaS.isMinimum).length;
-  put('thetaS.trainLoss', S.map((s) => s.thetaS.eval.trainLoss));
-  put('thetaS.lambdaMax', S.map((s) => s.thetaS.lambdaMax.value));
-  put('thetaS.lambdaMin', S.map((s) => s.thetaS.lambdaMin.value));
-  put('thetaS.lambdaMinOverLambdaMax', S.map((s) => s.thetaS.lambdaMin.value / s.thetaS.lambdaMax.value));
-  put('thetaS.lambdaMaxTimesEtaSmall', S.map((s) => s.thetaS.lambdaMax.value * s.etaSmall));
-  put('thetaS.testAccuracy', S.map((s) => s.thetaS.eval.testAccuracy));
+  put(
+    'thetaS.trainLoss',
+    S.map((s) => s.thetaS.eval.trainLoss),
+  );
+  put(
+    'thetaS.lambdaMax',
+    S.map((s) => s.thetaS.lambdaMax.value),
+  );
+  put(
+    'thetaS.lambdaMin',
+    S.map((s) => s.thetaS.lambdaMin.value),
+  );
+  put(
+    'thetaS.lambdaMinOverLambdaMax',
+    S.map((s) => s.thetaS.lambdaMin.value / s.thetaS.lambdaMax.value),
+  );
+  put(
+    'thetaS.lambdaMaxTimesEtaSmall',
+    S.map((s) => s.thetaS.lambdaMax.value * s.etaSmall),
+  );
+  put(
+    'thetaS.testAccuracy',
+    S.map((s) => s.thetaS.eval.testAccuracy),
+  );
   // Catapult phase diagram: regime counts per η·λ₀ over seeds.
   const grid = r.config.catapult.etaLambda;
   for (const c of grid) {
@@ -96,13 +133,32 @@ export function summarize(r: EscapeResult): { flat: Record<string, number | null
     flat[`catapult.${c}.divergent`] = cells.filter((x) => x!.regime === 'divergent').length;
   }
   flat['catapult.seedsReachingDivergence'] = S.filter((s) => s.catapult.some((x) => x.regime === 'divergent')).length;
-  put('catapult.firstCatapultEtaLambda', S.map((s) => s.catapult.find((x) => x.regime === 'catapult')?.etaLambda));
-  put('catapult.firstDivergentEtaLambda', S.map((s) => s.catapult.find((x) => x.regime === 'divergent')?.etaLambda));
-  put('catapult.lambdaEndTimesEtaOverTwo.catapultCells', S.flatMap((s) => s.catapult.filter((x) => x.regime === 'catapult').map((x) => (x.lambdaEnd ? (x.lambdaEnd.value * x.eta) / 2 : null))));
+  put(
+    'catapult.firstCatapultEtaLambda',
+    S.map((s) => s.catapult.find((x) => x.regime === 'catapult')?.etaLambda),
+  );
+  put(
+    'catapult.firstDivergentEtaLambda',
+    S.map((s) => s.catapult.find((x) => x.regime === 'divergent')?.etaLambda),
+  );
+  put(
+    'catapult.lambdaEndTimesEtaOverTwo.catapultCells',
+    S.flatMap((s) =>
+      s.catapult
+        .filter((x) => x.regime === 'catapult')
+        .map((x) => (x.lambdaEnd ? (x.lambdaEnd.value * x.eta) / 2 : null)),
+    ),
+  );
   // Edge of stability: λ_max·η/2 over the second half of each run.
   for (const c of r.config.eos.etaLambda) {
-    put(`eos.${c}.lambdaTimesEtaOverTwo.lateHalf`, S.map((s) => lateHalfRatio(s, c)));
-    put(`eos.${c}.maxLambdaTimesEtaOverTwo`, S.map((s) => maxRatio(s, c)));
+    put(
+      `eos.${c}.lambdaTimesEtaOverTwo.lateHalf`,
+      S.map((s) => lateHalfRatio(s, c)),
+    );
+    put(
+      `eos.${c}.maxLambdaTimesEtaOverTwo`,
+      S.map((s) => maxRatio(s, c)),
+    );
   }
   // The switch.
   for (const m of r.config.switch.largeFactors) {
@@ -116,15 +172,42 @@ export function summarize(r: EscapeResult): { flat: Record<string, number | null
     flat[`${k}.diverged`] = f.diverged;
     flat[`${k}.barrierAbove`] = f.barrierAbove;
     flat[`${k}.returned`] = f.returned;
-    put(`${k}.barrier`, tests.map((t) => t?.barrier));
-    put(`${k}.barrierToReturn`, tests.map((t) => t?.barrierToReturn));
-    put(`${k}.endTrainLossOverThetaS`, valid.map((s, i) => (arms[i]?.end ? arms[i]!.end!.trainLoss / s.thetaS.eval.trainLoss : null)));
-    put(`${k}.distance`, tests.map((t) => t?.distanceEnd));
-    put(`${k}.returnRatio`, tests.map((t) => (t ? t.distanceReturn / t.distanceEnd : null)));
-    put(`${k}.spike`, arms.map((a) => a?.spike));
-    put(`${k}.lambdaMaxAfter`, arms.map((a) => a?.end?.lambdaMax.value));
-    put(`${k}.distanceToSmallEqualEtaT`, tests.map((t) => t?.distanceToSmallEtaT));
-    for (const [name, iv] of [['testAccDiffEqualSteps', f.accDiffSteps], ['testAccDiffEqualEtaT', f.accDiffEtaT]] as const) {
+    put(
+      `${k}.barrier`,
+      tests.map((t) => t?.barrier),
+    );
+    put(
+      `${k}.barrierToReturn`,
+      tests.map((t) => t?.barrierToReturn),
+    );
+    put(
+      `${k}.endTrainLossOverThetaS`,
+      valid.map((s, i) => (arms[i]?.end ? arms[i]!.end!.trainLoss / s.thetaS.eval.trainLoss : null)),
+    );
+    put(
+      `${k}.distance`,
+      tests.map((t) => t?.distanceEnd),
+    );
+    put(
+      `${k}.returnRatio`,
+      tests.map((t) => (t ? t.distanceReturn / t.distanceEnd : null)),
+    );
+    put(
+      `${k}.spike`,
+      arms.map((a) => a?.spike),
+    );
+    put(
+      `${k}.lambdaMaxAfter`,
+      arms.map((a) => a?.end?.lambdaMax.value),
+    );
+    put(
+      `${k}.distanceToSmallEqualEtaT`,
+      tests.map((t) => t?.distanceToSmallEtaT),
+    );
+    for (const [name, iv] of [
+      ['testAccDiffEqualSteps', f.accDiffSteps],
+      ['testAccDiffEqualEtaT', f.accDiffEtaT],
+    ] as const) {
       flat[`${k}.${name}.mean`] = iv?.mean ?? null;
       flat[`${k}.${name}.lo95`] = iv?.lo ?? null;
       flat[`${k}.${name}.hi95`] = iv?.hi ?? null;
@@ -132,8 +215,14 @@ export function summarize(r: EscapeResult): { flat: Record<string, number | null
   }
   const control = validSeeds(r).map((s) => s.tests.find((t) => t.factor === null));
   flat['switch.smallControl.escaped'] = control.filter((t) => t?.escaped).length;
-  put('switch.smallControl.barrier', control.map((t) => t?.barrier));
-  put('switch.smallControl.distance', control.map((t) => t?.distanceEnd));
+  put(
+    'switch.smallControl.barrier',
+    control.map((t) => t?.barrier),
+  );
+  put(
+    'switch.smallControl.distance',
+    control.map((t) => t?.distanceEnd),
+  );
   return { flat };
 }
 
@@ -179,7 +268,8 @@ export function escapeVerdicts(r: EscapeResult): Verdict[] {
       `${minimaText}; η_large = ${m}·2/λ_max(θ_s) for ${c.switch.steps} steps from θ_s; ${escapeRuleText(c.escape)}. ` +
       `Supported when ≥ ${c.verdict.supportShare} of the seeds escape, not reproduced when ≤ ${c.verdict.rejectShare} do, else inconclusive; ` +
       `inconclusive when fewer than ${c.verdict.minSeeds} seeds reach such a minimum or the small-η control (the η_small arm's end at equal ηt) escapes in any seed`;
-    const iv = (x: FactorSummary['accDiffEtaT']): string => (x ? `${fmt(x.mean * 100)} pp [95 % CI ${fmt(x.lo * 100)}, ${fmt(x.hi * 100)}], n = ${x.n}` : 'n/a');
+    const iv = (x: FactorSummary['accDiffEtaT']): string =>
+      x ? `${fmt(x.mean * 100)} pp [95 % CI ${fmt(x.lo * 100)}, ${fmt(x.hi * 100)}], n = ${x.n}` : 'n/a';
     const evidence =
       `${f.escaped}/${tests.length} seeds escaped (barrier above ${c.escape.barrierMin} in ${f.barrierAbove}, returned to θ_s in ${f.returned}, diverged ${f.diverged}); ` +
       `θ_s a minimum in ${valid.length}/${r.seeds.length} seeds (‖∇L‖ ${spreadText(r.seeds.map((s) => s.thetaS.gradNorm))}; λ_min/λ_max ${spreadText(r.seeds.map((s) => s.thetaS.lambdaMin.value / s.thetaS.lambdaMax.value))}); ` +
@@ -190,7 +280,11 @@ export function escapeVerdicts(r: EscapeResult): Verdict[] {
     else if (f.escaped / tests.length >= c.verdict.supportShare) verdict = 'supported';
     else if (f.escaped / tests.length <= c.verdict.rejectShare) verdict = 'not-reproduced';
     else verdict = 'inconclusive';
-    return { claim: `E2: GD at η = ${m}·2/λ_max(θ_s) leaves the basin of the minimum θ_s that GD at η_small found (and η_small stays)`, verdict, rule, evidence };
+    return {
+      claim: `E2: GD at η = ${m}·2/λ_max(θ_s) leaves the basin of the minimum θ_s that GD at η_small found (and η_small stays)`,
+      verdict,
+      rule,
+      evidence,
+    };
   });
 }
-

@@ -34,8 +34,23 @@ import { inSharedMemory } from '../train/shared-data.js';
 import { Trainer } from '../train/trainer.js';
 import { runConcurrently } from '../train/concurrent.js';
 import { lambdaMax, lambdaMaxFrom, lambdaMin, type Eigen } from './escape-curvature.js';
-import { catapultRegime, escapeDecision, isMinimum, type CatapultRule, type EscapeRule, type Regime } from './escape-rules.js';
-import { buildSpec, describeModel, loadData, trainSubset, type DataConfig, type ModelConfig, type SharpnessConfig } from './escape-setup.js';
+import {
+  catapultRegime,
+  escapeDecision,
+  isMinimum,
+  type CatapultRule,
+  type EscapeRule,
+  type Regime,
+} from './escape-rules.js';
+import {
+  buildSpec,
+  describeModel,
+  loadData,
+  trainSubset,
+  type DataConfig,
+  type ModelConfig,
+  type SharpnessConfig,
+} from './escape-setup.js';
 import type { RunContext, Scale } from './types.js';
 
 export interface EscapeConfig {
@@ -119,7 +134,13 @@ export interface ThetaS {
   isMinimum: boolean;
   diverged: boolean;
   /** ‖∇L‖ and train loss at each check; λ_max and λ_min where the gradient test passed. */
-  checks: Array<{ step: number; gradNorm: number; trainLoss: number; lambdaMax: number | null; lambdaMin: number | null }>;
+  checks: Array<{
+    step: number;
+    gradNorm: number;
+    trainLoss: number;
+    lambdaMax: number | null;
+    lambdaMin: number | null;
+  }>;
   lambdaMax: Eigen;
   lambdaMin: Eigen;
   eval: PointEval;
@@ -192,7 +213,14 @@ export interface EscapeResult {
   experiment: 'E2-escape';
   scale: Scale;
   config: EscapeConfig;
-  data: { description: string; source: string; fallback: string | null; nTrain: number; nTest: number; sharpnessSubset: number };
+  data: {
+    description: string;
+    source: string;
+    fallback: string | null;
+    nTrain: number;
+    nTest: number;
+    sharpnessSubset: number;
+  };
   model: { description: string; paramCount: number; loss: 'mse' };
   curvatureMethod: { top: string; bottom: string };
   seeds: SeedResult[];
@@ -258,7 +286,10 @@ function gradNormAt(env: Env, params: Float32Array): { loss: number; gradNorm: n
   for (let s = 0; s < n; s += chunk) {
     const e = Math.min(n, s + chunk);
     const w = (e - s) / n;
-    const r = m.lossAndGrad({ x: env.train.x.subarray(s * inSize, e * inSize), y: env.train.y.subarray(s * k, e * k) }, { training: false });
+    const r = m.lossAndGrad(
+      { x: env.train.x.subarray(s * inSize, e * inSize), y: env.train.y.subarray(s * k, e * k) },
+      { training: false },
+    );
     loss += w * r.loss;
     for (let i = 0; i < g.length; i++) g[i] += w * m.grads[i];
   }
@@ -282,15 +313,31 @@ function topAt(env: Env, params: Float32Array, seed: number): Eigen {
 interface Run<R> {
   model: Model;
   trainer: Trainer;
-  rec: R & { steps: number; target: number; done: boolean; diverged: boolean; divergedAt: number | null; loss: number[] };
+  rec: R & {
+    steps: number;
+    target: number;
+    done: boolean;
+    diverged: boolean;
+    divergedAt: number | null;
+    loss: number[];
+  };
 }
 
 function newRun<R extends object>(env: Env, start: Float32Array, eta: number, target: number, extra: R): Run<R> {
   const model = new Model(env.spec);
   model.params.set(start);
   const c = env.config;
-  const trainer = new Trainer(model, { data: env.train, optimizer: sgd({ lr: eta }), batch: { mode: 'full', ...(c.microBatch ? { microBatch: c.microBatch } : {}) }, seed: 0 });
-  return { model, trainer, rec: { ...extra, steps: 0, target, done: false, diverged: false, divergedAt: null, loss: [] } };
+  const trainer = new Trainer(model, {
+    data: env.train,
+    optimizer: sgd({ lr: eta }),
+    batch: { mode: 'full', ...(c.microBatch ? { microBatch: c.microBatch } : {}) },
+    seed: 0,
+  });
+  return {
+    model,
+    trainer,
+    rec: { ...extra, steps: 0, target, done: false, diverged: false, divergedAt: null, loss: [] },
+  };
 }
 
 /**
@@ -337,7 +384,11 @@ async function drive<R extends object>(
       if (!r.rec.diverged) after(r);
       if (r.rec.steps >= r.rec.target) r.rec.done = true;
     }
-    if (runs.some((r) => !r.rec.done) && u.due()) u.save(runs.map((r) => r.trainer), runs.map((r) => r.rec));
+    if (runs.some((r) => !r.rec.done) && u.due())
+      u.save(
+        runs.map((r) => r.trainer),
+        runs.map((r) => r.rec),
+      );
   }
 }
 
@@ -347,7 +398,14 @@ function closeRuns(runs: Array<{ model: Model }>): void {
 
 // ---- phases of one seed ---------------------------------------------------------------------------
 
-async function catapultPhase(env: Env, u: Unit, theta0: Float32Array, lambda0: number, loss0: number, seed: number): Promise<CatapultCell[]> {
+async function catapultPhase(
+  env: Env,
+  u: Unit,
+  theta0: Float32Array,
+  lambda0: number,
+  loss0: number,
+  seed: number,
+): Promise<CatapultCell[]> {
   const c = env.config.catapult;
   const runs = c.etaLambda.map((el) => newRun(env, theta0, el / lambda0, c.steps, { etaLambda: el, bound: false }));
   try {
@@ -366,8 +424,27 @@ async function catapultPhase(env: Env, u: Unit, theta0: Float32Array, lambda0: n
       const loss = [...r.rec.loss, ...(stopped ? [] : [end])];
       const reg = catapultRegime(loss, stopped, c);
       const lambdaEnd = reg.regime === 'divergent' ? null : topAt(env, r.model.params, seed);
-      u.log({ phase: 'catapult', seed, etaLambda: r.rec.etaLambda, eta, regime: reg.regime, spike: reg.spike, finalRatio: reg.finalRatio, lambdaEnd: lambdaEnd?.value ?? null, twoOverEta: 2 / eta });
-      return { etaLambda: r.rec.etaLambda, eta, twoOverEta: 2 / eta, steps: r.rec.steps, loss, ...reg, lambdaEnd, diverged: stopped };
+      u.log({
+        phase: 'catapult',
+        seed,
+        etaLambda: r.rec.etaLambda,
+        eta,
+        regime: reg.regime,
+        spike: reg.spike,
+        finalRatio: reg.finalRatio,
+        lambdaEnd: lambdaEnd?.value ?? null,
+        twoOverEta: 2 / eta,
+      });
+      return {
+        etaLambda: r.rec.etaLambda,
+        eta,
+        twoOverEta: 2 / eta,
+        steps: r.rec.steps,
+        loss,
+        ...reg,
+        lambdaEnd,
+        diverged: stopped,
+      };
     });
   } finally {
     closeRuns(runs);
@@ -376,43 +453,95 @@ async function catapultPhase(env: Env, u: Unit, theta0: Float32Array, lambda0: n
 
 async function eosPhase(env: Env, u: Unit, theta0: Float32Array, lambda0: number, seed: number): Promise<EosArm[]> {
   const c = env.config.eos;
-  const runs = c.etaLambda.map((el) => newRun(env, theta0, el / lambda0, c.steps, { etaLambda: el, lambda: [] as EosArm['lambda'], vector: null as Float64Array | null }));
+  const runs = c.etaLambda.map((el) =>
+    newRun(env, theta0, el / lambda0, c.steps, {
+      etaLambda: el,
+      lambda: [] as EosArm['lambda'],
+      vector: null as Float64Array | null,
+    }),
+  );
   const measure = (r: (typeof runs)[number]): void => {
     env.scratch.params.set(r.model.params);
     const lam = lambdaMaxFrom(env.scratch, env.sharp, curvatureOptions(env, seed), r.rec.vector);
     r.rec.vector = lam.vector;
     const trainLoss = env.scratch.evaluate(env.train).loss;
-    r.rec.lambda.push({ step: r.rec.steps, value: lam.value, converged: lam.converged, iterations: lam.iterations, trainLoss });
-    u.log({ phase: 'eos', seed, etaLambda: r.rec.etaLambda, step: r.rec.steps, lambdaMax: lam.value, twoOverEta: lambda0 * 2 / r.rec.etaLambda, trainLoss });
+    r.rec.lambda.push({
+      step: r.rec.steps,
+      value: lam.value,
+      converged: lam.converged,
+      iterations: lam.iterations,
+      trainLoss,
+    });
+    u.log({
+      phase: 'eos',
+      seed,
+      etaLambda: r.rec.etaLambda,
+      step: r.rec.steps,
+      lambdaMax: lam.value,
+      twoOverEta: (lambda0 * 2) / r.rec.etaLambda,
+      trainLoss,
+    });
   };
   try {
     await drive(env, u, runs, c.measureEvery, measure, undefined, measure);
-    return runs.map((r) => ({ etaLambda: r.rec.etaLambda, eta: r.rec.etaLambda / lambda0, twoOverEta: (2 * lambda0) / r.rec.etaLambda, steps: r.rec.steps, diverged: r.rec.diverged, lambda: r.rec.lambda }));
+    return runs.map((r) => ({
+      etaLambda: r.rec.etaLambda,
+      eta: r.rec.etaLambda / lambda0,
+      twoOverEta: (2 * lambda0) / r.rec.etaLambda,
+      steps: r.rec.steps,
+      diverged: r.rec.diverged,
+      lambda: r.rec.lambda,
+    }));
   } finally {
     closeRuns(runs);
   }
 }
 
-async function convergePhase(env: Env, u: Unit, theta0: Float32Array, etaSmall: number, gradNorm0: number, seed: number): Promise<{ thetaS: ThetaS; params: Float32Array }> {
+async function convergePhase(
+  env: Env,
+  u: Unit,
+  theta0: Float32Array,
+  etaSmall: number,
+  gradNorm0: number,
+  seed: number,
+): Promise<{ thetaS: ThetaS; params: Float32Array }> {
   const c = env.config.converge;
   const tol = c.gradTol * gradNorm0;
   const run = newRun(env, theta0, etaSmall, c.maxSteps, { checks: [] as ThetaS['checks'] });
   const curvature = (params: Float32Array): { top: Eigen; bottom: Eigen } => {
     const top = topAt(env, params, seed);
     env.scratch.params.set(params);
-    return { top, bottom: lambdaMin(env.scratch, env.sharp, { ...curvatureOptions(env, seed), steps: env.config.sharpness.lanczosSteps }) };
+    return {
+      top,
+      bottom: lambdaMin(env.scratch, env.sharp, {
+        ...curvatureOptions(env, seed),
+        steps: env.config.sharpness.lanczosSteps,
+      }),
+    };
   };
   try {
     // Stop at the first check that passes both tests; a small gradient with negative curvature
     // (a saddle or plateau) is logged and GD goes on.
     const check = (r: typeof run): void => {
       const g = gradNormAt(env, r.model.params);
-      const k: ThetaS['checks'][number] = { step: r.rec.steps, gradNorm: g.gradNorm, trainLoss: g.loss, lambdaMax: null, lambdaMin: null };
+      const k: ThetaS['checks'][number] = {
+        step: r.rec.steps,
+        gradNorm: g.gradNorm,
+        trainLoss: g.loss,
+        lambdaMax: null,
+        lambdaMin: null,
+      };
       if (g.gradNorm <= tol) {
         const { top, bottom } = curvature(r.model.params);
         k.lambdaMax = top.value;
         k.lambdaMin = bottom.value;
-        if (isMinimum({ gradNorm: g.gradNorm, lambdaMax: top.value, lambdaMin: bottom.value }, { gradTol: tol, negativeCurvatureTol: c.negativeCurvatureTol })) r.rec.done = true;
+        if (
+          isMinimum(
+            { gradNorm: g.gradNorm, lambdaMax: top.value, lambdaMin: bottom.value },
+            { gradTol: tol, negativeCurvatureTol: c.negativeCurvatureTol },
+          )
+        )
+          r.rec.done = true;
       }
       r.rec.checks.push(k);
       u.log({ phase: 'converge', seed, ...k });
@@ -420,7 +549,8 @@ async function convergePhase(env: Env, u: Unit, theta0: Float32Array, etaSmall: 
     await drive(env, u, [run], c.checkEvery, check);
     const params = run.model.params.slice();
     const last = run.rec.checks[run.rec.checks.length - 1];
-    const gradNorm = run.rec.diverged || !last || last.step !== run.rec.steps ? gradNormAt(env, params).gradNorm : last.gradNorm;
+    const gradNorm =
+      run.rec.diverged || !last || last.step !== run.rec.steps ? gradNormAt(env, params).gradNorm : last.gradNorm;
     const { top, bottom } = curvature(params);
     const thetaS: ThetaS = {
       steps: run.rec.steps,
@@ -428,14 +558,28 @@ async function convergePhase(env: Env, u: Unit, theta0: Float32Array, etaSmall: 
       gradNorm0,
       gradTol: tol,
       negativeCurvatureTol: c.negativeCurvatureTol,
-      isMinimum: !run.rec.diverged && isMinimum({ gradNorm, lambdaMax: top.value, lambdaMin: bottom.value }, { gradTol: tol, negativeCurvatureTol: c.negativeCurvatureTol }),
+      isMinimum:
+        !run.rec.diverged &&
+        isMinimum(
+          { gradNorm, lambdaMax: top.value, lambdaMin: bottom.value },
+          { gradTol: tol, negativeCurvatureTol: c.negativeCurvatureTol },
+        ),
       diverged: run.rec.diverged,
       checks: run.rec.checks,
       lambdaMax: top,
       lambdaMin: bottom,
       eval: evalAt(env, params),
     };
-    u.log({ phase: 'thetaS', seed, steps: thetaS.steps, gradNorm, isMinimum: thetaS.isMinimum, lambdaMax: top.value, lambdaMin: bottom.value, ...thetaS.eval });
+    u.log({
+      phase: 'thetaS',
+      seed,
+      steps: thetaS.steps,
+      gradNorm,
+      isMinimum: thetaS.isMinimum,
+      lambdaMax: top.value,
+      lambdaMin: bottom.value,
+      ...thetaS.eval,
+    });
     return { thetaS, params };
   } finally {
     closeRuns([run]);
@@ -449,7 +593,14 @@ interface SwitchOut {
   snapParams: Float32Array[];
 }
 
-async function switchPhase(env: Env, u: Unit, thetaS: Float32Array, ts: ThetaS, etaSmall: number, seed: number): Promise<SwitchOut> {
+async function switchPhase(
+  env: Env,
+  u: Unit,
+  thetaS: Float32Array,
+  ts: ThetaS,
+  etaSmall: number,
+  seed: number,
+): Promise<SwitchOut> {
   const c = env.config.switch;
   const T = c.steps;
   const etas = c.largeFactors.map((m) => (m * 2) / ts.lambdaMax.value);
@@ -457,8 +608,18 @@ async function switchPhase(env: Env, u: Unit, thetaS: Float32Array, ts: ThetaS, 
   const smallTarget = Math.max(T, ...matchSteps);
   const stops = [T, ...matchSteps];
   const runs = [
-    newRun(env, thetaS, etaSmall, smallTarget, { id: 'small', factor: null as number | null, snaps: [] as Array<{ step: number; params: Float32Array }> }),
-    ...c.largeFactors.map((m, i) => newRun(env, thetaS, etas[i], T, { id: `large×${m}`, factor: m as number | null, snaps: [] as Array<{ step: number; params: Float32Array }> })),
+    newRun(env, thetaS, etaSmall, smallTarget, {
+      id: 'small',
+      factor: null as number | null,
+      snaps: [] as Array<{ step: number; params: Float32Array }>,
+    }),
+    ...c.largeFactors.map((m, i) =>
+      newRun(env, thetaS, etas[i], T, {
+        id: `large×${m}`,
+        factor: m as number | null,
+        snaps: [] as Array<{ step: number; params: Float32Array }>,
+      }),
+    ),
   ];
   try {
     await drive(
@@ -467,7 +628,8 @@ async function switchPhase(env: Env, u: Unit, thetaS: Float32Array, ts: ThetaS, 
       runs,
       Math.max(1, Math.ceil(smallTarget / 20)),
       (r) => {
-        if (r.rec.id === 'small' && stops.includes(r.rec.steps)) r.rec.snaps.push({ step: r.rec.steps, params: r.model.params.slice() });
+        if (r.rec.id === 'small' && stops.includes(r.rec.steps))
+          r.rec.snaps.push({ step: r.rec.steps, params: r.model.params.slice() });
       },
       (r) => (r.rec.id === 'small' ? stops : []),
     );
@@ -475,9 +637,36 @@ async function switchPhase(env: Env, u: Unit, thetaS: Float32Array, ts: ThetaS, 
     const arms = runs.map((r): SwitchArm => {
       let spike = -Infinity;
       for (const l of r.rec.loss) spike = Math.max(spike, l / loss0);
-      const end = r.rec.diverged ? null : { ...evalAt(env, r.model.params), distance: distance(r.model.params, thetaS), lambdaMax: topAt(env, r.model.params, seed) };
-      const arm: SwitchArm = { id: r.rec.id, factor: r.rec.factor, eta: r.rec.id === 'small' ? etaSmall : etas[c.largeFactors.indexOf(r.rec.factor!)], steps: r.rec.steps, loss: r.rec.loss, diverged: r.rec.diverged, divergedAt: r.rec.divergedAt, spike: r.rec.diverged ? Infinity : spike, end };
-      u.log({ phase: 'switch', seed, arm: arm.id, eta: arm.eta, steps: arm.steps, diverged: arm.diverged, spike: arm.spike, distance: end?.distance ?? null, lambdaMax: end?.lambdaMax.value ?? null, testAccuracy: end?.testAccuracy ?? null });
+      const end = r.rec.diverged
+        ? null
+        : {
+            ...evalAt(env, r.model.params),
+            distance: distance(r.model.params, thetaS),
+            lambdaMax: topAt(env, r.model.params, seed),
+          };
+      const arm: SwitchArm = {
+        id: r.rec.id,
+        factor: r.rec.factor,
+        eta: r.rec.id === 'small' ? etaSmall : etas[c.largeFactors.indexOf(r.rec.factor!)],
+        steps: r.rec.steps,
+        loss: r.rec.loss,
+        diverged: r.rec.diverged,
+        divergedAt: r.rec.divergedAt,
+        spike: r.rec.diverged ? Infinity : spike,
+        end,
+      };
+      u.log({
+        phase: 'switch',
+        seed,
+        arm: arm.id,
+        eta: arm.eta,
+        steps: arm.steps,
+        diverged: arm.diverged,
+        spike: arm.spike,
+        distance: end?.distance ?? null,
+        lambdaMax: end?.lambdaMax.value ?? null,
+        testAccuracy: end?.testAccuracy ?? null,
+      });
       return arm;
     });
     const small = runs[0].rec;
@@ -505,7 +694,14 @@ async function testPhase(
   thetaS: Float32Array,
   etaSmall: number,
   seed: number,
-  cases: Array<{ arm: string; factor: number | null; end: Float32Array | null; accDiffSteps: number | null; accDiffEtaT: number | null; toSmall: number | null }>,
+  cases: Array<{
+    arm: string;
+    factor: number | null;
+    end: Float32Array | null;
+    accDiffSteps: number | null;
+    accDiffEtaT: number | null;
+    toSmall: number | null;
+  }>,
 ): Promise<EscapeTest[]> {
   const rule = env.config.escape;
   const live = cases.filter((k) => k.end !== null);
@@ -515,17 +711,66 @@ async function testPhase(
     return cases.map((k): EscapeTest => {
       const i = live.indexOf(k);
       if (i < 0 || k.end === null)
-        return { arm: k.arm, factor: k.factor, diverged: true, barrier: NaN, alpha: [], line: [], distanceEnd: NaN, distanceReturn: NaN, returnLoss: NaN, barrierToReturn: NaN, escaped: false, barrierAbove: false, returned: false, testAccDiffSteps: null, testAccDiffEtaT: null, distanceToSmallEtaT: null };
+        return {
+          arm: k.arm,
+          factor: k.factor,
+          diverged: true,
+          barrier: NaN,
+          alpha: [],
+          line: [],
+          distanceEnd: NaN,
+          distanceReturn: NaN,
+          returnLoss: NaN,
+          barrierToReturn: NaN,
+          escaped: false,
+          barrierAbove: false,
+          returned: false,
+          testAccDiffSteps: null,
+          testAccDiffEtaT: null,
+          distanceToSmallEtaT: null,
+        };
       const r = runs[i];
-      const line = interpolationLosses(env.scratch, thetaS, k.end, env.train, { points: env.config.interpolationPoints });
+      const line = interpolationLosses(env.scratch, thetaS, k.end, env.train, {
+        points: env.config.interpolationPoints,
+      });
       const distanceEnd = distance(k.end, thetaS);
       const returnDiverged = r.rec.diverged;
       const distanceReturn = returnDiverged ? Infinity : distance(r.model.params, thetaS);
       const returnLoss = returnDiverged ? Infinity : gradNormAt(env, r.model.params).loss;
-      const barrierToReturn = returnDiverged ? NaN : interpolationLosses(env.scratch, thetaS, r.model.params, env.train, { points: env.config.interpolationPoints }).barrier;
+      const barrierToReturn = returnDiverged
+        ? NaN
+        : interpolationLosses(env.scratch, thetaS, r.model.params, env.train, {
+            points: env.config.interpolationPoints,
+          }).barrier;
       const d = escapeDecision({ diverged: false, barrier: line.barrier, distanceEnd, distanceReturn }, rule);
-      const t: EscapeTest = { arm: k.arm, factor: k.factor, diverged: false, barrier: line.barrier, alpha: line.alpha, line: line.loss, distanceEnd, distanceReturn, returnLoss, barrierToReturn, ...d, testAccDiffSteps: k.accDiffSteps, testAccDiffEtaT: k.accDiffEtaT, distanceToSmallEtaT: k.toSmall };
-      u.log({ phase: 'escape-test', seed, arm: k.arm, barrier: t.barrier, barrierToReturn, distanceEnd, distanceReturn, returnLoss, escaped: t.escaped, returned: t.returned });
+      const t: EscapeTest = {
+        arm: k.arm,
+        factor: k.factor,
+        diverged: false,
+        barrier: line.barrier,
+        alpha: line.alpha,
+        line: line.loss,
+        distanceEnd,
+        distanceReturn,
+        returnLoss,
+        barrierToReturn,
+        ...d,
+        testAccDiffSteps: k.accDiffSteps,
+        testAccDiffEtaT: k.accDiffEtaT,
+        distanceToSmallEtaT: k.toSmall,
+      };
+      u.log({
+        phase: 'escape-test',
+        seed,
+        arm: k.arm,
+        barrier: t.barrier,
+        barrierToReturn,
+        distanceEnd,
+        distanceReturn,
+        returnLoss,
+        escaped: t.escaped,
+        returned: t.returned,
+      });
       return t;
     });
   } finally {
@@ -555,15 +800,45 @@ async function runSeed(env: Env, store: ResumeStore, seed: number): Promise<Seed
     const lambda0 = topAt(env, theta0, seed);
     const { loss: loss0, gradNorm: gradNorm0 } = gradNormAt(env, theta0);
     const etaSmall = (c.smallFactor * 2) / lambda0.value;
-    if (!(Number.isFinite(etaSmall) && etaSmall > 0)) throw new Error(`E2: λ_max(θ₀) = ${lambda0.value} (seed ${seed}) gives no usable η_small = smallFactor·2/λ₀`);
+    if (!(Number.isFinite(etaSmall) && etaSmall > 0))
+      throw new Error(`E2: λ_max(θ₀) = ${lambda0.value} (seed ${seed}) gives no usable η_small = smallFactor·2/λ₀`);
     u.log({ phase: 'init', seed, lambda0: lambda0.value, loss0, gradNorm0, etaSmall });
     return { lambda0, loss0, gradNorm0, etaSmall };
   });
-  const catapult = await store.unit(key('catapult'), (u) => catapultPhase(env, u, theta0, lambda0.value, loss0, seed), (v) => env.progress(v.reduce((n, x) => n + x.steps, 0), ''));
-  const eos = await store.unit(key('eos'), (u) => eosPhase(env, u, theta0, lambda0.value, seed), (v) => env.progress(v.reduce((n, x) => n + x.steps, 0), ''));
-  const conv = await store.unit(key('converge'), (u) => convergePhase(env, u, theta0, etaSmall, gradNorm0, seed), (v) => env.progress(v.thetaS.steps, ''));
-  if (conv.thetaS.diverged) return { seed, lambda0, loss0, etaSmall, catapult, eos, thetaS: conv.thetaS, switch: null, tests: [] };
-  const sw = await store.unit(key('switch'), (u) => switchPhase(env, u, conv.params, conv.thetaS, etaSmall, seed), (v) => env.progress(v.arms.reduce((n, a) => n + a.steps, 0), ''));
+  const catapult = await store.unit(
+    key('catapult'),
+    (u) => catapultPhase(env, u, theta0, lambda0.value, loss0, seed),
+    (v) =>
+      env.progress(
+        v.reduce((n, x) => n + x.steps, 0),
+        '',
+      ),
+  );
+  const eos = await store.unit(
+    key('eos'),
+    (u) => eosPhase(env, u, theta0, lambda0.value, seed),
+    (v) =>
+      env.progress(
+        v.reduce((n, x) => n + x.steps, 0),
+        '',
+      ),
+  );
+  const conv = await store.unit(
+    key('converge'),
+    (u) => convergePhase(env, u, theta0, etaSmall, gradNorm0, seed),
+    (v) => env.progress(v.thetaS.steps, ''),
+  );
+  if (conv.thetaS.diverged)
+    return { seed, lambda0, loss0, etaSmall, catapult, eos, thetaS: conv.thetaS, switch: null, tests: [] };
+  const sw = await store.unit(
+    key('switch'),
+    (u) => switchPhase(env, u, conv.params, conv.thetaS, etaSmall, seed),
+    (v) =>
+      env.progress(
+        v.arms.reduce((n, a) => n + a.steps, 0),
+        '',
+      ),
+  );
   const small = sw.snapshots;
   const atSteps = small.find((s) => s.match === 'steps');
   type Case = Parameters<typeof testPhase>[5][number];
@@ -583,9 +858,30 @@ async function runSeed(env: Env, store: ResumeStore, seed: number): Promise<Seed
   // Control: the small arm's own end point (its last snapshot: equal ηt with the largest factor) must not "escape".
   let last = -1;
   small.forEach((x, i) => (last < 0 || x.step > small[last].step ? (last = i) : 0));
-  cases.push({ arm: 'small (control)', factor: null, end: last >= 0 ? sw.snapParams[last] : null, accDiffSteps: null, accDiffEtaT: null, toSmall: null });
-  const tests = await store.unit(key('escape-test'), (u) => testPhase(env, u, conv.params, etaSmall, seed, cases), (v) => env.progress(v.length * c.escape.returnSteps, ''));
-  return { seed, lambda0, loss0, etaSmall, catapult, eos, thetaS: conv.thetaS, switch: { arms: sw.arms, snapshots: sw.snapshots }, tests };
+  cases.push({
+    arm: 'small (control)',
+    factor: null,
+    end: last >= 0 ? sw.snapParams[last] : null,
+    accDiffSteps: null,
+    accDiffEtaT: null,
+    toSmall: null,
+  });
+  const tests = await store.unit(
+    key('escape-test'),
+    (u) => testPhase(env, u, conv.params, etaSmall, seed, cases),
+    (v) => env.progress(v.length * c.escape.returnSteps, ''),
+  );
+  return {
+    seed,
+    lambda0,
+    loss0,
+    etaSmall,
+    catapult,
+    eos,
+    thetaS: conv.thetaS,
+    switch: { arms: sw.arms, snapshots: sw.snapshots },
+    tests,
+  };
 }
 
 /** GD steps of one seed at most (for progress). */
@@ -596,7 +892,7 @@ function plannedSteps(c: EscapeConfig): number {
     c.eos.etaLambda.length * c.eos.steps +
     c.converge.maxSteps / 2 +
     c.switch.largeFactors.length * c.switch.steps +
-    c.switch.steps * maxRatio / 2 +
+    (c.switch.steps * maxRatio) / 2 +
     (c.switch.largeFactors.length + 1) * c.escape.returnSteps
   );
 }
@@ -632,9 +928,20 @@ export async function runEscape(config: EscapeConfig, ctx: RunContext): Promise<
     },
   };
   const paramCount = scratch.params.length;
-  ctx.log({ phase: 'setup', dataset: data.description, fallback: data.fallback, model: describeModel(c.model, paramCount), loss: 'mse', nTrain: data.nTrain, nTest: data.nTest });
+  ctx.log({
+    phase: 'setup',
+    dataset: data.description,
+    fallback: data.fallback,
+    model: describeModel(c.model, paramCount),
+    loss: 'mse',
+    nTrain: data.nTrain,
+    nTest: data.nTest,
+  });
   const store = resumeStoreOf(ctx);
-  store.pin('data', { source: data.source, fingerprint: fingerprint(data.train.x, data.train.y, data.test.x, data.test.y) });
+  store.pin('data', {
+    source: data.source,
+    fingerprint: fingerprint(data.train.x, data.train.y, data.test.x, data.test.y),
+  });
   try {
     const seeds: SeedResult[] = [];
     for (const [i, s] of c.seeds.entries()) {
@@ -647,7 +954,14 @@ export async function runEscape(config: EscapeConfig, ctx: RunContext): Promise<
       experiment: 'E2-escape',
       scale: c.scale,
       config: structuredClone(c),
-      data: { description: data.description, source: data.source, fallback: data.fallback, nTrain: data.nTrain, nTest: data.nTest, sharpnessSubset: Math.min(c.sharpness.subset, data.nTrain) },
+      data: {
+        description: data.description,
+        source: data.source,
+        fallback: data.fallback,
+        nTrain: data.nTrain,
+        nTest: data.nTest,
+        sharpnessSubset: Math.min(c.sharpness.subset, data.nTrain),
+      },
       model: { description: describeModel(c.model, paramCount), paramCount, loss: 'mse' },
       curvatureMethod: { top: first.thetaS.lambdaMax.method, bottom: first.thetaS.lambdaMin.method },
       seeds,

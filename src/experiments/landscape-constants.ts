@@ -147,9 +147,15 @@ function domainPoints(inst: NativeLandscapeInstance, s: ConstantsSampling): Floa
   const out = new Float64Array(ball.length + per * dips * d);
   out.set(ball);
   for (let i = 0; i < dips; i++) {
-    const local = native.landscapeSample({ dim: d, count: per, radius: 2 * supportRadius(inst, i), seed: s.seed + 1 + i });
+    const local = native.landscapeSample({
+      dim: d,
+      count: per,
+      radius: 2 * supportRadius(inst, i),
+      seed: s.seed + 1 + i,
+    });
     const c = center(inst, i);
-    for (let k = 0; k < per; k++) for (let j = 0; j < d; j++) out[ball.length + (i * per + k) * d + j] = local[k * d + j] + c[j];
+    for (let k = 0; k < per; k++)
+      for (let j = 0; j < d; j++) out[ball.length + (i * per + k) * d + j] = local[k * d + j] + c[j];
   }
   return out;
 }
@@ -176,7 +182,11 @@ function rayDirections(d: number, s: ConstantsSampling): Float64Array {
 const fmt = (x: number | null): string => (x === null ? 'none' : Number(x.toPrecision(4)).toString());
 
 /** Measures the constants of Theorem 1 on one instance (see the module comment for the rules). */
-export function measureConstants(inst: NativeLandscapeInstance, minima: MinimaInfo, s: ConstantsSampling): InstanceConstants {
+export function measureConstants(
+  inst: NativeLandscapeInstance,
+  minima: MinimaInfo,
+  s: ConstantsSampling,
+): InstanceConstants {
   const d = inst.dim;
   const dips = inst.depths.length;
   const xs = minima.points[minima.globalIndex];
@@ -210,12 +220,13 @@ export function measureConstants(inst: NativeLandscapeInstance, minima: MinimaIn
       dot += ev.grad[k * d + j] * t;
       r2 += t * t;
     }
-    const q = r2 > 1e-24 ? dot / r2 : Infinity;  // at x* itself the ratio is undefined
+    const q = r2 > 1e-24 ? dot / r2 : Infinity; // at x* itself the ratio is undefined
     const reg = ring >= 0 ? rings[ring] : outside;
     reg.mu = Math.min(reg.mu, q);
     reg.L = Math.max(reg.L, lk);
     reg.n++;
-    if (ring >= 0) {  // the ring is also outside every support
+    if (ring >= 0) {
+      // the ring is also outside every support
       outside.mu = Math.min(outside.mu, q);
       outside.L = Math.max(outside.L, lk);
       outside.n++;
@@ -243,7 +254,8 @@ export function measureConstants(inst: NativeLandscapeInstance, minima: MinimaIn
     const R = s.radial;
     const ray = new Float64Array(K * R * d);
     for (let k = 0; k < K; k++)
-      for (let q = 0; q < R; q++) for (let j = 0; j < d; j++) ray[(k * R + q) * d + j] = xd[j] + ((rMax * (q + 1)) / R) * dirs[k * d + j];
+      for (let q = 0; q < R; q++)
+        for (let j = 0; j < d; j++) ray[(k * R + q) * d + j] = xd[j] + ((rMax * (q + 1)) / R) * dirs[k * d + j];
     const g = native.landscapeEval(inst, ray).grad;
     // minRatio[q] = inf over rays of q†(x) on the ball of radius r_q
     const minRatio = new Float64Array(R).fill(Infinity);
@@ -275,13 +287,26 @@ export function measureConstants(inst: NativeLandscapeInstance, minima: MinimaIn
       muDagger = minRatio[q];
       gradMaxM = Math.max(gradMaxM, gradNorm[q]);
     }
-    dipConstants.push({ dip: i, minimum: m, xDagger: xd, supportRadius: supp[i], muDagger0, rM, muDagger, rOpsc, ring: asRegion(rings[i]), gradMaxM });
+    dipConstants.push({
+      dip: i,
+      minimum: m,
+      xDagger: xd,
+      supportRadius: supp[i],
+      muDagger0,
+      rM,
+      muDagger,
+      rOpsc,
+      ring: asRegion(rings[i]),
+      gradMaxM,
+    });
   });
 
   const out = asRegion(outside);
   const muDagger = dipConstants.length > 0 ? Math.min(...dipConstants.map((c) => c.muDagger)) : null;
   const lower = dipConstants.length > 0 ? Math.max(...dipConstants.map((c) => 2 / c.muDagger)) : null;
-  const ratios = [out, ...dipConstants.map((c) => c.ring)].filter((r) => r.muStar !== null && r.L !== null).map((r) => r.muStar! / (r.L! * r.L!));
+  const ratios = [out, ...dipConstants.map((c) => c.ring)]
+    .filter((r) => r.muStar !== null && r.L !== null)
+    .map((r) => r.muStar! / (r.L! * r.L!));
   const upper = ratios.length > 0 ? Math.min(...ratios) : null;
   const smallBound = muDagger !== null ? muDagger / (lGlobal * lGlobal) : null;
 
@@ -289,18 +314,46 @@ export function measureConstants(inst: NativeLandscapeInstance, minima: MinimaIn
   const fx = minima.values[minima.globalIndex];
   const deepest = Math.min(...minima.values);
   const conditions: InstanceConstants['conditions'] = [
-    { name: 'x* (the bowl minimum) is a global minimum', ok: fx <= deepest + 1e-9 * (1 + Math.abs(deepest)), value: `f(x*) = ${fmt(fx)}, min f over minima = ${fmt(deepest)}` },
+    {
+      name: 'x* (the bowl minimum) is a global minimum',
+      ok: fx <= deepest + 1e-9 * (1 + Math.abs(deepest)),
+      value: `f(x*) = ${fmt(fx)}, min f over minima = ${fmt(deepest)}`,
+    },
     { name: 'a local minimum exists besides x*', ok: dipConstants.length > 0, value: `${dipConstants.length} in dips` },
-    { name: 'every local minimum lies in a dip', ok: stray.length === 0, value: `${stray.length} outside every support` },
-    { name: 'M is non-empty (μ† ≥ μ†₀/2 on a ball)', ok: dipConstants.every((c) => c.rM > 0), value: dipConstants.map((c) => fmt(c.rM)).join(', ') },
+    {
+      name: 'every local minimum lies in a dip',
+      ok: stray.length === 0,
+      value: `${stray.length} outside every support`,
+    },
+    {
+      name: 'M is non-empty (μ† ≥ μ†₀/2 on a ball)',
+      ok: dipConstants.every((c) => c.rM > 0),
+      value: dipConstants.map((c) => fmt(c.rM)).join(', '),
+    },
     { name: 'μ* > 0 outside the dips', ok: out.muStar !== null && out.muStar > 0, value: fmt(out.muStar) },
-    { name: 'μ* > 0 on every P(M)', ok: dipConstants.every((c) => c.ring.muStar !== null && c.ring.muStar > 0), value: dipConstants.map((c) => fmt(c.ring.muStar)).join(', ') },
-    { name: 'L < L_global on every P(M)', ok: dipConstants.every((c) => c.ring.L !== null && c.ring.L < lGlobal), value: dipConstants.map((c) => fmt(c.ring.L)).join(', ') + ` vs ${fmt(lGlobal)}` },
-    { name: 'μ† > 2L²/μ* (the window is non-empty)', ok: lower !== null && upper !== null && lower < upper, value: `2/μ† = ${fmt(lower)}, μ* / L² = ${fmt(upper)}` },
+    {
+      name: 'μ* > 0 on every P(M)',
+      ok: dipConstants.every((c) => c.ring.muStar !== null && c.ring.muStar > 0),
+      value: dipConstants.map((c) => fmt(c.ring.muStar)).join(', '),
+    },
+    {
+      name: 'L < L_global on every P(M)',
+      ok: dipConstants.every((c) => c.ring.L !== null && c.ring.L < lGlobal),
+      value: dipConstants.map((c) => fmt(c.ring.L)).join(', ') + ` vs ${fmt(lGlobal)}`,
+    },
+    {
+      name: 'μ† > 2L²/μ* (the window is non-empty)',
+      ok: lower !== null && upper !== null && lower < upper,
+      value: `2/μ† = ${fmt(lower)}, μ* / L² = ${fmt(upper)}`,
+    },
   ];
   const failing = conditions.find((c) => !c.ok)?.name ?? null;
   const method =
-    (d === 1 ? `dense grid of ${s.grid1d} points over [−R, R]` : d === 2 ? `dense ${s.grid2d}×${s.grid2d} grid over [−R, R]²` : `${s.samples} uniform samples in ‖x‖ ≤ R plus ${s.samples} in the balls B(cⱼ, 2sⱼ)`) +
+    (d === 1
+      ? `dense grid of ${s.grid1d} points over [−R, R]`
+      : d === 2
+        ? `dense ${s.grid2d}×${s.grid2d} grid over [−R, R]²`
+        : `${s.samples} uniform samples in ‖x‖ ≤ R plus ${s.samples} in the balls B(cⱼ, 2sⱼ)`) +
     ` (R = ${fmt(domainRadius(inst))}); M on ${K} rays × ${s.radial} radial points from each x†; half-strength rule for M; ` +
     `sup/inf over these points`;
   return {

@@ -2,7 +2,14 @@
  * E1 landscape as an `ExperimentDefinition` (src/experiments/types.ts): presets, validation, run
  * with progress/log/abort through the run context, verdicts and headline numbers, figures.
  */
-import { expandInstances, landscapePresets, runLandscape, validateLandscapeConfig, type LandscapeConfig, type LandscapeResult } from './landscape.js';
+import {
+  expandInstances,
+  landscapePresets,
+  runLandscape,
+  validateLandscapeConfig,
+  type LandscapeConfig,
+  type LandscapeResult,
+} from './landscape.js';
 import { landscapeVerdicts, noiseVerdict, summarizeFamilies } from './landscape-verdicts.js';
 import { validatorOf } from './common.js';
 import type { ExperimentDefinition, Headline } from './types.js';
@@ -16,15 +23,20 @@ function totalUnits(c: LandscapeConfig): number {
   for (const s of expandInstances(c)) {
     const isFirst = !first.has(s.family.name);
     first.add(s.family.name);
-    const noise = c.noise.enabled && isFirst && (c.noise.instances === undefined || c.noise.instances.includes(s.family.name)) ? noiseCells : 0;
+    const noise =
+      c.noise.enabled && isFirst && (c.noise.instances === undefined || c.noise.instances.includes(s.family.name))
+        ? noiseCells
+        : 0;
     total += 1 + 2 * grid + noise + (s.family.dim === 1 && isFirst && c.trajectories.count > 0 ? 1 : 0);
   }
   return total;
 }
 
-export const landscapeExperiment: Required<Pick<ExperimentDefinition<LandscapeConfig, LandscapeResult>, 'verdicts'>> & ExperimentDefinition<LandscapeConfig, LandscapeResult> = {
+export const landscapeExperiment: Required<Pick<ExperimentDefinition<LandscapeConfig, LandscapeResult>, 'verdicts'>> &
+  ExperimentDefinition<LandscapeConfig, LandscapeResult> = {
   name: 'landscape',
-  title: "E1 Theorem 1 on its own class: does every γ in the window (2/μ†, μ* / L²] reach x*, and does small-γ noise not?",
+  title:
+    'E1 Theorem 1 on its own class: does every γ in the window (2/μ†, μ* / L²] reach x*, and does small-γ noise not?',
   presets: landscapePresets,
   validate: validatorOf(validateLandscapeConfig),
   async run(config, ctx) {
@@ -40,9 +52,32 @@ export const landscapeExperiment: Required<Pick<ExperimentDefinition<LandscapeCo
     });
     for (const r of result.instances) {
       for (const c of r.sweep)
-        ctx.log({ instance: r.name, family: r.family, arm: 'sweep', startSet: c.startSet, eta: c.eta, success: c.success, stay: c.stay, basinSuccess: c.basinSuccess, inWindow: c.inWindow, belowSmallBound: c.belowSmallBound, ...c.counts });
+        ctx.log({
+          instance: r.name,
+          family: r.family,
+          arm: 'sweep',
+          startSet: c.startSet,
+          eta: c.eta,
+          success: c.success,
+          stay: c.stay,
+          basinSuccess: c.basinSuccess,
+          inWindow: c.inWindow,
+          belowSmallBound: c.belowSmallBound,
+          ...c.counts,
+        });
       for (const c of r.noise)
-        ctx.log({ instance: r.name, family: r.family, arm: `noise-${c.arm}`, eta: c.eta, steps: c.steps, std: c.std, epsilon: c.epsilon, settled: c.settled, endAtXStar: c.endAtXStar, ...c.counts });
+        ctx.log({
+          instance: r.name,
+          family: r.family,
+          arm: `noise-${c.arm}`,
+          eta: c.eta,
+          steps: c.steps,
+          std: c.std,
+          epsilon: c.epsilon,
+          settled: c.settled,
+          endAtXStar: c.endAtXStar,
+          ...c.counts,
+        });
     }
     return result;
   },

@@ -14,7 +14,8 @@ import { medianIqr, summarizeFamilies } from './landscape-verdicts.js';
 
 export type { Figure } from '../report/plot.js';
 
-const fmt = (x: number | null, p = 3): string => (x === null ? '—' : Number.isFinite(x) ? Number(x.toPrecision(p)).toString() : String(x));
+const fmt = (x: number | null, p = 3): string =>
+  x === null ? '—' : Number.isFinite(x) ? Number(x.toPrecision(p)).toString() : String(x);
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
 /** The paper's 1-D illustration (native/landscape.cpp paper1d_eval), for drawing. */
@@ -34,18 +35,37 @@ function paperSpec(result: LandscapeResult, r: LandscapeInstanceResult): { spec:
   });
   const regions = [
     { a: xd - c.rM, b: xd + c.rM, region: `M (μ† = ${fmt(c.muDagger)})` },
-    { a: xd - 2 * c.supportRadius, b: xd - c.supportRadius, region: `P(M) (L = ${fmt(c.ring.L)}, μ* = ${fmt(c.ring.muStar)})` },
-    { a: xd + c.supportRadius, b: xd + 2 * c.supportRadius, region: `P(M) (L = ${fmt(c.ring.L)}, μ* = ${fmt(c.ring.muStar)})` },
+    {
+      a: xd - 2 * c.supportRadius,
+      b: xd - c.supportRadius,
+      region: `P(M) (L = ${fmt(c.ring.L)}, μ* = ${fmt(c.ring.muStar)})`,
+    },
+    {
+      a: xd + c.supportRadius,
+      b: xd + 2 * c.supportRadius,
+      region: `P(M) (L = ${fmt(c.ring.L)}, μ* = ${fmt(c.ring.muStar)})`,
+    },
   ];
-  const iterates = r.trajectories.flatMap((t) =>
-    t.points
-      .slice(0, 60)
-      .map((p, k) => ({ x: p[0], f: paper1dValue(p[0]), step: k * t.every, run: `${t.label} γ = ${fmt(t.eta)}`, start: t.startIndex }))
-      .filter((p) => p.x >= 4.5 && p.x <= 8.5), // later iterates leave the drawn window towards x* = 0
+  const iterates = r.trajectories.flatMap(
+    (t) =>
+      t.points
+        .slice(0, 60)
+        .map((p, k) => ({
+          x: p[0],
+          f: paper1dValue(p[0]),
+          step: k * t.every,
+          run: `${t.label} γ = ${fmt(t.eta)}`,
+          start: t.startIndex,
+        }))
+        .filter((p) => p.x >= 4.5 && p.x <= 8.5), // later iterates leave the drawn window towards x* = 0
   );
   const marks = [
     { x: xd, f: 0, label: 'x†' },
-    { x: Math.min(8.4, Math.max(4.6, r.minima.points[r.minima.globalIndex][0])), f: 0, label: 'x* = 0 (off the left edge)' },
+    {
+      x: Math.min(8.4, Math.max(4.6, r.minima.points[r.minima.globalIndex][0])),
+      f: 0,
+      label: 'x* = 0 (off the left edge)',
+    },
   ];
   const spec = {
     $schema: SCHEMA,
@@ -53,10 +73,43 @@ function paperSpec(result: LandscapeResult, r: LandscapeInstanceResult): { spec:
     width: 560,
     height: 300,
     layer: [
-      { data: { values: regions }, mark: { type: 'rect', opacity: 0.18 }, encoding: { x: { field: 'a', type: 'quantitative', scale: { domain: [4.5, 8.5] }, title: 'x' }, x2: { field: 'b' }, color: { field: 'region', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } } } },
-      { data: { values: curve }, mark: { type: 'line', color: '#222' }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'f', type: 'quantitative', title: 'f(x)' } } },
-      { data: { values: iterates }, mark: { type: 'point', filled: true, size: 30, opacity: 0.8, clip: true }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'f', type: 'quantitative' }, shape: { field: 'run', type: 'nominal', title: 'iterates from M (first 60 steps)', legend: { orient: 'bottom', labelLimit: 300 } } } },
-      { data: { values: marks }, mark: { type: 'text', dy: -8, fontSize: 11 }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'f', type: 'quantitative' }, text: { field: 'label' } } },
+      {
+        data: { values: regions },
+        mark: { type: 'rect', opacity: 0.18 },
+        encoding: {
+          x: { field: 'a', type: 'quantitative', scale: { domain: [4.5, 8.5] }, title: 'x' },
+          x2: { field: 'b' },
+          color: { field: 'region', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } },
+        },
+      },
+      {
+        data: { values: curve },
+        mark: { type: 'line', color: '#222' },
+        encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'f', type: 'quantitative', title: 'f(x)' } },
+      },
+      {
+        data: { values: iterates },
+        mark: { type: 'point', filled: true, size: 30, opacity: 0.8, clip: true },
+        encoding: {
+          x: { field: 'x', type: 'quantitative' },
+          y: { field: 'f', type: 'quantitative' },
+          shape: {
+            field: 'run',
+            type: 'nominal',
+            title: 'iterates from M (first 60 steps)',
+            legend: { orient: 'bottom', labelLimit: 300 },
+          },
+        },
+      },
+      {
+        data: { values: marks },
+        mark: { type: 'text', dy: -8, fontSize: 11 },
+        encoding: {
+          x: { field: 'x', type: 'quantitative' },
+          y: { field: 'f', type: 'quantitative' },
+          text: { field: 'label' },
+        },
+      },
     ],
   } as unknown as TopLevelSpec;
   const caption =
@@ -78,17 +131,28 @@ function successSpec(result: LandscapeResult, family: string): { spec: TopLevelS
   const count = Math.max(...use.map((r) => r.sweep.filter((c) => c.index >= 0 && c.startSet === 'W').length));
   for (const set of ['W', 'M'] as const)
     for (let i = 0; i < count; i++) {
-      const cells = use.map((r) => ({ r, c: r.sweep.filter((c) => c.startSet === set && c.index >= 0)[i] })).filter((x) => x.c);
+      const cells = use
+        .map((r) => ({ r, c: r.sweep.filter((c) => c.startSet === set && c.index >= 0)[i] }))
+        .filter((x) => x.c);
       if (cells.length === 0) continue;
       const ys = cells.map(({ c }) => (set === 'W' ? c.success : c.stay));
       const xs = medianIqr(cells.map(({ r, c }) => c.eta / norm(r)));
       const s = medianIqr(ys);
-      values.push({ eta: xs.median, median: s.median, q1: s.q1, q3: s.q3, metric: set === 'W' ? 'starts in W: share at x*' : 'starts in M: share at x†' });
+      values.push({
+        eta: xs.median,
+        median: s.median,
+        q1: s.q1,
+        q3: s.q3,
+        metric: set === 'W' ? 'starts in W: share at x*' : 'starts in M: share at x†',
+      });
     }
   const lows = medianIqr(use.map((r) => (r.constants.lower ?? NaN) / norm(r)).filter(Number.isFinite));
   const ups = medianIqr(use.map((r) => (r.constants.upper ?? NaN) / norm(r)).filter(Number.isFinite));
   const smalls = medianIqr(use.map((r) => (r.constants.smallBound ?? NaN) / norm(r)).filter(Number.isFinite));
-  const windowRect = Number.isFinite(lows.median) && Number.isFinite(ups.median) && lows.median < ups.median ? [{ a: lows.median, b: ups.median }] : [];
+  const windowRect =
+    Number.isFinite(lows.median) && Number.isFinite(ups.median) && lows.median < ups.median
+      ? [{ a: lows.median, b: ups.median }]
+      : [];
   const rules = Number.isFinite(smalls.median) ? [{ x: smalls.median, label: 'μ†/L_global²' }] : [];
   const xTitle = single ? 'step size γ' : 'γ / (μ*/L²) of each instance';
   const spec = {
@@ -97,10 +161,40 @@ function successSpec(result: LandscapeResult, family: string): { spec: TopLevelS
     width: 560,
     height: 300,
     layer: [
-      { data: { values: windowRect }, mark: { type: 'rect', color: '#2a9d8f', opacity: 0.15 }, encoding: { x: { field: 'a', type: 'quantitative', scale: { type: 'log' } }, x2: { field: 'b' } } },
-      { data: { values: rules }, mark: { type: 'rule', strokeDash: [4, 3], color: '#444' }, encoding: { x: { field: 'x', type: 'quantitative' } } },
-      { data: { values }, mark: { type: 'area', opacity: 0.25 }, encoding: { x: { field: 'eta', type: 'quantitative', scale: { type: 'log' }, title: xTitle }, y: { field: 'q1', type: 'quantitative' }, y2: { field: 'q3' }, color: { field: 'metric', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } } } },
-      { data: { values }, mark: { type: 'line', point: true }, encoding: { x: { field: 'eta', type: 'quantitative', scale: { type: 'log' } }, y: { field: 'median', type: 'quantitative', scale: { domain: [0, 1.02] }, title: 'share of starts (median over instances, IQR band)' }, color: { field: 'metric', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } } } },
+      {
+        data: { values: windowRect },
+        mark: { type: 'rect', color: '#2a9d8f', opacity: 0.15 },
+        encoding: { x: { field: 'a', type: 'quantitative', scale: { type: 'log' } }, x2: { field: 'b' } },
+      },
+      {
+        data: { values: rules },
+        mark: { type: 'rule', strokeDash: [4, 3], color: '#444' },
+        encoding: { x: { field: 'x', type: 'quantitative' } },
+      },
+      {
+        data: { values },
+        mark: { type: 'area', opacity: 0.25 },
+        encoding: {
+          x: { field: 'eta', type: 'quantitative', scale: { type: 'log' }, title: xTitle },
+          y: { field: 'q1', type: 'quantitative' },
+          y2: { field: 'q3' },
+          color: { field: 'metric', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } },
+        },
+      },
+      {
+        data: { values },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'eta', type: 'quantitative', scale: { type: 'log' } },
+          y: {
+            field: 'median',
+            type: 'quantitative',
+            scale: { domain: [0, 1.02] },
+            title: 'share of starts (median over instances, IQR band)',
+          },
+          color: { field: 'metric', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } },
+        },
+      },
     ],
   } as unknown as TopLevelSpec;
   const caption =
@@ -115,7 +209,10 @@ function successSpec(result: LandscapeResult, family: string): { spec: TopLevelS
 function noiseSpec(result: LandscapeResult, r: LandscapeInstanceResult): { spec: TopLevelSpec; caption: string } {
   const values = r.noise.map((c) => ({
     std: c.stdFactor,
-    row: c.arm === 'large' ? `large γ = ${fmt(c.eta)} (T = ${c.steps})` : `γ = ${fmt(c.eta)}, ${c.arm === 'small-T' ? 'equal T' : 'equal γT'} (T = ${c.steps})`,
+    row:
+      c.arm === 'large'
+        ? `large γ = ${fmt(c.eta)} (T = ${c.steps})`
+        : `γ = ${fmt(c.eta)}, ${c.arm === 'small-T' ? 'equal T' : 'equal γT'} (T = ${c.steps})`,
     settled: c.settled,
     label: fmt(c.settled, 2),
   }));
@@ -125,8 +222,29 @@ function noiseSpec(result: LandscapeResult, r: LandscapeInstanceResult): { spec:
     width: 460,
     height: 240,
     layer: [
-      { data: { values }, mark: 'rect', encoding: { x: { field: 'std', type: 'ordinal', title: 'σ / sup‖∇f‖ on M', axis: { format: '.0e' } }, y: { field: 'row', type: 'nominal', title: null, axis: { labelLimit: 400 } }, color: { field: 'settled', type: 'quantitative', scale: { domain: [0, 1], scheme: 'viridis' }, title: 'settled' } } },
-      { data: { values }, mark: { type: 'text', fontSize: 9, color: 'white' }, encoding: { x: { field: 'std', type: 'ordinal' }, y: { field: 'row', type: 'nominal' }, text: { field: 'label' } } },
+      {
+        data: { values },
+        mark: 'rect',
+        encoding: {
+          x: { field: 'std', type: 'ordinal', title: 'σ / sup‖∇f‖ on M', axis: { format: '.0e' } },
+          y: { field: 'row', type: 'nominal', title: null, axis: { labelLimit: 400 } },
+          color: {
+            field: 'settled',
+            type: 'quantitative',
+            scale: { domain: [0, 1], scheme: 'viridis' },
+            title: 'settled',
+          },
+        },
+      },
+      {
+        data: { values },
+        mark: { type: 'text', fontSize: 9, color: 'white' },
+        encoding: {
+          x: { field: 'std', type: 'ordinal' },
+          y: { field: 'row', type: 'nominal' },
+          text: { field: 'label' },
+        },
+      },
     ],
   } as unknown as TopLevelSpec;
   const capped = r.noise.filter((c) => c.epsilonCapped).length;
@@ -140,18 +258,35 @@ function noiseSpec(result: LandscapeResult, r: LandscapeInstanceResult): { spec:
 
 export async function landscapeFigures(result: LandscapeResult): Promise<Figure[]> {
   const out: Figure[] = [];
-  const paper = result.instances.find((r) => r.kind === 'paper-1d' && r.trajectories.length > 0 && r.constants.dips.length > 0);
+  const paper = result.instances.find(
+    (r) => r.kind === 'paper-1d' && r.trajectories.length > 0 && r.constants.dips.length > 0,
+  );
   if (paper) {
     const { spec, caption } = paperSpec(result, paper);
-    out.push({ id: 'e1-paper-1d-function', title: 'E1 paper-1d: the function, M, P(M) and GD iterates', caption, ...(await renderChart(spec)) });
+    out.push({
+      id: 'e1-paper-1d-function',
+      title: 'E1 paper-1d: the function, M, P(M) and GD iterates',
+      caption,
+      ...(await renderChart(spec)),
+    });
   }
   for (const f of summarizeFamilies(result).families) {
     const { spec, caption } = successSpec(result, f.family);
-    out.push({ id: `e1-${f.family}-success`, title: `E1 ${f.family}: outcome vs step size with the window`, caption, ...(await renderChart(spec)) });
+    out.push({
+      id: `e1-${f.family}-success`,
+      title: `E1 ${f.family}: outcome vs step size with the window`,
+      caption,
+      ...(await renderChart(spec)),
+    });
   }
   for (const r of result.instances.filter((x) => x.noise.length > 0)) {
     const { spec, caption } = noiseSpec(result, r);
-    out.push({ id: `e1-${r.name.replace(/#/g, '-')}-noise`, title: `E1 ${r.name}: noise heatmap`, caption, ...(await renderChart(spec)) });
+    out.push({
+      id: `e1-${r.name.replace(/#/g, '-')}-noise`,
+      title: `E1 ${r.name}: noise heatmap`,
+      caption,
+      ...(await renderChart(spec)),
+    });
   }
   return out;
 }

@@ -47,14 +47,18 @@ export function medianIqr(xs: number[]): { median: number; q1: number; q3: numbe
   return { ...iqr(xs), n: xs.length };
 }
 
-export function summarizeInstance(r: LandscapeInstanceResult, rules: LandscapeResult['config']['verdict']): InstanceSummary {
+export function summarizeInstance(
+  r: LandscapeInstanceResult,
+  rules: LandscapeResult['config']['verdict'],
+): InstanceSummary {
   const K = r.constants;
   const W = r.sweep.filter((c) => c.startSet === 'W');
   const grid = (cells: LandscapeSweepCell[]): LandscapeSweepCell[] => cells.filter((c) => c.index >= 0);
   const inside = grid(W).filter((c) => c.inWindow);
   const below = grid(r.sweep.filter((c) => c.startSet === 'M')).filter((c) => c.belowSmallBound);
   const mid = W.find((c) => c.index === -1) ?? null;
-  const windowShare = inside.length > 0 ? inside.filter((c) => c.success >= rules.success).length / inside.length : null;
+  const windowShare =
+    inside.length > 0 ? inside.filter((c) => c.success >= rules.success).length / inside.length : null;
   let theorem: VerdictValue;
   let evidence: string;
   if (!K.inClass) {
@@ -70,9 +74,23 @@ export function summarizeInstance(r: LandscapeInstanceResult, rules: LandscapeRe
     evidence =
       `window (${f3(K.lower)}, ${f3(K.upper)}]: min success ${f3(Math.min(...inside.map((c) => c.success)))} over ${inside.length} grid γ; ` +
       `below ${f3(K.smallBound)}: min stay at x† ${f3(Math.min(...below.map((c) => c.stay)))} over ${below.length} grid γ` +
-      (badW.length + badM.length > 0 ? `; failing γ: ${[...badW, ...badM].map((c) => `${c.startSet} ${f3(c.eta)}`).join(', ')}` : '');
+      (badW.length + badM.length > 0
+        ? `; failing γ: ${[...badW, ...badM].map((c) => `${c.startSet} ${f3(c.eta)}`).join(', ')}`
+        : '');
   }
-  return { name: r.name, family: r.family, inClass: K.inClass, failing: K.failing, theorem, evidence, midSuccess: mid?.success ?? null, windowShare, lower: K.lower, upper: K.upper, smallBound: K.smallBound };
+  return {
+    name: r.name,
+    family: r.family,
+    inClass: K.inClass,
+    failing: K.failing,
+    theorem,
+    evidence,
+    midSuccess: mid?.success ?? null,
+    windowShare,
+    lower: K.lower,
+    upper: K.upper,
+    smallBound: K.smallBound,
+  };
 }
 
 export interface FamilySummary {
@@ -90,7 +108,10 @@ export interface FamilySummary {
   commonFailing: string | null;
 }
 
-export function summarizeFamilies(result: LandscapeResult): { instances: InstanceSummary[]; families: FamilySummary[] } {
+export function summarizeFamilies(result: LandscapeResult): {
+  instances: InstanceSummary[];
+  families: FamilySummary[];
+} {
   const rules = result.config.verdict;
   const instances = result.instances.map((r) => summarizeInstance(r, rules));
   const names = [...new Set(instances.map((s) => s.family))];
@@ -104,7 +125,8 @@ export function summarizeFamilies(result: LandscapeResult): { instances: Instanc
     const counts = new Map<string, number>();
     for (const f of fails) counts.set(f, (counts.get(f) ?? 0) + 1);
     const commonFailing = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
-    const verdict: VerdictValue = inC.length === 0 ? 'uninformative' : supported / inC.length >= rules.familyShare ? 'supported' : 'not-reproduced';
+    const verdict: VerdictValue =
+      inC.length === 0 ? 'uninformative' : supported / inC.length >= rules.familyShare ? 'supported' : 'not-reproduced';
     return {
       family,
       instances: all.length,
@@ -134,7 +156,9 @@ export function noiseVerdict(r: LandscapeInstanceResult, rules: LandscapeResult[
   else verdict = worst.settled <= rules.settledMax ? 'supported' : 'not-reproduced';
   const capped = small.filter((c) => c.epsilonCapped).length;
   // the equal-γT budget is capped at noise.maxSteps: say how much of the large arm's γT it reached
-  const shares = small.filter((c) => c.arm === 'small-gammaT').map((c) => (c.eta * c.steps) / (largeCell ? largeCell.eta * largeCell.steps : NaN));
+  const shares = small
+    .filter((c) => c.arm === 'small-gammaT')
+    .map((c) => (c.eta * c.steps) / (largeCell ? largeCell.eta * largeCell.steps : NaN));
   return {
     claim: `Noise proposition on ${r.name}: small γ with uniform noise of any σ does not settle at x*; a large γ does`,
     verdict,
@@ -162,7 +186,9 @@ export function landscapeVerdicts(result: LandscapeResult): Verdict[] {
         ? one.evidence
         : `${f.supported} of ${f.inClass} in-class instances supported (${f.notReproduced} not reproduced, ${f.inconclusive} inconclusive); ${f.instances - f.inClass} of ${f.instances} not in C_l` +
           (f.commonFailing ? ` (most often: ${f.commonFailing})` : '') +
-          (f.midSuccess ? `; mid-window success median ${f3(f.midSuccess.median)} [IQR ${f3(f.midSuccess.q1)}, ${f3(f.midSuccess.q3)}]` : ''),
+          (f.midSuccess
+            ? `; mid-window success median ${f3(f.midSuccess.median)} [IQR ${f3(f.midSuccess.q1)}, ${f3(f.midSuccess.q3)}]`
+            : ''),
     });
   }
   for (const r of result.instances) {

@@ -24,7 +24,14 @@ import type { NativeLandscapeInstance, NativeLandscapeMinima } from '../native/l
 import type { Scale } from './types.js';
 import { runConcurrently } from '../train/concurrent.js';
 import { fail, isObj, nonNegInt, posInt } from './common.js';
-import { center, domainRadius, measureConstants, supportRadius, type ConstantsSampling, type InstanceConstants } from './landscape-constants.js';
+import {
+  center,
+  domainRadius,
+  measureConstants,
+  supportRadius,
+  type ConstantsSampling,
+  type InstanceConstants,
+} from './landscape-constants.js';
 
 export type LandscapeScale = Scale;
 export type LandscapeKind = 'paper-1d' | 'compact' | 'gaussian';
@@ -170,8 +177,25 @@ export interface LandscapeInstanceResult {
   family: string;
   kind: LandscapeKind;
   config: LandscapeInstanceConfig;
-  instance: { kind: LandscapeKind; dim: number; mu: number; dips: number; centers: number[]; depths: number[]; widths: number[] };
-  minima: { points: number[][]; values: number[]; nearestDip: number[]; globalIndex: number; verified: boolean; gap: number; starts: number; unconverged: number };
+  instance: {
+    kind: LandscapeKind;
+    dim: number;
+    mu: number;
+    dips: number;
+    centers: number[];
+    depths: number[];
+    widths: number[];
+  };
+  minima: {
+    points: number[][];
+    values: number[];
+    nearestDip: number[];
+    globalIndex: number;
+    verified: boolean;
+    gap: number;
+    starts: number;
+    unconverged: number;
+  };
   constants: InstanceConstants;
   initRadius: number;
   classifyRadius: number;
@@ -204,9 +228,23 @@ export interface RunLandscapeOptions {
 
 // ---- presets --------------------------------------------------------------------------------------
 
-const verdict: LandscapeVerdictRules = { success: 0.99, stay: 0.99, familyShare: 0.9, settledMax: 0.05, largeSettledMin: 0.99 };
+const verdict: LandscapeVerdictRules = {
+  success: 0.99,
+  stay: 0.99,
+  familyShare: 0.9,
+  settledMax: 0.05,
+  largeSettledMin: 0.99,
+};
 const constants = { grid1d: 200001, grid2d: 401, samples: 20000, directions: 64, radial: 2000 };
-const noiseBase = { enabled: true, etaFactors: [0.1, 0.9], stdMinFactor: 1e-4, stdMaxFactor: 1e4, stdCount: 9, maxSteps: 400000, jitterFactor: 3 };
+const noiseBase = {
+  enabled: true,
+  etaFactors: [0.1, 0.9],
+  stdMinFactor: 1e-4,
+  stdMaxFactor: 1e4,
+  stdCount: 9,
+  maxSteps: 400000,
+  jitterFactor: 3,
+};
 /** The families; `small` (quick) gives the Gaussian families fewer dips (4 in 2-D, 6 in 5-D; their cost is the exp per dip and step). */
 const families = (count: number, small = false): LandscapeInstanceConfig[] => [
   { name: 'paper-1d', kind: 'paper-1d', dim: 1, dips: 1, seed: 0 },
@@ -302,7 +340,8 @@ function fraction(v: unknown, field: string): void {
   if (!(v >= 0 && v <= 1)) fail(RangeError, field, `must be in [0, 1] (got ${v})`);
 }
 /** Unknown keys are errors (a typo must not silently fall back to a default). */
-const knownKeys = (o: Record<string, unknown>, known: readonly string[], where: string): void => checkKnownKeys(o, known, where);
+const knownKeys = (o: Record<string, unknown>, known: readonly string[], where: string): void =>
+  checkKnownKeys(o, known, where);
 /** An optional list of distinct grid indices in [0, count). */
 function optIndices(v: unknown, field: string, count: number, countField: string): void {
   if (v === undefined) return;
@@ -310,21 +349,58 @@ function optIndices(v: unknown, field: string, count: number, countField: string
   const seen = new Set<number>();
   v.forEach((x: unknown, i: number) => {
     if (typeof x !== 'number') fail(TypeError, `${field}[${i}]`, 'must be an integer');
-    if (!Number.isInteger(x) || x < 0 || x >= count) fail(RangeError, `${field}[${i}]`, `must be an integer in [0, ${count - 1}] (${countField} = ${count}; got ${x})`);
+    if (!Number.isInteger(x) || x < 0 || x >= count)
+      fail(
+        RangeError,
+        `${field}[${i}]`,
+        `must be an integer in [0, ${count - 1}] (${countField} = ${count}; got ${x})`,
+      );
     if (seen.has(x)) fail(RangeError, `${field}[${i}]`, `must not repeat an index (${x})`);
     seen.add(x);
   });
 }
 
-const CONFIG_KEYS = ['scale', 'instances', 'points', 'steps', 'initRadiusFactor', 'classifyRadiusFactor', 'etaGrid', 'constants', 'noise', 'trajectories', 'seeds', 'minimaRandomStarts', 'concurrency', 'verdict'] as const;
-const INSTANCE_KEYS = ['name', 'kind', 'dim', 'dips', 'seed', 'count', 'startSet', 'mu', 'radiusMin', 'radiusMax', 'depthMin', 'depthMax', 'sharpnessMin', 'sharpnessMax', 'separation'] as const;
+const CONFIG_KEYS = [
+  'scale',
+  'instances',
+  'points',
+  'steps',
+  'initRadiusFactor',
+  'classifyRadiusFactor',
+  'etaGrid',
+  'constants',
+  'noise',
+  'trajectories',
+  'seeds',
+  'minimaRandomStarts',
+  'concurrency',
+  'verdict',
+] as const;
+const INSTANCE_KEYS = [
+  'name',
+  'kind',
+  'dim',
+  'dips',
+  'seed',
+  'count',
+  'startSet',
+  'mu',
+  'radiusMin',
+  'radiusMax',
+  'depthMin',
+  'depthMax',
+  'sharpnessMin',
+  'sharpnessMax',
+  'separation',
+] as const;
 
 /** Throws TypeError / RangeError naming the first bad field, e.g. "config.steps must be a positive integer". */
 export function validateLandscapeConfig(config: unknown): asserts config is LandscapeConfig {
   if (!isObj(config)) fail(TypeError, 'config', 'must be an object');
   const c = config;
   knownKeys(c, CONFIG_KEYS, 'config');
-  if (!['tiny', 'quick', 'study', 'paper'].includes(c.scale as string)) fail(RangeError, 'config.scale', "must be 'tiny', 'quick', 'study' or 'paper'");
+  if (!['tiny', 'quick', 'study', 'paper'].includes(c.scale as string))
+    fail(RangeError, 'config.scale', "must be 'tiny', 'quick', 'study' or 'paper'");
   if (!Array.isArray(c.instances)) fail(TypeError, 'config.instances', 'must be an array');
   if (c.instances.length === 0) fail(RangeError, 'config.instances', 'must not be empty');
   const names = new Set<string>();
@@ -332,7 +408,8 @@ export function validateLandscapeConfig(config: unknown): asserts config is Land
     const f = `config.instances[${i}]`;
     if (!isObj(inst)) fail(TypeError, f, 'must be an object');
     knownKeys(inst, INSTANCE_KEYS, f);
-    if (typeof inst.name !== 'string' || inst.name.length === 0) fail(TypeError, `${f}.name`, 'must be a non-empty string');
+    if (typeof inst.name !== 'string' || inst.name.length === 0)
+      fail(TypeError, `${f}.name`, 'must be a non-empty string');
     if (names.has(inst.name)) fail(RangeError, `${f}.name`, `must be unique ("${inst.name}" repeats)`);
     names.add(inst.name);
     if (inst.kind !== undefined && !['paper-1d', 'compact', 'gaussian'].includes(inst.kind as string))
@@ -344,17 +421,33 @@ export function validateLandscapeConfig(config: unknown): asserts config is Land
     nonNegInt(inst.seed, `${f}.seed`);
     if (inst.count !== undefined) posInt(inst.count, `${f}.count`, 100000);
     if (inst.kind === 'paper-1d') {
-      if (inst.dim !== 1 || inst.dips !== 1) fail(RangeError, f, "kind 'paper-1d' is the fixed 1-D illustration: dim must be 1 and dips 1");
-      if ((inst.count ?? 1) !== 1) fail(RangeError, `${f}.count`, "must be 1 for kind 'paper-1d' (a single fixed instance)");
+      if (inst.dim !== 1 || inst.dips !== 1)
+        fail(RangeError, f, "kind 'paper-1d' is the fixed 1-D illustration: dim must be 1 and dips 1");
+      if ((inst.count ?? 1) !== 1)
+        fail(RangeError, `${f}.count`, "must be 1 for kind 'paper-1d' (a single fixed instance)");
     }
-    for (const k of ['mu', 'radiusMin', 'radiusMax', 'depthMin', 'depthMax', 'sharpnessMin', 'sharpnessMax', 'separation']) optPosNum(inst, k, f);
+    for (const k of [
+      'mu',
+      'radiusMin',
+      'radiusMax',
+      'depthMin',
+      'depthMax',
+      'sharpnessMin',
+      'sharpnessMax',
+      'separation',
+    ])
+      optPosNum(inst, k, f);
     // Dips overlapping the global minimum: the generator's worst case (native/landscape.h), checked here to name the field.
     if (inst.kind !== 'paper-1d') {
       const dmax = (inst.depthMax as number | undefined) ?? 0.8;
       const smin = (inst.sharpnessMin as number | undefined) ?? 30;
       const need = 1 + (inst.kind === 'compact' ? 12 : 36) * dmax;
       if (smin < need)
-        fail(RangeError, `${f}.sharpnessMin`, `must be >= ${need} (1 + ${inst.kind === 'compact' ? 12 : 36} · depthMax): with a smaller sharpness a dip can overlap the global minimum at 0 (got ${smin})`);
+        fail(
+          RangeError,
+          `${f}.sharpnessMin`,
+          `must be >= ${need} (1 + ${inst.kind === 'compact' ? 12 : 36} · depthMax): with a smaller sharpness a dip can overlap the global minimum at 0 (got ${smin})`,
+        );
     }
   });
   posInt(c.points, 'config.points', 2 ** 24);
@@ -364,36 +457,66 @@ export function validateLandscapeConfig(config: unknown): asserts config is Land
   if (!isObj(c.etaGrid)) fail(TypeError, 'config.etaGrid', 'must be an object');
   knownKeys(c.etaGrid, ['count', 'minFactor', 'maxFactor', 'indices'], 'config.etaGrid');
   if (typeof c.etaGrid.count !== 'number') fail(TypeError, 'config.etaGrid.count', 'must be a positive integer');
-  if (c.etaGrid.count < 1) fail(RangeError, 'config.etaGrid.count', `must be >= 1: the γ grid is empty (got ${c.etaGrid.count})`);
+  if (c.etaGrid.count < 1)
+    fail(RangeError, 'config.etaGrid.count', `must be >= 1: the γ grid is empty (got ${c.etaGrid.count})`);
   posInt(c.etaGrid.count, 'config.etaGrid.count', 10000);
   posNum(c.etaGrid.minFactor, 'config.etaGrid.minFactor');
   posNum(c.etaGrid.maxFactor, 'config.etaGrid.maxFactor');
   optIndices(c.etaGrid.indices, 'config.etaGrid.indices', c.etaGrid.count as number, 'config.etaGrid.count');
   if (!isObj(c.constants)) fail(TypeError, 'config.constants', 'must be an object');
   knownKeys(c.constants, ['grid1d', 'grid2d', 'samples', 'directions', 'radial'], 'config.constants');
-  for (const k of ['grid1d', 'grid2d', 'samples', 'directions', 'radial']) posInt(c.constants[k], `config.constants.${k}`, 1e7);
+  for (const k of ['grid1d', 'grid2d', 'samples', 'directions', 'radial'])
+    posInt(c.constants[k], `config.constants.${k}`, 1e7);
   if ((c.constants.grid1d as number) < 3) fail(RangeError, 'config.constants.grid1d', 'must be >= 3');
   if ((c.constants.grid2d as number) < 3) fail(RangeError, 'config.constants.grid2d', 'must be >= 3');
   if (!isObj(c.noise)) fail(TypeError, 'config.noise', 'must be an object');
-  knownKeys(c.noise, ['enabled', 'etaFactors', 'stdCount', 'stdMinFactor', 'stdMaxFactor', 'stdIndices', 'instances', 'points', 'maxSteps', 'jitterFactor'], 'config.noise');
+  knownKeys(
+    c.noise,
+    [
+      'enabled',
+      'etaFactors',
+      'stdCount',
+      'stdMinFactor',
+      'stdMaxFactor',
+      'stdIndices',
+      'instances',
+      'points',
+      'maxSteps',
+      'jitterFactor',
+    ],
+    'config.noise',
+  );
   if (typeof c.noise.enabled !== 'boolean') fail(TypeError, 'config.noise.enabled', 'must be a boolean');
   if (!Array.isArray(c.noise.etaFactors) || c.noise.etaFactors.length === 0)
     fail(TypeError, 'config.noise.etaFactors', 'must be a non-empty array of numbers in (0, 1)');
   c.noise.etaFactors.forEach((v: unknown, i: number) => {
     posNum(v, `config.noise.etaFactors[${i}]`);
-    if ((v as number) >= 1) fail(RangeError, `config.noise.etaFactors[${i}]`, 'must be < 1 (small steps: below the small-step bound μ†/L_global²)');
+    if ((v as number) >= 1)
+      fail(
+        RangeError,
+        `config.noise.etaFactors[${i}]`,
+        'must be < 1 (small steps: below the small-step bound μ†/L_global²)',
+      );
   });
   posInt(c.noise.stdCount, 'config.noise.stdCount', 10000);
   for (const k of ['stdMinFactor', 'stdMaxFactor']) {
     if (typeof c.noise[k] !== 'number') fail(TypeError, `config.noise.${k}`, 'must be a number > 0');
-    if (!((c.noise[k] as number) > 0) || !Number.isFinite(c.noise[k])) fail(RangeError, `config.noise.${k}`, `must be a finite σ factor > 0 (σ ≤ 0 is no noise; got ${c.noise[k]})`);
+    if (!((c.noise[k] as number) > 0) || !Number.isFinite(c.noise[k]))
+      fail(RangeError, `config.noise.${k}`, `must be a finite σ factor > 0 (σ ≤ 0 is no noise; got ${c.noise[k]})`);
   }
-  if ((c.noise.stdMaxFactor as number) < (c.noise.stdMinFactor as number)) fail(RangeError, 'config.noise.stdMaxFactor', 'must be >= config.noise.stdMinFactor');
+  if ((c.noise.stdMaxFactor as number) < (c.noise.stdMinFactor as number))
+    fail(RangeError, 'config.noise.stdMaxFactor', 'must be >= config.noise.stdMinFactor');
   optIndices(c.noise.stdIndices, 'config.noise.stdIndices', c.noise.stdCount as number, 'config.noise.stdCount');
   if (c.noise.instances !== undefined) {
-    if (!Array.isArray(c.noise.instances)) fail(TypeError, 'config.noise.instances', 'must be an array of instance names');
+    if (!Array.isArray(c.noise.instances))
+      fail(TypeError, 'config.noise.instances', 'must be an array of instance names');
     c.noise.instances.forEach((v: unknown, i: number) => {
-      if (!names.has(v as string)) fail(RangeError, `config.noise.instances[${i}]`, `must name an instance in config.instances (got ${formatValue(v)})`);
+      if (!names.has(v as string))
+        fail(
+          RangeError,
+          `config.noise.instances[${i}]`,
+          `must name an instance in config.instances (got ${formatValue(v)})`,
+        );
     });
   }
   posInt(c.noise.points, 'config.noise.points', 2 ** 24);
@@ -410,7 +533,8 @@ export function validateLandscapeConfig(config: unknown): asserts config is Land
   posInt(c.concurrency, 'config.concurrency', 64);
   if (!isObj(c.verdict)) fail(TypeError, 'config.verdict', 'must be an object');
   knownKeys(c.verdict, ['success', 'stay', 'familyShare', 'settledMax', 'largeSettledMin'], 'config.verdict');
-  for (const k of ['success', 'stay', 'familyShare', 'settledMax', 'largeSettledMin']) fraction(c.verdict[k], `config.verdict.${k}`);
+  for (const k of ['success', 'stay', 'familyShare', 'settledMax', 'largeSettledMin'])
+    fraction(c.verdict[k], `config.verdict.${k}`);
 }
 
 // ---- helpers --------------------------------------------------------------------------------------
@@ -428,7 +552,9 @@ function rows(a: Float64Array | Int32Array, dim: number): number[][] {
 }
 
 /** The instances a config runs, in order: each family expanded to its `count` seeds. */
-export function expandInstances(cfg: LandscapeConfig): Array<{ family: LandscapeInstanceConfig; seed: number; name: string }> {
+export function expandInstances(
+  cfg: LandscapeConfig,
+): Array<{ family: LandscapeInstanceConfig; seed: number; name: string }> {
   const out: Array<{ family: LandscapeInstanceConfig; seed: number; name: string }> = [];
   for (const f of cfg.instances) {
     const n = f.count ?? 1;
@@ -464,8 +590,10 @@ async function runInstance(
   opts: RunLandscapeOptions,
 ): Promise<LandscapeInstanceResult> {
   const { signal, onProgress } = opts;
-  const unit = <T>(key: string, fn: () => Promise<T>): Promise<T> => (opts.units ? opts.units.unit(`i${index}.${key}`, fn) : fn());
-  const progress = (phase: LandscapeProgress['phase'], done: number, total: number): void => onProgress?.({ instance: spec.name, phase, done, total });
+  const unit = <T>(key: string, fn: () => Promise<T>): Promise<T> =>
+    opts.units ? opts.units.unit(`i${index}.${key}`, fn) : fn();
+  const progress = (phase: LandscapeProgress['phase'], done: number, total: number): void =>
+    onProgress?.({ instance: spec.name, phase, done, total });
   const fam = spec.family;
   const kind: LandscapeKind = fam.kind ?? 'gaussian';
 
@@ -473,7 +601,11 @@ async function runInstance(
   const d = inst.dim;
   progress('minima', 0, 1);
   // d ≥ 2: no start grid (every dip centre is a start, so each dip's minimum is found).
-  const mr: NativeLandscapeMinima = await native.landscapeMinima(inst, { seed: cfg.seeds.minima, randomStarts: cfg.minimaRandomStarts, gridSpacing: d === 1 ? 0 : -1 });
+  const mr: NativeLandscapeMinima = await native.landscapeMinima(inst, {
+    seed: cfg.seeds.minima,
+    randomStarts: cfg.minimaRandomStarts,
+    gridSpacing: d === 1 ? 0 : -1,
+  });
   progress('minima', 1, 1);
   signal?.throwIfAborted();
   const points = rows(mr.points, d);
@@ -497,10 +629,25 @@ async function runInstance(
 
   const startsW =
     (fam.startSet ?? 'ball') === 'dips'
-      ? sampleInBalls(d, N, centers, supp.map((s) => 2 * s), cfg.seeds.starts)
+      ? sampleInBalls(
+          d,
+          N,
+          centers,
+          supp.map((s) => 2 * s),
+          cfg.seeds.starts,
+        )
       : native.landscapeSample({ dim: d, count: N, radius: initRadius, seed: cfg.seeds.starts });
   const Mballs = K.dips.filter((c) => c.rM > 0);
-  const startsM = Mballs.length > 0 ? sampleInBalls(d, N, Mballs.map((c) => c.xDagger), Mballs.map((c) => c.rM), cfg.seeds.starts + 1) : new Float64Array(0);
+  const startsM =
+    Mballs.length > 0
+      ? sampleInBalls(
+          d,
+          N,
+          Mballs.map((c) => c.xDagger),
+          Mballs.map((c) => c.rM),
+          cfg.seeds.starts + 1,
+        )
+      : new Float64Array(0);
   // own minimum of each start: M starts the x† of their ball; W starts the local minimum nearest them
   const localIdx = points.map((_, i) => i).filter((i) => i !== gidx);
   const nearestLocal = (x: Float64Array, k: number): number => {
@@ -529,14 +676,19 @@ async function runInstance(
   };
   const mins = { points: mr.points, globalIndex: gidx };
   const base = { classifyRadius, divergeRadius, seed: cfg.seeds.noise };
-  const inWindow = (eta: number): boolean => K.inClass && K.lower !== null && K.upper !== null && eta > K.lower && eta <= K.upper;
+  const inWindow = (eta: number): boolean =>
+    K.inClass && K.lower !== null && K.upper !== null && eta > K.lower && eta <= K.upper;
   const belowSmall = (eta: number): boolean => K.smallBound !== null && eta < K.smallBound;
 
   // Sweep: grid from minFactor · small bound to maxFactor · upper, plus the mid-window cell.
   const sweepCells: Array<{ set: 'W' | 'M'; index: number; eta: number }> = [];
   const lo = K.smallBound ?? 1e-6;
   const hi = K.upper ?? 2 / inst.mu;
-  const grid = logGrid(cfg.etaGrid.minFactor * Math.min(lo, hi), cfg.etaGrid.maxFactor * Math.max(lo, hi), cfg.etaGrid.count);
+  const grid = logGrid(
+    cfg.etaGrid.minFactor * Math.min(lo, hi),
+    cfg.etaGrid.maxFactor * Math.max(lo, hi),
+    cfg.etaGrid.count,
+  );
   const indices = cfg.etaGrid.indices ?? grid.map((_, i) => i);
   const mid = K.lower !== null && K.upper !== null && K.lower < K.upper ? Math.sqrt(K.lower * K.upper) : null;
   for (const set of ['W', 'M'] as const) {
@@ -547,24 +699,36 @@ async function runInstance(
   let done = 0;
   progress('sweep', 0, sweepCells.length);
   const sweep = await runConcurrently(
-    sweepCells.map((s) => () =>
-      unit(`sweep.${s.set}.${s.index}`, async (): Promise<LandscapeSweepCell> => {
-        const starts = s.set === 'W' ? startsW : startsM;
-        const own = s.set === 'W' ? ownW : ownM;
-        const r = await native.landscapeRun(inst, mins, starts, { ...base, eta: s.eta, steps: cfg.steps });
-        const c = counts(r.minimum, r.cls, own);
-        const n = own.length;
-        let basin = 0;
-        for (const b of r.basin) if (b === gidx) basin++;
-        return { startSet: s.set, index: s.index, eta: s.eta, success: c.global / n, stay: c.own / n, basinSuccess: basin / n, counts: c, inWindow: inWindow(s.eta), belowSmallBound: belowSmall(s.eta) };
-      }),
+    sweepCells.map(
+      (s) => () =>
+        unit(`sweep.${s.set}.${s.index}`, async (): Promise<LandscapeSweepCell> => {
+          const starts = s.set === 'W' ? startsW : startsM;
+          const own = s.set === 'W' ? ownW : ownM;
+          const r = await native.landscapeRun(inst, mins, starts, { ...base, eta: s.eta, steps: cfg.steps });
+          const c = counts(r.minimum, r.cls, own);
+          const n = own.length;
+          let basin = 0;
+          for (const b of r.basin) if (b === gidx) basin++;
+          return {
+            startSet: s.set,
+            index: s.index,
+            eta: s.eta,
+            success: c.global / n,
+            stay: c.own / n,
+            basinSuccess: basin / n,
+            counts: c,
+            inWindow: inWindow(s.eta),
+            belowSmallBound: belowSmall(s.eta),
+          };
+        }),
     ),
     { concurrency: cfg.concurrency, signal, onDone: () => progress('sweep', ++done, sweepCells.length) },
   );
 
   // Noise arm: the first instance of the listed families.
   const noise: LandscapeNoiseCell[] = [];
-  const wantNoise = cfg.noise.enabled && firstOfFamily && (cfg.noise.instances === undefined || cfg.noise.instances.includes(fam.name));
+  const wantNoise =
+    cfg.noise.enabled && firstOfFamily && (cfg.noise.instances === undefined || cfg.noise.instances.includes(fam.name));
   if (wantNoise && mid !== null && K.smallBound !== null && startsM.length > 0) {
     const nStarts = Math.min(cfg.noise.points, startsM.length / d);
     const starts = startsM.subarray(0, nStarts * d);
@@ -575,32 +739,77 @@ async function runInstance(
     // stationary jitter of GD + uniform noise at x*: per coordinate σ·√(γ / (3λ(2 − γλ))), λ = λ_min(∇²f(x*))
     const lamStar = native.landscapeEval(inst, Float64Array.from(points[gidx]), { eigenvalues: true }).eigenvalues![0];
     let gap = Infinity;
-    for (let i = 0; i < dips; i++) gap = Math.min(gap, Math.hypot(...centers[i].map((v, j) => v - points[gidx][j])) - supp[i]);
+    for (let i = 0; i < dips; i++)
+      gap = Math.min(gap, Math.hypot(...centers[i].map((v, j) => v - points[gidx][j])) - supp[i]);
     const cap = 0.5 * gap;
-    const specs: Array<{ arm: LandscapeNoiseCell['arm']; etaFactor: number; eta: number; steps: number; si: number; key: string }> = [];
+    const specs: Array<{
+      arm: LandscapeNoiseCell['arm'];
+      etaFactor: number;
+      eta: number;
+      steps: number;
+      si: number;
+      key: string;
+    }> = [];
     cfg.noise.etaFactors.forEach((ef, ei) => {
       const eta = ef * K.smallBound!;
       for (const si of stdIdx) {
         specs.push({ arm: 'small-T', etaFactor: ef, eta, steps: cfg.steps, si, key: `noise.T.e${ei}.s${si}` });
-        specs.push({ arm: 'small-gammaT', etaFactor: ef, eta, steps: Math.min(cfg.noise.maxSteps, Math.round((mid * cfg.steps) / eta)), si, key: `noise.gT.e${ei}.s${si}` });
+        specs.push({
+          arm: 'small-gammaT',
+          etaFactor: ef,
+          eta,
+          steps: Math.min(cfg.noise.maxSteps, Math.round((mid * cfg.steps) / eta)),
+          si,
+          key: `noise.gT.e${ei}.s${si}`,
+        });
       }
     });
-    for (const si of stdIdx) specs.push({ arm: 'large', etaFactor: mid / K.smallBound, eta: mid, steps: cfg.steps, si, key: `noise.L.s${si}` });
+    for (const si of stdIdx)
+      specs.push({
+        arm: 'large',
+        etaFactor: mid / K.smallBound,
+        eta: mid,
+        steps: cfg.steps,
+        si,
+        key: `noise.L.s${si}`,
+      });
     done = 0;
     progress('noise', 0, specs.length);
     const cells = await runConcurrently(
-      specs.map((s) => () =>
-        unit(s.key, async (): Promise<LandscapeNoiseCell> => {
-          const std = stdGrid[s.si] * gref;
-          const jit = Math.sqrt(d) * std * Math.sqrt(s.eta / (3 * lamStar * Math.max(1e-12, 2 - s.eta * lamStar)));
-          const want = Math.max(classifyRadius, cfg.noise.jitterFactor * jit);
-          const epsilon = Math.min(want, cap);
-          const r = await native.landscapeRun(inst, mins, starts, { ...base, classifyRadius: epsilon, eta: s.eta, steps: s.steps, noiseStd: std, noise: 'uniform', settleRadius: epsilon, basin: false });
-          let settled = 0;
-          for (const v of r.settled) settled += v;
-          const c = counts(r.minimum, r.cls, own);
-          return { arm: s.arm, etaFactor: s.etaFactor, eta: s.eta, steps: s.steps, std, stdFactor: stdGrid[s.si], epsilon, epsilonCapped: want > cap, settled: settled / nStarts, endAtXStar: c.global / nStarts, counts: c };
-        }),
+      specs.map(
+        (s) => () =>
+          unit(s.key, async (): Promise<LandscapeNoiseCell> => {
+            const std = stdGrid[s.si] * gref;
+            const jit = Math.sqrt(d) * std * Math.sqrt(s.eta / (3 * lamStar * Math.max(1e-12, 2 - s.eta * lamStar)));
+            const want = Math.max(classifyRadius, cfg.noise.jitterFactor * jit);
+            const epsilon = Math.min(want, cap);
+            const r = await native.landscapeRun(inst, mins, starts, {
+              ...base,
+              classifyRadius: epsilon,
+              eta: s.eta,
+              steps: s.steps,
+              noiseStd: std,
+              noise: 'uniform',
+              settleRadius: epsilon,
+              basin: false,
+            });
+            let settled = 0;
+            for (const v of r.settled) settled += v;
+            const c = counts(r.minimum, r.cls, own);
+            return {
+              arm: s.arm,
+              etaFactor: s.etaFactor,
+              eta: s.eta,
+              steps: s.steps,
+              std,
+              stdFactor: stdGrid[s.si],
+              epsilon,
+              epsilonCapped: want > cap,
+              settled: settled / nStarts,
+              endAtXStar: c.global / nStarts,
+              counts: c,
+            };
+          }),
       ),
       { concurrency: cfg.concurrency, signal, onDone: () => progress('noise', ++done, specs.length) },
     );
@@ -610,18 +819,36 @@ async function runInstance(
   // Example trajectories (d = 1, first instance of a family): from starts in M, at 0.5·(small-step
   // bound) and at the window's middle.
   const trajectories: LandscapeTrajectory[] = [];
-  if (d === 1 && firstOfFamily && cfg.trajectories.count > 0 && mid !== null && K.smallBound !== null && startsM.length > 0) {
+  if (
+    d === 1 &&
+    firstOfFamily &&
+    cfg.trajectories.count > 0 &&
+    mid !== null &&
+    K.smallBound !== null &&
+    startsM.length > 0
+  ) {
     progress('trajectories', 0, 1);
     const computed = await unit('trajectories', async (): Promise<LandscapeTrajectory[]> => {
       const out: LandscapeTrajectory[] = [];
       const n = Math.min(cfg.trajectories.count, startsM.length);
       const sub = startsM.subarray(0, n);
-      for (const [label, eta] of [['small', 0.5 * K.smallBound!], ['large', mid]] as const) {
-        const r = await native.landscapeRun(inst, mins, sub, { ...base, eta, steps: cfg.steps, recordCount: n, recordEvery: cfg.trajectories.every, basin: false });
+      for (const [label, eta] of [
+        ['small', 0.5 * K.smallBound!],
+        ['large', mid],
+      ] as const) {
+        const r = await native.landscapeRun(inst, mins, sub, {
+          ...base,
+          eta,
+          steps: cfg.steps,
+          recordCount: n,
+          recordEvery: cfg.trajectories.every,
+          basin: false,
+        });
         for (let j = 0; j < n; j++) {
           const all = rows(r.trajectories.subarray(j * r.frames, (j + 1) * r.frames), 1);
           let end = all.length;
-          while (end > 2 && Math.abs(all[end - 1][0] - all[end - 2][0]) <= 1e-12 * (1 + Math.abs(all[end - 1][0]))) end--;
+          while (end > 2 && Math.abs(all[end - 1][0] - all[end - 2][0]) <= 1e-12 * (1 + Math.abs(all[end - 1][0])))
+            end--;
           out.push({ label, eta, startIndex: j, points: all.slice(0, end), every: cfg.trajectories.every });
         }
       }
@@ -636,7 +863,15 @@ async function runInstance(
     family: fam.name,
     kind,
     config: fam,
-    instance: { kind, dim: d, mu: inst.mu, dips, centers: Array.from(inst.centers), depths: Array.from(inst.depths), widths: Array.from(inst.widths) },
+    instance: {
+      kind,
+      dim: d,
+      mu: inst.mu,
+      dips,
+      centers: Array.from(inst.centers),
+      depths: Array.from(inst.depths),
+      widths: Array.from(inst.widths),
+    },
     minima: { ...minima, verified: mr.verified, gap: mr.gap, starts: mr.starts, unconverged: mr.unconverged },
     constants: K,
     initRadius,
@@ -648,7 +883,10 @@ async function runInstance(
 }
 
 /** Runs E1 for every instance in `config`. Deterministic for a given config (except `timing`). */
-export async function runLandscape(config: LandscapeConfig, options: RunLandscapeOptions = {}): Promise<LandscapeResult> {
+export async function runLandscape(
+  config: LandscapeConfig,
+  options: RunLandscapeOptions = {},
+): Promise<LandscapeResult> {
   validateLandscapeConfig(config);
   const t0 = performance.now();
   const instances: LandscapeInstanceResult[] = [];
@@ -661,5 +899,11 @@ export async function runLandscape(config: LandscapeConfig, options: RunLandscap
     seen.add(spec.family.name);
     perInstanceMs.push(performance.now() - t1);
   }
-  return { experiment: 'E1-landscape', scale: config.scale, config: structuredClone(config), instances, timing: { totalMs: performance.now() - t0, perInstanceMs } };
+  return {
+    experiment: 'E1-landscape',
+    scale: config.scale,
+    config: structuredClone(config),
+    instances,
+    timing: { totalMs: performance.now() - t0, perInstanceMs },
+  };
 }

@@ -23,7 +23,17 @@ import { validatorOf } from './common.js';
 import { mean } from './escape-setup.js';
 import { dataSchema, modelSchema, sharpnessSchema } from './setup-schema.js';
 import { noiseFigures } from './noise-figures.js';
-import { fmtNum, NOISE_ARM_KINDS, NOISE_BUDGETS, runNoise, type NoiseArm, type NoiseArmSummary, type NoiseBudget, type NoiseConfig, type NoiseResult } from './noise.js';
+import {
+  fmtNum,
+  NOISE_ARM_KINDS,
+  NOISE_BUDGETS,
+  runNoise,
+  type NoiseArm,
+  type NoiseArmSummary,
+  type NoiseBudget,
+  type NoiseConfig,
+  type NoiseResult,
+} from './noise.js';
 import type { ExperimentDefinition, Headline, Scale } from './types.js';
 
 // ---- presets --------------------------------------------------------------------------------------
@@ -79,7 +89,16 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
       testSize: null,
       seed: 1,
       download: false,
-      synthetic: { kind: 'gaussian-mixture', k: 10, d: 64, nTrain: 2000, nTest: 2000, seed: 1, separation: 3, noise: 1 },
+      synthetic: {
+        kind: 'gaussian-mixture',
+        k: 10,
+        d: 64,
+        nTrain: 2000,
+        nTest: 2000,
+        seed: 1,
+        separation: 3,
+        noise: 1,
+      },
     },
     model: { kind: 'mlp', hidden: [128] },
     seeds: [1, 2, 3, 4, 5],
@@ -146,15 +165,24 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
 
 // ---- validation -----------------------------------------------------------------------------------
 
-const object = <T extends z.ZodRawShape>(shape: T, what = 'an object') => z.strictObject(shape, { error: `must be ${what}` });
+const object = <T extends z.ZodRawShape>(shape: T, what = 'an object') =>
+  z.strictObject(shape, { error: `must be ${what}` });
 const positiveOrAuto = () =>
-  z.union([z.literal('auto'), z.number()], { error: "must be a positive number or 'auto'" }).refine((v) => v === 'auto' || (Number.isFinite(v) && v > 0), {
-    error: (i) => `must be a positive number or 'auto' (got ${String(i.input)})`,
-  });
+  z
+    .union([z.literal('auto'), z.number()], { error: "must be a positive number or 'auto'" })
+    .refine((v) => v === 'auto' || (Number.isFinite(v) && v > 0), {
+      error: (i) => `must be a positive number or 'auto' (got ${String(i.input)})`,
+    });
 const distinct = <T>(v: T[]): boolean => new Set(v).size === v.length;
 const openFraction = (): z.ZodNumber =>
-  z.number({ error: 'must be a number in (0, 1)' }).gt(0, { error: (i) => `must be in (0, 1) (got ${String(i.input)})` }).lt(1, { error: (i) => `must be in (0, 1) (got ${String(i.input)})` });
-const positiveList = () => z.array(positiveNumber().refine(Number.isFinite, { error: 'must be a finite positive number' }), { error: 'must be an array of numbers' });
+  z
+    .number({ error: 'must be a number in (0, 1)' })
+    .gt(0, { error: (i) => `must be in (0, 1) (got ${String(i.input)})` })
+    .lt(1, { error: (i) => `must be in (0, 1) (got ${String(i.input)})` });
+const positiveList = () =>
+  z.array(positiveNumber().refine(Number.isFinite, { error: 'must be a finite positive number' }), {
+    error: 'must be an array of numbers',
+  });
 
 /**
  * The E3 config, defined once: its runtime check ({@link validateNoiseConfig}), its TS shape
@@ -181,41 +209,65 @@ export const noiseConfigSchema = object({
     .refine(distinct, { error: 'must not repeat an arm' }),
   amplifyPowers: positiveList().describe('Noise powers k² of the amplified arm.'),
   budgets: z
-    .array(oneOf(NOISE_BUDGETS as readonly NoiseBudget[] as ['epochs', 'flow']), { error: "must be an array of 'epochs' / 'flow'" })
+    .array(oneOf(NOISE_BUDGETS as readonly NoiseBudget[] as ['epochs', 'flow']), {
+      error: "must be an array of 'epochs' / 'flow'",
+    })
     .min(1, { error: 'must not be empty' })
     .refine(distinct, { error: 'must not repeat a budget' }),
   lrSweep: positiveList().refine(distinct, { error: 'must not repeat a value' }),
-  decay: object({
-    at: z.array(openFraction(), { error: 'must be an array of numbers' }).refine((v) => v.every((x, i) => i === 0 || x > v[i - 1]!), { error: 'must be increasing' }),
-    factor: openFraction(),
-  }, 'an object { at, factor }'),
+  decay: object(
+    {
+      at: z
+        .array(openFraction(), { error: 'must be an array of numbers' })
+        .refine((v) => v.every((x, i) => i === 0 || x > v[i - 1]!), { error: 'must be increasing' }),
+      factor: openFraction(),
+    },
+    'an object { at, factor }',
+  ),
   noiseEstimateBatches: positiveInt(1e6),
   evalEvery: positiveInt(1e6),
   sharpness: sharpnessSchema,
   concurrency: positiveInt(64),
-  augment: object({
-    cropPadding: nonNegativeInt(),
-    flip: boolean(),
-  }, 'null or { cropPadding, flip }').nullable(),
+  augment: object(
+    {
+      cropPadding: nonNegativeInt(),
+      flip: boolean(),
+    },
+    'null or { cropPadding, flip }',
+  ).nullable(),
   microBatch: positiveInt().nullable(),
   equivalenceMargin: z
     .number({ error: 'must be a finite number' })
     .gt(0, { error: (i) => `must be in (0, 1) accuracy (got ${String(i.input)})` })
     .lt(1, { error: (i) => `must be in (0, 1) accuracy (got ${String(i.input)})` })
     .describe('TOST equivalence margin, in accuracy (fixed before the runs).'),
-  alpha: openFraction().lt(0.5, { error: (i) => `must be < 0.5 (got ${String(i.input)})` }).describe('Test level of the verdicts (fixed before the runs).'),
+  alpha: openFraction()
+    .lt(0.5, { error: (i) => `must be < 0.5 (got ${String(i.input)})` })
+    .describe('Test level of the verdicts (fixed before the runs).'),
 })
   .refine((c) => !(typeof c.lrSmall === 'number' && typeof c.lrLarge === 'number' && c.lrLarge <= c.lrSmall), {
     path: ['lrLarge'],
     error: 'must be > config.lrSmall',
   })
-  .refine((c) => !c.arms.includes('amplified') || c.amplifyPowers.length > 0, { path: ['amplifyPowers'], error: "must not be empty when config.arms has 'amplified'" })
-  .refine((c) => !c.arms.includes('lr-sweep') || c.lrSweep.length > 0, { path: ['lrSweep'], error: "must not be empty when config.arms has 'lr-sweep'" })
-  .refine((c) => c.augment === null || c.data.source !== 'synthetic', { path: ['augment'], error: 'needs image data (synthetic sets are flat vectors)' });
+  .refine((c) => !c.arms.includes('amplified') || c.amplifyPowers.length > 0, {
+    path: ['amplifyPowers'],
+    error: "must not be empty when config.arms has 'amplified'",
+  })
+  .refine((c) => !c.arms.includes('lr-sweep') || c.lrSweep.length > 0, {
+    path: ['lrSweep'],
+    error: "must not be empty when config.arms has 'lr-sweep'",
+  })
+  .refine((c) => c.augment === null || c.data.source !== 'synthetic', {
+    path: ['augment'],
+    error: 'needs image data (synthetic sets are flat vectors)',
+  });
 
 // The schema and the hand-written interface describe the same config (a compile-time check).
 type SchemaConfig = z.infer<typeof noiseConfigSchema>;
-const sameShape: [[SchemaConfig] extends [NoiseConfig] ? true : false, [NoiseConfig] extends [SchemaConfig] ? true : false] = [true, true];
+const sameShape: [
+  [SchemaConfig] extends [NoiseConfig] ? true : false,
+  [NoiseConfig] extends [SchemaConfig] ? true : false,
+] = [true, true];
 void sameShape;
 
 /** Throws TypeError / RangeError naming the first bad field, e.g. "config.lrSmall must be a positive number or 'auto'"; unknown keys are errors. */
@@ -246,13 +298,26 @@ export function budgetVerdict(r: NoiseResult, budget: NoiseBudget): Verdict {
   const small = r.arms.find((a) => a.kind === 'sgd-small' && a.budget === budget);
   const noise = r.arms.filter((a) => NOISE_KINDS.includes(a.kind) && (a.budget === budget || a.kind === 'small-batch'));
   if (!small?.vsLarge || noise.length === 0)
-    return { claim, verdict: 'inconclusive', rule, evidence: 'the run lacks sgd-large, sgd-small or every noise arm at this budget' };
+    return {
+      claim,
+      verdict: 'inconclusive',
+      rule,
+      evidence: 'the run lacks sgd-large, sgd-small or every noise arm at this budget',
+    };
   const premise = `${fmtIv(small)}`;
-  if (small.vsLarge.verdict !== 'worse') return { claim, verdict: 'inconclusive', rule, evidence: `SGD η_small is not shown worse than SGD η_large: ${premise}` };
+  if (small.vsLarge.verdict !== 'worse')
+    return {
+      claim,
+      verdict: 'inconclusive',
+      rule,
+      evidence: `SGD η_small is not shown worse than SGD η_large: ${premise}`,
+    };
   const reached = noise.filter((a) => a.vsLarge!.verdict === 'reaches' || a.vsLarge!.verdict === 'better');
   const all = noise.map(fmtIv).join('; ');
-  if (reached.length) return { claim, verdict: 'not-reproduced', rule, evidence: `${premise}; but ${reached.map(fmtIv).join('; ')}` };
-  if (noise.every((a) => a.vsLarge!.verdict === 'worse')) return { claim, verdict: 'supported', rule, evidence: `${premise}; every noise arm is worse: ${all}` };
+  if (reached.length)
+    return { claim, verdict: 'not-reproduced', rule, evidence: `${premise}; but ${reached.map(fmtIv).join('; ')}` };
+  if (noise.every((a) => a.vsLarge!.verdict === 'worse'))
+    return { claim, verdict: 'supported', rule, evidence: `${premise}; every noise arm is worse: ${all}` };
   return { claim, verdict: 'inconclusive', rule, evidence: `${premise}; not every noise arm is told apart: ${all}` };
 }
 
@@ -307,7 +372,23 @@ export function noiseTable(r: NoiseResult): ReportTable {
       `Noise columns are ratios to SGD η_large: SDE temperature η·a²σ²/b and per-step covariance η²·a²σ²/b (a = amplification, b = batch); ` +
       `η_large·σ_B² = ${fmtNum(mean(r.noiseEstimate.map((e) => e.temperatureLarge)))} and η_large²·σ_B² = ${fmtNum(mean(r.noiseEstimate.map((e) => e.perStepLarge)))} per coordinate at θ₀. ` +
       `Δ = mean paired difference of test accuracy in points with its ${Math.round(100 * (1 - r.config.alpha))} % t-interval; TOST margin ±${pct(r.config.equivalenceMargin)} points. ${NOISE_VERDICT_RULE}`,
-    columns: ['arm', 'η', 'batch', 'budget', 'epochs', 'ηT', 'temperature ×', 'per-step ×', 'train loss', 'test accuracy', 'Δ (points)', 'interval (points)', 'TOST p', 'verdict', 'diverged runs'],
+    columns: [
+      'arm',
+      'η',
+      'batch',
+      'budget',
+      'epochs',
+      'ηT',
+      'temperature ×',
+      'per-step ×',
+      'train loss',
+      'test accuracy',
+      'Δ (points)',
+      'interval (points)',
+      'TOST p',
+      'verdict',
+      'diverged runs',
+    ],
     rows: r.arms.map((a) => [
       a.label,
       a.eta,
@@ -332,7 +413,8 @@ export function noiseTable(r: NoiseResult): ReportTable {
 
 export const noiseExperiment: ExperimentDefinition<NoiseConfig, NoiseResult> = {
   name: 'noise',
-  title: 'E3 noise: does extra gradient noise at a small learning rate recover what a large learning rate gives, at equal epochs and equal ηT?',
+  title:
+    'E3 noise: does extra gradient noise at a small learning rate recover what a large learning rate gives, at equal epochs and equal ηT?',
   presets: noisePresets,
   validate: validatorOf(validateNoiseConfig),
   run: (config, ctx) => {

@@ -11,7 +11,10 @@ import { fmt, mean, std } from './escape-setup.js';
 import type { NoiseArm, NoiseResult } from './noise.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-const VERDICT_COLORS = { domain: ['reaches', 'better', 'inconclusive', 'worse'], range: ['#2ca02c', '#1f77b4', '#7f7f7f', '#d62728'] };
+const VERDICT_COLORS = {
+  domain: ['reaches', 'better', 'inconclusive', 'worse'],
+  range: ['#2ca02c', '#1f77b4', '#7f7f7f', '#d62728'],
+};
 
 function describe(r: NoiseResult): string {
   const fb = r.data.fallback ? ` FALLBACK: ${r.data.fallback}.` : '';
@@ -28,10 +31,19 @@ function describe(r: NoiseResult): string {
 
 function forestSpec(r: NoiseResult): TopLevelSpec {
   const arms = r.arms.filter((a) => a.vsLarge && Number.isFinite(a.vsLarge.lo));
-  const values = arms.map((a) => ({ arm: a.label, mean: 100 * a.vsLarge!.meanDiff, lo: 100 * a.vsLarge!.lo, hi: 100 * a.vsLarge!.hi, verdict: a.vsLarge!.verdict }));
+  const values = arms.map((a) => ({
+    arm: a.label,
+    mean: 100 * a.vsLarge!.meanDiff,
+    lo: 100 * a.vsLarge!.lo,
+    hi: 100 * a.vsLarge!.hi,
+    verdict: a.vsLarge!.verdict,
+  }));
   const m = 100 * r.config.equivalenceMargin;
   const order = arms.map((a) => a.label);
-  const x = { type: 'quantitative', title: `test accuracy − SGD η_large (points), ${Math.round(100 * (1 - r.config.alpha))} % paired t-interval` };
+  const x = {
+    type: 'quantitative',
+    title: `test accuracy − SGD η_large (points), ${Math.round(100 * (1 - r.config.alpha))} % paired t-interval`,
+  };
   const y = { field: 'arm', type: 'nominal', sort: order, title: null, axis: { labelLimit: 560 } };
   return {
     $schema: SCHEMA,
@@ -39,10 +51,36 @@ function forestSpec(r: NoiseResult): TopLevelSpec {
     width: 460,
     height: { step: 16 },
     layer: [
-      { data: { values: [{ lo: -m, hi: m }] }, mark: { type: 'rect', color: '#2ca02c', opacity: 0.12 }, encoding: { x: { field: 'lo', ...x }, x2: { field: 'hi' } } },
+      {
+        data: { values: [{ lo: -m, hi: m }] },
+        mark: { type: 'rect', color: '#2ca02c', opacity: 0.12 },
+        encoding: { x: { field: 'lo', ...x }, x2: { field: 'hi' } },
+      },
       { data: { values: [{ x: 0 }] }, mark: { type: 'rule', color: 'black' }, encoding: { x: { field: 'x', ...x } } },
-      { data: { values }, mark: { type: 'rule', strokeWidth: 2 }, encoding: { y, x: { field: 'lo', ...x }, x2: { field: 'hi' }, color: { field: 'verdict', type: 'nominal', scale: VERDICT_COLORS, legend: { orient: 'bottom', title: 'verdict' } } } },
-      { data: { values }, mark: { type: 'point', filled: true, size: 40 }, encoding: { y, x: { field: 'mean', ...x }, color: { field: 'verdict', type: 'nominal', scale: VERDICT_COLORS } } },
+      {
+        data: { values },
+        mark: { type: 'rule', strokeWidth: 2 },
+        encoding: {
+          y,
+          x: { field: 'lo', ...x },
+          x2: { field: 'hi' },
+          color: {
+            field: 'verdict',
+            type: 'nominal',
+            scale: VERDICT_COLORS,
+            legend: { orient: 'bottom', title: 'verdict' },
+          },
+        },
+      },
+      {
+        data: { values },
+        mark: { type: 'point', filled: true, size: 40 },
+        encoding: {
+          y,
+          x: { field: 'mean', ...x },
+          color: { field: 'verdict', type: 'nominal', scale: VERDICT_COLORS },
+        },
+      },
     ],
   } as unknown as TopLevelSpec;
 }
@@ -62,7 +100,12 @@ function sweepSpec(r: NoiseResult): TopLevelSpec {
     const b = accBand(a);
     return b ? [{ eta: s.eta, ...b, diverged: a.diverged }] : [];
   });
-  const x = { field: 'eta', type: 'quantitative', title: 'learning rate η (log)', scale: { type: 'log', nice: false, padding: 20 } };
+  const x = {
+    field: 'eta',
+    type: 'quantitative',
+    title: 'learning rate η (log)',
+    scale: { type: 'log', nice: false, padding: 20 },
+  };
   const y = { type: 'quantitative', title: 'final test accuracy', scale: { zero: false } };
   return {
     $schema: SCHEMA,
@@ -70,14 +113,40 @@ function sweepSpec(r: NoiseResult): TopLevelSpec {
     width: 460,
     height: 280,
     layer: [
-      { data: { values }, mark: { type: 'area', opacity: 0.2 }, encoding: { x, y: { field: 'lo', ...y }, y2: { field: 'hi' } } },
-      { data: { values }, mark: { type: 'line', point: true }, encoding: { x, y: { field: 'mean', ...y }, tooltip: [{ field: 'eta' }, { field: 'mean' }, { field: 'n', title: 'finite runs' }, { field: 'diverged' }] } },
       {
-        data: { values: [{ eta: r.etaSmall, name: 'η_small' }, { eta: r.etaLarge, name: 'η_large' }] },
+        data: { values },
+        mark: { type: 'area', opacity: 0.2 },
+        encoding: { x, y: { field: 'lo', ...y }, y2: { field: 'hi' } },
+      },
+      {
+        data: { values },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x,
+          y: { field: 'mean', ...y },
+          tooltip: [{ field: 'eta' }, { field: 'mean' }, { field: 'n', title: 'finite runs' }, { field: 'diverged' }],
+        },
+      },
+      {
+        data: {
+          values: [
+            { eta: r.etaSmall, name: 'η_small' },
+            { eta: r.etaLarge, name: 'η_large' },
+          ],
+        },
         mark: { type: 'rule', strokeDash: [4, 3], color: '#444' },
         encoding: { x },
       },
-      { data: { values: [{ eta: r.etaSmall, name: 'η_small' }, { eta: r.etaLarge, name: 'η_large' }] }, mark: { type: 'text', dy: -130, dx: 4, align: 'left' }, encoding: { x, text: { field: 'name' } } },
+      {
+        data: {
+          values: [
+            { eta: r.etaSmall, name: 'η_small' },
+            { eta: r.etaLarge, name: 'η_large' },
+          ],
+        },
+        mark: { type: 'text', dy: -130, dx: 4, align: 'left' },
+        encoding: { x, text: { field: 'name' } },
+      },
     ],
   } as unknown as TopLevelSpec;
 }
@@ -100,7 +169,14 @@ function curvesSpec(r: NoiseResult): TopLevelSpec {
   const panel = (arms: NoiseArm[], axis: 'epoch' | 'flowTime', title: string, xTitle: string): object => {
     const values = arms.flatMap((a) => curveRows(a, axis));
     const labels = arms.map((a) => a.label);
-    const color = { field: 'arm', type: 'nominal', title: null, sort: labels, scale: { domain: labels, scheme: 'tableau20' }, legend: { orient: 'right', labelLimit: 420, symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 } };
+    const color = {
+      field: 'arm',
+      type: 'nominal',
+      title: null,
+      sort: labels,
+      scale: { domain: labels, scheme: 'tableau20' },
+      legend: { orient: 'right', labelLimit: 420, symbolType: 'stroke', symbolStrokeWidth: 3, symbolOpacity: 1 },
+    };
     const y = { type: 'quantitative', title: 'test accuracy', scale: { zero: false } };
     return {
       title,
@@ -108,15 +184,27 @@ function curvesSpec(r: NoiseResult): TopLevelSpec {
       height: 260,
       data: { values },
       layer: [
-        { mark: { type: 'area', opacity: 0.12 }, encoding: { x: { field: 'x', type: 'quantitative', title: xTitle }, y: { field: 'lo', ...y }, y2: { field: 'hi' }, color } },
-        { mark: { type: 'line', point: { size: 12 } }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'mean', ...y }, color } },
+        {
+          mark: { type: 'area', opacity: 0.12 },
+          encoding: {
+            x: { field: 'x', type: 'quantitative', title: xTitle },
+            y: { field: 'lo', ...y },
+            y2: { field: 'hi' },
+            color,
+          },
+        },
+        {
+          mark: { type: 'line', point: { size: 12 } },
+          encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'mean', ...y }, color },
+        },
       ],
     };
   };
   const epochsArms = r.arms.filter((a) => a.budget === 'epochs' && a.kind !== 'lr-sweep');
   const flowArms = r.arms.filter((a) => a.budget === 'flow' || a.kind === 'sgd-large' || a.kind === 'decay');
-  const panels = [panel(epochsArms, 'epoch', 'same epochs', 'epochs of the arm\'s batch size')];
-  if (flowArms.some((a) => a.budget === 'flow')) panels.push(panel(flowArms, 'flowTime', 'same gradient-flow time', 'gradient-flow time ηt'));
+  const panels = [panel(epochsArms, 'epoch', 'same epochs', "epochs of the arm's batch size")];
+  if (flowArms.some((a) => a.budget === 'flow'))
+    panels.push(panel(flowArms, 'flowTime', 'same gradient-flow time', 'gradient-flow time ηt'));
   return {
     $schema: SCHEMA,
     title: `E3: test accuracy during training, mean over seeds ± std (${r.scale})`,

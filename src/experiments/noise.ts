@@ -52,10 +52,31 @@ import { Rng } from '../util/random.js';
 import { pairedInterval, tost } from '../util/stats.js';
 import { runConcurrently } from '../train/concurrent.js';
 import { runSegmented } from './segmented-run.js';
-import { buildSpec, describeModel, loadData, mean, std, trainSubset, type DataConfig, type LoadedData, type ModelConfig, type SharpnessConfig } from './escape-setup.js';
+import {
+  buildSpec,
+  describeModel,
+  loadData,
+  mean,
+  std,
+  trainSubset,
+  type DataConfig,
+  type LoadedData,
+  type ModelConfig,
+  type SharpnessConfig,
+} from './escape-setup.js';
 import type { RunContext, Scale } from './types.js';
 
-export const NOISE_ARM_KINDS = ['sgd-small', 'sgd-large', 'amplified', 'small-batch', 'isotropic', 'decay', 'lr-sweep', 'gd-small', 'gd-large'] as const;
+export const NOISE_ARM_KINDS = [
+  'sgd-small',
+  'sgd-large',
+  'amplified',
+  'small-batch',
+  'isotropic',
+  'decay',
+  'lr-sweep',
+  'gd-small',
+  'gd-large',
+] as const;
 export type NoiseArmKind = (typeof NOISE_ARM_KINDS)[number];
 /** `epochs`: the large arm's epochs; `flow`: the large arm's gradient-flow time ηT (k times the steps). */
 export type NoiseBudget = 'epochs' | 'flow';
@@ -175,7 +196,14 @@ export interface NoiseResult {
   experiment: 'E3-noise';
   scale: Scale;
   config: NoiseConfig;
-  data: { description: string; source: string; fallback: string | null; nTrain: number; nTest: number; sharpnessSubset: number };
+  data: {
+    description: string;
+    source: string;
+    fallback: string | null;
+    nTrain: number;
+    nTest: number;
+    sharpnessSubset: number;
+  };
   model: { description: string; paramCount: number };
   rule: string;
   lambda0: { value: number; iterations: number; converged: boolean };
@@ -184,7 +212,13 @@ export interface NoiseResult {
   k: number;
   smallBatch: number;
   /** Per seed at θ₀: σ_B (per-coordinate std of the batch-B gradient noise), ‖∇L‖, and the large arm's absolute noise η_large·σ_B², η_large²·σ_B². */
-  noiseEstimate: Array<{ seed: number; sigmaB: number; gradNorm: number; temperatureLarge: number; perStepLarge: number }>;
+  noiseEstimate: Array<{
+    seed: number;
+    sigmaB: number;
+    gradNorm: number;
+    temperatureLarge: number;
+    perStepLarge: number;
+  }>;
   /** The learning-rate sweep: arm ids in order of η (sgd-small and sgd-large where they fall on the grid). */
   lrSweep: Array<{ multiple: number; eta: number; armId: string }>;
   skipped: string[];
@@ -229,7 +263,10 @@ export interface NoiseRates {
  * Small-η arms come once per budget of `c.budgets`; sweep values equal to 1 or 1/k reuse sgd-large
  * and sgd-small (epochs budget) and are listed in `sweep`.
  */
-export function planArms(c: NoiseConfig, r: NoiseRates): { plans: ArmPlan[]; sweep: NoiseResult['lrSweep']; skipped: string[]; smallBatch: number } {
+export function planArms(
+  c: NoiseConfig,
+  r: NoiseRates,
+): { plans: ArmPlan[]; sweep: NoiseResult['lrSweep']; skipped: string[]; smallBatch: number } {
   const { etaSmall, etaLarge, n } = r;
   const k = etaLarge / etaSmall;
   const B = Math.min(c.batchSize, n);
@@ -238,7 +275,13 @@ export function planArms(c: NoiseConfig, r: NoiseRates): { plans: ArmPlan[]; swe
   const skipped: string[] = [];
   const perEpoch = (b: number): number => Math.ceil(n / Math.min(b, n));
   /** SGD-family arm trained for `epochs` epochs of its batch b. */
-  const sgdArm = (a: Pick<ArmPlan, 'id' | 'kind' | 'label' | 'eta' | 'batch' | 'amplify' | 'budget'> & { epochs: number; optimizer?: OptimizerSpec; isotropic?: boolean }): ArmPlan => {
+  const sgdArm = (
+    a: Pick<ArmPlan, 'id' | 'kind' | 'label' | 'eta' | 'batch' | 'amplify' | 'budget'> & {
+      epochs: number;
+      optimizer?: OptimizerSpec;
+      isotropic?: boolean;
+    },
+  ): ArmPlan => {
     const b = a.batch === 'full' ? n : a.batch;
     const per = a.batch === 'full' ? 1 : perEpoch(b);
     const steps = a.epochs * per;
@@ -265,15 +308,41 @@ export function planArms(c: NoiseConfig, r: NoiseRates): { plans: ArmPlan[]; swe
     };
   };
   // A small-η arm at each budget: `epochs` epochs, or k times that (the large arm's ηT).
-  const perBudget = (id: string, label: string, make: (epochs: number, id: string, budget: NoiseBudget, label: string) => ArmPlan): void => {
+  const perBudget = (
+    id: string,
+    label: string,
+    make: (epochs: number, id: string, budget: NoiseBudget, label: string) => ArmPlan,
+  ): void => {
     for (const budget of c.budgets) {
       const epochs = budget === 'epochs' ? c.epochs : Math.round(c.epochs * k);
-      plans.push(make(epochs, budget === 'epochs' ? id : `${id}-flow`, budget, `${label}${budget === 'flow' ? ', same ηT' : ''}`));
+      plans.push(
+        make(
+          epochs,
+          budget === 'epochs' ? id : `${id}-flow`,
+          budget,
+          `${label}${budget === 'flow' ? ', same ηT' : ''}`,
+        ),
+      );
     }
   };
   for (const kind of c.arms) {
-    if (kind === 'sgd-large') plans.push(sgdArm({ id: kind, kind, label: `SGD η_large, B = ${B}`, eta: etaLarge, batch: B, amplify: 1, budget: 'epochs', epochs: c.epochs }));
-    if (kind === 'sgd-small') perBudget(kind, `SGD η_small, B = ${B}`, (epochs, id, budget, label) => sgdArm({ id, kind, label, eta: etaSmall, batch: B, amplify: 1, budget, epochs }));
+    if (kind === 'sgd-large')
+      plans.push(
+        sgdArm({
+          id: kind,
+          kind,
+          label: `SGD η_large, B = ${B}`,
+          eta: etaLarge,
+          batch: B,
+          amplify: 1,
+          budget: 'epochs',
+          epochs: c.epochs,
+        }),
+      );
+    if (kind === 'sgd-small')
+      perBudget(kind, `SGD η_small, B = ${B}`, (epochs, id, budget, label) =>
+        sgdArm({ id, kind, label, eta: etaSmall, batch: B, amplify: 1, budget, epochs }),
+      );
     if (kind === 'amplified') {
       for (const p of c.amplifyPowers) {
         const a = Math.pow(k, p);
@@ -283,28 +352,88 @@ export function planArms(c: NoiseConfig, r: NoiseRates): { plans: ArmPlan[]; swe
           continue;
         }
         const what = p === 0.5 ? ' (√k: temperature match)' : p === 1 ? ' (k: per-step match)' : '';
-        perBudget(id, `η_small, noise ×${fmtNum(a)} = k^${fmtNum(p)}${what}`, (epochs, aid, budget, label) => sgdArm({ id: aid, kind, label, eta: etaSmall, batch: B, amplify: a, budget, epochs }));
+        perBudget(id, `η_small, noise ×${fmtNum(a)} = k^${fmtNum(p)}${what}`, (epochs, aid, budget, label) =>
+          sgdArm({ id: aid, kind, label, eta: etaSmall, batch: B, amplify: a, budget, epochs }),
+        );
       }
     }
     if (kind === 'small-batch') {
       // B' = B/k: k times the steps per epoch, so the epochs budget already has the large arm's ηT.
-      plans.push(sgdArm({ id: kind, kind, label: `SGD η_small, B' = ${smallBatch} (same epochs = same ηT)`, eta: etaSmall, batch: smallBatch, amplify: 1, budget: c.budgets.includes('flow') ? 'flow' : 'epochs', epochs: c.epochs }));
+      plans.push(
+        sgdArm({
+          id: kind,
+          kind,
+          label: `SGD η_small, B' = ${smallBatch} (same epochs = same ηT)`,
+          eta: etaSmall,
+          batch: smallBatch,
+          amplify: 1,
+          budget: c.budgets.includes('flow') ? 'flow' : 'epochs',
+          epochs: c.epochs,
+        }),
+      );
     }
     if (kind === 'isotropic') {
       perBudget(kind, `η_small + isotropic noise (temperature-matched), B = ${B}`, (epochs, id, budget, label) =>
-        sgdArm({ id, kind, label, eta: etaSmall, batch: B, amplify: 1, budget, epochs, isotropic: true, optimizer: noisySgd({ lr: etaSmall, noiseStd: 0 }) }),
+        sgdArm({
+          id,
+          kind,
+          label,
+          eta: etaSmall,
+          batch: B,
+          amplify: 1,
+          budget,
+          epochs,
+          isotropic: true,
+          optimizer: noisySgd({ lr: etaSmall, noiseStd: 0 }),
+        }),
       );
     }
-    if (kind === 'gd-large') plans.push(sgdArm({ id: kind, kind, label: 'GD η_large (full batch, one step per epoch)', eta: etaLarge, batch: 'full', amplify: 1, budget: 'epochs', epochs: c.epochs }));
-    if (kind === 'gd-small') perBudget(kind, 'GD η_small (full batch)', (epochs, id, budget, label) => sgdArm({ id, kind, label, eta: etaSmall, batch: 'full', amplify: 1, budget, epochs }));
+    if (kind === 'gd-large')
+      plans.push(
+        sgdArm({
+          id: kind,
+          kind,
+          label: 'GD η_large (full batch, one step per epoch)',
+          eta: etaLarge,
+          batch: 'full',
+          amplify: 1,
+          budget: 'epochs',
+          epochs: c.epochs,
+        }),
+      );
+    if (kind === 'gd-small')
+      perBudget(kind, 'GD η_small (full batch)', (epochs, id, budget, label) =>
+        sgdArm({ id, kind, label, eta: etaSmall, batch: 'full', amplify: 1, budget, epochs }),
+      );
     if (kind === 'decay') {
-      const base = sgdArm({ id: kind, kind, label: '', eta: etaLarge, batch: B, amplify: 1, budget: 'epochs', epochs: c.epochs });
+      const base = sgdArm({
+        id: kind,
+        kind,
+        label: '',
+        eta: etaLarge,
+        batch: B,
+        amplify: 1,
+        budget: 'epochs',
+        epochs: c.epochs,
+      });
       const bounds = c.decay.at.map((f) => Math.round(f * base.steps));
       const values = [etaLarge, ...c.decay.at.map((_, i) => etaLarge * Math.pow(c.decay.factor, i + 1))];
       // Σ η(t) for t < step under the piecewise schedule.
-      const flowAt = (step: number): number => values.reduce((s, v, i) => s + v * Math.max(0, Math.min(step, i < bounds.length ? bounds[i] : Infinity) - (i === 0 ? 0 : bounds[i - 1])), 0);
+      const flowAt = (step: number): number =>
+        values.reduce(
+          (s, v, i) =>
+            s +
+            v * Math.max(0, Math.min(step, i < bounds.length ? bounds[i] : Infinity) - (i === 0 ? 0 : bounds[i - 1])),
+          0,
+        );
       const at = c.decay.at.map((f) => `${fmtNum(100 * f)} %`).join(', ');
-      plans.push({ ...base, label: `SGD η_large, ×${fmtNum(c.decay.factor)} at ${at}`, optimizer: sgd({ lr: piecewise(bounds, values) }), flowTime: flowAt(base.steps), flowAt });
+      plans.push({
+        ...base,
+        label: `SGD η_large, ×${fmtNum(c.decay.factor)} at ${at}`,
+        optimizer: sgd({ lr: piecewise(bounds, values) }),
+        flowTime: flowAt(base.steps),
+        flowAt,
+      });
     }
   }
   const sweep: NoiseResult['lrSweep'] = [];
@@ -312,9 +441,26 @@ export function planArms(c: NoiseConfig, r: NoiseRates): { plans: ArmPlan[]; swe
     for (const m of [...c.lrSweep].sort((a, b) => a - b)) {
       const eta = m * etaLarge;
       const same = (x: number): boolean => Math.abs(x - eta) <= 1e-9 * eta;
-      const reuse = same(etaLarge) && c.arms.includes('sgd-large') ? 'sgd-large' : same(etaSmall) && c.arms.includes('sgd-small') && c.budgets.includes('epochs') ? 'sgd-small' : null;
+      const reuse =
+        same(etaLarge) && c.arms.includes('sgd-large')
+          ? 'sgd-large'
+          : same(etaSmall) && c.arms.includes('sgd-small') && c.budgets.includes('epochs')
+            ? 'sgd-small'
+            : null;
       const id = reuse ?? `lr-x${fmtNum(m)}`;
-      if (!reuse) plans.push(sgdArm({ id, kind: 'lr-sweep', label: `SGD ${fmtNum(m)}·η_large, B = ${B}`, eta, batch: B, amplify: 1, budget: 'epochs', epochs: c.epochs }));
+      if (!reuse)
+        plans.push(
+          sgdArm({
+            id,
+            kind: 'lr-sweep',
+            label: `SGD ${fmtNum(m)}·η_large, B = ${B}`,
+            eta,
+            batch: B,
+            amplify: 1,
+            budget: 'epochs',
+            epochs: c.epochs,
+          }),
+        );
       sweep.push({ multiple: m, eta, armId: id });
     }
   }
@@ -356,7 +502,14 @@ const ESTIMATE_STREAM = 21;
  * uniformly without replacement (partial Fisher–Yates), from stream (seed, ESTIMATE_STREAM + salt).
  * Overwrites model.grads (the caller's trainer overwrites them again at its next step).
  */
-export function estimateBatchNoise(model: Model, data: Examples, batch: number, batches: number, seed: number, salt = 0): { sigmaB: number; gradNorm: number } {
+export function estimateBatchNoise(
+  model: Model,
+  data: Examples,
+  batch: number,
+  batches: number,
+  seed: number,
+  salt = 0,
+): { sigmaB: number; gradNorm: number } {
   const inSize = model.inputSize;
   const n = data.x.length / inSize;
   const g = fullGradient(model, data);
@@ -397,12 +550,28 @@ export function compareToLarge(diffs: number[], margin: number, alpha: number): 
   const n = diffs.length;
   if (n < 2) {
     const m = n ? diffs[0] : NaN;
-    return { n, meanDiff: m, sd: NaN, lo: NaN, hi: NaN, tost: { equivalent: false, p: NaN, lo90: NaN, hi90: NaN, margin }, verdict: 'inconclusive' };
+    return {
+      n,
+      meanDiff: m,
+      sd: NaN,
+      lo: NaN,
+      hi: NaN,
+      tost: { equivalent: false, p: NaN, lo90: NaN, hi90: NaN, margin },
+      verdict: 'inconclusive',
+    };
   }
   const iv = pairedInterval(diffs, 1 - alpha);
   const t = tost(diffs, margin, alpha);
   const verdict: ArmVerdict = t.equivalent ? 'reaches' : iv.hi < 0 ? 'worse' : iv.lo > 0 ? 'better' : 'inconclusive';
-  return { n, meanDiff: iv.mean, sd: iv.sd, lo: iv.lo, hi: iv.hi, tost: { equivalent: t.equivalent, p: t.p, lo90: t.lo, hi90: t.hi, margin }, verdict };
+  return {
+    n,
+    meanDiff: iv.mean,
+    sd: iv.sd,
+    lo: iv.lo,
+    hi: iv.hi,
+    tost: { equivalent: t.equivalent, p: t.p, lo90: t.lo, hi90: t.hi, margin },
+    verdict,
+  };
 }
 
 function summarize(xs: number[]): NoiseArmSummary {
@@ -440,18 +609,38 @@ async function trainArm(p: ArmPlan, seed: number, env: ArmEnv, u: Unit): Promise
     const batch: BatchOptions =
       p.batch === 'full'
         ? { mode: 'full', ...(c.microBatch ? { microBatch: c.microBatch } : {}) }
-        : { mode: 'shuffle', size: p.batch, ...(p.amplify > 1 ? { amplify: p.amplify } : {}), ...(c.augment ? { augment: c.augment } : {}) };
+        : {
+            mode: 'shuffle',
+            size: p.batch,
+            ...(p.amplify > 1 ? { amplify: p.amplify } : {}),
+            ...(c.augment ? { augment: c.augment } : {}),
+          };
     const make = (optimizer: OptimizerSpec): Trainer => new Trainer(model, { data: env.train, optimizer, batch, seed });
     const points = evalSteps(p, c.evalEvery);
     const evaluate = (step: number): NoisePoint => {
       const tr = model.evaluate(data.train);
       const te = model.evaluate(data.test);
-      return { epoch: step / p.stepsPerEpoch, step, flowTime: p.flowAt(step), trainLoss: tr.loss, trainAccuracy: tr.accuracy, testLoss: te.loss, testAccuracy: te.accuracy };
+      return {
+        epoch: step / p.stepsPerEpoch,
+        step,
+        flowTime: p.flowAt(step),
+        trainLoss: tr.loss,
+        trainAccuracy: tr.accuracy,
+        testLoss: te.loss,
+        testAccuracy: te.accuracy,
+      };
     };
     // Isotropic arm: σ_iso from σ_B measured on this model now; the trainer is rebuilt with it, state kept.
     const retune = (run: NoiseRun, step: number, carry?: Trainer): Trainer => {
       const state = carry?.exportState();
-      const e = estimateBatchNoise(model, env.train, c.batchSize, c.noiseEstimateBatches, seed, 1 + run.noiseTrace!.length);
+      const e = estimateBatchNoise(
+        model,
+        env.train,
+        c.batchSize,
+        c.noiseEstimateBatches,
+        seed,
+        1 + run.noiseTrace!.length,
+      );
       const sd = matchedIsotropicStd(e.sigmaB, env.k);
       run.noiseTrace!.push({ step, sigmaB: e.sigmaB, isotropicStd: sd });
       const t = make(noisySgd({ lr: p.eta, noiseStd: sd }));
@@ -471,7 +660,15 @@ async function trainArm(p: ArmPlan, seed: number, env: ArmEnv, u: Unit): Promise
       }
       env.work((run.steps / p.steps) * p.exampleGrads, `E3 ${p.id} seed ${seed} (resumed)`);
     } else {
-      run = { seed, steps: 0, curve: [evaluate(0)], diverged: false, divergedAt: null, final: null, noiseTrace: p.isotropic ? [] : null };
+      run = {
+        seed,
+        steps: 0,
+        curve: [evaluate(0)],
+        diverged: false,
+        divergedAt: null,
+        final: null,
+        noiseTrace: p.isotropic ? [] : null,
+      };
       u.log({ phase: 'train', arm: p.id, seed, ...run.curve[0] });
       if (p.isotropic) trainer = retune(run, 0);
     }
@@ -508,14 +705,27 @@ async function trainArm(p: ArmPlan, seed: number, env: ArmEnv, u: Unit): Promise
 // ---- the experiment -----------------------------------------------------------------------------------
 
 /** λ₀, the learning rates and σ_B at θ₀ of every seed (one resume unit). */
-async function setupRates(c: NoiseConfig, data: LoadedData, spec: ReturnType<typeof buildSpec>, ctx: RunContext, u: Unit) {
+async function setupRates(
+  c: NoiseConfig,
+  data: LoadedData,
+  spec: ReturnType<typeof buildSpec>,
+  ctx: RunContext,
+  u: Unit,
+) {
   const sharp = trainSubset(data, c.sharpness.subset, c.data.seed + 2);
   const probe = new Model(spec, { seed: c.seeds[0] });
   try {
-    const l = topEigenvalue(probe, sharp, { iterations: c.sharpness.iterations, tolerance: c.sharpness.tolerance, seed: c.seeds[0] });
+    const l = topEigenvalue(probe, sharp, {
+      iterations: c.sharpness.iterations,
+      tolerance: c.sharpness.tolerance,
+      seed: c.seeds[0],
+    });
     const lambda0 = { value: l.value, iterations: l.iterations, converged: l.converged };
     const etaSmall = c.lrSmall === 'auto' ? (c.smallFactor * 2) / lambda0.value : c.lrSmall;
-    if (!(Number.isFinite(etaSmall) && etaSmall > 0)) throw new Error(`E3: λ_max(θ₀) = ${lambda0.value} gives no usable η_small = smallFactor·2/λ₀; set config.lrSmall explicitly`);
+    if (!(Number.isFinite(etaSmall) && etaSmall > 0))
+      throw new Error(
+        `E3: λ_max(θ₀) = ${lambda0.value} gives no usable η_small = smallFactor·2/λ₀; set config.lrSmall explicitly`,
+      );
     const etaLarge = c.lrLarge === 'auto' ? c.lrRatio * etaSmall : c.lrLarge;
     if (etaLarge <= etaSmall) throw new RangeError(`config.lrLarge must be > η_small = ${etaSmall} (got ${etaLarge})`);
     const noiseEstimate: NoiseResult['noiseEstimate'] = [];
@@ -523,7 +733,12 @@ async function setupRates(c: NoiseConfig, data: LoadedData, spec: ReturnType<typ
       ctx.signal?.throwIfAborted();
       probe.init(seed);
       const e = estimateBatchNoise(probe, data.train, c.batchSize, c.noiseEstimateBatches, seed);
-      noiseEstimate.push({ seed, ...e, temperatureLarge: etaLarge * e.sigmaB ** 2, perStepLarge: etaLarge ** 2 * e.sigmaB ** 2 });
+      noiseEstimate.push({
+        seed,
+        ...e,
+        temperatureLarge: etaLarge * e.sigmaB ** 2,
+        perStepLarge: etaLarge ** 2 * e.sigmaB ** 2,
+      });
     }
     u.log({ phase: 'rule', lambda0: lambda0.value, etaSmall, etaLarge, k: etaLarge / etaSmall });
     for (const e of noiseEstimate) u.log({ phase: 'noise-estimate', ...e });
@@ -540,10 +755,17 @@ export async function runNoise(c: NoiseConfig, ctx: RunContext): Promise<NoiseRe
   const data = await loadData(c.data);
   const spec = buildSpec(c.model, data.shape, data.numClasses);
   const store = resumeStoreOf(ctx);
-  store.pin('data', { source: data.source, fingerprint: fingerprint(data.train.x, data.train.y, data.test.x, data.test.y) });
+  store.pin('data', {
+    source: data.source,
+    fingerprint: fingerprint(data.train.x, data.train.y, data.test.x, data.test.y),
+  });
   const setup = await store.unit('setup', (u) => setupRates(c, data, spec, ctx, u));
   const k = setup.etaLarge / setup.etaSmall;
-  const { plans, sweep, skipped, smallBatch } = planArms(c, { etaSmall: setup.etaSmall, etaLarge: setup.etaLarge, n: data.nTrain });
+  const { plans, sweep, skipped, smallBatch } = planArms(c, {
+    etaSmall: setup.etaSmall,
+    etaLarge: setup.etaLarge,
+    n: data.nTrain,
+  });
 
   // Every arm × seed, heaviest first so the pool ends together.
   const tasks = plans.flatMap((p) => c.seeds.map((seed) => ({ p, seed })));
@@ -564,7 +786,11 @@ export async function runNoise(c: NoiseConfig, ctx: RunContext): Promise<NoiseRe
   await runConcurrently(
     tasks.map(({ p, seed }) => async () => {
       const t = performance.now();
-      const run = await store.unit(`train-${p.id}-seed${seed}`, (u) => trainArm(p, seed, env, u), () => env.work(p.exampleGrads, `E3 ${p.id} seed ${seed} (done earlier)`));
+      const run = await store.unit(
+        `train-${p.id}-seed${seed}`,
+        (u) => trainArm(p, seed, env, u),
+        () => env.work(p.exampleGrads, `E3 ${p.id} seed ${seed} (done earlier)`),
+      );
       perArmMs[p.id] = (perArmMs[p.id] ?? 0) + (performance.now() - t);
       results.set(`${p.id}/${seed}`, run);
     }),
@@ -575,7 +801,14 @@ export async function runNoise(c: NoiseConfig, ctx: RunContext): Promise<NoiseRe
     experiment: 'E3-noise',
     scale: c.scale,
     config: structuredClone(c),
-    data: { description: data.description, source: data.source, fallback: data.fallback, nTrain: data.nTrain, nTest: data.nTest, sharpnessSubset: Math.min(c.sharpness.subset, data.nTrain) },
+    data: {
+      description: data.description,
+      source: data.source,
+      fallback: data.fallback,
+      nTrain: data.nTrain,
+      nTest: data.nTest,
+      sharpnessSubset: Math.min(c.sharpness.subset, data.nTrain),
+    },
     model: { description: describeModel(c.model, setup.paramCount), paramCount: setup.paramCount },
     rule:
       `η_small = ${c.lrSmall === 'auto' ? `${c.smallFactor}·2/λ_max(θ₀ of seed ${c.seeds[0]})` : 'configured'}, η_large = ${c.lrLarge === 'auto' ? `${c.lrRatio}·η_small` : 'configured'}; ` +
@@ -617,7 +850,14 @@ function summarizeArms(plans: ArmPlan[], results: Map<string, NoiseRun>, c: Nois
       diverged: runs.filter((r) => r.diverged).length,
       testAccuracy: summarize(runs.map((r) => r.final?.testAccuracy ?? NaN)),
       trainLoss: summarize(runs.map((r) => r.final?.trainLoss ?? NaN)),
-      vsLarge: large && p.id !== 'sgd-large' ? compareToLarge(runs.map((r, i) => acc(r) - acc(large[i])), c.equivalenceMargin, c.alpha) : null,
+      vsLarge:
+        large && p.id !== 'sgd-large'
+          ? compareToLarge(
+              runs.map((r, i) => acc(r) - acc(large[i])),
+              c.equivalenceMargin,
+              c.alpha,
+            )
+          : null,
     };
   });
 }

@@ -39,7 +39,12 @@ const landscape: RegisteredExperiment = {
     'random starts in W and in M over a log grid of γ spanning both bounds, and small γ with uniform noise of any σ at equal T and equal γT.',
   describe(config) {
     const c = config as LandscapeConfig;
-    const inst = c.instances.map((i) => `${i.name} (${i.kind ?? 'gaussian'}, d=${i.dim}, ${i.dips} dips, ${i.count ?? 1} instance(s) from seed ${i.seed})`).join(', ');
+    const inst = c.instances
+      .map(
+        (i) =>
+          `${i.name} (${i.kind ?? 'gaussian'}, d=${i.dim}, ${i.dips} dips, ${i.count ?? 1} instance(s) from seed ${i.seed})`,
+      )
+      .join(', ');
     return {
       dataset: `synthetic landscapes: ${inst}`,
       model: `GD on f directly (N = ${c.points} starts per start set, T = ${c.steps} steps)`,
@@ -60,7 +65,9 @@ function describeNetwork(config: unknown, result: unknown): RunDescription {
       seeds,
     };
   const dataset =
-    c.data.source === 'synthetic' && c.data.synthetic ? `synthetic ${c.data.synthetic.kind} (seed ${c.data.synthetic.seed})` : c.data.source;
+    c.data.source === 'synthetic' && c.data.synthetic
+      ? `synthetic ${c.data.synthetic.kind} (seed ${c.data.synthetic.seed})`
+      : c.data.source;
   return { dataset, model: JSON.stringify(c.model), seeds };
 }
 

@@ -40,9 +40,13 @@ export interface SegmentedRunResult {
  */
 export async function runSegmented(o: SegmentedRunOptions): Promise<SegmentedRunResult> {
   const segment = o.segment ?? 200;
-  if (!Number.isInteger(segment) || segment < 1) throw new RangeError(`segment must be a positive integer (got ${segment})`);
+  if (!Number.isInteger(segment) || segment < 1)
+    throw new RangeError(`segment must be a positive integer (got ${segment})`);
   for (let i = 1; i < o.points.length; i++)
-    if (!(o.points[i] > o.points[i - 1])) throw new RangeError(`points must be strictly increasing (points[${i}] = ${o.points[i]} after ${o.points[i - 1]})`);
+    if (!(o.points[i] > o.points[i - 1]))
+      throw new RangeError(
+        `points must be strictly increasing (points[${i}] = ${o.points[i]} after ${o.points[i - 1]})`,
+      );
   for (let next = o.next; next < o.points.length; next++) {
     const target = o.points[next];
     while (o.trainer().stepCount < target) {

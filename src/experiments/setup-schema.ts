@@ -26,32 +26,67 @@ export const syntheticDataSchema = z.discriminatedUnion(
       ...sizes,
     }),
     z.looseObject({ kind: z.literal('two-spirals'), ...sizes }),
-    z.looseObject({ kind: z.literal('teacher-classification'), d: positiveInt(1e6).describe('Input dimension.'), ...sizes }),
+    z.looseObject({
+      kind: z.literal('teacher-classification'),
+      d: positiveInt(1e6).describe('Input dimension.'),
+      ...sizes,
+    }),
   ],
-  { error: unionError('an object (a synthetic data spec) or null', ['gaussian-mixture', 'two-spirals', 'teacher-classification']) },
+  {
+    error: unionError('an object (a synthetic data spec) or null', [
+      'gaussian-mixture',
+      'two-spirals',
+      'teacher-classification',
+    ]),
+  },
 );
 
 export const dataSchema = z
-  .strictObject({
-    source: oneOf(DATA_SOURCES).describe("'synthetic' uses `synthetic`; a named set is read from local files."),
-    trainPerClass: positiveInt(2 ** 24).nullable().describe('Training examples per class from the train split (null: the whole split).'),
-    testSize: positiveInt(2 ** 24).nullable().describe('Test examples from the test split (null: the whole split).'),
-    seed: nonNegativeInt().describe('Seed of the subset draws.'),
-    download: boolean().describe('Download a named set when it is not found locally.'),
-    synthetic: syntheticDataSchema.nullable().describe('The synthetic set (source synthetic), or the fallback when a named set is missing (null: none).'),
-  }, { error: 'must be an object' })
-  .refine((d) => d.source !== 'synthetic' || d.synthetic !== null, { path: ['synthetic'], error: "must be given when source is 'synthetic'" });
+  .strictObject(
+    {
+      source: oneOf(DATA_SOURCES).describe("'synthetic' uses `synthetic`; a named set is read from local files."),
+      trainPerClass: positiveInt(2 ** 24)
+        .nullable()
+        .describe('Training examples per class from the train split (null: the whole split).'),
+      testSize: positiveInt(2 ** 24)
+        .nullable()
+        .describe('Test examples from the test split (null: the whole split).'),
+      seed: nonNegativeInt().describe('Seed of the subset draws.'),
+      download: boolean().describe('Download a named set when it is not found locally.'),
+      synthetic: syntheticDataSchema
+        .nullable()
+        .describe('The synthetic set (source synthetic), or the fallback when a named set is missing (null: none).'),
+    },
+    { error: 'must be an object' },
+  )
+  .refine((d) => d.source !== 'synthetic' || d.synthetic !== null, {
+    path: ['synthetic'],
+    error: "must be given when source is 'synthetic'",
+  });
 
 const intList = (min: number, what = 'integers') =>
-  z.array(z.number({ error: 'must be an integer' }).int({ error: (i) => `must be an integer >= ${min} (got ${String(i.input)})` }).min(min, { error: (i) => `must be an integer >= ${min} (got ${String(i.input)})` }), { error: `must be an array of ${what}` });
+  z.array(
+    z
+      .number({ error: 'must be an integer' })
+      .int({ error: (i) => `must be an integer >= ${min} (got ${String(i.input)})` })
+      .min(min, { error: (i) => `must be an integer >= ${min} (got ${String(i.input)})` }),
+    { error: `must be an array of ${what}` },
+  );
 
 export const modelSchema = z.discriminatedUnion(
   'kind',
   [
-    z.strictObject({ kind: z.literal('mlp'), hidden: intList(1).describe('Hidden widths.'), activation: oneOf(['relu', 'tanh', 'gelu']).optional() }),
+    z.strictObject({
+      kind: z.literal('mlp'),
+      hidden: intList(1).describe('Hidden widths.'),
+      activation: oneOf(['relu', 'tanh', 'gelu']).optional(),
+    }),
     z.strictObject({
       kind: z.literal('small-cnn'),
-      channels: z.tuple([positiveInt(), positiveInt()], { error: 'must have 2 entries (positive integers)' }).optional().describe('Channels of the two conv layers.'),
+      channels: z
+        .tuple([positiveInt(), positiveInt()], { error: 'must have 2 entries (positive integers)' })
+        .optional()
+        .describe('Channels of the two conv layers.'),
       hidden: positiveInt().optional().describe('Width of the dense layer.'),
     }),
     z.strictObject({

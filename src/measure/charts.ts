@@ -7,21 +7,40 @@
 import type { TopLevelSpec } from 'vega-lite';
 
 /** λ_1..λ_k against training step, with the stability threshold 2/η as a dashed rule. */
-export function sharpnessChart(series: Array<{ label: string; step: number; value: number }>, thresholds: Array<{ label: string; value: number }>, title: string): TopLevelSpec {
+export function sharpnessChart(
+  series: Array<{ label: string; step: number; value: number }>,
+  thresholds: Array<{ label: string; value: number }>,
+  title: string,
+): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
     width: 520,
     height: 300,
     layer: [
-      { data: { values: series }, mark: { type: 'line', point: true }, encoding: { x: { field: 'step', type: 'quantitative', title: 'GD step' }, y: { field: 'value', type: 'quantitative', title: 'Hessian eigenvalue' }, color: { field: 'label', type: 'nominal', title: null } } },
-      { data: { values: thresholds }, mark: { type: 'rule', strokeDash: [6, 4] }, encoding: { y: { field: 'value', type: 'quantitative' }, color: { field: 'label', type: 'nominal' } } },
+      {
+        data: { values: series },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'step', type: 'quantitative', title: 'GD step' },
+          y: { field: 'value', type: 'quantitative', title: 'Hessian eigenvalue' },
+          color: { field: 'label', type: 'nominal', title: null },
+        },
+      },
+      {
+        data: { values: thresholds },
+        mark: { type: 'rule', strokeDash: [6, 4] },
+        encoding: { y: { field: 'value', type: 'quantitative' }, color: { field: 'label', type: 'nominal' } },
+      },
     ],
   } as TopLevelSpec;
 }
 
 /** ‖θ_GD(k) − θ_flow(ηk)‖ against time t = ηk, one line per run. */
-export function distanceChart(rows: Array<{ label: string; t: number; distance: number }>, title: string): TopLevelSpec {
+export function distanceChart(
+  rows: Array<{ label: string; t: number; distance: number }>,
+  title: string,
+): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
@@ -68,7 +87,10 @@ export function surfaceChart(
   const dy = (surface.y[surface.y.length - 1] - surface.y[0]) / Math.max(surface.y.length - 1, 1);
   const cells = surface.loss.flatMap((row, j) =>
     row.map((l, i) => ({
-      x1: surface.x[i] - dx / 2, x2: surface.x[i] + dx / 2, y1: surface.y[j] - dy / 2, y2: surface.y[j] + dy / 2,
+      x1: surface.x[i] - dx / 2,
+      x2: surface.x[i] + dx / 2,
+      y1: surface.y[j] - dy / 2,
+      y2: surface.y[j] + dy / 2,
       logLoss: Number.isFinite(l) && l > 0 ? Math.log10(l) : null,
     })),
   );
@@ -78,11 +100,27 @@ export function surfaceChart(
       data: { values: cells },
       mark: { type: 'rect' },
       encoding: {
-        x: { field: 'x1', type: 'quantitative', title: 'direction 1', scale: { domain: domain(surface.x, dx), nice: false } },
+        x: {
+          field: 'x1',
+          type: 'quantitative',
+          title: 'direction 1',
+          scale: { domain: domain(surface.x, dx), nice: false },
+        },
         x2: { field: 'x2' },
-        y: { field: 'y1', type: 'quantitative', title: 'direction 2', scale: { domain: domain(surface.y, dy), nice: false } },
+        y: {
+          field: 'y1',
+          type: 'quantitative',
+          title: 'direction 2',
+          scale: { domain: domain(surface.y, dy), nice: false },
+        },
         y2: { field: 'y2' },
-        color: { field: 'logLoss', type: 'quantitative', bin: { maxbins: bands }, scale: { scheme: 'viridis' }, title: 'log10 loss' },
+        color: {
+          field: 'logLoss',
+          type: 'quantitative',
+          bin: { maxbins: bands },
+          scale: { scheme: 'viridis' },
+          title: 'log10 loss',
+        },
       },
     },
   ];
@@ -90,8 +128,18 @@ export function surfaceChart(
     layer.push({
       data: { values: path.map(([x, y], k) => ({ x, y, k })) },
       mark: { type: 'line', point: true, color: 'white' },
-      encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' }, order: { field: 'k' } },
+      encoding: {
+        x: { field: 'x', type: 'quantitative' },
+        y: { field: 'y', type: 'quantitative' },
+        order: { field: 'k' },
+      },
     });
   }
-  return { $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title, width: 400, height: 400, layer } as unknown as TopLevelSpec;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title,
+    width: 400,
+    height: 400,
+    layer,
+  } as unknown as TopLevelSpec;
 }

@@ -85,7 +85,19 @@ export interface FlowOptions {
   progress?: boolean;
 }
 
-const FLOW_KEYS = ['eta', 'steps', 'saveEvery', 'rtol', 'atol', 'alpha', 'sharpness', 'lambdaEvery', 'maxStep', 'projection', 'progress'] as const;
+const FLOW_KEYS = [
+  'eta',
+  'steps',
+  'saveEvery',
+  'rtol',
+  'atol',
+  'alpha',
+  'sharpness',
+  'lambdaEvery',
+  'maxStep',
+  'projection',
+  'progress',
+] as const;
 
 /** A gradient-flow run: the iterates at the requested times and how the integrator got there. */
 export interface FlowResult {
@@ -135,7 +147,8 @@ export function gradientFlow(gradient: GradientFn, theta0: ArrayLike<number>, op
   const alpha = positiveNumber(options.alpha ?? 1, 'options.alpha');
   const lambdaEvery = positiveInteger(options.lambdaEvery ?? 20, 'options.lambdaEvery');
   const maxStep = positiveNumber(options.maxStep ?? eta * saveEvery, 'options.maxStep');
-  if (options.sharpness !== undefined && typeof options.sharpness !== 'function') throw new TypeError('options.sharpness must be a function');
+  if (options.sharpness !== undefined && typeof options.sharpness !== 'function')
+    throw new TypeError('options.sharpness must be a function');
   const dim = theta0.length;
   const y = Float64Array.from(theta0);
   const k = Array.from({ length: 7 }, () => new Float64Array(dim));
@@ -145,8 +158,16 @@ export function gradientFlow(gradient: GradientFn, theta0: ArrayLike<number>, op
   for (let s = 0; s <= steps; s += saveEvery) saveK.push(s);
   if (saveK[saveK.length - 1] !== steps) saveK.push(steps);
   const result: FlowResult = {
-    times: [], matchedSteps: [], iterates: [], loss: [], lambdas: [],
-    accepted: 0, rejected: 0, gradients: 0, maxStepTaken: 0, diverged: false,
+    times: [],
+    matchedSteps: [],
+    iterates: [],
+    loss: [],
+    lambdas: [],
+    accepted: 0,
+    rejected: 0,
+    gradients: 0,
+    maxStepTaken: 0,
+    diverged: false,
   };
   // f(θ) = −∇L(θ); returns L.
   const f = (theta: Float64Array, out: Float64Array): number => {
@@ -218,7 +239,10 @@ export function gradientFlow(gradient: GradientFn, theta0: ArrayLike<number>, op
       const factor = err === 0 ? 5 : Math.min(5, Math.max(0.2, 0.9 * err ** -0.2));
       // A landing step is shortened artificially; do not let it shrink the next one.
       h = err <= 1 && landing ? Math.max(h, hh * factor) : hh * factor;
-      if (h < 1e-14 * Math.max(tTarget, 1)) throw new RangeError('gradient flow: step size underflow (the gradient is not smooth enough for the tolerances)');
+      if (h < 1e-14 * Math.max(tTarget, 1))
+        throw new RangeError(
+          'gradient flow: step size underflow (the gradient is not smooth enough for the tolerances)',
+        );
     }
     save(t, saveK[next], loss);
     progress.update(saveK[next]);
@@ -229,7 +253,8 @@ export function gradientFlow(gradient: GradientFn, theta0: ArrayLike<number>, op
 
 /** ‖a_k − b_k‖₂ for paired iterates (full or projected). */
 export function trajectoryDistances(a: ArrayLike<number>[], b: ArrayLike<number>[]): number[] {
-  if (a.length !== b.length) throw new RangeError(`trajectories must have the same number of iterates (got ${a.length} and ${b.length})`);
+  if (a.length !== b.length)
+    throw new RangeError(`trajectories must have the same number of iterates (got ${a.length} and ${b.length})`);
   return a.map((x, k) => {
     if (x.length !== b[k].length) throw new RangeError(`iterate ${k} has lengths ${x.length} and ${b[k].length}`);
     let s = 0;
@@ -254,7 +279,10 @@ function modelGradient(model: Model, data: Examples, batchSize: number): Gradien
     for (let start = 0; start < n; start += batchSize) {
       const end = Math.min(n, start + batchSize);
       const w = (end - start) / n;
-      const r = model.lossAndGrad({ x: data.x.subarray(start * inSize, end * inSize), y: data.y.subarray(start * ySize, end * ySize) }, { training: false });
+      const r = model.lossAndGrad(
+        { x: data.x.subarray(start * inSize, end * inSize), y: data.y.subarray(start * ySize, end * ySize) },
+        { training: false },
+      );
       loss += w * r.loss;
       const g = model.grads;
       for (let i = 0; i < out.length; i++) out[i] += w * g[i];
@@ -278,10 +306,14 @@ export function modelGradientFlow(
   const saved = { params: model.params.slice(), grads: model.grads.slice(), state: model.state.slice() };
   try {
     const theta0 = Float64Array.from(saved.params);
-    const sharpness = rest.sharpness === false ? undefined : rest.sharpness ?? ((theta: Float64Array) => {
-      model.params.set(theta);
-      return topEigenvalue(model, data, { tolerance: 1e-3, iterations: 100, batchSize: bs }).value;
-    });
+    const sharpness =
+      rest.sharpness === false
+        ? undefined
+        : (rest.sharpness ??
+          ((theta: Float64Array) => {
+            model.params.set(theta);
+            return topEigenvalue(model, data, { tolerance: 1e-3, iterations: 100, batchSize: bs }).value;
+          }));
     const r = gradientFlow(modelGradient(model, data, bs), theta0, { ...rest, sharpness });
     return { ...r, batchNorm: model.layout.stateCount > 0 ? 'eval' : 'none' };
   } finally {

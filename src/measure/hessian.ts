@@ -67,11 +67,15 @@ export function countExamples(model: Model, data: Examples): number {
   if (!(data.x instanceof Float32Array)) throw new TypeError('data.x must be a Float32Array');
   const n = data.x.length / model.inputSize;
   if (!Number.isInteger(n) || n < 1) {
-    throw new RangeError(`data.x must have length n*inputSize for n >= 1 (inputSize ${model.inputSize}, got length ${data.x.length})`);
+    throw new RangeError(
+      `data.x must have length n*inputSize for n >= 1 (inputSize ${model.inputSize}, got length ${data.x.length})`,
+    );
   }
   const ySize = model.isClassifier() ? 1 : model.outputSize;
-  if (model.isClassifier() && !(data.y instanceof Int32Array)) throw new TypeError('data.y must be an Int32Array of labels for a classifier');
-  if (!model.isClassifier() && !(data.y instanceof Float32Array)) throw new TypeError('data.y must be a Float32Array of targets for MSE');
+  if (model.isClassifier() && !(data.y instanceof Int32Array))
+    throw new TypeError('data.y must be an Int32Array of labels for a classifier');
+  if (!model.isClassifier() && !(data.y instanceof Float32Array))
+    throw new TypeError('data.y must be a Float32Array of targets for MSE');
   if (data.y.length !== n * ySize) throw new RangeError(`data.y must have length ${n * ySize} (got ${data.y.length})`);
   return n;
 }
@@ -94,7 +98,9 @@ function checkFiniteParams(model: Model): void {
   const p = model.params;
   for (let i = 0; i < p.length; i++) {
     if (!Number.isFinite(p[i])) {
-      throw new RangeError(`model.params must be finite (element ${i} is ${p[i]}): the curvature of a diverged model is undefined`);
+      throw new RangeError(
+        `model.params must be finite (element ${i} is ${p[i]}): the curvature of a diverged model is undefined`,
+      );
     }
   }
 }
@@ -120,7 +126,11 @@ export class HessianOperator {
   private gPlus: Float64Array | null = null;
   private gMinus: Float64Array | null = null;
 
-  constructor(private readonly model: Model, private readonly data: Examples, options: HessianOptions = {}) {
+  constructor(
+    private readonly model: Model,
+    private readonly data: Examples,
+    options: HessianOptions = {},
+  ) {
     // Any native call on a model held by a running trainer throws ERR_BIGSTEP_BUSY: ask before
     // touching params (the finite-difference path writes them).
     model.handle.workspaceBytes();
@@ -149,7 +159,8 @@ export class HessianOperator {
     if (!(v instanceof Float64Array)) throw new TypeError('v must be a Float64Array');
     if (!(out instanceof Float64Array)) throw new TypeError('out must be a Float64Array');
     if (v.length !== this.dim) throw new RangeError(`v must have length paramCount ${this.dim} (got ${v.length})`);
-    if (out.length !== this.dim) throw new RangeError(`out must have length paramCount ${this.dim} (got ${out.length})`);
+    if (out.length !== this.dim)
+      throw new RangeError(`out must have length paramCount ${this.dim} (got ${out.length})`);
     const vn = norm(v);
     if (!Number.isFinite(vn)) throw new RangeError('v must be finite');
     if (vn === 0) {
@@ -213,8 +224,14 @@ export class HessianOperator {
 }
 
 /** Runs `body` with a Hessian operator at the model's θ and restores θ, grads and state afterwards. @internal */
-export function withOperator<T>(model: Model, data: Examples, options: HessianOptions | undefined, body: (op: HessianOperator) => T): T {
-  if (options !== undefined && (options === null || typeof options !== 'object')) throw new TypeError('options must be an object');
+export function withOperator<T>(
+  model: Model,
+  data: Examples,
+  options: HessianOptions | undefined,
+  body: (op: HessianOperator) => T,
+): T {
+  if (options !== undefined && (options === null || typeof options !== 'object'))
+    throw new TypeError('options must be an object');
   const op = new HessianOperator(model, data, options ?? {});
   try {
     return body(op);

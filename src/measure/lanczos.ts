@@ -20,7 +20,11 @@ export function symmetricEigenvalues(a: Float64Array, m: number): number[] {
  * Eigen-decomposition of a symmetric matrix (row-major m×m, destroyed) by cyclic Jacobi:
  * values ascending; with `vectors`, column j of the returned row-major matrix is the eigenvector of values[j].
  */
-export function symmetricEigen(a: Float64Array, m: number, vectors: boolean): { values: number[]; vectors: Float64Array | null } {
+export function symmetricEigen(
+  a: Float64Array,
+  m: number,
+  vectors: boolean,
+): { values: number[]; vectors: Float64Array | null } {
   const V = vectors ? new Float64Array(m * m) : null;
   if (V) for (let i = 0; i < m; i++) V[i * m + i] = 1;
   for (let sweep = 0; sweep < 100; sweep++) {
@@ -126,7 +130,11 @@ function subtractStored(w: Float64Array, c: number, b: Float32Array): void {
  * (4·dim bytes per step; products and reorthogonalisation in double), which keeps orthogonality
  * to ~1e-7, below the float32 accuracy of the products themselves.
  */
-export function lanczos(apply: (v: Float64Array, out: Float64Array) => void, dim: number, o: LanczosOptions): LanczosResult {
+export function lanczos(
+  apply: (v: Float64Array, out: Float64Array) => void,
+  dim: number,
+  o: LanczosOptions,
+): LanczosResult {
   const steps = Math.min(dim, o.maxIterations);
   // One block for the whole basis (views into it): per-step allocations of paramCount-sized
   // buffers cost more in garbage collection than the arithmetic.
@@ -162,7 +170,9 @@ export function lanczos(apply: (v: Float64Array, out: Float64Array) => void, dim
     const { largest, smallest } = wanted();
     const now = [...largest, ...smallest].map((j) => eig.values[j]);
     const maxAbs = Math.max(...eig.values.map(Math.abs), 1e-300);
-    const same = previous !== null && previous.length === now.length &&
+    const same =
+      previous !== null &&
+      previous.length === now.length &&
       now.every((v, i) => Math.abs(v - previous![i]) <= o.tolerance * Math.max(Math.abs(v), 1e-2 * maxAbs));
     previous = now;
     return same;

@@ -36,10 +36,17 @@ export interface DirectionOptions {
  * filter f (rows of dense weights, output channels of conv kernels); rank-1 tensors as in the
  * module documentation. A zero filter in `direction` stays zero.
  */
-export function filterNormalize(layout: NativeLayout, params: Float32Array, direction: Float32Array, options: DirectionOptions = {}): Float32Array {
+export function filterNormalize(
+  layout: NativeLayout,
+  params: Float32Array,
+  direction: Float32Array,
+  options: DirectionOptions = {},
+): Float32Array {
   checkKnownKeys(options, ['excludeBiasAndNorm'], 'options');
-  if (params.length !== layout.paramCount) throw new RangeError(`params must have length ${layout.paramCount} (got ${params.length})`);
-  if (direction.length !== layout.paramCount) throw new RangeError(`direction must have length ${layout.paramCount} (got ${direction.length})`);
+  if (params.length !== layout.paramCount)
+    throw new RangeError(`params must have length ${layout.paramCount} (got ${params.length})`);
+  if (direction.length !== layout.paramCount)
+    throw new RangeError(`direction must have length ${layout.paramCount} (got ${direction.length})`);
   const exclude = options.excludeBiasAndNorm ?? true;
   const out = new Float32Array(layout.paramCount);
   for (const e of layout.params) {
@@ -65,7 +72,12 @@ export function filterNormalize(layout: NativeLayout, params: Float32Array, dire
 }
 
 /** A seeded Gaussian direction, filter-normalised against `params`. */
-export function randomFilterDirection(layout: NativeLayout, params: Float32Array, seed = 0, options: DirectionOptions = {}): Float32Array {
+export function randomFilterDirection(
+  layout: NativeLayout,
+  params: Float32Array,
+  seed = 0,
+  options: DirectionOptions = {},
+): Float32Array {
   const rng = Rng.fromSeed(seed, 23);
   const raw = new Float32Array(layout.paramCount);
   for (let i = 0; i < raw.length; i++) raw[i] = rng.normal();
@@ -89,7 +101,17 @@ export interface SurfaceOptions extends DirectionOptions {
   progress?: boolean;
 }
 
-const SURFACE_KEYS = ['d1', 'd2', 'seed', 'range', 'resolution', 'includeBatchNormState', 'batchSize', 'progress', 'excludeBiasAndNorm'] as const;
+const SURFACE_KEYS = [
+  'd1',
+  'd2',
+  'seed',
+  'range',
+  'resolution',
+  'includeBatchNormState',
+  'batchSize',
+  'progress',
+  'excludeBiasAndNorm',
+] as const;
 
 /** A 2-D surface as data: loss[j][i] and accuracy[j][i] at (x[i], y[j]). */
 export interface Surface2D {
@@ -114,8 +136,14 @@ function batchNormOf(model: Model): BatchNormMode {
 }
 
 function checkRange(range: unknown, length: number): number[] {
-  if (!Array.isArray(range) || range.length !== length || !range.every((v) => typeof v === 'number' && Number.isFinite(v))) {
-    throw new RangeError(`options.range must be ${length} finite numbers (${length === 4 ? '[xMin, xMax, yMin, yMax]' : '[min, max]'})`);
+  if (
+    !Array.isArray(range) ||
+    range.length !== length ||
+    !range.every((v) => typeof v === 'number' && Number.isFinite(v))
+  ) {
+    throw new RangeError(
+      `options.range must be ${length} finite numbers (${length === 4 ? '[xMin, xMax, yMin, yMax]' : '[min, max]'})`,
+    );
   }
   return range;
 }
@@ -133,12 +161,14 @@ export function lossSurface2d(model: Model, data: Examples, options: SurfaceOpti
   const center = model.params.slice();
   const state = model.state.slice();
   const given = options.d1 !== undefined || options.d2 !== undefined;
-  if (given && (!(options.d1 instanceof Float32Array) || !(options.d2 instanceof Float32Array))) throw new TypeError('options.d1 and options.d2 must both be Float32Arrays');
+  if (given && (!(options.d1 instanceof Float32Array) || !(options.d2 instanceof Float32Array)))
+    throw new TypeError('options.d1 and options.d2 must both be Float32Arrays');
   const seed = options.seed ?? 0;
   const dirOptions = { excludeBiasAndNorm: options.excludeBiasAndNorm };
   const d1 = options.d1 ?? randomFilterDirection(model.layout, center, seed, dirOptions);
   const d2 = options.d2 ?? randomFilterDirection(model.layout, center, seed + 1, dirOptions);
-  if (d1.length !== center.length || d2.length !== center.length) throw new RangeError(`options.d1/d2 must have length paramCount ${center.length}`);
+  if (d1.length !== center.length || d2.length !== center.length)
+    throw new RangeError(`options.d1/d2 must have length paramCount ${center.length}`);
   const xs = axis(range[0], range[1], res);
   const ys = axis(range[2], range[3], res);
   const moveState = options.includeBatchNormState ?? false;
@@ -167,8 +197,15 @@ export function lossSurface2d(model: Model, data: Examples, options: SurfaceOpti
     progress.done();
   }
   return {
-    x: xs, y: ys, loss, accuracy, batchNorm: batchNormOf(model), directions: given ? 'given' : 'filter-normalized random',
-    excludeBiasAndNorm: options.excludeBiasAndNorm ?? true, includeBatchNormState: moveState, examples,
+    x: xs,
+    y: ys,
+    loss,
+    accuracy,
+    batchNorm: batchNormOf(model),
+    directions: given ? 'given' : 'filter-normalized random',
+    excludeBiasAndNorm: options.excludeBiasAndNorm ?? true,
+    includeBatchNormState: moveState,
+    examples,
   };
 }
 
@@ -185,8 +222,11 @@ export function lossSurface1d(
   const range = checkRange(options.range ?? [-1, 1], 2);
   const center = model.params.slice();
   const state = model.state.slice();
-  const d = options.d1 ?? randomFilterDirection(model.layout, center, options.seed ?? 0, { excludeBiasAndNorm: options.excludeBiasAndNorm });
-  if (!(d instanceof Float32Array) || d.length !== center.length) throw new RangeError(`options.d1 must be a Float32Array of length paramCount ${center.length}`);
+  const d =
+    options.d1 ??
+    randomFilterDirection(model.layout, center, options.seed ?? 0, { excludeBiasAndNorm: options.excludeBiasAndNorm });
+  if (!(d instanceof Float32Array) || d.length !== center.length)
+    throw new RangeError(`options.d1 must be a Float32Array of length paramCount ${center.length}`);
   const alpha = axis(range[0], range[1], res);
   const loss: number[] = [];
   const accuracy: number[] = [];
@@ -230,7 +270,13 @@ export function trajectorySurface(
   snapshots: Float32Array[],
   data: Examples,
   options: { resolution?: number; margin?: number; batchSize?: number; progress?: boolean } = {},
-): { surface: Surface2D; path: Array<[number, number]>; explained: [number, number]; d1: Float32Array; d2: Float32Array } {
+): {
+  surface: Surface2D;
+  path: Array<[number, number]>;
+  explained: [number, number];
+  d1: Float32Array;
+  d2: Float32Array;
+} {
   checkKnownKeys(options, ['resolution', 'margin', 'batchSize', 'progress'], 'options');
   const proj = projectTrajectory(snapshots, { directions: 'pca' });
   const margin = options.margin ?? 0.25;
@@ -246,7 +292,12 @@ export function trajectorySurface(
   model.params.set(snapshots[snapshots.length - 1]);
   try {
     const surface = lossSurface2d(model, data, {
-      d1: proj.d1, d2: proj.d2, range: [...span(xs), ...span(ys)], resolution: options.resolution, batchSize: options.batchSize, progress: options.progress,
+      d1: proj.d1,
+      d2: proj.d2,
+      range: [...span(xs), ...span(ys)],
+      resolution: options.resolution,
+      batchSize: options.batchSize,
+      progress: options.progress,
     });
     return { surface, path: proj.coords, explained: proj.explained!, d1: proj.d1, d2: proj.d2 };
   } finally {

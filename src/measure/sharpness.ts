@@ -28,7 +28,13 @@ import {
 } from './hessian.js';
 import { type RitzPair, lanczos } from './lanczos.js';
 
-export { countExamples, hessianVectorProduct, HessianOperator, type HessianMethod, type HessianOptions } from './hessian.js';
+export {
+  countExamples,
+  hessianVectorProduct,
+  HessianOperator,
+  type HessianMethod,
+  type HessianOptions,
+} from './hessian.js';
 export { symmetricEigen, symmetricEigenvalues } from './lanczos.js';
 
 /** Options shared by the curvature probes. */
@@ -119,11 +125,19 @@ function extremes(
   const tolerance = positiveNumber(options?.tolerance ?? 1e-4, 'options.tolerance');
   const restart = positiveInteger(options?.restart ?? 20, 'options.restart');
   if (restart < 2 && op.dim > 1) throw new RangeError(`options.restart must be >= 2 (got ${restart})`);
-  let start = options?.start === undefined ? randomUnit(op.dim, seedOf(options?.seed)) : unitStart(options.start, op.dim);
+  let start =
+    options?.start === undefined ? randomUnit(op.dim, seedOf(options?.seed)) : unitStart(options.start, op.dim);
   let used = 0;
   for (;;) {
     const steps = Math.min(restart, budget - used);
-    const r = lanczos((v, out) => op.apply(v, out), op.dim, { k: 1, which, maxIterations: steps, tolerance, start, vectors: true });
+    const r = lanczos((v, out) => op.apply(v, out), op.dim, {
+      k: 1,
+      which,
+      maxIterations: steps,
+      tolerance,
+      start,
+      vectors: true,
+    });
     used += r.iterations;
     const top: RitzPair | null = r.largest[0] ?? null;
     const bottom: RitzPair | null = r.smallest[0] ?? null;
@@ -141,7 +155,14 @@ function extremes(
 
 function result(op: HessianOperator, pair: RitzPair, iterations: number, converged: boolean): EigenResult {
   const vector = pair.vector!;
-  return { value: pair.value, iterations, converged, residual: measuredResidual(op, vector, pair.value), method: op.method, vector };
+  return {
+    value: pair.value,
+    iterations,
+    converged,
+    residual: measuredResidual(op, vector, pair.value),
+    method: op.method,
+    vector,
+  };
 }
 
 /**
@@ -213,7 +234,12 @@ export function topEigenvalues(
   if (steps < k) throw new RangeError(`options.iterations must be >= k (got ${steps} < ${k})`);
   return withOperator(model, data, options, (op) => {
     const r = lanczos((v, out) => op.apply(v, out), dim, {
-      k, which: 'largest', maxIterations: steps, tolerance, start: randomUnit(dim, seed), vectors: true,
+      k,
+      which: 'largest',
+      maxIterations: steps,
+      tolerance,
+      start: randomUnit(dim, seed),
+      vectors: true,
     });
     const pairs = r.largest;
     return {

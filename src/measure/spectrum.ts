@@ -161,7 +161,8 @@ export function spectralDensity(apply: SymmetricApply, dim: number, options: Den
   const density = grid.map((x) => {
     let s = 0;
     for (const q of quadrature) {
-      for (let j = 0; j < q.nodes.length; j++) s += q.weights[j] * Math.exp(-((x - q.nodes[j]) ** 2) / (2 * sigma * sigma));
+      for (let j = 0; j < q.nodes.length; j++)
+        s += q.weights[j] * Math.exp(-((x - q.nodes[j]) ** 2) / (2 * sigma * sigma));
     }
     return s / (probes * sigma * Math.sqrt(2 * Math.PI));
   });
@@ -206,7 +207,12 @@ export function restrictOperator(apply: SymmetricApply, dim: number, offset: num
 }
 
 /** Hutchinson trace of a symmetric operator: mean of zᵀAz over Rademacher z, with its standard error. */
-export function hutchinsonTrace(apply: SymmetricApply, dim: number, samples: number, seed = 0): { value: number; stderr: number } {
+export function hutchinsonTrace(
+  apply: SymmetricApply,
+  dim: number,
+  samples: number,
+  seed = 0,
+): { value: number; stderr: number } {
   positiveInteger(samples, 'samples');
   const rng = Rng.fromSeed(seed, 32);
   const z = new Float64Array(dim);
@@ -223,14 +229,30 @@ export function hutchinsonTrace(apply: SymmetricApply, dim: number, samples: num
 }
 
 /** Extreme eigenvalues of a symmetric operator by Lanczos (lanczos.ts) from a seeded random start. */
-export function extremes(apply: SymmetricApply, dim: number, options: { steps?: number; tolerance?: number; seed?: number } = {}) {
+export function extremes(
+  apply: SymmetricApply,
+  dim: number,
+  options: { steps?: number; tolerance?: number; seed?: number } = {},
+) {
   const rng = Rng.fromSeed(options.seed ?? 0, 33);
   const start = new Float64Array(dim);
   for (let i = 0; i < dim; i++) start[i] = rng.normal();
   const n = Math.sqrt(dot(start, start));
   for (let i = 0; i < dim; i++) start[i] /= n;
-  const r = lanczos(apply, dim, { k: 1, which: 'both', maxIterations: options.steps ?? 100, tolerance: options.tolerance ?? 1e-4, start, vectors: false });
-  return { max: r.largest[0].value, min: r.smallest[0].value, converged: r.largest[0].converged && r.smallest[0].converged, iterations: r.iterations };
+  const r = lanczos(apply, dim, {
+    k: 1,
+    which: 'both',
+    maxIterations: options.steps ?? 100,
+    tolerance: options.tolerance ?? 1e-4,
+    start,
+    vectors: false,
+  });
+  return {
+    max: r.largest[0].value,
+    min: r.smallest[0].value,
+    converged: r.largest[0].converged && r.smallest[0].converged,
+    iterations: r.iterations,
+  };
 }
 
 export interface HessianSpectrumOptions extends HessianOptions, DensityOptions {
@@ -247,7 +269,8 @@ export function hessianSpectrum(model: Model, data: Examples, options: HessianSp
   checkKnownKeys(options, [...HESSIAN_OPTION_KEYS, ...DENSITY_KEYS, 'traceSamples'], 'options');
   const hOpts: HessianOptions = { method: options.method, batchSize: options.batchSize, epsilon: options.epsilon };
   const dOpts: DensityOptions = {};
-  for (const key of DENSITY_KEYS) if (options[key] !== undefined) (dOpts as Record<string, unknown>)[key] = options[key];
+  for (const key of DENSITY_KEYS)
+    if (options[key] !== undefined) (dOpts as Record<string, unknown>)[key] = options[key];
   return withOperator(model, data, hOpts, (op) => {
     const apply: SymmetricApply = (v, out) => op.apply(v, out);
     const density = spectralDensity(apply, op.dim, dOpts);
@@ -293,7 +316,10 @@ export function layerCurvature(
   const entries = model.layout.params.filter((e) => !options.tensors || options.tensors.includes(e.name));
   if (options.tensors) {
     for (const name of options.tensors) {
-      if (!entries.some((e) => e.name === name)) throw new RangeError(`options.tensors: "${name}" is not in the layout (have: ${model.layout.params.map((e) => e.name).join(', ')})`);
+      if (!entries.some((e) => e.name === name))
+        throw new RangeError(
+          `options.tensors: "${name}" is not in the layout (have: ${model.layout.params.map((e) => e.name).join(', ')})`,
+        );
     }
   }
   const hOpts: HessianOptions = { method: options.method, batchSize: options.batchSize, epsilon: options.epsilon };
@@ -303,7 +329,15 @@ export function layerCurvature(
       const block = restrictOperator(full, op.dim, e.offset, e.size);
       const ext = extremes(block, e.size, { steps: options.steps, seed: options.seed });
       const tr = hutchinsonTrace(block, e.size, options.traceSamples ?? 30, options.seed ?? 0);
-      return { tensor: e.name, size: e.size, lambdaMax: ext.max, lambdaMin: ext.min, trace: tr.value, traceStderr: tr.stderr, converged: ext.converged };
+      return {
+        tensor: e.name,
+        size: e.size,
+        lambdaMax: ext.max,
+        lambdaMin: ext.min,
+        trace: tr.value,
+        traceStderr: tr.stderr,
+        converged: ext.converged,
+      };
     });
     return { layers, products: op.products, method: op.method, batchNorm: curvatureBatchNorm(model) };
   });

@@ -15,7 +15,14 @@ import type { Examples, Model } from '../model/model.js';
 import type { Trainer } from '../train/trainer.js';
 import { checkKnownKeys } from '../util/options.js';
 import { Rng } from '../util/random.js';
-import { HESSIAN_OPTION_KEYS, countExamples, positiveInteger, positiveNumber, withOperator, type HessianMethod } from './hessian.js';
+import {
+  HESSIAN_OPTION_KEYS,
+  countExamples,
+  positiveInteger,
+  positiveNumber,
+  withOperator,
+  type HessianMethod,
+} from './hessian.js';
 import { lanczos } from './lanczos.js';
 import type { BatchNormMode } from './spectrum.js';
 
@@ -40,7 +47,17 @@ export interface TrackingOptions {
   batchSize?: number;
 }
 
-const TRACKING_KEYS = ['k', 'subset', 'warmStart', 'tolerance', 'iterations', 'randomWeight', 'compareFull', 'seed', ...HESSIAN_OPTION_KEYS] as const;
+const TRACKING_KEYS = [
+  'k',
+  'subset',
+  'warmStart',
+  'tolerance',
+  'iterations',
+  'randomWeight',
+  'compareFull',
+  'seed',
+  ...HESSIAN_OPTION_KEYS,
+] as const;
 
 /** One tracked measurement. */
 export interface SharpnessPoint {
@@ -76,17 +93,28 @@ export class SharpnessTracker {
   private vectors: Float64Array[] | null = null;
   private readonly subset: Examples;
   private readonly rng: Rng;
-  private readonly o: Required<Pick<TrackingOptions, 'warmStart' | 'tolerance' | 'iterations' | 'randomWeight' | 'compareFull'>>;
+  private readonly o: Required<
+    Pick<TrackingOptions, 'warmStart' | 'tolerance' | 'iterations' | 'randomWeight' | 'compareFull'>
+  >;
 
-  constructor(private readonly model: Model, private readonly data: Examples, private readonly options: TrackingOptions = {}) {
+  constructor(
+    private readonly model: Model,
+    private readonly data: Examples,
+    private readonly options: TrackingOptions = {},
+  ) {
     checkKnownKeys(options, TRACKING_KEYS, 'options');
     this.dataSize = countExamples(model, data);
     this.k = positiveInteger(options.k ?? 2, 'options.k');
-    if (this.k > model.params.length) throw new RangeError(`options.k must be at most paramCount ${model.params.length}`);
+    if (this.k > model.params.length)
+      throw new RangeError(`options.k must be at most paramCount ${model.params.length}`);
     this.subsetSize = positiveInteger(options.subset ?? Math.min(this.dataSize, 5000), 'options.subset');
-    if (this.subsetSize > this.dataSize) throw new RangeError(`options.subset must be at most the ${this.dataSize} examples (got ${this.subsetSize})`);
+    if (this.subsetSize > this.dataSize)
+      throw new RangeError(`options.subset must be at most the ${this.dataSize} examples (got ${this.subsetSize})`);
     const ySize = model.isClassifier() ? 1 : model.outputSize;
-    this.subset = { x: data.x.subarray(0, this.subsetSize * model.inputSize), y: data.y.subarray(0, this.subsetSize * ySize) };
+    this.subset = {
+      x: data.x.subarray(0, this.subsetSize * model.inputSize),
+      y: data.y.subarray(0, this.subsetSize * ySize),
+    };
     this.rng = Rng.fromSeed(options.seed ?? 0, 51);
     this.o = {
       warmStart: options.warmStart ?? true,
@@ -122,7 +150,12 @@ export class SharpnessTracker {
       n = Math.sqrt(n);
       for (let i = 0; i < dim; i++) start[i] /= n;
       const r = lanczos((v, out) => op.apply(v, out), dim, {
-        k: this.k, which: 'largest', maxIterations: this.o.iterations, tolerance: this.o.tolerance, start, vectors: true,
+        k: this.k,
+        which: 'largest',
+        maxIterations: this.o.iterations,
+        tolerance: this.o.tolerance,
+        start,
+        vectors: true,
       });
       const vecs = r.largest.map((p) => p.vector!);
       if (this.vectors) {
@@ -145,12 +178,30 @@ export class SharpnessTracker {
     });
     point.seconds = (performance.now() - began) / 1000;
     if (this.o.compareFull && !this.subsetEffect) {
-      const full = withOperator(this.model, this.data, { method: this.options.method, batchSize: this.options.batchSize }, (op) => {
-        const start = Float64Array.from(this.vectors![0]);
-        return lanczos((v, out) => op.apply(v, out), op.dim, { k: 1, which: 'largest', maxIterations: this.o.iterations, tolerance: this.o.tolerance, start, vectors: false }).largest[0].value;
-      });
+      const full = withOperator(
+        this.model,
+        this.data,
+        { method: this.options.method, batchSize: this.options.batchSize },
+        (op) => {
+          const start = Float64Array.from(this.vectors![0]);
+          return lanczos((v, out) => op.apply(v, out), op.dim, {
+            k: 1,
+            which: 'largest',
+            maxIterations: this.o.iterations,
+            tolerance: this.o.tolerance,
+            start,
+            vectors: false,
+          }).largest[0].value;
+        },
+      );
       const sub = point.values[0];
-      this.subsetEffect = { subset: this.subsetSize, full: this.dataSize, subsetValue: sub, fullValue: full, relative: (sub - full) / full };
+      this.subsetEffect = {
+        subset: this.subsetSize,
+        full: this.dataSize,
+        subsetValue: sub,
+        fullValue: full,
+        relative: (sub - full) / full,
+      };
     }
     this.points.push(point);
     return point;
@@ -179,7 +230,16 @@ export async function trackSharpness(
   model: Model,
   data: Examples,
   options: TrackRunOptions,
-): Promise<{ points: SharpnessPoint[]; subsetEffect: SubsetEffect | null; subset: number; dataSize: number; k: number; diverged: boolean; steps: number; batchNorm: BatchNormMode }> {
+): Promise<{
+  points: SharpnessPoint[];
+  subsetEffect: SubsetEffect | null;
+  subset: number;
+  dataSize: number;
+  k: number;
+  diverged: boolean;
+  steps: number;
+  batchNorm: BatchNormMode;
+}> {
   if (!options || typeof options !== 'object') throw new TypeError('options must be an object { steps, every }');
   const { steps, every, stopWhen, onMeasure, ...rest } = options;
   positiveInteger(steps, 'options.steps');
@@ -203,5 +263,14 @@ export async function trackSharpness(
     }
     stop = measure();
   }
-  return { points: tracker.points, subsetEffect: tracker.subsetEffect, subset: tracker.subsetSize, dataSize: tracker.dataSize, k: tracker.k, diverged, steps: done, batchNorm: tracker.batchNorm };
+  return {
+    points: tracker.points,
+    subsetEffect: tracker.subsetEffect,
+    subset: tracker.subsetSize,
+    dataSize: tracker.dataSize,
+    k: tracker.k,
+    diverged,
+    steps: done,
+    batchNorm: tracker.batchNorm,
+  };
 }

@@ -15,7 +15,8 @@ import { countExamples, symmetricEigen } from './sharpness.js';
 
 function checkVector(v: unknown, param: string, length?: number): Float32Array {
   if (!(v instanceof Float32Array)) throw new TypeError(`${param} must be a Float32Array`);
-  if (length !== undefined && v.length !== length) throw new RangeError(`${param} must have length ${length} (got ${v.length})`);
+  if (length !== undefined && v.length !== length)
+    throw new RangeError(`${param} must have length ${length} (got ${v.length})`);
   return v;
 }
 
@@ -127,14 +128,16 @@ export function projectTrajectory(
   snapshots: Float32Array[],
   options: { directions: 'pca' | 'random'; seed?: number; center?: Float32Array },
 ): { d1: Float32Array; d2: Float32Array; coords: Array<[number, number]>; explained?: [number, number] } {
-  if (!Array.isArray(snapshots) || snapshots.length < 1) throw new TypeError('snapshots must be a non-empty array of Float32Array');
+  if (!Array.isArray(snapshots) || snapshots.length < 1)
+    throw new TypeError('snapshots must be a non-empty array of Float32Array');
   const d = checkVector(snapshots[0], 'snapshots[0]').length;
   snapshots.forEach((s, i) => checkVector(s, `snapshots[${i}]`, d));
   if (!options || typeof options !== 'object') throw new TypeError('options must be an object { directions }');
   if (options.directions !== 'pca' && options.directions !== 'random') {
     throw new RangeError(`options.directions must be 'pca' or 'random' (got ${JSON.stringify(options.directions)})`);
   }
-  const center = options.center === undefined ? snapshots[snapshots.length - 1] : checkVector(options.center, 'options.center', d);
+  const center =
+    options.center === undefined ? snapshots[snapshots.length - 1] : checkVector(options.center, 'options.center', d);
   const T = snapshots.length;
   let u1: Float64Array;
   let u2: Float64Array;
@@ -193,11 +196,12 @@ export function projectTrajectory(
     }
     return [x, y];
   });
-  const result: { d1: Float32Array; d2: Float32Array; coords: Array<[number, number]>; explained?: [number, number] } = {
-    d1: Float32Array.from(u1),
-    d2: Float32Array.from(u2),
-    coords,
-  };
+  const result: { d1: Float32Array; d2: Float32Array; coords: Array<[number, number]>; explained?: [number, number] } =
+    {
+      d1: Float32Array.from(u1),
+      d2: Float32Array.from(u2),
+      coords,
+    };
   if (explained) result.explained = explained;
   return result;
 }

@@ -1,4 +1,10 @@
-import { native, showBlasNotice, type NativeLayout, type NativeModelHandle, type TensorEntry } from '../native/binding.js';
+import {
+  native,
+  showBlasNotice,
+  type NativeLayout,
+  type NativeModelHandle,
+  type TensorEntry,
+} from '../native/binding.js';
 import { formatValue } from '../util/format.js';
 import { checkKnownKeys } from '../util/options.js';
 import { checkModelSpec, type ModelSpec } from './spec.js';
@@ -39,21 +45,30 @@ function detached(a: ArrayBufferView): boolean {
  * targets (MSE). Returns n. Messages start with `where` (e.g. `options.data.y`).
  */
 export function checkExamples(model: Model, data: unknown, where: string): number {
-  if (typeof data !== 'object' || data === null) throw new TypeError(`${where} must be an object { x, y } (got ${formatValue(data)})`);
+  if (typeof data !== 'object' || data === null)
+    throw new TypeError(`${where} must be an object { x, y } (got ${formatValue(data)})`);
   const { x, y } = data as { x?: unknown; y?: unknown };
   if (!(x instanceof Float32Array)) throw new TypeError(`${where}.x must be a Float32Array (got ${formatValue(x)})`);
   if (detached(x)) throw new TypeError(`${where}.x is empty or its buffer was detached (transferred)`);
   const n = model.countExamples(x, `${where}.x`);
   if (model.isClassifier()) {
-    if (!(y instanceof Int32Array)) throw new TypeError(`${where}.y must be an Int32Array of class indices (got ${formatValue(y)})`);
+    if (!(y instanceof Int32Array))
+      throw new TypeError(`${where}.y must be an Int32Array of class indices (got ${formatValue(y)})`);
     if (detached(y)) throw new TypeError(`${where}.y is empty or its buffer was detached (transferred)`);
-    if (y.length !== n) throw new RangeError(`${where}.y must hold one label per example: ${n} (x has ${n} examples of ${model.inputSize}), got ${y.length}`);
+    if (y.length !== n)
+      throw new RangeError(
+        `${where}.y must hold one label per example: ${n} (x has ${n} examples of ${model.inputSize}), got ${y.length}`,
+      );
     const k = model.outputSize;
-    for (let i = 0; i < n; i++) if (y[i] < 0 || y[i] >= k) throw new RangeError(`${where}.y[${i}] must be a class index in [0, ${k}) (got ${y[i]})`);
+    for (let i = 0; i < n; i++)
+      if (y[i] < 0 || y[i] >= k)
+        throw new RangeError(`${where}.y[${i}] must be a class index in [0, ${k}) (got ${y[i]})`);
   } else {
-    if (!(y instanceof Float32Array)) throw new TypeError(`${where}.y must be a Float32Array of regression targets (got ${formatValue(y)})`);
+    if (!(y instanceof Float32Array))
+      throw new TypeError(`${where}.y must be a Float32Array of regression targets (got ${formatValue(y)})`);
     if (detached(y)) throw new TypeError(`${where}.y is empty or its buffer was detached (transferred)`);
-    if (y.length !== n * model.outputSize) throw new RangeError(`${where}.y must hold n*outputs = ${n * model.outputSize} targets (got ${y.length})`);
+    if (y.length !== n * model.outputSize)
+      throw new RangeError(`${where}.y must hold n*outputs = ${n * model.outputSize} targets (got ${y.length})`);
   }
   return n;
 }
@@ -82,9 +97,13 @@ export class Model {
 
   /** Builds the network and initialises parameters from `seed` (He-normal weights, zero biases). */
   constructor(spec: ModelSpec, options: { seed?: number } = {}) {
-    if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object such as { seed: 1 } (got ${formatValue(options)})`);
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError(`options must be an object such as { seed: 1 } (got ${formatValue(options)})`);
     checkKnownKeys(options, ['seed'], 'Model options');
-    if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isSafeInteger(options.seed) || options.seed < 0))
+    if (
+      options.seed !== undefined &&
+      (typeof options.seed !== 'number' || !Number.isSafeInteger(options.seed) || options.seed < 0)
+    )
       throw new RangeError(`options.seed must be a non-negative integer (got ${formatValue(options.seed)})`);
     this.spec = checkModelSpec(spec, 'spec');
     this.handle = new native.NativeModel(this.spec);
@@ -117,7 +136,8 @@ export class Model {
   /** A view of one named parameter tensor (e.g. "0.weight"), sharing memory with `params`. */
   tensor(name: string): Float32Array {
     const entry = this.entries.get(name);
-    if (!entry) throw new RangeError(`tensor name "${name}" is not in the layout (have: ${[...this.entries.keys()].join(', ')})`);
+    if (!entry)
+      throw new RangeError(`tensor name "${name}" is not in the layout (have: ${[...this.entries.keys()].join(', ')})`);
     return this.params.subarray(entry.offset, entry.offset + entry.size);
   }
 
@@ -126,7 +146,13 @@ export class Model {
     const n = checkExamples(this, batch, 'batch');
     checkKnownKeys(options, ['training'], 'lossAndGrad options');
     const { loss, correct } = this.handle.lossAndGrad(
-      this.params, this.stateOrNull(), batch.x, batch.y, n, this.grads, options.training ?? true,
+      this.params,
+      this.stateOrNull(),
+      batch.x,
+      batch.y,
+      n,
+      this.grads,
+      options.training ?? true,
     );
     return { loss, accuracy: this.isClassifier() ? correct / n : NaN };
   }
@@ -134,10 +160,12 @@ export class Model {
   /** Mean loss and accuracy over a data set, in chunks of `batchSize` (eval mode, no gradient). */
   evaluate(data: Examples, options: { batchSize?: number } = {}): Evaluation {
     const n = checkExamples(this, data, 'data');
-    if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object (got ${formatValue(options)})`);
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError(`options must be an object (got ${formatValue(options)})`);
     checkKnownKeys(options, ['batchSize'], 'evaluate options');
     const chunk = options.batchSize ?? 1000;
-    if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`batchSize must be a positive integer (got ${chunk})`);
+    if (!Number.isInteger(chunk) || chunk < 1)
+      throw new RangeError(`batchSize must be a positive integer (got ${chunk})`);
     const inSize = this.inputSize;
     const ySize = this.isClassifier() ? 1 : this.outputSize;
     let lossSum = 0;
@@ -145,8 +173,11 @@ export class Model {
     for (let start = 0; start < n; start += chunk) {
       const end = Math.min(n, start + chunk);
       const r = this.handle.lossSum(
-        this.params, this.stateOrNull(),
-        data.x.subarray(start * inSize, end * inSize), data.y.subarray(start * ySize, end * ySize), end - start,
+        this.params,
+        this.stateOrNull(),
+        data.x.subarray(start * inSize, end * inSize),
+        data.y.subarray(start * ySize, end * ySize),
+        end - start,
       );
       lossSum += r.lossSum;
       correct += r.correct;
@@ -157,7 +188,8 @@ export class Model {
 
   /** Network outputs (logits or regression values), [n, outputSize]. */
   predict(x: Float32Array): Float32Array {
-    if (x instanceof Float32Array && detached(x)) throw new TypeError('x is empty or its buffer was detached (transferred)');
+    if (x instanceof Float32Array && detached(x))
+      throw new TypeError('x is empty or its buffer was detached (transferred)');
     const n = this.countExamples(x, 'x');
     const out = new Float32Array(n * this.outputSize);
     this.handle.forward(this.params, this.stateOrNull(), x, n, out);
@@ -192,7 +224,9 @@ export class Model {
     if (!(x instanceof Float32Array)) throw new TypeError(`${param} must be a Float32Array (got ${formatValue(x)})`);
     const n = x.length / this.inputSize;
     if (!Number.isInteger(n) || n < 1) {
-      throw new RangeError(`${param} must have length n*inputSize for n >= 1 (inputSize ${this.inputSize}, got length ${x.length})`);
+      throw new RangeError(
+        `${param} must have length n*inputSize for n >= 1 (inputSize ${this.inputSize}, got length ${x.length})`,
+      );
     }
     return n;
   }

@@ -12,7 +12,15 @@ export type LayerSpec =
   /** y[N,units] = x·Wᵀ + b, W [units, in]. A [C,H,W] input is flattened implicitly. */
   | { type: 'dense'; units: number; bias?: boolean; init?: 'he' | 'xavier' }
   /** Square kernel, W [units, in_c, k, k], zero padding. */
-  | { type: 'conv2d'; units: number; kernel: number; stride?: number; padding?: number; bias?: boolean; init?: 'he' | 'xavier' }
+  | {
+      type: 'conv2d';
+      units: number;
+      kernel: number;
+      stride?: number;
+      padding?: number;
+      bias?: boolean;
+      init?: 'he' | 'xavier';
+    }
   /** Max over kernel×kernel windows. `stride` defaults to `kernel` (non-overlapping windows, like PyTorch's `MaxPool2d(k)`); 0 also means `kernel`. */
   | { type: 'maxpool'; kernel: number; stride?: number }
   /** Mean over kernel×kernel windows. `stride` defaults to `kernel`, as for `maxpool`. */
@@ -60,7 +68,10 @@ const LAYER_KEYS: Record<LayerSpec['type'], readonly string[]> = {
  * are checked by the native describe().
  */
 export function checkModelSpec(spec: unknown, where = 'spec'): ModelSpec {
-  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new TypeError(`${where} must be a model spec object such as mlp({ input: 4, hidden: [8], outputs: 2 }) (got ${formatValue(spec)})`);
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
+    throw new TypeError(
+      `${where} must be a model spec object such as mlp({ input: 4, hidden: [8], outputs: 2 }) (got ${formatValue(spec)})`,
+    );
   const copy = plainCopy(spec as ModelSpec, where);
   checkKnownKeys(copy, ['input', 'layers', 'loss'], where);
   if (Array.isArray(copy.layers)) {
@@ -74,14 +85,16 @@ export function checkModelSpec(spec: unknown, where = 'spec'): ModelSpec {
 }
 
 function optionsObject<T>(options: T, where: string, known: readonly string[]): T {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new TypeError(`${where} must be an object (got ${formatValue(options)})`);
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new TypeError(`${where} must be an object (got ${formatValue(options)})`);
   checkKnownKeys(options, known, where);
   return options;
 }
 
 function positiveInt(v: unknown, param: string, max = 2 ** 31 - 1): number {
   if (typeof v !== 'number') throw new TypeError(`${param} must be a number (got ${formatValue(v)})`);
-  if (!Number.isInteger(v) || v < 1 || v > max) throw new RangeError(`${param} must be an integer in [1, ${max}] (got ${v})`);
+  if (!Number.isInteger(v) || v < 1 || v > max)
+    throw new RangeError(`${param} must be an integer in [1, ${max}] (got ${v})`);
   return v;
 }
 
@@ -89,7 +102,8 @@ function intList(v: unknown, param: string, min: number): number[] {
   if (!Array.isArray(v)) throw new TypeError(`${param} must be an array of integers (got ${formatValue(v)})`);
   v.forEach((x, i) => {
     if (typeof x !== 'number') throw new TypeError(`${param}[${i}] must be a number (got ${formatValue(x)})`);
-    if (!Number.isInteger(x) || x < min || x > 2 ** 31 - 1) throw new RangeError(`${param}[${i}] must be an integer >= ${min} (got ${x})`);
+    if (!Number.isInteger(x) || x < min || x > 2 ** 31 - 1)
+      throw new RangeError(`${param}[${i}] must be an integer >= ${min} (got ${x})`);
   });
   return v as number[];
 }
@@ -108,7 +122,8 @@ export function mlp(options: {
   intList(options.hidden, 'mlp(options).hidden', 1);
   positiveInt(options.outputs, 'mlp(options).outputs');
   const activation = options.activation ?? 'relu';
-  if (!['relu', 'tanh', 'gelu'].includes(activation)) throw new RangeError(`mlp(options).activation must be one of relu, tanh, gelu (got ${formatValue(activation)})`);
+  if (!['relu', 'tanh', 'gelu'].includes(activation))
+    throw new RangeError(`mlp(options).activation must be one of relu, tanh, gelu (got ${formatValue(activation)})`);
   const layers: LayerSpec[] = [];
   for (const units of options.hidden) layers.push({ type: 'dense', units }, { type: activation });
   layers.push({ type: 'dense', units: options.outputs });
@@ -164,10 +179,12 @@ export function resnet(
   const width = options.width === undefined ? 64 : positiveInt(options.width, 'resnet(options).width', 2 ** 20);
   // 0 blocks in a stage is allowed (a shallower net); -1 or 1.5 is an error, not 0 or 2 blocks.
   const blocks = options.blocks === undefined ? [2, 2, 2, 2] : intList(options.blocks, 'resnet(options).blocks', 0);
-  if (blocks.length > 8) throw new RangeError(`resnet(options).blocks must list at most 8 stages (got ${blocks.length})`);
+  if (blocks.length > 8)
+    throw new RangeError(`resnet(options).blocks must list at most 8 stages (got ${blocks.length})`);
   if (options.outputs !== undefined) positiveInt(options.outputs, 'resnet(options).outputs');
   const batchnorm = options.batchnorm ?? false;
-  if (typeof batchnorm !== 'boolean') throw new TypeError(`resnet(options).batchnorm must be a boolean (got ${formatValue(batchnorm)})`);
+  if (typeof batchnorm !== 'boolean')
+    throw new TypeError(`resnet(options).batchnorm must be a boolean (got ${formatValue(batchnorm)})`);
   const layers: LayerSpec[] = [{ type: 'conv2d', units: width, kernel: 3, padding: 1 }];
   if (batchnorm) layers.push({ type: 'batchnorm' });
   layers.push({ type: 'relu' });

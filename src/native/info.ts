@@ -13,7 +13,12 @@ export interface BigstepInfo extends NativeInfo {
 /** What the addon was built with and runs: BLAS vendor, kernel family, thread count. */
 export function info(): BigstepInfo {
   const mpi = native.mpi?.info();
-  return { ...native.info(), blasCoreSource, blasNotice, mpi: { built: mpi?.built ?? false, library: mpi?.library ?? '' } };
+  return {
+    ...native.info(),
+    blasCoreSource,
+    blasNotice,
+    mpi: { built: mpi?.built ?? false, library: mpi?.library ?? '' },
+  };
 }
 
 /** Sets the BLAS thread count for this process (results are bitwise reproducible per thread count). */

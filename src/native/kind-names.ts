@@ -5,9 +5,21 @@
  */
 export type BatchModeName = 'full' | 'sequential' | 'shuffle' | 'replacement';
 export type ScheduleKindName = 'constant' | 'step' | 'cosine' | 'piecewise';
-export type TransformKindName = 'clipGlobalNorm' | 'addWeightDecay' | 'gaussianNoise' | 'momentum' | 'scaleByLearningRate' | 'decoupledWeightDecay';
+export type TransformKindName =
+  'clipGlobalNorm' | 'addWeightDecay' | 'gaussianNoise' | 'momentum' | 'scaleByLearningRate' | 'decoupledWeightDecay';
 export type NoiseModeName = 'std' | 'norm' | 'relative';
-export type LayerTypeName = 'dense' | 'conv2d' | 'maxpool' | 'avgpool' | 'globalavgpool' | 'flatten' | 'relu' | 'tanh' | 'gelu' | 'resblock' | 'batchnorm';
+export type LayerTypeName =
+  | 'dense'
+  | 'conv2d'
+  | 'maxpool'
+  | 'avgpool'
+  | 'globalavgpool'
+  | 'flatten'
+  | 'relu'
+  | 'tanh'
+  | 'gelu'
+  | 'resblock'
+  | 'batchnorm';
 export type LossKindName = 'softmax-cross-entropy' | 'mse';
 export type InitKindName = 'he' | 'xavier';
 

@@ -173,8 +173,15 @@ export interface LandscapeNative {
   landscapeCurvatureBound(instance: NativeLandscapeInstance): number;
   /** Uniform points in the ball ‖x‖ ≤ radius, [count, dim]; point k from RNG stream (seed, k). */
   landscapeSample(options: { dim: number; count: number; radius: number; seed?: number }): Float64Array;
-  landscapeEval(instance: NativeLandscapeInstance, points: Float64Array, options?: { hessian?: boolean; eigenvalues?: boolean }): NativeLandscapeEvalResult;
-  landscapeMinima(instance: NativeLandscapeInstance, options?: NativeLandscapeMinimaOptions): Promise<NativeLandscapeMinima>;
+  landscapeEval(
+    instance: NativeLandscapeInstance,
+    points: Float64Array,
+    options?: { hessian?: boolean; eigenvalues?: boolean },
+  ): NativeLandscapeEvalResult;
+  landscapeMinima(
+    instance: NativeLandscapeInstance,
+    options?: NativeLandscapeMinimaOptions,
+  ): Promise<NativeLandscapeMinima>;
   landscapeRun(
     instance: NativeLandscapeInstance,
     minima: { points: Float64Array; globalIndex: number },

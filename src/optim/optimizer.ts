@@ -16,7 +16,13 @@
  * - `scaleByLearningRate()`:    u ← −η(t) u
  * - `decoupledWeightDecay(λ)`:  u ← u − η(t) λ θ        (AdamW-style, after scaleByLearningRate)
  */
-import type { NativeLayout, NativeOptimizerPlan, NativeSchedule, NativeTransform, TensorEntry } from '../native/binding.js';
+import type {
+  NativeLayout,
+  NativeOptimizerPlan,
+  NativeSchedule,
+  NativeTransform,
+  TensorEntry,
+} from '../native/binding.js';
 import { formatValue } from '../util/format.js';
 import { kinds, type NoiseModeName } from '../native/kinds.js';
 import { checkKnownKeys, checkOneOf } from '../util/options.js';
@@ -58,7 +64,8 @@ export function sgd(options: {
   nesterov?: boolean;
   weightDecay?: number;
 }): OptimizerSpec {
-  if (!isObject(options)) throw new TypeError(`sgd(options): options must be an object such as { lr: 0.1 } (got ${formatValue(options)})`);
+  if (!isObject(options))
+    throw new TypeError(`sgd(options): options must be an object such as { lr: 0.1 } (got ${formatValue(options)})`);
   checkKnownKeys(options, SGD_KEYS, 'sgd(options)');
   return sgdChain(options, 'sgd(options)');
 }
@@ -66,11 +73,16 @@ export function sgd(options: {
 const SGD_KEYS = ['lr', 'momentum', 'nesterov', 'weightDecay'] as const;
 
 /** The transforms of sgd() after its options are checked (shared with noisySgd). */
-function sgdChain(options: { lr: unknown; momentum?: unknown; nesterov?: unknown; weightDecay?: unknown }, where: string): OptimizerSpec {
+function sgdChain(
+  options: { lr: unknown; momentum?: unknown; nesterov?: unknown; weightDecay?: unknown },
+  where: string,
+): OptimizerSpec {
   const lr = learningRate(options.lr, `${where}.lr`);
-  const weightDecay = options.weightDecay === undefined ? 0 : checkNumber(options.weightDecay, `${where}.weightDecay`, 0);
+  const weightDecay =
+    options.weightDecay === undefined ? 0 : checkNumber(options.weightDecay, `${where}.weightDecay`, 0);
   const beta = options.momentum === undefined ? 0 : checkMomentum(options.momentum, `${where}.momentum`);
-  if (options.nesterov !== undefined && typeof options.nesterov !== 'boolean') throw new TypeError(`${where}.nesterov must be a boolean (got ${formatValue(options.nesterov)})`);
+  if (options.nesterov !== undefined && typeof options.nesterov !== 'boolean')
+    throw new TypeError(`${where}.nesterov must be a boolean (got ${formatValue(options.nesterov)})`);
   const transforms: TransformSpec[] = [];
   if (weightDecay) transforms.push({ kind: 'addWeightDecay', weightDecay });
   if (beta) transforms.push({ kind: 'momentum', beta, nesterov: (options.nesterov as boolean | undefined) ?? false });
@@ -82,7 +94,10 @@ function sgdChain(options: { lr: unknown; momentum?: unknown; nesterov?: unknown
 /** A learning rate: a finite number >= 0 (0 allowed) or a checked schedule. */
 function learningRate(v: unknown, param: string): ScheduleSpec {
   if (typeof v === 'number') {
-    if (!Number.isFinite(v) || v < 0) throw new RangeError(`${param} must be a finite number >= 0 (got ${v}; 0 is allowed, a negative rate would ascend the loss)`);
+    if (!Number.isFinite(v) || v < 0)
+      throw new RangeError(
+        `${param} must be a finite number >= 0 (got ${v}; 0 is allowed, a negative rate would ascend the loss)`,
+      );
     return constant(v);
   }
   if (isObject(v)) return checkSchedule(v, param);
@@ -118,10 +133,14 @@ export function addWeightDecay(weightDecay: number, options: { mask?: Uint8Array
  * Isotropic Gaussian noise on the update (see {@link NoiseMode}); σ_t = std · max(0, 1 − t/annealSteps)
  * when `annealSteps` > 0, else σ_t = std.
  */
-export function gaussianNoise(std: number, options: { annealSteps?: number; mode?: NoiseMode; mask?: Uint8Array } = {}): TransformSpec {
+export function gaussianNoise(
+  std: number,
+  options: { annealSteps?: number; mode?: NoiseMode; mask?: Uint8Array } = {},
+): TransformSpec {
   checkNumber(std, 'gaussianNoise(std)', 0);
   checkKnownKeys(options, ['annealSteps', 'mode', 'mask'], 'gaussianNoise(std, options)');
-  if (options.annealSteps !== undefined) checkNonNegativeInteger(options.annealSteps, 'gaussianNoise(std, options).annealSteps');
+  if (options.annealSteps !== undefined)
+    checkNonNegativeInteger(options.annealSteps, 'gaussianNoise(std, options).annealSteps');
   return {
     kind: 'gaussianNoise',
     std,
@@ -186,11 +205,14 @@ export function noisySgd(options: {
   weightDecay?: number;
   mask?: Uint8Array;
 }): OptimizerSpec {
-  if (!isObject(options)) throw new TypeError(`noisySgd(options): options must be an object (got ${formatValue(options)})`);
+  if (!isObject(options))
+    throw new TypeError(`noisySgd(options): options must be an object (got ${formatValue(options)})`);
   checkKnownKeys(options, NOISY_SGD_KEYS, 'noisySgd(options)');
   const given = (['noiseStd', 'noiseNorm', 'noiseRelative'] as const).filter((k) => options[k] !== undefined);
   if (given.length !== 1) {
-    throw new RangeError(`exactly one of options.noiseStd, options.noiseNorm, options.noiseRelative must be given (got ${given.length ? given.join(', ') : 'none'})`);
+    throw new RangeError(
+      `exactly one of options.noiseStd, options.noiseNorm, options.noiseRelative must be given (got ${given.length ? given.join(', ') : 'none'})`,
+    );
   }
   const key = given[0];
   const mode: NoiseMode = key === 'noiseStd' ? 'std' : key === 'noiseNorm' ? 'norm' : 'relative';
@@ -203,7 +225,17 @@ export function noisySgd(options: {
   return base;
 }
 
-const NOISY_SGD_KEYS = ['lr', 'noiseStd', 'noiseNorm', 'noiseRelative', 'annealSteps', 'momentum', 'nesterov', 'weightDecay', 'mask'] as const;
+const NOISY_SGD_KEYS = [
+  'lr',
+  'noiseStd',
+  'noiseNorm',
+  'noiseRelative',
+  'annealSteps',
+  'momentum',
+  'nesterov',
+  'weightDecay',
+  'mask',
+] as const;
 
 /**
  * The coefficient c of the amplified mini-batch estimator g = g₁ + c(g₁ − g₂) for amplification
@@ -261,20 +293,23 @@ export const isBiasOrNorm = (entry: TensorEntry): boolean => entry.shape.length 
 
 function checkNumber(value: unknown, param: string, min: number): number {
   if (typeof value !== 'number') throw new TypeError(`${param} must be a number`);
-  if (!Number.isFinite(value) || value < min) throw new RangeError(`${param} must be a finite number >= ${min} (got ${value})`);
+  if (!Number.isFinite(value) || value < min)
+    throw new RangeError(`${param} must be a finite number >= ${min} (got ${value})`);
   return value;
 }
 
 function checkNonNegativeInteger(value: unknown, param: string): number {
   if (typeof value !== 'number') throw new TypeError(`${param} must be a number`);
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`${param} must be a non-negative integer (got ${value})`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new RangeError(`${param} must be a non-negative integer (got ${value})`);
   return value;
 }
 
 function checkMask(mask: unknown, param: string, paramCount: number): Uint8Array | undefined {
   if (mask === undefined) return undefined;
   if (!(mask instanceof Uint8Array)) throw new TypeError(`${param} must be a Uint8Array (see parameterMask)`);
-  if (mask.length !== paramCount) throw new RangeError(`${param} must have length paramCount ${paramCount} (got ${mask.length})`);
+  if (mask.length !== paramCount)
+    throw new RangeError(`${param} must have length paramCount ${paramCount} (got ${mask.length})`);
   return mask;
 }
 
@@ -295,7 +330,9 @@ function compileSchedule(raw: unknown, param: string): NativeSchedule {
     const boundaries = checkNumberArray(s.boundaries, `${param}.boundaries`);
     const values = checkNumberArray(s.values, `${param}.values`);
     if (values.length !== boundaries.length + 1) {
-      throw new RangeError(`${param}.values must have one more entry than ${param}.boundaries (got ${values.length} and ${boundaries.length})`);
+      throw new RangeError(
+        `${param}.values must have one more entry than ${param}.boundaries (got ${values.length} and ${boundaries.length})`,
+      );
     }
     return {
       kind: 'piecewise',
@@ -323,13 +360,18 @@ const TRANSFORM_KEYS: Record<TransformSpec['kind'], readonly string[]> = {
  * (`optimizer.transforms[1].beta …`, `optimizer.schedule.values …`).
  */
 export function compilePlan(spec: OptimizerSpec, paramCount: number): NativeOptimizerPlan {
-  if (!isObject(spec)) throw new TypeError(`optimizer must be an object { transforms, schedule } such as sgd({ lr: 0.1 }) (got ${formatValue(spec)})`);
+  if (!isObject(spec))
+    throw new TypeError(
+      `optimizer must be an object { transforms, schedule } such as sgd({ lr: 0.1 }) (got ${formatValue(spec)})`,
+    );
   checkKnownKeys(spec, ['transforms', 'schedule'], 'optimizer');
-  if (!Array.isArray(spec.transforms)) throw new TypeError(`optimizer.transforms must be an array (got ${formatValue(spec.transforms)})`);
+  if (!Array.isArray(spec.transforms))
+    throw new TypeError(`optimizer.transforms must be an array (got ${formatValue(spec.transforms)})`);
   let stateCount = 0;
   const transforms: NativeTransform[] = (spec.transforms as unknown[]).map((t, i) => {
     const p = `optimizer.transforms[${i}]`;
-    if (!isObject(t)) throw new TypeError(`${p} must be a transform object such as momentum(0.9) (got ${formatValue(t)})`);
+    if (!isObject(t))
+      throw new TypeError(`${p} must be a transform object such as momentum(0.9) (got ${formatValue(t)})`);
     const kind = checkOneOf(t.kind, kinds.transformKinds, `${p}.kind`);
     checkKnownKeys(t, TRANSFORM_KEYS[kind], p);
     switch (kind) {
@@ -337,7 +379,11 @@ export function compilePlan(spec: OptimizerSpec, paramCount: number): NativeOpti
         return { kind, value: checkNumber(t.maxNorm, `${p}.maxNorm`, 0) };
       case 'addWeightDecay':
       case 'decoupledWeightDecay':
-        return { kind, value: checkNumber(t.weightDecay, `${p}.weightDecay`, 0), mask: checkMask(t.mask, `${p}.mask`, paramCount) };
+        return {
+          kind,
+          value: checkNumber(t.weightDecay, `${p}.weightDecay`, 0),
+          mask: checkMask(t.mask, `${p}.mask`, paramCount),
+        };
       case 'gaussianNoise': {
         const mode = checkOneOf(t.mode ?? 'std', kinds.noiseModes, `${p}.mode`);
         const out: NativeTransform & { noiseMode?: NoiseMode } = {
@@ -353,7 +399,8 @@ export function compilePlan(spec: OptimizerSpec, paramCount: number): NativeOpti
       case 'momentum': {
         const value = checkMomentum(t.beta, `${p}.beta`);
         const nesterov = t.nesterov ?? false;
-        if (typeof nesterov !== 'boolean') throw new TypeError(`${p}.nesterov must be a boolean (got ${formatValue(nesterov)})`);
+        if (typeof nesterov !== 'boolean')
+          throw new TypeError(`${p}.nesterov must be a boolean (got ${formatValue(nesterov)})`);
         const stateOffset = stateCount;
         stateCount += paramCount;
         return { kind, value, nesterov, stateOffset };

@@ -35,13 +35,17 @@ const KEYS: Record<ScheduleSpec['kind'], readonly string[]> = {
 
 function rate(v: unknown, param: string): number {
   if (typeof v !== 'number') throw new TypeError(`${param} must be a number (got ${formatValue(v)})`);
-  if (!Number.isFinite(v) || v < 0) throw new RangeError(`${param} must be a finite number >= 0 (got ${v}; 0 is allowed, a negative rate would ascend the loss)`);
+  if (!Number.isFinite(v) || v < 0)
+    throw new RangeError(
+      `${param} must be a finite number >= 0 (got ${v}; 0 is allowed, a negative rate would ascend the loss)`,
+    );
   return v;
 }
 
 function steps(v: unknown, param: string, min: number): number {
   if (typeof v !== 'number') throw new TypeError(`${param} must be a number (got ${formatValue(v)})`);
-  if (!Number.isInteger(v) || v < min || v >= MAX_SCHEDULE_STEPS) throw new RangeError(`${param} must be an integer in [${min}, 2^52) (got ${v})`);
+  if (!Number.isInteger(v) || v < min || v >= MAX_SCHEDULE_STEPS)
+    throw new RangeError(`${param} must be an integer in [${min}, 2^52) (got ${v})`);
   return v;
 }
 
@@ -50,7 +54,8 @@ function steps(v: unknown, param: string, min: number): number {
  * TypeError / RangeError whose message starts with `param` (e.g. `optimizer.schedule.values[1]`).
  */
 export function checkSchedule(s: unknown, param = 'schedule'): ScheduleSpec {
-  if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new TypeError(`${param} must be a schedule object such as constant(0.1) (got ${formatValue(s)})`);
+  if (typeof s !== 'object' || s === null || Array.isArray(s))
+    throw new TypeError(`${param} must be a schedule object such as constant(0.1) (got ${formatValue(s)})`);
   const o = s as Record<string, unknown>;
   const kind = checkOneOf(o.kind, kinds.scheduleKinds, `${param}.kind`);
   checkKnownKeys(o, KEYS[kind], param);
@@ -70,15 +75,20 @@ export function checkSchedule(s: unknown, param = 'schedule'): ScheduleSpec {
       if (o.finalLr !== undefined) rate(o.finalLr, `${param}.finalLr`);
       break;
     case 'piecewise': {
-      if (!Array.isArray(o.boundaries)) throw new TypeError(`${param}.boundaries must be an array of step numbers (got ${formatValue(o.boundaries)})`);
-      if (!Array.isArray(o.values)) throw new TypeError(`${param}.values must be an array of learning rates (got ${formatValue(o.values)})`);
+      if (!Array.isArray(o.boundaries))
+        throw new TypeError(`${param}.boundaries must be an array of step numbers (got ${formatValue(o.boundaries)})`);
+      if (!Array.isArray(o.values))
+        throw new TypeError(`${param}.values must be an array of learning rates (got ${formatValue(o.values)})`);
       o.boundaries.forEach((b, i) => {
         steps(b, `${param}.boundaries[${i}]`, 0);
-        if (i > 0 && (b as number) <= (o.boundaries as number[])[i - 1]) throw new RangeError(`${param}.boundaries must be strictly increasing (boundaries[${i}] = ${b})`);
+        if (i > 0 && (b as number) <= (o.boundaries as number[])[i - 1])
+          throw new RangeError(`${param}.boundaries must be strictly increasing (boundaries[${i}] = ${b})`);
       });
       o.values.forEach((v, i) => rate(v, `${param}.values[${i}]`));
       if (o.values.length !== o.boundaries.length + 1)
-        throw new RangeError(`${param}.values must have one more entry than ${param}.boundaries (got ${o.values.length} and ${o.boundaries.length})`);
+        throw new RangeError(
+          `${param}.values must have one more entry than ${param}.boundaries (got ${o.values.length} and ${o.boundaries.length})`,
+        );
       break;
     }
   }
@@ -102,14 +112,22 @@ export const cosine = (lr: number, totalSteps: number, finalLr = 0): ScheduleSpe
 
 /** η(t) = values[i] for boundaries[i−1] ≤ t < boundaries[i]; `values` has one more entry than `boundaries`. */
 export const piecewise = (boundaries: number[], values: number[]): ScheduleSpec => {
-  if (!Array.isArray(boundaries)) throw new TypeError(`piecewise(boundaries, values).boundaries must be an array (got ${formatValue(boundaries)})`);
-  if (!Array.isArray(values)) throw new TypeError(`piecewise(boundaries, values).values must be an array (got ${formatValue(values)})`);
-  return checkSchedule({ kind: 'piecewise', boundaries: [...boundaries], values: [...values] }, 'piecewise(boundaries, values)');
+  if (!Array.isArray(boundaries))
+    throw new TypeError(`piecewise(boundaries, values).boundaries must be an array (got ${formatValue(boundaries)})`);
+  if (!Array.isArray(values))
+    throw new TypeError(`piecewise(boundaries, values).values must be an array (got ${formatValue(values)})`);
+  return checkSchedule(
+    { kind: 'piecewise', boundaries: [...boundaries], values: [...values] },
+    'piecewise(boundaries, values)',
+  );
 };
 
 /** The same schedule multiplied by (t + 1)/warmupSteps for t < warmupSteps (linear warmup). */
 export const withWarmup = (schedule: ScheduleSpec, warmupSteps: number): ScheduleSpec =>
-  checkSchedule({ ...checkSchedule(schedule, 'withWarmup(schedule)'), warmupSteps }, 'withWarmup(schedule, warmupSteps)');
+  checkSchedule(
+    { ...checkSchedule(schedule, 'withWarmup(schedule)'), warmupSteps },
+    'withWarmup(schedule, warmupSteps)',
+  );
 
 /**
  * η(t) of a schedule evaluated in TypeScript, the same formula (in double) as the native loop's
@@ -140,7 +158,9 @@ export function scheduleLr(s: ScheduleSpec, t: number): number {
       break;
     }
     default:
-      throw new RangeError(`schedule.kind is not a known schedule (got ${JSON.stringify((s as { kind: unknown }).kind)})`);
+      throw new RangeError(
+        `schedule.kind is not a known schedule (got ${JSON.stringify((s as { kind: unknown }).kind)})`,
+      );
   }
   const w = s.warmupSteps ?? 0;
   if (w > 0 && t < w) lr *= (t + 1) / w;

@@ -12,7 +12,13 @@ import * as path from 'node:path';
 
 import type { Headline } from '../run/schema.js';
 import { packageVersion, type RunEnvironment } from '../run/env.js';
-import { COMPLETE_STATUSES, validateSummary, type ReportTable, type RunSummary, type TableCell } from '../run/schema.js';
+import {
+  COMPLETE_STATUSES,
+  validateSummary,
+  type ReportTable,
+  type RunSummary,
+  type TableCell,
+} from '../run/schema.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkKnownKeys } from '../util/options.js';
 import { insideDir } from '../util/safe-fs.js';
@@ -68,7 +74,8 @@ export async function findRunDirs(dir: string): Promise<string[]> {
     }
     if (depth === 0) return;
     for (const e of entries)
-      if (e.isDirectory() && !e.name.startsWith('.') && e.name !== 'report-figures' && e.name !== 'node_modules') await visit(path.join(d, e.name), depth - 1);
+      if (e.isDirectory() && !e.name.startsWith('.') && e.name !== 'report-figures' && e.name !== 'node_modules')
+        await visit(path.join(d, e.name), depth - 1);
   };
   await visit(dir, 2);
   return found.sort();
@@ -108,7 +115,10 @@ function isNumericCell(c: TableCell | undefined): boolean {
 function tableHtml(columns: string[], rows: TableCell[][], cls = ''): string {
   const head = columns.map((c) => `<th scope="col">${escapeHtml(c)}</th>`).join('');
   const body = rows
-    .map((r) => `<tr>${columns.map((_, i) => `<td${isNumericCell(r[i]) ? ' class="num"' : ''}>${formatCell(r[i])}</td>`).join('')}</tr>`)
+    .map(
+      (r) =>
+        `<tr>${columns.map((_, i) => `<td${isNumericCell(r[i]) ? ' class="num"' : ''}>${formatCell(r[i])}</td>`).join('')}</tr>`,
+    )
     .join('\n');
   return `<div class="table-wrap"><table${cls ? ` class="${cls}"` : ''}><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table></div>`;
 }
@@ -140,7 +150,8 @@ export function headlineTables(h: Headline): Array<{ columns: string[]; rows: Ta
     // Fewer columns than rows reads better: put the more numerous names down the side.
     if (colNames.length > rowNames.length)
       tables.push({ columns: ['', ...rowNames], rows: colNames.map((c) => [c, ...rowNames.map((r) => cell(r, c))]) });
-    else tables.push({ columns: ['', ...colNames], rows: rowNames.map((r) => [r, ...colNames.map((c) => cell(r, c))]) });
+    else
+      tables.push({ columns: ['', ...colNames], rows: rowNames.map((r) => [r, ...colNames.map((c) => cell(r, c))]) });
   }
   return tables;
 }
@@ -214,7 +225,10 @@ function seedsText(seeds: unknown): string {
   if (seeds === null || seeds === undefined) return '—';
   if (typeof seeds === 'number' || typeof seeds === 'string') return String(seeds);
   if (Array.isArray(seeds)) return seeds.join(', ');
-  if (typeof seeds === 'object') return Object.entries(seeds as Record<string, unknown>).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ');
+  if (typeof seeds === 'object')
+    return Object.entries(seeds as Record<string, unknown>)
+      .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
+      .join(', ');
   return JSON.stringify(seeds);
 }
 
@@ -222,13 +236,23 @@ function anchor(s: RunSummary): string {
   return `run-${s.run}`.replace(/[^A-Za-z0-9_-]/g, '-');
 }
 
-async function runSection(r: LoadedRun, index: number, figuresDir: string, reportDir: string): Promise<{ html: string; figures: number }> {
+async function runSection(
+  r: LoadedRun,
+  index: number,
+  figuresDir: string,
+  reportDir: string,
+): Promise<{ html: string; figures: number }> {
   const s = r.summary;
   const parts: string[] = [];
   const heading = s.protocolId && !s.title.startsWith(s.protocolId) ? `${s.protocolId} — ${s.title}` : s.title;
   parts.push(`<section id="${anchor(s)}">`);
-  parts.push(`<h2>${escapeHtml(heading)} <span class="status status-${escapeHtml(s.status)}">${escapeHtml(s.status)}</span></h2>`);
-  if (s.claim) parts.push(`<blockquote class="claim"><strong>Paper claim tested</strong> (PROTOCOL.md): ${escapeHtml(s.claim)}</blockquote>`);
+  parts.push(
+    `<h2>${escapeHtml(heading)} <span class="status status-${escapeHtml(s.status)}">${escapeHtml(s.status)}</span></h2>`,
+  );
+  if (s.claim)
+    parts.push(
+      `<blockquote class="claim"><strong>Paper claim tested</strong> (PROTOCOL.md): ${escapeHtml(s.claim)}</blockquote>`,
+    );
   if (s.question) parts.push(`<p>${escapeHtml(s.question)}</p>`);
   const meta: Array<[string, string]> = [
     ['Scale', s.scale],
@@ -238,17 +262,26 @@ async function runSection(r: LoadedRun, index: number, figuresDir: string, repor
     ['Run', `${s.run} (wall time ${formatNumber(s.wallSeconds)} s, started ${s.startedAt})`],
     ['Environment', envLine(r.env)],
   ];
-  parts.push(`<dl class="meta">${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`);
-  if (s.fallback) parts.push(`<p class="fallback"><strong>Fallback data.</strong> ${escapeHtml(s.fallback)}. This run tests nothing about the paper; its verdicts are "uninformative".</p>`);
-  if (s.status === 'failed') parts.push(`<p class="error">This run failed: ${escapeHtml(s.error ?? 'unknown error')}</p>`);
-  if (s.status === 'aborted') parts.push('<p class="error">This run was aborted before it finished; it has no results.</p>');
+  parts.push(
+    `<dl class="meta">${meta.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`,
+  );
+  if (s.fallback)
+    parts.push(
+      `<p class="fallback"><strong>Fallback data.</strong> ${escapeHtml(s.fallback)}. This run tests nothing about the paper; its verdicts are "uninformative".</p>`,
+    );
+  if (s.status === 'failed')
+    parts.push(`<p class="error">This run failed: ${escapeHtml(s.error ?? 'unknown error')}</p>`);
+  if (s.status === 'aborted')
+    parts.push('<p class="error">This run was aborted before it finished; it has no results.</p>');
 
   let figures = 0;
   if (COMPLETE_STATUSES.includes(s.status)) {
     if (s.headline) {
       parts.push('<h3>Headline numbers</h3>');
       for (const t of headlineTables(s.headline)) parts.push(tableHtml(t.columns, t.rows, 'headline'));
-      parts.push('<p class="muted">Keys as in summary.json <code>headline</code> (documented in docs/experiments.md).</p>');
+      parts.push(
+        '<p class="muted">Keys as in summary.json <code>headline</code> (documented in docs/experiments.md).</p>',
+      );
     }
     for (const t of s.tables as ReportTable[]) {
       parts.push(`<h3>${escapeHtml(t.title)}</h3>`);
@@ -265,7 +298,9 @@ async function runSection(r: LoadedRun, index: number, figuresDir: string, repor
         await writeFileAtomic(dest, png, { mkdir: true });
         pngLink = ` <a href="${escapeHtml(path.relative(reportDir, dest).split(path.sep).join('/'))}">PNG</a>`;
       }
-      const body = svg ? `<div class="svg-wrap">${inlineSvg(svg, `r${index}-f${figures}-`)}</div>` : `<p class="error">Figure file ${escapeHtml(f.svg)} is missing.</p>`;
+      const body = svg
+        ? `<div class="svg-wrap">${inlineSvg(svg, `r${index}-f${figures}-`)}</div>`
+        : `<p class="error">Figure file ${escapeHtml(f.svg)} is missing.</p>`;
       parts.push(
         `<figure id="${anchor(s)}-${escapeHtml(f.id)}">${body}<figcaption><strong>${escapeHtml(f.title)}.</strong> ${escapeHtml(f.caption)}${pngLink}</figcaption></figure>`,
       );
@@ -284,9 +319,16 @@ function verdictSection(runs: LoadedRun[]): string {
   const parts: string[] = [];
   const fallbacks = runs.filter((r) => r.summary.fallback);
   if (fallbacks.length > 0) {
-    parts.push('<div class="fallback" id="fallback-banner"><strong>These results ran on fallback data and test nothing about the paper.</strong><ul>');
-    for (const r of fallbacks) parts.push(`<li><a href="#${anchor(r.summary)}">${escapeHtml(r.summary.experiment)}</a>: ${escapeHtml(r.summary.fallback ?? '')}</li>`);
-    parts.push('</ul>Their numbers are shown below, marked as fallback; every verdict they make is "uninformative".</div>');
+    parts.push(
+      '<div class="fallback" id="fallback-banner"><strong>These results ran on fallback data and test nothing about the paper.</strong><ul>',
+    );
+    for (const r of fallbacks)
+      parts.push(
+        `<li><a href="#${anchor(r.summary)}">${escapeHtml(r.summary.experiment)}</a>: ${escapeHtml(r.summary.fallback ?? '')}</li>`,
+      );
+    parts.push(
+      '</ul>Their numbers are shown below, marked as fallback; every verdict they make is "uninformative".</div>',
+    );
   }
   const rows: string[] = [];
   for (const r of runs) {
@@ -295,11 +337,15 @@ function verdictSection(runs: LoadedRun[]): string {
     const where = `<a href="#${anchor(s)}">${escapeHtml(`${id ? `${id} ` : ''}${s.experiment}`)}</a> <span class="muted">(${escapeHtml(s.scale)})</span>`;
     const verdicts = s.verdicts ?? [];
     if (!COMPLETE_STATUSES.includes(s.status)) {
-      rows.push(`<tr><td>${where}</td><td colspan="4"><span class="verdict verdict-none">no verdict</span> the run is ${escapeHtml(s.status)}</td></tr>`);
+      rows.push(
+        `<tr><td>${where}</td><td colspan="4"><span class="verdict verdict-none">no verdict</span> the run is ${escapeHtml(s.status)}</td></tr>`,
+      );
       continue;
     }
     if (verdicts.length === 0) {
-      rows.push(`<tr><td>${where}</td><td colspan="4"><span class="verdict verdict-none">no verdict</span> this run records no pre-registered verdict</td></tr>`);
+      rows.push(
+        `<tr><td>${where}</td><td colspan="4"><span class="verdict verdict-none">no verdict</span> this run records no pre-registered verdict</td></tr>`,
+      );
       continue;
     }
     for (const v of verdicts)
@@ -325,7 +371,8 @@ function sortRuns(runs: LoadedRun[]): LoadedRun[] {
   const scaleOrder = ['tiny', 'quick', 'study', 'paper'];
   const rank = (xs: string[], x: string): number => (xs.includes(x) ? xs.indexOf(x) : xs.length);
   const protocol = (s: RunSummary): string => s.protocolId ?? '\uffff';
-  const byProtocol = (a: RunSummary, b: RunSummary): number => (protocol(a) < protocol(b) ? -1 : protocol(a) > protocol(b) ? 1 : 0);
+  const byProtocol = (a: RunSummary, b: RunSummary): number =>
+    protocol(a) < protocol(b) ? -1 : protocol(a) > protocol(b) ? 1 : 0;
   return [...runs].sort(
     (a, b) =>
       byProtocol(a.summary, b.summary) ||
@@ -366,7 +413,8 @@ export async function writeReport(dir: string, options: WriteReportOptions = {})
   }
   const runs = sortRuns(loaded);
   const figuresDir = path.join(dir, 'report-figures');
-  if (runs.length === 0 && options.skipIfEmpty) return { file, figuresDir, runs: [], skipped, figures: 0, written: false };
+  if (runs.length === 0 && options.skipIfEmpty)
+    return { file, figuresDir, runs: [], skipped, figures: 0, written: false };
   await fsp.rm(figuresDir, { recursive: true, force: true });
 
   const sections: string[] = [];
@@ -417,7 +465,12 @@ ${skippedHtml}
   return {
     file,
     figuresDir,
-    runs: runs.map((r) => ({ dir: r.dir, experiment: r.summary.experiment, scale: r.summary.scale, status: r.summary.status })),
+    runs: runs.map((r) => ({
+      dir: r.dir,
+      experiment: r.summary.experiment,
+      scale: r.summary.scale,
+      status: r.summary.status,
+    })),
     skipped,
     figures,
     written: true,

@@ -50,7 +50,11 @@ export function collectEnvironment(startedAt: Date): RunEnvironment {
     napiVersion: i.napiVersion,
     blas: { vendor: i.blasVendor, core: i.blasCore, threads: i.blasThreads, coreSource: i.blasCoreSource },
     simd: i.simd,
-    cpu: { model: cpus[0]?.model?.trim() || 'unknown', cores: cpus.length, availableParallelism: os.availableParallelism() },
+    cpu: {
+      model: cpus[0]?.model?.trim() || 'unknown',
+      cores: cpus.length,
+      availableParallelism: os.availableParallelism(),
+    },
     os: { platform: process.platform, type: os.type(), release: os.release(), arch: process.arch },
     startedAt: startedAt.toISOString(),
   };

@@ -108,4 +108,3 @@ export function describeGeneric(config: unknown): RunDescription {
     seeds: c.seeds ?? c.seed ?? null,
   };
 }
-

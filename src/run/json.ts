@@ -6,7 +6,10 @@ import { createHash } from 'node:crypto';
 
 /** JSON replacer: typed arrays → arrays, bigint → string (non-finite numbers become null, as in JSON). */
 export function jsonReplacer(_key: string, value: unknown): unknown {
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number | bigint>, (v) => (typeof v === 'bigint' ? v.toString() : v));
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView))
+    return Array.from(value as unknown as ArrayLike<number | bigint>, (v) =>
+      typeof v === 'bigint' ? v.toString() : v,
+    );
   if (typeof value === 'bigint') return value.toString();
   return value;
 }

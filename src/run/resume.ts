@@ -84,13 +84,25 @@ export function checkpointSecondsFromEnv(env: NodeJS.ProcessEnv = process.env): 
   const raw = env.BIGSTEP_CHECKPOINT_SECONDS;
   if (raw === undefined || raw.trim() === '') return DEFAULT_CHECKPOINT_SECONDS;
   const v = Number(raw);
-  if (!Number.isFinite(v) || v < 0) throw new RangeError(`BIGSTEP_CHECKPOINT_SECONDS must be a number >= 0 (got "${raw}")`);
+  if (!Number.isFinite(v) || v < 0)
+    throw new RangeError(`BIGSTEP_CHECKPOINT_SECONDS must be a number >= 0 (got "${raw}")`);
   return v;
 }
 
 // ---- bit-exact JSON ----------------------------------------------------------------------------
 
-type TypedArray = Float32Array | Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array | Uint8ClampedArray | BigUint64Array | BigInt64Array;
+type TypedArray =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | BigUint64Array
+  | BigInt64Array;
 const TYPED: Record<string, new (buffer: ArrayBuffer) => TypedArray> = {
   Float32Array,
   Float64Array,
@@ -167,14 +179,27 @@ interface Header {
 
 const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
 
-function writeJsonFile(file: string, header: Omit<Header, 'format' | 'version' | 'bytes' | 'sha256'>, body: unknown): void {
+function writeJsonFile(
+  file: string,
+  header: Omit<Header, 'format' | 'version' | 'bytes' | 'sha256'>,
+  body: unknown,
+): void {
   const text = encodeValue(body);
-  const h: Header = { format: FORMAT, version: VERSION, ...header, bytes: Buffer.byteLength(text, 'utf8'), sha256: sha256(text) };
+  const h: Header = {
+    format: FORMAT,
+    version: VERSION,
+    ...header,
+    bytes: Buffer.byteLength(text, 'utf8'),
+    sha256: sha256(text),
+  };
   writeFileAtomicSync(file, `${JSON.stringify(h)}\n${text}\n`, { mkdir: true });
 }
 
 /** Reads and verifies a unit/partial file: its header and body, or an error message. */
-function readJsonFile(file: string, expect?: { kind: Header['kind']; key: string; configHash: string }): { header: Header; body: unknown } | { error: string } {
+function readJsonFile(
+  file: string,
+  expect?: { kind: Header['kind']; key: string; configHash: string },
+): { header: Header; body: unknown } | { error: string } {
   let text: string;
   try {
     text = readRegularFileSync(file, 'resume file').toString('utf8'); // never a FIFO or device
@@ -189,13 +214,19 @@ function readJsonFile(file: string, expect?: { kind: Header['kind']; key: string
   } catch {
     return { error: 'has an unreadable header' };
   }
-  if (header?.format !== FORMAT || header.version !== VERSION) return { error: `is not a ${FORMAT} file of version ${VERSION}` };
+  if (header?.format !== FORMAT || header.version !== VERSION)
+    return { error: `is not a ${FORMAT} file of version ${VERSION}` };
   const body = text.slice(nl + 1, -1);
-  if (Buffer.byteLength(body, 'utf8') !== header.bytes) return { error: `is truncated or corrupt (body has ${Buffer.byteLength(body, 'utf8')} bytes, header says ${header.bytes})` };
+  if (Buffer.byteLength(body, 'utf8') !== header.bytes)
+    return {
+      error: `is truncated or corrupt (body has ${Buffer.byteLength(body, 'utf8')} bytes, header says ${header.bytes})`,
+    };
   if (sha256(body) !== header.sha256) return { error: 'is corrupt: SHA-256 checksum mismatch' };
   if (expect) {
-    if (header.kind !== expect.kind || header.key !== expect.key) return { error: `holds ${header.kind} unit "${header.key}", expected ${expect.kind} unit "${expect.key}"` };
-    if (header.configHash !== expect.configHash) return { error: `belongs to run ${header.configHash}, not ${expect.configHash}` };
+    if (header.kind !== expect.kind || header.key !== expect.key)
+      return { error: `holds ${header.kind} unit "${header.key}", expected ${expect.kind} unit "${expect.key}"` };
+    if (header.configHash !== expect.configHash)
+      return { error: `belongs to run ${header.configHash}, not ${expect.configHash}` };
   }
   try {
     return { header, body: decodeValue(body) };
@@ -266,15 +297,25 @@ export class ResumeStore {
   private readonly partialKeys = new Set<string>();
 
   constructor(options: ResumeStoreOptions) {
-    if (typeof options !== 'object' || options === null) throw new TypeError(`ResumeStore options must be an object (got ${formatValue(options)})`);
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError(`ResumeStore options must be an object (got ${formatValue(options)})`);
     checkKnownKeys(options, ['dir', 'configHash', 'log', 'intervalSeconds', 'warn'], 'ResumeStore options');
     if (options.dir !== null && (typeof options.dir !== 'string' || options.dir.length === 0))
       throw new TypeError(`options.dir must be a non-empty directory path or null (got ${formatValue(options.dir)})`);
-    if (typeof options.configHash !== 'string') throw new TypeError(`options.configHash must be a string (got ${formatValue(options.configHash)})`);
-    if (typeof options.log !== 'function') throw new TypeError(`options.log must be a function (got ${formatValue(options.log)})`);
-    if (options.warn !== undefined && typeof options.warn !== 'function') throw new TypeError(`options.warn must be a function (got ${formatValue(options.warn)})`);
-    if (options.intervalSeconds !== undefined && (typeof options.intervalSeconds !== 'number' || !(options.intervalSeconds >= 0 && options.intervalSeconds < Infinity)))
-      throw new RangeError(`options.intervalSeconds must be a finite number >= 0 (got ${formatValue(options.intervalSeconds)})`);
+    if (typeof options.configHash !== 'string')
+      throw new TypeError(`options.configHash must be a string (got ${formatValue(options.configHash)})`);
+    if (typeof options.log !== 'function')
+      throw new TypeError(`options.log must be a function (got ${formatValue(options.log)})`);
+    if (options.warn !== undefined && typeof options.warn !== 'function')
+      throw new TypeError(`options.warn must be a function (got ${formatValue(options.warn)})`);
+    if (
+      options.intervalSeconds !== undefined &&
+      (typeof options.intervalSeconds !== 'number' ||
+        !(options.intervalSeconds >= 0 && options.intervalSeconds < Infinity))
+    )
+      throw new RangeError(
+        `options.intervalSeconds must be a finite number >= 0 (got ${formatValue(options.intervalSeconds)})`,
+      );
     this.dir = options.dir;
     this.configHash = options.configHash;
     this.log = options.log;
@@ -327,9 +368,13 @@ export class ResumeStore {
     if (fs.existsSync(file)) {
       const r = readJsonFile(file, { kind: 'pin', key, configHash: this.configHash });
       if (!('error' in r) && encodeValue(r.body) === text) return;
-      const why = 'error' in r ? r.error : `holds ${JSON.stringify(r.body).slice(0, 200)}, this run has ${text.slice(0, 200)}`;
-      this.warn(`checkpoint ${file} ${why}; discarding the stored units of this run (they were computed from something else)`);
-      for (const n of fs.readdirSync(this.dir)) if (/^(unit|partial|pin)-/.test(n)) fs.rmSync(this.file(n), { force: true });
+      const why =
+        'error' in r ? r.error : `holds ${JSON.stringify(r.body).slice(0, 200)}, this run has ${text.slice(0, 200)}`;
+      this.warn(
+        `checkpoint ${file} ${why}; discarding the stored units of this run (they were computed from something else)`,
+      );
+      for (const n of fs.readdirSync(this.dir))
+        if (/^(unit|partial|pin)-/.test(n)) fs.rmSync(this.file(n), { force: true });
     }
     writeJsonFile(file, { kind: 'pin', key, configHash: this.configHash, generation: 0, trainers: 0 }, value);
   }
@@ -362,7 +407,11 @@ export class ResumeStore {
     const u = new Unit(this, key);
     const value = await fn(u);
     if (this.dir) {
-      writeJsonFile(this.file(`unit-${key}.json`), { kind: 'done', key, configHash: this.configHash, generation: 0, trainers: 0 }, { value, records: u.records });
+      writeJsonFile(
+        this.file(`unit-${key}.json`),
+        { kind: 'done', key, configHash: this.configHash, generation: 0, trainers: 0 },
+        { value, records: u.records },
+      );
       this.stats.unitsSaved++;
       this.removePartial(key, -1);
     }
@@ -408,7 +457,11 @@ export class ResumeStore {
       const meta = { configHash: `${this.configHash}/${key}/${i}` };
       saveCheckpoint(file, t, meta);
     });
-    writeJsonFile(this.file(`partial-${key}.json`), { kind: 'partial', key, configHash: this.configHash, generation, trainers: trainers.length }, body);
+    writeJsonFile(
+      this.file(`partial-${key}.json`),
+      { kind: 'partial', key, configHash: this.configHash, generation, trainers: trainers.length },
+      body,
+    );
     this.stats.partialsSaved++;
     this.removePartial(key, generation);
   }
@@ -444,7 +497,11 @@ export class Unit {
     if (!r) return undefined;
     const { header } = r;
     if (header.trainers !== trainers.length) {
-      this.store.corrupt(this.store.ckptPath(this.key, header.generation, 0), `holds ${header.trainers} trainers, the unit has ${trainers.length}`, 'starting the unit from its beginning');
+      this.store.corrupt(
+        this.store.ckptPath(this.key, header.generation, 0),
+        `holds ${header.trainers} trainers, the unit has ${trainers.length}`,
+        'starting the unit from its beginning',
+      );
       return undefined;
     }
     const before = trainers.map((t) => t.exportState());
@@ -456,7 +513,11 @@ export class Unit {
       });
     } catch (e) {
       trainers.forEach((t, i) => t.importState(before[i]));
-      this.store.corrupt(this.store.ckptPath(this.key, header.generation, 0), (e as Error).message, 'starting the unit from its beginning');
+      this.store.corrupt(
+        this.store.ckptPath(this.key, header.generation, 0),
+        (e as Error).message,
+        'starting the unit from its beginning',
+      );
       return undefined;
     }
     const { state, records } = r.body as { state: S; records: LogRecord[] };

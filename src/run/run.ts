@@ -22,7 +22,14 @@ import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
-import { describeGeneric, type ExperimentDefinition, type RegisteredExperiment, type RunContext, type RunDescription, type Scale } from './experiment.js';
+import {
+  describeGeneric,
+  type ExperimentDefinition,
+  type RegisteredExperiment,
+  type RunContext,
+  type RunDescription,
+  type Scale,
+} from './experiment.js';
 import { fsyncDir, writeFileAtomic } from '../util/atomic.js';
 import { formatValue } from '../util/format.js';
 import { checkKnownKeys } from '../util/options.js';
@@ -124,7 +131,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * when their seeds are 1, 2, 3, … in that order. Throws RangeError if the config has no seeds.
  */
 export function applySeed<C>(config: C, seed: number, experiment = 'experiment'): C {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be a non-negative integer (got ${seed})`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new RangeError(`seed must be a non-negative integer (got ${seed})`);
   if (!isObject(config)) throw new TypeError('config must be an object');
   const c = structuredClone(config) as Record<string, unknown>;
   let applied = false;
@@ -155,14 +163,17 @@ export function planRun(
   options: Pick<RunExperimentOptions, 'out' | 'seed' | 'scale'>,
 ): RunPlan {
   const def = definitionOf(experiment);
-  if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object { out, ... } (got ${formatValue(options)})`);
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`options must be an object { out, ... } (got ${formatValue(options)})`);
   checkKnownKeys(options, RUN_OPTION_KEYS, 'runExperiment options');
   // An empty out would write into the working directory.
-  if (typeof options.out !== 'string' || options.out.length === 0) throw new TypeError(`options.out must be a non-empty directory path (got ${formatValue(options.out)})`);
+  if (typeof options.out !== 'string' || options.out.length === 0)
+    throw new TypeError(`options.out must be a non-empty directory path (got ${formatValue(options.out)})`);
   let raw: unknown = config;
   let scale = options.scale;
   if (typeof config === 'string') {
-    if (!(config in def.presets)) throw new RangeError(`preset must be one of ${Object.keys(def.presets).join(', ')} (got "${config}")`);
+    if (!(config in def.presets))
+      throw new RangeError(`preset must be one of ${Object.keys(def.presets).join(', ')} (got "${config}")`);
     raw = def.presets[config as Scale];
     scale ??= config;
   }
@@ -173,8 +184,12 @@ export function planRun(
   const plain = toPlain(resolved);
   if (isObject(plain) && typeof plain.scale === 'string') scale = plain.scale;
   scale ??= 'custom';
-  if (!/^[A-Za-z0-9_-]+$/.test(scale)) throw new RangeError(`scale must be letters, digits, "-" or "_" (got "${scale}")`);
-  const id = sha256Hex(canonicalJson({ experiment: def.name, config: plain, packageVersion: packageVersion() })).slice(0, 12);
+  if (!/^[A-Za-z0-9_-]+$/.test(scale))
+    throw new RangeError(`scale must be letters, digits, "-" or "_" (got "${scale}")`);
+  const id = sha256Hex(canonicalJson({ experiment: def.name, config: plain, packageVersion: packageVersion() })).slice(
+    0,
+    12,
+  );
   const run = `${def.name}-${scale}-${id}`;
   return { config: resolved, scale, id, run, dir: path.join(options.out, run) };
 }
@@ -198,7 +213,8 @@ const RUN_FILES = ['summary.json', 'result.json', 'config.json', 'env.json', 'me
  */
 async function clearRunDir(dir: string, force: boolean): Promise<void> {
   for (const e of await fsp.readdir(dir)) {
-    if (RUN_FILES.includes(e) || isTempName(e) || (force && e === CHECKPOINTS)) await fsp.rm(path.join(dir, e), { recursive: true, force: true });
+    if (RUN_FILES.includes(e) || isTempName(e) || (force && e === CHECKPOINTS))
+      await fsp.rm(path.join(dir, e), { recursive: true, force: true });
   }
 }
 
@@ -238,7 +254,11 @@ async function acquireLock(dir: string): Promise<() => Promise<void>> {
           alive = (err as NodeJS.ErrnoException).code === 'EPERM';
         }
       }
-      if (alive) throw new Error(`run directory ${dir} is in use by process ${pid} (delete ${lock} if that process is not bigstep)`, { cause: e });
+      if (alive)
+        throw new Error(
+          `run directory ${dir} is in use by process ${pid} (delete ${lock} if that process is not bigstep)`,
+          { cause: e },
+        );
       await fsp.rm(lock, { force: true }); // stale lock of a process that is gone
     }
   }
@@ -402,7 +422,8 @@ export async function runExperiment(
 
     try {
       const result: unknown = await def.run(plan.config, context);
-      if (signal?.aborted) return { ...plan, status: 'aborted', skipped: false, summary: await finish(summary('aborted')) };
+      if (signal?.aborted)
+        return { ...plan, status: 'aborted', skipped: false, summary: await finish(summary('aborted')) };
       if (entry) {
         try {
           description = entry.describe(plan.config, result); // the result may know more (e.g. a data-set fallback)
@@ -416,19 +437,29 @@ export async function runExperiment(
       const verdicts = fallback ? fallbackVerdicts(ownVerdicts, fallback) : ownVerdicts;
       const tables: ReportTable[] = entry?.tables ? entry.tables(result, plan.config) : [];
       const figures = await def.figures(result, plan.config);
-      if (signal?.aborted) return { ...plan, status: 'aborted', skipped: false, summary: await finish(summary('aborted')) };
+      if (signal?.aborted)
+        return { ...plan, status: 'aborted', skipped: false, summary: await finish(summary('aborted')) };
       await writeFileAtomic(path.join(dir, 'result.json'), `${toJson(result)}\n`);
       const entries: FigureEntry[] = [];
       if (figures.length > 0) await makeDir(path.join(dir, 'figures'), 'figures directory');
       for (const f of figures) {
-        if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.id)) throw new RangeError(`figure id "${f.id}" is not a safe file name`);
+        if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(f.id))
+          throw new RangeError(`figure id "${f.id}" is not a safe file name`);
         if (entries.some((e) => e.id === f.id)) throw new RangeError(`figure id "${f.id}" is used twice`);
         await writeFileAtomic(path.join(dir, 'figures', `${f.id}.svg`), f.svg);
         await writeFileAtomic(path.join(dir, 'figures', `${f.id}.png`), f.png);
-        entries.push({ id: f.id, title: f.title, caption: f.caption, svg: `figures/${f.id}.svg`, png: `figures/${f.id}.png` });
+        entries.push({
+          id: f.id,
+          title: f.title,
+          caption: f.caption,
+          svg: `figures/${f.id}.svg`,
+          png: `figures/${f.id}.png`,
+        });
       }
       const status: RunStatus = resultDiverged(result) ? 'diverged' : 'finished';
-      const s = await finish(summary(status, { headline, verdicts: toPlain(verdicts), fallback, tables: toPlain(tables), figures: entries }));
+      const s = await finish(
+        summary(status, { headline, verdicts: toPlain(verdicts), fallback, tables: toPlain(tables), figures: entries }),
+      );
       // Complete: everything is in result.json; the units and checkpoints are not needed any more.
       await fsp.rm(checkpointDir, { recursive: true, force: true });
       return { ...plan, status, skipped: false, summary: s };
@@ -437,7 +468,8 @@ export async function runExperiment(
       // non-complete run never looks like it has results.
       await fsp.rm(path.join(dir, 'result.json'), { force: true });
       await fsp.rm(path.join(dir, 'figures'), { recursive: true, force: true });
-      if (signal?.aborted) return { ...plan, status: 'aborted', skipped: false, summary: await finish(summary('aborted')) };
+      if (signal?.aborted)
+        return { ...plan, status: 'aborted', skipped: false, summary: await finish(summary('aborted')) };
       const message = errorMessage(e);
       const s = await finish(summary('failed', { error: message }));
       throw new RunFailedError(`${def.name} failed: ${message} (run directory ${dir})`, dir, s, { cause: e });

@@ -111,107 +111,170 @@ type Check = (v: unknown, at: string, out: string[]) => void;
 const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const str: Check = (v, at, out) => { if (typeof v !== 'string') out.push(`${at}: expected a string, got ${typeName(v)}`); };
-const nonEmptyStr: Check = (v, at, out) => { if (typeof v !== 'string' || v.length === 0) out.push(`${at}: expected a non-empty string, got ${JSON.stringify(v)}`); };
-const num: Check = (v, at, out) => { if (typeof v !== 'number' || !Number.isFinite(v)) out.push(`${at}: expected a finite number, got ${typeName(v)}`); };
-const nonNegNum: Check = (v, at, out) => { if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) out.push(`${at}: expected a number >= 0, got ${JSON.stringify(v)}`); };
-const nonNegInt: Check = (v, at, out) => { if (!Number.isInteger(v) || (v as number) < 0) out.push(`${at}: expected an integer >= 0, got ${JSON.stringify(v)}`); };
-const posInt: Check = (v, at, out) => { if (!Number.isInteger(v) || (v as number) < 1) out.push(`${at}: expected an integer >= 1, got ${JSON.stringify(v)}`); };
+const str: Check = (v, at, out) => {
+  if (typeof v !== 'string') out.push(`${at}: expected a string, got ${typeName(v)}`);
+};
+const nonEmptyStr: Check = (v, at, out) => {
+  if (typeof v !== 'string' || v.length === 0) out.push(`${at}: expected a non-empty string, got ${JSON.stringify(v)}`);
+};
+const num: Check = (v, at, out) => {
+  if (typeof v !== 'number' || !Number.isFinite(v)) out.push(`${at}: expected a finite number, got ${typeName(v)}`);
+};
+const nonNegNum: Check = (v, at, out) => {
+  if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v))
+    out.push(`${at}: expected a number >= 0, got ${JSON.stringify(v)}`);
+};
+const nonNegInt: Check = (v, at, out) => {
+  if (!Number.isInteger(v) || (v as number) < 0) out.push(`${at}: expected an integer >= 0, got ${JSON.stringify(v)}`);
+};
+const posInt: Check = (v, at, out) => {
+  if (!Number.isInteger(v) || (v as number) < 1) out.push(`${at}: expected an integer >= 1, got ${JSON.stringify(v)}`);
+};
 const any: Check = () => undefined;
-const literal = (...values: unknown[]): Check => (v, at, out) => {
-  if (!values.includes(v)) out.push(`${at}: expected one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${JSON.stringify(v)}`);
-};
-const nullable = (c: Check): Check => (v, at, out) => { if (v !== null) c(v, at, out); };
+const literal =
+  (...values: unknown[]): Check =>
+  (v, at, out) => {
+    if (!values.includes(v))
+      out.push(`${at}: expected one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${JSON.stringify(v)}`);
+  };
+const nullable =
+  (c: Check): Check =>
+  (v, at, out) => {
+    if (v !== null) c(v, at, out);
+  };
 const isoDate: Check = (v, at, out) => {
-  if (typeof v !== 'string' || Number.isNaN(Date.parse(v)) || !/^\d{4}-\d\d-\d\dT/.test(v)) out.push(`${at}: expected an ISO date string, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || Number.isNaN(Date.parse(v)) || !/^\d{4}-\d\d-\d\dT/.test(v))
+    out.push(`${at}: expected an ISO date string, got ${JSON.stringify(v)}`);
 };
-const arrayOf = (c: Check): Check => (v, at, out) => {
-  if (!Array.isArray(v)) return void out.push(`${at}: expected an array, got ${typeName(v)}`);
-  v.forEach((x, i) => c(x, `${at}[${i}]`, out));
-};
-const object = (fields: Record<string, Check>, opts: { extra?: boolean; optional?: string[] } = {}): Check => (v, at, out) => {
-  if (!isObject(v)) return void out.push(`${at}: expected an object, got ${typeName(v)}`);
-  for (const [k, c] of Object.entries(fields)) {
-    if (!(k in v)) {
-      if (!opts.optional?.includes(k)) out.push(`${at}.${k}: missing`);
-    } else c(v[k], `${at}.${k}`, out);
-  }
-  if (!opts.extra) for (const k of Object.keys(v)) if (!(k in fields)) out.push(`${at}.${k}: unexpected field`);
-};
+const arrayOf =
+  (c: Check): Check =>
+  (v, at, out) => {
+    if (!Array.isArray(v)) return void out.push(`${at}: expected an array, got ${typeName(v)}`);
+    v.forEach((x, i) => c(x, `${at}[${i}]`, out));
+  };
+const object =
+  (fields: Record<string, Check>, opts: { extra?: boolean; optional?: string[] } = {}): Check =>
+  (v, at, out) => {
+    if (!isObject(v)) return void out.push(`${at}: expected an object, got ${typeName(v)}`);
+    for (const [k, c] of Object.entries(fields)) {
+      if (!(k in v)) {
+        if (!opts.optional?.includes(k)) out.push(`${at}.${k}: missing`);
+      } else c(v[k], `${at}.${k}`, out);
+    }
+    if (!opts.extra) for (const k of Object.keys(v)) if (!(k in fields)) out.push(`${at}.${k}: unexpected field`);
+  };
 const safeName: Check = (v, at, out) => {
-  if (typeof v !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v)) out.push(`${at}: expected a file-name-safe id, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(v))
+    out.push(`${at}: expected a file-name-safe id, got ${JSON.stringify(v)}`);
 };
 
 const headlineCheck: Check = (v, at, out) => {
   if (!isObject(v)) return void out.push(`${at}: expected an object, got ${typeName(v)}`);
   for (const [k, x] of Object.entries(v)) {
-    const ok = x === null || typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x));
+    const ok =
+      x === null || typeof x === 'string' || typeof x === 'boolean' || (typeof x === 'number' && Number.isFinite(x));
     if (!ok) out.push(`${at}.${k}: expected a number, string, boolean or null, got ${typeName(x)}`);
   }
 };
 
 const cellCheck: Check = (v, at, out) => {
-  if (v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return;
+  if (v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)))
+    return;
   object({ mean: nullable(num), std: nullable(nonNegNum), n: nonNegInt })(v, at, out);
 };
 
 const tableCheck: Check = (v, at, out) => {
-  object({ id: safeName, title: nonEmptyStr, caption: str, columns: arrayOf(nonEmptyStr), rows: arrayOf(arrayOf(cellCheck)) })(v, at, out);
+  object({
+    id: safeName,
+    title: nonEmptyStr,
+    caption: str,
+    columns: arrayOf(nonEmptyStr),
+    rows: arrayOf(arrayOf(cellCheck)),
+  })(v, at, out);
   if (isObject(v) && Array.isArray(v.columns) && Array.isArray(v.rows))
     v.rows.forEach((r, i) => {
-      if (Array.isArray(r) && r.length !== (v.columns as unknown[]).length) out.push(`${at}.rows[${i}]: ${r.length} cells for ${(v.columns as unknown[]).length} columns`);
+      if (Array.isArray(r) && r.length !== (v.columns as unknown[]).length)
+        out.push(`${at}.rows[${i}]: ${r.length} cells for ${(v.columns as unknown[]).length} columns`);
     });
 };
 
-const figureCheck: Check = object({ id: safeName, title: nonEmptyStr, caption: nonEmptyStr, svg: nonEmptyStr, png: nonEmptyStr });
+const figureCheck: Check = object({
+  id: safeName,
+  title: nonEmptyStr,
+  caption: nonEmptyStr,
+  svg: nonEmptyStr,
+  png: nonEmptyStr,
+});
 
-const verdictCheck: Check = object({ claim: nonEmptyStr, verdict: literal(...VERDICT_VALUES), rule: nonEmptyStr, evidence: str });
+const verdictCheck: Check = object({
+  claim: nonEmptyStr,
+  verdict: literal(...VERDICT_VALUES),
+  rule: nonEmptyStr,
+  evidence: str,
+});
 
 const summaryCheck: Check = (v, at, out) => {
-  object({
-    schema: literal(SUMMARY_SCHEMA),
-    experiment: nonEmptyStr,
-    title: nonEmptyStr,
-    run: safeName,
-    id: (x, a, o) => { if (typeof x !== 'string' || !/^[0-9a-f]{12}$/.test(x)) o.push(`${a}: expected 12 hex digits, got ${JSON.stringify(x)}`); },
-    status: literal(...RUN_STATUSES),
-    scale: nonEmptyStr,
-    dataset: nullable(str),
-    model: nullable(str),
-    seeds: any,
-    headline: nullable(headlineCheck),
-    protocolId: nullable(nonEmptyStr),
-    claim: nullable(nonEmptyStr),
-    question: nullable(nonEmptyStr),
-    verdicts: arrayOf(verdictCheck),
-    fallback: nullable(nonEmptyStr),
-    tables: arrayOf(tableCheck),
-    figures: arrayOf(figureCheck),
-    packageVersion: nonEmptyStr,
-    startedAt: isoDate,
-    endedAt: isoDate,
-    wallSeconds: nonNegNum,
-    metricsLines: nonNegInt,
-    error: nullable(str),
-    restarts: nonNegInt,
-    resumed: nullable(object({ units: nonNegInt, partial: nonNegInt })),
-  }, { optional: ['restarts', 'resumed', 'verdicts', 'fallback', 'protocolId', 'claim', 'question'] })(v, at, out);
+  object(
+    {
+      schema: literal(SUMMARY_SCHEMA),
+      experiment: nonEmptyStr,
+      title: nonEmptyStr,
+      run: safeName,
+      id: (x, a, o) => {
+        if (typeof x !== 'string' || !/^[0-9a-f]{12}$/.test(x))
+          o.push(`${a}: expected 12 hex digits, got ${JSON.stringify(x)}`);
+      },
+      status: literal(...RUN_STATUSES),
+      scale: nonEmptyStr,
+      dataset: nullable(str),
+      model: nullable(str),
+      seeds: any,
+      headline: nullable(headlineCheck),
+      protocolId: nullable(nonEmptyStr),
+      claim: nullable(nonEmptyStr),
+      question: nullable(nonEmptyStr),
+      verdicts: arrayOf(verdictCheck),
+      fallback: nullable(nonEmptyStr),
+      tables: arrayOf(tableCheck),
+      figures: arrayOf(figureCheck),
+      packageVersion: nonEmptyStr,
+      startedAt: isoDate,
+      endedAt: isoDate,
+      wallSeconds: nonNegNum,
+      metricsLines: nonNegInt,
+      error: nullable(str),
+      restarts: nonNegInt,
+      resumed: nullable(object({ units: nonNegInt, partial: nonNegInt })),
+    },
+    { optional: ['restarts', 'resumed', 'verdicts', 'fallback', 'protocolId', 'claim', 'question'] },
+  )(v, at, out);
   if (!isObject(v)) return;
-  if (typeof v.run === 'string' && typeof v.id === 'string' && !v.run.endsWith(`-${v.id}`)) out.push(`${at}.run: must end with "-<id>"`);
+  if (typeof v.run === 'string' && typeof v.id === 'string' && !v.run.endsWith(`-${v.id}`))
+    out.push(`${at}.run: must end with "-<id>"`);
   const complete = COMPLETE_STATUSES.includes(v.status as RunStatus);
   if (complete && v.headline === null) out.push(`${at}.headline: required when status is ${String(v.status)}`);
   if (!complete && v.headline !== null) out.push(`${at}.headline: must be null when status is ${String(v.status)}`);
-  if (!complete && Array.isArray(v.figures) && v.figures.length > 0) out.push(`${at}.figures: must be empty when status is ${String(v.status)}`);
-  if (v.status === 'failed' && (typeof v.error !== 'string' || v.error.length === 0)) out.push(`${at}.error: a failed run must give its error message`);
+  if (!complete && Array.isArray(v.figures) && v.figures.length > 0)
+    out.push(`${at}.figures: must be empty when status is ${String(v.status)}`);
+  if (v.status === 'failed' && (typeof v.error !== 'string' || v.error.length === 0))
+    out.push(`${at}.error: a failed run must give its error message`);
   if (v.status !== 'failed' && v.error !== null) out.push(`${at}.error: must be null unless status is failed`);
 };
 
 const envCheck: Check = object({
   schema: literal(ENV_SCHEMA),
   packageVersion: nonEmptyStr,
-  node: (v, at, out) => { if (typeof v !== 'string' || !/^v\d+\.\d+\.\d+/.test(v)) out.push(`${at}: expected a Node version like v20.1.0, got ${JSON.stringify(v)}`); },
+  node: (v, at, out) => {
+    if (typeof v !== 'string' || !/^v\d+\.\d+\.\d+/.test(v))
+      out.push(`${at}: expected a Node version like v20.1.0, got ${JSON.stringify(v)}`);
+  },
   napiVersion: posInt,
-  blas: object({ vendor: literal('openblas', 'portable'), core: nonEmptyStr, threads: posInt, coreSource: nonEmptyStr }),
+  blas: object({
+    vendor: literal('openblas', 'portable'),
+    core: nonEmptyStr,
+    threads: posInt,
+    coreSource: nonEmptyStr,
+  }),
   simd: nonEmptyStr,
   cpu: object({ model: nonEmptyStr, cores: posInt, availableParallelism: posInt }),
   os: object({ platform: nonEmptyStr, type: nonEmptyStr, release: nonEmptyStr, arch: nonEmptyStr }),
@@ -262,13 +325,18 @@ async function readJson(file: string, out: string[]): Promise<unknown> {
   try {
     return JSON.parse(await fsp.readFile(file, 'utf8')) as unknown;
   } catch (e) {
-    out.push(`${path.basename(file)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : `unreadable (${(e as Error).message})`}`);
+    out.push(
+      `${path.basename(file)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : `unreadable (${(e as Error).message})`}`,
+    );
     return undefined;
   }
 }
 
 async function exists(file: string): Promise<boolean> {
-  return fsp.stat(file).then((s) => s.size >= 0, () => false);
+  return fsp.stat(file).then(
+    (s) => s.size >= 0,
+    () => false,
+  );
 }
 
 async function listTemp(dir: string): Promise<string[]> {
@@ -302,12 +370,15 @@ export async function validateRunDir(dir: string): Promise<string[]> {
   for (const t of await listTemp(dir)) out.push(`${t}: temporary file left behind`);
   if (!isObject(summary)) return out;
   const s = summary as unknown as RunSummary;
-  if (s.run !== path.basename(dir)) out.push(`summary.run: "${s.run}" is not the directory name "${path.basename(dir)}"`);
+  if (s.run !== path.basename(dir))
+    out.push(`summary.run: "${s.run}" is not the directory name "${path.basename(dir)}"`);
   if (metrics !== undefined && typeof s.metricsLines === 'number') {
     const lines = metrics.length === 0 ? 0 : metrics.split('\n').length - 1;
-    if (lines !== s.metricsLines) out.push(`summary.metricsLines: ${s.metricsLines}, but metrics.jsonl has ${lines} lines`);
+    if (lines !== s.metricsLines)
+      out.push(`summary.metricsLines: ${s.metricsLines}, but metrics.jsonl has ${lines} lines`);
   }
-  if (isObject(env) && env.packageVersion !== s.packageVersion) out.push('env.packageVersion differs from summary.packageVersion');
+  if (isObject(env) && env.packageVersion !== s.packageVersion)
+    out.push('env.packageVersion differs from summary.packageVersion');
   const complete = COMPLETE_STATUSES.includes(s.status);
   const hasResult = await exists(path.join(dir, 'result.json'));
   if (complete && !hasResult) out.push('result.json: missing for a complete run');
@@ -317,13 +388,22 @@ export async function validateRunDir(dir: string): Promise<string[]> {
     if (result === null || typeof result !== 'object') out.push('result.json: expected a JSON object or array');
   }
   for (const f of Array.isArray(s.figures) ? s.figures : []) {
-    for (const [kind, rel] of [['svg', f.svg], ['png', f.png]] as const) {
+    for (const [kind, rel] of [
+      ['svg', f.svg],
+      ['png', f.png],
+    ] as const) {
       if (typeof rel !== 'string') continue;
-      if (rel !== `figures/${f.id}.${kind}`) out.push(`summary.figures[${f.id}].${kind}: expected "figures/${f.id}.${kind}", got "${rel}"`);
+      if (rel !== `figures/${f.id}.${kind}`)
+        out.push(`summary.figures[${f.id}].${kind}: expected "figures/${f.id}.${kind}", got "${rel}"`);
       const buf = await fsp.readFile(path.join(dir, rel)).catch(() => undefined);
       if (!buf) out.push(`${rel}: missing`);
-      else if (kind === 'svg' && !/^\s*(<\?xml[^>]*>\s*)?<svg[\s>]/.test(buf.subarray(0, 512).toString('utf8'))) out.push(`${rel}: not an SVG document`);
-      else if (kind === 'png' && !buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) out.push(`${rel}: not a PNG file`);
+      else if (kind === 'svg' && !/^\s*(<\?xml[^>]*>\s*)?<svg[\s>]/.test(buf.subarray(0, 512).toString('utf8')))
+        out.push(`${rel}: not an SVG document`);
+      else if (
+        kind === 'png' &&
+        !buf.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
+      )
+        out.push(`${rel}: not a PNG file`);
     }
   }
   return out;

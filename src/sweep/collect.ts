@@ -48,11 +48,15 @@ export interface CollectOutcome {
   jsonl: string;
 }
 
-async function stateOf(dir: string, task: SweepTask): Promise<{ state: TaskState; summary?: Awaited<ReturnType<typeof readSummary>> }> {
+async function stateOf(
+  dir: string,
+  task: SweepTask,
+): Promise<{ state: TaskState; summary?: Awaited<ReturnType<typeof readSummary>> }> {
   const d = taskDir(dir, task);
   const summary = await readSummary(d);
   if (summary && summary.id === task.id) {
-    if (summary.status === 'finished' || summary.status === 'diverged' || summary.status === 'failed') return { state: summary.status, summary };
+    if (summary.status === 'finished' || summary.status === 'diverged' || summary.status === 'failed')
+      return { state: summary.status, summary };
     return { state: 'incomplete', summary };
   }
   const exists = await fsp.stat(d).then(
@@ -67,7 +71,10 @@ export function emptyCounts(total = 0): StateCounts {
 }
 
 /** The state of every task, without writing anything. */
-export async function taskStates(dir: string, tasks?: SweepTasks): Promise<{ tasks: SweepTasks; states: TaskState[]; counts: StateCounts }> {
+export async function taskStates(
+  dir: string,
+  tasks?: SweepTasks,
+): Promise<{ tasks: SweepTasks; states: TaskState[]; counts: StateCounts }> {
   const t = tasks ?? (await loadTasks(dir));
   const states = await Promise.all(t.tasks.map(async (task) => (await stateOf(dir, task)).state));
   const counts = emptyCounts(t.count);
@@ -130,8 +137,19 @@ export async function readResults(dir: string): Promise<CollectOutcome> {
   }
   // CSV: fixed columns, swept parameters, the spec's columns, then every headline key in first-seen order.
   const headlineKeys: string[] = [];
-  for (const r of rows) for (const k of Object.keys(r.headline ?? {})) if (!headlineKeys.includes(k)) headlineKeys.push(k);
-  const header = ['task', 'id', 'run', 'status', 'seed', ...t.params, ...wantColumns, ...headlineKeys.map((k) => `headline.${k}`), 'error'];
+  for (const r of rows)
+    for (const k of Object.keys(r.headline ?? {})) if (!headlineKeys.includes(k)) headlineKeys.push(k);
+  const header = [
+    'task',
+    'id',
+    'run',
+    'status',
+    'seed',
+    ...t.params,
+    ...wantColumns,
+    ...headlineKeys.map((k) => `headline.${k}`),
+    'error',
+  ];
   const lines = [header.map(csvCell).join(',')];
   for (const r of rows) {
     const cells = [

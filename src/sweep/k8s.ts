@@ -37,13 +37,16 @@ function checkOptions(options: K8sOptions): void {
   for (const key of ['image', 'pvc', 'mountPath', 'subPath', 'cpu', 'memory', 'namespace'] as const) {
     const v = options[key];
     if (v === undefined) continue;
-    if (typeof v !== 'string' || v.length === 0) throw new RangeError(`${key} must be a non-empty string (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'string' || v.length === 0)
+      throw new RangeError(`${key} must be a non-empty string (got ${JSON.stringify(v)})`);
     // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(v)) throw new RangeError(`${key} must be one line without control characters (got ${JSON.stringify(v)})`);
+    if (/[\u0000-\u001f\u007f]/.test(v))
+      throw new RangeError(`${key} must be one line without control characters (got ${JSON.stringify(v)})`);
   }
   for (const key of ['parallelism', 'threads'] as const) {
     const v = options[key];
-    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new RangeError(`${key} must be a positive integer (got ${v})`);
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 1))
+      throw new RangeError(`${key} must be a positive integer (got ${v})`);
   }
 }
 
@@ -55,11 +58,19 @@ export function k8sManifest(dir: string, t: SweepTasks, options: K8sOptions = {}
   const threads = String(options.threads ?? 1);
   const cmd = options.command ?? ['bigstep'];
   const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
-  const name = `bigstep-${t.name}`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 50).replace(/-+$/, '');
+  const name = `bigstep-${t.name}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 50)
+    .replace(/-+$/, '');
   const job = {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name, ...(options.namespace ? { namespace: options.namespace } : {}), labels: { app: 'bigstep', sweep: t.sweepId } },
+    metadata: {
+      name,
+      ...(options.namespace ? { namespace: options.namespace } : {}),
+      labels: { app: 'bigstep', sweep: t.sweepId },
+    },
     spec: {
       completionMode: 'Indexed',
       completions: t.count,
@@ -74,7 +85,11 @@ export function k8sManifest(dir: string, t: SweepTasks, options: K8sOptions = {}
             {
               name: 'task',
               image: options.image ?? 'bigstep:latest',
-              command: ['sh', '-c', `exec ${cmd.map(q).join(' ')} sweep run ${q(sweepPath)} --task "$JOB_COMPLETION_INDEX"`],
+              command: [
+                'sh',
+                '-c',
+                `exec ${cmd.map(q).join(' ')} sweep run ${q(sweepPath)} --task "$JOB_COMPLETION_INDEX"`,
+              ],
               env: [
                 { name: 'BIGSTEP_THREADS', value: threads },
                 { name: 'OPENBLAS_NUM_THREADS', value: threads },

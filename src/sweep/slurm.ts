@@ -48,7 +48,7 @@ export const SCRIPT_NAME = 'array.sbatch';
 export function arrayRanges(indices: number[]): string {
   const xs = [...new Set(indices)].sort((a, b) => a - b);
   const parts: string[] = [];
-  for (let i = 0; i < xs.length; ) {
+  for (let i = 0; i < xs.length;) {
     let j = i;
     while (j + 1 < xs.length && xs[j + 1] === xs[j] + 1) j++;
     parts.push(i === j ? `${xs[i]}` : `${xs[i]}-${xs[j]}`);
@@ -71,7 +71,8 @@ export function slurmScript(dir: string, t: SweepTasks, options: SlurmOptions = 
   const mem = options.mem ?? '2G';
   const time = options.time ?? '00:30:00';
   if (!Number.isInteger(cpus) || cpus < 1) throw new RangeError(`cpus must be a positive integer (got ${cpus})`);
-  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer (got ${threads})`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new RangeError(`threads must be a positive integer (got ${threads})`);
   if (options.maxParallel !== undefined && (!Number.isInteger(options.maxParallel) || options.maxParallel < 1))
     throw new RangeError(`max-parallel must be a positive integer (got ${options.maxParallel})`);
   checkOpt('mem', mem, /^\d+[KMGT]?$/i, '2G or 500M');
@@ -157,13 +158,30 @@ export async function submitSlurm(
   const jobs: SubmittedJob[] = [];
   for (const [offset, local] of [...groups].sort((a, b) => a[0] - b[0])) {
     const array = `${arrayRanges(local)}${options.maxParallel ? `%${options.maxParallel}` : ''}`;
-    const args = ['--parsable', `--array=${array}`, ...(offset > 0 ? [`--export=ALL,BIGSTEP_TASK_OFFSET=${offset}`] : []), script];
+    const args = [
+      '--parsable',
+      `--array=${array}`,
+      ...(offset > 0 ? [`--export=ALL,BIGSTEP_TASK_OFFSET=${offset}`] : []),
+      script,
+    ];
     const r = spawnSync(options.sbatch ?? 'sbatch', args, { encoding: 'utf8' });
-    if (r.error) throw new Error(`sbatch could not be started (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}): is Slurm installed and on PATH?`);
-    if (r.status !== 0) throw new Error(`sbatch ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n')[0]}`);
+    if (r.error)
+      throw new Error(
+        `sbatch could not be started (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}): is Slurm installed and on PATH?`,
+      );
+    if (r.status !== 0)
+      throw new Error(
+        `sbatch ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n')[0]}`,
+      );
     const jobId = r.stdout.trim().split(';')[0];
     if (!/^\d+$/.test(jobId)) throw new Error(`sbatch --parsable printed "${r.stdout.trim()}", not a job id`);
-    const job: SubmittedJob = { jobId, array, offset, submittedAt: new Date().toISOString(), command: ['sbatch', ...args] };
+    const job: SubmittedJob = {
+      jobId,
+      array,
+      offset,
+      submittedAt: new Date().toISOString(),
+      command: ['sbatch', ...args],
+    };
     await fsp.appendFile(path.join(dir, SLURM_DIR, 'jobs.jsonl'), `${toJson(job)}\n`);
     jobs.push(job);
   }
@@ -213,19 +231,28 @@ function countRange(id: string): number {
 export function slurmStatus(jobs: SubmittedJob[], commands: { squeue?: string; sacct?: string } = {}): SlurmStatus {
   const notes: string[] = [];
   const states: SlurmJobState[] = [];
-  if (jobs.length === 0) return { jobs, states, counts: {}, notes: ['no job submitted yet (bigstep sweep slurm DIR --submit)'] };
+  if (jobs.length === 0)
+    return { jobs, states, counts: {}, notes: ['no job submitted yet (bigstep sweep slurm DIR --submit)'] };
   const ids = jobs.map((j) => j.jobId).join(',');
-  const q = spawnSync(commands.squeue ?? 'squeue', ['-h', '-t', 'all', '-j', ids, '-o', '%i|%T|%M|%R'], { encoding: 'utf8' });
+  const q = spawnSync(commands.squeue ?? 'squeue', ['-h', '-t', 'all', '-j', ids, '-o', '%i|%T|%M|%R'], {
+    encoding: 'utf8',
+  });
   const seen = new Set<string>();
-  if (q.error || q.status !== 0) notes.push(`squeue: ${q.error ? (q.error as Error).message : (q.stderr || '').trim().split('\n')[0]}`);
+  if (q.error || q.status !== 0)
+    notes.push(`squeue: ${q.error ? (q.error as Error).message : (q.stderr || '').trim().split('\n')[0]}`);
   else
     for (const line of q.stdout.split('\n').filter((l) => l.trim())) {
       const [jobId, state, elapsed, reason] = line.split('|');
       seen.add(jobId);
       states.push({ jobId, state, source: 'squeue', elapsed, reason });
     }
-  const a = spawnSync(commands.sacct ?? 'sacct', ['-n', '-P', '-X', '-j', ids, '-o', 'JobID,State,ExitCode,Elapsed'], { encoding: 'utf8' });
-  if (a.error || a.status !== 0) notes.push(`sacct: ${a.error ? (a.error as Error).message : (a.stderr || '').trim().split('\n')[0] || `exit ${a.status}`}`);
+  const a = spawnSync(commands.sacct ?? 'sacct', ['-n', '-P', '-X', '-j', ids, '-o', 'JobID,State,ExitCode,Elapsed'], {
+    encoding: 'utf8',
+  });
+  if (a.error || a.status !== 0)
+    notes.push(
+      `sacct: ${a.error ? (a.error as Error).message : (a.stderr || '').trim().split('\n')[0] || `exit ${a.status}`}`,
+    );
   else
     for (const line of a.stdout.split('\n').filter((l) => l.trim())) {
       const [jobId, state, exitCode, elapsed] = line.split('|');

@@ -125,7 +125,9 @@ export async function readSweepSpec(file: string): Promise<SweepSpec> {
   try {
     raw = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true, uniqueKeys: true });
   } catch (e) {
-    throw new SweepSpecError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
+    throw new SweepSpecError(
+      `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`,
+    );
   }
   return validateSweepSpec(raw, file);
 }
@@ -151,8 +153,10 @@ export function validateSweepSpec(raw: unknown, file = 'sweep spec'): SweepSpec 
     bad(k, `is not a spec field (${near ? `did you mean "${near}"? ` : ''}fields: ${SPEC_KEYS.join(', ')})`);
   }
   if (typeof s.experiment !== 'string') bad('experiment', `must be one of ${experimentNames().join(', ')}`);
-  if (!findExperiment(s.experiment as string)) bad('experiment', `must be one of ${experimentNames().join(', ')} (got "${s.experiment}")`);
-  if (s.preset !== undefined && !SCALES.includes(s.preset as Scale)) bad('preset', `must be one of ${SCALES.join(', ')} (got ${JSON.stringify(s.preset)})`);
+  if (!findExperiment(s.experiment as string))
+    bad('experiment', `must be one of ${experimentNames().join(', ')} (got "${s.experiment}")`);
+  if (s.preset !== undefined && !SCALES.includes(s.preset as Scale))
+    bad('preset', `must be one of ${SCALES.join(', ')} (got ${JSON.stringify(s.preset)})`);
   if (s.name !== undefined && (typeof s.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s.name)))
     bad('name', `must be letters, digits, ".", "-" or "_" (got ${JSON.stringify(s.name)})`);
   const checkPath = (p: string, field: string): void => {
@@ -172,21 +176,29 @@ export function validateSweepSpec(raw: unknown, file = 'sweep spec'): SweepSpec 
       if (!isObject(g)) bad(at, `must be an object of dotted path → list of values (got ${typeName(g)})`);
       for (const [k, v] of Object.entries(g as object)) {
         checkPath(k, `${at}."${k}"`);
-        if (!Array.isArray(v)) bad(`${at}."${k}"`, `must be a list of values (got ${typeName(v)}; write [${JSON.stringify(v)}] for one value)`);
+        if (!Array.isArray(v))
+          bad(
+            `${at}."${k}"`,
+            `must be a list of values (got ${typeName(v)}; write [${JSON.stringify(v)}] for one value)`,
+          );
         if ((v as unknown[]).length === 0) bad(`${at}."${k}"`, 'must not be an empty list');
       }
     });
   }
   if (s.seeds !== undefined) {
-    if (!Array.isArray(s.seeds) || s.seeds.length === 0) bad('seeds', 'must be a non-empty list of non-negative integers');
+    if (!Array.isArray(s.seeds) || s.seeds.length === 0)
+      bad('seeds', 'must be a non-empty list of non-negative integers');
     (s.seeds as unknown[]).forEach((x, i) => {
-      if (!Number.isSafeInteger(x) || (x as number) < 0) bad(`seeds[${i}]`, `must be a non-negative integer (got ${JSON.stringify(x)})`);
+      if (!Number.isSafeInteger(x) || (x as number) < 0)
+        bad(`seeds[${i}]`, `must be a non-negative integer (got ${JSON.stringify(x)})`);
     });
     if (new Set(s.seeds as number[]).size !== (s.seeds as number[]).length) bad('seeds', 'must not repeat a seed');
   }
-  if (s.figures !== undefined && typeof s.figures !== 'boolean') bad('figures', `must be true or false (got ${JSON.stringify(s.figures)})`);
+  if (s.figures !== undefined && typeof s.figures !== 'boolean')
+    bad('figures', `must be true or false (got ${JSON.stringify(s.figures)})`);
   if (s.columns !== undefined) {
-    if (!isObject(s.columns)) bad('columns', `must be an object of column name → dotted path(s) into result.json (got ${typeName(s.columns)})`);
+    if (!isObject(s.columns))
+      bad('columns', `must be an object of column name → dotted path(s) into result.json (got ${typeName(s.columns)})`);
     for (const [k, v] of Object.entries(s.columns as object)) {
       const paths = typeof v === 'string' ? [v] : v;
       if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p) => typeof p === 'string'))
@@ -196,7 +208,10 @@ export function validateSweepSpec(raw: unknown, file = 'sweep spec'): SweepSpec 
   }
   const count = taskCount(s as unknown as SweepSpec);
   if (count > MAX_SWEEP_TASKS)
-    bad('grid', `expands to ${count.toExponential(2)} tasks, above the limit of ${MAX_SWEEP_TASKS} (split the sweep into several specs)`);
+    bad(
+      'grid',
+      `expands to ${count.toExponential(2)} tasks, above the limit of ${MAX_SWEEP_TASKS} (split the sweep into several specs)`,
+    );
   return s as unknown as SweepSpec;
 }
 
@@ -229,10 +244,19 @@ export function getPath(obj: unknown, p: string): unknown {
  * Sets a dotted path in `obj` (mutates). Every parent must exist (an object, or an array for a
  * numeric segment); a missing leaf is created and reported through `onNew`. Throws naming `field`.
  */
-export function setPath(obj: Record<string, unknown>, p: string, value: unknown, field: string, onNew?: (p: string) => void): void {
+export function setPath(
+  obj: Record<string, unknown>,
+  p: string,
+  value: unknown,
+  field: string,
+  onNew?: (p: string) => void,
+): void {
   const segs = segments(p);
   const bad = segs.find((x) => FORBIDDEN_KEYS.includes(x));
-  if (bad !== undefined) throw new SweepSpecError(`${field}: the path must not contain the segment "${bad}" (it would reach the config's prototype)`);
+  if (bad !== undefined)
+    throw new SweepSpecError(
+      `${field}: the path must not contain the segment "${bad}" (it would reach the config's prototype)`,
+    );
   let cur: unknown = obj;
   for (let i = 0; i < segs.length - 1; i++) {
     const seg = segs[i];
@@ -250,7 +274,8 @@ export function setPath(obj: Record<string, unknown>, p: string, value: unknown,
   }
   const leaf = segs[segs.length - 1];
   if (Array.isArray(cur)) {
-    if (!/^\d+$/.test(leaf) || Number(leaf) >= cur.length) throw new SweepSpecError(`${field}: "${p}" indexes past the end of an array of ${cur.length}`);
+    if (!/^\d+$/.test(leaf) || Number(leaf) >= cur.length)
+      throw new SweepSpecError(`${field}: "${p}" indexes past the end of an array of ${cur.length}`);
     cur[Number(leaf)] = plainCopy(value, field);
     return;
   }
@@ -263,7 +288,8 @@ export function setPath(obj: Record<string, unknown>, p: string, value: unknown,
 
 function product(grid: Record<string, unknown[]>): Array<Record<string, unknown>> {
   let out: Array<Record<string, unknown>> = [{}];
-  for (const [k, values] of Object.entries(grid)) out = out.flatMap((combo) => values.map((v) => ({ ...combo, [k]: v })));
+  for (const [k, values] of Object.entries(grid))
+    out = out.flatMap((combo) => values.map((v) => ({ ...combo, [k]: v })));
   return out;
 }
 
@@ -284,7 +310,10 @@ export function expandSweep(spec: SweepSpec, options: ExpandOptions = {}): Sweep
   const entry = findExperiment(spec.experiment) as RegisteredExperiment;
   const preset: Scale = spec.preset ?? 'quick';
   const presetConfig = entry.definition.presets[preset];
-  if (presetConfig === undefined) throw new RangeError(`${file}: preset: experiment "${spec.experiment}" has no preset "${preset}" (it has ${Object.keys(entry.definition.presets).join(', ')})`);
+  if (presetConfig === undefined)
+    throw new RangeError(
+      `${file}: preset: experiment "${spec.experiment}" has no preset "${preset}" (it has ${Object.keys(entry.definition.presets).join(', ')})`,
+    );
   const base = structuredClone(presetConfig) as Record<string, unknown>;
   const newFields = new Set<string>();
   for (const [k, v] of Object.entries(spec.base ?? {})) {
@@ -326,13 +355,17 @@ export function expandSweep(spec: SweepSpec, options: ExpandOptions = {}): Sweep
         // A swept field the experiment's validator drops would make different tasks run the same thing.
         for (const k of Object.keys(combo)) {
           if (getPath(plain, k) === undefined)
-            throw new SweepSpecError(`${file}: ${at}."${k}": the validated ${spec.experiment} config has no field "${k}" (the experiment ignores it)`);
+            throw new SweepSpecError(
+              `${file}: ${at}."${k}": the validated ${spec.experiment} config has no field "${k}" (the experiment ignores it)`,
+            );
         }
         // Likewise a base field: a typo there would otherwise run the preset value without a word.
         if (index === 0) {
           for (const k of Object.keys(spec.base ?? {})) {
             if (getPath(plain, k) === undefined)
-              throw new SweepSpecError(`${file}: base."${k}": the validated ${spec.experiment} config has no field "${k}" (the experiment ignores it)`);
+              throw new SweepSpecError(
+                `${file}: base."${k}": the validated ${spec.experiment} config has no field "${k}" (the experiment ignores it)`,
+              );
           }
         }
         const previous = byRun.get(plan.run);
@@ -343,15 +376,30 @@ export function expandSweep(spec: SweepSpec, options: ExpandOptions = {}): Sweep
           );
         byRun.set(plan.run, index);
         scale = plan.scale;
-        tasks.push({ index, id: plan.id, run: plan.run, grid: gi, params: structuredClone(combo), seed, config: plain });
+        tasks.push({
+          index,
+          id: plan.id,
+          run: plan.run,
+          grid: gi,
+          params: structuredClone(combo),
+          seed,
+          config: plain,
+        });
       }
     }
   });
 
   const columns: Record<string, string[]> = {};
   for (const [k, v] of Object.entries(spec.columns ?? {})) columns[k] = typeof v === 'string' ? [v] : [...v];
-  const name = spec.name ?? path.basename(file).replace(/\.(ya?ml|json)$/i, '').replace(/[^A-Za-z0-9._-]/g, '-');
-  const sweepId = sha256Hex(canonicalJson({ experiment: spec.experiment, tasks: tasks.map((t) => [t.run, t.config]) })).slice(0, 12);
+  const name =
+    spec.name ??
+    path
+      .basename(file)
+      .replace(/\.(ya?ml|json)$/i, '')
+      .replace(/[^A-Za-z0-9._-]/g, '-');
+  const sweepId = sha256Hex(
+    canonicalJson({ experiment: spec.experiment, tasks: tasks.map((t) => [t.run, t.config]) }),
+  ).slice(0, 12);
   return {
     schema: TASKS_SCHEMA,
     name: name || 'sweep',

@@ -70,7 +70,11 @@ export async function loadTasks(dir: string): Promise<SweepTasks> {
   try {
     text = await readTextFile(file, 'tasks file');
   } catch (e) {
-    if (e instanceof PathError && e.code === 'ERR_BIGSTEP_READ' && (e.cause as NodeJS.ErrnoException)?.code === 'ENOENT')
+    if (
+      e instanceof PathError &&
+      e.code === 'ERR_BIGSTEP_READ' &&
+      (e.cause as NodeJS.ErrnoException)?.code === 'ENOENT'
+    )
       throw new SweepSpecError(`${file} not found: plan the sweep first (bigstep sweep plan SPEC --out ${dir})`);
     if (e instanceof PathError) throw new SweepSpecError(`${file}: cannot read the task list: it ${e.reason}`);
     throw e;
@@ -81,11 +85,22 @@ export async function loadTasks(dir: string): Promise<SweepTasks> {
   } catch (e) {
     throw new SweepSpecError(`${file}: not valid JSON (${(e as Error).message})`);
   }
-  if (t?.schema !== TASKS_SCHEMA) throw new SweepSpecError(`${file}: schema must be "${TASKS_SCHEMA}" (got ${JSON.stringify(t?.schema)})`);
-  if (!Array.isArray(t.tasks) || t.tasks.length !== t.count) throw new SweepSpecError(`${file}: tasks must be a list of count = ${t.count} tasks`);
+  if (t?.schema !== TASKS_SCHEMA)
+    throw new SweepSpecError(`${file}: schema must be "${TASKS_SCHEMA}" (got ${JSON.stringify(t?.schema)})`);
+  if (!Array.isArray(t.tasks) || t.tasks.length !== t.count)
+    throw new SweepSpecError(`${file}: tasks must be a list of count = ${t.count} tasks`);
   t.tasks.forEach((task, i) => {
-    const ok = typeof task === 'object' && task !== null && task.index === i && typeof task.run === 'string' && /^[A-Za-z0-9_.-]+$/.test(task.run) && !task.run.startsWith('.');
-    if (!ok) throw new SweepSpecError(`${file}: tasks[${i}] must be a task object with index ${i} and a run directory name (got ${formatValue(task)})`);
+    const ok =
+      typeof task === 'object' &&
+      task !== null &&
+      task.index === i &&
+      typeof task.run === 'string' &&
+      /^[A-Za-z0-9_.-]+$/.test(task.run) &&
+      !task.run.startsWith('.');
+    if (!ok)
+      throw new SweepSpecError(
+        `${file}: tasks[${i}] must be a task object with index ${i} and a run directory name (got ${formatValue(task)})`,
+      );
   });
   return t;
 }
@@ -93,7 +108,8 @@ export async function loadTasks(dir: string): Promise<SweepTasks> {
 /** The registered experiment of a sweep; with `figures: false`, a copy whose figures() returns none. */
 export function sweepExperiment(t: SweepTasks): RegisteredExperiment {
   const entry = findExperiment(t.experiment);
-  if (!entry) throw new SweepSpecError(`tasks.json: experiment "${t.experiment}" is not registered in this build of bigstep`);
+  if (!entry)
+    throw new SweepSpecError(`tasks.json: experiment "${t.experiment}" is not registered in this build of bigstep`);
   if (t.figures) return entry;
   return { ...entry, definition: { ...entry.definition, figures: async () => [] } };
 }
@@ -105,7 +121,9 @@ export function taskDir(dir: string, task: SweepTask): string {
 /** Task `index` of a loaded sweep, or a RangeError naming the valid range. */
 export function taskAt(t: SweepTasks, index: number): SweepTask {
   if (!Number.isSafeInteger(index) || index < 0 || index >= t.count)
-    throw new RangeError(`task must be an integer in [0, ${t.count - 1}] (the sweep "${t.name}" has ${t.count} tasks; got ${index})`);
+    throw new RangeError(
+      `task must be an integer in [0, ${t.count - 1}] (the sweep "${t.name}" has ${t.count} tasks; got ${index})`,
+    );
   return t.tasks[index];
 }
 
@@ -126,7 +144,11 @@ export interface RunTaskOptions {
  * the experiment fails (summary status 'failed' is written), with RangeError for a bad index, and
  * with SweepSpecError if tasks.json was planned by another bigstep version (run ids would differ).
  */
-export async function runTask(dir: string, index: number, options: RunTaskOptions = {}): Promise<RunOutcome & { task: SweepTask }> {
+export async function runTask(
+  dir: string,
+  index: number,
+  options: RunTaskOptions = {},
+): Promise<RunOutcome & { task: SweepTask }> {
   const t = await loadTasks(dir);
   const task = taskAt(t, index);
   const entry = sweepExperiment(t);

@@ -44,7 +44,17 @@ const PREFIX_BYTES = 24;
 const DIGEST_BYTES = 32;
 
 type SectionType = 'f32' | 'f64' | 'i32' | 'u64';
-const SECTION_ORDER = ['params', 'grads', 'modelState', 'optState', 'dataRng', 'noiseRng', 'augmentRng', 'perm', 'counters'] as const;
+const SECTION_ORDER = [
+  'params',
+  'grads',
+  'modelState',
+  'optState',
+  'dataRng',
+  'noiseRng',
+  'augmentRng',
+  'perm',
+  'counters',
+] as const;
 const SECTION_TYPES: Record<(typeof SECTION_ORDER)[number], SectionType> = {
   params: 'f32',
   grads: 'f32',
@@ -114,7 +124,8 @@ function bytesOf(a: Float32Array | Float64Array | Int32Array | BigUint64Array): 
 /** Serialises a trainer state to checkpoint bytes (deterministic: the same state gives the same bytes). */
 export function encodeCheckpoint(state: TrainerState, configHash: string, ranks = 1): Buffer {
   checkLittleEndian();
-  if (!Number.isSafeInteger(ranks) || ranks < 1) throw new RangeError(`ranks must be a positive integer (got ${ranks})`);
+  if (!Number.isSafeInteger(ranks) || ranks < 1)
+    throw new RangeError(`ranks must be a positive integer (got ${ranks})`);
   const header: CheckpointHeader = {
     format: 'bigstep-checkpoint',
     configHash,
@@ -127,7 +138,11 @@ export function encodeCheckpoint(state: TrainerState, configHash: string, ranks 
     ...(ranks > 1 ? { ranks } : {}),
     sections: SECTION_ORDER.map((name) => ({ name, type: SECTION_TYPES[name], length: state[name].length })),
   };
-  return container(CHECKPOINT_VERSION, header, SECTION_ORDER.map((name) => bytesOf(state[name])));
+  return container(
+    CHECKPOINT_VERSION,
+    header,
+    SECTION_ORDER.map((name) => bytesOf(state[name])),
+  );
 }
 
 /** Prefix, header JSON, payload and SHA-256: the bytes of a checkpoint file. */
@@ -147,21 +162,33 @@ function container(version: number, header: object, payload: Buffer[]): Buffer {
 type Section = Float32Array | Float64Array | Int32Array | BigUint64Array;
 
 /** Verifies the container (magic, known version, declared lengths, SHA-256) and parses its header. */
-function openContainer(bytes: Uint8Array, file: string): { version: number; header: Record<string, unknown>; buf: Buffer; payloadStart: number; bodyEnd: number } {
+function openContainer(
+  bytes: Uint8Array,
+  file: string,
+): { version: number; header: Record<string, unknown>; buf: Buffer; payloadStart: number; bodyEnd: number } {
   checkLittleEndian();
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = Buffer.from(CHECKPOINT_MAGIC, 'latin1');
   if (buf.byteLength < magic.byteLength) {
     if (buf.byteLength > 0 && buf.equals(magic.subarray(0, buf.byteLength))) {
-      throw new CheckpointError(file, `is truncated (${buf.byteLength} bytes, shorter than the ${PREFIX_BYTES}-byte prefix)`);
+      throw new CheckpointError(
+        file,
+        `is truncated (${buf.byteLength} bytes, shorter than the ${PREFIX_BYTES}-byte prefix)`,
+      );
     }
-    throw new CheckpointError(file, `is not a bigstep checkpoint (${buf.byteLength === 0 ? 'empty file' : 'bad magic bytes'})`);
+    throw new CheckpointError(
+      file,
+      `is not a bigstep checkpoint (${buf.byteLength === 0 ? 'empty file' : 'bad magic bytes'})`,
+    );
   }
   if (!buf.subarray(0, magic.byteLength).equals(magic)) {
     throw new CheckpointError(file, `is not a bigstep checkpoint (bad magic bytes; expected "${CHECKPOINT_MAGIC}")`);
   }
   if (buf.byteLength < PREFIX_BYTES) {
-    throw new CheckpointError(file, `is truncated (${buf.byteLength} bytes, shorter than the ${PREFIX_BYTES}-byte prefix)`);
+    throw new CheckpointError(
+      file,
+      `is truncated (${buf.byteLength} bytes, shorter than the ${PREFIX_BYTES}-byte prefix)`,
+    );
   }
   const version = buf.readUInt32LE(8);
   if (version === RETIRED_MULTI_CHECKPOINT_VERSION) {
@@ -194,7 +221,10 @@ function openContainer(bytes: Uint8Array, file: string): { version: number; head
   }
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(buf.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength).toString('utf8')) as Record<string, unknown>;
+    header = JSON.parse(buf.subarray(PREFIX_BYTES, PREFIX_BYTES + headerLength).toString('utf8')) as Record<
+      string,
+      unknown
+    >;
   } catch (err) {
     throw new CheckpointError(file, 'has an unreadable header (invalid JSON despite a valid checksum)', { cause: err });
   }
@@ -222,14 +252,18 @@ function readSections<N extends string>(
       throw new CheckpointError(file, `has an invalid header: section ${i} must be ${name} (${type})`);
     }
     const nbytes = (sec.length as number) * TYPE_BYTES[type];
-    if (offset + nbytes > c.bodyEnd) throw new CheckpointError(file, `has an invalid header: section ${name} runs past the payload`);
+    if (offset + nbytes > c.bodyEnd)
+      throw new CheckpointError(file, `has an invalid header: section ${name} runs past the payload`);
     const copy = new Uint8Array(nbytes);
     copy.set(c.buf.subarray(offset, offset + nbytes));
     offset += nbytes;
     parts[name] =
-      type === 'f32' ? new Float32Array(copy.buffer)
-        : type === 'f64' ? new Float64Array(copy.buffer)
-          : type === 'i32' ? new Int32Array(copy.buffer)
+      type === 'f32'
+        ? new Float32Array(copy.buffer)
+        : type === 'f64'
+          ? new Float64Array(copy.buffer)
+          : type === 'i32'
+            ? new Int32Array(copy.buffer)
             : new BigUint64Array(copy.buffer);
   }
   if (offset !== c.bodyEnd) throw new CheckpointError(file, 'has an invalid header: sections do not fill the payload');
@@ -241,27 +275,44 @@ function readSections<N extends string>(
  * permutation of [0, n), `counters` [step, cursor, epoch] non-negative integers with cursor <= n,
  * and no RNG stream all zero (xoshiro never leaves the zero state).
  */
-function checkMeaning(file: string, parts: { perm: Int32Array; counters: Float64Array }, rngs: Array<[string, BigUint64Array]>): void {
+function checkMeaning(
+  file: string,
+  parts: { perm: Int32Array; counters: Float64Array },
+  rngs: Array<[string, BigUint64Array]>,
+): void {
   const { perm, counters } = parts;
   const n = perm.length;
   const [step, cursor, epoch] = counters;
-  for (const [name, v] of [['step', step], ['cursor', cursor], ['epoch', epoch]] as const) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new CheckpointError(file, `section counters: ${name} must be a non-negative integer (got ${v})`);
+  for (const [name, v] of [
+    ['step', step],
+    ['cursor', cursor],
+    ['epoch', epoch],
+  ] as const) {
+    if (!Number.isSafeInteger(v) || v < 0)
+      throw new CheckpointError(file, `section counters: ${name} must be a non-negative integer (got ${v})`);
   }
-  if (cursor > n) throw new CheckpointError(file, `section counters: cursor ${cursor} is past the ${n} examples of perm`);
+  if (cursor > n)
+    throw new CheckpointError(file, `section counters: cursor ${cursor} is past the ${n} examples of perm`);
   // Mid-epoch (cursor > 0) the rest of the epoch is read from perm; at cursor 0 it is rebuilt first.
   if (cursor > 0) {
     const seen = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       const v = perm[i];
-      if (v < 0 || v >= n || seen[v]) throw new CheckpointError(file, `section perm is not a permutation of 0..${n - 1} (perm[${i}] = ${v}${v >= 0 && v < n ? ', a repeat' : ''})`);
+      if (v < 0 || v >= n || seen[v])
+        throw new CheckpointError(
+          file,
+          `section perm is not a permutation of 0..${n - 1} (perm[${i}] = ${v}${v >= 0 && v < n ? ', a repeat' : ''})`,
+        );
       seen[v] = 1;
     }
   }
   for (const [name, words] of rngs) {
     for (let k = 0; k + 4 <= words.length; k += 4) {
       if (words[k] === 0n && words[k + 1] === 0n && words[k + 2] === 0n && words[k + 3] === 0n)
-        throw new CheckpointError(file, `section ${name} holds an all-zero RNG state${words.length > 4 ? ` (stream ${k / 4})` : ''}`);
+        throw new CheckpointError(
+          file,
+          `section ${name} holds an all-zero RNG state${words.length > 4 ? ` (stream ${k / 4})` : ''}`,
+        );
     }
   }
 }
@@ -273,7 +324,11 @@ function checkMeaning(file: string, parts: { perm: Int32Array; counters: Float64
 export function decodeCheckpoint(bytes: Uint8Array, file: string): { header: CheckpointHeader; state: TrainerState } {
   const c = openContainer(bytes, file);
   const state = readSections(c, file, SECTION_ORDER, SECTION_TYPES) as unknown as TrainerState;
-  checkMeaning(file, state, [['dataRng', state.dataRng], ['noiseRng', state.noiseRng], ['augmentRng', state.augmentRng]]);
+  checkMeaning(file, state, [
+    ['dataRng', state.dataRng],
+    ['noiseRng', state.noiseRng],
+    ['augmentRng', state.augmentRng],
+  ]);
   return { header: c.header as unknown as CheckpointHeader, state };
 }
 
@@ -366,7 +421,10 @@ export function loadCheckpoint(path: string, trainer: Trainer, meta: { configHas
   const { header, state } = readCheckpoint(path);
   // Data parallel: each rank reads the file; all must have read the same state (one shared file system).
   if (trainer.world)
-    checkSameOnEveryRank([{ name: 'checkpoint state', bytes: SECTION_ORDER.map((name) => state[name]) }], `checkpoint ${path}`);
+    checkSameOnEveryRank(
+      [{ name: 'checkpoint state', bytes: SECTION_ORDER.map((name) => state[name]) }],
+      `checkpoint ${path}`,
+    );
   const job = trainer.job;
   restoreVerified(path, 'trainer', trainer, state, header.configHash, configHash, [
     [state.params.length, job.params.length, 'parameters', 'a different model size'],
@@ -378,7 +436,12 @@ export function loadCheckpoint(path: string, trainer: Trainer, meta: { configHas
     [state.noiseRng.length, 4, 'noise RNG words', 'corrupt header'],
     [state.augmentRng.length, 4, 'augmentation RNG words', 'corrupt header'],
     [state.counters.length, 3, 'counters', 'corrupt header'],
-    [header.ranks ?? 1, trainer.world?.size ?? 1, 'data-parallel rank(s)', 'a run resumes on the same number of ranks, which sets how each step is split'],
+    [
+      header.ranks ?? 1,
+      trainer.world?.size ?? 1,
+      'data-parallel rank(s)',
+      'a run resumes on the same number of ranks, which sets how each step is split',
+    ],
   ]);
 }
 

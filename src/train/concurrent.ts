@@ -16,9 +16,13 @@ export interface ConcurrencyOptions {
  * whose chunks are async native calls on the libuv worker pool, so K trainers share the cores
  * without a batched trainer of their own. The first rejection rejects the whole call.
  */
-export async function runConcurrently<T>(tasks: ReadonlyArray<() => Promise<T>>, options: ConcurrencyOptions = {}): Promise<T[]> {
+export async function runConcurrently<T>(
+  tasks: ReadonlyArray<() => Promise<T>>,
+  options: ConcurrencyOptions = {},
+): Promise<T[]> {
   const { concurrency = availableParallelism(), signal, onDone } = options;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`options.concurrency must be a positive integer (got ${String(concurrency)})`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new RangeError(`options.concurrency must be a positive integer (got ${String(concurrency)})`);
   const results = new Array<T>(tasks.length);
   let next = 0;
   const worker = async (): Promise<void> => {

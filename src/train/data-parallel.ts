@@ -107,7 +107,10 @@ export function checkSameOnEveryRank(parts: RankCheckPart[], param: string): voi
     const at = (r: number) => Buffer.from(all.subarray(r * stride + 32 * i, r * stride + 32 * (i + 1))).toString('hex');
     const ranks: number[] = [];
     for (let r = 1; r < size; ++r) if (at(r) !== at(0)) ranks.push(r);
-    if (ranks.length > 0) differing.push(`${p.name} (rank ${ranks.join(', ')} differ${ranks.length === 1 ? 's' : ''} from rank 0: sha256 ${at(ranks[0]).slice(0, 12)}… vs ${at(0).slice(0, 12)}…)`);
+    if (ranks.length > 0)
+      differing.push(
+        `${p.name} (rank ${ranks.join(', ')} differ${ranks.length === 1 ? 's' : ''} from rank 0: sha256 ${at(ranks[0]).slice(0, 12)}… vs ${at(0).slice(0, 12)}…)`,
+      );
   });
   if (differing.length > 0) {
     const error = new Error(

@@ -16,7 +16,8 @@ function splitmix64(state: { x: bigint }): bigint {
 
 /** The 4-word state of stream `stream` for run seed `seed`. */
 export function seedRngState(seed: number, stream: bigint): BigUint64Array {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`seed must be a non-negative safe integer (got ${seed})`);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new RangeError(`seed must be a non-negative safe integer (got ${seed})`);
   const s = { x: (BigInt(seed) ^ ((0xd1b54a32d192ed03n * (stream + 1n)) & MASK64)) & MASK64 };
   const out = new BigUint64Array(4);
   for (let i = 0; i < 4; i++) out[i] = splitmix64(s);

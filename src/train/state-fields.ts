@@ -4,7 +4,8 @@
  * is written (errors name `state.<field>`) and then copies them in place.
  */
 type StateArray = Float32Array | Float64Array | Int32Array | BigUint64Array;
-type StateArrayCtor = Float32ArrayConstructor | Float64ArrayConstructor | Int32ArrayConstructor | BigUint64ArrayConstructor;
+type StateArrayCtor =
+  Float32ArrayConstructor | Float64ArrayConstructor | Int32ArrayConstructor | BigUint64ArrayConstructor;
 
 /** One persistent buffer: its field name in the exported state, the live buffer, its array type. */
 export type StateField<K extends string> = [K, StateArray, StateArrayCtor];
@@ -19,7 +20,8 @@ export function checkFields<K extends string>(state: Record<K, unknown>, fields:
   for (const [name, live, ctor] of fields) {
     const v = state[name];
     if (!(v instanceof ctor)) throw new TypeError(`state.${name} must be a ${ctor.name}`);
-    if (v.length !== live.length) throw new RangeError(`state.${name} must have length ${live.length} (got ${v.length})`);
+    if (v.length !== live.length)
+      throw new RangeError(`state.${name} must have length ${live.length} (got ${v.length})`);
   }
 }
 

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 
-import { native, type NativeStepLogs, type NativeTrainJob, type NativeTrainJobHandle, type NativeUpdatePath } from '../native/binding.js';
+import {
+  native,
+  type NativeStepLogs,
+  type NativeTrainJob,
+  type NativeTrainJobHandle,
+  type NativeUpdatePath,
+} from '../native/binding.js';
 import { Model, checkExamples, sharedFloat32, type Examples } from '../model/model.js';
 import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
 import { formatValue } from '../util/format.js';
@@ -52,17 +58,26 @@ export interface AugmentOptions {
 
 function augmentPlan(augment: AugmentOptions | undefined, model: Model): NativeTrainJob['batch']['augment'] {
   if (augment === undefined) return undefined;
-  if (augment === null || typeof augment !== 'object') throw new TypeError(`options.batch.augment must be an object (got ${formatValue(augment)})`);
+  if (augment === null || typeof augment !== 'object')
+    throw new TypeError(`options.batch.augment must be an object (got ${formatValue(augment)})`);
   checkKnownKeys(augment, ['cropPadding', 'flip'], 'options.batch.augment');
   const cropPadding = augment.cropPadding ?? 0;
   if (typeof cropPadding !== 'number' || !Number.isInteger(cropPadding) || cropPadding < 0)
-    throw new RangeError(`options.batch.augment.cropPadding must be a non-negative integer (got ${formatValue(cropPadding)})`);
+    throw new RangeError(
+      `options.batch.augment.cropPadding must be a non-negative integer (got ${formatValue(cropPadding)})`,
+    );
   const flip = augment.flip ?? false;
-  if (typeof flip !== 'boolean') throw new TypeError(`options.batch.augment.flip must be a boolean (got ${formatValue(flip)})`);
+  if (typeof flip !== 'boolean')
+    throw new TypeError(`options.batch.augment.flip must be a boolean (got ${formatValue(flip)})`);
   const input = model.spec.input;
-  if (input.length !== 3) throw new RangeError(`options.batch.augment needs a model with image input [C, H, W] (input is [${input.join(', ')}])`);
+  if (input.length !== 3)
+    throw new RangeError(
+      `options.batch.augment needs a model with image input [C, H, W] (input is [${input.join(', ')}])`,
+    );
   if (cropPadding > Math.min(input[1], input[2]))
-    throw new RangeError(`options.batch.augment.cropPadding must be at most min(H, W) = ${Math.min(input[1], input[2])} (got ${cropPadding})`);
+    throw new RangeError(
+      `options.batch.augment.cropPadding must be at most min(H, W) = ${Math.min(input[1], input[2])} (got ${cropPadding})`,
+    );
   if (cropPadding === 0 && !flip) return undefined;
   return { shape: [input[0], input[1], input[2]], cropPadding, flip };
 }
@@ -170,14 +185,22 @@ export function checkStepLogs(steps: number, param = 'options.steps'): void {
 
 function checkPositiveInteger(value: unknown, param: string): number {
   if (typeof value !== 'number') throw new TypeError(`${param} must be a number`);
-  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${param} must be a positive integer below 2^53 (got ${value})`);
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new RangeError(`${param} must be a positive integer below 2^53 (got ${value})`);
   return value;
 }
 
 /** Checks options.dataParallel; the ranks to split over, or null when it is off. */
-function dataParallelWorld(value: unknown, model: Model, n: number, mode: BatchMode, batch: BatchOptions): MpiWorld | null {
+function dataParallelWorld(
+  value: unknown,
+  model: Model,
+  n: number,
+  mode: BatchMode,
+  batch: BatchOptions,
+): MpiWorld | null {
   if (value === undefined || value === false) return null;
-  if (typeof value !== 'boolean') throw new TypeError(`options.dataParallel must be a boolean (got ${formatValue(value)})`);
+  if (typeof value !== 'boolean')
+    throw new TypeError(`options.dataParallel must be a boolean (got ${formatValue(value)})`);
   const world = mpiWorld();
   if (!world) {
     const how = mpiBuilt()
@@ -188,7 +211,9 @@ function dataParallelWorld(value: unknown, model: Model, n: number, mode: BatchM
     throw error;
   }
   if (model.layout.stateCount > 0)
-    throw new RangeError('options.dataParallel does not support batch norm: each rank would update the running statistics from its own shard, and the models would drift apart');
+    throw new RangeError(
+      'options.dataParallel does not support batch norm: each rank would update the running statistics from its own shard, and the models would drift apart',
+    );
   if (mode === 'full') checkShardable(n, world.size, 'options.data (full batch)');
   else {
     const size = batch.size as number;
@@ -202,9 +227,13 @@ function dataParallelWorld(value: unknown, model: Model, n: number, mode: BatchM
 /** Collective: every rank must have the same configuration, data set, initial parameters and numerics. */
 function checkRanksAgree(job: NativeTrainJob, model: Model, seed: number): void {
   const build = native.info();
-  const hex = (v: ArrayBufferView) => createHash('sha256').update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)).digest('hex');
-  const config = JSON.stringify({ spec: model.spec, batch: job.batch, optimizer: job.optimizer, seed }, (_key, v: unknown) =>
-    ArrayBuffer.isView(v) ? hex(v) : v,
+  const hex = (v: ArrayBufferView) =>
+    createHash('sha256')
+      .update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength))
+      .digest('hex');
+  const config = JSON.stringify(
+    { spec: model.spec, batch: job.batch, optimizer: job.optimizer, seed },
+    (_key, v: unknown) => (ArrayBuffer.isView(v) ? hex(v) : v),
   );
   checkSameOnEveryRank(
     [
@@ -212,7 +241,12 @@ function checkRanksAgree(job: NativeTrainJob, model: Model, seed: number): void 
       { name: 'data set (x, y)', bytes: [job.x, job.y] },
       { name: 'initial parameters', bytes: [job.params, ...(job.modelState ? [job.modelState] : [])] },
       // Each rank applies the update to θ itself: a different ISA path or BLAS would round differently and the ranks' θ would drift apart.
-      { name: 'numerics (ISA path, BLAS vendor, kernels and threads)', bytes: [new TextEncoder().encode(JSON.stringify([build.simd, build.blasVendor, build.blasCore, build.blasThreads]))] },
+      {
+        name: 'numerics (ISA path, BLAS vendor, kernels and threads)',
+        bytes: [
+          new TextEncoder().encode(JSON.stringify([build.simd, build.blasVendor, build.blasCore, build.blasThreads])),
+        ],
+      },
     ],
     'options.dataParallel',
   );
@@ -236,21 +270,30 @@ export class Trainer {
 
   constructor(model: Model, options: TrainerOptions) {
     if (!(model instanceof Model)) throw new TypeError(`model must be a Model (got ${formatValue(model)})`);
-    if (!options || typeof options !== 'object') throw new TypeError(`options must be an object { data, optimizer, batch?, seed? } (got ${formatValue(options)})`);
+    if (!options || typeof options !== 'object')
+      throw new TypeError(`options must be an object { data, optimizer, batch?, seed? } (got ${formatValue(options)})`);
     checkKnownKeys(options, TRAINER_KEYS, 'Trainer options');
     const n = checkExamples(model, options.data, 'options.data');
     // The data set in shared memory, which async chunks borrow without a copy (see shared-data.ts).
     const data = sharedExamples(options.data);
     const batch = options.batch ?? {};
-    if (typeof batch !== 'object' || batch === null) throw new TypeError(`options.batch must be an object (got ${formatValue(batch)})`);
+    if (typeof batch !== 'object' || batch === null)
+      throw new TypeError(`options.batch must be an object (got ${formatValue(batch)})`);
     checkKnownKeys(batch, BATCH_KEYS, 'options.batch');
-    if (options.seed !== undefined && (typeof options.seed !== 'number' || !Number.isSafeInteger(options.seed) || options.seed < 0))
+    if (
+      options.seed !== undefined &&
+      (typeof options.seed !== 'number' || !Number.isSafeInteger(options.seed) || options.seed < 0)
+    )
       throw new RangeError(`options.seed must be a non-negative integer (got ${formatValue(options.seed)})`);
     const mode = checkOneOf(batch.mode ?? 'full', kinds.batchModes, 'options.batch.mode');
     if (mode !== 'full') checkPositiveInteger(batch.size, 'options.batch.size');
     if (batch.microBatch !== undefined) checkPositiveInteger(batch.microBatch, 'options.batch.microBatch');
-    if (batch.dropLast !== undefined && typeof batch.dropLast !== 'boolean') throw new TypeError(`options.batch.dropLast must be a boolean (got ${formatValue(batch.dropLast)})`);
-    if (batch.amplify !== undefined && (typeof batch.amplify !== 'number' || !(batch.amplify >= 1 && batch.amplify < Infinity)))
+    if (batch.dropLast !== undefined && typeof batch.dropLast !== 'boolean')
+      throw new TypeError(`options.batch.dropLast must be a boolean (got ${formatValue(batch.dropLast)})`);
+    if (
+      batch.amplify !== undefined &&
+      (typeof batch.amplify !== 'number' || !(batch.amplify >= 1 && batch.amplify < Infinity))
+    )
       throw new RangeError(`options.batch.amplify must be a finite number >= 1 (got ${formatValue(batch.amplify)})`);
     const seed = options.seed ?? 0;
     const plan = compilePlan(options.optimizer, model.layout.paramCount);
@@ -307,15 +350,25 @@ export class Trainer {
    */
   async run(options: RunOptions): Promise<RunResult> {
     this.assertIdle();
-    if (!options || typeof options !== 'object') throw new TypeError(`options must be an object such as { steps: 100 } (got ${formatValue(options)})`);
+    if (!options || typeof options !== 'object')
+      throw new TypeError(`options must be an object such as { steps: 100 } (got ${formatValue(options)})`);
     checkKnownKeys(options, RUN_KEYS, 'run options');
     const steps = options.steps === 0 ? 0 : checkPositiveInteger(options.steps, 'options.steps');
     checkStepLogs(steps);
     const chunkSize = checkPositiveInteger(options.chunkSize ?? 50, 'options.chunkSize');
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal (got ${formatValue(options.signal)})`);
-    if (options.onChunk !== undefined && typeof options.onChunk !== 'function') throw new TypeError(`options.onChunk must be a function (got ${formatValue(options.onChunk)})`);
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
+      throw new TypeError(`options.signal must be an AbortSignal (got ${formatValue(options.signal)})`);
+    if (options.onChunk !== undefined && typeof options.onChunk !== 'function')
+      throw new TypeError(`options.onChunk must be a function (got ${formatValue(options.onChunk)})`);
     const logs = { loss: new Float64Array(steps), lr: new Float64Array(steps), accuracy: new Float64Array(steps) };
-    const result: RunResult = { stepsDone: 0, diverged: false, divergedAt: null, aborted: false, ...logs, update: null };
+    const result: RunResult = {
+      stepsDone: 0,
+      diverged: false,
+      divergedAt: null,
+      aborted: false,
+      ...logs,
+      update: null,
+    };
     this.running = true;
     try {
       while (result.stepsDone < steps) {
@@ -338,7 +391,12 @@ export class Trainer {
           result.divergedAt = r.divergedAt;
           break;
         }
-        options.onChunk?.({ stepsDone: result.stepsDone, steps, step: this.stepCount, loss: logs.loss[result.stepsDone - 1] });
+        options.onChunk?.({
+          stepsDone: result.stepsDone,
+          steps,
+          step: this.stepCount,
+          loss: logs.loss[result.stepsDone - 1],
+        });
       }
     } finally {
       this.running = false;
@@ -371,7 +429,8 @@ export class Trainer {
     const fields = this.stateFields();
     checkFields(state, fields);
     for (const rng of ['dataRng', 'noiseRng', 'augmentRng'] as const) {
-      if (state[rng].every((w) => w === 0n)) throw new RangeError(`state.${rng} must not be all zero (not a valid xoshiro256** state)`);
+      if (state[rng].every((w) => w === 0n))
+        throw new RangeError(`state.${rng} must not be all zero (not a valid xoshiro256** state)`);
     }
     importFields(state, fields);
   }

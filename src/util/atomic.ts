@@ -125,13 +125,21 @@ export function writeFileAtomicSync(
     fs.closeSync(fd);
     fs.renameSync(tmp, file);
   } catch (err) {
-    try { fs.closeSync(fd); } catch { /* already closed */ }
+    try {
+      fs.closeSync(fd);
+    } catch {
+      /* already closed */
+    }
     fs.rmSync(tmp, { force: true });
     throw err;
   }
   try {
     const dfd = fs.openSync(path.dirname(file), 'r');
-    try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
   } catch {
     // directory fsync unsupported here
   }

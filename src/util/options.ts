@@ -28,7 +28,9 @@ export function nearestKey(key: string, known: readonly string[]): string | unde
     if (d < bestDistance) [best, bestDistance] = [k, d];
   }
   // Close means at most a third of the longer name changed (always allow one edit).
-  return best !== undefined && bestDistance <= Math.max(1, Math.floor(Math.max(key.length, best.length) / 3)) ? best : undefined;
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(Math.max(key.length, best.length) / 3))
+    ? best
+    : undefined;
 }
 
 /**

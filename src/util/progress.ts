@@ -55,9 +55,15 @@ export function createProgress(opts: ProgressOptions): Progress {
 
   if (opts.quiet) {
     return {
-      update(n) { current = n; },
-      increment(d) { current += d; },
-      done() { finished = true; },
+      update(n) {
+        current = n;
+      },
+      increment(d) {
+        current += d;
+      },
+      done() {
+        finished = true;
+      },
     };
   }
 
@@ -106,8 +112,14 @@ export function createProgress(opts: ProgressOptions): Progress {
     }
   };
   return {
-    update(n) { current = n; maybePrint(); },
-    increment(d) { current += d; maybePrint(); },
+    update(n) {
+      current = n;
+      maybePrint();
+    },
+    increment(d) {
+      current += d;
+      maybePrint();
+    },
     done() {
       if (finished) return;
       finished = true;

@@ -95,8 +95,14 @@ export class Rng {
   /** Advances the state; returns the 64-bit output as [lo, hi] uint32 halves in `out`. */
   private step(out: Uint32Array | null): void {
     const s = this.s;
-    const s0l = s[0]!, s0h = s[1]!, s1l = s[2]!, s1h = s[3]!;
-    const s2l = s[4]!, s2h = s[5]!, s3l = s[6]!, s3h = s[7]!;
+    const s0l = s[0]!,
+      s0h = s[1]!,
+      s1l = s[2]!,
+      s1h = s[3]!;
+    const s2l = s[4]!,
+      s2h = s[5]!,
+      s3l = s[6]!,
+      s3h = s[7]!;
     if (out !== null) {
       // r = rotl(s1 * 5, 7) * 9   (all mod 2^64)
       // s1 * 5 = (s1 << 2) + s1
@@ -119,16 +125,27 @@ export class Rng {
     // t = s1 << 17
     const tl = (s1l << 17) >>> 0;
     const th = ((s1h << 17) | (s1l >>> 15)) >>> 0;
-    const n2l = (s2l ^ s0l) >>> 0, n2h = (s2h ^ s0h) >>> 0; // s2 ^= s0
-    const n3l = (s3l ^ s1l) >>> 0, n3h = (s3h ^ s1h) >>> 0; // s3 ^= s1
-    const n1l = (s1l ^ n2l) >>> 0, n1h = (s1h ^ n2h) >>> 0; // s1 ^= s2
-    const n0l = (s0l ^ n3l) >>> 0, n0h = (s0h ^ n3h) >>> 0; // s0 ^= s3
-    const m2l = (n2l ^ tl) >>> 0, m2h = (n2h ^ th) >>> 0; // s2 ^= t
+    const n2l = (s2l ^ s0l) >>> 0,
+      n2h = (s2h ^ s0h) >>> 0; // s2 ^= s0
+    const n3l = (s3l ^ s1l) >>> 0,
+      n3h = (s3h ^ s1h) >>> 0; // s3 ^= s1
+    const n1l = (s1l ^ n2l) >>> 0,
+      n1h = (s1h ^ n2h) >>> 0; // s1 ^= s2
+    const n0l = (s0l ^ n3l) >>> 0,
+      n0h = (s0h ^ n3h) >>> 0; // s0 ^= s3
+    const m2l = (n2l ^ tl) >>> 0,
+      m2h = (n2h ^ th) >>> 0; // s2 ^= t
     // s3 = rotl(s3, 45) = rotl(swap halves, 13)
     const m3l = ((n3h << 13) | (n3l >>> 19)) >>> 0;
     const m3h = ((n3l << 13) | (n3h >>> 19)) >>> 0;
-    s[0] = n0l; s[1] = n0h; s[2] = n1l; s[3] = n1h;
-    s[4] = m2l; s[5] = m2h; s[6] = m3l; s[7] = m3h;
+    s[0] = n0l;
+    s[1] = n0h;
+    s[2] = n1l;
+    s[3] = n1h;
+    s[4] = m2l;
+    s[5] = m2h;
+    s[6] = m3l;
+    s[7] = m3h;
   }
 
   private readonly buf = new Uint32Array(2);
@@ -162,7 +179,7 @@ export class Rng {
     let m = this.nextU64() * bn;
     let low = m & MASK64;
     if (low < bn) {
-      const threshold = ((MASK64 + 1n) - bn) % bn;
+      const threshold = (MASK64 + 1n - bn) % bn;
       while (low < threshold) {
         m = this.nextU64() * bn;
         low = m & MASK64;

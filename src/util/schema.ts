@@ -34,11 +34,14 @@ function schemaAt(schema: z.ZodType, path: readonly PropertyKey[], value: unknow
 
 function unwrap(s: z.ZodType | undefined, v: unknown): z.ZodType | undefined {
   for (let i = 0; i < 8 && s; i++) {
-    if (s instanceof z.ZodNullable || s instanceof z.ZodOptional || s instanceof z.ZodDefault) s = s.unwrap() as z.ZodType;
+    if (s instanceof z.ZodNullable || s instanceof z.ZodOptional || s instanceof z.ZodDefault)
+      s = s.unwrap() as z.ZodType;
     else if (s instanceof z.ZodPipe) s = s.in as z.ZodType;
     else if (s instanceof z.ZodDiscriminatedUnion || s instanceof z.ZodUnion) {
       const options = (s as z.ZodUnion).options as z.ZodType[];
-      s = options.find((o) => o.safeParse(v).success) ?? options.find((o) => o instanceof z.ZodObject && discriminatorMatches(o, v));
+      s =
+        options.find((o) => o.safeParse(v).success) ??
+        options.find((o) => o instanceof z.ZodObject && discriminatorMatches(o, v));
     } else return s;
   }
   return s;
@@ -116,8 +119,12 @@ export const positiveNumber = (): z.ZodNumber =>
 /** A number in (0, 1] (`closed`) or (0, 1). */
 export const fraction = (closed: boolean): z.ZodNumber => {
   const range = closed ? '(0, 1]' : '(0, 1)';
-  const n = z.number({ error: `must be a number in ${range}` }).gt(0, { error: (i) => `must be in ${range} ${got(i.input)}` });
-  return closed ? n.max(1, { error: (i) => `must be in ${range} ${got(i.input)}` }) : n.lt(1, { error: (i) => `must be in ${range} ${got(i.input)}` });
+  const n = z
+    .number({ error: `must be a number in ${range}` })
+    .gt(0, { error: (i) => `must be in ${range} ${got(i.input)}` });
+  return closed
+    ? n.max(1, { error: (i) => `must be in ${range} ${got(i.input)}` })
+    : n.lt(1, { error: (i) => `must be in ${range} ${got(i.input)}` });
 };
 
 /** A boolean. */
@@ -131,6 +138,8 @@ export const oneOf = <const T extends readonly [string, ...string[]]>(values: T)
 
 /** A non-empty array of `element`, without repeats when `distinct` names what repeats. */
 export const nonEmptyArray = <T extends z.ZodType>(element: T, what: string, distinct?: string) => {
-  const a = z.array(element, { error: `must be a non-empty array of ${what}` }).min(1, { error: `must be a non-empty array of ${what}` });
+  const a = z
+    .array(element, { error: `must be a non-empty array of ${what}` })
+    .min(1, { error: `must be a non-empty array of ${what}` });
   return distinct ? a.refine((v) => new Set(v).size === v.length, { error: `must not repeat ${distinct}` }) : a;
 };

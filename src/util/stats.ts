@@ -5,9 +5,11 @@
  */
 
 function finiteSample(xs: readonly number[], what: string, min = 1): void {
-  if (xs.length < min) throw new RangeError(`${what}: needs at least ${min} value${min === 1 ? '' : 's'}, got ${xs.length}`);
+  if (xs.length < min)
+    throw new RangeError(`${what}: needs at least ${min} value${min === 1 ? '' : 's'}, got ${xs.length}`);
   xs.forEach((x, i) => {
-    if (typeof x !== 'number' || !Number.isFinite(x)) throw new RangeError(`${what}: value [${i}] is not a finite number (${String(x)})`);
+    if (typeof x !== 'number' || !Number.isFinite(x))
+      throw new RangeError(`${what}: value [${i}] is not a finite number (${String(x)})`);
   });
 }
 
@@ -52,8 +54,8 @@ export function iqr(xs: readonly number[]): { median: number; q1: number; q3: nu
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; ~1e-15 relative). */
 function logGamma(x: number): number {
   const c = [
-    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
-    -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
   ];
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
   x -= 1;
@@ -98,11 +100,14 @@ function incompleteBeta(x: number, a: number, b: number): number {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
   const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
-  return x < (a + 1) / (a + b + 2) ? (front * betaContinuedFraction(a, b, x)) / a : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+  return x < (a + 1) / (a + b + 2)
+    ? (front * betaContinuedFraction(a, b, x)) / a
+    : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
 }
 
 function checkDf(df: number, what: string): void {
-  if (!(df > 0) || !Number.isFinite(df)) throw new RangeError(`${what}: degrees of freedom must be a finite number > 0, got ${df}`);
+  if (!(df > 0) || !Number.isFinite(df))
+    throw new RangeError(`${what}: degrees of freedom must be a finite number > 0, got ${df}`);
 }
 
 /** P(T ≤ t) for Student's t with `df` degrees of freedom. */
@@ -183,7 +188,8 @@ export interface TostResult {
  */
 export function tost(diffs: readonly number[], margin: number, alpha = 0.05): TostResult {
   finiteSample(diffs, 'tost', 2);
-  if (!(margin > 0) || !Number.isFinite(margin)) throw new RangeError(`tost: margin must be a finite number > 0, got ${margin}`);
+  if (!(margin > 0) || !Number.isFinite(margin))
+    throw new RangeError(`tost: margin must be a finite number > 0, got ${margin}`);
   if (!(alpha > 0 && alpha < 0.5)) throw new RangeError(`tost: alpha must be in (0, 0.5), got ${alpha}`);
   const ci = pairedInterval(diffs, 1 - 2 * alpha);
   let pLower: number;

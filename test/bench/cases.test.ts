@@ -16,7 +16,10 @@ describe('bench cases', () => {
     const first = 2 * 784 * 1024;
     const forward = first + 2 * 1024 * 1024 + 2 * 1024 * 10;
     for (const batch of [128, 1024]) {
-      const g = stepGemms(layers.map((l) => ({ dense: [...l.dense] as [number, number] })), batch);
+      const g = stepGemms(
+        layers.map((l) => ({ dense: [...l.dense] as [number, number] })),
+        batch,
+      );
       expect(g).to.have.length(8);
       expect(flops(g)).to.equal(batch * (3 * forward - first));
       // The fused SGD update accumulates into W (beta = 1) up to 256 examples only.
@@ -28,7 +31,9 @@ describe('bench cases', () => {
     // 3 → 16 channels, 3×3, 32×32 outputs at batch 128: P = 131072 rows, above the 65536 gemmBench takes.
     const g = stepGemms([{ dense: [4, 4] }, { conv: [3, 16, 3, 32] }], 128);
     for (const [M, N, K] of g) expect(Math.max(M, N, K)).to.be.at.most(65536);
-    const P = 128 * 32 * 32, I = 3 * 9, O = 16;
+    const P = 128 * 32 * 32,
+      I = 3 * 9,
+      O = 16;
     expect(flops(g)).to.equal(2 * 4 * 4 * 128 * 2 + 3 * 2 * P * I * O);
     // Pieces of the weight gradient after the first accumulate into it.
     const dW = g.filter(([M, N]) => M === O && N === I);

@@ -12,8 +12,18 @@ import { tempDir, tempFiles } from '../run/helpers.js';
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const TINY = 'mlp-784-128-10/b128';
 
-function bigstep(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeout = 60000): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd, encoding: 'utf8', timeout, env: { ...process.env, BIGSTEP_DEBUG: '', ...env } });
+function bigstep(
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+  timeout = 60000,
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout,
+    env: { ...process.env, BIGSTEP_DEBUG: '', ...env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -63,21 +73,43 @@ describe('bigstep bench: a run', function () {
 
   it('threads above the cores run with a warning; the table and the JSON carry the share-of-peak figures and machine facts', () => {
     const over = os.availableParallelism() + 1;
-    const r = bigstep(['bench', '--cases', `${TINY},e1-paper-1d/N20000xT200`, '--threads', `1,${over}`, '--seconds', '0.2', '--out', 'r/b.json'], cwd);
+    const r = bigstep(
+      [
+        'bench',
+        '--cases',
+        `${TINY},e1-paper-1d/N20000xT200`,
+        '--threads',
+        `1,${over}`,
+        '--seconds',
+        '0.2',
+        '--out',
+        'r/b.json',
+      ],
+      cwd,
+    );
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stderr).to.match(new RegExp(`warning: threads ${over} above the ${os.availableParallelism()} cores this process may use`));
+    expect(r.stderr).to.match(
+      new RegExp(`warning: threads ${over} above the ${os.availableParallelism()} cores this process may use`),
+    );
     expect(r.stderr.match(/warning: threads/g)).to.have.length(1);
     expect(r.stdout).to.match(/case\s+threads\s+samples\/s\s+GFLOP\/s\s+% FMA peak\s+% sgemm ceiling\s+peak RSS MiB/);
     const rep = JSON.parse(fs.readFileSync(path.join(cwd, 'r/b.json'), 'utf8')) as BenchReport;
     expect(rep.schema).to.equal('bigstep/bench@1');
     // The E1 sweep runs on one native thread: one row; the MLP at both thread counts.
-    expect(rep.rows.map((x) => `${x.case}@${x.threads}`)).to.deep.equal([`${TINY}@1`, `${TINY}@${over}`, 'e1-paper-1d/N20000xT200@1']);
+    expect(rep.rows.map((x) => `${x.case}@${x.threads}`)).to.deep.equal([
+      `${TINY}@1`,
+      `${TINY}@${over}`,
+      'e1-paper-1d/N20000xT200@1',
+    ]);
     expect(rep.peaks.map((p) => p.threads)).to.deep.equal([1, over]);
     for (const row of rep.rows.filter((x) => x.kind === 'train')) {
       expect(row.samplesPerSec).to.be.greaterThan(0);
       expect(row.fmaPeakGflops).to.equal(rep.peaks.find((p) => p.threads === row.threads)!.gflops);
       expect(row.pctOfFmaPeak).to.be.closeTo((100 * (row.gflops as number)) / row.fmaPeakGflops, 1e-9);
-      expect(row.pctOfCeiling).to.be.closeTo((100 * (row.ceilingStepSeconds as number)) / (row.stepSeconds as number), 1e-9);
+      expect(row.pctOfCeiling).to.be.closeTo(
+        (100 * (row.ceilingStepSeconds as number)) / (row.stepSeconds as number),
+        1e-9,
+      );
       expect(row.peakRssMiB).to.be.greaterThan(10);
     }
     const e1 = rep.rows[2];
@@ -95,17 +127,29 @@ describe('bigstep bench: a run', function () {
   });
 
   it('--compare-pytorch without torch: a note, and bigstep figures alone', () => {
-    const r = bigstep(['bench', '--cases', TINY, '--threads', '1', '--seconds', '0.2', '--compare-pytorch', '--out', 'np.json'], cwd, { BIGSTEP_PYTHON: path.join(cwd, 'no-such-python') });
+    const r = bigstep(
+      ['bench', '--cases', TINY, '--threads', '1', '--seconds', '0.2', '--compare-pytorch', '--out', 'np.json'],
+      cwd,
+      { BIGSTEP_PYTHON: path.join(cwd, 'no-such-python') },
+    );
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stderr).to.match(/warning: PyTorch not found \(.*no-such-python: import torch failed\); PyTorch columns skipped/);
+    expect(r.stderr).to.match(
+      /warning: PyTorch not found \(.*no-such-python: import torch failed\); PyTorch columns skipped/,
+    );
     expect(r.stdout).not.to.contain('PyTorch samples/s');
     const rep = JSON.parse(fs.readFileSync(path.join(cwd, 'np.json'), 'utf8')) as BenchReport;
-    expect(rep.pytorch).to.have.property('note').that.matches(/BIGSTEP_PYTHON/);
+    expect(rep.pytorch)
+      .to.have.property('note')
+      .that.matches(/BIGSTEP_PYTHON/);
     expect(rep.rows[0].torch).to.equal(undefined);
   });
 
   it('SIGINT mid-run: exit 130, no JSON and no temp file', async () => {
-    const child = spawn(process.execPath, [MAIN, 'bench', '--cases', `${TINY},small-cnn-28x28/b128`, '--threads', '1', '--seconds', '3', '--out', 'i.json'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [MAIN, 'bench', '--cases', `${TINY},small-cnn-28x28/b128`, '--threads', '1', '--seconds', '3', '--out', 'i.json'],
+      { cwd, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -129,7 +173,24 @@ describe('bigstep bench --sweep and sweep collect', function () {
   after(() => fs.rmSync(cwd, { recursive: true, force: true }));
 
   it('plans one task per partition (whole node each), runs a task, collects a node type × case table and plot', () => {
-    const p = bigstep(['bench', '--sweep', 's', '--partition', 'skylake,zen3', '--cases', TINY, '--threads', '1', '--seconds', '0.2', '--time', '00:05:00'], cwd);
+    const p = bigstep(
+      [
+        'bench',
+        '--sweep',
+        's',
+        '--partition',
+        'skylake,zen3',
+        '--cases',
+        TINY,
+        '--threads',
+        '1',
+        '--seconds',
+        '0.2',
+        '--time',
+        '00:05:00',
+      ],
+      cwd,
+    );
     expect(p.code, p.stderr).to.equal(0);
     expect(p.stdout).to.match(/bench sweep: 2 tasks \(skylake, zen3\)/);
     const script = fs.readFileSync(path.join(cwd, 's/slurm/array.sbatch'), 'utf8');
@@ -137,7 +198,11 @@ describe('bigstep bench --sweep and sweep collect', function () {
     expect(script).to.match(/^#SBATCH --array=0-1$/m);
     expect(script).to.match(/^#SBATCH --time=00:05:00$/m);
     expect(script).to.match(/sweep run \S+ --task "\$SLURM_ARRAY_TASK_ID"$/m);
-    const submit = fs.readFileSync(path.join(cwd, 's/slurm/submit.sh'), 'utf8').trim().split('\n').filter((l) => l.startsWith('sbatch'));
+    const submit = fs
+      .readFileSync(path.join(cwd, 's/slurm/submit.sh'), 'utf8')
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('sbatch'));
     expect(submit).to.have.length(2);
     expect(submit[0]).to.match(/^sbatch --array=0 --partition=skylake \S+array\.sbatch$/);
     expect(submit[1]).to.match(/^sbatch --array=1 --partition=zen3 /);
@@ -156,7 +221,9 @@ describe('bigstep bench --sweep and sweep collect', function () {
     expect(c.stdout).to.match(new RegExp(`^skylake\\s+\\S+.*${TINY.replace(/[/.]/g, '\\$&')}\\s+1\\s+[\\d.]+`, 'm'));
     expect(c.stdout).to.match(/no result yet from task 1 \(zen3\)/);
     const csv = fs.readFileSync(path.join(cwd, 's/bench-comparison.csv'), 'utf8').trim().split('\n');
-    expect(csv[0]).to.equal('task,label,host,cpu,case,threads,samplesPerSec,gflops,pctOfFmaPeak,pctOfCeiling,fmaPeakGflops');
+    expect(csv[0]).to.equal(
+      'task,label,host,cpu,case,threads,samplesPerSec,gflops,pctOfFmaPeak,pctOfCeiling,fmaPeakGflops',
+    );
     expect(csv).to.have.length(2);
     expect(Number(csv[1].split(',').at(-3))).to.be.closeTo(rep.rows[0].pctOfFmaPeak as number, 1e-6);
     const png = fs.readFileSync(path.join(cwd, 's/bench-comparison.png'));

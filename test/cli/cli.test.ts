@@ -10,13 +10,23 @@ import { snapshot, tempDir, tempFiles } from '../run/helpers.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 
-function bigstep(args: string[], cwd: string, timeout = 60000): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd, encoding: 'utf8', timeout, env: { ...process.env, BIGSTEP_DEBUG: '' } });
+function bigstep(
+  args: string[],
+  cwd: string,
+  timeout = 60000,
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout,
+    env: { ...process.env, BIGSTEP_DEBUG: '' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 const lines = (s: string): string[] => s.split('\n').filter((l) => l.trim().length > 0);
-const runDirs = (out: string): string[] => (fs.existsSync(out) ? fs.readdirSync(out).filter((d) => fs.existsSync(path.join(out, d, 'config.json'))) : []);
+const runDirs = (out: string): string[] =>
+  fs.existsSync(out) ? fs.readdirSync(out).filter((d) => fs.existsSync(path.join(out, d, 'config.json'))) : [];
 
 describe('bigstep CLI: misuse', function () {
   this.timeout(20000);
@@ -40,10 +50,19 @@ describe('bigstep CLI: misuse', function () {
     [['report'], /bigstep report: missing the directory/],
     [['report', 'no-such-dir'], /bigstep report: no-such-dir is not a directory/],
     [['demo', '--steps', '0'], /bigstep demo: --steps must be an integer >= 1/],
-    [['run', 'noise', '--preset', 'tiny', '--set', 'epochz=2'], /--set epochz: the config has no field "epochz" \(fields there: scale, data, .*epochs/],
-    [['run', 'noise', '--preset', 'tiny', '--set', 'model.hiden=[8]'], /--set model.hiden: the config has no field "model.hiden" \(fields there: kind, hidden\)/],
+    [
+      ['run', 'noise', '--preset', 'tiny', '--set', 'epochz=2'],
+      /--set epochz: the config has no field "epochz" \(fields there: scale, data, .*epochs/,
+    ],
+    [
+      ['run', 'noise', '--preset', 'tiny', '--set', 'model.hiden=[8]'],
+      /--set model.hiden: the config has no field "model.hiden" \(fields there: kind, hidden\)/,
+    ],
     [['run', 'noise', '--preset', 'tiny', '--set', 'epochs'], /--set needs PATH=VALUE \(got "epochs"\)/],
-    [['run', 'noise', '--preset', 'tiny', '--set', 'augment={cropPadding: 1, flip: true}'], /config\.augment needs image data/],
+    [
+      ['run', 'noise', '--preset', 'tiny', '--set', 'augment={cropPadding: 1, flip: true}'],
+      /config\.augment needs image data/,
+    ],
   ];
   for (const [args, re] of cases)
     it(`bigstep ${args.join(' ') || '(nothing)'} → exit 2 and a one-line error`, () => {
@@ -55,11 +74,31 @@ describe('bigstep CLI: misuse', function () {
     });
 
   it('bigstep run --set overrides preset fields (YAML values) and the run directory records them', () => {
-    const r = bigstep(['run', 'noise', '--preset', 'tiny', '--set', 'epochs=1', '--set', 'seeds=[4]', '--set', 'arms=[sgd-small, sgd-large]', '--out', 'set-runs'], cwd);
+    const r = bigstep(
+      [
+        'run',
+        'noise',
+        '--preset',
+        'tiny',
+        '--set',
+        'epochs=1',
+        '--set',
+        'seeds=[4]',
+        '--set',
+        'arms=[sgd-small, sgd-large]',
+        '--out',
+        'set-runs',
+      ],
+      cwd,
+    );
     expect(r.code, r.stderr).to.equal(0);
     const dirs = runDirs(path.join(cwd, 'set-runs'));
     expect(dirs).to.have.length(1);
-    const config = JSON.parse(fs.readFileSync(path.join(cwd, 'set-runs', dirs[0], 'config.json'), 'utf8')) as { epochs: number; seeds: number[]; arms: string[] };
+    const config = JSON.parse(fs.readFileSync(path.join(cwd, 'set-runs', dirs[0], 'config.json'), 'utf8')) as {
+      epochs: number;
+      seeds: number[];
+      arms: string[];
+    };
     expect(config.epochs).to.equal(1);
     expect(config.seeds).to.deep.equal([4]);
     expect(config.arms).to.deep.equal(['sgd-small', 'sgd-large']);
@@ -124,7 +163,9 @@ describe('bigstep run landscape --preset tiny', function () {
     const dirs = runDirs(path.join(cwd, 'other'));
     expect(dirs).to.have.length(1);
     expect(dirs[0]).to.not.equal(runDirs(path.join(cwd, 'runs'))[0]);
-    const config = JSON.parse(fs.readFileSync(path.join(cwd, 'other', dirs[0], 'config.json'), 'utf8')) as { seeds: unknown };
+    const config = JSON.parse(fs.readFileSync(path.join(cwd, 'other', dirs[0], 'config.json'), 'utf8')) as {
+      seeds: unknown;
+    };
     expect(config.seeds).to.deep.equal({ starts: 5, noise: 6, minima: 7 });
   });
 });
@@ -136,7 +177,10 @@ describe('bigstep run: Ctrl-C', function () {
 
   it('SIGINT stops the run at a safe point: exit 130, status "aborted", no temp files', async () => {
     // The quick preset runs for tens of seconds, so the signal arrives mid-run.
-    const child = spawn(process.execPath, [MAIN, 'run', 'landscape', '--preset', 'quick'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, 'run', 'landscape', '--preset', 'quick'], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -191,19 +235,43 @@ describe('bigstep info', function () {
     // A data root of our own with MNIST in it: found there; CIFAR-10 is in no searched directory.
     const root = path.join(cwd, 'data');
     fs.mkdirSync(path.join(root, 'mnist'), { recursive: true });
-    for (const f of ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz']) fs.writeFileSync(path.join(root, 'mnist', f), '');
-    const r = spawnSync(process.execPath, [MAIN, 'info'], { cwd, encoding: 'utf8', env: { ...process.env, BIGSTEP_DATA: root } });
+    for (const f of [
+      'train-images-idx3-ubyte.gz',
+      'train-labels-idx1-ubyte.gz',
+      't10k-images-idx3-ubyte.gz',
+      't10k-labels-idx1-ubyte.gz',
+    ])
+      fs.writeFileSync(path.join(root, 'mnist', f), '');
+    const r = spawnSync(process.execPath, [MAIN, 'info'], {
+      cwd,
+      encoding: 'utf8',
+      env: { ...process.env, BIGSTEP_DATA: root },
+    });
     expect(r.status, r.stderr).to.equal(0);
     const out = JSON.parse(r.stdout) as {
       blasVendor: string;
       blasNotice: string | null;
-      datasets: Array<{ name: string; found: boolean; dir: string | null; source: string | null; searched: string[]; howTo: string | null }>;
+      datasets: Array<{
+        name: string;
+        found: boolean;
+        dir: string | null;
+        source: string | null;
+        searched: string[];
+        howTo: string | null;
+      }>;
     };
     expect(out.blasVendor).to.be.oneOf(['openblas', 'portable']);
     expect(out.blasNotice === null, 'a notice exactly without a system BLAS').to.equal(out.blasVendor === 'openblas');
     expect(out.datasets.map((d) => d.name)).to.deep.equal(['mnist', 'fashion-mnist', 'cifar10', 'cifar100']);
     const byName = new Map(out.datasets.map((d) => [d.name, d]));
-    expect(byName.get('mnist')).to.deep.equal({ name: 'mnist', found: true, dir: path.join(root, 'mnist'), source: 'BIGSTEP_DATA', searched: [], howTo: null });
+    expect(byName.get('mnist')).to.deep.equal({
+      name: 'mnist',
+      found: true,
+      dir: path.join(root, 'mnist'),
+      source: 'BIGSTEP_DATA',
+      searched: [],
+      howTo: null,
+    });
     const cifar = byName.get('cifar10')!;
     expect(cifar.found).to.equal(false);
     expect(cifar.searched[0]).to.equal(path.join(root, 'cifar10'));
@@ -224,11 +292,15 @@ describe('bigstep run on fallback data', function () {
 
   it('ends with lines saying the run used fallback data, what is missing and how to get it', () => {
     // MNIST in an empty data root (and no download): E2 falls back to its synthetic set on any machine.
-    const r = spawnSync(process.execPath, [MAIN, 'run', 'escape', '--preset', 'tiny', '--set', 'data.source=mnist', '--out', 'o'], {
-      cwd,
-      encoding: 'utf8',
-      env: { ...process.env, BIGSTEP_DEBUG: '', BIGSTEP_DATA: path.join(cwd, 'empty-root') },
-    });
+    const r = spawnSync(
+      process.execPath,
+      [MAIN, 'run', 'escape', '--preset', 'tiny', '--set', 'data.source=mnist', '--out', 'o'],
+      {
+        cwd,
+        encoding: 'utf8',
+        env: { ...process.env, BIGSTEP_DEBUG: '', BIGSTEP_DATA: path.join(cwd, 'empty-root') },
+      },
+    );
     expect(r.status, r.stderr).to.equal(0);
     const out = lines(r.stdout);
     const first = out.findIndex((l) => l.startsWith('bigstep: escape ran on FALLBACK data: mnist was not found'));
@@ -260,7 +332,9 @@ describe('bigstep without a system BLAS', function () {
   before(function () {
     vendor = (JSON.parse(bigstep(['info'], cwd).stdout) as { blasVendor: string }).blasVendor;
     if (vendor !== 'portable') {
-      console.log('    (skipped: this addon uses OpenBLAS; the notice is for a portable build, which the bare CI leg tests)');
+      console.log(
+        '    (skipped: this addon uses OpenBLAS; the notice is for a portable build, which the bare CI leg tests)',
+      );
       this.skip();
     }
   });

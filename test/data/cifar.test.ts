@@ -18,14 +18,28 @@ const C10_TRAIN = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', '
 /** Writes a CIFAR-10 layout: batch b has 3 + b records with label (b + i) % 10, pixels seeded by 100·b. */
 function writeCifar10(dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
-  C10_TRAIN.forEach((f, b) => fs.writeFileSync(path.join(dir, f), cifarBatch(3 + b, 1, (i) => (b + i) % 10, 100 * b)));
-  fs.writeFileSync(path.join(dir, 'test_batch.bin'), cifarBatch(4, 1, (i) => 9 - i, 1000));
+  C10_TRAIN.forEach((f, b) =>
+    fs.writeFileSync(
+      path.join(dir, f),
+      cifarBatch(3 + b, 1, (i) => (b + i) % 10, 100 * b),
+    ),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'test_batch.bin'),
+    cifarBatch(4, 1, (i) => 9 - i, 1000),
+  );
 }
 
 function writeCifar100(dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'train.bin'), cifarBatch(6, 2, (i, k) => (k === 0 ? i % 20 : 90 + i), 0));
-  fs.writeFileSync(path.join(dir, 'test.bin'), cifarBatch(3, 2, (i, k) => (k === 0 ? 19 - i : i), 500));
+  fs.writeFileSync(
+    path.join(dir, 'train.bin'),
+    cifarBatch(6, 2, (i, k) => (k === 0 ? i % 20 : 90 + i), 0),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'test.bin'),
+    cifarBatch(3, 2, (i, k) => (k === 0 ? 19 - i : i), 500),
+  );
 }
 
 describe('CIFAR loader', () => {
@@ -46,7 +60,10 @@ describe('CIFAR loader', () => {
   it('loadCifarBatches() concatenates gzipped and raw batches into one contiguous array', async () => {
     const a = path.join(tmp, 'a.bin');
     const bgz = path.join(tmp, 'b.bin.gz');
-    fs.writeFileSync(a, cifarBatch(2, 1, () => 1, 0));
+    fs.writeFileSync(
+      a,
+      cifarBatch(2, 1, () => 1, 0),
+    );
     fs.writeFileSync(bgz, zlib.gzipSync(cifarBatch(3, 1, () => 2, 50)));
     const ds = await loadCifarBatches([a, bgz], CIFAR10_FORMAT, 't');
     assert.equal(ds.n, 5);
@@ -57,7 +74,11 @@ describe('CIFAR loader', () => {
 
   it("loadDataset('cifar10') reads data_batch_1..5 + test_batch from <dir>/cifar-10-batches-bin", async () => {
     writeCifar10(path.join(tmp, 'd', 'cifar-10-batches-bin'));
-    const s = await loadDataset('cifar10', { dir: path.join(tmp, 'd'), cacheDir: path.join(tmp, 'c'), download: false });
+    const s = await loadDataset('cifar10', {
+      dir: path.join(tmp, 'd'),
+      cacheDir: path.join(tmp, 'c'),
+      download: false,
+    });
     assert.equal(s.train.n, 3 + 4 + 5 + 6 + 7);
     assert.equal(s.test.n, 4);
     assert.deepEqual(s.train.shape, [3, 32, 32]);
@@ -82,31 +103,96 @@ describe('CIFAR loader', () => {
   });
 
   describe('bad files: a DatasetFileError naming the file and the problem, nothing cached', () => {
-    const cases: { what: string; code: string; re: RegExp; file: string; name: 'cifar10' | 'cifar100'; label?: 'coarse'; setup: (d: string) => void }[] = [
-      { what: 'a size that is not a multiple of 3073', code: 'ERR_DATA_RECORD_SIZE', name: 'cifar10', file: 'data_batch_2.bin',
+    const cases: {
+      what: string;
+      code: string;
+      re: RegExp;
+      file: string;
+      name: 'cifar10' | 'cifar100';
+      label?: 'coarse';
+      setup: (d: string) => void;
+    }[] = [
+      {
+        what: 'a size that is not a multiple of 3073',
+        code: 'ERR_DATA_RECORD_SIZE',
+        name: 'cifar10',
+        file: 'data_batch_2.bin',
         re: /file size 12293 bytes is not a multiple of the 3073-byte CIFAR record.*4 whole records and 1 extra bytes/,
-        setup: (d) => fs.appendFileSync(path.join(d, 'data_batch_2.bin'), Buffer.from([7])) },
-      { what: 'a file shorter than one record', code: 'ERR_DATA_TRUNCATED', name: 'cifar10', file: 'test_batch.bin',
+        setup: (d) => fs.appendFileSync(path.join(d, 'data_batch_2.bin'), Buffer.from([7])),
+      },
+      {
+        what: 'a file shorter than one record',
+        code: 'ERR_DATA_TRUNCATED',
+        name: 'cifar10',
+        file: 'test_batch.bin',
         re: /file size 100 bytes is not a multiple of the 3073-byte CIFAR record/,
-        setup: (d) => fs.writeFileSync(path.join(d, 'test_batch.bin'), Buffer.alloc(100)) },
-      { what: 'a CIFAR-10 label >= 10', code: 'ERR_DATA_LABEL_RANGE', name: 'cifar10', file: 'data_batch_4.bin',
+        setup: (d) => fs.writeFileSync(path.join(d, 'test_batch.bin'), Buffer.alloc(100)),
+      },
+      {
+        what: 'a CIFAR-10 label >= 10',
+        code: 'ERR_DATA_LABEL_RANGE',
+        name: 'cifar10',
+        file: 'data_batch_4.bin',
         re: /label 10 in record 1 \(byte offset 3073\) is out of range: expected 0\.\.9/,
-        setup: (d) => fs.writeFileSync(path.join(d, 'data_batch_4.bin'), cifarBatch(3, 1, (i) => (i === 1 ? 10 : 0))) },
-      { what: 'a CIFAR-100 fine label >= 100', code: 'ERR_DATA_LABEL_RANGE', name: 'cifar100', file: 'train.bin',
+        setup: (d) =>
+          fs.writeFileSync(
+            path.join(d, 'data_batch_4.bin'),
+            cifarBatch(3, 1, (i) => (i === 1 ? 10 : 0)),
+          ),
+      },
+      {
+        what: 'a CIFAR-100 fine label >= 100',
+        code: 'ERR_DATA_LABEL_RANGE',
+        name: 'cifar100',
+        file: 'train.bin',
         re: /fine label 100 in record 2 .* out of range: expected 0\.\.99/,
-        setup: (d) => fs.writeFileSync(path.join(d, 'train.bin'), cifarBatch(3, 2, (i, k) => (k === 1 && i === 2 ? 100 : 0))) },
-      { what: 'a CIFAR-100 coarse label >= 20', code: 'ERR_DATA_LABEL_RANGE', name: 'cifar100', label: 'coarse', file: 'test.bin',
+        setup: (d) =>
+          fs.writeFileSync(
+            path.join(d, 'train.bin'),
+            cifarBatch(3, 2, (i, k) => (k === 1 && i === 2 ? 100 : 0)),
+          ),
+      },
+      {
+        what: 'a CIFAR-100 coarse label >= 20',
+        code: 'ERR_DATA_LABEL_RANGE',
+        name: 'cifar100',
+        label: 'coarse',
+        file: 'test.bin',
         re: /coarse label 20 in record 0 .* out of range: expected 0\.\.19/,
-        setup: (d) => fs.writeFileSync(path.join(d, 'test.bin'), cifarBatch(1, 2, (_i, k) => (k === 0 ? 20 : 5))) },
-      { what: 'a directory instead of a file', code: 'ERR_DATA_NOT_A_FILE', name: 'cifar10', file: 'data_batch_5.bin',
+        setup: (d) =>
+          fs.writeFileSync(
+            path.join(d, 'test.bin'),
+            cifarBatch(1, 2, (_i, k) => (k === 0 ? 20 : 5)),
+          ),
+      },
+      {
+        what: 'a directory instead of a file',
+        code: 'ERR_DATA_NOT_A_FILE',
+        name: 'cifar10',
+        file: 'data_batch_5.bin',
         re: /is a directory/,
-        setup: (d) => { fs.rmSync(path.join(d, 'data_batch_5.bin')); fs.mkdirSync(path.join(d, 'data_batch_5.bin')); } },
-      { what: 'an empty file', code: 'ERR_DATA_EMPTY', name: 'cifar100', file: 'test.bin',
+        setup: (d) => {
+          fs.rmSync(path.join(d, 'data_batch_5.bin'));
+          fs.mkdirSync(path.join(d, 'data_batch_5.bin'));
+        },
+      },
+      {
+        what: 'an empty file',
+        code: 'ERR_DATA_EMPTY',
+        name: 'cifar100',
+        file: 'test.bin',
         re: /file is empty/,
-        setup: (d) => fs.writeFileSync(path.join(d, 'test.bin'), Buffer.alloc(0)) },
-      { what: 'a corrupt gzip file', code: 'ERR_DATA_GZIP', name: 'cifar10', file: 'data_batch_1.bin',
+        setup: (d) => fs.writeFileSync(path.join(d, 'test.bin'), Buffer.alloc(0)),
+      },
+      {
+        what: 'a corrupt gzip file',
+        code: 'ERR_DATA_GZIP',
+        name: 'cifar10',
+        file: 'data_batch_1.bin',
         re: /corrupt or truncated gzip data/,
-        setup: (d) => fs.writeFileSync(path.join(d, 'data_batch_1.bin'), zlib.gzipSync(cifarBatch(2, 1, () => 0)).subarray(0, 40)) },
+        setup: (d) =>
+          fs.writeFileSync(path.join(d, 'data_batch_1.bin'), zlib.gzipSync(cifarBatch(2, 1, () => 0)).subarray(0, 40)),
+      },
     ];
     for (const c of cases) {
       it(`${c.name}: rejects ${c.what} with ${c.code}`, async () => {
@@ -136,8 +222,16 @@ describe('CIFAR loader', () => {
       const err = await rejects(() => loadDataset('cifar10', { dir, cacheDir: cache, download: false }));
       assert.ok(err instanceof DatasetNotFoundError, err.message);
       assert.deepEqual(err.missing, ['data_batch_3.bin']);
-      assert.match(err.message, new RegExp(`${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}  \\(option dir\\): missing data_batch_3\\.bin`));
-      for (const d of [dir, path.join(dir, 'cifar-10-batches-bin'), path.join(cache, 'cifar10'), path.join(cache, 'cifar10', 'cifar-10-batches-bin')]) {
+      assert.match(
+        err.message,
+        new RegExp(`${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}  \\(option dir\\): missing data_batch_3\\.bin`),
+      );
+      for (const d of [
+        dir,
+        path.join(dir, 'cifar-10-batches-bin'),
+        path.join(cache, 'cifar10'),
+        path.join(cache, 'cifar10', 'cifar-10-batches-bin'),
+      ]) {
         assert.ok(err.message.includes(d), `message should list ${d}:\n${err.message}`);
       }
       assert.match(err.message, /cifar-10-binary\.tar\.gz/);
@@ -147,7 +241,11 @@ describe('CIFAR loader', () => {
   });
 
   it('CIFAR100_COARSE_FORMAT reads the first label byte', () => {
-    const b = parseCifarBatch(cifarBatch(2, 2, (i, k) => (k === 0 ? 7 + i : 50)), 'mem', CIFAR100_COARSE_FORMAT);
+    const b = parseCifarBatch(
+      cifarBatch(2, 2, (i, k) => (k === 0 ? 7 + i : 50)),
+      'mem',
+      CIFAR100_COARSE_FORMAT,
+    );
     assert.deepEqual(Array.from(b.labels), [7, 8]);
   });
 });

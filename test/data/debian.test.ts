@@ -9,7 +9,9 @@ describe("loadDataset('fashion-mnist') from Debian's dataset-fashion-mnist packa
   let tmp: string;
   before(function () {
     if (!fs.existsSync(DEBIAN_FASHION_MNIST_DIR)) {
-      console.log(`    (skipped: ${DEBIAN_FASHION_MNIST_DIR} is absent; apt-get install dataset-fashion-mnist to run this)`);
+      console.log(
+        `    (skipped: ${DEBIAN_FASHION_MNIST_DIR} is absent; apt-get install dataset-fashion-mnist to run this)`,
+      );
       this.skip();
     }
     tmp = makeTemp();

@@ -59,7 +59,8 @@ describe('loadDataset() download', function () {
     assert.deepEqual(Array.from(s.train.labels!), labelsFor(12));
     assert.deepEqual([...server.requests].sort(), IDX_NAMES.map((n) => `${n}.gz`).sort());
     assert.deepEqual(listFiles(cache), IDX_NAMES.map((n) => path.join('mnist', `${n}.gz`)).sort());
-    for (const [name, buf] of Object.entries(files)) assert.ok(fs.readFileSync(path.join(cache, 'mnist', name)).equals(buf));
+    for (const [name, buf] of Object.entries(files))
+      assert.ok(fs.readFileSync(path.join(cache, 'mnist', name)).equals(buf));
 
     const again = await loadDataset('mnist', opts);
     assert.equal(server.requests.length, 4, 'the second load must come from the cache');
@@ -70,7 +71,11 @@ describe('loadDataset() download', function () {
     const { files, checksums } = idxGzFiles();
     server = await startServer(files);
     const root = path.join(tmp, 'root');
-    const s = await loadDataset('mnist', { env: { BIGSTEP_DATA: root, BIGSTEP_DATA_MIRROR: server.url.slice(0, -1) }, checksums, progress: false });
+    const s = await loadDataset('mnist', {
+      env: { BIGSTEP_DATA: root, BIGSTEP_DATA_MIRROR: server.url.slice(0, -1) },
+      checksums,
+      progress: false,
+    });
     assert.equal(s.train.n, 12);
     assert.equal(listFiles(path.join(root, 'mnist')).length, 4);
   });
@@ -81,7 +86,9 @@ describe('loadDataset() download', function () {
     bad[bad.length - 3]! ^= 0x55;
     server = await startServer({ ...files, 'train-labels-idx1-ubyte.gz': bad });
     const cache = path.join(tmp, 'cache');
-    const err = await rejects(() => loadDataset('mnist', { cacheDir: cache, mirror: server!.url, checksums, progress: false }));
+    const err = await rejects(() =>
+      loadDataset('mnist', { cacheDir: cache, mirror: server!.url, checksums, progress: false }),
+    );
     assert.ok(err instanceof ChecksumError, `${err.name}: ${err.message}`);
     const dest = path.join(cache, 'mnist', 'train-labels-idx1-ubyte.gz');
     assert.equal(err.code, 'ERR_DATA_CHECKSUM');
@@ -98,7 +105,9 @@ describe('loadDataset() download', function () {
     const { files } = idxGzFiles();
     server = await startServer(files);
     const cache = path.join(tmp, 'cache');
-    const err = await rejects(() => loadDataset('fashion-mnist', { cacheDir: cache, systemDirs: [], mirror: server!.url, progress: false }));
+    const err = await rejects(() =>
+      loadDataset('fashion-mnist', { cacheDir: cache, systemDirs: [], mirror: server!.url, progress: false }),
+    );
     assert.ok(err instanceof ChecksumError, err.message);
     assert.match(err.message, /md5 is [0-9a-f]{32}, expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d/);
     assert.deepEqual(listFiles(cache), []);
@@ -114,7 +123,10 @@ describe('loadDataset() download', function () {
     );
     assert.ok(err instanceof DatasetNotFoundError, `${err.name}: ${err.message}`);
     assert.equal(err.code, 'ERR_DATA_NOT_FOUND');
-    assert.deepEqual(err.missing, IDX_NAMES.map((n) => `${n}[.gz]`));
+    assert.deepEqual(
+      err.missing,
+      IDX_NAMES.map((n) => `${n}[.gz]`),
+    );
     for (const n of IDX_NAMES) assert.ok(err.message.includes(n));
     for (const d of [dir, path.join(dir, 'fashion-mnist'), path.join(cache, 'fashion-mnist'), sys]) {
       assert.ok(err.message.includes(`  ${d}  (`), `message should list ${d}:\n${err.message}`);
@@ -136,7 +148,9 @@ describe('loadDataset() download', function () {
 
   it('HTTP 404 is reported per URL', async () => {
     server = await startServer({});
-    const err = await rejects(() => loadDataset('mnist', { cacheDir: path.join(tmp, 'c'), mirror: server!.url, progress: false }));
+    const err = await rejects(() =>
+      loadDataset('mnist', { cacheDir: path.join(tmp, 'c'), mirror: server!.url, progress: false }),
+    );
     assert.ok(err instanceof DatasetNotFoundError);
     assert.match(err.message, /train-images-idx3-ubyte\.gz: HTTP 404/);
   });
@@ -160,11 +174,22 @@ describe('loadDataset() download', function () {
     function cifar10Archive(): Buffer {
       const sub = 'cifar-10-batches-bin';
       const entries = [tarEntry(`${sub}/`, Buffer.alloc(0), '5')];
-      for (let b = 1; b <= 5; b++) entries.push(tarEntry(`${sub}/data_batch_${b}.bin`, cifarBatch(2, 1, (i) => (b + i) % 10, b)));
+      for (let b = 1; b <= 5; b++)
+        entries.push(
+          tarEntry(
+            `${sub}/data_batch_${b}.bin`,
+            cifarBatch(2, 1, (i) => (b + i) % 10, b),
+          ),
+        );
       entries.push(tarEntry(`${sub}/batches.meta.txt`, Buffer.from('airplane\nautomobile\n')));
       // the test batch is stored under a pax long-path header, as GNU/pax tars do for long names
       entries.push(paxPath(`./${sub}/test_batch.bin`));
-      entries.push(tarEntry('ignored-short-name', cifarBatch(3, 1, (i) => i, 77)));
+      entries.push(
+        tarEntry(
+          'ignored-short-name',
+          cifarBatch(3, 1, (i) => i, 77),
+        ),
+      );
       return zlib.gzipSync(tarArchive(entries));
     }
 
@@ -172,7 +197,12 @@ describe('loadDataset() download', function () {
       const archive = cifar10Archive();
       server = await startServer({ 'cifar-10-binary.tar.gz': archive });
       const cache = path.join(tmp, 'cache');
-      const opts = { cacheDir: cache, mirror: server.url, checksums: { 'cifar-10-binary.tar.gz': { md5: md5(archive) } }, progress: false };
+      const opts = {
+        cacheDir: cache,
+        mirror: server.url,
+        checksums: { 'cifar-10-binary.tar.gz': { md5: md5(archive) } },
+        progress: false,
+      };
       const s = await loadDataset('cifar10', opts);
       assert.equal(s.train.n, 10);
       assert.equal(s.test.n, 3);
@@ -180,9 +210,14 @@ describe('loadDataset() download', function () {
       assert.deepEqual(Array.from(s.train.labels!.subarray(0, 4)), [1, 2, 2, 3]);
       assert.deepEqual(
         listFiles(cache),
-        ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin'].map((f) =>
-          path.join('cifar10', 'cifar-10-batches-bin', f),
-        ),
+        [
+          'data_batch_1.bin',
+          'data_batch_2.bin',
+          'data_batch_3.bin',
+          'data_batch_4.bin',
+          'data_batch_5.bin',
+          'test_batch.bin',
+        ].map((f) => path.join('cifar10', 'cifar-10-batches-bin', f)),
       );
       await loadDataset('cifar10', opts);
       assert.equal(server.requests.length, 1);
@@ -195,7 +230,12 @@ describe('loadDataset() download', function () {
       server = await startServer({ 'cifar-10-binary.tar.gz': bad });
       const cache = path.join(tmp, 'cache');
       const err = await rejects(() =>
-        loadDataset('cifar10', { cacheDir: cache, mirror: server!.url, checksums: { 'cifar-10-binary.tar.gz': { md5: md5(archive) } }, progress: false }),
+        loadDataset('cifar10', {
+          cacheDir: cache,
+          mirror: server!.url,
+          checksums: { 'cifar-10-binary.tar.gz': { md5: md5(archive) } },
+          progress: false,
+        }),
       );
       assert.ok(err instanceof ChecksumError, err.message);
       assert.ok(err.message.includes(path.join(cache, 'cifar10', 'cifar-10-binary.tar.gz')));
@@ -204,11 +244,23 @@ describe('loadDataset() download', function () {
 
     it('an archive that lacks a batch is rejected and nothing is extracted', async () => {
       const sub = 'cifar-100-binary';
-      const archive = zlib.gzipSync(tarArchive([tarEntry(`${sub}/train.bin`, cifarBatch(2, 2, () => 1))]));
+      const archive = zlib.gzipSync(
+        tarArchive([
+          tarEntry(
+            `${sub}/train.bin`,
+            cifarBatch(2, 2, () => 1),
+          ),
+        ]),
+      );
       server = await startServer({ 'cifar-100-binary.tar.gz': archive });
       const cache = path.join(tmp, 'cache');
       const err = await rejects(() =>
-        loadDataset('cifar100', { cacheDir: cache, mirror: server!.url, checksums: { 'cifar-100-binary.tar.gz': { sha256: sha256(archive) } }, progress: false }),
+        loadDataset('cifar100', {
+          cacheDir: cache,
+          mirror: server!.url,
+          checksums: { 'cifar-100-binary.tar.gz': { sha256: sha256(archive) } },
+          progress: false,
+        }),
       );
       assert.equal(err.code, 'ERR_DATA_ARCHIVE');
       assert.match(err.message, /archive does not contain cifar-100-binary\/test\.bin/);

@@ -60,7 +60,12 @@ export function labelsFor(n: number, k = 10): number[] {
   return Array.from({ length: n }, (_, i) => (i * 3) % k);
 }
 
-export const IDX_NAMES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'] as const;
+export const IDX_NAMES = [
+  'train-images-idx3-ubyte',
+  'train-labels-idx1-ubyte',
+  't10k-images-idx3-ubyte',
+  't10k-labels-idx1-ubyte',
+] as const;
 
 /** The four MNIST-style files for nTrain / nTest 28×28 examples: name → bytes (uncompressed). */
 export function idxSet(nTrain = 12, nTest = 7): Record<(typeof IDX_NAMES)[number], Buffer> {

@@ -3,7 +3,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { DatasetFileError, loadDataset, loadIdxPair, readIdxImages, readIdxLabels } from '../../src/data/index.js';
-import { idxImages, idxLabels, idxSet, labelsFor, listFiles, makeTemp, pixel, rejects, rmTemp, writeIdxSet } from './fixtures.js';
+import {
+  idxImages,
+  idxLabels,
+  idxSet,
+  labelsFor,
+  listFiles,
+  makeTemp,
+  pixel,
+  rejects,
+  rmTemp,
+  writeIdxSet,
+} from './fixtures.js';
 
 describe('IDX loader', () => {
   let tmp: string;
@@ -22,7 +33,8 @@ describe('IDX loader', () => {
       assert.equal(img.rows, 4);
       assert.equal(img.cols, 3);
       assert.equal(img.x.length, 5 * 12);
-      for (let i = 0; i < 5; i++) for (let j = 0; j < 12; j++) assert.equal(img.x[i * 12 + j], Math.fround(pixel(i, j) / 255));
+      for (let i = 0; i < 5; i++)
+        for (let j = 0; j < 12; j++) assert.equal(img.x[i * 12 + j], Math.fround(pixel(i, j) / 255));
     });
 
     it(`readIdxLabels() round-trips labels as int32 (${gz ? 'gzip' : 'raw'})`, async () => {
@@ -102,41 +114,115 @@ describe('IDX loader', () => {
       else fs.writeFileSync(p, buf);
     };
     const cases: Case[] = [
-      { what: 'wrong image magic', code: 'ERR_DATA_MAGIC', re: /bad magic number 0x00000801.*label file.*expected 0x00000803/, file: 'train-images-idx3-ubyte',
-        setup: (d) => put(d, 'train-images-idx3-ubyte', set['train-labels-idx1-ubyte']) },
-      { what: 'wrong label magic', code: 'ERR_DATA_MAGIC', re: /bad magic number 0x12345678, expected 0x00000801/, file: 't10k-labels-idx1-ubyte',
-        setup: (d) => { const b = Buffer.from(set['t10k-labels-idx1-ubyte']); b.writeUInt32BE(0x12345678, 0); put(d, 't10k-labels-idx1-ubyte', b); } },
-      { what: 'images that are not 28x28', code: 'ERR_DATA_DIMS', re: /images are 27x28, expected 28x28/, file: 't10k-images-idx3-ubyte',
-        setup: (d) => put(d, 't10k-images-idx3-ubyte', idxImages(7, 27, 28)) },
-      { what: 'zero images', code: 'ERR_DATA_DIMS', re: /0 images/, file: 'train-images-idx3-ubyte',
-        setup: (d) => put(d, 'train-images-idx3-ubyte', idxImages(0)) },
-      { what: 'truncated images', code: 'ERR_DATA_TRUNCATED', re: /truncated.*dims \[12, 28, 28\] = 9424 bytes, file has 9423/, file: 'train-images-idx3-ubyte',
-        setup: (d) => put(d, 'train-images-idx3-ubyte', set['train-images-idx3-ubyte'].subarray(0, -1)) },
-      { what: 'a header cut short', code: 'ERR_DATA_TRUNCATED', re: /shorter than the 16-byte IDX image header/, file: 'train-images-idx3-ubyte',
-        setup: (d) => put(d, 'train-images-idx3-ubyte', set['train-images-idx3-ubyte'].subarray(0, 9)) },
-      { what: 'trailing bytes', code: 'ERR_DATA_TOO_LONG', re: /too long.*3 trailing bytes/, file: 'train-labels-idx1-ubyte',
-        setup: (d) => put(d, 'train-labels-idx1-ubyte', Buffer.concat([set['train-labels-idx1-ubyte'], Buffer.from([1, 2, 3])])) },
-      { what: 'images/labels count mismatch', code: 'ERR_DATA_COUNT_MISMATCH', re: /holds 12 images but the label file .*train-labels-idx1-ubyte holds 11 labels/, file: 'train-images-idx3-ubyte',
-        setup: (d) => put(d, 'train-labels-idx1-ubyte', idxLabels(labelsFor(11))) },
-      { what: 'a label >= 10', code: 'ERR_DATA_LABEL_RANGE', re: /label 10 at index 4 is out of range: expected 0\.\.9/, file: 't10k-labels-idx1-ubyte',
-        setup: (d) => { const l = labelsFor(7); l[4] = 10; put(d, 't10k-labels-idx1-ubyte', idxLabels(l)); } },
-      { what: 'a directory instead of a file', code: 'ERR_DATA_NOT_A_FILE', re: /is a directory, expected a data file/, file: 't10k-images-idx3-ubyte',
-        setup: (d) => put(d, 't10k-images-idx3-ubyte', null) },
-      { what: 'an empty file', code: 'ERR_DATA_EMPTY', re: /file is empty \(0 bytes\)/, file: 'train-labels-idx1-ubyte',
-        setup: (d) => put(d, 'train-labels-idx1-ubyte', Buffer.alloc(0)) },
-      { what: 'corrupt gzip', code: 'ERR_DATA_GZIP', re: /corrupt or truncated gzip data/, file: 'train-images-idx3-ubyte.gz',
+      {
+        what: 'wrong image magic',
+        code: 'ERR_DATA_MAGIC',
+        re: /bad magic number 0x00000801.*label file.*expected 0x00000803/,
+        file: 'train-images-idx3-ubyte',
+        setup: (d) => put(d, 'train-images-idx3-ubyte', set['train-labels-idx1-ubyte']),
+      },
+      {
+        what: 'wrong label magic',
+        code: 'ERR_DATA_MAGIC',
+        re: /bad magic number 0x12345678, expected 0x00000801/,
+        file: 't10k-labels-idx1-ubyte',
+        setup: (d) => {
+          const b = Buffer.from(set['t10k-labels-idx1-ubyte']);
+          b.writeUInt32BE(0x12345678, 0);
+          put(d, 't10k-labels-idx1-ubyte', b);
+        },
+      },
+      {
+        what: 'images that are not 28x28',
+        code: 'ERR_DATA_DIMS',
+        re: /images are 27x28, expected 28x28/,
+        file: 't10k-images-idx3-ubyte',
+        setup: (d) => put(d, 't10k-images-idx3-ubyte', idxImages(7, 27, 28)),
+      },
+      {
+        what: 'zero images',
+        code: 'ERR_DATA_DIMS',
+        re: /0 images/,
+        file: 'train-images-idx3-ubyte',
+        setup: (d) => put(d, 'train-images-idx3-ubyte', idxImages(0)),
+      },
+      {
+        what: 'truncated images',
+        code: 'ERR_DATA_TRUNCATED',
+        re: /truncated.*dims \[12, 28, 28\] = 9424 bytes, file has 9423/,
+        file: 'train-images-idx3-ubyte',
+        setup: (d) => put(d, 'train-images-idx3-ubyte', set['train-images-idx3-ubyte'].subarray(0, -1)),
+      },
+      {
+        what: 'a header cut short',
+        code: 'ERR_DATA_TRUNCATED',
+        re: /shorter than the 16-byte IDX image header/,
+        file: 'train-images-idx3-ubyte',
+        setup: (d) => put(d, 'train-images-idx3-ubyte', set['train-images-idx3-ubyte'].subarray(0, 9)),
+      },
+      {
+        what: 'trailing bytes',
+        code: 'ERR_DATA_TOO_LONG',
+        re: /too long.*3 trailing bytes/,
+        file: 'train-labels-idx1-ubyte',
+        setup: (d) =>
+          put(d, 'train-labels-idx1-ubyte', Buffer.concat([set['train-labels-idx1-ubyte'], Buffer.from([1, 2, 3])])),
+      },
+      {
+        what: 'images/labels count mismatch',
+        code: 'ERR_DATA_COUNT_MISMATCH',
+        re: /holds 12 images but the label file .*train-labels-idx1-ubyte holds 11 labels/,
+        file: 'train-images-idx3-ubyte',
+        setup: (d) => put(d, 'train-labels-idx1-ubyte', idxLabels(labelsFor(11))),
+      },
+      {
+        what: 'a label >= 10',
+        code: 'ERR_DATA_LABEL_RANGE',
+        re: /label 10 at index 4 is out of range: expected 0\.\.9/,
+        file: 't10k-labels-idx1-ubyte',
+        setup: (d) => {
+          const l = labelsFor(7);
+          l[4] = 10;
+          put(d, 't10k-labels-idx1-ubyte', idxLabels(l));
+        },
+      },
+      {
+        what: 'a directory instead of a file',
+        code: 'ERR_DATA_NOT_A_FILE',
+        re: /is a directory, expected a data file/,
+        file: 't10k-images-idx3-ubyte',
+        setup: (d) => put(d, 't10k-images-idx3-ubyte', null),
+      },
+      {
+        what: 'an empty file',
+        code: 'ERR_DATA_EMPTY',
+        re: /file is empty \(0 bytes\)/,
+        file: 'train-labels-idx1-ubyte',
+        setup: (d) => put(d, 'train-labels-idx1-ubyte', Buffer.alloc(0)),
+      },
+      {
+        what: 'corrupt gzip',
+        code: 'ERR_DATA_GZIP',
+        re: /corrupt or truncated gzip data/,
+        file: 'train-images-idx3-ubyte.gz',
         setup: (d) => {
           fs.rmSync(path.join(d, 'train-images-idx3-ubyte'));
           const gz = zlib.gzipSync(set['train-images-idx3-ubyte']);
           put(d, 'train-images-idx3-ubyte.gz', gz.subarray(0, gz.length >> 1));
-        } },
-      { what: 'gzip with a bad CRC', code: 'ERR_DATA_GZIP', re: /corrupt or truncated gzip data/, file: 't10k-labels-idx1-ubyte.gz',
+        },
+      },
+      {
+        what: 'gzip with a bad CRC',
+        code: 'ERR_DATA_GZIP',
+        re: /corrupt or truncated gzip data/,
+        file: 't10k-labels-idx1-ubyte.gz',
         setup: (d) => {
           fs.rmSync(path.join(d, 't10k-labels-idx1-ubyte'));
           const gz = Buffer.from(zlib.gzipSync(set['t10k-labels-idx1-ubyte']));
           gz[gz.length - 6]! ^= 0xff; // inside the CRC32 trailer
           put(d, 't10k-labels-idx1-ubyte.gz', gz);
-        } },
+        },
+      },
     ];
     for (const c of cases) {
       it(`rejects ${c.what} with ${c.code}`, async () => {
@@ -146,7 +232,13 @@ describe('IDX loader', () => {
         const cache = path.join(tmp, 'cache');
         const bad = path.join(dir, c.file);
         const err = await rejects(() =>
-          loadDataset('fashion-mnist', { dir, cacheDir: cache, systemDirs: [], mirror: 'http://127.0.0.1:1/', progress: false }),
+          loadDataset('fashion-mnist', {
+            dir,
+            cacheDir: cache,
+            systemDirs: [],
+            mirror: 'http://127.0.0.1:1/',
+            progress: false,
+          }),
         );
         assert.ok(err instanceof DatasetFileError, `expected DatasetFileError, got ${err.name}: ${err.message}`);
         assert.ok(err instanceof Error);

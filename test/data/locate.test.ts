@@ -19,7 +19,10 @@ describe('locateDataset()', () => {
     assert.equal(l.dir, path.join(tmp, 'root', 'mnist'));
     assert.equal(l.source, 'BIGSTEP_DATA');
     assert.equal(l.howTo, null);
-    assert.deepEqual(l.searched.map((s) => s.missing), [[]]);
+    assert.deepEqual(
+      l.searched.map((s) => s.missing),
+      [[]],
+    );
   });
 
   it('the directory it names is the one loadDataset reads (same search order: option dir before the data root)', async () => {
@@ -39,7 +42,14 @@ describe('locateDataset()', () => {
     const l = locateDataset('fashion-mnist', { env: env(), systemDirs: [] });
     assert.equal(l.dir, null);
     assert.equal(l.source, null);
-    assert.deepEqual(l.searched, [{ dir: path.join(tmp, 'root', 'fashion-mnist'), source: 'BIGSTEP_DATA', missing: ['t10k-labels-idx1-ubyte[.gz]'], exists: true }]);
+    assert.deepEqual(l.searched, [
+      {
+        dir: path.join(tmp, 'root', 'fashion-mnist'),
+        source: 'BIGSTEP_DATA',
+        missing: ['t10k-labels-idx1-ubyte[.gz]'],
+        exists: true,
+      },
+    ]);
     assert.equal(l.howTo, SOURCES['fashion-mnist'].howTo[0]);
     assert.match(l.howTo!, /apt-get install dataset-fashion-mnist/);
   });
@@ -47,13 +57,19 @@ describe('locateDataset()', () => {
   it('searches system directories after the data root, and CIFAR archives one level down', () => {
     const sys = path.join(tmp, 'system');
     fs.mkdirSync(path.join(sys, 'cifar-10-batches-bin'), { recursive: true });
-    for (const f of [...(SOURCES.cifar10 as { train: string[]; test: string[] }).train, 'test_batch.bin']) fs.writeFileSync(path.join(sys, 'cifar-10-batches-bin', f), '');
+    for (const f of [...(SOURCES.cifar10 as { train: string[]; test: string[] }).train, 'test_batch.bin'])
+      fs.writeFileSync(path.join(sys, 'cifar-10-batches-bin', f), '');
     const l = locateDataset('cifar10', { env: env(), systemDirs: [sys] });
     assert.equal(l.dir, path.join(sys, 'cifar-10-batches-bin'));
     assert.equal(l.source, 'option systemDirs');
     assert.deepEqual(
       l.searched.map((s) => s.dir),
-      [path.join(tmp, 'root', 'cifar10'), path.join(tmp, 'root', 'cifar10', 'cifar-10-batches-bin'), sys, path.join(sys, 'cifar-10-batches-bin')],
+      [
+        path.join(tmp, 'root', 'cifar10'),
+        path.join(tmp, 'root', 'cifar10', 'cifar-10-batches-bin'),
+        sys,
+        path.join(sys, 'cifar-10-batches-bin'),
+      ],
     );
   });
 
@@ -66,6 +82,10 @@ describe('locateDataset()', () => {
   });
 
   it('rejects an unknown name with a RangeError naming the choices', () => {
-    assert.throws(() => locateDataset('imagenet' as 'mnist'), (e: Error) => e instanceof RangeError && /name must be one of mnist, fashion-mnist, cifar10, cifar100/.test(e.message));
+    assert.throws(
+      () => locateDataset('imagenet' as 'mnist'),
+      (e: Error) =>
+        e instanceof RangeError && /name must be one of mnist, fashion-mnist, cifar10, cifar100/.test(e.message),
+    );
   });
 });

@@ -20,8 +20,14 @@ const specs: SyntheticSpec[] = [
 
 function sameSplits(a: DatasetSplits, b: DatasetSplits): boolean {
   const eq = (u?: ArrayLike<number>, v?: ArrayLike<number>): boolean =>
-    u === undefined ? v === undefined : v !== undefined && u.length === v.length && Array.prototype.every.call(u, (x: number, i: number) => Object.is(x, v[i]));
-  return (['train', 'test'] as const).every((s) => eq(a[s].x, b[s].x) && eq(a[s].labels, b[s].labels) && eq(a[s].targets, b[s].targets));
+    u === undefined
+      ? v === undefined
+      : v !== undefined &&
+        u.length === v.length &&
+        Array.prototype.every.call(u, (x: number, i: number) => Object.is(x, v[i]));
+  return (['train', 'test'] as const).every(
+    (s) => eq(a[s].x, b[s].x) && eq(a[s].labels, b[s].labels) && eq(a[s].targets, b[s].targets),
+  );
 }
 
 describe('synthetic datasets', () => {
@@ -37,7 +43,10 @@ describe('synthetic datasets', () => {
 
       it('has the declared shapes, sizes and label / target ranges', () => {
         const s = synthetic(spec);
-        for (const [split, n] of [['train', spec.nTrain], ['test', spec.nTest]] as const) {
+        for (const [split, n] of [
+          ['train', spec.nTrain],
+          ['test', spec.nTest],
+        ] as const) {
           const ds = s[split];
           assert.equal(ds.n, n);
           assert.equal(ds.name, `synthetic/${spec.kind}/${split}`);
@@ -51,7 +60,10 @@ describe('synthetic datasets', () => {
             assert.equal(ds.labels, undefined);
           } else {
             assert.equal(ds.labels!.length, n);
-            assert.ok(ds.labels!.every((l) => l >= 0 && l < ds.numClasses!), `labels in [0, ${ds.numClasses})`);
+            assert.ok(
+              ds.labels!.every((l) => l >= 0 && l < ds.numClasses!),
+              `labels in [0, ${ds.numClasses})`,
+            );
           }
         }
         assert.deepEqual(s.train.shape, s.test.shape);
@@ -78,7 +90,8 @@ describe('synthetic datasets', () => {
     assert.deepEqual(counts, [100, 100, 100, 100]);
     // nearest-class-mean classification of the training points is near perfect at this separation
     const means = Array.from({ length: 4 }, () => new Float64Array(8));
-    for (let i = 0; i < 400; i++) for (let j = 0; j < 8; j++) means[s.train.labels![i]!]![j]! += s.train.x[i * 8 + j]! / 100;
+    for (let i = 0; i < 400; i++)
+      for (let j = 0; j < 8; j++) means[s.train.labels![i]!]![j]! += s.train.x[i * 8 + j]! / 100;
     let correct = 0;
     for (let i = 0; i < 400; i++) {
       let best = -1;
@@ -86,7 +99,10 @@ describe('synthetic datasets', () => {
       for (let c = 0; c < 4; c++) {
         let dist = 0;
         for (let j = 0; j < 8; j++) dist += (s.train.x[i * 8 + j]! - means[c]![j]!) ** 2;
-        if (dist < bestD) { bestD = dist; best = c; }
+        if (dist < bestD) {
+          bestD = dist;
+          best = c;
+        }
       }
       if (best === s.train.labels![i]) correct++;
     }
@@ -96,7 +112,10 @@ describe('synthetic datasets', () => {
   it('twoSpirals() puts points within radius ~1 with balanced classes', () => {
     const s = twoSpirals({ nTrain: 200, nTest: 0, seed: 4, noise: 0 });
     for (let i = 0; i < 200; i++) assert.ok(Math.hypot(s.train.x[2 * i]!, s.train.x[2 * i + 1]!) <= 1 + 1e-6);
-    assert.equal(s.train.labels!.reduce((a, b) => a + b, 0), 100);
+    assert.equal(
+      s.train.labels!.reduce((a, b) => a + b, 0),
+      100,
+    );
   });
 
   it('linearlySeparable() keeps the margin: a perceptron separates the training set perfectly', () => {
@@ -134,10 +153,16 @@ describe('synthetic datasets', () => {
 
   it('rejects bad parameters with parameter-named RangeErrors', () => {
     assert.throws(() => gaussianMixture({ k: 1, d: 2, nTrain: 1, nTest: 1, seed: 0 }), /opts\.k must be >= 2/);
-    assert.throws(() => gaussianMixture({ k: 2, d: 0, nTrain: 1, nTest: 1, seed: 0 }), /opts\.d must be a positive integer/);
+    assert.throws(
+      () => gaussianMixture({ k: 2, d: 0, nTrain: 1, nTest: 1, seed: 0 }),
+      /opts\.d must be a positive integer/,
+    );
     assert.throws(() => twoSpirals({ nTrain: -1, nTest: 1, seed: 0 }), /opts\.nTrain must be a non-negative integer/);
     assert.throws(() => twoSpirals({ nTrain: 1, nTest: 1, seed: -3 }), /seed must be a non-negative safe integer/);
-    assert.throws(() => linearlySeparable({ d: 2, nTrain: 1, nTest: 1, seed: 0, margin: 5 }), /opts\.margin must be <= 2/);
+    assert.throws(
+      () => linearlySeparable({ d: 2, nTrain: 1, nTest: 1, seed: 0, margin: 5 }),
+      /opts\.margin must be <= 2/,
+    );
     assert.throws(() => synthetic({ kind: 'nope' } as unknown as SyntheticSpec), /spec\.kind must be one of/);
   });
 });

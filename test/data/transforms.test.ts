@@ -14,7 +14,8 @@ function images(n: number, name: string, shift = 0): Dataset {
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     labels[i] = i % 3;
-    for (let c = 0; c < 3; c++) for (let p = 0; p < 4; p++) x[i * 12 + c * 4 + p] = 10 * c + (c + 1) * Math.sin(i * 1.7 + p * 0.9) + shift;
+    for (let c = 0; c < 3; c++)
+      for (let p = 0; p < 4; p++) x[i * 12 + c * 4 + p] = 10 * c + (c + 1) * Math.sin(i * 1.7 + p * 0.9) + shift;
   }
   return { name, n, shape: [3, 2, 2], x, labels, numClasses: 3 };
 }
@@ -105,12 +106,22 @@ describe('subset()', () => {
     const firstValues = Array.from({ length: 10 }, (_, k) => s.x[k * 12 + 1]!);
     const parentIdx = firstValues.map((v) => [...Array(ds.n).keys()].find((j) => ds.x[j * 12 + 1] === v)!);
     assert.equal(new Set(parentIdx).size, 10);
-    assert.deepEqual(parentIdx, [...parentIdx].sort((a, b) => a - b));
+    assert.deepEqual(
+      parentIdx,
+      [...parentIdx].sort((a, b) => a - b),
+    );
     assert.notDeepEqual(parentIdx, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
   it('copies targets of regression datasets', () => {
-    const r: Dataset = { name: 'r', n: 3, shape: [1], x: Float32Array.from([1, 2, 3]), targets: Float32Array.from([10, 11, 20, 21, 30, 31]), targetDim: 2 };
+    const r: Dataset = {
+      name: 'r',
+      n: 3,
+      shape: [1],
+      x: Float32Array.from([1, 2, 3]),
+      targets: Float32Array.from([10, 11, 20, 21, 30, 31]),
+      targetDim: 2,
+    };
     const s = subset(r, { n: 2, seed: 0 });
     for (let k = 0; k < 2; k++) assert.equal(s.targets![2 * k], 10 * s.x[k]!);
   });
@@ -118,6 +129,9 @@ describe('subset()', () => {
   it('rejects sizes larger than available with RangeErrors naming the option', () => {
     assert.throws(() => subset(ds, { n: 31 }), /opts\.n = 31 exceeds the size of base \(30\)/);
     assert.throws(() => subset(ds, { perClass: 11, seed: 0 }), /opts\.perClass = 11 exceeds the smallest class size/);
-    assert.throws(() => subset({ name: 'r', n: 1, shape: [1], x: new Float32Array(1) }, { perClass: 1, seed: 0 }), /needs a classification dataset/);
+    assert.throws(
+      () => subset({ name: 'r', n: 1, shape: [1], x: new Float32Array(1) }, { perClass: 1, seed: 0 }),
+      /needs a classification dataset/,
+    );
   });
 });

@@ -51,7 +51,12 @@ describe('util/random Rng', () => {
     assert.ok(Math.abs(r.normal() - 1.7783079372382717) < 1e-15);
   });
 
-  for (const [seed, stream] of [[0n, 0n], [42n, 0n], [42n, 3n], [(1n << 64n) - 1n, 7n]] as const) {
+  for (const [seed, stream] of [
+    [0n, 0n],
+    [42n, 0n],
+    [42n, 3n],
+    [(1n << 64n) - 1n, 7n],
+  ] as const) {
     it(`nextU64() equals a BigInt xoshiro256** oracle (seed ${seed}, stream ${stream})`, () => {
       const r = Rng.fromSeed(seed, stream);
       const o = oracle(seed, stream);
@@ -77,7 +82,7 @@ describe('util/random Rng', () => {
         const bn = BigInt(n);
         let m = o() * bn;
         if ((m & M) < bn) {
-          const threshold = ((M + 1n) - bn) % bn;
+          const threshold = (M + 1n - bn) % bn;
           while ((m & M) < threshold) m = o() * bn;
         }
         const v = r.below(n);
@@ -113,7 +118,10 @@ describe('util/random Rng', () => {
   it('different streams of one seed differ; permutation() is a permutation', () => {
     assert.notEqual(Rng.fromSeed(3, 0).nextU64(), Rng.fromSeed(3, 1).nextU64());
     const p = Rng.fromSeed(3).permutation(100);
-    assert.deepEqual([...p].sort((a, b) => a - b), [...Array(100).keys()]);
+    assert.deepEqual(
+      [...p].sort((a, b) => a - b),
+      [...Array(100).keys()],
+    );
     assert.notDeepEqual(Array.from(p), [...Array(100).keys()]);
   });
 
@@ -244,12 +252,15 @@ describe('data/tar walkTar()', () => {
   for (const size of [1, 7, 512, 100000]) {
     it(`reads names, types and data across chunk boundaries (chunk ${size} B)`, async () => {
       const { entries, data } = await read(archive, size);
-      assert.deepEqual(entries.map((e) => [e.name, e.type, e.size]), [
-        ['dir/', 'directory', 0],
-        ['dir/a.txt', 'file', 5],
-        ['dir/big.bin', 'file', 1300],
-        ['dir/' + 'n'.repeat(150) + '.bin', 'file', 10],
-      ]);
+      assert.deepEqual(
+        entries.map((e) => [e.name, e.type, e.size]),
+        [
+          ['dir/', 'directory', 0],
+          ['dir/a.txt', 'file', 5],
+          ['dir/big.bin', 'file', 1300],
+          ['dir/' + 'n'.repeat(150) + '.bin', 'file', 10],
+        ],
+      );
       assert.equal(data.get('dir/a.txt')!.toString(), 'hello');
       assert.ok(data.get('dir/big.bin')!.equals(big));
       assert.equal(data.get('dir/' + 'n'.repeat(150) + '.bin')!.toString(), 'long-named');

@@ -25,13 +25,48 @@ describe('binding contract: bad model specs', () => {
     ['unknown layer type', { input: [4], layers: [{ type: 'lstm' }] }, RangeError, 'spec.layers[0].type'],
     ['dense without units', { input: [4], layers: [{ type: 'dense' }] }, RangeError, 'spec.layers[0].units'],
     ['dense units 0', { input: [4], layers: [{ type: 'dense', units: 0 }] }, RangeError, 'spec.layers[0].units'],
-    ['dense units fractional', { input: [4], layers: [{ type: 'dense', units: 1.5 }] }, RangeError, 'spec.layers[0].units'],
-    ['bias not boolean', { input: [4], layers: [{ type: 'dense', units: 2, bias: 1 }] }, TypeError, 'spec.layers[0].bias'],
-    ['unknown init', { input: [4], layers: [{ type: 'dense', units: 2, init: 'lecun' }] }, RangeError, 'spec.layers[0].init'],
-    ['conv without kernel', { input: [1, 5, 5], layers: [{ type: 'conv2d', units: 2 }] }, RangeError, 'spec.layers[0].kernel'],
-    ['conv kernel larger than input', { input: [1, 3, 3], layers: [{ type: 'conv2d', units: 2, kernel: 5 }] }, RangeError, 'spec.layers[0]'],
-    ['conv on a vector input', { input: [9], layers: [{ type: 'conv2d', units: 2, kernel: 3 }] }, RangeError, 'spec.layers[0]'],
-    ['negative padding', { input: [1, 5, 5], layers: [{ type: 'conv2d', units: 2, kernel: 3, padding: -1 }] }, RangeError, 'spec.layers[0].padding'],
+    [
+      'dense units fractional',
+      { input: [4], layers: [{ type: 'dense', units: 1.5 }] },
+      RangeError,
+      'spec.layers[0].units',
+    ],
+    [
+      'bias not boolean',
+      { input: [4], layers: [{ type: 'dense', units: 2, bias: 1 }] },
+      TypeError,
+      'spec.layers[0].bias',
+    ],
+    [
+      'unknown init',
+      { input: [4], layers: [{ type: 'dense', units: 2, init: 'lecun' }] },
+      RangeError,
+      'spec.layers[0].init',
+    ],
+    [
+      'conv without kernel',
+      { input: [1, 5, 5], layers: [{ type: 'conv2d', units: 2 }] },
+      RangeError,
+      'spec.layers[0].kernel',
+    ],
+    [
+      'conv kernel larger than input',
+      { input: [1, 3, 3], layers: [{ type: 'conv2d', units: 2, kernel: 5 }] },
+      RangeError,
+      'spec.layers[0]',
+    ],
+    [
+      'conv on a vector input',
+      { input: [9], layers: [{ type: 'conv2d', units: 2, kernel: 3 }] },
+      RangeError,
+      'spec.layers[0]',
+    ],
+    [
+      'negative padding',
+      { input: [1, 5, 5], layers: [{ type: 'conv2d', units: 2, kernel: 3, padding: -1 }] },
+      RangeError,
+      'spec.layers[0].padding',
+    ],
     ['unknown loss', { input: [4], layers: [{ type: 'dense', units: 2 }], loss: 'hinge' }, RangeError, 'spec.loss'],
     ['loss not string', { input: [4], layers: [{ type: 'dense', units: 2 }], loss: 3 }, TypeError, 'spec.loss'],
   ];
@@ -64,10 +99,14 @@ describe('binding contract: bad buffers and calls', () => {
     expectError(() => h.lossAndGrad(model.params, null, x, new Int32Array([0, 2]), 2, g), RangeError, 'y[1]'));
   it('negative label → RangeError naming y[0]', () =>
     expectError(() => h.lossAndGrad(model.params, null, x, new Int32Array([-1, 0]), 2, g), RangeError, 'y[0]'));
-  it('batch 0 → RangeError naming batch', () => expectError(() => h.lossAndGrad(model.params, null, x, y, 0, g), RangeError, 'batch'));
-  it('batch NaN → RangeError naming batch', () => expectError(() => h.lossAndGrad(model.params, null, x, y, NaN, g), RangeError, 'batch'));
-  it('batch fractional → RangeError naming batch', () => expectError(() => h.lossAndGrad(model.params, null, x, y, 1.5, g), RangeError, 'batch'));
-  it('batch as string → TypeError naming batch', () => expectError(() => h.lossAndGrad(model.params, null, x, y, '2' as never, g), TypeError, 'batch'));
+  it('batch 0 → RangeError naming batch', () =>
+    expectError(() => h.lossAndGrad(model.params, null, x, y, 0, g), RangeError, 'batch'));
+  it('batch NaN → RangeError naming batch', () =>
+    expectError(() => h.lossAndGrad(model.params, null, x, y, NaN, g), RangeError, 'batch'));
+  it('batch fractional → RangeError naming batch', () =>
+    expectError(() => h.lossAndGrad(model.params, null, x, y, 1.5, g), RangeError, 'batch'));
+  it('batch as string → TypeError naming batch', () =>
+    expectError(() => h.lossAndGrad(model.params, null, x, y, '2' as never, g), TypeError, 'batch'));
   it('grads wrong length → RangeError naming grads', () =>
     expectError(() => h.lossAndGrad(model.params, null, x, y, 2, new Float32Array(1)), RangeError, 'grads'));
   it('detached params buffer → TypeError naming params', () => {
@@ -75,17 +114,21 @@ describe('binding contract: bad buffers and calls', () => {
     structuredClone(p.buffer, { transfer: [p.buffer] });
     expectError(() => h.lossAndGrad(p, null, x, y, 2, g), TypeError, 'params');
   });
-  it('init seed negative → RangeError naming seed', () => expectError(() => h.init(model.params, null, -1), RangeError, 'seed'));
+  it('init seed negative → RangeError naming seed', () =>
+    expectError(() => h.init(model.params, null, -1), RangeError, 'seed'));
   it('forward out too short → RangeError naming out', () =>
     expectError(() => h.forward(model.params, null, x, 2, new Float32Array(3)), RangeError, 'out'));
   it('setThreads(0) → RangeError naming threads', () => expectError(() => native.setThreads(0), RangeError, 'threads'));
   it('trainSync with a non-model → TypeError naming model', () =>
     expectError(() => trainSync({} as never, {} as never, 1), TypeError, 'model'));
-  it('Model#tensor with an unknown name → RangeError naming it', () => expectError(() => model.tensor('nope'), RangeError, 'nope'));
+  it('Model#tensor with an unknown name → RangeError naming it', () =>
+    expectError(() => model.tensor('nope'), RangeError, 'nope'));
   it('a closed model → Error with code ERR_BIGSTEP_CLOSED', () => {
     const m = new Model(spec);
     m.close();
-    expect(() => m.evaluate({ x, y })).to.throw(Error).with.property('code', 'ERR_BIGSTEP_CLOSED');
+    expect(() => m.evaluate({ x, y }))
+      .to.throw(Error)
+      .with.property('code', 'ERR_BIGSTEP_CLOSED');
   });
 
   it('subarray views with offsets are read at their offset', () => {
@@ -102,16 +145,80 @@ describe('binding contract: bad trainer options', () => {
   const spec = mlp({ input: 4, hidden: [3], outputs: 2 });
   const data = { x: new Float32Array(40), y: new Int32Array(10) };
   const cases: Array<[string, () => unknown, ErrorClass, string]> = [
-    ['batch size 0', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 0 } }), RangeError, 'options.batch.size'],
-    ['batch size > n', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 11 } }).step(), RangeError, 'size'],
-    ['unknown batch mode', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 'random' as never } }), RangeError, 'options.batch.mode'],
+    [
+      'batch size 0',
+      () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 0 } }),
+      RangeError,
+      'options.batch.size',
+    ],
+    [
+      'batch size > n',
+      () =>
+        new Trainer(new Model(spec), {
+          data,
+          optimizer: sgd({ lr: 0.1 }),
+          batch: { mode: 'shuffle', size: 11 },
+        }).step(),
+      RangeError,
+      'size',
+    ],
+    [
+      'unknown batch mode',
+      () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 'random' as never } }),
+      RangeError,
+      'options.batch.mode',
+    ],
     ['lr NaN', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: NaN }) }).step(), RangeError, 'lr'],
-    ['momentum negative', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1, momentum: -0.5 }) }), RangeError, 'sgd(options).momentum'],
-    ['amplify < 1', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 2, amplify: 0.5 } }).step(), RangeError, 'amplify'],
-    ['amplify with full batches', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 'full', amplify: 2 } }).step(), RangeError, 'amplify'],
-    ['labels out of range in data', () => new Trainer(new Model(spec), { data: { x: data.x, y: new Int32Array(10).fill(5) }, optimizer: sgd({ lr: 0.1 }) }).step(), RangeError, 'data.y[0]'],
-    ['x length not a multiple of inputSize', () => new Trainer(new Model(spec), { data: { x: new Float32Array(41), y: data.y }, optimizer: sgd({ lr: 0.1 }) }).step(), RangeError, 'options.data.x'],
-    ['steps fractional', () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }) }).run({ steps: 2.5 }), RangeError, 'options.steps'],
+    [
+      'momentum negative',
+      () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1, momentum: -0.5 }) }),
+      RangeError,
+      'sgd(options).momentum',
+    ],
+    [
+      'amplify < 1',
+      () =>
+        new Trainer(new Model(spec), {
+          data,
+          optimizer: sgd({ lr: 0.1 }),
+          batch: { mode: 'shuffle', size: 2, amplify: 0.5 },
+        }).step(),
+      RangeError,
+      'amplify',
+    ],
+    [
+      'amplify with full batches',
+      () =>
+        new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 'full', amplify: 2 } }).step(),
+      RangeError,
+      'amplify',
+    ],
+    [
+      'labels out of range in data',
+      () =>
+        new Trainer(new Model(spec), {
+          data: { x: data.x, y: new Int32Array(10).fill(5) },
+          optimizer: sgd({ lr: 0.1 }),
+        }).step(),
+      RangeError,
+      'data.y[0]',
+    ],
+    [
+      'x length not a multiple of inputSize',
+      () =>
+        new Trainer(new Model(spec), {
+          data: { x: new Float32Array(41), y: data.y },
+          optimizer: sgd({ lr: 0.1 }),
+        }).step(),
+      RangeError,
+      'options.data.x',
+    ],
+    [
+      'steps fractional',
+      () => new Trainer(new Model(spec), { data, optimizer: sgd({ lr: 0.1 }) }).run({ steps: 2.5 }),
+      RangeError,
+      'options.steps',
+    ],
     ['nesterov without momentum', () => sgd({ lr: 0.1, nesterov: true }), RangeError, 'nesterov'],
   ];
   for (const [name, fn, cls, param] of cases) {
@@ -139,18 +246,36 @@ describe('binding contract: GC during an async chunk', () => {
 
 describe('binding contract: TrainJob (one persistent native job per Trainer)', () => {
   const spec = mlp({ input: 4, hidden: [3], outputs: 2 });
-  const data = (): { x: Float32Array; y: Int32Array } => ({ x: new Float32Array(64).map((_, i) => Math.sin(i)), y: new Int32Array(16).map((_, i) => i % 2) });
+  const data = (): { x: Float32Array; y: Int32Array } => ({
+    x: new Float32Array(64).map((_, i) => Math.sin(i)),
+    y: new Int32Array(16).map((_, i) => i % 2),
+  });
 
-  it('keeps the Trainer\'s parameters, gradients, optimizer state and epoch order in shared memory (borrowed, never copied per chunk)', () => {
-    const t = new Trainer(new Model(spec, { seed: 1 }), { data: data(), optimizer: sgd({ lr: 0.1, momentum: 0.9 }), batch: { mode: 'shuffle', size: 4 } });
-    for (const key of ['x', 'y', 'params', 'grads', 'optState', 'perm'] as const) expect(t.job[key].buffer, key).to.be.instanceOf(SharedArrayBuffer);
+  it("keeps the Trainer's parameters, gradients, optimizer state and epoch order in shared memory (borrowed, never copied per chunk)", () => {
+    const t = new Trainer(new Model(spec, { seed: 1 }), {
+      data: data(),
+      optimizer: sgd({ lr: 0.1, momentum: 0.9 }),
+      batch: { mode: 'shuffle', size: 4 },
+    });
+    for (const key of ['x', 'y', 'params', 'grads', 'optState', 'perm'] as const)
+      expect(t.job[key].buffer, key).to.be.instanceOf(SharedArrayBuffer);
   });
 
   it('reads the options once: changing the job object after construction changes nothing', () => {
     const m1 = new Model(spec, { seed: 1 });
     const m2 = new Model(spec, { seed: 1 });
-    const job1 = new Trainer(m1, { data: data(), optimizer: sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 4 }, seed: 2 }).job;
-    const t2 = new Trainer(m2, { data: data(), optimizer: sgd({ lr: 0.1 }), batch: { mode: 'shuffle', size: 4 }, seed: 2 });
+    const job1 = new Trainer(m1, {
+      data: data(),
+      optimizer: sgd({ lr: 0.1 }),
+      batch: { mode: 'shuffle', size: 4 },
+      seed: 2,
+    }).job;
+    const t2 = new Trainer(m2, {
+      data: data(),
+      optimizer: sgd({ lr: 0.1 }),
+      batch: { mode: 'shuffle', size: 4 },
+      seed: 2,
+    });
     const native1 = new native.TrainJob(m1.handle, job1);
     job1.batch.size = 16;
     job1.optimizer.schedule.lr = 5;
@@ -201,9 +326,13 @@ describe('binding contract: TrainJob (one persistent native job per Trainer)', (
     const a = new native.TrainJob(m.handle, job);
     const b = new native.TrainJob(m.handle, job);
     const running = a.runAsync(200);
-    expect(() => b.runSync(1)).to.throw(Error).with.property('code', 'ERR_BIGSTEP_BUSY');
+    expect(() => b.runSync(1))
+      .to.throw(Error)
+      .with.property('code', 'ERR_BIGSTEP_BUSY');
     await running;
     m.close();
-    expect(() => a.runSync(1)).to.throw(Error).with.property('code', 'ERR_BIGSTEP_CLOSED');
+    expect(() => a.runSync(1))
+      .to.throw(Error)
+      .with.property('code', 'ERR_BIGSTEP_CLOSED');
   });
 });

@@ -8,7 +8,10 @@ if (!gc) throw new Error('run with --expose-gc');
 async function main(): Promise<void> {
   const promises: Promise<unknown>[] = [];
   for (let i = 0; i < 4; i++) {
-    const data = { x: new Float32Array(256 * 32).map((_, j) => Math.sin(j)), y: new Int32Array(256).map((_, j) => j % 4) };
+    const data = {
+      x: new Float32Array(256 * 32).map((_, j) => Math.sin(j)),
+      y: new Int32Array(256).map((_, j) => j % 4),
+    };
     const trainer = new Trainer(new Model(mlp({ input: 32, hidden: [64], outputs: 4 }), { seed: i }), {
       data,
       optimizer: sgd({ lr: 0.01 }),

@@ -21,7 +21,12 @@ export function randomArray(n: number, seed: number, scale = 1): Float32Array {
 }
 
 /** Two Gaussian blobs per class in d dims, linearly separable with margin. */
-export function separableBlobs(n: number, d: number, classes: number, seed: number): { x: Float32Array; y: Int32Array } {
+export function separableBlobs(
+  n: number,
+  d: number,
+  classes: number,
+  seed: number,
+): { x: Float32Array; y: Int32Array } {
   const r = fixtureRandom(seed);
   const centres = Array.from({ length: classes }, () => Array.from({ length: d }, () => (r() * 2 - 1) * 4));
   const x = new Float32Array(n * d);

@@ -81,7 +81,7 @@ describe('ISA dispatch', function () {
 
   it('a path wider than the CPU has fails the load naming BIGSTEP_ISA', function () {
     const wider = ORDER.slice(ORDER.indexOf(best) + 1);
-    if (wider.length === 0) this.skip();  // this CPU runs the widest path
+    if (wider.length === 0) this.skip(); // this CPU runs the widest path
     const r = runChild(wider[0]);
     expect(r.status).to.not.equal(0);
     expect(r.stderr).to.contain(`BIGSTEP_ISA=${wider[0]}`);

@@ -12,7 +12,14 @@ describe('pool stride default', () => {
   it('smallCnn() on 28×28×1: pool output 12×12×64, 1,199,882 parameters (PyTorch MNIST example)', () => {
     const layout = describeSpec(smallCnn());
     expect(layout.layerOutputShapes.map((s) => s.join('×'))).to.deep.equal([
-      '32×26×26', '32×26×26', '64×24×24', '64×24×24', '64×12×12', '128', '128', '10',
+      '32×26×26',
+      '32×26×26',
+      '64×24×24',
+      '64×24×24',
+      '64×12×12',
+      '128',
+      '128',
+      '10',
     ]);
     expect(layout.params.find((p) => p.name === '5.weight')!.shape).to.deep.equal([128, 64 * 12 * 12]);
     expect(layout.paramCount).to.equal(1199882);
@@ -37,9 +44,21 @@ describe('pool stride default', () => {
   });
 
   it('convolutions and resblocks still default to stride 1', () => {
-    const conv = describeSpec({ input: [1, 6, 6], layers: [{ type: 'conv2d', units: 2, kernel: 3 }, { type: 'dense', units: 2 }] });
+    const conv = describeSpec({
+      input: [1, 6, 6],
+      layers: [
+        { type: 'conv2d', units: 2, kernel: 3 },
+        { type: 'dense', units: 2 },
+      ],
+    });
     expect(conv.layerOutputShapes[0]).to.deep.equal([2, 4, 4]);
-    const res = describeSpec({ input: [2, 6, 6], layers: [{ type: 'resblock', units: 2 }, { type: 'dense', units: 2 }] });
+    const res = describeSpec({
+      input: [2, 6, 6],
+      layers: [
+        { type: 'resblock', units: 2 },
+        { type: 'dense', units: 2 },
+      ],
+    });
     expect(res.layerOutputShapes[0]).to.deep.equal([2, 6, 6]);
   });
 });

@@ -27,7 +27,11 @@ describe('Trainer#run()', () => {
   it('reports the update path its chunks took: fused for sgd() plans, the chain otherwise', async () => {
     const path = async (optimizer: OptimizerSpec, steps: number) => {
       const model = new Model(smallSpec, { seed: 1 });
-      const trainer = new Trainer(model, { data: separableBlobs(96, 8, 3, 7), optimizer, batch: { mode: 'shuffle', size: 16 } });
+      const trainer = new Trainer(model, {
+        data: separableBlobs(96, 8, 3, 7),
+        optimizer,
+        batch: { mode: 'shuffle', size: 16 },
+      });
       return (await trainer.run({ steps })).update;
     };
     // Plain SGD folds its update into the dense GEMMs where that is bitwise exact (info() says so),
@@ -49,7 +53,9 @@ describe('Trainer#run()', () => {
   });
 
   it('gives different parameters for a different model seed', () => {
-    expect(bitwiseEqual(new Model(smallSpec, { seed: 1 }).params, new Model(smallSpec, { seed: 2 }).params)).to.equal(false);
+    expect(bitwiseEqual(new Model(smallSpec, { seed: 1 }).params, new Model(smallSpec, { seed: 2 }).params)).to.equal(
+      false,
+    );
   });
 
   it('full-batch GD equals sequential SGD with batch n, bitwise', async () => {
@@ -63,7 +69,12 @@ describe('Trainer#run()', () => {
   it('trains a small MLP to >= 95% train accuracy on a separable task', async () => {
     const data = separableBlobs(600, 10, 4, 21);
     const model = new Model(mlp({ input: 10, hidden: [32], outputs: 4 }), { seed: 3 });
-    const trainer = new Trainer(model, { data, optimizer: sgd({ lr: 0.05 }), batch: { mode: 'shuffle', size: 32 }, seed: 1 });
+    const trainer = new Trainer(model, {
+      data,
+      optimizer: sgd({ lr: 0.05 }),
+      batch: { mode: 'shuffle', size: 32 },
+      seed: 1,
+    });
     const before = model.evaluate(data).accuracy;
     await trainer.run({ steps: 400 });
     const after = model.evaluate(data);
@@ -99,7 +110,9 @@ describe('Trainer#run()', () => {
   it('rejects step() while run() is in progress with ERR_BIGSTEP_BUSY', async () => {
     const { trainer } = makeTrainer(1);
     const running = trainer.run({ steps: 200, chunkSize: 200 });
-    expect(() => trainer.step()).to.throw(Error).with.property('code', 'ERR_BIGSTEP_BUSY');
+    expect(() => trainer.step())
+      .to.throw(Error)
+      .with.property('code', 'ERR_BIGSTEP_BUSY');
     await running;
   });
 

@@ -36,14 +36,22 @@ describe('experiment config JSON Schemas (schemas/*-config.schema.json)', () => 
   // Field-level rules, which a JSON Schema can state: both must reject each.
   const bad: Array<[string, (c: EscapeConfig & Record<string, unknown>) => void, string]> = [
     ['an unknown key', (c) => (c.epochz = 1), 'config: unknown option "epochz"'],
-    ['an unknown nested key', (c) => ((c.converge as unknown as Record<string, unknown>).maxStep = 1), 'config.converge: unknown option "maxStep" (did you mean "maxSteps"?)'],
+    [
+      'an unknown nested key',
+      (c) => ((c.converge as unknown as Record<string, unknown>).maxStep = 1),
+      'config.converge: unknown option "maxStep" (did you mean "maxSteps"?)',
+    ],
     ['a scale not among the presets', (c) => (c.scale = 'huge' as never), 'config.scale'],
     ['a negative seed', (c) => (c.seeds = [1, -2]), 'config.seeds[1]'],
     ['a fractional step count', (c) => (c.eos.steps = 2.5), 'config.eos.steps'],
     ['measureEvery above its limit', (c) => (c.eos.measureEvery = 20), 'config.eos.measureEvery'],
     ['divergeRatio 1', (c) => (c.catapult.divergeRatio = 1), 'config.catapult.divergeRatio'],
     ['a model kind not known', (c) => (c.model = { kind: 'vit' } as never), 'config.model.kind'],
-    ['a model typo', (c) => ((c.model as unknown as Record<string, unknown>).hiden = [8]), 'config.model: unknown option "hiden" (did you mean "hidden"?)'],
+    [
+      'a model typo',
+      (c) => ((c.model as unknown as Record<string, unknown>).hiden = [8]),
+      'config.model: unknown option "hiden" (did you mean "hidden"?)',
+    ],
     ['microBatch 0', (c) => (c.microBatch = 0), 'config.microBatch'],
     ['download "yes"', (c) => (c.data.download = 'yes' as never), 'config.data.download'],
   ];
@@ -71,7 +79,11 @@ describe('experiment config JSON Schemas (schemas/*-config.schema.json)', () => 
     ['lrSmall "fast"', (c) => (c.lrSmall = 'fast' as never), 'config.lrSmall'],
     ['an arm not known', (c) => (c.arms = ['adam' as never]), 'config.arms[0]'],
     ['a decay point at 1', (c) => (c.decay.at = [1]), 'config.decay.at[0]'],
-    ['augment with an unknown key', (c) => (c.augment = { cropPadding: 4, flip: true, rotate: 1 } as never), 'config.augment: unknown option "rotate"'],
+    [
+      'augment with an unknown key',
+      (c) => (c.augment = { cropPadding: 4, flip: true, rotate: 1 } as never),
+      'config.augment: unknown option "rotate"',
+    ],
     ['alpha 0', (c) => (c.alpha = 0), 'config.alpha'],
   ];
   for (const [what, change, message] of badNoise) {
@@ -83,9 +95,12 @@ describe('experiment config JSON Schemas (schemas/*-config.schema.json)', () => 
     });
   }
 
-  it('a cross-field rule is the runtime check\'s alone (rejectShare < supportShare), and named', () => {
+  it("a cross-field rule is the runtime check's alone (rejectShare < supportShare), and named", () => {
     const config = structuredClone(escapePresets.tiny);
     config.verdict.rejectShare = config.verdict.supportShare;
-    expect(() => validateEscapeConfig(config)).to.throw(RangeError, 'config.verdict.rejectShare must be < config.verdict.supportShare');
+    expect(() => validateEscapeConfig(config)).to.throw(
+      RangeError,
+      'config.verdict.rejectShare must be < config.verdict.supportShare',
+    );
   });
 });

@@ -1,15 +1,34 @@
 import { expect } from 'chai';
 
-import { escapeExperiment, escapePresets, validateEscapeConfig, type EscapeConfig, type EscapeResult } from '../../src/experiments/escape-experiment.js';
+import {
+  escapeExperiment,
+  escapePresets,
+  validateEscapeConfig,
+  type EscapeConfig,
+  type EscapeResult,
+} from '../../src/experiments/escape-experiment.js';
 import { runEscape } from '../../src/experiments/escape.js';
 import { CURVATURE_METHOD_BOTTOM, CURVATURE_METHOD_TOP, lambdaMin } from '../../src/experiments/escape-curvature.js';
-import { catapultRegime, escapeDecision, isMinimum, type CatapultRule, type EscapeRule } from '../../src/experiments/escape-rules.js';
+import {
+  catapultRegime,
+  escapeDecision,
+  isMinimum,
+  type CatapultRule,
+  type EscapeRule,
+} from '../../src/experiments/escape-rules.js';
 import { escapeVerdicts } from '../../src/experiments/escape-summary.js';
 import { Model } from '../../src/model/model.js';
 import { mlp } from '../../src/model/spec.js';
 import { symmetricEigenvalues } from '../../src/measure/sharpness.js';
 import { expectError } from '../engine/helpers.js';
-import { abortedRunError, expectRenderedFigure, itRejects, testContext, withoutTiming, type RejectCase } from './helpers.js';
+import {
+  abortedRunError,
+  expectRenderedFigure,
+  itRejects,
+  testContext,
+  withoutTiming,
+  type RejectCase,
+} from './helpers.js';
 
 const tiny = (): EscapeConfig => structuredClone(escapePresets.tiny);
 
@@ -35,7 +54,9 @@ describe('escapeExperiment (E2, tiny preset)', function () {
     for (const s of result.seeds) {
       const t = s.thetaS;
       expect(t.gradTol).to.be.closeTo(c.gradTol * t.gradNorm0, 1e-15);
-      expect(t.isMinimum).to.equal(t.gradNorm <= t.gradTol && t.lambdaMin.value >= -c.negativeCurvatureTol * t.lambdaMax.value);
+      expect(t.isMinimum).to.equal(
+        t.gradNorm <= t.gradTol && t.lambdaMin.value >= -c.negativeCurvatureTol * t.lambdaMax.value,
+      );
       expect(t.lambdaMax.value).to.be.above(0);
       expect(t.lambdaMin.value).to.be.at.most(t.lambdaMax.value);
       // GD stopped at the first check that passed both tests (curvature is measured only where the gradient test passed)
@@ -97,7 +118,8 @@ describe('escapeExperiment (E2, tiny preset)', function () {
       const matched = large.map((a) => Math.round((c.switch.steps * a.eta) / s.etaSmall));
       expect(sw.arms[0].steps).to.equal(Math.max(c.switch.steps, ...matched));
       expect(sw.snapshots.map((x) => x.step)).to.deep.equal([c.switch.steps, ...matched]);
-      for (const [i, x] of sw.snapshots.slice(1).entries()) expect(x.step * s.etaSmall).to.be.closeTo(c.switch.steps * large[i].eta, s.etaSmall);
+      for (const [i, x] of sw.snapshots.slice(1).entries())
+        expect(x.step * s.etaSmall).to.be.closeTo(c.switch.steps * large[i].eta, s.etaSmall);
     }
   });
 
@@ -111,7 +133,9 @@ describe('escapeExperiment (E2, tiny preset)', function () {
         }
         expect(t.alpha).to.have.length(tiny().interpolationPoints);
         expect(t.barrier).to.be.at.least(0);
-        expect(t.escaped).to.equal(t.barrier > rule.barrierMin && t.distanceReturn > rule.returnFraction * t.distanceEnd);
+        expect(t.escaped).to.equal(
+          t.barrier > rule.barrierMin && t.distanceReturn > rule.returnFraction * t.distanceEnd,
+        );
       }
       const control = s.tests.find((t) => t.factor === null)!;
       expect(control.escaped).to.equal(false);
@@ -123,7 +147,10 @@ describe('escapeExperiment (E2, tiny preset)', function () {
     expect(vs).to.have.length(tiny().switch.largeFactors.length);
     for (const v of vs) {
       expect(['supported', 'not-reproduced', 'inconclusive', 'uninformative']).to.include(v.verdict);
-      expect(v.rule).to.contain('loss barrier').and.contain('return test').and.contain(String(tiny().escape.barrierMin));
+      expect(v.rule)
+        .to.contain('loss barrier')
+        .and.contain('return test')
+        .and.contain(String(tiny().escape.barrierMin));
       expect(v.evidence).to.match(/\d+\/\d+ seeds escaped/);
     }
     expect(escapeExperiment.verdicts!(result, tiny())).to.deep.equal(vs);
@@ -141,7 +168,9 @@ describe('escapeExperiment (E2, tiny preset)', function () {
     const c = tiny();
     c.seeds = [1];
     const a = await runEscape(c, testContext());
-    expect(withoutTiming(a)).to.deep.equal(withoutTiming({ ...result, config: c, seeds: [result.seeds[0]] } as EscapeResult));
+    expect(withoutTiming(a)).to.deep.equal(
+      withoutTiming({ ...result, config: c, seeds: [result.seeds[0]] } as EscapeResult),
+    );
   });
 
   it('honours an aborted signal', async () => {
@@ -151,8 +180,15 @@ describe('escapeExperiment (E2, tiny preset)', function () {
 
   it('renders every figure as SVG and PNG with a caption stating scale, data, model and seeds', async () => {
     const figs = await escapeExperiment.figures(result, tiny());
-    expect(figs.map((f) => f.id)).to.deep.equal(['e2-catapult', 'e2-eos', 'e2-switch', 'e2-escape-test', 'e2-interpolation']);
-    for (const f of figs) expectRenderedFigure(f, ['Scale: tiny', 'gaussian-mixture', 'MLP', 'seeds 1, 2, 3, 4, 5', 'MSE']);
+    expect(figs.map((f) => f.id)).to.deep.equal([
+      'e2-catapult',
+      'e2-eos',
+      'e2-switch',
+      'e2-escape-test',
+      'e2-interpolation',
+    ]);
+    for (const f of figs)
+      expectRenderedFigure(f, ['Scale: tiny', 'gaussian-mixture', 'MLP', 'seeds 1, 2, 3, 4, 5', 'MSE']);
   });
 });
 
@@ -170,7 +206,10 @@ describe('E2 on a convex quadratic (a linear model with MSE loss)', function () 
         expect(t.escaped, t.arm).to.equal(false);
         if (!t.diverged) expect(t.barrier, t.arm).to.be.below(1e-6);
       }
-      expect(s.tests.some((t) => !t.diverged), 'the control arm did not diverge').to.equal(true);
+      expect(
+        s.tests.some((t) => !t.diverged),
+        'the control arm did not diverge',
+      ).to.equal(true);
     }
     for (const v of escapeVerdicts(r)) expect(v.verdict).to.equal('not-reproduced');
   });
@@ -179,7 +218,9 @@ describe('E2 on a convex quadratic (a linear model with MSE loss)', function () 
 describe('escapeDecision()', () => {
   const rule: EscapeRule = { barrierMin: 0.01, returnSteps: 100, returnFraction: 0.5 };
   it('is an escape only with a barrier above the threshold AND no return', () => {
-    expect(escapeDecision({ diverged: false, barrier: 0.02, distanceEnd: 10, distanceReturn: 9 }, rule).escaped).to.equal(true);
+    expect(
+      escapeDecision({ diverged: false, barrier: 0.02, distanceEnd: 10, distanceReturn: 9 }, rule).escaped,
+    ).to.equal(true);
   });
   it('is no escape when GD from the end point comes back to θ_s', () => {
     const d = escapeDecision({ diverged: false, barrier: 0.02, distanceEnd: 10, distanceReturn: 5 }, rule);
@@ -190,7 +231,9 @@ describe('escapeDecision()', () => {
     expect(d).to.deep.equal({ escaped: false, barrierAbove: false, returned: false });
   });
   it('is no escape when the arm diverged', () => {
-    expect(escapeDecision({ diverged: true, barrier: 1, distanceEnd: 10, distanceReturn: 10 }, rule).escaped).to.equal(false);
+    expect(escapeDecision({ diverged: true, barrier: 1, distanceEnd: 10, distanceReturn: 10 }, rule).escaped).to.equal(
+      false,
+    );
   });
 });
 
@@ -255,7 +298,8 @@ describe('lambdaMin() (Lanczos)', () => {
 
 describe('escapeExperiment.validate()', () => {
   it('accepts every preset', () => {
-    for (const scale of ['tiny', 'quick', 'study', 'paper'] as const) expect(() => validateEscapeConfig(structuredClone(escapePresets[scale]))).to.not.throw();
+    for (const scale of ['tiny', 'quick', 'study', 'paper'] as const)
+      expect(() => validateEscapeConfig(structuredClone(escapePresets[scale]))).to.not.throw();
   });
 
   it('rejects a non-object with a TypeError naming config', () => {
@@ -264,18 +308,38 @@ describe('escapeExperiment.validate()', () => {
 
   const cases: RejectCase[] = [
     ['an unknown key', (c) => (c.escapeSteps = 10), TypeError, 'config: unknown option "escapeSteps"'],
-    ['an unknown nested key', (c) => (c.escape.barrier = 0.1), TypeError, 'config.escape: unknown option "barrier" (did you mean "barrierMin"?)'],
+    [
+      'an unknown nested key',
+      (c) => (c.escape.barrier = 0.1),
+      TypeError,
+      'config.escape: unknown option "barrier" (did you mean "barrierMin"?)',
+    ],
     ['loss = "cross-entropy"', (c) => (c.loss = 'cross-entropy'), RangeError, 'config.loss'],
     ['seeds = []', (c) => (c.seeds = []), RangeError, 'config.seeds'],
     ['seeds = [1, 1]', (c) => (c.seeds = [1, 1]), RangeError, 'config.seeds'],
     ['converge.gradTol = 0', (c) => (c.converge.gradTol = 0), RangeError, 'config.converge.gradTol'],
-    ['converge.negativeCurvatureTol missing', (c) => delete c.converge.negativeCurvatureTol, TypeError, 'config.converge.negativeCurvatureTol'],
-    ['catapult.etaLambda = [0.5, -1]', (c) => (c.catapult.etaLambda = [0.5, -1]), RangeError, 'config.catapult.etaLambda[1]'],
+    [
+      'converge.negativeCurvatureTol missing',
+      (c) => delete c.converge.negativeCurvatureTol,
+      TypeError,
+      'config.converge.negativeCurvatureTol',
+    ],
+    [
+      'catapult.etaLambda = [0.5, -1]',
+      (c) => (c.catapult.etaLambda = [0.5, -1]),
+      RangeError,
+      'config.catapult.etaLambda[1]',
+    ],
     ['catapult.divergeRatio = 1', (c) => (c.catapult.divergeRatio = 1), RangeError, 'config.catapult.divergeRatio'],
     ['eos.measureEvery = 20', (c) => (c.eos.measureEvery = 20), RangeError, 'config.eos.measureEvery'],
     ['switch.largeFactors = "2"', (c) => (c.switch.largeFactors = '2'), TypeError, 'config.switch.largeFactors'],
     ['escape.returnFraction = 2', (c) => (c.escape.returnFraction = 2), RangeError, 'config.escape.returnFraction'],
-    ['verdict.rejectShare >= supportShare', (c) => (c.verdict.rejectShare = 0.9), RangeError, 'config.verdict.rejectShare'],
+    [
+      'verdict.rejectShare >= supportShare',
+      (c) => (c.verdict.rejectShare = 0.9),
+      RangeError,
+      'config.verdict.rejectShare',
+    ],
     ['scale = "huge"', (c) => (c.scale = 'huge'), RangeError, 'config.scale'],
     ['data.source = "imagenet"', (c) => (c.data.source = 'imagenet'), RangeError, 'config.data.source'],
     ['model.kind = "vit"', (c) => (c.model.kind = 'vit'), RangeError, 'config.model.kind'],

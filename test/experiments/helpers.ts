@@ -6,7 +6,9 @@ import type { Figure } from '../../src/report/plot.js';
 import { expectError, type ErrorClass } from '../engine/helpers.js';
 
 /** A run context that keeps the metrics lines and counts the progress calls. */
-export function testContext(signal?: AbortSignal): RunContext & { lines: Array<Record<string, unknown>>; progressCalls: number } {
+export function testContext(
+  signal?: AbortSignal,
+): RunContext & { lines: Array<Record<string, unknown>>; progressCalls: number } {
   const lines: Array<Record<string, unknown>> = [];
   const ctx = {
     dir: '/nonexistent',
@@ -60,7 +62,11 @@ export function expectRenderedFigure(f: Figure, captionParts: string[]): void {
 export type RejectCase = [string, (c: Record<string, any>) => void, ErrorClass, string];
 
 /** One test per case: `validate` rejects a fresh config changed by `mutate`, naming the field. */
-export function itRejects(cases: RejectCase[], freshConfig: () => unknown, validate: (config: unknown) => unknown): void {
+export function itRejects(
+  cases: RejectCase[],
+  freshConfig: () => unknown,
+  validate: (config: unknown) => unknown,
+): void {
   for (const [name, mutate, cls, param] of cases) {
     it(`rejects ${name} with a ${cls.name} naming ${param.split(' ')[0]}`, () => {
       const c = freshConfig() as Record<string, any>;

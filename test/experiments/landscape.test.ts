@@ -4,7 +4,13 @@ import { landscapeExperiment } from '../../src/experiments/landscape-experiment.
 import { landscapeFigures, paper1dValue } from '../../src/experiments/landscape-figures.js';
 import { measureConstants } from '../../src/experiments/landscape-constants.js';
 import { landscapeVerdicts } from '../../src/experiments/landscape-verdicts.js';
-import { landscapePresets, runLandscape, validateLandscapeConfig, type LandscapeConfig, type LandscapeResult } from '../../src/experiments/landscape.js';
+import {
+  landscapePresets,
+  runLandscape,
+  validateLandscapeConfig,
+  type LandscapeConfig,
+  type LandscapeResult,
+} from '../../src/experiments/landscape.js';
 import { native } from '../../src/native/binding.js';
 import { expectRenderedFigure, testContext, withoutTiming } from './helpers.js';
 
@@ -22,7 +28,7 @@ function gd1d(x0: number, eta: number, steps: number): number {
   return x;
 }
 
-describe('paper-1d (the paper\'s 1-D illustration)', () => {
+describe("paper-1d (the paper's 1-D illustration)", () => {
   const inst = native.landscapePaper1d();
 
   it('matches 20x² in value and slope at 6 and 7 (the patch is C¹), with f(6.5) = 0', () => {
@@ -40,8 +46,16 @@ describe('paper-1d (the paper\'s 1-D illustration)', () => {
     const xs = Float64Array.from({ length: 41 }, (_, k) => 5.9 + k * 0.03);
     const h = 1e-6;
     const r = native.landscapeEval(inst, xs, { hessian: true });
-    const p = native.landscapeEval(inst, xs.map((x) => x + h), {});
-    const m = native.landscapeEval(inst, xs.map((x) => x - h), {});
+    const p = native.landscapeEval(
+      inst,
+      xs.map((x) => x + h),
+      {},
+    );
+    const m = native.landscapeEval(
+      inst,
+      xs.map((x) => x - h),
+      {},
+    );
     for (let k = 0; k < xs.length; k++) {
       if (Math.abs(xs[k] - 6) < 2 * h || Math.abs(xs[k] - 7) < 2 * h) continue;
       expect((p.value[k] - m.value[k]) / (2 * h)).to.be.closeTo(r.grad[k], 1e-4 * (1 + Math.abs(r.grad[k])));
@@ -50,7 +64,11 @@ describe('paper-1d (the paper\'s 1-D illustration)', () => {
   });
 
   it('measures the constants checked by hand: μ†₀ = p″(0) = 13560, M by the half-strength rule, μ* = L = 40 on P(M), L_global ≈ |p″(0.5)| = 31160', () => {
-    const K = measureConstants(inst, { points: [[0], [6.5]], values: [0, 0], nearestDip: [-1, 0], globalIndex: 0 }, { grid1d: 200001, grid2d: 3, samples: 1, directions: 1, radial: 4000, seed: 1 });
+    const K = measureConstants(
+      inst,
+      { points: [[0], [6.5]], values: [0, 0], nearestDip: [-1, 0], globalIndex: 0 },
+      { grid1d: 200001, grid2d: 3, samples: 1, directions: 1, radial: 4000, seed: 1 },
+    );
     const c = K.dips[0];
     expect(c.muDagger0).to.equal(13560);
     // the barrier (p′ = 0 left of 6.5) is at x = 6.0108 (t = −0.48921, root of p′(t)/t)
@@ -73,7 +91,12 @@ describe('paper-1d (the paper\'s 1-D illustration)', () => {
     const starts = Float64Array.from({ length: 41 }, (_, k) => 6.5 - 0.3 + (0.6 * k) / 40).filter((x) => x !== 6.5);
     const minima = { points: Float64Array.from([0, 6.5]), globalIndex: 0 };
     for (const eta of [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 2e-2]) {
-      const r = await native.landscapeRun(inst, minima, starts, { eta, steps: 20000, classifyRadius: 0.05, basin: false });
+      const r = await native.landscapeRun(inst, minima, starts, {
+        eta,
+        steps: 20000,
+        classifyRadius: 0.05,
+        basin: false,
+      });
       const want = eta === 1e-4 ? 6.5 : 0;
       starts.forEach((x0, k) => {
         const ours = gd1d(x0, eta, 20000);
@@ -119,7 +142,12 @@ describe('runLandscape() (E1, tiny preset)', function () {
 
   it('writes one verdict per family and one per noise-arm instance, each with its rule and evidence', () => {
     const v = landscapeExperiment.verdicts(result, result.config);
-    expect(v.map((x) => x.claim.split(':')[0])).to.deep.equal(['Theorem 1 on paper-1d', 'Theorem 1 on compact-2d', 'Noise proposition on paper-1d', 'Noise proposition on compact-2d#0']);
+    expect(v.map((x) => x.claim.split(':')[0])).to.deep.equal([
+      'Theorem 1 on paper-1d',
+      'Theorem 1 on compact-2d',
+      'Noise proposition on paper-1d',
+      'Noise proposition on compact-2d#0',
+    ]);
     for (const x of v) {
       expect(['supported', 'not-reproduced', 'inconclusive', 'uninformative']).to.include(x.verdict);
       expect(x.rule.length).to.be.above(20);
@@ -136,7 +164,13 @@ describe('runLandscape() (E1, tiny preset)', function () {
     }
     // equal γT: the small-γ budget is (mid γ · T) / γ steps, up to the cap
     const gT = r.noise.filter((c) => c.arm === 'small-gammaT');
-    for (const c of gT) expect(c.steps).to.equal(Math.min(result.config.noise.maxSteps, Math.round((r.noise.find((x) => x.arm === 'large')!.eta * result.config.steps) / c.eta)));
+    for (const c of gT)
+      expect(c.steps).to.equal(
+        Math.min(
+          result.config.noise.maxSteps,
+          Math.round((r.noise.find((x) => x.arm === 'large')!.eta * result.config.steps) / c.eta),
+        ),
+      );
   });
 
   it('logs one metrics record per sweep cell with instance, arm, startSet, eta and success', async () => {
@@ -164,7 +198,13 @@ describe('runLandscape() (E1, tiny preset)', function () {
 
   it('draws the function figure, one success figure per family and the noise heatmap', async () => {
     const figs = await landscapeFigures(result);
-    expect(figs.map((f) => f.id)).to.deep.equal(['e1-paper-1d-function', 'e1-paper-1d-success', 'e1-compact-2d-success', 'e1-paper-1d-noise', 'e1-compact-2d-0-noise']);
+    expect(figs.map((f) => f.id)).to.deep.equal([
+      'e1-paper-1d-function',
+      'e1-paper-1d-success',
+      'e1-compact-2d-success',
+      'e1-paper-1d-noise',
+      'e1-compact-2d-0-noise',
+    ]);
     for (const f of figs) expectRenderedFigure(f, ['Scale tiny']);
   });
 });
@@ -172,14 +212,49 @@ describe('runLandscape() (E1, tiny preset)', function () {
 describe('validateLandscapeConfig()', () => {
   const cases: Array<[string, (c: any) => void, ErrorConstructor, RegExp]> = [
     ['an unknown key', (c) => (c.stpes = 3), TypeError, /config: unknown option "stpes"/],
-    ['an unknown instance key', (c) => (c.instances[1].dipz = 3), TypeError, /config\.instances\[1\]: unknown option "dipz" \(did you mean "dips"\?\)/],
-    ['an empty γ grid', (c) => (c.etaGrid.count = 0), RangeError, /config\.etaGrid\.count must be >= 1: the γ grid is empty/],
-    ['σ ≤ 0', (c) => (c.noise.stdMinFactor = 0), RangeError, /config\.noise\.stdMinFactor must be a finite σ factor > 0/],
-    ['dips that can overlap the global minimum', (c) => (c.instances[1].sharpnessMin = 5), RangeError, /config\.instances\[1\]\.sharpnessMin must be >= .*overlap the global minimum/],
-    ['a small-γ factor ≥ 1', (c) => (c.noise.etaFactors = [1.5]), RangeError, /config\.noise\.etaFactors\[0\] must be < 1/],
-    ['a paper-1d family of two', (c) => (c.instances[0].count = 2), RangeError, /config\.instances\[0\]\.count must be 1/],
+    [
+      'an unknown instance key',
+      (c) => (c.instances[1].dipz = 3),
+      TypeError,
+      /config\.instances\[1\]: unknown option "dipz" \(did you mean "dips"\?\)/,
+    ],
+    [
+      'an empty γ grid',
+      (c) => (c.etaGrid.count = 0),
+      RangeError,
+      /config\.etaGrid\.count must be >= 1: the γ grid is empty/,
+    ],
+    [
+      'σ ≤ 0',
+      (c) => (c.noise.stdMinFactor = 0),
+      RangeError,
+      /config\.noise\.stdMinFactor must be a finite σ factor > 0/,
+    ],
+    [
+      'dips that can overlap the global minimum',
+      (c) => (c.instances[1].sharpnessMin = 5),
+      RangeError,
+      /config\.instances\[1\]\.sharpnessMin must be >= .*overlap the global minimum/,
+    ],
+    [
+      'a small-γ factor ≥ 1',
+      (c) => (c.noise.etaFactors = [1.5]),
+      RangeError,
+      /config\.noise\.etaFactors\[0\] must be < 1/,
+    ],
+    [
+      'a paper-1d family of two',
+      (c) => (c.instances[0].count = 2),
+      RangeError,
+      /config\.instances\[0\]\.count must be 1/,
+    ],
     ['an unknown kind', (c) => (c.instances[1].kind = 'cubic'), RangeError, /config\.instances\[1\]\.kind must be/],
-    ['a verdict threshold > 1', (c) => (c.verdict.success = 1.5), RangeError, /config\.verdict\.success must be in \[0, 1\]/],
+    [
+      'a verdict threshold > 1',
+      (c) => (c.verdict.success = 1.5),
+      RangeError,
+      /config\.verdict\.success must be in \[0, 1\]/,
+    ],
   ];
   for (const [what, mutate, cls, re] of cases)
     it(`rejects ${what}`, () => {
@@ -189,13 +264,20 @@ describe('validateLandscapeConfig()', () => {
     });
 
   it('accepts every preset', () => {
-    for (const p of Object.values(landscapePresets)) expect(() => validateLandscapeConfig(structuredClone(p))).to.not.throw();
+    for (const p of Object.values(landscapePresets))
+      expect(() => validateLandscapeConfig(structuredClone(p))).to.not.throw();
   });
 
   it('the native generator rejects compact dips that would overlap the global minimum, naming the option', () => {
-    expect(() => native.landscapeCreate({ kind: 'compact', dim: 2, dips: 2, sharpnessMin: 5 })).to.throw(RangeError, /options\.sharpnessMin/);
+    expect(() => native.landscapeCreate({ kind: 'compact', dim: 2, dips: 2, sharpnessMin: 5 })).to.throw(
+      RangeError,
+      /options\.sharpnessMin/,
+    );
     const inst = native.landscapeCreate({ kind: 'compact', dim: 1, dips: 1, seed: 1 });
     inst.widths[0] = Math.abs(inst.centers[0]) * 1.1;
-    expect(() => native.landscapeEval(inst, new Float64Array(1))).to.throw(RangeError, /instance\.widths.*overlaps the global minimum/);
+    expect(() => native.landscapeEval(inst, new Float64Array(1))).to.throw(
+      RangeError,
+      /instance\.widths.*overlaps the global minimum/,
+    );
   });
 });

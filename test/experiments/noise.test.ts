@@ -3,22 +3,50 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { budgetVerdict, noiseExperiment, noisePresets, noiseTable, noiseVerdicts, validateNoiseConfig } from '../../src/experiments/noise-experiment.js';
-import { compareToLarge, matchedIsotropicStd, planArms, runNoise, type NoiseArm, type NoiseConfig, type NoiseResult } from '../../src/experiments/noise.js';
+import {
+  budgetVerdict,
+  noiseExperiment,
+  noisePresets,
+  noiseTable,
+  noiseVerdicts,
+  validateNoiseConfig,
+} from '../../src/experiments/noise-experiment.js';
+import {
+  compareToLarge,
+  matchedIsotropicStd,
+  planArms,
+  runNoise,
+  type NoiseArm,
+  type NoiseConfig,
+  type NoiseResult,
+} from '../../src/experiments/noise.js';
 import { Model } from '../../src/model/model.js';
 import { mlp } from '../../src/model/spec.js';
 import { amplifyCoefficient, sgd, svagAmplification } from '../../src/optim/optimizer.js';
 import { ResumeStore } from '../../src/run/resume.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { separableBlobs } from '../engine/helpers.js';
-import { abortedRunError, expectRenderedFigure, itRejects, testContext, withoutTiming, type RejectCase } from './helpers.js';
+import {
+  abortedRunError,
+  expectRenderedFigure,
+  itRejects,
+  testContext,
+  withoutTiming,
+  type RejectCase,
+} from './helpers.js';
 
 const tiny = (): NoiseConfig => structuredClone(noisePresets.tiny);
 const byId = (r: NoiseResult): Record<string, NoiseArm> => Object.fromEntries(r.arms.map((a) => [a.id, a]));
 
 describe('planArms(): noise units and budgets of the E3 arms', () => {
   // k = 4, n = 1000, B = 50 (20 steps per epoch), 10 epochs
-  const c = (): NoiseConfig => ({ ...tiny(), batchSize: 50, epochs: 10, amplifyPowers: [0.25, 0.5, 1, 1.5], lrSweep: [0.125, 0.25, 0.5, 1, 2, 4] });
+  const c = (): NoiseConfig => ({
+    ...tiny(),
+    batchSize: 50,
+    epochs: 10,
+    amplifyPowers: [0.25, 0.5, 1, 1.5],
+    lrSweep: [0.125, 0.25, 0.5, 1, 2, 4],
+  });
   const { plans, sweep, smallBatch } = planArms(c(), { etaSmall: 0.1, etaLarge: 0.4, n: 1000 });
   const p = Object.fromEntries(plans.map((x) => [x.id, x]));
 
@@ -40,7 +68,7 @@ describe('planArms(): noise units and budgets of the E3 arms', () => {
     expect(p['small-batch'].noise.temperature).to.be.closeTo(50 / 13 / 4, 1e-12);
   });
 
-  it('gives every small-η arm the large arm\'s epochs and, as <id>-flow, its gradient-flow time ηT (k times the steps)', () => {
+  it("gives every small-η arm the large arm's epochs and, as <id>-flow, its gradient-flow time ηT (k times the steps)", () => {
     const large = p['sgd-large'];
     expect(large.steps).to.equal(200);
     expect(large.flowTime).to.be.closeTo(80, 1e-9);
@@ -65,7 +93,14 @@ describe('planArms(): noise units and budgets of the E3 arms', () => {
   });
 
   it('sweeps η over the configured multiples, reusing sgd-small and sgd-large where they fall on the grid', () => {
-    expect(sweep.map((s) => s.armId)).to.deep.equal(['lr-x0.125', 'sgd-small', 'lr-x0.5', 'sgd-large', 'lr-x2', 'lr-x4']);
+    expect(sweep.map((s) => s.armId)).to.deep.equal([
+      'lr-x0.125',
+      'sgd-small',
+      'lr-x0.5',
+      'sgd-large',
+      'lr-x2',
+      'lr-x4',
+    ]);
     expect(sweep.map((s) => s.eta)).to.deep.equal([0.05, 0.1, 0.2, 0.4, 0.8, 1.6]);
   });
 
@@ -77,7 +112,7 @@ describe('planArms(): noise units and budgets of the E3 arms', () => {
 });
 
 describe('SVAG mixing (svagAmplification): the estimator E3 amplifies with', () => {
-  it('has SVAG\'s weights (1 ± √(2l − 1))/2 on the two batch gradients', () => {
+  it("has SVAG's weights (1 ± √(2l − 1))/2 on the two batch gradients", () => {
     for (const l of [1, 2, 4, 10]) {
       const c = amplifyCoefficient(svagAmplification(l));
       expect(1 + c, `l = ${l}`).to.be.closeTo((1 + Math.sqrt(2 * l - 1)) / 2, 1e-12);
@@ -108,7 +143,12 @@ describe('SVAG mixing (svagAmplification): the estimator E3 amplifies with', () 
     let sigma = 0; // tr Σ, the per-example covariance
     for (const g of perExample) for (let j = 0; j < d; j++) sigma += (g[j] - full[j]) ** 2 / (n - 1);
     const theory = (l * sigma * (n - b)) / (b * n);
-    const trainer = new Trainer(model, { data, optimizer: sgd({ lr: 0 }), batch: { mode: 'shuffle', size: b, amplify: svagAmplification(l) }, seed: 3 });
+    const trainer = new Trainer(model, {
+      data,
+      optimizer: sgd({ lr: 0 }),
+      batch: { mode: 'shuffle', size: b, amplify: svagAmplification(l) },
+      seed: 3,
+    });
     const sum = new Float64Array(d);
     let sq = 0;
     for (let s = 0; s < draws; s++) {
@@ -119,7 +159,10 @@ describe('SVAG mixing (svagAmplification): the estimator E3 amplifies with', () 
       }
     }
     const trace = sq / draws; // E‖g − ∇L‖² = tr Cov(g) for an unbiased g
-    expect(trace / theory, `tr Cov(g) = ${trace.toPrecision(4)} vs l·tr Σ/b·(n−b)/n = ${theory.toPrecision(4)}`).to.be.closeTo(1, 0.1);
+    expect(
+      trace / theory,
+      `tr Cov(g) = ${trace.toPrecision(4)} vs l·tr Σ/b·(n−b)/n = ${theory.toPrecision(4)}`,
+    ).to.be.closeTo(1, 0.1);
     const err = Math.hypot(...Array.from(sum, (v, j) => v / draws - full[j]));
     expect(err, 'mean within 4 standard errors of ∇L').to.be.lessThan(4 * Math.sqrt(trace / draws));
     model.close();
@@ -171,14 +214,27 @@ describe('budgetVerdict(): the claim verdict at a budget', () => {
     return { arms, config: { ...tiny(), equivalenceMargin: 0.005 } } as unknown as NoiseResult;
   };
   it('supported when sgd-small is worse and every noise arm is worse', () => {
-    const v = budgetVerdict(result({ 'sgd-small': 'worse', 'amp-k0.5': 'worse', 'amp-k1': 'worse', isotropic: 'worse', 'small-batch': 'worse' }), 'epochs');
+    const v = budgetVerdict(
+      result({
+        'sgd-small': 'worse',
+        'amp-k0.5': 'worse',
+        'amp-k1': 'worse',
+        isotropic: 'worse',
+        'small-batch': 'worse',
+      }),
+      'epochs',
+    );
     expect(v.verdict).to.equal('supported');
     expect(v.rule).to.contain('TOST');
     expect(v.evidence).to.contain('amp-k0.5 worse');
   });
   it('not-reproduced when a noise arm reaches (or beats) the large arm', () => {
-    expect(budgetVerdict(result({ 'sgd-small': 'worse', 'amp-k0.5': 'reaches', isotropic: 'worse' }), 'epochs').verdict).to.equal('not-reproduced');
-    expect(budgetVerdict(result({ 'sgd-small': 'worse', 'amp-k0.5': 'worse', isotropic: 'better' }), 'epochs').verdict).to.equal('not-reproduced');
+    expect(
+      budgetVerdict(result({ 'sgd-small': 'worse', 'amp-k0.5': 'reaches', isotropic: 'worse' }), 'epochs').verdict,
+    ).to.equal('not-reproduced');
+    expect(
+      budgetVerdict(result({ 'sgd-small': 'worse', 'amp-k0.5': 'worse', isotropic: 'better' }), 'epochs').verdict,
+    ).to.equal('not-reproduced');
   });
   it('inconclusive when sgd-small is not shown worse (no large-rate advantage to explain)', () => {
     const v = budgetVerdict(result({ 'sgd-small': 'inconclusive', 'amp-k0.5': 'worse' }), 'epochs');
@@ -186,10 +242,18 @@ describe('budgetVerdict(): the claim verdict at a budget', () => {
     expect(v.evidence).to.contain('not shown worse');
   });
   it('inconclusive when a noise arm is neither worse nor equivalent', () => {
-    expect(budgetVerdict(result({ 'sgd-small': 'worse', 'amp-k0.5': 'inconclusive', isotropic: 'worse' }), 'epochs').verdict).to.equal('inconclusive');
+    expect(
+      budgetVerdict(result({ 'sgd-small': 'worse', 'amp-k0.5': 'inconclusive', isotropic: 'worse' }), 'epochs').verdict,
+    ).to.equal('inconclusive');
   });
   it('judges each budget on its own arms (small-batch counts for both)', () => {
-    const r = result({ 'sgd-small': 'worse', 'sgd-small-flow': 'worse', 'amp-k0.5': 'worse', 'amp-k0.5-flow': 'reaches', 'small-batch': 'worse' });
+    const r = result({
+      'sgd-small': 'worse',
+      'sgd-small-flow': 'worse',
+      'amp-k0.5': 'worse',
+      'amp-k0.5-flow': 'reaches',
+      'small-batch': 'worse',
+    });
     expect(budgetVerdict(r, 'epochs').verdict).to.equal('supported');
     expect(budgetVerdict(r, 'flow').verdict).to.equal('not-reproduced');
   });
@@ -207,11 +271,29 @@ describe('noiseExperiment (E3, tiny preset, end to end)', function () {
 
   it('runs every arm for every seed, at both budgets, with the LR sweep', () => {
     const ids = result.arms.map((a) => a.id);
-    for (const id of ['sgd-small', 'sgd-small-flow', 'sgd-large', 'amp-k0.5', 'amp-k0.5-flow', 'amp-k1', 'amp-k1-flow', 'small-batch', 'isotropic', 'isotropic-flow', 'decay', 'gd-small', 'gd-small-flow', 'gd-large'])
+    for (const id of [
+      'sgd-small',
+      'sgd-small-flow',
+      'sgd-large',
+      'amp-k0.5',
+      'amp-k0.5-flow',
+      'amp-k1',
+      'amp-k1-flow',
+      'small-batch',
+      'isotropic',
+      'isotropic-flow',
+      'decay',
+      'gd-small',
+      'gd-small-flow',
+      'gd-large',
+    ])
       expect(ids).to.include(id);
     expect(result.lrSweep).to.have.length(6);
     for (const a of result.arms) {
-      expect(a.runs.map((r) => r.seed), a.id).to.deep.equal(tiny().seeds);
+      expect(
+        a.runs.map((r) => r.seed),
+        a.id,
+      ).to.deep.equal(tiny().seeds);
       for (const r of a.runs) {
         expect(r.curve[0].step, a.id).to.equal(0);
         if (!r.diverged) expect(r.steps, a.id).to.equal(a.stepsPerRun);
@@ -225,7 +307,10 @@ describe('noiseExperiment (E3, tiny preset, end to end)', function () {
       const trace = r.noiseTrace!;
       expect(trace.map((t) => t.step)).to.deep.equal(r.curve.slice(0, -1).map((p) => p.step));
       for (const t of trace) expect(t.isotropicStd).to.be.closeTo(Math.sqrt(result.k - 1) * t.sigmaB, 1e-12);
-      expect(trace[0].sigmaB).to.be.closeTo(result.noiseEstimate.find((e) => e.seed === r.seed)!.sigmaB, 0.5 * trace[0].sigmaB);
+      expect(trace[0].sigmaB).to.be.closeTo(
+        result.noiseEstimate.find((e) => e.seed === r.seed)!.sigmaB,
+        0.5 * trace[0].sigmaB,
+      );
       expect(new Set(trace.map((t) => t.sigmaB)).size, 'σ_B changes as training goes on').to.equal(trace.length);
     }
   });
@@ -260,7 +345,9 @@ describe('noiseExperiment (E3, tiny preset, end to end)', function () {
     const a = await runNoise(c, testContext());
     const b = await runNoise(c, testContext());
     expect(withoutTiming(a)).to.deep.equal(withoutTiming(b));
-    expect(byId(a)['isotropic'].runs[0].final!.testAccuracy).to.equal(byId(result)['isotropic'].runs[0].final!.testAccuracy);
+    expect(byId(a)['isotropic'].runs[0].final!.testAccuracy).to.equal(
+      byId(result)['isotropic'].runs[0].final!.testAccuracy,
+    );
   });
 
   it('honours an aborted signal', async () => {
@@ -312,7 +399,8 @@ describe('noiseExperiment: an arm resumes from its partial checkpoint', function
 
 describe('noiseExperiment.validate()', () => {
   it('accepts every preset', () => {
-    for (const scale of ['tiny', 'quick', 'study', 'paper'] as const) expect(() => validateNoiseConfig(structuredClone(noisePresets[scale]))).to.not.throw();
+    for (const scale of ['tiny', 'quick', 'study', 'paper'] as const)
+      expect(() => validateNoiseConfig(structuredClone(noisePresets[scale]))).to.not.throw();
   });
   it('runs ≥ 5 seeds, both budgets, the √k and k levels and ≥ 6 sweep values at quick size', () => {
     const q = noisePresets.quick;

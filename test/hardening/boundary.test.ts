@@ -64,7 +64,8 @@ describe('hardening: boundary battery (each group in a child process)', function
         expect(r.outcomes.size).to.equal(g.cases.length);
       });
       for (const c of g.cases) {
-        const want = c.expect === 'ok' ? 'succeeds' : `→ ${c.cls}${c.code ? ` ${c.code}` : ''} naming ${String(c.param)}`;
+        const want =
+          c.expect === 'ok' ? 'succeeds' : `→ ${c.cls}${c.code ? ` ${c.code}` : ''} naming ${String(c.param)}`;
         it(`${c.name} ${want}`, async () => {
           const r = await results.get(g.name)!;
           const o = r.outcomes.get(c.name);

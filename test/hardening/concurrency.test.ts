@@ -28,7 +28,12 @@ describe('hardening: concurrency', function () {
   });
 
   it('two trainings in worker_threads and two in the main thread at once give the solo bits', async () => {
-    const [w0, w1, m2, m3] = await Promise.all([trainInWorker(0), trainInWorker(1), train(2, STEPS, CHUNK), train(3, STEPS, CHUNK)]);
+    const [w0, w1, m2, m3] = await Promise.all([
+      trainInWorker(0),
+      trainInWorker(1),
+      train(2, STEPS, CHUNK),
+      train(3, STEPS, CHUNK),
+    ]);
     const got = [w0, w1, m2, m3];
     got.forEach((g, i) => {
       expect(bitwiseEqual(g.params, solo[i]!.params), `config ${i} params`).to.equal(true);

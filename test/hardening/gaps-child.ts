@@ -17,7 +17,9 @@ function outcome(e: unknown): { cls: string; message: string; code?: string } {
   return { cls: typeof e, message: String(e) };
 }
 
-async function settle(p: Promise<unknown>): Promise<{ settled: 'resolved' | 'rejected'; value?: unknown; error?: ReturnType<typeof outcome> }> {
+async function settle(
+  p: Promise<unknown>,
+): Promise<{ settled: 'resolved' | 'rejected'; value?: unknown; error?: ReturnType<typeof outcome> }> {
   try {
     return { settled: 'resolved', value: await p };
   } catch (e) {
@@ -46,7 +48,11 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   // detached while a long chunk runs.
   async 'detach-raw'() {
     const m = new Model(mlp({ input: 64, hidden: [4096], outputs: 4 }), { seed: 1 });
-    const t = new Trainer(m, { data: blobs(2048, 64), optimizer: sgd({ lr: 0.01 }), batch: { mode: 'shuffle', size: 32 } });
+    const t = new Trainer(m, {
+      data: blobs(2048, 64),
+      optimizer: sgd({ lr: 0.01 }),
+      batch: { mode: 'shuffle', size: 32 },
+    });
     // Ordinary ArrayBuffers, as a direct binding user would pass (the Trainer's are shared memory).
     const job = { ...t.job, x: t.job.x.slice(), params: t.job.params.slice() };
     const p = trainAsync(m.handle, job, 400);
@@ -56,7 +62,10 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const r = await settle(p);
     const busyAfter = m.handle.isBusy();
     // The model still trains, on fresh buffers.
-    const t2 = new Trainer(new Model(mlp({ input: 8, hidden: [8], outputs: 4 }), { seed: 2 }), { data: blobs(32, 8), optimizer: sgd({ lr: 0.1 }) });
+    const t2 = new Trainer(new Model(mlp({ input: 8, hidden: [8], outputs: 4 }), { seed: 2 }), {
+      data: blobs(32, 8),
+      optimizer: sgd({ lr: 0.1 }),
+    });
     const again = await settle(t2.run({ steps: 5 }));
     return { ...r, intact: intact(arrays), busyAfter, againSettled: again.settled };
   },
@@ -66,7 +75,12 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   async 'detach-trainer'() {
     const spec = mlp({ input: 16, hidden: [32], outputs: 4 });
     const data = blobs(256, 16);
-    const reference = new Trainer(new Model(spec, { seed: 3 }), { data: { x: data.x.slice(), y: data.y.slice() }, optimizer: sgd({ lr: 0.05 }), batch: { mode: 'shuffle', size: 16 }, seed: 1 });
+    const reference = new Trainer(new Model(spec, { seed: 3 }), {
+      data: { x: data.x.slice(), y: data.y.slice() },
+      optimizer: sgd({ lr: 0.05 }),
+      batch: { mode: 'shuffle', size: 16 },
+      seed: 1,
+    });
     await reference.run({ steps: 300, chunkSize: 100 });
 
     const m = new Model(spec, { seed: 3 });
@@ -88,14 +102,27 @@ const scenarios: Record<string, () => Promise<unknown>> = {
       paramsDetach = (e as Error).name;
     }
     const r2 = await settle(run2);
-    return { shared, first: r1.settled, sameAsUndisturbed: same, paramsDetach, second: r2.settled, busyAfter: t.busy, stepBefore, stepAfter: t.stepCount };
+    return {
+      shared,
+      first: r1.settled,
+      sameAsUndisturbed: same,
+      paramsDetach,
+      second: r2.settled,
+      busyAfter: t.busy,
+      stepBefore,
+      stepAfter: t.stepCount,
+    };
   },
 
   // A SharedArrayBuffer-backed perm is borrowed by the worker; JS writing out-of-range indices into
   // it while the chunk runs must end the chunk with a RangeError naming job.perm[i].
   async 'perm-race'() {
     const m = new Model(mlp({ input: 8, hidden: [16], outputs: 4 }), { seed: 1 });
-    const t = new Trainer(m, { data: blobs(64, 8), optimizer: sgd({ lr: 0.01 }), batch: { mode: 'sequential', size: 8 } });
+    const t = new Trainer(m, {
+      data: blobs(64, 8),
+      optimizer: sgd({ lr: 0.01 }),
+      batch: { mode: 'sequential', size: 8 },
+    });
     const perm = new Int32Array(new SharedArrayBuffer(64 * 4));
     const job = { ...t.job, perm };
     const p = trainAsync(m.handle, job, 1e6);
@@ -108,13 +135,23 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   // std::bad_alloc from a huge but valid workspace (a conv activation of 128 GiB) becomes a JS
   // Error (NODE_ADDON_API_CPP_EXCEPTIONS_ALL) instead of std::terminate.
   async 'bad-alloc'() {
-    const spec = { input: [1, 1024, 1024], layers: [{ type: 'conv2d', units: 1024, kernel: 1 }, { type: 'globalavgpool' }, { type: 'dense', units: 2 }] };
+    const spec = {
+      input: [1, 1024, 1024],
+      layers: [{ type: 'conv2d', units: 1024, kernel: 1 }, { type: 'globalavgpool' }, { type: 'dense', units: 2 }],
+    };
     const h = new native.NativeModel(spec);
     const P = h.layout().paramCount;
     const B = 32;
     let error: ReturnType<typeof outcome> | undefined;
     try {
-      h.lossAndGrad(new Float32Array(P), null, new Float32Array(B * 1024 * 1024), new Int32Array(B), B, new Float32Array(P));
+      h.lossAndGrad(
+        new Float32Array(P),
+        null,
+        new Float32Array(B * 1024 * 1024),
+        new Int32Array(B),
+        B,
+        new Float32Array(P),
+      );
     } catch (e) {
       error = outcome(e);
     }

@@ -48,7 +48,7 @@ describe('hardening: former known gaps (child processes)', function () {
     expect(r.againSettled).to.equal('resolved');
   });
 
-  it('Trainer.run: data and parameters in shared memory (detaching the caller\'s arrays changes nothing; the parameters cannot be detached)', async () => {
+  it("Trainer.run: data and parameters in shared memory (detaching the caller's arrays changes nothing; the parameters cannot be detached)", async () => {
     const r = expectSurvived(await runScenario('detach-trainer'));
     expect(r.shared).to.equal(true);
     expect(r.first).to.equal('resolved');

@@ -69,7 +69,8 @@ async function main(): Promise<void> {
   });
   const x = new Uint8Array(solo.params.buffer);
   const y = new Uint8Array(fresh.params.buffer);
-  if (x.length !== y.length || x.some((v, i) => v !== y[i])) throw new Error('a fresh worker after terminations trained different bits');
+  if (x.length !== y.length || x.some((v, i) => v !== y[i]))
+    throw new Error('a fresh worker after terminations trained different bits');
   console.log(`terminate-child ok (${rounds} rounds)`);
 }
 

@@ -1,7 +1,13 @@
 import { expect } from 'chai';
 
 import { Model, Trainer, gd } from '../../src/index.js';
-import { RandomProjection, gradientFlow, modelGradientFlow, trajectoryDistances, type GradientFn } from '../../src/measure/flow.js';
+import {
+  RandomProjection,
+  gradientFlow,
+  modelGradientFlow,
+  trajectoryDistances,
+  type GradientFn,
+} from '../../src/measure/flow.js';
 import { Rng } from '../../src/util/random.js';
 import { knownQuadratic, randomOrthogonal } from './quadratic.js';
 
@@ -9,14 +15,24 @@ import { knownQuadratic, randomOrthogonal } from './quadratic.js';
 function quadratic(lambdas: number[], seed: number) {
   const d = lambdas.length;
   const q = randomOrthogonal(d, Rng.fromSeed(seed, 8));
-  const toEigen = (v: ArrayLike<number>) => Array.from({ length: d }, (_, k) => { let s = 0; for (let i = 0; i < d; i++) s += q[k * d + i] * v[i]; return s; });
-  const fromEigen = (c: number[]) => { const v = new Float64Array(d); for (let k = 0; k < d; k++) for (let i = 0; i < d; i++) v[i] += q[k * d + i] * c[k]; return v; };
+  const toEigen = (v: ArrayLike<number>) =>
+    Array.from({ length: d }, (_, k) => {
+      let s = 0;
+      for (let i = 0; i < d; i++) s += q[k * d + i] * v[i];
+      return s;
+    });
+  const fromEigen = (c: number[]) => {
+    const v = new Float64Array(d);
+    for (let k = 0; k < d; k++) for (let i = 0; i < d; i++) v[i] += q[k * d + i] * c[k];
+    return v;
+  };
   const grad: GradientFn = (theta, out) => {
     const c = toEigen(theta);
     out.set(fromEigen(c.map((x, k) => lambdas[k] * x)));
     return 0.5 * c.reduce((s, x, k) => s + lambdas[k] * x * x, 0);
   };
-  const exact = (theta0: ArrayLike<number>, t: number) => fromEigen(toEigen(theta0).map((x, k) => Math.exp(-lambdas[k] * t) * x));
+  const exact = (theta0: ArrayLike<number>, t: number) =>
+    fromEigen(toEigen(theta0).map((x, k) => Math.exp(-lambdas[k] * t) * x));
   return { grad, exact, d };
 }
 
@@ -41,7 +57,17 @@ describe('gradient flow (Dormand–Prince 5(4))', () => {
 
   it('bounds every step by alpha/λ_max from the sharpness callback', () => {
     let calls = 0;
-    const r = gradientFlow(grad, theta0, { eta: 0.1, steps: 20, rtol: 1e-3, alpha: 0.5, sharpness: () => { calls++; return 40; }, lambdaEvery: 5 });
+    const r = gradientFlow(grad, theta0, {
+      eta: 0.1,
+      steps: 20,
+      rtol: 1e-3,
+      alpha: 0.5,
+      sharpness: () => {
+        calls++;
+        return 40;
+      },
+      lambdaEvery: 5,
+    });
     expect(r.maxStepTaken).to.be.at.most(0.5 / 40 + 1e-15);
     expect(calls).to.equal(r.lambdas.length);
     expect(calls).to.equal(1 + Math.floor(r.accepted / 5));
@@ -52,7 +78,11 @@ describe('gradient flow (Dormand–Prince 5(4))', () => {
       const it = [Float64Array.from(theta0)];
       const g = new Float64Array(d);
       const th = Float64Array.from(theta0);
-      for (let s = 0; s < steps; s++) { grad(th, g); for (let i = 0; i < d; i++) th[i] -= eta * g[i]; it.push(Float64Array.from(th)); }
+      for (let s = 0; s < steps; s++) {
+        grad(th, g);
+        for (let i = 0; i < d; i++) th[i] -= eta * g[i];
+        it.push(Float64Array.from(th));
+      }
       return it;
     };
     const small = gradientFlow(grad, theta0, { eta: 0.001, steps: 200 });
@@ -80,7 +110,10 @@ describe('gradient flow (Dormand–Prince 5(4))', () => {
   });
 
   it('rejects unknown options', () => {
-    expect(() => gradientFlow(grad, theta0, { eta: 0.1, steps: 1, rtoll: 1 } as never)).to.throw(TypeError, /rtoll.*rtol/);
+    expect(() => gradientFlow(grad, theta0, { eta: 0.1, steps: 1, rtoll: 1 } as never)).to.throw(
+      TypeError,
+      /rtoll.*rtol/,
+    );
     expect(() => gradientFlow(grad, theta0, { eta: -1, steps: 1 })).to.throw(RangeError, /options.eta/);
   });
 
@@ -98,16 +131,24 @@ describe('gradient flow (Dormand–Prince 5(4))', () => {
     const t = r.times[2];
     let term = Float64Array.from(w0, (v, i) => v - q.wStar[i]);
     const sum = Float64Array.from(term);
-    for (let n = 1; n < 80; n++) { term = q.hv(term).map((v) => (-t * v) / n); for (let i = 0; i < sum.length; i++) sum[i] += term[i]; }
+    for (let n = 1; n < 80; n++) {
+      term = q.hv(term).map((v) => (-t * v) / n);
+      for (let i = 0; i < sum.length; i++) sum[i] += term[i];
+    }
     const expected = sum.map((v, i) => v + q.wStar[i]);
     expect(trajectoryDistances([r.iterates[2]], [expected])[0]).to.be.below(1e-4 * (1 + Math.hypot(...expected)));
     // GD from the same θ₀ with a Trainer, compared at matched times.
     const trainer = new Trainer(model, { data: q.data, optimizer: gd({ lr: 0.05 }) });
     const gdIt = [Float64Array.from(model.params)];
-    for (let s = 1; s <= 20; s++) { trainer.step(); if (s % 10 === 0) gdIt.push(Float64Array.from(model.params)); }
+    for (let s = 1; s <= 20; s++) {
+      trainer.step();
+      if (s % 10 === 0) gdIt.push(Float64Array.from(model.params));
+    }
     const dist = trajectoryDistances(gdIt, r.iterates);
     expect(dist[0]).to.equal(0);
-    expect(dist[2]).to.be.above(0).and.below(0.2 * Math.hypot(...w0.map((v, i) => v - q.wStar[i])));
+    expect(dist[2])
+      .to.be.above(0)
+      .and.below(0.2 * Math.hypot(...w0.map((v, i) => v - q.wStar[i])));
     model.close();
   });
 });

@@ -29,11 +29,19 @@ interface Fixture {
     x: number[];
     y: number[];
     v: number[];
-    points: { point: string; etaLambda: number | null; params: number[]; hv: number[]; lambdaMax: number; lambdaMin: number }[];
+    points: {
+      point: string;
+      etaLambda: number | null;
+      params: number[];
+      hv: number[];
+      lambdaMax: number;
+      lambdaMin: number;
+    }[];
   }[];
 }
-const fixture: Fixture = JSON.parse(readFileSync(new URL('../../../test/measure/fixtures/hvp-reference.json', import.meta.url), 'utf8'));
-
+const fixture: Fixture = JSON.parse(
+  readFileSync(new URL('../../../test/measure/fixtures/hvp-reference.json', import.meta.url), 'utf8'),
+);
 
 describe('exact Hessian-vector products against float64 PyTorch double backward (stored fixture)', () => {
   for (const c of fixture.cases) {
@@ -135,7 +143,9 @@ describe('curvature probes: contracts', () => {
       expect(bitwiseEqual(m.state, s0)).to.equal(true);
     }
     const evalMode = hessianVectorProduct(m, data, v);
-    expect(relErrorL2(hessianVectorProduct(m, data, v, undefined, { training: true }), evalMode)).to.be.greaterThan(1e-3);
+    expect(relErrorL2(hessianVectorProduct(m, data, v, undefined, { training: true }), evalMode)).to.be.greaterThan(
+      1e-3,
+    );
   });
 
   it('the product does not depend on batchSize beyond float32 rounding', () => {
@@ -163,7 +173,10 @@ describe('curvature probes: contracts', () => {
     const warm = topEigenvalue(m, data, { tolerance: 1e-6, start: cold.vector });
     expect(Math.abs(warm.value - cold.value)).to.be.lessThan(1e-5 * cold.value);
     expect(warm.iterations).to.be.lessThan(cold.iterations);
-    expect(() => topEigenvalue(m, data, { start: new Float64Array(3) })).to.throw(RangeError, /^options\.start must have length/);
+    expect(() => topEigenvalue(m, data, { start: new Float64Array(3) })).to.throw(
+      RangeError,
+      /^options\.start must have length/,
+    );
   });
 
   it('reports an unconverged run as such (iterations exhausted)', () => {
@@ -175,9 +188,18 @@ describe('curvature probes: contracts', () => {
 
   it('names a vector of the wrong type or length', () => {
     const m = trained();
-    expect(() => hessianVectorProduct(m, data, new Float32Array(m.params.length) as unknown as Float64Array)).to.throw(TypeError, /^v must be a Float64Array/);
-    expect(() => hessianVectorProduct(m, data, new Float64Array(3))).to.throw(RangeError, /^v must have length paramCount/);
-    expect(() => hessianVectorProduct(m, data, new Float64Array(m.params.length), new Float64Array(2))).to.throw(RangeError, /^out must have length/);
+    expect(() => hessianVectorProduct(m, data, new Float32Array(m.params.length) as unknown as Float64Array)).to.throw(
+      TypeError,
+      /^v must be a Float64Array/,
+    );
+    expect(() => hessianVectorProduct(m, data, new Float64Array(3))).to.throw(
+      RangeError,
+      /^v must have length paramCount/,
+    );
+    expect(() => hessianVectorProduct(m, data, new Float64Array(m.params.length), new Float64Array(2))).to.throw(
+      RangeError,
+      /^out must have length/,
+    );
     const bad = new Float64Array(m.params.length);
     bad[0] = NaN;
     expect(() => hessianVectorProduct(m, data, bad)).to.throw(RangeError, /^v must be finite/);
@@ -186,14 +208,25 @@ describe('curvature probes: contracts', () => {
   it('names non-finite parameters instead of returning NaN', () => {
     const m = trained();
     m.params[3] = Infinity;
-    expect(() => topEigenvalue(m, data)).to.throw(RangeError, /^model\.params must be finite \(element 3 is Infinity\)/);
-    expect(() => topEigenvalue(m, data, { method: 'finite-difference' })).to.throw(RangeError, /^model\.params must be finite/);
+    expect(() => topEigenvalue(m, data)).to.throw(
+      RangeError,
+      /^model\.params must be finite \(element 3 is Infinity\)/,
+    );
+    expect(() => topEigenvalue(m, data, { method: 'finite-difference' })).to.throw(
+      RangeError,
+      /^model\.params must be finite/,
+    );
   });
 
   it('rejects unknown options and a bad method by name', () => {
     const m = trained();
-    expect(() => topEigenvalue(m, data, { tolerence: 1e-3 } as never)).to.throw(TypeError, /unknown option "tolerence" \(did you mean "tolerance"\?\)/);
-    expect(() => hessianVectorProduct(m, data, new Float64Array(m.params.length), undefined, { method: 'fd' } as never)).to.throw(RangeError, /^options\.method/);
+    expect(() => topEigenvalue(m, data, { tolerence: 1e-3 } as never)).to.throw(
+      TypeError,
+      /unknown option "tolerence" \(did you mean "tolerance"\?\)/,
+    );
+    expect(() =>
+      hessianVectorProduct(m, data, new Float64Array(m.params.length), undefined, { method: 'fd' } as never),
+    ).to.throw(RangeError, /^options\.method/);
   });
 
   it('throws ERR_BIGSTEP_BUSY while a trainer runs the model, and leaves it alone', async () => {
@@ -201,7 +234,9 @@ describe('curvature probes: contracts', () => {
     const trainer = new Trainer(m, { data, optimizer: sgd({ lr: 0.1 }) });
     const running = trainer.run({ steps: 200, chunkSize: 200 });
     for (const method of ['exact', 'finite-difference'] as const) {
-      expect(() => topEigenvalue(m, data, { method })).to.throw(Error).with.property('code', 'ERR_BIGSTEP_BUSY');
+      expect(() => topEigenvalue(m, data, { method }))
+        .to.throw(Error)
+        .with.property('code', 'ERR_BIGSTEP_BUSY');
     }
     await running;
     expect(topEigenvalue(m, data, { iterations: 5 }).value).to.be.a('number');

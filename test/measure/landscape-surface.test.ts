@@ -14,10 +14,14 @@ import { knownQuadratic } from './quadratic.js';
 
 describe('landscape surfaces', () => {
   // dense 2×3 weight + bias 2, then dense 1×2 weight + bias 1: 6 + 2 + 2 + 1 = 11 parameters.
-  const spec = { input: [3], layers: [{ type: 'dense' as const, units: 2 }, { type: 'tanh' as const }, { type: 'dense' as const, units: 1 }], loss: 'mse' as const };
+  const spec = {
+    input: [3],
+    layers: [{ type: 'dense' as const, units: 2 }, { type: 'tanh' as const }, { type: 'dense' as const, units: 1 }],
+    loss: 'mse' as const,
+  };
   const layout = describeSpec(spec);
 
-  it('filter normalisation against a hand-computed example (rows scaled to θ\'s row norms, biases zeroed or copied)', () => {
+  it("filter normalisation against a hand-computed example (rows scaled to θ's row norms, biases zeroed or copied)", () => {
     const names = layout.params.map((e) => `${e.name}:${e.shape.join('x')}@${e.offset}`);
     expect(names).to.deep.equal(['0.weight:2x3@0', '0.bias:2@6', '2.weight:1x2@8', '2.bias:1@10']);
     const params = Float32Array.from([3, 4, 0, /**/ 0, 0, 2, /**/ 0.5, -0.5, /**/ 1, 2, /**/ 7]);
@@ -26,7 +30,9 @@ describe('landscape surfaces', () => {
     const r2 = Math.SQRT2;
     const s5 = Math.sqrt(5);
     const expected = [5, 0, 0, r2, r2, 0, 0, 0, 0, -s5, 0];
-    Array.from(filterNormalize(layout, params, dir)).forEach((v, i) => expect(v, `element ${i}`).to.be.closeTo(expected[i], 1e-6));
+    Array.from(filterNormalize(layout, params, dir)).forEach((v, i) =>
+      expect(v, `element ${i}`).to.be.closeTo(expected[i], 1e-6),
+    );
     const withBias = filterNormalize(layout, params, dir, { excludeBiasAndNorm: false });
     expect([withBias[6], withBias[7], withBias[10]]).to.deep.equal([0.5, -0.5, 7]);
     expect(() => filterNormalize(layout, params, dir, { ignore: 'biasbn' } as never)).to.throw(TypeError, /ignore/);
@@ -40,10 +46,12 @@ describe('landscape surfaces', () => {
     const d2 = Float32Array.from([0, 0.5, 0.5, 0]);
     const s = lossSurface2d(model, q.data, { d1, d2, range: [-1, 2, -0.5, 0.5], resolution: 5 });
     expect(s.x).to.deep.equal([-1, -0.25, 0.5, 1.25, 2]);
-    s.y.forEach((y, j) => s.x.forEach((x, i) => {
-      const w = Array.from(center, (c, k) => Math.fround(c + x * d1[k] + y * d2[k]));
-      expect(s.loss[j][i]).to.be.closeTo(q.loss(w), 1e-4 * (1 + q.loss(w)));
-    }));
+    s.y.forEach((y, j) =>
+      s.x.forEach((x, i) => {
+        const w = Array.from(center, (c, k) => Math.fround(c + x * d1[k] + y * d2[k]));
+        expect(s.loss[j][i]).to.be.closeTo(q.loss(w), 1e-4 * (1 + q.loss(w)));
+      }),
+    );
     expect(Array.from(model.params)).to.deep.equal(Array.from(center));
     expect(s.batchNorm).to.equal('none');
     expect(s.directions).to.equal('given');
@@ -72,7 +80,9 @@ describe('landscape surfaces', () => {
     const end = model.params.slice();
     const u = [0.6, 0.8, 0, 0, 0];
     const v = [0, 0, 1, 0, 0];
-    const snaps = [0, 1, 2, 3, 4, 5].map((t) => Float32Array.from(end, (c, k) => c + (5 - t) * 0.2 * u[k] + Math.sin(t) * 0.3 * v[k]));
+    const snaps = [0, 1, 2, 3, 4, 5].map((t) =>
+      Float32Array.from(end, (c, k) => c + (5 - t) * 0.2 * u[k] + Math.sin(t) * 0.3 * v[k]),
+    );
     const r = trajectorySurface(model, snaps, q.data, { resolution: 7 });
     expect(r.explained[0] + r.explained[1]).to.be.closeTo(1, 1e-6);
     expect(r.path[r.path.length - 1][0]).to.be.closeTo(0, 1e-6);

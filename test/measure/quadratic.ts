@@ -64,7 +64,8 @@ export function knownQuadratic(lambdas: number[], seed = 1): KnownQuadratic {
   }
   // The exact Hessian of the float32 data: (2/n) XᵀX (differs from Q diag(λ) Qᵀ by float32 rounding of X).
   const h = new Float64Array(d * d);
-  for (let r = 0; r < n; r++) for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) h[a * d + b] += (2 / n) * x[r * d + a] * x[r * d + b];
+  for (let r = 0; r < n; r++)
+    for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) h[a * d + b] += (2 / n) * x[r * d + a] * x[r * d + b];
   const hv = (v: ArrayLike<number>): Float64Array => {
     const out = new Float64Array(d);
     for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) out[a] += h[a * d + b] * v[b];

@@ -1,7 +1,13 @@
 import { expect } from 'chai';
 
 import { Model, Trainer, mlp, sgd } from '../../src/index.js';
-import { hessianTrace, hessianVectorProduct, symmetricEigenvalues, topEigenvalue, topEigenvalues } from '../../src/measure/sharpness.js';
+import {
+  hessianTrace,
+  hessianVectorProduct,
+  symmetricEigenvalues,
+  topEigenvalue,
+  topEigenvalues,
+} from '../../src/measure/sharpness.js';
 import { Rng } from '../../src/util/random.js';
 import { bitwiseEqual, separableBlobs } from '../engine/helpers.js';
 import { knownQuadratic, testSpectrum } from './quadratic.js';
@@ -30,14 +36,18 @@ describe('sharpness on a quadratic with a known spectrum', () => {
     const err = Math.hypot(...out.map((o, i) => o - ref[i])) / Math.hypot(...ref);
     const fd = hessianVectorProduct(m, quad.data, v, undefined, { batchSize: 7, method: 'finite-difference' });
     const fdErr = Math.hypot(...fd.map((o, i) => o - ref[i])) / Math.hypot(...ref);
-    report(`HVP relative error on the quadratic: exact ${err.toExponential(2)}, finite differences ${fdErr.toExponential(2)}`);
+    report(
+      `HVP relative error on the quadratic: exact ${err.toExponential(2)}, finite differences ${fdErr.toExponential(2)}`,
+    );
     expect(err).to.be.lessThan(1e-5);
     expect(fdErr).to.be.lessThan(1e-4);
   });
 
   it('topEigenvalue (restarted Lanczos) matches λ_max within 1%', () => {
     const r = topEigenvalue(model(), quad.data, { tolerance: 1e-6, iterations: 200 });
-    report(`λ_max: estimate ${r.value.toFixed(5)} vs true ${lambdaMax} (${r.iterations} iterations, rel. error ${(Math.abs(r.value - lambdaMax) / lambdaMax).toExponential(2)})`);
+    report(
+      `λ_max: estimate ${r.value.toFixed(5)} vs true ${lambdaMax} (${r.iterations} iterations, rel. error ${(Math.abs(r.value - lambdaMax) / lambdaMax).toExponential(2)})`,
+    );
     expect(r.converged).to.equal(true);
     expect(Math.abs(r.value - lambdaMax) / lambdaMax).to.be.lessThan(0.01);
     // The vector is the top eigenvector q₀ (up to sign).
@@ -47,7 +57,9 @@ describe('sharpness on a quadratic with a known spectrum', () => {
 
   it('topEigenvalues (Lanczos) matches the top 4 eigenvalues within 1%', () => {
     const r = topEigenvalues(model(), quad.data, 4);
-    report(`Lanczos top-4: ${r.values.map((v) => v.toFixed(4)).join(', ')} vs ${quad.lambdas.slice(0, 4).join(', ')} (${r.iterations} steps)`);
+    report(
+      `Lanczos top-4: ${r.values.map((v) => v.toFixed(4)).join(', ')} vs ${quad.lambdas.slice(0, 4).join(', ')} (${r.iterations} steps)`,
+    );
     expect(r.values).to.have.length(4);
     r.values.forEach((v, i) => expect(Math.abs(v - quad.lambdas[i]) / quad.lambdas[i], `λ${i}`).to.be.lessThan(0.01));
   });
@@ -77,7 +89,10 @@ describe('sharpness on a quadratic with a known spectrum', () => {
     expect(() => topEigenvalue(m, quad.data, { epsilon: -1 })).to.throw(RangeError, /options\.epsilon/);
     expect(() => topEigenvalues(m, quad.data, 0)).to.throw(RangeError, /\bk must/);
     expect(() => hessianTrace(m, quad.data, { samples: 1.5 })).to.throw(RangeError, /options\.samples/);
-    expect(() => hessianVectorProduct(m, quad.data, new Float64Array(3), new Float64Array(quad.d))).to.throw(RangeError, /\bv must have length/);
+    expect(() => hessianVectorProduct(m, quad.data, new Float64Array(3), new Float64Array(quad.d))).to.throw(
+      RangeError,
+      /\bv must have length/,
+    );
     expect(() => topEigenvalue(m, { x: new Float32Array(5), y: quad.data.y })).to.throw(RangeError, /data\.x/);
   });
 });
@@ -85,12 +100,19 @@ describe('sharpness on a quadratic with a known spectrum', () => {
 describe('GD on the quadratic: the 2/λ_max law', () => {
   const quad = knownQuadratic(testSpectrum(40), 3);
 
-  async function train(eta: number): Promise<{ diverged: boolean; divergedAt: number | null; loss: number; start: number }> {
+  async function train(
+    eta: number,
+  ): Promise<{ diverged: boolean; divergedAt: number | null; loss: number; start: number }> {
     const m = new Model(quad.spec, { seed: 2 });
     const start = m.evaluate(quad.data).loss;
     const trainer = new Trainer(m, { data: quad.data, optimizer: sgd({ lr: eta }) });
     const r = await trainer.run({ steps: 3000, chunkSize: 1000 });
-    return { diverged: r.diverged, divergedAt: r.divergedAt, loss: r.diverged ? Infinity : m.evaluate(quad.data).loss, start };
+    return {
+      diverged: r.diverged,
+      divergedAt: r.divergedAt,
+      loss: r.diverged ? Infinity : m.evaluate(quad.data).loss,
+      start,
+    };
   }
 
   it('converges for η = 0.95·2/λ̂ and diverges (reported by the trainer) for η = 1.05·2/λ̂, λ̂ from topEigenvalue', async () => {
@@ -128,7 +150,8 @@ describe('hessianVectorProduct on a small tanh network', () => {
     }
     model.params.set(theta);
     // Symmetrise.
-    for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) H[i * d + j] = H[j * d + i] = 0.5 * (H[i * d + j] + H[j * d + i]);
+    for (let i = 0; i < d; i++)
+      for (let j = i + 1; j < d; j++) H[i * d + j] = H[j * d + i] = 0.5 * (H[i * d + j] + H[j * d + i]);
     return H;
   }
 
@@ -156,7 +179,12 @@ describe('hessianVectorProduct on a small tanh network', () => {
     const eig = symmetricEigenvalues(H.slice(), d).reverse();
     const top = topEigenvalue(m, data, { tolerance: 1e-7, iterations: 500 });
     const lanczos = topEigenvalues(m, data, 3, { iterations: d });
-    report(`tanh net (d=${d}): HVP rel. error ${worst.toExponential(2)}; λ_max dense ${eig[0].toFixed(5)}, power ${top.value.toFixed(5)}, Lanczos ${lanczos.values.map((v) => v.toFixed(5)).join(', ')} vs dense ${eig.slice(0, 3).map((v) => v.toFixed(5)).join(', ')}`);
+    report(
+      `tanh net (d=${d}): HVP rel. error ${worst.toExponential(2)}; λ_max dense ${eig[0].toFixed(5)}, power ${top.value.toFixed(5)}, Lanczos ${lanczos.values.map((v) => v.toFixed(5)).join(', ')} vs dense ${eig
+        .slice(0, 3)
+        .map((v) => v.toFixed(5))
+        .join(', ')}`,
+    );
     expect(worst).to.be.lessThan(1e-3);
     expect(Math.abs(top.value - eig[0]) / eig[0]).to.be.lessThan(0.01);
     lanczos.values.forEach((v, i) => expect(Math.abs(v - eig[i]) / Math.abs(eig[0]), `λ${i}`).to.be.lessThan(0.01));

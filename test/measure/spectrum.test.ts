@@ -19,7 +19,8 @@ function explicit(lambdas: number[], seed: number): { apply: SymmetricApply; a: 
   const d = lambdas.length;
   const q = randomOrthogonal(d, Rng.fromSeed(seed, 5));
   const a = new Float64Array(d * d);
-  for (let k = 0; k < d; k++) for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) a[i * d + j] += lambdas[k] * q[k * d + i] * q[k * d + j];
+  for (let k = 0; k < d; k++)
+    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) a[i * d + j] += lambdas[k] * q[k * d + i] * q[k * d + j];
   const apply: SymmetricApply = (v, out) => {
     for (let i = 0; i < d; i++) {
       let s = 0;
@@ -33,11 +34,13 @@ function explicit(lambdas: number[], seed: number): { apply: SymmetricApply; a: 
 describe('spectrum: stochastic Lanczos quadrature', () => {
   // A spectrum with a negative tail, a bulk and outliers, like a trained network's Hessian.
   const d = 120;
-  const lambdas = Array.from({ length: d }, (_, i) => (i < 3 ? [50, 30, 20][i] : i < 10 ? -0.5 * (i - 2) : 0.02 * (i - 10)));
+  const lambdas = Array.from({ length: d }, (_, i) =>
+    i < 3 ? [50, 30, 20][i] : i < 10 ? -0.5 * (i - 2) : 0.02 * (i - 10),
+  );
   const { apply } = explicit(lambdas, 3);
   const exactMoment = (k: number) => lambdas.reduce((s, l) => s + l ** k, 0) / d;
 
-  it('matches the exact spectrum in moments 1–4 (within the probes\' error) and exactly in the extreme Ritz values', () => {
+  it("matches the exact spectrum in moments 1–4 (within the probes' error) and exactly in the extreme Ritz values", () => {
     const r = spectralDensity(apply, d, { probes: 40, steps: 40, seed: 1 });
     // With m = 40 steps Gauss quadrature is exact for polynomials of degree ≤ 79 per probe, so a
     // moment's only error is the probes' sampling error: within 4 standard errors over the probes.
@@ -72,14 +75,20 @@ describe('spectrum: stochastic Lanczos quadrature', () => {
     const r = spectralDensity(op.apply, few.length, { probes: 3, steps: 8, seed: 3 });
     for (const q of r.quadrature) expect(q.nodes.length).to.be.at.most(3);
     // Per probe, the first moment is vᵀAv exactly.
-    expect(densityMoment(r, 2)).to.be.closeTo(r.quadrature.reduce((s, q) => s + q.nodes.reduce((t, x, j) => t + q.weights[j] * x * x, 0), 0) / 3, 1e-12);
+    expect(densityMoment(r, 2)).to.be.closeTo(
+      r.quadrature.reduce((s, q) => s + q.nodes.reduce((t, x, j) => t + q.weights[j] * x * x, 0), 0) / 3,
+      1e-12,
+    );
     for (const x of [0.5, 1.5, 3, 6]) expect(densityCdf(r, x)).to.be.within(0, 1 + 1e-12);
   });
 
   it('rejects unknown options and bad values with errors naming them', () => {
     expect(() => spectralDensity(apply, d, { probs: 3 } as never)).to.throw(TypeError, /probs.*probes/);
     expect(() => spectralDensity(apply, d, { steps: 0 })).to.throw(RangeError, /options.steps/);
-    expect(() => spectralDensity(apply, d, { distribution: 'cauchy' as never })).to.throw(RangeError, /options.distribution/);
+    expect(() => spectralDensity(apply, d, { distribution: 'cauchy' as never })).to.throw(
+      RangeError,
+      /options.distribution/,
+    );
   });
 
   it('restrictOperator gives the diagonal block of the matrix', () => {
@@ -116,7 +125,10 @@ describe('spectrum: Hessian of a model', () => {
     const n = 64;
     const x = new Float32Array(n * 6).map(() => rng.normal());
     const y = new Int32Array(n).map(() => rng.below(3));
-    const model = new Model({ input: [6], layers: [{ type: 'dense', units: 8 }, { type: 'tanh' }, { type: 'dense', units: 3 }] }, { seed: 2 });
+    const model = new Model(
+      { input: [6], layers: [{ type: 'dense', units: 8 }, { type: 'tanh' }, { type: 'dense', units: 3 }] },
+      { seed: 2 },
+    );
     const data = { x, y };
     const r = layerCurvature(model, data, { traceSamples: 200, steps: 60 });
     expect(r.layers.map((l) => l.tensor)).to.deep.equal(model.layout.params.map((e) => e.name));

@@ -11,7 +11,10 @@ function tanhProblem(n: number) {
   const rng = Rng.fromSeed(5, 1);
   const x = new Float32Array(n * 8).map(() => rng.normal());
   const y = new Int32Array(n).map((_, i) => (x[i * 8] + x[i * 8 + 1] > 0 ? 1 : 0) + (x[i * 8 + 2] > 0.5 ? 1 : 0));
-  const spec = { input: [8], layers: [{ type: 'dense' as const, units: 16 }, { type: 'tanh' as const }, { type: 'dense' as const, units: 3 }] };
+  const spec = {
+    input: [8],
+    layers: [{ type: 'dense' as const, units: 16 }, { type: 'tanh' as const }, { type: 'dense' as const, units: 3 }],
+  };
   return { spec, data: { x, y } };
 }
 
@@ -44,7 +47,14 @@ describe('sharpness tracking', () => {
       const model = new Model(spec, { seed: 3 });
       const trainer = new Trainer(model, { data, optimizer: gd({ lr: 0.5 }) });
       const r = await trackSharpness(trainer, model, data, {
-        steps: 60, every: 10, k: 2, subset: 200, warmStart, tolerance: 1e-5, iterations: 150, seed: 1,
+        steps: 60,
+        every: 10,
+        k: 2,
+        subset: 200,
+        warmStart,
+        tolerance: 1e-5,
+        iterations: 150,
+        seed: 1,
       });
       model.close();
       return r;

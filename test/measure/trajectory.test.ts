@@ -1,7 +1,13 @@
 import { expect } from 'chai';
 
 import { Model, Trainer, mlp, sgd } from '../../src/index.js';
-import { distance, filterNormalizedDirection, interpolationLosses, lossSurface, projectTrajectory } from '../../src/measure/trajectory.js';
+import {
+  distance,
+  filterNormalizedDirection,
+  interpolationLosses,
+  lossSurface,
+  projectTrajectory,
+} from '../../src/measure/trajectory.js';
 import { Rng } from '../../src/util/random.js';
 import { bitwiseEqual, separableBlobs } from '../engine/helpers.js';
 import { knownQuadratic, randomOrthogonal, testSpectrum } from './quadratic.js';
@@ -16,7 +22,10 @@ describe('distance()', () => {
 
   it('names the mismatching argument', () => {
     expect(() => distance(new Float32Array(2), new Float32Array(3))).to.throw(RangeError, /\bb must have length 2/);
-    expect(() => distance([1] as unknown as Float32Array, new Float32Array(1))).to.throw(TypeError, /\ba must be a Float32Array/);
+    expect(() => distance([1] as unknown as Float32Array, new Float32Array(1))).to.throw(
+      TypeError,
+      /\ba must be a Float32Array/,
+    );
   });
 });
 
@@ -59,7 +68,9 @@ describe('interpolationLosses()', () => {
     }
     const r = interpolationLosses(model, a, b, data);
     expect(r.loss[0]).to.be.closeTo(r.loss[r.loss.length - 1], 1e-5);
-    const manual = Math.max(...r.loss.map((l, k) => l - ((1 - r.alpha[k]) * r.loss[0] + r.alpha[k] * r.loss[r.loss.length - 1])));
+    const manual = Math.max(
+      ...r.loss.map((l, k) => l - ((1 - r.alpha[k]) * r.loss[0] + r.alpha[k] * r.loss[r.loss.length - 1])),
+    );
     expect(r.barrier).to.equal(manual);
     expect(r.barrier).to.be.greaterThan(0.05);
     expect(r.accuracy.every((x) => x >= 0 && x <= 1)).to.equal(true);
@@ -75,7 +86,10 @@ describe('projectTrajectory()', () => {
   const center = Float32Array.from({ length: d }, () => rng.normal());
   // A planar spiral around `center` with more spread along e1 than along e2.
   const T = 25;
-  const path = Array.from({ length: T }, (_, t) => [3 * Math.cos(t / 4) * (1 - t / T), 1 * Math.sin(t / 4) * (1 - t / T)]);
+  const path = Array.from({ length: T }, (_, t) => [
+    3 * Math.cos(t / 4) * (1 - t / T),
+    1 * Math.sin(t / 4) * (1 - t / T),
+  ]);
   const snaps = path.map(([p, q]) => Float32Array.from({ length: d }, (_, i) => center[i] + p * e1[i] + q * e2[i]));
 
   it("'pca' recovers the plane of a planar trajectory: in-plane unit directions, distances kept, ~all variance explained", () => {
@@ -86,14 +100,19 @@ describe('projectTrajectory()', () => {
       expect(Math.hypot(a, b)).to.be.closeTo(1, 1e-5); // lies in span(e1, e2)
     }
     // The PCs are a rotation of (e1, e2) within the plane: distances to the centre are kept.
-    expectClose(r.coords.map(([x, y]) => Math.hypot(x, y)), path.map(([x, y]) => Math.hypot(x, y)), { abs: 1e-4 }, 'distance to the centre');
+    expectClose(
+      r.coords.map(([x, y]) => Math.hypot(x, y)),
+      path.map(([x, y]) => Math.hypot(x, y)),
+      { abs: 1e-4 },
+      'distance to the centre',
+    );
     expect(r.explained![0] + r.explained![1]).to.be.closeTo(1, 1e-6);
     expect(r.explained![0]).to.be.greaterThan(r.explained![1]);
     expect(Math.hypot(...r.d1)).to.be.closeTo(1, 1e-6);
     expect(Math.abs(r.d1.reduce((s, v, i) => s + v * r.d2[i], 0))).to.be.lessThan(1e-6);
   });
 
-  it("centres on the last snapshot by default (its coordinates are (0, 0))", () => {
+  it('centres on the last snapshot by default (its coordinates are (0, 0))', () => {
     const r = projectTrajectory(snaps, { directions: 'pca' });
     expect(r.coords[T - 1][0]).to.equal(0);
     expect(r.coords[T - 1][1]).to.equal(0);
@@ -112,7 +131,10 @@ describe('projectTrajectory()', () => {
 
   it('names bad options', () => {
     expect(() => projectTrajectory(snaps, { directions: 'tsne' as never })).to.throw(RangeError, /options\.directions/);
-    expect(() => projectTrajectory([snaps[0], new Float32Array(3)], { directions: 'random' })).to.throw(RangeError, /snapshots\[1\]/);
+    expect(() => projectTrajectory([snaps[0], new Float32Array(3)], { directions: 'random' })).to.throw(
+      RangeError,
+      /snapshots\[1\]/,
+    );
     expect(() => projectTrajectory(snaps.slice(0, 2), { directions: 'pca' })).to.throw(RangeError, /at least 3/);
   });
 });
@@ -143,9 +165,17 @@ describe('lossSurface()', () => {
     const quad = knownQuadratic(testSpectrum(6), 4);
     const model = new Model(quad.spec);
     const v = new Float32Array(6);
-    expect(() => lossSurface(model, v, v, v, quad.data, { range: [0, 1, 0] as never, resolution: 3 })).to.throw(RangeError, /options\.range/);
-    expect(() => lossSurface(model, v, v, v, quad.data, { range: [0, 1, 0, 1], resolution: 1 })).to.throw(RangeError, /options\.resolution/);
-    expect(() => lossSurface(model, v, new Float32Array(2), v, quad.data, { range: [0, 1, 0, 1], resolution: 2 })).to.throw(RangeError, /\bd1 must have length 6/);
+    expect(() => lossSurface(model, v, v, v, quad.data, { range: [0, 1, 0] as never, resolution: 3 })).to.throw(
+      RangeError,
+      /options\.range/,
+    );
+    expect(() => lossSurface(model, v, v, v, quad.data, { range: [0, 1, 0, 1], resolution: 1 })).to.throw(
+      RangeError,
+      /options\.resolution/,
+    );
+    expect(() =>
+      lossSurface(model, v, new Float32Array(2), v, quad.data, { range: [0, 1, 0, 1], resolution: 2 }),
+    ).to.throw(RangeError, /\bd1 must have length 6/);
   });
 });
 
@@ -155,13 +185,19 @@ describe('filterNormalizedDirection()', () => {
     const dir = filterNormalizedDirection(model.layout, model.params, 1);
     for (const e of model.layout.params) {
       if (e.shape.length < 2) {
-        expect(dir.subarray(e.offset, e.offset + e.size).every((v) => v === 0), e.name).to.equal(true);
+        expect(
+          dir.subarray(e.offset, e.offset + e.size).every((v) => v === 0),
+          e.name,
+        ).to.equal(true);
         continue;
       }
       const row = e.size / e.shape[0];
       for (let r = 0; r < e.shape[0]; r++) {
         const o = e.offset + r * row;
-        expect(Math.hypot(...dir.subarray(o, o + row))).to.be.closeTo(Math.hypot(...model.params.subarray(o, o + row)), 1e-5);
+        expect(Math.hypot(...dir.subarray(o, o + row))).to.be.closeTo(
+          Math.hypot(...model.params.subarray(o, o + row)),
+          1e-5,
+        );
       }
     }
   });

@@ -41,7 +41,15 @@ function mpirun(ranks: number, args: object, timeoutMs = 60_000): Promise<JobOut
   return new Promise((resolve, reject) => {
     const child = spawn(
       'mpirun',
-      ['--allow-run-as-root', '--oversubscribe', '-n', String(ranks), process.execPath, RANK_SCRIPT, JSON.stringify(args)],
+      [
+        '--allow-run-as-root',
+        '--oversubscribe',
+        '-n',
+        String(ranks),
+        process.execPath,
+        RANK_SCRIPT,
+        JSON.stringify(args),
+      ],
       { detached: true, env: { ...process.env, BIGSTEP_THREADS: '1', OMP_NUM_THREADS: '1' } },
     );
     let stdout = '';
@@ -57,8 +65,18 @@ function mpirun(ranks: number, args: object, timeoutMs = 60_000): Promise<JobOut
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const lines = stdout.split('\n');
-      const parse = (tag: string) => lines.filter((l) => l.startsWith(`${tag} `)).map((l) => JSON.parse(l.slice(tag.length + 1)));
-      resolve({ code, signal, stdout, stderr, seconds: (Date.now() - started) / 1000, timedOut, results: parse('RESULT'), errors: parse('ERROR') });
+      const parse = (tag: string) =>
+        lines.filter((l) => l.startsWith(`${tag} `)).map((l) => JSON.parse(l.slice(tag.length + 1)));
+      resolve({
+        code,
+        signal,
+        stdout,
+        stderr,
+        seconds: (Date.now() - started) / 1000,
+        timedOut,
+        results: parse('RESULT'),
+        errors: parse('ERROR'),
+      });
     });
   });
 }
@@ -86,7 +104,11 @@ describe('Trainer({ dataParallel }) under mpirun', function () {
   this.timeout(180_000);
 
   before(function () {
-    const missing = !mpirunFound ? 'mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)' : !mpiBuilt() ? 'the addon was built without MPI (install libopenmpi-dev, npm run build)' : '';
+    const missing = !mpirunFound
+      ? 'mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)'
+      : !mpiBuilt()
+        ? 'the addon was built without MPI (install libopenmpi-dev, npm run build)'
+        : '';
     if (!missing) return;
     if (process.env.BIGSTEP_REQUIRE_MPI === '1') throw new Error(`BIGSTEP_REQUIRE_MPI=1 but ${missing}`);
     this.skip();
@@ -132,8 +154,10 @@ describe('Trainer({ dataParallel }) under mpirun', function () {
       expect(resumed.results.map((r) => r.paramsSha256)).to.deep.equal(whole.results.map((r) => r.paramsSha256));
       expect(resumed.results[0].loss).to.deep.equal(whole.results[0].loss.slice(-4));
       const solo = buildTrainer(c, {});
-      expect(() => loadCheckpoint(file, solo, { configHash: 'mpi-test' }))
-        .to.throw(CheckpointError, /holds 2 data-parallel rank\(s\) but the trainer has 1 \(a run resumes on the same number of ranks/);
+      expect(() => loadCheckpoint(file, solo, { configHash: 'mpi-test' })).to.throw(
+        CheckpointError,
+        /holds 2 data-parallel rank\(s\) but the trainer has 1 \(a run resumes on the same number of ranks/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -162,16 +186,23 @@ describe('Trainer({ dataParallel }) under mpirun', function () {
     const job = await mpirun(2, { model: 'mlp', mode: 'full', n: 40, steps: 2, threadsOnRank1: 2 });
     expect(job.results).to.have.length(0);
     expect(job.errors.map((e) => e.rank).sort()).to.deep.equal([0, 1]);
-    for (const e of job.errors) expect(e.message).to.match(/numerics \(ISA path, BLAS vendor, kernels and threads\) \(rank 1 differs from rank 0/);
+    for (const e of job.errors)
+      expect(e.message).to.match(
+        /numerics \(ISA path, BLAS vendor, kernels and threads\) \(rank 1 differs from rank 0/,
+      );
   });
 
   it('a data set smaller than N, and a batch that leaves a rank empty, are RangeErrors naming the option on every rank', async () => {
     const small = await mpirun(2, { model: 'mlp', mode: 'full', n: 1, steps: 1 });
     expect(small.errors.map((e) => e.rank).sort()).to.deep.equal([0, 1]);
-    for (const e of small.errors) expect([e.name, e.message]).to.match(/RangeError,options\.data \(full batch\): 1 examples do not split over 2 ranks/);
+    for (const e of small.errors)
+      expect([e.name, e.message]).to.match(
+        /RangeError,options\.data \(full batch\): 1 examples do not split over 2 ranks/,
+      );
     const batch = await mpirun(2, { model: 'mlp', mode: 'shuffle', n: 40, batch: 1, steps: 1 });
     expect(batch.errors.map((e) => e.rank).sort()).to.deep.equal([0, 1]);
-    for (const e of batch.errors) expect([e.name, e.message]).to.match(/RangeError,options\.batch\.size: 1 examples do not split over 2 ranks/);
+    for (const e of batch.errors)
+      expect([e.name, e.message]).to.match(/RangeError,options\.batch\.size: 1 examples do not split over 2 ranks/);
   });
 });
 
@@ -179,7 +210,14 @@ describe('Trainer({ dataParallel }) outside an MPI job', () => {
   it('throws ERR_BIGSTEP_MPI saying to start under mpirun/srun and call initMpi() (or, without MPI in the build, how to get it)', () => {
     const data = gaussianMixture({ k: 2, d: 4, nTrain: 8, nTest: 1, seed: 1 }).train;
     const model = new Model(mlp({ input: 4, hidden: [4], outputs: 2 }));
-    expect(() => new Trainer(model, { data: { x: data.x, y: data.labels as Int32Array }, optimizer: sgd({ lr: 0.1 }), dataParallel: true }))
+    expect(
+      () =>
+        new Trainer(model, {
+          data: { x: data.x, y: data.labels as Int32Array },
+          optimizer: sgd({ lr: 0.1 }),
+          dataParallel: true,
+        }),
+    )
       .to.throw(
         mpiBuilt()
           ? /options\.dataParallel needs MPI: start the processes with mpirun or srun and call initMpi\(\) first/
@@ -191,7 +229,13 @@ describe('Trainer({ dataParallel }) outside an MPI job', () => {
   it('rejects a non-boolean dataParallel with a TypeError naming it', () => {
     const data = gaussianMixture({ k: 2, d: 4, nTrain: 8, nTest: 1, seed: 1 }).train;
     const model = new Model(mlp({ input: 4, hidden: [4], outputs: 2 }));
-    expect(() => new Trainer(model, { data: { x: data.x, y: data.labels as Int32Array }, optimizer: sgd({ lr: 0.1 }), dataParallel: 'yes' as unknown as boolean }))
-      .to.throw(TypeError, /options\.dataParallel must be a boolean/);
+    expect(
+      () =>
+        new Trainer(model, {
+          data: { x: data.x, y: data.labels as Int32Array },
+          optimizer: sgd({ lr: 0.1 }),
+          dataParallel: 'yes' as unknown as boolean,
+        }),
+    ).to.throw(TypeError, /options\.dataParallel must be a boolean/);
   });
 });

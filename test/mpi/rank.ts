@@ -25,7 +25,10 @@ interface RankArgs extends RunConfig {
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? '{}') as RankArgs;
   const world = initMpi();
-  const config: RunConfig = { ...args, ...(world.rank === 1 && args.dataSeedOnRank1 !== undefined ? { dataSeed: args.dataSeedOnRank1 } : {}) };
+  const config: RunConfig = {
+    ...args,
+    ...(world.rank === 1 && args.dataSeedOnRank1 !== undefined ? { dataSeed: args.dataSeedOnRank1 } : {}),
+  };
   if (world.rank === 1 && args.threadsOnRank1 !== undefined) setThreads(args.threadsOnRank1);
   try {
     const trainer = buildTrainer(config, { dataParallel: true });
@@ -41,7 +44,9 @@ async function main(): Promise<void> {
     process.stdout.write(`RESULT ${JSON.stringify({ rank: world.rank, size: world.size, ...outcome })}\n`);
   } catch (e) {
     const err = e as Error & { code?: string };
-    process.stdout.write(`ERROR ${JSON.stringify({ rank: world.rank, name: err.name, code: err.code, message: err.message })}\n`);
+    process.stdout.write(
+      `ERROR ${JSON.stringify({ rank: world.rank, name: err.name, code: err.code, message: err.message })}\n`,
+    );
     process.exitCode = 3;
   }
 }

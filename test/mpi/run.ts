@@ -23,7 +23,10 @@ export interface RunConfig {
 
 /** The run's trainer: data-parallel over the MPI ranks, or in one process with `microBatch`. */
 export function buildTrainer(c: RunConfig, options: { dataParallel?: boolean; microBatch?: number }): Trainer {
-  const spec = c.model === 'mlp' ? mlp({ input: 64, hidden: [48], outputs: 4 }) : smallCnn({ input: [1, 8, 8], channels: [4, 8], hidden: 16, outputs: 4 });
+  const spec =
+    c.model === 'mlp'
+      ? mlp({ input: 64, hidden: [48], outputs: 4 })
+      : smallCnn({ input: [1, 8, 8], channels: [4, 8], hidden: 16, outputs: 4 });
   const data = gaussianMixture({ k: 4, d: 64, nTrain: c.n, nTest: 1, seed: c.dataSeed ?? 5 }).train;
   const model = new Model(spec, { seed: 3 });
   const batch: BatchOptions = c.mode === 'full' ? { mode: 'full' } : { mode: 'shuffle', size: c.batch };
@@ -48,7 +51,9 @@ export async function runToEnd(trainer: Trainer, steps: number, onChunk?: () => 
   const r = await trainer.run({ steps, chunkSize: 2, onChunk });
   const p = trainer.model.params;
   return {
-    paramsSha256: createHash('sha256').update(new Uint8Array(p.buffer, p.byteOffset, p.byteLength)).digest('hex'),
+    paramsSha256: createHash('sha256')
+      .update(new Uint8Array(p.buffer, p.byteOffset, p.byteLength))
+      .digest('hex'),
     loss: Array.from(r.loss),
     stepsDone: r.stepsDone,
   };

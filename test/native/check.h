@@ -93,37 +93,35 @@ inline int isa_path_or_skip(const char* name) {
 
 }  // namespace check
 
-
-#define CHECK(cond)                                              \
-  do {                                                           \
-    if (cond) {                                                  \
-      ++check::passes();                                         \
-    } else {                                                     \
-      check::fail(__FILE__, __LINE__, "CHECK(" #cond ")");       \
-    }                                                            \
+#define CHECK(cond)                                        \
+  do {                                                     \
+    if (cond) {                                            \
+      ++check::passes();                                   \
+    } else {                                               \
+      check::fail(__FILE__, __LINE__, "CHECK(" #cond ")"); \
+    }                                                      \
   } while (0)
 
-#define CHECK_MSG(cond, msg)                                     \
-  do {                                                           \
-    if (cond) {                                                  \
-      ++check::passes();                                         \
-    } else {                                                     \
-      check::fail(__FILE__, __LINE__, (msg));                    \
-    }                                                            \
+#define CHECK_MSG(cond, msg)                  \
+  do {                                        \
+    if (cond) {                               \
+      ++check::passes();                      \
+    } else {                                  \
+      check::fail(__FILE__, __LINE__, (msg)); \
+    }                                         \
   } while (0)
 
 // Runs `stmt` and checks that it throws bigstep::NativeError of `kind_` whose param() == param_.
-#define CHECK_THROWS_PARAM(stmt, kind_, param_)                                                \
-  do {                                                                                         \
-    bool thrown_ = false;                                                                      \
-    try {                                                                                      \
-      stmt;                                                                                    \
-    } catch (const bigstep::NativeError& e_) {                                                 \
-      thrown_ = true;                                                                          \
-      CHECK_MSG(e_.kind() == (kind_) && e_.param() == (param_),                                \
-                check::fmt("%s threw '%s' (param '%s'), want param '%s'", #stmt, e_.what(),   \
-                           e_.param().c_str(), std::string(param_).c_str()));                 \
-    }                                                                                          \
-    CHECK_MSG(thrown_, check::fmt("%s did not throw (want param '%s')", #stmt,                 \
-                                  std::string(param_).c_str()));                              \
+#define CHECK_THROWS_PARAM(stmt, kind_, param_)                                                                 \
+  do {                                                                                                          \
+    bool thrown_ = false;                                                                                       \
+    try {                                                                                                       \
+      stmt;                                                                                                     \
+    } catch (const bigstep::NativeError& e_) {                                                                  \
+      thrown_ = true;                                                                                           \
+      CHECK_MSG(e_.kind() == (kind_) && e_.param() == (param_),                                                 \
+                check::fmt("%s threw '%s' (param '%s'), want param '%s'", #stmt, e_.what(), e_.param().c_str(), \
+                           std::string(param_).c_str()));                                                       \
+    }                                                                                                           \
+    CHECK_MSG(thrown_, check::fmt("%s did not throw (want param '%s')", #stmt, std::string(param_).c_str()));   \
   } while (0)

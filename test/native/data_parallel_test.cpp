@@ -146,7 +146,8 @@ static RunOut train(const ModelSpec& spec, const Data& d, BatchPlan bp, int step
 }
 
 // Runs `bp` on n_ranks threads; returns each rank's result.
-static std::vector<RunOut> train_ranks(const ModelSpec& spec, const Data& d, const BatchPlan& bp, int steps, int n_ranks) {
+static std::vector<RunOut> train_ranks(const ModelSpec& spec, const Data& d, const BatchPlan& bp, int steps,
+                                       int n_ranks) {
   ThreadWorld world(n_ranks);
   std::vector<RunOut> outs((size_t)n_ranks);
   std::vector<std::thread> threads;
@@ -180,9 +181,11 @@ static void test_matches_micro_batched_single_process(const char* what, BatchPla
   for (int r = 0; r < n_ranks; ++r) {
     CHECK_MSG(got[(size_t)r].result.steps_done == steps, check::fmt("%s N=%d rank %d ran %lld steps", what, n_ranks, r,
                                                                     (long long)got[(size_t)r].result.steps_done));
-    CHECK_MSG(same_bits(got[(size_t)r].params, want.params),
-              check::fmt("%s N=%d rank %d: θ differs from microBatch=%lld", what, n_ranks, r, (long long)single.micro_batch));
-    CHECK_MSG(same_bits(got[(size_t)r].loss, want.loss), check::fmt("%s N=%d rank %d: losses differ", what, n_ranks, r));
+    CHECK_MSG(
+        same_bits(got[(size_t)r].params, want.params),
+        check::fmt("%s N=%d rank %d: θ differs from microBatch=%lld", what, n_ranks, r, (long long)single.micro_batch));
+    CHECK_MSG(same_bits(got[(size_t)r].loss, want.loss),
+              check::fmt("%s N=%d rank %d: losses differ", what, n_ranks, r));
   }
   // The single-process reference itself must have moved (a test that cannot fail otherwise).
   std::vector<float> init(want.params.size());

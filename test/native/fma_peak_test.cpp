@@ -45,7 +45,8 @@ int main() {
         worst = std::fmax(worst, std::fabs(out[(size_t)k * lanes + j] - want) / std::fabs(want));
       }
     }
-    CHECK_MSG(exact == kFmaChains * lanes, check::fmt("%s: %d of %d lanes equal the naive recurrence", isa_name(isa), exact, kFmaChains * lanes));
+    CHECK_MSG(exact == kFmaChains * lanes,
+              check::fmt("%s: %d of %d lanes equal the naive recurrence", isa_name(isa), exact, kFmaChains * lanes));
     CHECK_MSG(worst < 1e-5, check::fmt("%s: worst relative error against float64 %.3g", isa_name(isa), worst));
     // Zero iterations leave the start values.
     fma_peak_kernel(isa, 0, m, c, a0, out.data());
@@ -53,10 +54,14 @@ int main() {
     const FmaPeak p = measure_fma_peak(isa, 2, 0.05);
     CHECK_MSG(std::isfinite(p.gflops) && p.gflops > 0 && p.rounds >= 10 && p.iterations >= (1 << 12),
               check::fmt("%s: measure_fma_peak gave %g GFLOP/s in %d rounds", isa_name(isa), p.gflops, p.rounds));
-    std::printf("fma_peak_test: %s: %d lanes x %d chains, %.1f GFLOP/s on 2 threads (not asserted)\n", isa_name(isa), lanes, kFmaChains, p.gflops);
+    std::printf("fma_peak_test: %s: %d lanes x %d chains, %.1f GFLOP/s on 2 threads (not asserted)\n", isa_name(isa),
+                lanes, kFmaChains, p.gflops);
   }
   CHECK(throws([] { measure_fma_peak(Isa::baseline, 0, 1); }));
   CHECK(throws([] { measure_fma_peak(Isa::baseline, 1, 0); }));
-  CHECK(throws([] { float o[64]; fma_peak_kernel(Isa::baseline, -1, 1, 0, 0, o); }));
+  CHECK(throws([] {
+    float o[64];
+    fma_peak_kernel(Isa::baseline, -1, 1, 0, 0, o);
+  }));
   return check::finish("fma_peak_test");
 }

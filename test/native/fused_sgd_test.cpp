@@ -20,8 +20,8 @@ using namespace bigstep;
 static ModelSpec mlp_spec() {
   ModelSpec s;
   s.input = {96};
-  s.layers = {layer(LayerKind::Dense, 160), layer(LayerKind::Relu), layer(LayerKind::Dense, 64),
-              layer(LayerKind::Tanh), layer(LayerKind::Dense, 5)};
+  s.layers = {layer(LayerKind::Dense, 160), layer(LayerKind::Relu), layer(LayerKind::Dense, 64), layer(LayerKind::Tanh),
+              layer(LayerKind::Dense, 5)};
   return s;
 }
 
@@ -29,7 +29,7 @@ static ModelSpec cnn_spec() {
   ModelSpec s;
   s.input = {3, 10, 10};
   s.layers = {layer(LayerKind::Conv2d, 8, 3), layer(LayerKind::Relu), layer(LayerKind::MaxPool, 0, 2, 2),
-              layer(LayerKind::Dense, 16), layer(LayerKind::Relu), layer(LayerKind::Dense, 5)};
+              layer(LayerKind::Dense, 16),    layer(LayerKind::Relu), layer(LayerKind::Dense, 5)};
   return s;
 }
 
@@ -85,7 +85,8 @@ static size_t compare(const ModelSpec& spec, int batch, float x_scale, float lr,
     const double lf = fused.sgd_step(pf.data(), nullptr, b.x.data(), y, batch, gf.data(), -lr, &cf, &applied);
     const double lp = plain.loss_and_grad(pp.data(), nullptr, b.x.data(), y, batch, gp.data(), true, &cp);
     const bool finite = std::isfinite(lp) && all_finite(gp.data(), P);
-    CHECK_MSG(std::memcmp(&lf, &lp, sizeof lf) == 0 && cf == cp, check::fmt("%s step %d: loss %.9g vs %.9g", tag, s, lf, lp));
+    CHECK_MSG(std::memcmp(&lf, &lp, sizeof lf) == 0 && cf == cp,
+              check::fmt("%s step %d: loss %.9g vs %.9g", tag, s, lf, lp));
     CHECK_MSG(applied == finite, check::fmt("%s step %d: applied %d, unfused finite %d", tag, s, applied, finite));
     // grads: every entry outside the fused ranges; all of them when the step was not applied.
     size_t grad_diff = 0;
@@ -126,7 +127,8 @@ static void test_not_applied() {
   Batch b = make_batch(m.layout(), 16, 1.f, 9);
   b.x[5] = NAN;
   bool applied = true;
-  const double loss = m.sgd_step(p.data(), nullptr, b.x.data(), Target{b.y.data(), nullptr}, 16, g.data(), -0.1f, nullptr, &applied);
+  const double loss =
+      m.sgd_step(p.data(), nullptr, b.x.data(), Target{b.y.data(), nullptr}, 16, g.data(), -0.1f, nullptr, &applied);
   CHECK(!applied && std::isnan(loss));
   CHECK(std::memcmp(p.data(), before.data(), P * sizeof(float)) == 0);
   size_t untouched = 0;
@@ -142,7 +144,8 @@ int main() {
     // portable kernel both store fma(alpha, acc, C), and sgd_update contracts to the same fma.
     if (active_isa() != Isa::baseline &&
         (std::strcmp(blas_vendor(), "portable") == 0 || std::strcmp(blas_core(), "Haswell") == 0))
-      CHECK_MSG(fused_sgd_update_exact(), check::fmt("%s/%s threads=%d: fused update not exact", blas_vendor(), blas_core(), threads));
+      CHECK_MSG(fused_sgd_update_exact(),
+                check::fmt("%s/%s threads=%d: fused update not exact", blas_vendor(), blas_core(), threads));
     std::printf("fused_sgd_test: %s/%s threads=%d ISA %s: fused update exact: %s\n", blas_vendor(), blas_core(),
                 threads, isa_name(active_isa()), fused_sgd_update_exact() ? "yes" : "no");
     CHECK(compare(mlp_spec(), 48, 1.f, 0.05f, 6, threads == 1 ? "mlp t1" : "mlp t2") == 0);

@@ -13,11 +13,10 @@
 
 using namespace bigstep;
 
-using GemmFn = void (*)(bool, bool, int, int, int, float, const float*, int, const float*, int,
-                        float, float*, int);
+using GemmFn = void (*)(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*, int);
 
-static void run_case(const char* which, GemmFn fn, bool ta, bool tb, int M, int N, int K, float alpha,
-                     float beta, int pad, std::mt19937& gen) {
+static void run_case(const char* which, GemmFn fn, bool ta, bool tb, int M, int N, int K, float alpha, float beta,
+                     int pad, std::mt19937& gen) {
   std::uniform_real_distribution<float> U(-1.f, 1.f);
   const int a_rows = ta ? K : M, a_cols = ta ? M : K;
   const int b_rows = tb ? N : K, b_cols = tb ? K : N;
@@ -48,9 +47,8 @@ static void run_case(const char* which, GemmFn fn, bool ta, bool tb, int M, int 
   }
   const double tol = 2e-6 * (K + 8);
   CHECK_MSG(worst <= tol && pad_ok,
-            check::fmt("%s ta=%d tb=%d M=%d N=%d K=%d alpha=%g beta=%g pad=%d: err %.3g (tol %.3g)%s",
-                       which, ta, tb, M, N, K, alpha, beta, pad, worst, tol,
-                       pad_ok ? "" : " and wrote outside C"));
+            check::fmt("%s ta=%d tb=%d M=%d N=%d K=%d alpha=%g beta=%g pad=%d: err %.3g (tol %.3g)%s", which, ta, tb, M,
+                       N, K, alpha, beta, pad, worst, tol, pad_ok ? "" : " and wrote outside C"));
 }
 
 static double gflops(GemmFn fn, int n, int reps) {
@@ -72,7 +70,9 @@ static double gflops(GemmFn fn, int n, int reps) {
 // bits); it must be deterministic for a given thread count and as accurate as one thread.
 static void test_threads(std::mt19937& gen) {
   std::uniform_real_distribution<float> U(-1.f, 1.f);
-  struct Shape { int M, N, K; };
+  struct Shape {
+    int M, N, K;
+  };
   const Shape shapes[] = {{128, 1024, 784}, {1024, 784, 128}, {64, 1152, 288}, {288, 1152, 64},
                           {37, 2051, 129},  {2051, 37, 129},  {128, 10, 1024}, {5, 4096, 300}};
   for (const auto& s : shapes)
@@ -92,10 +92,9 @@ static void test_threads(std::mt19937& gen) {
         double worst = 0;
         for (size_t i = 0; i < ref.size(); ++i)
           worst = std::max(worst, std::fabs((double)C1[i] - ref[i]) / (1.0 + std::fabs(ref[i])));
-        CHECK_MSG(std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(float)) == 0 &&
-                      worst <= 2e-6 * (s.K + 8),
-                  check::fmt("sgemm threads=%d ta=%d tb=%d M=%d N=%d K=%d: repeat differs or err %.3g",
-                             threads, ta, tb, s.M, s.N, s.K, worst));
+        CHECK_MSG(std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(float)) == 0 && worst <= 2e-6 * (s.K + 8),
+                  check::fmt("sgemm threads=%d ta=%d tb=%d M=%d N=%d K=%d: repeat differs or err %.3g", threads, ta, tb,
+                             s.M, s.N, s.K, worst));
       }
     }
   set_blas_threads(1);
@@ -144,8 +143,10 @@ int main(int argc, char** argv) {
   if (const int rc = check::isa_path_or_skip("gemm_test"); rc >= 0) return rc;
   set_blas_threads(1);
   std::mt19937 gen(42);
-  struct Shape { int M, N, K; };
-  const Shape shapes[] = {{1, 1, 1},   {7, 5, 3},    {6, 16, 1},   {13, 17, 19}, {1, 33, 300},
+  struct Shape {
+    int M, N, K;
+  };
+  const Shape shapes[] = {{1, 1, 1},   {7, 5, 3},    {6, 16, 1},     {13, 17, 19},    {1, 33, 300},
                           {300, 1, 7}, {64, 64, 64}, {145, 40, 513}, {257, 1031, 263}};
   for (GemmFn fn : {sgemm, sgemm_portable}) {
     const char* which = fn == sgemm ? "sgemm" : "sgemm_portable";

@@ -15,21 +15,49 @@
 using namespace bigstep;
 
 static LayerSpec dense(int u, bool bias = true, InitKind init = InitKind::Default) {
-  LayerSpec l; l.kind = LayerKind::Dense; l.units = u; l.bias = bias; l.init = init; return l;
+  LayerSpec l;
+  l.kind = LayerKind::Dense;
+  l.units = u;
+  l.bias = bias;
+  l.init = init;
+  return l;
 }
 static LayerSpec conv(int u, int k, int s = 1, int p = 0, bool bias = true) {
-  LayerSpec l; l.kind = LayerKind::Conv2d; l.units = u; l.kernel = k; l.stride = s; l.padding = p; l.bias = bias;
+  LayerSpec l;
+  l.kind = LayerKind::Conv2d;
+  l.units = u;
+  l.kernel = k;
+  l.stride = s;
+  l.padding = p;
+  l.bias = bias;
   return l;
 }
 static LayerSpec pool(LayerKind kind, int k, int s = 0) {
-  LayerSpec l; l.kind = kind; l.kernel = k; l.stride = s; return l;
+  LayerSpec l;
+  l.kind = kind;
+  l.kernel = k;
+  l.stride = s;
+  return l;
 }
-static LayerSpec act(LayerKind kind) { LayerSpec l; l.kind = kind; return l; }
+static LayerSpec act(LayerKind kind) {
+  LayerSpec l;
+  l.kind = kind;
+  return l;
+}
 static LayerSpec res(int u, int s, bool bn) {
-  LayerSpec l; l.kind = LayerKind::ResBlock; l.units = u; l.stride = s; l.batchnorm = bn; return l;
+  LayerSpec l;
+  l.kind = LayerKind::ResBlock;
+  l.units = u;
+  l.stride = s;
+  l.batchnorm = bn;
+  return l;
 }
 static ModelSpec model(std::vector<int> in, std::vector<LayerSpec> layers, LossKind loss) {
-  ModelSpec m; m.input = std::move(in); m.layers = std::move(layers); m.loss = loss; return m;
+  ModelSpec m;
+  m.input = std::move(in);
+  m.layers = std::move(layers);
+  m.loss = loss;
+  return m;
 }
 
 struct Case {
@@ -62,7 +90,10 @@ static void gradcheck(const Case& c) {
   for (int n = 0; n < N; ++n) labels[n] = (int)(gen() % L.output_size);
   for (auto& v : targets) v = U(gen);
   Target y;
-  if (c.spec.loss == LossKind::SoftmaxCrossEntropy) y.labels = labels.data(); else y.values = targets.data();
+  if (c.spec.loss == LossKind::SoftmaxCrossEntropy)
+    y.labels = labels.data();
+  else
+    y.values = targets.data();
 
   std::vector<float> S_before = S;
   int64_t correct = -1;
@@ -78,7 +109,8 @@ static void gradcheck(const Case& c) {
   // Running stats: updated in training mode, untouched in eval mode.
   if (L.state_count) {
     const bool changed = std::memcmp(S.data(), S_before.data(), S.size() * sizeof(float)) != 0;
-    CHECK_MSG(changed == c.training, check::fmt("%s: running stats %s", c.name, changed ? "changed in eval" : "not updated"));
+    CHECK_MSG(changed == c.training,
+              check::fmt("%s: running stats %s", c.name, changed ? "changed in eval" : "not updated"));
   }
 
   std::vector<double> num(L.param_count);
@@ -137,8 +169,11 @@ static void gradchecks() {
       {"mlp ends in fused relu mse", model({4}, {dense(5), act(K::Relu), dense(3), act(K::Relu)}, MSE), 3, true},
       {"relu first, not fused", model({6}, {act(K::Relu), dense(3)}, CE), 2, true},
       {"cnn conv/maxpool/avgpool/flatten",
-       model({2, 6, 6}, {conv(3, 3, 1, 1), act(K::Relu), pool(K::MaxPool, 2), conv(4, 2), act(K::Tanh),
-                         pool(K::AvgPool, 2), act(K::Flatten), dense(3)}, CE), 2, true},
+       model({2, 6, 6},
+             {conv(3, 3, 1, 1), act(K::Relu), pool(K::MaxPool, 2), conv(4, 2), act(K::Tanh), pool(K::AvgPool, 2),
+              act(K::Flatten), dense(3)},
+             CE),
+       2, true},
       {"cnn strided conv gelu gap",
        model({3, 7, 7}, {conv(4, 3, 2, 1, false), act(K::Gelu), act(K::GlobalAvgPool), dense(3)}, CE), 3, true},
       {"cnn overlapping pools, implicit flatten",
@@ -147,24 +182,33 @@ static void gradchecks() {
       {"mse on 3d output", model({2, 5, 5}, {conv(2, 3, 1, 1), act(K::Tanh)}, MSE), 2, true},
       {"resblock identity", model({3, 5, 5}, {res(3, 1, false), dense(3)}, CE), 2, true},
       {"resblock projection stride 2 mse", model({2, 6, 6}, {res(4, 2, false)}, MSE), 2, true},
-      {"resblock channel change stride 1", model({2, 4, 4}, {res(3, 1, false), act(K::GlobalAvgPool), dense(2)}, CE), 2, true},
-      {"two resblocks", model({2, 6, 6}, {conv(3, 3, 1, 1), act(K::Relu), res(3, 1, false), res(4, 2, false),
-                                          act(K::GlobalAvgPool), dense(3)}, CE), 2, true},
+      {"resblock channel change stride 1", model({2, 4, 4}, {res(3, 1, false), act(K::GlobalAvgPool), dense(2)}, CE), 2,
+       true},
+      {"two resblocks",
+       model({2, 6, 6},
+             {conv(3, 3, 1, 1), act(K::Relu), res(3, 1, false), res(4, 2, false), act(K::GlobalAvgPool), dense(3)}, CE),
+       2, true},
       {"resblock bn train", model({2, 6, 6}, {res(3, 2, true), act(K::GlobalAvgPool), dense(3)}, CE), 4, true},
       {"resblock bn identity train", model({3, 4, 4}, {res(3, 1, true), dense(3)}, CE), 3, true},
       {"resblock bn eval", model({2, 6, 6}, {res(3, 2, true), act(K::GlobalAvgPool), dense(3)}, CE), 3, false, true},
       {"batchnorm 1d train", model({6}, {dense(5), act(K::BatchNorm), act(K::Relu), dense(3)}, CE), 6, true},
-      {"batchnorm 2d train", model({2, 5, 5}, {conv(3, 3), act(K::BatchNorm), act(K::Relu), act(K::GlobalAvgPool), dense(3)}, CE), 3, true},
-      {"batchnorm 2d eval mse", model({2, 5, 5}, {conv(3, 3), act(K::BatchNorm), act(K::Tanh), dense(2)}, MSE), 3, false, true},
+      {"batchnorm 2d train",
+       model({2, 5, 5}, {conv(3, 3), act(K::BatchNorm), act(K::Relu), act(K::GlobalAvgPool), dense(3)}, CE), 3, true},
+      {"batchnorm 2d eval mse", model({2, 5, 5}, {conv(3, 3), act(K::BatchNorm), act(K::Tanh), dense(2)}, MSE), 3,
+       false, true},
       {"batchnorm first layer", model({4}, {act(K::BatchNorm), dense(3)}, MSE), 5, true},
       {"no params: flatten only, mse", model({2, 2, 2}, {act(K::Flatten)}, MSE), 3, true},
-      {"big batch conv groups", model({2, 8, 8}, {conv(3, 3, 1, 1), act(K::Relu), pool(K::MaxPool, 2), dense(3)}, CE), 37, false},
+      {"big batch conv groups", model({2, 8, 8}, {conv(3, 3, 1, 1), act(K::Relu), pool(K::MaxPool, 2), dense(3)}, CE),
+       37, false},
       // Layout boundaries (model.cpp: channels-last trunks): an NCHW pool output feeding a conv /
       // resblock that needs din (transposed back), batch norm and pools on channels-last data, a
       // channels-last 3-d output, a one-channel input (both layouts alike).
       {"nchw pool -> conv (din transposed back) -> bn -> avgpool",
-       model({3, 7, 7}, {pool(K::MaxPool, 2, 1), conv(4, 3, 1, 1), act(K::BatchNorm), act(K::Relu),
-                         pool(K::AvgPool, 2), act(K::Flatten), dense(3)}, CE), 3, true},
+       model({3, 7, 7},
+             {pool(K::MaxPool, 2, 1), conv(4, 3, 1, 1), act(K::BatchNorm), act(K::Relu), pool(K::AvgPool, 2),
+              act(K::Flatten), dense(3)},
+             CE),
+       3, true},
       {"nchw pool -> resblock stride 2, 3-d mse output",
        model({2, 6, 6}, {pool(K::AvgPool, 2, 1), res(3, 2, false), act(K::Tanh)}, MSE), 2, true},
       {"one-channel input, conv stride 2, maxpool 3/1, dense",
@@ -248,17 +292,32 @@ static void describe_errors() {
 
 static void layout_and_init() {
   using K = LayerKind;
-  ModelSpec spec = model({3, 8, 8}, {conv(4, 3, 1, 1), act(K::Relu), res(4, 1, false), res(8, 2, true),
-                                     act(K::GlobalAvgPool), act(K::BatchNorm), dense(10)},
+  ModelSpec spec = model({3, 8, 8},
+                         {conv(4, 3, 1, 1), act(K::Relu), res(4, 1, false), res(8, 2, true), act(K::GlobalAvgPool),
+                          act(K::BatchNorm), dense(10)},
                          LossKind::SoftmaxCrossEntropy);
   const Layout L = describe(spec);
   std::vector<std::string> names;
   for (auto& e : L.params) names.push_back(e.name);
-  const std::vector<std::string> want = {
-      "0.weight", "0.bias", "2.conv1.weight", "2.conv1.bias", "2.conv2.weight", "2.conv2.bias",
-      "3.conv1.weight", "3.bn1.weight", "3.bn1.bias", "3.conv2.weight", "3.bn2.weight", "3.bn2.bias",
-      "3.shortcut.weight", "3.shortcut_bn.weight", "3.shortcut_bn.bias", "5.weight", "5.bias",
-      "6.weight", "6.bias"};
+  const std::vector<std::string> want = {"0.weight",
+                                         "0.bias",
+                                         "2.conv1.weight",
+                                         "2.conv1.bias",
+                                         "2.conv2.weight",
+                                         "2.conv2.bias",
+                                         "3.conv1.weight",
+                                         "3.bn1.weight",
+                                         "3.bn1.bias",
+                                         "3.conv2.weight",
+                                         "3.bn2.weight",
+                                         "3.bn2.bias",
+                                         "3.shortcut.weight",
+                                         "3.shortcut_bn.weight",
+                                         "3.shortcut_bn.bias",
+                                         "5.weight",
+                                         "5.bias",
+                                         "6.weight",
+                                         "6.bias"};
   CHECK_MSG(names == want, "parameter names/order");
   size_t off = 0;
   bool contiguous = true;
@@ -285,8 +344,9 @@ static void layout_and_init() {
   auto stats = [&](const TensorEntry& e, double& mean, double& sd, double& maxabs) {
     double s = 0, s2 = 0;
     maxabs = 0;
-    for (size_t i = 0; i < e.size; ++i) s += a[e.offset + i], s2 += (double)a[e.offset + i] * a[e.offset + i],
-                                         maxabs = std::max(maxabs, (double)std::fabs(a[e.offset + i]));
+    for (size_t i = 0; i < e.size; ++i)
+      s += a[e.offset + i], s2 += (double)a[e.offset + i] * a[e.offset + i],
+          maxabs = std::max(maxabs, (double)std::fabs(a[e.offset + i]));
     mean = s / e.size;
     sd = std::sqrt(s2 / e.size - mean * mean);
   };

@@ -147,8 +147,10 @@ void test_batchnorm_kernels() {
       std::vector<double> xe(x.size()), g(C), b(C), y(x.size());
       for (size_t i = 0; i < x.size(); ++i) xe[i] = x[i] + e * rx[i];
       for (int c = 0; c < C; ++c) g[c] = gamma[c] + e * rgamma[c], b[c] = beta[c] + e * rbeta[c];
-      if (train) batchnorm_forward_train_naive<double>(y.data(), xe.data(), g.data(), b.data(), M, C, 1, nullptr, nullptr);
-      else batchnorm_forward_eval_naive<double>(y.data(), xe.data(), g.data(), b.data(), M, C, 1, rm.data(), rv.data());
+      if (train)
+        batchnorm_forward_train_naive<double>(y.data(), xe.data(), g.data(), b.data(), M, C, 1, nullptr, nullptr);
+      else
+        batchnorm_forward_eval_naive<double>(y.data(), xe.data(), g.data(), b.data(), M, C, 1, rm.data(), rv.data());
       return y;
     };
     std::vector<double> ry(x.size());
@@ -264,7 +266,10 @@ double ref_objective(const ref::Ref& r, const std::vector<double>& P, const floa
   for (int s = 0; s < n; s += chunk) {
     const int N = std::min(chunk, n - s);
     Target ys;
-    if (y.labels) ys.labels = y.labels + s; else ys.values = y.values + (size_t)s * D;
+    if (y.labels)
+      ys.labels = y.labels + s;
+    else
+      ys.values = y.values + (size_t)s * D;
     total += (double)N / n * r.loss(P, S, x.data() + (size_t)s * in, ys, N, training);
   }
   return total;
@@ -291,7 +296,10 @@ void test_network(const Net& c) {
   for (int i = 0; i < n; ++i) labels[i] = (int)(gen() % Lo.output_size);
   for (auto& v : targets) v = U(gen);
   Target y;
-  if (c.loss == LossKind::SoftmaxCrossEntropy) y.labels = labels.data(); else y.values = targets.data();
+  if (c.loss == LossKind::SoftmaxCrossEntropy)
+    y.labels = labels.data();
+  else
+    y.values = targets.data();
 
   HvpEngine eng(spec, Lo);
   const size_t Pn = Lo.param_count;
@@ -299,7 +307,8 @@ void test_network(const Net& c) {
   std::vector<double> hv(Pn), hu(Pn);
   const std::vector<float> P0 = P, S0 = S;
   eng.product(P.data(), S.data(), x.data(), y, n, chunk, v.data(), hv.data(), c.training);
-  CHECK_MSG(std::memcmp(P.data(), P0.data(), Pn * 4) == 0 && (S.empty() || std::memcmp(S.data(), S0.data(), S.size() * 4) == 0),
+  CHECK_MSG(std::memcmp(P.data(), P0.data(), Pn * 4) == 0 &&
+                (S.empty() || std::memcmp(S.data(), S0.data(), S.size() * 4) == 0),
             check::fmt("%s: params and state untouched", c.name));
   eng.product(P.data(), S.data(), x.data(), y, n, chunk, u.data(), hu.data(), c.training);
 
@@ -344,23 +353,36 @@ void test_networks() {
       {"tanh MLP, MSE", {6}, {L(K::Dense, 5), L(K::Tanh), L(K::Dense, 3)}, MSE},
       {"gelu MLP, CE", {6}, {L(K::Dense, 5), L(K::Gelu), L(K::Dense, 4)}, CE},
       {"relu MLP, CE", {6}, {L(K::Dense, 8), L(K::Relu), L(K::Dense, 6), L(K::Relu), L(K::Dense, 3)}, CE},
-      {"relu CNN + maxpool", {2, 7, 7},
-       {L(K::Conv2d, 3, 3), L(K::Relu), L(K::MaxPool, 2, 2, 2), L(K::Flatten), L(K::Dense, 3)}, CE},
-      {"conv pad/stride + avgpool + gap, tanh", {3, 8, 8},
+      {"relu CNN + maxpool",
+       {2, 7, 7},
+       {L(K::Conv2d, 3, 3), L(K::Relu), L(K::MaxPool, 2, 2, 2), L(K::Flatten), L(K::Dense, 3)},
+       CE},
+      {"conv pad/stride + avgpool + gap, tanh",
+       {3, 8, 8},
        {L(K::Conv2d, 4, 3, 2, 1), L(K::Tanh), L(K::Conv2d, 3, 2), L(K::AvgPool, 2, 1, 1), L(K::GlobalAvgPool),
-        L(K::Dense, 3)}, CE},
-      {"maxpool first, overlapping windows", {2, 6, 6},
-       {L(K::MaxPool, 3, 3, 1), L(K::Conv2d, 3, 2), L(K::Gelu), L(K::Flatten), L(K::Dense, 4)}, CE},
-      {"resblocks (identity + projection), no batch norm", {2, 6, 6},
-       {L(K::Conv2d, 3, 3, 1, 1), L(K::Relu), res(3, 1, false), res(4, 2, false), L(K::GlobalAvgPool),
-        L(K::Dense, 3)}, CE},
+        L(K::Dense, 3)},
+       CE},
+      {"maxpool first, overlapping windows",
+       {2, 6, 6},
+       {L(K::MaxPool, 3, 3, 1), L(K::Conv2d, 3, 2), L(K::Gelu), L(K::Flatten), L(K::Dense, 4)},
+       CE},
+      {"resblocks (identity + projection), no batch norm",
+       {2, 6, 6},
+       {L(K::Conv2d, 3, 3, 1, 1), L(K::Relu), res(3, 1, false), res(4, 2, false), L(K::GlobalAvgPool), L(K::Dense, 3)},
+       CE},
       {"resblock first layer", {3, 5, 5}, {res(3, 1, false), L(K::Flatten), L(K::Dense, 2)}, MSE},
-      {"batch norm (eval): vector and conv, resblocks", {2, 6, 6},
+      {"batch norm (eval): vector and conv, resblocks",
+       {2, 6, 6},
        {L(K::Conv2d, 3, 3), L(K::BatchNorm), L(K::Relu), res(3, 1, true), res(4, 2, true), L(K::Flatten),
-        L(K::Dense, 5), L(K::BatchNorm), L(K::Tanh), L(K::Dense, 3)}, CE, false},
-      {"batch norm (train): vector and conv, resblocks", {2, 6, 6},
+        L(K::Dense, 5), L(K::BatchNorm), L(K::Tanh), L(K::Dense, 3)},
+       CE,
+       false},
+      {"batch norm (train): vector and conv, resblocks",
+       {2, 6, 6},
        {L(K::Conv2d, 3, 3), L(K::BatchNorm), L(K::Relu), res(3, 1, true), res(4, 2, true), L(K::Flatten),
-        L(K::Dense, 5), L(K::BatchNorm), L(K::Tanh), L(K::Dense, 3)}, CE, true},
+        L(K::Dense, 5), L(K::BatchNorm), L(K::Tanh), L(K::Dense, 3)},
+       CE,
+       true},
       {"3-d output, MSE", {2, 5, 5}, {L(K::Conv2d, 3, 3, 1, 1), L(K::Tanh), L(K::Conv2d, 2, 3)}, MSE},
   };
   for (const Net& c : nets) test_network(c);

@@ -41,7 +41,8 @@ static void test_dense(int N, int I, int O, bool bias, bool relu) {
   auto xd = dbl(x), Wd = dbl(W), bd = dbl(b), dyd = dbl(dy);
   std::vector<double> yd((size_t)N * O);
   dense_forward_naive(yd.data(), xd.data(), Wd.data(), bias ? bd.data() : nullptr, N, I, O);
-  if (relu) for (auto& v : yd) v = relu_naive(v);
+  if (relu)
+    for (auto& v : yd) v = relu_naive(v);
   expect_close(check::fmt("dense fwd N=%d I=%d O=%d bias=%d relu=%d", N, I, O, bias, relu).c_str(), y, yd);
 
   std::vector<float> dx((size_t)N * I), dW((size_t)O * I, NAN), db(O, NAN);
@@ -136,7 +137,8 @@ static void test_losses() {
   int64_t want_correct = 0;
   for (int n = 0; n < N; ++n) {
     int arg = 0;
-    for (int c = 1; c < C; ++c) if (z[(size_t)n * C + c] > z[(size_t)n * C + arg]) arg = c;
+    for (int c = 1; c < C; ++c)
+      if (z[(size_t)n * C + c] > z[(size_t)n * C + arg]) arg = c;
     want_correct += arg == lab[n];
   }
   CHECK(correct == want_correct);
@@ -167,20 +169,23 @@ static void test_batchnorm(int N, int C, int HW, float shift) {
   expect_close((tag + " running var").c_str(), rv, rvd);
   std::vector<float> dx(x.size()), dg(C), dbeta(C);
   std::vector<double> dxd(x.size()), dgd(C), dbd(C);
-  batchnorm_backward(dx.data(), dg.data(), dbeta.data(), dy.data(), x.data(), g.data(), sm.data(), si.data(), N, C, HW, true);
+  batchnorm_backward(dx.data(), dg.data(), dbeta.data(), dy.data(), x.data(), g.data(), sm.data(), si.data(), N, C, HW,
+                     true);
   batchnorm_backward_train_naive(dxd.data(), dgd.data(), dbd.data(), dyd.data(), xd.data(), gd.data(), N, C, HW);
   expect_close((tag + " train dx").c_str(), dx, dxd, 1e-3);
   expect_close((tag + " train dgamma").c_str(), dg, dgd, shifted_tol);
   expect_close((tag + " train dbeta").c_str(), dbeta, dbd);
   // In place (dx aliases dy).
   std::vector<float> dyi = dy;
-  batchnorm_backward(dyi.data(), dg.data(), dbeta.data(), dyi.data(), x.data(), g.data(), sm.data(), si.data(), N, C, HW, true);
+  batchnorm_backward(dyi.data(), dg.data(), dbeta.data(), dyi.data(), x.data(), g.data(), sm.data(), si.data(), N, C,
+                     HW, true);
   expect_close((tag + " train dx in place").c_str(), dyi, dxd, 1e-3);
   // Eval.
   batchnorm_forward_eval(y.data(), x.data(), g.data(), b.data(), N, C, HW, rm.data(), rv.data(), sm.data(), si.data());
   batchnorm_forward_eval_naive(yd.data(), xd.data(), gd.data(), bd.data(), N, C, HW, rm.data(), rv.data());
   expect_close((tag + " eval fwd").c_str(), y, yd, 1e-4);
-  batchnorm_backward(dx.data(), dg.data(), dbeta.data(), dy.data(), x.data(), g.data(), sm.data(), si.data(), N, C, HW, false);
+  batchnorm_backward(dx.data(), dg.data(), dbeta.data(), dy.data(), x.data(), g.data(), sm.data(), si.data(), N, C, HW,
+                     false);
   for (int c = 0; c < C; ++c) {
     const double is = 1.0 / std::sqrt((double)rv[c] + kBnEps);
     double sg = 0;
@@ -245,8 +250,8 @@ static void test_conv_nhwc(int N, int C, int H, int Wd_, int O, int K, int S, in
                            bool residual) {
   const ConvShape s = ConvShape::make(C, H, Wd_, O, K, S, P);
   const int HW = H * Wd_, OHW = (int)s.ohw();
-  const std::string name = check::fmt("conv nhwc N=%d C=%d H=%d W=%d O=%d K=%d S=%d P=%d%s%s%s", N, C, H, Wd_, O,
-                                      K, S, P, bias ? " bias" : "", relu ? " relu" : "", residual ? " residual" : "");
+  const std::string name = check::fmt("conv nhwc N=%d C=%d H=%d W=%d O=%d K=%d S=%d P=%d%s%s%s", N, C, H, Wd_, O, K, S,
+                                      P, bias ? " bias" : "", relu ? " relu" : "", residual ? " residual" : "");
   auto x = rnd((size_t)N * s.in_size()), W = rnd((size_t)O * s.ckk()), b = rnd(O), r = rnd((size_t)N * s.out_size()),
        dy = rnd((size_t)N * s.out_size()), mask = rnd((size_t)N * s.in_size());
   const auto xt = to_nhwc(x, N, C, HW), rt = to_nhwc(r, N, O, OHW), dyt = to_nhwc(dy, N, O, OHW);
@@ -333,7 +338,8 @@ static void test_batchnorm_nhwc(int N, int C, int HW, float shift) {
   std::vector<float> y(x.size()), rm(C, 0.2f), rv(C, 1.5f), sm(C), si(C);
   std::vector<double> yd(x.size()), rmd(C, 0.2), rvd(C, 1.5);
   std::string tag = check::fmt("bn nhwc N=%d C=%d HW=%d shift=%g", N, C, HW, shift);
-  batchnorm_nhwc_forward_train(y.data(), xt.data(), g.data(), b.data(), N, C, HW, rm.data(), rv.data(), sm.data(), si.data());
+  batchnorm_nhwc_forward_train(y.data(), xt.data(), g.data(), b.data(), N, C, HW, rm.data(), rv.data(), sm.data(),
+                               si.data());
   batchnorm_forward_train_naive(yd.data(), xd.data(), gd.data(), bd.data(), N, C, HW, rmd.data(), rvd.data());
   // (x - mean) uses the mean rounded to float, as the NCHW kernel does: at |mean| = 100 that
   // alone is ~4e-6 absolute, ~1e-4 relative to the 1 % floor of max_rel_err.
@@ -354,7 +360,8 @@ static void test_batchnorm_nhwc(int N, int C, int HW, float shift) {
   CHECK_MSG(same_bits(dyi, dx), tag + " train dx in place");
   // Eval: the same per-element arithmetic as the NCHW kernel.
   std::vector<float> ye(x.size()), yen(x.size());
-  batchnorm_nhwc_forward_eval(ye.data(), xt.data(), g.data(), b.data(), N, C, HW, rm.data(), rv.data(), sm.data(), si.data());
+  batchnorm_nhwc_forward_eval(ye.data(), xt.data(), g.data(), b.data(), N, C, HW, rm.data(), rv.data(), sm.data(),
+                              si.data());
   batchnorm_forward_eval(yen.data(), x.data(), g.data(), b.data(), N, C, HW, rm.data(), rv.data(), nullptr, nullptr);
   CHECK_MSG(same_bits(to_nchw(ye, N, C, HW), yen), tag + " eval fwd");
   std::vector<float> dxe(x.size()), dxen(x.size()), dg2(C), db2(C);
@@ -465,9 +472,9 @@ int main() {
   test_conv_nhwc(4, 3, 8, 8, 5, 1, 2, 0, true, false, false);
   test_conv_nhwc(1, 1, 3, 3, 2, 3, 1, 0, true, false, false);
   test_conv_nhwc(3, 2, 5, 5, 2, 4, 3, 2, true, false, false);
-  test_conv_nhwc(9, 16, 4, 4, 32, 3, 1, 1, true, true, true);   // resnet stage 4-like, 16-multiples
-  test_conv_nhwc(5, 17, 8, 7, 33, 3, 2, 1, true, true, false);  // every tail at once, stride 2
-  test_conv_nhwc(40, 8, 3, 3, 16, 3, 1, 1, false, true, false); // many images per group, 2 groups
+  test_conv_nhwc(9, 16, 4, 4, 32, 3, 1, 1, true, true, true);    // resnet stage 4-like, 16-multiples
+  test_conv_nhwc(5, 17, 8, 7, 33, 3, 2, 1, true, true, false);   // every tail at once, stride 2
+  test_conv_nhwc(40, 8, 3, 3, 16, 3, 1, 1, false, true, false);  // many images per group, 2 groups
   test_conv_nhwc(2, 20, 12, 12, 18, 5, 1, 2, true, false, true);
   test_transposes();
   test_pools_nhwc(2, 3, 6, 6, 2, 2, false);
@@ -476,8 +483,8 @@ int main() {
   test_pools_nhwc(2, 19, 9, 8, 2, 3, false);
   test_pools_nhwc(2, 21, 7, 9, 2, 2, false);  // odd H and W, 8-wide + channel tail
   test_pools_nhwc(2, 21, 7, 9, 2, 2, true);
-  test_pools_nhwc(2, 9, 8, 8, 3, 1, true);    // overlapping windows
-  test_pools_nhwc(2, 10, 8, 7, 3, 3, true);   // tiling windows (direct stores) with uncovered rows/cols
+  test_pools_nhwc(2, 9, 8, 8, 3, 1, true);   // overlapping windows
+  test_pools_nhwc(2, 10, 8, 7, 3, 3, true);  // tiling windows (direct stores) with uncovered rows/cols
   test_batchnorm_nhwc(4, 3, 1, 0.f);
   test_batchnorm_nhwc(3, 5, 49, 0.f);
   test_batchnorm_nhwc(2, 20, 16, 100.f);

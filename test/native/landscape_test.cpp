@@ -40,49 +40,50 @@ double rel_err(double a, double b) { return std::fabs(a - b) / std::max(1.0, std
 
 void test_derivatives() {
   for (Kind kind : {Kind::Gaussian, Kind::Compact})
-  for (int dim : {1, 2, 5}) {
-    GenerateOptions go;
-    go.kind = kind;
-    go.separation = 2;
-    go.dim = dim;
-    go.dips = dim == 1 ? 2 : 6;
-    go.seed = 7 + dim;
-    Instance inst = generate(go);
-    LCHECK((int)inst.depths.size() == go.dips);
-    std::vector<double> starts(20 * dim);
-    sample_ball(dim, 20, 2.2, 99, starts.data());
-    // Also probe right next to each dip centre, where the curvature is largest.
-    for (int i = 0; i < inst.dips; ++i)
-      for (int j = 0; j < dim; ++j) starts.push_back(inst.centers[i * dim + j] + 0.3 * inst.widths[i] * (j % 2 ? 1 : -1));
-    const int n = (int)starts.size() / dim;
-    double worst_g = 0, worst_h = 0;
-    std::vector<double> g(dim), gp(dim), gm(dim), h(dim * dim), xp(dim);
-    for (int k = 0; k < n; ++k) {
-      const double* x = &starts[k * dim];
-      const double f = value_grad(inst, x, g.data());
-      LCHECK(rel_err(f, value(inst, x)) < 1e-14);
-      hessian(inst, x, h.data());
-      for (int j = 0; j < dim; ++j) {
-        const double eps = 1e-6 * std::min(1.0, inst.widths[0]);
-        xp.assign(x, x + dim);
-        xp[j] = x[j] + eps;
-        const double fp = value_grad(inst, xp.data(), gp.data());
-        xp[j] = x[j] - eps;
-        const double fm = value_grad(inst, xp.data(), gm.data());
-        const double scale = 1 + std::fabs(g[j]);
-        worst_g = std::max(worst_g, std::fabs((fp - fm) / (2 * eps) - g[j]) / scale);
-        for (int q = 0; q < dim; ++q) {
-          const double fd = (gp[q] - gm[q]) / (2 * eps);
-          worst_h = std::max(worst_h, std::fabs(fd - h[q * dim + j]) / (1 + std::fabs(h[q * dim + j])));
+    for (int dim : {1, 2, 5}) {
+      GenerateOptions go;
+      go.kind = kind;
+      go.separation = 2;
+      go.dim = dim;
+      go.dips = dim == 1 ? 2 : 6;
+      go.seed = 7 + dim;
+      Instance inst = generate(go);
+      LCHECK((int)inst.depths.size() == go.dips);
+      std::vector<double> starts(20 * dim);
+      sample_ball(dim, 20, 2.2, 99, starts.data());
+      // Also probe right next to each dip centre, where the curvature is largest.
+      for (int i = 0; i < inst.dips; ++i)
+        for (int j = 0; j < dim; ++j)
+          starts.push_back(inst.centers[i * dim + j] + 0.3 * inst.widths[i] * (j % 2 ? 1 : -1));
+      const int n = (int)starts.size() / dim;
+      double worst_g = 0, worst_h = 0;
+      std::vector<double> g(dim), gp(dim), gm(dim), h(dim * dim), xp(dim);
+      for (int k = 0; k < n; ++k) {
+        const double* x = &starts[k * dim];
+        const double f = value_grad(inst, x, g.data());
+        LCHECK(rel_err(f, value(inst, x)) < 1e-14);
+        hessian(inst, x, h.data());
+        for (int j = 0; j < dim; ++j) {
+          const double eps = 1e-6 * std::min(1.0, inst.widths[0]);
+          xp.assign(x, x + dim);
+          xp[j] = x[j] + eps;
+          const double fp = value_grad(inst, xp.data(), gp.data());
+          xp[j] = x[j] - eps;
+          const double fm = value_grad(inst, xp.data(), gm.data());
+          const double scale = 1 + std::fabs(g[j]);
+          worst_g = std::max(worst_g, std::fabs((fp - fm) / (2 * eps) - g[j]) / scale);
+          for (int q = 0; q < dim; ++q) {
+            const double fd = (gp[q] - gm[q]) / (2 * eps);
+            worst_h = std::max(worst_h, std::fabs(fd - h[q * dim + j]) / (1 + std::fabs(h[q * dim + j])));
+          }
         }
+        for (int r = 0; r < dim; ++r)
+          for (int q = 0; q < dim; ++q) LCHECK(h[r * dim + q] == h[q * dim + r]);
       }
-      for (int r = 0; r < dim; ++r)
-        for (int q = 0; q < dim; ++q) LCHECK(h[r * dim + q] == h[q * dim + r]);
+      std::printf("  dim %d: max rel err grad vs FD %.2e, Hessian vs FD of grad %.2e\n", dim, worst_g, worst_h);
+      LCHECK_MSG(worst_g < 1e-6, "gradient matches central differences, dim " + std::to_string(dim));
+      LCHECK_MSG(worst_h < 1e-5, "Hessian matches central differences of the gradient, dim " + std::to_string(dim));
     }
-    std::printf("  dim %d: max rel err grad vs FD %.2e, Hessian vs FD of grad %.2e\n", dim, worst_g, worst_h);
-    LCHECK_MSG(worst_g < 1e-6, "gradient matches central differences, dim " + std::to_string(dim));
-    LCHECK_MSG(worst_h < 1e-5, "Hessian matches central differences of the gradient, dim " + std::to_string(dim));
-  }
 }
 
 void test_eigen() {
@@ -123,8 +124,9 @@ void test_minima() {
     std::printf(
         "  dim %d: %zu minima (%d starts, %d unconverged, %d saddles) in %.0f ms; |x*| = %.2e, f(x*) = %.3e, gap %.3f, "
         "verified %d, dips without minimum %d\n",
-        dim, mr.minima.size(), mr.starts, mr.unconverged, mr.saddles, ms, std::sqrt(g.x[0] * g.x[0] + (dim > 1 ? g.x[1] * g.x[1] : 0)),
-        g.value, mr.gap, (int)mr.verified, mr.dips_without_minimum);
+        dim, mr.minima.size(), mr.starts, mr.unconverged, mr.saddles, ms,
+        std::sqrt(g.x[0] * g.x[0] + (dim > 1 ? g.x[1] * g.x[1] : 0)), g.value, mr.gap, (int)mr.verified,
+        mr.dips_without_minimum);
     std::printf("         eta_sharp %.4g  eta_local %.4g  eta_global %.4g  eta_mu %.4g\n", mr.eta_sharp, mr.eta_local,
                 mr.eta_global, mr.eta_mu);
     LCHECK(mr.verified);
@@ -197,10 +199,12 @@ void test_local_stability_law() {
     RunResult r;
     o.eta = 0.95 * 2 / L;
     run_gd(inst, mins.data(), (int)mins.size(), 0, &start, 1, o, &r);
-    LCHECK_MSG(r.minimum[0] == (int)k && r.converged[0], "GD below 2/L_loc stays in local minimum " + std::to_string(k));
+    LCHECK_MSG(r.minimum[0] == (int)k && r.converged[0],
+               "GD below 2/L_loc stays in local minimum " + std::to_string(k));
     o.eta = 1.05 * 2 / L;
     run_gd(inst, mins.data(), (int)mins.size(), 0, &start, 1, o, &r);
-    LCHECK_MSG(!r.converged[0] || r.minimum[0] != (int)k, "GD above 2/L_loc does not converge to local minimum " + std::to_string(k));
+    LCHECK_MSG(!r.converged[0] || r.minimum[0] != (int)k,
+               "GD above 2/L_loc does not converge to local minimum " + std::to_string(k));
   }
 }
 
@@ -221,7 +225,8 @@ void test_determinism_and_noise() {
   std::vector<double> starts(2 * n), starts2(2 * 2 * n);
   sample_ball(2, n, 2.5, 4, starts.data());
   sample_ball(2, 2 * n, 2.5, 4, starts2.data());
-  LCHECK_MSG(std::equal(starts.begin(), starts.end(), starts2.begin()), "sample_ball: prefix of a larger set is the same");
+  LCHECK_MSG(std::equal(starts.begin(), starts.end(), starts2.begin()),
+             "sample_ball: prefix of a larger set is the same");
   RunOptions o;
   o.eta = 0.2 * mr.eta_sharp;
   o.steps = 500;
@@ -234,7 +239,8 @@ void test_determinism_and_noise() {
   RunResult r1, r2, r3;
   run_gd(a, mins.data(), (int)mr.minima.size(), 0, starts.data(), n, o, &r1);
   run_gd(a, mins.data(), (int)mr.minima.size(), 0, starts.data(), n, o, &r2);
-  LCHECK_MSG(r1.final_x == r2.final_x && r1.cls == r2.cls && r1.trajectories == r2.trajectories, "same seed => bitwise-identical runs");
+  LCHECK_MSG(r1.final_x == r2.final_x && r1.cls == r2.cls && r1.trajectories == r2.trajectories,
+             "same seed => bitwise-identical runs");
   LCHECK(r1.frames == 500 / 7 + 2);
   // Point k's noise depends only on (seed, k): running the first 10 points alone gives the same result.
   run_gd(a, mins.data(), (int)mr.minima.size(), 0, starts.data(), 10, o, &r3);
@@ -285,7 +291,8 @@ void test_errors() {
       const Instance inst = generate(c2);
       for (int i = 0; i < inst.dips; ++i)
         for (int k = 0; k < i; ++k) {
-          const double dx = inst.centers[2 * i] - inst.centers[2 * k], dy = inst.centers[2 * i + 1] - inst.centers[2 * k + 1];
+          const double dx = inst.centers[2 * i] - inst.centers[2 * k],
+                       dy = inst.centers[2 * i + 1] - inst.centers[2 * k + 1];
           if (std::sqrt(dx * dx + dy * dy) < 2 * (inst.widths[i] + inst.widths[k])) apart = false;
         }
     } catch (const bigstep::NativeError&) {
@@ -370,7 +377,8 @@ void test_sweep_matches_reference() {
     std::vector<double> starts((size_t)n * d);
     sample_ball(d, n, 1.0, 9, starts.data());
     double reach = 0;
-    for (int i = 0; i < inst.dips; ++i) reach = std::max(reach, std::sqrt(sq_norm(d, &inst.centers[(size_t)i * d])) + inst.widths[i]);
+    for (int i = 0; i < inst.dips; ++i)
+      reach = std::max(reach, std::sqrt(sq_norm(d, &inst.centers[(size_t)i * d])) + inst.widths[i]);
     for (int k = 0; k < n; ++k) {
       const int i = k % inst.dips;
       for (int j = 0; j < d; ++j) {
@@ -392,12 +400,15 @@ void test_sweep_matches_reference() {
         RunResult fast, ref;
         run_gd(inst, mins.data(), (int)mr.minima.size(), 0, starts.data(), n, o, &fast);
         run_gd_reference(inst, mins.data(), (int)mr.minima.size(), 0, starts.data(), n, o, &ref);
-        const std::string what = c.name + " eta = " + std::to_string(frac) + " * 2/mu, variant " + std::to_string(variant);
+        const std::string what =
+            c.name + " eta = " + std::to_string(frac) + " * 2/mu, variant " + std::to_string(variant);
         LCHECK_MSG(std::memcmp(fast.final_x.data(), ref.final_x.data(), fast.final_x.size() * sizeof(double)) == 0,
                    what + ": final iterates bit-identical");
         LCHECK_MSG(fast.diverge_step == ref.diverge_step, what + ": same divergence steps");
-        LCHECK_MSG(fast.cls == ref.cls && fast.minimum == ref.minimum && fast.basin == ref.basin, what + ": same outcomes");
-        LCHECK_MSG(fast.settled == ref.settled && fast.converged == ref.converged, what + ": same settled fractions and convergence");
+        LCHECK_MSG(fast.cls == ref.cls && fast.minimum == ref.minimum && fast.basin == ref.basin,
+                   what + ": same outcomes");
+        LCHECK_MSG(fast.settled == ref.settled && fast.converged == ref.converged,
+                   what + ": same settled fractions and convergence");
         LCHECK_MSG(fast.trajectories == ref.trajectories, what + ": same recorded trajectories");
         for (int k = 0; k < n; ++k) {
           diverged += ref.cls[k] == kDiverged;
@@ -409,8 +420,9 @@ void test_sweep_matches_reference() {
       }
     }
   }
-  std::printf("  sweep vs reference: %lld diverged, %lld at x*, %lld at a local minimum, %lld converged, %lld settled > 0\n",
-              (long long)diverged, (long long)global, (long long)local, (long long)stopped, (long long)settled);
+  std::printf(
+      "  sweep vs reference: %lld diverged, %lld at x*, %lld at a local minimum, %lld converged, %lld settled > 0\n",
+      (long long)diverged, (long long)global, (long long)local, (long long)stopped, (long long)settled);
   // the comparison above covered every branch of the step
   LCHECK_MSG(diverged > 0 && global > 0 && local > 0 && stopped > 0 && settled > 0,
              "the sweep test reaches divergence, x*, local minima, early stops and settled iterates");

@@ -131,7 +131,8 @@ static void test_chain_noise_norm() {
   for (float x : theta) sq += (double)x * x;
   CHECK_MSG(std::fabs(std::sqrt(sq) - 0.25) < 1e-6, check::fmt("noise norm %.9g, want 0.25", std::sqrt(sq)));
   std::vector<float> theta2(n, 0.f);
-  const OptimizerPlan plan_std = finished({make(TransformKind::GaussianNoise, 0.25), make(TransformKind::ScaleByLearningRate)}, 1.0, 0);
+  const OptimizerPlan plan_std =
+      finished({make(TransformKind::GaussianNoise, 0.25), make(TransformKind::ScaleByLearningRate)}, 1.0, 0);
   apply_chain(plan_std, OptimizerBuffers{theta2.data(), g.data(), nullptr, rng_std}, n, 0, update.data());
   CHECK_MSG(std::memcmp(rng, rng_std, sizeof(rng)) == 0, "norm and std modes advance the noise stream alike");
 }
@@ -148,7 +149,9 @@ static void test_fused_against_chain() {
     const char* name;
     std::vector<Transform> t;
   };
-  const Case cases[] = {{"sgd", {lr}}, {"sgd + weight decay", {wd, lr}}, {"momentum", {mom, lr}},
+  const Case cases[] = {{"sgd", {lr}},
+                        {"sgd + weight decay", {wd, lr}},
+                        {"momentum", {mom, lr}},
                         {"nesterov + weight decay", {wd, nes, lr}}};
   for (const Case& c : cases) {
     const OptimizerPlan plan = finished(c.t, 0.05, n);

@@ -42,8 +42,7 @@ struct Ref {
     int c, h, w;
   };
 
-  void conv(const std::vector<double>& P, const std::string& name, Act& a, int O, int K, int S, int Pd,
-            int N) const {
+  void conv(const std::vector<double>& P, const std::string& name, Act& a, int O, int K, int S, int Pd, int N) const {
     const ConvShape s = ConvShape::make(a.c, a.h, a.w, O, K, S, Pd);
     std::vector<double> y((size_t)N * s.out_size());
     conv2d_forward_naive(y.data(), a.v.data(), p(P, name + ".weight"), pb(P, name + ".bias"), N, s);
@@ -55,11 +54,11 @@ struct Ref {
     const int HW = a.h * a.w;
     std::vector<double> y(a.v.size());
     if (training) {
-      batchnorm_forward_train_naive<double>(y.data(), a.v.data(), p(P, name + ".weight"), p(P, name + ".bias"), N,
-                                            a.c, HW, nullptr, nullptr);
+      batchnorm_forward_train_naive<double>(y.data(), a.v.data(), p(P, name + ".weight"), p(P, name + ".bias"), N, a.c,
+                                            HW, nullptr, nullptr);
     } else {
-      batchnorm_forward_eval_naive<double>(y.data(), a.v.data(), p(P, name + ".weight"), p(P, name + ".bias"), N,
-                                           a.c, HW, state + soff.at(name + ".running_mean"),
+      batchnorm_forward_eval_naive<double>(y.data(), a.v.data(), p(P, name + ".weight"), p(P, name + ".bias"), N, a.c,
+                                           HW, state + soff.at(name + ".running_mean"),
                                            state + soff.at(name + ".running_var"));
     }
     a.v = std::move(y);
@@ -105,9 +104,15 @@ struct Ref {
           break;
         }
         case LayerKind::Flatten: a = Act{std::move(a.v), false, a.c * a.h * a.w, 1, 1}; break;
-        case LayerKind::Relu: for (auto& v : a.v) v = relu_naive(v); break;
-        case LayerKind::Tanh: for (auto& v : a.v) v = tanh_naive(v); break;
-        case LayerKind::Gelu: for (auto& v : a.v) v = gelu_naive(v); break;
+        case LayerKind::Relu:
+          for (auto& v : a.v) v = relu_naive(v);
+          break;
+        case LayerKind::Tanh:
+          for (auto& v : a.v) v = tanh_naive(v);
+          break;
+        case LayerKind::Gelu:
+          for (auto& v : a.v) v = gelu_naive(v);
+          break;
         case LayerKind::BatchNorm: bn(P, state, id, a, N, training); break;
         case LayerKind::ResBlock: {
           Act in = a, h = a;

@@ -76,7 +76,8 @@ static void test_epochs(BatchMode mode, bool drop_last) {
     if (mode == BatchMode::Sequential)
       for (size_t i = 0; i < order.size(); ++i) CHECK(order[i] == (int)i);
   }
-  CHECK_MSG(c[kEpoch] == 2, check::fmt("%s: after 3 epochs the epoch counter is %g (want 2, 0-based)", name, c[kEpoch]));
+  CHECK_MSG(c[kEpoch] == 2,
+            check::fmt("%s: after 3 epochs the epoch counter is %g (want 2, 0-based)", name, c[kEpoch]));
 }
 
 static void test_full_and_replacement() {
@@ -161,7 +162,8 @@ static void test_schedules() {
   s.final_lr = 0.2;
   for (int t = 0; t <= 6; ++t) {
     const double want = 0.2 + 0.3 * (1 + std::cos(pi * std::fmin(t, 4) / 4));
-    CHECK_MSG(std::fabs(schedule_lr(s, t) - want) <= 1e-15, check::fmt("cosine t=%d: %.17g want %.17g", t, schedule_lr(s, t), want));
+    CHECK_MSG(std::fabs(schedule_lr(s, t) - want) <= 1e-15,
+              check::fmt("cosine t=%d: %.17g want %.17g", t, schedule_lr(s, t), want));
   }
   s.kind = ScheduleKind::Piecewise;
   s.boundaries = {2, 5};

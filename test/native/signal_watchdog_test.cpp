@@ -18,9 +18,7 @@ namespace {
 volatile sig_atomic_t g_seen = 0;
 void ignore_but_note(int) { g_seen = 1; }
 
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // Runs a child that installs a no-op SIGTERM handler, arms the watchdog (grace 200 ms, code 77),
 // optionally raises SIGTERM, then busy-waits up to 3 s. Returns its exit status and wall time.

@@ -30,8 +30,8 @@ void operator delete(void* p, size_t) noexcept { std::free(p); }
 static ModelSpec mlp_spec() {
   ModelSpec s;
   s.input = {96};
-  s.layers = {layer(LayerKind::Dense, 160), layer(LayerKind::Relu), layer(LayerKind::Dense, 64),
-              layer(LayerKind::Tanh), layer(LayerKind::Dense, 5)};
+  s.layers = {layer(LayerKind::Dense, 160), layer(LayerKind::Relu), layer(LayerKind::Dense, 64), layer(LayerKind::Tanh),
+              layer(LayerKind::Dense, 5)};
   return s;
 }
 

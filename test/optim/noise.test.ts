@@ -23,7 +23,12 @@ function noiseOnly(batch: BatchOptions, optimizer = noisySgd({ lr: 0.5, noiseStd
 describe('gaussianNoise: the noise stream', () => {
   it('does not depend on the batch size or batching mode (same draws, bitwise)', () => {
     const full = noiseOnly({ mode: 'full' });
-    for (const batch of [{ mode: 'shuffle', size: 4 }, { mode: 'shuffle', size: 16 }, { mode: 'replacement', size: 8 }, { mode: 'sequential', size: 32 }] as BatchOptions[]) {
+    for (const batch of [
+      { mode: 'shuffle', size: 4 },
+      { mode: 'shuffle', size: 16 },
+      { mode: 'replacement', size: 8 },
+      { mode: 'sequential', size: 32 },
+    ] as BatchOptions[]) {
       expect(bitwiseEqual(noiseOnly(batch).params, full.params), JSON.stringify(batch)).to.equal(true);
     }
   });
@@ -58,7 +63,10 @@ describe('gaussianNoise: the noise stream', () => {
 
   it("mode 'norm' adds noise of norm exactly σ_t, annealed linearly to 0", () => {
     const model = new Model(zeroSpec, { seed: 1 });
-    const trainer = new Trainer(model, { data: zeroData, optimizer: chain(1, gaussianNoise(0.2, { mode: 'norm', annealSteps: 4 }), scaleByLearningRate()) });
+    const trainer = new Trainer(model, {
+      data: zeroData,
+      optimizer: chain(1, gaussianNoise(0.2, { mode: 'norm', annealSteps: 4 }), scaleByLearningRate()),
+    });
     const norms: number[] = [];
     for (let t = 0; t < 6; t++) {
       const before = model.params.slice();
@@ -70,7 +78,11 @@ describe('gaussianNoise: the noise stream', () => {
   });
 
   it('does not consume the noise stream when there is no noise transform', () => {
-    const trainer = new Trainer(new Model(zeroSpec, { seed: 1 }), { data: zeroData, optimizer: sgd({ lr: 0.1 }), seed: 3 });
+    const trainer = new Trainer(new Model(zeroSpec, { seed: 1 }), {
+      data: zeroData,
+      optimizer: sgd({ lr: 0.1 }),
+      seed: 3,
+    });
     const before = Array.from(trainer.job.noiseRng);
     trainer.step();
     expect(Array.from(trainer.job.noiseRng)).to.deep.equal(before);
@@ -103,10 +115,20 @@ describe('batch.amplify: mini-batch noise amplification', () => {
     return { mean, trace };
   }
 
-  function empirical(amplify: number): { mean: Float64Array; trace: number; theta: Float32Array; theta0: Float32Array } {
+  function empirical(amplify: number): {
+    mean: Float64Array;
+    trace: number;
+    theta: Float32Array;
+    theta0: Float32Array;
+  } {
     const model = new Model(spec, { seed: 5 });
     const theta0 = model.params.slice();
-    const trainer = new Trainer(model, { data, optimizer: sgd({ lr: 0 }), batch: { mode: 'replacement', size: b, amplify }, seed: 2 });
+    const trainer = new Trainer(model, {
+      data,
+      optimizer: sgd({ lr: 0 }),
+      batch: { mode: 'replacement', size: b, amplify },
+      seed: 2,
+    });
     const d = model.params.length;
     const sum = new Float64Array(d);
     const sq = new Float64Array(d);
@@ -138,10 +160,16 @@ describe('batch.amplify: mini-batch noise amplification', () => {
     expect(ampRatio / (k * k), 'amplified estimator vs k²Σ/b').to.be.closeTo(1, 0.12);
     expect(measured / (k * k), `measured ratio ${measured.toFixed(3)} vs k² = ${k * k}`).to.be.closeTo(1, 0.15);
     // Means: ‖ḡ_emp − ∇L‖ ≲ 4·√(tr Cov / draws).
-    for (const [name, r] of [['plain', plain], ['amplified', amp]] as const) {
+    for (const [name, r] of [
+      ['plain', plain],
+      ['amplified', amp],
+    ] as const) {
       const err = Math.hypot(...r.mean.map((v, j) => v - exact.mean[j]));
       expect(err, `${name} mean`).to.be.lessThan(4 * Math.sqrt(r.trace / draws));
     }
-    if (process.env.BIGSTEP_REPORT_FIGURES) console.log(`      covariance trace ratio amplified/plain = ${measured.toFixed(3)} (k² = ${k * k}); plain/(Σ/b) = ${plainRatio.toFixed(3)}`);
+    if (process.env.BIGSTEP_REPORT_FIGURES)
+      console.log(
+        `      covariance trace ratio amplified/plain = ${measured.toFixed(3)} (k² = ${k * k}); plain/(Σ/b) = ${plainRatio.toFixed(3)}`,
+      );
   });
 });

@@ -18,7 +18,14 @@ export function rngFromState(words: BigUint64Array): Rng {
 }
 
 /** One reference step: u₀ = g, each transform in order, then θ ← θ + u (all in double). */
-export function referenceStep(transforms: TransformSpec[], st: RefState, g: Float32Array, t: number, lr: number, noise: Rng | null): void {
+export function referenceStep(
+  transforms: TransformSpec[],
+  st: RefState,
+  g: Float32Array,
+  t: number,
+  lr: number,
+  noise: Rng | null,
+): void {
   const d = g.length;
   const theta = st.theta;
   const u = Float64Array.from(g);
@@ -68,7 +75,6 @@ export function referenceStep(transforms: TransformSpec[], st: RefState, g: Floa
   for (let i = 0; i < d; i++) theta[i] += u[i];
 }
 
-
 export const tinySpec = mlp({ input: 6, hidden: [8], outputs: 3, activation: 'tanh' });
 
 export function tinyData(): Examples {
@@ -80,7 +86,11 @@ export function tinyData(): Examples {
  * trainer's own gradient g_t (read from model.grads after each step) and noise stream state.
  * Returns the largest relative deviation over the steps, and the final params.
  */
-export function compareWithReference(optimizer: OptimizerSpec, steps: number, options: { data?: Examples; seed?: number } = {}): { maxError: number; params: Float32Array; reference: Float64Array } {
+export function compareWithReference(
+  optimizer: OptimizerSpec,
+  steps: number,
+  options: { data?: Examples; seed?: number } = {},
+): { maxError: number; params: Float32Array; reference: Float64Array } {
   const model = new Model(tinySpec, { seed: options.seed ?? 1 });
   const trainer = new Trainer(model, { data: options.data ?? tinyData(), optimizer, seed: 5 });
   const st: RefState = { theta: Float64Array.from(model.params), buffers: new Map() };

@@ -55,7 +55,10 @@ describe('learning-rate schedules (per-step lr log of Trainer#run())', () => {
     ];
     for (const s of specs) {
       const logged = await loggedLr(s, 25);
-      expectLrs(logged, logged.map((_, t) => scheduleLr(s, t)));
+      expectLrs(
+        logged,
+        logged.map((_, t) => scheduleLr(s, t)),
+      );
     }
   });
 });

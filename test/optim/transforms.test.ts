@@ -35,15 +35,37 @@ describe('optimizer transforms vs a float64 reference', () => {
     ['addWeightDecay with a mask', () => [addWeightDecay(0.3, { mask: biasMask() }), scaleByLearningRate()]],
     ['momentum (fused path)', () => [momentum(0.9), scaleByLearningRate()]],
     ['momentum (generic path)', () => [clipGlobalNorm(1e9), momentum(0.9), scaleByLearningRate()]],
-    ['Nesterov momentum (fused path)', () => [addWeightDecay(0.01), momentum(0.8, { nesterov: true }), scaleByLearningRate()]],
-    ['Nesterov momentum (generic path)', () => [clipGlobalNorm(1e9), momentum(0.8, { nesterov: true }), scaleByLearningRate()]],
+    [
+      'Nesterov momentum (fused path)',
+      () => [addWeightDecay(0.01), momentum(0.8, { nesterov: true }), scaleByLearningRate()],
+    ],
+    [
+      'Nesterov momentum (generic path)',
+      () => [clipGlobalNorm(1e9), momentum(0.8, { nesterov: true }), scaleByLearningRate()],
+    ],
     ['decoupledWeightDecay', () => [scaleByLearningRate(), decoupledWeightDecay(0.5)]],
-    ['decoupledWeightDecay with a mask', () => [scaleByLearningRate(), decoupledWeightDecay(0.5, { mask: biasMask() })]],
+    [
+      'decoupledWeightDecay with a mask',
+      () => [scaleByLearningRate(), decoupledWeightDecay(0.5, { mask: biasMask() })],
+    ],
     ['gaussianNoise (std)', () => [gaussianNoise(0.02), scaleByLearningRate()]],
     ['gaussianNoise (std, annealed)', () => [gaussianNoise(0.02, { annealSteps: 4 }), scaleByLearningRate()]],
     ['gaussianNoise (norm)', () => [gaussianNoise(0.1, { mode: 'norm' }), scaleByLearningRate()]],
-    ['gaussianNoise (relative, masked)', () => [gaussianNoise(0.5, { mode: 'relative', mask: biasMask() }), scaleByLearningRate()]],
-    ['a long chain', () => [addWeightDecay(0.01), gaussianNoise(0.01), clipGlobalNorm(0.2), momentum(0.9), scaleByLearningRate(), decoupledWeightDecay(0.1)]],
+    [
+      'gaussianNoise (relative, masked)',
+      () => [gaussianNoise(0.5, { mode: 'relative', mask: biasMask() }), scaleByLearningRate()],
+    ],
+    [
+      'a long chain',
+      () => [
+        addWeightDecay(0.01),
+        gaussianNoise(0.01),
+        clipGlobalNorm(0.2),
+        momentum(0.9),
+        scaleByLearningRate(),
+        decoupledWeightDecay(0.1),
+      ],
+    ],
   ];
   for (const [name, make] of cases) {
     it(`${name}: matches for ${STEPS} steps`, () => {
@@ -102,7 +124,10 @@ describe('parameterMask()', () => {
     const mask = parameterMask(model.layout, isWeight);
     for (const e of model.layout.params) {
       const slice = mask.subarray(e.offset, e.offset + e.size);
-      expect(slice.every((m) => m === (e.shape.length >= 2 ? 1 : 0)), e.name).to.equal(true);
+      expect(
+        slice.every((m) => m === (e.shape.length >= 2 ? 1 : 0)),
+        e.name,
+      ).to.equal(true);
     }
     expect(parameterMask(model.layout, (e) => e.name === '0.bias').reduce((a, b) => a + b, 0)).to.equal(8);
   });
@@ -115,7 +140,14 @@ describe('parameterMask()', () => {
     const t1 = new Trainer(plain, { data, optimizer: chain(0.2, clipGlobalNorm(1e9), scaleByLearningRate()) });
     const t2 = new Trainer(masked, {
       data,
-      optimizer: chain(0.2, clipGlobalNorm(1e9), addWeightDecay(0.5, { mask }), gaussianNoise(0.1, { mask }), scaleByLearningRate(), decoupledWeightDecay(0.3, { mask })),
+      optimizer: chain(
+        0.2,
+        clipGlobalNorm(1e9),
+        addWeightDecay(0.5, { mask }),
+        gaussianNoise(0.1, { mask }),
+        scaleByLearningRate(),
+        decoupledWeightDecay(0.3, { mask }),
+      ),
     });
     t1.step();
     t2.step();
@@ -127,14 +159,18 @@ describe('parameterMask()', () => {
   });
 
   it('names the parameter when a mask has the wrong length or type', () => {
-    expect(() => compilePlan(chain(0.1, addWeightDecay(0.1, { mask: new Uint8Array(3) }), scaleByLearningRate()), 10)).to.throw(
-      RangeError,
-      /optimizer\.transforms\[0\]\.mask must have length paramCount 10/,
-    );
-    expect(() => compilePlan({ transforms: [{ kind: 'gaussianNoise', std: 1, mask: [1] as unknown as Uint8Array }], schedule: { kind: 'constant', lr: 1 } }, 1)).to.throw(
-      TypeError,
-      /transforms\[0\]\.mask must be a Uint8Array/,
-    );
+    expect(() =>
+      compilePlan(chain(0.1, addWeightDecay(0.1, { mask: new Uint8Array(3) }), scaleByLearningRate()), 10),
+    ).to.throw(RangeError, /optimizer\.transforms\[0\]\.mask must have length paramCount 10/);
+    expect(() =>
+      compilePlan(
+        {
+          transforms: [{ kind: 'gaussianNoise', std: 1, mask: [1] as unknown as Uint8Array }],
+          schedule: { kind: 'constant', lr: 1 },
+        },
+        1,
+      ),
+    ).to.throw(TypeError, /transforms\[0\]\.mask must be a Uint8Array/);
     expect(() => parameterMask(new Model(tinySpec).layout, 3 as never)).to.throw(TypeError, /predicate/);
   });
 });
@@ -142,9 +178,18 @@ describe('parameterMask()', () => {
 describe('noise family aliases', () => {
   it('noisySgd puts the noise on the gradient, before momentum', () => {
     const o = noisySgd({ lr: 0.1, noiseStd: 0.01, annealSteps: 100, momentum: 0.9, weightDecay: 1e-4 });
-    expect(o.transforms.map((t) => t.kind)).to.deep.equal(['addWeightDecay', 'gaussianNoise', 'momentum', 'scaleByLearningRate']);
+    expect(o.transforms.map((t) => t.kind)).to.deep.equal([
+      'addWeightDecay',
+      'gaussianNoise',
+      'momentum',
+      'scaleByLearningRate',
+    ]);
     expect(o.transforms[1]).to.deep.include({ std: 0.01, annealSteps: 100, mode: 'std' });
-    expect(noisySgd({ lr: 0.1, noiseNorm: 2 }).transforms[0]).to.deep.include({ kind: 'gaussianNoise', std: 2, mode: 'norm' });
+    expect(noisySgd({ lr: 0.1, noiseNorm: 2 }).transforms[0]).to.deep.include({
+      kind: 'gaussianNoise',
+      std: 2,
+      mode: 'norm',
+    });
     expect(noisySgd({ lr: 0.1, noiseRelative: 0.5 }).transforms[0]).to.deep.include({ mode: 'relative' });
   });
 
@@ -156,7 +201,10 @@ describe('noise family aliases', () => {
   });
 
   it('compilePlan rejects an unknown noise mode by name', () => {
-    expect(() => compilePlan(chain(0.1, { kind: 'gaussianNoise', std: 1, mode: 'loud' as never }), 4)).to.throw(RangeError, /transforms\[0\]\.mode/);
+    expect(() => compilePlan(chain(0.1, { kind: 'gaussianNoise', std: 1, mode: 'loud' as never }), 4)).to.throw(
+      RangeError,
+      /transforms\[0\]\.mode/,
+    );
   });
 
   it('amplifyCoefficient solves (1 + c)² + c² = k²', () => {

@@ -110,7 +110,9 @@ export async function inspectPage(chromium: string, file: string, timeoutMs = 15
   const cdp = new Cdp(child.stdio[3] as Writable, child.stdio[4] as Readable);
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code, sig) => {
-      const e = new Error(`chromium exited (${code ?? sig}) before the page was inspected: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      const e = new Error(
+        `chromium exited (${code ?? sig}) before the page was inspected: ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      );
       cdp.failAll(e);
       reject(e);
     }),
@@ -132,10 +134,14 @@ export async function inspectPage(chromium: string, file: string, timeoutMs = 15
       switch (m.method) {
         case 'Runtime.consoleAPICalled':
           if (p.type === 'error' || p.type === 'assert')
-            errors.push(`console.${String(p.type)}: ${JSON.stringify((p.args as Array<{ value?: unknown; description?: string }>).map((a) => a.value ?? a.description))}`);
+            errors.push(
+              `console.${String(p.type)}: ${JSON.stringify((p.args as Array<{ value?: unknown; description?: string }>).map((a) => a.value ?? a.description))}`,
+            );
           break;
         case 'Runtime.exceptionThrown':
-          errors.push(`exception: ${JSON.stringify((p.exceptionDetails as { text?: string; exception?: { description?: string } })?.exception?.description ?? p.exceptionDetails)}`);
+          errors.push(
+            `exception: ${JSON.stringify((p.exceptionDetails as { text?: string; exception?: { description?: string } })?.exception?.description ?? p.exceptionDetails)}`,
+          );
           break;
         case 'Log.entryAdded': {
           const entry = p.entry as { level: string; text: string; url?: string };
@@ -153,9 +159,14 @@ export async function inspectPage(chromium: string, file: string, timeoutMs = 15
       }
     });
     const { targetId } = (await cdp.send('Target.createTarget', { url: 'about:blank' })) as { targetId: string };
-    sessionId = ((await cdp.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string }).sessionId;
+    sessionId = ((await cdp.send('Target.attachToTarget', { targetId, flatten: true })) as { sessionId: string })
+      .sessionId;
     for (const domain of ['Runtime', 'Log', 'Network', 'Page']) await cdp.send(`${domain}.enable`, {}, sessionId);
-    await cdp.send('Emulation.setDeviceMetricsOverride', { width: 1280, height: 900, deviceScaleFactor: 1, mobile: false }, sessionId);
+    await cdp.send(
+      'Emulation.setDeviceMetricsOverride',
+      { width: 1280, height: 900, deviceScaleFactor: 1, mobile: false },
+      sessionId,
+    );
     await cdp.send('Page.navigate', { url: pathToFileURL(path.resolve(file)).href }, sessionId);
     await loadFired;
     const expression = `JSON.stringify({
@@ -167,7 +178,9 @@ export async function inspectPage(chromium: string, file: string, timeoutMs = 15
         return { width: r.width, height: r.height, figure: f ? f.id : null };
       }),
     })`;
-    const r = (await cdp.send('Runtime.evaluate', { expression, returnByValue: true }, sessionId)) as { result: { value: string } };
+    const r = (await cdp.send('Runtime.evaluate', { expression, returnByValue: true }, sessionId)) as {
+      result: { value: string };
+    };
     // Let late console messages arrive.
     await new Promise((res) => setTimeout(res, 200));
     const page = JSON.parse(r.result.value) as Omit<PageInspection, 'errors' | 'network'>;

@@ -16,7 +16,14 @@ describe('writeReport()', function () {
 
   before(async () => {
     await runExperiment(findExperiment('landscape')!, 'tiny', { out });
-    await runExperiment(fakeRegistered('noise'), { ...fakeExperiment('noise').presets.tiny, fallback: 'fake-set was not found; install it with: apt-get install fake-set' }, { out });
+    await runExperiment(
+      fakeRegistered('noise'),
+      {
+        ...fakeExperiment('noise').presets.tiny,
+        fallback: 'fake-set was not found; install it with: apt-get install fake-set',
+      },
+      { out },
+    );
     const ac = new AbortController();
     ac.abort();
     await runExperiment(fakeExperiment('escape'), 'quick', { out, signal: ac.signal });
@@ -29,7 +36,11 @@ describe('writeReport()', function () {
 
   it('writes report.html next to the runs, with every run in PROTOCOL order and broken directories skipped', () => {
     expect(report.file).to.equal(path.join(out, 'report.html'));
-    expect(report.runs.map((r) => `${r.experiment}:${r.status}`)).to.deep.equal(['landscape:finished', 'noise:finished', 'escape:aborted']);
+    expect(report.runs.map((r) => `${r.experiment}:${r.status}`)).to.deep.equal([
+      'landscape:finished',
+      'noise:finished',
+      'escape:aborted',
+    ]);
     expect(report.skipped.map((s) => path.basename(s.dir))).to.deep.equal(['broken']);
     expect(html).to.contain('Skipped directories');
   });
@@ -113,17 +124,46 @@ describe('writeReport()', function () {
 describe('report helpers', () => {
   it('headlineTables() puts plain keys in a key/value table and "row.column" keys in a grid (split at the last dot)', () => {
     expect(headlineTables({ '1d.a': 1, '1d.b': 2, '1d.c': 3, '2d.a': 4, '2d.b': 5, '2d.c': null })).to.deep.equal([
-      { columns: ['', '1d', '2d'], rows: [['a', 1, 4], ['b', 2, 5], ['c', 3, null]] },
+      {
+        columns: ['', '1d', '2d'],
+        rows: [
+          ['a', 1, 4],
+          ['b', 2, 5],
+          ['c', 3, null],
+        ],
+      },
     ]);
-    expect(headlineTables({ k: 2, 'amp-0.5k.acc': 0.5, 'amp-0.5k.loss': 1, 'amp-1k.acc': 0.6, 'amp-1k.loss': 2, 'sgd.acc': 0.7, 'sgd.loss': 3 })).to.deep.equal([
+    expect(
+      headlineTables({
+        k: 2,
+        'amp-0.5k.acc': 0.5,
+        'amp-0.5k.loss': 1,
+        'amp-1k.acc': 0.6,
+        'amp-1k.loss': 2,
+        'sgd.acc': 0.7,
+        'sgd.loss': 3,
+      }),
+    ).to.deep.equal([
       { columns: ['headline', 'value'], rows: [['k', 2]] },
-      { columns: ['', 'acc', 'loss'], rows: [['amp-0.5k', 0.5, 1], ['amp-1k', 0.6, 2], ['sgd', 0.7, 3]] },
+      {
+        columns: ['', 'acc', 'loss'],
+        rows: [
+          ['amp-0.5k', 0.5, 1],
+          ['amp-1k', 0.6, 2],
+          ['sgd', 0.7, 3],
+        ],
+      },
     ]);
   });
 
   it('inlineSvg() prefixes ids and their references and drops scripts', () => {
-    const s = inlineSvg('<?xml version="1.0"?><svg><defs><linearGradient id="g"/></defs><rect fill="url(#g)"/><use href="#g"/><script>x()</script></svg>', 'p-');
-    expect(s).to.equal('<svg role="img" class="figure-svg"><defs><linearGradient id="p-g"/></defs><rect fill="url(#p-g)"/><use href="#p-g"/></svg>');
+    const s = inlineSvg(
+      '<?xml version="1.0"?><svg><defs><linearGradient id="g"/></defs><rect fill="url(#g)"/><use href="#g"/><script>x()</script></svg>',
+      'p-',
+    );
+    expect(s).to.equal(
+      '<svg role="img" class="figure-svg"><defs><linearGradient id="p-g"/></defs><rect fill="url(#p-g)"/><use href="#p-g"/></svg>',
+    );
   });
 
   it('formatNumber() keeps integers and rounds to 4 significant digits', () => {

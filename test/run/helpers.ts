@@ -53,10 +53,20 @@ export interface FakeResult {
   data: { fallback: string | null };
 }
 
-const fakePreset = (scale: Scale): FakeConfig => ({ scale, seeds: [1, 2, 3], steps: 5, failAt: null, delayMs: 0, diverge: false, fallback: null });
+const fakePreset = (scale: Scale): FakeConfig => ({
+  scale,
+  seeds: [1, 2, 3],
+  steps: 5,
+  failAt: null,
+  delayMs: 0,
+  diverge: false,
+  fallback: null,
+});
 
 /** A fast experiment obeying the ExperimentDefinition contract (named `name`, default 'noise'). */
-export function fakeExperiment(name: 'landscape' | 'escape' | 'noise' = 'noise'): ExperimentDefinition<FakeConfig, FakeResult> {
+export function fakeExperiment(
+  name: 'landscape' | 'escape' | 'noise' = 'noise',
+): ExperimentDefinition<FakeConfig, FakeResult> {
   return {
     name,
     title: `Fake ${name} experiment for tests`,
@@ -64,7 +74,8 @@ export function fakeExperiment(name: 'landscape' | 'escape' | 'noise' = 'noise')
     validate(config: unknown): FakeConfig {
       const c = config as FakeConfig;
       if (typeof c !== 'object' || c === null) throw new TypeError('config must be an object');
-      if (!Number.isInteger(c.steps) || c.steps < 1) throw new RangeError(`config.steps must be a positive integer (got ${c.steps})`);
+      if (!Number.isInteger(c.steps) || c.steps < 1)
+        throw new RangeError(`config.steps must be a positive integer (got ${c.steps})`);
       return { ...fakePreset(c.scale), ...c };
     },
     async run(config, ctx) {
@@ -85,11 +96,18 @@ export function fakeExperiment(name: 'landscape' | 'escape' | 'noise' = 'noise')
       };
     },
     headline(result) {
-      return { finalLoss: result.losses[result.losses.length - 1], steps: result.losses.length, 'note': 'fake' };
+      return { finalLoss: result.losses[result.losses.length - 1], steps: result.losses.length, note: 'fake' };
     },
     verdicts(result) {
       const final = result.losses[result.losses.length - 1];
-      return [{ claim: 'the fake loss falls', verdict: final < 1 ? 'supported' : 'not-reproduced', rule: 'final loss < 1', evidence: `final loss ${final}` }];
+      return [
+        {
+          claim: 'the fake loss falls',
+          verdict: final < 1 ? 'supported' : 'not-reproduced',
+          rule: 'final loss < 1',
+          evidence: `final loss ${final}`,
+        },
+      ];
     },
     async figures(result, config) {
       const chart = await renderChart({
@@ -98,7 +116,14 @@ export function fakeExperiment(name: 'landscape' | 'escape' | 'noise' = 'noise')
         mark: 'line',
         encoding: { x: { field: 'step', type: 'quantitative' }, y: { field: 'loss', type: 'quantitative' } },
       });
-      return [{ id: 'fake-loss', title: 'Fake loss curve', caption: `Loss per step (scale ${config.scale}, seeds ${config.seeds.join(', ')}).`, ...chart }];
+      return [
+        {
+          id: 'fake-loss',
+          title: 'Fake loss curve',
+          caption: `Loss per step (scale ${config.scale}, seeds ${config.seeds.join(', ')}).`,
+          ...chart,
+        },
+      ];
     },
   };
 }

@@ -52,7 +52,8 @@ function checkpointNames(dir: string): Set<string> {
   }
 }
 
-const CORRUPT_WARNING = /checkpoint .*(computing the unit again|starting the unit from its beginning|discarding the stored units)/g;
+const CORRUPT_WARNING =
+  /checkpoint .*(computing the unit again|starting the unit from its beginning|discarding the stored units)/g;
 
 /**
  * The largest kill delay for a run whose uninterrupted work took `workMs`: each life runs until it
@@ -80,13 +81,32 @@ export async function runWithKills(
 ): Promise<KillReport> {
   const t0 = Date.now();
   const rng = Rng.fromSeed(options.seed, 9);
-  const report: KillReport = { kills: 0, retries: 0, maxDelayMs: options.maxDelayMs, starts: 0, corrupt: [], filesChecked: 0, killsWithPartial: 0, lastKillLeftPartial: false, stdout: '', seconds: 0 };
+  const report: KillReport = {
+    kills: 0,
+    retries: 0,
+    maxDelayMs: options.maxDelayMs,
+    starts: 0,
+    corrupt: [],
+    filesChecked: 0,
+    killsWithPartial: 0,
+    lastKillLeftPartial: false,
+    stdout: '',
+    seconds: 0,
+  };
   for (;;) {
     const killThis = report.kills < options.kills;
     const delay = rng.uniform() * report.maxDelayMs;
     const before = checkpointNames(checkpointDir);
-    const life = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...CHILD_ENV, ...options.env } });
+    const life = await new Promise<{
+      code: number | null;
+      signal: NodeJS.Signals | null;
+      stdout: string;
+      stderr: string;
+    }>((resolve, reject) => {
+      const child = spawn(process.execPath, args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...CHILD_ENV, ...options.env },
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -118,7 +138,9 @@ export async function runWithKills(
     const runDir = path.dirname(checkpointDir);
     if (killThis && (life.code === 0 || (life.signal === 'SIGKILL' && runComplete(runDir)))) {
       if (++report.retries > 5) {
-        throw new Error(`the run completed before ${options.kills} kills landed in 5 attempts (last kill delays < ${report.maxDelayMs.toFixed(1)} ms); make it longer`);
+        throw new Error(
+          `the run completed before ${options.kills} kills landed in 5 attempts (last kill delays < ${report.maxDelayMs.toFixed(1)} ms); make it longer`,
+        );
       }
       fs.rmSync(runDir, { recursive: true, force: true });
       report.maxDelayMs /= 2; // the lives got further than the run was long: kill sooner
@@ -135,7 +157,8 @@ export async function runWithKills(
       if (report.lastKillLeftPartial) report.killsWithPartial++;
       continue;
     }
-    if (life.code !== 0) throw new Error(`child exited with code ${life.code} signal ${life.signal}: ${life.stderr.trim().slice(-2000)}`);
+    if (life.code !== 0)
+      throw new Error(`child exited with code ${life.code} signal ${life.signal}: ${life.stderr.trim().slice(-2000)}`);
     report.stdout = life.stdout;
     break;
   }

@@ -5,26 +5,51 @@ import * as path from 'node:path';
 
 import { Model, Trainer, mlp } from '../../src/index.js';
 import { sgd } from '../../src/optim/optimizer.js';
-import { ResumeStore, checkpointSecondsFromEnv, decodeValue, encodeValue, fingerprint, verifyCheckpointDir, type Unit } from '../../src/run/resume.js';
+import {
+  ResumeStore,
+  checkpointSecondsFromEnv,
+  decodeValue,
+  encodeValue,
+  fingerprint,
+  verifyCheckpointDir,
+  type Unit,
+} from '../../src/run/resume.js';
 import { separableBlobs } from '../engine/helpers.js';
 import { tempDir } from './helpers.js';
 
 type Rec = Record<string, unknown>;
 
 function store(dir: string | null, log: Rec[] = [], warnings: string[] = []): ResumeStore {
-  return new ResumeStore({ dir, configHash: 'run-1', log: (r) => log.push(r), intervalSeconds: 0, warn: (m) => warnings.push(m) });
+  return new ResumeStore({
+    dir,
+    configHash: 'run-1',
+    log: (r) => log.push(r),
+    intervalSeconds: 0,
+    warn: (m) => warnings.push(m),
+  });
 }
 
 const data = separableBlobs(64, 8, 3, 5);
 function trainer(): Trainer {
   const model = new Model(mlp({ input: 8, hidden: [16], outputs: 3 }), { seed: 2 });
-  return new Trainer(model, { data, optimizer: sgd({ lr: 0.05, momentum: 0.9 }), batch: { mode: 'shuffle', size: 8 }, seed: 4 });
+  return new Trainer(model, {
+    data,
+    optimizer: sgd({ lr: 0.05, momentum: 0.9 }),
+    batch: { mode: 'shuffle', size: 8 },
+    seed: 4,
+  });
 }
 
 describe('encodeValue() / decodeValue()', () => {
   it('round-trips typed arrays, NaN, ±Infinity and −0 bit for bit', () => {
     const f32 = Float32Array.from([1.1, -0, NaN, 3e-38]);
-    const v = { a: [NaN, Infinity, -Infinity, -0, 0.1 + 0.2], f32, f64: Float64Array.from([Math.PI]), i32: Int32Array.from([-7]), nested: { x: null, s: 'NaN' } };
+    const v = {
+      a: [NaN, Infinity, -Infinity, -0, 0.1 + 0.2],
+      f32,
+      f64: Float64Array.from([Math.PI]),
+      i32: Int32Array.from([-7]),
+      nested: { x: null, s: 'NaN' },
+    };
     const back = decodeValue<typeof v>(encodeValue(v));
     expect(back.a.map((x) => Object.is(x, NaN) || x)).to.deep.equal([true, Infinity, -Infinity, -0, 0.1 + 0.2]);
     expect(Object.is(back.a[3], -0)).to.equal(true);
@@ -124,8 +149,18 @@ describe('ResumeStore#unit()', () => {
     // The second trainer's learning rate makes it diverge in its first steps: its state (and the
     // divergence) must be restored as exactly as the healthy one's.
     const wild = (): Trainer =>
-      new Trainer(new Model(mlp({ input: 8, hidden: [16], outputs: 3 }), { seed: 2 }), { data, optimizer: sgd({ lr: 1e30 }), batch: { mode: 'shuffle', size: 8 }, seed: 4 });
-    const trainTo = async (u: Unit, a: Trainer, b: Trainer, stopAt: number | null): Promise<{ params: Float32Array; divergedAt: number | null }> => {
+      new Trainer(new Model(mlp({ input: 8, hidden: [16], outputs: 3 }), { seed: 2 }), {
+        data,
+        optimizer: sgd({ lr: 1e30 }),
+        batch: { mode: 'shuffle', size: 8 },
+        seed: 4,
+      });
+    const trainTo = async (
+      u: Unit,
+      a: Trainer,
+      b: Trainer,
+      stopAt: number | null,
+    ): Promise<{ params: Float32Array; divergedAt: number | null }> => {
       const saved = u.restore<{ done: number }>([a, b]);
       let done = saved?.done ?? 0;
       let divergedAt: number | null = null;
@@ -146,7 +181,12 @@ describe('ResumeStore#unit()', () => {
       .unit('train', (u) => trainTo(u, trainer(), wild(), 15))
       .catch((e: Error) => e.message);
     expect(crashed).to.equal('crash');
-    expect(fs.readdirSync(dir).filter((n) => n.endsWith('.ckpt')).sort()).to.deep.equal(['partial-train.g3.t0.ckpt', 'partial-train.g3.t1.ckpt']);
+    expect(
+      fs
+        .readdirSync(dir)
+        .filter((n) => n.endsWith('.ckpt'))
+        .sort(),
+    ).to.deep.equal(['partial-train.g3.t0.ckpt', 'partial-train.g3.t1.ckpt']);
     const v = verifyCheckpointDir(dir);
     expect(v.problems).to.deep.equal([]);
     expect(v.files).to.equal(3);
@@ -172,13 +212,23 @@ describe('ResumeStore#unit()', () => {
     const ckpt = path.join(dir, 'partial-x.g1.t0.ckpt');
     const bytes = fs.readFileSync(ckpt);
     bytes.writeUInt32LE(3, 8);
-    createHash('sha256').update(bytes.subarray(0, bytes.length - 32)).digest().copy(bytes, bytes.length - 32);
+    createHash('sha256')
+      .update(bytes.subarray(0, bytes.length - 32))
+      .digest()
+      .copy(bytes, bytes.length - 32);
     fs.writeFileSync(ckpt, bytes);
-    expect(verifyCheckpointDir(dir).problems.join('\n')).to.match(/is a MultiTrainer checkpoint \(format version 3\), which bigstep no longer reads/);
+    expect(verifyCheckpointDir(dir).problems.join('\n')).to.match(
+      /is a MultiTrainer checkpoint \(format version 3\), which bigstep no longer reads/,
+    );
     const warnings: string[] = [];
-    const restored = await store(dir, [], warnings).unit('x', async (u) => u.restore<{ done: number }>([trainer()]) ?? null);
+    const restored = await store(dir, [], warnings).unit(
+      'x',
+      async (u) => u.restore<{ done: number }>([trainer()]) ?? null,
+    );
     expect(restored).to.equal(null);
-    expect(warnings.join('\n')).to.match(/is a MultiTrainer checkpoint \(format version 3\).*starting the unit from its beginning/);
+    expect(warnings.join('\n')).to.match(
+      /is a MultiTrainer checkpoint \(format version 3\).*starting the unit from its beginning/,
+    );
   });
 
   it('ignores a corrupt unit file (reports it, computes the unit again)', async () => {
@@ -227,6 +277,9 @@ describe('checkpointSecondsFromEnv()', () => {
   it('reads BIGSTEP_CHECKPOINT_SECONDS (default 30) and names it when invalid', () => {
     expect(checkpointSecondsFromEnv({})).to.equal(30);
     expect(checkpointSecondsFromEnv({ BIGSTEP_CHECKPOINT_SECONDS: '0.5' })).to.equal(0.5);
-    expect(() => checkpointSecondsFromEnv({ BIGSTEP_CHECKPOINT_SECONDS: '-1' })).to.throw(RangeError, /BIGSTEP_CHECKPOINT_SECONDS/);
+    expect(() => checkpointSecondsFromEnv({ BIGSTEP_CHECKPOINT_SECONDS: '-1' })).to.throw(
+      RangeError,
+      /BIGSTEP_CHECKPOINT_SECONDS/,
+    );
   });
 });

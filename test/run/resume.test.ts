@@ -43,7 +43,8 @@ interface Case {
   partials: boolean;
 }
 
-const preset = (name: string): Record<string, unknown> => structuredClone(findExperiment(name)!.definition.presets.tiny) as Record<string, unknown>;
+const preset = (name: string): Record<string, unknown> =>
+  structuredClone(findExperiment(name)!.definition.presets.tiny) as Record<string, unknown>;
 
 const CASES: Case[] = [
   {
@@ -54,7 +55,15 @@ const CASES: Case[] = [
     config: (factor) => {
       const c = preset('noise') as { data: { synthetic: Record<string, unknown> } } & Record<string, unknown>;
       c.data.synthetic.nTrain = 1024;
-      return { ...c, model: { kind: 'mlp', hidden: [64] }, seeds: [1, 2], arms: ['sgd-small', 'sgd-large', 'amplified', 'isotropic'], amplifyPowers: [0.5], epochs: 10 * factor, evalEvery: 2 * factor };
+      return {
+        ...c,
+        model: { kind: 'mlp', hidden: [64] },
+        seeds: [1, 2],
+        arms: ['sgd-small', 'sgd-large', 'amplified', 'isotropic'],
+        amplifyPowers: [0.5],
+        epochs: 10 * factor,
+        evalEvery: 2 * factor,
+      };
     },
     kills: 4,
     maxDelayMs: 150,
@@ -66,7 +75,11 @@ const CASES: Case[] = [
     experiment: 'escape',
     config: (factor) => {
       const c = preset('escape') as Record<string, unknown> & { switch: { steps: number }; eos: { steps: number } };
-      return { ...c, switch: { ...c.switch, steps: c.switch.steps * factor }, eos: { ...c.eos, steps: c.eos.steps * factor } };
+      return {
+        ...c,
+        switch: { ...c.switch, steps: c.switch.steps * factor },
+        eos: { ...c.eos, steps: c.eos.steps * factor },
+      };
     },
     kills: 4,
     maxDelayMs: 250,
@@ -103,7 +116,10 @@ describe('runExperiment() resumes a run killed with SIGKILL', function () {
       for (;;) {
         fs.rmSync(refOut, { recursive: true, force: true });
         fs.writeFileSync(configFile, JSON.stringify(c.config(factor)));
-        const ref = spawnSync(process.execPath, [CHILD, c.experiment, refOut, configFile, 'tiny'], { env: { ...CHILD_ENV, ...ENV }, encoding: 'utf8' });
+        const ref = spawnSync(process.execPath, [CHILD, c.experiment, refOut, configFile, 'tiny'], {
+          env: { ...CHILD_ENV, ...ENV },
+          encoding: 'utf8',
+        });
         expect(ref.status, ref.stderr).to.equal(0);
         const refPlan = planRun(findExperiment(c.experiment)!, c.config(factor), { out: refOut, scale: 'tiny' });
         workMs = 1000 * readJson<RunSummary>(path.join(refPlan.dir, 'summary.json')).wallSeconds;
@@ -113,12 +129,16 @@ describe('runExperiment() resumes a run killed with SIGKILL', function () {
       const maxDelayMs = killDelayFor(workMs, c.kills, { capMs: c.maxDelayMs, checkpointMs: CHECKPOINT_MS });
 
       const plan = planRun(findExperiment(c.experiment)!, c.config(factor), { out: killedOut, scale: 'tiny' });
-      const r = await runWithKills([CHILD, c.experiment, killedOut, configFile, 'tiny'], path.join(plan.dir, 'checkpoints'), {
-        kills: c.kills,
-        maxDelayMs,
-        seed: 7,
-        env: ENV,
-      });
+      const r = await runWithKills(
+        [CHILD, c.experiment, killedOut, configFile, 'tiny'],
+        path.join(plan.dir, 'checkpoints'),
+        {
+          kills: c.kills,
+          maxDelayMs,
+          seed: 7,
+          env: ENV,
+        },
+      );
       if (process.env.BIGSTEP_REPORT_FIGURES)
         console.log(
           `      ${c.experiment}: work ×${factor} (${workMs.toFixed(0)} ms uninterrupted), kill delays < ${r.maxDelayMs.toFixed(0)} ms, ${r.retries} retries; ` +
@@ -134,7 +154,9 @@ describe('runExperiment() resumes a run killed with SIGKILL', function () {
       expect(b.status).to.equal(a.status);
       expect(JSON.stringify(b.headline)).to.equal(JSON.stringify(a.headline));
       expect(JSON.stringify(b.tables)).to.equal(JSON.stringify(a.tables));
-      expect(resultWithoutTiming(path.join(plan.dir, 'result.json'))).to.equal(resultWithoutTiming(path.join(refDir, 'result.json')));
+      expect(resultWithoutTiming(path.join(plan.dir, 'result.json'))).to.equal(
+        resultWithoutTiming(path.join(refDir, 'result.json')),
+      );
       const ma = lines(path.join(refDir, 'metrics.jsonl'));
       const mb = lines(path.join(plan.dir, 'metrics.jsonl'));
       if (c.ordered) expect(mb).to.deep.equal(ma);

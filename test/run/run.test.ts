@@ -38,7 +38,9 @@ describe('runExperiment() with E1 landscape (tiny preset)', function () {
     expect(summary.headline).to.have.property('paper-1d.theorem', 'supported');
     expect(summary.verdicts?.[0]?.verdict).to.equal('supported');
     expect(summary.metricsLines).to.be.above(0);
-    expect(readJson(path.join(first.dir, 'config.json'))).to.deep.equal(JSON.parse(JSON.stringify(landscape.definition.presets.tiny)));
+    expect(readJson(path.join(first.dir, 'config.json'))).to.deep.equal(
+      JSON.parse(JSON.stringify(landscape.definition.presets.tiny)),
+    );
   });
 
   it('writes summary.json last', () => {
@@ -92,7 +94,9 @@ describe('runExperiment() lifecycle (fake experiment)', function () {
   it('writes the verdicts of the experiment into summary.json, with fallback null on real data', async () => {
     const o = await runExperiment(fakeRegistered(), config(), { out });
     expect(o.summary.fallback).to.equal(null);
-    expect(o.summary.verdicts).to.deep.equal([{ claim: 'the fake loss falls', verdict: 'supported', rule: 'final loss < 1', evidence: 'final loss 0.2' }]);
+    expect(o.summary.verdicts).to.deep.equal([
+      { claim: 'the fake loss falls', verdict: 'supported', rule: 'final loss < 1', evidence: 'final loss 0.2' },
+    ]);
     expect(readJson<RunSummary>(path.join(o.dir, 'summary.json')).verdicts).to.deep.equal(o.summary.verdicts);
   });
 
@@ -223,7 +227,9 @@ describe('applySeed()', () => {
   it('sets a numeric seed, numbers a seeds array and the numeric fields of a seeds object from N', () => {
     expect(applySeed({ seed: 1, x: 2 }, 9)).to.deep.equal({ seed: 9, x: 2 });
     expect(applySeed({ seeds: [1, 2, 3] }, 10)).to.deep.equal({ seeds: [10, 11, 12] });
-    expect(applySeed({ seeds: { starts: 1, noise: 2, minima: 3 } }, 5)).to.deep.equal({ seeds: { starts: 5, noise: 6, minima: 7 } });
+    expect(applySeed({ seeds: { starts: 1, noise: 2, minima: 3 } }, 5)).to.deep.equal({
+      seeds: { starts: 5, noise: 6, minima: 7 },
+    });
   });
 
   it('leaves the landscape tiny preset unchanged with seed 1', () => {

@@ -2,7 +2,14 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { isTempName, validateEnvironment, validateMetrics, validateRunDir, validateSummary, type RunSummary } from '../../src/run/schema.js';
+import {
+  isTempName,
+  validateEnvironment,
+  validateMetrics,
+  validateRunDir,
+  validateSummary,
+  type RunSummary,
+} from '../../src/run/schema.js';
 import { tempDir } from './helpers.js';
 
 const summary = (over: Partial<RunSummary> = {}): RunSummary => ({
@@ -34,14 +41,26 @@ describe('validateSummary()', () => {
   });
 
   const bad: Array<[string, unknown, RegExp]> = [
-    ['a missing field', (() => { const s: Partial<RunSummary> = summary(); delete s.wallSeconds; return s; })(), /summary\.wallSeconds: missing/],
+    [
+      'a missing field',
+      (() => {
+        const s: Partial<RunSummary> = summary();
+        delete s.wallSeconds;
+        return s;
+      })(),
+      /summary\.wallSeconds: missing/,
+    ],
     ['an unknown status', summary({ status: 'done' as never }), /summary\.status/],
     ['a failed run without its error', summary({ status: 'failed', headline: null }), /summary\.error/],
     ['a finished run without headline', summary({ headline: null }), /summary\.headline: required/],
     ['an aborted run with a headline', summary({ status: 'aborted' }), /summary\.headline: must be null/],
     ['a non-scalar headline value', summary({ headline: { a: [1] as never } }), /summary\.headline\.a/],
     ['a short id', summary({ id: 'abc', run: 'noise-tiny-abc' }), /summary\.id/],
-    ['a table row of the wrong width', summary({ tables: [{ id: 't', title: 'T', caption: '', columns: ['a', 'b'], rows: [[1]] }] }), /rows\[0\]: 1 cells for 2 columns/],
+    [
+      'a table row of the wrong width',
+      summary({ tables: [{ id: 't', title: 'T', caption: '', columns: ['a', 'b'], rows: [[1]] }] }),
+      /rows\[0\]: 1 cells for 2 columns/,
+    ],
     ['an unexpected field', { ...summary(), extra: 1 }, /summary\.extra: unexpected field/],
   ];
   for (const [what, value, re] of bad)

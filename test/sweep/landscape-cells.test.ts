@@ -1,7 +1,12 @@
 /** The E1 options that let a sweep run one cell per task: etaGrid.indices, noise.stdIndices. */
 import { expect } from 'chai';
 
-import { landscapePresets, runLandscape, validateLandscapeConfig, type LandscapeConfig } from '../../src/experiments/landscape.js';
+import {
+  landscapePresets,
+  runLandscape,
+  validateLandscapeConfig,
+  type LandscapeConfig,
+} from '../../src/experiments/landscape.js';
 
 function tiny1d(): LandscapeConfig {
   const c = structuredClone(landscapePresets.tiny);
@@ -24,7 +29,10 @@ describe('landscape config: etaGrid.indices / noise.stdIndices', function () {
     const pick = (set: string, i: number) => f.sweep.find((c) => c.startSet === set && c.index === i);
     expect(p.sweep).to.deep.equal([pick('W', 7), pick('W', 2), pick('M', 7), pick('M', 2)]);
     expect(p.noise.map((c) => c.arm)).to.deep.equal(['small-T', 'small-gammaT', 'large']);
-    for (const c of p.noise) expect(c).to.deep.equal(f.noise.find((x) => x.arm === c.arm && x.etaFactor === c.etaFactor && x.stdFactor === c.stdFactor));
+    for (const c of p.noise)
+      expect(c).to.deep.equal(
+        f.noise.find((x) => x.arm === c.arm && x.etaFactor === c.etaFactor && x.stdFactor === c.stdFactor),
+      );
   });
 
   it('an empty etaGrid.indices runs no noise-free cell', async () => {

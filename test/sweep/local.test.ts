@@ -53,7 +53,9 @@ function start(args: string[]): { child: ChildProcess; exit: Promise<{ code: num
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   child.stdout!.resume();
-  const exit = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
+  const exit = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, stderr })),
+  );
   return { child, exit };
 }
 
@@ -90,7 +92,8 @@ describe('bigstep sweep local', function () {
 
   before(() => {
     fs.writeFileSync(spec, SPEC);
-    for (const d of ['a', 'b', 'c']) expect(bigstep(['sweep', 'plan', spec, '--out', path.join(root, d)]).code).to.equal(0);
+    for (const d of ['a', 'b', 'c'])
+      expect(bigstep(['sweep', 'plan', spec, '--out', path.join(root, d)]).code).to.equal(0);
   });
   after(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -118,7 +121,9 @@ describe('bigstep sweep local', function () {
     const r = bigstep(['sweep', 'local', A]);
     expect(r.code, r.stderr).to.equal(0);
     expect(Date.now() - t0).to.be.below(10000);
-    expect(tasks.tasks.map((t) => fs.statSync(path.join(A, 'runs', t.run, 'summary.json')).mtimeMs)).to.deep.equal(summaries);
+    expect(tasks.tasks.map((t) => fs.statSync(path.join(A, 'runs', t.run, 'summary.json')).mtimeMs)).to.deep.equal(
+      summaries,
+    );
     expect(fs.readFileSync(path.join(A, 'results.csv'), 'utf8')).to.equal(referenceCsv);
     expect(bigstep(['sweep', 'run', A, '--task', '3']).stdout).to.match(/task 3: already finished/);
   });

@@ -53,13 +53,23 @@ describe('bigstep sweep run --task on a killed task', function () {
     const t = await loadTasks(A);
     expect(t.count).to.equal(2);
 
-    const ref = spawnSync(process.execPath, [MAIN, 'sweep', 'run', A, '--task', String(TASK)], { env: { ...CHILD_ENV, ...ENV }, encoding: 'utf8' });
+    const ref = spawnSync(process.execPath, [MAIN, 'sweep', 'run', A, '--task', String(TASK)], {
+      env: { ...CHILD_ENV, ...ENV },
+      encoding: 'utf8',
+    });
     expect(ref.status, ref.stderr).to.equal(0);
 
     const dirB = taskDir(B, t.tasks[TASK]);
-    const r = await runWithKills([MAIN, 'sweep', 'run', B, '--task', String(TASK)], path.join(dirB, 'checkpoints'), { kills: 3, maxDelayMs: 100, seed: 3, env: ENV });
+    const r = await runWithKills([MAIN, 'sweep', 'run', B, '--task', String(TASK)], path.join(dirB, 'checkpoints'), {
+      kills: 3,
+      maxDelayMs: 100,
+      seed: 3,
+      env: ENV,
+    });
     if (process.env.BIGSTEP_REPORT_FIGURES)
-      console.log(`      ${r.kills} kills (${r.killsWithPartial} left a partial checkpoint), ${r.filesChecked} files checked, corrupt ${r.corrupt.length}, ${r.seconds.toFixed(1)} s`);
+      console.log(
+        `      ${r.kills} kills (${r.killsWithPartial} left a partial checkpoint), ${r.filesChecked} files checked, corrupt ${r.corrupt.length}, ${r.seconds.toFixed(1)} s`,
+      );
     expect(r.kills).to.equal(3);
     expect(r.corrupt).to.deep.equal([]);
     expect(r.stdout).to.match(new RegExp(`task ${TASK}: finished`));
@@ -70,14 +80,21 @@ describe('bigstep sweep run --task on a killed task', function () {
     expect(cb.rows[TASK].status).to.equal('finished');
     expect(cb.csv).to.equal(ca.csv);
     const dirA = taskDir(A, t.tasks[TASK]);
-    expect(resultWithoutTiming(path.join(dirB, 'result.json'))).to.equal(resultWithoutTiming(path.join(dirA, 'result.json')));
-    expect(fs.readFileSync(path.join(dirB, 'metrics.jsonl'), 'utf8')).to.equal(fs.readFileSync(path.join(dirA, 'metrics.jsonl'), 'utf8'));
+    expect(resultWithoutTiming(path.join(dirB, 'result.json'))).to.equal(
+      resultWithoutTiming(path.join(dirA, 'result.json')),
+    );
+    expect(fs.readFileSync(path.join(dirB, 'metrics.jsonl'), 'utf8')).to.equal(
+      fs.readFileSync(path.join(dirA, 'metrics.jsonl'), 'utf8'),
+    );
     const summary = JSON.parse(fs.readFileSync(path.join(dirB, 'summary.json'), 'utf8')) as RunSummary;
     expect(summary.restarts).to.equal(3);
     expect(summary.resumed).to.not.equal(null);
 
     // Finished: the same command is now a no-op that exits 0.
-    const again = spawnSync(process.execPath, [MAIN, 'sweep', 'run', B, '--task', String(TASK)], { env: CHILD_ENV, encoding: 'utf8' });
+    const again = spawnSync(process.execPath, [MAIN, 'sweep', 'run', B, '--task', String(TASK)], {
+      env: CHILD_ENV,
+      encoding: 'utf8',
+    });
     expect(again.status).to.equal(0);
     expect(again.stdout).to.match(new RegExp(`task ${TASK}: already finished`));
   });

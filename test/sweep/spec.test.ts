@@ -42,9 +42,18 @@ describe('sweep spec: expandSweep()', function () {
     const t = expandSweep(tinyE1);
     expect(t.count).to.equal(12);
     expect(t.tasks.map((x) => [x.params['etaGrid.indices'], x.params.points, x.seed])).to.deep.equal([
-      [[0], 50, 1], [[0], 50, 7], [[0], 60, 1], [[0], 60, 7],
-      [[5], 50, 1], [[5], 50, 7], [[5], 60, 1], [[5], 60, 7],
-      [[9], 50, 1], [[9], 50, 7], [[9], 60, 1], [[9], 60, 7],
+      [[0], 50, 1],
+      [[0], 50, 7],
+      [[0], 60, 1],
+      [[0], 60, 7],
+      [[5], 50, 1],
+      [[5], 50, 7],
+      [[5], 60, 1],
+      [[5], 60, 7],
+      [[9], 50, 1],
+      [[9], 50, 7],
+      [[9], 60, 1],
+      [[9], 60, 7],
     ]);
     expect(t.tasks.map((x) => x.index)).to.deep.equal([...Array(12).keys()]);
     expect(t.params).to.deep.equal(['etaGrid.indices', 'points']);
@@ -56,7 +65,10 @@ describe('sweep spec: expandSweep()', function () {
     expect(b.sweepId).to.equal(a.sweepId);
     expect(b.tasks).to.deep.equal(a.tasks);
     expect(new Set(a.tasks.map((x) => x.run)).size).to.equal(12);
-    for (const x of a.tasks) expect(x.run).to.equal(`landscape-tiny-${x.id}`).and.match(/^landscape-tiny-[0-9a-f]{12}$/);
+    for (const x of a.tasks)
+      expect(x.run)
+        .to.equal(`landscape-tiny-${x.id}`)
+        .and.match(/^landscape-tiny-[0-9a-f]{12}$/);
   });
 
   it('resolves each task config: preset, then base, then grid values, then the seed', () => {
@@ -70,7 +82,11 @@ describe('sweep spec: expandSweep()', function () {
   });
 
   it('concatenates the products of a list of grids', () => {
-    const t = expandSweep({ ...tinyE1, seeds: undefined, grid: [{ 'etaGrid.indices': [[0], [1]] }, { 'etaGrid.indices': [[2]], points: [40, 41] }] });
+    const t = expandSweep({
+      ...tinyE1,
+      seeds: undefined,
+      grid: [{ 'etaGrid.indices': [[0], [1]] }, { 'etaGrid.indices': [[2]], points: [40, 41] }],
+    });
     expect(t.tasks.map((x) => [x.grid, x.params])).to.deep.equal([
       [0, { 'etaGrid.indices': [0] }],
       [0, { 'etaGrid.indices': [1] }],
@@ -85,15 +101,27 @@ describe('sweep spec: expandSweep()', function () {
   });
 
   it('names the spec file, the task and the config field when a value is invalid', () => {
-    expect(() => expandSweep({ experiment: 'landscape', preset: 'tiny', grid: { 'noise.etaFactors': [[0.5], [1.5]] } }, { file: 'my.yaml' }))
-      .to.throw(SweepSpecError, /my\.yaml: task 1 \(noise\.etaFactors=\[1\.5\]\): config\.noise\.etaFactors\[0\] must be < 1/);
-    expect(() => expandSweep({ experiment: 'landscape', preset: 'tiny', grid: { 'etaGrid.indices': [[10]] } }, { file: 'my.yaml' }))
-      .to.throw(SweepSpecError, /config\.etaGrid\.indices\[0\] must be an integer in \[0, 9\]/);
+    expect(() =>
+      expandSweep(
+        { experiment: 'landscape', preset: 'tiny', grid: { 'noise.etaFactors': [[0.5], [1.5]] } },
+        { file: 'my.yaml' },
+      ),
+    ).to.throw(
+      SweepSpecError,
+      /my\.yaml: task 1 \(noise\.etaFactors=\[1\.5\]\): config\.noise\.etaFactors\[0\] must be < 1/,
+    );
+    expect(() =>
+      expandSweep(
+        { experiment: 'landscape', preset: 'tiny', grid: { 'etaGrid.indices': [[10]] } },
+        { file: 'my.yaml' },
+      ),
+    ).to.throw(SweepSpecError, /config\.etaGrid\.indices\[0\] must be an integer in \[0, 9\]/);
   });
 
   it('rejects a path whose parent does not exist, naming the grid field', () => {
-    expect(() => expandSweep({ experiment: 'landscape', preset: 'tiny', grid: { 'nosie.stdCount': [1, 2] } }, { file: 's.yaml' }))
-      .to.throw(SweepSpecError, /s\.yaml: grid\."nosie\.stdCount": the config has no object at "nosie"/);
+    expect(() =>
+      expandSweep({ experiment: 'landscape', preset: 'tiny', grid: { 'nosie.stdCount': [1, 2] } }, { file: 's.yaml' }),
+    ).to.throw(SweepSpecError, /s\.yaml: grid\."nosie\.stdCount": the config has no object at "nosie"/);
   });
 
   it('reports fields the preset does not set (optional fields or typos)', () => {
@@ -102,8 +130,9 @@ describe('sweep spec: expandSweep()', function () {
   });
 
   it('rejects two tasks that resolve to the same config', () => {
-    expect(() => expandSweep({ experiment: 'landscape', preset: 'tiny', grid: { points: [50, 50] } }, { file: 'dup.yaml' }))
-      .to.throw(SweepSpecError, /dup\.yaml: task 1 \(points=50\) resolves to the same config as task 0/);
+    expect(() =>
+      expandSweep({ experiment: 'landscape', preset: 'tiny', grid: { points: [50, 50] } }, { file: 'dup.yaml' }),
+    ).to.throw(SweepSpecError, /dup\.yaml: task 1 \(points=50\) resolves to the same config as task 0/);
   });
 });
 
@@ -113,7 +142,10 @@ describe('sweep spec: validateSweepSpec()', () => {
     [{ experiment: 'nope' }, /f\.yaml: experiment must be one of landscape.* \(got "nope"\)/],
     [{ experiment: 'landscape', preset: 'huge' }, /f\.yaml: preset must be one of tiny, quick, study, paper/],
     [{ experiment: 'landscape', grdi: {} }, /f\.yaml: grdi is not a spec field/],
-    [{ experiment: 'landscape', grid: { points: 5 } }, /f\.yaml: grid\."points" must be a list of values \(got number; write \[5\] for one value\)/],
+    [
+      { experiment: 'landscape', grid: { points: 5 } },
+      /f\.yaml: grid\."points" must be a list of values \(got number; write \[5\] for one value\)/,
+    ],
     [{ experiment: 'landscape', grid: { points: [] } }, /f\.yaml: grid\."points" must not be an empty list/],
     [{ experiment: 'landscape', grid: [{ points: [1] }, 3] }, /f\.yaml: grid\[1\] must be an object/],
     [{ experiment: 'landscape', grid: { 'a..b': [1] } }, /f\.yaml: grid\."a\.\.b" is not a dotted path/],
@@ -135,7 +167,11 @@ describe('sweep spec files and planSweep()', function () {
 
   it('reads YAML and JSON specs alike', async () => {
     const y = writeSpec(dir, 'a.yaml', 'experiment: landscape\npreset: tiny\ngrid:\n  points: [50, 60]\n');
-    const j = writeSpec(dir, 'a.json', JSON.stringify({ experiment: 'landscape', preset: 'tiny', grid: { points: [50, 60] } }));
+    const j = writeSpec(
+      dir,
+      'a.json',
+      JSON.stringify({ experiment: 'landscape', preset: 'tiny', grid: { points: [50, 60] } }),
+    );
     expect(await readSweepSpec(y)).to.deep.equal(await readSweepSpec(j));
   });
 
@@ -165,7 +201,10 @@ describe('sweep spec files and planSweep()', function () {
     expect((await loadTasks(out)).tasks.map((x) => (x.config as any).points)).to.deep.equal([50, 70]);
   });
 
-  for (const [file, count] of [['e1-noise-grid.yaml', 20], ['e3-study.yaml', 2]] as const)
+  for (const [file, count] of [
+    ['e1-noise-grid.yaml', 20],
+    ['e3-study.yaml', 2],
+  ] as const)
     it(`plans the shipped sweeps/${file} (${count} tasks)`, async () => {
       const out = path.join(dir, file);
       const r = await planSweep(path.join(ROOT, 'sweeps', file), out);
@@ -174,14 +213,19 @@ describe('sweep spec files and planSweep()', function () {
 });
 
 describe('sweep executors: job scripts', () => {
-  const t = expandSweep({ ...tinyE1, name: 'demo', seeds: undefined, grid: { points: [50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65] } });
+  const t = expandSweep({
+    ...tinyE1,
+    name: 'demo',
+    seeds: undefined,
+    grid: { points: [50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65] },
+  });
 
   it('arrayRanges() compresses indices into Slurm ranges', () => {
     expect(arrayRanges([5, 0, 1, 2, 3, 9, 7, 8])).to.equal('0-3,5,7-9');
     expect(arrayRanges([4])).to.equal('4');
   });
 
-  it('slurmScript() writes one array element per task with per-task logs and this install\'s node', () => {
+  it("slurmScript() writes one array element per task with per-task logs and this install's node", () => {
     const s = slurmScript('/data/sw', t, { maxParallel: 4, mem: '1G', time: '00:10:00', partition: 'cpu' });
     expect(s).to.match(/^#!\/bin\/bash\n/);
     expect(s).to.contain('#SBATCH --array=0-15%4\n');

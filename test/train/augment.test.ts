@@ -8,7 +8,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { Model, Trainer, loadCheckpoint, mlp, readCheckpoint, saveCheckpoint, sgd, type ModelSpec } from '../../src/index.js';
+import {
+  Model,
+  Trainer,
+  loadCheckpoint,
+  mlp,
+  readCheckpoint,
+  saveCheckpoint,
+  sgd,
+  type ModelSpec,
+} from '../../src/index.js';
 import { Rng } from '../../src/util/random.js';
 import { bitwiseEqual } from '../engine/helpers.js';
 
@@ -24,7 +33,9 @@ function makeData(): { x: Float32Array; y: Int32Array } {
 }
 const data = makeData();
 
-function makeTrainer(options: { seed?: number; augment?: object; mode?: 'sequential' | 'shuffle' | 'full' } = {}): Trainer {
+function makeTrainer(
+  options: { seed?: number; augment?: object; mode?: 'sequential' | 'shuffle' | 'full' } = {},
+): Trainer {
   const mode = options.mode ?? 'sequential';
   return new Trainer(new Model(spec, { seed: 1 }), {
     data,
@@ -66,12 +77,18 @@ describe('batch augmentation (crop + flip)', () => {
     const image = C * H * W;
     for (let step = 0; step < 2; step++) {
       reference.params.set(trainer.model.params);
-      const batch = { x: data.x.subarray(step * 8 * image, (step + 1) * 8 * image), y: data.y.subarray(step * 8, (step + 1) * 8) };
+      const batch = {
+        x: data.x.subarray(step * 8 * image, (step + 1) * 8 * image),
+        y: data.y.subarray(step * 8, (step + 1) * 8),
+      };
       const augmented = referenceAugment(batch.x, rng, 2, true);
       expect(bitwiseEqual(augmented, batch.x)).to.equal(false, 'augmentation changes the batch');
       reference.lossAndGrad({ x: augmented, y: batch.y });
       trainer.step();
-      expect(bitwiseEqual(trainer.model.grads, reference.grads)).to.equal(true, `step ${step}: gradient of the augmented batch`);
+      expect(bitwiseEqual(trainer.model.grads, reference.grads)).to.equal(
+        true,
+        `step ${step}: gradient of the augmented batch`,
+      );
     }
   });
 
@@ -113,26 +130,42 @@ describe('batch augmentation (crop + flip)', () => {
       await first.run({ steps: 7 });
       const file = path.join(dir, 'ckpt.bin');
       saveCheckpoint(file, first, { configHash: 'aug' });
-      expect(Array.from(readCheckpoint(file).state.augmentRng)).to.deep.equal(Array.from(first.exportState().augmentRng));
+      expect(Array.from(readCheckpoint(file).state.augmentRng)).to.deep.equal(
+        Array.from(first.exportState().augmentRng),
+      );
       const resumed = makeTrainer({ augment, mode: 'shuffle' });
       loadCheckpoint(file, resumed, { configHash: 'aug' });
       await resumed.run({ steps: 5 });
-      expect(bitwiseEqual(resumed.model.params, a.model.params)).to.equal(true, 'resumed run ends where the uninterrupted one does');
+      expect(bitwiseEqual(resumed.model.params, a.model.params)).to.equal(
+        true,
+        'resumed run ends where the uninterrupted one does',
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it('rejects bad options with errors naming them', () => {
-    expect(() => makeTrainer({ augment: { cropPadding: -1 } })).to.throw(RangeError, /options\.batch\.augment\.cropPadding/);
-    expect(() => makeTrainer({ augment: { cropPadding: 1.5 } })).to.throw(RangeError, /options\.batch\.augment\.cropPadding/);
-    expect(() => makeTrainer({ augment: { cropPadding: 8 } })).to.throw(RangeError, /options\.batch\.augment\.cropPadding must be at most min\(H, W\) = 6/);
-    expect(() => makeTrainer({ augment: { flip: 'yes' } })).to.throw(TypeError, /options\.batch\.augment\.flip/);
-    expect(() => makeTrainer({ augment: 'crop' as unknown as object })).to.throw(TypeError, /options\.batch\.augment must be an object/);
-    const flat = new Model(mlp({ input: 84, hidden: [4], outputs: 3 }), { seed: 1 });
-    expect(() => new Trainer(flat, { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 'full', augment: { flip: true } } })).to.throw(
+    expect(() => makeTrainer({ augment: { cropPadding: -1 } })).to.throw(
       RangeError,
-      /options\.batch\.augment needs a model with image input/,
+      /options\.batch\.augment\.cropPadding/,
     );
+    expect(() => makeTrainer({ augment: { cropPadding: 1.5 } })).to.throw(
+      RangeError,
+      /options\.batch\.augment\.cropPadding/,
+    );
+    expect(() => makeTrainer({ augment: { cropPadding: 8 } })).to.throw(
+      RangeError,
+      /options\.batch\.augment\.cropPadding must be at most min\(H, W\) = 6/,
+    );
+    expect(() => makeTrainer({ augment: { flip: 'yes' } })).to.throw(TypeError, /options\.batch\.augment\.flip/);
+    expect(() => makeTrainer({ augment: 'crop' as unknown as object })).to.throw(
+      TypeError,
+      /options\.batch\.augment must be an object/,
+    );
+    const flat = new Model(mlp({ input: 84, hidden: [4], outputs: 3 }), { seed: 1 });
+    expect(
+      () => new Trainer(flat, { data, optimizer: sgd({ lr: 0.1 }), batch: { mode: 'full', augment: { flip: true } } }),
+    ).to.throw(RangeError, /options\.batch\.augment needs a model with image input/);
   });
 });

@@ -14,7 +14,9 @@ const META = { configHash: 'abc123' };
 const data = separableBlobs(40, 5, 3, 6);
 
 function makeTrainer(options: { hidden?: number; modelSeed?: number; momentum?: number } = {}): Trainer {
-  const model = new Model(mlp({ input: 5, hidden: [options.hidden ?? 6], outputs: 3 }), { seed: options.modelSeed ?? 1 });
+  const model = new Model(mlp({ input: 5, hidden: [options.hidden ?? 6], outputs: 3 }), {
+    seed: options.modelSeed ?? 1,
+  });
   return new Trainer(model, {
     data,
     optimizer: noisySgd({ lr: 0.05, noiseStd: 0.01, momentum: options.momentum ?? 0.9 }),
@@ -68,7 +70,13 @@ describe('saveCheckpoint() / loadCheckpoint()', () => {
   it('readCheckpoint() exposes the header (step, sizes, config hash)', () => {
     const { file, trainer } = trainedCheckpoint(5);
     const { header } = readCheckpoint(file);
-    expect(header).to.deep.include({ format: 'bigstep-checkpoint', configHash: 'abc123', step: 5, paramCount: trainer.model.params.length, n: 40 });
+    expect(header).to.deep.include({
+      format: 'bigstep-checkpoint',
+      configHash: 'abc123',
+      step: 5,
+      paramCount: trainer.model.params.length,
+      n: 40,
+    });
   });
 
   function expectCheckpointError(fn: () => void, file: string, reason: RegExp): void {
@@ -104,7 +112,10 @@ describe('saveCheckpoint() / loadCheckpoint()', () => {
 
   it('rejects a flipped byte at EVERY position of the file', () => {
     // A small model so that the exhaustive scan is quick.
-    const trainer = new Trainer(new Model(mlp({ input: 2, hidden: [2], outputs: 2 }), { seed: 1 }), { data: { x: new Float32Array(8), y: new Int32Array(4) }, optimizer: sgd({ lr: 0.1, momentum: 0.9 }) });
+    const trainer = new Trainer(new Model(mlp({ input: 2, hidden: [2], outputs: 2 }), { seed: 1 }), {
+      data: { x: new Float32Array(8), y: new Int32Array(4) },
+      optimizer: sgd({ lr: 0.1, momentum: 0.9 }),
+    });
     trainer.step();
     const file = path.join(dir, 'small.bin');
     saveCheckpoint(file, trainer, META);
@@ -113,9 +124,13 @@ describe('saveCheckpoint() / loadCheckpoint()', () => {
     let rejected = 0;
     for (let i = 0; i < bytes.length; i++) {
       const copy = Buffer.from(bytes);
-      copy[i] ^= 1 << i % 8;
+      copy[i] ^= 1 << (i % 8);
       fs.writeFileSync(bad, copy);
-      expectCheckpointError(() => loadCheckpoint(bad, trainer, META), bad, /not a bigstep checkpoint|version|truncated|corrupt/);
+      expectCheckpointError(
+        () => loadCheckpoint(bad, trainer, META),
+        bad,
+        /not a bigstep checkpoint|version|truncated|corrupt/,
+      );
       rejected++;
     }
     expect(rejected).to.equal(bytes.length);
@@ -127,7 +142,10 @@ describe('saveCheckpoint() / loadCheckpoint()', () => {
     // A well-formed container of version 3: the version word patched and the SHA-256 recomputed,
     // so only the version can be what is rejected.
     bytes.writeUInt32LE(3, 8);
-    createHash('sha256').update(bytes.subarray(0, bytes.length - 32)).digest().copy(bytes, bytes.length - 32);
+    createHash('sha256')
+      .update(bytes.subarray(0, bytes.length - 32))
+      .digest()
+      .copy(bytes, bytes.length - 32);
     const v3 = path.join(dir, 'multi.ckpt');
     fs.writeFileSync(v3, bytes);
     const reason = /is a MultiTrainer checkpoint \(format version 3\), which bigstep no longer reads/;
@@ -135,7 +153,10 @@ describe('saveCheckpoint() / loadCheckpoint()', () => {
     expectCheckpointError(() => readCheckpoint(v3), v3, reason);
     // Any other unknown version is still reported as unsupported, not as a MultiTrainer file.
     bytes.writeUInt32LE(4, 8);
-    createHash('sha256').update(bytes.subarray(0, bytes.length - 32)).digest().copy(bytes, bytes.length - 32);
+    createHash('sha256')
+      .update(bytes.subarray(0, bytes.length - 32))
+      .digest()
+      .copy(bytes, bytes.length - 32);
     fs.writeFileSync(v3, bytes);
     expectRejected(v3, /has unsupported format version 4 \(this bigstep reads version 2/);
   });
@@ -151,12 +172,20 @@ describe('saveCheckpoint() / loadCheckpoint()', () => {
   it('rejects a checkpoint of another configuration (config hash)', () => {
     const { file } = trainedCheckpoint();
     const trainer = makeTrainer();
-    expectCheckpointError(() => loadCheckpoint(file, trainer, { configHash: 'other' }), file, /config hash "abc123" but this run's config hash is "other"/);
+    expectCheckpointError(
+      () => loadCheckpoint(file, trainer, { configHash: 'other' }),
+      file,
+      /config hash "abc123" but this run's config hash is "other"/,
+    );
   });
 
   it('rejects a checkpoint of another model size or optimizer chain', () => {
     const { file } = trainedCheckpoint();
-    expectRejected(file, /holds \d+ parameters but the trainer has \d+ \(a different model size\)/, makeTrainer({ hidden: 7 }));
+    expectRejected(
+      file,
+      /holds \d+ parameters but the trainer has \d+ \(a different model size\)/,
+      makeTrainer({ hidden: 7 }),
+    );
     expectRejected(file, /optimizer state values/, makeTrainer({ momentum: 0 }));
   });
 
@@ -169,7 +198,7 @@ describe('saveCheckpoint() / loadCheckpoint()', () => {
 
   it('removes temporary files left by killed writers of the same checkpoint', () => {
     let deadPid = 4_000_000;
-    for (;; deadPid--) {
+    for (; ; deadPid--) {
       try {
         process.kill(deadPid, 0);
       } catch (err) {
@@ -192,7 +221,9 @@ describe('saveCheckpoint() / loadCheckpoint()', () => {
     expect(() => saveCheckpoint('', trainer, META)).to.throw(TypeError, /path/);
     expect(() => saveCheckpoint(file, {} as never, META)).to.throw(TypeError, /trainer/);
     const running = trainer.run({ steps: 50, chunkSize: 50 });
-    expect(() => saveCheckpoint(file, trainer, META)).to.throw(Error).with.property('code', 'ERR_BIGSTEP_BUSY');
+    expect(() => saveCheckpoint(file, trainer, META))
+      .to.throw(Error)
+      .with.property('code', 'ERR_BIGSTEP_BUSY');
     await running;
   });
 });
@@ -202,9 +233,18 @@ describe('Trainer#exportState() / importState()', () => {
     const trainer = makeTrainer();
     const good = trainer.exportState();
     const before = trainer.exportState();
-    expect(() => trainer.importState({ ...good, optState: new Float32Array(3) })).to.throw(RangeError, /state\.optState must have length/);
-    expect(() => trainer.importState({ ...good, perm: new Float32Array(40) as never })).to.throw(TypeError, /state\.perm must be a Int32Array/);
-    expect(() => trainer.importState({ ...good, noiseRng: new BigUint64Array(4) })).to.throw(RangeError, /state\.noiseRng must not be all zero/);
+    expect(() => trainer.importState({ ...good, optState: new Float32Array(3) })).to.throw(
+      RangeError,
+      /state\.optState must have length/,
+    );
+    expect(() => trainer.importState({ ...good, perm: new Float32Array(40) as never })).to.throw(
+      TypeError,
+      /state\.perm must be a Int32Array/,
+    );
+    expect(() => trainer.importState({ ...good, noiseRng: new BigUint64Array(4) })).to.throw(
+      RangeError,
+      /state\.noiseRng must not be all zero/,
+    );
     expect(sameState(trainer.exportState(), before)).to.equal(true);
   });
 

@@ -5,7 +5,12 @@ import { bitwiseEqual, separableBlobs } from '../engine/helpers.js';
 
 const data = separableBlobs(64, 8, 3, 5);
 function trainer(lr: number, seed: number): Trainer {
-  return new Trainer(new Model(mlp({ input: 8, hidden: [16], outputs: 3 }), { seed }), { data, optimizer: sgd({ lr, momentum: 0.9 }), batch: { mode: 'shuffle', size: 8 }, seed });
+  return new Trainer(new Model(mlp({ input: 8, hidden: [16], outputs: 3 }), { seed }), {
+    data,
+    optimizer: sgd({ lr, momentum: 0.9 }),
+    batch: { mode: 'shuffle', size: 8 },
+    seed,
+  });
 }
 
 describe('runConcurrently()', () => {
@@ -28,9 +33,14 @@ describe('runConcurrently()', () => {
     const alone = [trainer(0.05, 1), trainer(0.2, 2), trainer(0.01, 3)];
     for (const t of alone) await t.run({ steps: 30, chunkSize: 7 });
     const together = [trainer(0.05, 1), trainer(0.2, 2), trainer(0.01, 3)];
-    const results = await runConcurrently(together.map((t) => () => t.run({ steps: 30, chunkSize: 7 })), { concurrency: 3 });
+    const results = await runConcurrently(
+      together.map((t) => () => t.run({ steps: 30, chunkSize: 7 })),
+      { concurrency: 3 },
+    );
     expect(results.map((r) => r.stepsDone)).to.deep.equal([30, 30, 30]);
-    together.forEach((t, i) => expect(bitwiseEqual(t.model.params, alone[i].model.params), `trainer ${i}`).to.equal(true));
+    together.forEach((t, i) =>
+      expect(bitwiseEqual(t.model.params, alone[i].model.params), `trainer ${i}`).to.equal(true),
+    );
     for (const t of [...alone, ...together]) t.model.close();
   });
 

@@ -12,7 +12,11 @@ import { expectClose } from '../support/close.js';
 const data = separableBlobs(45, 6, 3, 4);
 
 function gdTrainer(microBatch?: number, spec = mlp({ input: 6, hidden: [10], outputs: 3 })): Trainer {
-  return new Trainer(new Model(spec, { seed: 2 }), { data, optimizer: sgd({ lr: 0.2 }), batch: { mode: 'full', microBatch } });
+  return new Trainer(new Model(spec, { seed: 2 }), {
+    data,
+    optimizer: sgd({ lr: 0.2 }),
+    batch: { mode: 'full', microBatch },
+  });
 }
 
 /** float64 mean of per-example gradients (each from a one-example lossAndGrad). */
@@ -37,7 +41,10 @@ describe('micro-batched gradients (batch.microBatch)', () => {
     expectClose(whole.model.grads, oracle, { relToMax: 1e-6 }, 'whole-batch gradient');
     expect(Math.abs(r1.loss - r2.loss)).to.be.below(1e-6 * Math.abs(r1.loss));
     expect(r2.accuracy).to.equal(r1.accuracy);
-    expect(bitwiseEqual(whole.model.grads, pieces.model.grads)).to.equal(false, 'a different summation, so not the same bits');
+    expect(bitwiseEqual(whole.model.grads, pieces.model.grads)).to.equal(
+      false,
+      'a different summation, so not the same bits',
+    );
   });
 
   it('is the one-pass step bit for bit when the piece holds the whole batch', async () => {
@@ -53,7 +60,11 @@ describe('micro-batched gradients (batch.microBatch)', () => {
     const spec = smallCnn({ input: [1, 6, 6], channels: [2, 3], hidden: 8, outputs: 3 });
     const images = separableBlobs(30, 36, 3, 5);
     const make = (m?: number) =>
-      new Trainer(new Model(spec, { seed: 4 }), { data: images, optimizer: sgd({ lr: 0.05 }), batch: { mode: 'full', microBatch: m } });
+      new Trainer(new Model(spec, { seed: 4 }), {
+        data: images,
+        optimizer: sgd({ lr: 0.05 }),
+        batch: { mode: 'full', microBatch: m },
+      });
     const a = make();
     const b = make(8);
     const ra = await a.run({ steps: 20 });

@@ -46,7 +46,12 @@ interface ChildOutcome {
  * `{ afterMs, atSave: true, saveDelayMs }` = after afterMs, SIGKILL saveDelayMs after it announces
  * a checkpoint write.
  */
-function runChild(dir: string, total: number, every: number, kill: { afterMs: number; atSave?: boolean; saveDelayMs?: number } | null): Promise<ChildOutcome> {
+function runChild(
+  dir: string,
+  total: number,
+  every: number,
+  kill: { afterMs: number; atSave?: boolean; saveDelayMs?: number } | null,
+): Promise<ChildOutcome> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CHILD, dir, String(total), String(every)], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -90,7 +95,13 @@ function runChild(dir: string, total: number, every: number, kill: { afterMs: nu
  * times at uniformly random delays in [0, maxDelayMs) after each (re)start — every other kill at
  * the first checkpoint write after that delay — then lets it finish.
  */
-export async function killResumeRun(options: { targetKills: number; total: number; every: number; maxDelayMs: number; seed?: number }): Promise<KillResult> {
+export async function killResumeRun(options: {
+  targetKills: number;
+  total: number;
+  every: number;
+  maxDelayMs: number;
+  seed?: number;
+}): Promise<KillResult> {
   const start = Date.now();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bigstep-resume-'));
   try {
@@ -100,10 +111,27 @@ export async function killResumeRun(options: { targetKills: number; total: numbe
     fs.mkdirSync(runDir);
     const rng = Rng.fromSeed(options.seed ?? 1, 5);
     const ckpt = path.join(runDir, 'ckpt.bin');
-    const result: KillResult = { kills: 0, corrupt: 0, killsWithCheckpoint: 0, killsDuringWrite: 0, resumeSteps: [], starts: 0, identical: false, leftoverTemps: 0, seconds: 0 };
+    const result: KillResult = {
+      kills: 0,
+      corrupt: 0,
+      killsWithCheckpoint: 0,
+      killsDuringWrite: 0,
+      resumeSteps: [],
+      starts: 0,
+      identical: false,
+      leftoverTemps: 0,
+      seconds: 0,
+    };
     for (;;) {
       // Every other kill is aimed at a checkpoint write (the moment atomicity matters).
-      const kill = result.kills < options.targetKills ? { afterMs: rng.uniform() * options.maxDelayMs, atSave: result.starts % 2 === 1, saveDelayMs: rng.uniform() * 3 } : null;
+      const kill =
+        result.kills < options.targetKills
+          ? {
+              afterMs: rng.uniform() * options.maxDelayMs,
+              atSave: result.starts % 2 === 1,
+              saveDelayMs: rng.uniform() * 3,
+            }
+          : null;
       const out = await runChild(runDir, options.total, options.every, kill);
       result.starts++;
       if (out.code === 3) {
@@ -124,7 +152,8 @@ export async function killResumeRun(options: { targetKills: number; total: numbe
         }
         continue;
       }
-      if (out.code !== 0) throw new Error(`resume child exited with code ${out.code} signal ${out.signal}: ${out.stderr.trim()}`);
+      if (out.code !== 0)
+        throw new Error(`resume child exited with code ${out.code} signal ${out.signal}: ${out.stderr.trim()}`);
       break;
     }
     const ref = await runChild(refDir, options.total, options.every, null);

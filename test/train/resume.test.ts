@@ -8,7 +8,9 @@ describe('resume after SIGKILL at random moments', () => {
     // Each life trains ~20 steps (kill 0–60 ms after restart); 20 kills cover about half the run.
     const r = await killResumeRun({ targetKills: 20, total: 1000, every: 5, maxDelayMs: 60, seed: 1 });
     if (process.env.BIGSTEP_REPORT_FIGURES) {
-      console.log(`      kills ${r.kills} (${r.killsDuringWrite} during a write), corrupt ${r.corrupt}, identical ${r.identical}, resume points ${r.resumeSteps.length}, leftover temps ${r.leftoverTemps}, ${r.seconds.toFixed(1)} s`);
+      console.log(
+        `      kills ${r.kills} (${r.killsDuringWrite} during a write), corrupt ${r.corrupt}, identical ${r.identical}, resume points ${r.resumeSteps.length}, leftover temps ${r.leftoverTemps}, ${r.seconds.toFixed(1)} s`,
+      );
     }
     expect(r.kills).to.be.at.least(20);
     expect(r.corrupt).to.equal(0);

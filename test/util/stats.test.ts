@@ -28,7 +28,8 @@ describe('util/stats', () => {
     });
 
     it('inverts tCdf to 1e-12', () => {
-      for (const df of [1, 3, 7.5, 50]) for (const p of [0.01, 0.2, 0.6, 0.99]) expect(tCdf(tQuantile(p, df), df)).to.be.closeTo(p, 1e-12);
+      for (const df of [1, 3, 7.5, 50])
+        for (const p of [0.01, 0.2, 0.6, 0.99]) expect(tCdf(tQuantile(p, df), df)).to.be.closeTo(p, 1e-12);
     });
 
     it('rejects p outside (0, 1) and bad df', () => {
