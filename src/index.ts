@@ -45,6 +45,7 @@ export {
 } from './optim/schedules.js';
 
 // ---- Training and checkpoints -------------------------------------------------------------------
+export type { BatchModeName, NoiseModeName } from './native/kind-names.js';
 export {
   Trainer,
   type TrainerOptions,

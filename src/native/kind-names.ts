@@ -3,10 +3,12 @@
  * (binding/kinds.h; the lists themselves are in kinds.ts). Types only: binding.ts and kinds.ts both
  * use them.
  */
+/** How a Trainer draws its batches (`batch.mode`): the addon's list, `native.kinds.batchModes`. */
 export type BatchModeName = 'full' | 'sequential' | 'shuffle' | 'replacement';
 export type ScheduleKindName = 'constant' | 'step' | 'cosine' | 'piecewise';
 export type TransformKindName =
   'clipGlobalNorm' | 'addWeightDecay' | 'gaussianNoise' | 'momentum' | 'scaleByLearningRate' | 'decoupledWeightDecay';
+/** How `gaussianNoise` scales its noise (`mode`): the addon's list, `native.kinds.noiseModes`. */
 export type NoiseModeName = 'std' | 'norm' | 'relative';
 export type LayerTypeName =
   | 'dense'
