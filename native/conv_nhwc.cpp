@@ -39,14 +39,6 @@
 #include "threads.h"
 #include "isa_target.h"  // last: the code below is compiled for this object's ISA path
 
-// The avx512 path also has AVX2 (its 8-float code runs where no 16-float version is written).
-#if defined(BIGSTEP_ISA_AVX512)
-#define BIGSTEP_NHWC_AVX512 1
-#endif
-#if defined(BIGSTEP_ISA_AVX2) || defined(BIGSTEP_ISA_AVX512)
-#define BIGSTEP_NHWC_AVX2 1
-#endif
-
 #include "conv_nhwc_tiles.h"  // in this object's ISA path, after the pragma of isa_target.h
 
 namespace bigstep {

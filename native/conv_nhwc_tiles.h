@@ -87,7 +87,7 @@ inline float epi1(float v, const float* y, const float* res, const float* msk, c
   return v;
 }
 
-#ifdef BIGSTEP_NHWC_AVX2
+#ifdef BIGSTEP_SIMD_AVX2
 inline __m256 epi8(__m256 v, const float* y, const float* res, const float* msk, const float* bias, int off,
                    const Epilogue& e) {
   if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + off));
@@ -99,7 +99,7 @@ inline __m256 epi8(__m256 v, const float* y, const float* res, const float* msk,
 }
 #endif
 
-#ifdef BIGSTEP_NHWC_AVX512
+#ifdef BIGSTEP_SIMD_AVX512
 // Lanes outside k are neither read nor written (masked loads give 0 there).
 inline __m512 epi16(__m512 v, __mmask16 k, const float* y, const float* res, const float* msk, const float* bias,
                     const Epilogue& e) {
@@ -121,12 +121,12 @@ void store_tile(const float* tile, int mr, int nr, float* y, size_t ldy, const f
     const float* rr = res ? res + r * ldy : nullptr;
     const float* mm = msk ? msk + r * ldy : nullptr;
     int c = 0;
-#ifdef BIGSTEP_NHWC_AVX512
+#ifdef BIGSTEP_SIMD_AVX512
     const __mmask16 k = (__mmask16)((1u << nr) - 1u);  // nr <= NR = 16
     _mm512_mask_storeu_ps(yr, k, epi16(_mm512_loadu_ps(tile + r * NR), k, yr, rr, mm, e.bias, e));
     c = nr;
 #endif
-#ifdef BIGSTEP_NHWC_AVX2
+#ifdef BIGSTEP_SIMD_AVX2
     for (; c + 8 <= nr; c += 8)
       _mm256_storeu_ps(yr + c, epi8(_mm256_loadu_ps(tile + r * NR + c), yr, rr, mm, e.bias, c, e));
 #endif
@@ -136,7 +136,7 @@ void store_tile(const float* tile, int mr, int nr, float* y, size_t ldy, const f
 
 // ---- micro-kernels -------------------------------------------------------------------------
 
-#ifdef BIGSTEP_NHWC_AVX2
+#ifdef BIGSTEP_SIMD_AVX2
 #define BIGSTEP_ZERO12                                                                                               \
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps(), \
          c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(), c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), \
@@ -162,7 +162,7 @@ void store_tile(const float* tile, int mr, int nr, float* y, size_t ldy, const f
   _mm256_storeu_ps(t + 88, c51);
 #endif
 
-#ifdef BIGSTEP_NHWC_AVX512
+#ifdef BIGSTEP_SIMD_AVX512
 #define BIGSTEP_ZERO6                                                                                            \
   __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps(), c3 = _mm512_setzero_ps(), \
          c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps();
@@ -178,7 +178,7 @@ void store_tile(const float* tile, int mr, int nr, float* y, size_t ldy, const f
 
 // tile[r][0..16) = Σ_(kh,kw) Σ_c a_r[kh·rs + kw·C + c] · w[((kh·K + kw)·C + c)·16 + 0..16)
 void gather_tile(const float* const* a, int K, long rs, int C, const float* w, float* tile) {
-#if defined(BIGSTEP_NHWC_AVX512)
+#if defined(BIGSTEP_SIMD_AVX512)
   BIGSTEP_ZERO6
   for (int kh = 0; kh < K; ++kh)
     for (int kw = 0; kw < K; ++kw) {
@@ -196,7 +196,7 @@ void gather_tile(const float* const* a, int K, long rs, int C, const float* w, f
       }
     }
   BIGSTEP_STORE6(tile)
-#elif defined(BIGSTEP_NHWC_AVX2)
+#elif defined(BIGSTEP_SIMD_AVX2)
   BIGSTEP_ZERO12
   for (int kh = 0; kh < K; ++kh)
     for (int kw = 0; kw < K; ++kw) {
@@ -232,7 +232,7 @@ void gather_tile(const float* const* a, int K, long rs, int C, const float* w, f
 
 // tile[r][0..16) = Σ_o g_r[o] · w[o·16 + 0..16)
 void scatter_tile(const float* const* g, int O, const float* w, float* tile) {
-#if defined(BIGSTEP_NHWC_AVX512)
+#if defined(BIGSTEP_SIMD_AVX512)
   BIGSTEP_ZERO6
   const float *g0 = g[0], *g1 = g[1], *g2 = g[2], *g3 = g[3], *g4 = g[4], *g5 = g[5];
   for (int o = 0; o < O; ++o) {
@@ -245,7 +245,7 @@ void scatter_tile(const float* const* g, int O, const float* w, float* tile) {
     BIGSTEP_FMA16(5, g5 + o)
   }
   BIGSTEP_STORE6(tile)
-#elif defined(BIGSTEP_NHWC_AVX2)
+#elif defined(BIGSTEP_SIMD_AVX2)
   BIGSTEP_ZERO12
   const float *g0 = g[0], *g1 = g[1], *g2 = g[2], *g3 = g[3], *g4 = g[4], *g5 = g[5];
   for (int o = 0; o < O; ++o) {
@@ -271,7 +271,7 @@ void scatter_tile(const float* const* g, int O, const float* w, float* tile) {
 
 // tile[r][0..16) += Σ_q xp[base[q] + roff[r]] · d[q·ldd + 0..16)   (tile is read and written)
 void dw_tile(const float* xp, const long* base, const int* roff, int Q, const float* d, int ldd, float* tile) {
-#if defined(BIGSTEP_NHWC_AVX512)
+#if defined(BIGSTEP_SIMD_AVX512)
   __m512 c0 = _mm512_loadu_ps(tile + 0), c1 = _mm512_loadu_ps(tile + 16), c2 = _mm512_loadu_ps(tile + 32);
   __m512 c3 = _mm512_loadu_ps(tile + 48), c4 = _mm512_loadu_ps(tile + 64), c5 = _mm512_loadu_ps(tile + 80);
   const long r0 = roff[0], r1 = roff[1], r2 = roff[2], r3 = roff[3], r4 = roff[4], r5 = roff[5];
@@ -286,7 +286,7 @@ void dw_tile(const float* xp, const long* base, const int* roff, int Q, const fl
     BIGSTEP_FMA16(5, a + r5)
   }
   BIGSTEP_STORE6(tile)
-#elif defined(BIGSTEP_NHWC_AVX2)
+#elif defined(BIGSTEP_SIMD_AVX2)
   __m256 c00 = _mm256_loadu_ps(tile + 0), c01 = _mm256_loadu_ps(tile + 8);
   __m256 c10 = _mm256_loadu_ps(tile + 16), c11 = _mm256_loadu_ps(tile + 24);
   __m256 c20 = _mm256_loadu_ps(tile + 32), c21 = _mm256_loadu_ps(tile + 40);

@@ -11,14 +11,6 @@
 #include "threads.h"
 #include "isa_target.h"  // last: the code below is compiled for this object's ISA path
 
-// The avx512 path also has AVX2 (its 8-float code runs where no 16-float version is written).
-#if defined(BIGSTEP_ISA_AVX512)
-#define BIGSTEP_NHWC_AVX512 1
-#endif
-#if defined(BIGSTEP_ISA_AVX2) || defined(BIGSTEP_ISA_AVX512)
-#define BIGSTEP_NHWC_AVX2 1
-#endif
-
 namespace bigstep {
 namespace BIGSTEP_ISA_NS {
 
@@ -41,7 +33,7 @@ static void maxpool_nhwc_forward_images(float* out, const float* in, int N, int 
             if (kh == 0 && kw == 0) continue;
             const float* v = x0 + ((size_t)kh * W + kw) * C;
             int c = 0;
-#ifdef BIGSTEP_NHWC_AVX2
+#ifdef BIGSTEP_SIMD_AVX2
             for (; c + 8 <= C; c += 8) {
               const __m256 m = _mm256_loadu_ps(y + c), x = _mm256_loadu_ps(v + c);
               const __m256 take = _mm256_or_ps(_mm256_cmp_ps(x, m, _CMP_GT_OQ), _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
@@ -65,7 +57,7 @@ namespace {
 // cleared); otherwise they are accumulated into a cleared din.
 inline void maxpool_window_backward(float* d0, const float* x0, const float* g, int C, int W, int K, bool store) {
   int c = 0;
-#ifdef BIGSTEP_NHWC_AVX2
+#ifdef BIGSTEP_SIMD_AVX2
   for (; c + 8 <= C; c += 8) {
     __m256 best = _mm256_loadu_ps(x0 + c);
     __m256 at = _mm256_setzero_ps();  // window position of the maximum (exact as float)
