@@ -91,6 +91,7 @@ export {
   type EigenResult,
   type HessianMethod,
   type HessianOptions,
+  type BatchNormChoice,
   type SharpnessOptions,
 } from './measure/sharpness.js';
 export {

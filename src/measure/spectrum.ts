@@ -6,25 +6,27 @@
  *
  * Everything is written against a symmetric operator `apply(v, out)` of dimension `dim`, so it is
  * tested on explicit matrices; {@link hessianSpectrum} and {@link layerCurvature} bind it to the
- * Hessian of a model's mean loss (exact HVPs by default, see hessian.ts), in eval mode for batch
- * norm (running statistics, `model.state` unchanged), which every result states in `batchNorm`.
+ * Hessian of a model's mean loss (exact HVPs by default, see hessian.ts), with batch norm in eval
+ * mode (running statistics) unless `batchNorm: 'train'`; `model.state` is unchanged either way, and
+ * every result states the mode in `batchNorm`.
  */
 import type { Examples, Model } from '../model/model.js';
 import { checkKnownKeys } from '../util/options.js';
 import { Rng } from '../util/random.js';
-import { HESSIAN_OPTION_KEYS, positiveInteger, positiveNumber, withOperator, type HessianOptions } from './hessian.js';
+import {
+  HESSIAN_OPTION_KEYS,
+  positiveInteger,
+  positiveNumber,
+  withOperator,
+  type BatchNormMode,
+  type HessianOptions,
+} from './hessian.js';
 import { lanczos, symmetricEigen } from './lanczos.js';
 
 /** out ← A v for a symmetric A (both of length dim). */
 export type SymmetricApply = (v: Float64Array, out: Float64Array) => void;
 
-/** How batch norm was evaluated in a curvature or landscape result ('none': the model has no batch norm). */
-export type BatchNormMode = 'train' | 'eval' | 'none';
-
-/** Batch-norm mode of curvature measured through hessian.ts (always eval mode). */
-export function curvatureBatchNorm(model: Model): BatchNormMode {
-  return model.layout.stateCount > 0 ? 'eval' : 'none'; // only batch norm keeps running state
-}
+export type { BatchNormMode } from './hessian.js';
 
 /** One SLQ probe: m-step Lanczos tridiagonal's Ritz values (nodes) and squared first components (weights, sum 1). */
 export interface QuadratureNodes {
@@ -267,7 +269,12 @@ export interface HessianSpectrumOptions extends HessianOptions, DensityOptions {
  */
 export function hessianSpectrum(model: Model, data: Examples, options: HessianSpectrumOptions = {}) {
   checkKnownKeys(options, [...HESSIAN_OPTION_KEYS, ...DENSITY_KEYS, 'traceSamples'], 'options');
-  const hOpts: HessianOptions = { method: options.method, batchSize: options.batchSize, epsilon: options.epsilon };
+  const hOpts: HessianOptions = {
+    method: options.method,
+    batchSize: options.batchSize,
+    epsilon: options.epsilon,
+    batchNorm: options.batchNorm,
+  };
   const dOpts: DensityOptions = {};
   for (const key of DENSITY_KEYS)
     if (options[key] !== undefined) (dOpts as Record<string, unknown>)[key] = options[key];
@@ -286,7 +293,7 @@ export function hessianSpectrum(model: Model, data: Examples, options: HessianSp
       traceAgreement: se > 0 ? (density.trace - hutchinson.value) / se : 0,
       products: op.products,
       method: op.method,
-      batchNorm: curvatureBatchNorm(model),
+      batchNorm: op.batchNorm,
     };
   });
 }
@@ -322,7 +329,12 @@ export function layerCurvature(
         );
     }
   }
-  const hOpts: HessianOptions = { method: options.method, batchSize: options.batchSize, epsilon: options.epsilon };
+  const hOpts: HessianOptions = {
+    method: options.method,
+    batchSize: options.batchSize,
+    epsilon: options.epsilon,
+    batchNorm: options.batchNorm,
+  };
   return withOperator(model, data, hOpts, (op) => {
     const full: SymmetricApply = (v, out) => op.apply(v, out);
     const layers = entries.map((e) => {
@@ -339,6 +351,6 @@ export function layerCurvature(
         converged: ext.converged,
       };
     });
-    return { layers, products: op.products, method: op.method, batchNorm: curvatureBatchNorm(model) };
+    return { layers, products: op.products, method: op.method, batchNorm: op.batchNorm };
   });
 }
