@@ -556,48 +556,69 @@ HvpEngine::HvpEngine(const ModelSpec& spec, const Layout& layout) : spec_(spec),
 
 HvpEngine::~HvpEngine() = default;
 
+void HvpEngine::begin(const float* params, const float* state, const double* v, int chunk, bool training) {
+  const size_t P = layout_.param_count;
+  if (chunk < 1) throw_range("chunk", "must be >= 1 (got " + std::to_string(chunk) + ")");
+  if (!params || !v) throw_range("params", "params, x, v and out must not be null");
+  if (layout_.state_count && !state) throw_range("state", "must not be null: this model has batch-norm state");
+  if (!all_finite(params, P)) throw_range("params", "must be finite: the model's parameters contain NaN or Infinity");
+  HvpPlan& p = *plan_;
+  for (size_t i = 0; i < P; ++i) p.V[i] = (float)v[i];
+  if (!all_finite(p.V.data(), P)) throw_range("v", "must be finite and within float range");
+  p.ensure(chunk);
+  p.P = params, p.S = state, p.Vp = p.V.data(), p.RGp = p.RG.data(), p.training = training;
+  chunk_ = chunk;
+}
+
+double HvpEngine::chunk(const float* x, const Target& y, int N) {
+  if (N < 1 || N > chunk_)
+    throw_range("N", "must be in [1, " + std::to_string(chunk_) + "] (got " + std::to_string(N) + ")");
+  if (!x) throw_range("params", "params, x, v and out must not be null");
+  HvpPlan& p = *plan_;
+  const size_t D = layout_.output_size;
+  p.N = N;
+  const float* rout = nullptr;
+  const float* o = p.forward(x, &rout);
+  // The loss sees NCHW outputs; a channels-last 3-d output gets its gradients transposed back.
+  float* dout = p.out_nhwc ? p.g1.data() : p.g0.data();
+  float* rdout = p.out_nhwc ? p.rg1.data() : p.rg0.data();
+  double loss;
+  if (spec_.loss == LossKind::SoftmaxCrossEntropy) {
+    loss = softmax_ce(dout, o, y.labels, N, (int)D, (float)(1.0 / N), nullptr);
+    softmax_ce_rop(rdout, o, rout, N, (int)D, (float)(1.0 / N));
+  } else {
+    const float scale = (float)(1.0 / ((double)N * D));
+    loss = mse(dout, o, y.values, (size_t)N * D, scale) / (double)D;
+    mse_rop(rdout, rout, (size_t)N * D, scale);
+  }
+  if (p.out_nhwc) {
+    const HOp& last = p.ops.back();
+    nchw_to_nhwc(p.g0.data(), dout, N, last.out.c, last.out.hw());
+    nchw_to_nhwc(p.rg0.data(), rdout, N, last.out.c, last.out.hw());
+  }
+  p.backward();
+  return loss;
+}
+
+const float* HvpEngine::chunk_hv() const { return plan_->RG.data(); }
+
 double HvpEngine::product(const float* params, const float* state, const float* x, const Target& y, int n, int chunk,
                           const double* v, double* out, bool training) {
   const size_t P = layout_.param_count;
   if (n < 1) throw_range("n", "must be >= 1 (got " + std::to_string(n) + ")");
   if (chunk < 1) throw_range("chunk", "must be >= 1 (got " + std::to_string(chunk) + ")");
   if (!params || !x || !v || !out) throw_range("params", "params, x, v and out must not be null");
-  if (layout_.state_count && !state) throw_range("state", "must not be null: this model has batch-norm state");
-  if (!all_finite(params, P)) throw_range("params", "must be finite: the model's parameters contain NaN or Infinity");
-  HvpPlan& p = *plan_;
-  for (size_t i = 0; i < P; ++i) p.V[i] = (float)v[i];
-  if (!all_finite(p.V.data(), P)) throw_range("v", "must be finite and within float range");
   const int C = std::min(chunk, n);
-  p.ensure(C);
-  p.P = params, p.S = state, p.Vp = p.V.data(), p.RGp = p.RG.data(), p.training = training;
+  begin(params, state, v, C, training);
   std::fill(out, out + P, 0.0);
   const size_t D = layout_.output_size, I = layout_.input_size;
-  const bool ce = spec_.loss == LossKind::SoftmaxCrossEntropy;
   double loss = 0;
   for (int start = 0; start < n; start += C) {
     const int N = std::min(C, n - start);
-    p.N = N;
-    const float* rout = nullptr;
-    const float* o = p.forward(x + (size_t)start * I, &rout);
-    // The loss sees NCHW outputs; a channels-last 3-d output gets its gradients transposed back.
-    float* dout = p.out_nhwc ? p.g1.data() : p.g0.data();
-    float* rdout = p.out_nhwc ? p.rg1.data() : p.rg0.data();
-    if (ce) {
-      loss += softmax_ce(dout, o, y.labels + start, N, (int)D, (float)(1.0 / N), nullptr);
-      softmax_ce_rop(rdout, o, rout, N, (int)D, (float)(1.0 / N));
-    } else {
-      const float scale = (float)(1.0 / ((double)N * D));
-      loss += mse(dout, o, y.values + (size_t)start * D, (size_t)N * D, scale) / (double)D;
-      mse_rop(rdout, rout, (size_t)N * D, scale);
-    }
-    if (p.out_nhwc) {
-      const HOp& last = p.ops.back();
-      nchw_to_nhwc(p.g0.data(), dout, N, last.out.c, last.out.hw());
-      nchw_to_nhwc(p.rg0.data(), rdout, N, last.out.c, last.out.hw());
-    }
-    p.backward();
+    const Target yc = y.labels ? Target{y.labels + start, nullptr} : Target{nullptr, y.values + (size_t)start * D};
+    loss += this->chunk(x + (size_t)start * I, yc, N);
     const double w = (double)N / n;
-    const float* rg = p.RG.data();
+    const float* rg = chunk_hv();
     for (size_t i = 0; i < P; ++i) out[i] += w * rg[i];
   }
   return loss / n;

@@ -32,6 +32,15 @@ class HvpEngine {
   double product(const float* params, const float* state, const float* x, const Target& y, int n, int chunk,
                  const double* v, double* out, bool training);
 
+  // The pieces product() is made of, for callers that combine chunks themselves (the data-parallel
+  // product, native/data_parallel_hvp.h). begin: θ = params, direction v[P], chunks of at most
+  // `chunk` examples (same checks as product). chunk: x[N, input_size], y for those N examples
+  // (N <= chunk) -> chunk_hv()[P] (float, valid until the next call) = H·v of those examples' mean
+  // loss; returns their loss sum. product() is begin, then chunk() over the data, weighted N/n.
+  void begin(const float* params, const float* state, const double* v, int chunk, bool training);
+  double chunk(const float* x, const Target& y, int N);
+  const float* chunk_hv() const;
+
   // Bytes of scratch memory held (activations, tangents, buffers).
   size_t workspace_bytes() const;
 
@@ -39,6 +48,7 @@ class HvpEngine {
   ModelSpec spec_;
   Layout layout_;
   std::unique_ptr<HvpPlan> plan_;
+  int chunk_ = 0;  // the chunk size of the last begin()
 };
 
 }  // namespace bigstep

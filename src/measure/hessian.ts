@@ -19,8 +19,16 @@
  *
  * Either way the model must not be held by a running trainer (ERR_BIGSTEP_BUSY) and its
  * parameters must be finite (RangeError naming `model.params`).
+ *
+ * `dataParallel: true` (exact method only) splits every product over the ranks of an MPI job
+ * (after `initMpi()`): the chunks of `batchSize` are dealt to the ranks in rank order and their
+ * pieces added in double in chunk order (native/data_parallel_hvp.h), so every product, and with it
+ * every probe built on the operator (λ_max, λ_min, spectra, traces), is bitwise the one-process
+ * result with the same `batchSize`, for any number of ranks. Every rank must make the same calls
+ * with the same θ, data and options (checked once per operator: ERR_BIGSTEP_RANKS_DIFFER).
  */
 import type { Examples, Model } from '../model/model.js';
+import { checkSamePass, requireMpiWorld } from '../native/mpi.js';
 import { checkKnownKeys } from '../util/options.js';
 
 /** How Hessian-vector products are computed (see the module documentation). */
@@ -40,10 +48,15 @@ export interface HessianOptions {
    * batch-statistics loss, so it depends on `batchSize`; running statistics are never changed.
    */
   training?: boolean;
+  /**
+   * Split every product over the ranks of an MPI job (default false; exact method only): a
+   * collective call, bitwise the one-process product (see the module documentation).
+   */
+  dataParallel?: boolean;
 }
 
 /** The option keys of {@link HessianOptions}. */
-export const HESSIAN_OPTION_KEYS = ['method', 'batchSize', 'epsilon', 'training'] as const;
+export const HESSIAN_OPTION_KEYS = ['method', 'batchSize', 'epsilon', 'training', 'dataParallel'] as const;
 
 /** @internal */
 export function positiveInteger(value: unknown, param: string): number {
@@ -123,6 +136,7 @@ export class HessianOperator {
   private readonly batchSize: number;
   private readonly epsilon: number;
   private readonly training: boolean;
+  private readonly dataParallel: boolean;
   private gPlus: Float64Array | null = null;
   private gMinus: Float64Array | null = null;
 
@@ -146,7 +160,23 @@ export class HessianOperator {
       throw new TypeError(`options.training must be a boolean (got ${String(options.training)})`);
     }
     this.training = options.training ?? false;
+    if (options.dataParallel !== undefined && typeof options.dataParallel !== 'boolean')
+      throw new TypeError(`options.dataParallel must be a boolean (got ${String(options.dataParallel)})`);
+    this.dataParallel = options.dataParallel ?? false;
+    if (this.dataParallel && method !== 'exact')
+      throw new RangeError(
+        `options.dataParallel works with method 'exact' only (got '${method}'): finite differences are not split over ranks`,
+      );
     checkFiniteParams(model);
+    if (this.dataParallel) {
+      requireMpiWorld('options.dataParallel');
+      checkSamePass(
+        model.params,
+        data,
+        { hessian: this.n, batchSize: this.batchSize, training: this.training },
+        'Hessian options.dataParallel',
+      );
+    }
     this.dim = model.params.length;
     this.theta = model.params.slice();
     this.savedGrads = model.grads.slice();
@@ -167,7 +197,18 @@ export class HessianOperator {
       out.fill(0);
     } else if (this.method === 'exact') {
       const m = this.model;
-      m.handle.hvp(m.params, m.stateOrNull(), this.data.x, this.data.y, this.n, this.batchSize, v, out, this.training);
+      m.handle.hvp(
+        m.params,
+        m.stateOrNull(),
+        this.data.x,
+        this.data.y,
+        this.n,
+        this.batchSize,
+        v,
+        out,
+        this.training,
+        this.dataParallel,
+      );
     } else {
       this.finiteDifference(v, vn, out);
     }

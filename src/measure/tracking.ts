@@ -45,6 +45,8 @@ export interface TrackingOptions {
   seed?: number;
   method?: HessianMethod;
   batchSize?: number;
+  /** Split the Hessian-vector products over the MPI ranks (exact method; src/measure/hessian.ts). */
+  dataParallel?: boolean;
 }
 
 const TRACKING_KEYS = [
@@ -134,7 +136,11 @@ export class SharpnessTracker {
   /** Measures the top-k eigenvalues at the model's current θ, records and returns the point. */
   measure(step: number): SharpnessPoint {
     const began = performance.now();
-    const hOpts = { method: this.options.method, batchSize: this.options.batchSize };
+    const hOpts = {
+      method: this.options.method,
+      batchSize: this.options.batchSize,
+      dataParallel: this.options.dataParallel,
+    };
     const point = withOperator(this.model, this.subset, hOpts, (op) => {
       const dim = op.dim;
       const start = new Float64Array(dim);
@@ -181,7 +187,7 @@ export class SharpnessTracker {
       const full = withOperator(
         this.model,
         this.data,
-        { method: this.options.method, batchSize: this.options.batchSize },
+        { method: this.options.method, batchSize: this.options.batchSize, dataParallel: this.options.dataParallel },
         (op) => {
           const start = Float64Array.from(this.vectors![0]);
           return lanczos((v, out) => op.apply(v, out), op.dim, {
