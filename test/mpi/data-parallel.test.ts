@@ -33,7 +33,6 @@ interface JobOutput {
   stderr: string;
   seconds: number;
   timedOut: boolean;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   results: Array<RunOutcome & { rank: number; size: number } & Record<string, any>>;
   errors: Array<{ rank: number; name: string; code?: string; message: string }>;
 }
