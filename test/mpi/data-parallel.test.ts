@@ -258,7 +258,7 @@ describe('Model#evaluate / hessianVectorProduct / topEigenvalue ({ dataParallel 
 
 // Seconds on a quiet machine; the launch timeouts are hang guards sized for a machine loaded ~7×
 // (the tiny E3 pair took 2 min 22 s and 7 min 20 s at load average 14.5 on 2 cores).
-describe('bigstep run noise|escape --data-parallel under mpirun', function () {
+describe('bigstep run noise --data-parallel under mpirun', function () {
   this.timeout(1_800_000);
 
   before(function () {
@@ -302,38 +302,6 @@ describe('bigstep run noise|escape --data-parallel under mpirun', function () {
       expect(sb).to.deep.equal(sa);
       expect(read(b, 'env.json').dataParallel.ranks).to.equal(2);
       expect(read(a, 'env.json').dataParallel).to.equal(undefined);
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
-  });
-
-  it('E2 (escape, 1 seed): the 2-rank run equals the 1-process run with microBatch = n/2 (result.json but for timing)', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'bigstep-mpi-e2-'));
-    try {
-      const cli = (out: string) => [
-        CLI,
-        'run',
-        'escape',
-        '--preset',
-        'tiny',
-        '--out',
-        join(root, out),
-        '--set',
-        'microBatch=128',
-        '--set',
-        'seeds=[1]',
-      ];
-      const one = await launch([process.execPath, ...cli('one')], 900_000);
-      expect(one.code, one.stderr + one.stdout).to.equal(0);
-      const two = await launch(mpirunArgs(2, [...cli('two'), '--data-parallel']), 900_000);
-      expect(two.code, two.stderr + two.stdout).to.equal(0);
-      const [run] = readdirSync(join(root, 'one'));
-      expect(readdirSync(join(root, 'two'))).to.deep.equal([run]);
-      const ra = read(join(root, 'one', run), 'result.json');
-      const rb = read(join(root, 'two', run), 'result.json');
-      delete ra.timing;
-      delete rb.timing;
-      expect(JSON.stringify(rb)).to.equal(JSON.stringify(ra));
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
