@@ -1,7 +1,8 @@
 // The pieces of conv_nhwc.cpp's implicit-GEMM convolution (see the top of that file): tile sizes,
-// image groups, padding, pixel bases, the epilogue, the 6 x 16 micro-kernels and weight packing.
-// Included only by conv_nhwc.cpp, after isa_target.h, so it is compiled once per ISA path; split
-// out to keep each file to one job (the drivers there, the register-level code here).
+// image groups, padding, pixel bases, the epilogue, the micro-kernels (6 x 16; dW 16 x 16 on
+// avx512) and weight packing. Included only by conv_nhwc.cpp, after isa_target.h, so it is
+// compiled once per ISA path; split out to keep each file to one job (the drivers there, the
+// register-level code here).
 #pragma once
 #ifndef BIGSTEP_ISA_NS
 #error "conv_nhwc_tiles.h must be included after isa_target.h (by conv_nhwc.cpp)"
