@@ -2,8 +2,8 @@
 // R-operator) through every layer kind a ModelSpec can hold. Works in float32 per chunk of
 // examples (the same kernels as training), accumulates the chunks in double, as the full-data
 // gradient is. One product costs about two to three loss-and-gradient passes over the data; with
-// all n examples in one chunk, later products at the same θ and data reuse the primal pass and cost
-// about one and a half to two.
+// all n examples in one chunk, a later product at bit-identical inputs reuses the primal pass and
+// runs the tangent pass alone.
 //
 // The engine keeps its own activations and tangents (its plan is built from the spec and the
 // layout, not from Model's internals): it never writes params, grads or state.

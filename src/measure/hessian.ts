@@ -11,7 +11,8 @@
  *   Hessian of the piecewise-smooth loss is that of the active piece). Reads θ, writes nothing but
  *   the output. One product costs about 2–3 loss-and-gradient passes; when all n examples fit one
  *   chunk (n ≤ batchSize), a product at the same θ, state and data as the previous one reuses its
- *   primal pass (bitwise the same result) and costs about two thirds of that.
+ *   primal pass (bitwise the same result) and runs the tangent pass alone (0.7–0.9 of a cold
+ *   product on the bench MLP, docs/measurement.md).
  * - `'finite-difference'` (approximate): central differences of full-data gradients,
  *   Hv ≈ (∇L(θ + εv) − ∇L(θ − εv)) / (2ε), ε = epsilon·(1 + ‖θ‖₂)/‖v‖₂ (epsilon 1e-3 by default).
  *   Truncation error O(ε²‖∇³L‖); rounding from float32 gradients and from rounding θ ± εv to
