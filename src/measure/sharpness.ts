@@ -90,9 +90,11 @@ function dot(a: Float64Array, b: Float64Array): number {
 }
 
 function randomUnit(dim: number, seed: number): Float64Array {
-  const v = Rng.fromSeed(seed, PROBE_STREAM).fillNormal(new Float64Array(dim));
-  const s = 1 / Math.sqrt(dot(v, v));
-  for (let i = 0; i < dim; i++) v[i] *= s;
+  const rng = Rng.fromSeed(seed, PROBE_STREAM);
+  const v = new Float64Array(dim);
+  for (let i = 0; i < dim; i++) v[i] = rng.normal();
+  const n = Math.sqrt(dot(v, v));
+  for (let i = 0; i < dim; i++) v[i] /= n;
   return v;
 }
 

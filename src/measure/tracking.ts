@@ -138,7 +138,8 @@ export class SharpnessTracker {
     const hOpts = { method: this.options.method, batchSize: this.options.batchSize };
     const point = withOperator(this.model, this.subset, hOpts, (op) => {
       const dim = op.dim;
-      const start = this.rng.fillNormal(new Float64Array(dim));
+      const start = new Float64Array(dim);
+      for (let i = 0; i < dim; i++) start[i] = this.rng.normal();
       if (this.o.warmStart && this.vectors) {
         // Random part scaled to `randomWeight` of the old vectors' sum (norm √k).
         const scale = (this.o.randomWeight * Math.sqrt(this.k)) / Math.sqrt(dim);

@@ -196,24 +196,6 @@ export class Rng {
     return Math.sqrt(-2.0 * Math.log(u1)) * Math.cos(6.283185307179586 * u2);
   }
 
-  /**
-   * Fills `out` with standard normals, both values of each Box–Muller pair (r·cos, r·sin): half
-   * the uniforms and logarithms of `normal()` per value, for paramCount-long random vectors. Not
-   * the same draws as calling `normal()` repeatedly.
-   */
-  fillNormal(out: Float64Array): Float64Array {
-    for (let i = 0; i < out.length; i += 2) {
-      let u1 = this.uniform();
-      const u2 = this.uniform();
-      if (u1 < 1e-300) u1 = 1e-300;
-      const r = Math.sqrt(-2.0 * Math.log(u1));
-      const t = 6.283185307179586 * u2;
-      out[i] = r * Math.cos(t);
-      if (i + 1 < out.length) out[i + 1] = r * Math.sin(t);
-    }
-    return out;
-  }
-
   /** Fisher–Yates shuffle in place (j = below(i + 1) for i from the end). Returns `a`. */
   shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {
