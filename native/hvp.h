@@ -1,7 +1,9 @@
 // Exact Hessian-vector products of the mean loss by forward-over-reverse (Pearlmutter's
 // R-operator) through every layer kind a ModelSpec can hold. Works in float32 per chunk of
 // examples (the same kernels as training), accumulates the chunks in double, as the full-data
-// gradient is. One product costs about two to three loss-and-gradient passes over the data.
+// gradient is. One product costs about two to three loss-and-gradient passes over the data; with
+// all n examples in one chunk, a later product at bit-identical inputs reuses the primal pass and
+// runs the tangent pass alone.
 //
 // The engine keeps its own activations and tangents (its plan is built from the spec and the
 // layout, not from Model's internals): it never writes params, grads or state.
@@ -14,7 +16,7 @@
 
 namespace bigstep {
 
-struct HvpPlan;  // op list + workspace (hvp.cpp)
+struct HvpPlan;  // the plan and workspace (hvp_plan.h) with the passes (hvp.cpp)
 
 class HvpEngine {
  public:

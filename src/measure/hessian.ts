@@ -9,7 +9,10 @@
  *   every layer kind (native/hvp.h). float32 arithmetic per chunk of `batchSize` examples, chunks
  *   summed in double; exact up to float rounding, also at ReLU and max-pool kinks (where the
  *   Hessian of the piecewise-smooth loss is that of the active piece). Reads θ, writes nothing but
- *   the output. One product costs about 2–3 loss-and-gradient passes.
+ *   the output. One product costs about 2–3 loss-and-gradient passes; when all n examples fit one
+ *   chunk (n ≤ batchSize), a product at the same θ, state and data as the previous one reuses its
+ *   primal pass (bitwise the same result) and runs the tangent pass alone (0.7–0.9 of a cold
+ *   product on the bench MLP, docs/measurement.md).
  * - `'finite-difference'` (approximate): central differences of full-data gradients,
  *   Hv ≈ (∇L(θ + εv) − ∇L(θ − εv)) / (2ε), ε = epsilon·(1 + ‖θ‖₂)/‖v‖₂ (epsilon 1e-3 by default).
  *   Truncation error O(ε²‖∇³L‖); rounding from float32 gradients and from rounding θ ± εv to
@@ -100,7 +103,14 @@ export function checkOptionKeys(options: unknown, known: readonly string[], wher
   checkKnownKeys(options, known, where);
 }
 
-function norm(a: ArrayLike<number>): number {
+// One function per array type: a loop shared by Float32Array and Float64Array callers turns
+// polymorphic in V8 and runs several times slower over paramCount elements.
+function norm32(a: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s);
+}
+function norm64(a: Float64Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * a[i];
   return Math.sqrt(s);
@@ -181,7 +191,7 @@ export class HessianOperator {
     this.theta = model.params.slice();
     this.savedGrads = model.grads.slice();
     this.savedState = model.state.slice();
-    this.thetaNorm = norm(this.theta);
+    this.thetaNorm = norm32(this.theta);
   }
 
   /** out ← H v (validates lengths and finiteness of v). */
@@ -191,7 +201,7 @@ export class HessianOperator {
     if (v.length !== this.dim) throw new RangeError(`v must have length paramCount ${this.dim} (got ${v.length})`);
     if (out.length !== this.dim)
       throw new RangeError(`out must have length paramCount ${this.dim} (got ${out.length})`);
-    const vn = norm(v);
+    const vn = norm64(v);
     if (!Number.isFinite(vn)) throw new RangeError('v must be finite');
     if (vn === 0) {
       out.fill(0);
