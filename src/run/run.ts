@@ -369,12 +369,7 @@ export async function runExperiment(
     const started = new Date();
     const t0 = performance.now();
     const version = packageVersion();
-    let description: RunDescription;
-    try {
-      description = entry ? entry.describe(plan.config) : describeGeneric(plan.config);
-    } catch {
-      description = describeGeneric(plan.config);
-    }
+    let description = describeRun(entry, plan);
     await writeFileAtomic(path.join(dir, 'config.json'), `${toJson(plan.config, 2)}\n`);
     await writeFileAtomic(
       path.join(dir, 'env.json'),
@@ -383,28 +378,7 @@ export async function runExperiment(
     const metrics = new MetricsLog(path.join(dir, 'metrics.jsonl'));
 
     const summary = (status: RunStatus, extra: Partial<RunSummary> = {}): RunSummary => ({
-      schema: SUMMARY_SCHEMA,
-      experiment: def.name,
-      title: def.title,
-      protocolId: entry?.protocolId ?? null,
-      claim: entry?.claim ?? null,
-      question: entry?.question ?? null,
-      run: plan.run,
-      id: plan.id,
-      status,
-      scale: plan.scale,
-      dataset: description.dataset,
-      model: description.model,
-      seeds: toPlain(description.seeds ?? null),
-      headline: null,
-      verdicts: [],
-      fallback: null,
-      tables: [],
-      figures: [],
-      packageVersion: version,
-      startedAt: started.toISOString(),
-      endedAt: new Date().toISOString(),
-      wallSeconds: Math.round((performance.now() - t0) / 10) / 100,
+      ...summaryFields(def, entry, plan, description, status, started, t0, version),
       metricsLines: metrics.lines,
       error: null,
       restarts,
@@ -503,6 +477,52 @@ export async function runExperiment(
   }
 }
 
+/** What a run's summary says about its data, model and seeds (the generic one if describe throws). */
+function describeRun(entry: RegisteredExperiment | undefined, plan: RunPlan): RunDescription {
+  try {
+    return entry ? entry.describe(plan.config) : describeGeneric(plan.config);
+  } catch {
+    return describeGeneric(plan.config);
+  }
+}
+
+/** The fields every summary of this run has at `status`; the caller adds its counters. */
+function summaryFields(
+  def: AnyDefinition,
+  entry: RegisteredExperiment | undefined,
+  plan: RunPlan,
+  description: RunDescription,
+  status: RunStatus,
+  started: Date,
+  t0: number,
+  version: string,
+): Omit<RunSummary, 'metricsLines' | 'error' | 'restarts' | 'resumed'> {
+  return {
+    schema: SUMMARY_SCHEMA,
+    experiment: def.name,
+    title: def.title,
+    protocolId: entry?.protocolId ?? null,
+    claim: entry?.claim ?? null,
+    question: entry?.question ?? null,
+    run: plan.run,
+    id: plan.id,
+    status,
+    scale: plan.scale,
+    dataset: description.dataset,
+    model: description.model,
+    seeds: toPlain(description.seeds ?? null),
+    headline: null,
+    verdicts: [],
+    fallback: null,
+    tables: [],
+    figures: [],
+    packageVersion: version,
+    startedAt: started.toISOString(),
+    endedAt: new Date().toISOString(),
+    wallSeconds: Math.round((performance.now() - t0) / 10) / 100,
+  };
+}
+
 /**
  * runExperiment on a rank other than 0 of a data-parallel job: follows rank 0's decision to run or
  * skip, runs the experiment with a context that writes nothing, and returns the outcome (its
@@ -532,36 +552,10 @@ async function followRankZero(
     restarted: false,
     dataParallel: true,
   };
-  const description = (() => {
-    try {
-      return entry ? entry.describe(plan.config) : describeGeneric(plan.config);
-    } catch {
-      return describeGeneric(plan.config);
-    }
-  })();
+  const description = describeRun(entry, plan);
+  const version = packageVersion();
   const summary = (status: RunStatus, extra: Partial<RunSummary> = {}): RunSummary => ({
-    schema: SUMMARY_SCHEMA,
-    experiment: def.name,
-    title: def.title,
-    protocolId: entry?.protocolId ?? null,
-    claim: entry?.claim ?? null,
-    question: entry?.question ?? null,
-    run: plan.run,
-    id: plan.id,
-    status,
-    scale: plan.scale,
-    dataset: description.dataset,
-    model: description.model,
-    seeds: toPlain(description.seeds ?? null),
-    headline: null,
-    verdicts: [],
-    fallback: null,
-    tables: [],
-    figures: [],
-    packageVersion: packageVersion(),
-    startedAt: started.toISOString(),
-    endedAt: new Date().toISOString(),
-    wallSeconds: Math.round((performance.now() - t0) / 10) / 100,
+    ...summaryFields(def, entry, plan, description, status, started, t0, version),
     metricsLines: 0,
     error: null,
     restarts: 0,
