@@ -23,6 +23,8 @@ export interface CurvatureOptions {
   iterations: number;
   tolerance: number;
   seed: number;
+  /** Split the Hessian-vector products over the MPI ranks (bitwise the one-process values). */
+  dataParallel?: boolean;
 }
 
 export const CURVATURE_METHOD_TOP =
@@ -58,6 +60,7 @@ export function lambdaMaxFrom(
     iterations: o.iterations,
     tolerance: o.tolerance,
     seed: o.seed,
+    dataParallel: o.dataParallel === true,
     ...(start ? { start } : {}),
   });
   return { ...eigen(r, CURVATURE_METHOD_TOP), vector: r.vector };
@@ -70,7 +73,12 @@ export function lambdaMaxFrom(
  */
 export function lambdaMin(model: Model, data: Examples, o: CurvatureOptions & { steps: number }): Eigen {
   return eigen(
-    bottomEigenvalue(model, data, { iterations: o.steps, tolerance: o.tolerance, seed: o.seed }),
+    bottomEigenvalue(model, data, {
+      iterations: o.steps,
+      tolerance: o.tolerance,
+      seed: o.seed,
+      dataParallel: o.dataParallel === true,
+    }),
     CURVATURE_METHOD_BOTTOM,
   );
 }
@@ -112,7 +120,10 @@ export interface SpectrumAt {
   batchNorm: BatchNormMode;
 }
 
-/** SLQ density, λ_max, λ_min and trace of the Hessian of the mean loss over `data` at the model's θ. */
+/**
+ * SLQ density, λ_max, λ_min and trace of the Hessian of the mean loss over `data` at the model's θ
+ * (`dataParallel`: every product split over the MPI ranks, bitwise the one-process values).
+ */
 export function spectrumAt(
   model: Model,
   data: Examples,
@@ -120,6 +131,7 @@ export function spectrumAt(
   at: string,
   escaped: boolean | null,
   seed: number,
+  dataParallel = false,
 ): SpectrumAt {
   const s = hessianSpectrum(model, data, {
     probes: c.probes,
@@ -127,6 +139,7 @@ export function spectrumAt(
     traceSamples: c.traceSamples,
     gridPoints: 200,
     seed,
+    dataParallel,
   });
   return {
     at,

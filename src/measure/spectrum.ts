@@ -274,6 +274,7 @@ export function hessianSpectrum(model: Model, data: Examples, options: HessianSp
     batchSize: options.batchSize,
     epsilon: options.epsilon,
     batchNorm: options.batchNorm,
+    dataParallel: options.dataParallel,
   };
   const dOpts: DensityOptions = {};
   for (const key of DENSITY_KEYS)
@@ -334,6 +335,7 @@ export function layerCurvature(
     batchSize: options.batchSize,
     epsilon: options.epsilon,
     batchNorm: options.batchNorm,
+    dataParallel: options.dataParallel,
   };
   return withOperator(model, data, hOpts, (op) => {
     const full: SymmetricApply = (v, out) => op.apply(v, out);

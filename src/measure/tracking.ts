@@ -29,7 +29,7 @@ import {
   type HessianMethod,
   type HessianOptions,
 } from './hessian.js';
-import { lanczos } from './lanczos.js';
+import { LanczosWorkspace, lanczos } from './lanczos.js';
 
 /** Options of sharpness tracking: the fixed subset, top-k, how often, the Lanczos budget. */
 export interface TrackingOptions {
@@ -54,6 +54,8 @@ export interface TrackingOptions {
   epsilon?: number;
   /** Batch norm with running statistics ('eval', default) or batch statistics ('train'); see hessian.ts. */
   batchNorm?: BatchNormChoice;
+  /** Split the Hessian-vector products over the MPI ranks (exact method; src/measure/hessian.ts). */
+  dataParallel?: boolean;
 }
 
 const TRACKING_KEYS = [
@@ -100,6 +102,7 @@ export class SharpnessTracker {
   readonly points: SharpnessPoint[] = [];
   subsetEffect: SubsetEffect | null = null;
   private vectors: Float64Array[] | null = null;
+  private workspace: LanczosWorkspace | null = null; // the Lanczos basis, kept across measurements
   private readonly subset: Examples;
   private readonly rng: Rng;
   private readonly o: Required<
@@ -137,8 +140,8 @@ export class SharpnessTracker {
 
   /** The Hessian options of every measurement (method, chunk size, finite-difference step, batch-norm mode). */
   private hessianOptions(): HessianOptions {
-    const { method, batchSize, epsilon, batchNorm } = this.options;
-    return { method, batchSize, epsilon, batchNorm };
+    const { method, batchSize, epsilon, batchNorm, dataParallel } = this.options;
+    return { method, batchSize, epsilon, batchNorm, dataParallel };
   }
 
   /** The unit eigenvectors of the last measurement (signs aligned over time), or null before the first. */
@@ -164,14 +167,20 @@ export class SharpnessTracker {
       for (let i = 0; i < dim; i++) n += start[i] * start[i];
       n = Math.sqrt(n);
       for (let i = 0; i < dim; i++) start[i] /= n;
-      const r = lanczos((v, out) => op.apply(v, out), dim, {
-        k: this.k,
-        which: 'largest',
-        maxIterations: this.o.iterations,
-        tolerance: this.o.tolerance,
-        start,
-        vectors: true,
-      });
+      this.workspace ??= new LanczosWorkspace(dim);
+      const r = lanczos(
+        (v, out) => op.apply(v, out),
+        dim,
+        {
+          k: this.k,
+          which: 'largest',
+          maxIterations: this.o.iterations,
+          tolerance: this.o.tolerance,
+          start,
+          vectors: true,
+        },
+        this.workspace,
+      );
       const vecs = r.largest.map((p) => p.vector!);
       if (this.vectors) {
         vecs.forEach((v, j) => {
@@ -195,14 +204,19 @@ export class SharpnessTracker {
     if (this.o.compareFull && !this.subsetEffect) {
       const full = withOperator(this.model, this.data, this.hessianOptions(), (op) => {
         const start = Float64Array.from(this.vectors![0]);
-        return lanczos((v, out) => op.apply(v, out), op.dim, {
-          k: 1,
-          which: 'largest',
-          maxIterations: this.o.iterations,
-          tolerance: this.o.tolerance,
-          start,
-          vectors: false,
-        }).largest[0].value;
+        return lanczos(
+          (v, out) => op.apply(v, out),
+          op.dim,
+          {
+            k: 1,
+            which: 'largest',
+            maxIterations: this.o.iterations,
+            tolerance: this.o.tolerance,
+            start,
+            vectors: false,
+          },
+          this.workspace!,
+        ).largest[0].value;
       });
       const sub = point.values[0];
       this.subsetEffect = {

@@ -54,17 +54,23 @@ function withSavedParams<T>(model: Model, body: () => T): T {
 
 /**
  * Mean loss and accuracy over `data` at the model's θ with batch norm in `batchNorm` mode: 'eval'
- * is `model.evaluate` (running statistics); 'train' uses each chunk of `batchSize` (default 1000)
- * examples' batch statistics, as a training step does, and puts back the running statistics the
- * step updates and the gradient buffer. @internal
+ * is `model.evaluate` (running statistics; `dataParallel` splits it over the MPI ranks); 'train'
+ * uses each chunk of `batchSize` (default 1000) examples' batch statistics, as a training step
+ * does, and puts back the running statistics the step updates and the gradient buffer (one
+ * process: train mode is not split over ranks). @internal
  */
 export function meanLoss(
   model: Model,
   data: Examples,
   batchSize: number | undefined,
   batchNorm: BatchNormChoice,
+  dataParallel?: boolean,
 ): { loss: number; accuracy: number } {
-  if (batchNorm === 'eval') return model.evaluate(data, { batchSize });
+  if (batchNorm === 'eval') return model.evaluate(data, { batchSize, dataParallel });
+  if (dataParallel)
+    throw new RangeError(
+      "options.dataParallel works with batchNorm 'eval' only: train-mode losses are not split over MPI ranks",
+    );
   const n = countExamples(model, data);
   const chunk = positiveInteger(batchSize ?? 1000, 'options.batchSize');
   const inSize = model.inputSize;
@@ -99,14 +105,15 @@ export function meanLoss(
  *   barrier = max_α [ L(θ(α)) − ((1−α)L(a) + αL(b)) ]  (≥ 0, since the endpoints are included),
  *
  * the height of the loss above the straight line between the endpoint losses (linear mode
- * connectivity: ≈ 0 when a and b lie in one convex-looking basin).
+ * connectivity: ≈ 0 when a and b lie in one convex-looking basin). `dataParallel`: every
+ * evaluation split over the MPI ranks ({@link Model.evaluate}).
  */
 export function interpolationLosses(
   model: Model,
   a: Float32Array,
   b: Float32Array,
   data: Examples,
-  options: { points?: number; batchSize?: number; batchNorm?: BatchNormChoice } = {},
+  options: { points?: number; batchSize?: number; batchNorm?: BatchNormChoice; dataParallel?: boolean } = {},
 ): { alpha: number[]; loss: number[]; accuracy: number[]; barrier: number } {
   const d = model.params.length;
   checkVector(a, 'a', d);
@@ -122,7 +129,7 @@ export function interpolationLosses(
       const t = k / (points - 1);
       const p = model.params;
       for (let i = 0; i < d; i++) p[i] = (1 - t) * a[i] + t * b[i];
-      const e = meanLoss(model, data, options.batchSize, mode);
+      const e = meanLoss(model, data, options.batchSize, mode, options.dataParallel);
       alpha.push(t);
       loss.push(e.loss);
       accuracy.push(e.accuracy);

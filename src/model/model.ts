@@ -5,6 +5,7 @@ import {
   type NativeModelHandle,
   type TensorEntry,
 } from '../native/binding.js';
+import { allGatherFloat64, checkSamePass, chunkShare, requireMpiWorld } from '../native/mpi.js';
 import { formatValue } from '../util/format.js';
 import { checkKnownKeys } from '../util/options.js';
 import { checkModelSpec, type ModelSpec } from './spec.js';
@@ -157,30 +158,62 @@ export class Model {
     return { loss, accuracy: this.isClassifier() ? correct / n : NaN };
   }
 
-  /** Mean loss and accuracy over a data set, in chunks of `batchSize` (eval mode, no gradient). */
-  evaluate(data: Examples, options: { batchSize?: number } = {}): Evaluation {
+  /**
+   * Mean loss and accuracy over a data set, in chunks of `batchSize` (default 1000; eval mode, no
+   * gradient), the chunks' sums added in double in chunk order.
+   *
+   * `dataParallel: true` splits the pass over the ranks of an MPI job (after `initMpi()`): a
+   * collective call, every rank passes the same θ, data set and options (checked: an Error with
+   * code ERR_BIGSTEP_RANKS_DIFFER names what differs). The chunks are dealt to the ranks in rank
+   * order (⌈C/N⌉ whole chunks each, docs/cluster.md) and their sums added in chunk order on every
+   * rank, so the result is bitwise the one-process evaluation with the same `batchSize`, for any N.
+   */
+  evaluate(data: Examples, options: { batchSize?: number; dataParallel?: boolean } = {}): Evaluation {
     const n = checkExamples(this, data, 'data');
     if (typeof options !== 'object' || options === null)
       throw new TypeError(`options must be an object (got ${formatValue(options)})`);
-    checkKnownKeys(options, ['batchSize'], 'evaluate options');
+    checkKnownKeys(options, ['batchSize', 'dataParallel'], 'evaluate options');
     const chunk = options.batchSize ?? 1000;
     if (!Number.isInteger(chunk) || chunk < 1)
       throw new RangeError(`batchSize must be a positive integer (got ${chunk})`);
+    if (options.dataParallel !== undefined && typeof options.dataParallel !== 'boolean')
+      throw new TypeError(`options.dataParallel must be a boolean (got ${formatValue(options.dataParallel)})`);
     const inSize = this.inputSize;
     const ySize = this.isClassifier() ? 1 : this.outputSize;
-    let lossSum = 0;
-    let correct = 0;
-    for (let start = 0; start < n; start += chunk) {
+    const chunkSum = (start: number): { lossSum: number; correct: number } => {
       const end = Math.min(n, start + chunk);
-      const r = this.handle.lossSum(
+      return this.handle.lossSum(
         this.params,
         this.stateOrNull(),
         data.x.subarray(start * inSize, end * inSize),
         data.y.subarray(start * ySize, end * ySize),
         end - start,
       );
-      lossSum += r.lossSum;
-      correct += r.correct;
+    };
+    let lossSum = 0;
+    let correct = 0;
+    if (options.dataParallel) {
+      const world = requireMpiWorld('options.dataParallel');
+      checkSamePass(this.params, data, { evaluate: n, batchSize: chunk }, 'evaluate options.dataParallel');
+      const share = chunkShare(n, chunk, world.rank, world.size);
+      // This rank's chunks' [lossSum, correct], padded to perRank chunks; rank r's chunk t is chunk r·perRank + t.
+      const mine = new Float64Array(2 * share.perRank);
+      for (let g = share.first; g < share.end; g++) {
+        const r = chunkSum(g * share.chunk);
+        mine[2 * (g - share.first)] = r.lossSum;
+        mine[2 * (g - share.first) + 1] = r.correct;
+      }
+      const all = allGatherFloat64(mine);
+      for (let g = 0; g < share.count; g++) {
+        lossSum += all[2 * g];
+        correct += all[2 * g + 1];
+      }
+    } else {
+      for (let start = 0; start < n; start += chunk) {
+        const r = chunkSum(start);
+        lossSum += r.lossSum;
+        correct += r.correct;
+      }
     }
     const loss = lossSum / n;
     return { loss, accuracy: this.isClassifier() ? correct / n : NaN, n, finite: Number.isFinite(loss) };
