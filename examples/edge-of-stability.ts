@@ -5,13 +5,18 @@
 // MSE and with cross-entropy, plus the gradient-flow reference from the same θ₀ (distance at
 // matched times t = η·k in a fixed 500-d random sketch).
 //
-// The rule, fixed before any run: λ_max "reaches the edge" if it exceeds 0.9·(2/η) at some
-// measurement after starting below it (progressive sharpening), and "hovers" if the median of
-// λ_max over the measurements after that is within [0.8, 1.2]·(2/η). Verdicts: supported (both),
-// not-reproduced (the run reached 99 % accuracy, or its step budget, without λ_max ever exceeding
-// 0.9·2/η), inconclusive (reached the edge but fewer than 3 later measurements, or did not hover),
-// uninformative (λ_max already above 0.9·2/η at step 0: there is no sharpening to observe). A run
-// stopped before 99 % accuracy and before its budget has no verdict ("unfinished").
+// The rule (src/measure/eos-rule.ts, EOS_RULE), with E = 2/η in Cohen et al.'s units and λ1 the
+// tracked λ_max: uninformative if λ1 ≥ 0.9·E at step 0; sharpening if λ1 ≥ 0.9·E later; arrival at
+// the first λ1 ≥ 0.95·E; the late window is every measurement from arrival on and needs ≥ 20 of them
+// (1,000 steps). For a run that ended (99 % train accuracy or its step budget / stated cap):
+// supported if ≥ 80 % of the late window lies within ±10 % of E and its least-squares slope is at
+// most 25 % of the sharpening rate (λ1(arrival) − λ1(0))/steps, i.e. λ1 has stopped rising;
+// not-reproduced if GD diverged, there was no sharpening, or a full late window is < 80 % in the band;
+// inconclusive if it ended before arrival, with < 20 late measurements, or in the band but still
+// moving; unfinished while the run has not ended. This replaces the first rule (median of λ1 after
+// the first crossing of 0.9·E within [0.8, 1.2]·E), which the 2026-12-02 run met while λ1 was still
+// rising; it was written after that run (stopped by hand at step 18,300, λ1 = 0.97·E, 12 measurements
+// after arrival: nothing about hovering decided) and before the continuation that decides it.
 //
 // Cohen et al.'s units, so that η = 0.01 means what it means in their paper:
 // - Their square loss is ½‖f(x) − y‖² summed over the C = 10 outputs, averaged over examples;
@@ -28,9 +33,11 @@
 //
 // The run is resumable: GD and the flow each checkpoint into BIGSTEP_EOS_OUT after every
 // measurement / flow segment, and a rerun continues from there (the Lanczos warm start begins
-// afresh after a restart). Progress goes to stdout. Phases (BIGSTEP_EOS_PHASE): 'all' (default: GD,
+// afresh after a restart; a larger BIGSTEP_EOS_STEPS or BIGSTEP_EOS_FLOW_STEPS continues a run that
+// ended at its budget). Progress goes to stdout. Phases (BIGSTEP_EOS_PHASE): 'all' (default: GD,
 // then the flow, then figures), 'gd', 'flow' (can run in a second process beside 'gd'), 'report'
-// (figures and the verdict from whatever the checkpoints hold).
+// (figures and the verdict from whatever the checkpoints hold), 'check' (the units check above, at
+// the GD checkpoint's θ or θ₀, into eos-<loss>.check.json).
 //
 // Sizes (environment): BIGSTEP_EOS_N (examples, default 5000), BIGSTEP_EOS_LR (η in Cohen et al.'s
 // units, default 0.01), BIGSTEP_EOS_STEPS (step budget, default 20000), BIGSTEP_EOS_EVERY (default
@@ -47,7 +54,10 @@ import {
   RandomProjection,
   SharpnessTracker,
   Trainer,
+  EOS_RULE,
+  checkStepCurvature,
   distanceChart,
+  edgeOfStabilityVerdict,
   gd,
   mlp,
   modelGradientFlow,
@@ -84,7 +94,7 @@ const flowSteps = tiny ? 10 : envNumber('BIGSTEP_EOS_FLOW_STEPS', 2000);
 const alpha = envNumber('BIGSTEP_EOS_ALPHA', 1);
 const hidden = tiny ? [16, 16] : [200, 200];
 const lossChoice = envChoice('BIGSTEP_EOS_LOSS', ['mse', 'ce', 'both'], 'both');
-const phase = envChoice('BIGSTEP_EOS_PHASE', ['all', 'gd', 'flow', 'report'], 'all');
+const phase = envChoice('BIGSTEP_EOS_PHASE', ['all', 'gd', 'flow', 'report', 'check'], 'all');
 const init = envChoice('BIGSTEP_EOS_INIT', ['torch', 'he'], 'torch');
 const outDir = process.env.BIGSTEP_EOS_OUT ?? (tiny ? join(tmpdir(), `bigstep-eos-tiny-${process.pid}`) : 'eos-out');
 const targetAccuracy = 0.99;
@@ -186,9 +196,64 @@ for (const loss of losses) {
   const flowFile = join(outDir, `eos-${loss}.flow.json`);
   const sketch = (theta: ArrayLike<number>): number[] => Array.from(projection.project(theta));
 
+  if (phase === 'check') {
+    runCheck();
+    continue;
+  }
   if (phase === 'all' || phase === 'gd') await runGd();
   if (phase === 'all' || phase === 'flow') runFlow();
   await report();
+
+  /** The measured λ1 against the GD step itself (src/measure/step-check.ts), at the GD checkpoint or θ₀. */
+  function runCheck(): void {
+    const model = fresh();
+    const g = readJson<GdState>(gdFile);
+    const step = g && g.step > 0 ? g.step : 0;
+    if (step > 0) model.params.set(new Float32Array(readBytes(`${gdFile}.params`)));
+    const began = performance.now();
+    const c = checkStepCurvature(model, data, { steps: 10 });
+    const seconds = (performance.now() - began) / 1000;
+    console.log(
+      `${loss}: check at GD step ${step}: λ1 ${c.lambda.toFixed(4)} on bigstep's loss = ${(scale * c.lambda).toFixed(2)} in Cohen et al.'s units ` +
+        `(converged ${c.lambdaConverged}); the run's η·λ1 = ${etaModel} × ${c.lambda.toFixed(3)} = ${(etaModel * c.lambda).toFixed(3)} ` +
+        `= ${lr} × ${(scale * c.lambda).toFixed(2)} (edge at 2)`,
+    );
+    console.log(
+      `${loss}: loss along v: second difference ${c.secondDifference.toFixed(4)} (${((c.secondDifference / c.lambda - 1) * 100).toFixed(2)} % from λ1), ` +
+        `quadratic model error at θ ± ${c.epsilon.toExponential(2)}·v ${(100 * c.quadraticModelError).toFixed(2)} % of ½ε²λ1`,
+    );
+    for (const r of c.responses)
+      console.log(
+        `${loss}: GD at η = ${r.factor}/λ1 = ${r.eta.toExponential(4)} (bigstep's loss): one-step multiplier along v ${r.measured.toFixed(4)} ` +
+          `(predicted ${r.predicted.toFixed(2)}); perturbation ×${r.growth.toFixed(3)} after ${c.steps} steps ` +
+          `(|1 − c|^${c.steps} = ${(Math.abs(r.predicted) ** c.steps).toFixed(3)}); loss after them ×${r.lossRatio.toFixed(4)}${r.diverged ? ', diverged' : ''}`,
+      );
+    let cohenSecond: number | null = null;
+    if (loss === 'mse') {
+      // Their loss computed from the outputs, ½‖f(x) − y‖² averaged over examples: its curvature along v is scale·λ1.
+      const theta = model.params.slice();
+      const along = (e: number): number => {
+        for (let i = 0; i < theta.length; i++) model.params[i] = theta[i] + e * c.vector[i];
+        const out = model.predict(train.x);
+        let sum = 0;
+        for (let i = 0; i < out.length; i++) sum += 0.5 * (out[i] - oneHot[i]) ** 2;
+        return sum / n;
+      };
+      const e = c.epsilon;
+      cohenSecond = (along(e) - 2 * along(0) + along(-e)) / (e * e);
+      model.params.set(theta);
+      console.log(
+        `${loss}: Cohen et al.'s ½‖f − y‖² (from the outputs) along v: second difference ${cohenSecond.toFixed(3)} = ${(cohenSecond / c.lambda).toFixed(4)} × λ1 (the example's factor: ${scale})`,
+      );
+    }
+    console.log(`${loss}: check took ${seconds.toFixed(1)} s`);
+    const { vector: _v, ...rest } = c;
+    writeAtomic(
+      join(outDir, `eos-${loss}.check.json`),
+      JSON.stringify({ step, lossScale: scale, trainedLr: etaModel, lr, seconds, cohenSecond, ...rest }, null, 1),
+    );
+    model.close();
+  }
 
   async function runGd(): Promise<void> {
     const model = fresh();
@@ -200,6 +265,12 @@ for (const loss of losses) {
       sketches: [],
       seconds: 0,
     };
+    if (state.done && state.stopped === 'budget' && state.step < budget) {
+      // A larger BIGSTEP_EOS_STEPS continues a run that stopped at its budget.
+      console.log(`${loss}: GD stopped at its budget of ${state.step} steps; continuing to ${budget}`);
+      state.done = false;
+      state.stopped = null;
+    }
     if (state.done) return model.close();
     if (state.step > 0) {
       model.params.set(new Float32Array(readBytes(`${gdFile}.params`)));
@@ -232,7 +303,7 @@ for (const loss of losses) {
       if (state.step <= flowSteps) state.sketches.push({ step: state.step, p: sketch(model.params) });
       console.log(
         `${loss.padEnd(3)} step ${String(state.step).padStart(6)}  loss ${point.loss.toFixed(4)}  acc ${acc.toFixed(3)}  ` +
-          `λ1 ${point.values[0].toFixed(2).padStart(8)}  λ2 ${point.values[1].toFixed(2).padStart(8)}  (2/η = ${threshold}; ` +
+          `λ1 ${point.values[0].toFixed(2).padStart(8)}  λ2 ${point.values[1].toFixed(2).padStart(8)}  η·λ1 ${(lr * point.values[0]).toFixed(3)}  (2/η = ${threshold}; ` +
           `${p.products} HVPs, ${p.seconds.toFixed(1)} s; ${point.elapsed.toFixed(0)} s in all)`,
       );
       if (acc >= targetAccuracy) state.stopped = 'accuracy';
@@ -273,6 +344,10 @@ for (const loss of losses) {
     if (state.step > 0) {
       theta = new Float64Array(readBytes(`${flowFile}.theta`));
       console.log(`${loss}: flow resumes at t = ${(lr * state.step).toFixed(2)}`);
+    }
+    if (state.done && !state.diverged && state.step < flowSteps) {
+      console.log(`${loss}: the flow ended at GD step ${state.step}'s time; continuing to ${flowSteps}`);
+      state.done = false;
     }
     let vector: Float64Array | undefined;
     const began = performance.now() - state.seconds * 1000;
@@ -327,27 +402,25 @@ for (const loss of losses) {
     if (!g || g.points.length === 0) return;
     const f = readJson<FlowState>(flowFile);
     const l1 = g.points.map((p) => p.values[0]);
-    const first = l1.findIndex((v) => v > 0.9 * threshold);
-    const after = first >= 0 ? l1.slice(first + 1).sort((a, b) => a - b) : [];
-    const median = after.length ? after[Math.floor(after.length / 2)] : NaN;
-    const finished = g.stopped === 'accuracy' || g.stopped === 'budget';
-    const verdict =
-      l1[0] >= 0.9 * threshold
-        ? 'uninformative'
-        : first >= 0
-          ? after.length >= 3 && median >= 0.8 * threshold && median <= 1.2 * threshold
-            ? 'supported'
-            : 'inconclusive'
-          : finished
-            ? 'not-reproduced'
-            : 'unfinished';
+    const judged = edgeOfStabilityVerdict(
+      g.points.map((p) => ({ step: p.step, value: p.values[0] })),
+      threshold,
+      {
+        ended: g.stopped === 'accuracy' || g.stopped === 'budget',
+        diverged: g.stopped === 'diverged',
+      },
+    );
+    const verdict = judged.verdict;
+    const first = judged.sharpened;
+    const l2 = g.points.map((p) => p.values[1]);
     const last = g.points[g.points.length - 1];
     const rate = g.step > 0 ? g.seconds / g.step : NaN;
     console.log(
       `${loss}: ${g.step} steps in ${g.seconds.toFixed(0)} s (${rate.toFixed(2)} s/step with tracking), ${g.stopped ? `stopped: ${g.stopped}` : 'not finished'}; ` +
         `train accuracy ${last.accuracy.toFixed(3)}; λ1 at step 0 ${l1[0].toFixed(2)}, now ${last.values[0].toFixed(2)}, max ${Math.max(...l1).toFixed(2)}; ` +
-        `first > 0.9·2/η at step ${first >= 0 ? g.points[first].step : 'never'}; median λ1 after it ${Number.isNaN(median) ? 'n/a' : median.toFixed(2)} ` +
-        `over ${after.length} measurements (2/η = ${threshold}); verdict: ${verdict}`,
+        `λ2 now ${l2[l2.length - 1].toFixed(2)}; first ≥ 0.9·2/η at step ${first >= 0 ? g.points[first].step : 'never'}, ` +
+        `arrival (≥ 0.95·2/η) at step ${judged.arrived >= 0 ? g.points[judged.arrived].step : 'never'} (2/η = ${threshold}); ` +
+        `verdict: ${verdict} — ${judged.reason}`,
     );
     const series = g.points.flatMap((p) =>
       p.values.map((value, i) => ({ label: `λ${i + 1} (GD)`, step: p.step, value })),
@@ -400,8 +473,9 @@ for (const loss of losses) {
           hidden,
           init,
           loss,
-          rule: 'reaches: λ1 > 0.9·2/η after starting below; hovers: median λ1 afterwards in [0.8, 1.2]·2/η',
+          rule: EOS_RULE,
           verdict,
+          judgement: judged,
           stopped: g.stopped,
           steps: g.step,
           seconds: g.seconds,
