@@ -437,6 +437,24 @@ for (const loss of losses) {
     );
     writeFileSync(join(outDir, `sharpness-${loss}.svg`), chart.svg);
     writeFileSync(join(outDir, `sharpness-${loss}.png`), chart.png);
+    if (judged.arrived >= 0) {
+      // The late window up close, from 1,000 steps before arrival, with the rule's ±10 % band.
+      const from = g.points[judged.arrived].step - 1000;
+      const late = await renderChart(
+        sharpnessChart(
+          series.filter((p) => p.step >= from && p.label.endsWith('(GD)')),
+          [
+            { label: '2/η', value: threshold },
+            { label: '±10 % of 2/η', value: 0.9 * threshold },
+            { label: '±10 % of 2/η', value: 1.1 * threshold },
+          ],
+          `${loss}, from step ${from}: λ1, λ2 (GD) against 2/η and the rule's ±10 % band; arrival at step ${g.points[judged.arrived].step}; ${verdict}`,
+          { zero: false },
+        ),
+      );
+      writeFileSync(join(outDir, `sharpness-${loss}-late.svg`), late.svg);
+      writeFileSync(join(outDir, `sharpness-${loss}-late.png`), late.png);
+    }
     let distances: Array<{ t: number; distance: number }> = [];
     if (f && f.sketches.length > 1) {
       const flowAt = new Map(f.sketches.map((s) => [s.step, s.p]));
