@@ -142,8 +142,11 @@ for (const m of rows) {
     torch: m.torch,
   });
 }
-const blas = rows.find((r) => r.bigstep.length)?.bigstep[0]?.blas ?? '?';
-const isa = rows.find((r) => r.bigstep.length)?.bigstep[0]?.isa ?? '?';
+// The header's BLAS / ISA / PyTorch strings come from the first row of either table that ran.
+const peerRows: Array<{ bigstep: Row | null; torch: Row | null }> = rows.map((r) => ({
+  bigstep: r.bigstep[0] ?? null,
+  torch: r.torch[0] ?? null,
+}));
 // The concurrent-runs bench (bench/concurrent.ts) unless a case filter excludes it.
 let multiTable = '';
 if (selected.length === 0 || selected.some((s) => 'concurrent'.includes(s))) {
@@ -193,14 +196,18 @@ if (hvpSelected.length) {
           `${b ? `${b.lambda.toPrecision(6)}; ${b.lambdaSeconds.toFixed(3)}, ${b.lambdaIterations}, ${b.lambdaResidual?.toExponential(1)}` : '-'} | ${t ? `${t.lambda.toPrecision(6)}; ${t.lambdaSeconds.toFixed(3)}, ${t.lambdaIterations}` : '-'} | ${ratio(b?.lambdaSeconds, t?.lambdaSeconds)} |`,
       );
       summary.push({ case: c.name, threads, bigstep: b, torch: t });
+      peerRows.push({ bigstep: b, torch: t });
     }
   }
   hvpTable = '\n' + hl.join('\n') + '\n';
 }
-const torchBlas = rows.find((r) => r.torch.length)?.torch[0]?.blas ?? 'not installed';
+const blas = peerRows.find((r) => r.bigstep)?.bigstep?.blas ?? '?';
+const isa = peerRows.find((r) => r.bigstep)?.bigstep?.isa ?? '?';
+const torchBlas = peerRows.find((r) => r.torch)?.torch?.blas ?? (torchAvailable ? '?' : 'not installed');
+const trainTable = rows.length ? `\n\n${lines.join('\n')}\n` : '\n';
 const table = `bigstep BLAS: ${blas}, ISA path ${isa}; PyTorch: ${torchBlas}; ${rounds} interleaved rounds per row, each child the median of 7 repeats (3 for the width-64 ResNet); load average at the end ${loadavg()
   .map((v) => v.toFixed(1))
-  .join(' ')}\n\n${lines.join('\n')}\n${multiTable}${hvpTable}`;
+  .join(' ')}${trainTable}${multiTable}${hvpTable}`;
 console.log(table);
 const outDir = join(here, '..', '..', 'bench', 'results');
 mkdirSync(outDir, { recursive: true });
