@@ -159,8 +159,8 @@ let hvpTable = '';
 const hvpSelected = hvpCases.filter((c) => selected.length === 0 || selected.some((s) => c.name.includes(s)));
 if (hvpSelected.length) {
   const hl = [
-    '| HVP case | params | threads | bigstep one HVP (s) | PyTorch one HVP (s) | ratio | ratio, CPU time per HVP | bigstep λ_max (value; s, Lanczos steps, residual) | PyTorch λ_max (value; s, steps) | ratio |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| HVP case | params | threads | bigstep one HVP, cold (s) | PyTorch one HVP, cold (s) | ratio | ratio, CPU time per HVP | bigstep warm (s) | PyTorch kept graph (s) | ratio, warm | bigstep λ_max (value; s, Lanczos steps, residual) | PyTorch λ_max (value; s, steps) | ratio |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const c of hvpSelected) {
     for (const threads of [1, 2]) {
@@ -169,6 +169,7 @@ if (hvpSelected.length) {
         params: number;
         hvpSeconds: number;
         hvpCpuSeconds: number;
+        hvpWarmSeconds?: number;
         lambda: number;
         lambdaSeconds: number;
         lambdaIterations: number;
@@ -193,6 +194,7 @@ if (hvpSelected.length) {
       const ratio = (x?: number, y?: number) => (x && y ? `${(y / x).toFixed(2)}×` : '-');
       hl.push(
         `| ${c.name} | ${b?.params ?? t?.params ?? '-'} | ${threads} | ${fmt(b?.hvpSeconds, 4)} | ${fmt(t?.hvpSeconds, 4)} | ${ratio(b?.hvpSeconds, t?.hvpSeconds)} | ${ratio(b?.hvpCpuSeconds, t?.hvpCpuSeconds)} | ` +
+          `${fmt(b?.hvpWarmSeconds, 4)} | ${fmt(t?.hvpWarmSeconds, 4)} | ${ratio(b?.hvpWarmSeconds, t?.hvpWarmSeconds)} | ` +
           `${b ? `${b.lambda.toPrecision(6)}; ${b.lambdaSeconds.toFixed(3)}, ${b.lambdaIterations}, ${b.lambdaResidual?.toExponential(1)}` : '-'} | ${t ? `${t.lambda.toPrecision(6)}; ${t.lambdaSeconds.toFixed(3)}, ${t.lambdaIterations}` : '-'} | ${ratio(b?.lambdaSeconds, t?.lambdaSeconds)} |`,
       );
       summary.push({ case: c.name, threads, bigstep: b, torch: t });
