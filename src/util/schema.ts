@@ -5,7 +5,7 @@
  * ({@link jsonSchemaOf}). Errors keep the project's template, naming the parameter's path:
  *   - a wrong type (or a missing field) → TypeError `<path> must be <what>`; a name (a kind, a
  *     mode) that is not a string is a TypeError too;
- *   - NaN or ±Infinity where a number belongs → RangeError (a number, of a value out of range);
+ *   - a fraction where an integer belongs, NaN or ±Infinity → RangeError (a number of a wrong value);
  *   - an unknown key → TypeError `<path>: unknown option "<key>" (did you mean "<nearest>"?)`, as
  *     checkKnownKeys words it;
  *   - a value out of range or not among the allowed ones → RangeError `<path> <message>`.
@@ -100,11 +100,17 @@ function reportedIssue(issues: readonly Issue[]): Issue {
 /**
  * A TypeError: a value of the wrong type, including a name (an enum value, a union's `kind`) that
  * is not a string, and a refinement that reports a type error (`params: { typeError: true }`: a
- * missing or empty required value). NaN and ±Infinity where a number belongs are numbers of a wrong
- * value: a RangeError (zod calls them the wrong type).
+ * missing or empty required value). A fraction where an integer belongs, NaN and ±Infinity are
+ * numbers of a wrong value: a RangeError (zod calls them the wrong type).
  */
 function isTypeIssue(issue: Issue, input: unknown): boolean {
-  if (issue.code === 'invalid_type') return !(typeof input === 'number' && !Number.isFinite(input));
+  // zod reports a fraction where an integer belongs (`expected: 'int'`), NaN and ±Infinity as a
+  // wrong type; they are numbers of a wrong value.
+  if (issue.code === 'invalid_type')
+    return !(
+      typeof input === 'number' &&
+      (issue.expected === 'number' || (issue.expected as string) === 'int' || !Number.isFinite(input))
+    );
   // A refinement's type error (a missing batch size the batch mode needs, an empty path).
   if (issue.code === 'custom' && issue.params?.typeError === true) return true;
   if (issue.code === 'invalid_value' || (issue.code === 'invalid_union' && 'discriminator' in issue))
