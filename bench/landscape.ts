@@ -3,7 +3,7 @@
  * on one worker thread) beside a vectorised numpy baseline of the same function, N starts and T
  * steps (bench/landscape_numpy.py, Debian's /usr/bin/python3 with one BLAS/OpenMP thread), measured
  * in the same run and printed as one JSON line per case:
- *   node dist/bench/landscape.js [REPS]
+ *   node dist/bench/landscape.js [REPS] [CASE]
  * γ is small enough that no particle converges within T (no early exit): every particle takes T
  * steps. Each side reports the median, min and max over REPS repeats (default 5) of both the wall
  * time and the CPU time of its process (on a shared machine the CPU time is the steadier of the
@@ -16,25 +16,27 @@ import { fileURLToPath } from 'node:url';
 import { native } from '../src/native/binding.js';
 
 const REPS = Number(process.argv[2] ?? 5);
+const ONLY = process.argv[3]; // run only the cases whose name starts with this
 const PY = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/landscape_numpy.py');
 
-// N and T per case: enough work per repeat for the native side (≥ 10 ms) at a numpy time that
-// keeps the whole bench to about a minute.
+// N and T per case: ~0.1-0.3 s of native work per repeat, so that the call's fixed costs (~1-3 ms:
+// copies, classifying every x_T) and the timer's grain stay at the 1 % level (at 20-30 ms per repeat
+// the native rates spread by ±20 %); numpy then takes ~3 s per repeat and case.
 const cases = [
-  { name: 'paper-1d', inst: native.landscapePaper1d(), eta: 1e-6, N: 20000, T: 2000 },
+  { name: 'paper-1d', inst: native.landscapePaper1d(), eta: 1e-7, N: 20000, T: 20000 },
   {
     name: 'compact-2d (8 dips)',
     inst: native.landscapeCreate({ kind: 'compact', dim: 2, dips: 8, seed: 1, separation: 2 }),
-    eta: 1e-4,
+    eta: 2e-5,
     N: 4000,
-    T: 500,
+    T: 2500,
   },
   {
     name: 'compact-5d (16 dips)',
     inst: native.landscapeCreate({ kind: 'compact', dim: 5, dips: 16, seed: 1, separation: 2 }),
-    eta: 1e-4,
+    eta: 2e-5,
     N: 2000,
-    T: 500,
+    T: 2500,
   },
 ];
 
@@ -54,6 +56,7 @@ function rate(steps: number, t: Spread): Spread {
 }
 
 for (const c of cases) {
+  if (ONLY !== undefined && !c.name.startsWith(ONLY)) continue;
   const { N, T } = c;
   const d = c.inst.dim;
   // starts near the dips, so the dip terms are live
@@ -122,6 +125,11 @@ for (const c of cases) {
       numpyStepsPerSecWall: rate(steps, pWall),
       speedupWall: spread(np.wall.map((t, i) => t / wall[i])),
       maxAbsDiffFinalX: diff,
+      // per repeat, in run order: which side moves when the ratio spreads
+      perRepeatCpu: {
+        native: cpu.map((t) => Number((steps / t).toPrecision(3))),
+        numpy: np.cpu.map((t) => Number((steps / t).toPrecision(3))),
+      },
     }),
   );
 }

@@ -1,13 +1,16 @@
-// NativeModel#hvp: exact Hessian-vector products (native/hvp.h), synchronous.
+// NativeModel#hvp: exact Hessian-vector products (native/hvp.h), synchronous; with dataParallel,
+// split over the MPI ranks (native/data_parallel_hvp.h: bitwise the one-process product).
 #include <napi.h>
 
 #include "args.h"
 #include "model_wrap.h"
+#include "mpi_collective.h"
 
 namespace bigstep::binding {
 
-// hvp(params, state, x, y, n, chunk, v: Float64Array, out: Float64Array, training) -> mean loss.
-// Reads params/state/x/y/v, writes only out; the engine's scratch lives with the model.
+// hvp(params, state, x, y, n, chunk, v: Float64Array, out: Float64Array, training, dataParallel)
+// -> mean loss. Reads params/state/x/y/v, writes only out; the engine's scratch lives with the
+// model. dataParallel: a collective call, every rank of the MPI job calls it with the same arguments.
 Napi::Value ModelWrap::Hvp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Model& model = acquire(env);
@@ -36,10 +39,18 @@ Napi::Value ModelWrap::Hvp(const Napi::CallbackInfo& info) {
   const double* v = as_array<double>(info[6], "v", layout.param_count).data;
   double* out = as_array<double>(info[7], "out", layout.param_count).data;
   const bool training = info[8].IsUndefined() ? false : as_bool(info[8], "training");
+  const bool data_parallel = info[9].IsUndefined() ? false : as_bool(info[9], "dataParallel");
+  if (data_parallel && !mpi_initialized())
+    throw_state_error(env, "ERR_BIGSTEP_MPI",
+                      mpi_built() ? "dataParallel needs MPI initialised first (initMpi())"
+                                  : "dataParallel needs a build with MPI (apt-get install openmpi-bin "
+                                    "libopenmpi-dev, then npm run build)");
   double loss;
   try {
     if (!hvp_) hvp_ = std::make_unique<HvpEngine>(model.spec(), layout);
-    loss = hvp_->product(params, state, x.data, y, n, chunk, v, out, training);
+    loss = data_parallel ? data_parallel_hvp(*hvp_, mpi_world(), layout, params, state, x.data, y, n, chunk, v, out,
+                                             training, hvp_ranks_)
+                         : hvp_->product(params, state, x.data, y, n, chunk, v, out, training);
   } catch (const NativeError& e) {
     rethrow_native(env, e);
   }

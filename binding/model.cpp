@@ -175,6 +175,7 @@ Napi::Value ModelWrap::Close(const Napi::CallbackInfo& info) {
     throw_state_error(env, "ERR_BIGSTEP_BUSY", "model is busy: cannot close while an async training chunk runs");
   model_.reset();
   hvp_.reset();
+  hvp_ranks_ = DataParallelHvpScratch();
   trainer_ = Trainer();  // the step scratch (batch copies, update buffer) is native memory too
   chunk_scratch_.clear();
   return env.Undefined();

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "data_parallel_hvp.h"
 #include "hvp.h"
 #include "job.h"
 #include "model.h"
@@ -38,7 +39,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value IsBusy(const Napi::CallbackInfo& info);
 
   std::unique_ptr<Model> model_;
-  std::unique_ptr<HvpEngine> hvp_;  // created on the first hvp() call
+  std::unique_ptr<HvpEngine> hvp_;    // created on the first hvp() call
+  DataParallelHvpScratch hvp_ranks_;  // the data-parallel product's exchange buffers
   Trainer trainer_;
   ChunkScratch chunk_scratch_;  // async chunks' copies of ArrayBuffer-backed arrays (binding/job.h)
   bool busy_ = false;

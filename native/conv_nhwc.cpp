@@ -14,7 +14,7 @@
 //                    ([c-block][kh][kw][o][16]), written straight into din (+ relu mask, accumulate)
 //   din, stride > 1  per 6-pixel tile and tap: Σ_o dout[q, o] · W[o, c, kk] scatter-added into a
 //                    padded din buffer of the group, whose interior is then copied out
-//   dW               dW[o, c, kk] = Σ_q dout[q, o] · xp[base q + tap kk + c]: tiles of 6 (kk, c)
+//   dW               dW[o, c, kk] = Σ_q dout[q, o] · xp[base q + tap kk + c]: tiles of MRW (kk, c)
 //                    rows × 16 o with the pixel loop inside (a GEMM whose A rows are addressed
 //                    through the pixel bases)
 //
@@ -25,8 +25,9 @@
 // ISA paths: CMake compiles this file (like every native/*_nhwc.cpp) once per path (baseline,
 // avx2, avx512) into the namespaces bigstep::isa_<path>; nhwc_dispatch.cpp forwards the public
 // functions to the path chosen at load (isa.h). The avx512 micro-kernels keep the avx2 tiles
-// (6 × 16, one 16-float register per row instead of two 8-float halves) and the same per-element
-// summation order; tails are masked.
+// (6 × 16, one 16-float register per row instead of two 8-float halves) except dW, whose tiles
+// are 16 rows tall there (more independent FMA chains in its 32 registers); every element is
+// summed in the same order on both paths, so they give the same bits. Tails are masked.
 #include <algorithm>
 #include <cstring>
 
@@ -84,8 +85,8 @@ struct DinGeo {
 size_t packed_forward_size(const ConvShape& s) { return (size_t)s.K * s.K * s.C * round_up(s.O, NR); }
 size_t packed_backward_size(const ConvShape& s) { return (size_t)s.K * s.K * s.O * round_up(s.C, NR); }
 int dw_rows(const ConvShape& s) { return s.K * s.K * s.C; }
-int dw_ktiles(const ConvShape& s) { return (dw_rows(s) + MR - 1) / MR; }
-size_t dwt_size(const ConvShape& s) { return (size_t)((s.O + NR - 1) / NR) * dw_ktiles(s) * MR * NR; }
+int dw_ktiles(const ConvShape& s) { return (dw_rows(s) + MRW - 1) / MRW; }
+size_t dwt_size(const ConvShape& s) { return (size_t)((s.O + NR - 1) / NR) * dw_ktiles(s) * MRW * NR; }
 size_t align16(size_t n) { return (n + 15) / 16 * 16; }
 
 // ---- forward ------------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ struct BwdCall {
   ConvShape s;
   FwdGeo fgeo;  // dW groups
   DinGeo dgeo;
-  const int* roff;  // [ktiles][6] offsets of each dW tile row (kk, c) in a padded pixel patch
+  const int* roff;  // [ktiles][MRW] offsets of each dW tile row (kk, c) in a padded pixel patch
   float* pads;      // parts × max(fgeo.pad, dgeo.pad)
 };
 
@@ -192,8 +193,8 @@ void dw_part(const BwdCall& c, int t0, int t1, float* pad) {
       }
       for (int t = t0; t < t1; ++t) {
         const int ob = t / ktiles, kt = t % ktiles;
-        dw_tile(xp, base, c.roff + (size_t)kt * MR, qn, strips + (size_t)ob * DW_QCHUNK * NR, NR,
-                c.dwt + ((size_t)ob * ktiles + kt) * MR * NR);
+        dw_tile(xp, base, c.roff + (size_t)kt * MRW, qn, strips + (size_t)ob * DW_QCHUNK * NR, NR,
+                c.dwt + ((size_t)ob * ktiles + kt) * MRW * NR);
       }
     }
   }
@@ -322,7 +323,7 @@ size_t conv2d_nhwc_backward_scratch(int N, const ConvShape& s) {
   const FwdGeo fgeo(N, s, /*dw=*/true);
   const DinGeo dgeo(N, s);
   const int parts = std::max(compute_threads(), parts_for(dgeo.groups));
-  return align16(packed_backward_size(s)) + align16(dwt_size(s)) + align16((size_t)dw_ktiles(s) * MR) +
+  return align16(packed_backward_size(s)) + align16(dwt_size(s)) + align16((size_t)dw_ktiles(s) * MRW) +
          (size_t)parts * bwd_part_floats(s, fgeo, dgeo) + 16;
 }
 
@@ -335,13 +336,13 @@ void conv2d_nhwc_backward(float* din, float* dW, float* db, const float* dout, c
   float* wb = scratch;
   float* dwt = wb + align16(packed_backward_size(s));
   int* roff = reinterpret_cast<int*>(dwt + align16(dwt_size(s)));
-  float* pads = dwt + align16(dwt_size(s)) + align16((size_t)ktiles * MR);
+  float* pads = dwt + align16(dwt_size(s)) + align16((size_t)ktiles * MRW);
   const size_t pad_stride = bwd_part_floats(s, fgeo, dgeo);
   static_assert(sizeof(int) == sizeof(float), "row offsets share the float scratch");
   {
     const int Wq = s.W + 2 * s.P;
     int kk = 0, ch = 0;
-    for (int k = 0; k < ktiles * MR; ++k) {
+    for (int k = 0; k < ktiles * MRW; ++k) {
       roff[k] = ((kk / s.K) * Wq + kk % s.K) * s.C + ch;  // rows past the end repeat the last
       if (k + 1 < rows && ++ch == s.C) ch = 0, ++kk;
     }
@@ -361,7 +362,7 @@ void conv2d_nhwc_backward(float* din, float* dW, float* db, const float* dout, c
       });
     }
     for (int o = 0; o < s.O; ++o) {
-      const float* blk = dwt + (size_t)(o / NR) * ktiles * MR * NR + o % NR;
+      const float* blk = dwt + (size_t)(o / NR) * ktiles * MRW * NR + o % NR;
       for (int k = 0; k < rows; ++k) dW[((size_t)o * s.C + k % s.C) * KK + k / s.C] = blk[(size_t)k * NR];
     }
   }

@@ -1,7 +1,8 @@
 // The pieces of conv_nhwc.cpp's implicit-GEMM convolution (see the top of that file): tile sizes,
-// image groups, padding, pixel bases, the epilogue, the 6 x 16 micro-kernels and weight packing.
-// Included only by conv_nhwc.cpp, after isa_target.h, so it is compiled once per ISA path; split
-// out to keep each file to one job (the drivers there, the register-level code here).
+// image groups, padding, pixel bases, the epilogue, the micro-kernels (6 x 16; dW 16 x 16 on
+// avx512) and weight packing. Included only by conv_nhwc.cpp, after isa_target.h, so it is
+// compiled once per ISA path; split out to keep each file to one job (the drivers there, the
+// register-level code here).
 #pragma once
 #ifndef BIGSTEP_ISA_NS
 #error "conv_nhwc_tiles.h must be included after isa_target.h (by conv_nhwc.cpp)"
@@ -11,9 +12,24 @@ namespace bigstep {
 namespace BIGSTEP_ISA_NS {
 namespace {
 
-constexpr int MR = 6;        // pixels (forward, din) or (kk, c) rows (dW) per micro-tile
+// Tile rows: pixels per forward / din micro-tile (MR) and (kk, c) rows per dW micro-tile (MRW).
+// Each row is one accumulator of NR floats. AVX2 has 16 registers: 6 rows × 2 halves + 2 weight
+// halves + 1 broadcast fill them. AVX-512 has 32, and CPUs with two 512-bit FMA ports and a
+// 4-cycle FMA latency need >= 8 independent chains to keep both ports busy. dW takes 16 rows there
+// (with C % 16 == 0 a tile's rows are 16 consecutive channels of one tap, read through one
+// pointer): 1.1-1.3x faster per layer (docs/performance.md). Forward / din keep 6 pixel rows: 12
+// (12 patch pointers, more than the free general registers) measured no faster. Tile shape does
+// not change the order in which any one output element is summed, so avx2 and avx512 still give
+// the same bits.
+constexpr int MR = 6;
+#if defined(BIGSTEP_SIMD_AVX512)
+constexpr int MRW = 16;
+#else
+constexpr int MRW = 6;
+#endif
 constexpr int NR = 16;       // output channels (forward, dW) or input channels (din) per tile
 constexpr int QCHUNK = 252;  // pixels whose bases are computed at once (a multiple of MR)
+static_assert(QCHUNK % MR == 0, "QCHUNK holds whole tiles");
 // dW: pixels per pass over the tiles; the chunk's dout columns (128 × 16 floats) and patch lines
 // then stay in L1 across the k-tiles (measured: 128 beats 64 and 252 by ~7 %).
 constexpr int DW_QCHUNK = 128;
@@ -162,40 +178,27 @@ void store_tile(const float* tile, int mr, int nr, float* y, size_t ldy, const f
   _mm256_storeu_ps(t + 88, c51);
 #endif
 
-#ifdef BIGSTEP_SIMD_AVX512
-#define BIGSTEP_ZERO6                                                                                            \
-  __m512 c0 = _mm512_setzero_ps(), c1 = _mm512_setzero_ps(), c2 = _mm512_setzero_ps(), c3 = _mm512_setzero_ps(), \
-         c4 = _mm512_setzero_ps(), c5 = _mm512_setzero_ps();
-#define BIGSTEP_FMA16(r, src) c##r = _mm512_fmadd_ps(_mm512_set1_ps(*(src)), b, c##r);
-#define BIGSTEP_STORE6(t)       \
-  _mm512_storeu_ps(t + 0, c0);  \
-  _mm512_storeu_ps(t + 16, c1); \
-  _mm512_storeu_ps(t + 32, c2); \
-  _mm512_storeu_ps(t + 48, c3); \
-  _mm512_storeu_ps(t + 64, c4); \
-  _mm512_storeu_ps(t + 80, c5);
-#endif
-
 // tile[r][0..16) = Σ_(kh,kw) Σ_c a_r[kh·rs + kw·C + c] · w[((kh·K + kw)·C + c)·16 + 0..16)
 void gather_tile(const float* const* a, int K, long rs, int C, const float* w, float* tile) {
 #if defined(BIGSTEP_SIMD_AVX512)
-  BIGSTEP_ZERO6
+  __m512 acc[MR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_ps();
   for (int kh = 0; kh < K; ++kh)
     for (int kw = 0; kw < K; ++kw) {
       const long t = kh * rs + (long)kw * C;
-      const float *a0 = a[0] + t, *a1 = a[1] + t, *a2 = a[2] + t, *a3 = a[3] + t, *a4 = a[4] + t, *a5 = a[5] + t;
+      const float* ar[MR];
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) ar[r] = a[r] + t;
       const float* wk = w + (size_t)(kh * K + kw) * C * NR;
       for (int c = 0; c < C; ++c) {
         const __m512 b = _mm512_loadu_ps(wk + c * NR);
-        BIGSTEP_FMA16(0, a0 + c)
-        BIGSTEP_FMA16(1, a1 + c)
-        BIGSTEP_FMA16(2, a2 + c)
-        BIGSTEP_FMA16(3, a3 + c)
-        BIGSTEP_FMA16(4, a4 + c)
-        BIGSTEP_FMA16(5, a5 + c)
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(ar[r][c]), b, acc[r]);
       }
     }
-  BIGSTEP_STORE6(tile)
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) _mm512_storeu_ps(tile + r * NR, acc[r]);
 #elif defined(BIGSTEP_SIMD_AVX2)
   BIGSTEP_ZERO12
   for (int kh = 0; kh < K; ++kh)
@@ -233,18 +236,17 @@ void gather_tile(const float* const* a, int K, long rs, int C, const float* w, f
 // tile[r][0..16) = Σ_o g_r[o] · w[o·16 + 0..16)
 void scatter_tile(const float* const* g, int O, const float* w, float* tile) {
 #if defined(BIGSTEP_SIMD_AVX512)
-  BIGSTEP_ZERO6
-  const float *g0 = g[0], *g1 = g[1], *g2 = g[2], *g3 = g[3], *g4 = g[4], *g5 = g[5];
+  __m512 acc[MR];
+  const float* gr[MR];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) acc[r] = _mm512_setzero_ps(), gr[r] = g[r];
   for (int o = 0; o < O; ++o) {
     const __m512 b = _mm512_loadu_ps(w + o * NR);
-    BIGSTEP_FMA16(0, g0 + o)
-    BIGSTEP_FMA16(1, g1 + o)
-    BIGSTEP_FMA16(2, g2 + o)
-    BIGSTEP_FMA16(3, g3 + o)
-    BIGSTEP_FMA16(4, g4 + o)
-    BIGSTEP_FMA16(5, g5 + o)
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(gr[r][o]), b, acc[r]);
   }
-  BIGSTEP_STORE6(tile)
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) _mm512_storeu_ps(tile + r * NR, acc[r]);
 #elif defined(BIGSTEP_SIMD_AVX2)
   BIGSTEP_ZERO12
   const float *g0 = g[0], *g1 = g[1], *g2 = g[2], *g3 = g[3], *g4 = g[4], *g5 = g[5];
@@ -272,20 +274,30 @@ void scatter_tile(const float* const* g, int O, const float* w, float* tile) {
 // tile[r][0..16) += Σ_q xp[base[q] + roff[r]] · d[q·ldd + 0..16)   (tile is read and written)
 void dw_tile(const float* xp, const long* base, const int* roff, int Q, const float* d, int ldd, float* tile) {
 #if defined(BIGSTEP_SIMD_AVX512)
-  __m512 c0 = _mm512_loadu_ps(tile + 0), c1 = _mm512_loadu_ps(tile + 16), c2 = _mm512_loadu_ps(tile + 32);
-  __m512 c3 = _mm512_loadu_ps(tile + 48), c4 = _mm512_loadu_ps(tile + 64), c5 = _mm512_loadu_ps(tile + 80);
-  const long r0 = roff[0], r1 = roff[1], r2 = roff[2], r3 = roff[3], r4 = roff[4], r5 = roff[5];
-  for (int q = 0; q < Q; ++q) {
-    const float* a = xp + base[q];
-    const __m512 b = _mm512_loadu_ps(d + (size_t)q * ldd);
-    BIGSTEP_FMA16(0, a + r0)
-    BIGSTEP_FMA16(1, a + r1)
-    BIGSTEP_FMA16(2, a + r2)
-    BIGSTEP_FMA16(3, a + r3)
-    BIGSTEP_FMA16(4, a + r4)
-    BIGSTEP_FMA16(5, a + r5)
+  __m512 acc[MRW];
+  bool contiguous = true;  // the rows are 16 consecutive channels of one tap (C % 16 == 0)
+#pragma GCC unroll 16
+  for (int r = 0; r < MRW; ++r) acc[r] = _mm512_loadu_ps(tile + r * NR), contiguous &= roff[r] == roff[0] + r;
+  if (contiguous) {
+    const long r0 = roff[0];
+    for (int q = 0; q < Q; ++q) {
+      const float* a = xp + base[q] + r0;
+      const __m512 b = _mm512_loadu_ps(d + (size_t)q * ldd);
+#pragma GCC unroll 16
+      for (int r = 0; r < MRW; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r]), b, acc[r]);
+    }
+  } else {
+    long ro[MRW];
+    for (int r = 0; r < MRW; ++r) ro[r] = roff[r];
+    for (int q = 0; q < Q; ++q) {
+      const float* a = xp + base[q];
+      const __m512 b = _mm512_loadu_ps(d + (size_t)q * ldd);
+#pragma GCC unroll 16
+      for (int r = 0; r < MRW; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[ro[r]]), b, acc[r]);
+    }
   }
-  BIGSTEP_STORE6(tile)
+#pragma GCC unroll 16
+  for (int r = 0; r < MRW; ++r) _mm512_storeu_ps(tile + r * NR, acc[r]);
 #elif defined(BIGSTEP_SIMD_AVX2)
   __m256 c00 = _mm256_loadu_ps(tile + 0), c01 = _mm256_loadu_ps(tile + 8);
   __m256 c10 = _mm256_loadu_ps(tile + 16), c11 = _mm256_loadu_ps(tile + 24);
@@ -310,7 +322,7 @@ void dw_tile(const float* xp, const long* base, const int* roff, int Q, const fl
   for (int q = 0; q < Q; ++q) {
     const float* a = xp + base[q];
     const float* dq = d + (size_t)q * ldd;
-    for (int r = 0; r < MR; ++r) {
+    for (int r = 0; r < MRW; ++r) {
       const float v = a[roff[r]];
       for (int j = 0; j < NR; ++j) tile[r * NR + j] += v * dq[j];
     }

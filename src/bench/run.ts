@@ -40,8 +40,15 @@ export interface BenchOptions {
 export interface PeerRow {
   samplesPerSec?: number;
   stepSeconds?: number;
+  /** HVP rows: one product from scratch (forward, gradient graph, product). */
   hvpSeconds?: number;
+  hvpCpuSeconds?: number;
+  /** HVP rows: a further product on the kept gradient graph (retain_graph=True). */
+  hvpWarmSeconds?: number;
+  hvpWarmCpuSeconds?: number;
+  /** HVP rows: λ_max by the same restarted Lanczos, on the kept graph. */
   lambdaSeconds?: number;
+  lambdaIterations?: number;
   peakRssMiB?: number;
   blas?: string;
 }
@@ -183,7 +190,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
             samplesPerSec: c.kind === 'hvp' ? c.n / (r.hvpSeconds as number) : r.samplesPerSec,
             stepSeconds: r.stepSeconds,
             hvpSeconds: r.hvpSeconds,
+            hvpCpuSeconds: r.hvpCpuSeconds,
+            hvpWarmSeconds: r.hvpWarmSeconds,
+            hvpWarmCpuSeconds: r.hvpWarmCpuSeconds,
             lambdaSeconds: r.lambdaSeconds,
+            lambdaIterations: r.lambdaIterations,
             peakRssMiB: r.peakRssMiB,
             blas: r.blas,
           };

@@ -10,6 +10,7 @@ import { mlp } from '../model/spec.js';
 import { showBlasNotice } from '../native/binding.js';
 import { info } from '../native/info.js';
 import { sgd } from '../optim/optimizer.js';
+import type { MpiWorld } from '../train/data-parallel.js';
 import { Trainer } from '../train/trainer.js';
 import { locateDatasets } from '../data/locate.js';
 import { writeReport } from '../report/report.js';
@@ -17,6 +18,7 @@ import { RunFailedError, runExperiment, type ProgressSink, type RunOutcome } fro
 import { createProgress, type Progress } from '../util/progress.js';
 import { UsageError, choiceOption, intOption, parseCommandArgs, withOverrides } from './args.js';
 import { EXIT, failureLine, seconds, show, withInterrupts, type Command } from './common.js';
+import { dataParallelWorld } from './data-parallel.js';
 import { fallbackLines } from './fallback-note.js';
 import { benchCommand } from './bench-command.js';
 import { sweepCommand } from './sweep-command.js';
@@ -55,14 +57,25 @@ function progressDisplay(label: string): { sink: ProgressSink; done(): void } {
 
 type RunReport = { outcome?: RunOutcome; error?: RunFailedError };
 
+const silentDisplay = { sink: (): void => {}, done: (): void => {} };
+
 /** Runs one experiment with a progress display; prints where it is and how it ended. */
 async function runOne(
   entry: RegisteredExperiment,
   preset: Scale,
-  opts: { out: string; seed?: number; force?: boolean; signal: AbortSignal; config?: unknown },
+  opts: {
+    out: string;
+    seed?: number;
+    force?: boolean;
+    signal: AbortSignal;
+    config?: unknown;
+    world?: MpiWorld | null;
+  },
 ): Promise<RunReport> {
   const name = entry.definition.name;
-  const display = progressDisplay(`${entry.protocolId} ${name} (${preset})`);
+  const world = opts.world ?? null;
+  // Data parallel: rank 0 speaks for the job; the other ranks print nothing.
+  const display = world && world.rank > 0 ? silentDisplay : progressDisplay(`${entry.protocolId} ${name} (${preset})`);
   try {
     const outcome = await runExperiment(entry, opts.config ?? preset, {
       out: opts.out,
@@ -72,10 +85,14 @@ async function runOne(
       progress: display.sink,
       onStart: (plan) => {
         showBlasNotice(); // here, once the config is valid: misuse stays a one-line error
-        console.log(`${name}: running ${preset} in ${show(plan.dir)}`);
+        console.log(
+          `${name}: running ${preset} in ${show(plan.dir)}${world ? ` (data parallel over ${world.size} MPI ranks)` : ''}`,
+        );
       },
+      ...(world ? { dataParallel: true } : {}),
     });
     display.done();
+    if (world && world.rank > 0) return { outcome };
     if (outcome.skipped)
       console.log(`${name}: already ${outcome.status} in ${show(outcome.dir)}; nothing to do (--force runs it again)`);
     else if (outcome.status === 'aborted')
@@ -160,18 +177,24 @@ const runOptions = {
   seed: { type: 'string' },
   force: { type: 'boolean', default: false },
   set: { type: 'string', multiple: true },
+  'data-parallel': { type: 'boolean', default: false },
 } as const;
 
-/** reproduce runs the shipped presets: no --set (one path rarely exists in every experiment's config; use bigstep run). */
-const { set: _set, ...reproduceOptions } = runOptions;
+/**
+ * reproduce runs the shipped presets: no --set (one path rarely exists in every experiment's config; use bigstep run),
+ * and no --data-parallel (E1 has nothing to split; run E2 and E3 one by one under mpirun).
+ */
+const { set: _set, 'data-parallel': _dataParallel, ...reproduceOptions } = runOptions;
 
 const runCommand: Command = {
   name: 'run',
   summary: `run one experiment into <out>/<name>-<preset>-<id>/ (${experimentNames().join(' | ')})`,
   usage:
-    `bigstep run ${experimentNames().join('|')} [--preset tiny|quick|study|paper] [--out DIR] [--seed N] [--force] [--set PATH=VALUE ...]\n` +
+    `bigstep run ${experimentNames().join('|')} [--preset tiny|quick|study|paper] [--out DIR] [--seed N] [--force] [--set PATH=VALUE ...] [--data-parallel]\n` +
     '  --set changes one field of the preset config (repeatable; VALUE is YAML: 0.1, true, null, [1, 2], {cropPadding: 4, flip: true}),\n' +
-    '  e.g. --set epochs=10 --set model.hidden=[256]; the fields are listed in docs/experiments.md and in config.json of any run',
+    '  e.g. --set epochs=10 --set model.hidden=[256]; the fields are listed in docs/experiments.md and in config.json of any run\n' +
+    '  --data-parallel (escape, noise; under mpirun -n N or srun -n N, N >= 2): full-batch training and full-data\n' +
+    '  measurements split over the ranks; rank 0 writes the run directory (docs/cluster.md)',
   async run(args) {
     if (wantsHelp(args)) return help(this);
     const { values, positionals } = parseCommandArgs('run', args, runOptions, {
@@ -194,9 +217,14 @@ const runCommand: Command = {
         `bigstep run: experiment "${name}" has no preset "${preset}" (it has ${Object.keys(entry.definition.presets).join(', ')})`,
       );
     const config = sets.length > 0 ? withOverrides('run', presetConfig, sets) : undefined;
+    const world = dataParallelWorld('bigstep run', values['data-parallel'] ?? false, name);
     const r = await withInterrupts((signal) =>
-      runOne(entry, preset, { out, seed, force: values.force, signal, config }),
+      runOne(entry, preset, { out, seed, force: values.force, signal, config, world }),
     );
+    if (world && world.rank > 0) {
+      if (r.error) console.error(`rank ${world.rank}: ${failureLine(name, r.error)}`);
+      return r.error ? EXIT.failed : r.outcome?.status === 'aborted' ? EXIT.aborted : EXIT.ok;
+    }
     if (r.error) {
       console.error(failureLine(name, r.error));
       return EXIT.failed;
@@ -216,6 +244,7 @@ const reproduceCommand: Command = {
   async run(args) {
     if (wantsHelp(args)) return help(this);
     const { values } = parseCommandArgs('reproduce', args, reproduceOptions, { min: 0, max: 0, names: '' });
+    dataParallelWorld('bigstep reproduce', false, ''); // refuses to run as one of several MPI ranks
     const preset = choiceOption('reproduce', 'preset', values.preset ?? 'quick', SCALES);
     const seed = intOption('reproduce', 'seed', values.seed);
     const out = values.out ?? DEFAULT_OUT;

@@ -29,6 +29,7 @@ import {
 import { collectBenchSweep, isBenchSweep, loadBenchSweep, taskResultFile } from '../bench/sweep.js';
 import { createProgress } from '../util/progress.js';
 import { benchCommand } from './bench-command.js';
+import { dataParallelWorld } from './data-parallel.js';
 import { UsageError, intOption, parseCommandArgs } from './args.js';
 import { EXIT, INTERRUPT_GRACE_MS, failureLine, seconds, show, withInterrupts, type Command } from './common.js';
 
@@ -38,7 +39,7 @@ const SUBCOMMANDS: Record<string, { usage: string; summary: string }> = {
     summary: 'expand a sweep spec (YAML/JSON) into DIR/tasks.json',
   },
   run: {
-    usage: 'bigstep sweep run DIR --task I',
+    usage: 'bigstep sweep run DIR --task I [--data-parallel]',
     summary: 'run task I into DIR/runs/ (a finished task exits at once)',
   },
   collect: {
@@ -52,7 +53,7 @@ const SUBCOMMANDS: Record<string, { usage: string; summary: string }> = {
   slurm: {
     usage:
       'bigstep sweep slurm DIR [--max-parallel K] [--cpus 1] [--threads 1] [--mem 2G] [--time 00:30:00] [--partition P] [--account A] ' +
-      '[--submit] [--tasks LIST|unfinished]',
+      '[--ntasks N [--srun-mpi pmix]] [--submit] [--tasks LIST|unfinished]',
     summary: 'write DIR/slurm/array.sbatch (a job array); --submit runs sbatch and records the job id',
   },
   status: {
@@ -126,7 +127,10 @@ async function planCmd(args: string[]): Promise<number> {
 }
 
 async function runCmd(args: string[]): Promise<number> {
-  const { values, positionals } = oneDir('run', args, { task: { type: 'string' } });
+  const { values, positionals } = oneDir('run', args, {
+    task: { type: 'string' },
+    'data-parallel': { type: 'boolean', default: false },
+  });
   if (values.task === undefined) throw new UsageError('bigstep sweep run: --task I is required (0-based task index)');
   const index = intOption('sweep run', 'task', values.task) as number;
   const dir = positionals[0];
@@ -139,11 +143,16 @@ async function runCmd(args: string[]): Promise<number> {
       );
     return benchCommand.run([...s.benchArgs, '--label', s.targets[index].label, '--out', taskResultFile(dir, index)]);
   }
+  // One task split over the ranks of an MPI job (srun -n N from the array script of --ntasks N).
+  const asked = (values['data-parallel'] as unknown) === true; // oneDir's values are typed as strings
+  const experiment = asked ? (await loadTasks(dir)).experiment : '';
+  const world = dataParallelWorld('bigstep sweep run', asked, experiment);
+  const quiet = world !== null && world.rank > 0; // rank 0 speaks for the task
   // Progress of a long task: a line at most every 30 s (task logs stay short; no bar, no final line).
   let last = performance.now();
   const progress = (done: number, total: number, label?: string): void => {
     const now = performance.now();
-    if (now - last < 30000) return;
+    if (quiet || now - last < 30000) return;
     last = now;
     console.log(`task ${index}: ${done} / ${total}${label ? ` (${label})` : ''}`);
   };
@@ -154,10 +163,14 @@ async function runCmd(args: string[]): Promise<number> {
         progress,
         onStart: (d) => {
           showBlasNotice();
-          console.log(`task ${index}: running in ${show(d)}`);
+          console.log(
+            `task ${index}: running in ${show(d)}${world ? ` (data parallel over ${world.size} MPI ranks)` : ''}`,
+          );
         },
+        dataParallel: world !== null,
       }),
     );
+    if (quiet) return outcome.status === 'aborted' ? EXIT.aborted : EXIT.ok;
     if (outcome.skipped) {
       console.log(`task ${index}: already ${outcome.status} in ${show(outcome.dir)}; nothing to do`);
       return EXIT.ok;
@@ -170,7 +183,7 @@ async function runCmd(args: string[]): Promise<number> {
     return EXIT.ok;
   } catch (e) {
     if (e instanceof RunFailedError) {
-      console.error(failureLine(`task ${index}`, e));
+      console.error(`${quiet ? `rank ${world?.rank}: ` : ''}${failureLine(`task ${index}`, e)}`);
       return EXIT.failed;
     }
     throw e;
@@ -295,6 +308,8 @@ async function slurmCmd(args: string[]): Promise<number> {
     partition: { type: 'string' },
     account: { type: 'string' },
     'job-name': { type: 'string' },
+    ntasks: { type: 'string' },
+    'srun-mpi': { type: 'string' },
     submit: { type: 'boolean', default: false },
     tasks: { type: 'string' },
   });
@@ -310,6 +325,8 @@ async function slurmCmd(args: string[]): Promise<number> {
     partition: values.partition,
     account: values.account,
     jobName: values['job-name'],
+    ntasks: intOption('sweep slurm', 'ntasks', values.ntasks, 1),
+    srunMpi: values['srun-mpi'],
   };
   // Every flag is checked before anything is written: a failing command leaves no new files.
   if (values.tasks && !values.submit)

@@ -21,6 +21,8 @@ export interface CurvatureOptions {
   iterations: number;
   tolerance: number;
   seed: number;
+  /** Split the Hessian-vector products over the MPI ranks (bitwise the one-process values). */
+  dataParallel?: boolean;
 }
 
 export const CURVATURE_METHOD_TOP =
@@ -56,6 +58,7 @@ export function lambdaMaxFrom(
     iterations: o.iterations,
     tolerance: o.tolerance,
     seed: o.seed,
+    dataParallel: o.dataParallel === true,
     ...(start ? { start } : {}),
   });
   return { ...eigen(r, CURVATURE_METHOD_TOP), vector: r.vector };
@@ -68,7 +71,12 @@ export function lambdaMaxFrom(
  */
 export function lambdaMin(model: Model, data: Examples, o: CurvatureOptions & { steps: number }): Eigen {
   return eigen(
-    bottomEigenvalue(model, data, { iterations: o.steps, tolerance: o.tolerance, seed: o.seed }),
+    bottomEigenvalue(model, data, {
+      iterations: o.steps,
+      tolerance: o.tolerance,
+      seed: o.seed,
+      dataParallel: o.dataParallel === true,
+    }),
     CURVATURE_METHOD_BOTTOM,
   );
 }

@@ -24,6 +24,13 @@
  *     from θ_end), decided by escape-rules.ts `escapeDecision`.
  * Every phase of every seed is a resume unit (src/run/resume.ts); long phases checkpoint their
  * trainers mid-way. Deterministic for a config at a fixed BLAS thread count (except `timing`).
+ *
+ * Data parallel (`ctx.dataParallel`, `bigstep run escape --data-parallel` under mpirun/srun): every
+ * GD run trains with `Trainer({ dataParallel })`, the train/test losses, the interpolation losses
+ * and λ_max / λ_min are split over the ranks (bitwise the one-process values); the accuracies and
+ * ‖∇L‖ are computed whole on every rank (identical there); the runs go one at a time. With
+ * microBatch null or ≥ ⌈n/N⌉ the result is bitwise the one-process run with microBatch = ⌈n/N⌉
+ * (docs/cluster.md).
  */
 import { Model, type Examples } from '../model/model.js';
 import type { ModelSpec } from '../model/spec.js';
@@ -33,7 +40,7 @@ import { fingerprint, resumeStoreOf, type ResumeStore, type Unit } from '../run/
 import { inSharedMemory } from '../train/shared-data.js';
 import { Trainer } from '../train/trainer.js';
 import { runConcurrently } from '../train/concurrent.js';
-import { lambdaMax, lambdaMaxFrom, lambdaMin, type Eigen } from './escape-curvature.js';
+import { lambdaMax, lambdaMaxFrom, lambdaMin, type CurvatureOptions, type Eigen } from './escape-curvature.js';
 import {
   catapultRegime,
   escapeDecision,
@@ -232,6 +239,8 @@ export interface EscapeResult {
 interface Env {
   config: EscapeConfig;
   ctx: RunContext;
+  /** Full-batch GD, losses and curvature split over the MPI ranks (ctx.dataParallel). */
+  split: boolean;
   /** Train set with one-hot float targets (what GD trains on) and its labels. */
   train: Examples;
   trainLabels: Int32Array;
@@ -266,9 +275,9 @@ function evalAt(env: Env, params: Float32Array): PointEval {
   const m = env.scratch;
   m.params.set(params);
   return {
-    trainLoss: m.evaluate(env.train).loss,
+    trainLoss: m.evaluate(env.train, { dataParallel: env.split }).loss,
     trainAccuracy: argmaxAccuracy(m, env.train.x, env.trainLabels),
-    testLoss: m.evaluate(env.test).loss,
+    testLoss: m.evaluate(env.test, { dataParallel: env.split }).loss,
     testAccuracy: argmaxAccuracy(m, env.test.x, env.testLabels),
   };
 }
@@ -298,8 +307,13 @@ function gradNormAt(env: Env, params: Float32Array): { loss: number; gradNorm: n
   return { loss, gradNorm: Math.sqrt(ss) };
 }
 
-function curvatureOptions(env: Env, seed: number): { iterations: number; tolerance: number; seed: number } {
-  return { iterations: env.config.sharpness.iterations, tolerance: env.config.sharpness.tolerance, seed };
+function curvatureOptions(env: Env, seed: number): CurvatureOptions {
+  return {
+    iterations: env.config.sharpness.iterations,
+    tolerance: env.config.sharpness.tolerance,
+    seed,
+    dataParallel: env.split,
+  };
 }
 
 function topAt(env: Env, params: Float32Array, seed: number): Eigen {
@@ -332,6 +346,7 @@ function newRun<R extends object>(env: Env, start: Float32Array, eta: number, ta
     optimizer: sgd({ lr: eta }),
     batch: { mode: 'full', ...(c.microBatch ? { microBatch: c.microBatch } : {}) },
     seed: 0,
+    ...(env.split ? { dataParallel: true } : {}),
   });
   return {
     model,
@@ -378,7 +393,8 @@ async function drive<R extends object>(
           r.rec.done = true;
         }
       }),
-      { concurrency: env.config.concurrency, signal },
+      // Data parallel: one run at a time, so every rank makes the same collective calls in the same order.
+      { concurrency: env.split ? 1 : env.config.concurrency, signal },
     );
     for (const r of live) {
       if (!r.rec.diverged) after(r);
@@ -464,7 +480,7 @@ async function eosPhase(env: Env, u: Unit, theta0: Float32Array, lambda0: number
     env.scratch.params.set(r.model.params);
     const lam = lambdaMaxFrom(env.scratch, env.sharp, curvatureOptions(env, seed), r.rec.vector);
     r.rec.vector = lam.vector;
-    const trainLoss = env.scratch.evaluate(env.train).loss;
+    const trainLoss = env.scratch.evaluate(env.train, { dataParallel: env.split }).loss;
     r.rec.lambda.push({
       step: r.rec.steps,
       value: lam.value,
@@ -732,6 +748,7 @@ async function testPhase(
       const r = runs[i];
       const line = interpolationLosses(env.scratch, thetaS, k.end, env.train, {
         points: env.config.interpolationPoints,
+        dataParallel: env.split,
       });
       const distanceEnd = distance(k.end, thetaS);
       const returnDiverged = r.rec.diverged;
@@ -741,6 +758,7 @@ async function testPhase(
         ? NaN
         : interpolationLosses(env.scratch, thetaS, r.model.params, env.train, {
             points: env.config.interpolationPoints,
+            dataParallel: env.split,
           }).barrier;
       const d = escapeDecision({ diverged: false, barrier: line.barrier, distanceEnd, distanceReturn }, rule);
       const t: EscapeTest = {
@@ -915,6 +933,7 @@ export async function runEscape(config: EscapeConfig, ctx: RunContext): Promise<
   const env: Env = {
     config: c,
     ctx,
+    split: ctx.dataParallel === true,
     train: { x: data.train.x, y: oneHot(trainLabels, k) },
     trainLabels,
     test: { x: data.test.x, y: oneHot(testLabels, k) },

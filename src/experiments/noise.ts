@@ -40,6 +40,13 @@
  * chunks run on the libuv pool, one BLAS thread each). Resuming (src/run/resume.ts): the setup and
  * each arm × seed run are units; a run keeps partial checkpoints of its trainer and curve.
  * Deterministic for a config at a fixed BLAS thread count (except `timing`).
+ *
+ * Data parallel (`ctx.dataParallel`, `bigstep run noise --data-parallel` under mpirun/srun): the
+ * full-batch arms train with `Trainer({ dataParallel })`, every evaluation and λ_max(θ₀) are split
+ * over the ranks (bitwise the one-process values), the SGD arms train whole on every rank, and the
+ * runs go one at a time. With microBatch null or ≥ ⌈n/N⌉ (each rank's shard one piece) the result
+ * is bitwise the one-process run with microBatch = ⌈n/N⌉, e.g. the same config with that
+ * microBatch (docs/cluster.md); otherwise it agrees with it to rounding.
  */
 import { Model, type Examples } from '../model/model.js';
 import { topEigenvalue } from '../measure/sharpness.js';
@@ -615,11 +622,21 @@ async function trainArm(p: ArmPlan, seed: number, env: ArmEnv, u: Unit): Promise
             ...(p.amplify > 1 ? { amplify: p.amplify } : {}),
             ...(c.augment ? { augment: c.augment } : {}),
           };
-    const make = (optimizer: OptimizerSpec): Trainer => new Trainer(model, { data: env.train, optimizer, batch, seed });
+    // Under --data-parallel: full-batch arms and every evaluation split over the MPI ranks; SGD
+    // arms train whole on every rank (the same run, bit for bit).
+    const split = ctx.dataParallel === true;
+    const make = (optimizer: OptimizerSpec): Trainer =>
+      new Trainer(model, {
+        data: env.train,
+        optimizer,
+        batch,
+        seed,
+        ...(split && p.batch === 'full' ? { dataParallel: true } : {}),
+      });
     const points = evalSteps(p, c.evalEvery);
     const evaluate = (step: number): NoisePoint => {
-      const tr = model.evaluate(data.train);
-      const te = model.evaluate(data.test);
+      const tr = model.evaluate(data.train, { dataParallel: split });
+      const te = model.evaluate(data.test, { dataParallel: split });
       return {
         epoch: step / p.stepsPerEpoch,
         step,
@@ -719,6 +736,7 @@ async function setupRates(
       iterations: c.sharpness.iterations,
       tolerance: c.sharpness.tolerance,
       seed: c.seeds[0],
+      dataParallel: ctx.dataParallel === true,
     });
     const lambda0 = { value: l.value, iterations: l.iterations, converged: l.converged };
     const etaSmall = c.lrSmall === 'auto' ? (c.smallFactor * 2) / lambda0.value : c.lrSmall;
@@ -794,7 +812,8 @@ export async function runNoise(c: NoiseConfig, ctx: RunContext): Promise<NoiseRe
       perArmMs[p.id] = (perArmMs[p.id] ?? 0) + (performance.now() - t);
       results.set(`${p.id}/${seed}`, run);
     }),
-    { concurrency: c.concurrency, signal: ctx.signal },
+    // Data parallel: one run at a time, so every rank makes the same collective calls in the same order.
+    { concurrency: ctx.dataParallel ? 1 : c.concurrency, signal: ctx.signal },
   );
   ctx.progress(totalWork, totalWork, 'E3 done');
   return {

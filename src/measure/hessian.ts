@@ -9,7 +9,10 @@
  *   every layer kind (native/hvp.h). float32 arithmetic per chunk of `batchSize` examples, chunks
  *   summed in double; exact up to float rounding, also at ReLU and max-pool kinks (where the
  *   Hessian of the piecewise-smooth loss is that of the active piece). Reads θ, writes nothing but
- *   the output. One product costs about 2–3 loss-and-gradient passes.
+ *   the output. One product costs about 2–3 loss-and-gradient passes; when all n examples fit one
+ *   chunk (n ≤ batchSize), a product at the same θ, state and data as the previous one reuses its
+ *   primal pass (bitwise the same result) and runs the tangent pass alone (0.7–0.9 of a cold
+ *   product on the bench MLP, docs/measurement.md).
  * - `'finite-difference'` (approximate): central differences of full-data gradients,
  *   Hv ≈ (∇L(θ + εv) − ∇L(θ − εv)) / (2ε), ε = epsilon·(1 + ‖θ‖₂)/‖v‖₂ (epsilon 1e-3 by default).
  *   Truncation error O(ε²‖∇³L‖); rounding from float32 gradients and from rounding θ ± εv to
@@ -19,8 +22,16 @@
  *
  * Either way the model must not be held by a running trainer (ERR_BIGSTEP_BUSY) and its
  * parameters must be finite (RangeError naming `model.params`).
+ *
+ * `dataParallel: true` (exact method only) splits every product over the ranks of an MPI job
+ * (after `initMpi()`): the chunks of `batchSize` are dealt to the ranks in rank order and their
+ * pieces added in double in chunk order (native/data_parallel_hvp.h), so every product, and with it
+ * every probe built on the operator (λ_max, λ_min, spectra, traces), is bitwise the one-process
+ * result with the same `batchSize`, for any number of ranks. Every rank must make the same calls
+ * with the same θ, data and options (checked once per operator: ERR_BIGSTEP_RANKS_DIFFER).
  */
 import type { Examples, Model } from '../model/model.js';
+import { checkSamePass, requireMpiWorld } from '../native/mpi.js';
 import { checkKnownKeys } from '../util/options.js';
 
 /** How Hessian-vector products are computed (see the module documentation). */
@@ -40,10 +51,15 @@ export interface HessianOptions {
    * batch-statistics loss, so it depends on `batchSize`; running statistics are never changed.
    */
   training?: boolean;
+  /**
+   * Split every product over the ranks of an MPI job (default false; exact method only): a
+   * collective call, bitwise the one-process product (see the module documentation).
+   */
+  dataParallel?: boolean;
 }
 
 /** The option keys of {@link HessianOptions}. */
-export const HESSIAN_OPTION_KEYS = ['method', 'batchSize', 'epsilon', 'training'] as const;
+export const HESSIAN_OPTION_KEYS = ['method', 'batchSize', 'epsilon', 'training', 'dataParallel'] as const;
 
 /** @internal */
 export function positiveInteger(value: unknown, param: string): number {
@@ -87,7 +103,14 @@ export function checkOptionKeys(options: unknown, known: readonly string[], wher
   checkKnownKeys(options, known, where);
 }
 
-function norm(a: ArrayLike<number>): number {
+// One function per array type: a loop shared by Float32Array and Float64Array callers turns
+// polymorphic in V8 and runs several times slower over paramCount elements.
+function norm32(a: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
+  return Math.sqrt(s);
+}
+function norm64(a: Float64Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * a[i];
   return Math.sqrt(s);
@@ -123,6 +146,7 @@ export class HessianOperator {
   private readonly batchSize: number;
   private readonly epsilon: number;
   private readonly training: boolean;
+  private readonly dataParallel: boolean;
   private gPlus: Float64Array | null = null;
   private gMinus: Float64Array | null = null;
 
@@ -146,12 +170,28 @@ export class HessianOperator {
       throw new TypeError(`options.training must be a boolean (got ${String(options.training)})`);
     }
     this.training = options.training ?? false;
+    if (options.dataParallel !== undefined && typeof options.dataParallel !== 'boolean')
+      throw new TypeError(`options.dataParallel must be a boolean (got ${String(options.dataParallel)})`);
+    this.dataParallel = options.dataParallel ?? false;
+    if (this.dataParallel && method !== 'exact')
+      throw new RangeError(
+        `options.dataParallel works with method 'exact' only (got '${method}'): finite differences are not split over ranks`,
+      );
     checkFiniteParams(model);
+    if (this.dataParallel) {
+      requireMpiWorld('options.dataParallel');
+      checkSamePass(
+        model.params,
+        data,
+        { hessian: this.n, batchSize: this.batchSize, training: this.training },
+        'Hessian options.dataParallel',
+      );
+    }
     this.dim = model.params.length;
     this.theta = model.params.slice();
     this.savedGrads = model.grads.slice();
     this.savedState = model.state.slice();
-    this.thetaNorm = norm(this.theta);
+    this.thetaNorm = norm32(this.theta);
   }
 
   /** out ← H v (validates lengths and finiteness of v). */
@@ -161,13 +201,24 @@ export class HessianOperator {
     if (v.length !== this.dim) throw new RangeError(`v must have length paramCount ${this.dim} (got ${v.length})`);
     if (out.length !== this.dim)
       throw new RangeError(`out must have length paramCount ${this.dim} (got ${out.length})`);
-    const vn = norm(v);
+    const vn = norm64(v);
     if (!Number.isFinite(vn)) throw new RangeError('v must be finite');
     if (vn === 0) {
       out.fill(0);
     } else if (this.method === 'exact') {
       const m = this.model;
-      m.handle.hvp(m.params, m.stateOrNull(), this.data.x, this.data.y, this.n, this.batchSize, v, out, this.training);
+      m.handle.hvp(
+        m.params,
+        m.stateOrNull(),
+        this.data.x,
+        this.data.y,
+        this.n,
+        this.batchSize,
+        v,
+        out,
+        this.training,
+        this.dataParallel,
+      );
     } else {
       this.finiteDifference(v, vn, out);
     }

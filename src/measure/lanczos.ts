@@ -125,26 +125,65 @@ function dotStored(b: Float32Array, w: Float64Array): number {
 function subtractStored(w: Float64Array, c: number, b: Float32Array): void {
   for (let i = 0; i < b.length; i++) w[i] -= c * b[i];
 }
+/** out ← c·a */
+function scaled(out: Float64Array, c: number, a: Float64Array): void {
+  for (let i = 0; i < a.length; i++) out[i] = c * a[i];
+}
+/** w ← w + c·b */
+function axpy(w: Float64Array, c: number, b: Float64Array): void {
+  for (let i = 0; i < b.length; i++) w[i] += c * b[i];
+}
+/** Basis vectors per block of {@link LanczosWorkspace}. */
+const BLOCK_VECTORS = 8;
+
+/**
+ * Memory for {@link lanczos} that outlives one call: the float32 basis, allocated in blocks of
+ * {@link BLOCK_VECTORS} vectors as steps need them and kept, and the two double work vectors. A
+ * solver that restarts, or a tracker that measures again and again, passes the same workspace, so
+ * its paramCount-sized buffers are allocated (and zero-filled) once, not per run: their garbage
+ * collection cost more than the arithmetic around the products.
+ * @internal
+ */
+export class LanczosWorkspace {
+  readonly q: Float64Array;
+  readonly w: Float64Array;
+  private readonly views: Float32Array[] = [];
+
+  constructor(readonly dim: number) {
+    this.q = new Float64Array(dim);
+    this.w = new Float64Array(dim);
+  }
+
+  /** Storage of basis vector j (its old contents are overwritten by the caller). */
+  vector(j: number): Float32Array {
+    while (this.views.length <= j) {
+      const block = new Float32Array(BLOCK_VECTORS * this.dim);
+      for (let i = 0; i < BLOCK_VECTORS; i++) this.views.push(block.subarray(i * this.dim, (i + 1) * this.dim));
+    }
+    return this.views[j];
+  }
+}
+
 /**
  * Lanczos on `apply` (out ← A v, A symmetric, dimension `dim`). The basis is stored in float32
  * (4·dim bytes per step; products and reorthogonalisation in double), which keeps orthogonality
- * to ~1e-7, below the float32 accuracy of the products themselves.
+ * to ~1e-7, below the float32 accuracy of the products themselves. `workspace` (of the same dim)
+ * is reused when given.
  */
 export function lanczos(
   apply: (v: Float64Array, out: Float64Array) => void,
   dim: number,
   o: LanczosOptions,
+  workspace?: LanczosWorkspace,
 ): LanczosResult {
   const steps = Math.min(dim, o.maxIterations);
-  // One block for the whole basis (views into it): per-step allocations of paramCount-sized
-  // buffers cost more in garbage collection than the arithmetic.
-  const block = new Float32Array(steps * dim);
+  if (workspace && workspace.dim !== dim) throw new RangeError(`workspace must have dim ${dim} (got ${workspace.dim})`);
+  const ws = workspace ?? new LanczosWorkspace(dim);
   const basis: Float32Array[] = [];
   const alpha: number[] = [];
   const beta: number[] = [];
-  const q = new Float64Array(dim);
+  const { q, w } = ws;
   q.set(o.start);
-  const w = new Float64Array(dim);
   let eig: { values: number[]; vectors: Float64Array | null } = { values: [], vectors: null };
   let lastBeta = 0;
   const wantLargest = o.which !== 'smallest';
@@ -192,17 +231,25 @@ export function lanczos(
   let exhausted = false;
   let settledNow = false;
   for (let j = 0; j < steps; j++) {
-    const b = block.subarray(basis.length * dim, (basis.length + 1) * dim);
+    const b = ws.vector(basis.length);
     b.set(q);
     basis.push(b);
     apply(q, w);
     const a = dot(q, w);
     alpha.push(a);
-    // Full reorthogonalisation, twice ("twice is enough"), against every basis vector.
+    // The three-term recurrence, then full reorthogonalisation against every basis vector: once,
+    // and a second time only when the first removed most of w (‖w‖ fell below 1/√2 of what it
+    // was: Kahan–Parlett's "twice is enough" test).
+    axpy(w, -a, q);
+    if (basis.length > 1) subtractStored(w, beta[beta.length - 1], basis[basis.length - 2]);
+    let before = Math.sqrt(dot(w, w));
+    let bn = before;
     for (let pass = 0; pass < 2; pass++) {
       for (const b of basis) subtractStored(w, dotStored(b, w), b);
+      bn = Math.sqrt(dot(w, w));
+      if (bn > Math.SQRT1_2 * before) break;
+      before = bn;
     }
-    const bn = Math.sqrt(dot(w, w));
     lastBeta = bn;
     const m = alpha.length;
     const t = new Float64Array(m * m);
@@ -220,7 +267,7 @@ export function lanczos(
     settledNow = settled();
     if (settledNow && allConverged()) break;
     beta.push(bn);
-    for (let i = 0; i < dim; i++) q[i] = w[i] / bn;
+    scaled(q, 1 / bn, w); // (a loop here, inside this large function, ran unoptimised)
   }
   const m = alpha.length;
   const S = eig.vectors!;
@@ -231,8 +278,7 @@ export function lanczos(
     if (o.vectors) {
       vector = new Float64Array(dim);
       for (let i = 0; i < m; i++) subtractStored(vector, -S[i * m + j], basis[i]);
-      const n = Math.sqrt(dot(vector, vector));
-      for (let p = 0; p < dim; p++) vector[p] /= n;
+      scaled(vector, 1 / Math.sqrt(dot(vector, vector)), vector);
     }
     return { value: eig.values[j], residualEstimate: r, converged: exhausted || (settledNow && ok(j)), vector };
   };

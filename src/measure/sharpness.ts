@@ -26,7 +26,7 @@ import {
   positiveNumber,
   withOperator,
 } from './hessian.js';
-import { type RitzPair, lanczos } from './lanczos.js';
+import { LanczosWorkspace, type RitzPair, lanczos } from './lanczos.js';
 
 export {
   countExamples,
@@ -128,16 +128,11 @@ function extremes(
   let start =
     options?.start === undefined ? randomUnit(op.dim, seedOf(options?.seed)) : unitStart(options.start, op.dim);
   let used = 0;
+  const workspace = new LanczosWorkspace(op.dim); // one basis for every restart
+  const apply = (v: Float64Array, out: Float64Array) => op.apply(v, out);
   for (;;) {
     const steps = Math.min(restart, budget - used);
-    const r = lanczos((v, out) => op.apply(v, out), op.dim, {
-      k: 1,
-      which,
-      maxIterations: steps,
-      tolerance,
-      start,
-      vectors: true,
-    });
+    const r = lanczos(apply, op.dim, { k: 1, which, maxIterations: steps, tolerance, start, vectors: true }, workspace);
     used += r.iterations;
     const top: RitzPair | null = r.largest[0] ?? null;
     const bottom: RitzPair | null = r.smallest[0] ?? null;

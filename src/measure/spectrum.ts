@@ -267,7 +267,12 @@ export interface HessianSpectrumOptions extends HessianOptions, DensityOptions {
  */
 export function hessianSpectrum(model: Model, data: Examples, options: HessianSpectrumOptions = {}) {
   checkKnownKeys(options, [...HESSIAN_OPTION_KEYS, ...DENSITY_KEYS, 'traceSamples'], 'options');
-  const hOpts: HessianOptions = { method: options.method, batchSize: options.batchSize, epsilon: options.epsilon };
+  const hOpts: HessianOptions = {
+    method: options.method,
+    batchSize: options.batchSize,
+    epsilon: options.epsilon,
+    dataParallel: options.dataParallel,
+  };
   const dOpts: DensityOptions = {};
   for (const key of DENSITY_KEYS)
     if (options[key] !== undefined) (dOpts as Record<string, unknown>)[key] = options[key];
@@ -322,7 +327,12 @@ export function layerCurvature(
         );
     }
   }
-  const hOpts: HessianOptions = { method: options.method, batchSize: options.batchSize, epsilon: options.epsilon };
+  const hOpts: HessianOptions = {
+    method: options.method,
+    batchSize: options.batchSize,
+    epsilon: options.epsilon,
+    dataParallel: options.dataParallel,
+  };
   return withOperator(model, data, hOpts, (op) => {
     const full: SymmetricApply = (v, out) => op.apply(v, out);
     const layers = entries.map((e) => {

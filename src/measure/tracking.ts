@@ -23,7 +23,7 @@ import {
   withOperator,
   type HessianMethod,
 } from './hessian.js';
-import { lanczos } from './lanczos.js';
+import { LanczosWorkspace, lanczos } from './lanczos.js';
 import type { BatchNormMode } from './spectrum.js';
 
 /** Options of sharpness tracking: the fixed subset, top-k, how often, the Lanczos budget. */
@@ -45,6 +45,8 @@ export interface TrackingOptions {
   seed?: number;
   method?: HessianMethod;
   batchSize?: number;
+  /** Split the Hessian-vector products over the MPI ranks (exact method; src/measure/hessian.ts). */
+  dataParallel?: boolean;
 }
 
 const TRACKING_KEYS = [
@@ -91,6 +93,7 @@ export class SharpnessTracker {
   readonly points: SharpnessPoint[] = [];
   subsetEffect: SubsetEffect | null = null;
   private vectors: Float64Array[] | null = null;
+  private workspace: LanczosWorkspace | null = null; // the Lanczos basis, kept across measurements
   private readonly subset: Examples;
   private readonly rng: Rng;
   private readonly o: Required<
@@ -134,7 +137,11 @@ export class SharpnessTracker {
   /** Measures the top-k eigenvalues at the model's current θ, records and returns the point. */
   measure(step: number): SharpnessPoint {
     const began = performance.now();
-    const hOpts = { method: this.options.method, batchSize: this.options.batchSize };
+    const hOpts = {
+      method: this.options.method,
+      batchSize: this.options.batchSize,
+      dataParallel: this.options.dataParallel,
+    };
     const point = withOperator(this.model, this.subset, hOpts, (op) => {
       const dim = op.dim;
       const start = new Float64Array(dim);
@@ -149,14 +156,20 @@ export class SharpnessTracker {
       for (let i = 0; i < dim; i++) n += start[i] * start[i];
       n = Math.sqrt(n);
       for (let i = 0; i < dim; i++) start[i] /= n;
-      const r = lanczos((v, out) => op.apply(v, out), dim, {
-        k: this.k,
-        which: 'largest',
-        maxIterations: this.o.iterations,
-        tolerance: this.o.tolerance,
-        start,
-        vectors: true,
-      });
+      this.workspace ??= new LanczosWorkspace(dim);
+      const r = lanczos(
+        (v, out) => op.apply(v, out),
+        dim,
+        {
+          k: this.k,
+          which: 'largest',
+          maxIterations: this.o.iterations,
+          tolerance: this.o.tolerance,
+          start,
+          vectors: true,
+        },
+        this.workspace,
+      );
       const vecs = r.largest.map((p) => p.vector!);
       if (this.vectors) {
         vecs.forEach((v, j) => {
@@ -181,17 +194,22 @@ export class SharpnessTracker {
       const full = withOperator(
         this.model,
         this.data,
-        { method: this.options.method, batchSize: this.options.batchSize },
+        { method: this.options.method, batchSize: this.options.batchSize, dataParallel: this.options.dataParallel },
         (op) => {
           const start = Float64Array.from(this.vectors![0]);
-          return lanczos((v, out) => op.apply(v, out), op.dim, {
-            k: 1,
-            which: 'largest',
-            maxIterations: this.o.iterations,
-            tolerance: this.o.tolerance,
-            start,
-            vectors: false,
-          }).largest[0].value;
+          return lanczos(
+            (v, out) => op.apply(v, out),
+            op.dim,
+            {
+              k: 1,
+              which: 'largest',
+              maxIterations: this.o.iterations,
+              tolerance: this.o.tolerance,
+              start,
+              vectors: false,
+            },
+            this.workspace!,
+          ).largest[0].value;
         },
       );
       const sub = point.values[0];

@@ -58,14 +58,15 @@ function withSavedParams<T>(model: Model, body: () => T): T {
  *   barrier = max_α [ L(θ(α)) − ((1−α)L(a) + αL(b)) ]  (≥ 0, since the endpoints are included),
  *
  * the height of the loss above the straight line between the endpoint losses (linear mode
- * connectivity: ≈ 0 when a and b lie in one convex-looking basin).
+ * connectivity: ≈ 0 when a and b lie in one convex-looking basin). `dataParallel`: every
+ * evaluation split over the MPI ranks ({@link Model.evaluate}).
  */
 export function interpolationLosses(
   model: Model,
   a: Float32Array,
   b: Float32Array,
   data: Examples,
-  options: { points?: number; batchSize?: number } = {},
+  options: { points?: number; batchSize?: number; dataParallel?: boolean } = {},
 ): { alpha: number[]; loss: number[]; accuracy: number[]; barrier: number } {
   const d = model.params.length;
   checkVector(a, 'a', d);
@@ -80,7 +81,7 @@ export function interpolationLosses(
       const t = k / (points - 1);
       const p = model.params;
       for (let i = 0; i < d; i++) p[i] = (1 - t) * a[i] + t * b[i];
-      const e = model.evaluate(data, { batchSize: options.batchSize });
+      const e = model.evaluate(data, { batchSize: options.batchSize, dataParallel: options.dataParallel });
       alpha.push(t);
       loss.push(e.loss);
       accuracy.push(e.accuracy);

@@ -7,6 +7,7 @@ import {
   type NativeModelHandle,
   type TensorEntry,
 } from '../native/binding.js';
+import { allGatherFloat64, checkSamePass, chunkShare, requireMpiWorld } from '../native/mpi.js';
 import { formatValue } from '../util/format.js';
 import { boolean, intBelow, parseNamed } from '../util/schema.js';
 import { checkModelSpec, type ModelSpec } from './spec.js';
@@ -86,8 +87,8 @@ const optionsObject = <T extends z.ZodRawShape>(shape: T, what: string) =>
 const modelOptionsSchema = optionsObject({ seed: intBelow(0, 2 ** 53, '2^53').optional() }, '{ seed: 1 }');
 const lossAndGradOptionsSchema = optionsObject({ training: boolean().optional() }, '{ training: false }');
 const evaluateOptionsSchema = optionsObject(
-  { batchSize: intBelow(1, 2 ** 53, '2^53').optional() },
-  '{ batchSize: 1000 }',
+  { batchSize: intBelow(1, 2 ** 53, '2^53').optional(), dataParallel: boolean().optional() },
+  '{ batchSize: 1000, dataParallel: false }',
 );
 
 /**
@@ -162,25 +163,56 @@ export class Model {
     return { loss, accuracy: this.isClassifier() ? correct / n : NaN };
   }
 
-  /** Mean loss and accuracy over a data set, in chunks of `batchSize` (eval mode, no gradient). */
-  evaluate(data: Examples, options: { batchSize?: number } = {}): Evaluation {
+  /**
+   * Mean loss and accuracy over a data set, in chunks of `batchSize` (default 1000; eval mode, no
+   * gradient), the chunks' sums added in double in chunk order.
+   *
+   * `dataParallel: true` splits the pass over the ranks of an MPI job (after `initMpi()`): a
+   * collective call, every rank passes the same θ, data set and options (checked: an Error with
+   * code ERR_BIGSTEP_RANKS_DIFFER names what differs). The chunks are dealt to the ranks in rank
+   * order (⌈C/N⌉ whole chunks each, docs/cluster.md) and their sums added in chunk order on every
+   * rank, so the result is bitwise the one-process evaluation with the same `batchSize`, for any N.
+   */
+  evaluate(data: Examples, options: { batchSize?: number; dataParallel?: boolean } = {}): Evaluation {
     const n = checkExamples(this, data, 'data');
-    const chunk = parseNamed(evaluateOptionsSchema, options, 'options').batchSize ?? 1000;
+    const o = parseNamed(evaluateOptionsSchema, options, 'options');
+    const chunk = o.batchSize ?? 1000;
     const inSize = this.inputSize;
     const ySize = this.isClassifier() ? 1 : this.outputSize;
-    let lossSum = 0;
-    let correct = 0;
-    for (let start = 0; start < n; start += chunk) {
+    const chunkSum = (start: number): { lossSum: number; correct: number } => {
       const end = Math.min(n, start + chunk);
-      const r = this.handle.lossSum(
+      return this.handle.lossSum(
         this.params,
         this.stateOrNull(),
         data.x.subarray(start * inSize, end * inSize),
         data.y.subarray(start * ySize, end * ySize),
         end - start,
       );
-      lossSum += r.lossSum;
-      correct += r.correct;
+    };
+    let lossSum = 0;
+    let correct = 0;
+    if (o.dataParallel) {
+      const world = requireMpiWorld('options.dataParallel');
+      checkSamePass(this.params, data, { evaluate: n, batchSize: chunk }, 'evaluate options.dataParallel');
+      const share = chunkShare(n, chunk, world.rank, world.size);
+      // This rank's chunks' [lossSum, correct], padded to perRank chunks; rank r's chunk t is chunk r·perRank + t.
+      const mine = new Float64Array(2 * share.perRank);
+      for (let g = share.first; g < share.end; g++) {
+        const r = chunkSum(g * share.chunk);
+        mine[2 * (g - share.first)] = r.lossSum;
+        mine[2 * (g - share.first) + 1] = r.correct;
+      }
+      const all = allGatherFloat64(mine);
+      for (let g = 0; g < share.count; g++) {
+        lossSum += all[2 * g];
+        correct += all[2 * g + 1];
+      }
+    } else {
+      for (let start = 0; start < n; start += chunk) {
+        const r = chunkSum(start);
+        lossSum += r.lossSum;
+        correct += r.correct;
+      }
     }
     const loss = lossSum / n;
     return { loss, accuracy: this.isClassifier() ? correct / n : NaN, n, finite: Number.isFinite(loss) };

@@ -80,7 +80,8 @@ export interface NativeModelHandle {
   /**
    * out ← H·v, H the Hessian of the mean loss over the n examples at `params`, exact
    * (forward-over-reverse, native/hvp.h), in float per chunk of `batchSize` examples and summed in
-   * double. Reads everything else, writes only `out`. Returns the mean loss.
+   * double. Reads everything else, writes only `out`. Returns the mean loss. With `dataParallel`
+   * a collective call over the MPI ranks (native/data_parallel_hvp.h), bitwise the one-process product.
    */
   hvp(
     params: Float32Array,
@@ -92,6 +93,7 @@ export interface NativeModelHandle {
     v: Float64Array,
     out: Float64Array,
     training: boolean,
+    dataParallel?: boolean,
   ): number;
   workspaceBytes(): number;
   close(): void;

@@ -43,6 +43,14 @@ export interface RunContext {
    * nothing is kept (use `resumeStoreOf(ctx)` from src/run/resume.ts to handle both).
    */
   resume?: ResumeStore;
+  /**
+   * This process is one rank of an MPI job (`bigstep run --data-parallel`, after initMpi()): every
+   * rank runs the experiment; full-batch training and full-data measurements are split over the
+   * ranks (Trainer, Model#evaluate and the Hessian operator with `dataParallel: true`), so every
+   * collective call must happen in the same order on every rank (no concurrent trainers). Only
+   * rank 0 writes files; `log` and `progress` do nothing on the others.
+   */
+  dataParallel?: boolean;
 }
 
 /** The contract of an experiment: presets, config validation, the run, its headline numbers and figures. */

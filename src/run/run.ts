@@ -37,6 +37,7 @@ import { formatValue } from '../util/format.js';
 import { plainCopy } from '../util/plain-data.js';
 import { boolean, instanceOf, parseNamed } from '../util/schema.js';
 import { makeDir, readTextFile } from '../util/safe-fs.js';
+import { everyRankOk, requireMpiWorld } from '../train/data-parallel.js';
 import { collectEnvironment, packageVersion } from './env.js';
 import { ResumeStore } from './resume.js';
 import { fallbackVerdicts, type Verdict } from './verdict.js';
@@ -74,6 +75,15 @@ export interface RunExperimentOptions {
   onStart?: (plan: RunPlan) => void;
   /** Scale label for a config object without a `scale` field (default 'custom'). */
   scale?: string;
+  /**
+   * This process is one rank of an MPI job (initMpi() has run) and the experiment's full-batch
+   * training and full-data measurements are split over the ranks (RunContext.dataParallel). Every
+   * rank calls runExperiment with the same arguments. Rank 0 decides whether the run is skipped (a
+   * complete run exists) and writes the run directory; the other ranks run the experiment and write
+   * nothing (their outcome's summary is not stored anywhere). No checkpoints are kept: a killed
+   * data-parallel run starts again from its beginning. env.json records the number of ranks.
+   */
+  dataParallel?: boolean;
 }
 
 /** {@link RunExperimentOptions} as a zod schema (messages name the option). */
@@ -100,6 +110,7 @@ const runExperimentOptionsSchema = z.strictObject(
     progress: instanceOf(Function, 'a function (done, total, label)').optional(),
     onStart: instanceOf(Function, 'a function (plan)').optional(),
     scale: z.string({ error: (i) => `must be a string (got ${formatValue(i.input)})` }).optional(),
+    dataParallel: boolean().optional(),
   },
   { error: (i) => `must be an object { out, ... } (got ${formatValue(i.input)})` },
 );
@@ -360,10 +371,13 @@ export async function runExperiment(
   const entry = 'definition' in experiment ? experiment : undefined;
   const plan = planRun(experiment, config, options);
   const { dir } = plan;
+  const world = options.dataParallel ? requireMpiWorld('options.dataParallel') : null;
+  if (world && world.rank > 0) return followRankZero(def, entry, plan, options);
 
   const previous = await readSummary(dir);
-  if (previous && COMPLETE_STATUSES.includes(previous.status) && !options.force)
-    return { ...plan, status: previous.status, skipped: true, summary: previous };
+  const skip = previous !== undefined && COMPLETE_STATUSES.includes(previous.status) && !options.force;
+  if (world) everyRankOk(!skip); // tells the other ranks whether to run (rank 0's word decides)
+  if (skip && previous) return { ...plan, status: previous.status, skipped: true, summary: previous };
 
   await makeDir(dir, 'run directory'); // not fs.mkdir({ recursive }): it spins forever on /proc/x
   const release = await acquireLock(dir);
@@ -377,39 +391,16 @@ export async function runExperiment(
     const started = new Date();
     const t0 = performance.now();
     const version = packageVersion();
-    let description: RunDescription;
-    try {
-      description = entry ? entry.describe(plan.config) : describeGeneric(plan.config);
-    } catch {
-      description = describeGeneric(plan.config);
-    }
+    let description = describeRun(entry, plan);
     await writeFileAtomic(path.join(dir, 'config.json'), `${toJson(plan.config, 2)}\n`);
-    await writeFileAtomic(path.join(dir, 'env.json'), `${toJson(collectEnvironment(started), 2)}\n`);
+    await writeFileAtomic(
+      path.join(dir, 'env.json'),
+      `${toJson({ ...collectEnvironment(started), ...(world ? { dataParallel: { ranks: world.size, mpi: world.library } } : {}) }, 2)}\n`,
+    );
     const metrics = new MetricsLog(path.join(dir, 'metrics.jsonl'));
 
     const summary = (status: RunStatus, extra: Partial<RunSummary> = {}): RunSummary => ({
-      schema: SUMMARY_SCHEMA,
-      experiment: def.name,
-      title: def.title,
-      protocolId: entry?.protocolId ?? null,
-      claim: entry?.claim ?? null,
-      question: entry?.question ?? null,
-      run: plan.run,
-      id: plan.id,
-      status,
-      scale: plan.scale,
-      dataset: description.dataset,
-      model: description.model,
-      seeds: toPlain(description.seeds ?? null),
-      headline: null,
-      verdicts: [],
-      fallback: null,
-      tables: [],
-      figures: [],
-      packageVersion: version,
-      startedAt: started.toISOString(),
-      endedAt: new Date().toISOString(),
-      wallSeconds: Math.round((performance.now() - t0) / 10) / 100,
+      ...summaryFields(def, entry, plan, description, status, started, t0, version),
       metricsLines: metrics.lines,
       error: null,
       restarts,
@@ -426,7 +417,10 @@ export async function runExperiment(
       return s;
     };
     const signal = options.signal;
-    const resume = new ResumeStore({ dir: checkpointDir, configHash: plan.id, log: (record) => metrics.log(record) });
+    // Data parallel: no units or checkpoints (every rank would have to load and save them in step).
+    const resume = world
+      ? ResumeStore.passThrough((record) => metrics.log(record))
+      : new ResumeStore({ dir: checkpointDir, configHash: plan.id, log: (record) => metrics.log(record) });
     const context: RunContextWithCheckpoints = {
       dir,
       log: (record) => metrics.log(record),
@@ -441,6 +435,7 @@ export async function runExperiment(
       checkpointDir,
       resume,
       restarted,
+      ...(world ? { dataParallel: true } : {}),
     };
 
     try {
@@ -502,4 +497,112 @@ export async function runExperiment(
   } finally {
     await release();
   }
+}
+
+/** What a run's summary says about its data, model and seeds (the generic one if describe throws). */
+function describeRun(entry: RegisteredExperiment | undefined, plan: RunPlan): RunDescription {
+  try {
+    return entry ? entry.describe(plan.config) : describeGeneric(plan.config);
+  } catch {
+    return describeGeneric(plan.config);
+  }
+}
+
+/** The fields every summary of this run has at `status`; the caller adds its counters. */
+function summaryFields(
+  def: AnyDefinition,
+  entry: RegisteredExperiment | undefined,
+  plan: RunPlan,
+  description: RunDescription,
+  status: RunStatus,
+  started: Date,
+  t0: number,
+  version: string,
+): Omit<RunSummary, 'metricsLines' | 'error' | 'restarts' | 'resumed'> {
+  return {
+    schema: SUMMARY_SCHEMA,
+    experiment: def.name,
+    title: def.title,
+    protocolId: entry?.protocolId ?? null,
+    claim: entry?.claim ?? null,
+    question: entry?.question ?? null,
+    run: plan.run,
+    id: plan.id,
+    status,
+    scale: plan.scale,
+    dataset: description.dataset,
+    model: description.model,
+    seeds: toPlain(description.seeds ?? null),
+    headline: null,
+    verdicts: [],
+    fallback: null,
+    tables: [],
+    figures: [],
+    packageVersion: version,
+    startedAt: started.toISOString(),
+    endedAt: new Date().toISOString(),
+    wallSeconds: Math.round((performance.now() - t0) / 10) / 100,
+  };
+}
+
+/**
+ * runExperiment on a rank other than 0 of a data-parallel job: follows rank 0's decision to run or
+ * skip, runs the experiment with a context that writes nothing, and returns the outcome (its
+ * summary is computed here, not stored: rank 0's summary.json is the run's).
+ */
+async function followRankZero(
+  def: AnyDefinition,
+  entry: RegisteredExperiment | undefined,
+  plan: RunPlan,
+  options: RunExperimentOptions,
+): Promise<RunOutcome> {
+  const run = everyRankOk(false)[0];
+  if (!run) {
+    const previous = await readSummary(plan.dir);
+    if (previous) return { ...plan, status: previous.status, skipped: true, summary: previous };
+  }
+  const started = new Date();
+  const t0 = performance.now();
+  const nothing = (): void => {};
+  const context: RunContextWithCheckpoints = {
+    dir: plan.dir,
+    log: nothing,
+    progress: nothing,
+    signal: options.signal,
+    checkpointDir: path.join(plan.dir, CHECKPOINTS),
+    resume: ResumeStore.passThrough(nothing),
+    restarted: false,
+    dataParallel: true,
+  };
+  const description = describeRun(entry, plan);
+  const version = packageVersion();
+  const summary = (status: RunStatus, extra: Partial<RunSummary> = {}): RunSummary => ({
+    ...summaryFields(def, entry, plan, description, status, started, t0, version),
+    metricsLines: 0,
+    error: null,
+    restarts: 0,
+    resumed: null,
+    ...extra,
+  });
+  let result: unknown;
+  try {
+    result = await def.run(plan.config, context);
+  } catch (e) {
+    if (options.signal?.aborted) return { ...plan, status: 'aborted', skipped: false, summary: summary('aborted') };
+    const message = errorMessage(e);
+    throw new RunFailedError(
+      `${def.name} failed: ${message} (rank of run directory ${plan.dir})`,
+      plan.dir,
+      summary('failed', { error: message }),
+      { cause: e },
+    );
+  }
+  if (options.signal?.aborted) return { ...plan, status: 'aborted', skipped: false, summary: summary('aborted') };
+  const status: RunStatus = resultDiverged(result) ? 'diverged' : 'finished';
+  return {
+    ...plan,
+    status,
+    skipped: false,
+    summary: summary(status, { headline: flatHeadline(def.headline(result)) }),
+  };
 }

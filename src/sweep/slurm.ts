@@ -5,6 +5,10 @@
  * `submitSlurm` calls `sbatch --parsable` and appends the job id to DIR/slurm/jobs.jsonl;
  * `slurmStatus` asks squeue (and sacct, when accounting is configured) about those jobs.
  *
+ * `ntasks` N > 1 (E2 and E3 only) gives every task N MPI ranks: the script asks for
+ * `#SBATCH --ntasks=N` and starts the task with `srun --mpi=<plugin> … sweep run DIR --task <id>
+ * --data-parallel`, one run split over the ranks (docs/cluster.md).
+ *
  * Arrays larger than the cluster's MaxArraySize (default 1001) are submitted in chunks: element
  * `$SLURM_ARRAY_TASK_ID` of a chunk runs task `BIGSTEP_TASK_OFFSET + $SLURM_ARRAY_TASK_ID`.
  * Slurm schedules; bigstep only writes the script and reads the state (no home-made scheduler).
@@ -39,7 +43,14 @@ export interface SlurmOptions {
   node?: string;
   /** bigstep's main.js (default: this install's). */
   main?: string;
+  /** MPI ranks per task (default 1): N > 1 runs each task data-parallel with `srun` (E2, E3). */
+  ntasks?: number;
+  /** Slurm's MPI plugin for `srun --mpi=…` when ntasks > 1 (default pmix: Open MPI 4 and 5 start under it). */
+  srunMpi?: string;
 }
+
+/** The experiments a task of several ranks can run (their full-batch training is split). */
+const DATA_PARALLEL_EXPERIMENTS = ['escape', 'noise'];
 
 export const SLURM_DIR = 'slurm';
 export const SCRIPT_NAME = 'array.sbatch';
@@ -75,6 +86,18 @@ export function slurmScript(dir: string, t: SweepTasks, options: SlurmOptions = 
     throw new RangeError(`threads must be a positive integer (got ${threads})`);
   if (options.maxParallel !== undefined && (!Number.isInteger(options.maxParallel) || options.maxParallel < 1))
     throw new RangeError(`max-parallel must be a positive integer (got ${options.maxParallel})`);
+  const ntasks = options.ntasks ?? 1;
+  if (!Number.isInteger(ntasks) || ntasks < 1 || ntasks > 100000)
+    throw new RangeError(`ntasks must be an integer in [1, 100000] (got ${ntasks})`);
+  if (ntasks > 1 && !DATA_PARALLEL_EXPERIMENTS.includes(t.experiment))
+    throw new RangeError(
+      `ntasks ${ntasks}: a task of several MPI ranks splits the full-batch training of ${DATA_PARALLEL_EXPERIMENTS.join(' and ')}; ` +
+        `this sweep runs ${t.experiment} (use --ntasks 1, or --cpus for more threads)`,
+    );
+  if (options.srunMpi !== undefined && ntasks === 1)
+    throw new RangeError(`srun-mpi ${options.srunMpi} only applies to tasks of several ranks (--ntasks N > 1)`);
+  const srunMpi = options.srunMpi ?? 'pmix';
+  checkOpt('srun-mpi', srunMpi, /^[A-Za-z0-9_]+$/, 'pmix or pmi2');
   checkOpt('mem', mem, /^\d+[KMGT]?$/i, '2G or 500M');
   checkOpt('time', time, /^(\d+-)?\d+(:\d\d){0,2}$/, '00:30:00 or 1-00:00:00');
   checkOpt('partition', options.partition, /^[A-Za-z0-9_.,-]+$/, 'a partition name');
@@ -93,7 +116,7 @@ export function slurmScript(dir: string, t: SweepTasks, options: SlurmOptions = 
     '# Rerun some tasks: sbatch --array=3,7 <this file>   (finished tasks exit at once; unfinished ones resume from their checkpoints)',
     `#SBATCH --job-name=${jobName}`,
     `#SBATCH --array=${array}`,
-    '#SBATCH --ntasks=1',
+    `#SBATCH --ntasks=${ntasks}`,
     `#SBATCH --cpus-per-task=${cpus}`,
     `#SBATCH --mem=${mem}`,
     `#SBATCH --time=${time}`,
@@ -110,7 +133,12 @@ export function slurmScript(dir: string, t: SweepTasks, options: SlurmOptions = 
     `export BIGSTEP_THREADS=${threads} OPENBLAS_NUM_THREADS=${threads} OMP_NUM_THREADS=${threads}`,
     'TASK=$(( ${BIGSTEP_TASK_OFFSET:-0} + SLURM_ARRAY_TASK_ID ))',
     'echo "bigstep sweep task $TASK on $(hostname) (job ${SLURM_ARRAY_JOB_ID:-?}_${SLURM_ARRAY_TASK_ID}), $(date -Is)"',
-    `exec ${shq(node)} ${shq(main)} sweep run ${shq(abs)} --task "$TASK"`,
+    ...(ntasks > 1
+      ? [
+          `# ${ntasks} MPI ranks per task, started by srun through Slurm's ${srunMpi} plugin; one run split over them.`,
+          `exec srun --mpi=${srunMpi} --ntasks=${ntasks} ${shq(node)} ${shq(main)} sweep run ${shq(abs)} --task "$TASK" --data-parallel`,
+        ]
+      : [`exec ${shq(node)} ${shq(main)} sweep run ${shq(abs)} --task "$TASK"`]),
     '',
   ];
   return lines.join('\n');

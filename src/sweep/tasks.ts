@@ -137,6 +137,8 @@ export interface RunTaskOptions {
   signal?: AbortSignal;
   progress?: ProgressSink;
   onStart?: (dir: string) => void;
+  /** This process is one rank of an MPI job running the task data-parallel (runExperiment's `dataParallel`). */
+  dataParallel?: boolean;
 }
 
 /**
@@ -165,6 +167,7 @@ export async function runTask(
     signal: options.signal,
     progress: options.progress,
     onStart: (p) => options.onStart?.(p.dir),
+    ...(options.dataParallel ? { dataParallel: true } : {}),
   });
   return { ...outcome, task };
 }

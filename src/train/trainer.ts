@@ -15,7 +15,7 @@ import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
 import { formatValue } from '../util/format.js';
 import { kinds, type BatchModeName } from '../native/kinds.js';
 import { boolean, finiteAtLeast, instanceOf, intBelow, kindName, parseNamed } from '../util/schema.js';
-import { checkSameOnEveryRank, checkShardable, mpiBuilt, mpiWorld, type MpiWorld } from './data-parallel.js';
+import { checkSameOnEveryRank, checkShardable, requireMpiWorld, type MpiWorld } from './data-parallel.js';
 import { RNG_STREAM, seedRngState } from './rng.js';
 import { sharedExamples } from './shared-data.js';
 import { checkFields, exportFields, importFields, type StateField } from './state-fields.js';
@@ -253,15 +253,7 @@ function dataParallelWorld(
   batch: BatchOptions,
 ): MpiWorld | null {
   if (!on) return null;
-  const world = mpiWorld();
-  if (!world) {
-    const how = mpiBuilt()
-      ? 'start the processes with mpirun or srun and call initMpi() first'
-      : 'this build has no MPI support (apt-get install openmpi-bin libopenmpi-dev, then build again)';
-    const error = new Error(`options.dataParallel needs MPI: ${how}`) as Error & { code: string };
-    error.code = 'ERR_BIGSTEP_MPI';
-    throw error;
-  }
+  const world = requireMpiWorld('options.dataParallel');
   if (model.layout.stateCount > 0)
     throw new RangeError(
       'options.dataParallel does not support batch norm: each rank would update the running statistics from its own shard, and the models would drift apart',

@@ -148,6 +148,29 @@ describe('curvature probes: contracts', () => {
     );
   });
 
+  it('a product at the θ and data of the previous one (primal pass reused) equals a fresh model’s bit for bit, also after θ or the data change in place', () => {
+    const m = trained();
+    const v = Float64Array.from({ length: m.params.length }, (_, i) => Math.cos(i));
+    const u = Float64Array.from({ length: m.params.length }, (_, i) => Math.sin(3 * i));
+    const own = { x: data.x.slice(), y: (data.y as Int32Array).slice() };
+    const fresh = (w: Float64Array): Float64Array => {
+      const f = new Model(spec);
+      f.params.set(m.params);
+      const r = hessianVectorProduct(f, own, w);
+      f.close();
+      return r;
+    };
+    hessianVectorProduct(m, own, v);
+    expect(bitwiseEqual(hessianVectorProduct(m, own, u), fresh(u))).to.equal(true);
+    const t = new Trainer(m, { data: own, optimizer: sgd({ lr: 0.1 }) });
+    t.step();
+    expect(bitwiseEqual(hessianVectorProduct(m, own, u), fresh(u)), 'after a training step').to.equal(true);
+    own.x[7] += 0.5;
+    expect(bitwiseEqual(hessianVectorProduct(m, own, u), fresh(u)), 'after an input changed').to.equal(true);
+    own.y[3] = (own.y[3] + 1) % 3;
+    expect(bitwiseEqual(hessianVectorProduct(m, own, u), fresh(u)), 'after a label changed').to.equal(true);
+  });
+
   it('the product does not depend on batchSize beyond float32 rounding', () => {
     const m = trained();
     const v = Float64Array.from({ length: m.params.length }, (_, i) => Math.cos(i));

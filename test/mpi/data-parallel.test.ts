@@ -6,7 +6,7 @@
  * an MPI build is missing, unless BIGSTEP_REQUIRE_MPI=1 (then that is a failure).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,9 +20,11 @@ import { sgd } from '../../src/optim/optimizer.js';
 import { CheckpointError, loadCheckpoint } from '../../src/train/checkpoint.js';
 import { mpiBuilt } from '../../src/train/data-parallel.js';
 import { Trainer } from '../../src/train/trainer.js';
-import { buildTrainer, runToEnd, type RunConfig, type RunOutcome } from './run.js';
+import { hessianVectorProduct } from '../../src/measure/hessian.js';
+import { buildTrainer, measure, runToEnd, type MeasureConfig, type RunConfig, type RunOutcome } from './run.js';
 
 const RANK_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'rank.js');
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cli', 'main.js');
 
 interface JobOutput {
   code: number | null;
@@ -31,27 +33,27 @@ interface JobOutput {
   stderr: string;
   seconds: number;
   timedOut: boolean;
-  results: Array<RunOutcome & { rank: number; size: number }>;
+  results: Array<RunOutcome & { rank: number; size: number } & Record<string, any>>;
   errors: Array<{ rank: number; name: string; code?: string; message: string }>;
 }
 
 /** Runs rank.ts on `ranks` processes under mpirun; kills the whole job after `timeoutMs`. */
 function mpirun(ranks: number, args: object, timeoutMs = 60_000): Promise<JobOutput> {
+  return launch(mpirunArgs(ranks, [RANK_SCRIPT, JSON.stringify(args)]), timeoutMs);
+}
+
+function mpirunArgs(ranks: number, nodeArgs: string[]): string[] {
+  return ['mpirun', '--allow-run-as-root', '--oversubscribe', '-n', String(ranks), process.execPath, ...nodeArgs];
+}
+
+/** Runs `command` (argv) in its own process group; kills the group after `timeoutMs`. */
+function launch(command: string[], timeoutMs: number): Promise<JobOutput> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      'mpirun',
-      [
-        '--allow-run-as-root',
-        '--oversubscribe',
-        '-n',
-        String(ranks),
-        process.execPath,
-        RANK_SCRIPT,
-        JSON.stringify(args),
-      ],
-      { detached: true, env: { ...process.env, BIGSTEP_THREADS: '1', OMP_NUM_THREADS: '1' } },
-    );
+    const child = spawn(command[0], command.slice(1), {
+      detached: true,
+      env: { ...process.env, BIGSTEP_THREADS: '1', OMP_NUM_THREADS: '1' },
+    });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -206,6 +208,129 @@ describe('Trainer({ dataParallel }) under mpirun', function () {
   });
 });
 
+describe('Model#evaluate / hessianVectorProduct / topEigenvalue ({ dataParallel }) under mpirun', function () {
+  this.timeout(180_000);
+
+  before(function () {
+    if (mpirunFound && mpiBuilt()) return;
+    if (process.env.BIGSTEP_REQUIRE_MPI === '1')
+      throw new Error('BIGSTEP_REQUIRE_MPI=1 but mpirun or the MPI build is missing');
+    this.skip();
+  });
+
+  async function expectSameAsOneProcess(c: MeasureConfig, ranks: number): Promise<void> {
+    const want = measure(c, false);
+    const job = await mpirun(ranks, { model: c.model, mode: 'full', n: c.n, steps: 0, measure: c });
+    expect(job.code, job.stderr).to.equal(0);
+    expect(job.results.map((r) => r.rank).sort()).to.deep.equal([...Array(ranks).keys()]);
+    for (const r of job.results) {
+      const { rank: _rank, size: _size, ...got } = r;
+      expect(got, `rank ${r.rank}`).to.deep.equal(want);
+    }
+  }
+
+  it('2 ranks, MLP, 40 examples in chunks of 7 (6 chunks, 3 per rank): loss, accuracy, H·v and λ_max bitwise the one process with batchSize 7', async () => {
+    await expectSameAsOneProcess({ model: 'mlp', n: 40, batchSize: 7 }, 2);
+  });
+
+  it('3 ranks, small CNN, 15 examples in chunks of 4 (chunks 2 + 2 + 0): bitwise the one process with batchSize 4', async () => {
+    await expectSameAsOneProcess({ model: 'cnn', n: 15, batchSize: 4 }, 3);
+  });
+
+  it('ranks with different θ all throw ERR_BIGSTEP_RANKS_DIFFER naming the parameters', async () => {
+    const job = await mpirun(2, {
+      model: 'mlp',
+      mode: 'full',
+      n: 40,
+      steps: 0,
+      measure: { model: 'mlp', n: 40, batchSize: 8 },
+      paramSeedOnRank1: 9,
+    });
+    expect(job.results).to.have.length(0);
+    expect(job.errors.map((e) => e.rank).sort()).to.deep.equal([0, 1]);
+    for (const e of job.errors) {
+      expect(e.code).to.equal('ERR_BIGSTEP_RANKS_DIFFER');
+      expect(e.message).to.match(/^evaluate options\.dataParallel: .*parameters θ \(rank 1 differs from rank 0/);
+      expect(e.message).to.not.match(/data set \(x, y\) \(|settings \(/);
+    }
+  });
+});
+
+// Seconds on a quiet machine; the launch timeouts are hang guards sized for a machine loaded ~7×
+// (the tiny E3 pair took 2 min 22 s and 7 min 20 s at load average 14.5 on 2 cores).
+describe('bigstep run noise --data-parallel under mpirun', function () {
+  this.timeout(1_800_000);
+
+  before(function () {
+    if (mpirunFound && mpiBuilt()) return;
+    if (process.env.BIGSTEP_REQUIRE_MPI === '1')
+      throw new Error('BIGSTEP_REQUIRE_MPI=1 but mpirun or the MPI build is missing');
+    this.skip();
+  });
+
+  // Tiny E3 (256 examples) with its full-batch arms; microBatch 128 = ⌈256/2⌉, so the 2-rank run
+  // has the one-process run's arithmetic and the same config (the same run id).
+  const sets = ['--set', 'microBatch=128', '--set', 'arms=[sgd-small, sgd-large, gd-small, gd-large]'];
+  const read = (dir: string, file: string) => JSON.parse(readFileSync(join(dir, file), 'utf8'));
+
+  it('the 2-rank run equals the 1-process run with microBatch = n/2: result.json bitwise but for timing, the same summary; rank 1 writes nothing', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bigstep-mpi-e3-'));
+    try {
+      const cli = (out: string) => [CLI, 'run', 'noise', '--preset', 'tiny', '--out', join(root, out), ...sets];
+      const one = await launch([process.execPath, ...cli('one')], 900_000);
+      expect(one.code, one.stderr + one.stdout).to.equal(0);
+      const two = await launch(mpirunArgs(2, [...cli('two'), '--data-parallel']), 900_000);
+      expect(two.code, two.stderr + two.stdout).to.equal(0);
+      expect(two.stdout).to.match(/running tiny in .* \(data parallel over 2 MPI ranks\)/);
+      // Rank 0 alone speaks: one "running" line, one headline.
+      expect(two.stdout.match(/noise: running/g)).to.have.length(1);
+      const [runOne] = readdirSync(join(root, 'one'));
+      expect(readdirSync(join(root, 'two'))).to.deep.equal([runOne]); // the same run id, one directory
+      const a = join(root, 'one', runOne);
+      const b = join(root, 'two', runOne);
+      const ra = read(a, 'result.json');
+      const rb = read(b, 'result.json');
+      delete ra.timing;
+      delete rb.timing;
+      expect(JSON.stringify(rb)).to.equal(JSON.stringify(ra));
+      // The full-batch arms ran and trained (the comparison covers them).
+      const gd = (ra.arms as Array<{ kind: string; runs: unknown[] }>).filter((x) => x.kind.startsWith('gd-'));
+      expect(gd.length).to.be.greaterThan(0);
+      const sa = read(a, 'summary.json');
+      const sb = read(b, 'summary.json');
+      for (const s of [sa, sb]) for (const k of ['startedAt', 'endedAt', 'wallSeconds']) delete s[k];
+      expect(sb).to.deep.equal(sa);
+      expect(read(b, 'env.json').dataParallel.ranks).to.equal(2);
+      expect(read(a, 'env.json').dataParallel).to.equal(undefined);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start 2 ranks without --data-parallel, and E1 with it, naming the flag (exit 2 on every rank)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bigstep-mpi-e3-'));
+    try {
+      const without = await launch(
+        mpirunArgs(2, [CLI, 'run', 'noise', '--preset', 'tiny', '--out', join(root, 'x')]),
+        60_000,
+      );
+      expect(without.code).to.not.equal(0);
+      expect(without.stderr).to.match(/this process is one of 2 MPI ranks but --data-parallel is not set/);
+      const e1 = await launch(
+        mpirunArgs(2, [CLI, 'run', 'landscape', '--preset', 'tiny', '--out', join(root, 'y'), '--data-parallel']),
+        60_000,
+      );
+      expect(e1.code).to.not.equal(0);
+      expect(e1.stderr).to.match(
+        /--data-parallel splits the full-batch training of escape and noise; "landscape" has none/,
+      );
+      expect(readdirSync(root)).to.deep.equal([]); // nothing written
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('Trainer({ dataParallel }) outside an MPI job', () => {
   it('throws ERR_BIGSTEP_MPI saying to start under mpirun/srun and call initMpi() (or, without MPI in the build, how to get it)', () => {
     const data = gaussianMixture({ k: 2, d: 4, nTrain: 8, nTest: 1, seed: 1 }).train;
@@ -237,5 +362,31 @@ describe('Trainer({ dataParallel }) outside an MPI job', () => {
           dataParallel: 'yes' as unknown as boolean,
         }),
     ).to.throw(TypeError, /options\.dataParallel must be a boolean/);
+  });
+
+  it('Model#evaluate({ dataParallel: true }) throws ERR_BIGSTEP_MPI naming the option; a non-boolean is a TypeError', () => {
+    const data = gaussianMixture({ k: 2, d: 4, nTrain: 8, nTest: 1, seed: 1 }).train;
+    const model = new Model(mlp({ input: 4, hidden: [4], outputs: 2 }));
+    const examples = { x: data.x, y: data.labels as Int32Array };
+    expect(() => model.evaluate(examples, { dataParallel: true }))
+      .to.throw(/^options\.dataParallel needs MPI: /)
+      .with.property('code', 'ERR_BIGSTEP_MPI');
+    expect(() => model.evaluate(examples, { dataParallel: 1 as unknown as boolean })).to.throw(
+      TypeError,
+      /options\.dataParallel must be a boolean/,
+    );
+  });
+
+  it('hessianVectorProduct({ dataParallel: true }) refuses finite differences with a RangeError, and needs MPI', () => {
+    const data = gaussianMixture({ k: 2, d: 4, nTrain: 8, nTest: 1, seed: 1 }).train;
+    const model = new Model(mlp({ input: 4, hidden: [4], outputs: 2 }));
+    const examples = { x: data.x, y: data.labels as Int32Array };
+    const v = new Float64Array(model.params.length).fill(1);
+    expect(() =>
+      hessianVectorProduct(model, examples, v, undefined, { method: 'finite-difference', dataParallel: true }),
+    ).to.throw(RangeError, /options\.dataParallel works with method 'exact' only \(got 'finite-difference'\)/);
+    expect(() => hessianVectorProduct(model, examples, v, undefined, { dataParallel: true }))
+      .to.throw(/^options\.dataParallel needs MPI: /)
+      .with.property('code', 'ERR_BIGSTEP_MPI');
   });
 });

@@ -6,12 +6,15 @@
  *   threadsOnRank1: rank 1 uses this many BLAS threads (a numerics mismatch);
  *   checkpoint + saveAt: save a checkpoint after saveAt steps, then go on to `steps`;
  *   checkpoint + resume: load the checkpoint, then run the steps left to `steps`.
- * Prints one line `RESULT {json}` (RunOutcome and rank) or `ERROR {json}` (name, code, message).
+ * Or, with `measure` (a MeasureConfig), the full-data measurements split over the ranks instead
+ * of training (paramSeedOnRank1: rank 1 starts from another θ).
+ * Prints one line `RESULT {json}` (RunOutcome or MeasureOutcome, and rank) or `ERROR {json}`
+ * (name, code, message).
  */
 import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.js';
 import { setThreads } from '../../src/native/info.js';
 import { initMpi } from '../../src/train/data-parallel.js';
-import { buildTrainer, runToEnd, type RunConfig } from './run.js';
+import { buildTrainer, measure, runToEnd, type MeasureConfig, type RunConfig } from './run.js';
 
 interface RankArgs extends RunConfig {
   killRank?: number;
@@ -20,6 +23,8 @@ interface RankArgs extends RunConfig {
   checkpoint?: string;
   saveAt?: number;
   resume?: boolean;
+  measure?: MeasureConfig;
+  paramSeedOnRank1?: number;
 }
 
 async function main(): Promise<void> {
@@ -31,6 +36,15 @@ async function main(): Promise<void> {
   };
   if (world.rank === 1 && args.threadsOnRank1 !== undefined) setThreads(args.threadsOnRank1);
   try {
+    if (args.measure) {
+      const m = {
+        ...args.measure,
+        ...(world.rank === 1 && args.paramSeedOnRank1 ? { paramSeed: args.paramSeedOnRank1 } : {}),
+      };
+      const outcome = measure(m, true);
+      process.stdout.write(`RESULT ${JSON.stringify({ rank: world.rank, size: world.size, ...outcome })}\n`);
+      return;
+    }
     const trainer = buildTrainer(config, { dataParallel: true });
     const meta = { configHash: 'mpi-test' };
     if (args.checkpoint && args.resume) loadCheckpoint(args.checkpoint, trainer, meta);

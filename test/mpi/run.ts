@@ -5,8 +5,10 @@
 import { createHash } from 'node:crypto';
 
 import { gaussianMixture } from '../../src/data/synthetic.js';
-import { Model } from '../../src/model/model.js';
-import { mlp, smallCnn } from '../../src/model/spec.js';
+import { hessianVectorProduct } from '../../src/measure/hessian.js';
+import { topEigenvalue } from '../../src/measure/sharpness.js';
+import { Model, type Examples } from '../../src/model/model.js';
+import { mlp, smallCnn, type ModelSpec } from '../../src/model/spec.js';
 import { momentum, chain } from '../../src/optim/optimizer.js';
 import { Trainer, type BatchOptions } from '../../src/train/trainer.js';
 
@@ -21,12 +23,15 @@ export interface RunConfig {
   dataSeed?: number;
 }
 
+function specOf(model: RunConfig['model']): ModelSpec {
+  return model === 'mlp'
+    ? mlp({ input: 64, hidden: [48], outputs: 4 })
+    : smallCnn({ input: [1, 8, 8], channels: [4, 8], hidden: 16, outputs: 4 });
+}
+
 /** The run's trainer: data-parallel over the MPI ranks, or in one process with `microBatch`. */
 export function buildTrainer(c: RunConfig, options: { dataParallel?: boolean; microBatch?: number }): Trainer {
-  const spec =
-    c.model === 'mlp'
-      ? mlp({ input: 64, hidden: [48], outputs: 4 })
-      : smallCnn({ input: [1, 8, 8], channels: [4, 8], hidden: 16, outputs: 4 });
+  const spec = specOf(c.model);
   const data = gaussianMixture({ k: 4, d: 64, nTrain: c.n, nTest: 1, seed: c.dataSeed ?? 5 }).train;
   const model = new Model(spec, { seed: 3 });
   const batch: BatchOptions = c.mode === 'full' ? { mode: 'full' } : { mode: 'shuffle', size: c.batch };
@@ -56,5 +61,41 @@ export async function runToEnd(trainer: Trainer, steps: number, onChunk?: () => 
       .digest('hex'),
     loss: Array.from(r.loss),
     stepsDone: r.stepsDone,
+  };
+}
+
+/** A full-data measurement: n examples measured in chunks of batchSize. */
+export interface MeasureConfig {
+  model: 'mlp' | 'cnn';
+  n: number;
+  batchSize: number;
+  /** Seed of θ (rank 1 changes it to provoke the mismatch error). */
+  paramSeed?: number;
+}
+
+/** What a measurement is compared by (every double as JSON, which round-trips exactly). */
+export interface MeasureOutcome {
+  evaluation: { loss: number; accuracy: number; n: number };
+  hvpSha256: string;
+  hvpFirst: number[];
+  lambdaMax: { value: number; iterations: number; residual: number };
+}
+
+/** Model.evaluate, one Hessian-vector product and λ_max, in one process or split over the ranks. */
+export function measure(c: MeasureConfig, dataParallel: boolean): MeasureOutcome {
+  const data = gaussianMixture({ k: 4, d: 64, nTrain: c.n, nTest: 1, seed: 5 }).train;
+  const examples: Examples = { x: data.x, y: data.labels as Int32Array };
+  const model = new Model(specOf(c.model), { seed: c.paramSeed ?? 3 });
+  const dp = dataParallel ? { dataParallel: true } : {};
+  const e = model.evaluate(examples, { batchSize: c.batchSize, ...dp });
+  const v = new Float64Array(model.params.length).map((_, i) => Math.sin(i + 1));
+  const hv = hessianVectorProduct(model, examples, v, undefined, { batchSize: c.batchSize, ...dp });
+  const top = topEigenvalue(model, examples, { batchSize: c.batchSize, iterations: 15, seed: 2, ...dp });
+  model.close();
+  return {
+    evaluation: { loss: e.loss, accuracy: e.accuracy, n: e.n },
+    hvpSha256: createHash('sha256').update(new Uint8Array(hv.buffer)).digest('hex'),
+    hvpFirst: Array.from(hv.subarray(0, 3)),
+    lambdaMax: { value: top.value, iterations: top.iterations, residual: top.residual },
   };
 }

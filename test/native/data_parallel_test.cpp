@@ -2,9 +2,7 @@
 // Model, parameters and Trainer, exchange through an in-process Collective. Every rank must end
 // bitwise equal to one Trainer with microBatch = ⌈b/N⌉ (full-batch GD, shuffled SGD, the amplified
 // estimator), and bad plans get RangeErrors naming the parameter.
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
 #include <random>
 #include <thread>
 
@@ -15,62 +13,10 @@
 #include "model.h"
 #include "rng.h"
 #include "specs.h"
+#include "thread_collective.h"
 #include "trainer.h"
 
 using namespace bigstep;
-
-// N ranks as threads: every collective posts its send pointer, waits for all, copies, waits again.
-class ThreadWorld {
- public:
-  explicit ThreadWorld(int n) : n_(n), posted_((size_t)n) {}
-  int size() const { return n_; }
-  void post(int rank, const void* p) { posted_[(size_t)rank] = p; }
-  const void* posted(int rank) const { return posted_[(size_t)rank]; }
-  void barrier() {
-    std::unique_lock<std::mutex> lock(mu_);
-    const uint64_t gen = generation_;
-    if (++arrived_ == n_) {
-      arrived_ = 0;
-      ++generation_;
-      cv_.notify_all();
-    } else {
-      cv_.wait(lock, [&] { return generation_ != gen; });
-    }
-  }
-
- private:
-  int n_;
-  std::vector<const void*> posted_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int arrived_ = 0;
-  uint64_t generation_ = 0;
-};
-
-class ThreadCollective final : public Collective {
- public:
-  ThreadCollective(ThreadWorld& w, int rank) : w_(w), rank_(rank) {}
-  int rank() const override { return rank_; }
-  int size() const override { return w_.size(); }
-  void all_to_all(const double* send, double* recv, size_t block) override {
-    w_.post(rank_, send);
-    w_.barrier();
-    for (int q = 0; q < size(); ++q)
-      std::memcpy(recv + (size_t)q * block, static_cast<const double*>(w_.posted(q)) + (size_t)rank_ * block,
-                  block * sizeof(double));
-    w_.barrier();
-  }
-  void all_gather(const void* mine, void* all, size_t bytes) override {
-    w_.post(rank_, mine);
-    w_.barrier();
-    for (int q = 0; q < size(); ++q) std::memcpy(static_cast<char*>(all) + (size_t)q * bytes, w_.posted(q), bytes);
-    w_.barrier();
-  }
-
- private:
-  ThreadWorld& w_;
-  int rank_;
-};
 
 static ModelSpec mlp_spec() {
   ModelSpec s;

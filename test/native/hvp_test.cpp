@@ -344,6 +344,39 @@ void test_network(const Net& c) {
   const double err = check::max_rel_err(to_f(hv).data(), want.data(), Pn, 1e-2, &worst);
   CHECK_MSG(err < 2e-3, check::fmt("%s: Hv vs float64 second differences: max rel err %.3g at %zu (%.6g vs %.6g)",
                                    c.name, err, worst, hv[worst], want[worst]));
+
+  // One chunk (n <= chunk): a product at the inputs of the previous one reuses its primal pass. It
+  // must equal a fresh engine's product bit for bit, and a change of params, state, data or
+  // targets in place must be noticed.
+  auto fresh = [&](const std::vector<double>& dir) {
+    HvpEngine e(spec, Lo);
+    std::vector<double> o(Pn);
+    e.product(P.data(), S.data(), x.data(), y, n, n + 1, dir.data(), o.data(), c.training);
+    return o;
+  };
+  auto kept = [&](const std::vector<double>& dir) {
+    std::vector<double> o(Pn);
+    eng.product(P.data(), S.data(), x.data(), y, n, n + 1, dir.data(), o.data(), c.training);
+    return o;
+  };
+  kept(v);
+  CHECK_MSG(kept(u) == fresh(u), check::fmt("%s: reused primal pass equals a fresh product bitwise", c.name));
+  const auto changed = [&](const char* what, float* at, float delta) {
+    kept(v);
+    *at += delta;
+    CHECK_MSG(kept(u) == fresh(u), check::fmt("%s: a changed %s is noticed", c.name, what));
+    *at -= delta;
+  };
+  changed("parameter", &P[Pn / 2], 0.25f);
+  changed("input", &x[x.size() / 2], 0.5f);
+  if (!S.empty()) changed("state entry", &S[S.size() - 1], 0.25f);
+  if (c.loss == LossKind::SoftmaxCrossEntropy) {
+    kept(v);
+    labels[n - 1] = (labels[n - 1] + 1) % (int32_t)Lo.output_size;
+    CHECK_MSG(kept(u) == fresh(u), check::fmt("%s: a changed label is noticed", c.name));
+  } else {
+    changed("target", &targets[targets.size() - 1], 0.5f);
+  }
 }
 
 void test_networks() {

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -385,6 +386,13 @@ void test_sweep_matches_reference() {
         double& x = starts[(size_t)k * d + j];
         x = k % 2 == 0 ? inst.centers[(size_t)i * d + j] + 1.5 * inst.widths[i] * x : 1.25 * reach * x;
       }
+    }
+    // and three starts the sweep parks at once: x* = 0 (stops at step 0), +inf and NaN (diverge
+    // at step 1, to non-finite x_T whose bits must match too)
+    for (int j = 0; j < d; ++j) {
+      starts[(size_t)(n - 3) * d + j] = 0.0;
+      starts[(size_t)(n - 2) * d + j] = j == 0 ? std::numeric_limits<double>::infinity() : 1.0;
+      starts[(size_t)(n - 1) * d + j] = std::numeric_limits<double>::quiet_NaN();
     }
     // step sizes as fractions of 2/mu: small (stays), mid, near the edge, past it (diverges)
     for (double frac : {1e-3, 0.05, 0.4, 0.9, 0.999, 1.3}) {

@@ -8,13 +8,16 @@
 #     from outside, waits for the array, resubmits element 16 with `sbatch --array=16`;
 #  4. checks that every task's summary is there and that results.csv and every result.json
 #     (without wall-clock fields) equal those of the same sweep run by `bigstep sweep local`;
-#  5. runs `bigstep bench --sweep` (one tiny case) as a 1-task array on partition ci and collects it.
+#  5. runs `bigstep bench --sweep` (one tiny case) as a 1-task array on partition ci and collects it;
+#  6. submits test/slurm/mpi-sweep.yaml (one tiny E3 task) with `--ntasks 2`: the task runs as 2 MPI
+#     ranks started by srun (--data-parallel); its result.json (without timing) must equal the same
+#     task run by one process, and its env.json must record 2 ranks.
 # Every daemon it started is stopped on exit (trap), also on failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BIGSTEP=(node "$ROOT/dist/src/cli/main.js")
-DEADLINE=$((SECONDS + ${SLURM_TEST_BUDGET:-330}))
+DEADLINE=$((SECONDS + ${SLURM_TEST_BUDGET:-450}))
 export BIGSTEP_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 log() { echo "slurm-test: $*"; }
@@ -233,3 +236,36 @@ echo "$out" | head -4
 echo "$out" | grep -qE "^ci +$HOST +.*mlp-784-128-10/b128 +1 +[0-9]" || fail "bench comparison has no row for partition ci on $HOST"
 [ -s "$B/bench-comparison.png" ] || fail "no bench-comparison.png"
 log "PASS: bench sweep (1 task, partition ci, --exclusive) ran as job $BJOB and was collected in $((SECONDS - t2)) s"
+
+# ---- 6. one task of 2 MPI ranks through srun (bigstep sweep slurm --ntasks 2) --------------------------
+M="$T/mpi-sweep"
+ML="$T/mpi-local"
+log "srun --mpi=list: $(srun --mpi=list 2>&1 | tr '\n' ' ')"
+"${BIGSTEP[@]}" sweep plan test/slurm/mpi-sweep.yaml --out "$M" | head -1
+"${BIGSTEP[@]}" sweep plan test/slurm/mpi-sweep.yaml --out "$ML" >/dev/null
+t3=$SECONDS
+# Open MPI refuses root unless told; this test's Slurm runs every job as root.
+OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+  "${BIGSTEP[@]}" sweep slurm "$M" --ntasks 2 --mem 1G --time 00:10:00 --submit | tail -1
+grep -q '^#SBATCH --ntasks=2$' "$M/slurm/array.sbatch" || fail "mpi array.sbatch has no --ntasks=2 line"
+grep -q '^exec srun --mpi=pmix --ntasks=2 .* sweep run .* --task "$TASK" --data-parallel$' "$M/slurm/array.sbatch" ||
+  fail "mpi array.sbatch does not start the task with srun --mpi=pmix ... --data-parallel"
+MJOB=$(node -e 'const l=require("fs").readFileSync(process.argv[1],"utf8").trim().split("\n");console.log(JSON.parse(l[l.length-1]).jobId)' "$M/slurm/jobs.jsonl")
+wait_job "$MJOB"
+MLOG="$M/slurm/logs/${MJOB}_0.out"
+[ "$(squeue -h -j "${MJOB}_0" -t all -o '%T')" = COMPLETED ] || { tail -30 "$MLOG" >&2; fail "2-rank element is $(squeue -h -j "${MJOB}_0" -t all -o '%T')"; }
+grep -q 'data parallel over 2 MPI ranks' "$MLOG" || { tail -30 "$MLOG" >&2; fail "the task did not run on 2 ranks"; }
+[ "$(grep -c 'running in' "$MLOG")" = 1 ] || fail "more than one rank printed the start line"
+"${BIGSTEP[@]}" sweep run "$ML" --task 0 | tail -1
+node -e '
+  const fs = require("fs"), path = require("path");
+  const [m, l] = process.argv.slice(1);
+  const task = JSON.parse(fs.readFileSync(path.join(m, "tasks.json"))).tasks[0];
+  const read = (d, f) => JSON.parse(fs.readFileSync(path.join(d, "runs", task.run, f)));
+  const strip = (r) => { delete r.timing; return JSON.stringify(r); };
+  if (read(m, "env.json").dataParallel?.ranks !== 2) { console.error("env.json does not record 2 ranks"); process.exit(1); }
+  if (strip(read(m, "result.json")) !== strip(read(l, "result.json"))) { console.error("2-rank result.json differs from the 1-process run"); process.exit(1); }
+  const gd = read(m, "result.json").arms.filter((a) => a.kind.startsWith("gd-")).length;
+  console.log(`slurm-test: 2-rank srun task = 1-process run (result.json without timing; ${gd} full-batch arms)`);
+' "$M" "$ML"
+log "PASS: one E3 task as 2 MPI ranks through srun (job $MJOB) equals the 1-process run, in $((SECONDS - t3)) s"

@@ -274,6 +274,41 @@ describe('sweep executors: job scripts', () => {
     expect(() => slurmScript('/d', t, { time: 'soon' })).to.throw(RangeError, /time must look like 00:30:00/);
   });
 
+  it('slurmScript({ ntasks: 2 }) asks for 2 tasks and starts an E3 task data-parallel through srun', () => {
+    const e3 = expandSweep({ experiment: 'noise', preset: 'tiny', name: 'e3', grid: { epochs: [1, 2] } });
+    const s = slurmScript('/data/e3', e3, { ntasks: 2 });
+    expect(s).to.contain('#SBATCH --ntasks=2\n');
+    expect(s).to.match(
+      /\nexec srun --mpi=pmix --ntasks=2 \S+ \S+dist\/src\/cli\/main\.js sweep run \/data\/e3 --task "\$TASK" --data-parallel\n/,
+    );
+    expect(slurmScript('/data/e3', e3, { ntasks: 2, srunMpi: 'pmi2' })).to.contain('exec srun --mpi=pmi2 --ntasks=2 ');
+    // One rank: the plain line, no srun.
+    const one = slurmScript('/data/e3', e3, {});
+    expect(one).to.contain('#SBATCH --ntasks=1\n');
+    expect(one).to.not.contain('srun');
+  });
+
+  it('slurmScript() refuses a bad ntasks, several ranks for E1, and --srun-mpi without them, naming the option', () => {
+    const e3 = expandSweep({ experiment: 'noise', preset: 'tiny', name: 'e3', grid: { epochs: [1, 2] } });
+    expect(() => slurmScript('/d', e3, { ntasks: 0 })).to.throw(
+      RangeError,
+      /^ntasks must be an integer in \[1, 100000\] \(got 0\)/,
+    );
+    expect(() => slurmScript('/d', e3, { ntasks: 2.5 })).to.throw(RangeError, /^ntasks must be an integer/);
+    expect(() => slurmScript('/d', t, { ntasks: 2 })).to.throw(
+      RangeError,
+      /^ntasks 2: a task of several MPI ranks splits the full-batch training of escape and noise; this sweep runs landscape/,
+    );
+    expect(() => slurmScript('/d', e3, { srunMpi: 'pmix' })).to.throw(
+      RangeError,
+      /^srun-mpi pmix only applies to tasks of several ranks/,
+    );
+    expect(() => slurmScript('/d', e3, { ntasks: 2, srunMpi: 'pm ix' })).to.throw(
+      RangeError,
+      /^srun-mpi must look like pmix or pmi2/,
+    );
+  });
+
   it('k8sManifest() is an Indexed Job whose pods run task $JOB_COMPLETION_INDEX', () => {
     const text = k8sManifest('/somewhere/demo-sweep', t, { image: 'reg/bigstep:1', parallelism: 3 });
     const job = YAML.parse(text);
