@@ -89,7 +89,12 @@ type Issue = z.core.$ZodIssue;
 function reportedIssue(issues: readonly Issue[]): Issue {
   const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0]!;
   if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
-  const typed = issue.errors.filter((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+  // A branch the value has the type of: no type issue at its root, except zod's "expected int" for a
+  // fraction (the value is a number, of the wrong value: `input: 1.5` in a number-or-list union).
+  const typed = issue.errors.filter(
+    (branch) =>
+      !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0 && (i.expected as string) !== 'int'),
+  );
   if (typed.length === 1) {
     const inner = reportedIssue(typed[0]!);
     return { ...inner, path: [...issue.path, ...inner.path] } as Issue;

@@ -38,6 +38,11 @@ const options = z.strictObject(
     size: intBelow(1, 2 ** 53, '2^53').optional(),
     decay: finiteAtLeast(0).optional(),
     signal: instanceOf(AbortSignal, 'an AbortSignal').optional(),
+    shape: z
+      .union([intBelow(1, 2 ** 31, '2^31'), z.array(intBelow(1, 2 ** 31, '2^31'))], {
+        error: 'must be a number or an array of integers',
+      })
+      .optional(),
   },
   { error: 'must be an object' },
 );
@@ -103,6 +108,13 @@ describe('parseNamed (src/util/schema.ts)', () => {
     ],
     ['a union: no branch of its type', { lr: 'fast' }, TypeError, 'opts.lr must be a number or a schedule'],
     ['a union: NaN', { lr: NaN }, RangeError, 'opts.lr must be a number or a schedule'],
+    [
+      'a union: a fraction for the integer branch',
+      { lr: 1, shape: 1.5 },
+      RangeError,
+      'opts.shape must be an integer in [1, 2^31) (got 1.5)',
+    ],
+    ['a union: a string for a number or a list', { lr: 1, shape: '2' }, TypeError, 'opts.shape must be a number or'],
   ];
   for (const [what, value, cls, message] of cases)
     it(`${what} → ${cls.name} "${message}"`, () => {
