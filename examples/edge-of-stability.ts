@@ -15,8 +15,9 @@
 // inconclusive if it ended before arrival, with < 20 late measurements, or in the band but still
 // moving; unfinished while the run has not ended. This replaces the first rule (median of λ1 after
 // the first crossing of 0.9·E within [0.8, 1.2]·E), which the 2026-12-02 run met while λ1 was still
-// rising; it was written after that run (stopped by hand at step 18,300, λ1 = 0.97·E, 12 measurements
-// after arrival: nothing about hovering decided) and before the continuation that decides it.
+// rising; it was written after that run (stopped by hand at step 18,300, λ1 = 0.97·E, 8 saved
+// measurements from arrival: nothing about hovering decided) and before the continuation that
+// decides it (docs/measurement.md: supported at the stated cap of 23,500 steps).
 //
 // Cohen et al.'s units, so that η = 0.01 means what it means in their paper:
 // - Their square loss is ½‖f(x) − y‖² summed over the C = 10 outputs, averaged over examples;
@@ -270,6 +271,9 @@ for (const loss of losses) {
       console.log(`${loss}: GD stopped at its budget of ${state.step} steps; continuing to ${budget}`);
       state.done = false;
       state.stopped = null;
+      // The loop measures at state.step again: drop the point (and sketch) it took there before stopping.
+      if (state.points[state.points.length - 1]?.step === state.step) state.points.pop();
+      if (state.sketches[state.sketches.length - 1]?.step === state.step) state.sketches.pop();
     }
     if (state.done) return model.close();
     if (state.step > 0) {
@@ -437,6 +441,24 @@ for (const loss of losses) {
     );
     writeFileSync(join(outDir, `sharpness-${loss}.svg`), chart.svg);
     writeFileSync(join(outDir, `sharpness-${loss}.png`), chart.png);
+    if (judged.arrived >= 0) {
+      // The late window up close, from 1,000 steps before arrival, with the rule's ±10 % band.
+      const from = g.points[judged.arrived].step - 1000;
+      const late = await renderChart(
+        sharpnessChart(
+          series.filter((p) => p.step >= from && p.label.endsWith('(GD)')),
+          [
+            { label: '2/η', value: threshold },
+            { label: '±10 % of 2/η', value: 0.9 * threshold },
+            { label: '±10 % of 2/η', value: 1.1 * threshold },
+          ],
+          `${loss}, from step ${from}: λ1, λ2 (GD) against 2/η and the rule's ±10 % band; arrival at step ${g.points[judged.arrived].step}; ${verdict}`,
+          { zero: false },
+        ),
+      );
+      writeFileSync(join(outDir, `sharpness-${loss}-late.svg`), late.svg);
+      writeFileSync(join(outDir, `sharpness-${loss}-late.png`), late.png);
+    }
     let distances: Array<{ t: number; distance: number }> = [];
     if (f && f.sketches.length > 1) {
       const flowAt = new Map(f.sketches.map((s) => [s.step, s.p]));

@@ -11,7 +11,10 @@ export function sharpnessChart(
   series: Array<{ label: string; step: number; value: number }>,
   thresholds: Array<{ label: string; value: number }>,
   title: string,
+  options: { zero?: boolean } = {},
 ): TopLevelSpec {
+  // zero: false lets the y axis start near the data (a zoom on values far from 0).
+  const scale = options.zero === false ? { scale: { zero: false } } : {};
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
@@ -23,7 +26,7 @@ export function sharpnessChart(
         mark: { type: 'line', point: true },
         encoding: {
           x: { field: 'step', type: 'quantitative', title: 'GD step' },
-          y: { field: 'value', type: 'quantitative', title: 'Hessian eigenvalue' },
+          y: { field: 'value', type: 'quantitative', title: 'Hessian eigenvalue', ...scale },
           color: { field: 'label', type: 'nominal', title: null },
         },
       },
