@@ -30,7 +30,7 @@
  * result with the same `batchSize`, for any number of ranks. Every rank must make the same calls
  * with the same θ, data and options (checked once per operator: ERR_BIGSTEP_RANKS_DIFFER).
  */
-import type { Examples, Model } from '../model/model.js';
+import { checkExamples, type Examples, type Model } from '../model/model.js';
 import { checkSamePass, requireMpiWorld } from '../native/mpi.js';
 import { hessianOptionsSchema, parseOptions, type SameKeys } from './options.js';
 
@@ -97,23 +97,12 @@ export function positiveNumber(value: unknown, param: string): number {
   return value;
 }
 
-/** Number of examples in `data` for `model` (validates shapes; errors name the parameter). */
+/**
+ * Number of examples in `data` for `model`, checked as the Trainer checks its data
+ * (`checkExamples`: types, lengths, detached buffers, labels in [0, outputs)); errors name `data`.
+ */
 export function countExamples(model: Model, data: Examples): number {
-  if (!data || typeof data !== 'object') throw new TypeError('data must be an object { x, y }');
-  if (!(data.x instanceof Float32Array)) throw new TypeError('data.x must be a Float32Array');
-  const n = data.x.length / model.inputSize;
-  if (!Number.isInteger(n) || n < 1) {
-    throw new RangeError(
-      `data.x must have length n*inputSize for n >= 1 (inputSize ${model.inputSize}, got length ${data.x.length})`,
-    );
-  }
-  const ySize = model.isClassifier() ? 1 : model.outputSize;
-  if (model.isClassifier() && !(data.y instanceof Int32Array))
-    throw new TypeError('data.y must be an Int32Array of labels for a classifier');
-  if (!model.isClassifier() && !(data.y instanceof Float32Array))
-    throw new TypeError('data.y must be a Float32Array of targets for MSE');
-  if (data.y.length !== n * ySize) throw new RangeError(`data.y must have length ${n * ySize} (got ${data.y.length})`);
-  return n;
+  return checkExamples(model, data, 'data');
 }
 
 // One function per array type: a loop shared by Float32Array and Float64Array callers turns

@@ -553,6 +553,76 @@ api('data', 'evaluate of good data is flagged finite: true', 'returns-true', '',
   return r.finite === true && Number.isFinite(r.loss);
 });
 
+// The curvature probes and landscape tools (src/measure/): their data checked as the Trainer's,
+// their options by schema (src/measure/options.ts).
+const measure = async () => ({
+  ...(await small()),
+  sharp: await mod<typeof import('../../src/measure/sharpness.js')>('measure/sharpness.js'),
+  spec: await mod<typeof import('../../src/measure/spectrum.js')>('measure/spectrum.js'),
+  track: await mod<typeof import('../../src/measure/tracking.js')>('measure/tracking.js'),
+  surf: await mod<typeof import('../../src/measure/landscape-surface.js')>('measure/landscape-surface.js'),
+  traj: await mod<typeof import('../../src/measure/trajectory.js')>('measure/trajectory.js'),
+});
+data('topEigenvalue(labels out of range)', 'RangeError', 'data.y[0]', async () => {
+  const { m, d, sharp } = await measure();
+  return sharp.topEigenvalue(m, { x: d.x, y: new Int32Array(32).fill(7) });
+});
+data('topEigenvalue(32 x, 64 y)', 'RangeError', 'data.y', async () => {
+  const { m, d, sharp } = await measure();
+  return sharp.topEigenvalue(m, { x: d.x, y: new Int32Array(64) });
+});
+data('hessianTrace(x detached)', 'TypeError', 'data.x', async () => {
+  const { m, d, sharp } = await measure();
+  structuredClone(d.x.buffer, { transfer: [d.x.buffer] });
+  return sharp.hessianTrace(m, d);
+});
+data('topEigenvalue on NaN parameters', 'RangeError', 'model.params', async () => {
+  const { m, d, sharp } = await measure();
+  m.params[0] = NaN;
+  return sharp.topEigenvalue(m, d);
+});
+typo('keys', 'topEigenvalue({ tolerence })', 'tolerance', async () => {
+  const { m, d, sharp } = await measure();
+  return sharp.topEigenvalue(m, d, { tolerence: 1e-3 } as never);
+});
+typo('keys', 'hessianSpectrum({ prob })', 'probes', async () => {
+  const { m, d, spec } = await measure();
+  return spec.hessianSpectrum(m, d, { prob: 3 } as never);
+});
+typo('keys', 'SharpnessTracker({ warmstart })', 'warmStart', async () => {
+  const { m, d, track } = await measure();
+  return new track.SharpnessTracker(m, d, { warmstart: false } as never);
+});
+typo('keys', 'lossSurface2d({ resolutoin })', 'resolution', async () => {
+  const { m, d, surf } = await measure();
+  return surf.lossSurface2d(m, d, { resolutoin: 5 } as never);
+});
+typo('keys', 'interpolationLosses({ point })', 'points', async () => {
+  const { m, d, traj } = await measure();
+  return traj.interpolationLosses(m, m.params, m.params, d, { point: 3 } as never);
+});
+range('topEigenvalue({ iterations: 0 })', 'options.iterations', async () => {
+  const { m, d, sharp } = await measure();
+  return sharp.topEigenvalue(m, d, { iterations: 0 });
+});
+range('topEigenvalue({ batchNorm: "batch" })', 'options.batchNorm', async () => {
+  const { m, d, sharp } = await measure();
+  return sharp.topEigenvalue(m, d, { batchNorm: 'batch' as never });
+});
+range(
+  'SharpnessTracker({ warmStart: "false" })',
+  'options.warmStart',
+  async () => {
+    const { m, d, track } = await measure();
+    return new track.SharpnessTracker(m, d, { warmStart: 'false' as never });
+  },
+  'TypeError',
+);
+range('lossSurface1d({ range: [0, NaN] })', 'options.range', async () => {
+  const { m, d, surf } = await measure();
+  return surf.lossSurface1d(m, d, { range: [0, NaN] });
+});
+
 // ---- 4. files -----------------------------------------------------------------------------------
 const file = (name: string, cls: string, names: string, run: () => unknown, extra: Partial<StrictCase> = {}): void =>
   api('files', name, cls, names, run, extra);
