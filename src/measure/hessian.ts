@@ -31,7 +31,7 @@
  * with the same θ, data and options (checked once per operator: ERR_BIGSTEP_RANKS_DIFFER).
  */
 import type { Examples, Model } from '../model/model.js';
-import { checkSamePass, requireMpiWorld } from '../native/mpi.js';
+import { assertNoSplitPassInFlight, checkSamePass, requireMpiWorld } from '../native/mpi.js';
 import { checkKnownKeys } from '../util/options.js';
 
 /** How Hessian-vector products are computed (see the module documentation). */
@@ -207,6 +207,7 @@ export class HessianOperator {
       out.fill(0);
     } else if (this.method === 'exact') {
       const m = this.model;
+      if (this.dataParallel) assertNoSplitPassInFlight('Hessian options.dataParallel');
       m.handle.hvp(
         m.params,
         m.stateOrNull(),
