@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 import {
   native,
   showBlasNotice,
@@ -14,7 +16,7 @@ import {
   type ChunkShare,
 } from '../native/mpi.js';
 import { formatValue } from '../util/format.js';
-import { checkKnownKeys } from '../util/options.js';
+import { boolean, intBelow, parseNamed } from '../util/schema.js';
 import { checkModelSpec, type ModelSpec } from './spec.js';
 
 /** Inputs and targets of a batch or a data set: x [n, ...inputShape] and labels [n] or targets [n, outputs]. */
@@ -104,6 +106,16 @@ export function describe(spec: ModelSpec): NativeLayout {
   return native.describe(spec);
 }
 
+// The options of Model's constructor and methods (zod schemas; messages name the parameter).
+const optionsObject = <T extends z.ZodRawShape>(shape: T, what: string) =>
+  z.strictObject(shape, { error: (i) => `must be an object such as ${what} (got ${formatValue(i.input)})` });
+const modelOptionsSchema = optionsObject({ seed: intBelow(0, 2 ** 53, '2^53').optional() }, '{ seed: 1 }');
+const lossAndGradOptionsSchema = optionsObject({ training: boolean().optional() }, '{ training: false }');
+const evaluateOptionsSchema = optionsObject(
+  { batchSize: intBelow(1, 2 ** 53, '2^53').optional(), dataParallel: boolean().optional() },
+  '{ batchSize: 1000, dataParallel: false }',
+);
+
 /**
  * A network over one flat Float32Array of parameters. Gradients, optimizer state, snapshots and
  * checkpoints share this layout; `tensor(name)` returns a named view into it.
@@ -123,14 +135,7 @@ export class Model {
 
   /** Builds the network and initialises parameters from `seed` (He-normal weights, zero biases). */
   constructor(spec: ModelSpec, options: { seed?: number } = {}) {
-    if (typeof options !== 'object' || options === null)
-      throw new TypeError(`options must be an object such as { seed: 1 } (got ${formatValue(options)})`);
-    checkKnownKeys(options, ['seed'], 'Model options');
-    if (
-      options.seed !== undefined &&
-      (typeof options.seed !== 'number' || !Number.isSafeInteger(options.seed) || options.seed < 0)
-    )
-      throw new RangeError(`options.seed must be a non-negative integer (got ${formatValue(options.seed)})`);
+    const { seed } = parseNamed(modelOptionsSchema, options, 'options');
     this.spec = checkModelSpec(spec, 'spec');
     this.handle = new native.NativeModel(this.spec);
     showBlasNotice(); // once per process: training without a system BLAS is several times slower
@@ -141,7 +146,7 @@ export class Model {
     this.grads = sharedFloat32(this.layout.paramCount);
     this.state = sharedFloat32(this.layout.stateCount);
     this.entries = new Map(this.layout.params.map((e) => [e.name, e]));
-    this.init(options.seed ?? 0);
+    this.init(seed ?? 0);
   }
 
   /** Numbers per example (the product of `spec.input`). */
@@ -172,7 +177,7 @@ export class Model {
    * batch norm, the running statistics in `state`). `training` defaults to true.
    */
   lossAndGrad(batch: Examples, options: { training?: boolean } = {}): { loss: number; accuracy: number } {
-    const n = this.checkGradientCall(batch, options);
+    const { n, training } = this.checkGradientCall(batch, options);
     const { loss, correct } = this.handle.lossAndGrad(
       this.params,
       this.stateOrNull(),
@@ -180,7 +185,7 @@ export class Model {
       batch.y,
       n,
       this.grads,
-      options.training ?? true,
+      training ?? true,
     );
     return { loss, accuracy: this.isClassifier() ? correct / n : NaN };
   }
@@ -194,7 +199,7 @@ export class Model {
     batch: Examples,
     options: { training?: boolean } = {},
   ): Promise<{ loss: number; accuracy: number }> {
-    const n = this.checkGradientCall(batch, options);
+    const { n, training } = this.checkGradientCall(batch, options);
     const { loss, correct } = await this.handle.lossAndGradAsync(
       this.params,
       this.stateOrNull(),
@@ -202,20 +207,16 @@ export class Model {
       batch.y,
       n,
       this.grads,
-      options.training ?? true,
+      training ?? true,
     );
     return { loss, accuracy: this.isClassifier() ? correct / n : NaN };
   }
 
-  /** Checks the arguments of lossAndGrad / lossAndGradAsync; returns the batch size. */
-  private checkGradientCall(batch: Examples, options: { training?: boolean }): number {
+  /** Checks the arguments of lossAndGrad / lossAndGradAsync: the batch size and the options. */
+  private checkGradientCall(batch: Examples, options: unknown): { n: number; training?: boolean } {
     const n = checkExamples(this, batch, 'batch');
-    if (typeof options !== 'object' || options === null)
-      throw new TypeError(`options must be an object (got ${formatValue(options)})`);
-    checkKnownKeys(options, ['training'], 'lossAndGrad options');
-    if (options.training !== undefined && typeof options.training !== 'boolean')
-      throw new TypeError(`options.training must be a boolean (got ${formatValue(options.training)})`);
-    return n;
+    const { training } = parseNamed(lossAndGradOptionsSchema, options, 'options');
+    return { n, training };
   }
 
   /**
@@ -234,11 +235,11 @@ export class Model {
     const { x, y } = data;
     if (!pass.dataParallel)
       return this.evaluation(
-        this.handle.lossSums(this.params, this.stateOrNull(), x, y, pass.chunk, 0, pass.count),
+        this.handle.lossSums(this.params, this.stateOrNull(), x, y, pass.piece, 0, pass.count),
         pass.n,
       );
     const share = this.beginSplitPass(data, pass);
-    const mine = this.handle.lossSums(this.params, this.stateOrNull(), x, y, pass.chunk, share.first, share.end);
+    const mine = this.handle.lossSums(this.params, this.stateOrNull(), x, y, pass.piece, share.first, share.end);
     return this.evaluation(gatherChunkSums(mine, share), pass.n);
   }
 
@@ -264,7 +265,7 @@ export class Model {
     const { x, y } = data;
     if (!pass.dataParallel)
       return this.evaluation(
-        await this.handle.lossSumsAsync(this.params, this.stateOrNull(), x, y, pass.chunk, 0, pass.count),
+        await this.handle.lossSumsAsync(this.params, this.stateOrNull(), x, y, pass.piece, 0, pass.count),
         pass.n,
       );
     return inOneSplitPassAtATime('evaluateAsync options.dataParallel', async () => {
@@ -274,7 +275,7 @@ export class Model {
         this.stateOrNull(),
         x,
         y,
-        pass.chunk,
+        pass.piece,
         share.first,
         share.end,
       );
@@ -286,17 +287,13 @@ export class Model {
   private evaluationPass(
     data: Examples,
     options: EvaluateOptions,
-  ): { n: number; chunk: number; count: number; dataParallel: boolean } {
+  ): { n: number; chunk: number; piece: number; count: number; dataParallel: boolean } {
     const n = checkExamples(this, data, 'data');
-    if (typeof options !== 'object' || options === null)
-      throw new TypeError(`options must be an object (got ${formatValue(options)})`);
-    checkKnownKeys(options, ['batchSize', 'dataParallel'], 'evaluate options');
-    const chunk = options.batchSize ?? 1000;
-    if (!Number.isInteger(chunk) || chunk < 1 || chunk > 2 ** 30)
-      throw new RangeError(`options.batchSize must be an integer in [1, 2^30] (got ${formatValue(chunk)})`);
-    if (options.dataParallel !== undefined && typeof options.dataParallel !== 'boolean')
-      throw new TypeError(`options.dataParallel must be a boolean (got ${formatValue(options.dataParallel)})`);
-    return { n, chunk, count: Math.ceil(n / Math.min(chunk, n)), dataParallel: options.dataParallel === true };
+    const o = parseNamed(evaluateOptionsSchema, options, 'options');
+    const chunk = o.batchSize ?? 1000;
+    // The chunks are min(chunk, n) examples (what the native pass is given; batchSize may exceed n).
+    const piece = Math.min(chunk, n);
+    return { n, chunk, piece, count: Math.ceil(n / piece), dataParallel: o.dataParallel === true };
   }
 
   /** The collective start of a split pass: the ranks agree on θ, data and settings; this rank's chunks. */

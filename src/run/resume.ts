@@ -31,11 +31,13 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { z } from 'zod';
+
 import { loadCheckpoint, readCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import type { Trainer } from '../train/trainer.js';
 import { writeFileAtomicSync } from '../util/atomic.js';
 import { formatValue } from '../util/format.js';
-import { checkKnownKeys } from '../util/options.js';
+import { finiteAtLeast, instanceOf, parseNamed } from '../util/schema.js';
 import { readRegularFileSync } from '../util/safe-fs.js';
 import { isTempName } from './schema.js';
 
@@ -281,6 +283,24 @@ export function fingerprint(...parts: Array<ArrayBufferView | string>): string {
 
 // ---- the store ---------------------------------------------------------------------------------
 
+/** {@link ResumeStoreOptions} as a zod schema (messages name the option). */
+const resumeStoreOptionsSchema = z.strictObject(
+  {
+    dir: z
+      .string({ error: (i) => `must be a non-empty directory path or null (got ${formatValue(i.input)})` })
+      .refine((s) => s.length > 0, {
+        error: 'must be a non-empty directory path or null (got "")',
+        params: { typeError: true },
+      })
+      .nullable(),
+    configHash: z.string({ error: (i) => `must be a string (got ${formatValue(i.input)})` }),
+    log: instanceOf(Function, 'a function'),
+    intervalSeconds: finiteAtLeast(0).optional(),
+    warn: instanceOf(Function, 'a function').optional(),
+  },
+  { error: (i) => `must be an object (got ${formatValue(i.input)})` },
+);
+
 /** Runs units once across the lives of a run directory; see the module comment. */
 export class ResumeStore {
   readonly stats: ResumeStats = { unitsLoaded: 0, partialsResumed: 0, unitsSaved: 0, partialsSaved: 0, corrupt: [] };
@@ -297,25 +317,7 @@ export class ResumeStore {
   private readonly partialKeys = new Set<string>();
 
   constructor(options: ResumeStoreOptions) {
-    if (typeof options !== 'object' || options === null)
-      throw new TypeError(`ResumeStore options must be an object (got ${formatValue(options)})`);
-    checkKnownKeys(options, ['dir', 'configHash', 'log', 'intervalSeconds', 'warn'], 'ResumeStore options');
-    if (options.dir !== null && (typeof options.dir !== 'string' || options.dir.length === 0))
-      throw new TypeError(`options.dir must be a non-empty directory path or null (got ${formatValue(options.dir)})`);
-    if (typeof options.configHash !== 'string')
-      throw new TypeError(`options.configHash must be a string (got ${formatValue(options.configHash)})`);
-    if (typeof options.log !== 'function')
-      throw new TypeError(`options.log must be a function (got ${formatValue(options.log)})`);
-    if (options.warn !== undefined && typeof options.warn !== 'function')
-      throw new TypeError(`options.warn must be a function (got ${formatValue(options.warn)})`);
-    if (
-      options.intervalSeconds !== undefined &&
-      (typeof options.intervalSeconds !== 'number' ||
-        !(options.intervalSeconds >= 0 && options.intervalSeconds < Infinity))
-    )
-      throw new RangeError(
-        `options.intervalSeconds must be a finite number >= 0 (got ${formatValue(options.intervalSeconds)})`,
-      );
+    parseNamed(resumeStoreOptionsSchema, options, 'options');
     this.dir = options.dir;
     this.configHash = options.configHash;
     this.log = options.log;

@@ -87,7 +87,10 @@ describe('micro-batched gradients (batch.microBatch)', () => {
       batch: { mode: 'sequential', size: 20, microBatch: 6 },
     });
     expect(t.step().diverged).to.equal(false);
-    expect(() => gdTrainer(0)).to.throw(RangeError, /options\.batch\.microBatch must be a positive integer/);
+    expect(() => gdTrainer(0)).to.throw(
+      RangeError,
+      /options\.batch\.microBatch must be an integer in \[1, 2\^53\) \(got 0\)/,
+    );
     expect(() => gdTrainer(2.5)).to.throw(RangeError, /options\.batch\.microBatch/);
   });
 });
