@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "args.h"
+#include "job.h"
 #include "model_wrap.h"
 #include "mpi_collective.h"
 
@@ -45,6 +46,7 @@ Napi::Value ModelWrap::Hvp(const Napi::CallbackInfo& info) {
                       mpi_built() ? "dataParallel needs MPI initialised first (initMpi())"
                                   : "dataParallel needs a build with MPI (apt-get install openmpi-bin "
                                     "libopenmpi-dev, then npm run build)");
+  if (data_parallel) refuse_while_collective_chunk_runs(env, "dataParallel");
   double loss;
   try {
     if (!hvp_) hvp_ = std::make_unique<HvpEngine>(model.spec(), layout);

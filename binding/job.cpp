@@ -94,6 +94,19 @@ std::string Borrows::copy_back(Napi::Env env) {
   return "";
 }
 
+std::atomic<int>& collective_chunks_in_flight() {
+  static std::atomic<int> count{0};
+  return count;
+}
+
+void refuse_while_collective_chunk_runs(Napi::Env env, const std::string& what) {
+  if (collective_chunks_in_flight().load() > 0)
+    throw_state_error(env, "ERR_BIGSTEP_BUSY",
+                      what +
+                          ": a data-parallel training chunk is running (its collective calls come from a worker "
+                          "thread); await it first, so that every rank makes its collective calls in the same order");
+}
+
 BatchPlan to_batch_plan(Napi::Value v, int64_t n) {
   Napi::Object o = as_object(v, "job.batch");
   BatchPlan plan;

@@ -30,6 +30,7 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -51,6 +52,7 @@ enum class Use {
   Read,            // bulk data the chunk reads (x, targets)
   Write,           // state the chunk writes (params, grads, model/optimizer state, perm, logs)
   WriteValidated,  // written, checked at chunk start, used as bounds (counters, RNG states): always copied
+  ReadValidated,   // read, checked after pinning, used as indices (an evaluation's labels): always copied
 };
 
 // The worker-owned copies of a chunk, kept by the model (NativeModel) from
@@ -133,6 +135,16 @@ class Borrows {
   };
   std::vector<Entry> entries_;
 };
+
+// ---- data-parallel chunks in flight ------------------------------------------------------------------
+
+// Data-parallel training chunks running on the thread pool, counted per process (MPI is one per
+// process, shared by every worker_thread environment). Such a chunk makes its collective calls
+// from its worker thread, so while one runs no other MPI call may start: MPI_THREAD_SERIALIZED
+// allows one calling thread at a time, and the ranks could pair up calls of two operations.
+std::atomic<int>& collective_chunks_in_flight();
+// Throws an Error with code ERR_BIGSTEP_BUSY naming `what` while such a chunk runs.
+void refuse_while_collective_chunk_runs(Napi::Env env, const std::string& what);
 
 // ---- job fields ------------------------------------------------------------------------------------
 

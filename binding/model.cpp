@@ -1,4 +1,6 @@
-// NativeModel and describe(): spec conversion, parameter checks, and the synchronous calls.
+// NativeModel and describe(): spec conversion, parameter checks, and the synchronous calls (the
+// passes over data are binding/gradient.cpp and binding/evaluate.cpp, Hessian-vector products
+// binding/hvp.cpp).
 #include <napi.h>
 
 #include "args.h"
@@ -12,7 +14,9 @@ Napi::Function ModelWrap::DefineClass(Napi::Env env) {
   return ObjectWrap<ModelWrap>::DefineClass(
       env, "NativeModel",
       {InstanceMethod("layout", &ModelWrap::Layout), InstanceMethod("init", &ModelWrap::Init),
-       InstanceMethod("lossAndGrad", &ModelWrap::LossAndGrad), InstanceMethod("lossSum", &ModelWrap::LossSum),
+       InstanceMethod("lossAndGrad", &ModelWrap::LossAndGrad),
+       InstanceMethod("lossAndGradAsync", &ModelWrap::LossAndGradAsync),
+       InstanceMethod("lossSums", &ModelWrap::LossSums), InstanceMethod("lossSumsAsync", &ModelWrap::LossSumsAsync),
        InstanceMethod("forward", &ModelWrap::Forward), InstanceMethod("hvp", &ModelWrap::Hvp),
        InstanceMethod("workspaceBytes", &ModelWrap::WorkspaceBytes), InstanceMethod("close", &ModelWrap::Close),
        InstanceMethod("isBusy", &ModelWrap::IsBusy)});
@@ -44,54 +48,10 @@ ModelWrap* ModelWrap::from(Napi::Value value, const std::string& param) {
 Model& ModelWrap::acquire(Napi::Env env) {
   if (!model_) throw_state_error(env, "ERR_BIGSTEP_CLOSED", "model is closed");
   if (busy_)
-    throw_state_error(env, "ERR_BIGSTEP_BUSY", "model is busy: an async training chunk is running; await it first");
+    throw_state_error(env, "ERR_BIGSTEP_BUSY",
+                      "model is busy: an async training chunk, evaluation or gradient pass is running; await it first");
   return *model_;
 }
-
-namespace {
-
-struct Buffers {
-  const float* params;
-  float* state;
-  const float* x;
-  Target y;
-  int batch;
-};
-
-// Shared checks for (params, state, x, y, batch) arguments starting at info[first].
-Buffers read_buffers(const Napi::CallbackInfo& info, const Model& model, size_t first) {
-  Napi::Env env = info.Env();
-  const Layout& layout = model.layout();
-  Buffers b{};
-  b.params = as_array<float>(info[first], "params", layout.param_count).data;
-  if (layout.state_count > 0)
-    b.state = as_array<float>(info[first + 1], "state", layout.state_count).data;
-  else if (!info[first + 1].IsUndefined() && !info[first + 1].IsNull())
-    as_array<float>(info[first + 1], "state", 0);
-  b.batch = (int)as_integer(info[first + 4], "batch", 1, 1 << 30);
-  auto x = as_array<float>(info[first + 2], "x");
-  const size_t need = (size_t)b.batch * layout.input_size;
-  if (x.length != need)
-    throw_range_error(env, "x",
-                      "must have length batch*inputSize = " + std::to_string(b.batch) + "*" +
-                          std::to_string(layout.input_size) + " = " + std::to_string(need) + " (got " +
-                          std::to_string(x.length) + ")");
-  b.x = x.data;
-  if (model.spec().loss == LossKind::SoftmaxCrossEntropy) {
-    auto labels = as_array<int32_t>(info[first + 3], "y", (size_t)b.batch);
-    for (int i = 0; i < b.batch; ++i)
-      if (labels.data[i] < 0 || (size_t)labels.data[i] >= layout.output_size)
-        throw_range_error(env, "y[" + std::to_string(i) + "]",
-                          "must be a class index in [0, " + std::to_string(layout.output_size) + ") (got " +
-                              std::to_string(labels.data[i]) + ")");
-    b.y.labels = labels.data;
-  } else {
-    b.y.values = as_array<float>(info[first + 3], "y", (size_t)b.batch * layout.output_size).data;
-  }
-  return b;
-}
-
-}  // namespace
 
 Napi::Value ModelWrap::Layout(const Napi::CallbackInfo& info) {
   return layout_to_js(info.Env(), acquire(info.Env()).layout());
@@ -107,44 +67,6 @@ Napi::Value ModelWrap::Init(const Napi::CallbackInfo& info) {
   const int64_t seed = as_integer(info[2], "seed", 0, 9007199254740991LL);
   model.init(params, state, (uint64_t)seed);
   return env.Undefined();
-}
-
-// lossAndGrad(params, state, x, y, batch, grads, training) -> { loss, correct }
-Napi::Value ModelWrap::LossAndGrad(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Model& model = acquire(env);
-  Buffers b = read_buffers(info, model, 0);
-  float* grads = as_array<float>(info[5], "grads", model.layout().param_count).data;
-  const bool training = info[6].IsUndefined() ? true : as_bool(info[6], "training");
-  int64_t correct = 0;
-  double loss;
-  try {
-    loss = model.loss_and_grad(b.params, b.state, b.x, b.y, b.batch, grads, training, &correct);
-  } catch (const NativeError& e) {
-    rethrow_native(env, e);
-  }
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("loss", loss);
-  out.Set("correct", (double)correct);
-  return out;
-}
-
-// lossSum(params, state, x, y, batch) -> { lossSum, correct }
-Napi::Value ModelWrap::LossSum(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Model& model = acquire(env);
-  Buffers b = read_buffers(info, model, 0);
-  int64_t correct = 0;
-  double sum;
-  try {
-    sum = model.loss_sum(b.params, b.state, b.x, b.y, b.batch, &correct);
-  } catch (const NativeError& e) {
-    rethrow_native(env, e);
-  }
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("lossSum", sum);
-  out.Set("correct", (double)correct);
-  return out;
 }
 
 // forward(params, state, x, batch, out)
@@ -172,7 +94,9 @@ Napi::Value ModelWrap::WorkspaceBytes(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (busy_)
-    throw_state_error(env, "ERR_BIGSTEP_BUSY", "model is busy: cannot close while an async training chunk runs");
+    throw_state_error(
+        env, "ERR_BIGSTEP_BUSY",
+        "model is busy: cannot close while an async training chunk, evaluation or gradient pass runs; await it first");
   model_.reset();
   hvp_.reset();
   hvp_ranks_ = DataParallelHvpScratch();

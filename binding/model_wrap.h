@@ -1,5 +1,5 @@
 // JS class NativeModel: owns one bigstep::Model (layer graph + workspace) and one Trainer scratch.
-// The busy flag guards against use while an async training chunk runs on a worker thread.
+// The busy flag guards against use while an async training chunk or model pass runs on a worker thread.
 #pragma once
 #include <napi.h>
 
@@ -30,10 +30,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  private:
   Napi::Value Layout(const Napi::CallbackInfo& info);
   Napi::Value Init(const Napi::CallbackInfo& info);
-  Napi::Value LossAndGrad(const Napi::CallbackInfo& info);
-  Napi::Value LossSum(const Napi::CallbackInfo& info);
+  Napi::Value LossAndGrad(const Napi::CallbackInfo& info);       // binding/gradient.cpp
+  Napi::Value LossAndGradAsync(const Napi::CallbackInfo& info);  // binding/gradient.cpp
   Napi::Value Forward(const Napi::CallbackInfo& info);
-  Napi::Value Hvp(const Napi::CallbackInfo& info);  // binding/hvp.cpp
+  Napi::Value LossSums(const Napi::CallbackInfo& info);       // binding/evaluate.cpp
+  Napi::Value LossSumsAsync(const Napi::CallbackInfo& info);  // binding/evaluate.cpp
+  Napi::Value Hvp(const Napi::CallbackInfo& info);            // binding/hvp.cpp
   Napi::Value WorkspaceBytes(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value IsBusy(const Napi::CallbackInfo& info);

@@ -10,6 +10,7 @@
 #endif
 
 #include "args.h"
+#include "job.h"
 #include "mpi_collective.h"
 #include "register.h"
 
@@ -61,6 +62,7 @@ Napi::Value Finalize(const Napi::CallbackInfo& info) {
 Napi::Value AllGather(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ArrayView<uint8_t> mine = as_array<uint8_t>(info[0], "bytes");
+  refuse_while_collective_chunk_runs(env, "mpi.allGather");
   try {
     Collective& world = mpi_world();
     const int n = world.size();

@@ -117,8 +117,10 @@ class ChunkWorker : public Napi::AsyncWorker {
         job_(job),
         logs_(logs),
         log_borrows_(std::move(log_borrows)),
-        steps_(steps) {
+        steps_(steps),
+        collective_(job->batch.collective != nullptr) {
     wrap_->set_busy(true);
+    if (collective_) ++collective_chunks_in_flight();
   }
   Napi::Promise promise() { return deferred_.Promise(); }
 
@@ -140,6 +142,7 @@ class ChunkWorker : public Napi::AsyncWorker {
  private:
   void settle(const Napi::Error* error) {
     wrap_->set_busy(false);
+    if (collective_) --collective_chunks_in_flight();
     settle_unless_terminating([&] {
       Napi::Env env = Env();
       // Written back on failure too, as a synchronous chunk would have left them.
@@ -168,6 +171,7 @@ class ChunkWorker : public Napi::AsyncWorker {
   StepLogs logs_;
   Borrows log_borrows_;
   int64_t steps_;
+  bool collective_;  // a data-parallel chunk: counted in collective_chunks_in_flight()
   ChunkResult result_{};
   std::optional<NativeError> native_error_;
 };
@@ -207,6 +211,7 @@ class TrainJobWrap : public Napi::ObjectWrap<TrainJobWrap> {
     StepLogs logs;
     Borrows log_borrows;
     const int64_t steps = to_chunk(info, logs, log_borrows);
+    if (job_->batch.collective) refuse_while_collective_chunk_runs(env, "job.batch.dataParallel");
     job_->borrows.borrow_all(env);
     log_borrows.borrow_all(env);
     check_chunk_state(env, *job_);
@@ -226,6 +231,7 @@ class TrainJobWrap : public Napi::ObjectWrap<TrainJobWrap> {
     StepLogs logs;
     Borrows log_borrows;
     const int64_t steps = to_chunk(info, logs, log_borrows);
+    if (job_->batch.collective) refuse_while_collective_chunk_runs(env, "job.batch.dataParallel");
     ChunkScratch& scratch = wrap_->chunk_scratch();
     log_borrows.pin_for_worker(env, scratch, job_->borrows.pin_for_worker(env, scratch));
     check_chunk_state(env, *job_);

@@ -187,6 +187,30 @@ double Model::loss_sum(const float* params, const float* state, const float* x, 
   return compute_loss(spec_, layout_, out, y, batch, nullptr, correct);
 }
 
+void Model::chunk_loss_sums(const float* params, const float* state, const float* x, const Target& y, int64_t n,
+                            int64_t chunk, int64_t first, int64_t end, double* out) {
+  if (n < 1) throw_range("n", "must be >= 1 (got " + std::to_string(n) + ")");
+  if (chunk < 1 || chunk > (int64_t)1 << 30)
+    throw_range("batchSize", "must be in [1, 2^30] (got " + std::to_string(chunk) + ")");
+  const int64_t c = std::min(chunk, n);
+  const int64_t count = (n + c - 1) / c;
+  if (first < 0 || first > end || end > count)
+    throw_range("chunks", "must satisfy 0 <= first <= end <= " + std::to_string(count) + " (got [" +
+                              std::to_string(first) + ", " + std::to_string(end) + "))");
+  if (end > first && !out) throw_range("out", "must not be null");
+  const size_t D = layout_.output_size;
+  for (int64_t g = first; g < end; ++g) {
+    const int64_t start = g * c;
+    const int batch = (int)(std::min(n, start + c) - start);
+    Target part;
+    if (y.labels) part.labels = y.labels + start;
+    if (y.values) part.values = y.values + (size_t)start * D;
+    int64_t correct = 0;
+    out[2 * (g - first)] = loss_sum(params, state, x + (size_t)start * layout_.input_size, part, batch, &correct);
+    out[2 * (g - first) + 1] = (double)correct;
+  }
+}
+
 void Model::forward(const float* params, const float* state, const float* x, int batch, float* out) {
   check_call(layout_, spec_, params, state, x, nullptr, batch);
   if (!out) throw_range("out", "must not be null");

@@ -126,6 +126,13 @@ class Model {
   double loss_sum(const float* params, const float* state, const float* x, const Target& y, int batch,
                   int64_t* correct);
 
+  // Loss sums of a full-data pass cut into chunks (eval mode; what evaluate adds up).
+  //   x: [n, input_size]; y: labels [n] or targets [n, output_size]; out: [2·(end − first)].
+  //   Chunk g covers examples [g·c, min(n, (g+1)·c)) with c = min(chunk, n), for g in [first, end)
+  //   (end <= ⌈n/c⌉); out[2t] = its loss_sum, out[2t+1] = its correct count (t = g − first).
+  void chunk_loss_sums(const float* params, const float* state, const float* x, const Target& y, int64_t n,
+                       int64_t chunk, int64_t first, int64_t end, double* out);
+
   // Forward only, writes outputs [batch, output_size] (eval mode).
   void forward(const float* params, const float* state, const float* x, int batch, float* out);
 

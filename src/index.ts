@@ -8,7 +8,7 @@
  */
 
 // ---- Models -------------------------------------------------------------------------------------
-export { Model, describe, type Examples, type Evaluation } from './model/model.js';
+export { Model, describe, type Examples, type Evaluation, type EvaluateOptions } from './model/model.js';
 export { mlp, smallCnn, resnet, type ModelSpec, type LayerSpec, type LossName } from './model/spec.js';
 export type { NativeLayout, TensorEntry } from './native/binding.js';
 

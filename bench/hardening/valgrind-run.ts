@@ -45,6 +45,9 @@ async function main(): Promise<void> {
     for (let s = 0; s < 5; s++) trainer.step();
     await trainer.run({ steps: 20, chunkSize: 10 });
     model.evaluate(d);
+    const evaluating = model.evaluateAsync(d, { batchSize: 7 });
+    swallow(() => model.handle.close());
+    await evaluating;
     model.predict(d.x.subarray(0, 16));
     model.clone().close();
     // Error paths.

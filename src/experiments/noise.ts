@@ -37,7 +37,8 @@
  * 0, otherwise "inconclusive".
  *
  * Concurrency: every arm × seed is one solo Trainer; `concurrency` of them train at once (their
- * chunks run on the libuv pool, one BLAS thread each). Resuming (src/run/resume.ts): the setup and
+ * chunks and their evaluations, Model#evaluateAsync, run on the libuv pool, one BLAS thread each,
+ * so one run's evaluation does not hold up the others' chunks). Resuming (src/run/resume.ts): the setup and
  * each arm × seed run are units; a run keeps partial checkpoints of its trainer and curve.
  * Deterministic for a config at a fixed BLAS thread count (except `timing`).
  *
@@ -488,13 +489,13 @@ function gather(data: Examples, inSize: number, idx: ArrayLike<number>): Example
 }
 
 /** Mean-loss gradient over all of `data`, accumulated in chunks (weighted by chunk size), in double. */
-function fullGradient(model: Model, data: Examples, chunk = 1000): Float64Array {
+async function fullGradient(model: Model, data: Examples, chunk = 1000): Promise<Float64Array> {
   const inSize = model.inputSize;
   const n = data.x.length / inSize;
   const g = new Float64Array(model.params.length);
   for (let s = 0; s < n; s += chunk) {
     const e = Math.min(n, s + chunk);
-    model.lossAndGrad({ x: data.x.subarray(s * inSize, e * inSize), y: data.y.subarray(s, e) });
+    await model.lossAndGradAsync({ x: data.x.subarray(s * inSize, e * inSize), y: data.y.subarray(s, e) });
     const w = (e - s) / n;
     for (let i = 0; i < g.length; i++) g[i] += w * model.grads[i];
   }
@@ -507,19 +508,20 @@ const ESTIMATE_STREAM = 21;
 /**
  * σ_B at the model's θ: sqrt(mean over M batches of ‖g_B − ∇L‖² / d), batches of size B drawn
  * uniformly without replacement (partial Fisher–Yates), from stream (seed, ESTIMATE_STREAM + salt).
- * Overwrites model.grads (the caller's trainer overwrites them again at its next step).
+ * Overwrites model.grads (the caller's trainer overwrites them again at its next step). The
+ * gradients are computed on a worker thread (Model#lossAndGradAsync), so other runs keep training.
  */
-export function estimateBatchNoise(
+export async function estimateBatchNoise(
   model: Model,
   data: Examples,
   batch: number,
   batches: number,
   seed: number,
   salt = 0,
-): { sigmaB: number; gradNorm: number } {
+): Promise<{ sigmaB: number; gradNorm: number }> {
   const inSize = model.inputSize;
   const n = data.x.length / inSize;
-  const g = fullGradient(model, data);
+  const g = await fullGradient(model, data);
   const rng = Rng.fromSeed(seed, ESTIMATE_STREAM + salt);
   const b = Math.min(batch, n);
   const perm = new Int32Array(n);
@@ -532,7 +534,7 @@ export function estimateBatchNoise(
       perm[i] = perm[j];
       perm[j] = t;
     }
-    model.lossAndGrad(gather(data, inSize, perm.subarray(0, b)));
+    await model.lossAndGradAsync(gather(data, inSize, perm.subarray(0, b)));
     let s = 0;
     for (let i = 0; i < g.length; i++) {
       const d = model.grads[i] - g[i];
@@ -591,7 +593,9 @@ function summarize(xs: number[]): NoiseArmSummary {
 interface ArmEnv {
   config: NoiseConfig;
   data: LoadedData;
+  /** data.train and data.test in shared memory (trainers and async evaluations read them in place). */
   train: Examples;
+  test: Examples;
   spec: ReturnType<typeof buildSpec>;
   k: number;
   ctx: RunContext;
@@ -610,7 +614,7 @@ function evalSteps(p: ArmPlan, evalEvery: number): number[] {
 
 /** Trains arm `p` for `seed` as a unit of the run's resume store; returns its run record. */
 async function trainArm(p: ArmPlan, seed: number, env: ArmEnv, u: Unit): Promise<NoiseRun> {
-  const { config: c, data, ctx } = env;
+  const { config: c, ctx } = env;
   const model = new Model(env.spec, { seed });
   try {
     const batch: BatchOptions =
@@ -634,9 +638,10 @@ async function trainArm(p: ArmPlan, seed: number, env: ArmEnv, u: Unit): Promise
         ...(split && p.batch === 'full' ? { dataParallel: true } : {}),
       });
     const points = evalSteps(p, c.evalEvery);
-    const evaluate = (step: number): NoisePoint => {
-      const tr = model.evaluate(data.train, { dataParallel: split });
-      const te = model.evaluate(data.test, { dataParallel: split });
+    // On a worker thread, so the other runs' chunks keep the cores busy meanwhile.
+    const evaluate = async (step: number): Promise<NoisePoint> => {
+      const tr = await model.evaluateAsync(env.train, { dataParallel: split });
+      const te = await model.evaluateAsync(env.test, { dataParallel: split });
       return {
         epoch: step / p.stepsPerEpoch,
         step,
@@ -648,9 +653,9 @@ async function trainArm(p: ArmPlan, seed: number, env: ArmEnv, u: Unit): Promise
       };
     };
     // Isotropic arm: σ_iso from σ_B measured on this model now; the trainer is rebuilt with it, state kept.
-    const retune = (run: NoiseRun, step: number, carry?: Trainer): Trainer => {
+    const retune = async (run: NoiseRun, step: number, carry?: Trainer): Promise<Trainer> => {
       const state = carry?.exportState();
-      const e = estimateBatchNoise(
+      const e = await estimateBatchNoise(
         model,
         env.train,
         c.batchSize,
@@ -680,14 +685,14 @@ async function trainArm(p: ArmPlan, seed: number, env: ArmEnv, u: Unit): Promise
       run = {
         seed,
         steps: 0,
-        curve: [evaluate(0)],
+        curve: [await evaluate(0)],
         diverged: false,
         divergedAt: null,
         final: null,
         noiseTrace: p.isotropic ? [] : null,
       };
       u.log({ phase: 'train', arm: p.id, seed, ...run.curve[0] });
-      if (p.isotropic) trainer = retune(run, 0);
+      if (p.isotropic) trainer = await retune(run, 0);
     }
     const r = await runSegmented({
       trainer: () => trainer,
@@ -698,11 +703,11 @@ async function trainArm(p: ArmPlan, seed: number, env: ArmEnv, u: Unit): Promise
         run.steps += s;
         env.work((s / p.steps) * p.exampleGrads, `E3 ${p.id} seed ${seed}`);
       },
-      atPoint: (i) => {
-        const pt = evaluate(points[i]);
+      atPoint: async (i) => {
+        const pt = await evaluate(points[i]);
         run.curve.push(pt);
         u.log({ phase: 'train', arm: p.id, seed, ...pt });
-        if (p.isotropic && i + 1 < points.length) trainer = retune(run, points[i], trainer);
+        if (p.isotropic && i + 1 < points.length) trainer = await retune(run, points[i], trainer);
       },
       checkpoint: { due: () => u.due(), save: (n) => u.save([trainer], { run, next: n }) },
     });
@@ -750,7 +755,7 @@ async function setupRates(
     for (const seed of c.seeds) {
       ctx.signal?.throwIfAborted();
       probe.init(seed);
-      const e = estimateBatchNoise(probe, data.train, c.batchSize, c.noiseEstimateBatches, seed);
+      const e = await estimateBatchNoise(probe, data.train, c.batchSize, c.noiseEstimateBatches, seed);
       noiseEstimate.push({
         seed,
         ...e,
@@ -795,6 +800,7 @@ export async function runNoise(c: NoiseConfig, ctx: RunContext): Promise<NoiseRe
     config: c,
     data,
     train: sharedExamples(data.train),
+    test: sharedExamples(data.test),
     spec,
     k,
     ctx,

@@ -31,7 +31,7 @@
  * with the same θ, data and options (checked once per operator: ERR_BIGSTEP_RANKS_DIFFER).
  */
 import { checkExamples, type Examples, type Model } from '../model/model.js';
-import { checkSamePass, requireMpiWorld } from '../native/mpi.js';
+import { assertNoSplitPassInFlight, checkSamePass, requireMpiWorld } from '../native/mpi.js';
 import { hessianOptionsSchema, parseOptions, type SameKeys } from './options.js';
 
 /** How Hessian-vector products are computed (see the module documentation). */
@@ -210,6 +210,7 @@ export class HessianOperator {
       out.fill(0);
     } else if (this.method === 'exact') {
       const m = this.model;
+      if (this.dataParallel) assertNoSplitPassInFlight('Hessian options.dataParallel');
       m.handle.hvp(
         m.params,
         m.stateOrNull(),

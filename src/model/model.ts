@@ -7,7 +7,14 @@ import {
   type NativeModelHandle,
   type TensorEntry,
 } from '../native/binding.js';
-import { allGatherFloat64, checkSamePass, chunkShare, requireMpiWorld } from '../native/mpi.js';
+import {
+  allGatherFloat64,
+  checkSamePass,
+  chunkShare,
+  inOneSplitPassAtATime,
+  requireMpiWorld,
+  type ChunkShare,
+} from '../native/mpi.js';
 import { formatValue } from '../util/format.js';
 import { boolean, intBelow, parseNamed } from '../util/schema.js';
 import { checkModelSpec, type ModelSpec } from './spec.js';
@@ -29,6 +36,24 @@ export interface Evaluation {
   n: number;
   /** False when the loss is NaN or ±Infinity (non-finite inputs or parameters): never a silent NaN. */
   finite: boolean;
+}
+
+/** Options of {@link Model.evaluate} and {@link Model.evaluateAsync}. */
+export interface EvaluateOptions {
+  /** Examples per forward pass (default 1000); the result depends on it only by rounding. */
+  batchSize?: number;
+  /** Split the pass over the ranks of an MPI job (a collective call; see {@link Model.evaluate}). */
+  dataParallel?: boolean;
+}
+
+/**
+ * Every chunk's [lossSum, correct] in chunk order, from each rank's own chunks (`mine`, chunks
+ * [share.first, share.end)): padded to share.perRank chunks and gathered (a collective call).
+ */
+function gatherChunkSums(mine: Float64Array, share: ChunkShare): Float64Array {
+  const padded = new Float64Array(2 * share.perRank); // rank r's chunk t is chunk r·perRank + t
+  padded.set(mine);
+  return allGatherFloat64(padded).subarray(0, 2 * share.count);
 }
 
 /** A zeroed Float32Array of `length` in a new SharedArrayBuffer. */
@@ -147,10 +172,12 @@ export class Model {
     return this.params.subarray(entry.offset, entry.offset + entry.size);
   }
 
-  /** Loss and gradient of the mean loss over the batch; writes `grads`. */
+  /**
+   * Loss and gradient of the mean loss over the batch; writes `grads` (and, with `training` and
+   * batch norm, the running statistics in `state`). `training` defaults to true.
+   */
   lossAndGrad(batch: Examples, options: { training?: boolean } = {}): { loss: number; accuracy: number } {
-    const n = checkExamples(this, batch, 'batch');
-    const { training } = parseNamed(lossAndGradOptionsSchema, options, 'options');
+    const { n, training } = this.checkGradientCall(batch, options);
     const { loss, correct } = this.handle.lossAndGrad(
       this.params,
       this.stateOrNull(),
@@ -164,8 +191,38 @@ export class Model {
   }
 
   /**
+   * {@link lossAndGrad} on a worker thread: the same loss and the same `grads` bit for bit, while
+   * the event loop stays free. The model is busy until the promise settles (ERR_BIGSTEP_BUSY for
+   * its trainers, evaluations, `init` and `close`); `grads` holds the new gradient once it has.
+   */
+  async lossAndGradAsync(
+    batch: Examples,
+    options: { training?: boolean } = {},
+  ): Promise<{ loss: number; accuracy: number }> {
+    const { n, training } = this.checkGradientCall(batch, options);
+    const { loss, correct } = await this.handle.lossAndGradAsync(
+      this.params,
+      this.stateOrNull(),
+      batch.x,
+      batch.y,
+      n,
+      this.grads,
+      training ?? true,
+    );
+    return { loss, accuracy: this.isClassifier() ? correct / n : NaN };
+  }
+
+  /** Checks the arguments of lossAndGrad / lossAndGradAsync: the batch size and the options. */
+  private checkGradientCall(batch: Examples, options: unknown): { n: number; training?: boolean } {
+    const n = checkExamples(this, batch, 'batch');
+    const { training } = parseNamed(lossAndGradOptionsSchema, options, 'options');
+    return { n, training };
+  }
+
+  /**
    * Mean loss and accuracy over a data set, in chunks of `batchSize` (default 1000; eval mode, no
-   * gradient), the chunks' sums added in double in chunk order.
+   * gradient), the chunks' sums added in double in chunk order. Synchronous: the pass runs on the
+   * calling thread; {@link evaluateAsync} runs the same pass on a worker thread.
    *
    * `dataParallel: true` splits the pass over the ranks of an MPI job (after `initMpi()`): a
    * collective call, every rank passes the same θ, data set and options (checked: an Error with
@@ -173,46 +230,86 @@ export class Model {
    * order (⌈C/N⌉ whole chunks each, docs/cluster.md) and their sums added in chunk order on every
    * rank, so the result is bitwise the one-process evaluation with the same `batchSize`, for any N.
    */
-  evaluate(data: Examples, options: { batchSize?: number; dataParallel?: boolean } = {}): Evaluation {
+  evaluate(data: Examples, options: EvaluateOptions = {}): Evaluation {
+    const pass = this.evaluationPass(data, options);
+    const { x, y } = data;
+    if (!pass.dataParallel)
+      return this.evaluation(
+        this.handle.lossSums(this.params, this.stateOrNull(), x, y, pass.piece, 0, pass.count),
+        pass.n,
+      );
+    const share = this.beginSplitPass(data, pass);
+    const mine = this.handle.lossSums(this.params, this.stateOrNull(), x, y, pass.piece, share.first, share.end);
+    return this.evaluation(gatherChunkSums(mine, share), pass.n);
+  }
+
+  /**
+   * {@link evaluate} on a worker thread: the same pass and the same numbers bit for bit, while the
+   * event loop stays free (so, e.g., other models' training chunks keep the other cores busy).
+   *
+   * Until the promise settles the model is busy: a training chunk, another evaluation, `init` or
+   * `close` of this model throws an Error with code ERR_BIGSTEP_BUSY (so a Trainer of it cannot
+   * run meanwhile). Do not write `model.params` yourself meanwhile: the pass reads them in place.
+   * Examples in SharedArrayBuffers (as a Trainer keeps its data set) are read in place; others are
+   * copied when the pass starts (they may be detached meanwhile). Bad input rejects with a
+   * TypeError / RangeError naming it, as `evaluate` throws.
+   *
+   * `dataParallel: true` as in `evaluate` (a collective call): the ranks' agreement check runs and
+   * the pass starts when called; the chunk sums are gathered when this rank's chunks are done.
+   * Until it settles, another split call in this process (evaluate or evaluateAsync, a Hessian
+   * operator, a data-parallel training step) throws ERR_BIGSTEP_BUSY: otherwise the ranks could
+   * pair up the collective calls of two operations differently. Await it before the next one.
+   */
+  async evaluateAsync(data: Examples, options: EvaluateOptions = {}): Promise<Evaluation> {
+    const pass = this.evaluationPass(data, options);
+    const { x, y } = data;
+    if (!pass.dataParallel)
+      return this.evaluation(
+        await this.handle.lossSumsAsync(this.params, this.stateOrNull(), x, y, pass.piece, 0, pass.count),
+        pass.n,
+      );
+    return inOneSplitPassAtATime('evaluateAsync options.dataParallel', async () => {
+      const share = this.beginSplitPass(data, pass);
+      const mine = await this.handle.lossSumsAsync(
+        this.params,
+        this.stateOrNull(),
+        x,
+        y,
+        pass.piece,
+        share.first,
+        share.end,
+      );
+      return this.evaluation(gatherChunkSums(mine, share), pass.n);
+    });
+  }
+
+  /** Checks the arguments of evaluate / evaluateAsync: n, the chunk size and count, the split. */
+  private evaluationPass(
+    data: Examples,
+    options: EvaluateOptions,
+  ): { n: number; chunk: number; piece: number; count: number; dataParallel: boolean } {
     const n = checkExamples(this, data, 'data');
     const o = parseNamed(evaluateOptionsSchema, options, 'options');
     const chunk = o.batchSize ?? 1000;
-    const inSize = this.inputSize;
-    const ySize = this.isClassifier() ? 1 : this.outputSize;
-    const chunkSum = (start: number): { lossSum: number; correct: number } => {
-      const end = Math.min(n, start + chunk);
-      return this.handle.lossSum(
-        this.params,
-        this.stateOrNull(),
-        data.x.subarray(start * inSize, end * inSize),
-        data.y.subarray(start * ySize, end * ySize),
-        end - start,
-      );
-    };
+    // The chunks are min(chunk, n) examples (what the native pass is given; batchSize may exceed n).
+    const piece = Math.min(chunk, n);
+    return { n, chunk, piece, count: Math.ceil(n / piece), dataParallel: o.dataParallel === true };
+  }
+
+  /** The collective start of a split pass: the ranks agree on θ, data and settings; this rank's chunks. */
+  private beginSplitPass(data: Examples, pass: { n: number; chunk: number }): ChunkShare {
+    const world = requireMpiWorld('options.dataParallel');
+    checkSamePass(this.params, data, { evaluate: pass.n, batchSize: pass.chunk }, 'evaluate options.dataParallel');
+    return chunkShare(pass.n, pass.chunk, world.rank, world.size);
+  }
+
+  /** Mean loss and accuracy from the chunks' [lossSum, correct] pairs, added in chunk order. */
+  private evaluation(sums: Float64Array, n: number): Evaluation {
     let lossSum = 0;
     let correct = 0;
-    if (o.dataParallel) {
-      const world = requireMpiWorld('options.dataParallel');
-      checkSamePass(this.params, data, { evaluate: n, batchSize: chunk }, 'evaluate options.dataParallel');
-      const share = chunkShare(n, chunk, world.rank, world.size);
-      // This rank's chunks' [lossSum, correct], padded to perRank chunks; rank r's chunk t is chunk r·perRank + t.
-      const mine = new Float64Array(2 * share.perRank);
-      for (let g = share.first; g < share.end; g++) {
-        const r = chunkSum(g * share.chunk);
-        mine[2 * (g - share.first)] = r.lossSum;
-        mine[2 * (g - share.first) + 1] = r.correct;
-      }
-      const all = allGatherFloat64(mine);
-      for (let g = 0; g < share.count; g++) {
-        lossSum += all[2 * g];
-        correct += all[2 * g + 1];
-      }
-    } else {
-      for (let start = 0; start < n; start += chunk) {
-        const r = chunkSum(start);
-        lossSum += r.lossSum;
-        correct += r.correct;
-      }
+    for (let i = 0; i < sums.length; i += 2) {
+      lossSum += sums[i];
+      correct += sums[i + 1];
     }
     const loss = lossSum / n;
     return { loss, accuracy: this.isClassifier() ? correct / n : NaN, n, finite: Number.isFinite(loss) };

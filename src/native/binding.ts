@@ -69,13 +69,42 @@ export interface NativeModelHandle {
     grads: Float32Array,
     training?: boolean,
   ): { loss: number; correct: number };
-  lossSum(
+  /** lossAndGrad on the thread pool: the same bits, written when the promise settles (binding/gradient.cpp). */
+  lossAndGradAsync(
     params: Float32Array,
     state: Float32Array | null,
     x: Float32Array,
     y: Int32Array | Float32Array,
     batch: number,
-  ): { lossSum: number; correct: number };
+    grads: Float32Array,
+    training?: boolean,
+  ): Promise<{ loss: number; correct: number }>;
+  /**
+   * [lossSum, correct] of each chunk g in [first, end) of the pass over all of x in chunks of
+   * min(batchSize, n): chunk g is examples [g·c, min(n, (g+1)·c)). Eval mode, no gradient.
+   */
+  lossSums(
+    params: Float32Array,
+    state: Float32Array | null,
+    x: Float32Array,
+    y: Int32Array | Float32Array,
+    batchSize: number,
+    first: number,
+    end: number,
+  ): Float64Array;
+  /**
+   * lossSums on the thread pool: the same bits. The model is busy (ERR_BIGSTEP_BUSY) until the
+   * promise settles; the arrays are kept alive and pinned (binding/job.h).
+   */
+  lossSumsAsync(
+    params: Float32Array,
+    state: Float32Array | null,
+    x: Float32Array,
+    y: Int32Array | Float32Array,
+    batchSize: number,
+    first: number,
+    end: number,
+  ): Promise<Float64Array>;
   forward(params: Float32Array, state: Float32Array | null, x: Float32Array, batch: number, out: Float32Array): void;
   /**
    * out ← H·v, H the Hessian of the mean loss over the n examples at `params`, exact

@@ -145,7 +145,8 @@ const dataDigests = new WeakMap<ArrayBufferView, string>();
  * Collective check before a split full-data pass (evaluation, Hessian-vector products): every rank
  * has the same θ (SHA-256 of `params`, every call), the same data set (hashed once per array and
  * remembered: a data set is not changed between passes) and the same pass settings. Throws
- * ERR_BIGSTEP_RANKS_DIFFER naming `param` and what differs.
+ * ERR_BIGSTEP_RANKS_DIFFER naming `param` and what differs; ERR_BIGSTEP_BUSY while an async split
+ * pass is in flight ({@link inOneSplitPassAtATime}).
  */
 export function checkSamePass(
   params: Float32Array,
@@ -153,6 +154,7 @@ export function checkSamePass(
   settings: unknown,
   param: string,
 ): void {
+  assertNoSplitPassInFlight(param);
   const dataHash = (a: ArrayBufferView): string => {
     let h = dataDigests.get(a);
     if (h === undefined) {
@@ -170,4 +172,39 @@ export function checkSamePass(
     ],
     param,
   );
+}
+
+let splitPassInFlight: string | null = null;
+
+/**
+ * Throws an Error (code ERR_BIGSTEP_BUSY) naming `param` while an async split pass
+ * ({@link inOneSplitPassAtATime}) is in flight in this process: a collective call made now could
+ * pair up with that pass's on some ranks and not on others.
+ */
+export function assertNoSplitPassInFlight(param: string): void {
+  if (splitPassInFlight === null) return;
+  const error = new Error(
+    `${param}: a data-parallel pass (${splitPassInFlight}) is in flight in this process; await it first, so that every rank makes its collective calls in the same order`,
+  ) as Error & { code: string };
+  error.code = 'ERR_BIGSTEP_BUSY';
+  throw error;
+}
+
+/**
+ * Runs `pass`, an async split pass (collective calls before and after an await), as the only
+ * one in flight in this process. Its synchronous start (the ranks' agreement check) runs now;
+ * until it settles, another split pass, a split evaluation or Hessian product and a data-parallel
+ * training step throw ERR_BIGSTEP_BUSY naming their option. Otherwise two operations' collectives
+ * could pair up differently on different ranks (each rank's order would depend on which of its
+ * passes finished first), silently mixing their sums.
+ */
+export async function inOneSplitPassAtATime<T>(param: string, pass: () => Promise<T>): Promise<T> {
+  assertNoSplitPassInFlight(param);
+  const running = pass();
+  splitPassInFlight = param;
+  try {
+    return await running;
+  } finally {
+    splitPassInFlight = null;
+  }
 }

@@ -14,6 +14,7 @@ import { Model, checkExamples, sharedFloat32, type Examples } from '../model/mod
 import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
 import { formatValue } from '../util/format.js';
 import { kinds, type BatchModeName } from '../native/kinds.js';
+import { assertNoSplitPassInFlight } from '../native/mpi.js';
 import { boolean, finiteAtLeast, instanceOf, intBelow, kindName, parseNamed } from '../util/schema.js';
 import { checkSameOnEveryRank, checkShardable, requireMpiWorld, type MpiWorld } from './data-parallel.js';
 import { RNG_STREAM, seedRngState } from './rng.js';
@@ -364,6 +365,7 @@ export class Trainer {
   /** One synchronous step. A diverged step (non-finite loss or gradient) leaves θ unchanged. */
   step(): StepResult {
     this.assertIdle();
+    if (this.world) assertNoSplitPassInFlight('trainer options.dataParallel');
     const logs = { loss: new Float64Array(1), lr: new Float64Array(1), accuracy: new Float64Array(1) };
     const r = this.nativeJob.runSync(1, logs);
     return { loss: logs.loss[0], lr: logs.lr[0], accuracy: logs.accuracy[0], diverged: r.diverged };
@@ -400,6 +402,7 @@ export class Trainer {
           lr: logs.lr.subarray(from, from + k),
           accuracy: logs.accuracy.subarray(from, from + k),
         };
+        if (this.world) assertNoSplitPassInFlight('trainer options.dataParallel');
         const r = await this.nativeJob.runAsync(k, view);
         result.stepsDone += r.stepsDone;
         result.update = r.update;

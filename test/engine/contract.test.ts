@@ -236,7 +236,7 @@ describe('binding contract: bad trainer options', () => {
 });
 
 describe('binding contract: GC during an async chunk', () => {
-  it('survives forced garbage collection while chunks run (child process with --expose-gc)', () => {
+  it('survives forced garbage collection while chunks and evaluateAsync calls run (child process with --expose-gc)', () => {
     const script = fileURLToPath(new URL('./gc-child.js', import.meta.url));
     const r = spawnSync(process.execPath, ['--expose-gc', script], { encoding: 'utf8', timeout: 60000 });
     expect(r.status, r.stderr).to.equal(0);

@@ -219,7 +219,7 @@ describe('Model#evaluate / hessianVectorProduct / topEigenvalue ({ dataParallel 
   });
 
   async function expectSameAsOneProcess(c: MeasureConfig, ranks: number): Promise<void> {
-    const want = measure(c, false);
+    const want = await measure(c, false);
     const job = await mpirun(ranks, { model: c.model, mode: 'full', n: c.n, steps: 0, measure: c });
     expect(job.code, job.stderr).to.equal(0);
     expect(job.results.map((r) => r.rank).sort()).to.deep.equal([...Array(ranks).keys()]);
@@ -235,6 +235,18 @@ describe('Model#evaluate / hessianVectorProduct / topEigenvalue ({ dataParallel 
 
   it('3 ranks, small CNN, 15 examples in chunks of 4 (chunks 2 + 2 + 0): bitwise the one process with batchSize 4', async () => {
     await expectSameAsOneProcess({ model: 'cnn', n: 15, batchSize: 4 }, 3);
+  });
+
+  it('while a split evaluateAsync is in flight, another split evaluateAsync, evaluate and H·v are refused with ERR_BIGSTEP_BUSY on every rank; the pending one is bitwise the one process', async () => {
+    const c: MeasureConfig = { model: 'mlp', n: 40, batchSize: 7 };
+    const want = await measure(c, false);
+    const job = await mpirun(2, { model: c.model, mode: 'full', n: c.n, steps: 0, measure: c, overlap: true });
+    expect(job.code, job.stderr).to.equal(0);
+    expect(job.results.map((r) => r.rank).sort()).to.deep.equal([0, 1]);
+    for (const r of job.results) {
+      expect(r.evaluation, `rank ${r.rank}`).to.deep.equal(want.evaluationAsync);
+      expect(r.refused, `rank ${r.rank}`).to.deep.equal(['ERR_BIGSTEP_BUSY', 'ERR_BIGSTEP_BUSY', 'ERR_BIGSTEP_BUSY']);
+    }
   });
 
   it('ranks with different θ all throw ERR_BIGSTEP_RANKS_DIFFER naming the parameters', async () => {

@@ -7,14 +7,15 @@
  *   checkpoint + saveAt: save a checkpoint after saveAt steps, then go on to `steps`;
  *   checkpoint + resume: load the checkpoint, then run the steps left to `steps`.
  * Or, with `measure` (a MeasureConfig), the full-data measurements split over the ranks instead
- * of training (paramSeedOnRank1: rank 1 starts from another θ).
+ * of training (paramSeedOnRank1: rank 1 starts from another θ; overlap: split calls made while a
+ * split evaluateAsync is in flight, which must all be refused).
  * Prints one line `RESULT {json}` (RunOutcome or MeasureOutcome, and rank) or `ERROR {json}`
  * (name, code, message).
  */
 import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.js';
 import { setThreads } from '../../src/native/info.js';
 import { initMpi } from '../../src/train/data-parallel.js';
-import { buildTrainer, measure, runToEnd, type MeasureConfig, type RunConfig } from './run.js';
+import { buildTrainer, measure, overlapSplitPasses, runToEnd, type MeasureConfig, type RunConfig } from './run.js';
 
 interface RankArgs extends RunConfig {
   killRank?: number;
@@ -25,6 +26,8 @@ interface RankArgs extends RunConfig {
   resume?: boolean;
   measure?: MeasureConfig;
   paramSeedOnRank1?: number;
+  /** With `measure`: start split passes while one is in flight (overlapSplitPasses). */
+  overlap?: boolean;
 }
 
 async function main(): Promise<void> {
@@ -41,7 +44,7 @@ async function main(): Promise<void> {
         ...args.measure,
         ...(world.rank === 1 && args.paramSeedOnRank1 ? { paramSeed: args.paramSeedOnRank1 } : {}),
       };
-      const outcome = measure(m, true);
+      const outcome = args.overlap ? await overlapSplitPasses(m) : await measure(m, true);
       process.stdout.write(`RESULT ${JSON.stringify({ rank: world.rank, size: world.size, ...outcome })}\n`);
       return;
     }

@@ -76,26 +76,72 @@ export interface MeasureConfig {
 /** What a measurement is compared by (every double as JSON, which round-trips exactly). */
 export interface MeasureOutcome {
   evaluation: { loss: number; accuracy: number; n: number };
+  /** The same evaluation by Model#evaluateAsync. */
+  evaluationAsync: { loss: number; accuracy: number; n: number };
   hvpSha256: string;
   hvpFirst: number[];
   lambdaMax: { value: number; iterations: number; residual: number };
 }
 
-/** Model.evaluate, one Hessian-vector product and λ_max, in one process or split over the ranks. */
-export function measure(c: MeasureConfig, dataParallel: boolean): MeasureOutcome {
+/** The examples and model of a measurement. */
+function measureSetup(c: MeasureConfig): { examples: Examples; model: Model } {
   const data = gaussianMixture({ k: 4, d: 64, nTrain: c.n, nTest: 1, seed: 5 }).train;
   const examples: Examples = { x: data.x, y: data.labels as Int32Array };
-  const model = new Model(specOf(c.model), { seed: c.paramSeed ?? 3 });
+  return { examples, model: new Model(specOf(c.model), { seed: c.paramSeed ?? 3 }) };
+}
+
+/**
+ * Model.evaluate and evaluateAsync, one Hessian-vector product and λ_max, in one process or split
+ * over the ranks.
+ */
+export async function measure(c: MeasureConfig, dataParallel: boolean): Promise<MeasureOutcome> {
+  const { examples, model } = measureSetup(c);
   const dp = dataParallel ? { dataParallel: true } : {};
   const e = model.evaluate(examples, { batchSize: c.batchSize, ...dp });
+  const ea = await model.evaluateAsync(examples, { batchSize: c.batchSize, ...dp });
   const v = new Float64Array(model.params.length).map((_, i) => Math.sin(i + 1));
   const hv = hessianVectorProduct(model, examples, v, undefined, { batchSize: c.batchSize, ...dp });
   const top = topEigenvalue(model, examples, { batchSize: c.batchSize, iterations: 15, seed: 2, ...dp });
   model.close();
   return {
     evaluation: { loss: e.loss, accuracy: e.accuracy, n: e.n },
+    evaluationAsync: { loss: ea.loss, accuracy: ea.accuracy, n: ea.n },
     hvpSha256: createHash('sha256').update(new Uint8Array(hv.buffer)).digest('hex'),
     hvpFirst: Array.from(hv.subarray(0, 3)),
     lambdaMax: { value: top.value, iterations: top.iterations, residual: top.residual },
   };
+}
+
+/** What each rank saw when it started a second split pass while one was in flight. */
+export interface OverlapOutcome {
+  evaluation: { loss: number; accuracy: number; n: number };
+  /** Error codes of a second evaluateAsync, a sync evaluate and a Hessian product ({ dataParallel }) meanwhile. */
+  refused: Array<string | undefined>;
+}
+
+/** Starts a split evaluateAsync and, while it is in flight, three more split calls (every one must be refused). */
+export async function overlapSplitPasses(c: MeasureConfig): Promise<OverlapOutcome> {
+  const { examples, model } = measureSetup(c);
+  const other = new Model(specOf(c.model), { seed: 4 });
+  const dp = { batchSize: c.batchSize, dataParallel: true };
+  const pending = model.evaluateAsync(examples, dp);
+  const code = async (f: () => unknown): Promise<string | undefined> => {
+    try {
+      await f();
+      return undefined;
+    } catch (e) {
+      return (e as { code?: string }).code;
+    }
+  };
+  const refused = [
+    await code(() => other.evaluateAsync(examples, dp)),
+    await code(() => other.evaluate(examples, dp)),
+    await code(() =>
+      hessianVectorProduct(other, examples, new Float64Array(other.params.length).fill(1), undefined, dp),
+    ),
+  ];
+  const e = await pending;
+  model.close();
+  other.close();
+  return { evaluation: { loss: e.loss, accuracy: e.accuracy, n: e.n }, refused };
 }
