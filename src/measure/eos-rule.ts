@@ -34,8 +34,10 @@ export interface EosRuleOptions {
   maxSlope?: number;
 }
 
+/** The edge-of-stability rule's verdict ('unfinished': the run has not ended by its own criterion). */
 export type EosVerdict = 'supported' | 'not-reproduced' | 'inconclusive' | 'uninformative' | 'unfinished';
 
+/** What {@link edgeOfStabilityVerdict} concludes from a tracked λ_max series, with its evidence. */
 export interface EosJudgement {
   verdict: EosVerdict;
   /** Why, in one sentence with the numbers. */

@@ -26,6 +26,7 @@ import { countExamples } from './hessian.js';
 import { parseOptions, stepCheckOptionsSchema, type SameKeys } from './options.js';
 import { topEigenvalue } from './sharpness.js';
 
+/** Options of {@link checkStepCurvature}. */
 export interface StepCheckOptions {
   /** η = factor/λ_max for each factor (default [1.9, 2.1]). */
   factors?: number[];
@@ -47,6 +48,7 @@ export interface StepCheckOptions {
 const sameKeys: SameKeys<StepCheckOptions, ReturnType<typeof stepCheckOptionsSchema.parse>> = true;
 void sameKeys;
 
+/** The GD step's response along the top eigenvector at one trial step size η = factor/λ_max. */
 export interface StepResponse {
   factor: number;
   /** The step size tried, factor/λ_max (the model's loss units). */
@@ -62,6 +64,7 @@ export interface StepResponse {
   diverged: boolean;
 }
 
+/** Result of {@link checkStepCurvature}: λ_max, the loss curve along its eigenvector, the step responses. */
 export interface StepCheck {
   lambda: number;
   lambdaConverged: boolean;
