@@ -33,6 +33,11 @@ export type BatchMode = BatchModeName;
  * example-weighted mean of the pieces, summed in double): the same mean-loss gradient up to
  * rounding with the activation memory of m examples — for full-batch GD on large sets. With batch
  * norm in training mode each piece is normalised with its own statistics.
+ * `shards` = s computes every batch of b examples as s pieces of ⌈b/s⌉ examples in order (the last
+ * shorter), summed the same way: in one process, bitwise the arithmetic of an s-rank
+ * `dataParallel` run — for every batch, an epoch's shorter last batch included (a fixed
+ * `microBatch` = ⌈b/s⌉ cuts that one differently). Not together with `microBatch`; with
+ * `dataParallel` it must equal the number of ranks (the split is then the ranks').
  */
 export interface BatchOptions {
   mode?: BatchMode;
@@ -41,6 +46,7 @@ export interface BatchOptions {
   amplify?: number;
   augment?: AugmentOptions;
   microBatch?: number;
+  shards?: number;
 }
 
 /**
@@ -165,7 +171,7 @@ export interface TrainerState {
 }
 
 const TRAINER_KEYS = ['data', 'optimizer', 'batch', 'seed', 'dataParallel'] as const;
-const BATCH_KEYS = ['mode', 'size', 'dropLast', 'amplify', 'augment', 'microBatch'] as const;
+const BATCH_KEYS = ['mode', 'size', 'dropLast', 'amplify', 'augment', 'microBatch', 'shards'] as const;
 const RUN_KEYS = ['steps', 'chunkSize', 'signal', 'onChunk'] as const;
 
 /** Bytes of per-step logs (loss, lr, accuracy as float64) a run may allocate: a quarter of the machine's memory. */
@@ -202,6 +208,10 @@ function dataParallelWorld(
   if (typeof value !== 'boolean')
     throw new TypeError(`options.dataParallel must be a boolean (got ${formatValue(value)})`);
   const world = requireMpiWorld('options.dataParallel');
+  if (batch.shards !== undefined && batch.shards !== world.size)
+    throw new RangeError(
+      `options.batch.shards must equal the number of data-parallel ranks (${world.size}) or be unset (got ${batch.shards}): the ranks' split is the shards`,
+    );
   if (model.layout.stateCount > 0)
     throw new RangeError(
       'options.dataParallel does not support batch norm: each rank would update the running statistics from its own shard, and the models would drift apart',
@@ -280,6 +290,13 @@ export class Trainer {
     const mode = checkOneOf(batch.mode ?? 'full', kinds.batchModes, 'options.batch.mode');
     if (mode !== 'full') checkPositiveInteger(batch.size, 'options.batch.size');
     if (batch.microBatch !== undefined) checkPositiveInteger(batch.microBatch, 'options.batch.microBatch');
+    if (batch.shards !== undefined) {
+      checkPositiveInteger(batch.shards, 'options.batch.shards');
+      if (batch.microBatch !== undefined)
+        throw new RangeError(
+          'options.batch.shards cuts each batch into pieces itself: set options.batch.shards or options.batch.microBatch, not both',
+        );
+    }
     if (batch.dropLast !== undefined && typeof batch.dropLast !== 'boolean')
       throw new TypeError(`options.batch.dropLast must be a boolean (got ${formatValue(batch.dropLast)})`);
     if (
@@ -300,6 +317,7 @@ export class Trainer {
         dropLast: batch.dropLast ?? false,
         amplify: batch.amplify ?? 1,
         ...(batch.microBatch !== undefined ? { microBatch: batch.microBatch } : {}),
+        ...(batch.shards !== undefined ? { shards: batch.shards } : {}),
         augment: augmentPlan(batch.augment, model),
         ...(this.world ? { dataParallel: true } : {}),
       },
