@@ -6,7 +6,7 @@
  * an MPI build is missing, unless BIGSTEP_REQUIRE_MPI=1 (then that is a failure).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,6 +112,20 @@ function expectBitwise(job: JobOutput, want: RunOutcome, ranks: number): void {
 }
 
 const mpirunFound = spawnSync('mpirun', ['--version'], { encoding: 'utf8' }).status === 0;
+
+/** Resolves once process `pid` has exited (polled); rejects after `timeoutMs`. */
+async function untilGone(pid: number, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return; // ESRCH: gone
+    }
+    if (Date.now() > end) throw new Error(`process ${pid} still runs ${timeoutMs} ms after the job was killed`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('Trainer({ dataParallel }) under mpirun', function () {
   this.timeout(180_000);
@@ -407,6 +421,56 @@ describe('bigstep run escape|noise --data-parallel under mpirun', function () {
     expect(arms.map((x) => x.kind)).to.include.members(['amplified', 'small-batch', 'isotropic', 'gd-small']);
     for (const x of arms) for (const r of x.runs) expect(r.steps, x.kind).to.be.greaterThan(0);
     expect(read(b, 'env.json').dataParallel.ranks).to.equal(2);
+  });
+
+  it('E3: a 2-rank job SIGKILLed after its first checkpoint resumes from it and ends as the uninterrupted run; one process may not resume it', async () => {
+    const env = { BIGSTEP_CHECKPOINT_SECONDS: '0' }; // a partial checkpoint at every opportunity
+    const reference = runDir('e3-one'); // the previous test's run (the same config)
+    const out = 'e3-killed';
+    const killed = await cli(2, 'noise', out, E3_SETS, env, (job) => {
+      // SIGKILL mpirun's process group (the ranks follow) once rank 0 has written a partial checkpoint.
+      const seen = setInterval(() => {
+        let names: string[];
+        try {
+          names = readdirSync(join(runDir(out), 'checkpoints'));
+        } catch {
+          return; // not there yet
+        }
+        if (names.some((n) => /^partial-train-.*\.json$/.test(n))) {
+          clearInterval(seen);
+          job.kill();
+        }
+      }, 20);
+      return () => clearInterval(seen);
+    });
+    expect(killed.signal ?? killed.code, 'the job was killed, not finished').to.not.equal(0);
+    const dir = runDir(out);
+    expect(existsSync(join(dir, 'summary.json'))).to.equal(false);
+    // The ranks run in process groups of their own and end a moment after mpirun: wait until rank 0,
+    // whose pid is in the run directory's lock, is gone.
+    await untilGone(Number(readFileSync(join(dir, '.lock'), 'utf8')), 30_000);
+    // One process (or another N) refuses the 2-rank checkpoints, naming both counts; they stay.
+    const stored = () => readdirSync(join(dir, 'checkpoints')).filter((n) => n !== 'starts.json');
+    const before = stored();
+    expect(before.some((n) => n.startsWith('unit-train-') || n.startsWith('partial-train-'))).to.equal(true);
+    const solo = await cli(1, 'noise', out, E3_SETS, env);
+    expect(solo.code).to.not.equal(0);
+    expect(solo.stderr + solo.stdout).to.match(
+      /holds the units of a run on 2 data-parallel ranks, but this run is on one process: a run resumes on the same number of ranks/,
+    );
+    expect(stored()).to.deep.equal(before);
+    const resumed = await cli(2, 'noise', out, E3_SETS, env);
+    expect(resumed.code, resumed.stderr + resumed.stdout).to.equal(0);
+    expectSameRun(reference, dir);
+    const s = read(dir, 'summary.json');
+    expect(s.restarts).to.equal(2); // the killed life and the refused one
+    expect(s.resumed, 'the finishing life loaded earlier work').to.not.equal(null);
+    expect(s.resumed.units + s.resumed.partial).to.be.greaterThan(0);
+    if (process.env.BIGSTEP_REPORT_FIGURES)
+      console.log(
+        `      killed after ${killed.seconds.toFixed(1)} s; resumed ${JSON.stringify(s.resumed)} in ${resumed.seconds.toFixed(1)} s`,
+      );
+    expect(existsSync(join(dir, 'checkpoints'))).to.equal(false); // complete: removed
   });
 
   it('refuses to start 2 ranks without --data-parallel, and E1 with it, naming the flag (exit 2 on every rank)', async () => {
