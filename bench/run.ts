@@ -142,8 +142,11 @@ for (const m of rows) {
     torch: m.torch,
   });
 }
-const blas = rows.find((r) => r.bigstep.length)?.bigstep[0]?.blas ?? '?';
-const isa = rows.find((r) => r.bigstep.length)?.bigstep[0]?.isa ?? '?';
+// The header's BLAS / ISA / PyTorch strings come from the first row of either table that ran.
+const peerRows: Array<{ bigstep: Row | null; torch: Row | null }> = rows.map((r) => ({
+  bigstep: r.bigstep[0] ?? null,
+  torch: r.torch[0] ?? null,
+}));
 // The concurrent-runs bench (bench/concurrent.ts) unless a case filter excludes it.
 let multiTable = '';
 if (selected.length === 0 || selected.some((s) => 'concurrent'.includes(s))) {
@@ -156,8 +159,8 @@ let hvpTable = '';
 const hvpSelected = hvpCases.filter((c) => selected.length === 0 || selected.some((s) => c.name.includes(s)));
 if (hvpSelected.length) {
   const hl = [
-    '| HVP case | params | threads | bigstep one HVP (s) | PyTorch one HVP (s) | ratio | ratio, CPU time per HVP | bigstep λ_max (value; s, Lanczos steps, residual) | PyTorch λ_max (value; s, steps) | ratio |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| HVP case | params | threads | bigstep one HVP, cold (s) | PyTorch one HVP, cold (s) | ratio | ratio, CPU time per HVP | bigstep warm (s) | PyTorch kept graph (s) | ratio, warm | bigstep λ_max (value; s, Lanczos steps, residual) | PyTorch λ_max (value; s, steps) | ratio |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const c of hvpSelected) {
     for (const threads of [1, 2]) {
@@ -166,6 +169,7 @@ if (hvpSelected.length) {
         params: number;
         hvpSeconds: number;
         hvpCpuSeconds: number;
+        hvpWarmSeconds?: number;
         lambda: number;
         lambdaSeconds: number;
         lambdaIterations: number;
@@ -190,17 +194,22 @@ if (hvpSelected.length) {
       const ratio = (x?: number, y?: number) => (x && y ? `${(y / x).toFixed(2)}×` : '-');
       hl.push(
         `| ${c.name} | ${b?.params ?? t?.params ?? '-'} | ${threads} | ${fmt(b?.hvpSeconds, 4)} | ${fmt(t?.hvpSeconds, 4)} | ${ratio(b?.hvpSeconds, t?.hvpSeconds)} | ${ratio(b?.hvpCpuSeconds, t?.hvpCpuSeconds)} | ` +
+          `${fmt(b?.hvpWarmSeconds, 4)} | ${fmt(t?.hvpWarmSeconds, 4)} | ${ratio(b?.hvpWarmSeconds, t?.hvpWarmSeconds)} | ` +
           `${b ? `${b.lambda.toPrecision(6)}; ${b.lambdaSeconds.toFixed(3)}, ${b.lambdaIterations}, ${b.lambdaResidual?.toExponential(1)}` : '-'} | ${t ? `${t.lambda.toPrecision(6)}; ${t.lambdaSeconds.toFixed(3)}, ${t.lambdaIterations}` : '-'} | ${ratio(b?.lambdaSeconds, t?.lambdaSeconds)} |`,
       );
       summary.push({ case: c.name, threads, bigstep: b, torch: t });
+      peerRows.push({ bigstep: b, torch: t });
     }
   }
   hvpTable = '\n' + hl.join('\n') + '\n';
 }
-const torchBlas = rows.find((r) => r.torch.length)?.torch[0]?.blas ?? 'not installed';
+const blas = peerRows.find((r) => r.bigstep)?.bigstep?.blas ?? '?';
+const isa = peerRows.find((r) => r.bigstep)?.bigstep?.isa ?? '?';
+const torchBlas = peerRows.find((r) => r.torch)?.torch?.blas ?? (torchAvailable ? '?' : 'not installed');
+const trainTable = rows.length ? `\n\n${lines.join('\n')}\n` : '\n';
 const table = `bigstep BLAS: ${blas}, ISA path ${isa}; PyTorch: ${torchBlas}; ${rounds} interleaved rounds per row, each child the median of 7 repeats (3 for the width-64 ResNet); load average at the end ${loadavg()
   .map((v) => v.toFixed(1))
-  .join(' ')}\n\n${lines.join('\n')}\n${multiTable}${hvpTable}`;
+  .join(' ')}${trainTable}${multiTable}${hvpTable}`;
 console.log(table);
 const outDir = join(here, '..', '..', 'bench', 'results');
 mkdirSync(outDir, { recursive: true });

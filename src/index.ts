@@ -91,6 +91,7 @@ export {
   type EigenResult,
   type HessianMethod,
   type HessianOptions,
+  type BatchNormChoice,
   type SharpnessOptions,
 } from './measure/sharpness.js';
 export {
@@ -180,6 +181,14 @@ export {
   type HessianSpectrumOptions,
   type LayerCurvature,
 } from './measure/spectrum.js';
+export { checkStepCurvature, type StepCheck, type StepCheckOptions, type StepResponse } from './measure/step-check.js';
+export {
+  edgeOfStabilityVerdict,
+  EOS_RULE,
+  type EosRuleOptions,
+  type EosVerdict,
+  type EosJudgement,
+} from './measure/eos-rule.js';
 export { sharpnessChart, distanceChart, densityChart, surfaceChart } from './measure/charts.js';
 export { renderChart, type RenderedChart, type RenderOptions } from './report/plot.js';
 export {

@@ -5,7 +5,9 @@
  * exact Hessian-vector products (the R-operator, native/hvp.cpp).
  */
 import type { Examples, Model } from '../model/model.js';
+import type { BatchNormMode } from '../measure/hessian.js';
 import { bottomEigenvalue, topEigenvalue, type EigenResult } from '../measure/sharpness.js';
+import { hessianSpectrum } from '../measure/spectrum.js';
 
 export interface Eigen {
   value: number;
@@ -79,4 +81,83 @@ export function lambdaMin(model: Model, data: Examples, o: CurvatureOptions & { 
     }),
     CURVATURE_METHOD_BOTTOM,
   );
+}
+
+/** The eigenvalue-density part of the E2 config (stochastic Lanczos quadrature, measure/spectrum.ts). */
+export interface SpectrumConfig {
+  /** The first `seeds` seeds get the density at θ_s and after the switch (0: none). */
+  seeds: number;
+  /** Random probe vectors and Lanczos steps per probe. */
+  probes: number;
+  steps: number;
+  /** Probes of the independent Hutchinson trace that checks the density's first moment. */
+  traceSamples: number;
+}
+
+/** The Hessian spectrum at one point, as E2 stores it. */
+export interface SpectrumAt {
+  /** Where: 'thetaS', or the switch arm whose end point it is. */
+  at: string;
+  /** Did that arm escape by the rule (null at θ_s)? */
+  escaped: boolean | null;
+  lambdaMax: number;
+  lambdaMin: number;
+  /** dim × (first moment of the density), with its standard error over probes. */
+  trace: number;
+  traceStderr: number;
+  /** The independent Hutchinson trace, and (density − Hutchinson)/(combined s.e.). */
+  hutchinson: number;
+  hutchinsonStderr: number;
+  traceAgreement: number;
+  /** Gaussian-broadened density on a grid (integrates to 1), broadening σ in eigenvalue units. */
+  grid: number[];
+  density: number[];
+  sigma: number;
+  probes: number;
+  steps: number;
+  products: number;
+  method: string;
+  batchNorm: BatchNormMode;
+}
+
+/**
+ * SLQ density, λ_max, λ_min and trace of the Hessian of the mean loss over `data` at the model's θ
+ * (`dataParallel`: every product split over the MPI ranks, bitwise the one-process values).
+ */
+export function spectrumAt(
+  model: Model,
+  data: Examples,
+  c: SpectrumConfig,
+  at: string,
+  escaped: boolean | null,
+  seed: number,
+  dataParallel = false,
+): SpectrumAt {
+  const s = hessianSpectrum(model, data, {
+    probes: c.probes,
+    steps: c.steps,
+    traceSamples: c.traceSamples,
+    gridPoints: 200,
+    seed,
+    dataParallel,
+  });
+  return {
+    at,
+    escaped,
+    lambdaMax: s.lambdaMax,
+    lambdaMin: s.lambdaMin,
+    trace: s.density.trace,
+    traceStderr: s.density.traceStderr,
+    hutchinson: s.hutchinson.value,
+    hutchinsonStderr: s.hutchinson.stderr,
+    traceAgreement: s.traceAgreement,
+    grid: s.density.grid,
+    density: s.density.density,
+    sigma: s.density.sigma,
+    probes: c.probes,
+    steps: c.steps,
+    products: s.products,
+    method: `stochastic Lanczos quadrature (${c.probes} Rademacher probes × ${c.steps} steps) on ${s.method} Hessian-vector products`,
+    batchNorm: s.batchNorm,
+  };
 }

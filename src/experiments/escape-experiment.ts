@@ -29,6 +29,8 @@ const FASHION_FALLBACK = {
   noise: 1,
 } as const;
 const CATAPULT_GRID = [0.5, 1, 1.5, 1.9, 2.2, 2.6, 3, 4, 6, 8, 12, 16, 24, 32];
+/** The flow reference's error control and step bound (Cohen et al.'s α = 1). */
+const FLOW_TOLERANCES = { alpha: 1, rtol: 1e-5, atol: 1e-8 };
 const RULES = {
   escape: { barrierMin: 0.005, returnFraction: 0.5 },
   verdict: { supportShare: 0.8, rejectShare: 0.2 },
@@ -60,6 +62,8 @@ export const escapePresets: Record<Scale, EscapeConfig> = {
     verdict: { minSeeds: 5, ...RULES.verdict },
     sharpness: { subset: 256, iterations: 20, tolerance: 1e-3, lanczosSteps: 60 },
     interpolationPoints: 11,
+    flow: { seeds: 1, points: 10, ...FLOW_TOLERANCES },
+    spectrum: { seeds: 2, probes: 3, steps: 20, traceSamples: 10 },
     concurrency: 2,
     microBatch: null,
   },
@@ -87,6 +91,8 @@ export const escapePresets: Record<Scale, EscapeConfig> = {
     verdict: { minSeeds: 5, ...RULES.verdict },
     sharpness: { subset: 256, iterations: 20, tolerance: 1e-3, lanczosSteps: 60 },
     interpolationPoints: 21,
+    flow: { seeds: 2, points: 20, ...FLOW_TOLERANCES },
+    spectrum: { seeds: 5, probes: 4, steps: 40, traceSamples: 20 },
     concurrency: 2,
     microBatch: null,
   },
@@ -114,6 +120,8 @@ export const escapePresets: Record<Scale, EscapeConfig> = {
     verdict: { minSeeds: 10, ...RULES.verdict },
     sharpness: { subset: 500, iterations: 30, tolerance: 1e-3, lanczosSteps: 100 },
     interpolationPoints: 21,
+    flow: { seeds: 3, points: 40, ...FLOW_TOLERANCES },
+    spectrum: { seeds: 10, probes: 8, steps: 60, traceSamples: 30 },
     concurrency: 2,
     microBatch: null,
   },
@@ -137,6 +145,8 @@ export const escapePresets: Record<Scale, EscapeConfig> = {
     verdict: { minSeeds: 10, ...RULES.verdict },
     sharpness: { subset: 1000, iterations: 30, tolerance: 1e-3, lanczosSteps: 60 },
     interpolationPoints: 21,
+    flow: { seeds: 0, points: 40, ...FLOW_TOLERANCES },
+    spectrum: { seeds: 2, probes: 4, steps: 40, traceSamples: 20 },
     concurrency: 1,
     microBatch: 250,
   },
@@ -207,6 +217,23 @@ export const escapeConfigSchema = object({
   interpolationPoints: positiveInt(10000)
     .min(2, { error: 'must be >= 2' })
     .describe('Points on the line from θ_s to the switched run’s end.'),
+  flow: object({
+    seeds: nonNegativeInt(),
+    points: positiveInt(100000),
+    alpha: positiveNumber(),
+    rtol: positiveNumber(),
+    atol: positiveNumber(),
+  }).describe(
+    'The gradient-flow reference from θ₀ for the first `seeds` seeds: GD at every eos arm’s η and at η_small against it at `points` matched times t = η·k; Dormand–Prince with error control rtol/atol and step ≤ alpha/λ_max.',
+  ),
+  spectrum: object({
+    seeds: nonNegativeInt(),
+    probes: positiveInt(10000),
+    steps: positiveInt(10000),
+    traceSamples: positiveInt(100000),
+  }).describe(
+    'The Hessian eigenvalue density (stochastic Lanczos quadrature: probes × steps) with λ_max, λ_min and the trace at θ_s and after the switch, for the first `seeds` seeds.',
+  ),
   concurrency: positiveInt(64).describe('Runs at once.'),
   microBatch: positiveInt()
     .nullable()

@@ -5,7 +5,9 @@
  *  - edge of stability: λ_max every few steps against 2/η for each η, every seed;
  *  - the switch: train loss from θ_s at η_small and at each η_large (first seed);
  *  - the escape test: barrier against the return ratio, per seed and arm, with the thresholds;
- *  - the train loss along θ_s → θ_end (first seed).
+ *  - the train loss along θ_s → θ_end (first seed);
+ *  - the gradient-flow reference: ‖θ_GD(k) − θ_flow(ηk)‖ against time for every eos arm and η_small;
+ *  - the Hessian eigenvalue density (SLQ) at θ_s and after the switch, with λ_max, λ_min and trace.
  * Every caption states the scale, data set, model, seeds and what was measured.
  */
 import type { TopLevelSpec } from 'vega-lite';
@@ -14,6 +16,7 @@ import { renderChart, type Figure } from '../report/plot.js';
 import type { EscapeResult } from './escape.js';
 import { catapultRuleText, escapeRuleText, minimumRuleText } from './escape-rules.js';
 import { fmt } from './escape-setup.js';
+import { spreadText } from './escape-summary.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 const REGIME_COLORS = { domain: ['stable', 'catapult', 'divergent'], range: ['#2b8cbe', '#e6550d', '#636363'] };
@@ -267,6 +270,94 @@ function lineSpec(r: EscapeResult): TopLevelSpec | null {
   });
 }
 
+function flowSpec(r: EscapeResult): TopLevelSpec | null {
+  const flows = r.seeds.filter((s) => s.flow !== null);
+  if (flows.length === 0) return null;
+  const first = flows[0];
+  const raw = first.flow!.arms.flatMap((a) =>
+    a.points.map((p) => ({ tl: p.t * first.lambda0.value, distance: p.distance, arm: a.label })),
+  );
+  const rel = flows.flatMap((s) =>
+    s.flow!.arms.flatMap((a) =>
+      a.points
+        .filter((p) => p.flowTravel > 0)
+        .map((p) => ({
+          tl: p.t * s.lambda0.value,
+          ratio: p.distance / p.flowTravel,
+          arm: a.label,
+          line: `${a.label}-${s.seed}`,
+        })),
+    ),
+  );
+  const x = { field: 'tl', type: 'quantitative', title: 'time t·λ₀  (t = η·k)' };
+  const color = { field: 'arm', type: 'nominal', title: null };
+  return spec({
+    title: `E2: GD against the gradient flow from θ₀ (${r.scale})`,
+    hconcat: [
+      {
+        title: `seed ${first.seed}`,
+        width: 320,
+        height: 240,
+        data: { values: raw },
+        mark: { type: 'line', point: true },
+        encoding: { x, y: { field: 'distance', type: 'quantitative', title: '‖θ_GD(k) − θ_flow(ηk)‖' }, color },
+      },
+      {
+        title: `every seed with the flow (n = ${flows.length})`,
+        width: 320,
+        height: 240,
+        data: { values: rel },
+        mark: { type: 'line', opacity: 0.7 },
+        encoding: {
+          x,
+          y: {
+            field: 'ratio',
+            type: 'quantitative',
+            scale: { type: 'log' },
+            title: '‖θ_GD − θ_flow‖ / ‖θ_flow(t) − θ₀‖',
+          },
+          color,
+          detail: { field: 'line' },
+        },
+      },
+    ],
+  });
+}
+
+function spectrumSpec(r: EscapeResult): TopLevelSpec | null {
+  const s = r.seeds.find((x) => x.spectrum.length > 0);
+  if (!s) return null;
+  const name = (at: string): string => (at === 'thetaS' ? 'θ_s' : `end of ${at}`);
+  const values = s.spectrum.flatMap((x) =>
+    x.grid.map((g, i) => ({ lambda: g, density: Math.max(x.density[i], 1e-8), at: name(x.at) })),
+  );
+  const rules = s.spectrum.flatMap((x) => [
+    { lambda: x.lambdaMax, at: name(x.at) },
+    { lambda: x.lambdaMin, at: name(x.at) },
+  ]);
+  return spec({
+    title: `E2: Hessian eigenvalue density at θ_s and after the switch, seed ${s.seed} (${r.scale})`,
+    width: 520,
+    height: 280,
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'line' },
+        encoding: {
+          x: { field: 'lambda', type: 'quantitative', title: 'Hessian eigenvalue' },
+          y: { field: 'density', type: 'quantitative', scale: { type: 'log' }, title: 'density (floored at 1e-8)' },
+          color: { field: 'at', type: 'nominal', title: null },
+        },
+      },
+      {
+        data: { values: rules },
+        mark: { type: 'rule', strokeDash: [4, 3] },
+        encoding: { x: { field: 'lambda', type: 'quantitative' }, color: { field: 'at', type: 'nominal' } },
+      },
+    ],
+  });
+}
+
 export async function escapeFigures(r: EscapeResult): Promise<Figure[]> {
   const base = describe(r);
   const c = r.config;
@@ -312,5 +403,36 @@ export async function escapeFigures(r: EscapeResult): Promise<Figure[]> {
       caption: `Train loss at (1−α)θ_s + α·θ_end for ${c.interpolationPoints} values of α, for every arm's end point, first seed. The barrier is the largest excess over the straight line between the end losses. ${base}`,
       ...(await renderChart(line)),
     });
+  const flow = flowSpec(r);
+  if (flow) {
+    const flows = r.seeds.filter((s) => s.flow !== null);
+    const f = flows[0].flow!;
+    figs.push({
+      id: 'e2-flow',
+      title: 'E2: GD against the gradient flow',
+      caption:
+        `From θ₀, the gradient flow θ' = −∇L(θ) (Dormand–Prince 5(4), rtol ${c.flow.rtol}, atol ${c.flow.atol}, step ≤ ${c.flow.alpha}/λ_max) and GD at η·λ₀ = ${c.eos.etaLambda.join(', ')} and at η_small, ` +
+        `each run until it covers the fastest arm's time t_max = ${fmt(f.horizonLambda0, 3)}/λ₀ and compared at ${c.flow.points} matched times t = η·k (exact distances of the full parameter vectors). ` +
+        `Left: first seed (flow: ${f.gradients} gradients, ${f.accepted} steps, ${f.rejected} rejected). Right: the distance relative to how far the flow has moved, every seed with the flow (the first ${flows.length}). ` +
+        `Batch norm: ${f.batchNorm}. ${base}`,
+      ...(await renderChart(flow)),
+    });
+  }
+  const density = spectrumSpec(r);
+  if (density) {
+    const at = (i: number) => r.seeds.map((s) => s.spectrum[i]);
+    const q = (i: number, k: 'lambdaMax' | 'lambdaMin' | 'trace') => spreadText(at(i).map((x) => x?.[k]));
+    const first = r.seeds.find((s) => s.spectrum.length > 0)!.spectrum[0];
+    figs.push({
+      id: 'e2-spectrum',
+      title: 'E2: Hessian eigenvalue density',
+      caption:
+        `Stochastic Lanczos quadrature (${c.spectrum.probes} Rademacher probes × ${c.spectrum.steps} Lanczos steps, Gaussian broadening σ = ${fmt(first.sigma, 3)}) on the ${r.data.sharpnessSubset}-example subset, ` +
+        `at θ_s and at the end of the largest switch arm that escaped (else the largest that did not diverge); dashed: λ_max and λ_min of each. ` +
+        `Over seeds at θ_s: λ_max ${q(0, 'lambdaMax')}; λ_min ${q(0, 'lambdaMin')}; trace ${q(0, 'trace')}. ` +
+        `After the switch: λ_max ${q(1, 'lambdaMax')}; λ_min ${q(1, 'lambdaMin')}; trace ${q(1, 'trace')}. Batch norm: ${first.batchNorm}. ${base}`,
+      ...(await renderChart(density)),
+    });
+  }
   return figs;
 }

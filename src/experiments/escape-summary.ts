@@ -213,6 +213,45 @@ export function summarize(r: EscapeResult): { flat: Record<string, number | null
       flat[`${k}.${name}.hi95`] = iv?.hi ?? null;
     }
   }
+  // The gradient-flow reference: each arm's distance to the flow at the common horizon t_max.
+  const flows = S.filter((s) => s.flow !== null);
+  flat['flow.seeds'] = flows.length;
+  const armKeys = [...r.config.eos.etaLambda.map((c) => ({ c, key: `flow.${c}` })), { c: null, key: 'flow.small' }];
+  for (const { c, key } of armKeys) {
+    const ends = flows.map((s) => {
+      const a = s.flow!.arms.find((x) => x.etaLambda === c);
+      return a && !a.diverged ? a.points[a.points.length - 1] : undefined;
+    });
+    put(
+      `${key}.distanceAtHorizon`,
+      ends.map((e) => e?.distance),
+    );
+    put(
+      `${key}.distanceOverFlowTravel`,
+      ends.map((e) => (e && e.flowTravel > 0 ? e.distance / e.flowTravel : null)),
+    );
+  }
+  put(
+    'flow.gradients',
+    flows.map((s) => s.flow!.gradients),
+  );
+  put(
+    'flow.lambdaMaxAtHorizonTimesEtaSmall',
+    flows.map((s) => {
+      const l = s.flow!.lambdas;
+      return l.length ? l[l.length - 1].value * s.etaSmall : null;
+    }),
+  );
+  // The Hessian spectrum at θ_s and after the switch.
+  for (const where of ['thetaS', 'end'] as const) {
+    const at = S.map((s) => (where === 'thetaS' ? s.spectrum[0] : s.spectrum[1]));
+    flat[`spectrum.${where}.seeds`] = at.filter((x) => x !== undefined).length;
+    for (const q of ['lambdaMax', 'lambdaMin', 'trace', 'traceAgreement'] as const)
+      put(
+        `spectrum.${where}.${q}`,
+        at.map((x) => x?.[q]),
+      );
+  }
   const control = validSeeds(r).map((s) => s.tests.find((t) => t.factor === null));
   flat['switch.smallControl.escaped'] = control.filter((t) => t?.escaped).length;
   put(

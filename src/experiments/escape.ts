@@ -22,13 +22,21 @@
  *  6. The escape test for each large arm (and, as a control, the small arm at equal ηt): the
  *     loss barrier on θ_s → θ_end and the return run (GD at η_small for escape.returnSteps steps
  *     from θ_end), decided by escape-rules.ts `escapeDecision`.
+ *  7. The curvature toolkit (first flow.seeds / spectrum.seeds seeds): the gradient-flow reference
+ *     from θ₀ against GD at every eos arm's η and at η_small, distance at matched times t = η·k
+ *     (escape-flow.ts); the Hessian eigenvalue density (SLQ) with λ_max, λ_min and the trace at θ_s
+ *     and at the end of the largest switch arm that escaped (else the largest that did not
+ *     diverge) (escape-curvature.ts `spectrumAt`).
+ * Curvature is measured with batch norm in eval mode; `batchNorm` in the result says so ('none'
+ * for models without batch norm, all of E2's presets).
  * Every phase of every seed is a resume unit (src/run/resume.ts); long phases checkpoint their
  * trainers mid-way. Deterministic for a config at a fixed BLAS thread count (except `timing`).
  *
  * Data parallel (`ctx.dataParallel`, `bigstep run escape --data-parallel` under mpirun/srun): every
  * GD run trains with `Trainer({ dataParallel })`, the train/test losses, the interpolation losses
- * and λ_max / λ_min are split over the ranks (bitwise the one-process values); the accuracies and
- * ‖∇L‖ are computed whole on every rank (identical there); the runs go one at a time. With
+ * and λ_max / λ_min and the spectrum's products are split over the ranks (bitwise the one-process
+ * values); the accuracies, ‖∇L‖ and the gradient-flow comparison (step 7) are computed whole on
+ * every rank (identical there); the runs go one at a time. With
  * microBatch null or ≥ ⌈n/N⌉ the result is bitwise the one-process run with microBatch = ⌈n/N⌉
  * (docs/cluster.md).
  */
@@ -40,7 +48,18 @@ import { fingerprint, resumeStoreOf, type ResumeStore, type Unit } from '../run/
 import { inSharedMemory } from '../train/shared-data.js';
 import { Trainer } from '../train/trainer.js';
 import { runConcurrently } from '../train/concurrent.js';
-import { lambdaMax, lambdaMaxFrom, lambdaMin, type CurvatureOptions, type Eigen } from './escape-curvature.js';
+import {
+  lambdaMax,
+  lambdaMaxFrom,
+  lambdaMin,
+  spectrumAt,
+  type CurvatureOptions,
+  type Eigen,
+  type SpectrumAt,
+  type SpectrumConfig,
+} from './escape-curvature.js';
+import { flowComparison, type FlowComparison, type FlowConfig } from './escape-flow.js';
+import type { BatchNormMode } from '../measure/hessian.js';
 import {
   catapultRegime,
   escapeDecision,
@@ -90,6 +109,10 @@ export interface EscapeConfig {
   /** λ_max probes (Lanczos, exact HVPs) and `lanczosSteps`, the Lanczos budget of λ_min at θ_s. */
   sharpness: SharpnessConfig & { lanczosSteps: number };
   interpolationPoints: number;
+  /** The gradient-flow reference from θ₀ (escape-flow.ts). */
+  flow: FlowConfig;
+  /** The Hessian eigenvalue density at θ_s and after the switch (escape-curvature.ts). */
+  spectrum: SpectrumConfig;
   /** GD runs trained at once (each an async native call). */
   concurrency: number;
   /** Examples per forward/backward pass in full-batch steps (null: all at once). */
@@ -214,6 +237,10 @@ export interface SeedResult {
   thetaS: ThetaS;
   switch: { arms: SwitchArm[]; snapshots: SmallSnapshot[] } | null;
   tests: EscapeTest[];
+  /** GD at each eos arm's η and at η_small against the gradient flow from θ₀ (null: not measured for this seed). */
+  flow: FlowComparison | null;
+  /** The Hessian spectrum at θ_s and after the switch (empty: not measured for this seed). */
+  spectrum: SpectrumAt[];
 }
 
 export interface EscapeResult {
@@ -230,8 +257,11 @@ export interface EscapeResult {
   };
   model: { description: string; paramCount: number; loss: 'mse' };
   curvatureMethod: { top: string; bottom: string };
+  /** How batch norm was evaluated in every curvature number ('none': the model has no batch norm). */
+  batchNorm: BatchNormMode;
   seeds: SeedResult[];
-  timing: { totalMs: number };
+  /** Wall time: the whole run, and the parts the flow comparison and the spectra took (0 when restored). */
+  timing: { totalMs: number; flowMs: number; spectrumMs: number };
 }
 
 // ---- evaluation helpers ---------------------------------------------------------------------------
@@ -251,6 +281,8 @@ interface Env {
   scratch: Model;
   spec: ModelSpec;
   progress: (steps: number, label: string) => void;
+  /** Wall milliseconds spent in the flow and spectrum units. */
+  toolkitMs: { flow: number; spectrum: number };
 }
 
 function oneHot(labels: Int32Array, k: number): Float32Array {
@@ -846,8 +878,62 @@ async function runSeed(env: Env, store: ResumeStore, seed: number): Promise<Seed
     (u) => convergePhase(env, u, theta0, etaSmall, gradNorm0, seed),
     (v) => env.progress(v.thetaS.steps, ''),
   );
+  const index = c.seeds.indexOf(seed);
+  const flow =
+    index < c.flow.seeds
+      ? await store.unit(
+          key('flow'),
+          async (u) => {
+            const began = performance.now();
+            const r = await flowComparison({
+              spec: env.spec,
+              train: env.train,
+              theta0,
+              lambda0: lambda0.value,
+              etaLambda: c.eos.etaLambda,
+              eosSteps: c.eos.steps,
+              etaSmall,
+              config: c.flow,
+              microBatch: c.microBatch,
+              signal: env.ctx.signal,
+              progress: (n) => env.progress(n, ''),
+            });
+            for (const a of r.arms) {
+              const last = a.points[a.points.length - 1];
+              u.log({
+                phase: 'flow',
+                seed,
+                arm: a.label,
+                eta: a.eta,
+                steps: a.steps,
+                t: last?.t,
+                distance: last?.distance,
+              });
+            }
+            env.toolkitMs.flow += performance.now() - began;
+            return r;
+          },
+          (v) =>
+            env.progress(
+              v.arms.reduce((n, a) => n + a.steps, 0),
+              '',
+            ),
+        )
+      : null;
   if (conv.thetaS.diverged)
-    return { seed, lambda0, loss0, etaSmall, catapult, eos, thetaS: conv.thetaS, switch: null, tests: [] };
+    return {
+      seed,
+      lambda0,
+      loss0,
+      etaSmall,
+      catapult,
+      eos,
+      thetaS: conv.thetaS,
+      switch: null,
+      tests: [],
+      flow,
+      spectrum: [],
+    };
   const sw = await store.unit(
     key('switch'),
     (u) => switchPhase(env, u, conv.params, conv.thetaS, etaSmall, seed),
@@ -889,6 +975,39 @@ async function runSeed(env: Env, store: ResumeStore, seed: number): Promise<Seed
     (u) => testPhase(env, u, conv.params, etaSmall, seed, cases),
     (v) => env.progress(v.length * c.escape.returnSteps, ''),
   );
+  const spectrum =
+    index < c.spectrum.seeds
+      ? await store.unit(key('spectrum'), (u) => {
+          const began = performance.now();
+          // At θ_s, and at the end of the largest factor that escaped (else the largest that did not diverge).
+          const live = cases.filter((k) => k.factor !== null && k.end !== null);
+          const escaped = live.filter((k) => tests.find((t) => t.arm === k.arm)?.escaped);
+          const pick = (escaped.length ? escaped : live).reduce<Case | null>(
+            (b, k) => (b === null || k.factor! > b.factor! ? k : b),
+            null,
+          );
+          const out: SpectrumAt[] = [];
+          env.scratch.params.set(conv.params);
+          out.push(spectrumAt(env.scratch, env.sharp, c.spectrum, 'thetaS', null, seed, env.split));
+          if (pick) {
+            env.scratch.params.set(pick.end!);
+            out.push(spectrumAt(env.scratch, env.sharp, c.spectrum, pick.arm, escaped.includes(pick), seed, env.split));
+          }
+          for (const x of out)
+            u.log({
+              phase: 'spectrum',
+              seed,
+              at: x.at,
+              lambdaMax: x.lambdaMax,
+              lambdaMin: x.lambdaMin,
+              trace: x.trace,
+              hutchinson: x.hutchinson,
+              products: x.products,
+            });
+          env.toolkitMs.spectrum += performance.now() - began;
+          return Promise.resolve(out);
+        })
+      : [];
   return {
     seed,
     lambda0,
@@ -899,6 +1018,8 @@ async function runSeed(env: Env, store: ResumeStore, seed: number): Promise<Seed
     thetaS: conv.thetaS,
     switch: { arms: sw.arms, snapshots: sw.snapshots },
     tests,
+    flow,
+    spectrum,
   };
 }
 
@@ -911,8 +1032,16 @@ function plannedSteps(c: EscapeConfig): number {
     c.converge.maxSteps / 2 +
     c.switch.largeFactors.length * c.switch.steps +
     (c.switch.steps * maxRatio) / 2 +
-    (c.switch.largeFactors.length + 1) * c.escape.returnSteps
+    (c.switch.largeFactors.length + 1) * c.escape.returnSteps +
+    (flowSteps(c) * Math.min(c.flow.seeds, c.seeds.length)) / c.seeds.length
   );
+}
+
+/** GD steps of the flow comparison of one seed (every eos arm and η_small cover the fastest arm's time). */
+function flowSteps(c: EscapeConfig): number {
+  const fastest = Math.max(...c.eos.etaLambda);
+  const small = c.smallFactor * 2;
+  return c.eos.etaLambda.reduce((n, el) => n + (fastest / el) * c.eos.steps, 0) + (fastest / small) * c.eos.steps;
 }
 
 /** Runs E2 for a validated config (escape-experiment.ts validates). Progress and metrics go through `ctx`. */
@@ -945,6 +1074,7 @@ export async function runEscape(config: EscapeConfig, ctx: RunContext): Promise<
       done += n;
       ctx.progress(Math.min(done, total), total, `E2 ${label || current}`);
     },
+    toolkitMs: { flow: 0, spectrum: 0 },
   };
   const paramCount = scratch.params.length;
   ctx.log({
@@ -983,8 +1113,9 @@ export async function runEscape(config: EscapeConfig, ctx: RunContext): Promise<
       },
       model: { description: describeModel(c.model, paramCount), paramCount, loss: 'mse' },
       curvatureMethod: { top: first.thetaS.lambdaMax.method, bottom: first.thetaS.lambdaMin.method },
+      batchNorm: scratch.layout.stateCount > 0 ? 'eval' : 'none',
       seeds,
-      timing: { totalMs: performance.now() - t0 },
+      timing: { totalMs: performance.now() - t0, flowMs: env.toolkitMs.flow, spectrumMs: env.toolkitMs.spectrum },
     };
   } finally {
     scratch.close();

@@ -14,9 +14,16 @@ import type { Examples, Model } from '../model/model.js';
 import { checkKnownKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
 import { Rng } from '../util/random.js';
-import { countExamples, positiveInteger, positiveNumber } from './hessian.js';
+import {
+  batchNormChoice,
+  batchNormMode,
+  countExamples,
+  positiveInteger,
+  positiveNumber,
+  type BatchNormChoice,
+  type BatchNormMode,
+} from './hessian.js';
 import { topEigenvalue } from './sharpness.js';
-import type { BatchNormMode } from './spectrum.js';
 
 /** Writes ∇L(θ) into `out` and returns L(θ). */
 export type GradientFn = (theta: Float64Array, out: Float64Array) => number;
@@ -64,10 +71,16 @@ export class RandomProjection {
 export interface FlowOptions {
   /** GD learning rate whose times t = η·k the flow is saved at. */
   eta: number;
-  /** Integrate to t = η·steps. */
-  steps: number;
+  /** Integrate to t = η·steps (required unless `times` is given). */
+  steps?: number;
   /** Save every `saveEvery` GD-steps' worth of time (default 1). */
   saveEvery?: number;
+  /**
+   * Instead of `steps`/`saveEvery`: save at exactly these times (ascending, > 0; t = 0 is always
+   * saved first), e.g. the union of several GD runs' times η_a·k at different rates. Then
+   * `matchedSteps[i]` = times[i]/eta, not necessarily an integer.
+   */
+  times?: number[];
   /** Error control: relative and absolute tolerance per coordinate (defaults 1e-6, 1e-9). */
   rtol?: number;
   atol?: number;
@@ -77,7 +90,7 @@ export interface FlowOptions {
   sharpness?: (theta: Float64Array) => number;
   /** Accepted steps between λ_max re-estimates (default 20). */
   lambdaEvery?: number;
-  /** Largest step (default η·saveEvery). */
+  /** Largest step (default η·saveEvery; η with `times`). */
   maxStep?: number;
   /** Store P·θ instead of θ. */
   projection?: RandomProjection;
@@ -89,6 +102,7 @@ const FLOW_KEYS = [
   'eta',
   'steps',
   'saveEvery',
+  'times',
   'rtol',
   'atol',
   'alpha',
@@ -101,7 +115,7 @@ const FLOW_KEYS = [
 
 /** A gradient-flow run: the iterates at the requested times and how the integrator got there. */
 export interface FlowResult {
-  /** Saved times η·k and the GD step counts k they match. */
+  /** Saved times η·k and the GD step counts k they match (times/η with the `times` option). */
   times: number[];
   matchedSteps: number[];
   /** θ(t) (or P·θ(t) with a projection) at each saved time. */
@@ -132,21 +146,49 @@ const B5 = [35 / 384, 0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0];
 const B4 = [5179 / 57600, 0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40];
 const E = B5.map((b, i) => b - B4[i]);
 
+/** The saved times of a flow run and the GD step counts k = t/η they match, from `steps`/`saveEvery` or `times`. */
+function savedTimes(options: FlowOptions, eta: number): { t: number[]; k: number[] } {
+  if (options.times === undefined) {
+    const steps = positiveInteger(options.steps, 'options.steps');
+    const saveEvery = positiveInteger(options.saveEvery ?? 1, 'options.saveEvery');
+    const saveK = [];
+    for (let s = 0; s <= steps; s += saveEvery) saveK.push(s);
+    if (saveK[saveK.length - 1] !== steps) saveK.push(steps);
+    return { t: saveK.map((k) => eta * k), k: saveK };
+  }
+  if (options.steps !== undefined || options.saveEvery !== undefined)
+    throw new RangeError('options.times replaces options.steps and options.saveEvery: give one or the other');
+  const times = options.times;
+  if (!Array.isArray(times) || times.length === 0)
+    throw new TypeError('options.times must be a non-empty array of ascending times > 0');
+  times.forEach((t, i) => {
+    if (typeof t !== 'number' || !Number.isFinite(t) || t <= (i > 0 ? times[i - 1] : 0))
+      throw new RangeError(
+        `options.times must be finite, > 0 and strictly ascending (element ${i} is ${String(t)}${i > 0 ? ` after ${times[i - 1]}` : ''})`,
+      );
+  });
+  return { t: [0, ...times], k: [0, ...times.map((t) => t / eta)] };
+}
+
 /**
  * Integrates θ' = −∇L(θ) from θ₀ and saves θ at t = η·k for k = 0, saveEvery, 2·saveEvery, …, steps
- * (the last saved time is always η·steps). Steps land exactly on the saved times.
+ * (the last saved time is always η·steps), or at the given `times`. Steps land exactly on the saved
+ * times.
  */
 export function gradientFlow(gradient: GradientFn, theta0: ArrayLike<number>, options: FlowOptions): FlowResult {
   if (!options || typeof options !== 'object') throw new TypeError('options must be an object { eta, steps }');
   checkKnownKeys(options, FLOW_KEYS, 'options');
   const eta = positiveNumber(options.eta, 'options.eta');
-  const steps = positiveInteger(options.steps, 'options.steps');
-  const saveEvery = positiveInteger(options.saveEvery ?? 1, 'options.saveEvery');
+  const { t: saveT, k: saveK } = savedTimes(options, eta);
+  const steps = saveK[saveK.length - 1];
   const rtol = positiveNumber(options.rtol ?? 1e-6, 'options.rtol');
   const atol = positiveNumber(options.atol ?? 1e-9, 'options.atol');
   const alpha = positiveNumber(options.alpha ?? 1, 'options.alpha');
   const lambdaEvery = positiveInteger(options.lambdaEvery ?? 20, 'options.lambdaEvery');
-  const maxStep = positiveNumber(options.maxStep ?? eta * saveEvery, 'options.maxStep');
+  const maxStep = positiveNumber(
+    options.maxStep ?? eta * (options.times ? 1 : (options.saveEvery ?? 1)),
+    'options.maxStep',
+  );
   if (options.sharpness !== undefined && typeof options.sharpness !== 'function')
     throw new TypeError('options.sharpness must be a function');
   const dim = theta0.length;
@@ -154,9 +196,6 @@ export function gradientFlow(gradient: GradientFn, theta0: ArrayLike<number>, op
   const k = Array.from({ length: 7 }, () => new Float64Array(dim));
   const stage = new Float64Array(dim);
   const yNew = new Float64Array(dim);
-  const saveK = [];
-  for (let s = 0; s <= steps; s += saveEvery) saveK.push(s);
-  if (saveK[saveK.length - 1] !== steps) saveK.push(steps);
   const result: FlowResult = {
     times: [],
     matchedSteps: [],
@@ -196,7 +235,7 @@ export function gradientFlow(gradient: GradientFn, theta0: ArrayLike<number>, op
   refreshLambda();
   let h = Math.min(maxStep, lambdaBound, eta);
   for (let next = 1; next < saveK.length; next++) {
-    const tTarget = eta * saveK[next];
+    const tTarget = saveT[next];
     while (t < tTarget) {
       const remaining = tTarget - t;
       let hh = Math.min(h, lambdaBound, maxStep);
@@ -265,13 +304,17 @@ export function trajectoryDistances(a: ArrayLike<number>[], b: ArrayLike<number>
 
 /**
  * The full-data mean-loss gradient of `model` as a {@link GradientFn} (θ rounded to float32 for
- * the model, chunks of `batchSize` summed in double; eval mode, so batch norm uses running
- * statistics). Restores `model.params`/`grads` only through {@link modelGradientFlow}.
+ * the model, chunks of `batchSize` summed in double). Batch norm in eval mode uses the running
+ * statistics; in train mode each chunk's batch statistics, and the running statistics the step
+ * updates are put back after every chunk. Restores `model.params`/`grads` only through
+ * {@link modelGradientFlow}.
  */
-function modelGradient(model: Model, data: Examples, batchSize: number): GradientFn {
+function modelGradient(model: Model, data: Examples, batchSize: number, batchNorm: BatchNormChoice): GradientFn {
   const n = countExamples(model, data);
   const inSize = model.inputSize;
   const ySize = model.isClassifier() ? 1 : model.outputSize;
+  const training = batchNorm === 'train';
+  const state = model.state.slice();
   return (theta, out) => {
     model.params.set(theta);
     out.fill(0);
@@ -281,8 +324,9 @@ function modelGradient(model: Model, data: Examples, batchSize: number): Gradien
       const w = (end - start) / n;
       const r = model.lossAndGrad(
         { x: data.x.subarray(start * inSize, end * inSize), y: data.y.subarray(start * ySize, end * ySize) },
-        { training: false },
+        { training },
       );
+      if (training) model.state.set(state);
       loss += w * r.loss;
       const g = model.grads;
       for (let i = 0; i < out.length; i++) out[i] += w * g[i];
@@ -293,29 +337,44 @@ function modelGradient(model: Model, data: Examples, batchSize: number): Gradien
 
 /**
  * Gradient flow of `model`'s mean loss over `data` from its current θ, with the step bounded by
- * alpha/λ_max (exact-HVP Lanczos, tolerance 1e-3) unless `sharpness` is given. `model.params`,
- * `grads` and `state` are restored afterwards.
+ * alpha/λ_max unless `sharpness` is given: exact-HVP Lanczos (tolerance 1e-3), each estimate
+ * started from the previous one's eigenvector. Batch norm in `batchNorm` mode (default 'eval'),
+ * stated in the result. `model.params`, `grads` and `state` are restored afterwards.
  */
 export function modelGradientFlow(
   model: Model,
   data: Examples,
-  options: Omit<FlowOptions, 'sharpness'> & { sharpness?: FlowOptions['sharpness'] | false; batchSize?: number },
+  options: Omit<FlowOptions, 'sharpness'> & {
+    sharpness?: FlowOptions['sharpness'] | false;
+    batchSize?: number;
+    batchNorm?: BatchNormChoice;
+  },
 ): FlowResult & { batchNorm: BatchNormMode } {
-  const { batchSize, ...rest } = options;
+  const { batchSize, batchNorm, ...rest } = options;
   const bs = positiveInteger(batchSize ?? 1000, 'options.batchSize');
+  const mode = batchNormChoice(batchNorm);
   const saved = { params: model.params.slice(), grads: model.grads.slice(), state: model.state.slice() };
   try {
     const theta0 = Float64Array.from(saved.params);
+    let vector: Float64Array | undefined;
     const sharpness =
       rest.sharpness === false
         ? undefined
         : (rest.sharpness ??
           ((theta: Float64Array) => {
             model.params.set(theta);
-            return topEigenvalue(model, data, { tolerance: 1e-3, iterations: 100, batchSize: bs }).value;
+            const r = topEigenvalue(model, data, {
+              tolerance: 1e-3,
+              iterations: 100,
+              batchSize: bs,
+              batchNorm: mode,
+              ...(vector ? { start: vector } : {}),
+            });
+            vector = r.vector;
+            return r.value;
           }));
-    const r = gradientFlow(modelGradient(model, data, bs), theta0, { ...rest, sharpness });
-    return { ...r, batchNorm: model.layout.stateCount > 0 ? 'eval' : 'none' };
+    const r = gradientFlow(modelGradient(model, data, bs, mode), theta0, { ...rest, sharpness });
+    return { ...r, batchNorm: batchNormMode(model, mode) };
   } finally {
     model.params.set(saved.params);
     model.grads.set(saved.grads);

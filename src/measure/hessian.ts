@@ -1,7 +1,7 @@
 /**
  * The Hessian of the mean training loss as an operator v ↦ Hv, H = ∇²L(θ),
- * L(θ) = (1/n) Σᵢ ℓ(θ; xᵢ, yᵢ) over the whole data set, in eval mode (batch norm uses its running
- * statistics; `model.state` is never changed) unless `training` asks for batch statistics.
+ * L(θ) = (1/n) Σᵢ ℓ(θ; xᵢ, yᵢ) over the whole data set, with batch norm in eval mode (running
+ * statistics; `model.state` is never changed) unless `batchNorm: 'train'` asks for batch statistics.
  *
  * Two methods:
  *
@@ -46,11 +46,12 @@ export interface HessianOptions {
   /** finite-difference only: relative step, ε = epsilon·(1 + ‖θ‖)/‖v‖ (default 1e-3). */
   epsilon?: number;
   /**
-   * Batch norm with batch statistics (training mode) instead of running statistics (default
-   * false). The loss is then the n-weighted mean over chunks of `batchSize` of each chunk's
-   * batch-statistics loss, so it depends on `batchSize`; running statistics are never changed.
+   * Batch norm: `'eval'` (default) uses the running statistics; `'train'` uses batch statistics,
+   * as a training step does. The train-mode loss is the n-weighted mean over chunks of `batchSize`
+   * of each chunk's batch-statistics loss, so it depends on `batchSize`; running statistics are
+   * never changed. Without batch-norm layers both are the same (results say `'none'`).
    */
-  training?: boolean;
+  batchNorm?: BatchNormChoice;
   /**
    * Split every product over the ranks of an MPI job (default false; exact method only): a
    * collective call, bitwise the one-process product (see the module documentation).
@@ -58,8 +59,27 @@ export interface HessianOptions {
   dataParallel?: boolean;
 }
 
+/** How a curvature or landscape measurement evaluates batch norm (see {@link HessianOptions.batchNorm}). */
+export type BatchNormChoice = 'train' | 'eval';
+
+/** How batch norm was evaluated in a result ('none': the model has no batch norm). */
+export type BatchNormMode = BatchNormChoice | 'none';
+
 /** The option keys of {@link HessianOptions}. */
-export const HESSIAN_OPTION_KEYS = ['method', 'batchSize', 'epsilon', 'training', 'dataParallel'] as const;
+export const HESSIAN_OPTION_KEYS = ['method', 'batchSize', 'epsilon', 'batchNorm', 'dataParallel'] as const;
+
+/** Checks a `batchNorm` option (default 'eval'); `param` names it in the error. @internal */
+export function batchNormChoice(value: unknown, param = 'options.batchNorm'): BatchNormChoice {
+  if (value === undefined) return 'eval';
+  if (value !== 'train' && value !== 'eval')
+    throw new RangeError(`${param} must be 'train' or 'eval' (got ${String(value)})`);
+  return value;
+}
+
+/** The batch-norm mode a result states: the choice, or 'none' for a model without batch norm. @internal */
+export function batchNormMode(model: Model, choice: BatchNormChoice): BatchNormMode {
+  return model.layout.stateCount > 0 ? choice : 'none'; // only batch norm keeps running state
+}
 
 /** @internal */
 export function positiveInteger(value: unknown, param: string): number {
@@ -136,6 +156,8 @@ function checkFiniteParams(model: Model): void {
 export class HessianOperator {
   readonly dim: number;
   readonly method: HessianMethod;
+  /** How batch norm is evaluated, as results state it ('none' without batch-norm layers). */
+  readonly batchNorm: BatchNormMode;
   /** Hessian-vector products computed so far. */
   products = 0;
   private readonly theta: Float32Array;
@@ -166,10 +188,9 @@ export class HessianOperator {
     this.method = method;
     this.batchSize = positiveInteger(options.batchSize ?? 1000, 'options.batchSize');
     this.epsilon = positiveNumber(options.epsilon ?? 1e-3, 'options.epsilon');
-    if (options.training !== undefined && typeof options.training !== 'boolean') {
-      throw new TypeError(`options.training must be a boolean (got ${String(options.training)})`);
-    }
-    this.training = options.training ?? false;
+    const choice = batchNormChoice(options.batchNorm);
+    this.batchNorm = batchNormMode(model, choice);
+    this.training = choice === 'train';
     if (options.dataParallel !== undefined && typeof options.dataParallel !== 'boolean')
       throw new TypeError(`options.dataParallel must be a boolean (got ${String(options.dataParallel)})`);
     this.dataParallel = options.dataParallel ?? false;

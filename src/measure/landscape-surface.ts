@@ -12,18 +12,25 @@
  * fixed unless `includeBatchNormState`, which moves them along a copy of themselves (scaled by the
  * same coordinate as the first direction), as loss-landscape's `dir_type='states'` does.
  *
- * Evaluation is the model's native mean loss in eval mode (batch norm with running statistics),
- * row by row with progress; every result states `batchNorm`. `model.params` and `model.state`
- * are restored bit for bit.
+ * Evaluation is the model's native mean loss with batch norm in eval mode (running statistics)
+ * unless `batchNorm: 'train'` (batch statistics of each `batchSize` chunk, trajectory.ts
+ * `meanLoss`), row by row with progress; every result states `batchNorm`. `model.params` and
+ * `model.state` are restored bit for bit.
  */
 import type { NativeLayout } from '../native/binding.js';
 import type { Examples, Model } from '../model/model.js';
 import { checkKnownKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
 import { Rng } from '../util/random.js';
-import { countExamples, positiveInteger } from './hessian.js';
-import type { BatchNormMode } from './spectrum.js';
-import { interpolationLosses, projectTrajectory } from './trajectory.js';
+import {
+  batchNormChoice,
+  batchNormMode,
+  countExamples,
+  positiveInteger,
+  type BatchNormChoice,
+  type BatchNormMode,
+} from './hessian.js';
+import { interpolationLosses, meanLoss, projectTrajectory } from './trajectory.js';
 
 /** How random directions are drawn and filter-normalised (biases / batch norm excluded or not). */
 export interface DirectionOptions {
@@ -97,6 +104,8 @@ export interface SurfaceOptions extends DirectionOptions {
   /** Move batch-norm running statistics along a copy of themselves with the x coordinate (default false). */
   includeBatchNormState?: boolean;
   batchSize?: number;
+  /** Batch norm with running statistics ('eval', default) or each chunk's batch statistics ('train'). */
+  batchNorm?: BatchNormChoice;
   /** Progress on stderr (default false). */
   progress?: boolean;
 }
@@ -109,6 +118,7 @@ const SURFACE_KEYS = [
   'resolution',
   'includeBatchNormState',
   'batchSize',
+  'batchNorm',
   'progress',
   'excludeBiasAndNorm',
 ] as const;
@@ -129,10 +139,6 @@ export interface Surface2D {
 
 function axis(lo: number, hi: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
-}
-
-function batchNormOf(model: Model): BatchNormMode {
-  return model.layout.stateCount > 0 ? 'eval' : 'none';
 }
 
 function checkRange(range: unknown, length: number): number[] {
@@ -172,6 +178,7 @@ export function lossSurface2d(model: Model, data: Examples, options: SurfaceOpti
   const xs = axis(range[0], range[1], res);
   const ys = axis(range[2], range[3], res);
   const moveState = options.includeBatchNormState ?? false;
+  const mode = batchNormChoice(options.batchNorm);
   const progress = createProgress({ label: 'loss surface', total: res * res, quiet: !options.progress });
   const loss: number[][] = [];
   const accuracy: number[][] = [];
@@ -183,7 +190,7 @@ export function lossSurface2d(model: Model, data: Examples, options: SurfaceOpti
       for (const x of xs) {
         for (let i = 0; i < p.length; i++) p[i] = center[i] + x * d1[i] + y * d2[i];
         if (moveState) for (let i = 0; i < state.length; i++) model.state[i] = state[i] * (1 + x);
-        const e = model.evaluate(data, { batchSize: options.batchSize });
+        const e = meanLoss(model, data, options.batchSize, mode);
         row.push(e.loss);
         accRow.push(e.accuracy);
       }
@@ -201,7 +208,7 @@ export function lossSurface2d(model: Model, data: Examples, options: SurfaceOpti
     y: ys,
     loss,
     accuracy,
-    batchNorm: batchNormOf(model),
+    batchNorm: batchNormMode(model, mode),
     directions: given ? 'given' : 'filter-normalized random',
     excludeBiasAndNorm: options.excludeBiasAndNorm ?? true,
     includeBatchNormState: moveState,
@@ -228,13 +235,14 @@ export function lossSurface1d(
   if (!(d instanceof Float32Array) || d.length !== center.length)
     throw new RangeError(`options.d1 must be a Float32Array of length paramCount ${center.length}`);
   const alpha = axis(range[0], range[1], res);
+  const mode = batchNormChoice(options.batchNorm);
   const loss: number[] = [];
   const accuracy: number[] = [];
   try {
     for (const a of alpha) {
       for (let i = 0; i < center.length; i++) model.params[i] = center[i] + a * d[i];
       if (options.includeBatchNormState) for (let i = 0; i < state.length; i++) model.state[i] = state[i] * (1 + a);
-      const e = model.evaluate(data, { batchSize: options.batchSize });
+      const e = meanLoss(model, data, options.batchSize, mode);
       loss.push(e.loss);
       accuracy.push(e.accuracy);
     }
@@ -242,7 +250,7 @@ export function lossSurface1d(
     model.params.set(center);
     model.state.set(state);
   }
-  return { alpha, loss, accuracy, batchNorm: batchNormOf(model), examples };
+  return { alpha, loss, accuracy, batchNorm: batchNormMode(model, mode), examples };
 }
 
 /**
@@ -254,9 +262,11 @@ export function interpolationPath(
   a: Float32Array,
   b: Float32Array,
   data: Examples,
-  options: { points?: number; batchSize?: number } = {},
+  options: { points?: number; batchSize?: number; batchNorm?: BatchNormChoice } = {},
 ): ReturnType<typeof interpolationLosses> & { batchNorm: BatchNormMode } {
-  return { ...interpolationLosses(model, a, b, data, options), batchNorm: batchNormOf(model) };
+  checkKnownKeys(options, ['points', 'batchSize', 'batchNorm'], 'options');
+  const mode = batchNormChoice(options.batchNorm);
+  return { ...interpolationLosses(model, a, b, data, options), batchNorm: batchNormMode(model, mode) };
 }
 
 /**
@@ -269,7 +279,13 @@ export function trajectorySurface(
   model: Model,
   snapshots: Float32Array[],
   data: Examples,
-  options: { resolution?: number; margin?: number; batchSize?: number; progress?: boolean } = {},
+  options: {
+    resolution?: number;
+    margin?: number;
+    batchSize?: number;
+    batchNorm?: BatchNormChoice;
+    progress?: boolean;
+  } = {},
 ): {
   surface: Surface2D;
   path: Array<[number, number]>;
@@ -277,7 +293,7 @@ export function trajectorySurface(
   d1: Float32Array;
   d2: Float32Array;
 } {
-  checkKnownKeys(options, ['resolution', 'margin', 'batchSize', 'progress'], 'options');
+  checkKnownKeys(options, ['resolution', 'margin', 'batchSize', 'batchNorm', 'progress'], 'options');
   const proj = projectTrajectory(snapshots, { directions: 'pca' });
   const margin = options.margin ?? 0.25;
   const xs = proj.coords.map((c) => c[0]);
@@ -297,6 +313,7 @@ export function trajectorySurface(
       range: [...span(xs), ...span(ys)],
       resolution: options.resolution,
       batchSize: options.batchSize,
+      batchNorm: options.batchNorm,
       progress: options.progress,
     });
     return { surface, path: proj.coords, explained: proj.explained!, d1: proj.d1, d2: proj.d2 };

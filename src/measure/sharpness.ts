@@ -1,7 +1,8 @@
 /**
  * Curvature of the training loss: the top eigenvalue (sharpness λ_max) and the most negative one,
  * the top-k eigenvalues, and the trace, of the Hessian H of the mean loss over the whole data set
- * `data` (eval mode; see src/measure/hessian.ts for the operator, its `method` and its cost).
+ * `data` (batch norm in eval mode unless `batchNorm: 'train'`; see src/measure/hessian.ts for the
+ * operator, its `method`, its batch-norm modes and its cost). Every result states `batchNorm`.
  *
  * Eigenvalues come from the Lanczos method with full reorthogonalisation (src/measure/lanczos.ts)
  * from a seeded random start; λ_max and λ_min restart it every `restart` steps (default 20, from the
@@ -19,6 +20,7 @@ import { Rng } from '../util/random.js';
 import {
   checkOptionKeys,
   HESSIAN_OPTION_KEYS,
+  type BatchNormMode,
   type HessianMethod,
   type HessianOperator,
   type HessianOptions,
@@ -34,6 +36,7 @@ export {
   HessianOperator,
   type HessianMethod,
   type HessianOptions,
+  type BatchNormChoice,
 } from './hessian.js';
 export { symmetricEigen, symmetricEigenvalues } from './lanczos.js';
 
@@ -67,6 +70,8 @@ export interface EigenResult {
   /** ‖Hv − λv‖/|λ| at the returned unit vector, measured with one extra product. */
   residual: number;
   method: HessianMethod;
+  /** How batch norm was evaluated ('none': the model has none). */
+  batchNorm: BatchNormMode;
   vector: Float64Array;
 }
 
@@ -156,6 +161,7 @@ function result(op: HessianOperator, pair: RitzPair, iterations: number, converg
     converged,
     residual: measuredResidual(op, vector, pair.value),
     method: op.method,
+    batchNorm: op.batchNorm,
     vector,
   };
 }
@@ -192,7 +198,14 @@ export function extremeEigenvalues(
   model: Model,
   data: Examples,
   options?: SharpnessOptions,
-): { top: EigenResult; bottom: EigenResult; iterations: number; converged: boolean; method: HessianMethod } {
+): {
+  top: EigenResult;
+  bottom: EigenResult;
+  iterations: number;
+  converged: boolean;
+  method: HessianMethod;
+  batchNorm: BatchNormMode;
+} {
   checkOptionKeys(options, SHARPNESS_KEYS, 'options');
   return withOperator(model, data, options, (op) => {
     const r = extremes(op, options, 'both');
@@ -202,6 +215,7 @@ export function extremeEigenvalues(
       iterations: r.iterations,
       converged: r.converged,
       method: op.method,
+      batchNorm: op.batchNorm,
     };
   });
 }
@@ -218,7 +232,14 @@ export function topEigenvalues(
   data: Examples,
   k: number,
   options?: SharpnessOptions,
-): { values: number[]; iterations: number; converged: boolean; residuals: number[]; method: HessianMethod } {
+): {
+  values: number[];
+  iterations: number;
+  converged: boolean;
+  residuals: number[];
+  method: HessianMethod;
+  batchNorm: BatchNormMode;
+} {
   positiveInteger(k, 'k');
   checkOptionKeys(options, SHARPNESS_KEYS, 'options');
   const tolerance = positiveNumber(options?.tolerance ?? 1e-4, 'options.tolerance');
@@ -243,6 +264,7 @@ export function topEigenvalues(
       converged: pairs.length === k && pairs.every((p) => p.converged),
       residuals: pairs.map((p) => measuredResidual(op, p.vector!, p.value)),
       method: op.method,
+      batchNorm: op.batchNorm,
     };
   });
 }
@@ -256,7 +278,7 @@ export function hessianTrace(
   model: Model,
   data: Examples,
   options?: SharpnessOptions & { samples?: number },
-): { value: number; stderr: number; samples: number; method: HessianMethod } {
+): { value: number; stderr: number; samples: number; method: HessianMethod; batchNorm: BatchNormMode } {
   checkOptionKeys(options, [...SHARPNESS_KEYS, 'samples'], 'options');
   const samples = positiveInteger(options?.samples ?? 30, 'options.samples');
   const seed = seedOf(options?.seed);
@@ -272,6 +294,12 @@ export function hessianTrace(
     }
     const mean = est.reduce((a, b) => a + b, 0) / samples;
     const variance = samples > 1 ? est.reduce((a, b) => a + (b - mean) ** 2, 0) / (samples - 1) : NaN;
-    return { value: mean, stderr: Math.sqrt(variance / samples), samples, method: op.method };
+    return {
+      value: mean,
+      stderr: Math.sqrt(variance / samples),
+      samples,
+      method: op.method,
+      batchNorm: op.batchNorm,
+    };
   });
 }

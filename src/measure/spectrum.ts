@@ -6,25 +6,27 @@
  *
  * Everything is written against a symmetric operator `apply(v, out)` of dimension `dim`, so it is
  * tested on explicit matrices; {@link hessianSpectrum} and {@link layerCurvature} bind it to the
- * Hessian of a model's mean loss (exact HVPs by default, see hessian.ts), in eval mode for batch
- * norm (running statistics, `model.state` unchanged), which every result states in `batchNorm`.
+ * Hessian of a model's mean loss (exact HVPs by default, see hessian.ts), with batch norm in eval
+ * mode (running statistics) unless `batchNorm: 'train'`; `model.state` is unchanged either way, and
+ * every result states the mode in `batchNorm`.
  */
 import type { Examples, Model } from '../model/model.js';
 import { checkKnownKeys } from '../util/options.js';
 import { Rng } from '../util/random.js';
-import { HESSIAN_OPTION_KEYS, positiveInteger, positiveNumber, withOperator, type HessianOptions } from './hessian.js';
+import {
+  HESSIAN_OPTION_KEYS,
+  positiveInteger,
+  positiveNumber,
+  withOperator,
+  type BatchNormMode,
+  type HessianOptions,
+} from './hessian.js';
 import { lanczos, symmetricEigen } from './lanczos.js';
 
 /** out ← A v for a symmetric A (both of length dim). */
 export type SymmetricApply = (v: Float64Array, out: Float64Array) => void;
 
-/** How batch norm was evaluated in a curvature or landscape result ('none': the model has no batch norm). */
-export type BatchNormMode = 'train' | 'eval' | 'none';
-
-/** Batch-norm mode of curvature measured through hessian.ts (always eval mode). */
-export function curvatureBatchNorm(model: Model): BatchNormMode {
-  return model.layout.stateCount > 0 ? 'eval' : 'none'; // only batch norm keeps running state
-}
+export type { BatchNormMode } from './hessian.js';
 
 /** One SLQ probe: m-step Lanczos tridiagonal's Ritz values (nodes) and squared first components (weights, sum 1). */
 export interface QuadratureNodes {
@@ -271,6 +273,7 @@ export function hessianSpectrum(model: Model, data: Examples, options: HessianSp
     method: options.method,
     batchSize: options.batchSize,
     epsilon: options.epsilon,
+    batchNorm: options.batchNorm,
     dataParallel: options.dataParallel,
   };
   const dOpts: DensityOptions = {};
@@ -291,7 +294,7 @@ export function hessianSpectrum(model: Model, data: Examples, options: HessianSp
       traceAgreement: se > 0 ? (density.trace - hutchinson.value) / se : 0,
       products: op.products,
       method: op.method,
-      batchNorm: curvatureBatchNorm(model),
+      batchNorm: op.batchNorm,
     };
   });
 }
@@ -331,6 +334,7 @@ export function layerCurvature(
     method: options.method,
     batchSize: options.batchSize,
     epsilon: options.epsilon,
+    batchNorm: options.batchNorm,
     dataParallel: options.dataParallel,
   };
   return withOperator(model, data, hOpts, (op) => {
@@ -349,6 +353,6 @@ export function layerCurvature(
         converged: ext.converged,
       };
     });
-    return { layers, products: op.products, method: op.method, batchNorm: curvatureBatchNorm(model) };
+    return { layers, products: op.products, method: op.method, batchNorm: op.batchNorm };
   });
 }

@@ -9,7 +9,8 @@
  * over time. Every measurement reports its cost (Hessian-vector products and seconds), and the
  * first one also measures λ on the full data once, to state the subset's effect.
  *
- * Batch norm is evaluated in eval mode (running statistics), stated as `batchNorm`.
+ * Batch norm is evaluated in eval mode (running statistics) unless `batchNorm: 'train'` (batch
+ * statistics of each `batchSize` chunk); every result states the mode as `batchNorm`.
  */
 import type { Examples, Model } from '../model/model.js';
 import type { Trainer } from '../train/trainer.js';
@@ -17,14 +18,18 @@ import { checkKnownKeys } from '../util/options.js';
 import { Rng } from '../util/random.js';
 import {
   HESSIAN_OPTION_KEYS,
+  batchNormChoice,
+  batchNormMode,
   countExamples,
   positiveInteger,
   positiveNumber,
   withOperator,
+  type BatchNormChoice,
+  type BatchNormMode,
   type HessianMethod,
+  type HessianOptions,
 } from './hessian.js';
 import { LanczosWorkspace, lanczos } from './lanczos.js';
-import type { BatchNormMode } from './spectrum.js';
 
 /** Options of sharpness tracking: the fixed subset, top-k, how often, the Lanczos budget. */
 export interface TrackingOptions {
@@ -45,6 +50,10 @@ export interface TrackingOptions {
   seed?: number;
   method?: HessianMethod;
   batchSize?: number;
+  /** finite-difference only: relative step (see hessian.ts). */
+  epsilon?: number;
+  /** Batch norm with running statistics ('eval', default) or batch statistics ('train'); see hessian.ts. */
+  batchNorm?: BatchNormChoice;
   /** Split the Hessian-vector products over the MPI ranks (exact method; src/measure/hessian.ts). */
   dataParallel?: boolean;
 }
@@ -126,7 +135,13 @@ export class SharpnessTracker {
       randomWeight: positiveNumber(options.randomWeight ?? 0.1, 'options.randomWeight'),
       compareFull: options.compareFull ?? this.subsetSize < this.dataSize,
     };
-    this.batchNorm = model.layout.stateCount > 0 ? 'eval' : 'none';
+    this.batchNorm = batchNormMode(model, batchNormChoice(options.batchNorm));
+  }
+
+  /** The Hessian options of every measurement (method, chunk size, finite-difference step, batch-norm mode). */
+  private hessianOptions(): HessianOptions {
+    const { method, batchSize, epsilon, batchNorm, dataParallel } = this.options;
+    return { method, batchSize, epsilon, batchNorm, dataParallel };
   }
 
   /** The unit eigenvectors of the last measurement (signs aligned over time), or null before the first. */
@@ -137,11 +152,7 @@ export class SharpnessTracker {
   /** Measures the top-k eigenvalues at the model's current θ, records and returns the point. */
   measure(step: number): SharpnessPoint {
     const began = performance.now();
-    const hOpts = {
-      method: this.options.method,
-      batchSize: this.options.batchSize,
-      dataParallel: this.options.dataParallel,
-    };
+    const hOpts = this.hessianOptions();
     const point = withOperator(this.model, this.subset, hOpts, (op) => {
       const dim = op.dim;
       const start = new Float64Array(dim);
@@ -191,27 +202,22 @@ export class SharpnessTracker {
     });
     point.seconds = (performance.now() - began) / 1000;
     if (this.o.compareFull && !this.subsetEffect) {
-      const full = withOperator(
-        this.model,
-        this.data,
-        { method: this.options.method, batchSize: this.options.batchSize, dataParallel: this.options.dataParallel },
-        (op) => {
-          const start = Float64Array.from(this.vectors![0]);
-          return lanczos(
-            (v, out) => op.apply(v, out),
-            op.dim,
-            {
-              k: 1,
-              which: 'largest',
-              maxIterations: this.o.iterations,
-              tolerance: this.o.tolerance,
-              start,
-              vectors: false,
-            },
-            this.workspace!,
-          ).largest[0].value;
-        },
-      );
+      const full = withOperator(this.model, this.data, this.hessianOptions(), (op) => {
+        const start = Float64Array.from(this.vectors![0]);
+        return lanczos(
+          (v, out) => op.apply(v, out),
+          op.dim,
+          {
+            k: 1,
+            which: 'largest',
+            maxIterations: this.o.iterations,
+            tolerance: this.o.tolerance,
+            start,
+            vectors: false,
+          },
+          this.workspace!,
+        ).largest[0].value;
+      });
       const sub = point.values[0];
       this.subsetEffect = {
         subset: this.subsetSize,

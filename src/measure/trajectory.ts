@@ -11,6 +11,7 @@
 import type { NativeLayout } from '../native/binding.js';
 import type { Examples, Model } from '../model/model.js';
 import { Rng } from '../util/random.js';
+import { batchNormChoice, type BatchNormChoice } from './hessian.js';
 import { countExamples, symmetricEigen } from './sharpness.js';
 
 function checkVector(v: unknown, param: string, length?: number): Float32Array {
@@ -52,6 +53,52 @@ function withSavedParams<T>(model: Model, body: () => T): T {
 }
 
 /**
+ * Mean loss and accuracy over `data` at the model's θ with batch norm in `batchNorm` mode: 'eval'
+ * is `model.evaluate` (running statistics; `dataParallel` splits it over the MPI ranks); 'train'
+ * uses each chunk of `batchSize` (default 1000) examples' batch statistics, as a training step
+ * does, and puts back the running statistics the step updates and the gradient buffer (one
+ * process: train mode is not split over ranks). @internal
+ */
+export function meanLoss(
+  model: Model,
+  data: Examples,
+  batchSize: number | undefined,
+  batchNorm: BatchNormChoice,
+  dataParallel?: boolean,
+): { loss: number; accuracy: number } {
+  if (batchNorm === 'eval') return model.evaluate(data, { batchSize, dataParallel });
+  if (dataParallel)
+    throw new RangeError(
+      "options.dataParallel works with batchNorm 'eval' only: train-mode losses are not split over MPI ranks",
+    );
+  const n = countExamples(model, data);
+  const chunk = positiveInteger(batchSize ?? 1000, 'options.batchSize');
+  const inSize = model.inputSize;
+  const ySize = model.isClassifier() ? 1 : model.outputSize;
+  const state = model.state.slice();
+  const grads = model.grads.slice();
+  let loss = 0;
+  let accuracy = 0;
+  try {
+    for (let start = 0; start < n; start += chunk) {
+      const end = Math.min(n, start + chunk);
+      const w = (end - start) / n;
+      const r = model.lossAndGrad(
+        { x: data.x.subarray(start * inSize, end * inSize), y: data.y.subarray(start * ySize, end * ySize) },
+        { training: true },
+      );
+      model.state.set(state);
+      loss += w * r.loss;
+      accuracy += w * r.accuracy;
+    }
+  } finally {
+    model.state.set(state);
+    model.grads.set(grads);
+  }
+  return { loss, accuracy };
+}
+
+/**
  * Mean loss and accuracy over `data` at θ(α) = (1−α)a + αb for `points` evenly spaced α in [0, 1]
  * (default 21, endpoints included), and the loss barrier
  *
@@ -66,13 +113,14 @@ export function interpolationLosses(
   a: Float32Array,
   b: Float32Array,
   data: Examples,
-  options: { points?: number; batchSize?: number; dataParallel?: boolean } = {},
+  options: { points?: number; batchSize?: number; batchNorm?: BatchNormChoice; dataParallel?: boolean } = {},
 ): { alpha: number[]; loss: number[]; accuracy: number[]; barrier: number } {
   const d = model.params.length;
   checkVector(a, 'a', d);
   checkVector(b, 'b', d);
   countExamples(model, data);
   const points = positiveInteger(options.points ?? 21, 'options.points', 2);
+  const mode = batchNormChoice(options.batchNorm);
   return withSavedParams(model, () => {
     const alpha: number[] = [];
     const loss: number[] = [];
@@ -81,7 +129,7 @@ export function interpolationLosses(
       const t = k / (points - 1);
       const p = model.params;
       for (let i = 0; i < d; i++) p[i] = (1 - t) * a[i] + t * b[i];
-      const e = model.evaluate(data, { batchSize: options.batchSize, dataParallel: options.dataParallel });
+      const e = meanLoss(model, data, options.batchSize, mode, options.dataParallel);
       alpha.push(t);
       loss.push(e.loss);
       accuracy.push(e.accuracy);

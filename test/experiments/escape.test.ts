@@ -178,6 +178,50 @@ describe('escapeExperiment (E2, tiny preset)', function () {
     expect(e.name).to.equal('AbortError');
   });
 
+  it('compares GD at every eos arm’s η and at η_small with the gradient flow from θ₀ at matched times t = η·k', () => {
+    const c = tiny();
+    const withFlow = result.seeds.filter((s) => s.flow !== null);
+    expect(withFlow.map((s) => s.seed)).to.deep.equal(c.seeds.slice(0, c.flow.seeds));
+    for (const s of withFlow) {
+      const f = s.flow!;
+      expect(f.batchNorm).to.equal('none');
+      expect(f.arms.map((a) => a.etaLambda)).to.deep.equal([...c.eos.etaLambda, null]);
+      expect(f.horizon).to.be.closeTo((Math.max(...c.eos.etaLambda) / s.lambda0.value) * c.eos.steps, 1e-12);
+      for (const a of f.arms) {
+        expect(a.points[0]).to.include({ step: 0, distance: 0 });
+        for (const p of a.points) expect(p.t).to.equal(a.eta * p.step);
+        if (!a.diverged) expect(a.points[a.points.length - 1].t).to.be.closeTo(f.horizon, a.eta);
+      }
+      // GD's distance from the flow grows with η (its error is O(η) per unit time while stable).
+      const end = (a: (typeof f.arms)[number]) => a.points[a.points.length - 1].distance;
+      const small = f.arms[f.arms.length - 1];
+      const fastest = f.arms[c.eos.etaLambda.length - 1];
+      expect(end(small)).to.be.below(end(fastest));
+      expect(end(small) / small.points[small.points.length - 1].flowTravel).to.be.below(0.05);
+    }
+  });
+
+  it('measures the Hessian eigenvalue density at θ_s and after the switch, consistent with the λ probes', () => {
+    const c = tiny();
+    const withSpectrum = result.seeds.filter((s) => s.spectrum.length > 0);
+    expect(withSpectrum.map((s) => s.seed)).to.deep.equal(c.seeds.slice(0, c.spectrum.seeds));
+    expect(result.batchNorm).to.equal('none');
+    for (const s of withSpectrum) {
+      const [at, after] = s.spectrum;
+      expect(at.at).to.equal('thetaS');
+      // The density's λ_max (Lanczos) is the θ_s probe's (restarted Lanczos), on the same subset.
+      expect(at.lambdaMax).to.be.closeTo(s.thetaS.lambdaMax.value, 1e-2 * s.thetaS.lambdaMax.value);
+      expect(at.lambdaMin).to.be.at.most(at.lambdaMax);
+      expect(Math.abs(at.traceAgreement), 'density trace vs Hutchinson (standard errors)').to.be.below(4);
+      expect(at.batchNorm).to.equal('none');
+      if (after) {
+        const arm = s.switch!.arms.find((a) => a.id === after.at)!;
+        expect(arm.factor).to.be.a('number');
+        expect(after.lambdaMax).to.be.closeTo(arm.end!.lambdaMax.value, 2e-2 * arm.end!.lambdaMax.value);
+      }
+    }
+  });
+
   it('renders every figure as SVG and PNG with a caption stating scale, data, model and seeds', async () => {
     const figs = await escapeExperiment.figures(result, tiny());
     expect(figs.map((f) => f.id)).to.deep.equal([
@@ -186,6 +230,8 @@ describe('escapeExperiment (E2, tiny preset)', function () {
       'e2-switch',
       'e2-escape-test',
       'e2-interpolation',
+      'e2-flow',
+      'e2-spectrum',
     ]);
     for (const f of figs)
       expectRenderedFigure(f, ['Scale: tiny', 'gaussian-mixture', 'MLP', 'seeds 1, 2, 3, 4, 5', 'MSE']);

@@ -55,6 +55,27 @@ describe('gradient flow (Dormand–Prince 5(4))', () => {
     expect(r.diverged).to.equal(false);
   });
 
+  it('saves at exactly the given `times` (several GD rates at once), each matching exp(−At)θ₀', () => {
+    // The union of two GD runs' times η·k: 0.03·k and 0.05·k, not on one grid.
+    const times = [...new Set([1, 2, 3, 4, 5].flatMap((k) => [0.03 * k, 0.05 * k]))].sort((a, b) => a - b);
+    const r = gradientFlow(grad, theta0, { eta: 0.03, times, rtol: 1e-8, atol: 1e-12 });
+    expect(r.times).to.deep.equal([0, ...times]);
+    r.matchedSteps.forEach((k, i) => expect(k).to.be.closeTo(r.times[i] / 0.03, 1e-12));
+    const err = r.times.map((t, i) => trajectoryDistances([r.iterates[i]], [exact(theta0, t)])[0]);
+    expect(Math.max(...err)).to.be.below(1e-6);
+  });
+
+  it('rejects `times` that are not ascending and positive, or given with steps', () => {
+    expect(() => gradientFlow(grad, theta0, { eta: 0.1, times: [0.2, 0.1] })).to.throw(RangeError, /options\.times/);
+    expect(() => gradientFlow(grad, theta0, { eta: 0.1, times: [0, 0.1] })).to.throw(RangeError, /options\.times/);
+    expect(() => gradientFlow(grad, theta0, { eta: 0.1, times: [] })).to.throw(TypeError, /options\.times/);
+    expect(() => gradientFlow(grad, theta0, { eta: 0.1, steps: 3, times: [0.1] })).to.throw(
+      RangeError,
+      /options\.times replaces options\.steps/,
+    );
+    expect(() => gradientFlow(grad, theta0, { eta: 0.1 })).to.throw(RangeError, /options\.steps/);
+  });
+
   it('bounds every step by alpha/λ_max from the sharpness callback', () => {
     let calls = 0;
     const r = gradientFlow(grad, theta0, {

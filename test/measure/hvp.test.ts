@@ -136,15 +136,19 @@ describe('curvature probes: contracts', () => {
     const s0 = m.state.slice();
     const rng = Rng.fromSeed(6, 0);
     const v = Float64Array.from({ length: m.params.length }, () => rng.normal());
-    for (const training of [false, true]) {
-      const exact = hessianVectorProduct(m, data, v, undefined, { training, batchSize: 16 });
-      const fd = hessianVectorProduct(m, data, v, undefined, { training, batchSize: 16, method: 'finite-difference' });
-      expect(relErrorL2(fd, exact), `training ${training}`).to.be.lessThan(2e-3);
+    for (const batchNorm of ['eval', 'train'] as const) {
+      const exact = hessianVectorProduct(m, data, v, undefined, { batchNorm, batchSize: 16 });
+      const fd = hessianVectorProduct(m, data, v, undefined, { batchNorm, batchSize: 16, method: 'finite-difference' });
+      expect(relErrorL2(fd, exact), `batchNorm ${batchNorm}`).to.be.lessThan(2e-3);
       expect(bitwiseEqual(m.state, s0)).to.equal(true);
     }
     const evalMode = hessianVectorProduct(m, data, v);
-    expect(relErrorL2(hessianVectorProduct(m, data, v, undefined, { training: true }), evalMode)).to.be.greaterThan(
+    expect(relErrorL2(hessianVectorProduct(m, data, v, undefined, { batchNorm: 'train' }), evalMode)).to.be.greaterThan(
       1e-3,
+    );
+    expect(() => hessianVectorProduct(m, data, v, undefined, { batchNorm: 'training' as 'train' })).to.throw(
+      RangeError,
+      /options\.batchNorm must be 'train' or 'eval'/,
     );
   });
 

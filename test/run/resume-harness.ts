@@ -52,6 +52,9 @@ function checkpointNames(dir: string): Set<string> {
   }
 }
 
+/** A mid-unit checkpoint's file name. */
+const PARTIAL = /^partial-.*\.json$/;
+
 const CORRUPT_WARNING =
   /checkpoint .*(computing the unit again|starting the unit from its beginning|discarding the stored units)/g;
 
@@ -72,12 +75,21 @@ export function killDelayFor(workMs: number, kills: number, options: { capMs: nu
  * each kill comes a uniformly random [0, maxDelayMs) after the child wrote a checkpoint file that
  * was not in `checkpointDir` when it started. If the run completes before all kills landed, the
  * attempt starts over in an empty run directory with half the delay (at most 5 times). Throws if a
- * life fails otherwise.
+ * life fails otherwise. `partialFirst`: the first kill waits for a new mid-unit checkpoint
+ * (`partial-*.json`) and lands at once, so that resuming from one is exercised whatever the load
+ * (at random moments alone, a loaded machine can place every kill between units).
  */
 export async function runWithKills(
   args: string[],
   checkpointDir: string,
-  options: { kills: number; maxDelayMs: number; seed: number; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+  options: {
+    kills: number;
+    maxDelayMs: number;
+    seed: number;
+    env?: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+    partialFirst?: boolean;
+  },
 ): Promise<KillReport> {
   const t0 = Date.now();
   const rng = Rng.fromSeed(options.seed, 9);
@@ -95,7 +107,9 @@ export async function runWithKills(
   };
   for (;;) {
     const killThis = report.kills < options.kills;
-    const delay = rng.uniform() * report.maxDelayMs;
+    const onPartial = killThis && options.partialFirst === true && report.kills === 0;
+    const draw = rng.uniform() * report.maxDelayMs; // drawn every life, so later delays keep the seed's sequence
+    const delay = onPartial ? 0 : draw;
     const before = checkpointNames(checkpointDir);
     const life = await new Promise<{
       code: number | null;
@@ -115,7 +129,7 @@ export async function runWithKills(
       const poll = killThis
         ? setInterval(() => {
             for (const n of checkpointNames(checkpointDir)) {
-              if (before.has(n)) continue;
+              if (before.has(n) || (onPartial && !PARTIAL.test(n))) continue;
               clearInterval(poll!);
               killTimer = setTimeout(() => child.kill('SIGKILL'), delay);
               return;
@@ -139,7 +153,9 @@ export async function runWithKills(
     if (killThis && (life.code === 0 || (life.signal === 'SIGKILL' && runComplete(runDir)))) {
       if (++report.retries > 5) {
         throw new Error(
-          `the run completed before ${options.kills} kills landed in 5 attempts (last kill delays < ${report.maxDelayMs.toFixed(1)} ms); make it longer`,
+          onPartial
+            ? 'the run completed in 5 attempts without writing a mid-unit checkpoint (partial-*.json) to kill at; make its units longer'
+            : `the run completed before ${options.kills} kills landed in 5 attempts (last kill delays < ${report.maxDelayMs.toFixed(1)} ms); make it longer`,
         );
       }
       fs.rmSync(runDir, { recursive: true, force: true });
@@ -153,7 +169,7 @@ export async function runWithKills(
       const v = verifyCheckpointDir(checkpointDir);
       report.filesChecked += v.files;
       report.corrupt.push(...v.problems.map((p) => `after kill ${report.kills}: ${p}`));
-      report.lastKillLeftPartial = [...checkpointNames(checkpointDir)].some((n) => /^partial-.*\.json$/.test(n));
+      report.lastKillLeftPartial = [...checkpointNames(checkpointDir)].some((n) => PARTIAL.test(n));
       if (report.lastKillLeftPartial) report.killsWithPartial++;
       continue;
     }

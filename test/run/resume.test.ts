@@ -137,6 +137,7 @@ describe('runExperiment() resumes a run killed with SIGKILL', function () {
           maxDelayMs,
           seed: 7,
           env: ENV,
+          partialFirst: c.partials,
         },
       );
       if (process.env.BIGSTEP_REPORT_FIGURES)
