@@ -4,7 +4,9 @@
  * batches of 128). Prints best / median / mean microseconds over `calls` calls of each:
  *   node dist/bench/chunk-overhead.js [calls=3000]
  * What it times is what every chunk of Trainer.run pays besides its steps: the checks of the model,
- * of the arrays and of the counters and RNG states, and (async) the thread-pool round trip.
+ * of the arrays and of the counters and RNG states, and (async) the thread-pool round trip. A third
+ * line times `trainer.run({ steps: 0 })`: what every run() call pays once in TypeScript (its
+ * options checked by their schema, the logs allocated), with no chunk.
  */
 import { native } from '../src/native/binding.js';
 import { Model, Trainer, mlp, sgd } from '../src/index.js';
@@ -43,4 +45,13 @@ for (const kind of ['sync', 'async'] as const) {
     us.push(Number(process.hrtime.bigint() - t0) / 1e3);
   }
   console.log(JSON.stringify({ chunk: kind, steps: 0, calls, microseconds: summary(us) }));
+}
+{
+  const us: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const t0 = process.hrtime.bigint();
+    await trainer.run({ steps: 0 });
+    us.push(Number(process.hrtime.bigint() - t0) / 1e3);
+  }
+  console.log(JSON.stringify({ call: 'Trainer.run', steps: 0, calls, microseconds: summary(us) }));
 }

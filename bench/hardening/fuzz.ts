@@ -9,7 +9,7 @@
  *   tar                      walkTar                              (src/data/tar.ts)
  *   spec                     native describe() + NativeModel      (binding/spec.cpp, native/planner.cpp)
  *   optimizer                compilePlan + Trainer + native job validation (src/optim, binding/trainer.cpp)
- *   landscape-config         validateLandscapeConfig              (src/experiments/landscape.ts)
+ *   landscape-config         validateLandscapeConfig              (src/experiments/landscape-config.ts)
  * Inputs are mutations of valid seeds: truncation, bit flips, interesting bytes, header u32 field
  * changes, insertions/deletions/duplications, random bytes; for JSON-like inputs: node
  * replacement by interesting values, deletion, type swaps, array growth/shrink, grafting.
@@ -489,8 +489,8 @@ const TARGETS: Target[] = [
     name: 'landscape-config',
     coverage: [
       {
-        file: 'src/experiments/landscape.js',
-        functions: ['validateLandscapeConfig', 'fail', 'isObj', 'posInt', 'nonNegInt', 'posNum', 'optPosNum'],
+        file: 'src/experiments/landscape-config.js',
+        functions: ['validateLandscapeConfig', 'instanceRules', 'configRules', 'checkIndices'],
       },
     ],
     execs: 20000,

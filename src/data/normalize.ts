@@ -2,10 +2,12 @@
  * Per-channel standardisation. The channel axis is the first per-example axis: C for CHW images
  * ([C, H, W]), and each feature for vectors ([d]). Statistics are accumulated in float64.
  */
+import { z } from 'zod';
+
 import type { Dataset, DatasetSplits } from './types.js';
 import { exampleSize } from './types.js';
 import { formatValue } from '../util/format.js';
-import { checkKnownKeys } from '../util/options.js';
+import { parseNamed, positiveNumber } from '../util/schema.js';
 
 /** Per-channel mean and (population) standard deviation. Plain arrays, so they can be recorded as JSON. */
 export interface ChannelStats {
@@ -77,6 +79,12 @@ export function applyNormalization(ds: Dataset, stats: ChannelStats, eps = 1e-8)
   return ds;
 }
 
+/** The options of {@link normalize}. */
+const normalizeOptionsSchema = z.strictObject(
+  { eps: positiveNumber().optional() },
+  { error: (i) => `must be an object such as { eps: 1e-8 } (got ${formatValue(i.input)})` },
+);
+
 /**
  * Standardises both splits **in place** with per-channel statistics computed on the training
  * split only (so no test information leaks into training). Returns the statistics used, to be
@@ -96,13 +104,9 @@ export function normalize(splits: DatasetSplits, opts: { eps?: number } = {}): C
     )
       throw new TypeError(`splits.${key} must be a data set { x: Float32Array, n, shape } (got ${formatValue(ds)})`);
   }
-  if (typeof opts !== 'object' || opts === null)
-    throw new TypeError(`opts must be an object (got ${formatValue(opts)})`);
-  checkKnownKeys(opts, ['eps'], 'normalize opts');
-  if (opts.eps !== undefined && (typeof opts.eps !== 'number' || !(opts.eps > 0 && opts.eps < Infinity)))
-    throw new RangeError(`opts.eps must be a finite number > 0 (got ${formatValue(opts.eps)})`);
+  const { eps } = parseNamed(normalizeOptionsSchema, opts, 'opts');
   const stats = channelStats(splits.train);
-  applyNormalization(splits.train, stats, opts.eps);
-  applyNormalization(splits.test, stats, opts.eps);
+  applyNormalization(splits.train, stats, eps);
+  applyNormalization(splits.test, stats, eps);
   return stats;
 }

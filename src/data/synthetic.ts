@@ -6,29 +6,88 @@
  * direction), 1 = the train split, 2 = the test split. Train and test therefore come from the same
  * distribution, and changing `nTest` never changes the train set (nor vice versa).
  */
+import { z } from 'zod';
+
 import { formatValue } from '../util/format.js';
-import { checkKnownKeys } from '../util/options.js';
+import { kindUnionError, parseNamed } from '../util/schema.js';
 import { Rng, type Seed } from '../util/random.js';
 import type { Dataset, DatasetSplits } from './types.js';
 
-function posInt(v: unknown, param: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    throw new RangeError(`${param} must be a positive integer, got ${String(v)}`);
-  }
-  return v;
-}
-function nonNegInt(v: unknown, param: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-    throw new RangeError(`${param} must be a non-negative integer, got ${String(v)}`);
-  }
-  return v;
-}
-function finiteNonNeg(v: unknown, param: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new RangeError(`${param} must be a finite number >= 0, got ${String(v)}`);
-  }
-  return v;
-}
+// ---- The generators' options as zod schemas (messages name the option: `opts.k must be …`) ----------
+
+/** A number with one message for a wrong type or value (`what`, e.g. "a positive integer"). */
+const num = (what: string) => z.number({ error: (i) => `must be ${what}, got ${formatValue(i.input)}` });
+const posInt = () =>
+  num('a positive integer')
+    .int({ error: (i) => `must be a positive integer, got ${String(i.input)}` })
+    .min(1, { error: (i) => `must be a positive integer, got ${String(i.input)}` })
+    .max(2 ** 31 - 1, { error: (i) => `must be a positive integer <= 2^31 - 1, got ${String(i.input)}` });
+const finiteNonNeg = () =>
+  num('a finite number >= 0').min(0, { error: (i) => `must be a finite number >= 0, got ${String(i.input)}` });
+/** Examples of one split: a non-negative integer up to MAX_SYNTHETIC_EXAMPLES (the features must fit in memory). */
+const splitSize = () =>
+  num('a non-negative integer')
+    .int({ error: (i) => `must be a non-negative integer, got ${String(i.input)}` })
+    .min(0, { error: (i) => `must be a non-negative integer, got ${String(i.input)}` })
+    .max(MAX_SYNTHETIC_EXAMPLES, {
+      error: (i) => `must be at most ${MAX_SYNTHETIC_EXAMPLES} examples, got ${String(i.input)}`,
+    });
+
+/** Most examples a split may have (typed arrays hold at most 2^32 elements; the features of one split must fit). */
+export const MAX_SYNTHETIC_EXAMPLES = 2 ** 26;
+
+/** Sizes and seed: the seed is checked by Rng.fromSeed (a number or a bigint). */
+const sizeShape = { nTrain: splitSize(), nTest: splitSize(), seed: z.unknown().optional() };
+const teacherShape = {
+  ...sizeShape,
+  d: posInt(),
+  hidden: posInt().optional(),
+  activation: z
+    .enum(['tanh', 'relu'], { error: (i) => `must be 'tanh' or 'relu', got ${formatValue(i.input)}` })
+    .optional(),
+};
+/** Each generator's options by kind (zod shapes; experiment configs extend them with tighter limits). */
+export const SYNTHETIC_OPTION_SHAPES = {
+  'gaussian-mixture': {
+    ...sizeShape,
+    k: posInt().min(2, { error: (i) => `must be >= 2, got ${String(i.input)}` }),
+    d: posInt(),
+    separation: finiteNonNeg().optional(),
+    noise: finiteNonNeg().optional(),
+  },
+  'two-spirals': { ...sizeShape, turns: finiteNonNeg().optional(), noise: finiteNonNeg().optional() },
+  'teacher-regression': { ...teacherShape, targetDim: posInt().optional(), noise: finiteNonNeg().optional() },
+  'teacher-classification': {
+    ...teacherShape,
+    numClasses: posInt()
+      .min(2, { error: (i) => `must be >= 2, got ${String(i.input)}` })
+      .optional(),
+  },
+  'linearly-separable': {
+    ...sizeShape,
+    d: posInt(),
+    margin: finiteNonNeg()
+      .max(2, { error: (i) => `must be <= 2, got ${String(i.input)}` })
+      .optional(),
+  },
+} as const;
+type Kind = keyof typeof SYNTHETIC_OPTION_SHAPES;
+
+const objectError = (i: { input?: unknown }) => `must be an object, got ${formatValue(i.input)}`;
+/** One generator's options, called directly (`kind` optional) or from {@link synthetic}. */
+const generatorSchema = <K extends Kind>(kind: K) =>
+  z.strictObject({ kind: z.literal(kind).optional(), ...SYNTHETIC_OPTION_SHAPES[kind] }, { error: objectError });
+const GENERATOR_SCHEMAS = {
+  'gaussian-mixture': generatorSchema('gaussian-mixture'),
+  'two-spirals': generatorSchema('two-spirals'),
+  'teacher-regression': generatorSchema('teacher-regression'),
+  'teacher-classification': generatorSchema('teacher-classification'),
+  'linearly-separable': generatorSchema('linearly-separable'),
+};
+/** A generator's checked options (named `opts.<key>` in messages). */
+type Checked<K extends Kind> = z.infer<(typeof GENERATOR_SCHEMAS)[K]> & { seed: Seed };
+const checked = <K extends Kind>(kind: K, opts: unknown, root: string): Checked<K> =>
+  parseNamed(GENERATOR_SCHEMAS[kind], opts, root) as Checked<K>;
 
 /** Sizes and seed shared by every generator. */
 export interface SplitSizes {
@@ -44,26 +103,19 @@ function balancedLabels(n: number, k: number, rng: Rng): Int32Array {
   return rng.shuffle(labels);
 }
 
-/** Most examples a split may have (typed arrays hold at most 2^32 elements; the features of one split must fit). */
-export const MAX_SYNTHETIC_EXAMPLES = 2 ** 26;
-
 function splits(
   kind: string,
   opts: SplitSizes,
+  root: string,
   make: (n: number, rng: Rng) => Omit<Dataset, 'name' | 'n'>,
 ): DatasetSplits {
-  for (const key of ['nTrain', 'nTest'] as const) {
-    nonNegInt(opts[key], `opts.${key}`);
-    if (opts[key] > MAX_SYNTHETIC_EXAMPLES)
-      throw new RangeError(`opts.${key} must be at most ${MAX_SYNTHETIC_EXAMPLES} examples, got ${opts[key]}`);
-  }
   const build = (n: number, stream: number, key: string): Omit<Dataset, 'name' | 'n'> => {
     try {
       return make(n, Rng.fromSeed(opts.seed, stream));
     } catch (e) {
       // V8's "Array buffer allocation failed" / "Invalid typed array length": say which size.
-      if (e instanceof RangeError && !/^opts\./.test(e.message))
-        throw new RangeError(`opts.${key} = ${n}: the ${kind} split does not fit in memory (${e.message})`, {
+      if (e instanceof RangeError && !e.message.startsWith(`${root}.`))
+        throw new RangeError(`${root}.${key} = ${n}: the ${kind} split does not fit in memory (${e.message})`, {
           cause: e,
         });
       throw e;
@@ -94,16 +146,18 @@ export interface GaussianMixtureOptions extends SplitSizes {
  * Shape [d], labels in [0, k).
  */
 export function gaussianMixture(opts: GaussianMixtureOptions): DatasetSplits {
-  const k = posInt(opts.k, 'opts.k');
-  if (k < 2) throw new RangeError(`opts.k must be >= 2, got ${k}`);
-  const d = posInt(opts.d, 'opts.d');
-  const sep = finiteNonNeg(opts.separation ?? 3, 'opts.separation');
-  const noise = finiteNonNeg(opts.noise ?? 1, 'opts.noise');
+  return makeGaussianMixture(checked('gaussian-mixture', opts, 'opts'), 'opts');
+}
+
+function makeGaussianMixture(opts: Checked<'gaussian-mixture'>, root: string): DatasetSplits {
+  const { k, d } = opts;
+  const sep = opts.separation ?? 3;
+  const noise = opts.noise ?? 1;
   const prng = Rng.fromSeed(opts.seed, 0);
   const centres = new Float64Array(k * d);
   const cs = sep / Math.sqrt(d);
   for (let i = 0; i < k * d; i++) centres[i] = cs * prng.normal();
-  return splits('gaussian-mixture', opts, (n, rng) => {
+  return splits('gaussian-mixture', opts, root, (n, rng) => {
     const labels = balancedLabels(n, k, rng);
     const x = new Float32Array(n * d);
     for (let i = 0; i < n; i++) {
@@ -127,9 +181,13 @@ export interface TwoSpiralsOptions extends SplitSizes {
  * t ~ U(0,1), r = t, θ = 2π·turns·t + π·y, x = (r cos θ, r sin θ) + noise·ε. Shape [2].
  */
 export function twoSpirals(opts: TwoSpiralsOptions): DatasetSplits {
-  const turns = finiteNonNeg(opts.turns ?? 1.5, 'opts.turns');
-  const noise = finiteNonNeg(opts.noise ?? 0.05, 'opts.noise');
-  return splits('two-spirals', opts, (n, rng) => {
+  return makeTwoSpirals(checked('two-spirals', opts, 'opts'), 'opts');
+}
+
+function makeTwoSpirals(opts: Checked<'two-spirals'>, root: string): DatasetSplits {
+  const turns = opts.turns ?? 1.5;
+  const noise = opts.noise ?? 0.05;
+  return splits('two-spirals', opts, root, (n, rng) => {
     const labels = balancedLabels(n, 2, rng);
     const x = new Float32Array(n * 2);
     for (let i = 0; i < n; i++) {
@@ -154,14 +212,12 @@ export interface TeacherOptions extends SplitSizes {
 
 /** A random one-hidden-layer teacher f(x) = W2 σ(W1 x + b1) + b2, W1 ~ N(0, 1/d), W2 ~ N(0, 1/h), b ~ N(0, 0.1²). */
 function makeTeacher(
-  opts: TeacherOptions,
+  opts: Checked<'teacher-regression' | 'teacher-classification'>,
   out: number,
 ): { d: number; forward: (x: Float32Array, off: number, y: Float64Array) => void } {
-  const d = posInt(opts.d, 'opts.d');
-  const h = posInt(opts.hidden ?? 32, 'opts.hidden');
+  const d = opts.d;
+  const h = opts.hidden ?? 32;
   const act = opts.activation ?? 'tanh';
-  if (act !== 'tanh' && act !== 'relu')
-    throw new RangeError(`opts.activation must be 'tanh' or 'relu', got ${String(act)}`);
   const rng = Rng.fromSeed(opts.seed, 0);
   const w1 = new Float64Array(h * d);
   const b1 = new Float64Array(h);
@@ -205,11 +261,15 @@ export interface TeacherRegressionOptions extends TeacherOptions {
 
 /** Teacher–student regression: targets = teacher(x) + noise·ε. Shape [d], targets [n, targetDim]. */
 export function teacherRegression(opts: TeacherRegressionOptions): DatasetSplits {
-  const td = posInt(opts.targetDim ?? 1, 'opts.targetDim');
-  const noise = finiteNonNeg(opts.noise ?? 0, 'opts.noise');
+  return makeTeacherRegression(checked('teacher-regression', opts, 'opts'), 'opts');
+}
+
+function makeTeacherRegression(opts: Checked<'teacher-regression'>, root: string): DatasetSplits {
+  const td = opts.targetDim ?? 1;
+  const noise = opts.noise ?? 0;
   const teacher = makeTeacher(opts, td);
   const d = teacher.d;
-  return splits('teacher-regression', opts, (n, rng) => {
+  return splits('teacher-regression', opts, root, (n, rng) => {
     const x = gaussianInputs(n, d, rng);
     const targets = new Float32Array(n * td);
     const y = new Float64Array(td);
@@ -229,11 +289,14 @@ export interface TeacherClassificationOptions extends TeacherOptions {
 
 /** Teacher–student classification: label = argmax teacher(x). Classes need not be balanced. */
 export function teacherClassification(opts: TeacherClassificationOptions): DatasetSplits {
-  const k = posInt(opts.numClasses ?? 2, 'opts.numClasses');
-  if (k < 2) throw new RangeError(`opts.numClasses must be >= 2, got ${k}`);
+  return makeTeacherClassification(checked('teacher-classification', opts, 'opts'), 'opts');
+}
+
+function makeTeacherClassification(opts: Checked<'teacher-classification'>, root: string): DatasetSplits {
+  const k = opts.numClasses ?? 2;
   const teacher = makeTeacher(opts, k);
   const d = teacher.d;
-  return splits('teacher-classification', opts, (n, rng) => {
+  return splits('teacher-classification', opts, root, (n, rng) => {
     const x = gaussianInputs(n, d, rng);
     const labels = new Int32Array(n);
     const y = new Float64Array(k);
@@ -256,9 +319,12 @@ export interface LinearlySeparableOptions extends SplitSizes {
 
 /** Linearly separable binary classes: x ~ N(0, I_d) conditioned on |w·x| ≥ margin, label = [w·x > 0]. Shape [d]. */
 export function linearlySeparable(opts: LinearlySeparableOptions): DatasetSplits {
-  const d = posInt(opts.d, 'opts.d');
-  const margin = finiteNonNeg(opts.margin ?? 0.1, 'opts.margin');
-  if (margin > 2) throw new RangeError(`opts.margin must be <= 2, got ${margin}`);
+  return makeLinearlySeparable(checked('linearly-separable', opts, 'opts'), 'opts');
+}
+
+function makeLinearlySeparable(opts: Checked<'linearly-separable'>, root: string): DatasetSplits {
+  const d = opts.d;
+  const margin = opts.margin ?? 0.1;
   const prng = Rng.fromSeed(opts.seed, 0);
   const w = new Float64Array(d);
   let norm = 0;
@@ -271,7 +337,7 @@ export function linearlySeparable(opts: LinearlySeparableOptions): DatasetSplits
   }
   norm = Math.sqrt(norm);
   for (let j = 0; j < d; j++) w[j]! /= norm;
-  return splits('linearly-separable', opts, (n, rng) => {
+  return splits('linearly-separable', opts, root, (n, rng) => {
     const x = new Float32Array(n * d);
     const labels = new Int32Array(n);
     for (let i = 0; i < n; i++) {
@@ -307,38 +373,32 @@ export const SYNTHETIC_KINDS = [
   'linearly-separable',
 ] as const;
 
-const SIZE_KEYS = ['kind', 'nTrain', 'nTest', 'seed'];
-const TEACHER_KEYS = [...SIZE_KEYS, 'd', 'hidden', 'activation'];
-const SYNTHETIC_KEYS: Record<SyntheticSpec['kind'], readonly string[]> = {
-  'gaussian-mixture': [...SIZE_KEYS, 'k', 'd', 'separation', 'noise'],
-  'two-spirals': [...SIZE_KEYS, 'turns', 'noise'],
-  'teacher-regression': [...TEACHER_KEYS, 'targetDim', 'noise'],
-  'teacher-classification': [...TEACHER_KEYS, 'numClasses'],
-  'linearly-separable': [...SIZE_KEYS, 'd', 'margin'],
-};
+/** {@link SyntheticSpec}: one strict object per kind. */
+const syntheticSpecSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({ kind: z.literal('gaussian-mixture'), ...SYNTHETIC_OPTION_SHAPES['gaussian-mixture'] }),
+    z.strictObject({ kind: z.literal('two-spirals'), ...SYNTHETIC_OPTION_SHAPES['two-spirals'] }),
+    z.strictObject({ kind: z.literal('teacher-regression'), ...SYNTHETIC_OPTION_SHAPES['teacher-regression'] }),
+    z.strictObject({ kind: z.literal('teacher-classification'), ...SYNTHETIC_OPTION_SHAPES['teacher-classification'] }),
+    z.strictObject({ kind: z.literal('linearly-separable'), ...SYNTHETIC_OPTION_SHAPES['linearly-separable'] }),
+  ],
+  { error: kindUnionError("an object such as { kind: 'two-spirals', nTrain, nTest, seed }", SYNTHETIC_KINDS) },
+);
 
 /** Generates the synthetic dataset described by `spec`. */
 export function synthetic(spec: SyntheticSpec): DatasetSplits {
-  if (typeof spec !== 'object' || spec === null)
-    throw new TypeError(
-      `spec must be an object such as { kind: 'two-spirals', nTrain, nTest, seed } (got ${formatValue(spec)})`,
-    );
-  if (typeof spec.kind === 'string' && Object.prototype.hasOwnProperty.call(SYNTHETIC_KEYS, spec.kind))
-    checkKnownKeys(spec, SYNTHETIC_KEYS[spec.kind], 'spec');
-  switch (spec.kind) {
+  const checkedSpec = parseNamed(syntheticSpecSchema, spec, 'spec') as Checked<Kind> & { kind: Kind };
+  switch (checkedSpec.kind) {
     case 'gaussian-mixture':
-      return gaussianMixture(spec);
+      return makeGaussianMixture(checkedSpec as Checked<'gaussian-mixture'>, 'spec');
     case 'two-spirals':
-      return twoSpirals(spec);
+      return makeTwoSpirals(checkedSpec as Checked<'two-spirals'>, 'spec');
     case 'teacher-regression':
-      return teacherRegression(spec);
+      return makeTeacherRegression(checkedSpec as Checked<'teacher-regression'>, 'spec');
     case 'teacher-classification':
-      return teacherClassification(spec);
+      return makeTeacherClassification(checkedSpec as Checked<'teacher-classification'>, 'spec');
     case 'linearly-separable':
-      return linearlySeparable(spec);
-    default:
-      throw new RangeError(
-        `spec.kind must be one of ${SYNTHETIC_KINDS.join(', ')}; got ${JSON.stringify((spec as { kind?: unknown }).kind)}`,
-      );
+      return makeLinearlySeparable(checkedSpec as Checked<'linearly-separable'>, 'spec');
   }
 }

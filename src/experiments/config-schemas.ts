@@ -7,11 +7,17 @@
  */
 import { jsonSchemaOf } from '../util/schema.js';
 import { escapeConfigSchema } from './escape-experiment.js';
+import { landscapeConfigSchema } from './landscape-config.js';
 import { noiseConfigSchema } from './noise-experiment.js';
 
 /** File name in schemas/ → JSON Schema (draft-07). */
 export function experimentConfigJsonSchemas(): Record<string, Record<string, unknown>> {
   return {
+    'landscape-config.schema.json': jsonSchemaOf(landscapeConfigSchema, {
+      title: 'bigstep E1 (landscape) experiment config',
+      description:
+        'A config of experiment E1 (landscape): a preset (bigstep run landscape --preset …) with any changes. Generated from landscapeConfigSchema (src/experiments/landscape-config.ts).',
+    }),
     'escape-config.schema.json': jsonSchemaOf(escapeConfigSchema, {
       title: 'bigstep E2 (escape) experiment config',
       description:

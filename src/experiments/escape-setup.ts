@@ -17,7 +17,6 @@ import type { Examples } from '../model/model.js';
 import { mlp, resnet, smallCnn, type ModelSpec } from '../model/spec.js';
 import { inSharedMemory } from '../train/shared-data.js';
 import { parseNamed } from '../util/schema.js';
-import { fail } from './common.js';
 import { dataSchema, modelSchema, sharpnessSchema } from './setup-schema.js';
 
 // ---- config parts ---------------------------------------------------------------------------------
@@ -43,6 +42,7 @@ export type SyntheticDataConfig =
       seed: number;
       numClasses?: number;
       hidden?: number;
+      activation?: 'tanh' | 'relu';
     };
 
 export interface DataConfig {
@@ -71,35 +71,6 @@ export interface SharpnessConfig {
   /** Power-iteration budget and relative tolerance of topEigenvalue. */
   iterations: number;
   tolerance: number;
-}
-
-// ---- validation helpers (more in common.ts) -------------------------------------------------------
-
-export function posNum(v: unknown, field: string): void {
-  if (typeof v !== 'number') fail(TypeError, field, 'must be a positive number');
-  if (!Number.isFinite(v) || v <= 0) fail(RangeError, field, `must be a positive number (got ${v})`);
-}
-/** A positive number or the string 'auto'. */
-export function posNumOrAuto(v: unknown, field: string): void {
-  if (v === 'auto') return;
-  if (typeof v !== 'number') fail(TypeError, field, "must be a positive number or 'auto'");
-  if (!Number.isFinite(v) || v <= 0) fail(RangeError, field, `must be a positive number or 'auto' (got ${v})`);
-}
-export function bool(v: unknown, field: string): void {
-  if (typeof v !== 'boolean') fail(TypeError, field, 'must be a boolean');
-}
-export function oneOf(v: unknown, field: string, values: readonly string[]): void {
-  if (!values.includes(v as string))
-    fail(RangeError, field, `must be one of ${values.map((s) => `'${s}'`).join(', ')} (got ${JSON.stringify(v)})`);
-}
-export function intArray(v: unknown, field: string, opts: { min?: number; nonEmpty?: boolean } = {}): void {
-  if (!Array.isArray(v)) fail(TypeError, field, 'must be an array of integers');
-  if (opts.nonEmpty && v.length === 0) fail(RangeError, field, 'must not be empty');
-  v.forEach((x: unknown, i: number) => {
-    if (typeof x !== 'number') fail(TypeError, `${field}[${i}]`, 'must be an integer');
-    if (!Number.isInteger(x) || x < (opts.min ?? 0) || x > Number.MAX_SAFE_INTEGER)
-      fail(RangeError, `${field}[${i}]`, `must be an integer >= ${opts.min ?? 0} (got ${x})`);
-  });
 }
 
 // The data, model and sharpness parts are defined once, as zod schemas (setup-schema.ts).

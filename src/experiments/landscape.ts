@@ -17,105 +17,33 @@
  * Verdict rules: landscape-verdicts.ts.
  */
 import { native } from '../native/binding.js';
-import { formatValue } from '../util/format.js';
-import { checkKnownKeys } from '../util/options.js';
 import type { ResumeStore } from '../run/resume.js';
 import type { NativeLandscapeInstance, NativeLandscapeMinima } from '../native/landscape-types.js';
-import type { Scale } from './types.js';
 import { runConcurrently } from '../train/concurrent.js';
-import { fail, isObj, nonNegInt, posInt } from './common.js';
+import {
+  validateLandscapeConfig,
+  type LandscapeConfig,
+  type LandscapeInstanceConfig,
+  type LandscapeKind,
+  type LandscapeScale,
+  type LandscapeVerdictRules,
+} from './landscape-config.js';
 import {
   center,
   domainRadius,
   measureConstants,
   supportRadius,
-  type ConstantsSampling,
   type InstanceConstants,
 } from './landscape-constants.js';
 
-export type LandscapeScale = Scale;
-export type LandscapeKind = 'paper-1d' | 'compact' | 'gaussian';
-
-/** A family of instances: `count` generator seeds seed, seed + 1, …; `name` labels results. */
-export interface LandscapeInstanceConfig {
-  name: string;
-  /** Default 'gaussian' (bigstep's earlier family, beyond the class). */
-  kind?: LandscapeKind;
-  dim: number;
-  dips: number;
-  seed: number;
-  /** Instances in the family (default 1). */
-  count?: number;
-  /** W: 'ball' (uniform in ‖x‖ ≤ initRadiusFactor · max(‖cᵢ‖ + sᵢ)) or 'dips' (uniform in the balls B(cᵢ, 2sᵢ)). Default 'ball'. */
-  startSet?: 'ball' | 'dips';
-  mu?: number;
-  radiusMin?: number;
-  radiusMax?: number;
-  depthMin?: number;
-  depthMax?: number;
-  sharpnessMin?: number;
-  sharpnessMax?: number;
-  separation?: number;
-}
-
-export interface LandscapeVerdictRules {
-  /** Theorem 1 on an instance: success ≥ this at every grid γ inside the window … */
-  success: number;
-  /** … and ≥ this share of starts in M at x† at every grid γ below the small-step bound. */
-  stay: number;
-  /** A family: supported if ≥ this share of its in-class instances are supported. */
-  familyShare: number;
-  /** Noise proposition: settled fraction near x* ≤ this at every small-γ cell … */
-  settledMax: number;
-  /** … while the large γ with the smallest σ settles at x* with a fraction ≥ this. */
-  largeSettledMin: number;
-}
-
-export interface LandscapeConfig {
-  scale: LandscapeScale;
-  instances: LandscapeInstanceConfig[];
-  /** N: starts per start set and cell (the same N points in every cell of an instance). */
-  points: number;
-  /** T: GD steps per sweep cell. */
-  steps: number;
-  initRadiusFactor: number;
-  /** x_T within classifyRadiusFactor · min sᵢ of a minimum ⇒ at that minimum. */
-  classifyRadiusFactor: number;
-  etaGrid: {
-    count: number;
-    /** lowest γ = minFactor · μ†/L_global² */
-    minFactor: number;
-    /** highest γ = maxFactor · μ* / L² */
-    maxFactor: number;
-    /** Run only these grid points (0-based; default all): a sweep can run one cell per task. */
-    indices?: number[];
-  };
-  constants: Omit<ConstantsSampling, 'seed'>;
-  noise: {
-    enabled: boolean;
-    /** Small step sizes as fractions of the small-step bound μ†/L_global² (the theorem's small regime); each < 1. */
-    etaFactors: number[];
-    /** σ = factor · sup‖∇f‖ on M, log-spaced from stdMinFactor to stdMaxFactor. */
-    stdCount: number;
-    stdMinFactor: number;
-    stdMaxFactor: number;
-    stdIndices?: number[];
-    /** Families whose first instance gets the noise arm (default: all). */
-    instances?: string[];
-    /** Starts per noise cell (the first of the M starts). */
-    points: number;
-    /** Cap on the equal-γT budget's step count. */
-    maxSteps: number;
-    /** ε = max(classify radius, jitterFactor · stationary jitter at x*), capped at half the distance from x* to the nearest dip. */
-    jitterFactor: number;
-  };
-  trajectories: { count: number; every: number };
-  seeds: { starts: number; noise: number; minima: number };
-  minimaRandomStarts: number;
-  concurrency: number;
-  /** Fixed before the runs (docs/experiments.md, E1). */
-  verdict: LandscapeVerdictRules;
-}
+export type {
+  LandscapeConfig,
+  LandscapeInstanceConfig,
+  LandscapeKind,
+  LandscapeScale,
+  LandscapeVerdictRules,
+} from './landscape-config.js';
+export { landscapeConfigSchema, validateLandscapeConfig } from './landscape-config.js';
 
 export interface LandscapeCounts {
   /** at x* */
@@ -325,217 +253,6 @@ export const landscapePresets: Record<LandscapeScale, LandscapeConfig> = {
     verdict,
   },
 };
-
-// ---- validation (primitives in common.ts) ---------------------------------------------------------
-
-function posNum(v: unknown, field: string): void {
-  if (typeof v !== 'number') fail(TypeError, field, 'must be a positive number');
-  if (!Number.isFinite(v) || v <= 0) fail(RangeError, field, `must be a finite number > 0 (got ${v})`);
-}
-function optPosNum(o: Record<string, unknown>, key: string, field: string): void {
-  if (o[key] !== undefined) posNum(o[key], `${field}.${key}`);
-}
-function fraction(v: unknown, field: string): void {
-  if (typeof v !== 'number') fail(TypeError, field, 'must be a number in [0, 1]');
-  if (!(v >= 0 && v <= 1)) fail(RangeError, field, `must be in [0, 1] (got ${v})`);
-}
-/** Unknown keys are errors (a typo must not silently fall back to a default). */
-const knownKeys = (o: Record<string, unknown>, known: readonly string[], where: string): void =>
-  checkKnownKeys(o, known, where);
-/** An optional list of distinct grid indices in [0, count). */
-function optIndices(v: unknown, field: string, count: number, countField: string): void {
-  if (v === undefined) return;
-  if (!Array.isArray(v)) fail(TypeError, field, `must be an array of indices into the grid (0 … ${countField} − 1)`);
-  const seen = new Set<number>();
-  v.forEach((x: unknown, i: number) => {
-    if (typeof x !== 'number') fail(TypeError, `${field}[${i}]`, 'must be an integer');
-    if (!Number.isInteger(x) || x < 0 || x >= count)
-      fail(
-        RangeError,
-        `${field}[${i}]`,
-        `must be an integer in [0, ${count - 1}] (${countField} = ${count}; got ${x})`,
-      );
-    if (seen.has(x)) fail(RangeError, `${field}[${i}]`, `must not repeat an index (${x})`);
-    seen.add(x);
-  });
-}
-
-const CONFIG_KEYS = [
-  'scale',
-  'instances',
-  'points',
-  'steps',
-  'initRadiusFactor',
-  'classifyRadiusFactor',
-  'etaGrid',
-  'constants',
-  'noise',
-  'trajectories',
-  'seeds',
-  'minimaRandomStarts',
-  'concurrency',
-  'verdict',
-] as const;
-const INSTANCE_KEYS = [
-  'name',
-  'kind',
-  'dim',
-  'dips',
-  'seed',
-  'count',
-  'startSet',
-  'mu',
-  'radiusMin',
-  'radiusMax',
-  'depthMin',
-  'depthMax',
-  'sharpnessMin',
-  'sharpnessMax',
-  'separation',
-] as const;
-
-/** Throws TypeError / RangeError naming the first bad field, e.g. "config.steps must be a positive integer". */
-export function validateLandscapeConfig(config: unknown): asserts config is LandscapeConfig {
-  if (!isObj(config)) fail(TypeError, 'config', 'must be an object');
-  const c = config;
-  knownKeys(c, CONFIG_KEYS, 'config');
-  if (!['tiny', 'quick', 'study', 'paper'].includes(c.scale as string))
-    fail(RangeError, 'config.scale', "must be 'tiny', 'quick', 'study' or 'paper'");
-  if (!Array.isArray(c.instances)) fail(TypeError, 'config.instances', 'must be an array');
-  if (c.instances.length === 0) fail(RangeError, 'config.instances', 'must not be empty');
-  const names = new Set<string>();
-  c.instances.forEach((inst: unknown, i: number) => {
-    const f = `config.instances[${i}]`;
-    if (!isObj(inst)) fail(TypeError, f, 'must be an object');
-    knownKeys(inst, INSTANCE_KEYS, f);
-    if (typeof inst.name !== 'string' || inst.name.length === 0)
-      fail(TypeError, `${f}.name`, 'must be a non-empty string');
-    if (names.has(inst.name)) fail(RangeError, `${f}.name`, `must be unique ("${inst.name}" repeats)`);
-    names.add(inst.name);
-    if (inst.kind !== undefined && !['paper-1d', 'compact', 'gaussian'].includes(inst.kind as string))
-      fail(RangeError, `${f}.kind`, `must be 'paper-1d', 'compact' or 'gaussian' (got ${formatValue(inst.kind)})`);
-    if (inst.startSet !== undefined && !['ball', 'dips'].includes(inst.startSet as string))
-      fail(RangeError, `${f}.startSet`, `must be 'ball' or 'dips' (got ${formatValue(inst.startSet)})`);
-    posInt(inst.dim, `${f}.dim`, 1000);
-    posInt(inst.dips, `${f}.dips`, 100000);
-    nonNegInt(inst.seed, `${f}.seed`);
-    if (inst.count !== undefined) posInt(inst.count, `${f}.count`, 100000);
-    if (inst.kind === 'paper-1d') {
-      if (inst.dim !== 1 || inst.dips !== 1)
-        fail(RangeError, f, "kind 'paper-1d' is the fixed 1-D illustration: dim must be 1 and dips 1");
-      if ((inst.count ?? 1) !== 1)
-        fail(RangeError, `${f}.count`, "must be 1 for kind 'paper-1d' (a single fixed instance)");
-    }
-    for (const k of [
-      'mu',
-      'radiusMin',
-      'radiusMax',
-      'depthMin',
-      'depthMax',
-      'sharpnessMin',
-      'sharpnessMax',
-      'separation',
-    ])
-      optPosNum(inst, k, f);
-    // Dips overlapping the global minimum: the generator's worst case (native/landscape.h), checked here to name the field.
-    if (inst.kind !== 'paper-1d') {
-      const dmax = (inst.depthMax as number | undefined) ?? 0.8;
-      const smin = (inst.sharpnessMin as number | undefined) ?? 30;
-      const need = 1 + (inst.kind === 'compact' ? 12 : 36) * dmax;
-      if (smin < need)
-        fail(
-          RangeError,
-          `${f}.sharpnessMin`,
-          `must be >= ${need} (1 + ${inst.kind === 'compact' ? 12 : 36} · depthMax): with a smaller sharpness a dip can overlap the global minimum at 0 (got ${smin})`,
-        );
-    }
-  });
-  posInt(c.points, 'config.points', 2 ** 24);
-  posInt(c.steps, 'config.steps', 1e9);
-  posNum(c.initRadiusFactor, 'config.initRadiusFactor');
-  posNum(c.classifyRadiusFactor, 'config.classifyRadiusFactor');
-  if (!isObj(c.etaGrid)) fail(TypeError, 'config.etaGrid', 'must be an object');
-  knownKeys(c.etaGrid, ['count', 'minFactor', 'maxFactor', 'indices'], 'config.etaGrid');
-  if (typeof c.etaGrid.count !== 'number') fail(TypeError, 'config.etaGrid.count', 'must be a positive integer');
-  if (c.etaGrid.count < 1)
-    fail(RangeError, 'config.etaGrid.count', `must be >= 1: the γ grid is empty (got ${c.etaGrid.count})`);
-  posInt(c.etaGrid.count, 'config.etaGrid.count', 10000);
-  posNum(c.etaGrid.minFactor, 'config.etaGrid.minFactor');
-  posNum(c.etaGrid.maxFactor, 'config.etaGrid.maxFactor');
-  optIndices(c.etaGrid.indices, 'config.etaGrid.indices', c.etaGrid.count as number, 'config.etaGrid.count');
-  if (!isObj(c.constants)) fail(TypeError, 'config.constants', 'must be an object');
-  knownKeys(c.constants, ['grid1d', 'grid2d', 'samples', 'directions', 'radial'], 'config.constants');
-  for (const k of ['grid1d', 'grid2d', 'samples', 'directions', 'radial'])
-    posInt(c.constants[k], `config.constants.${k}`, 1e7);
-  if ((c.constants.grid1d as number) < 3) fail(RangeError, 'config.constants.grid1d', 'must be >= 3');
-  if ((c.constants.grid2d as number) < 3) fail(RangeError, 'config.constants.grid2d', 'must be >= 3');
-  if (!isObj(c.noise)) fail(TypeError, 'config.noise', 'must be an object');
-  knownKeys(
-    c.noise,
-    [
-      'enabled',
-      'etaFactors',
-      'stdCount',
-      'stdMinFactor',
-      'stdMaxFactor',
-      'stdIndices',
-      'instances',
-      'points',
-      'maxSteps',
-      'jitterFactor',
-    ],
-    'config.noise',
-  );
-  if (typeof c.noise.enabled !== 'boolean') fail(TypeError, 'config.noise.enabled', 'must be a boolean');
-  if (!Array.isArray(c.noise.etaFactors) || c.noise.etaFactors.length === 0)
-    fail(TypeError, 'config.noise.etaFactors', 'must be a non-empty array of numbers in (0, 1)');
-  c.noise.etaFactors.forEach((v: unknown, i: number) => {
-    posNum(v, `config.noise.etaFactors[${i}]`);
-    if ((v as number) >= 1)
-      fail(
-        RangeError,
-        `config.noise.etaFactors[${i}]`,
-        'must be < 1 (small steps: below the small-step bound μ†/L_global²)',
-      );
-  });
-  posInt(c.noise.stdCount, 'config.noise.stdCount', 10000);
-  for (const k of ['stdMinFactor', 'stdMaxFactor']) {
-    if (typeof c.noise[k] !== 'number') fail(TypeError, `config.noise.${k}`, 'must be a number > 0');
-    if (!((c.noise[k] as number) > 0) || !Number.isFinite(c.noise[k]))
-      fail(RangeError, `config.noise.${k}`, `must be a finite σ factor > 0 (σ ≤ 0 is no noise; got ${c.noise[k]})`);
-  }
-  if ((c.noise.stdMaxFactor as number) < (c.noise.stdMinFactor as number))
-    fail(RangeError, 'config.noise.stdMaxFactor', 'must be >= config.noise.stdMinFactor');
-  optIndices(c.noise.stdIndices, 'config.noise.stdIndices', c.noise.stdCount as number, 'config.noise.stdCount');
-  if (c.noise.instances !== undefined) {
-    if (!Array.isArray(c.noise.instances))
-      fail(TypeError, 'config.noise.instances', 'must be an array of instance names');
-    c.noise.instances.forEach((v: unknown, i: number) => {
-      if (!names.has(v as string))
-        fail(
-          RangeError,
-          `config.noise.instances[${i}]`,
-          `must name an instance in config.instances (got ${formatValue(v)})`,
-        );
-    });
-  }
-  posInt(c.noise.points, 'config.noise.points', 2 ** 24);
-  posInt(c.noise.maxSteps, 'config.noise.maxSteps', 1e9);
-  posNum(c.noise.jitterFactor, 'config.noise.jitterFactor');
-  if (!isObj(c.trajectories)) fail(TypeError, 'config.trajectories', 'must be an object');
-  knownKeys(c.trajectories, ['count', 'every'], 'config.trajectories');
-  nonNegInt(c.trajectories.count, 'config.trajectories.count');
-  posInt(c.trajectories.every, 'config.trajectories.every');
-  if (!isObj(c.seeds)) fail(TypeError, 'config.seeds', 'must be an object');
-  knownKeys(c.seeds, ['starts', 'noise', 'minima'], 'config.seeds');
-  for (const k of ['starts', 'noise', 'minima']) nonNegInt(c.seeds[k], `config.seeds.${k}`);
-  nonNegInt(c.minimaRandomStarts, 'config.minimaRandomStarts');
-  posInt(c.concurrency, 'config.concurrency', 64);
-  if (!isObj(c.verdict)) fail(TypeError, 'config.verdict', 'must be an object');
-  knownKeys(c.verdict, ['success', 'stay', 'familyShare', 'settledMax', 'largeSettledMin'], 'config.verdict');
-  for (const k of ['success', 'stay', 'familyShare', 'settledMax', 'largeSettledMin'])
-    fraction(c.verdict[k], `config.verdict.${k}`);
-}
 
 // ---- helpers --------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 
+import { SYNTHETIC_OPTION_SHAPES } from '../data/synthetic.js';
 import { boolean, nonNegativeInt, oneOf, positiveInt, positiveNumber, unionError } from '../util/schema.js';
 
 export const DATA_SOURCES = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'synthetic'] as const;
@@ -15,19 +16,24 @@ const sizes = {
   seed: nonNegativeInt().describe('Seed of the generator (defines the problem).'),
 };
 
-/** A synthetic classification set (src/data/synthetic.ts); further generator options pass through. */
+/**
+ * A synthetic classification set: the generator's own options (src/data/synthetic.ts), strict like
+ * synthetic() itself, with the config's tighter limits on the sizes.
+ */
 export const syntheticDataSchema = z.discriminatedUnion(
   'kind',
   [
-    z.looseObject({
+    z.strictObject({
       kind: z.literal('gaussian-mixture'),
+      ...SYNTHETIC_OPTION_SHAPES['gaussian-mixture'],
       k: positiveInt(1000).min(2, { error: 'must be >= 2' }).describe('Classes (mixture components).'),
       d: positiveInt(1e6).describe('Input dimension.'),
       ...sizes,
     }),
-    z.looseObject({ kind: z.literal('two-spirals'), ...sizes }),
-    z.looseObject({
+    z.strictObject({ kind: z.literal('two-spirals'), ...SYNTHETIC_OPTION_SHAPES['two-spirals'], ...sizes }),
+    z.strictObject({
       kind: z.literal('teacher-classification'),
+      ...SYNTHETIC_OPTION_SHAPES['teacher-classification'],
       d: positiveInt(1e6).describe('Input dimension.'),
       ...sizes,
     }),

@@ -11,18 +11,18 @@
  * kept to about ±√(2/p) relative (±6 % at p = 500; Johnson–Lindenstrauss, Achlioptas 2003).
  */
 import type { Examples, Model } from '../model/model.js';
-import { checkKnownKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
 import { Rng } from '../util/random.js';
+import { parseNamed } from '../util/schema.js';
 import {
   batchNormChoice,
   batchNormMode,
   countExamples,
   positiveInteger,
-  positiveNumber,
   type BatchNormChoice,
   type BatchNormMode,
 } from './hessian.js';
+import { flowOptionsSchema, modelFlowOptionsSchema, type SameKeys } from './options.js';
 import { topEigenvalue } from './sharpness.js';
 
 /** Writes ∇L(θ) into `out` and returns L(θ). */
@@ -98,20 +98,8 @@ export interface FlowOptions {
   progress?: boolean;
 }
 
-const FLOW_KEYS = [
-  'eta',
-  'steps',
-  'saveEvery',
-  'times',
-  'rtol',
-  'atol',
-  'alpha',
-  'sharpness',
-  'lambdaEvery',
-  'maxStep',
-  'projection',
-  'progress',
-] as const;
+const sameKeys: SameKeys<FlowOptions, ReturnType<typeof flowOptionsSchema.parse>> = true;
+void sameKeys;
 
 /** A gradient-flow run: the iterates at the requested times and how the integrator got there. */
 export interface FlowResult {
@@ -149,8 +137,9 @@ const E = B5.map((b, i) => b - B4[i]);
 /** The saved times of a flow run and the GD step counts k = t/η they match, from `steps`/`saveEvery` or `times`. */
 function savedTimes(options: FlowOptions, eta: number): { t: number[]; k: number[] } {
   if (options.times === undefined) {
-    const steps = positiveInteger(options.steps, 'options.steps');
-    const saveEvery = positiveInteger(options.saveEvery ?? 1, 'options.saveEvery');
+    if (options.steps === undefined) throw new RangeError('options.steps must be given (or options.times)');
+    const steps = options.steps;
+    const saveEvery = options.saveEvery ?? 1;
     const saveK = [];
     for (let s = 0; s <= steps; s += saveEvery) saveK.push(s);
     if (saveK[saveK.length - 1] !== steps) saveK.push(steps);
@@ -159,8 +148,6 @@ function savedTimes(options: FlowOptions, eta: number): { t: number[]; k: number
   if (options.steps !== undefined || options.saveEvery !== undefined)
     throw new RangeError('options.times replaces options.steps and options.saveEvery: give one or the other');
   const times = options.times;
-  if (!Array.isArray(times) || times.length === 0)
-    throw new TypeError('options.times must be a non-empty array of ascending times > 0');
   times.forEach((t, i) => {
     if (typeof t !== 'number' || !Number.isFinite(t) || t <= (i > 0 ? times[i - 1] : 0))
       throw new RangeError(
@@ -176,21 +163,15 @@ function savedTimes(options: FlowOptions, eta: number): { t: number[]; k: number
  * times.
  */
 export function gradientFlow(gradient: GradientFn, theta0: ArrayLike<number>, options: FlowOptions): FlowResult {
-  if (!options || typeof options !== 'object') throw new TypeError('options must be an object { eta, steps }');
-  checkKnownKeys(options, FLOW_KEYS, 'options');
-  const eta = positiveNumber(options.eta, 'options.eta');
+  parseNamed(flowOptionsSchema, options, 'options');
+  const eta = options.eta;
   const { t: saveT, k: saveK } = savedTimes(options, eta);
   const steps = saveK[saveK.length - 1];
-  const rtol = positiveNumber(options.rtol ?? 1e-6, 'options.rtol');
-  const atol = positiveNumber(options.atol ?? 1e-9, 'options.atol');
-  const alpha = positiveNumber(options.alpha ?? 1, 'options.alpha');
-  const lambdaEvery = positiveInteger(options.lambdaEvery ?? 20, 'options.lambdaEvery');
-  const maxStep = positiveNumber(
-    options.maxStep ?? eta * (options.times ? 1 : (options.saveEvery ?? 1)),
-    'options.maxStep',
-  );
-  if (options.sharpness !== undefined && typeof options.sharpness !== 'function')
-    throw new TypeError('options.sharpness must be a function');
+  const rtol = options.rtol ?? 1e-6;
+  const atol = options.atol ?? 1e-9;
+  const alpha = options.alpha ?? 1;
+  const lambdaEvery = options.lambdaEvery ?? 20;
+  const maxStep = options.maxStep ?? eta * (options.times ? 1 : (options.saveEvery ?? 1));
   const dim = theta0.length;
   const y = Float64Array.from(theta0);
   const k = Array.from({ length: 7 }, () => new Float64Array(dim));
@@ -350,8 +331,9 @@ export function modelGradientFlow(
     batchNorm?: BatchNormChoice;
   },
 ): FlowResult & { batchNorm: BatchNormMode } {
+  parseNamed(modelFlowOptionsSchema, options, 'options');
   const { batchSize, batchNorm, ...rest } = options;
-  const bs = positiveInteger(batchSize ?? 1000, 'options.batchSize');
+  const bs = batchSize ?? 1000;
   const mode = batchNormChoice(batchNorm);
   const saved = { params: model.params.slice(), grads: model.grads.slice(), state: model.state.slice() };
   try {

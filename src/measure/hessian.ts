@@ -32,7 +32,7 @@
  */
 import type { Examples, Model } from '../model/model.js';
 import { checkSamePass, requireMpiWorld } from '../native/mpi.js';
-import { checkKnownKeys } from '../util/options.js';
+import { hessianOptionsSchema, parseOptions, type SameKeys } from './options.js';
 
 /** How Hessian-vector products are computed (see the module documentation). */
 export type HessianMethod = 'exact' | 'finite-difference';
@@ -65,8 +65,8 @@ export type BatchNormChoice = 'train' | 'eval';
 /** How batch norm was evaluated in a result ('none': the model has no batch norm). */
 export type BatchNormMode = BatchNormChoice | 'none';
 
-/** The option keys of {@link HessianOptions}. */
-export const HESSIAN_OPTION_KEYS = ['method', 'batchSize', 'epsilon', 'batchNorm', 'dataParallel'] as const;
+const sameKeys: SameKeys<HessianOptions, ReturnType<typeof hessianOptionsSchema.parse>> = true;
+void sameKeys;
 
 /** Checks a `batchNorm` option (default 'eval'); `param` names it in the error. @internal */
 export function batchNormChoice(value: unknown, param = 'options.batchNorm'): BatchNormChoice {
@@ -114,13 +114,6 @@ export function countExamples(model: Model, data: Examples): number {
     throw new TypeError('data.y must be a Float32Array of targets for MSE');
   if (data.y.length !== n * ySize) throw new RangeError(`data.y must have length ${n * ySize} (got ${data.y.length})`);
   return n;
-}
-
-/** Rejects an options value that is not an object, or has keys outside `known` (named, with the nearest). @internal */
-export function checkOptionKeys(options: unknown, known: readonly string[], where: string): void {
-  if (options === undefined) return;
-  if (options === null || typeof options !== 'object') throw new TypeError(`${where} must be an object`);
-  checkKnownKeys(options, known, where);
 }
 
 // One function per array type: a loop shared by Float32Array and Float64Array callers turns
@@ -326,7 +319,7 @@ export function hessianVectorProduct(
   options?: HessianOptions,
 ): Float64Array {
   if (!(v instanceof Float64Array)) throw new TypeError('v must be a Float64Array');
-  checkOptionKeys(options, HESSIAN_OPTION_KEYS, 'options');
+  parseOptions(hessianOptionsSchema, options);
   const result = out ?? new Float64Array(model.params.length);
   if (!(result instanceof Float64Array)) throw new TypeError('out must be a Float64Array');
   withOperator(model, data, options, (op) => op.apply(v, result));

@@ -19,17 +19,18 @@
  */
 import type { NativeLayout } from '../native/binding.js';
 import type { Examples, Model } from '../model/model.js';
-import { checkKnownKeys } from '../util/options.js';
 import { createProgress } from '../util/progress.js';
 import { Rng } from '../util/random.js';
+import { batchNormChoice, batchNormMode, countExamples, type BatchNormChoice, type BatchNormMode } from './hessian.js';
 import {
-  batchNormChoice,
-  batchNormMode,
-  countExamples,
-  positiveInteger,
-  type BatchNormChoice,
-  type BatchNormMode,
-} from './hessian.js';
+  directionOptionsSchema,
+  interpolationPathOptionsSchema,
+  parseOptions,
+  surface1dOptionsSchema,
+  surface2dOptionsSchema,
+  trajectorySurfaceOptionsSchema,
+  type SameKeys,
+} from './options.js';
 import { interpolationLosses, meanLoss, projectTrajectory } from './trajectory.js';
 
 /** How random directions are drawn and filter-normalised (biases / batch norm excluded or not). */
@@ -49,7 +50,7 @@ export function filterNormalize(
   direction: Float32Array,
   options: DirectionOptions = {},
 ): Float32Array {
-  checkKnownKeys(options, ['excludeBiasAndNorm'], 'options');
+  parseOptions(directionOptionsSchema, options);
   if (params.length !== layout.paramCount)
     throw new RangeError(`params must have length ${layout.paramCount} (got ${params.length})`);
   if (direction.length !== layout.paramCount)
@@ -110,18 +111,8 @@ export interface SurfaceOptions extends DirectionOptions {
   progress?: boolean;
 }
 
-const SURFACE_KEYS = [
-  'd1',
-  'd2',
-  'seed',
-  'range',
-  'resolution',
-  'includeBatchNormState',
-  'batchSize',
-  'batchNorm',
-  'progress',
-  'excludeBiasAndNorm',
-] as const;
+const sameKeys: SameKeys<SurfaceOptions, ReturnType<typeof surface2dOptionsSchema.parse>> = true;
+void sameKeys;
 
 /** A 2-D surface as data: loss[j][i] and accuracy[j][i] at (x[i], y[j]). */
 export interface Surface2D {
@@ -141,29 +132,15 @@ function axis(lo: number, hi: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
 }
 
-function checkRange(range: unknown, length: number): number[] {
-  if (
-    !Array.isArray(range) ||
-    range.length !== length ||
-    !range.every((v) => typeof v === 'number' && Number.isFinite(v))
-  ) {
-    throw new RangeError(
-      `options.range must be ${length} finite numbers (${length === 4 ? '[xMin, xMax, yMin, yMax]' : '[min, max]'})`,
-    );
-  }
-  return range;
-}
-
 /**
  * The mean loss (and accuracy) over `data` on the plane θ + x·d1 + y·d2 around the model's θ, on
  * a resolution × resolution grid, evaluated row by row with progress.
  */
 export function lossSurface2d(model: Model, data: Examples, options: SurfaceOptions = {}): Surface2D {
-  checkKnownKeys(options, SURFACE_KEYS, 'options');
+  parseOptions(surface2dOptionsSchema, options);
   const examples = countExamples(model, data);
-  const res = positiveInteger(options.resolution ?? 21, 'options.resolution');
-  if (res < 2) throw new RangeError('options.resolution must be at least 2');
-  const range = checkRange(options.range ?? [-1, 1, -1, 1], 4);
+  const res = options.resolution ?? 21;
+  const range = options.range ?? [-1, 1, -1, 1];
   const center = model.params.slice();
   const state = model.state.slice();
   const given = options.d1 !== undefined || options.d2 !== undefined;
@@ -222,11 +199,10 @@ export function lossSurface1d(
   data: Examples,
   options: Omit<SurfaceOptions, 'd2'> = {},
 ): { alpha: number[]; loss: number[]; accuracy: number[]; batchNorm: BatchNormMode; examples: number } {
-  checkKnownKeys(options, SURFACE_KEYS, 'options');
+  parseOptions(surface1dOptionsSchema, options);
   const examples = countExamples(model, data);
-  const res = positiveInteger(options.resolution ?? 21, 'options.resolution');
-  if (res < 2) throw new RangeError('options.resolution must be at least 2');
-  const range = checkRange(options.range ?? [-1, 1], 2);
+  const res = options.resolution ?? 21;
+  const range = options.range ?? [-1, 1];
   const center = model.params.slice();
   const state = model.state.slice();
   const d =
@@ -264,7 +240,7 @@ export function interpolationPath(
   data: Examples,
   options: { points?: number; batchSize?: number; batchNorm?: BatchNormChoice } = {},
 ): ReturnType<typeof interpolationLosses> & { batchNorm: BatchNormMode } {
-  checkKnownKeys(options, ['points', 'batchSize', 'batchNorm'], 'options');
+  parseOptions(interpolationPathOptionsSchema, options);
   const mode = batchNormChoice(options.batchNorm);
   return { ...interpolationLosses(model, a, b, data, options), batchNorm: batchNormMode(model, mode) };
 }
@@ -293,7 +269,7 @@ export function trajectorySurface(
   d1: Float32Array;
   d2: Float32Array;
 } {
-  checkKnownKeys(options, ['resolution', 'margin', 'batchSize', 'batchNorm', 'progress'], 'options');
+  parseOptions(trajectorySurfaceOptionsSchema, options);
   const proj = projectTrajectory(snapshots, { directions: 'pca' });
   const margin = options.margin ?? 0.25;
   const xs = proj.coords.map((c) => c[0]);

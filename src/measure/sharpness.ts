@@ -18,17 +18,15 @@
 import type { Examples, Model } from '../model/model.js';
 import { Rng } from '../util/random.js';
 import {
-  checkOptionKeys,
-  HESSIAN_OPTION_KEYS,
   type BatchNormMode,
   type HessianMethod,
   type HessianOperator,
   type HessianOptions,
   positiveInteger,
-  positiveNumber,
   withOperator,
 } from './hessian.js';
 import { LanczosWorkspace, type RitzPair, lanczos } from './lanczos.js';
+import { parseOptions, sharpnessOptionsSchema, traceOptionsSchema, type SameKeys } from './options.js';
 
 export {
   countExamples,
@@ -75,18 +73,11 @@ export interface EigenResult {
   vector: Float64Array;
 }
 
-const SHARPNESS_KEYS = [...HESSIAN_OPTION_KEYS, 'iterations', 'tolerance', 'seed', 'restart', 'start'] as const;
+const sameKeys: SameKeys<SharpnessOptions, ReturnType<typeof sharpnessOptionsSchema.parse>> = true;
+void sameKeys;
 
 /** RNG stream of the probes (independent of the trainer's streams). */
 const PROBE_STREAM = 11;
-
-function seedOf(value: unknown): number {
-  if (value === undefined) return 0;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`options.seed must be a non-negative safe integer (got ${String(value)})`);
-  }
-  return value;
-}
 
 function dot(a: Float64Array, b: Float64Array): number {
   let s = 0;
@@ -126,12 +117,11 @@ function extremes(
   options: SharpnessOptions | undefined,
   which: 'largest' | 'smallest' | 'both',
 ): { top: RitzPair | null; bottom: RitzPair | null; iterations: number; converged: boolean } {
-  const budget = Math.min(op.dim, positiveInteger(options?.iterations ?? 200, 'options.iterations'));
-  const tolerance = positiveNumber(options?.tolerance ?? 1e-4, 'options.tolerance');
-  const restart = positiveInteger(options?.restart ?? 20, 'options.restart');
+  const budget = Math.min(op.dim, options?.iterations ?? 200);
+  const tolerance = options?.tolerance ?? 1e-4;
+  const restart = options?.restart ?? 20;
   if (restart < 2 && op.dim > 1) throw new RangeError(`options.restart must be >= 2 (got ${restart})`);
-  let start =
-    options?.start === undefined ? randomUnit(op.dim, seedOf(options?.seed)) : unitStart(options.start, op.dim);
+  let start = options?.start === undefined ? randomUnit(op.dim, options?.seed ?? 0) : unitStart(options.start, op.dim);
   let used = 0;
   const workspace = new LanczosWorkspace(op.dim); // one basis for every restart
   const apply = (v: Float64Array, out: Float64Array) => op.apply(v, out);
@@ -172,7 +162,7 @@ function result(op: HessianOperator, pair: RitzPair, iterations: number, converg
  * `options.method` is `'finite-difference'`.
  */
 export function topEigenvalue(model: Model, data: Examples, options?: SharpnessOptions): EigenResult {
-  checkOptionKeys(options, SHARPNESS_KEYS, 'options');
+  parseOptions(sharpnessOptionsSchema, options);
   return withOperator(model, data, options, (op) => {
     const r = extremes(op, options, 'largest');
     return result(op, r.top!, r.iterations, r.converged);
@@ -186,7 +176,7 @@ export function topEigenvalue(model: Model, data: Examples, options?: SharpnessO
  * relative to |λ_min|, which can be small, so read it together with λ_max.
  */
 export function bottomEigenvalue(model: Model, data: Examples, options?: SharpnessOptions): EigenResult {
-  checkOptionKeys(options, SHARPNESS_KEYS, 'options');
+  parseOptions(sharpnessOptionsSchema, options);
   return withOperator(model, data, options, (op) => {
     const r = extremes(op, options, 'smallest');
     return result(op, r.bottom!, r.iterations, r.converged);
@@ -206,7 +196,7 @@ export function extremeEigenvalues(
   method: HessianMethod;
   batchNorm: BatchNormMode;
 } {
-  checkOptionKeys(options, SHARPNESS_KEYS, 'options');
+  parseOptions(sharpnessOptionsSchema, options);
   return withOperator(model, data, options, (op) => {
     const r = extremes(op, options, 'both');
     return {
@@ -241,12 +231,12 @@ export function topEigenvalues(
   batchNorm: BatchNormMode;
 } {
   positiveInteger(k, 'k');
-  checkOptionKeys(options, SHARPNESS_KEYS, 'options');
-  const tolerance = positiveNumber(options?.tolerance ?? 1e-4, 'options.tolerance');
-  const seed = seedOf(options?.seed);
+  parseOptions(sharpnessOptionsSchema, options);
+  const tolerance = options?.tolerance ?? 1e-4;
+  const seed = options?.seed ?? 0;
   const dim = model.params.length;
   if (k > dim) throw new RangeError(`k must be at most paramCount ${dim} (got ${k})`);
-  const steps = Math.min(dim, positiveInteger(options?.iterations ?? Math.max(4 * k, 30), 'options.iterations'));
+  const steps = Math.min(dim, options?.iterations ?? Math.max(4 * k, 30));
   if (steps < k) throw new RangeError(`options.iterations must be >= k (got ${steps} < ${k})`);
   return withOperator(model, data, options, (op) => {
     const r = lanczos((v, out) => op.apply(v, out), dim, {
@@ -279,9 +269,9 @@ export function hessianTrace(
   data: Examples,
   options?: SharpnessOptions & { samples?: number },
 ): { value: number; stderr: number; samples: number; method: HessianMethod; batchNorm: BatchNormMode } {
-  checkOptionKeys(options, [...SHARPNESS_KEYS, 'samples'], 'options');
-  const samples = positiveInteger(options?.samples ?? 30, 'options.samples');
-  const seed = seedOf(options?.seed);
+  parseOptions(traceOptionsSchema, options);
+  const samples = options?.samples ?? 30;
+  const seed = options?.seed ?? 0;
   return withOperator(model, data, options, (op) => {
     const rng = Rng.fromSeed(seed, PROBE_STREAM + 1);
     const z = new Float64Array(op.dim);

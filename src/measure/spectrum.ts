@@ -11,17 +11,16 @@
  * every result states the mode in `batchNorm`.
  */
 import type { Examples, Model } from '../model/model.js';
-import { checkKnownKeys } from '../util/options.js';
 import { Rng } from '../util/random.js';
-import {
-  HESSIAN_OPTION_KEYS,
-  positiveInteger,
-  positiveNumber,
-  withOperator,
-  type BatchNormMode,
-  type HessianOptions,
-} from './hessian.js';
+import { positiveInteger, withOperator, type BatchNormMode, type HessianOptions } from './hessian.js';
 import { lanczos, symmetricEigen } from './lanczos.js';
+import {
+  densityOptionsSchema,
+  layerCurvatureOptionsSchema,
+  parseOptions,
+  spectrumOptionsSchema,
+  type SameKeys,
+} from './options.js';
 
 /** out ← A v for a symmetric A (both of length dim). */
 export type SymmetricApply = (v: Float64Array, out: Float64Array) => void;
@@ -50,6 +49,11 @@ export interface DensityOptions {
 }
 
 const DENSITY_KEYS = ['probes', 'steps', 'distribution', 'gridPoints', 'sigma', 'seed'] as const;
+const sameKeys: [
+  SameKeys<DensityOptions, ReturnType<typeof densityOptionsSchema.parse>>,
+  SameKeys<HessianSpectrumOptions, ReturnType<typeof spectrumOptionsSchema.parse>>,
+] = [true, true];
+void sameKeys;
 
 /** An eigenvalue density of the Hessian on a grid, with its moments and the Ritz nodes it came from. */
 export interface SpectralDensity {
@@ -126,16 +130,13 @@ export function lanczosQuadrature(apply: SymmetricApply, dim: number, start: Flo
  * [min − 5σ, max + 5σ], normalised to integrate to 1 on the grid (as PyHessian's density).
  */
 export function spectralDensity(apply: SymmetricApply, dim: number, options: DensityOptions = {}): SpectralDensity {
-  checkKnownKeys(options, DENSITY_KEYS, 'options');
+  parseOptions(densityOptionsSchema, options);
   positiveInteger(dim, 'dim');
-  const probes = positiveInteger(options.probes ?? 10, 'options.probes');
-  const steps = positiveInteger(options.steps ?? 80, 'options.steps');
-  const gridPoints = positiveInteger(options.gridPoints ?? 1000, 'options.gridPoints');
-  const sigmaRel = positiveNumber(options.sigma ?? 1e-2, 'options.sigma');
+  const probes = options.probes ?? 10;
+  const steps = options.steps ?? 80;
+  const gridPoints = options.gridPoints ?? 1000;
+  const sigmaRel = options.sigma ?? 1e-2;
   const distribution = options.distribution ?? 'rademacher';
-  if (distribution !== 'rademacher' && distribution !== 'gaussian') {
-    throw new RangeError(`options.distribution must be 'rademacher' or 'gaussian' (got ${String(distribution)})`);
-  }
   const rng = Rng.fromSeed(options.seed ?? 0, 31);
   let products = 0;
   const counted: SymmetricApply = (v, out) => {
@@ -268,7 +269,7 @@ export interface HessianSpectrumOptions extends HessianOptions, DensityOptions {
  * density's first moment (`traceAgreement` = difference in units of the combined standard error).
  */
 export function hessianSpectrum(model: Model, data: Examples, options: HessianSpectrumOptions = {}) {
-  checkKnownKeys(options, [...HESSIAN_OPTION_KEYS, ...DENSITY_KEYS, 'traceSamples'], 'options');
+  parseOptions(spectrumOptionsSchema, options);
   const hOpts: HessianOptions = {
     method: options.method,
     batchSize: options.batchSize,
@@ -320,7 +321,7 @@ export function layerCurvature(
   data: Examples,
   options: HessianOptions & { tensors?: string[]; traceSamples?: number; steps?: number; seed?: number } = {},
 ): { layers: LayerCurvature[]; products: number; method: string; batchNorm: BatchNormMode } {
-  checkKnownKeys(options, [...HESSIAN_OPTION_KEYS, 'tensors', 'traceSamples', 'steps', 'seed'], 'options');
+  parseOptions(layerCurvatureOptionsSchema, options);
   const entries = model.layout.params.filter((e) => !options.tensors || options.tensors.includes(e.name));
   if (options.tensors) {
     for (const name of options.tensors) {

@@ -22,8 +22,8 @@
 import type { Examples, Model } from '../model/model.js';
 import { gd } from '../optim/optimizer.js';
 import { Trainer } from '../train/trainer.js';
-import { checkKnownKeys } from '../util/options.js';
-import { countExamples, positiveInteger, positiveNumber } from './hessian.js';
+import { countExamples } from './hessian.js';
+import { parseOptions, stepCheckOptionsSchema, type SameKeys } from './options.js';
 import { topEigenvalue } from './sharpness.js';
 
 export interface StepCheckOptions {
@@ -43,6 +43,9 @@ export interface StepCheckOptions {
   /** Start vector of the λ_max solve (e.g. a tracker's last eigenvector). */
   start?: Float64Array;
 }
+
+const sameKeys: SameKeys<StepCheckOptions, ReturnType<typeof stepCheckOptionsSchema.parse>> = true;
+void sameKeys;
 
 export interface StepResponse {
   factor: number;
@@ -75,8 +78,6 @@ export interface StepCheck {
   responses: StepResponse[];
 }
 
-const KEYS = ['factors', 'epsilon', 'delta', 'steps', 'tolerance', 'iterations', 'batchSize', 'start'] as const;
-
 function norm(v: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < v.length; i++) s += v[i] * v[i];
@@ -89,19 +90,16 @@ function norm(v: ArrayLike<number>): number {
  * 2·steps full-batch gradients per factor.
  */
 export function checkStepCurvature(model: Model, data: Examples, options: StepCheckOptions = {}): StepCheck {
-  checkKnownKeys(options, KEYS, 'options');
+  parseOptions(stepCheckOptionsSchema, options);
   if (model.layout.stateCount > 0)
     throw new RangeError(
       'checkStepCurvature: the model has batch norm, whose training-step loss (batch statistics) is not the measured one; use a model without batch norm',
     );
   countExamples(model, data);
   const factors = options.factors ?? [1.9, 2.1];
-  if (!Array.isArray(factors) || factors.length === 0)
-    throw new TypeError('options.factors must be a non-empty array of positive numbers');
-  factors.forEach((f, i) => positiveNumber(f, `options.factors[${i}]`));
-  const epsilonRel = positiveNumber(options.epsilon ?? 1e-3, 'options.epsilon');
-  const deltaRel = positiveNumber(options.delta ?? 1e-4, 'options.delta');
-  const steps = positiveInteger(options.steps ?? 10, 'options.steps');
+  const epsilonRel = options.epsilon ?? 1e-3;
+  const deltaRel = options.delta ?? 1e-4;
+  const steps = options.steps ?? 10;
   const batchSize = options.batchSize;
   const theta = model.params.slice();
   const grads = model.grads.slice();

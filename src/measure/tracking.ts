@@ -14,15 +14,12 @@
  */
 import type { Examples, Model } from '../model/model.js';
 import type { Trainer } from '../train/trainer.js';
-import { checkKnownKeys } from '../util/options.js';
 import { Rng } from '../util/random.js';
+import { parseNamed } from '../util/schema.js';
 import {
-  HESSIAN_OPTION_KEYS,
   batchNormChoice,
   batchNormMode,
   countExamples,
-  positiveInteger,
-  positiveNumber,
   withOperator,
   type BatchNormChoice,
   type BatchNormMode,
@@ -30,6 +27,7 @@ import {
   type HessianOptions,
 } from './hessian.js';
 import { LanczosWorkspace, lanczos } from './lanczos.js';
+import { parseOptions, trackingOptionsSchema, trackRunOptionsSchema, type SameKeys } from './options.js';
 
 /** Options of sharpness tracking: the fixed subset, top-k, how often, the Lanczos budget. */
 export interface TrackingOptions {
@@ -58,17 +56,11 @@ export interface TrackingOptions {
   dataParallel?: boolean;
 }
 
-const TRACKING_KEYS = [
-  'k',
-  'subset',
-  'warmStart',
-  'tolerance',
-  'iterations',
-  'randomWeight',
-  'compareFull',
-  'seed',
-  ...HESSIAN_OPTION_KEYS,
-] as const;
+const sameKeys: [
+  SameKeys<TrackingOptions, ReturnType<typeof trackingOptionsSchema.parse>>,
+  SameKeys<TrackRunOptions, ReturnType<typeof trackRunOptionsSchema.parse>>,
+] = [true, true];
+void sameKeys;
 
 /** One tracked measurement. */
 export interface SharpnessPoint {
@@ -114,12 +106,12 @@ export class SharpnessTracker {
     private readonly data: Examples,
     private readonly options: TrackingOptions = {},
   ) {
-    checkKnownKeys(options, TRACKING_KEYS, 'options');
+    parseOptions(trackingOptionsSchema, options);
     this.dataSize = countExamples(model, data);
-    this.k = positiveInteger(options.k ?? 2, 'options.k');
+    this.k = options.k ?? 2;
     if (this.k > model.params.length)
       throw new RangeError(`options.k must be at most paramCount ${model.params.length}`);
-    this.subsetSize = positiveInteger(options.subset ?? Math.min(this.dataSize, 5000), 'options.subset');
+    this.subsetSize = options.subset ?? Math.min(this.dataSize, 5000);
     if (this.subsetSize > this.dataSize)
       throw new RangeError(`options.subset must be at most the ${this.dataSize} examples (got ${this.subsetSize})`);
     const ySize = model.isClassifier() ? 1 : model.outputSize;
@@ -130,9 +122,9 @@ export class SharpnessTracker {
     this.rng = Rng.fromSeed(options.seed ?? 0, 51);
     this.o = {
       warmStart: options.warmStart ?? true,
-      tolerance: positiveNumber(options.tolerance ?? 1e-3, 'options.tolerance'),
-      iterations: positiveInteger(options.iterations ?? 100, 'options.iterations'),
-      randomWeight: positiveNumber(options.randomWeight ?? 0.1, 'options.randomWeight'),
+      tolerance: options.tolerance ?? 1e-3,
+      iterations: options.iterations ?? 100,
+      randomWeight: options.randomWeight ?? 0.1,
       compareFull: options.compareFull ?? this.subsetSize < this.dataSize,
     };
     this.batchNorm = batchNormMode(model, batchNormChoice(options.batchNorm));
@@ -264,10 +256,8 @@ export async function trackSharpness(
   steps: number;
   batchNorm: BatchNormMode;
 }> {
-  if (!options || typeof options !== 'object') throw new TypeError('options must be an object { steps, every }');
+  parseNamed(trackRunOptionsSchema, options, 'options');
   const { steps, every, stopWhen, onMeasure, ...rest } = options;
-  positiveInteger(steps, 'options.steps');
-  positiveInteger(every, 'options.every');
   const tracker = new SharpnessTracker(model, data, rest);
   let done = 0;
   let diverged = false;

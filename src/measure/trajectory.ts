@@ -11,7 +11,14 @@
 import type { NativeLayout } from '../native/binding.js';
 import type { Examples, Model } from '../model/model.js';
 import { Rng } from '../util/random.js';
+import { parseNamed } from '../util/schema.js';
 import { batchNormChoice, type BatchNormChoice } from './hessian.js';
+import {
+  interpolationOptionsSchema,
+  parseOptions,
+  planeSurfaceOptionsSchema,
+  projectionOptionsSchema,
+} from './options.js';
 import { countExamples, symmetricEigen } from './sharpness.js';
 
 function checkVector(v: unknown, param: string, length?: number): Float32Array {
@@ -119,7 +126,8 @@ export function interpolationLosses(
   checkVector(a, 'a', d);
   checkVector(b, 'b', d);
   countExamples(model, data);
-  const points = positiveInteger(options.points ?? 21, 'options.points', 2);
+  parseOptions(interpolationOptionsSchema, options);
+  const points = options.points ?? 21;
   const mode = batchNormChoice(options.batchNorm);
   return withSavedParams(model, () => {
     const alpha: number[] = [];
@@ -181,10 +189,7 @@ export function projectTrajectory(
     throw new TypeError('snapshots must be a non-empty array of Float32Array');
   const d = checkVector(snapshots[0], 'snapshots[0]').length;
   snapshots.forEach((s, i) => checkVector(s, `snapshots[${i}]`, d));
-  if (!options || typeof options !== 'object') throw new TypeError('options must be an object { directions }');
-  if (options.directions !== 'pca' && options.directions !== 'random') {
-    throw new RangeError(`options.directions must be 'pca' or 'random' (got ${JSON.stringify(options.directions)})`);
-  }
+  parseNamed(projectionOptionsSchema, options, 'options');
   const center =
     options.center === undefined ? snapshots[snapshots.length - 1] : checkVector(options.center, 'options.center', d);
   const T = snapshots.length;
@@ -305,12 +310,9 @@ export function lossSurface(
   checkVector(d1, 'd1', d);
   checkVector(d2, 'd2', d);
   countExamples(model, data);
-  if (!options || typeof options !== 'object') throw new TypeError('options must be an object { range, resolution }');
+  parseNamed(planeSurfaceOptionsSchema, options, 'options');
   const range = options.range;
-  if (!Array.isArray(range) || range.length !== 4 || !range.every((v) => typeof v === 'number' && Number.isFinite(v))) {
-    throw new RangeError('options.range must be [xMin, xMax, yMin, yMax] of finite numbers');
-  }
-  const res = positiveInteger(options.resolution, 'options.resolution', 2);
+  const res = options.resolution;
   const axis = (lo: number, hi: number) => Array.from({ length: res }, (_, i) => lo + ((hi - lo) * i) / (res - 1));
   const xs = axis(range[0], range[1]);
   const ys = axis(range[2], range[3]);

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 import {
   native,
   showBlasNotice,
@@ -7,7 +9,7 @@ import {
 } from '../native/binding.js';
 import { allGatherFloat64, checkSamePass, chunkShare, requireMpiWorld } from '../native/mpi.js';
 import { formatValue } from '../util/format.js';
-import { checkKnownKeys } from '../util/options.js';
+import { boolean, intBelow, parseNamed } from '../util/schema.js';
 import { checkModelSpec, type ModelSpec } from './spec.js';
 
 /** Inputs and targets of a batch or a data set: x [n, ...inputShape] and labels [n] or targets [n, outputs]. */
@@ -79,6 +81,16 @@ export function describe(spec: ModelSpec): NativeLayout {
   return native.describe(spec);
 }
 
+// The options of Model's constructor and methods (zod schemas; messages name the parameter).
+const optionsObject = <T extends z.ZodRawShape>(shape: T, what: string) =>
+  z.strictObject(shape, { error: (i) => `must be an object such as ${what} (got ${formatValue(i.input)})` });
+const modelOptionsSchema = optionsObject({ seed: intBelow(0, 2 ** 53, '2^53').optional() }, '{ seed: 1 }');
+const lossAndGradOptionsSchema = optionsObject({ training: boolean().optional() }, '{ training: false }');
+const evaluateOptionsSchema = optionsObject(
+  { batchSize: intBelow(1, 2 ** 53, '2^53').optional(), dataParallel: boolean().optional() },
+  '{ batchSize: 1000, dataParallel: false }',
+);
+
 /**
  * A network over one flat Float32Array of parameters. Gradients, optimizer state, snapshots and
  * checkpoints share this layout; `tensor(name)` returns a named view into it.
@@ -98,14 +110,7 @@ export class Model {
 
   /** Builds the network and initialises parameters from `seed` (He-normal weights, zero biases). */
   constructor(spec: ModelSpec, options: { seed?: number } = {}) {
-    if (typeof options !== 'object' || options === null)
-      throw new TypeError(`options must be an object such as { seed: 1 } (got ${formatValue(options)})`);
-    checkKnownKeys(options, ['seed'], 'Model options');
-    if (
-      options.seed !== undefined &&
-      (typeof options.seed !== 'number' || !Number.isSafeInteger(options.seed) || options.seed < 0)
-    )
-      throw new RangeError(`options.seed must be a non-negative integer (got ${formatValue(options.seed)})`);
+    const { seed } = parseNamed(modelOptionsSchema, options, 'options');
     this.spec = checkModelSpec(spec, 'spec');
     this.handle = new native.NativeModel(this.spec);
     showBlasNotice(); // once per process: training without a system BLAS is several times slower
@@ -116,7 +121,7 @@ export class Model {
     this.grads = sharedFloat32(this.layout.paramCount);
     this.state = sharedFloat32(this.layout.stateCount);
     this.entries = new Map(this.layout.params.map((e) => [e.name, e]));
-    this.init(options.seed ?? 0);
+    this.init(seed ?? 0);
   }
 
   /** Numbers per example (the product of `spec.input`). */
@@ -145,7 +150,7 @@ export class Model {
   /** Loss and gradient of the mean loss over the batch; writes `grads`. */
   lossAndGrad(batch: Examples, options: { training?: boolean } = {}): { loss: number; accuracy: number } {
     const n = checkExamples(this, batch, 'batch');
-    checkKnownKeys(options, ['training'], 'lossAndGrad options');
+    const { training } = parseNamed(lossAndGradOptionsSchema, options, 'options');
     const { loss, correct } = this.handle.lossAndGrad(
       this.params,
       this.stateOrNull(),
@@ -153,7 +158,7 @@ export class Model {
       batch.y,
       n,
       this.grads,
-      options.training ?? true,
+      training ?? true,
     );
     return { loss, accuracy: this.isClassifier() ? correct / n : NaN };
   }
@@ -170,14 +175,8 @@ export class Model {
    */
   evaluate(data: Examples, options: { batchSize?: number; dataParallel?: boolean } = {}): Evaluation {
     const n = checkExamples(this, data, 'data');
-    if (typeof options !== 'object' || options === null)
-      throw new TypeError(`options must be an object (got ${formatValue(options)})`);
-    checkKnownKeys(options, ['batchSize', 'dataParallel'], 'evaluate options');
-    const chunk = options.batchSize ?? 1000;
-    if (!Number.isInteger(chunk) || chunk < 1)
-      throw new RangeError(`batchSize must be a positive integer (got ${chunk})`);
-    if (options.dataParallel !== undefined && typeof options.dataParallel !== 'boolean')
-      throw new TypeError(`options.dataParallel must be a boolean (got ${formatValue(options.dataParallel)})`);
+    const o = parseNamed(evaluateOptionsSchema, options, 'options');
+    const chunk = o.batchSize ?? 1000;
     const inSize = this.inputSize;
     const ySize = this.isClassifier() ? 1 : this.outputSize;
     const chunkSum = (start: number): { lossSum: number; correct: number } => {
@@ -192,7 +191,7 @@ export class Model {
     };
     let lossSum = 0;
     let correct = 0;
-    if (options.dataParallel) {
+    if (o.dataParallel) {
       const world = requireMpiWorld('options.dataParallel');
       checkSamePass(this.params, data, { evaluate: n, batchSize: chunk }, 'evaluate options.dataParallel');
       const share = chunkShare(n, chunk, world.rank, world.size);

@@ -3,9 +3,12 @@
  * Activations are NCHW per batch; an example is `[features]` or `[channels, height, width]`.
  */
 
+import { z } from 'zod';
+
+import { kinds } from '../native/kinds.js';
 import { formatValue } from '../util/format.js';
-import { checkKnownKeys } from '../util/options.js';
 import { plainCopy } from '../util/plain-data.js';
+import { boolean, kindName, kindUnionError, parseNamed } from '../util/schema.js';
 
 /** One layer of a {@link ModelSpec}, as plain data. */
 export type LayerSpec =
@@ -47,25 +50,54 @@ export interface ModelSpec {
   loss?: LossName;
 }
 
-/** The keys each layer type takes (the native describe() checks values; unknown keys are caught here). */
-const LAYER_KEYS: Record<LayerSpec['type'], readonly string[]> = {
-  dense: ['type', 'units', 'bias', 'init'],
-  conv2d: ['type', 'units', 'kernel', 'stride', 'padding', 'bias', 'init'],
-  maxpool: ['type', 'kernel', 'stride'],
-  avgpool: ['type', 'kernel', 'stride'],
-  globalavgpool: ['type'],
-  flatten: ['type'],
-  relu: ['type'],
-  tanh: ['type'],
-  gelu: ['type'],
-  resblock: ['type', 'units', 'stride', 'batchnorm'],
-  batchnorm: ['type'],
-};
+// ---- The option kinds, as zod schemas ---------------------------------------------------------------
+
+/**
+ * The keys each layer type takes. Their values are checked by the native describe() (the binding
+ * validates every spec it is given, so it is the one check of a spec's values); a key the layer
+ * does not take is caught here: `spec.layers[2]: unknown option "activaton" (did you mean …)`.
+ */
+const layer = <K extends LayerSpec['type'], F extends string>(type: K, fields: readonly F[]) =>
+  z.strictObject({
+    type: z.literal(type),
+    ...(Object.fromEntries(fields.map((f) => [f, z.unknown().optional()])) as Record<F, z.ZodOptional<z.ZodUnknown>>),
+  });
+
+const layerSchema = z.discriminatedUnion(
+  'type',
+  [
+    layer('dense', ['units', 'bias', 'init']),
+    layer('conv2d', ['units', 'kernel', 'stride', 'padding', 'bias', 'init']),
+    layer('maxpool', ['kernel', 'stride']),
+    layer('avgpool', ['kernel', 'stride']),
+    layer('globalavgpool', []),
+    layer('flatten', []),
+    layer('relu', []),
+    layer('tanh', []),
+    layer('gelu', []),
+    layer('resblock', ['units', 'stride', 'batchnorm']),
+    layer('batchnorm', []),
+  ],
+  { error: kindUnionError('a layer object such as { type: "dense", units: 10 }', kinds.layerTypes) },
+);
+
+/** A model spec's keys, its layers' keys and its loss (values: the native describe()). */
+const modelSpecSchema = z.strictObject(
+  {
+    input: z.unknown().optional(),
+    layers: z.array(layerSchema, { error: (i) => `must be an array of layers (got ${formatValue(i.input)})` }),
+    loss: kindName(kinds.losses).optional(),
+  },
+  {
+    error: (i) =>
+      `must be a model spec object such as mlp({ input: 4, hidden: [8], outputs: 2 }) (got ${formatValue(i.input)})`,
+  },
+);
 
 /**
  * A checked plain copy of a model spec: plain data (no Proxy, bounded depth, no prototype keys),
- * no unknown key on the spec or any layer (`spec.layers[2]: unknown option "activaton" …`). Values
- * are checked by the native describe().
+ * no unknown key on the spec or any layer (`spec.layers[2]: unknown option "activaton" …`), a
+ * known layer type and loss. The other values are checked by the native describe().
  */
 export function checkModelSpec(spec: unknown, where = 'spec'): ModelSpec {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec))
@@ -73,40 +105,71 @@ export function checkModelSpec(spec: unknown, where = 'spec'): ModelSpec {
       `${where} must be a model spec object such as mlp({ input: 4, hidden: [8], outputs: 2 }) (got ${formatValue(spec)})`,
     );
   const copy = plainCopy(spec as ModelSpec, where);
-  checkKnownKeys(copy, ['input', 'layers', 'loss'], where);
-  if (Array.isArray(copy.layers)) {
-    copy.layers.forEach((layer, i) => {
-      const type = (layer as { type?: unknown } | null)?.type;
-      if (typeof type === 'string' && Object.prototype.hasOwnProperty.call(LAYER_KEYS, type))
-        checkKnownKeys(layer, LAYER_KEYS[type as LayerSpec['type']], `${where}.layers[${i}]`);
-    });
-  }
+  parseNamed(modelSpecSchema, copy, where);
   return copy;
 }
 
-function optionsObject<T>(options: T, where: string, known: readonly string[]): T {
-  if (typeof options !== 'object' || options === null || Array.isArray(options))
-    throw new TypeError(`${where} must be an object (got ${formatValue(options)})`);
-  checkKnownKeys(options, known, where);
-  return options;
-}
+/** A positive integer <= max (a width, a count). */
+const positiveInt = (max = 2 ** 31 - 1) => {
+  const range = (v: unknown) => `must be an integer in [1, ${max}] (got ${formatValue(v)})`;
+  return z
+    .number({
+      error: (i) => (typeof i.input === 'number' ? range(i.input) : `must be a number (got ${formatValue(i.input)})`),
+    })
+    .int({ error: (i) => range(i.input) })
+    .min(1, { error: (i) => range(i.input) })
+    .max(max, { error: (i) => range(i.input) });
+};
 
-function positiveInt(v: unknown, param: string, max = 2 ** 31 - 1): number {
-  if (typeof v !== 'number') throw new TypeError(`${param} must be a number (got ${formatValue(v)})`);
-  if (!Number.isInteger(v) || v < 1 || v > max)
-    throw new RangeError(`${param} must be an integer in [1, ${max}] (got ${v})`);
-  return v;
-}
+/** A list of integers >= min (widths, shapes, blocks per stage). */
+const intList = (min: number) => {
+  const range = (v: unknown) => `must be an integer >= ${min} (got ${formatValue(v)})`;
+  return z.array(
+    z
+      .number({
+        error: (i) => (typeof i.input === 'number' ? range(i.input) : `must be a number (got ${formatValue(i.input)})`),
+      })
+      .int({ error: (i) => range(i.input) })
+      .min(min, { error: (i) => range(i.input) })
+      .max(2 ** 31 - 1, { error: (i) => range(i.input) }),
+    { error: (i) => `must be an array of integers (got ${formatValue(i.input)})` },
+  );
+};
 
-function intList(v: unknown, param: string, min: number): number[] {
-  if (!Array.isArray(v)) throw new TypeError(`${param} must be an array of integers (got ${formatValue(v)})`);
-  v.forEach((x, i) => {
-    if (typeof x !== 'number') throw new TypeError(`${param}[${i}] must be a number (got ${formatValue(x)})`);
-    if (!Number.isInteger(x) || x < min || x > 2 ** 31 - 1)
-      throw new RangeError(`${param}[${i}] must be an integer >= ${min} (got ${x})`);
-  });
-  return v as number[];
-}
+const builderOptions = <T extends z.ZodRawShape>(shape: T) =>
+  z.strictObject(shape, { error: (i) => `must be an object (got ${formatValue(i.input)})` });
+
+const mlpOptionsSchema = builderOptions({
+  input: z.union([positiveInt(), intList(1)], {
+    error: (i) => `must be a number or an array of integers (got ${formatValue(i.input)})`,
+  }),
+  hidden: intList(1),
+  outputs: positiveInt(),
+  activation: kindName(['relu', 'tanh', 'gelu']).optional(),
+  loss: kindName(kinds.losses).optional(),
+});
+
+const smallCnnOptionsSchema = builderOptions({
+  input: intList(1).optional(),
+  channels: intList(1)
+    .refine((c) => c.length === 2, {
+      error: (i) => `must hold 2 channel counts (got ${(i.input as unknown[]).length})`,
+    })
+    .optional(),
+  hidden: positiveInt().optional(),
+  outputs: positiveInt().optional(),
+});
+
+const resnetOptionsSchema = builderOptions({
+  input: intList(1).optional(),
+  width: positiveInt(2 ** 20).optional(),
+  // 0 blocks in a stage is allowed (a shallower net); -1 or 1.5 is an error, not 0 or 2 blocks.
+  blocks: intList(0)
+    .max(8, { error: (i) => `must list at most 8 stages (got ${(i.input as unknown[]).length})` })
+    .optional(),
+  outputs: positiveInt().optional(),
+  batchnorm: boolean().optional(),
+});
 
 /** Multi-layer perceptron: input → (dense(h) → activation)* → dense(outputs). */
 export function mlp(options: {
@@ -116,21 +179,15 @@ export function mlp(options: {
   activation?: 'relu' | 'tanh' | 'gelu';
   loss?: LossName;
 }): ModelSpec {
-  optionsObject(options, 'mlp(options)', ['input', 'hidden', 'outputs', 'activation', 'loss']);
-  if (Array.isArray(options.input)) intList(options.input, 'mlp(options).input', 1);
-  else positiveInt(options.input, 'mlp(options).input');
-  intList(options.hidden, 'mlp(options).hidden', 1);
-  positiveInt(options.outputs, 'mlp(options).outputs');
-  const activation = options.activation ?? 'relu';
-  if (!['relu', 'tanh', 'gelu'].includes(activation))
-    throw new RangeError(`mlp(options).activation must be one of relu, tanh, gelu (got ${formatValue(activation)})`);
+  const o = parseNamed(mlpOptionsSchema, options, 'mlp(options)');
+  const activation = o.activation ?? 'relu';
   const layers: LayerSpec[] = [];
-  for (const units of options.hidden) layers.push({ type: 'dense', units }, { type: activation });
-  layers.push({ type: 'dense', units: options.outputs });
+  for (const units of o.hidden) layers.push({ type: 'dense', units }, { type: activation });
+  layers.push({ type: 'dense', units: o.outputs });
   return {
-    input: Array.isArray(options.input) ? options.input : [options.input],
+    input: Array.isArray(o.input) ? o.input : [o.input],
     layers,
-    loss: options.loss ?? 'softmax-cross-entropy',
+    loss: o.loss ?? 'softmax-cross-entropy',
   };
 }
 
@@ -142,24 +199,19 @@ export function mlp(options: {
 export function smallCnn(
   options: { input?: number[]; channels?: [number, number]; hidden?: number; outputs?: number } = {},
 ): ModelSpec {
-  optionsObject(options, 'smallCnn(options)', ['input', 'channels', 'hidden', 'outputs']);
-  if (options.input !== undefined) intList(options.input, 'smallCnn(options).input', 1);
-  if (options.channels !== undefined && intList(options.channels, 'smallCnn(options).channels', 1).length !== 2)
-    throw new RangeError(`smallCnn(options).channels must hold 2 channel counts (got ${options.channels.length})`);
-  if (options.hidden !== undefined) positiveInt(options.hidden, 'smallCnn(options).hidden');
-  if (options.outputs !== undefined) positiveInt(options.outputs, 'smallCnn(options).outputs');
-  const [c1, c2] = options.channels ?? [32, 64];
+  const o = parseNamed(smallCnnOptionsSchema, options, 'smallCnn(options)');
+  const [c1, c2] = o.channels ?? [32, 64];
   return {
-    input: options.input ?? [1, 28, 28],
+    input: o.input ?? [1, 28, 28],
     layers: [
       { type: 'conv2d', units: c1, kernel: 3 },
       { type: 'relu' },
       { type: 'conv2d', units: c2, kernel: 3 },
       { type: 'relu' },
       { type: 'maxpool', kernel: 2, stride: 2 },
-      { type: 'dense', units: options.hidden ?? 128 },
+      { type: 'dense', units: o.hidden ?? 128 },
       { type: 'relu' },
-      { type: 'dense', units: options.outputs ?? 10 },
+      { type: 'dense', units: o.outputs ?? 10 },
     ],
     loss: 'softmax-cross-entropy',
   };
@@ -174,17 +226,10 @@ export function smallCnn(
 export function resnet(
   options: { input?: number[]; width?: number; blocks?: number[]; outputs?: number; batchnorm?: boolean } = {},
 ): ModelSpec {
-  optionsObject(options, 'resnet(options)', ['input', 'width', 'blocks', 'outputs', 'batchnorm']);
-  if (options.input !== undefined) intList(options.input, 'resnet(options).input', 1);
-  const width = options.width === undefined ? 64 : positiveInt(options.width, 'resnet(options).width', 2 ** 20);
-  // 0 blocks in a stage is allowed (a shallower net); -1 or 1.5 is an error, not 0 or 2 blocks.
-  const blocks = options.blocks === undefined ? [2, 2, 2, 2] : intList(options.blocks, 'resnet(options).blocks', 0);
-  if (blocks.length > 8)
-    throw new RangeError(`resnet(options).blocks must list at most 8 stages (got ${blocks.length})`);
-  if (options.outputs !== undefined) positiveInt(options.outputs, 'resnet(options).outputs');
-  const batchnorm = options.batchnorm ?? false;
-  if (typeof batchnorm !== 'boolean')
-    throw new TypeError(`resnet(options).batchnorm must be a boolean (got ${formatValue(batchnorm)})`);
+  const o = parseNamed(resnetOptionsSchema, options, 'resnet(options)');
+  const width = o.width ?? 64;
+  const blocks = o.blocks ?? [2, 2, 2, 2];
+  const batchnorm = o.batchnorm ?? false;
   const layers: LayerSpec[] = [{ type: 'conv2d', units: width, kernel: 3, padding: 1 }];
   if (batchnorm) layers.push({ type: 'batchnorm' });
   layers.push({ type: 'relu' });
@@ -193,6 +238,6 @@ export function resnet(
       layers.push({ type: 'resblock', units: width * 2 ** stage, stride: stage > 0 && b === 0 ? 2 : 1, batchnorm });
     }
   });
-  layers.push({ type: 'globalavgpool' }, { type: 'dense', units: options.outputs ?? 10 });
-  return { input: options.input ?? [3, 32, 32], layers, loss: 'softmax-cross-entropy' };
+  layers.push({ type: 'globalavgpool' }, { type: 'dense', units: o.outputs ?? 10 });
+  return { input: o.input ?? [3, 32, 32], layers, loss: 'softmax-cross-entropy' };
 }

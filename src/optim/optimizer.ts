@@ -23,10 +23,20 @@ import type {
   NativeTransform,
   TensorEntry,
 } from '../native/binding.js';
+import { z } from 'zod';
+
 import { formatValue } from '../util/format.js';
 import { kinds, type NoiseModeName } from '../native/kinds.js';
-import { checkKnownKeys, checkOneOf } from '../util/options.js';
-import { checkSchedule, constant, type ScheduleSpec } from './schedules.js';
+import {
+  boolean,
+  finiteAtLeast,
+  instanceOf,
+  kindName,
+  kindUnionError,
+  learningRateNumber,
+  parseNamed,
+} from '../util/schema.js';
+import { scheduleSchema, type ScheduleSpec } from './schedules.js';
 
 /**
  * How a `gaussianNoise` transform's σ_t (after annealing) sets the noise added to the update u,
@@ -53,6 +63,122 @@ export interface OptimizerSpec {
   schedule: ScheduleSpec;
 }
 
+// ---- The option kinds, as zod schemas (one per kind; messages name the parameter) -------------------
+
+/** A learning rate: a finite number >= 0 (0 allowed; a constant schedule) or a schedule object. */
+const learningRateSchema = z.union([learningRateNumber(), scheduleSchema], {
+  error: (i) =>
+    typeof i.input === 'number'
+      ? `must be a finite number >= 0 (got ${i.input}; 0 is allowed, a negative rate would ascend the loss)`
+      : `must be a number or a schedule such as cosine(0.1, 1000) (got ${formatValue(i.input)})`,
+});
+
+/** Momentum β in [0, 1): β = 1 never forgets a gradient, β > 1 grows without bound. */
+const momentumSchema = z
+  .number({
+    error: (i) =>
+      typeof i.input === 'number'
+        ? `must be in [0, 1) (got ${i.input})`
+        : `must be a number (got ${formatValue(i.input)})`,
+  })
+  .min(0, { error: (i) => `must be in [0, 1) (got ${String(i.input)})` })
+  .lt(1, { error: (i) => `must be in [0, 1) (got ${String(i.input)})` });
+
+const nonNegative = () => finiteAtLeast(0);
+const annealStepsSchema = z
+  .number({
+    error: (i) =>
+      typeof i.input === 'number'
+        ? `must be a non-negative integer (got ${i.input})`
+        : `must be a number (got ${formatValue(i.input)})`,
+  })
+  .int({ error: (i) => `must be a non-negative integer (got ${String(i.input)})` })
+  .min(0, { error: (i) => `must be a non-negative integer (got ${String(i.input)})` });
+// Any Uint8Array (its buffer may be shared), not only the ArrayBuffer-backed ones `new Uint8Array` types.
+const maskSchema = instanceOf(Uint8Array, 'a Uint8Array (see parameterMask)') as unknown as z.ZodType<Uint8Array>;
+const noiseModeSchema = kindName(kinds.noiseModes);
+const optionsObject = <T extends z.ZodRawShape>(shape: T, what: string) =>
+  z.strictObject(shape, { error: (i) => `must be ${what} (got ${formatValue(i.input)})` });
+
+/** The options of {@link sgd}. */
+const sgdShape = {
+  lr: learningRateSchema,
+  momentum: momentumSchema.optional(),
+  nesterov: boolean().optional(),
+  weightDecay: nonNegative().optional(),
+};
+const nesterovNeedsMomentum = (o: { momentum?: number; nesterov?: boolean }, ctx: z.RefinementCtx): void => {
+  if (o.nesterov && !o.momentum) ctx.addIssue({ code: 'custom', path: ['nesterov'], message: 'requires momentum > 0' });
+};
+const sgdOptionsSchema = optionsObject(sgdShape, 'an object such as { lr: 0.1 }').superRefine(nesterovNeedsMomentum);
+
+const NOISE_KEYS = ['noiseStd', 'noiseNorm', 'noiseRelative'] as const;
+/** The options of {@link noisySgd}: sgd's, one noise magnitude, annealing and a mask. */
+const noisySgdOptionsSchema = optionsObject(
+  {
+    ...sgdShape,
+    noiseStd: nonNegative().optional(),
+    noiseNorm: nonNegative().optional(),
+    noiseRelative: nonNegative().optional(),
+    annealSteps: annealStepsSchema.optional(),
+    mask: maskSchema.optional(),
+  },
+  'an object such as { lr: 0.1, noiseStd: 0.01 }',
+).superRefine((o, ctx) => {
+  const given = NOISE_KEYS.filter((k) => o[k] !== undefined);
+  if (given.length !== 1)
+    ctx.addIssue({
+      code: 'custom',
+      path: [],
+      message: `must give exactly one of ${NOISE_KEYS.join(', ')} (got ${given.length ? given.join(', ') : 'none'})`,
+    });
+  nesterovNeedsMomentum(o, ctx);
+});
+
+/** One gradient transform, by `kind` (see the module comment); kind names in messages are the addon's. */
+const transformSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({ kind: z.literal('clipGlobalNorm'), maxNorm: nonNegative() }),
+    z.strictObject({ kind: z.literal('addWeightDecay'), weightDecay: nonNegative(), mask: maskSchema.optional() }),
+    z.strictObject({
+      kind: z.literal('gaussianNoise'),
+      std: nonNegative(),
+      annealSteps: annealStepsSchema.optional(),
+      mode: noiseModeSchema.optional(),
+      mask: maskSchema.optional(),
+    }),
+    z.strictObject({ kind: z.literal('momentum'), beta: momentumSchema, nesterov: boolean().optional() }),
+    z.strictObject({ kind: z.literal('scaleByLearningRate') }),
+    z.strictObject({
+      kind: z.literal('decoupledWeightDecay'),
+      weightDecay: nonNegative(),
+      mask: maskSchema.optional(),
+    }),
+  ],
+  { error: kindUnionError('a transform object such as momentum(0.9)', kinds.transformKinds) },
+);
+
+/** An optimizer spec: the transform chain and the schedule. */
+const optimizerSpecSchema = optionsObject(
+  {
+    transforms: z.array(transformSchema, { error: (i) => `must be an array (got ${formatValue(i.input)})` }),
+    schedule: scheduleSchema,
+  },
+  'an object { transforms, schedule } such as sgd({ lr: 0.1 })',
+);
+
+// The schemas and the hand-written, documented types describe the same objects (a compile-time check).
+type SchemaTransform = z.infer<typeof transformSchema>;
+const sameShape: [
+  SchemaTransform extends TransformSpec ? true : false,
+  TransformSpec extends SchemaTransform ? true : false,
+  z.infer<typeof optimizerSpecSchema> extends OptimizerSpec ? true : false,
+] = [true, true, true];
+void sameShape;
+
+// ---- SGD ------------------------------------------------------------------------------------------
+
 /**
  * Stochastic gradient descent, torch.optim.SGD semantics:
  * g ← ∇L + λθ; v ← βv + g; u = v (or g + βv with Nesterov); θ ← θ − η(t)·u.
@@ -64,52 +190,21 @@ export function sgd(options: {
   nesterov?: boolean;
   weightDecay?: number;
 }): OptimizerSpec {
-  if (!isObject(options))
-    throw new TypeError(`sgd(options): options must be an object such as { lr: 0.1 } (got ${formatValue(options)})`);
-  checkKnownKeys(options, SGD_KEYS, 'sgd(options)');
-  return sgdChain(options, 'sgd(options)');
+  return sgdChain(parseNamed(sgdOptionsSchema, options, 'sgd(options)'));
 }
 
-const SGD_KEYS = ['lr', 'momentum', 'nesterov', 'weightDecay'] as const;
-
-/** The transforms of sgd() after its options are checked (shared with noisySgd). */
-function sgdChain(
-  options: { lr: unknown; momentum?: unknown; nesterov?: unknown; weightDecay?: unknown },
-  where: string,
-): OptimizerSpec {
-  const lr = learningRate(options.lr, `${where}.lr`);
-  const weightDecay =
-    options.weightDecay === undefined ? 0 : checkNumber(options.weightDecay, `${where}.weightDecay`, 0);
-  const beta = options.momentum === undefined ? 0 : checkMomentum(options.momentum, `${where}.momentum`);
-  if (options.nesterov !== undefined && typeof options.nesterov !== 'boolean')
-    throw new TypeError(`${where}.nesterov must be a boolean (got ${formatValue(options.nesterov)})`);
+/** The transforms of sgd() from its checked options (shared with noisySgd). */
+function sgdChain(o: z.infer<typeof sgdOptionsSchema>): OptimizerSpec {
   const transforms: TransformSpec[] = [];
-  if (weightDecay) transforms.push({ kind: 'addWeightDecay', weightDecay });
-  if (beta) transforms.push({ kind: 'momentum', beta, nesterov: (options.nesterov as boolean | undefined) ?? false });
-  else if (options.nesterov) throw new RangeError(`${where}.nesterov requires momentum > 0`);
+  if (o.weightDecay) transforms.push({ kind: 'addWeightDecay', weightDecay: o.weightDecay });
+  if (o.momentum) transforms.push({ kind: 'momentum', beta: o.momentum, nesterov: o.nesterov ?? false });
   transforms.push({ kind: 'scaleByLearningRate' });
-  return { transforms, schedule: lr };
+  return { transforms, schedule: asSchedule(o.lr) };
 }
 
-/** A learning rate: a finite number >= 0 (0 allowed) or a checked schedule. */
-function learningRate(v: unknown, param: string): ScheduleSpec {
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v) || v < 0)
-      throw new RangeError(
-        `${param} must be a finite number >= 0 (got ${v}; 0 is allowed, a negative rate would ascend the loss)`,
-      );
-    return constant(v);
-  }
-  if (isObject(v)) return checkSchedule(v, param);
-  throw new TypeError(`${param} must be a number or a schedule such as cosine(0.1, 1000) (got ${formatValue(v)})`);
-}
-
-/** Momentum β in [0, 1): β = 1 never forgets a gradient, β > 1 grows without bound. */
-function checkMomentum(v: unknown, param: string): number {
-  if (typeof v !== 'number') throw new TypeError(`${param} must be a number (got ${formatValue(v)})`);
-  if (!(v >= 0 && v < 1)) throw new RangeError(`${param} must be in [0, 1) (got ${v})`);
-  return v;
-}
+/** A checked learning rate as a schedule (a number is a constant one). */
+const asSchedule = (lr: number | ScheduleSpec): ScheduleSpec =>
+  typeof lr === 'number' ? { kind: 'constant', lr } : lr;
 
 /** Gradient descent: `sgd` meant for full-batch training (the trainer's default batching). */
 export const gd = sgd;
@@ -118,16 +213,22 @@ export const gd = sgd;
 
 /** u ← u · min(1, c/‖u‖₂) (global norm over all parameters). */
 export function clipGlobalNorm(maxNorm: number): TransformSpec {
-  checkNumber(maxNorm, 'clipGlobalNorm(maxNorm)', 0);
-  return { kind: 'clipGlobalNorm', maxNorm };
+  return { kind: 'clipGlobalNorm', maxNorm: parseNamed(nonNegative(), maxNorm, 'clipGlobalNorm(maxNorm)') };
 }
+
+const maskOptionsSchema = optionsObject({ mask: maskSchema.optional() }, 'an object such as { mask }');
 
 /** u ← u + λθ on the masked parameters (coupled L2 weight decay). */
 export function addWeightDecay(weightDecay: number, options: { mask?: Uint8Array } = {}): TransformSpec {
-  checkNumber(weightDecay, 'addWeightDecay(weightDecay)', 0);
-  checkKnownKeys(options, ['mask'], 'addWeightDecay(weightDecay, options)');
-  return { kind: 'addWeightDecay', weightDecay, ...(options.mask ? { mask: options.mask } : {}) };
+  const value = parseNamed(nonNegative(), weightDecay, 'addWeightDecay(weightDecay)');
+  const { mask } = parseNamed(maskOptionsSchema, options, 'addWeightDecay(weightDecay, options)');
+  return { kind: 'addWeightDecay', weightDecay: value, ...(mask ? { mask } : {}) };
 }
+
+const noiseOptionsSchema = optionsObject(
+  { annealSteps: annealStepsSchema.optional(), mode: noiseModeSchema.optional(), mask: maskSchema.optional() },
+  'an object such as { annealSteps: 1000 }',
+);
 
 /**
  * Isotropic Gaussian noise on the update (see {@link NoiseMode}); σ_t = std · max(0, 1 − t/annealSteps)
@@ -137,24 +238,24 @@ export function gaussianNoise(
   std: number,
   options: { annealSteps?: number; mode?: NoiseMode; mask?: Uint8Array } = {},
 ): TransformSpec {
-  checkNumber(std, 'gaussianNoise(std)', 0);
-  checkKnownKeys(options, ['annealSteps', 'mode', 'mask'], 'gaussianNoise(std, options)');
-  if (options.annealSteps !== undefined)
-    checkNonNegativeInteger(options.annealSteps, 'gaussianNoise(std, options).annealSteps');
+  const value = parseNamed(nonNegative(), std, 'gaussianNoise(std)');
+  const o = parseNamed(noiseOptionsSchema, options, 'gaussianNoise(std, options)');
   return {
     kind: 'gaussianNoise',
-    std,
-    ...(options.annealSteps !== undefined ? { annealSteps: options.annealSteps } : {}),
-    ...(options.mode !== undefined ? { mode: options.mode } : {}),
-    ...(options.mask ? { mask: options.mask } : {}),
+    std: value,
+    ...(o.annealSteps !== undefined ? { annealSteps: o.annealSteps } : {}),
+    ...(o.mode !== undefined ? { mode: o.mode } : {}),
+    ...(o.mask ? { mask: o.mask } : {}),
   };
 }
 
+const momentumOptionsSchema = optionsObject({ nesterov: boolean().optional() }, 'an object such as { nesterov: true }');
+
 /** Heavy-ball momentum v ← βv + u; u ← v (or u ← u + βv with `nesterov`), PyTorch convention, v₀ = 0. */
 export function momentum(beta: number, options: { nesterov?: boolean } = {}): TransformSpec {
-  checkMomentum(beta, 'momentum(beta)');
-  checkKnownKeys(options, ['nesterov'], 'momentum(beta, options)');
-  return { kind: 'momentum', beta, nesterov: options.nesterov ?? false };
+  const value = parseNamed(momentumSchema, beta, 'momentum(beta)');
+  const { nesterov } = parseNamed(momentumOptionsSchema, options, 'momentum(beta, options)');
+  return { kind: 'momentum', beta: value, nesterov: nesterov ?? false };
 }
 
 /** u ← −η(t)·u with η from the optimizer's schedule. */
@@ -164,9 +265,9 @@ export function scaleByLearningRate(): TransformSpec {
 
 /** u ← u − η(t)λθ on the masked parameters (AdamW-style; place after `scaleByLearningRate`). */
 export function decoupledWeightDecay(weightDecay: number, options: { mask?: Uint8Array } = {}): TransformSpec {
-  checkNumber(weightDecay, 'decoupledWeightDecay(weightDecay)', 0);
-  checkKnownKeys(options, ['mask'], 'decoupledWeightDecay(weightDecay, options)');
-  return { kind: 'decoupledWeightDecay', weightDecay, ...(options.mask ? { mask: options.mask } : {}) };
+  const value = parseNamed(nonNegative(), weightDecay, 'decoupledWeightDecay(weightDecay)');
+  const { mask } = parseNamed(maskOptionsSchema, options, 'decoupledWeightDecay(weightDecay, options)');
+  return { kind: 'decoupledWeightDecay', weightDecay: value, ...(mask ? { mask } : {}) };
 }
 
 /**
@@ -175,7 +276,7 @@ export function decoupledWeightDecay(weightDecay: number, options: { mask?: Uint
  * gradient before it enters the momentum buffer; swapping the first two clips the momentum output.
  */
 export function chain(lr: number | ScheduleSpec, ...transforms: TransformSpec[]): OptimizerSpec {
-  return { transforms, schedule: learningRate(lr, 'chain(lr)') };
+  return { transforms, schedule: asSchedule(parseNamed(learningRateSchema, lr, 'chain(lr)')) };
 }
 
 // ---- The noise family -------------------------------------------------------------------------
@@ -205,37 +306,22 @@ export function noisySgd(options: {
   weightDecay?: number;
   mask?: Uint8Array;
 }): OptimizerSpec {
-  if (!isObject(options))
-    throw new TypeError(`noisySgd(options): options must be an object (got ${formatValue(options)})`);
-  checkKnownKeys(options, NOISY_SGD_KEYS, 'noisySgd(options)');
-  const given = (['noiseStd', 'noiseNorm', 'noiseRelative'] as const).filter((k) => options[k] !== undefined);
-  if (given.length !== 1) {
-    throw new RangeError(
-      `exactly one of options.noiseStd, options.noiseNorm, options.noiseRelative must be given (got ${given.length ? given.join(', ') : 'none'})`,
-    );
-  }
-  const key = given[0];
+  const o = parseNamed(noisySgdOptionsSchema, options, 'noisySgd(options)');
+  const key = NOISE_KEYS.find((k) => o[k] !== undefined)!;
   const mode: NoiseMode = key === 'noiseStd' ? 'std' : key === 'noiseNorm' ? 'norm' : 'relative';
-  const std = checkNumber(options[key], `options.${key}`, 0);
-  if (options.annealSteps !== undefined) checkNonNegativeInteger(options.annealSteps, 'options.annealSteps');
-  const base = sgdChain(options, 'noisySgd(options)');
+  const base = sgdChain(o);
   // Noise joins the gradient before momentum: [addWeightDecay?] gaussianNoise [momentum?] scale.
   const at = base.transforms[0]?.kind === 'addWeightDecay' ? 1 : 0;
-  base.transforms.splice(at, 0, gaussianNoise(std, { annealSteps: options.annealSteps, mode, mask: options.mask }));
+  const noise: TransformSpec = {
+    kind: 'gaussianNoise',
+    std: o[key]!,
+    ...(o.annealSteps !== undefined ? { annealSteps: o.annealSteps } : {}),
+    mode,
+    ...(o.mask ? { mask: o.mask } : {}),
+  };
+  base.transforms.splice(at, 0, noise);
   return base;
 }
-
-const NOISY_SGD_KEYS = [
-  'lr',
-  'noiseStd',
-  'noiseNorm',
-  'noiseRelative',
-  'annealSteps',
-  'momentum',
-  'nesterov',
-  'weightDecay',
-  'mask',
-] as const;
 
 /**
  * The coefficient c of the amplified mini-batch estimator g = g₁ + c(g₁ − g₂) for amplification
@@ -243,7 +329,7 @@ const NOISY_SGD_KEYS = [
  * `batch.amplify = k`; the estimator keeps the mean and multiplies the covariance by k².
  */
 export function amplifyCoefficient(k: number): number {
-  checkNumber(k, 'k', 1);
+  parseNamed(finiteAtLeast(1), k, 'k');
   return (Math.sqrt(2 * k * k - 1) - 1) / 2;
 }
 
@@ -259,7 +345,7 @@ export function amplifyCoefficient(k: number): number {
  * rate η/l for l times the steps (the same SDE as SGD at η).
  */
 export function svagAmplification(l: number): number {
-  checkNumber(l, 'l', 1);
+  parseNamed(finiteAtLeast(1), l, 'l');
   return Math.sqrt(l);
 }
 
@@ -291,68 +377,25 @@ export const isWeight = (entry: TensorEntry): boolean => entry.shape.length >= 2
 /** Predicate for {@link parameterMask}: rank-1 tensors (biases, batch-norm scales and shifts). */
 export const isBiasOrNorm = (entry: TensorEntry): boolean => entry.shape.length < 2;
 
-function checkNumber(value: unknown, param: string, min: number): number {
-  if (typeof value !== 'number') throw new TypeError(`${param} must be a number`);
-  if (!Number.isFinite(value) || value < min)
-    throw new RangeError(`${param} must be a finite number >= ${min} (got ${value})`);
-  return value;
-}
-
-function checkNonNegativeInteger(value: unknown, param: string): number {
-  if (typeof value !== 'number') throw new TypeError(`${param} must be a number`);
-  if (!Number.isInteger(value) || value < 0)
-    throw new RangeError(`${param} must be a non-negative integer (got ${value})`);
-  return value;
-}
-
-function checkMask(mask: unknown, param: string, paramCount: number): Uint8Array | undefined {
-  if (mask === undefined) return undefined;
-  if (!(mask instanceof Uint8Array)) throw new TypeError(`${param} must be a Uint8Array (see parameterMask)`);
-  if (mask.length !== paramCount)
+/** A mask checked against the model's parameter count (the schema checked its type). */
+function checkMaskLength(mask: Uint8Array | undefined, param: string, paramCount: number): Uint8Array | undefined {
+  if (mask !== undefined && mask.length !== paramCount)
     throw new RangeError(`${param} must have length paramCount ${paramCount} (got ${mask.length})`);
   return mask;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function checkNumberArray(value: unknown, param: string): number[] {
-  if (!Array.isArray(value)) throw new TypeError(`${param} must be an array of numbers (got ${formatValue(value)})`);
-  value.forEach((v, i) => {
-    if (typeof v !== 'number') throw new TypeError(`${param}[${i}] must be a number (got ${formatValue(v)})`);
-  });
-  return value as number[];
-}
-
-/** Checks the shape the plan conversion relies on; the native side checks the values (ranges, integers). */
-function compileSchedule(raw: unknown, param: string): NativeSchedule {
-  const s = checkSchedule(raw, param) as unknown as Record<string, unknown>;
-  if (s.kind === 'piecewise') {
-    const boundaries = checkNumberArray(s.boundaries, `${param}.boundaries`);
-    const values = checkNumberArray(s.values, `${param}.values`);
-    if (values.length !== boundaries.length + 1) {
-      throw new RangeError(
-        `${param}.values must have one more entry than ${param}.boundaries (got ${values.length} and ${boundaries.length})`,
-      );
-    }
+/** The native form of a checked schedule: piecewise lists as Float64Arrays, `lr` its first value. */
+function nativeSchedule(s: ScheduleSpec): NativeSchedule {
+  if (s.kind === 'piecewise')
     return {
       kind: 'piecewise',
-      lr: values[0]!,
-      boundaries: Float64Array.from(boundaries),
-      values: Float64Array.from(values),
-      warmupSteps: s.warmupSteps as number | undefined,
+      lr: s.values[0]!,
+      boundaries: Float64Array.from(s.boundaries),
+      values: Float64Array.from(s.values),
+      warmupSteps: s.warmupSteps,
     };
-  }
   return { ...(s as unknown as NativeSchedule) };
 }
-
-const TRANSFORM_KEYS: Record<TransformSpec['kind'], readonly string[]> = {
-  clipGlobalNorm: ['kind', 'maxNorm'],
-  addWeightDecay: ['kind', 'weightDecay', 'mask'],
-  decoupledWeightDecay: ['kind', 'weightDecay', 'mask'],
-  gaussianNoise: ['kind', 'std', 'annealSteps', 'mode', 'mask'],
-  momentum: ['kind', 'beta', 'nesterov'],
-  scaleByLearningRate: ['kind'],
-};
 
 /**
  * Plain-data plan for the native loop; momentum buffers get consecutive slices of the state.
@@ -360,54 +403,35 @@ const TRANSFORM_KEYS: Record<TransformSpec['kind'], readonly string[]> = {
  * (`optimizer.transforms[1].beta …`, `optimizer.schedule.values …`).
  */
 export function compilePlan(spec: OptimizerSpec, paramCount: number): NativeOptimizerPlan {
-  if (!isObject(spec))
-    throw new TypeError(
-      `optimizer must be an object { transforms, schedule } such as sgd({ lr: 0.1 }) (got ${formatValue(spec)})`,
-    );
-  checkKnownKeys(spec, ['transforms', 'schedule'], 'optimizer');
-  if (!Array.isArray(spec.transforms))
-    throw new TypeError(`optimizer.transforms must be an array (got ${formatValue(spec.transforms)})`);
+  const checked = parseNamed(optimizerSpecSchema, spec, 'optimizer');
   let stateCount = 0;
-  const transforms: NativeTransform[] = (spec.transforms as unknown[]).map((t, i) => {
+  const transforms: NativeTransform[] = checked.transforms.map((t, i) => {
     const p = `optimizer.transforms[${i}]`;
-    if (!isObject(t))
-      throw new TypeError(`${p} must be a transform object such as momentum(0.9) (got ${formatValue(t)})`);
-    const kind = checkOneOf(t.kind, kinds.transformKinds, `${p}.kind`);
-    checkKnownKeys(t, TRANSFORM_KEYS[kind], p);
-    switch (kind) {
+    switch (t.kind) {
       case 'clipGlobalNorm':
-        return { kind, value: checkNumber(t.maxNorm, `${p}.maxNorm`, 0) };
+        return { kind: t.kind, value: t.maxNorm };
       case 'addWeightDecay':
       case 'decoupledWeightDecay':
-        return {
-          kind,
-          value: checkNumber(t.weightDecay, `${p}.weightDecay`, 0),
-          mask: checkMask(t.mask, `${p}.mask`, paramCount),
-        };
+        return { kind: t.kind, value: t.weightDecay, mask: checkMaskLength(t.mask, `${p}.mask`, paramCount) };
       case 'gaussianNoise': {
-        const mode = checkOneOf(t.mode ?? 'std', kinds.noiseModes, `${p}.mode`);
         const out: NativeTransform & { noiseMode?: NoiseMode } = {
-          kind,
-          value: checkNumber(t.std, `${p}.std`, 0),
-          annealSteps: checkNonNegativeInteger(t.annealSteps ?? 0, `${p}.annealSteps`),
-          mask: checkMask(t.mask, `${p}.mask`, paramCount),
+          kind: t.kind,
+          value: t.std,
+          annealSteps: t.annealSteps ?? 0,
+          mask: checkMaskLength(t.mask, `${p}.mask`, paramCount),
         };
         // Only non-default modes are passed, so plans of the 'std' mode are unchanged.
-        if (mode !== 'std') out.noiseMode = mode;
+        if (t.mode !== undefined && t.mode !== 'std') out.noiseMode = t.mode;
         return out;
       }
       case 'momentum': {
-        const value = checkMomentum(t.beta, `${p}.beta`);
-        const nesterov = t.nesterov ?? false;
-        if (typeof nesterov !== 'boolean')
-          throw new TypeError(`${p}.nesterov must be a boolean (got ${formatValue(nesterov)})`);
         const stateOffset = stateCount;
         stateCount += paramCount;
-        return { kind, value, nesterov, stateOffset };
+        return { kind: t.kind, value: t.beta, nesterov: t.nesterov ?? false, stateOffset };
       }
       case 'scaleByLearningRate':
-        return { kind };
+        return { kind: t.kind };
     }
   });
-  return { transforms, schedule: compileSchedule(spec.schedule, 'optimizer.schedule'), stateCount };
+  return { transforms, schedule: nativeSchedule(checked.schedule), stateCount };
 }

@@ -2,9 +2,11 @@
  * Learning-rate schedules: pure functions of the step t (0-based), evaluated per step inside the
  * native chunk loop. The learning rate actually used is logged per step.
  */
+import { z } from 'zod';
+
 import { formatValue } from '../util/format.js';
 import { kinds } from '../native/kinds.js';
-import { checkKnownKeys, checkOneOf } from '../util/options.js';
+import { intBelow, kindUnionError, learningRateNumber, parseNamed } from '../util/schema.js';
 
 /** A learning-rate schedule as plain data (what `constant`, `stepDecay`, `cosine`, … return), by `kind`. */
 export type ScheduleSpec =
@@ -26,73 +28,80 @@ export type ScheduleSpec =
 /** Largest step count a schedule accepts (the native loop's limit). */
 export const MAX_SCHEDULE_STEPS = 2 ** 52;
 
-const KEYS: Record<ScheduleSpec['kind'], readonly string[]> = {
-  constant: ['kind', 'lr', 'warmupSteps'],
-  step: ['kind', 'lr', 'stepSize', 'gamma', 'warmupSteps'],
-  cosine: ['kind', 'lr', 'totalSteps', 'finalLr', 'warmupSteps'],
-  piecewise: ['kind', 'boundaries', 'values', 'warmupSteps'],
-};
-
-function rate(v: unknown, param: string): number {
-  if (typeof v !== 'number') throw new TypeError(`${param} must be a number (got ${formatValue(v)})`);
-  if (!Number.isFinite(v) || v < 0)
-    throw new RangeError(
-      `${param} must be a finite number >= 0 (got ${v}; 0 is allowed, a negative rate would ascend the loss)`,
-    );
-  return v;
-}
-
-function steps(v: unknown, param: string, min: number): number {
-  if (typeof v !== 'number') throw new TypeError(`${param} must be a number (got ${formatValue(v)})`);
-  if (!Number.isInteger(v) || v < min || v >= MAX_SCHEDULE_STEPS)
-    throw new RangeError(`${param} must be an integer in [${min}, 2^52) (got ${v})`);
-  return v;
-}
+const steps = (min: number) => intBelow(min, MAX_SCHEDULE_STEPS, '2^52');
+const warmupSteps = steps(0).optional();
 
 /**
- * Checks a schedule object (keys, types, ranges; see the rules above) and returns it. Throws a
- * TypeError / RangeError whose message starts with `param` (e.g. `optimizer.schedule.values[1]`).
+ * The schedule kinds, defined once: the runtime check ({@link checkSchedule}) and, through
+ * {@link ScheduleSpec}'s compile-time check below, the TS type. The kind names in messages are the
+ * addon's (`kinds.scheduleKinds`).
+ */
+export const scheduleSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({ kind: z.literal('constant'), lr: learningRateNumber(), warmupSteps }),
+    z.strictObject({
+      kind: z.literal('step'),
+      lr: learningRateNumber(),
+      stepSize: steps(1),
+      gamma: learningRateNumber(),
+      warmupSteps,
+    }),
+    z.strictObject({
+      kind: z.literal('cosine'),
+      lr: learningRateNumber(),
+      totalSteps: steps(1),
+      finalLr: learningRateNumber().optional(),
+      warmupSteps,
+    }),
+    z
+      .strictObject({
+        kind: z.literal('piecewise'),
+        boundaries: z.array(steps(0), {
+          error: (i) => `must be an array of step numbers (got ${formatValue(i.input)})`,
+        }),
+        values: z.array(learningRateNumber(), {
+          error: (i) => `must be an array of learning rates (got ${formatValue(i.input)})`,
+        }),
+        warmupSteps,
+      })
+      .superRefine(piecewiseRules),
+  ],
+  { error: kindUnionError('a schedule object such as constant(0.1)', kinds.scheduleKinds) },
+);
+
+/** Boundaries strictly increasing; one more value than boundaries. */
+function piecewiseRules(s: { boundaries: number[]; values: number[] }, ctx: z.RefinementCtx): void {
+  const b = s.boundaries;
+  const i = b.findIndex((x, k) => k > 0 && x <= b[k - 1]!);
+  if (i > 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['boundaries'],
+      message: `must be strictly increasing (boundaries[${i}] = ${b[i]})`,
+    });
+  if (s.values.length !== b.length + 1)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['values'],
+      message: `must have one more entry than the boundaries (got ${s.values.length} and ${b.length})`,
+    });
+}
+
+// The schema and the hand-written ScheduleSpec (documented per kind) describe the same objects.
+type SchemaSchedule = z.infer<typeof scheduleSchema>;
+const sameShape: [
+  SchemaSchedule extends ScheduleSpec ? true : false,
+  ScheduleSpec extends SchemaSchedule ? true : false,
+] = [true, true];
+void sameShape;
+
+/**
+ * Checks a schedule object (keys, types, ranges; see the rules above) and returns a checked copy.
+ * Throws a TypeError / RangeError whose message starts with `param` (e.g. `optimizer.schedule.values[1]`).
  */
 export function checkSchedule(s: unknown, param = 'schedule'): ScheduleSpec {
-  if (typeof s !== 'object' || s === null || Array.isArray(s))
-    throw new TypeError(`${param} must be a schedule object such as constant(0.1) (got ${formatValue(s)})`);
-  const o = s as Record<string, unknown>;
-  const kind = checkOneOf(o.kind, kinds.scheduleKinds, `${param}.kind`);
-  checkKnownKeys(o, KEYS[kind], param);
-  if (o.warmupSteps !== undefined) steps(o.warmupSteps, `${param}.warmupSteps`, 0);
-  switch (kind) {
-    case 'constant':
-      rate(o.lr, `${param}.lr`);
-      break;
-    case 'step':
-      rate(o.lr, `${param}.lr`);
-      steps(o.stepSize, `${param}.stepSize`, 1);
-      rate(o.gamma, `${param}.gamma`);
-      break;
-    case 'cosine':
-      rate(o.lr, `${param}.lr`);
-      steps(o.totalSteps, `${param}.totalSteps`, 1);
-      if (o.finalLr !== undefined) rate(o.finalLr, `${param}.finalLr`);
-      break;
-    case 'piecewise': {
-      if (!Array.isArray(o.boundaries))
-        throw new TypeError(`${param}.boundaries must be an array of step numbers (got ${formatValue(o.boundaries)})`);
-      if (!Array.isArray(o.values))
-        throw new TypeError(`${param}.values must be an array of learning rates (got ${formatValue(o.values)})`);
-      o.boundaries.forEach((b, i) => {
-        steps(b, `${param}.boundaries[${i}]`, 0);
-        if (i > 0 && (b as number) <= (o.boundaries as number[])[i - 1])
-          throw new RangeError(`${param}.boundaries must be strictly increasing (boundaries[${i}] = ${b})`);
-      });
-      o.values.forEach((v, i) => rate(v, `${param}.values[${i}]`));
-      if (o.values.length !== o.boundaries.length + 1)
-        throw new RangeError(
-          `${param}.values must have one more entry than ${param}.boundaries (got ${o.values.length} and ${o.boundaries.length})`,
-        );
-      break;
-    }
-  }
-  return s as ScheduleSpec;
+  return parseNamed(scheduleSchema, s, param);
 }
 
 /** η(t) = lr (a constant learning rate). */
@@ -111,16 +120,8 @@ export const cosine = (lr: number, totalSteps: number, finalLr = 0): ScheduleSpe
   checkSchedule({ kind: 'cosine', lr, totalSteps, finalLr }, 'cosine(lr, totalSteps, finalLr)');
 
 /** η(t) = values[i] for boundaries[i−1] ≤ t < boundaries[i]; `values` has one more entry than `boundaries`. */
-export const piecewise = (boundaries: number[], values: number[]): ScheduleSpec => {
-  if (!Array.isArray(boundaries))
-    throw new TypeError(`piecewise(boundaries, values).boundaries must be an array (got ${formatValue(boundaries)})`);
-  if (!Array.isArray(values))
-    throw new TypeError(`piecewise(boundaries, values).values must be an array (got ${formatValue(values)})`);
-  return checkSchedule(
-    { kind: 'piecewise', boundaries: [...boundaries], values: [...values] },
-    'piecewise(boundaries, values)',
-  );
-};
+export const piecewise = (boundaries: number[], values: number[]): ScheduleSpec =>
+  checkSchedule({ kind: 'piecewise', boundaries, values }, 'piecewise(boundaries, values)');
 
 /** The same schedule multiplied by (t + 1)/warmupSteps for t < warmupSteps (linear warmup). */
 export const withWarmup = (schedule: ScheduleSpec, warmupSteps: number): ScheduleSpec =>

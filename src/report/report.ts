@@ -10,6 +10,8 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
+import { z } from 'zod';
+
 import type { Headline } from '../run/schema.js';
 import { packageVersion, type RunEnvironment } from '../run/env.js';
 import {
@@ -20,10 +22,24 @@ import {
   type TableCell,
 } from '../run/schema.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { checkKnownKeys } from '../util/options.js';
+import { formatValue } from '../util/format.js';
+import { boolean, parseNamed } from '../util/schema.js';
 import { insideDir } from '../util/safe-fs.js';
 
-const REPORT_OPTION_KEYS = ['runs', 'fileName', 'title', 'skipIfEmpty'] as const;
+/** {@link WriteReportOptions} as a zod schema (messages name the option). */
+const writeReportOptionsSchema = z.strictObject(
+  {
+    runs: z
+      .array(z.string({ error: 'must be a run directory path' }), {
+        error: (i) => `must be an array of run directory paths (got ${formatValue(i.input)})`,
+      })
+      .optional(),
+    fileName: z.string({ error: (i) => `must be a file name (got ${formatValue(i.input)})` }).optional(),
+    title: z.string({ error: (i) => `must be a string (got ${formatValue(i.input)})` }).optional(),
+    skipIfEmpty: boolean().optional(),
+  },
+  { error: (i) => `must be an object (got ${formatValue(i.input)})` },
+);
 
 /** Options of {@link writeReport}. */
 export interface WriteReportOptions {
@@ -384,7 +400,7 @@ function sortRuns(runs: LoadedRun[]): LoadedRun[] {
 
 /** Writes `dir/report.html` (+ `dir/report-figures/`) from the run directories under `dir`. */
 export async function writeReport(dir: string, options: WriteReportOptions = {}): Promise<ReportOutcome> {
-  checkKnownKeys(options, REPORT_OPTION_KEYS, 'writeReport options');
+  parseNamed(writeReportOptionsSchema, options, 'options');
   // The report file must stay inside dir: fileName '../../x.html' is refused before anything is read.
   const file = insideDir(dir, options.fileName ?? 'report.html', 'options.fileName');
   const st = await fsp.stat(dir).catch(() => null);

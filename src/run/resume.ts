@@ -38,12 +38,14 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { z } from 'zod';
+
 import { CheckpointError, loadCheckpoint, readCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { checkSameOnEveryRank, everyRankOk } from '../train/data-parallel.js';
 import type { Trainer } from '../train/trainer.js';
 import { writeFileAtomicSync } from '../util/atomic.js';
 import { formatValue } from '../util/format.js';
-import { checkKnownKeys } from '../util/options.js';
+import { finiteAtLeast, instanceOf, parseNamed } from '../util/schema.js';
 import { readRegularFileSync } from '../util/safe-fs.js';
 import { isTempName } from './schema.js';
 
@@ -298,6 +300,45 @@ export function fingerprint(...parts: Array<ArrayBufferView | string>): string {
 
 // ---- the store ---------------------------------------------------------------------------------
 
+/** {@link ResumeStoreOptions} as a zod schema (messages name the option). */
+const resumeStoreOptionsSchema = z.strictObject(
+  {
+    dir: z
+      .string({ error: (i) => `must be a non-empty directory path or null (got ${formatValue(i.input)})` })
+      .refine((s) => s.length > 0, {
+        error: 'must be a non-empty directory path or null (got "")',
+        params: { typeError: true },
+      })
+      .nullable(),
+    configHash: z.string({ error: (i) => `must be a string (got ${formatValue(i.input)})` }),
+    log: instanceOf(Function, 'a function'),
+    intervalSeconds: finiteAtLeast(0).optional(),
+    warn: instanceOf(Function, 'a function').optional(),
+    world: z
+      .custom<{ rank: number; size: number }>(
+        (w) => {
+          const o = w as { rank?: unknown; size?: unknown } | null;
+          return (
+            typeof o === 'object' &&
+            o !== null &&
+            Number.isSafeInteger(o.size) &&
+            (o.size as number) >= 1 &&
+            Number.isSafeInteger(o.rank) &&
+            (o.rank as number) >= 0 &&
+            (o.rank as number) < (o.size as number)
+          );
+        },
+        {
+          error: (i) => `must be null or { rank, size } with 0 <= rank < size (got ${formatValue(i.input)})`,
+          params: { typeError: true },
+        },
+      )
+      .nullable()
+      .optional(),
+  },
+  { error: (i) => `must be an object (got ${formatValue(i.input)})` },
+);
+
 /** Runs units once across the lives of a run directory; see the module comment. */
 export class ResumeStore {
   readonly stats: ResumeStats = { unitsLoaded: 0, partialsResumed: 0, unitsSaved: 0, partialsSaved: 0, corrupt: [] };
@@ -315,37 +356,8 @@ export class ResumeStore {
   private readonly world: { rank: number; size: number } | null;
 
   constructor(options: ResumeStoreOptions) {
-    if (typeof options !== 'object' || options === null)
-      throw new TypeError(`ResumeStore options must be an object (got ${formatValue(options)})`);
-    checkKnownKeys(options, ['dir', 'configHash', 'log', 'intervalSeconds', 'warn', 'world'], 'ResumeStore options');
-    if (options.dir !== null && (typeof options.dir !== 'string' || options.dir.length === 0))
-      throw new TypeError(`options.dir must be a non-empty directory path or null (got ${formatValue(options.dir)})`);
-    if (typeof options.configHash !== 'string')
-      throw new TypeError(`options.configHash must be a string (got ${formatValue(options.configHash)})`);
-    if (typeof options.log !== 'function')
-      throw new TypeError(`options.log must be a function (got ${formatValue(options.log)})`);
-    if (options.warn !== undefined && typeof options.warn !== 'function')
-      throw new TypeError(`options.warn must be a function (got ${formatValue(options.warn)})`);
-    if (
-      options.intervalSeconds !== undefined &&
-      (typeof options.intervalSeconds !== 'number' ||
-        !(options.intervalSeconds >= 0 && options.intervalSeconds < Infinity))
-    )
-      throw new RangeError(
-        `options.intervalSeconds must be a finite number >= 0 (got ${formatValue(options.intervalSeconds)})`,
-      );
+    parseNamed(resumeStoreOptionsSchema, options, 'options');
     const w = options.world;
-    if (
-      w !== undefined &&
-      w !== null &&
-      (typeof w !== 'object' ||
-        !Number.isSafeInteger(w.size) ||
-        w.size < 1 ||
-        !Number.isSafeInteger(w.rank) ||
-        w.rank < 0 ||
-        w.rank >= w.size)
-    )
-      throw new TypeError(`options.world must be null or { rank, size } with 0 <= rank < size (got ${formatValue(w)})`);
     this.dir = options.dir;
     this.configHash = options.configHash;
     this.log = options.log;

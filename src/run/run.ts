@@ -22,6 +22,8 @@ import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 
+import { z } from 'zod';
+
 import {
   describeGeneric,
   type ExperimentDefinition,
@@ -32,8 +34,8 @@ import {
 } from './experiment.js';
 import { fsyncDir, writeFileAtomic } from '../util/atomic.js';
 import { formatValue } from '../util/format.js';
-import { checkKnownKeys } from '../util/options.js';
 import { plainCopy } from '../util/plain-data.js';
+import { boolean, instanceOf, parseNamed } from '../util/schema.js';
 import { makeDir, readTextFile } from '../util/safe-fs.js';
 import { everyRankOk, mpiWorld, requireMpiWorld } from '../train/data-parallel.js';
 import { collectEnvironment, packageVersion } from './env.js';
@@ -86,7 +88,34 @@ export interface RunExperimentOptions {
   dataParallel?: boolean;
 }
 
-const RUN_OPTION_KEYS = ['out', 'seed', 'force', 'signal', 'progress', 'onStart', 'scale', 'dataParallel'] as const;
+/** {@link RunExperimentOptions} as a zod schema (messages name the option). */
+const runExperimentOptionsSchema = z.strictObject(
+  {
+    // An empty out would write into the working directory.
+    out: z
+      .string({ error: (i) => `must be a non-empty directory path (got ${formatValue(i.input)})` })
+      .refine((s) => s.length > 0, {
+        error: 'must be a non-empty directory path (got "")',
+        params: { typeError: true },
+      }),
+    // Its range is applySeed's (which the CLI's --seed reaches too).
+    seed: z
+      .number({
+        error: (i) =>
+          typeof i.input === 'number'
+            ? `must be a non-negative integer (got ${i.input})`
+            : `must be a number (got ${formatValue(i.input)})`,
+      })
+      .optional(),
+    force: boolean().optional(),
+    signal: instanceOf(AbortSignal, 'an AbortSignal').optional(),
+    progress: instanceOf(Function, 'a function (done, total, label)').optional(),
+    onStart: instanceOf(Function, 'a function (plan)').optional(),
+    scale: z.string({ error: (i) => `must be a string (got ${formatValue(i.input)})` }).optional(),
+    dataParallel: boolean().optional(),
+  },
+  { error: (i) => `must be an object { out, ... } (got ${formatValue(i.input)})` },
+);
 
 /** Where and with what config a run will happen: the result of {@link planRun}. */
 export interface RunPlan {
@@ -175,12 +204,7 @@ export function planRun(
   options: Pick<RunExperimentOptions, 'out' | 'seed' | 'scale'>,
 ): RunPlan {
   const def = definitionOf(experiment);
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError(`options must be an object { out, ... } (got ${formatValue(options)})`);
-  checkKnownKeys(options, RUN_OPTION_KEYS, 'runExperiment options');
-  // An empty out would write into the working directory.
-  if (typeof options.out !== 'string' || options.out.length === 0)
-    throw new TypeError(`options.out must be a non-empty directory path (got ${formatValue(options.out)})`);
+  parseNamed(runExperimentOptionsSchema, options, 'options');
   let raw: unknown = config;
   let scale = options.scale;
   if (typeof config === 'string') {
@@ -349,8 +373,6 @@ export async function runExperiment(
   const entry = 'definition' in experiment ? experiment : undefined;
   const plan = planRun(experiment, config, options);
   const { dir } = plan;
-  if (options.dataParallel !== undefined && typeof options.dataParallel !== 'boolean')
-    throw new TypeError(`options.dataParallel must be a boolean (got ${formatValue(options.dataParallel)})`);
   const world = options.dataParallel ? requireMpiWorld('options.dataParallel') : null;
   if (world && world.rank > 0) return followRankZero(def, entry, plan, options);
 

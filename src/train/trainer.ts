@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 
+import { z } from 'zod';
+
 import {
   native,
   type NativeStepLogs,
@@ -12,7 +14,7 @@ import { Model, checkExamples, sharedFloat32, type Examples } from '../model/mod
 import { compilePlan, type OptimizerSpec } from '../optim/optimizer.js';
 import { formatValue } from '../util/format.js';
 import { kinds, type BatchModeName } from '../native/kinds.js';
-import { checkKnownKeys, checkOneOf } from '../util/options.js';
+import { boolean, finiteAtLeast, instanceOf, intBelow, kindName, parseNamed } from '../util/schema.js';
 import { checkSameOnEveryRank, checkShardable, requireMpiWorld, type MpiWorld } from './data-parallel.js';
 import { RNG_STREAM, seedRngState } from './rng.js';
 import { sharedExamples } from './shared-data.js';
@@ -62,19 +64,11 @@ export interface AugmentOptions {
   flip?: boolean;
 }
 
+/** The native augmentation of checked options; the checks that need the model's input shape. */
 function augmentPlan(augment: AugmentOptions | undefined, model: Model): NativeTrainJob['batch']['augment'] {
   if (augment === undefined) return undefined;
-  if (augment === null || typeof augment !== 'object')
-    throw new TypeError(`options.batch.augment must be an object (got ${formatValue(augment)})`);
-  checkKnownKeys(augment, ['cropPadding', 'flip'], 'options.batch.augment');
   const cropPadding = augment.cropPadding ?? 0;
-  if (typeof cropPadding !== 'number' || !Number.isInteger(cropPadding) || cropPadding < 0)
-    throw new RangeError(
-      `options.batch.augment.cropPadding must be a non-negative integer (got ${formatValue(cropPadding)})`,
-    );
   const flip = augment.flip ?? false;
-  if (typeof flip !== 'boolean')
-    throw new TypeError(`options.batch.augment.flip must be a boolean (got ${formatValue(flip)})`);
   const input = model.spec.input;
   if (input.length !== 3)
     throw new RangeError(
@@ -170,9 +164,83 @@ export interface TrainerState {
   counters: Float64Array;
 }
 
-const TRAINER_KEYS = ['data', 'optimizer', 'batch', 'seed', 'dataParallel'] as const;
-const BATCH_KEYS = ['mode', 'size', 'dropLast', 'amplify', 'augment', 'microBatch', 'shards'] as const;
-const RUN_KEYS = ['steps', 'chunkSize', 'signal', 'onChunk'] as const;
+// ---- The option kinds, as zod schemas (messages name the parameter; see src/util/schema.ts) ------
+
+const object = <T extends z.ZodRawShape>(shape: T, what: string) =>
+  z.strictObject(shape, { error: (i) => `must be ${what} (got ${formatValue(i.input)})` });
+
+/** A positive integer below 2^53 (a size or a count). */
+const positiveSize = () => intBelow(1, 2 ** 53, '2^53');
+
+const augmentSchema = object(
+  {
+    cropPadding: intBelow(0, 2 ** 31, '2^31').optional(),
+    flip: boolean().optional(),
+  },
+  'an object such as { cropPadding: 4, flip: true }',
+);
+
+/** {@link BatchOptions}; a batch size is needed by every mode but 'full'. */
+const batchSchema = object(
+  {
+    mode: kindName(kinds.batchModes).optional(),
+    size: positiveSize().optional(),
+    dropLast: boolean().optional(),
+    amplify: finiteAtLeast(1).optional(),
+    augment: augmentSchema.optional(),
+    microBatch: positiveSize().optional(),
+    shards: positiveSize().optional(),
+  },
+  'an object',
+).superRefine((b, ctx) => {
+  if (b.shards !== undefined && b.microBatch !== undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['shards'],
+      message: 'cuts each batch into pieces itself: set options.batch.shards or options.batch.microBatch, not both',
+    });
+  if ((b.mode ?? 'full') !== 'full' && b.size === undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['size'],
+      params: { typeError: true },
+      message: `must be a number: batch mode '${b.mode}' needs a batch size`,
+    });
+});
+
+/** {@link TrainerOptions}: the data are checked against the model ({@link checkExamples}), the optimizer by compilePlan. */
+const trainerOptionsSchema = object(
+  {
+    data: z.unknown().optional(),
+    optimizer: z.unknown().optional(),
+    batch: batchSchema.optional(),
+    seed: intBelow(0, 2 ** 53, '2^53').optional(),
+    dataParallel: boolean().optional(),
+  },
+  'an object { data, optimizer, batch?, seed? }',
+);
+
+/** {@link RunOptions}, checked once per run() call (not per chunk or step). */
+const runOptionsSchema = object(
+  {
+    steps: intBelow(0, 2 ** 53, '2^53'),
+    chunkSize: positiveSize().optional(),
+    signal: instanceOf(AbortSignal, 'an AbortSignal').optional(),
+    onChunk: (
+      instanceOf(Function, 'a function') as unknown as z.ZodType<NonNullable<RunOptions['onChunk']>>
+    ).optional(),
+  },
+  'an object such as { steps: 100 }',
+);
+
+// The schemas and the documented option interfaces describe the same objects (a compile-time check).
+const sameShape: [
+  z.infer<typeof batchSchema> extends BatchOptions ? true : false,
+  BatchOptions extends z.infer<typeof batchSchema> ? true : false,
+  AugmentOptions extends z.infer<typeof augmentSchema> ? true : false,
+  RunOptions extends z.infer<typeof runOptionsSchema> ? true : false,
+] = [true, true, true, true];
+void sameShape;
 
 /** Bytes of per-step logs (loss, lr, accuracy as float64) a run may allocate: a quarter of the machine's memory. */
 export function maxStepLogBytes(): number {
@@ -189,24 +257,15 @@ export function checkStepLogs(steps: number, param = 'options.steps'): void {
     );
 }
 
-function checkPositiveInteger(value: unknown, param: string): number {
-  if (typeof value !== 'number') throw new TypeError(`${param} must be a number`);
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new RangeError(`${param} must be a positive integer below 2^53 (got ${value})`);
-  return value;
-}
-
-/** Checks options.dataParallel; the ranks to split over, or null when it is off. */
+/** The ranks to split over when options.dataParallel is on (else null), after the checks it needs. */
 function dataParallelWorld(
-  value: unknown,
+  on: boolean | undefined,
   model: Model,
   n: number,
   mode: BatchMode,
   batch: BatchOptions,
 ): MpiWorld | null {
-  if (value === undefined || value === false) return null;
-  if (typeof value !== 'boolean')
-    throw new TypeError(`options.dataParallel must be a boolean (got ${formatValue(value)})`);
+  if (!on) return null;
   const world = requireMpiWorld('options.dataParallel');
   if (batch.shards !== undefined && batch.shards !== world.size)
     throw new RangeError(
@@ -272,41 +331,15 @@ export class Trainer {
 
   constructor(model: Model, options: TrainerOptions) {
     if (!(model instanceof Model)) throw new TypeError(`model must be a Model (got ${formatValue(model)})`);
-    if (!options || typeof options !== 'object')
-      throw new TypeError(`options must be an object { data, optimizer, batch?, seed? } (got ${formatValue(options)})`);
-    checkKnownKeys(options, TRAINER_KEYS, 'Trainer options');
-    const n = checkExamples(model, options.data, 'options.data');
+    const o = parseNamed(trainerOptionsSchema, options, 'options');
+    const n = checkExamples(model, o.data, 'options.data');
     // The data set in shared memory, which async chunks borrow without a copy (see shared-data.ts).
-    const data = sharedExamples(options.data);
-    const batch = options.batch ?? {};
-    if (typeof batch !== 'object' || batch === null)
-      throw new TypeError(`options.batch must be an object (got ${formatValue(batch)})`);
-    checkKnownKeys(batch, BATCH_KEYS, 'options.batch');
-    if (
-      options.seed !== undefined &&
-      (typeof options.seed !== 'number' || !Number.isSafeInteger(options.seed) || options.seed < 0)
-    )
-      throw new RangeError(`options.seed must be a non-negative integer (got ${formatValue(options.seed)})`);
-    const mode = checkOneOf(batch.mode ?? 'full', kinds.batchModes, 'options.batch.mode');
-    if (mode !== 'full') checkPositiveInteger(batch.size, 'options.batch.size');
-    if (batch.microBatch !== undefined) checkPositiveInteger(batch.microBatch, 'options.batch.microBatch');
-    if (batch.shards !== undefined) {
-      checkPositiveInteger(batch.shards, 'options.batch.shards');
-      if (batch.microBatch !== undefined)
-        throw new RangeError(
-          'options.batch.shards cuts each batch into pieces itself: set options.batch.shards or options.batch.microBatch, not both',
-        );
-    }
-    if (batch.dropLast !== undefined && typeof batch.dropLast !== 'boolean')
-      throw new TypeError(`options.batch.dropLast must be a boolean (got ${formatValue(batch.dropLast)})`);
-    if (
-      batch.amplify !== undefined &&
-      (typeof batch.amplify !== 'number' || !(batch.amplify >= 1 && batch.amplify < Infinity))
-    )
-      throw new RangeError(`options.batch.amplify must be a finite number >= 1 (got ${formatValue(batch.amplify)})`);
-    const seed = options.seed ?? 0;
-    const plan = compilePlan(options.optimizer, model.layout.paramCount);
-    this.world = dataParallelWorld(options.dataParallel, model, n, mode, batch);
+    const data = sharedExamples(o.data as Examples);
+    const batch = o.batch ?? {};
+    const mode = batch.mode ?? 'full';
+    const seed = o.seed ?? 0;
+    const plan = compilePlan(o.optimizer as OptimizerSpec, model.layout.paramCount);
+    this.world = dataParallelWorld(o.dataParallel, model, n, mode, batch);
     this.model = model;
     this.job = {
       x: data.x,
@@ -360,16 +393,8 @@ export class Trainer {
    */
   async run(options: RunOptions): Promise<RunResult> {
     this.assertIdle();
-    if (!options || typeof options !== 'object')
-      throw new TypeError(`options must be an object such as { steps: 100 } (got ${formatValue(options)})`);
-    checkKnownKeys(options, RUN_KEYS, 'run options');
-    const steps = options.steps === 0 ? 0 : checkPositiveInteger(options.steps, 'options.steps');
+    const { steps, chunkSize = 50, signal, onChunk } = parseNamed(runOptionsSchema, options, 'options');
     checkStepLogs(steps);
-    const chunkSize = checkPositiveInteger(options.chunkSize ?? 50, 'options.chunkSize');
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
-      throw new TypeError(`options.signal must be an AbortSignal (got ${formatValue(options.signal)})`);
-    if (options.onChunk !== undefined && typeof options.onChunk !== 'function')
-      throw new TypeError(`options.onChunk must be a function (got ${formatValue(options.onChunk)})`);
     const logs = { loss: new Float64Array(steps), lr: new Float64Array(steps), accuracy: new Float64Array(steps) };
     const result: RunResult = {
       stepsDone: 0,
@@ -382,7 +407,7 @@ export class Trainer {
     this.running = true;
     try {
       while (result.stepsDone < steps) {
-        if (options.signal?.aborted) {
+        if (signal?.aborted) {
           result.aborted = true;
           break;
         }
@@ -401,7 +426,7 @@ export class Trainer {
           result.divergedAt = r.divergedAt;
           break;
         }
-        options.onChunk?.({
+        onChunk?.({
           stepsDone: result.stepsDone,
           steps,
           step: this.stepCount,

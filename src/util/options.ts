@@ -1,8 +1,8 @@
 /**
  * Strict option objects: an unknown key is a TypeError that names it and the nearest known key,
- * so a typo ("momentun") never silently changes what runs.
+ * so a typo ("momentun") never silently changes what runs. The option schemas (schema.ts) word
+ * their unknown-key errors with {@link checkKnownKeys}.
  */
-import { formatValue } from './format.js';
 
 /** Levenshtein distance between two short strings (option names). */
 export function editDistance(a: string, b: string): number {
@@ -45,15 +45,4 @@ export function checkKnownKeys(obj: unknown, known: readonly string[], where: st
     const hint = near ? ` (did you mean "${near}"?)` : ` (known: ${known.map((k) => `"${k}"`).join(', ')})`;
     throw new TypeError(`${where}: unknown option "${key}"${hint}`);
   }
-}
-
-/**
- * `value` if it is one of `names`; else a TypeError (not a string) or RangeError with the one
- * message template the binding uses too (binding/kinds.h):
- * `<param> must be one of a, b, c (got "x")`.
- */
-export function checkOneOf<T extends string>(value: unknown, names: readonly T[], param: string): T {
-  if (typeof value === 'string' && (names as readonly string[]).includes(value)) return value as T;
-  const message = `${param} must be one of ${names.join(', ')} (got ${formatValue(value)})`;
-  throw typeof value === 'string' ? new RangeError(message) : new TypeError(message);
 }

@@ -8,6 +8,7 @@ import { Ajv } from 'ajv';
 
 import { experimentConfigJsonSchemas } from '../../src/experiments/config-schemas.js';
 import { escapePresets, validateEscapeConfig, type EscapeConfig } from '../../src/experiments/escape-experiment.js';
+import { landscapePresets, validateLandscapeConfig, type LandscapeConfig } from '../../src/experiments/landscape.js';
 import { noisePresets, validateNoiseConfig } from '../../src/experiments/noise-experiment.js';
 import type { NoiseConfig } from '../../src/experiments/noise.js';
 
@@ -92,6 +93,96 @@ describe('experiment config JSON Schemas (schemas/*-config.schema.json)', () => 
       change(config);
       expect(noise(config), 'JSON Schema accepted it').to.equal(false);
       expect(() => validateNoiseConfig(config)).to.throw(message);
+    });
+  }
+
+  const landscape = ajv.compile(generated['landscape-config.schema.json']!);
+
+  it('every E1 preset validates against the JSON Schema and the runtime check', () => {
+    for (const scale of ['tiny', 'quick', 'study', 'paper'] as const) {
+      const config = structuredClone(landscapePresets[scale]);
+      expect(landscape(config), `${scale}: ${ajv.errorsText(landscape.errors)}`).to.equal(true);
+      expect(() => validateLandscapeConfig(config)).to.not.throw();
+    }
+  });
+
+  const badLandscape: Array<
+    [string, (c: LandscapeConfig & Record<string, unknown>) => void, ErrorConstructor, string]
+  > = [
+    ['an unknown key', (c) => (c.epochz = 1), TypeError, 'config: unknown option "epochz"'],
+    [
+      'an instance typo',
+      (c) => ((c.instances[1] as unknown as Record<string, unknown>).startset = 'ball'),
+      TypeError,
+      'config.instances[1]: unknown option "startset" (did you mean "startSet"?)',
+    ],
+    [
+      'a noise typo',
+      (c) => ((c.noise as unknown as Record<string, unknown>).etaFactor = [0.5]),
+      TypeError,
+      'config.noise: unknown option "etaFactor" (did you mean "etaFactors"?)',
+    ],
+    ['a scale not among the presets', (c) => (c.scale = 'huge' as never), RangeError, 'config.scale'],
+    ['no instances', (c) => (c.instances = []), RangeError, 'config.instances must not be empty'],
+    ['an unknown kind', (c) => (c.instances[1].kind = 'cubic' as never), RangeError, 'config.instances[1].kind'],
+    ['dim 0', (c) => (c.instances[1].dim = 0), RangeError, 'config.instances[1].dim'],
+    ['a fractional step count', (c) => (c.steps = 2.5), RangeError, 'config.steps'],
+    ['steps NaN (a RangeError, not a TypeError)', (c) => (c.steps = NaN), RangeError, 'config.steps'],
+    ['steps "10"', (c) => (c.steps = '10' as never), TypeError, 'config.steps must be a positive integer'],
+    ['an empty γ grid', (c) => (c.etaGrid.count = 0), RangeError, 'config.etaGrid.count must be >= 1'],
+    ['grid1d 2', (c) => (c.constants.grid1d = 2), RangeError, 'config.constants.grid1d must be >= 3'],
+    ['a small-γ factor of 1', (c) => (c.noise.etaFactors = [1]), RangeError, 'config.noise.etaFactors[0] must be < 1'],
+    ['σ factor 0', (c) => (c.noise.stdMinFactor = 0), RangeError, 'config.noise.stdMinFactor must be a finite σ'],
+    ['enabled "yes"', (c) => (c.noise.enabled = 'yes' as never), TypeError, 'config.noise.enabled must be a boolean'],
+    ['a verdict share > 1', (c) => (c.verdict.stay = 1.5), RangeError, 'config.verdict.stay must be in [0, 1]'],
+    ['concurrency 65', (c) => (c.concurrency = 65), RangeError, 'config.concurrency'],
+  ];
+  for (const [what, change, cls, message] of badLandscape) {
+    it(`rejects ${what} in the E1 schema and check (runtime: ${cls.name} ${message})`, () => {
+      const config = structuredClone(landscapePresets.tiny) as LandscapeConfig & Record<string, unknown>;
+      change(config);
+      expect(landscape(config), 'JSON Schema accepted it').to.equal(false);
+      expect(() => validateLandscapeConfig(config)).to.throw(cls, message);
+    });
+  }
+
+  // Rules across fields: the runtime check's alone (the JSON Schema accepts these configs).
+  const crossLandscape: Array<[string, (c: LandscapeConfig) => void, string]> = [
+    ['a repeated instance name', (c) => (c.instances[1].name = 'paper-1d'), 'config.instances[1].name must be unique'],
+    ['a paper-1d family of two', (c) => (c.instances[0].count = 2), 'config.instances[0].count must be 1'],
+    [
+      'a paper-1d instance in 2-D',
+      (c) => (c.instances[0].dim = 2),
+      "config.instances[0] kind 'paper-1d' is the fixed 1-D illustration",
+    ],
+    [
+      'dips that can overlap the global minimum',
+      (c) => (c.instances[1].sharpnessMin = 5),
+      'config.instances[1].sharpnessMin must be >= 10.6 (1 + 12 · depthMax)',
+    ],
+    [
+      'a grid index = count',
+      (c) => (c.etaGrid.indices = [10]),
+      'config.etaGrid.indices[0] must be an integer in [0, 9]',
+    ],
+    ['a repeated σ index', (c) => (c.noise.stdIndices = [1, 1]), 'config.noise.stdIndices[1] must not repeat an index'],
+    [
+      'σ max < σ min',
+      (c) => (c.noise.stdMaxFactor = 1e-5),
+      'config.noise.stdMaxFactor must be >= config.noise.stdMinFactor',
+    ],
+    [
+      'a noise family not among the instances',
+      (c) => (c.noise.instances = ['compact-9d']),
+      'config.noise.instances[0] must name an instance in config.instances (got "compact-9d")',
+    ],
+  ];
+  for (const [what, change, message] of crossLandscape) {
+    it(`rejects ${what} in the E1 check only (${message})`, () => {
+      const config = structuredClone(landscapePresets.tiny);
+      change(config);
+      expect(landscape(config), ajv.errorsText(landscape.errors)).to.equal(true);
+      expect(() => validateLandscapeConfig(config)).to.throw(RangeError, message);
     });
   }
 

@@ -428,11 +428,11 @@ range('run({ chunkSize: 0 })', 'options.chunkSize', async () => {
   return new bs.Trainer(m, { data: d, optimizer: bs.sgd({ lr: 0.1 }) }).run({ steps: 1, chunkSize: 0 });
 });
 for (const n of [2 ** 40, 2 ** 27, -1, 1.5, NaN]) {
-  range(`synthetic({ nTrain: ${n} })`, 'opts.nTrain', async () =>
+  range(`synthetic({ nTrain: ${n} })`, 'spec.nTrain', async () =>
     (await load()).synthetic({ kind: 'two-spirals', nTrain: n, nTest: 2, seed: 1 }),
   );
 }
-range('synthetic({ nTest: 2**40 })', 'opts.nTest', async () =>
+range('synthetic({ nTest: 2**40 })', 'spec.nTest', async () =>
   (await load()).synthetic({ kind: 'gaussian-mixture', k: 2, d: 2, nTrain: 2, nTest: 2 ** 40, seed: 1 }),
 );
 range('normalize(splits, { eps: 0 })', 'opts.eps', async () => {

@@ -133,6 +133,6 @@ describe("batch norm in curvature and landscape measurements (batchNorm: 'train'
       () => lossSurface1d(m, data, { batchNorm: 'batch' as 'train' }),
       () => modelGradientFlow(m, data, { eta: 0.1, steps: 1, batchNorm: 'batch' as 'train' }),
     ])
-      expect(call).to.throw(RangeError, /options\.batchNorm must be 'train' or 'eval'/);
+      expect(call).to.throw(RangeError, /options\.batchNorm must be one of 'train', 'eval' \(got "batch"\)/);
   });
 });

@@ -68,7 +68,7 @@ describe('gradient flow (Dormand–Prince 5(4))', () => {
   it('rejects `times` that are not ascending and positive, or given with steps', () => {
     expect(() => gradientFlow(grad, theta0, { eta: 0.1, times: [0.2, 0.1] })).to.throw(RangeError, /options\.times/);
     expect(() => gradientFlow(grad, theta0, { eta: 0.1, times: [0, 0.1] })).to.throw(RangeError, /options\.times/);
-    expect(() => gradientFlow(grad, theta0, { eta: 0.1, times: [] })).to.throw(TypeError, /options\.times/);
+    expect(() => gradientFlow(grad, theta0, { eta: 0.1, times: [] })).to.throw(RangeError, /options\.times/);
     expect(() => gradientFlow(grad, theta0, { eta: 0.1, steps: 3, times: [0.1] })).to.throw(
       RangeError,
       /options\.times replaces options\.steps/,

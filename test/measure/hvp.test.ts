@@ -148,7 +148,7 @@ describe('curvature probes: contracts', () => {
     );
     expect(() => hessianVectorProduct(m, data, v, undefined, { batchNorm: 'training' as 'train' })).to.throw(
       RangeError,
-      /options\.batchNorm must be 'train' or 'eval'/,
+      /options\.batchNorm must be one of 'train', 'eval' \(got "training"\)/,
     );
   });
 

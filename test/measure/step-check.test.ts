@@ -79,7 +79,7 @@ describe('checkStepCurvature: the measured λ_max against the GD step itself', (
   it('names bad options and refuses batch norm', () => {
     const { spec, data } = eosProblem(16, 10);
     const model = new Model(spec, { seed: 1 });
-    expect(() => checkStepCurvature(model, data, { factors: [] })).to.throw(TypeError, /options.factors/);
+    expect(() => checkStepCurvature(model, data, { factors: [] })).to.throw(RangeError, /options.factors/);
     expect(() => checkStepCurvature(model, data, { factors: [-1] })).to.throw(RangeError, /options.factors\[0\]/);
     expect(() => checkStepCurvature(model, data, { steps: 0 })).to.throw(RangeError, /options.steps/);
     expect(() => checkStepCurvature(model, data, { delt: 1 } as never)).to.throw(TypeError, /delt/);

@@ -194,10 +194,16 @@ describe('noise family aliases', () => {
   });
 
   it('noisySgd requires exactly one noise magnitude and names the options', () => {
-    expect(() => noisySgd({ lr: 0.1 })).to.throw(RangeError, /exactly one of options\.noiseStd/);
+    expect(() => noisySgd({ lr: 0.1 })).to.throw(
+      RangeError,
+      /noisySgd\(options\) must give exactly one of noiseStd, noiseNorm, noiseRelative \(got none\)/,
+    );
     expect(() => noisySgd({ lr: 0.1, noiseStd: 1, noiseNorm: 1 })).to.throw(RangeError, /got noiseStd, noiseNorm/);
-    expect(() => noisySgd({ lr: 0.1, noiseStd: -1 })).to.throw(RangeError, /options\.noiseStd/);
-    expect(() => noisySgd({ lr: 0.1, noiseStd: 1, annealSteps: 1.5 })).to.throw(RangeError, /options\.annealSteps/);
+    expect(() => noisySgd({ lr: 0.1, noiseStd: -1 })).to.throw(RangeError, /noisySgd\(options\)\.noiseStd/);
+    expect(() => noisySgd({ lr: 0.1, noiseStd: 1, annealSteps: 1.5 })).to.throw(
+      RangeError,
+      /noisySgd\(options\)\.annealSteps/,
+    );
   });
 
   it('compilePlan rejects an unknown noise mode by name', () => {

@@ -129,6 +129,35 @@ describe('sweep spec: expandSweep()', function () {
     expect(t.newFields).to.deep.equal(['noise.stdIndices']);
   });
 
+  // Every leaf lands in a config that the experiment's zod schema checks (src/util/schema.ts).
+  const leaves: Array<[string, Record<string, unknown>, RegExp]> = [
+    [
+      'landscape',
+      { 'instances.1.dipz': [3] },
+      /config\.instances\[1\]: unknown option "dipz" \(did you mean "dips"\?\)/,
+    ],
+    ['landscape', { steps: [NaN] }, /config\.steps must be a positive integer/],
+    [
+      'escape',
+      { 'converge.maxStep': [10] },
+      /config\.converge: unknown option "maxStep" \(did you mean "maxSteps"\?\)/,
+    ],
+    // A typo in a synthetic set's generator option: passed before the synthetic sets had strict schemas.
+    [
+      'escape',
+      { 'data.synthetic.seperation': [3] },
+      /config\.data\.synthetic: unknown option "seperation" \(did you mean "separation"\?\)/,
+    ],
+    ['noise', { lrSmall: ['fast'] }, /config\.lrSmall/],
+  ];
+  for (const [experiment, grid, re] of leaves)
+    it(`checks a ${experiment} grid leaf against the experiment's schema (${Object.keys(grid)[0]})`, () => {
+      expect(() => expandSweep({ experiment, preset: 'tiny', grid } as SweepSpec, { file: 'l.yaml' })).to.throw(
+        SweepSpecError,
+        re,
+      );
+    });
+
   it('rejects two tasks that resolve to the same config', () => {
     expect(() =>
       expandSweep({ experiment: 'landscape', preset: 'tiny', grid: { points: [50, 50] } }, { file: 'dup.yaml' }),

@@ -87,7 +87,10 @@ describe('micro-batched gradients (batch.microBatch)', () => {
       batch: { mode: 'sequential', size: 20, microBatch: 6 },
     });
     expect(t.step().diverged).to.equal(false);
-    expect(() => gdTrainer(0)).to.throw(RangeError, /options\.batch\.microBatch must be a positive integer/);
+    expect(() => gdTrainer(0)).to.throw(
+      RangeError,
+      /options\.batch\.microBatch must be an integer in \[1, 2\^53\) \(got 0\)/,
+    );
     expect(() => gdTrainer(2.5)).to.throw(RangeError, /options\.batch\.microBatch/);
   });
 });
@@ -133,7 +136,10 @@ describe('batch.shards (the one-process twin of a data-parallel split)', () => {
   });
 
   it('rejects a bad count and microBatch alongside, naming the option', () => {
-    expect(() => shuffled({ shards: 0 })).to.throw(RangeError, /options\.batch\.shards must be a positive integer/);
+    expect(() => shuffled({ shards: 0 })).to.throw(
+      RangeError,
+      /options\.batch\.shards must be an integer in \[1, 2\^53\) \(got 0\)/,
+    );
     expect(() => shuffled({ shards: 2, microBatch: 4 })).to.throw(
       RangeError,
       /options\.batch\.shards cuts each batch into pieces itself: set options\.batch\.shards or options\.batch\.microBatch, not both/,
