@@ -22,12 +22,16 @@ sem_t g_sem;
 std::atomic<int> g_grace_ms{1500};
 std::atomic<int> g_exit_code{130};
 std::atomic<bool> g_fired{false};
+std::atomic<int> g_signal{0};  // the first signal, for the watchdog's message
 std::once_flag g_thread_once;
 
 int slot(int sig) { return sig == SIGINT ? 0 : 1; }
 
 void on_signal(int sig, siginfo_t* info, void* ctx) {
-  if (!g_fired.exchange(true)) sem_post(&g_sem);
+  if (!g_fired.exchange(true)) {
+    g_signal = sig;
+    sem_post(&g_sem);
+  }
   const struct sigaction& prev = g_prev[slot(sig)];
   if (prev.sa_flags & SA_SIGINFO) {
     if (prev.sa_sigaction) prev.sa_sigaction(sig, info, ctx);
@@ -44,6 +48,17 @@ void watchdog() {
     ms / 1000, (long)(ms % 1000) * 1000000L
   };
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+  // The JS handler may never have run (its thread busy), so this is the user's only word on why
+  // the process ends. A plain thread, not a signal handler: write(2) of a fixed string is fine.
+  const char* msg =
+      g_signal.load() == SIGINT
+          ? "\nbigstep: SIGINT: the main thread is busy and reached no safe point in time; stopping now\n"
+          : "\nbigstep: SIGTERM: the main thread is busy and reached no safe point in time; stopping now\n";
+  size_t len = 0;
+  while (msg[len]) ++len;
+  if (write(STDERR_FILENO, msg, len) < 0) {
+    // nothing more to do: the process ends either way
   }
   _exit(g_exit_code.load());
 }

@@ -1,6 +1,6 @@
 // Tests for native/signal_watchdog: a child whose own SIGTERM handler ignores the signal and whose
-// main thread stays busy still exits with the watchdog's code within the grace period; without a
-// signal the watchdog never fires.
+// main thread stays busy still exits with the watchdog's code within the grace period and says on
+// stderr which signal stopped it; without a signal the watchdog never fires.
 #include "signal_watchdog.h"
 
 #include <signal.h>
@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <string>
 
 #include "check.h"
 
@@ -21,11 +22,16 @@ void ignore_but_note(int) { g_seen = 1; }
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // Runs a child that installs a no-op SIGTERM handler, arms the watchdog (grace 200 ms, code 77),
-// optionally raises SIGTERM, then busy-waits up to 3 s. Returns its exit status and wall time.
-int run_child(bool raise_it, double* secs) {
+// optionally raises SIGTERM, then busy-waits up to 3 s. Returns its exit status, wall time and
+// what it wrote on stderr.
+int run_child(bool raise_it, double* secs, std::string* err) {
+  int fds[2];
+  CHECK(pipe(fds) == 0);
   const double t0 = now_s();
   pid_t pid = fork();
   if (pid == 0) {
+    close(fds[0]);
+    dup2(fds[1], STDERR_FILENO);
     struct sigaction sa {};
     sa.sa_handler = ignore_but_note;
     sigaction(SIGTERM, &sa, nullptr);
@@ -36,9 +42,14 @@ int run_child(bool raise_it, double* secs) {
     }
     _exit(g_seen ? 5 : 0);  // reached only if the watchdog did not fire
   }
+  close(fds[1]);
   int status = 0;
   waitpid(pid, &status, 0);
   *secs = now_s() - t0;
+  char buf[512];
+  err->clear();
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) err->append(buf, (size_t)n);
+  close(fds[0]);
   return status;
 }
 
@@ -46,13 +57,16 @@ int run_child(bool raise_it, double* secs) {
 
 int main() {
   double secs = 0;
-  int status = run_child(true, &secs);
+  std::string err;
+  int status = run_child(true, &secs, &err);
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 77);
   CHECK(secs > 0.15 && secs < 2.0);
-  std::fprintf(stderr, "signal_watchdog: fired after %.2f s\n", secs);
+  CHECK(err.find("bigstep: SIGTERM:") != std::string::npos);
+  std::fprintf(stderr, "signal_watchdog: fired after %.2f s, said: %s", secs, err.c_str() + (err[0] == '\n'));
 
-  status = run_child(false, &secs);
+  status = run_child(false, &secs, &err);
   CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   CHECK(secs >= 3.0);
+  CHECK(err.empty());
   return check::finish("signal_watchdog");
 }

@@ -52,8 +52,9 @@ function checkpointNames(dir: string): Set<string> {
   }
 }
 
-/** A mid-unit checkpoint's file name. */
+/** A mid-unit checkpoint's file name, and the unit key in it. */
 const PARTIAL = /^partial-.*\.json$/;
+const PARTIAL_KEY = /^partial-(.+)\.json$/;
 
 const CORRUPT_WARNING =
   /checkpoint .*(computing the unit again|starting the unit from its beginning|discarding the stored units)/g;
@@ -169,7 +170,13 @@ export async function runWithKills(
       const v = verifyCheckpointDir(checkpointDir);
       report.filesChecked += v.files;
       report.corrupt.push(...v.problems.map((p) => `after kill ${report.kills}: ${p}`));
-      report.lastKillLeftPartial = [...checkpointNames(checkpointDir)].some((n) => PARTIAL.test(n));
+      // A partial counts when its unit is unfinished: a kill between writing unit-<key>.json and
+      // removing partial-<key>.json leaves a stale one, which the next life drops unused.
+      const names = checkpointNames(checkpointDir);
+      report.lastKillLeftPartial = [...names].some((n) => {
+        const key = PARTIAL_KEY.exec(n)?.[1];
+        return key !== undefined && !names.has(`unit-${key}.json`);
+      });
       if (report.lastKillLeftPartial) report.killsWithPartial++;
       continue;
     }
