@@ -116,6 +116,7 @@ BatchPlan to_batch_plan(Napi::Value v, int64_t n) {
   if (get_optional(o, "dropLast", &f)) plan.drop_last = as_bool(f, "job.batch.dropLast");
   if (get_optional(o, "amplify", &f)) plan.amplify_k = as_finite(f, "job.batch.amplify");
   if (get_optional(o, "microBatch", &f)) plan.micro_batch = as_integer(f, "job.batch.microBatch", 1, INT64_C(1) << 40);
+  if (get_optional(o, "shards", &f)) plan.shards = as_integer(f, "job.batch.shards", 1, INT64_C(1) << 20);
   if (get_optional(o, "dataParallel", &f) && as_bool(f, "job.batch.dataParallel")) {
     if (!mpi_built())
       throw_state_error(v.Env(), "ERR_BIGSTEP_MPI",

@@ -42,6 +42,11 @@ struct BatchPlan {
   // the mean-loss gradient of the whole batch up to rounding, in the memory of one piece. Batch
   // norm in training mode then normalises each piece with its own statistics.
   int64_t micro_batch = 0;
+  // Pieces per batch (0 = off; exclusive with micro_batch): each batch of b examples is processed as
+  // `shards` pieces of ⌈b/shards⌉ examples in order (the last shorter), summed as micro-batches are.
+  // The one-process twin of a `shards`-rank data-parallel split (data_parallel.h), for every batch,
+  // an epoch's shorter last batch included, where a fixed micro_batch = ⌈B/N⌉ would cut it differently.
+  int64_t shards = 0;
   // Data parallelism (native/data_parallel.h): each step's gradient is split over these ranks; null = one process.
   Collective* collective = nullptr;
 };

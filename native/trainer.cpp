@@ -23,7 +23,8 @@ constexpr int64_t kFusedUpdateMaxBatch = 256;
 bool fuses_gemm_update(const OptimizerPlan& plan, const BatchPlan& batch, int64_t n) {
   const int64_t size = batch.mode == BatchMode::Full ? n : batch.batch;
   return plan.path == UpdatePath::FusedSgd && !plan.fused.momentum && plan.fused.wd == 0.0 && batch.amplify_k <= 1.0 &&
-         batch.micro_batch <= 0 && !batch.collective && size <= kFusedUpdateMaxBatch && fused_sgd_update_exact();
+         batch.micro_batch <= 0 && batch.shards <= 1 && !batch.collective && size <= kFusedUpdateMaxBatch &&
+         fused_sgd_update_exact();
 }
 
 }  // namespace
@@ -57,6 +58,13 @@ void validate_training(const Model& model, const DataRef& data, const BatchPlan&
   validate_schedule(plan.schedule);
   validate_augment(batch.augment, layout.input_size);
   if (batch.micro_batch < 0) throw_range("batch.microBatch", "must be >= 1 (or 0 for the whole batch at once)");
+  if (batch.shards < 0) throw_range("batch.shards", "must be >= 1 (or 0 for none)");
+  if (batch.shards > 0 && batch.micro_batch > 0)
+    throw_range("batch.shards", "cuts each batch into pieces itself: set it or microBatch, not both");
+  // Under data parallelism the split over the ranks is the shards: a different count would be another arithmetic.
+  if (batch.shards > 0 && batch.collective && batch.shards != batch.collective->size())
+    throw_range("batch.shards", "must equal the number of data-parallel ranks (" +
+                                    std::to_string(batch.collective->size()) + ") or be unset");
   if (batch.collective)
     validate_data_parallel(model, data.n, batch.mode == BatchMode::Full, batch.batch,
                            batch.drop_last || batch.mode == BatchMode::Replacement, batch.collective->size());
@@ -80,7 +88,7 @@ double Trainer::batch_loss_and_grad(Model& model, const BatchPlan& batch, TrainS
   if (batch.collective && batch.collective->size() > 1)  // one rank: the plain path below
     return data_parallel_loss_and_grad(model, *batch.collective, batch.micro_batch, st.params, st.model_state, x, y, b,
                                        grads, correct, dp_scratch_);
-  const int64_t piece = batch.micro_batch;
+  const int64_t piece = batch.shards > 0 ? (b + batch.shards - 1) / batch.shards : batch.micro_batch;
   if (piece <= 0 || piece >= b)
     return model.loss_and_grad(st.params, st.model_state, x, y, (int)b, grads, /*training=*/true, correct);
   const size_t count = model.layout().param_count;

@@ -66,7 +66,7 @@ class Trainer {
   // Applies batch.augment to the b gathered examples at *x, in `buf` (copied there first when *x
   // points into the data set, as in Full mode), drawing from st.augment_rng.
   void augment(const float** x, int64_t b, std::vector<float>& buf, const BatchPlan& batch, TrainState& st);
-  // loss_and_grad over the b examples at (x, y) in pieces of batch.micro_batch (see BatchPlan);
+  // loss_and_grad over the b examples at (x, y) in pieces of batch.micro_batch or ⌈b/batch.shards⌉ (see BatchPlan);
   // writes the mean-loss gradient to grads [param_count] and returns the mean loss.
   double batch_loss_and_grad(Model& model, const BatchPlan& batch, TrainState& st, const float* x, const Target& y,
                              int64_t b, float* grads, int64_t* correct);

@@ -193,8 +193,8 @@ const runCommand: Command = {
     `bigstep run ${experimentNames().join('|')} [--preset tiny|quick|study|paper] [--out DIR] [--seed N] [--force] [--set PATH=VALUE ...] [--data-parallel]\n` +
     '  --set changes one field of the preset config (repeatable; VALUE is YAML: 0.1, true, null, [1, 2], {cropPadding: 4, flip: true}),\n' +
     '  e.g. --set epochs=10 --set model.hidden=[256]; the fields are listed in docs/experiments.md and in config.json of any run\n' +
-    '  --data-parallel (escape, noise; under mpirun -n N or srun -n N, N >= 2): full-batch training and full-data\n' +
-    '  measurements split over the ranks; rank 0 writes the run directory (docs/cluster.md)',
+    '  --data-parallel (escape, noise; under mpirun -n N or srun -n N, N >= 2): training (E2 GD, every E3 arm) and\n' +
+    '  full-data measurements split over the ranks; rank 0 writes the run directory; resumes on the same N (docs/cluster.md)',
   async run(args) {
     if (wantsHelp(args)) return help(this);
     const { values, positionals } = parseCommandArgs('run', args, runOptions, {

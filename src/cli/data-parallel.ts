@@ -8,7 +8,7 @@
 import { initMpi, launchedByMpi, mpiBuilt, type MpiWorld } from '../train/data-parallel.js';
 import { UsageError } from './args.js';
 
-/** The experiments whose full-batch training and full-data measurements are split (E2, E3). */
+/** The experiments whose training and full-data measurements are split (E2, E3). */
 export const DATA_PARALLEL_EXPERIMENTS = ['escape', 'noise'] as const;
 
 /** The world size the MPI launcher announced in the environment, or null when it says none. */

@@ -47,6 +47,7 @@ const COMMON = {
   decay: { at: [0.5, 0.75], factor: 0.1 },
   augment: null,
   microBatch: null,
+  shards: null,
   equivalenceMargin: 0.005,
   alpha: 0.05,
 };
@@ -139,7 +140,7 @@ export const noisePresets: Record<Scale, NoiseConfig> = {
   /**
    * For a cluster: CIFAR-10 (all 50k), ResNet-18 without batch norm, 5 seeds, 100 epochs of
    * B = 128, k = 10. GD arms have an epoch budget (one full-batch step per epoch, in micro-batches
-   * of 500); they wait for E3 to use the Trainer's dataParallel option (MPI; not wired in yet), see the cost table in
+   * of 500). Meant for `--data-parallel` over MPI ranks (docs/cluster.md); see the cost table in
    * docs/experiments.md. Not run on two cores.
    */
   paper: {
@@ -236,6 +237,11 @@ export const noiseConfigSchema = object({
     'null or { cropPadding, flip }',
   ).nullable(),
   microBatch: positiveInt().nullable(),
+  shards: positiveInt(1024)
+    .nullable()
+    .describe(
+      'Cut every batch into this many pieces in order (full batches only while microBatch is null): in one process the arithmetic of a run split over that many data-parallel ranks.',
+    ),
   equivalenceMargin: z
     .number({ error: 'must be a finite number' })
     .gt(0, { error: (i) => `must be in (0, 1) accuracy (got ${String(i.input)})` })

@@ -42,18 +42,21 @@
  * each arm × seed run are units; a run keeps partial checkpoints of its trainer and curve.
  * Deterministic for a config at a fixed BLAS thread count (except `timing`).
  *
- * Data parallel (`ctx.dataParallel`, `bigstep run noise --data-parallel` under mpirun/srun): the
- * full-batch arms train with `Trainer({ dataParallel })`, every evaluation and λ_max(θ₀) are split
- * over the ranks (bitwise the one-process values), the SGD arms train whole on every rank, and the
- * runs go one at a time. With microBatch null or ≥ ⌈n/N⌉ (each rank's shard one piece) the result
- * is bitwise the one-process run with microBatch = ⌈n/N⌉, e.g. the same config with that
- * microBatch (docs/cluster.md); otherwise it agrees with it to rounding.
+ * Data parallel (`ctx.dataParallel`, `bigstep run noise --data-parallel` under mpirun/srun): every
+ * arm trains with `Trainer({ dataParallel })` — each full batch and each mini-batch (both batches
+ * of the amplified estimator, augmented as a whole first) split over the ranks — and every
+ * evaluation and λ_max(θ₀) are split (bitwise the one-process values); σ_B estimates are computed
+ * whole on every rank; the runs go one at a time. Every arm's batches must split over the N ranks
+ * (also an epoch's last batch, n mod b): checked for all arms before the first one trains. With
+ * `shards` = N (or null) and microBatch null, the result is bitwise the one-process run of the same
+ * config with shards = N (docs/cluster.md); with microBatch set, GD arms agree with it to rounding.
  */
 import { Model, type Examples } from '../model/model.js';
 import { topEigenvalue } from '../measure/sharpness.js';
 import { noisySgd, sgd, type OptimizerSpec } from '../optim/optimizer.js';
 import { piecewise } from '../optim/schedules.js';
 import { fingerprint, resumeStoreOf, type Unit } from '../run/resume.js';
+import { checkShardable, requireMpiWorld } from '../train/data-parallel.js';
 import { sharedExamples } from '../train/shared-data.js';
 import { Trainer, type BatchOptions } from '../train/trainer.js';
 import { Rng } from '../util/random.js';
@@ -123,6 +126,13 @@ export interface NoiseConfig {
   augment: { cropPadding: number; flip: boolean } | null;
   /** Examples per forward/backward pass in full-batch steps (null: all at once). */
   microBatch: number | null;
+  /**
+   * Cut every batch (mini-batches, and full batches while microBatch is null) into this many pieces
+   * of ⌈b/shards⌉ examples, summed in double (Trainer `batch.shards`): in one process the arithmetic
+   * of a `shards`-rank `--data-parallel` run, bit for bit. Null: whole batches. Under
+   * `--data-parallel` on N ranks it must be null or N.
+   */
+  shards: number | null;
   /** TOST margin in accuracy (0.005 = 0.5 accuracy points): "reaches" = |mean difference| < margin shown at level alpha. */
   equivalenceMargin: number;
   /** Level of the TOST (each one-sided test); the paired intervals are 1 − alpha (95 % at 0.05). */
@@ -617,25 +627,32 @@ async function trainArm(p: ArmPlan, seed: number, env: ArmEnv, u: Unit): Promise
   const { config: c, ctx } = env;
   const model = new Model(env.spec, { seed });
   try {
+    // Under --data-parallel every arm's batches and every evaluation split over the MPI ranks;
+    // the ranks' split is the shards (config.shards is null or N there, checked at the start).
+    const split = ctx.dataParallel === true;
+    const pieces: BatchOptions =
+      p.batch === 'full' && c.microBatch
+        ? { microBatch: c.microBatch }
+        : c.shards && !split
+          ? { shards: c.shards }
+          : {};
     const batch: BatchOptions =
       p.batch === 'full'
-        ? { mode: 'full', ...(c.microBatch ? { microBatch: c.microBatch } : {}) }
+        ? { mode: 'full', ...pieces }
         : {
             mode: 'shuffle',
             size: p.batch,
             ...(p.amplify > 1 ? { amplify: p.amplify } : {}),
             ...(c.augment ? { augment: c.augment } : {}),
+            ...pieces,
           };
-    // Under --data-parallel: full-batch arms and every evaluation split over the MPI ranks; SGD
-    // arms train whole on every rank (the same run, bit for bit).
-    const split = ctx.dataParallel === true;
     const make = (optimizer: OptimizerSpec): Trainer =>
       new Trainer(model, {
         data: env.train,
         optimizer,
         batch,
         seed,
-        ...(split && p.batch === 'full' ? { dataParallel: true } : {}),
+        ...(split ? { dataParallel: true } : {}),
       });
     const points = evalSteps(p, c.evalEvery);
     // On a worker thread, so the other runs' chunks keep the cores busy meanwhile.
@@ -726,6 +743,28 @@ async function trainArm(p: ArmPlan, seed: number, env: ArmEnv, u: Unit): Promise
 
 // ---- the experiment -----------------------------------------------------------------------------------
 
+/**
+ * Under --data-parallel on `ranks` ranks: config.shards is null or the rank count, and every arm's
+ * batches (the full set of n, or batches of b and an epoch's last batch n mod b) give each rank at
+ * least one example. Throws a RangeError naming the arm before any arm trains.
+ */
+export function checkArmsSplit(c: NoiseConfig, plans: ArmPlan[], n: number, ranks: number): void {
+  if (c.shards !== null && c.shards !== ranks)
+    throw new RangeError(
+      `config.shards = ${c.shards} but the run is split over ${ranks} data-parallel ranks: set it to ${ranks} or null (the ranks' split is the shards)`,
+    );
+  for (const p of plans) {
+    if (p.batch === 'full') {
+      checkShardable(n, ranks, `E3 arm ${p.id}: the full batch (config.data)`);
+      continue;
+    }
+    const what = p.kind === 'small-batch' ? "B' = round(B/k)" : 'config.batchSize';
+    checkShardable(p.batch, ranks, `E3 arm ${p.id}: batch ${what} = ${p.batch}`);
+    if (n % p.batch !== 0)
+      checkShardable(n % p.batch, ranks, `E3 arm ${p.id}: an epoch's last batch (n mod ${p.batch} of n = ${n})`);
+  }
+}
+
 /** λ₀, the learning rates and σ_B at θ₀ of every seed (one resume unit). */
 async function setupRates(
   c: NoiseConfig,
@@ -789,6 +828,8 @@ export async function runNoise(c: NoiseConfig, ctx: RunContext): Promise<NoiseRe
     etaLarge: setup.etaLarge,
     n: data.nTrain,
   });
+
+  if (ctx.dataParallel) checkArmsSplit(c, plans, data.nTrain, requireMpiWorld('ctx.dataParallel').size);
 
   // Every arm × seed, heaviest first so the pool ends together.
   const tasks = plans.flatMap((p) => c.seeds.map((seed) => ({ p, seed })));

@@ -143,6 +143,8 @@ export interface NativeTrainJob {
     amplify?: number;
     /** Examples per forward/backward pass (absent: the whole batch at once). */
     microBatch?: number;
+    /** Pieces per batch, ⌈b/shards⌉ examples each (absent: none); exclusive with microBatch. */
+    shards?: number;
     /** Split each step's gradient over the MPI ranks (native/data_parallel.h); MPI must be initialised. */
     dataParallel?: boolean;
     /** Per-batch image augmentation; `shape` is the per-example [C, H, W]. */

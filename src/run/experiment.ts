@@ -45,10 +45,11 @@ export interface RunContext {
   resume?: ResumeStore;
   /**
    * This process is one rank of an MPI job (`bigstep run --data-parallel`, after initMpi()): every
-   * rank runs the experiment; full-batch training and full-data measurements are split over the
-   * ranks (Trainer, Model#evaluate and the Hessian operator with `dataParallel: true`), so every
+   * rank runs the experiment; training and full-data measurements are split over the ranks
+   * (Trainer, Model#evaluate and the Hessian operator with `dataParallel: true`), so every
    * collective call must happen in the same order on every rank (no concurrent trainers). Only
-   * rank 0 writes files; `log` and `progress` do nothing on the others.
+   * rank 0 writes files; `log` and `progress` do nothing on the others; `resume` is collective
+   * (rank 0 writes the checkpoints, every rank reads them).
    */
   dataParallel?: boolean;
 }

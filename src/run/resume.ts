@@ -26,6 +26,13 @@
  * the previous partial or the new one, each with complete trainer files. A file that fails its
  * checks (bad checksum, wrong run) is reported as corrupt on stderr and ignored: the unit is
  * recomputed (or continued from no partial), which gives the same result, only later.
+ *
+ * Data parallel (`world`, one store per rank of an MPI job, every rank calling the same methods in
+ * the same order): rank 0 alone writes and removes files; every rank reads them (one shared file
+ * system) and the ranks check that they read the same unit and partial (SHA-256, else
+ * ERR_BIGSTEP_RANKS_DIFFER); rank 0's clock decides when a partial is due. Every header records the
+ * number of ranks (`ranks`, absent = 1): a store opened on another number refuses the directory
+ * with a CheckpointError, since the split over the ranks sets the arithmetic of every step.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -33,7 +40,8 @@ import * as path from 'node:path';
 
 import { z } from 'zod';
 
-import { loadCheckpoint, readCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import { CheckpointError, loadCheckpoint, readCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import { checkSameOnEveryRank, everyRankOk } from '../train/data-parallel.js';
 import type { Trainer } from '../train/trainer.js';
 import { writeFileAtomicSync } from '../util/atomic.js';
 import { formatValue } from '../util/format.js';
@@ -76,6 +84,11 @@ export interface ResumeStoreOptions {
   intervalSeconds?: number;
   /** Receives warnings (corrupt files); default: one line on stderr. */
   warn?: (message: string) => void;
+  /**
+   * This process's place in a data-parallel MPI job (null or absent: one process). Every rank opens
+   * the store on the same directory; see the module comment.
+   */
+  world?: { rank: number; size: number } | null;
 }
 
 /**
@@ -175,6 +188,8 @@ interface Header {
   configHash: string;
   generation: number;
   trainers: number;
+  /** Data-parallel ranks of the run that wrote the file (absent: 1). */
+  ranks?: number;
   bytes: number;
   sha256: string;
 }
@@ -183,14 +198,16 @@ const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').dig
 
 function writeJsonFile(
   file: string,
-  header: Omit<Header, 'format' | 'version' | 'bytes' | 'sha256'>,
+  header: Omit<Header, 'format' | 'version' | 'bytes' | 'sha256' | 'ranks'>,
   body: unknown,
+  ranks = 1,
 ): void {
   const text = encodeValue(body);
   const h: Header = {
     format: FORMAT,
     version: VERSION,
     ...header,
+    ...(ranks > 1 ? { ranks } : {}),
     bytes: Buffer.byteLength(text, 'utf8'),
     sha256: sha256(text),
   };
@@ -297,6 +314,27 @@ const resumeStoreOptionsSchema = z.strictObject(
     log: instanceOf(Function, 'a function'),
     intervalSeconds: finiteAtLeast(0).optional(),
     warn: instanceOf(Function, 'a function').optional(),
+    world: z
+      .custom<{ rank: number; size: number }>(
+        (w) => {
+          const o = w as { rank?: unknown; size?: unknown } | null;
+          return (
+            typeof o === 'object' &&
+            o !== null &&
+            Number.isSafeInteger(o.size) &&
+            (o.size as number) >= 1 &&
+            Number.isSafeInteger(o.rank) &&
+            (o.rank as number) >= 0 &&
+            (o.rank as number) < (o.size as number)
+          );
+        },
+        {
+          error: (i) => `must be null or { rank, size } with 0 <= rank < size (got ${formatValue(i.input)})`,
+          params: { typeError: true },
+        },
+      )
+      .nullable()
+      .optional(),
   },
   { error: (i) => `must be an object (got ${formatValue(i.input)})` },
 );
@@ -315,20 +353,81 @@ export class ResumeStore {
   // E1's tens of thousands, would otherwise read the whole directory once per unit).
   private readonly partialsOnDisk: string[] = [];
   private readonly partialKeys = new Set<string>();
+  private readonly world: { rank: number; size: number } | null;
 
   constructor(options: ResumeStoreOptions) {
     parseNamed(resumeStoreOptionsSchema, options, 'options');
+    const w = options.world;
     this.dir = options.dir;
     this.configHash = options.configHash;
     this.log = options.log;
     this.intervalMs = 1000 * (options.intervalSeconds ?? checkpointSecondsFromEnv());
     this.warn = options.warn ?? ((m) => process.stderr.write(`bigstep: ${m}\n`));
-    // Temporary files in the store are leftovers of a killed writer (one process owns a run directory).
-    if (this.dir && fs.existsSync(this.dir))
-      for (const n of fs.readdirSync(this.dir)) {
-        if (isTempName(n)) fs.rmSync(path.join(this.dir, n), { force: true });
-        else if (n.startsWith('partial-')) this.partialsOnDisk.push(n);
+    this.world = w && w.size > 1 ? { rank: w.rank, size: w.size } : null;
+    if (this.dir) this.onRankZero('opening the checkpoints', () => this.open());
+  }
+
+  /** Data-parallel ranks that share this store (1: one process). */
+  get ranks(): number {
+    return this.world?.size ?? 1;
+  }
+
+  /** True on the process that writes the files: the only one, or rank 0. */
+  get writer(): boolean {
+    return this.world === null || this.world.rank === 0;
+  }
+
+  /** Rank 0's `flag` on every rank (a collective); the flag itself in one process. */
+  agree(flag: boolean): boolean {
+    return this.world ? everyRankOk(flag)[0] : flag;
+  }
+
+  /**
+   * Runs `fn` on the writer; with ranks, also a barrier after which every rank knows that it
+   * succeeded (or throws: rank 0 its own error, the others one saying so).
+   */
+  private onRankZero(what: string, fn: () => void): void {
+    let failure: unknown = null;
+    if (this.writer)
+      try {
+        fn();
+      } catch (e) {
+        failure = e;
       }
+    if (!this.world) {
+      if (failure !== null) throw failure;
+      return;
+    }
+    const ok = everyRankOk(failure === null)[0];
+    if (failure !== null) throw failure;
+    if (!ok) throw new Error(`${what} failed on rank 0 (its error says why)`);
+  }
+
+  /** The writer's first look at the directory: leftovers of a killed writer, and the number of ranks. */
+  private open(): void {
+    if (!fs.existsSync(this.dir!)) return;
+    let ranksOnDisk: number | null = null;
+    for (const n of fs.readdirSync(this.dir!).sort()) {
+      // Temporary files in the store are leftovers of a killed writer (one process owns a run directory).
+      if (isTempName(n)) fs.rmSync(this.file(n), { force: true });
+      else {
+        if (n.startsWith('partial-')) this.partialsOnDisk.push(n);
+        if (ranksOnDisk === null && /^(unit|partial|pin)-.*\.json$/.test(n)) ranksOnDisk = headerRanks(this.file(n));
+      }
+    }
+    if (ranksOnDisk !== null && ranksOnDisk !== this.ranks) {
+      const who = (r: number): string => (r === 1 ? 'one process' : `${r} data-parallel ranks`);
+      throw new CheckpointError(
+        this.dir!,
+        `holds the units of a run on ${who(ranksOnDisk)}, but this run is on ${who(this.ranks)}: a run resumes on the ` +
+          `same number of ranks, which sets how every step is split (resume it on ${who(ranksOnDisk)}, or start it over with --force)`,
+      );
+    }
+  }
+
+  /** With ranks: every rank must have read the same `what` (its digest, or 'none'); else ERR_BIGSTEP_RANKS_DIFFER. */
+  private checkSameRead(what: string, digest: string): void {
+    if (this.world) checkSameOnEveryRank([{ name: what, bytes: [Buffer.from(digest, 'utf8')] }], 'resume store');
   }
 
   /** A store that keeps nothing: every unit runs, records go to `log`. */
@@ -348,7 +447,7 @@ export class ResumeStore {
   /** @internal */
   corrupt(file: string, reason: string, what: string): void {
     this.stats.corrupt.push(`${path.basename(file)}: ${reason}`);
-    this.warn(`checkpoint ${file} ${reason}; ${what}`);
+    if (this.writer) this.warn(`checkpoint ${file} ${reason}; ${what}`); // one warning per job, not per rank
   }
 
   /** @internal */
@@ -365,6 +464,12 @@ export class ResumeStore {
   pin(key: string, value: unknown): void {
     if (!KEY_RE.test(key)) throw new RangeError(`pin key must match ${KEY_RE} (got "${key}")`);
     if (!this.dir) return;
+    // With ranks, rank 0 alone decides; the others read nothing before its decision is on disk.
+    this.onRankZero(`pinning ${key}`, () => this.pinHere(key, value));
+  }
+
+  private pinHere(key: string, value: unknown): void {
+    const dir = this.dir!;
     const file = this.file(`pin-${key}.json`);
     const text = encodeValue(value);
     if (fs.existsSync(file)) {
@@ -375,10 +480,14 @@ export class ResumeStore {
       this.warn(
         `checkpoint ${file} ${why}; discarding the stored units of this run (they were computed from something else)`,
       );
-      for (const n of fs.readdirSync(this.dir))
-        if (/^(unit|partial|pin)-/.test(n)) fs.rmSync(this.file(n), { force: true });
+      for (const n of fs.readdirSync(dir)) if (/^(unit|partial|pin)-/.test(n)) fs.rmSync(this.file(n), { force: true });
     }
-    writeJsonFile(file, { kind: 'pin', key, configHash: this.configHash, generation: 0, trainers: 0 }, value);
+    writeJsonFile(
+      file,
+      { kind: 'pin', key, configHash: this.configHash, generation: 0, trainers: 0 },
+      value,
+      this.ranks,
+    );
   }
 
   /**
@@ -393,29 +502,38 @@ export class ResumeStore {
     this.keys.add(key);
     if (this.dir) {
       const file = this.file(`unit-${key}.json`);
+      let stored: { value: T; records: LogRecord[] } | undefined;
+      let digest = 'none';
       if (fs.existsSync(file)) {
         const r = readJsonFile(file, { kind: 'done', key, configHash: this.configHash });
         if ('error' in r) this.corrupt(file, r.error, 'computing the unit again');
         else {
-          const { value, records } = r.body as { value: T; records: LogRecord[] };
-          for (const rec of records) this.log(rec);
-          this.stats.unitsLoaded++;
-          this.removePartial(key, -1);
-          onLoaded?.(value);
-          return value;
+          stored = r.body as { value: T; records: LogRecord[] };
+          digest = r.header.sha256;
         }
+      }
+      this.checkSameRead(`unit ${key} (${file})`, digest);
+      if (stored) {
+        for (const rec of stored.records) this.log(rec);
+        this.stats.unitsLoaded++;
+        this.removePartial(key, -1);
+        onLoaded?.(stored.value);
+        return stored.value;
       }
     }
     const u = new Unit(this, key);
     const value = await fn(u);
     if (this.dir) {
-      writeJsonFile(
-        this.file(`unit-${key}.json`),
-        { kind: 'done', key, configHash: this.configHash, generation: 0, trainers: 0 },
-        { value, records: u.records },
-      );
+      this.onRankZero(`storing unit ${key}`, () => {
+        writeJsonFile(
+          this.file(`unit-${key}.json`),
+          { kind: 'done', key, configHash: this.configHash, generation: 0, trainers: 0 },
+          { value, records: u.records },
+          this.ranks,
+        );
+        this.removePartial(key, -1);
+      });
       this.stats.unitsSaved++;
-      this.removePartial(key, -1);
     }
     return value;
   }
@@ -427,7 +545,7 @@ export class ResumeStore {
 
   /** @internal Removes the partial of `key` (keep < 0) or its trainer files of generations other than `keep`. */
   removePartial(key: string, keep: number): void {
-    if (!this.dir || !fs.existsSync(this.dir)) return;
+    if (!this.dir || !this.writer || !fs.existsSync(this.dir)) return;
     if (!this.partialKeys.has(key) && !this.partialsOnDisk.some((n) => n.startsWith(`partial-${key}.`))) return;
     const prefix = `partial-${key}.g`;
     for (const n of fs.readdirSync(this.dir)) {
@@ -442,13 +560,17 @@ export class ResumeStore {
   readPartial(key: string): { header: Header; body: unknown } | undefined {
     if (!this.dir) return undefined;
     const file = this.file(`partial-${key}.json`);
-    if (!fs.existsSync(file)) return undefined;
-    const r = readJsonFile(file, { kind: 'partial', key, configHash: this.configHash });
-    if ('error' in r) {
-      this.corrupt(file, r.error, 'starting the unit from its beginning');
-      return undefined;
+    let found: { header: Header; body: unknown } | undefined;
+    if (fs.existsSync(file)) {
+      const r = readJsonFile(file, { kind: 'partial', key, configHash: this.configHash });
+      if ('error' in r) this.corrupt(file, r.error, 'starting the unit from its beginning');
+      else found = r;
     }
-    return r;
+    this.checkSameRead(
+      `partial ${key} (${file})`,
+      found ? `${found.header.generation}:${found.header.sha256}` : 'none',
+    );
+    return found;
   }
 
   /** @internal */
@@ -457,15 +579,19 @@ export class ResumeStore {
     trainers.forEach((t, i) => {
       const file = this.ckptPath(key, generation, i);
       const meta = { configHash: `${this.configHash}/${key}/${i}` };
-      saveCheckpoint(file, t, meta);
+      // A data-parallel trainer's save is collective (rank 0 writes); a trainer of one rank alone is written by rank 0.
+      if (t.world || this.writer) saveCheckpoint(file, t, meta);
     });
-    writeJsonFile(
-      this.file(`partial-${key}.json`),
-      { kind: 'partial', key, configHash: this.configHash, generation, trainers: trainers.length },
-      body,
-    );
+    this.onRankZero(`writing the partial checkpoint of ${key}`, () => {
+      writeJsonFile(
+        this.file(`partial-${key}.json`),
+        { kind: 'partial', key, configHash: this.configHash, generation, trainers: trainers.length },
+        body,
+        this.ranks,
+      );
+      this.removePartial(key, generation);
+    });
     this.stats.partialsSaved++;
-    this.removePartial(key, generation);
   }
 }
 
@@ -532,7 +658,9 @@ export class Unit {
 
   /** True when a partial checkpoint is due (the store's interval has passed since the last one or the unit's start). */
   due(): boolean {
-    return this.store.persistent && performance.now() - this.lastSave >= this.store.intervalMs;
+    if (!this.store.persistent) return false;
+    // With ranks, rank 0's clock decides (a collective): the ranks save, collectively, at the same point.
+    return this.store.agree(performance.now() - this.lastSave >= this.store.intervalMs);
   }
 
   /**
@@ -545,6 +673,18 @@ export class Unit {
     this.generation++;
     this.store.writePartial(this.key, this.generation, trainers, { state, records: this.records });
     this.lastSave = performance.now();
+  }
+}
+
+/** The `ranks` of a unit/partial/pin file's header (1 when absent), or null when the header cannot be read. */
+function headerRanks(file: string): number | null {
+  try {
+    const text = readRegularFileSync(file, 'resume file').toString('utf8');
+    const header = JSON.parse(text.slice(0, text.indexOf('\n'))) as Partial<Header>;
+    if (header?.format !== FORMAT) return null;
+    return Number.isSafeInteger(header.ranks) && (header.ranks as number) > 1 ? (header.ranks as number) : 1;
+  } catch {
+    return null;
   }
 }
 

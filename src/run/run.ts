@@ -37,7 +37,7 @@ import { formatValue } from '../util/format.js';
 import { plainCopy } from '../util/plain-data.js';
 import { boolean, instanceOf, parseNamed } from '../util/schema.js';
 import { makeDir, readTextFile } from '../util/safe-fs.js';
-import { everyRankOk, requireMpiWorld } from '../train/data-parallel.js';
+import { everyRankOk, mpiWorld, requireMpiWorld } from '../train/data-parallel.js';
 import { collectEnvironment, packageVersion } from './env.js';
 import { ResumeStore } from './resume.js';
 import { fallbackVerdicts, type Verdict } from './verdict.js';
@@ -80,8 +80,10 @@ export interface RunExperimentOptions {
    * training and full-data measurements are split over the ranks (RunContext.dataParallel). Every
    * rank calls runExperiment with the same arguments. Rank 0 decides whether the run is skipped (a
    * complete run exists) and writes the run directory; the other ranks run the experiment and write
-   * nothing (their outcome's summary is not stored anywhere). No checkpoints are kept: a killed
-   * data-parallel run starts again from its beginning. env.json records the number of ranks.
+   * nothing (their outcome's summary is not stored anywhere). Checkpoints are kept as in one process
+   * (rank 0 writes them, every rank reads them: the run directory must be on a file system all ranks
+   * see), so a killed data-parallel run resumes — on the same number of ranks, else the run fails
+   * with a CheckpointError saying so. env.json records the number of ranks.
    */
   dataParallel?: boolean;
 }
@@ -417,10 +419,8 @@ export async function runExperiment(
       return s;
     };
     const signal = options.signal;
-    // Data parallel: no units or checkpoints (every rank would have to load and save them in step).
-    const resume = world
-      ? ResumeStore.passThrough((record) => metrics.log(record))
-      : new ResumeStore({ dir: checkpointDir, configHash: plan.id, log: (record) => metrics.log(record) });
+    // Data parallel: every rank opens the store (collectively); rank 0 writes it (src/run/resume.ts).
+    let resume = ResumeStore.passThrough((record) => metrics.log(record));
     const context: RunContextWithCheckpoints = {
       dir,
       log: (record) => metrics.log(record),
@@ -439,6 +439,13 @@ export async function runExperiment(
     };
 
     try {
+      resume = new ResumeStore({
+        dir: checkpointDir,
+        configHash: plan.id,
+        log: (record) => metrics.log(record),
+        world,
+      });
+      context.resume = resume;
       const result: unknown = await def.run(plan.config, context);
       if (signal?.aborted)
         return { ...plan, status: 'aborted', skipped: false, summary: await finish(summary('aborted')) };
@@ -564,12 +571,13 @@ async function followRankZero(
   const started = new Date();
   const t0 = performance.now();
   const nothing = (): void => {};
+  const checkpointDir = path.join(plan.dir, CHECKPOINTS);
   const context: RunContextWithCheckpoints = {
     dir: plan.dir,
     log: nothing,
     progress: nothing,
     signal: options.signal,
-    checkpointDir: path.join(plan.dir, CHECKPOINTS),
+    checkpointDir,
     resume: ResumeStore.passThrough(nothing),
     restarted: false,
     dataParallel: true,
@@ -586,6 +594,8 @@ async function followRankZero(
   });
   let result: unknown;
   try {
+    // Reads rank 0's units and partials (one shared file system) and takes part in its collectives.
+    context.resume = new ResumeStore({ dir: checkpointDir, configHash: plan.id, log: nothing, world: mpiWorld() });
     result = await def.run(plan.config, context);
   } catch (e) {
     if (options.signal?.aborted) return { ...plan, status: 'aborted', skipped: false, summary: summary('aborted') };

@@ -4,7 +4,9 @@
  * `dataParallel: true`; each step, every rank computes the gradient of its shard of the batch
  * (examples in rank order, ⌈b/N⌉ per rank) and the pieces are added in rank order, in double
  * (native/data_parallel.h). An N-rank run is bitwise the single-process run with
- * `microBatch` = ⌈b/N⌉, and repeated runs are bitwise identical. See docs/cluster.md.
+ * `batch.shards` = N (every batch, an epoch's shorter last one included; `microBatch` = ⌈b/N⌉ gives
+ * the same for every batch of b examples), and repeated runs are bitwise identical. See
+ * docs/cluster.md.
  *
  * ```ts
  * const world = initMpi();           // once per process, before the first data-parallel Trainer

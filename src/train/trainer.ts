@@ -36,6 +36,11 @@ export type BatchMode = BatchModeName;
  * example-weighted mean of the pieces, summed in double): the same mean-loss gradient up to
  * rounding with the activation memory of m examples — for full-batch GD on large sets. With batch
  * norm in training mode each piece is normalised with its own statistics.
+ * `shards` = s computes every batch of b examples as s pieces of ⌈b/s⌉ examples in order (the last
+ * shorter), summed the same way: in one process, bitwise the arithmetic of an s-rank
+ * `dataParallel` run — for every batch, an epoch's shorter last batch included (a fixed
+ * `microBatch` = ⌈b/s⌉ cuts that one differently). Not together with `microBatch`; with
+ * `dataParallel` it must equal the number of ranks (the split is then the ranks').
  */
 export interface BatchOptions {
   mode?: BatchMode;
@@ -44,6 +49,7 @@ export interface BatchOptions {
   amplify?: number;
   augment?: AugmentOptions;
   microBatch?: number;
+  shards?: number;
 }
 
 /**
@@ -184,9 +190,16 @@ const batchSchema = object(
     amplify: finiteAtLeast(1).optional(),
     augment: augmentSchema.optional(),
     microBatch: positiveSize().optional(),
+    shards: positiveSize().optional(),
   },
   'an object',
 ).superRefine((b, ctx) => {
+  if (b.shards !== undefined && b.microBatch !== undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['shards'],
+      message: 'cuts each batch into pieces itself: set options.batch.shards or options.batch.microBatch, not both',
+    });
   if ((b.mode ?? 'full') !== 'full' && b.size === undefined)
     ctx.addIssue({
       code: 'custom',
@@ -255,6 +268,10 @@ function dataParallelWorld(
 ): MpiWorld | null {
   if (!on) return null;
   const world = requireMpiWorld('options.dataParallel');
+  if (batch.shards !== undefined && batch.shards !== world.size)
+    throw new RangeError(
+      `options.batch.shards must equal the number of data-parallel ranks (${world.size}) or be unset (got ${batch.shards}): the ranks' split is the shards`,
+    );
   if (model.layout.stateCount > 0)
     throw new RangeError(
       'options.dataParallel does not support batch norm: each rank would update the running statistics from its own shard, and the models would drift apart',
@@ -334,6 +351,7 @@ export class Trainer {
         dropLast: batch.dropLast ?? false,
         amplify: batch.amplify ?? 1,
         ...(batch.microBatch !== undefined ? { microBatch: batch.microBatch } : {}),
+        ...(batch.shards !== undefined ? { shards: batch.shards } : {}),
         augment: augmentPlan(batch.augment, model),
         ...(this.world ? { dataParallel: true } : {}),
       },

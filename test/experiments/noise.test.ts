@@ -12,6 +12,7 @@ import {
   validateNoiseConfig,
 } from '../../src/experiments/noise-experiment.js';
 import {
+  checkArmsSplit,
   compareToLarge,
   matchedIsotropicStd,
   planArms,
@@ -37,6 +38,41 @@ import {
 
 const tiny = (): NoiseConfig => structuredClone(noisePresets.tiny);
 const byId = (r: NoiseResult): Record<string, NoiseArm> => Object.fromEntries(r.arms.map((a) => [a.id, a]));
+
+describe('checkArmsSplit(): E3 arms under --data-parallel', () => {
+  // k = 4: B = 32 and B' = round(32/4) = 8; n = 256 = 8·32, so no epoch has a shorter last batch.
+  const rates = { etaSmall: 0.1, etaLarge: 0.4, n: 256 };
+
+  it('passes every arm of the tiny preset over 2, 4 and 8 ranks', () => {
+    const { plans } = planArms(tiny(), rates);
+    for (const ranks of [2, 4, 8]) checkArmsSplit(tiny(), plans, 256, ranks);
+  });
+
+  it("names the arm whose batch leaves a rank without examples: B' = 8 over 16 ranks, an epoch's last batch", () => {
+    const { plans } = planArms(tiny(), rates);
+    expect(() => checkArmsSplit(tiny(), plans, 256, 16)).to.throw(
+      RangeError,
+      /^E3 arm small-batch: batch B' = round\(B\/k\) = 8: 8 examples do not split over 16 ranks/,
+    );
+    // n = 250: batches of 32 end an epoch with 250 mod 32 = 26 (13 + 13 over 2 ranks), of 8 with 2 (1 + 1);
+    // over 4 ranks the 2 leave two ranks none.
+    const { plans: p250 } = planArms(tiny(), { ...rates, n: 250 });
+    checkArmsSplit(tiny(), p250, 250, 2);
+    expect(() => checkArmsSplit(tiny(), p250, 250, 4)).to.throw(
+      RangeError,
+      /^E3 arm small-batch: an epoch's last batch \(n mod 8 of n = 250\): 2 examples do not split over 4 ranks/,
+    );
+  });
+
+  it('refuses config.shards other than null or the number of ranks', () => {
+    const { plans } = planArms(tiny(), rates);
+    checkArmsSplit({ ...tiny(), shards: 2 }, plans, 256, 2);
+    expect(() => checkArmsSplit({ ...tiny(), shards: 3 }, plans, 256, 2)).to.throw(
+      RangeError,
+      /^config\.shards = 3 but the run is split over 2 data-parallel ranks: set it to 2 or null/,
+    );
+  });
+});
 
 describe('planArms(): noise units and budgets of the E3 arms', () => {
   // k = 4, n = 1000, B = 50 (20 steps per epoch), 10 epochs

@@ -1010,6 +1010,18 @@ const train: Group<TrainCtx> = {
       param: 'job.batch.microBatch',
     },
     {
+      name: 'job.batch.shards 0',
+      call: (c) => trainSync(c.h, c.job({ batch: { mode: 'full', shards: 0 } }), 1),
+      cls: R,
+      param: 'job.batch.shards',
+    },
+    {
+      name: 'job.batch.shards with microBatch',
+      call: (c) => trainSync(c.h, c.job({ batch: { mode: 'full', shards: 2, microBatch: 4 } }), 1),
+      cls: R,
+      param: 'batch.shards',
+    },
+    {
       name: 'job.perm length n+1',
       call: (c) => trainSync(c.h, c.job({ perm: new Int32Array(17) }), 1),
       cls: R,

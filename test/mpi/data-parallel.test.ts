@@ -6,9 +6,9 @@
  * an MPI build is missing, unless BIGSTEP_REQUIRE_MPI=1 (then that is a failure).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { expect } from 'chai';
@@ -46,14 +46,24 @@ function mpirunArgs(ranks: number, nodeArgs: string[]): string[] {
   return ['mpirun', '--allow-run-as-root', '--oversubscribe', '-n', String(ranks), process.execPath, ...nodeArgs];
 }
 
-/** Runs `command` (argv) in its own process group; kills the group after `timeoutMs`. */
-function launch(command: string[], timeoutMs: number): Promise<JobOutput> {
+/**
+ * Runs `command` (argv) in its own process group with `env` added; kills the group after
+ * `timeoutMs`. `watch`, if given, is called once at the start with a handle that SIGKILLs the
+ * group, and may return a function to call when the command ends.
+ */
+function launch(
+  command: string[],
+  timeoutMs: number,
+  env: NodeJS.ProcessEnv = {},
+  watch?: (job: { kill(): void }) => (() => void) | void,
+): Promise<JobOutput> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(command[0], command.slice(1), {
       detached: true,
-      env: { ...process.env, BIGSTEP_THREADS: '1', OMP_NUM_THREADS: '1' },
+      env: { ...process.env, BIGSTEP_THREADS: '1', OMP_NUM_THREADS: '1', ...env },
     });
+    const unwatch = watch?.({ kill: () => process.kill(-(child.pid as number), 'SIGKILL') });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -66,6 +76,7 @@ function launch(command: string[], timeoutMs: number): Promise<JobOutput> {
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      unwatch?.();
       const lines = stdout.split('\n');
       const parse = (tag: string) =>
         lines.filter((l) => l.startsWith(`${tag} `)).map((l) => JSON.parse(l.slice(tag.length + 1)));
@@ -102,6 +113,20 @@ function expectBitwise(job: JobOutput, want: RunOutcome, ranks: number): void {
 
 const mpirunFound = spawnSync('mpirun', ['--version'], { encoding: 'utf8' }).status === 0;
 
+/** Resolves once process `pid` has exited (polled); rejects after `timeoutMs`. */
+async function untilGone(pid: number, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return; // ESRCH: gone
+    }
+    if (Date.now() > end) throw new Error(`process ${pid} still runs ${timeoutMs} ms after the job was killed`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe('Trainer({ dataParallel }) under mpirun', function () {
   this.timeout(180_000);
 
@@ -132,6 +157,18 @@ describe('Trainer({ dataParallel }) under mpirun', function () {
     const c: RunConfig = { model: 'mlp', mode: 'shuffle', n: 48, batch: 12, steps: 8 };
     const want = await singleProcess(c, 3);
     expectBitwise(await mpirun(3, c), want, 3);
+  });
+
+  it('2-rank amplified SGD with augmentation (small CNN, 30 = 2·12 + 6) is bitwise the single process with shards = 2, the last batch too', async () => {
+    const c: RunConfig = { model: 'cnn', mode: 'shuffle', n: 30, batch: 12, steps: 6, amplify: 2, augment: true };
+    const want = await runToEnd(buildTrainer(c, { shards: 2 }), c.steps);
+    expectBitwise(await mpirun(2, c), want, 2);
+    // The arms differ from plain SGD (amplification and augmentation took effect).
+    const plain = await runToEnd(
+      buildTrainer({ ...c, amplify: undefined, augment: undefined }, { shards: 2 }),
+      c.steps,
+    );
+    expect(plain.paramsSha256).to.not.equal(want.paramsSha256);
   });
 
   it('a repeated 2-rank run is bitwise identical to the first', async () => {
@@ -192,6 +229,17 @@ describe('Trainer({ dataParallel }) under mpirun', function () {
       expect(e.message).to.match(
         /numerics \(ISA path, BLAS vendor, kernels and threads\) \(rank 1 differs from rank 0/,
       );
+  });
+
+  it('batch.shards other than N is a RangeError naming it on every rank; shards = N is the split itself', async () => {
+    const c: RunConfig = { model: 'mlp', mode: 'shuffle', n: 40, batch: 10, steps: 3 };
+    const wrong = await mpirun(2, { ...c, shards: 3 });
+    expect(wrong.errors.map((e) => e.rank).sort()).to.deep.equal([0, 1]);
+    for (const e of wrong.errors)
+      expect([e.name, e.message]).to.match(
+        /RangeError,options\.batch\.shards must equal the number of data-parallel ranks \(2\) or be unset \(got 3\)/,
+      );
+    expectBitwise(await mpirun(2, { ...c, shards: 2 }), await runToEnd(buildTrainer(c, { shards: 2 }), c.steps), 2);
   });
 
   it('a data set smaller than N, and a batch that leaves a rank empty, are RangeErrors naming the option on every rank', async () => {
@@ -268,9 +316,9 @@ describe('Model#evaluate / hessianVectorProduct / topEigenvalue ({ dataParallel 
   });
 });
 
-// Seconds on a quiet machine; the launch timeouts are hang guards sized for a machine loaded ~7×
-// (the tiny E3 pair took 2 min 22 s and 7 min 20 s at load average 14.5 on 2 cores).
-describe('bigstep run noise --data-parallel under mpirun', function () {
+// The experiment runs below take seconds each on a quiet machine; the launch timeouts are hang
+// guards sized for a heavily loaded one (docs/cluster.md lists the measured times).
+describe('bigstep run escape|noise --data-parallel under mpirun', function () {
   this.timeout(1_800_000);
 
   before(function () {
@@ -280,43 +328,161 @@ describe('bigstep run noise --data-parallel under mpirun', function () {
     this.skip();
   });
 
-  // Tiny E3 (256 examples) with its full-batch arms; microBatch 128 = ⌈256/2⌉, so the 2-rank run
-  // has the one-process run's arithmetic and the same config (the same run id).
-  const sets = ['--set', 'microBatch=128', '--set', 'arms=[sgd-small, sgd-large, gd-small, gd-large]'];
   const read = (dir: string, file: string) => JSON.parse(readFileSync(join(dir, file), 'utf8'));
+  const root = mkdtempSync(join(tmpdir(), 'bigstep-mpi-run-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
 
-  it('the 2-rank run equals the 1-process run with microBatch = n/2: result.json bitwise but for timing, the same summary; rank 1 writes nothing', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'bigstep-mpi-e3-'));
-    try {
-      const cli = (out: string) => [CLI, 'run', 'noise', '--preset', 'tiny', '--out', join(root, out), ...sets];
-      const one = await launch([process.execPath, ...cli('one')], 900_000);
-      expect(one.code, one.stderr + one.stdout).to.equal(0);
-      const two = await launch(mpirunArgs(2, [...cli('two'), '--data-parallel']), 900_000);
-      expect(two.code, two.stderr + two.stdout).to.equal(0);
-      expect(two.stdout).to.match(/running tiny in .* \(data parallel over 2 MPI ranks\)/);
-      // Rank 0 alone speaks: one "running" line, one headline.
-      expect(two.stdout.match(/noise: running/g)).to.have.length(1);
-      const [runOne] = readdirSync(join(root, 'one'));
-      expect(readdirSync(join(root, 'two'))).to.deep.equal([runOne]); // the same run id, one directory
-      const a = join(root, 'one', runOne);
-      const b = join(root, 'two', runOne);
-      const ra = read(a, 'result.json');
-      const rb = read(b, 'result.json');
-      delete ra.timing;
-      delete rb.timing;
-      expect(JSON.stringify(rb)).to.equal(JSON.stringify(ra));
-      // The full-batch arms ran and trained (the comparison covers them).
-      const gd = (ra.arms as Array<{ kind: string; runs: unknown[] }>).filter((x) => x.kind.startsWith('gd-'));
-      expect(gd.length).to.be.greaterThan(0);
-      const sa = read(a, 'summary.json');
-      const sb = read(b, 'summary.json');
-      for (const s of [sa, sb]) for (const k of ['startedAt', 'endedAt', 'wallSeconds']) delete s[k];
-      expect(sb).to.deep.equal(sa);
-      expect(read(b, 'env.json').dataParallel.ranks).to.equal(2);
-      expect(read(a, 'env.json').dataParallel).to.equal(undefined);
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
+  /** `bigstep run <experiment> --preset tiny` into root/out: one process, or 2 ranks with --data-parallel. */
+  function cli(
+    ranks: 1 | 2,
+    experiment: string,
+    out: string,
+    sets: string[],
+    env: NodeJS.ProcessEnv = {},
+    watch?: Parameters<typeof launch>[3],
+  ): Promise<JobOutput> {
+    const args = [CLI, 'run', experiment, '--preset', 'tiny', '--out', join(root, out), ...sets];
+    const command = ranks === 1 ? [process.execPath, ...args] : mpirunArgs(2, [...args, '--data-parallel']);
+    return launch(command, 900_000, env, watch);
+  }
+
+  /** The one run directory under root/out. */
+  function runDir(out: string): string {
+    const runs = readdirSync(join(root, out));
+    expect(runs, `${out} holds one run directory`).to.have.length(1);
+    return join(root, out, runs[0]);
+  }
+
+  /**
+   * Two runs of the same config are the same run: result.json bitwise but for `timing`, every
+   * metrics line, and the summary but for its times (and, for a resumed run, restarts/resumed).
+   */
+  function expectSameRun(a: string, b: string): void {
+    const ra = read(a, 'result.json');
+    const rb = read(b, 'result.json');
+    delete ra.timing;
+    delete rb.timing;
+    expect(JSON.stringify(rb)).to.equal(JSON.stringify(ra));
+    expect(readFileSync(join(b, 'metrics.jsonl'), 'utf8')).to.equal(readFileSync(join(a, 'metrics.jsonl'), 'utf8'));
+    const sa = read(a, 'summary.json');
+    const sb = read(b, 'summary.json');
+    for (const x of [sa, sb])
+      for (const k of ['startedAt', 'endedAt', 'wallSeconds', 'restarts', 'resumed']) delete x[k];
+    expect(sb).to.deep.equal(sa);
+  }
+
+  // Tiny E2 cut to one seed and one or two cells per phase (E2_SETS): 256 examples, so microBatch
+  // 128 = ⌈256/2⌉ gives the one process the 2-rank arithmetic and both runs the same config (run
+  // id); concurrency 1 (what a data-parallel run does anyway) keeps the metrics lines in one order.
+  const E2_SETS = [
+    ...[
+      'microBatch=128',
+      'concurrency=1',
+      'seeds=[1]',
+      'catapult.etaLambda=[1, 4]',
+      'catapult.steps=20',
+      'catapult.spikeWindow=10',
+    ],
+    ...['eos.etaLambda=[1.6]', 'eos.steps=20', 'converge.maxSteps=400', 'switch.largeFactors=[2]', 'switch.steps=30'],
+    ...['escape.returnSteps=40', 'interpolationPoints=5', 'sharpness.iterations=10', 'sharpness.lanczosSteps=20'],
+  ].flatMap((x) => ['--set', x]);
+
+  it('E2: the 2-rank run equals the 1-process run with microBatch = n/2 (result.json bitwise but for timing, every metrics line, the summary); rank 1 writes nothing', async () => {
+    const one = await cli(1, 'escape', 'e2-one', E2_SETS);
+    expect(one.code, one.stderr + one.stdout).to.equal(0);
+    const two = await cli(2, 'escape', 'e2-two', E2_SETS);
+    expect(two.code, two.stderr + two.stdout).to.equal(0);
+    expect(two.stdout.match(/escape: running tiny in .* \(data parallel over 2 MPI ranks\)/g)).to.have.length(1);
+    const a = runDir('e2-one');
+    const b = runDir('e2-two');
+    expect(basename(b)).to.equal(basename(a)); // the same run id
+    expectSameRun(a, b);
+    // What the comparison covers: every phase ran and GD moved θ (a converged θ_s, the switch arms, the tests).
+    const seed = read(a, 'result.json').seeds[0];
+    expect(seed.catapult).to.have.length(2);
+    expect(seed.thetaS.steps).to.be.greaterThan(0);
+    expect(seed.thetaS.lambdaMax.value).to.be.a('number');
+    expect(seed.switch.arms.length).to.be.greaterThan(1);
+    expect(seed.tests.length).to.be.greaterThan(0);
+    expect(read(b, 'env.json').dataParallel.ranks).to.equal(2);
+  });
+
+  // Tiny E3 with every kind of arm that trains: plain, amplified (k¹), small-batch (B' = 8),
+  // isotropic (σ_iso re-measured along the run), GD; 2 seeds, the epochs budget. shards = 2 cuts
+  // every batch as 2 ranks split it, so the one process has the 2-rank arithmetic (and the 2-rank
+  // run the same config and run id).
+  const E3_SETS = [
+    ...[
+      'shards=2',
+      'seeds=[1, 2]',
+      'arms=[sgd-small, sgd-large, amplified, small-batch, isotropic, gd-small, gd-large]',
+    ],
+    ...['amplifyPowers=[1]', 'budgets=[epochs]', 'concurrency=1'],
+  ].flatMap((x) => ['--set', x]);
+
+  it('E3: every arm splits its batches over 2 ranks, bitwise the 1-process run with shards = 2 (result.json but for timing, metrics, summary)', async () => {
+    const one = await cli(1, 'noise', 'e3-one', E3_SETS);
+    expect(one.code, one.stderr + one.stdout).to.equal(0);
+    const two = await cli(2, 'noise', 'e3-two', E3_SETS);
+    expect(two.code, two.stderr + two.stdout).to.equal(0);
+    expect(two.stdout.match(/noise: running/g)).to.have.length(1); // rank 0 alone speaks
+    const a = runDir('e3-one');
+    const b = runDir('e3-two');
+    expectSameRun(a, b);
+    const arms = read(a, 'result.json').arms as Array<{ kind: string; runs: Array<{ steps: number }> }>;
+    expect(arms.map((x) => x.kind)).to.include.members(['amplified', 'small-batch', 'isotropic', 'gd-small']);
+    for (const x of arms) for (const r of x.runs) expect(r.steps, x.kind).to.be.greaterThan(0);
+    expect(read(b, 'env.json').dataParallel.ranks).to.equal(2);
+  });
+
+  it('E3: a 2-rank job SIGKILLed after its first checkpoint resumes from it and ends as the uninterrupted run; one process may not resume it', async () => {
+    const env = { BIGSTEP_CHECKPOINT_SECONDS: '0' }; // a partial checkpoint at every opportunity
+    const reference = runDir('e3-one'); // the previous test's run (the same config)
+    const out = 'e3-killed';
+    const killed = await cli(2, 'noise', out, E3_SETS, env, (job) => {
+      // SIGKILL mpirun's process group (the ranks follow) once rank 0 has written a partial checkpoint.
+      const seen = setInterval(() => {
+        let names: string[];
+        try {
+          names = readdirSync(join(runDir(out), 'checkpoints'));
+        } catch {
+          return; // not there yet
+        }
+        if (names.some((n) => /^partial-train-.*\.json$/.test(n))) {
+          clearInterval(seen);
+          job.kill();
+        }
+      }, 20);
+      return () => clearInterval(seen);
+    });
+    expect(killed.signal ?? killed.code, 'the job was killed, not finished').to.not.equal(0);
+    const dir = runDir(out);
+    expect(existsSync(join(dir, 'summary.json'))).to.equal(false);
+    // The ranks run in process groups of their own and end a moment after mpirun: wait until rank 0,
+    // whose pid is in the run directory's lock, is gone.
+    await untilGone(Number(readFileSync(join(dir, '.lock'), 'utf8')), 30_000);
+    // One process (or another N) refuses the 2-rank checkpoints, naming both counts; they stay.
+    const stored = () => readdirSync(join(dir, 'checkpoints')).filter((n) => n !== 'starts.json');
+    const before = stored();
+    expect(before.some((n) => n.startsWith('unit-train-') || n.startsWith('partial-train-'))).to.equal(true);
+    const solo = await cli(1, 'noise', out, E3_SETS, env);
+    expect(solo.code).to.not.equal(0);
+    expect(solo.stderr + solo.stdout).to.match(
+      /holds the units of a run on 2 data-parallel ranks, but this run is on one process: a run resumes on the same number of ranks/,
+    );
+    expect(stored()).to.deep.equal(before);
+    const resumed = await cli(2, 'noise', out, E3_SETS, env);
+    expect(resumed.code, resumed.stderr + resumed.stdout).to.equal(0);
+    expectSameRun(reference, dir);
+    const s = read(dir, 'summary.json');
+    expect(s.restarts).to.equal(2); // the killed life and the refused one
+    expect(s.resumed, 'the finishing life loaded earlier work').to.not.equal(null);
+    expect(s.resumed.units + s.resumed.partial).to.be.greaterThan(0);
+    if (process.env.BIGSTEP_REPORT_FIGURES)
+      console.log(
+        `      killed after ${killed.seconds.toFixed(1)} s; resumed ${JSON.stringify(s.resumed)} in ${resumed.seconds.toFixed(1)} s`,
+      );
+    expect(existsSync(join(dir, 'checkpoints'))).to.equal(false); // complete: removed
   });
 
   it('refuses to start 2 ranks without --data-parallel, and E1 with it, naming the flag (exit 2 on every rank)', async () => {

@@ -5,7 +5,8 @@
  *   dataSeedOnRank1: rank 1 generates a different data set (every rank must name the mismatch);
  *   threadsOnRank1: rank 1 uses this many BLAS threads (a numerics mismatch);
  *   checkpoint + saveAt: save a checkpoint after saveAt steps, then go on to `steps`;
- *   checkpoint + resume: load the checkpoint, then run the steps left to `steps`.
+ *   checkpoint + resume: load the checkpoint, then run the steps left to `steps`;
+ *   shards: passed to the data-parallel trainer's batch (anything but N must be refused).
  * Or, with `measure` (a MeasureConfig), the full-data measurements split over the ranks instead
  * of training (paramSeedOnRank1: rank 1 starts from another θ; overlap: split calls made while a
  * split evaluateAsync is in flight, which must all be refused).
@@ -28,6 +29,7 @@ interface RankArgs extends RunConfig {
   paramSeedOnRank1?: number;
   /** With `measure`: start split passes while one is in flight (overlapSplitPasses). */
   overlap?: boolean;
+  shards?: number;
 }
 
 async function main(): Promise<void> {
@@ -48,7 +50,7 @@ async function main(): Promise<void> {
       process.stdout.write(`RESULT ${JSON.stringify({ rank: world.rank, size: world.size, ...outcome })}\n`);
       return;
     }
-    const trainer = buildTrainer(config, { dataParallel: true });
+    const trainer = buildTrainer(config, { dataParallel: true, shards: args.shards });
     const meta = { configHash: 'mpi-test' };
     if (args.checkpoint && args.resume) loadCheckpoint(args.checkpoint, trainer, meta);
     if (args.checkpoint && args.saveAt !== undefined) {

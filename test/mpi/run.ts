@@ -21,6 +21,9 @@ export interface RunConfig {
   steps: number;
   /** Seed of the data set (the tests change it on one rank to provoke the mismatch error). */
   dataSeed?: number;
+  /** Mini-batches: the amplified estimator (k), and random crops and flips (small CNN only). */
+  amplify?: number;
+  augment?: boolean;
 }
 
 function specOf(model: RunConfig['model']): ModelSpec {
@@ -30,12 +33,24 @@ function specOf(model: RunConfig['model']): ModelSpec {
 }
 
 /** The run's trainer: data-parallel over the MPI ranks, or in one process with `microBatch`. */
-export function buildTrainer(c: RunConfig, options: { dataParallel?: boolean; microBatch?: number }): Trainer {
+export function buildTrainer(
+  c: RunConfig,
+  options: { dataParallel?: boolean; microBatch?: number; shards?: number },
+): Trainer {
   const spec = specOf(c.model);
   const data = gaussianMixture({ k: 4, d: 64, nTrain: c.n, nTest: 1, seed: c.dataSeed ?? 5 }).train;
   const model = new Model(spec, { seed: 3 });
-  const batch: BatchOptions = c.mode === 'full' ? { mode: 'full' } : { mode: 'shuffle', size: c.batch };
+  const batch: BatchOptions =
+    c.mode === 'full'
+      ? { mode: 'full' }
+      : {
+          mode: 'shuffle',
+          size: c.batch,
+          ...(c.amplify ? { amplify: c.amplify } : {}),
+          ...(c.augment ? { augment: { cropPadding: 2, flip: true } } : {}),
+        };
   if (options.microBatch !== undefined) batch.microBatch = options.microBatch;
+  if (options.shards !== undefined) batch.shards = options.shards;
   return new Trainer(model, {
     data: { x: data.x, y: data.labels as Int32Array },
     optimizer: chain(0.01, momentum(0.9)),

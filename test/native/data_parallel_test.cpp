@@ -1,7 +1,8 @@
 // The data-parallel contract (native/data_parallel.h) without MPI: N threads, each with its own
 // Model, parameters and Trainer, exchange through an in-process Collective. Every rank must end
 // bitwise equal to one Trainer with microBatch = ⌈b/N⌉ (full-batch GD, shuffled SGD, the amplified
-// estimator), and bad plans get RangeErrors naming the parameter.
+// estimator) and with shards = N (also through an epoch's shorter last batch), and bad plans get RangeErrors naming the
+// parameter.
 #include <cstring>
 #include <random>
 #include <thread>
@@ -113,15 +114,20 @@ static bool same_bits(const std::vector<double>& a, const std::vector<double>& b
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
 }
 
-// N ranks on `bp` equal one process with microBatch = ⌈b/N⌉ bit for bit (θ and every step's loss).
-static void test_matches_micro_batched_single_process(const char* what, BatchPlan bp, int n, int n_ranks) {
+// N ranks on `bp` equal one process with microBatch = ⌈b/N⌉ bit for bit (θ and every step's loss);
+// with `by_shards`, the one process cuts every batch into N pieces (BatchPlan::shards) instead.
+static void test_matches_micro_batched_single_process(const char* what, BatchPlan bp, int n, int n_ranks,
+                                                      bool by_shards = false) {
   const ModelSpec spec = mlp_spec();
   Model probe(spec);
   const Data d = make_data(probe.layout(), n);
   const int steps = 6;
   const int64_t b = bp.mode == BatchMode::Full ? n : bp.batch;
   BatchPlan single = bp;
-  single.micro_batch = (b + n_ranks - 1) / n_ranks;
+  if (by_shards)
+    single.shards = n_ranks;
+  else
+    single.micro_batch = (b + n_ranks - 1) / n_ranks;
   const RunOut want = train(spec, d, single, steps, nullptr);
   const std::vector<RunOut> got = train_ranks(spec, d, bp, steps, n_ranks);
   for (int r = 0; r < n_ranks; ++r) {
@@ -166,6 +172,13 @@ static void test_bad_plans_are_range_errors() {
                      "batch.size (an epoch's last batch, n mod size)");
   sgd.drop_last = true;
   validate_training(m, d.ref, sgd, plan);
+  // shards: another count than the ranks', or together with microBatch, is refused.
+  sgd.shards = 3;
+  CHECK_THROWS_PARAM(validate_training(m, d.ref, sgd, plan), ErrorKind::Range, "batch.shards");
+  sgd.shards = 4;
+  validate_training(m, d.ref, sgd, plan);
+  sgd.micro_batch = 2;
+  CHECK_THROWS_PARAM(validate_training(m, d.ref, sgd, plan), ErrorKind::Range, "batch.shards");
 
   ModelSpec bn = spec;
   bn.layers.insert(bn.layers.begin() + 1, layer(LayerKind::BatchNorm));
@@ -187,6 +200,11 @@ int main() {
   amplified.mode = BatchMode::Replacement;
   amplified.amplify_k = 2.0;
   test_matches_micro_batched_single_process("amplified SGD, batch 12", amplified, 30, 2);
+  // 30 = 2·12 + 6: the epoch's last batch of 6 is split 3 + 3 (2 + 2 + 2) by the ranks; one process
+  // with shards = N cuts it the same way (a fixed microBatch = ⌈12/N⌉ would not), so every step agrees.
+  for (int n_ranks : {2, 3})
+    test_matches_micro_batched_single_process("shuffled SGD, batch 12, n = 30, shards", shuffle, 30, n_ranks, true);
+  test_matches_micro_batched_single_process("amplified SGD, batch 12, shards", amplified, 30, 2, true);
   test_bad_plans_are_range_errors();
   return check::finish("data_parallel_test");
 }

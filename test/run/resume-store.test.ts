@@ -271,6 +271,27 @@ describe('ResumeStore#unit()', () => {
     expect(ran).to.equal(true);
     expect(other.stats.corrupt[0]).to.match(/belongs to run run-1/);
   });
+
+  it('refuses, when opened, a directory whose units were written on another number of data-parallel ranks', async () => {
+    await store(dir).unit('a', async () => 1);
+    // The unit file as a 2-rank run writes it: the same file with "ranks": 2 in its header.
+    const file = path.join(dir, 'unit-a.json');
+    const [header, body] = fs.readFileSync(file, 'utf8').split('\n');
+    fs.writeFileSync(file, `${JSON.stringify({ ...JSON.parse(header), ranks: 2 })}\n${body}\n`);
+    expect(() => store(dir))
+      .to.throw(
+        /checkpoint .*: holds the units of a run on 2 data-parallel ranks, but this run is on one process: a run resumes on the same number of ranks/,
+      )
+      .with.property('code', 'ERR_BIGSTEP_CHECKPOINT');
+    expect(fs.readFileSync(file, 'utf8')).to.contain('"ranks":2'); // left as it was
+  });
+
+  it('rejects a malformed world naming the option', () => {
+    for (const world of [{ rank: 2, size: 2 }, { rank: 0 }, 'rank 0'])
+      expect(
+        () => new ResumeStore({ dir, configHash: 'x', log: () => undefined, world: world as unknown as null }),
+      ).to.throw(TypeError, /options\.world must be null or \{ rank, size \}/);
+  });
 });
 
 describe('checkpointSecondsFromEnv()', () => {

@@ -265,7 +265,8 @@ node -e '
   const strip = (r) => { delete r.timing; return JSON.stringify(r); };
   if (read(m, "env.json").dataParallel?.ranks !== 2) { console.error("env.json does not record 2 ranks"); process.exit(1); }
   if (strip(read(m, "result.json")) !== strip(read(l, "result.json"))) { console.error("2-rank result.json differs from the 1-process run"); process.exit(1); }
-  const gd = read(m, "result.json").arms.filter((a) => a.kind.startsWith("gd-")).length;
-  console.log(`slurm-test: 2-rank srun task = 1-process run (result.json without timing; ${gd} full-batch arms)`);
+  const arms = read(m, "result.json").arms;
+  const gd = arms.filter((a) => a.kind.startsWith("gd-")).length;
+  console.log(`slurm-test: 2-rank srun task = 1-process run (result.json without timing; ${arms.length - gd} SGD and ${gd} full-batch arms, all split)`);
 ' "$M" "$ML"
 log "PASS: one E3 task as 2 MPI ranks through srun (job $MJOB) equals the 1-process run, in $((SECONDS - t3)) s"

@@ -94,3 +94,55 @@ describe('micro-batched gradients (batch.microBatch)', () => {
     expect(() => gdTrainer(2.5)).to.throw(RangeError, /options\.batch\.microBatch/);
   });
 });
+
+describe('batch.shards (the one-process twin of a data-parallel split)', () => {
+  const spec = mlp({ input: 6, hidden: [10], outputs: 3 });
+  const shuffled = (batch: { shards?: number; microBatch?: number }) =>
+    new Trainer(new Model(spec, { seed: 2 }), {
+      data,
+      optimizer: sgd({ lr: 0.2 }),
+      batch: { mode: 'shuffle', size: 20, ...batch },
+      seed: 5,
+    });
+
+  it('is microBatch = ⌈b/s⌉ bit for bit on full batches of b (45 = 23 + 22)', async () => {
+    const a = gdTrainer(23);
+    const b = new Trainer(new Model(spec, { seed: 2 }), {
+      data,
+      optimizer: sgd({ lr: 0.2 }),
+      batch: { mode: 'full', shards: 2 },
+    });
+    const ra = await a.run({ steps: 4 });
+    const rb = await b.run({ steps: 4 });
+    expect(bitwiseEqual(a.model.params, b.model.params)).to.equal(true);
+    expect(Array.from(rb.loss)).to.deep.equal(Array.from(ra.loss));
+  });
+
+  it("cuts an epoch's shorter last batch by its own ⌈r/s⌉, where microBatch = ⌈b/s⌉ leaves it whole", async () => {
+    // 45 = 2·20 + 5: steps 0, 1 are batches of 20 (10 + 10 either way); step 2 is the last batch of
+    // 5, which shards = 2 cuts 3 + 2 and microBatch = 10 computes in one piece.
+    const bySize = shuffled({ microBatch: 10 });
+    const byShards = shuffled({ shards: 2 });
+    const rs = await bySize.run({ steps: 2 });
+    const rc = await byShards.run({ steps: 2 });
+    expect(Array.from(rc.loss)).to.deep.equal(Array.from(rs.loss));
+    expect(bitwiseEqual(bySize.model.params, byShards.model.params)).to.equal(true);
+    bySize.step();
+    byShards.step();
+    expect(bitwiseEqual(bySize.model.params, byShards.model.params)).to.equal(
+      false,
+      'the last batch is cut differently',
+    );
+  });
+
+  it('rejects a bad count and microBatch alongside, naming the option', () => {
+    expect(() => shuffled({ shards: 0 })).to.throw(
+      RangeError,
+      /options\.batch\.shards must be an integer in \[1, 2\^53\) \(got 0\)/,
+    );
+    expect(() => shuffled({ shards: 2, microBatch: 4 })).to.throw(
+      RangeError,
+      /options\.batch\.shards cuts each batch into pieces itself: set options\.batch\.shards or options\.batch\.microBatch, not both/,
+    );
+  });
+});
