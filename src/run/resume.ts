@@ -407,14 +407,15 @@ export class ResumeStore {
   private open(): void {
     if (!fs.existsSync(this.dir!)) return;
     let ranksOnDisk: number | null = null;
+    const leftovers: string[] = [];
     for (const n of fs.readdirSync(this.dir!).sort()) {
-      // Temporary files in the store are leftovers of a killed writer (one process owns a run directory).
-      if (isTempName(n)) fs.rmSync(this.file(n), { force: true });
+      if (isTempName(n)) leftovers.push(n);
       else {
         if (n.startsWith('partial-')) this.partialsOnDisk.push(n);
         if (ranksOnDisk === null && /^(unit|partial|pin)-.*\.json$/.test(n)) ranksOnDisk = headerRanks(this.file(n));
       }
     }
+    // Refused before anything is touched: the directory stays as the other run left it.
     if (ranksOnDisk !== null && ranksOnDisk !== this.ranks) {
       const who = (r: number): string => (r === 1 ? 'one process' : `${r} data-parallel ranks`);
       throw new CheckpointError(
@@ -423,6 +424,8 @@ export class ResumeStore {
           `same number of ranks, which sets how every step is split (resume it on ${who(ranksOnDisk)}, or start it over with --force)`,
       );
     }
+    // Temporary files in the store are leftovers of a killed writer (one process owns a run directory).
+    for (const n of leftovers) fs.rmSync(this.file(n), { force: true });
   }
 
   /** With ranks: every rank must have read the same `what` (its digest, or 'none'); else ERR_BIGSTEP_RANKS_DIFFER. */

@@ -451,6 +451,13 @@ describe('bigstep run escape|noise --data-parallel under mpirun', function () {
         if (names.some((n) => /^partial-train-.*\.json$/.test(n))) {
           clearInterval(seen);
           job.kill();
+          // The ranks live in process groups of their own and can outlive mpirun for a moment, long
+          // enough on an idle machine to finish the tiny run: kill rank 0 (the writer) too.
+          try {
+            process.kill(Number(readFileSync(join(runDir(out), '.lock'), 'utf8')), 'SIGKILL');
+          } catch {
+            // already gone
+          }
         }
       }, 20);
       return () => clearInterval(seen);
