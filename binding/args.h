@@ -219,4 +219,15 @@ ArrayView<T> as_array(Napi::Value v, const std::string& param, size_t expected_l
   return view;
 }
 
+// Labels are indices into the outputs: labels[0, n) checked (on the memory the pass will read),
+// an error naming param[i].
+inline void check_class_indices(Napi::Env env, const int32_t* labels, int64_t n, size_t outputs,
+                                const std::string& param) {
+  for (int64_t i = 0; i < n; ++i)
+    if (labels[i] < 0 || (size_t)labels[i] >= outputs)
+      throw_range_error(
+          env, param + "[" + std::to_string(i) + "]",
+          "must be a class index in [0, " + std::to_string(outputs) + ") (got " + std::to_string(labels[i]) + ")");
+}
+
 }  // namespace bigstep::binding

@@ -71,14 +71,8 @@ std::unique_ptr<EvalJob> to_eval_job(const Napi::CallbackInfo& info, const Model
   return job;
 }
 
-// Labels are indices into the outputs: checked on the memory the pass will read.
 void check_labels(Napi::Env env, const EvalJob& job, const Layout& layout) {
-  if (!job.labels) return;
-  for (int64_t i = 0; i < job.n; ++i)
-    if (job.labels[i] < 0 || (size_t)job.labels[i] >= layout.output_size)
-      throw_range_error(env, "data.y[" + std::to_string(i) + "]",
-                        "must be a class index in [0, " + std::to_string(layout.output_size) + ") (got " +
-                            std::to_string(job.labels[i]) + ")");
+  if (job.labels) check_class_indices(env, job.labels, job.n, layout.output_size, "data.y");
 }
 
 void run(Model& model, const EvalJob& job, double* out) {

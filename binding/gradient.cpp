@@ -63,14 +63,8 @@ std::unique_ptr<GradJob> to_grad_job(const Napi::CallbackInfo& info, const Model
   return job;
 }
 
-// Labels are indices into the outputs: checked on the memory the call will read.
 void check_labels(Napi::Env env, const GradJob& job, const Layout& layout) {
-  if (!job.labels) return;
-  for (int i = 0; i < job.batch; ++i)
-    if (job.labels[i] < 0 || (size_t)job.labels[i] >= layout.output_size)
-      throw_range_error(env, "y[" + std::to_string(i) + "]",
-                        "must be a class index in [0, " + std::to_string(layout.output_size) + ") (got " +
-                            std::to_string(job.labels[i]) + ")");
+  if (job.labels) check_class_indices(env, job.labels, job.batch, layout.output_size, "y");
 }
 
 void run(Model& model, GradJob& job) {

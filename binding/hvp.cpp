@@ -28,11 +28,7 @@ Napi::Value ModelWrap::Hvp(const Napi::CallbackInfo& info) {
   Target y;
   if (model.spec().loss == LossKind::SoftmaxCrossEntropy) {
     auto labels = as_array<int32_t>(info[3], "data.y", (size_t)n);
-    for (int i = 0; i < n; ++i)
-      if (labels.data[i] < 0 || (size_t)labels.data[i] >= layout.output_size)
-        throw_range_error(env, "data.y[" + std::to_string(i) + "]",
-                          "must be a class index in [0, " + std::to_string(layout.output_size) + ") (got " +
-                              std::to_string(labels.data[i]) + ")");
+    check_class_indices(env, labels.data, n, layout.output_size, "data.y");
     y.labels = labels.data;
   } else {
     y.values = as_array<float>(info[3], "data.y", (size_t)n * layout.output_size).data;

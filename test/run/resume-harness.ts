@@ -52,9 +52,8 @@ function checkpointNames(dir: string): Set<string> {
   }
 }
 
-/** A mid-unit checkpoint's file name, and the unit key in it. */
-const PARTIAL = /^partial-.*\.json$/;
-const PARTIAL_KEY = /^partial-(.+)\.json$/;
+/** A mid-unit checkpoint's file name, with the unit key in it. */
+const PARTIAL = /^partial-(.+)\.json$/;
 
 const CORRUPT_WARNING =
   /checkpoint .*(computing the unit again|starting the unit from its beginning|discarding the stored units)/g;
@@ -174,7 +173,7 @@ export async function runWithKills(
       // removing partial-<key>.json leaves a stale one, which the next life drops unused.
       const names = checkpointNames(checkpointDir);
       report.lastKillLeftPartial = [...names].some((n) => {
-        const key = PARTIAL_KEY.exec(n)?.[1];
+        const key = PARTIAL.exec(n)?.[1];
         return key !== undefined && !names.has(`unit-${key}.json`);
       });
       if (report.lastKillLeftPartial) report.killsWithPartial++;
