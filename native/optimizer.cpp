@@ -8,6 +8,7 @@
 #include "kernels.h"
 #include "rng.h"
 #include "threads.h"
+#include "ziggurat.h"
 
 namespace bigstep {
 
@@ -117,6 +118,7 @@ void apply_chain(const OptimizerPlan& plan, const OptimizerBuffers& buf, size_t 
   const float* theta = buf.params;
   const double lr = schedule_lr(plan.schedule, t);
   Rng noise{buf.noise_rng};
+  const ZigguratTables& zig = ziggurat_tables();
   for (const Transform& tr : plan.transforms) {
     const uint8_t* m = tr.mask;
     switch (tr.kind) {
@@ -142,7 +144,7 @@ void apply_chain(const OptimizerPlan& plan, const OptimizerBuffers& buf, size_t 
         if (!(std > 0.0)) break;
         if (tr.noise_mode == Transform::NoiseMode::Std) {
           for (size_t i = 0; i < count; ++i)
-            if (!m || m[i]) u[i] += (float)(std * noise.normal());
+            if (!m || m[i]) u[i] += (float)(std * normal_ziggurat(noise, zig));
           break;
         }
         // Norm / Relative: pass 1 measures ‖ξ‖ (and ‖u‖) from a saved copy of the stream state,
@@ -152,7 +154,7 @@ void apply_chain(const OptimizerPlan& plan, const OptimizerBuffers& buf, size_t 
         double xi_sq = 0.0, u_sq = 0.0;
         for (size_t i = 0; i < count; ++i)
           if (!m || m[i]) {
-            const double z = noise.normal();
+            const double z = normal_ziggurat(noise, zig);
             xi_sq += z * z;
             u_sq += (double)u[i] * u[i];
           }
@@ -161,7 +163,7 @@ void apply_chain(const OptimizerPlan& plan, const OptimizerBuffers& buf, size_t 
         if (tr.noise_mode == Transform::NoiseMode::Relative) target *= std::sqrt(u_sq);
         const double scale = xi_sq > 0.0 ? target / std::sqrt(xi_sq) : 0.0;
         for (size_t i = 0; i < count; ++i)
-          if (!m || m[i]) u[i] += (float)(scale * noise.normal());
+          if (!m || m[i]) u[i] += (float)(scale * normal_ziggurat(noise, zig));
         break;
       }
       case TransformKind::Momentum: {

@@ -32,8 +32,8 @@ struct Transform {
   //   Std      u ← u + σ·ξ                    (per-coordinate std; E‖σξ‖² = σ²·d)
   //   Norm     u ← u + σ·ξ/‖ξ‖                (exactly norm σ, uniformly random direction)
   //   Relative u ← u + σ·‖u‖·ξ/‖ξ‖            (norm σ times the incoming update's norm)
-  // All three draw the same d normals per step from the noise stream (Norm/Relative draw them
-  // twice from a saved copy of the state), so the stream advances identically.
+  // All three draw the same d normals per step from the noise stream (ziggurat.h; Norm/Relative
+  // draw them twice from a saved copy of the state), so the stream advances identically.
   enum class NoiseMode { Std, Norm, Relative } noise_mode = NoiseMode::Std;
   size_t state_offset = 0;  // Momentum: offset (in floats) of its buffer in the optimizer state
   // Mask over parameters (1 = apply), e.g. no weight decay on biases; empty = all.

@@ -196,6 +196,39 @@ export class Rng {
     return Math.sqrt(-2.0 * Math.log(u1)) * Math.cos(6.283185307179586 * u2);
   }
 
+  /**
+   * Standard normal by the ziggurat method, the same algorithm, word layout and table rules as
+   * `normal_ziggurat()` in native/ziggurat.h (the native noise transform's draws). The tables are
+   * built here with V8's `Math.exp`/`Math.log`, which can differ from the C library's in the last
+   * bit, so a draw matches the native one to float64 rounding (and takes the same branch except
+   * with probability ~2⁻⁵²). The number of words a draw consumes varies.
+   */
+  normalZiggurat(): number {
+    const z = zigguratTables();
+    for (;;) {
+      this.step(this.buf);
+      const lo = this.buf[0]!;
+      const hi = this.buf[1]!;
+      const layer = lo & 0xff;
+      const negative = ((lo >>> 8) & 1) === 1;
+      // Bits 9–60 of the word: 23 from the low half, 29 from the high half (exact in a double).
+      const abscissa = (hi & 0x1fffffff) * 8388608 + (lo >>> 9);
+      let x = abscissa * z.w[layer]!;
+      if (abscissa < z.k[layer]!) return negative ? -x : x;
+      if (layer === 0) {
+        let tail: number, e: number;
+        do {
+          tail = -Math.log(1 - this.uniform()) / ZIGGURAT_R;
+          e = -Math.log(1 - this.uniform());
+        } while (e + e < tail * tail);
+        x = ZIGGURAT_R + tail;
+        return negative ? -x : x;
+      }
+      if (z.f[layer]! + this.uniform() * (z.f[layer - 1]! - z.f[layer]!) < Math.exp(-0.5 * x * x))
+        return negative ? -x : x;
+    }
+  }
+
   /** Fisher–Yates shuffle in place (j = below(i + 1) for i from the end). Returns `a`. */
   shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {
@@ -213,4 +246,36 @@ export class Rng {
     for (let i = 0; i < n; i++) p[i] = i;
     return this.shuffle(p);
   }
+}
+
+// ---- ziggurat tables (native/ziggurat.h: 256 layers of area V, the base layer's edge at R) ----
+
+const ZIGGURAT_R = 3.6541528853610088;
+const ZIGGURAT_V = 0.00492867323399;
+let ziggurat: { k: Float64Array; w: Float64Array; f: Float64Array } | null = null;
+
+function zigguratTables(): { k: Float64Array; w: Float64Array; f: Float64Array } {
+  if (ziggurat) return ziggurat;
+  const n = 256;
+  const m = 2 ** 52;
+  const k = new Float64Array(n);
+  const w = new Float64Array(n);
+  const f = new Float64Array(n);
+  let x = ZIGGURAT_R;
+  let outer = x;
+  const q = ZIGGURAT_V / Math.exp(-0.5 * x * x);
+  k[0] = Math.floor((x / q) * m);
+  k[1] = 0;
+  w[0] = q / m;
+  w[n - 1] = x / m;
+  f[0] = 1;
+  f[n - 1] = Math.exp(-0.5 * x * x);
+  for (let i = n - 2; i >= 1; i--) {
+    x = Math.sqrt(-2 * Math.log(ZIGGURAT_V / x + Math.exp(-0.5 * x * x)));
+    k[i + 1] = Math.floor((x / outer) * m);
+    outer = x;
+    f[i] = Math.exp(-0.5 * x * x);
+    w[i] = x / m;
+  }
+  return (ziggurat = { k, w, f });
 }

@@ -46,7 +46,7 @@ export function referenceStep(
         if (!(sigma > 0)) break;
         if (!noise) throw new Error('reference needs the noise stream');
         const idx = Array.from({ length: d }, (_, i) => i).filter((i) => on(tr.mask, i));
-        const xi = idx.map(() => noise.normal());
+        const xi = idx.map(() => noise.normalZiggurat());
         let scale = sigma;
         if (tr.mode === 'norm' || tr.mode === 'relative') {
           scale = sigma / Math.hypot(...xi);
