@@ -1,8 +1,8 @@
 // Standard normal draws by the ziggurat method (Marsaglia & Tsang, "The Ziggurat Method for
 // Generating Random Variables", JSS 2000) with 256 layers and a 52-bit abscissa, the layout numpy's
 // Generator.standard_normal uses. About 99 % of draws take one 64-bit word, a table lookup and a
-// multiply (no log/cos), which makes the noise transform ~10× cheaper than Rng::normal()'s
-// Box–Muller. The number of words a draw consumes varies (wedge and tail rejections), so streams
+// multiply (no log, cos or sqrt), where Rng::normal()'s Box–Muller takes two words, a log, a cos and
+// a sqrt per draw. The number of words a draw consumes varies (wedge and tail rejections), so streams
 // whose advance must be fixed per draw (model init, the TS mirrors) keep Rng::normal().
 // src/util/random.ts (Rng.normalZiggurat) implements the same draws in TypeScript.
 #pragma once
@@ -34,7 +34,7 @@ struct ZigguratTables {
     f[0] = 1.0;
     f[kLayers - 1] = std::exp(-0.5 * x * x);
     for (int i = kLayers - 2; i >= 1; --i) {
-      // The next layer up has the same area V: x_i·(f(x_{i}) − f(x_{i+1})) = V.
+      // The layer with right edge x_{i+1} has area V: x_{i+1}·(f(x_i) − f(x_{i+1})) = V, solved for x_i.
       x = std::sqrt(-2.0 * std::log(kLayerArea / x + std::exp(-0.5 * x * x)));
       k[i + 1] = (uint64_t)((x / outer) * m);
       outer = x;
